@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+// swiftginx: an nginx-compatible reverse proxy and static file server for Linux.
+// Module arrows (see README): HTTP ← Routing ← Config ← Server ← swiftginx; Posix ← Server.
+import PackageDescription
+
+let optimize: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
+
+let package = Package(
+    name: "swiftginx",
+    products: [
+        .executable(name: "swiftginx", targets: ["swiftginx"])
+    ],
+    targets: [
+        .target(name: "CSwiftginxShims"),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        .target(name: "SwiftginxHTTP", swiftSettings: optimize),
+        .target(name: "SwiftginxRouting", dependencies: ["SwiftginxHTTP", "CPCRE2"], swiftSettings: optimize),
+        .target(name: "SwiftginxConfig", dependencies: ["SwiftginxHTTP", "SwiftginxRouting"], swiftSettings: optimize),
+        .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims"], swiftSettings: optimize),
+        .target(
+            name: "SwiftginxServer",
+            dependencies: [
+                "SwiftginxHTTP", "SwiftginxRouting", "SwiftginxConfig", "SwiftginxPosix", "COpenSSL", "CPCRE2",
+            ],
+            swiftSettings: optimize),
+        .executableTarget(
+            name: "swiftginx", dependencies: ["SwiftginxServer", "SwiftginxConfig"], swiftSettings: optimize),
+        .testTarget(name: "SwiftginxHTTPTests", dependencies: ["SwiftginxHTTP"]),
+        .testTarget(name: "SwiftginxRoutingTests", dependencies: ["SwiftginxRouting"]),
+        .testTarget(name: "SwiftginxConfigTests", dependencies: ["SwiftginxConfig"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["SwiftginxPosix"]),
+    ]
+)

@@ -1,0 +1,4 @@
+/* OpenSSL headers for Swift; macro wrappers live in CSwiftginxShims. */
+#include <openssl/ssl.h>
+#include <openssl/err.h>
+#include <openssl/opensslv.h>

@@ -1,0 +1,35 @@
+/*
+ * Thin C wrappers for kernel interfaces that Swift's Glibc module does not
+ * import: epoll, eventfd, signalfd, accept4, pipe2, sendfile and TCP options.
+ * Names follow swiftginx_<c_name>. No logic lives here.
+ */
+#ifndef CSWIFTGINX_SHIMS_H
+#define CSWIFTGINX_SHIMS_H
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <signal.h>
+#include <stdint.h>
+
+int swiftginx_epoll_create1(int flags);
+int swiftginx_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
+int swiftginx_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
+uint64_t swiftginx_epoll_event_data(const struct epoll_event *event);
+uint32_t swiftginx_epoll_event_events(const struct epoll_event *event);
+
+int swiftginx_eventfd(unsigned int initval, int flags);
+int swiftginx_signalfd(int fd, const sigset_t *mask, int flags);
+/* Reads one signalfd record; returns the signal number, 0 on EAGAIN, -1 on error. */
+int swiftginx_signalfd_read(int fd);
+
+int swiftginx_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
+ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
+
+int swiftginx_sock_nonblock(void);
+int swiftginx_sock_cloexec(void);
+
+#endif

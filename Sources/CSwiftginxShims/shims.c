@@ -1,0 +1,45 @@
+/* See CSwiftginxShims.h: one-line wrappers compiled with _GNU_SOURCE. */
+#define _GNU_SOURCE
+#include <sys/sendfile.h>
+#include <unistd.h>
+#include <errno.h>
+#include "CSwiftginxShims.h"
+
+int swiftginx_epoll_create1(int flags) { return epoll_create1(flags); }
+
+int swiftginx_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, &ev);
+}
+
+int swiftginx_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) {
+    return epoll_wait(epfd, events, maxevents, timeout);
+}
+
+uint64_t swiftginx_epoll_event_data(const struct epoll_event *event) { return event->data.u64; }
+uint32_t swiftginx_epoll_event_events(const struct epoll_event *event) { return event->events; }
+
+int swiftginx_eventfd(unsigned int initval, int flags) { return eventfd(initval, flags); }
+
+int swiftginx_signalfd(int fd, const sigset_t *mask, int flags) { return signalfd(fd, mask, flags); }
+
+int swiftginx_signalfd_read(int fd) {
+    struct signalfd_siginfo info;
+    ssize_t n = read(fd, &info, sizeof(info));
+    if (n == (ssize_t)sizeof(info)) return (int)info.ssi_signo;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return -1;
+}
+
+int swiftginx_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    return accept4(fd, addr, len, flags);
+}
+
+ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {
+    return sendfile(out_fd, in_fd, offset, count);
+}
+
+int swiftginx_sock_nonblock(void) { return SOCK_NONBLOCK; }
+int swiftginx_sock_cloexec(void) { return SOCK_CLOEXEC; }

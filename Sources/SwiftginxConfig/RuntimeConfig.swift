@@ -1,0 +1,322 @@
+// The compiled, immutable configuration the server runs on. Built once from the
+// directive tree (at startup and on every reload) with every inherited setting
+// already merged http → server → location, every path resolved against the
+// prefix, and every regular expression compiled. Requests only read it.
+
+import SwiftginxRouting
+
+/// Everything a running server needs, compiled from one configuration file.
+public final class RuntimeConfig: Sendable {
+    public let main: MainSettings
+    /// One entry per distinct listen address, in the order first seen.
+    public let listenGroups: [ListenGroup]
+    /// Every file read while loading (the main file first, then includes), for `-T`.
+    public let sources: [ConfigSource]
+
+    public init(main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource]) {
+        self.main = main
+        self.listenGroups = listenGroups
+        self.sources = sources
+    }
+}
+
+public struct ConfigSource: Sendable {
+    public let path: String
+    public let text: String
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
+}
+
+/// Levels of `error_log`, as nginx names them, most verbose first.
+public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
+    case debug = 8, info = 7, notice = 6, warn = 5, error = 4, crit = 3, alert = 2, emerg = 1
+
+    public var name: String {
+        switch self {
+        case .debug: "debug"
+        case .info: "info"
+        case .notice: "notice"
+        case .warn: "warn"
+        case .error: "error"
+        case .crit: "crit"
+        case .alert: "alert"
+        case .emerg: "emerg"
+        }
+    }
+    /// More severe levels compare smaller: a line is written when `line <= configured`.
+    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// An `error_log` target: an absolute path or "stderr", and the minimum level.
+public struct ErrorLogTarget: Sendable, Equatable {
+    public let path: String
+    public let level: LogLevel
+    public init(path: String, level: LogLevel) {
+        self.path = path
+        self.level = level
+    }
+}
+
+/// Main and events context.
+public struct MainSettings: Sendable {
+    /// Resolved worker thread count (`auto` = number of CPUs).
+    public var workerProcesses: Int = 1
+    /// Absolute path of the pid file; nil for `pid off`... nginx has no off: always set.
+    public var pidPath: String = ""
+    /// `error_log` targets of the main context (default: `logs/error.log error`).
+    public var errorLogs: [ErrorLogTarget] = []
+    public var daemon: Bool = true
+    public var masterProcess: Bool = true
+    public var workerRlimitNofile: Int? = nil
+    /// events { worker_connections }: default 512.
+    public var workerConnections: Int = 512
+    public var multiAccept: Bool = false
+    public var prefix: String = ""
+    public init() {}
+}
+
+/// A `listen` address shared by one or more servers.
+public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Numeric host: "0.0.0.0", "127.0.0.1", "::", "::1".
+    public var host: String
+    public var port: Int
+    public var isIPv6: Bool { host.contains(":") }
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+    /// nginx's spelling: "127.0.0.1:8080", "[::]:80".
+    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Socket options gathered from every `listen` of one address.
+public struct ListenOptions: Sendable, Equatable {
+    public var backlog: Int = 511
+    public var reuseport: Bool = false
+    public var ipv6only: Bool = true
+    public var deferred: Bool = false
+    public var ssl: Bool = false
+    public init() {}
+}
+
+/// The servers that listen on one address; the first (or `default_server`) is the default.
+public final class ListenGroup: Sendable {
+    public let address: ListenAddress
+    public let options: ListenOptions
+    public let servers: [VirtualServer]
+    public let defaultServer: VirtualServer
+    public let names: ServerNameIndex
+
+    public init(address: ListenAddress, options: ListenOptions, servers: [VirtualServer], defaultServer: VirtualServer)
+    {
+        self.address = address
+        self.options = options
+        self.servers = servers
+        self.defaultServer = defaultServer
+        self.names = ServerNameIndex(servers.enumerated().map { ($0.element.serverNames, $0.offset) })
+    }
+
+    /// Server for a Host header value (already lowercased, port stripped), nginx's order:
+    /// exact, longest leading wildcard, longest trailing wildcard, first matching regex,
+    /// else the default server.
+    @inlinable public func server(forHost host: UnsafeRawBufferPointer) -> VirtualServer {
+        if let i = names.match(host) { return servers[i] }
+        return defaultServer
+    }
+}
+
+/// One `server {}` block.
+public final class VirtualServer: Sendable {
+    /// `server_name` entries in written order ("" for the empty name).
+    public let serverNames: [String]
+    /// The name used for `$server_name` and redirects: the first server_name.
+    public var primaryName: String { serverNames.first ?? "" }
+    public let settings: ServerSettings
+    public let locations: LocationIndex<Location>
+    /// `return` written at server level (runs before location matching).
+    public let serverReturn: ReturnAction?
+
+    public init(
+        serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>, serverReturn: ReturnAction?
+    ) {
+        self.serverNames = serverNames
+        self.settings = settings
+        self.locations = locations
+        self.serverReturn = serverReturn
+    }
+}
+
+/// Settings that nginx reads once per connection or request head (server level).
+public struct ServerSettings: Sendable {
+    public var clientHeaderBufferSize: Int = 1024
+    public var largeClientHeaderBuffers: (count: Int, size: Int) = (4, 8192)
+    /// Milliseconds.
+    public var clientHeaderTimeout: Int = 60_000
+    public var ignoreInvalidHeaders: Bool = true
+    public var underscoresInHeaders: Bool = false
+    public var mergeSlashes: Bool = true
+    /// For connections that do not get as far as a location (400s, 408s): location-level
+    /// copies of these live in LocationSettings.
+    public var keepaliveTimeout: Int = 75_000
+    public init() {}
+}
+
+/// A `return` directive: a code with optional text, or a redirect URL.
+public struct ReturnAction: Sendable {
+    public let code: Int
+    /// Body text for non-redirect codes, Location URL for 301/302/303/307/308.
+    public let text: ComplexValue?
+    public init(code: Int, text: ComplexValue?) {
+        self.code = code
+        self.text = text
+    }
+}
+
+/// An `error_page` entry for one status.
+public struct ErrorPage: Sendable {
+    public let uri: ComplexValue
+    /// `=code` answers with that code; `=` alone uses the target's status (`useTargetStatus`).
+    public let overrideStatus: Int?
+    public let useTargetStatus: Bool
+    public init(uri: ComplexValue, overrideStatus: Int?, useTargetStatus: Bool) {
+        self.uri = uri
+        self.overrideStatus = overrideStatus
+        self.useTargetStatus = useTargetStatus
+    }
+}
+
+public struct AddHeader: Sendable {
+    public let name: String
+    public let value: ComplexValue
+    public let always: Bool
+    public init(name: String, value: ComplexValue, always: Bool) {
+        self.name = name
+        self.value = value
+        self.always = always
+    }
+}
+
+/// `expires`.
+public enum Expires: Sendable, Equatable {
+    case off
+    case epoch
+    case max
+    /// Seconds after the time of the request (negative allowed → `no-cache`).
+    case access(Int)
+    /// Seconds after the file's modification time.
+    case modified(Int)
+}
+
+/// A compiled `log_format`.
+public final class LogFormat: Sendable {
+    public let name: String
+    public let value: ComplexValue
+    /// `escape=default|json|none`.
+    public let escape: LogEscape
+    public init(name: String, value: ComplexValue, escape: LogEscape) {
+        self.name = name
+        self.value = value
+        self.escape = escape
+    }
+}
+
+public enum LogEscape: Sendable { case `default`, json, none }
+
+/// An `access_log` target.
+public struct AccessLogTarget: Sendable {
+    /// Absolute path.
+    public let path: String
+    public let format: LogFormat
+    /// `buffer=size` (0 = write each line; swiftginx always buffers per worker and flushes
+    /// at least once a second, see README).
+    public let bufferSize: Int
+    public init(path: String, format: LogFormat, bufferSize: Int) {
+        self.path = path
+        self.format = format
+        self.bufferSize = bufferSize
+    }
+}
+
+/// `open_file_cache`.
+public struct OpenFileCacheSettings: Sendable, Equatable {
+    public var max: Int = 0  // 0 = off
+    /// Seconds an unused entry stays.
+    public var inactive: Int = 60
+    /// `open_file_cache_valid` seconds.
+    public var valid: Int = 60
+    public var errors: Bool = false
+    public var minUses: Int = 1
+    public init() {}
+}
+
+public enum LingeringClose: Sendable { case off, on, always }
+
+/// Extension → MIME type, from `types {}` blocks (mime.types).
+public final class MimeTypes: Sendable {
+    /// Keys are lowercased extensions without the dot.
+    public let byExtension: [String: String]
+    public init(_ byExtension: [String: String]) { self.byExtension = byExtension }
+}
+
+/// Effective settings of one location after inheritance.
+public struct LocationSettings: Sendable {
+    /// Absolute document root (`root`); nil when `alias` is set.
+    public var root: ComplexValue = ComplexValue(literal: "html")
+    /// `alias` replaces the location's matched prefix.
+    public var alias: ComplexValue? = nil
+    public var index: [ComplexValue] = [ComplexValue(literal: "index.html")]
+    public var returnAction: ReturnAction? = nil
+    public var errorPages: [Int: ErrorPage] = [:]
+    public var addHeaders: [AddHeader] = []
+    public var expires: Expires = .off
+    public var etag: Bool = true
+    public var isInternal: Bool = false
+    public var defaultType: String = "text/plain"
+    public var types: MimeTypes = MimeTypes([:])
+    public var sendfile: Bool = false
+    public var tcpNopush: Bool = false
+    public var tcpNodelay: Bool = true
+    /// Milliseconds; 0 disables keep-alive.
+    public var keepaliveTimeout: Int = 75_000
+    public var keepaliveRequests: Int = 1000
+    /// Bytes; 0 = unlimited.
+    public var clientMaxBodySize: Int64 = 1 << 20
+    public var clientBodyBufferSize: Int = 16384
+    public var clientBodyTimeout: Int = 60_000
+    public var sendTimeout: Int = 60_000
+    public var serverTokens: Bool = true
+    public var accessLogs: [AccessLogTarget] = []
+    public var logNotFound: Bool = true
+    public var lingeringClose: LingeringClose = .on
+    public var lingeringTime: Int = 30_000
+    public var lingeringTimeout: Int = 5_000
+    public var openFileCache: OpenFileCacheSettings = OpenFileCacheSettings()
+    /// `if_modified_since off|exact|before`.
+    public var ifModifiedSince: IfModifiedSince = .exact
+    public var maxRanges: Int? = nil
+    public var chunkedTransferEncoding: Bool = true
+    public var absoluteRedirect: Bool = true
+    public var serverNameInRedirect: Bool = false
+    public var portInRedirect: Bool = true
+    public var msiePadding: Bool = true
+    public init() {}
+}
+
+public enum IfModifiedSince: Sendable { case off, exact, before }
+
+/// A `location` block.
+public final class Location: Sendable {
+    /// How it was written: "= /x", "^~ /static/", "~ \\.php$", "@fallback", "/".
+    public let pattern: String
+    /// The literal prefix or exact path (for `alias` substitution).
+    public let prefix: String
+    public let settings: LocationSettings
+
+    public init(pattern: String, prefix: String, settings: LocationSettings) {
+        self.pattern = pattern
+        self.prefix = prefix
+        self.settings = settings
+    }
+}

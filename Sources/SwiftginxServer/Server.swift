@@ -1,0 +1,1 @@
+// Server runtime placeholder
