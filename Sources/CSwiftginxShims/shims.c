@@ -43,3 +43,5 @@ ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {
 
 int swiftginx_sock_nonblock(void) { return SOCK_NONBLOCK; }
 int swiftginx_sock_cloexec(void) { return SOCK_CLOEXEC; }
+
+int swiftginx_gettid(void) { return (int)gettid(); }

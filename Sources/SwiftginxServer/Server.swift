@@ -1,1 +1,237 @@
-// Server runtime placeholder
+// The master: turns a compiled configuration into a running server, in nginx's
+// startup order (logs, listening sockets, daemon, pid file, workers), then reads
+// signals: HUP reloads (a bad new config is logged and the old one keeps
+// serving), USR1 reopens logs, QUIT stops gracefully, TERM/INT stop at once.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxPosix
+
+public struct ServerOptions: Sendable {
+    public var configPath: String
+    public var prefix: String
+    public var globalDirectives: String?
+    /// `-e`: where startup errors go before the configured error log is open.
+    public var startupErrorLog: String?
+    public init(configPath: String, prefix: String, globalDirectives: String?, startupErrorLog: String?) {
+        self.configPath = configPath
+        self.prefix = prefix
+        self.globalDirectives = globalDirectives
+        self.startupErrorLog = startupErrorLog
+    }
+}
+
+/// A startup failure, printed as `swiftginx: [emerg] <message>`.
+public struct StartupError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+public final class Server {
+    let options: ServerOptions
+    let logFiles = LogFiles()
+    var state: ServerState!
+    var workers: [Worker] = []
+    var threads: [pthread_t] = []
+    /// Listening sockets by address: one per worker.
+    var sockets: [ListenAddress: [Int32]] = [:]
+    var retiredSockets: [(closeAt: Int64, fds: [Int32])] = []
+    var workerCount = 1
+    var generationNumber = 0
+    var pidPath = ""
+
+    public init(options: ServerOptions) {
+        self.options = options
+    }
+
+    /// Starts everything and serves until stopped; returns the exit status.
+    public func run(_ config: RuntimeConfig) throws(StartupError) -> Int32 {
+        SignalReceiver.ignoreBrokenPipe()
+        let errorLog = ErrorLog(targets: try openErrorLogs(config))
+        workerCount = max(1, config.main.workerProcesses)
+        if let n = config.main.workerRlimitNofile {
+            do { try ProcessControl.setOpenFileLimit(n) } catch {
+                errorLog.log(.alert, "\(error.call)() failed (\(error.errno): \(SystemError.message(error.errno)))")
+            }
+        }
+        for w in config.warnings { errorLog.log(.warn, w) }
+        let listeners = try bindListeners(config)
+        let accessFiles = try openAccessLogs(config)
+        generationNumber = 1
+        let generation = Generation(
+            number: 1, config: config, listeners: listeners, accessLogFiles: accessFiles)
+        state = ServerState(generation: generation, errorLog: errorLog, logFiles: logFiles, prefix: options.prefix)
+
+        if config.main.daemon {
+            do { try ProcessControl.daemonize() } catch { throw StartupError(description: "\(error)") }
+        }
+        pidPath = config.main.pidPath
+        do { try FileSystem.writeFile(pidPath, "\(ProcessControl.pid)\n") } catch {
+            throw StartupError(description: "open() \"\(pidPath)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+        }
+        if config.main.daemon && !config.main.errorLogs.contains(where: { $0.path == "stderr" }) {
+            ProcessControl.detachStderr()
+        }
+
+        let signals: SignalReceiver
+        do {
+            signals = try SignalReceiver([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD])
+        } catch { throw StartupError(description: "\(error)") }
+        do {
+            for i in 0..<workerCount {
+                workers.append(try Worker(index: i, state: state, generation: generation))
+            }
+        } catch { throw StartupError(description: "\(error)") }
+        errorLog.log(.notice, "using the \"epoll\" event method")
+        errorLog.log(.notice, "\(ServerVersion.full)")
+        errorLog.log(.notice, "start worker processes")
+        for w in workers {
+            threads.append(ProcessControl.startThread { w.run() })
+        }
+        return masterLoop(signals)
+    }
+
+    private func masterLoop(_ signals: SignalReceiver) -> Int32 {
+        var pfd = pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)
+        while true {
+            _ = poll(&pfd, 1, 500)
+            closeRetiredSockets()
+            while let sig = signals.next() {
+                switch sig {
+                case SIGHUP:
+                    state.errorLog.log(.notice, "signal 1 (SIGHUP) received, reconfiguring")
+                    reload()
+                case SIGUSR1:
+                    state.errorLog.log(.notice, "signal 10 (SIGUSR1) received, reopening logs")
+                    for e in logFiles.reopenAll() { state.errorLog.log(.alert, e) }
+                case SIGQUIT:
+                    state.errorLog.log(.notice, "signal 3 (SIGQUIT) received, shutting down")
+                    state.errorLog.log(.notice, "gracefully shutting down")
+                    return stop(.graceful)
+                case SIGTERM, SIGINT:
+                    let name = sig == SIGTERM ? "15 (SIGTERM)" : "2 (SIGINT)"
+                    state.errorLog.log(.notice, "signal \(name) received, exiting")
+                    return stop(.fast)
+                default:
+                    break
+                }
+            }
+        }
+    }
+
+    private func stop(_ mode: StopMode) -> Int32 {
+        state.requestStop(mode)
+        for w in workers { w.wake() }
+        for t in threads { ProcessControl.join(t) }
+        for fds in sockets.values { for fd in fds { Socket.close(fd) } }
+        FileSystem.unlink(pidPath)
+        state.errorLog.log(.notice, "exit")
+        return 0
+    }
+
+    // MARK: reload
+
+    func reload() {
+        let config: RuntimeConfig
+        do {
+            config = try ConfigLoader.load(
+                path: options.configPath, prefix: options.prefix, globalDirectives: options.globalDirectives)
+        } catch {
+            state.errorLog.log(.emerg, error.description)
+            return
+        }
+        do {
+            let errorTargets = try openErrorLogs(config)
+            let listeners = try bindListeners(config)
+            let accessFiles = try openAccessLogs(config)
+            if config.main.workerProcesses != workerCount {
+                state.errorLog.log(
+                    .warn, "changing worker_processes from \(workerCount) needs a restart; keeping \(workerCount)")
+            }
+            for w in config.warnings { state.errorLog.log(.warn, w) }
+            state.errorLog.replaceTargets(errorTargets)
+            generationNumber += 1
+            state.publish(
+                Generation(
+                    number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles))
+            for w in workers { w.wake() }
+            state.errorLog.log(.notice, "reconfigured (generation \(generationNumber))")
+        } catch {
+            state.errorLog.log(.emerg, error.description)
+        }
+    }
+
+    private func closeRetiredSockets() {
+        let now = Clock.monotonicMilliseconds()
+        retiredSockets.removeAll { entry in
+            if entry.closeAt > now { return false }
+            for fd in entry.fds { Socket.close(fd) }
+            return true
+        }
+    }
+
+    // MARK: resources
+
+    private func openErrorLogs(_ config: RuntimeConfig) throws(StartupError) -> [(LogFile, LogLevel)] {
+        var targets = config.main.errorLogs.map { ($0.path, $0.level) }
+        if targets.isEmpty { targets = [(options.prefix + "logs/error.log", .error)] }
+        var out: [(LogFile, LogLevel)] = []
+        for (path, level) in targets {
+            do { out.append((try logFiles.file(path), level)) } catch {
+                throw StartupError(
+                    description: "open() \"\(path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+            }
+        }
+        return out
+    }
+
+    private func openAccessLogs(_ config: RuntimeConfig) throws(StartupError) -> [String: LogFile] {
+        var files: [String: LogFile] = [:]
+        for path in config.accessLogPaths where files[path] == nil {
+            do { files[path] = try logFiles.file(path) } catch {
+                throw StartupError(
+                    description: "open() \"\(path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+            }
+        }
+        return files
+    }
+
+    /// Binds every address of `config` (reusing sockets already bound), one
+    /// SO_REUSEPORT socket per worker; sockets no longer used are retired.
+    private func bindListeners(_ config: RuntimeConfig) throws(StartupError) -> [[ListenerSpec]] {
+        var next: [ListenAddress: [Int32]] = [:]
+        var fresh: [Int32] = []
+        for group in config.listenGroups {
+            if let existing = sockets[group.address] {
+                next[group.address] = existing
+                continue
+            }
+            guard let addr = SocketAddress(host: group.address.host, port: group.address.port) else {
+                for fd in fresh { Socket.close(fd) }
+                throw StartupError(description: "invalid listen address \(group.address)")
+            }
+            var fds: [Int32] = []
+            for _ in 0..<workerCount {
+                do {
+                    let fd = try Socket.listen(
+                        address: addr, backlog: group.options.backlog, reusePort: true,
+                        ipv6Only: group.options.ipv6only, deferAccept: group.options.deferred)
+                    fds.append(fd)
+                    fresh.append(fd)
+                } catch {
+                    for fd in fresh { Socket.close(fd) }
+                    throw StartupError(
+                        description:
+                            "\(error.call)() to \(group.address) failed (\(error.errno): \(SystemError.message(error.errno)))"
+                    )
+                }
+            }
+            next[group.address] = fds
+        }
+        let removed = sockets.filter { next[$0.key] == nil }.flatMap { $0.value }
+        if !removed.isEmpty { retiredSockets.append((Clock.monotonicMilliseconds() + 2000, removed)) }
+        sockets = next
+        return (0..<workerCount).map { w in
+            config.listenGroups.map { ListenerSpec(fd: next[$0.address]![w], group: $0) }
+        }
+    }
+}

@@ -29,6 +29,7 @@ int swiftginx_signalfd_read(int fd);
 int swiftginx_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
 
+int swiftginx_gettid(void);
 int swiftginx_sock_nonblock(void);
 int swiftginx_sock_cloexec(void);
 

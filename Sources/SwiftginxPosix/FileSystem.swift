@@ -1,0 +1,96 @@
+// File calls used by static serving, logs and the pid file: open/fstat/close,
+// whole-file writes, and appending log files that can be reopened in place.
+
+import Glibc
+
+/// What the static handler needs from `fstat`.
+public struct FileInfo: Sendable {
+    public var size: Int64
+    public var mtime: Int
+    public var isDirectory: Bool
+    public var isRegular: Bool
+    public var inode: UInt64
+    public var device: UInt64
+}
+
+public enum FileSystem {
+    /// Opens a file read-only (non-blocking, close-on-exec).
+    @inline(__always)
+    public static func openReadOnly(_ path: UnsafePointer<CChar>) throws(SystemError) -> Int32 {
+        try syscall("open", Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC))
+    }
+
+    @inline(__always)
+    public static func info(_ fd: Int32) throws(SystemError) -> FileInfo {
+        var st = stat()
+        _ = try syscall("fstat", fstat(fd, &st))
+        return FileInfo(st)
+    }
+
+    /// `stat` of a path (follows links).
+    public static func info(path: UnsafePointer<CChar>) throws(SystemError) -> FileInfo {
+        var st = stat()
+        _ = try syscall("stat", stat(path, &st))
+        return FileInfo(st)
+    }
+
+    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// Opens (creating) a file for appending, as logs are.
+    public static func openAppend(_ path: String) throws(SystemError) -> Int32 {
+        try syscall("open", Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644))
+    }
+
+    /// Writes all bytes (blocking descriptor), retrying short writes.
+    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) {
+        var off = 0
+        while off < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + off, bytes.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return
+            }
+            off += n
+        }
+    }
+
+    /// Replaces a file's contents (the pid file).
+    public static func writeFile(_ path: String, _ text: String) throws(SystemError) {
+        let fd = try syscall("open", Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644))
+        defer { Glibc.close(fd) }
+        var t = text
+        t.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Reads a whole small file, or nil.
+    public static func readFile(_ path: String) -> [UInt8]? {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { return nil }
+        defer { Glibc.close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            out += chunk[0..<n]
+        }
+        return out
+    }
+
+    public static func unlink(_ path: String) { _ = Glibc.unlink(path) }
+
+    /// Creates a directory if it does not exist.
+    public static func makeDirectory(_ path: String) { _ = mkdir(path, 0o755) }
+}
+
+extension FileInfo {
+    init(_ st: stat) {
+        size = Int64(st.st_size)
+        mtime = Int(st.st_mtim.tv_sec)
+        isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+        isRegular = (st.st_mode & S_IFMT) == S_IFREG
+        inode = UInt64(st.st_ino)
+        device = UInt64(st.st_dev)
+    }
+}

@@ -1,1 +1,0 @@
-// posix placeholder

@@ -1,0 +1,36 @@
+// What `-V` prints: the libraries this binary was built with and nginx's
+// `configure arguments:` line naming the modules it has and lacks, which tools
+// read to detect features.
+
+import COpenSSL
+import CPCRE2
+
+public enum BuildInfo {
+    public static var openSSLVersion: String { String(cString: OpenSSL_version(OPENSSL_VERSION)) }
+
+    public static var pcre2Version: String {
+        var buf = [UInt8](repeating: 0, count: 64)
+        _ = buf.withUnsafeMutableBytes { pcre2_config_8(UInt32(PCRE2_CONFIG_VERSION), $0.baseAddress) }
+        return String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
+    }
+
+    /// nginx modules this build does not have (yet), as `--without-...` flags.
+    public static let absentModules = [
+        "http_ssl_module", "http_v2_module", "http_gzip_module", "http_gzip_static_module", "http_proxy_module",
+        "http_fastcgi_module", "http_uwsgi_module", "http_scgi_module", "http_grpc_module", "http_memcached_module",
+        "http_rewrite_module", "http_autoindex_module", "http_map_module", "http_geo_module",
+        "http_split_clients_module", "http_referer_module", "http_limit_conn_module", "http_limit_req_module",
+        "http_access_module", "http_auth_basic_module", "http_realip_module", "http_ssi_module",
+        "http_charset_module", "http_userid_module", "http_mirror_module", "http_empty_gif_module",
+        "http_browser_module", "http_upstream_hash_module", "http_upstream_ip_hash_module",
+        "http_upstream_least_conn_module", "http_upstream_random_module", "http_upstream_keepalive_module",
+        "http_upstream_zone_module", "mail", "stream",
+    ]
+
+    public static var configureArguments: String {
+        var parts = ["--with-threads", "--with-pcre", "--with-file-aio"]
+        parts.removeLast()
+        parts += absentModules.map { $0 == "mail" || $0 == "stream" ? "--without-\($0)" : "--without-\($0)" }
+        return parts.joined(separator: " ")
+    }
+}

@@ -1,0 +1,114 @@
+// A growable byte buffer with separate read and write indexes, owned by one
+// connection and reused across its requests (no per-request allocation).
+
+public final class ByteBuffer {
+    public private(set) var base: UnsafeMutableRawPointer
+    public private(set) var capacity: Int
+    /// First unread byte.
+    public var readerIndex = 0
+    /// One past the last written byte.
+    public var writerIndex = 0
+
+    public init(capacity: Int) {
+        self.capacity = max(capacity, 16)
+        base = .allocate(byteCount: self.capacity, alignment: 16)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) public var readableCount: Int { writerIndex - readerIndex }
+    @inline(__always) public var writableCount: Int { capacity - writerIndex }
+    @inline(__always) public var isEmpty: Bool { readerIndex == writerIndex }
+
+    /// The unread bytes; offsets in parser results are relative to `readerIndex`.
+    @inline(__always) public var readable: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + readerIndex, count: writerIndex - readerIndex)
+    }
+
+    @inline(__always) public var writable: UnsafeMutableRawPointer { base + writerIndex }
+
+    public func clear() {
+        readerIndex = 0
+        writerIndex = 0
+    }
+
+    /// Moves unread bytes to the front.
+    public func compact() {
+        if readerIndex == 0 { return }
+        let n = readableCount
+        if n > 0 { base.copyMemory(from: base + readerIndex, byteCount: n) }
+        readerIndex = 0
+        writerIndex = n
+    }
+
+    /// Makes room for at least `count` more bytes, compacting then growing.
+    public func reserve(_ count: Int) {
+        if writableCount >= count { return }
+        compact()
+        if writableCount >= count { return }
+        var newCap = capacity * 2
+        while newCap - writerIndex < count { newCap *= 2 }
+        let nb = UnsafeMutableRawPointer.allocate(byteCount: newCap, alignment: 16)
+        nb.copyMemory(from: base, byteCount: writerIndex)
+        base.deallocate()
+        base = nb
+        capacity = newCap
+    }
+
+    /// Shrinks back to `capacity` when idle, so idle keep-alive connections stay small.
+    public func shrink(to small: Int) {
+        guard capacity > small, readableCount == 0 else { return }
+        base.deallocate()
+        capacity = small
+        base = .allocate(byteCount: small, alignment: 16)
+        clear()
+    }
+
+    @inline(__always) public func append(_ byte: UInt8) {
+        if writerIndex == capacity { reserve(1) }
+        base.storeBytes(of: byte, toByteOffset: writerIndex, as: UInt8.self)
+        writerIndex += 1
+    }
+
+    @inline(__always) public func append(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        reserve(bytes.count)
+        (base + writerIndex).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        writerIndex += bytes.count
+    }
+
+    @inline(__always) public func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    public func append(_ s: StaticString) {
+        append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    public func append(string s: String) {
+        var s = s
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends a non-negative decimal number.
+    public func append(decimal value: Int64) {
+        var v = value
+        if v < 0 {
+            append(UInt8(ascii: "-"))
+            v = -v
+        }
+        reserve(20)
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        let n = withUnsafeMutableBytes(of: &tmp) { t -> Int in
+            var i = 24
+            repeat {
+                i -= 1
+                t[i] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+                v /= 10
+            } while v > 0
+            (base + writerIndex).copyMemory(from: t.baseAddress! + i, byteCount: 24 - i)
+            return 24 - i
+        }
+        writerIndex += n
+    }
+}

@@ -1,0 +1,317 @@
+// Request processing after a head is parsed, in nginx's phase order: choose the
+// server by Host, normalize the URI, server-level `return`, find the location,
+// `internal`, body size limit, location `return`, then content (static files).
+// Also the error paths: rejected heads, `error_page` redirects, default pages.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+import SwiftginxRouting
+
+extension ClientConnection {
+    static let maxInternalRedirects = 10
+
+    func beginRequest() {
+        requests += 1
+        request.reset()
+        request.startMilliseconds = worker.clock.milliseconds
+        let buf = headBytes
+        let server = selectServer(buf)
+        request.server = server
+        request.adopt(server.defaultSettings)
+        request.keepAlive = head.keepAlive
+        request.bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
+        if head.expectContinue && request.bodyPending {
+            // The body is never read for static content: do not invite it, close after.
+            request.keepAlive = false
+            request.bodyPending = false
+        }
+        state = .sending
+        let path = buf[head.path]
+        guard path.first == UInt8(ascii: "/"),
+            URINormalizer.normalize(
+                UnsafeRawBufferPointer(rebasing: path), mergeSlashes: server.settings.mergeSlashes, into: &request.uri)
+        else {
+            logInfo("client sent invalid request")
+            request.keepAlive = false
+            sendDefaultPage(400)
+            return
+        }
+        if let q = head.query {
+            request.hasArgs = true
+            request.args.append(contentsOf: buf[q])
+        }
+        if let r = server.serverReturn {
+            performReturn(r, settings: server.defaultSettings)
+            return
+        }
+        runLocation()
+    }
+
+    /// Host header (or absolute-form authority) → server: lowercased, port and trailing dot removed.
+    private func selectServer(_ buf: UnsafeRawBufferPointer) -> VirtualServer {
+        let group = listener.group
+        guard let h = head.host else { return group.defaultServer }
+        var end = h.upperBound
+        // Strip ":port" (not inside an IPv6 literal).
+        var i = end - 1
+        while i >= h.lowerBound {
+            let c = buf[i]
+            if c == UInt8(ascii: ":") {
+                end = i
+                break
+            }
+            if c == UInt8(ascii: "]") || !(c >= 48 && c <= 57) { break }
+            i -= 1
+        }
+        if end > h.lowerBound && buf[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        let count = end - h.lowerBound
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { tmp in
+            for j in 0..<count {
+                let c = buf[h.lowerBound + j]
+                tmp[j] = (c >= 65 && c <= 90) ? c | 0x20 : c
+            }
+            return group.server(forHost: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<count]))
+        }
+    }
+
+    /// Finds the location for `request.uri` and runs it.
+    func runLocation() {
+        guard let server = request.server else { return }
+        if request.redirects > ClientConnection.maxInternalRedirects {
+            logError(
+                "rewrite or internal redirection cycle while internally redirecting to \"\(String(decoding: request.uri, as: UTF8.self))\""
+            )
+            request.keepAlive = false
+            sendDefaultPage(500)
+            return
+        }
+        let match = request.uri.withUnsafeBytes { server.locations.match($0) }
+        guard let match else {
+            respondError(404)
+            return
+        }
+        runLocation(match.location, captures: match.captures)
+    }
+
+    func runLocation(_ location: Location, captures: [Range<Int>]) {
+        request.location = location
+        request.captures = captures
+        let s = location.settings
+        request.adopt(s)
+        if s.isInternal && !request.isInternal {
+            respondError(404)
+            return
+        }
+        if let cl = head.contentLength, s.clientMaxBodySize > 0, cl > s.clientMaxBodySize {
+            logError("client intended to send too large body: \(cl) bytes")
+            request.keepAlive = false
+            request.bodyPending = true
+            respondError(413)
+            return
+        }
+        if let r = s.returnAction {
+            performReturn(r, settings: s)
+            return
+        }
+        serveStatic(location)
+    }
+
+    /// Restarts location matching with a new URI (index, error_page).
+    func internalRedirect(to uri: [UInt8], args: [UInt8]?) {
+        request.redirects += 1
+        request.isInternal = true
+        request.uri = uri
+        if let args {
+            request.args = args
+            request.hasArgs = !args.isEmpty
+        }
+        runLocation()
+    }
+
+    // MARK: return
+
+    func performReturn(_ r: ReturnAction, settings: LocationSettings) {
+        let code = r.code
+        if code == 444 {
+            request.status = 444
+            request.keepAlive = false
+            request.aborted = true
+            finishResponse()
+            return
+        }
+        if let text = r.text {
+            let value = evaluate(text)
+            if [301, 302, 303, 307, 308].contains(code) {
+                sendRedirect(code, location: value, settings: settings)
+                return
+            }
+            request.status = code
+            beginHead(code)
+            appendContentType(settings.defaultType)
+            appendContentLength(Int64(value.count))
+            finishHead(settings: settings)
+            if !isHeadOnly { output.append(value) }
+            flushResponse()
+            return
+        }
+        if code >= 400 || (code >= 300 && code != 304) {
+            respondError(code)
+            return
+        }
+        request.status = code
+        beginHead(code)
+        if code != 204 && code != 304 { appendContentLength(0) }
+        finishHead(settings: settings)
+        flushResponse()
+    }
+
+    /// A redirect with nginx's default body; a relative target becomes absolute
+    /// (`absolute_redirect`, `server_name_in_redirect`, `port_in_redirect`).
+    func sendRedirect(_ code: Int, location: [UInt8], settings: LocationSettings) {
+        var target = location
+        if settings.absoluteRedirect && target.first == UInt8(ascii: "/") {
+            target = absolutePrefix(settings: settings) + target
+        }
+        request.status = code
+        writeDefaultPage(code, settings: settings) { $0.appendHeader("Location", target) }
+    }
+
+    /// "http://host[:port]" for absolute redirects.
+    func absolutePrefix(settings: LocationSettings) -> [UInt8] {
+        var out = Array("http://".utf8)
+        if settings.serverNameInRedirect, let name = request.server?.primaryName, !name.isEmpty {
+            out += Array(name.utf8)
+        } else if let h = head.host {
+            let b = headBytes[h]
+            var end = b.endIndex
+            if let colon = b.lastIndex(of: UInt8(ascii: ":")), !b[colon...].contains(UInt8(ascii: "]")) { end = colon }
+            out += b[b.startIndex..<end]
+        } else if let name = request.server?.primaryName, !name.isEmpty {
+            out += Array(name.utf8)
+        } else {
+            out += Array(listener.group.address.host.utf8)
+        }
+        let port = listener.group.address.port
+        if settings.portInRedirect && port != 80 { out += Array(":\(port)".utf8) }
+        return out
+    }
+
+    // MARK: errors
+
+    /// A head the parser refused: answer its status and close.
+    func rejectHead(_ e: RequestParseError) {
+        requests += 1
+        request.reset()
+        request.startMilliseconds = worker.clock.milliseconds
+        head.headLength = 0
+        request.server = listener.group.defaultServer
+        request.adopt(listener.group.defaultServer.defaultSettings)
+        request.keepAlive = false
+        request.bodyPending = true
+        logInfo(e.logMessage)
+        state = .sending
+        if e.status == 400, case .headerTooLarge = e {
+            request.status = 400
+            writeDefaultPage(400, title: "400 Request Header Or Cookie Too Large", settings: nil)
+            return
+        }
+        sendDefaultPage(e.status)
+    }
+
+    /// An error status: `error_page` if the location has one for it, else the default page.
+    func respondError(_ status: Int) {
+        let settings = request.location?.settings ?? request.server?.defaultSettings
+        if let settings, !request.errorPageUsed, let page = settings.errorPages[status] {
+            request.errorPageUsed = true
+            let uri = evaluate(page.uri)
+            if page.useTargetStatus {
+                request.overrideStatus = nil
+            } else {
+                request.overrideStatus = page.overrideStatus ?? status
+            }
+            if uri.first == UInt8(ascii: "@") {
+                let name = String(decoding: uri.dropFirst(), as: UTF8.self)
+                if let server = request.server, let named = server.locations.named(name) {
+                    request.isInternal = true
+                    request.headOnly = isHeadOnly
+                    runLocation(named, captures: [])
+                    return
+                }
+                logError("could not find named location \"\(name)\"")
+                request.overrideStatus = nil
+                sendDefaultPage(500)
+                return
+            }
+            if uri.first != UInt8(ascii: "/") {
+                request.overrideStatus = nil
+                sendRedirect(page.overrideStatus ?? 302, location: uri, settings: settings)
+                return
+            }
+            request.headOnly = isHeadOnly
+            var path = uri
+            var args: [UInt8]? = nil
+            if let q = uri.firstIndex(of: UInt8(ascii: "?")) {
+                path = Array(uri[..<q])
+                args = Array(uri[(q + 1)...])
+            }
+            internalRedirect(to: path, args: args)
+            return
+        }
+        sendDefaultPage(status)
+    }
+
+    /// nginx's built-in page for `status`.
+    func sendDefaultPage(_ status: Int) {
+        writeDefaultPage(status, settings: request.location?.settings ?? request.server?.defaultSettings)
+    }
+
+    func writeDefaultPage(
+        _ status: Int, title: String? = nil, settings: LocationSettings?, extra: (ByteBuffer) -> Void = { _ in }
+    ) {
+        request.status = status
+        switch status {
+        case 400, 413, 414, 500, 501: request.keepAlive = false
+        default: break
+        }
+        let tokens = settings?.serverTokens ?? true
+        var body = HTTPStatus.errorPageBody(status, serverTokens: tokens, version: ServerVersion.number)
+        if let title, var b = body {
+            // nginx keeps the 400 status but names the real cause (its internal 494).
+            let old = Array("400 Bad Request".utf8)
+            b = replaceAll(b, old, Array(title.utf8))
+            body = b
+        }
+        beginHead(request.overrideStatus ?? status)
+        if let body {
+            appendContentType("text/html")
+            appendContentLength(Int64(body.count))
+        }
+        extra(output)
+        finishHead(settings: settings)
+        if let body, !isHeadOnly { output.append(body) }
+        flushResponse()
+    }
+
+    private func replaceAll(_ b: [UInt8], _ old: [UInt8], _ new: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        while i < b.count {
+            if i + old.count <= b.count && b[i..<(i + old.count)].elementsEqual(old) {
+                out += new
+                i += old.count
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    var isHeadOnly: Bool { head.method == .head }
+
+    /// Starts sending what is in `output` (and the file, if any).
+    func flushResponse() {
+        state = .sending
+    }
+}

@@ -1,0 +1,105 @@
+// Building the response head into the connection's output buffer, in nginx's
+// header order: status line, Server, Date, Content-Type, Content-Length,
+// Last-Modified, Location, Connection, then ETag/Expires/Cache-Control/
+// Accept-Ranges/Content-Range and `add_header` lines.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+
+extension ByteBuffer {
+    @inline(__always) func appendHeader(_ name: StaticString, _ value: [UInt8]) {
+        append(name)
+        append(": ")
+        append(value)
+        append("\r\n")
+    }
+
+    @inline(__always) func appendHeader(_ name: StaticString, decimal: Int64) {
+        append(name)
+        append(": ")
+        append(decimal: decimal)
+        append("\r\n")
+    }
+}
+
+/// Statuses after which `add_header` (without `always`) and `expires` apply.
+@inline(__always) func isSuccessOrRedirect(_ s: Int) -> Bool {
+    switch s {
+    case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308: true
+    default: false
+    }
+}
+
+extension ClientConnection {
+    /// Clears the output and writes the status line, Server and Date.
+    func beginHead(_ status: Int) {
+        output.clear()
+        bytesSent = 0
+        request.status = status
+        output.append(HTTPStatus.statusLine(status))
+        let tokens = request.location?.settings.serverTokens ?? request.server?.defaultSettings.serverTokens ?? true
+        output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+        output.append(worker.clock.dateHeader)
+    }
+
+    func appendContentType(_ type: String) {
+        output.append("Content-Type: ")
+        output.append(string: type)
+        output.append("\r\n")
+    }
+
+    func appendContentLength(_ n: Int64) {
+        output.appendHeader("Content-Length", decimal: n)
+    }
+
+    /// Connection, the caller's trailing headers, expires, add_header, and the blank line.
+    func finishHead(
+        settings: LocationSettings?, mtime: Int? = nil, trailing: (ByteBuffer) -> Void = { _ in }
+    ) {
+        let status = request.status
+        if request.keepAlive && !shuttingDown && status != 101 {
+            if let s = settings, s.keepaliveRequests > 0, requests >= s.keepaliveRequests { request.keepAlive = false }
+            if let s = settings, s.keepaliveTimeout == 0 { request.keepAlive = false }
+        } else {
+            request.keepAlive = false
+        }
+        output.append(request.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
+        trailing(output)
+        if let s = settings {
+            let applies = isSuccessOrRedirect(status)
+            if applies && s.expires != .off { appendExpires(s.expires, mtime: mtime) }
+            for h in s.addHeaders where h.always || applies {
+                let v = evaluate(h.value)
+                if v.isEmpty { continue }
+                output.append(string: h.name)
+                output.append(": ")
+                output.append(v)
+                output.append("\r\n")
+            }
+        }
+        output.append("\r\n")
+        responseHeadLength = output.readableCount
+    }
+
+    private func appendExpires(_ e: Expires, mtime: Int?) {
+        let now = worker.clock.seconds
+        switch e {
+        case .off:
+            return
+        case .epoch:
+            output.append("Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n")
+        case .max:
+            output.append("Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n")
+        case .access(let t), .modified(let t):
+            var expiresAt = now + t
+            if case .modified = e { expiresAt = (mtime ?? now) + t }
+            output.appendHeader("Expires", HTTPDate.format(expiresAt))
+            let maxAge = expiresAt - now
+            if maxAge < 0 || t < 0 {
+                output.append("Cache-Control: no-cache\r\n")
+            } else {
+                output.appendHeader("Cache-Control", Array("max-age=\(maxAge)".utf8))
+            }
+        }
+    }
+}

@@ -1,0 +1,438 @@
+// One client connection and its state machine: read and parse the request head,
+// hand it to request processing, write the response (head from memory, body from
+// memory or a file with sendfile), discard an unread request body, then wait for
+// the next request on keep-alive, or close (lingering when the client may still
+// be sending). The socket is registered once, edge-triggered for both directions,
+// so every event simply re-runs `drive()` until an operation would block.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+final class ClientConnection {
+    enum State {
+        /// Keep-alive wait: no byte of the next request yet.
+        case idle
+        case readingHead
+        case sending
+        case discardingBody
+        case lingering
+        case closed
+    }
+
+    let fd: Int32
+    let peer: SocketAddress
+    unowned let worker: Worker
+    let listener: WorkerListener
+    let slot: Int32
+    let slotGeneration: UInt32
+    /// `$connection`.
+    let number: Int
+    var deadline: Int64 = 0
+
+    var state: State = .readingHead
+    let input: ByteBuffer
+    var parser: RequestParser
+    var parserOptions = RequestParserOptions()
+    var head = RequestHead()
+    /// Offset of the current request head in `input`.
+    var headBase = 0
+    /// Readable byte count when the parser last said "incomplete".
+    var parsedCount = -1
+    /// `$connection_requests`.
+    var requests = 0
+    var request = RequestState()
+
+    // Response output.
+    let output: ByteBuffer
+    var fileFD: Int32 = -1
+    var fileOffset: Int64 = 0
+    var fileRemaining: Int64 = 0
+    var responseHeadLength = 0
+    var bytesSent: Int64 = 0
+
+    // Request body being discarded.
+    var bodyRemaining: Int64 = 0
+    var chunked: ChunkedDecoder? = nil
+    var lingeringEnd: Int64 = 0
+    var nodelaySet = false
+    var shuttingDown = false
+
+    init(
+        fd: Int32, peer: SocketAddress, worker: Worker, listener: WorkerListener, slot: Int32, slotGeneration: UInt32,
+        number: Int
+    ) {
+        self.fd = fd
+        self.peer = peer
+        self.worker = worker
+        self.listener = listener
+        self.slot = slot
+        self.slotGeneration = slotGeneration
+        self.number = number
+        let settings = listener.group.defaultServer.settings
+        input = ByteBuffer(capacity: settings.clientHeaderBufferSize)
+        output = ByteBuffer(capacity: 1024)
+        parser = RequestParser(options: RequestParserOptions())
+        configureParser(settings)
+    }
+
+    func configureParser(_ s: ServerSettings) {
+        var o = RequestParserOptions()
+        o.maxRequestLine = s.largeClientHeaderBuffers.size
+        o.maxHeaderLine = s.largeClientHeaderBuffers.size
+        o.maxHeaderBytes = s.largeClientHeaderBuffers.size * s.largeClientHeaderBuffers.count
+        o.ignoreInvalidHeaders = s.ignoreInvalidHeaders
+        o.underscoresInHeaders = s.underscoresInHeaders
+        parserOptions = o
+        parser = RequestParser(options: o)
+    }
+
+    var headerTimeout: Int { listener.group.defaultServer.settings.clientHeaderTimeout }
+
+    func start() {
+        state = .readingHead
+        worker.schedule(self, after: headerTimeout)
+        drive()
+    }
+
+    func onEvent(_ events: EpollEvents) { drive() }
+
+    /// The request head bytes (offsets in `head` are relative to this).
+    @inline(__always) var headBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: input.base + headBase, count: input.writerIndex - headBase)
+    }
+
+    // MARK: the state machine
+
+    func drive() {
+        while true {
+            switch state {
+            case .idle, .readingHead:
+                if input.readableCount > 0 && input.readableCount != parsedCount {
+                    headBase = input.readerIndex
+                    switch parser.parse(input.readable, into: &head) {
+                    case .complete:
+                        parsedCount = -1
+                        parser.reset()
+                        beginRequest()
+                        continue
+                    case .incomplete:
+                        parsedCount = input.readableCount
+                        if state == .idle {
+                            state = .readingHead
+                            worker.schedule(self, after: headerTimeout)
+                        }
+                    case .error(let e):
+                        parsedCount = -1
+                        parser.reset()
+                        rejectHead(e)
+                        continue
+                    }
+                }
+                if !readMore() { return }
+            case .sending:
+                if !flush() { return }
+                finishResponse()
+            case .discardingBody:
+                if !discardBody() { return }
+                nextRequest()
+            case .lingering:
+                if !linger() { return }
+            case .closed:
+                return
+            }
+        }
+    }
+
+    /// Reads into `input`; false when the caller must wait (or the connection closed).
+    private func readMore() -> Bool {
+        if input.writableCount == 0 {
+            if input.readerIndex > 0 {
+                input.compact()
+                parsedCount = -1
+            } else if input.capacity < parserOptions.maxHeaderBytes + 1 {
+                input.reserve(min(input.capacity, parserOptions.maxHeaderBytes + 1 - input.capacity))
+            } else {
+                // The parser reports limits itself; this is a defensive stop.
+                rejectHead(.headerTooLarge("client sent too large request"))
+                return true
+            }
+        }
+        do {
+            switch try Socket.read(fd, input.writable, input.writableCount) {
+            case .wouldBlock:
+                return false
+            case .processed(0):
+                if state == .readingHead && input.readableCount > 0 {
+                    logInfo("client prematurely closed connection while reading client request headers")
+                }
+                close()
+                return false
+            case .processed(let n):
+                input.writerIndex += n
+                return true
+            }
+        } catch {
+            if state == .readingHead { logInfo("\(error) while reading client request headers") }
+            close()
+            return false
+        }
+    }
+
+    /// Writes pending output; true when everything was sent.
+    func flush() -> Bool {
+        do {
+            while true {
+                if output.readableCount > 0 {
+                    let more = fileRemaining > 0
+                    switch try Socket.write(fd, output.base + output.readerIndex, output.readableCount, more: more) {
+                    case .wouldBlock:
+                        worker.schedule(self, after: request.sendTimeout)
+                        return false
+                    case .processed(let n):
+                        output.readerIndex += n
+                        bytesSent += Int64(n)
+                    }
+                    continue
+                }
+                if fileRemaining > 0 {
+                    let chunk = Int(min(fileRemaining, 1 << 30))
+                    switch try Socket.sendfile(fd, fileFD, offset: &fileOffset, count: chunk) {
+                    case .wouldBlock:
+                        worker.schedule(self, after: request.sendTimeout)
+                        return false
+                    case .processed(0):
+                        // The file shrank under us: the framing is broken, close.
+                        logError("sendfile() reported that \"\(request.path)\" was truncated")
+                        request.keepAlive = false
+                        fileRemaining = 0
+                    case .processed(let n):
+                        fileRemaining -= Int64(n)
+                        bytesSent += Int64(n)
+                    }
+                    continue
+                }
+                return true
+            }
+        } catch {
+            logInfo("\(error) while sending response to client")
+            request.keepAlive = false
+            request.aborted = true
+            finishResponse()
+            return false
+        }
+    }
+
+    /// After the response: log, release the file, then keep alive, discard the body or close.
+    func finishResponse() {
+        if fileFD >= 0 {
+            FileSystem.close(fileFD)
+            fileFD = -1
+        }
+        fileRemaining = 0
+        output.clear()
+        worker.writeAccessLog(self)
+        if request.aborted {
+            close()
+            return
+        }
+        input.readerIndex = headBase + head.headLength
+        if !request.keepAlive {
+            if request.bodyPending || request.lingerAlways {
+                beginLingeringClose()
+            } else {
+                close()
+            }
+            return
+        }
+        if request.bodyPending {
+            bodyRemaining = head.contentLength ?? 0
+            chunked = head.isChunked ? ChunkedDecoder() : nil
+            state = .discardingBody
+            worker.schedule(self, after: request.bodyTimeout)
+            return
+        }
+        nextRequest()
+    }
+
+    /// Ready for the next request on this connection.
+    func nextRequest() {
+        if shuttingDown {
+            close()
+            return
+        }
+        if !nodelaySet && request.tcpNodelay {
+            try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
+            nodelaySet = true
+        }
+        if input.readableCount > 0 {
+            state = .readingHead
+            worker.schedule(self, after: headerTimeout)
+        } else {
+            input.clear()
+            input.shrink(to: listener.group.defaultServer.settings.clientHeaderBufferSize)
+            state = .idle
+            worker.schedule(self, after: request.keepaliveTimeout)
+        }
+    }
+
+    // MARK: request body discarding
+
+    /// Consumes the request body; true when all of it is gone.
+    private func discardBody() -> Bool {
+        while true {
+            if var dec = chunked {
+                var off = input.readerIndex
+                let buf = UnsafeRawBufferPointer(start: input.base, count: input.writerIndex)
+                var finished = false
+                loop: while true {
+                    switch dec.next(buf, offset: &off) {
+                    case .data: continue
+                    case .needMore: break loop
+                    case .done:
+                        finished = true
+                        break loop
+                    case .error(let e):
+                        logInfo(e.logMessage)
+                        chunked = nil
+                        close()
+                        return false
+                    }
+                }
+                chunked = dec
+                input.readerIndex = off
+                if finished {
+                    chunked = nil
+                    return true
+                }
+            } else {
+                let take = Int(min(Int64(input.readableCount), bodyRemaining))
+                input.readerIndex += take
+                bodyRemaining -= Int64(take)
+                if bodyRemaining == 0 { return true }
+            }
+            if input.readableCount == 0 { input.clear() }
+            input.reserve(4096)
+            do {
+                let want = chunked == nil ? Int(min(Int64(input.writableCount), bodyRemaining)) : input.writableCount
+                switch try Socket.read(fd, input.writable, want) {
+                case .wouldBlock: return false
+                case .processed(0):
+                    close()
+                    return false
+                case .processed(let n):
+                    input.writerIndex += n
+                    worker.schedule(self, after: request.bodyTimeout)
+                }
+            } catch {
+                close()
+                return false
+            }
+        }
+    }
+
+    // MARK: closing
+
+    /// Half-closes and reads what the client still sends, so that it sees our response
+    /// rather than a reset (nginx's lingering_close).
+    func beginLingeringClose() {
+        if request.lingering == .off {
+            close()
+            return
+        }
+        Socket.shutdownWrite(fd)
+        state = .lingering
+        lingeringEnd = worker.now + Int64(request.lingeringTime)
+        worker.schedule(self, after: request.lingeringTimeout)
+    }
+
+    /// Reads and drops input; true while the state changed (never, here) — false to wait.
+    private func linger() -> Bool {
+        while true {
+            do {
+                switch try Socket.read(fd, worker.scratch.base, worker.scratch.capacity) {
+                case .wouldBlock:
+                    if worker.now >= lingeringEnd {
+                        close()
+                    } else {
+                        worker.schedule(self, after: min(request.lingeringTimeout, Int(lingeringEnd - worker.now)))
+                    }
+                    return false
+                case .processed(0):
+                    close()
+                    return false
+                case .processed:
+                    continue
+                }
+            } catch {
+                close()
+                return false
+            }
+        }
+    }
+
+    func onTimeout() {
+        switch state {
+        case .readingHead:
+            logInfo("client timed out (110: Connection timed out) while reading client request headers")
+            request.reset()
+            request.status = 408
+            head.reset()
+            head.headLength = 0
+            if input.readableCount > 0 { worker.writeAccessLog(self, timedOutHead: true) }
+            close()
+        case .sending:
+            logInfo("client timed out (110: Connection timed out) while sending response to client")
+            request.aborted = true
+            finishResponse()
+        case .discardingBody:
+            logInfo("client timed out (110: Connection timed out) while reading client request body")
+            close()
+        case .idle, .lingering:
+            close()
+        case .closed:
+            break
+        }
+    }
+
+    /// Graceful stop: idle connections close now, busy ones after their response.
+    func onShutdown() {
+        shuttingDown = true
+        if state == .idle { close() }
+    }
+
+    func close() {
+        guard state != .closed else { return }
+        state = .closed
+        if fileFD >= 0 {
+            FileSystem.close(fileFD)
+            fileFD = -1
+        }
+        worker.epoll.remove(fd)
+        Socket.close(fd)
+        worker.connectionClosed(self)
+    }
+
+    // MARK: logging helpers
+
+    func logInfo(_ message: String) {
+        worker.state.errorLog.log(.info, message + clientSuffix(), connection: number)
+    }
+
+    func logError(_ message: String, level: LogLevel = .error) {
+        worker.state.errorLog.log(level, message + clientSuffix(), connection: number)
+    }
+
+    /// ", client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", host: "x"".
+    func clientSuffix() -> String {
+        var s = ", client: \(peer.host)"
+        if let server = request.server { s += ", server: \(server.primaryName)" }
+        if head.headLength > 0 {
+            let b = headBytes
+            s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\""
+            if let h = head.host { s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\"" }
+        }
+        return s
+    }
+}

@@ -1,0 +1,63 @@
+// Log files opened for appending and shared by every worker. Reopening (USR1)
+// opens the path anew and dup2()s the new descriptor over the old number, so
+// writers never see a closed descriptor and need no lock.
+
+import Glibc
+import SwiftginxPosix
+import Synchronization
+
+/// One open log file; `fd` keeps its number for the life of the server.
+public final class LogFile: Sendable {
+    public let path: String
+    public let fd: Int32
+
+    init(path: String) throws(SystemError) {
+        self.path = path
+        if path == "stderr" {
+            fd = 2
+        } else {
+            fd = try FileSystem.openAppend(path)
+        }
+    }
+
+    /// Points `fd` at a freshly opened file at `path` (after log rotation).
+    func reopen() throws(SystemError) {
+        if path == "stderr" { return }
+        let nfd = try FileSystem.openAppend(path)
+        dup2(nfd, fd)
+        Glibc.close(nfd)
+    }
+
+    @inline(__always) func write(_ bytes: UnsafeRawBufferPointer) {
+        FileSystem.writeAll(fd, bytes)
+    }
+}
+
+/// Every log file the server has open, by path, so a reload reuses descriptors.
+public final class LogFiles: Sendable {
+    private let files = Mutex<[String: LogFile]>([:])
+
+    public init() {}
+
+    /// The open file for `path`, opening it on first use.
+    public func file(_ path: String) throws(SystemError) -> LogFile {
+        let existing = files.withLock { $0[path] }
+        if let existing { return existing }
+        let f = try LogFile(path: path)
+        return files.withLock { d in
+            if let e = d[path] { return e }
+            d[path] = f
+            return f
+        }
+    }
+
+    /// Reopens all files; returns the errors to log.
+    public func reopenAll() -> [String] {
+        let all = files.withLock { Array($0.values) }
+        var errors: [String] = []
+        for f in all {
+            do { try f.reopen() } catch { errors.append("open() \"\(f.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))") }
+        }
+        return errors
+    }
+}

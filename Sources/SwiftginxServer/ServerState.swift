@@ -1,0 +1,65 @@
+// State shared by the master thread and every worker: the current configuration
+// generation (swapped atomically on reload), the stop request, the logs, and the
+// connection counter behind `$connection`.
+
+import SwiftginxConfig
+import SwiftginxPosix
+import Synchronization
+
+/// A listening socket handed to one worker, with the servers behind it.
+public struct ListenerSpec: Sendable {
+    public let fd: Int32
+    public let group: ListenGroup
+}
+
+/// One loaded configuration and the sockets and log files it uses.
+public final class Generation: Sendable {
+    public let number: Int
+    public let config: RuntimeConfig
+    /// listeners[worker] = that worker's sockets.
+    public let listeners: [[ListenerSpec]]
+    /// Access log files by path.
+    public let accessLogFiles: [String: LogFile]
+
+    init(number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile]) {
+        self.number = number
+        self.config = config
+        self.listeners = listeners
+        self.accessLogFiles = accessLogFiles
+    }
+}
+
+public enum StopMode: Int {
+    case running = 0
+    case graceful = 1
+    case fast = 2
+}
+
+public final class ServerState: Sendable {
+    private let current: Mutex<Generation>
+    private let stop = Atomic<Int>(0)
+    private let connections = Atomic<Int>(0)
+    public let errorLog: ErrorLog
+    public let logFiles: LogFiles
+    public let prefix: String
+
+    init(generation: Generation, errorLog: ErrorLog, logFiles: LogFiles, prefix: String) {
+        current = Mutex(generation)
+        self.errorLog = errorLog
+        self.logFiles = logFiles
+        self.prefix = prefix
+    }
+
+    public var generation: Generation { current.withLock { $0 } }
+    func publish(_ g: Generation) { current.withLock { $0 = g } }
+
+    var stopMode: StopMode { StopMode(rawValue: stop.load(ordering: .acquiring)) ?? .running }
+    func requestStop(_ mode: StopMode) {
+        _ = stop.max(mode.rawValue, ordering: .acquiringAndReleasing)
+    }
+
+    /// The next connection number (`$connection`, `*N` in the error log).
+    @inline(__always) func nextConnectionNumber() -> Int {
+        connections.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+}

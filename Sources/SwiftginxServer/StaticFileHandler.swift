@@ -1,0 +1,280 @@
+// Static content, as nginx's index and static modules do it: map the URI to a
+// path under `root` (or `alias`), try `index` files for a directory URI with an
+// internal redirect, redirect a directory without its slash, answer conditional
+// requests (304/412) and single byte ranges (206/416), and send the body with
+// sendfile.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+import SwiftginxRouting
+
+extension ClientConnection {
+    func serveStatic(_ location: Location) {
+        let s = location.settings
+        let method = request.errorPageUsed && head.method != .head ? HTTPMethod.get : head.method
+        if method != .get && method != .head {
+            request.keepAlive = request.keepAlive && !request.bodyPending
+            respondError(405)
+            return
+        }
+        var path = documentPath(location)
+        if request.uri.last == UInt8(ascii: "/") {
+            serveIndex(location, directory: path)
+            return
+        }
+        request.path = String(decoding: path, as: UTF8.self)
+        path.append(0)
+        let fd: Int32
+        do {
+            fd = try path.withUnsafeBufferPointer { p throws(SystemError) in
+                try FileSystem.openReadOnly(UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self))
+            }
+        } catch {
+            fileError(error, path: request.path, settings: s)
+            return
+        }
+        let info: FileInfo
+        do {
+            info = try FileSystem.info(fd)
+        } catch {
+            FileSystem.close(fd)
+            logError("fstat() \"\(request.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))", level: .crit)
+            respondError(500)
+            return
+        }
+        if info.isDirectory {
+            FileSystem.close(fd)
+            var target = request.uri
+            target.append(UInt8(ascii: "/"))
+            if request.hasArgs {
+                target.append(UInt8(ascii: "?"))
+                target += request.args
+            }
+            sendRedirect(301, location: target, settings: s)
+            return
+        }
+        if !info.isRegular {
+            FileSystem.close(fd)
+            logError("\"\(request.path)\" is not a regular file")
+            respondError(404)
+            return
+        }
+        sendFile(fd: fd, info: info, settings: s)
+    }
+
+    /// root + uri, or alias + (uri without the location's prefix).
+    func documentPath(_ location: Location) -> [UInt8] {
+        let s = location.settings
+        if let alias = s.alias {
+            var p = evaluate(alias)
+            let prefixCount = location.prefix.utf8.count
+            if request.uri.count >= prefixCount {
+                p += request.uri[prefixCount...]
+            }
+            return p
+        }
+        var p = evaluate(s.root)
+        if p.last == UInt8(ascii: "/") { p.removeLast() }
+        p += request.uri
+        return p
+    }
+
+    /// A URI ending in '/': the first existing index file, by internal redirect.
+    private func serveIndex(_ location: Location, directory: [UInt8]) {
+        let s = location.settings
+        for index in s.index {
+            let name = evaluate(index)
+            if name.first == UInt8(ascii: "/") {
+                // An absolute index is used as it is, as the last resort (nginx).
+                internalRedirect(to: name, args: nil)
+                return
+            }
+            var candidate = directory + name
+            candidate.append(0)
+            let exists = candidate.withUnsafeBufferPointer { p in
+                (try? FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)))
+                    != nil
+            }
+            if exists {
+                internalRedirect(to: request.uri + name, args: nil)
+                return
+            }
+        }
+        var dir = directory
+        dir.append(0)
+        let dirInfo = dir.withUnsafeBufferPointer { p in
+            Result { () throws(SystemError) in
+                try FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self))
+            }
+        }
+        let dirPath = String(decoding: directory, as: UTF8.self)
+        switch dirInfo {
+        case .success(let info) where info.isDirectory:
+            logError("directory index of \"\(dirPath)\" is forbidden")
+            respondError(403)
+        case .success:
+            respondError(404)
+        case .failure(let e):
+            if e.errno == ENOENT || e.errno == ENOTDIR {
+                if s.logNotFound {
+                    let first = s.index.first.map { String(decoding: evaluate($0), as: UTF8.self) } ?? ""
+                    logError("\"\(dirPath)\(first)\" is not found (2: No such file or directory)")
+                }
+                respondError(404)
+            } else {
+                fileError(e, path: dirPath, settings: s)
+            }
+        }
+    }
+
+    private func fileError(_ e: SystemError, path: String, settings: LocationSettings) {
+        let text = "open() \"\(path)\" failed (\(e.errno): \(SystemError.message(e.errno)))"
+        switch e.errno {
+        case ENOENT, ENOTDIR, ENAMETOOLONG:
+            if settings.logNotFound { logError(text) }
+            respondError(404)
+        case EACCES:
+            logError(text)
+            respondError(403)
+        default:
+            logError(text, level: .crit)
+            respondError(500)
+        }
+    }
+
+    /// Conditional and range handling, then the head and a sendfile body.
+    private func sendFile(fd: Int32, info: FileInfo, settings s: LocationSettings) {
+        let buf = headBytes
+        let etag: [UInt8]? = s.etag ? makeETag(info) : nil
+        var status = request.overrideStatus ?? 200
+        let plain = request.overrideStatus == nil
+
+        if plain {
+            if let v = head.header(Array("if-unmodified-since".utf8), in: buf),
+                let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v])), info.mtime > t
+            {
+                FileSystem.close(fd)
+                respondError(412)
+                return
+            }
+            if let v = head.header(Array("if-match".utf8), in: buf), !etagMatches(buf[v], etag, weak: false) {
+                FileSystem.close(fd)
+                respondError(412)
+                return
+            }
+            var notModified = false
+            if let v = head.header(Array("if-none-match".utf8), in: buf) {
+                notModified = etagMatches(buf[v], etag, weak: true)
+            } else if s.ifModifiedSince != .off, let v = head.header(Array("if-modified-since".utf8), in: buf),
+                let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v]))
+            {
+                notModified = s.ifModifiedSince == .exact ? t == info.mtime : info.mtime <= t
+            }
+            if notModified {
+                FileSystem.close(fd)
+                beginHead(304)
+                output.appendHeader("Last-Modified", HTTPDate.format(info.mtime))
+                finishHead(settings: s, mtime: info.mtime) { o in
+                    if let etag { o.appendHeader("ETag", etag) }
+                }
+                flushResponse()
+                return
+            }
+        }
+
+        var start: Int64 = 0
+        var length = info.size
+        var contentRange: [UInt8]? = nil
+        let acceptRanges = plain && s.maxRanges != 0
+        if acceptRanges, let r = head.header(Array("range".utf8), in: buf), ifRangeAllows(buf, info: info, etag: etag) {
+            switch ByteRangeSpec.evaluate(UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
+            {
+            case .single(let range):
+                status = 206
+                start = range.lowerBound
+                length = range.upperBound - range.lowerBound + 1
+                contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(info.size)".utf8)
+            case .unsatisfiable:
+                FileSystem.close(fd)
+                request.status = 416
+                writeDefaultPage(416, settings: s) { o in
+                    o.appendHeader("Content-Range", Array("bytes */\(info.size)".utf8))
+                }
+                return
+            case .ignore, .multiple:
+                // Several ranges are answered with the whole file (allowed by RFC 9110).
+                break
+            }
+        }
+
+        beginHead(status)
+        appendContentType(contentType(for: request.uri, settings: s))
+        appendContentLength(length)
+        output.appendHeader("Last-Modified", HTTPDate.format(info.mtime))
+        finishHead(settings: s, mtime: info.mtime) { o in
+            if let etag { o.appendHeader("ETag", etag) }
+            if acceptRanges && status != 206 || acceptRanges && contentRange == nil { o.append("Accept-Ranges: bytes\r\n") }
+            if let contentRange { o.appendHeader("Content-Range", contentRange) }
+        }
+        if isHeadOnly || length == 0 {
+            FileSystem.close(fd)
+        } else {
+            fileFD = fd
+            fileOffset = start
+            fileRemaining = length
+        }
+        flushResponse()
+    }
+
+    /// nginx's ETag: "<mtime hex>-<size hex>".
+    private func makeETag(_ info: FileInfo) -> [UInt8] {
+        Array("\"\(String(info.mtime, radix: 16))-\(String(info.size, radix: 16))\"".utf8)
+    }
+
+    /// Whether an If-Match / If-None-Match list matches the entity tag.
+    private func etagMatches(_ value: Slice<UnsafeRawBufferPointer>, _ etag: [UInt8]?, weak: Bool) -> Bool {
+        let v = Array(value)
+        if v.count == 1 && v[0] == UInt8(ascii: "*") { return true }
+        guard let etag else { return false }
+        var i = 0
+        while i < v.count {
+            while i < v.count && (v[i] == 32 || v[i] == 9 || v[i] == UInt8(ascii: ",")) { i += 1 }
+            var j = i
+            while j < v.count && v[j] != UInt8(ascii: ",") { j += 1 }
+            var tag = Array(v[i..<j])
+            while let l = tag.last, l == 32 || l == 9 { tag.removeLast() }
+            if weak && tag.starts(with: Array("W/".utf8)) { tag.removeFirst(2) }
+            if tag == etag { return true }
+            i = j
+        }
+        return false
+    }
+
+    /// If-Range: a date equal to Last-Modified or the strong ETag.
+    private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, info: FileInfo, etag: [UInt8]?) -> Bool {
+        guard let v = head.header(Array("if-range".utf8), in: buf) else { return true }
+        let value = buf[v]
+        if value.first == UInt8(ascii: "\"") { return etag.map { Array(value) == $0 } ?? false }
+        if let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == info.mtime }
+        return false
+    }
+
+    /// MIME type from the URI's extension (`types`), else `default_type`.
+    func contentType(for uri: [UInt8], settings: LocationSettings) -> String {
+        var i = uri.count - 1
+        while i >= 0 {
+            let c = uri[i]
+            if c == UInt8(ascii: ".") {
+                var ext = ""
+                ext.reserveCapacity(uri.count - i)
+                for b in uri[(i + 1)...] { ext.unicodeScalars.append(Unicode.Scalar(b >= 65 && b <= 90 ? b | 0x20 : b)) }
+                return settings.types.byExtension[ext] ?? settings.defaultType
+            }
+            if c == UInt8(ascii: "/") { break }
+            i -= 1
+        }
+        return settings.defaultType
+    }
+}

@@ -1,0 +1,175 @@
+// Variable values for a request (`$remote_addr`, `$uri`, `$http_user_agent`, …),
+// written straight into a byte buffer: used by `log_format`, `return`,
+// `add_header`, `root` and every other value that contains variables.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+import SwiftginxRouting
+
+extension ClientConnection {
+    /// Evaluates a value to bytes.
+    func evaluate(_ value: ComplexValue) -> [UInt8] {
+        if value.segments.count == 1, case .literal(let b) = value.segments[0] { return b }
+        let out = worker.scratch
+        out.clear()
+        for seg in value.segments {
+            switch seg {
+            case .literal(let b): out.append(b)
+            case .variable(let v): appendVariable(v, to: out)
+            }
+        }
+        return Array(out.readable)
+    }
+
+    /// Appends a variable's value (nothing when it is not set).
+    func appendVariable(_ v: Variable, to out: ByteBuffer) {
+        let hasHead = head.headLength > 0
+        let buf = headBytes
+        switch v {
+        case .remoteAddr:
+            var b: [UInt8] = []
+            peer.appendHost(to: &b)
+            out.append(b)
+        case .remotePort: out.append(decimal: Int64(peer.port))
+        case .remoteUser: break
+        case .timeLocal: out.append(worker.clock.timeLocal)
+        case .timeISO8601: out.append(worker.clock.timeISO8601)
+        case .msec:
+            let ms = worker.clock.milliseconds
+            out.append(decimal: ms / 1000)
+            out.append(UInt8(ascii: "."))
+            let frac = ms % 1000
+            if frac < 100 { out.append(UInt8(ascii: "0")) }
+            if frac < 10 { out.append(UInt8(ascii: "0")) }
+            out.append(decimal: frac)
+        case .request:
+            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.requestLine])) }
+        case .status:
+            let s = request.status
+            if s < 100 { out.append("000") } else { out.append(decimal: Int64(s)) }
+        case .bodyBytesSent: out.append(decimal: max(0, bytesSent - Int64(responseHeadLength)))
+        case .bytesSent: out.append(decimal: bytesSent)
+        case .requestTime:
+            let ms = max(0, worker.clock.milliseconds - request.startMilliseconds)
+            out.append(decimal: ms / 1000)
+            out.append(UInt8(ascii: "."))
+            let frac = ms % 1000
+            if frac < 100 { out.append(UInt8(ascii: "0")) }
+            if frac < 10 { out.append(UInt8(ascii: "0")) }
+            out.append(decimal: frac)
+        case .host:
+            if hasHead, let h = head.host {
+                for c in buf[h] {
+                    if c == UInt8(ascii: ":") { break }
+                    out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
+                }
+            } else if let s = request.server {
+                out.append(string: s.primaryName)
+            }
+        case .hostname: out.append(string: ProcessControl.hostname)
+        case .uri, .documentUri: out.append(request.uri)
+        case .args, .queryString: out.append(request.args)
+        case .isArgs: if request.hasArgs { out.append(UInt8(ascii: "?")) }
+        case .requestUri:
+            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.target])) }
+        case .requestMethod:
+            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.methodBytes])) }
+        case .requestLength: out.append(decimal: Int64(head.headLength))
+        case .scheme: out.append("http")
+        case .serverName: if let s = request.server { out.append(string: s.primaryName) }
+        case .serverPort: out.append(decimal: Int64(listener.group.address.port))
+        case .serverAddr: out.append(string: listener.group.address.host)
+        case .serverProtocol:
+            if hasHead { out.append(head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
+        case .connection: out.append(decimal: Int64(number))
+        case .connectionRequests: out.append(decimal: Int64(requests))
+        case .contentType:
+            if hasHead, let r = head.header(Array("content-type".utf8), in: buf) {
+                out.append(UnsafeRawBufferPointer(rebasing: buf[r]))
+            }
+        case .contentLength:
+            if let n = head.contentLength, hasHead { out.append(decimal: n) }
+        case .documentRoot, .realpathRoot:
+            if let l = request.location { out.append(evaluate(l.settings.alias ?? l.settings.root)) }
+        case .requestFilename:
+            if let l = request.location { out.append(documentPath(l)) }
+        case .pid: out.append(decimal: Int64(ProcessControl.pid))
+        case .nginxVersion: out.append(string: ServerVersion.number)
+        case .pipe: out.append(UInt8(ascii: "."))
+        case .httpHeader(let name):
+            if hasHead {
+                appendHeaderValues(named: name, buf: buf, to: out)
+            }
+        case .sentHeader: break
+        case .arg(let name): appendArgument(name, to: out)
+        case .cookie(let name):
+            if hasHead, let r = head.header(Array("cookie".utf8), in: buf) {
+                appendCookie(name, in: buf[r], to: out)
+            }
+        case .capture(let n):
+            if n > 0 && n < request.captures.count {
+                let r = request.captures[n]
+                if r.upperBound <= request.uri.count { out.append(request.uri[r].map { $0 }) }
+            }
+        case .namedCapture: break
+        }
+    }
+
+    /// `$http_name`: all values of that header joined by ", " (nginx joins cookies with "; ").
+    private func appendHeaderValues(named name: String, buf: UnsafeRawBufferPointer, to out: ByteBuffer) {
+        var first = true
+        let nameBytes = Array(name.utf8)
+        for h in head.headers where h.name.count == nameBytes.count {
+            var eq = true
+            var k = 0
+            for i in h.name {
+                var c = buf[i]
+                if c >= 65 && c <= 90 { c |= 0x20 }
+                if c == UInt8(ascii: "_") { c = UInt8(ascii: "-") }
+                if c != nameBytes[k] {
+                    eq = false
+                    break
+                }
+                k += 1
+            }
+            if !eq { continue }
+            if !first { out.append(name == "cookie" ? "; " : ", ") }
+            first = false
+            out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
+        }
+    }
+
+    private func appendArgument(_ name: String, to out: ByteBuffer) {
+        let n = Array(name.utf8)
+        var i = 0
+        let a = request.args
+        while i < a.count {
+            var j = i
+            while j < a.count && a[j] != UInt8(ascii: "&") { j += 1 }
+            let part = a[i..<j]
+            if part.count > n.count, part.starts(with: n), part[part.startIndex + n.count] == UInt8(ascii: "=") {
+                out.append(Array(part[(part.startIndex + n.count + 1)...]))
+                return
+            }
+            i = j + 1
+        }
+    }
+
+    private func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
+        let v = Array(value)
+        let n = Array(name.utf8)
+        var i = 0
+        while i < v.count {
+            while i < v.count && (v[i] == 32 || v[i] == UInt8(ascii: ";")) { i += 1 }
+            var j = i
+            while j < v.count && v[j] != UInt8(ascii: ";") { j += 1 }
+            let part = v[i..<j]
+            if part.count > n.count, part.starts(with: n), part[part.startIndex + n.count] == UInt8(ascii: "=") {
+                out.append(Array(part[(part.startIndex + n.count + 1)...]))
+                return
+            }
+            i = j + 1
+        }
+    }
+}

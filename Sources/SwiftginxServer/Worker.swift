@@ -1,0 +1,260 @@
+// One worker thread: its epoll loop, its listening sockets (one SO_REUSEPORT
+// socket per listen address per worker), its connections in a slot table, its
+// timers, its cached Date header and its access-log buffers. Nothing here is
+// shared with another worker; the master talks to it through the eventfd.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+/// What an epoll token points at: the top two bits say which table.
+enum Token {
+    static let notifier: UInt64 = 0
+    static let listenerTag: UInt64 = 1 << 62
+    static let connectionTag: UInt64 = 2 << 62
+
+    @inline(__always) static func connection(slot: Int32, generation: UInt32) -> UInt64 {
+        connectionTag | (UInt64(generation & 0x3FFF_FFFF) << 32) | UInt64(UInt32(bitPattern: slot))
+    }
+}
+
+final class WorkerListener {
+    let fd: Int32
+    var group: ListenGroup
+    var registered = false
+    init(fd: Int32, group: ListenGroup) {
+        self.fd = fd
+        self.group = group
+    }
+}
+
+public final class Worker: @unchecked Sendable {
+    let index: Int
+    let state: ServerState
+    let epoll: Epoll
+    let notifier: EventNotifier
+    var generation: Generation
+    var listeners: [WorkerListener] = []
+    var connections: [ClientConnection?] = []
+    var freeSlots: [Int32] = []
+    var activeConnections = 0
+    var slotGenerations: [UInt32] = []
+    var timers = TimerHeap()
+    var acceptPaused = false
+    var stopping = false
+    /// Monotonic milliseconds at the start of this loop turn.
+    var now: Int64 = 0
+    let clock = WorkerClock()
+    let accessLog: AccessLogWriter
+    /// Scratch space for discarding request bodies and building values.
+    let scratch = ByteBuffer(capacity: 16384)
+    var workerConnections: Int
+
+    init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
+        self.index = index
+        self.state = state
+        self.generation = generation
+        epoll = try Epoll(capacity: 512)
+        notifier = try EventNotifier()
+        accessLog = AccessLogWriter()
+        workerConnections = generation.config.main.workerConnections
+        try epoll.add(notifier.fd, .readable, token: Token.notifier)
+        applyListeners(generation.listeners[index])
+    }
+
+    /// Wakes the worker to look at the shared state (new generation, stop).
+    public func wake() { notifier.notify() }
+
+    // MARK: loop
+
+    func run() {
+        var lastFlush = Clock.monotonicMilliseconds()
+        while true {
+            let timeout: Int32
+            if let t = timers.earliest {
+                timeout = Int32(clamping: max(0, min(t - now, 1000)))
+            } else {
+                timeout = 1000
+            }
+            let n = epoll.wait(timeout: timeout)
+            now = Clock.monotonicMilliseconds()
+            clock.update()
+            for i in 0..<n {
+                let token = epoll.token(at: i)
+                switch token >> 62 {
+                case 2:
+                    let slot = Int(UInt32(truncatingIfNeeded: token))
+                    let gen = UInt32((token >> 32) & 0x3FFF_FFFF)
+                    if slot < connections.count, let c = connections[slot], c.slotGeneration == gen {
+                        c.onEvent(epoll.events(at: i))
+                    }
+                case 1:
+                    let li = Int(UInt32(truncatingIfNeeded: token))
+                    if li < listeners.count { accept(listeners[li]) }
+                default:
+                    notifier.drain()
+                    checkShared()
+                }
+            }
+            expireTimers()
+            if now - lastFlush >= 1000 {
+                accessLog.flushAll()
+                lastFlush = now
+            }
+            if stopping {
+                if state.stopMode == .fast || activeConnections == 0 { break }
+            }
+        }
+        for case let c? in connections { c.close() }
+        accessLog.flushAll()
+    }
+
+    private func expireTimers() {
+        while let e = timers.popExpired(now: now) {
+            let slot = Int(e.slot)
+            guard slot < connections.count, let c = connections[slot], c.slotGeneration == e.generation,
+                c.deadline == e.deadline
+            else { continue }
+            c.onTimeout()
+        }
+    }
+
+    /// Reacts to the master: a new configuration generation, or a stop.
+    private func checkShared() {
+        let mode = state.stopMode
+        if mode != .running {
+            beginStop()
+            return
+        }
+        let g = state.generation
+        if g.number != generation.number {
+            generation = g
+            workerConnections = g.config.main.workerConnections
+            applyListeners(g.listeners[index])
+        }
+    }
+
+    private func beginStop() {
+        guard !stopping else { return }
+        stopping = true
+        for l in listeners where l.registered {
+            epoll.remove(l.fd)
+            l.registered = false
+        }
+        listeners = []
+        for case let c? in connections { c.onShutdown() }
+    }
+
+    /// Starts watching this generation's sockets; stops watching sockets it no longer has.
+    private func applyListeners(_ specs: [ListenerSpec]) {
+        var byFD: [Int32: WorkerListener] = [:]
+        for l in listeners { byFD[l.fd] = l }
+        var next: [WorkerListener] = []
+        for s in specs {
+            if let l = byFD.removeValue(forKey: s.fd) {
+                l.group = s.group
+                next.append(l)
+            } else {
+                next.append(WorkerListener(fd: s.fd, group: s.group))
+            }
+        }
+        for (_, old) in byFD where old.registered { epoll.remove(old.fd) }
+        for l in listeners where l.registered { epoll.remove(l.fd) }
+        for l in listeners { l.registered = false }
+        listeners = next
+        if !acceptPaused { registerListeners() }
+    }
+
+    private func registerListeners() {
+        for (i, l) in listeners.enumerated() where !l.registered {
+            do {
+                try epoll.add(l.fd, .readable, token: Token.listenerTag | UInt64(i))
+                l.registered = true
+            } catch {
+                state.errorLog.log(.alert, "\(error) while adding a listening socket")
+            }
+        }
+    }
+
+    // MARK: connections
+
+    private func accept(_ listener: WorkerListener) {
+        var peer = sockaddr_storage()
+        var accepted = 0
+        while accepted < 64 {
+            if activeConnections >= workerConnections {
+                state.errorLog.log(.alert, "\(workerConnections) worker_connections are not enough")
+                pauseAccepting()
+                return
+            }
+            let fd: Int32
+            do {
+                switch try Socket.accept(listener.fd, peer: &peer) {
+                case .wouldBlock: return
+                case .processed(let f): fd = f
+                }
+            } catch {
+                // EMFILE, ENFILE, ECONNABORTED...: log and let the next event retry.
+                if error.errno != ECONNABORTED {
+                    state.errorLog.log(.alert, "\(error)")
+                    pauseAccepting()
+                }
+                return
+            }
+            accepted += 1
+            let slot: Int32
+            if let s = freeSlots.popLast() {
+                slot = s
+            } else {
+                slot = Int32(connections.count)
+                connections.append(nil)
+                slotGenerations.append(0)
+            }
+            slotGenerations[Int(slot)] &+= 1
+            let gen = slotGenerations[Int(slot)] & 0x3FFF_FFFF
+            let c = ClientConnection(
+                fd: fd, peer: SocketAddress(storage: peer), worker: self, listener: listener, slot: slot,
+                slotGeneration: gen, number: state.nextConnectionNumber())
+            connections[Int(slot)] = c
+            activeConnections += 1
+            do {
+                try epoll.add(
+                    fd, [.readable, .writable, .readHangup, .edgeTriggered],
+                    token: Token.connection(slot: slot, generation: gen))
+            } catch {
+                state.errorLog.log(.alert, "\(error)")
+                c.close()
+                continue
+            }
+            c.start()
+        }
+    }
+
+    private func pauseAccepting() {
+        guard !acceptPaused else { return }
+        acceptPaused = true
+        for l in listeners where l.registered {
+            epoll.remove(l.fd)
+            l.registered = false
+        }
+    }
+
+    /// Called by a connection when it has closed its socket.
+    func connectionClosed(_ c: ClientConnection) {
+        connections[Int(c.slot)] = nil
+        freeSlots.append(c.slot)
+        activeConnections -= 1
+        if acceptPaused && !stopping && activeConnections < workerConnections {
+            acceptPaused = false
+            registerListeners()
+        }
+    }
+
+    @inline(__always) func schedule(_ c: ClientConnection, after ms: Int) {
+        let d = now + Int64(ms)
+        if c.deadline == d { return }
+        c.deadline = d
+        timers.push(TimerEntry(deadline: d, slot: c.slot, generation: c.slotGeneration))
+    }
+}
