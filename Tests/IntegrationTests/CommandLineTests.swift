@@ -1,0 +1,76 @@
+// The command line as nginx users drive it: -t / -T / -q, -v / -V / -h, invalid
+// options and the exact `[emerg] ... in file:line` + `test failed` output.
+
+import Foundation
+import Testing
+
+@Suite struct CommandLineTests {
+    @Test func testFlagReportsSuccess() throws {
+        let s = try TestServer()
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("swiftginx: the configuration file \(s.prefix)conf/swiftginx.conf syntax is ok"))
+        #expect(r.stderr.contains("swiftginx: configuration file \(s.prefix)conf/swiftginx.conf test is successful"))
+    }
+
+    @Test func testFlagQuietPrintsNothingOnSuccess() throws {
+        let s = try TestServer()
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-tq"])
+        #expect(r.status == 0)
+        #expect(r.stderr.isEmpty)
+    }
+
+    @Test func unknownDirectiveFailsWithPlace() throws {
+        let s = try TestServer(config: "events {}\nhttp {\n    foo bar;\n}\n")
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("swiftginx: [emerg] unknown directive \"foo\" in \(s.prefix)conf/swiftginx.conf:3"))
+        #expect(r.stderr.contains("swiftginx: configuration file \(s.prefix)conf/swiftginx.conf test failed"))
+    }
+
+    @Test func dumpPrintsEveryFile() throws {
+        let s = try TestServer()
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-T"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("# configuration file \(s.prefix)conf/swiftginx.conf:"))
+        #expect(r.stdout.contains("# configuration file \(s.prefix)conf/mime.types:"))
+        #expect(r.stdout.contains("worker_connections 64;"))
+    }
+
+    @Test func versionFlags() throws {
+        let v = try runBinary(["-v"])
+        #expect(v.status == 0)
+        #expect(v.stderr.hasPrefix("swiftginx version: swiftginx/"))
+        let vv = try runBinary(["-V"])
+        #expect(vv.stderr.contains("built with OpenSSL 3"))
+        #expect(vv.stderr.contains("built with PCRE2 10."))
+        #expect(vv.stderr.contains("configure arguments:"))
+        #expect(vv.stderr.contains("--without-http_gzip_module"))
+        let h = try runBinary(["-h"])
+        #expect(h.stderr.contains("-s signal     : send signal to a master process: stop, quit, reopen, reload"))
+    }
+
+    @Test func invalidOption() throws {
+        let r = try runBinary(["-x"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("swiftginx: invalid option: \"x\""))
+        let s = try runBinary(["-s", "bogus"])
+        #expect(s.status == 1)
+    }
+
+    @Test func globalDirectivesFromCommandLine() throws {
+        let s = try TestServer(config: TestServer.defaultConfig.replacingOccurrences(of: "daemon off;\n", with: ""))
+        let ok = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-g", "daemon off;", "-t"])
+        #expect(ok.status == 0)
+        let dup = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-g", "pid x.pid;", "-t"])
+        #expect(dup.status == 1)
+        #expect(dup.stderr.contains("\"pid\" directive is duplicate"))
+    }
+
+    @Test func signalWithoutPidFileFails() throws {
+        let s = try TestServer()
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-s", "reload"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("[error] open() \"\(s.prefix)logs/swiftginx.pid\" failed (2: No such file or directory)"))
+    }
+}

@@ -1,0 +1,33 @@
+// Choosing the server by listen address and Host, nginx's way: exact names,
+// wildcards, the first server or `default_server` as the default, Host ports and
+// case ignored.
+
+import Foundation
+import Testing
+
+@Suite struct ServerSelectionTests {
+    @Test func hostSelectsServer() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    server { listen 127.0.0.1:PORT; server_name first.test; return 200 "first"; }
+                    server { listen 127.0.0.1:PORT default_server; server_name dflt.test; return 200 "default"; }
+                    server { listen 127.0.0.1:PORT; server_name www.example.com; return 200 "exact"; }
+                    server { listen 127.0.0.1:PORT; server_name *.example.com; return 200 "wildcard"; }
+                    server { listen 127.0.0.1:PORT; server_name .example.org; return 200 "dot"; }
+                }
+                """)
+        try s.start()
+        #expect(try get(s.port, "/", host: "first.test").bodyText == "first")
+        #expect(try get(s.port, "/", host: "FIRST.test:8080").bodyText == "first")
+        #expect(try get(s.port, "/", host: "www.example.com").bodyText == "exact")
+        #expect(try get(s.port, "/", host: "api.example.com").bodyText == "wildcard")
+        #expect(try get(s.port, "/", host: "example.org").bodyText == "dot")
+        #expect(try get(s.port, "/", host: "a.b.example.org").bodyText == "dot")
+        #expect(try get(s.port, "/", host: "unknown.test").bodyText == "default")
+    }
+}

@@ -1,0 +1,137 @@
+// A blocking loopback TCP client with timeouts, for sending exact bytes and
+// reading exact responses (head + Content-Length body) or everything until close.
+
+import Foundation
+import Glibc
+
+struct HTTPResponse {
+    var status: Int
+    var headers: [(String, String)]
+    var body: [UInt8]
+    var rawHead: String
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+    var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+final class RawClient {
+    let fd: Int32
+    var pending: [UInt8] = []
+
+    init(port: Int, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, 16) }
+        }
+        if r != 0 {
+            Glibc.close(fd)
+            throw TestFailure("connect to \(port) failed: errno \(errno)")
+        }
+    }
+
+    deinit { Glibc.close(fd) }
+
+    func close() { shutdown(fd, Int32(SHUT_RDWR)) }
+
+    func send(_ s: String) throws { try send(Array(s.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var off = 0
+        while off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { throw TestFailure("send failed: errno \(errno)") }
+            off += n
+        }
+    }
+
+    /// Reads more bytes; returns false at EOF or timeout.
+    private func fill() -> Bool {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { return false }
+        pending += buf[0..<n]
+        return true
+    }
+
+    /// Everything until the server closes (or the timeout).
+    func readToEnd() -> [UInt8] {
+        while fill() {}
+        defer { pending = [] }
+        return pending
+    }
+
+    /// True when the server has closed the connection (EOF within the timeout).
+    func isClosedByPeer() -> Bool {
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 {
+                pending += buf[0..<n]
+                continue
+            }
+            if n == 0 { return true }
+            return errno == ECONNRESET
+        }
+    }
+
+    /// Reads one response. `headRequest` means no body follows whatever the headers say.
+    func readResponse(headRequest: Bool = false) throws -> HTTPResponse {
+        var headEnd: Int? = nil
+        while headEnd == nil {
+            if let r = find([13, 10, 13, 10], in: pending) {
+                headEnd = r
+                break
+            }
+            if !fill() { throw TestFailure("connection closed before a response head; got \(String(decoding: pending, as: UTF8.self))") }
+        }
+        let head = String(decoding: pending[0..<headEnd!], as: UTF8.self)
+        pending.removeFirst(headEnd! + 4)
+        var lines = head.components(separatedBy: "\r\n")
+        let statusLine = lines.removeFirst()
+        let parts = statusLine.split(separator: " ")
+        guard parts.count >= 2, let status = Int(parts[1]) else { throw TestFailure("bad status line \(statusLine)") }
+        var headers: [(String, String)] = []
+        for l in lines {
+            guard let c = l.firstIndex(of: ":") else { continue }
+            headers.append((String(l[..<c]), l[l.index(after: c)...].trimmingCharacters(in: .whitespaces)))
+        }
+        var resp = HTTPResponse(status: status, headers: headers, body: [], rawHead: head)
+        if headRequest || status == 304 || status == 204 || status < 200 { return resp }
+        if let cl = resp.header("Content-Length"), let n = Int(cl) {
+            while pending.count < n {
+                if !fill() { throw TestFailure("short body: \(pending.count) of \(n)") }
+            }
+            resp.body = Array(pending[0..<n])
+            pending.removeFirst(n)
+        } else {
+            resp.body = readToEnd()
+        }
+        return resp
+    }
+
+    private func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
+        guard hay.count >= needle.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i..<(i + needle.count)].elementsEqual(needle) { return i }
+        return nil
+    }
+}
+
+/// One request on a fresh connection.
+func request(_ port: Int, _ raw: String, headRequest: Bool = false) throws -> HTTPResponse {
+    let c = try RawClient(port: port)
+    try c.send(raw)
+    return try c.readResponse(headRequest: headRequest)
+}
+
+func get(_ port: Int, _ path: String, host: String = "localhost", extra: String = "") throws -> HTTPResponse {
+    try request(port, "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\(extra)\r\n")
+}
