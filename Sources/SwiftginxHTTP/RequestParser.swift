@@ -181,7 +181,8 @@ public struct RequestParser: Sendable {
                 return fail(limitError(at: i, lineLimit: lineLimit, inRequestLine: inRequestLine))
             }
             if buf[i] == ASCII.lf {
-                return fail(.badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
+                return fail(
+                    .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
             }
             let lf = i &+ 1
             if lf >= lineEndLimit {
@@ -192,7 +193,8 @@ public struct RequestParser: Sendable {
                 return .incomplete
             }
             if buf[lf] != ASCII.lf {
-                return fail(.badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
+                return fail(
+                    .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
             }
             let line = lineStart..<i
             lineStart = lf &+ 1

@@ -37,7 +37,8 @@ struct LLExpected {
 enum LLHTTPCorpus {
     static func load() throws -> [LLHTTPCase] {
         let dir = try Corpus.require("llhttp/request")
-        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".md") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".md") }
+            .sorted()
         var cases: [LLHTTPCase] = []
         for f in files {
             let text = try String(contentsOf: dir.appendingPathComponent(f), encoding: .utf8)
@@ -103,12 +104,26 @@ enum LLHTTPCorpus {
             if c == "\\", k + 1 < u.count {
                 let e = u[k + 1]
                 switch e {
-                case "r": scalars.append("\r"); k += 2; continue
-                case "n": scalars.append("\n"); k += 2; continue
-                case "t": scalars.append("\t"); k += 2; continue
-                case "f": scalars.append("\u{0C}"); k += 2; continue
+                case "r":
+                    scalars.append("\r")
+                    k += 2
+                    continue
+                case "n":
+                    scalars.append("\n")
+                    k += 2
+                    continue
+                case "t":
+                    scalars.append("\t")
+                    k += 2
+                    continue
+                case "f":
+                    scalars.append("\u{0C}")
+                    k += 2
+                    continue
                 case "x":
-                    if k + 3 < u.count, let v = UInt32(String(String.UnicodeScalarView(u[(k + 2)...(k + 3)])), radix: 16) {
+                    if k + 3 < u.count,
+                        let v = UInt32(String(String.UnicodeScalarView(u[(k + 2)...(k + 3)])), radix: 16)
+                    {
                         scalars.append(Unicode.Scalar(v)!)
                         k += 4
                         continue
@@ -165,7 +180,8 @@ enum LLHTTPCorpus {
                     text = "\n"
                 } else {
                     text = String(text.dropFirst().dropLast())
-                    text = text.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(of: "\\f", with: "\u{0C}")
+                    text = text.replacingOccurrences(of: "\\t", with: "\t").replacingOccurrences(
+                        of: "\\f", with: "\u{0C}")
                 }
                 guard !x.messages.isEmpty else { continue }
                 let m = x.messages.count - 1
@@ -192,7 +208,8 @@ enum LLHTTPCorpus {
                 }
             } else if ev == "message complete" {
                 x.messages[x.messages.count - 1].complete = true
-            } else if ev.hasPrefix("error code="), let n = Int(ev.dropFirst("error code=".count).prefix { $0.isNumber }) {
+            } else if ev.hasPrefix("error code="), let n = Int(ev.dropFirst("error code=".count).prefix { $0.isNumber })
+            {
                 x.errorCode = n
             }
         }
@@ -218,7 +235,9 @@ let llhttpSkips: [String: String] = [
 let llhttpDeliberate: [String: (reject: Bool, why: String)] = [
     "method.md: M-SEARCH request": (true, "`*` is accepted only for OPTIONS (RFC 9112 §3.2.4)"),
     "sample.md: No HTTP version": (true, "no HTTP/0.9: a request line without a version is a 400"),
-    "uri.md: `host:port` and basic auth": (true, "userinfo in an http(s) target is an error (RFC 9110 §4.2.4); nginx 400s"),
+    "uri.md: `host:port` and basic auth": (
+        true, "userinfo in an http(s) target is an error (RFC 9110 §4.2.4); nginx 400s"
+    ),
     "transfer-encoding.md: POST with `chunked` as last transfer-encoding":
         (true, "only `chunked` is implemented: other codings are 501 as in nginx"),
     "transfer-encoding.md: POST with `chunked` as last transfer-encoding (multiple headers)":
@@ -271,7 +290,8 @@ let llhttpDeliberate: [String: (reject: Bool, why: String)] = [
                     return
                 }
             } else {
-                #expect(outcome.messages.count == 1 && outcome.end != .incomplete, "\(label): must be accepted (\(d.why))")
+                #expect(
+                    outcome.messages.count == 1 && outcome.end != .incomplete, "\(label): must be accepted (\(d.why))")
             }
             return
         }
@@ -292,7 +312,8 @@ let llhttpDeliberate: [String: (reject: Bool, why: String)] = [
                     Issue.record("\(label): expected a rejection, got close with leftover: \(outcome)")
                 }
             default:
-                Issue.record("\(label): llhttp \(lenient ? "lenient case" : "error \(x.errorCode!)") but accepted: \(outcome)")
+                Issue.record(
+                    "\(label): llhttp \(lenient ? "lenient case" : "error \(x.errorCode!)") but accepted: \(outcome)")
             }
             #expect(outcome.messages.count <= completed.count, "\(label): more messages than llhttp completed")
             return
@@ -306,7 +327,9 @@ let llhttpDeliberate: [String: (reject: Bool, why: String)] = [
             Issue.record("\(label): llhttp accepts, we reject: \(e)")
             return
         }
-        #expect(outcome.messages.count == completed.count, "\(label): messages \(outcome.messages) vs llhttp \(completed.count)")
+        #expect(
+            outcome.messages.count == completed.count,
+            "\(label): messages \(outcome.messages) vs llhttp \(completed.count)")
         for (m, e) in zip(outcome.messages, completed) {
             #expect(m.method == e.method, "\(label)")
             #expect(m.target == e.url, "\(label)")

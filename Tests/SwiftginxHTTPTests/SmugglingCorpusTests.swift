@@ -55,7 +55,9 @@ import Testing
         case "reject-400-or-413":
             // An over-long chunk extension: the head is accepted, the body is refused.
             let bodyRejected: Bool
-            if case .rejected(let e) = o.end, e.status == 400 || e.status == 413 { bodyRejected = true } else {
+            if case .rejected(let e) = o.end, e.status == 400 || e.status == 413 {
+                bodyRejected = true
+            } else {
                 bodyRejected = false
             }
             #expect(bodyRejected && o.messages.isEmpty, "\(v.id): \(o)")
@@ -82,7 +84,10 @@ import Testing
             #expect(one?.body.count == 34 && o.end == .clean, "\(v.id): one request, 34-byte body: \(o)")
         case "accept-then-close":
             #expect(one != nil && one?.keepAlive == false, "\(v.id): \(o)")
-            if case .closedWithLeftover = o.end {} else { Issue.record("\(v.id): second request must not be parsed: \(o)") }
+            if case .closedWithLeftover = o.end {
+            } else {
+                Issue.record("\(v.id): second request must not be parsed: \(o)")
+            }
         case "accept-use-target":
             #expect(one?.host == "a.example" && o.end == .clean, "\(v.id): \(o)")
         case "incomplete":
