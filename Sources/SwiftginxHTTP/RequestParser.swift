@@ -1,0 +1,550 @@
+// The HTTP/1.x request-head parser: request line, header lines and the framing decisions
+// (Host, Content-Length, Transfer-Encoding, Connection, Expect, Upgrade), with nginx's
+// error texts and status codes and RFC 9112's strict rules against request smuggling.
+//
+// How it works: the head is consumed one CRLF-terminated line at a time. Each call resumes
+// at the line where the previous call stopped, so feeding a growing buffer costs O(new
+// bytes), and because a line is judged only once it is complete (limits are checked by
+// byte position), the result is the same however the bytes are split across reads.
+//
+// Deliberate choices (documented deviations from nginx, all stricter):
+// * Bare LF or bare CR anywhere in the head → 400 (nginx accepts LF-only lines).
+// * Exactly one SP between method, target and version; nothing after the version
+//   (nginx allows several spaces). No HTTP/0.9 (a request line without a version → 400).
+// * A header name byte outside RFC 9110's tchar (including obs-text such as 0x85) → 400.
+//   Valid tchars that nginx calls invalid (e.g. `.` or, unless `underscoresInHeaders`,
+//   `_`) make the header "invalid": left out of `headers` when `ignoreInvalidHeaders`.
+// * Header values: HTAB, SP, VCHAR and obs-text only; NUL, other controls and DEL → 400.
+// * obs-fold (a line starting with SP/HTAB) → 400.
+// * Transfer-Encoding is parsed as a list: `chunked` must appear once and last (else 400);
+//   any other coding → 501 like nginx. `Content-Length` is 1*DIGIT (no lists, even of
+//   equal values), a second Content-Length / Host / Transfer-Encoding line → 400.
+// * `*` is accepted only for OPTIONS; authority-form only for CONNECT. CONNECT and TRACE
+//   are parsed, then answered 405 (`.methodNotAllowed`) exactly as nginx ≥ 1.21.1 does,
+//   so the server closes the connection instead of tunnelling.
+// * Versions: `HTTP/1.0`, `HTTP/1.1` and `HTTP/1.2`…`HTTP/1.9` (treated as 1.1, as nginx);
+//   `HTTP/2.0`…`HTTP/9.9` → 505; anything else (`HTTP/0.9`, `HTTP/1.10`, `http/1.1`) → 400.
+
+/// Limits and switches of the request parser (nginx directive names in the docs).
+public struct RequestParserOptions: Sendable {
+    /// `large_client_header_buffers` size: a longer request line (with CRLF) → 414.
+    public var maxRequestLine: Int = 8192
+    /// `large_client_header_buffers` size: a longer header line (with CRLF) → 400
+    /// "Request Header Or Cookie Too Large" (nginx's 494).
+    public var maxHeaderLine: Int = 8192
+    /// All buffers together (4 × 8k): a longer head → 400 "Request Header Or Cookie Too Large".
+    public var maxHeaderBytes: Int = 32768
+    /// `ignore_invalid_headers`: leave headers with invalid names out of `headers`.
+    public var ignoreInvalidHeaders: Bool = true
+    /// `underscores_in_headers`: `_` counts as a valid header-name character.
+    public var underscoresInHeaders: Bool = false
+    /// Require Host on HTTP/1.1 (always on in the server; tests of pure framing turn it off).
+    var requireHost: Bool = true
+
+    public init() {}
+}
+
+/// Why a request head was refused; `status` is the code to answer with, `logMessage`
+/// nginx's error.log text (logged at `info` level), and the connection is closed after.
+public enum RequestParseError: Error, Sendable, Equatable {
+    /// 400, with nginx's log wording (e.g. "client sent invalid header line").
+    case badRequest(String)
+    /// 414 "client sent too long URI".
+    case uriTooLong
+    /// 400 with the page "Request Header Or Cookie Too Large" (nginx's internal 494).
+    case headerTooLarge(String)
+    /// 501, e.g. `client sent unknown "Transfer-Encoding": "gzip"`.
+    case notImplemented(String)
+    /// 505 "client sent invalid version".
+    case versionNotSupported
+    /// 405 for CONNECT and TRACE, which nginx refuses before any configuration applies.
+    case methodNotAllowed(String)
+
+    /// Status code for the response status line.
+    public var status: Int {
+        switch self {
+        case .badRequest, .headerTooLarge: return 400
+        case .uriTooLong: return 414
+        case .notImplemented: return 501
+        case .versionNotSupported: return 505
+        case .methodNotAllowed: return 405
+        }
+    }
+
+    /// Code to pass to `HTTPStatus.errorPageBody` (494 for "Request Header Or Cookie Too Large").
+    public var errorPageCode: Int {
+        if case .headerTooLarge = self { return 494 }
+        return status
+    }
+
+    /// nginx's error.log message for this rejection.
+    public var logMessage: String {
+        switch self {
+        case .badRequest(let m), .headerTooLarge(let m), .notImplemented(let m), .methodNotAllowed(let m): return m
+        case .uriTooLong: return "client sent too long URI"
+        case .versionNotSupported: return "client sent invalid version"
+        }
+    }
+}
+
+/// Outcome of one `RequestParser.parse` call.
+public enum RequestParseResult: Sendable, Equatable {
+    /// The head is complete and valid; `RequestHead` is filled.
+    case complete
+    /// More bytes are needed; call again with the same (grown) buffer and the same head.
+    case incomplete
+    /// The request must be refused (answer `status`, then close).
+    case error(RequestParseError)
+}
+
+/// Incremental, allocation-free HTTP/1.x request-head parser.
+///
+/// Usage: per connection keep one parser and one `RequestHead`. Call `parse` whenever bytes
+/// arrive, with a buffer that starts at the first byte of the request and contains all the
+/// bytes given before (it may have moved in memory, offsets may not). Between calls that
+/// return `.incomplete`, pass the same `head` unchanged. After `.complete` or `.error`,
+/// call `reset()` before parsing the next request (the next buffer starts at its first byte).
+public struct RequestParser: Sendable {
+    public var options: RequestParserOptions
+
+    @usableFromInline
+    enum Phase: UInt8, Sendable { case start, requestLine, headers, complete, failed }
+
+    @usableFromInline var phase: Phase = .start
+    @usableFromInline var lineStart = 0
+    @usableFromInline var scan = 0
+    @usableFromInline var failure: RequestParseError? = nil
+    @usableFromInline var hostField: HeaderField? = nil
+    @usableFromInline var contentLengthField: HeaderField? = nil
+    @usableFromInline var transferEncodingField: HeaderField? = nil
+    @usableFromInline var upgradeField: Range<Int>? = nil
+    @usableFromInline var hostFromTarget = false
+    @usableFromInline var connectionClose = false
+    @usableFromInline var connectionKeepAlive = false
+    @usableFromInline var connectionUpgrade = false
+    @usableFromInline var expect100 = false
+
+    public init(options: RequestParserOptions = RequestParserOptions()) {
+        self.options = options
+    }
+
+    /// Forgets the current request; the next `parse` starts a new one.
+    public mutating func reset() {
+        phase = .start
+        lineStart = 0
+        scan = 0
+        failure = nil
+        hostField = nil
+        contentLengthField = nil
+        transferEncodingField = nil
+        upgradeField = nil
+        hostFromTarget = false
+        connectionClose = false
+        connectionKeepAlive = false
+        connectionUpgrade = false
+        expect100 = false
+    }
+
+    /// Parses (more of) the request head in `buf`, which starts at the first byte of the
+    /// request. Empty lines (CRLF) before the request line are skipped. Fills `head` when
+    /// `.complete`; `head.headLength` is where the body (or the next request) starts.
+    public mutating func parse(_ buf: UnsafeRawBufferPointer, into head: inout RequestHead) -> RequestParseResult {
+        switch phase {
+        case .complete: return .complete
+        case .failed: return .error(failure ?? .badRequest("client sent invalid request"))
+        case .start:
+            head.reset()
+            reset()
+            phase = .requestLine
+        case .requestLine, .headers:
+            break
+        }
+        let count = buf.count
+        precondition(count >= scan, "RequestParser: the buffer shrank between calls")
+        let maxTotal = options.maxHeaderBytes
+        while true {
+            let inRequestLine = phase == .requestLine
+            let lineLimit = inRequestLine ? options.maxRequestLine : options.maxHeaderLine
+            let lineEndLimit = min(lineStart &+ lineLimit, maxTotal)
+            let end = min(count, lineEndLimit)
+            var i = scan
+            while i < end {
+                let c = buf[i]
+                if c == ASCII.cr || c == ASCII.lf { break }
+                i &+= 1
+            }
+            if i == end {
+                if end == count {
+                    scan = count
+                    return .incomplete
+                }
+                return fail(limitError(at: i, lineLimit: lineLimit, inRequestLine: inRequestLine))
+            }
+            if buf[i] == ASCII.lf {
+                return fail(
+                    .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
+            }
+            let lf = i &+ 1
+            if lf >= lineEndLimit {
+                return fail(limitError(at: lf, lineLimit: lineLimit, inRequestLine: inRequestLine))
+            }
+            if lf >= count {
+                scan = i
+                return .incomplete
+            }
+            if buf[lf] != ASCII.lf {
+                return fail(
+                    .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
+            }
+            let line = lineStart..<i
+            lineStart = lf &+ 1
+            scan = lineStart
+            if inRequestLine {
+                if line.isEmpty { continue }
+                if let e = parseRequestLine(buf, line, &head) { return fail(e) }
+                phase = .headers
+            } else if line.isEmpty {
+                head.headLength = lineStart
+                if let e = finish(buf, &head) { return fail(e) }
+                phase = .complete
+                return .complete
+            } else if let e = parseHeaderLine(buf, line, &head) {
+                return fail(e)
+            }
+        }
+    }
+
+    private mutating func fail(_ e: RequestParseError) -> RequestParseResult {
+        phase = .failed
+        failure = e
+        return .error(e)
+    }
+
+    private func limitError(at pos: Int, lineLimit: Int, inRequestLine: Bool) -> RequestParseError {
+        if pos - lineStart >= lineLimit, inRequestLine { return .uriTooLong }
+        return .headerTooLarge("client sent too long header line")
+    }
+
+    // MARK: request line
+
+    private mutating func parseRequestLine(
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout RequestHead
+    ) -> RequestParseError? {
+        let invalid = RequestParseError.badRequest("client sent invalid request")
+        let e = line.upperBound
+        var p = line.lowerBound
+        // method: nginx accepts upper-case letters, '_' and '-'
+        while p < e {
+            let c = buf[p]
+            guard c &- 0x41 < 26 || c == 0x5F || c == 0x2D else { break }
+            p &+= 1
+        }
+        if p == line.lowerBound || p == e || buf[p] != ASCII.sp {
+            return .badRequest("client sent invalid method")
+        }
+        head.methodBytes = line.lowerBound..<p
+        head.method = HTTPMethod.classify(buf.slice(head.methodBytes))
+        p &+= 1
+        // request-target: no controls, no spaces (nginx ≥ 1.21.1), obs-text allowed
+        let ts = p
+        while p < e {
+            let c = buf[p]
+            if c == ASCII.sp { break }
+            if c < 0x21 || c == 0x7F { return invalid }
+            p &+= 1
+        }
+        let te = p
+        if te == ts || te == e { return invalid }
+        // version: exactly "HTTP/" DIGIT "." DIGIT
+        let v = te &+ 1
+        guard e - v == 8, buf[v] == 0x48, buf[v + 1] == 0x54, buf[v + 2] == 0x54, buf[v + 3] == 0x50,
+            buf[v + 4] == 0x2F, ASCII.isDigit(buf[v + 5]), buf[v + 6] == 0x2E, ASCII.isDigit(buf[v + 7])
+        else { return invalid }
+        let major = Int(buf[v + 5] &- 0x30)
+        let minor = Int(buf[v + 7] &- 0x30)
+        if major == 0 { return invalid }
+        if major > 1 { return .versionNotSupported }
+        head.version = HTTPVersion(major: major, minor: minor)
+        head.requestLine = line
+        head.target = ts..<te
+        return parseTarget(buf, ts..<te, &head)
+    }
+
+    private mutating func parseTarget(
+        _ buf: UnsafeRawBufferPointer, _ t: Range<Int>, _ head: inout RequestHead
+    ) -> RequestParseError? {
+        let invalid = RequestParseError.badRequest("client sent invalid request")
+        let first = buf[t.lowerBound]
+        if first == 0x2F {  // origin-form
+            splitPathQuery(buf, t, &head)
+            return nil
+        }
+        if first == 0x2A {  // "*"
+            guard t.count == 1, head.method == .options else { return invalid }
+            head.path = t
+            return nil
+        }
+        if head.method == .connect {  // authority-form: host ":" port
+            guard let colon = authorityEnd(buf, t), colon.end == t.upperBound, colon.hasPort else { return invalid }
+            guard let name = RequestParser.validateHost(buf, t) else {
+                return .badRequest("client sent invalid host in request line")
+            }
+            head.host = t
+            head.hostName = name
+            hostFromTarget = true
+            head.path = t.upperBound..<t.upperBound
+            return nil
+        }
+        // absolute-form: scheme "://" authority [path-abempty] ["?" query]
+        var q = t.lowerBound
+        while q < t.upperBound, (buf[q] | 0x20) &- 0x61 < 26 { q &+= 1 }
+        guard q > t.lowerBound, t.upperBound - q >= 3, buf[q] == 0x3A, buf[q + 1] == 0x2F, buf[q + 2] == 0x2F else {
+            return invalid
+        }
+        let secondSlash = q &+ 2
+        let hs = q &+ 3
+        guard let auth = authorityEnd(buf, hs..<t.upperBound), auth.end > hs else { return invalid }
+        let authority = hs..<auth.end
+        let rest = auth.end..<t.upperBound
+        if rest.isEmpty {
+            head.path = secondSlash..<secondSlash &+ 1
+        } else if buf[rest.lowerBound] == 0x2F {
+            splitPathQuery(buf, rest, &head)
+        } else if buf[rest.lowerBound] == 0x3F {
+            head.path = secondSlash..<secondSlash &+ 1
+            head.query = rest.lowerBound &+ 1..<rest.upperBound
+        } else {
+            return invalid
+        }
+        guard let name = RequestParser.validateHost(buf, authority) else {
+            return .badRequest("client sent invalid host in request line")
+        }
+        head.host = authority
+        head.hostName = name
+        hostFromTarget = true
+        return nil
+    }
+
+    /// Scans `host [":" port]` (host: reg-name letters/digits/`.-_`, or `[v6]`).
+    private func authorityEnd(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> (end: Int, hasPort: Bool)? {
+        var h = r.lowerBound
+        if h < r.upperBound, buf[h] == 0x5B {
+            h &+= 1
+            while h < r.upperBound, buf[h] != 0x5D {
+                let c = buf[h]
+                guard ASCII.hexValue(c) != nil || c == 0x3A || c == 0x2E else { return nil }
+                h &+= 1
+            }
+            guard h < r.upperBound else { return nil }
+            h &+= 1
+        } else {
+            while h < r.upperBound {
+                let c = buf[h]
+                guard (c | 0x20) &- 0x61 < 26 || ASCII.isDigit(c) || c == 0x2E || c == 0x2D || c == 0x5F else { break }
+                h &+= 1
+            }
+        }
+        if h == r.lowerBound { return nil }
+        var hasPort = false
+        if h < r.upperBound, buf[h] == 0x3A {
+            h &+= 1
+            let ps = h
+            while h < r.upperBound, ASCII.isDigit(buf[h]) { h &+= 1 }
+            hasPort = h > ps
+        }
+        return (h, hasPort)
+    }
+
+    private func splitPathQuery(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>, _ head: inout RequestHead) {
+        var i = r.lowerBound
+        while i < r.upperBound, buf[i] != 0x3F { i &+= 1 }
+        head.path = r.lowerBound..<i
+        head.query = i < r.upperBound ? (i &+ 1)..<r.upperBound : nil
+    }
+
+    /// nginx's `ngx_http_validate_host`: rejects "..", "/", "\", controls, SP, DEL and an
+    /// empty name. Returns the name without port and without one trailing dot, or nil.
+    @inlinable
+    public static func validateHost(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int>? {
+        var dotPos = -2
+        var hostLen = r.count
+        var state = 0  // 0 usual, 1 IPv6 literal, 2 after the name
+        var i = 0
+        while i < r.count {
+            let c = buf[r.lowerBound &+ i]
+            switch c {
+            case 0x2E:
+                if dotPos == i &- 1 { return nil }
+                dotPos = i
+            case 0x3A:
+                if state == 0 {
+                    hostLen = i
+                    state = 2
+                }
+            case 0x5B:
+                if i == 0 { state = 1 }
+            case 0x5D:
+                if state == 1 {
+                    hostLen = i &+ 1
+                    state = 2
+                }
+            case 0x2F, 0x5C:
+                return nil
+            default:
+                if c <= 0x20 || c == 0x7F { return nil }
+            }
+            i &+= 1
+        }
+        if dotPos == hostLen &- 1 { hostLen &-= 1 }
+        if hostLen <= 0 { return nil }
+        return r.lowerBound..<(r.lowerBound &+ hostLen)
+    }
+
+    // MARK: header lines
+
+    private mutating func parseHeaderLine(
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout RequestHead
+    ) -> RequestParseError? {
+        let invalid = RequestParseError.badRequest("client sent invalid header line")
+        let s = line.lowerBound
+        let e = line.upperBound
+        var p = s
+        var invalidName = false
+        while p < e {
+            let c = buf[p]
+            if c == 0x3A { break }
+            if (c | 0x20) &- 0x61 < 26 || ASCII.isDigit(c) || c == 0x2D {
+                // valid name byte
+            } else if c == 0x5F {
+                if !options.underscoresInHeaders { invalidName = true }
+            } else if ASCII.isTchar(c) {
+                invalidName = true
+            } else {
+                return invalid  // SP/HTAB (also obs-fold), controls, separators, obs-text
+            }
+            p &+= 1
+        }
+        if p == e || p == s { return invalid }
+        var i = p &+ 1
+        while i < e {
+            if !ASCII.isFieldValueByte(buf[i]) { return invalid }
+            i &+= 1
+        }
+        let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
+        if invalidName {
+            if !options.ignoreInvalidHeaders { head.headers.append(field) }
+            return nil
+        }
+        head.headers.append(field)
+        let name = buf.slice(field.name)
+        switch field.name.count {
+        case 4 where ASCII.equalsLowercased(name, "host"):
+            if let prev = hostField { return duplicate(buf, field, prev) }
+            hostField = field
+            guard let hostName = RequestParser.validateHost(buf, field.value) else {
+                return .badRequest("client sent invalid host header")
+            }
+            if !hostFromTarget {
+                head.host = field.value
+                head.hostName = hostName
+            }
+        case 14 where ASCII.equalsLowercased(name, "content-length"):
+            if let prev = contentLengthField { return duplicate(buf, field, prev) }
+            contentLengthField = field
+        case 17 where ASCII.equalsLowercased(name, "transfer-encoding"):
+            if let prev = transferEncodingField { return duplicate(buf, field, prev) }
+            transferEncodingField = field
+        case 10 where ASCII.equalsLowercased(name, "connection"):
+            ASCII.forEachListElement(buf, field.value) { t in
+                let token = buf.slice(t)
+                if ASCII.equalsLowercased(token, "close") {
+                    connectionClose = true
+                } else if ASCII.equalsLowercased(token, "keep-alive") {
+                    connectionKeepAlive = true
+                } else if ASCII.equalsLowercased(token, "upgrade") {
+                    connectionUpgrade = true
+                }
+                return true
+            }
+        case 7 where ASCII.equalsLowercased(name, "upgrade"):
+            if upgradeField == nil { upgradeField = field.value }
+        case 6 where ASCII.equalsLowercased(name, "expect"):
+            if ASCII.equalsLowercased(buf.slice(field.value), "100-continue") { expect100 = true }
+        default:
+            break
+        }
+        return nil
+    }
+
+    private func duplicate(_ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ prev: HeaderField)
+        -> RequestParseError
+    {
+        .badRequest(
+            "client sent duplicate header line: \"\(logString(buf, field.name)): \(logString(buf, field.value))\", "
+                + "previous value: \"\(logString(buf, prev.name)): \(logString(buf, prev.value))\"")
+    }
+
+    // MARK: end of head (nginx's ngx_http_process_request_header order)
+
+    private mutating func finish(_ buf: UnsafeRawBufferPointer, _ head: inout RequestHead) -> RequestParseError? {
+        let http11 = head.version.isAtLeast11
+        if options.requireHost, http11, head.host == nil {
+            return .badRequest("client sent HTTP/1.1 request without \"Host\" header")
+        }
+        if let cl = contentLengthField {
+            guard let n = RequestParser.parseContentLength(buf, cl.value) else {
+                return .badRequest("client sent invalid \"Content-Length\" header")
+            }
+            head.contentLength = n
+        }
+        if let te = transferEncodingField {
+            if !http11 {
+                return .badRequest("client sent HTTP/1.0 request with \"Transfer-Encoding\" header")
+            }
+            var elements = 0
+            var chunked = 0
+            var others = 0
+            var lastIsChunked = false
+            ASCII.forEachListElement(buf, te.value) { r in
+                elements += 1
+                lastIsChunked = ASCII.equalsLowercased(buf.slice(r), "chunked")
+                if lastIsChunked { chunked += 1 } else { others += 1 }
+                return true
+            }
+            if chunked > 1 || (chunked == 1 && !lastIsChunked) {
+                return .badRequest("client sent invalid \"Transfer-Encoding\": \"\(logString(buf, te.value))\"")
+            }
+            if others > 0 || elements == 0 {
+                return .notImplemented("client sent unknown \"Transfer-Encoding\": \"\(logString(buf, te.value))\"")
+            }
+            if contentLengthField != nil {
+                return .badRequest("client sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time")
+            }
+            head.isChunked = true
+        }
+        head.keepAlive = http11 ? !connectionClose : (connectionKeepAlive && !connectionClose)
+        head.upgrade = connectionUpgrade ? upgradeField : nil
+        head.expectContinue = http11 && expect100
+        switch head.method {
+        case .connect: return .methodNotAllowed("client sent CONNECT method")
+        case .trace: return .methodNotAllowed("client sent TRACE method")
+        default: return nil
+        }
+    }
+
+    /// Content-Length value: 1*DIGIT, at most Int64.max; nil otherwise.
+    @inlinable
+    public static func parseContentLength(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int64? {
+        if r.isEmpty { return nil }
+        var n: Int64 = 0
+        for i in r {
+            let d = buf[i] &- 0x30
+            guard d < 10 else { return nil }
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int64(d))
+            if o1 || o2 { return nil }
+            n = s
+        }
+        return n
+    }
+}
