@@ -145,12 +145,12 @@ extension ConfigCompiler {
         for c in d.block ?? [] { try httpDirective(c, level: loc.level, server: server, location: loc) }
     }
 
-    /// Two locations nginx would call duplicates: same name, both exact, both prefix
-    /// (plain or ^~), or both named.
+    /// Two locations nginx would call duplicates: same name, both exact or both prefix
+    /// (plain or ^~). (nginx accepts a repeated named location; the first one is used.)
     private static func sameSlot(_ a: LocationBuilder, _ b: LocationBuilder) -> Bool {
         guard a.name == b.name else { return false }
         switch (a.kind, b.kind) {
-        case (.exact, .exact), (.named, .named): return true
+        case (.exact, .exact): return true
         case (.prefix, .prefix), (.prefix, .prefixNoRegex), (.prefixNoRegex, .prefix),
             (.prefixNoRegex, .prefixNoRegex):
             return true
