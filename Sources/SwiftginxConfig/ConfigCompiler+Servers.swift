@@ -200,9 +200,12 @@ extension ConfigCompiler {
             let entries = s.locations.map { entry($0, parent: settings) }
             let index: LocationIndex<Location>
             do { index = try LocationIndex(entries) } catch { throw s.directive.error(error.message) }
+            var serverLevel = settings
+            serverLevel.returnAction = nil  // runs as `serverReturn`, before location matching
+            noteAccessLogs(serverLevel)
             built[ObjectIdentifier(s)] = VirtualServer(
                 serverNames: s.names.isEmpty ? [""] : s.names, settings: serverSettings, locations: index,
-                serverReturn: s.level.returnAction)
+                serverReturn: s.level.returnAction, defaultSettings: serverLevel)
         }
 
         var groups: [ListenGroup] = []
@@ -223,6 +226,7 @@ extension ConfigCompiler {
 
     private func entry(_ b: LocationBuilder, parent: LocationSettings) -> LocationEntry<Location> {
         let settings = b.level.apply(to: parent)
+        noteAccessLogs(settings)
         let prefix: String
         switch b.kind {
         case .exact, .prefix, .prefixNoRegex: prefix = b.name
@@ -232,6 +236,10 @@ extension ConfigCompiler {
         return LocationEntry(
             kind: b.kind, pattern: b.name, payload: location, children: b.children.map { entry($0, parent: settings) },
             regex: b.regex)
+    }
+
+    private func noteAccessLogs(_ settings: LocationSettings) {
+        for log in settings.accessLogs where !accessLogPaths.contains(log.path) { accessLogPaths.append(log.path) }
     }
 
     /// nginx's `conflicting server name "x" on addr, ignored` for names (exact or

@@ -108,6 +108,7 @@ final class ConfigCompiler {
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
+    var accessLogPaths: [String] = []
 
     init(prefix: String) {
         self.prefix = prefix
@@ -141,7 +142,8 @@ final class ConfigCompiler {
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
         if main.errorLogs.isEmpty { main.errorLogs = [ErrorLogTarget(path: fullPath("logs/error.log"), level: .error)] }
         let groups = try buildListenGroups()
-        return RuntimeConfig(main: main, listenGroups: groups, sources: sources, warnings: warnings)
+        return RuntimeConfig(
+            main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths)
     }
 
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {

@@ -15,12 +15,19 @@ public final class RuntimeConfig: Sendable {
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
+    /// Every distinct access_log path of any server or location (absolute), in the order
+    /// first seen, so the server can open each file once.
+    public let accessLogPaths: [String]
 
-    public init(main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = []) {
+    public init(
+        main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
+        accessLogPaths: [String] = []
+    ) {
         self.main = main
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings
+        self.accessLogPaths = accessLogPaths
     }
 
     /// The group that serves a connection accepted on `host:port` (the socket's local
@@ -167,14 +174,20 @@ public final class VirtualServer: Sendable {
     public let locations: LocationIndex<Location>
     /// `return` written at server level (runs before location matching).
     public let serverReturn: ReturnAction?
+    /// The server level's effective location settings (http → server merged): what a
+    /// request that matches no location, or never reaches location matching, runs with.
+    public let defaultSettings: LocationSettings
 
     public init(
-        serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>, serverReturn: ReturnAction?
+        serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
+        serverReturn: ReturnAction?,
+        defaultSettings: LocationSettings = LocationSettings()
     ) {
         self.serverNames = serverNames
         self.settings = settings
         self.locations = locations
         self.serverReturn = serverReturn
+        self.defaultSettings = defaultSettings
     }
 }
 

@@ -91,6 +91,10 @@ import Testing
         #expect(own.errorPages.keys.sorted() == [500])
         #expect(own.accessLogs.isEmpty)
         #expect(own.index.map(\.source) == ["b.html", "c.html"])
+        let server = config.listenGroups[0].defaultServer
+        #expect(server.defaultSettings.addHeaders.map(\.name) == ["X-S"])
+        #expect(server.defaultSettings.tcpNopush)
+        #expect(server.defaultSettings.sendfile == false)
         #expect(try settings(config, "/alias/x").alias?.source == "/data/")
         #expect(try settings(config, "/alias/deeper/x").alias?.source == "/data/")
         let deeper = try settings(config, "/root/deeper/x")
@@ -144,6 +148,8 @@ import Testing
         let server = config.listenGroups[0].defaultServer
         #expect(server.serverReturn?.code == 301)
         #expect(server.serverReturn?.text?.segments.count == 3)
+        #expect(server.defaultSettings.returnAction == nil)
+        #expect(server.defaultSettings.errorPages[404]?.overrideStatus == 200)
         let root = try settings(config, "/")
         #expect(root.returnAction?.code == 200)
         #expect(root.returnAction?.text?.staticBytes == Array("ok\n".utf8))
@@ -249,6 +255,7 @@ import Testing
         let logs = try settings(config, "/").accessLogs
         #expect(logs.map(\.format.name) == ["json", "combined"])
         #expect(logs[0].format.escape == .json)
+        #expect(config.accessLogPaths.map { ($0 as NSString).lastPathComponent } == ["j.log", "c.log"])
         #expect(logs[0].format.value.source == "{\"ip\":\"$remote_addr\",\"ua\":\"$http_user_agent\"}")
     }
 
