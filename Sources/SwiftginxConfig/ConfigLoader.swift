@@ -1,10 +1,10 @@
-// Entry point of configuration loading: read the file (and its includes), parse
-// it into a directive tree, check it against the directive table, and compile it
-// into a RuntimeConfig. PLACEHOLDER body until the config work lands.
+// Entry point of configuration loading: read the file (and its includes) and the `-g`
+// directives, parse them into a directive tree, check them against the directive
+// table, and compile the result into a RuntimeConfig. The first error stops loading.
 
 /// A configuration error, printed nginx's way by `description`:
 /// `unknown directive "foo" in /prefix/conf/swiftginx.conf:12`.
-public struct ConfigError: Error, CustomStringConvertible, Sendable {
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
     public let message: String
     public let file: String?
     public let line: Int?
@@ -14,6 +14,7 @@ public struct ConfigError: Error, CustomStringConvertible, Sendable {
         self.line = line
     }
     public var description: String {
+        if let file, file == "command line" { return "\(message) in command line" }
         if let file, let line { return "\(message) in \(file):\(line)" }
         return message
     }
@@ -23,11 +24,39 @@ public enum ConfigLoader {
     /// Loads and compiles a configuration.
     /// - Parameters:
     ///   - path: the configuration file, absolute (the caller resolves `-c` against the prefix).
+    ///     Relative `include` paths resolve against its directory (nginx's conf prefix).
     ///   - prefix: the `-p` prefix, absolute, ending in "/"; relative `pid`, logs and `root` resolve against it.
     ///   - globalDirectives: the `-g` text, parsed as main-context directives before the file.
     public static func load(path: String, prefix: String, globalDirectives: String? = nil) throws(ConfigError)
         -> RuntimeConfig
     {
-        throw ConfigError("configuration loading is not built yet")
+        let normalizedPrefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
+        let parser = ConfigParser(confPrefix: ConfigFiles.directory(of: path))
+        var tree: [ConfigDirective] = []
+        var parseError: ConfigError? = nil
+        do {
+            if let globalDirectives { tree = try parser.parseCommandLine(globalDirectives) }
+            tree += try parser.parseFile(path)
+        } catch {
+            tree += error.directives
+            parseError = error.error
+        }
+        let compiler = ConfigCompiler(prefix: normalizedPrefix)
+        // Directives read before a syntax error are still checked first, so the error
+        // reported is the first in file order, as nginx (which handles each directive
+        // as soon as it is read) reports it.
+        let config = try compiler.compile(tree, sources: parser.sources, complete: parseError == nil)
+        if let parseError { throw parseError }
+        return config
+    }
+
+    /// Parses only (no compilation): the directive tree of a file, includes expanded.
+    public static func parse(path: String, globalDirectives: String? = nil) throws(ConfigError) -> [ConfigDirective] {
+        let parser = ConfigParser(confPrefix: ConfigFiles.directory(of: path))
+        do {
+            var tree: [ConfigDirective] = []
+            if let globalDirectives { tree = try parser.parseCommandLine(globalDirectives) }
+            return tree + (try parser.parseFile(path))
+        } catch { throw error.error }
     }
 }

@@ -12,11 +12,31 @@ public final class RuntimeConfig: Sendable {
     public let listenGroups: [ListenGroup]
     /// Every file read while loading (the main file first, then includes), for `-T`.
     public let sources: [ConfigSource]
+    /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
+    /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
+    public let warnings: [String]
+    /// Every distinct access_log path of any server or location (absolute), in the order
+    /// first seen, so the server can open each file once.
+    public let accessLogPaths: [String]
 
-    public init(main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource]) {
+    public init(
+        main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
+        accessLogPaths: [String] = []
+    ) {
         self.main = main
         self.listenGroups = listenGroups
         self.sources = sources
+        self.warnings = warnings
+        self.accessLogPaths = accessLogPaths
+    }
+
+    /// The group that serves a connection accepted on `host:port` (the socket's local
+    /// address): the group of that exact address, else the wildcard group of the port
+    /// and family, as nginx dispatches connections that arrive on a wildcard socket.
+    public func listenGroup(localHost host: String, port: Int) -> ListenGroup? {
+        if let g = listenGroups.first(where: { $0.address.host == host && $0.address.port == port }) { return g }
+        let wildcard = host.contains(":") ? "::" : "0.0.0.0"
+        return listenGroups.first { $0.address.host == wildcard && $0.address.port == port }
     }
 }
 
@@ -61,11 +81,14 @@ public struct ErrorLogTarget: Sendable, Equatable {
 
 /// Main and events context.
 public struct MainSettings: Sendable {
-    /// Resolved worker thread count (`auto` = number of CPUs).
+    /// Resolved worker thread count (`auto` = number of online CPUs; `0`, which nginx
+    /// accepts, is treated as 1).
     public var workerProcesses: Int = 1
-    /// Absolute path of the pid file; nil for `pid off`... nginx has no off: always set.
+    /// Absolute path of the pid file (default `<prefix>logs/swiftginx.pid`).
     public var pidPath: String = ""
     /// `error_log` targets of the main context (default: `logs/error.log error`).
+    /// `error_log` is accepted in http, server and location too but has no effect there:
+    /// only these main-context targets are used.
     public var errorLogs: [ErrorLogTarget] = []
     public var daemon: Bool = true
     public var masterProcess: Bool = true
@@ -98,6 +121,13 @@ public struct ListenOptions: Sendable, Equatable {
     public var ipv6only: Bool = true
     public var deferred: Bool = false
     public var ssl: Bool = false
+    /// `http2` was given on some listen of this address.
+    public var http2: Bool = false
+    /// `bind`: bind this address separately even when a wildcard listens on its port.
+    public var bind: Bool = false
+    /// `rcvbuf=size` / `sndbuf=size` (nil = system default).
+    public var rcvbuf: Int? = nil
+    public var sndbuf: Int? = nil
     public init() {}
 }
 
@@ -108,13 +138,20 @@ public final class ListenGroup: Sendable {
     public let servers: [VirtualServer]
     public let defaultServer: VirtualServer
     public let names: ServerNameIndex
+    /// False for a specific address whose port also has a wildcard listen of the same
+    /// family (and no `bind`): nginx does not bind it, the wildcard socket accepts its
+    /// connections and `RuntimeConfig.listenGroup(localHost:port:)` finds this group.
+    public let bindsOwnSocket: Bool
 
-    public init(address: ListenAddress, options: ListenOptions, servers: [VirtualServer], defaultServer: VirtualServer)
-    {
+    public init(
+        address: ListenAddress, options: ListenOptions, servers: [VirtualServer], defaultServer: VirtualServer,
+        bindsOwnSocket: Bool = true
+    ) {
         self.address = address
         self.options = options
         self.servers = servers
         self.defaultServer = defaultServer
+        self.bindsOwnSocket = bindsOwnSocket
         self.names = ServerNameIndex(servers.enumerated().map { ($0.element.serverNames, $0.offset) })
     }
 
@@ -137,14 +174,20 @@ public final class VirtualServer: Sendable {
     public let locations: LocationIndex<Location>
     /// `return` written at server level (runs before location matching).
     public let serverReturn: ReturnAction?
+    /// The server level's effective location settings (http → server merged): what a
+    /// request that matches no location, or never reaches location matching, runs with.
+    public let defaultSettings: LocationSettings
 
     public init(
-        serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>, serverReturn: ReturnAction?
+        serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
+        serverReturn: ReturnAction?,
+        defaultSettings: LocationSettings = LocationSettings()
     ) {
         self.serverNames = serverNames
         self.settings = settings
         self.locations = locations
         self.serverReturn = serverReturn
+        self.defaultSettings = defaultSettings
     }
 }
 
@@ -207,6 +250,8 @@ public enum Expires: Sendable, Equatable {
     case access(Int)
     /// Seconds after the file's modification time.
     case modified(Int)
+    /// `expires @15h30m`: the next occurrence of this time of day (seconds after midnight).
+    case daily(Int)
 }
 
 /// A compiled `log_format`.
@@ -232,10 +277,13 @@ public struct AccessLogTarget: Sendable {
     /// `buffer=size` (0 = write each line; swiftginx always buffers per worker and flushes
     /// at least once a second, see README).
     public let bufferSize: Int
-    public init(path: String, format: LogFormat, bufferSize: Int) {
+    /// `flush=time` in milliseconds (nil when not given).
+    public let flushInterval: Int?
+    public init(path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil) {
         self.path = path
         self.format = format
         self.bufferSize = bufferSize
+        self.flushInterval = flushInterval
     }
 }
 
@@ -262,7 +310,9 @@ public final class MimeTypes: Sendable {
 
 /// Effective settings of one location after inheritance.
 public struct LocationSettings: Sendable {
-    /// Absolute document root (`root`); nil when `alias` is set.
+    /// Document root (`root`), absolute when static (the trailing "/" removed, as nginx
+    /// does); a value with variables that does not start with "/" or "$" gets the prefix
+    /// prepended. Ignored when `alias` is set.
     public var root: ComplexValue = ComplexValue(literal: "html")
     /// `alias` replaces the location's matched prefix.
     public var alias: ComplexValue? = nil
@@ -280,12 +330,16 @@ public struct LocationSettings: Sendable {
     public var tcpNodelay: Bool = true
     /// Milliseconds; 0 disables keep-alive.
     public var keepaliveTimeout: Int = 75_000
+    /// Second `keepalive_timeout` argument: seconds for the `Keep-Alive: timeout=` header.
+    public var keepaliveHeaderTimeout: Int? = nil
     public var keepaliveRequests: Int = 1000
     /// Bytes; 0 = unlimited.
     public var clientMaxBodySize: Int64 = 1 << 20
-    public var clientBodyBufferSize: Int = 16384
+    /// Default two memory pages (8k on x86-64), as nginx.
+    public var clientBodyBufferSize: Int = 8192
     public var clientBodyTimeout: Int = 60_000
     public var sendTimeout: Int = 60_000
+    /// `server_tokens on|off|build` (`build` behaves as `on`: there is no build name).
     public var serverTokens: Bool = true
     public var accessLogs: [AccessLogTarget] = []
     public var logNotFound: Bool = true

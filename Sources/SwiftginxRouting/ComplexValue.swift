@@ -2,6 +2,8 @@
 // Parsed once when the configuration is compiled; the server evaluates it per
 // request by asking a resolver for each variable's bytes. A value without
 // variables is `isStatic` and its bytes are available without evaluation.
+// `ComplexValue.parse` follows nginx's script compiler: `$name`, `${name}`, `$1`..`$9`,
+// names are case-insensitive, and an unknown name is an error.
 
 /// A variable that a value in the configuration refers to.
 public enum Variable: Sendable, Hashable {
@@ -10,6 +12,12 @@ public enum Variable: Sendable, Hashable {
     case isArgs, requestUri, requestMethod, requestLength, scheme, serverName, serverPort, serverAddr
     case serverProtocol, connection, connectionRequests, contentType, contentLength, documentRoot
     case realpathRoot, requestFilename, pid, nginxVersion, pipe
+    case requestId, binaryRemoteAddr, https, requestCompletion, requestBody
+    case proxyAddXForwardedFor, proxyHost, proxyPort
+    case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
+    case upstreamResponseLength
+    /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
+    case upstreamHeader(String)
     /// `$http_<name>`: a request header; name is lowercased with '_' standing for '-'.
     case httpHeader(String)
     /// `$sent_http_<name>`: a response header.
@@ -58,5 +66,124 @@ public struct ComplexValue: Sendable, Hashable {
         var out: [UInt8] = []
         for s in segments { if case .literal(let b) = s { out += b } }
         return out
+    }
+}
+
+/// A ComplexValue that failed to parse; `description` is nginx's wording.
+public struct ComplexValueError: Error, Sendable, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+extension Variable {
+    private static let plain: [String: Variable] = [
+        "remote_addr": .remoteAddr, "remote_port": .remotePort, "remote_user": .remoteUser,
+        "time_local": .timeLocal, "time_iso8601": .timeISO8601, "msec": .msec, "request": .request,
+        "status": .status, "body_bytes_sent": .bodyBytesSent, "bytes_sent": .bytesSent,
+        "request_time": .requestTime, "host": .host, "hostname": .hostname, "uri": .uri,
+        "document_uri": .documentUri, "args": .args, "query_string": .queryString, "is_args": .isArgs,
+        "request_uri": .requestUri, "request_method": .requestMethod, "request_length": .requestLength,
+        "scheme": .scheme, "server_name": .serverName, "server_port": .serverPort, "server_addr": .serverAddr,
+        "server_protocol": .serverProtocol, "connection": .connection,
+        "connection_requests": .connectionRequests, "content_type": .contentType,
+        "content_length": .contentLength, "document_root": .documentRoot, "realpath_root": .realpathRoot,
+        "request_filename": .requestFilename, "pid": .pid, "nginx_version": .nginxVersion, "pipe": .pipe,
+        "request_id": .requestId, "binary_remote_addr": .binaryRemoteAddr, "https": .https,
+        "request_completion": .requestCompletion, "request_body": .requestBody,
+        "proxy_add_x_forwarded_for": .proxyAddXForwardedFor, "proxy_host": .proxyHost, "proxy_port": .proxyPort,
+        "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
+        "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
+        "upstream_header_time": .upstreamHeaderTime, "upstream_response_length": .upstreamResponseLength,
+    ]
+
+    /// The variable nginx knows by `name` (without '$', any case), or nil.
+    /// `namedCaptures` are the `(?<name>...)` groups of the configuration's regexes.
+    public init?(name: String, namedCaptures: Set<String> = []) {
+        let lower = name.lowercased()
+        if let v = Variable.plain[lower] {
+            self = v
+            return
+        }
+        func suffix(_ prefix: String) -> String? {
+            lower.hasPrefix(prefix) ? String(lower.dropFirst(prefix.count)) : nil
+        }
+        func headerName(_ s: String) -> String { String(s.map { $0 == "_" ? "-" : $0 }) }
+        if let s = suffix("http_") {
+            self = .httpHeader(headerName(s))
+        } else if let s = suffix("sent_http_") {
+            self = .sentHeader(headerName(s))
+        } else if let s = suffix("upstream_http_") {
+            self = .upstreamHeader(headerName(s))
+        } else if let s = suffix("arg_") {
+            self = .arg(s)
+        } else if let s = suffix("cookie_") {
+            self = .cookie(s)
+        } else if namedCaptures.contains(name) {
+            self = .namedCapture(name)
+        } else if namedCaptures.contains(lower) {
+            self = .namedCapture(lower)
+        } else {
+            return nil
+        }
+    }
+}
+
+extension ComplexValue {
+    /// Parses configuration text with variables, as nginx's script compiler does:
+    /// `$name` (letters, digits, '_'), `${name}`, and `$1`…`$9` (one digit).
+    /// Errors: `invalid variable name`, `the closing bracket in "x" variable is missing`,
+    /// `unknown "x" variable`.
+    public static func parse(_ text: String, namedCaptures: Set<String> = []) throws(ComplexValueError)
+        -> ComplexValue
+    {
+        let bytes = Array(text.utf8)
+        var segments: [ValueSegment] = []
+        var literal: [UInt8] = []
+        func isNameByte(_ c: UInt8) -> Bool {
+            (c >= 0x61 && c <= 0x7A) || (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F
+        }
+        var i = 0
+        while i < bytes.count {
+            let c = bytes[i]
+            guard c == UInt8(ascii: "$") else {
+                literal.append(c)
+                i += 1
+                continue
+            }
+            i += 1
+            guard i < bytes.count else { throw ComplexValueError("invalid variable name") }
+            if !literal.isEmpty {
+                segments.append(.literal(literal))
+                literal = []
+            }
+            if bytes[i] >= UInt8(ascii: "1") && bytes[i] <= UInt8(ascii: "9") {
+                segments.append(.variable(.capture(Int(bytes[i] - UInt8(ascii: "0")))))
+                i += 1
+                continue
+            }
+            var bracket = false
+            if bytes[i] == UInt8(ascii: "{") {
+                bracket = true
+                i += 1
+            }
+            let start = i
+            while i < bytes.count && isNameByte(bytes[i]) { i += 1 }
+            let name = String(decoding: bytes[start..<i], as: UTF8.self)
+            if bracket {
+                guard i < bytes.count && bytes[i] == UInt8(ascii: "}") else {
+                    if name.isEmpty { throw ComplexValueError("invalid variable name") }
+                    throw ComplexValueError("the closing bracket in \"\(name)\" variable is missing")
+                }
+                i += 1
+            }
+            guard !name.isEmpty else { throw ComplexValueError("invalid variable name") }
+            guard let variable = Variable(name: name, namedCaptures: namedCaptures) else {
+                throw ComplexValueError("unknown \"\(name.lowercased())\" variable")
+            }
+            segments.append(.variable(variable))
+        }
+        if !literal.isEmpty { segments.append(.literal(literal)) }
+        return ComplexValue(segments: segments, source: text)
     }
 }

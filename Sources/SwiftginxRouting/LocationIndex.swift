@@ -1,6 +1,11 @@
-// Location lookup with nginx's precedence. PLACEHOLDER API — the routing work
-// replaces the body with the real matcher (exact, longest prefix, ^~, regex in
-// order, nested locations, named locations).
+// Location lookup with nginx's precedence, precomputed once per server.
+// At each level (the server, then inside the chosen location): an exact `=` match
+// wins at once; otherwise the longest prefix (`^~` or plain) is chosen and its nested
+// locations are searched first; then, unless that prefix is `^~`, this level's regex
+// locations are tried in configuration order (the first match wins, and its own nested
+// locations are searched); else the longest prefix stands. Named `@x` locations are
+// only reachable through `named(_:)`. Lookups on exact and prefix locations allocate
+// nothing; a regex match allocates its capture array.
 
 /// How a location was declared.
 public enum LocationKind: Sendable {
@@ -18,55 +23,161 @@ public struct LocationEntry<L: Sendable>: Sendable {
     public let pattern: String
     public let payload: L
     public let children: [LocationEntry<L>]
-    public init(kind: LocationKind, pattern: String, payload: L, children: [LocationEntry<L>] = []) {
+    /// An already compiled regex for `.regex` entries (the index compiles `pattern` when nil).
+    public let regex: Regex?
+    public init(
+        kind: LocationKind, pattern: String, payload: L, children: [LocationEntry<L>] = [], regex: Regex? = nil
+    ) {
         self.kind = kind
         self.pattern = pattern
         self.payload = payload
         self.children = children
+        self.regex = regex
     }
 }
 
 /// The result of a lookup: the location and the regex captures (byte ranges into the path).
 public struct LocationMatch<L: Sendable> {
     public let location: L
+    /// Empty unless a regex location took part: then index 0 is the whole match and
+    /// index n is `$n` (a group that did not participate is `0..<0`).
     public let captures: [Range<Int>]
-    public init(location: L, captures: [Range<Int>]) {
+    /// The regex whose captures these are (for named groups), if any.
+    public let regex: Regex?
+    public init(location: L, captures: [Range<Int>], regex: Regex? = nil) {
         self.location = location
         self.captures = captures
+        self.regex = regex
     }
 }
 
 /// The compiled locations of one server.
 public final class LocationIndex<L: Sendable>: Sendable {
-    let entries: [LocationEntry<L>]
+    struct Node: Sendable {
+        let payload: L
+        let noRegex: Bool
+        let regex: Regex?
+        /// Index into `levels` of the nested locations, or -1.
+        let children: Int
+    }
+
+    struct Level: Sendable {
+        let exact: ByteTable
+        let prefix: ByteTable
+        /// Distinct prefix lengths, longest first.
+        let prefixLengths: [Int]
+        /// Node indexes of regex locations in configuration order.
+        let regexes: [Int]
+    }
+
+    let nodes: [Node]
+    let levels: [Level]
+    let namedLocations: [String: Int]
+    /// The server-level locations (built last, after their nested levels).
+    let rootLevel: Int
 
     /// Compiles the entries; throws RegexError for an invalid regular expression.
-    public init(_ entries: [LocationEntry<L>]) throws {
-        self.entries = entries
+    public init(_ entries: [LocationEntry<L>]) throws(RegexError) {
+        var nodes: [Node] = []
+        var levels: [Level] = []
+        var named: [String: Int] = [:]
+
+        func build(_ entries: [LocationEntry<L>], top: Bool) throws(RegexError) -> Int {
+            var exact: [([UInt8], Int)] = []
+            var prefix: [([UInt8], Int)] = []
+            var regexes: [Int] = []
+            for entry in entries {
+                var regex: Regex? = nil
+                var noRegex = false
+                switch entry.kind {
+                case .regex(let caseless):
+                    if let compiled = entry.regex {
+                        regex = compiled
+                    } else {
+                        regex = try Regex(entry.pattern, caseless: caseless)
+                    }
+                case .prefixNoRegex: noRegex = true
+                default: break
+                }
+                var children = -1
+                if !entry.children.isEmpty { children = try build(entry.children, top: false) }
+                let index = nodes.count
+                nodes.append(Node(payload: entry.payload, noRegex: noRegex, regex: regex, children: children))
+                switch entry.kind {
+                case .exact: exact.append((Array(entry.pattern.utf8), index))
+                case .prefix, .prefixNoRegex: prefix.append((Array(entry.pattern.utf8), index))
+                case .regex: regexes.append(index)
+                case .named: if top && named[entry.pattern] == nil { named[entry.pattern] = index }
+                }
+            }
+            let lengths = Set(prefix.map { $0.0.count }).sorted(by: >)
+            levels.append(
+                Level(exact: ByteTable(exact), prefix: ByteTable(prefix), prefixLengths: lengths, regexes: regexes))
+            return levels.count - 1
+        }
+        self.rootLevel = try build(entries, top: true)
+        self.nodes = nodes
+        self.levels = levels
+        self.namedLocations = named
     }
 
     /// The location for a normalized URI path, or nil when nothing matches.
     public func match(_ path: UnsafeRawBufferPointer) -> LocationMatch<L>? {
-        var best: LocationEntry<L>? = nil
-        var bestLen = -1
-        for e in entries {
-            let p = Array(e.pattern.utf8)
-            switch e.kind {
-            case .exact:
-                if p.elementsEqual(path) { return LocationMatch(location: e.payload, captures: []) }
-            case .prefix, .prefixNoRegex:
-                if path.count >= p.count && path.prefix(p.count).elementsEqual(p) && p.count > bestLen {
-                    best = e
-                    bestLen = p.count
-                }
-            default: break
-            }
-        }
-        return best.map { LocationMatch(location: $0.payload, captures: []) }
+        var state = SearchState()
+        _ = find(level: rootLevel, path, &state)
+        guard state.current >= 0 else { return nil }
+        return LocationMatch(location: nodes[state.current].payload, captures: state.captures, regex: state.regex)
+    }
+
+    /// Convenience for tests and tools: matches a String path.
+    public func match(_ path: String) -> LocationMatch<L>? {
+        var s = path
+        return s.withUTF8 { match(UnsafeRawBufferPointer($0)) }
     }
 
     /// A named location (`@name`, given without '@').
     public func named(_ name: String) -> L? {
-        entries.first { if case .named = $0.kind { return $0.pattern == name } else { return false } }?.payload
+        namedLocations[name].map { nodes[$0].payload }
+    }
+
+    struct SearchState {
+        var current = -1
+        var captures: [Range<Int>] = []
+        var regex: Regex? = nil
+    }
+
+    enum Found { case matched, inclusive, declined }
+
+    /// One level of nginx's ngx_http_core_find_location recursion.
+    private func find(level index: Int, _ path: UnsafeRawBufferPointer, _ state: inout SearchState) -> Found {
+        let level = levels[index]
+        if let e = level.exact.lookup(path) {
+            state.current = e
+            return .matched
+        }
+        var result = Found.declined
+        var noRegex = false
+        for length in level.prefixLengths where length <= path.count {
+            guard let p = level.prefix.lookup(UnsafeRawBufferPointer(rebasing: path[0..<length])) else { continue }
+            state.current = p
+            result = .inclusive
+            noRegex = nodes[p].noRegex
+            if nodes[p].children >= 0 && find(level: nodes[p].children, path, &state) == .matched {
+                return .matched
+            }
+            break
+        }
+        if !noRegex {
+            for r in level.regexes {
+                let node = nodes[r]
+                guard let regex = node.regex, let captures = regex.match(path) else { continue }
+                state.current = r
+                state.captures = captures
+                state.regex = regex
+                if node.children >= 0 { _ = find(level: node.children, path, &state) }
+                return .matched
+            }
+        }
+        return result
     }
 }

@@ -1,0 +1,397 @@
+// Handlers of the http, server and location directives that need more than a generic
+// slot: locations and their nesting rules, root/alias, index, return, error_page,
+// add_header, expires, types, access_log/log_format and the open file cache. Messages
+// are nginx's, each at the directive's file:line.
+
+import SwiftginxRouting
+
+extension ConfigCompiler {
+    func httpDirective(
+        _ d: ConfigDirective, level: ConfigLevel, server: ServerBuilder?, location: LocationBuilder?
+    ) throws(ConfigError) {
+        try checkDuplicate(d, in: &level.seen)
+        switch d.name {
+        case "server":
+            let s = ServerBuilder(directive: d)
+            servers.append(s)
+            for c in d.block ?? [] { try httpDirective(c, level: s.level, server: s, location: nil) }
+            if s.listens.isEmpty {
+                // nginx: `listen *:80` when run as root, else `*:8000`.
+                let port = ConfigFiles.isSuperuser() ? 80 : 8000
+                try addListen(
+                    ListenAddress(host: "0.0.0.0", port: port), options: ListenOptions(),
+                    optionsSet: false, isDefault: false, server: s, directive: d)
+            }
+        case "location":
+            guard let server else { throw d.directiveError("is not allowed here") }
+            try addLocation(d, server: server, parent: location)
+        case "types": try types(d, level: level)
+        case "listen":
+            guard let server else { throw d.directiveError("is not allowed here") }
+            try listen(d, server: server)
+        case "server_name":
+            guard let server else { throw d.directiveError("is not allowed here") }
+            try serverName(d, server: server)
+        case "root", "alias": try root(d, level: level, location: location)
+        case "index": try index(d, level: level)
+        case "return": try returnDirective(d, level: level)
+        case "error_page": try errorPage(d, level: level)
+        case "add_header":
+            if d.args.count == 3 && d.args[2] != "always" { throw d.error("invalid parameter \"\(d.args[2])\"") }
+            let header = AddHeader(name: d.args[0], value: try value(d.args[1], d), always: d.args.count == 3)
+            level.addHeaders = (level.addHeaders ?? []) + [header]
+        case "expires": try expires(d, level: level)
+        case "internal": level.setters.append { $0.isInternal = true }
+        case "default_type":
+            let type = d.args[0]
+            level.setters.append { $0.defaultType = type }
+        case "keepalive_timeout":
+            let timeout = try ConfigValues.msec(d)
+            let header = d.args.count == 2 ? try ConfigValues.sec(d, 1) : nil
+            level.setters.append {
+                $0.keepaliveTimeout = timeout
+                $0.keepaliveHeaderTimeout = header
+            }
+        case "client_max_body_size":
+            let size = Int64(try ConfigValues.size(d, allowGiga: true))
+            level.setters.append { $0.clientMaxBodySize = size }
+        case "large_client_header_buffers":
+            guard let count = ConfigValues.number(d.args[0]), count > 0,
+                let size = ConfigValues.size(d.args[1]), size > 0
+            else { throw d.directiveError("invalid value") }
+            level.serverSetters.append { $0.largeClientHeaderBuffers = (count, size) }
+        case "server_tokens":
+            let v = try ConfigValues.choice(d, ["on": true, "off": false, "build": true])
+            level.setters.append { $0.serverTokens = v }
+        case "lingering_close":
+            let v = try ConfigValues.choice(d, ["off": LingeringClose.off, "on": .on, "always": .always])
+            level.setters.append { $0.lingeringClose = v }
+        case "if_modified_since":
+            let v = try ConfigValues.choice(d, ["off": IfModifiedSince.off, "exact": .exact, "before": .before])
+            level.setters.append { $0.ifModifiedSince = v }
+        case "max_ranges":
+            let v = try ConfigValues.num(d)
+            level.setters.append { $0.maxRanges = v }
+        case "open_file_cache": try openFileCache(d, level: level)
+        case "open_file_cache_valid":
+            let v = try ConfigValues.sec(d)
+            level.setters.append { $0.openFileCache.valid = v }
+        case "open_file_cache_errors":
+            let v = try ConfigValues.flag(d)
+            level.setters.append { $0.openFileCache.errors = v }
+        case "open_file_cache_min_uses":
+            let v = try ConfigValues.num(d)
+            level.setters.append { $0.openFileCache.minUses = v }
+        case "access_log": try accessLog(d, level: level)
+        case "log_format": try logFormat(d)
+        case "error_log": _ = try errorLog(d)
+        default: try genericSlot(d, level: level)
+        }
+    }
+
+    // MARK: - location
+
+    /// The kind and name of a `location` (modifier as a separate word or attached).
+    func locationKind(_ d: ConfigDirective) throws(ConfigError) -> (LocationKind, String) {
+        if d.args.count == 2 {
+            let name = d.args[1]
+            switch d.args[0] {
+            case "=": return (.exact, name)
+            case "~": return (.regex(caseless: false), name)
+            case "~*": return (.regex(caseless: true), name)
+            case "^~": return (.prefixNoRegex, name)
+            default: throw d.error("invalid location modifier \"\(d.args[0])\"")
+            }
+        }
+        let arg = d.args[0]
+        if arg.hasPrefix("=") { return (.exact, String(arg.dropFirst())) }
+        if arg.hasPrefix("~*") { return (.regex(caseless: true), String(arg.dropFirst(2))) }
+        if arg.hasPrefix("~") { return (.regex(caseless: false), String(arg.dropFirst())) }
+        if arg.hasPrefix("^~") { return (.prefixNoRegex, String(arg.dropFirst(2))) }
+        if arg.hasPrefix("@") { return (.named, String(arg.dropFirst())) }
+        return (.prefix, arg)
+    }
+
+    private func addLocation(_ d: ConfigDirective, server: ServerBuilder, parent: LocationBuilder?)
+        throws(ConfigError)
+    {
+        let (kind, name) = try locationKind(d)
+        var regex: Regex? = nil
+        if case .regex(let caseless) = kind {
+            do { regex = try Regex(name, caseless: caseless) } catch { throw d.error(error.message) }
+        }
+        let loc = LocationBuilder(directive: d, kind: kind, name: name, regex: regex)
+        if let parent {
+            if case .exact = parent.kind {
+                throw d.error(
+                    "location \"\(loc.displayName)\" cannot be inside the exact location \"\(parent.displayName)\"")
+            }
+            if case .named = parent.kind {
+                throw d.error(
+                    "location \"\(loc.displayName)\" cannot be inside the named location \"\(parent.displayName)\"")
+            }
+            if case .named = kind {
+                throw d.error("named location \"\(loc.displayName)\" can be on the server level only")
+            }
+            if regex == nil && !name.hasPrefix(parent.name) {
+                throw d.error("location \"\(loc.displayName)\" is outside location \"\(parent.displayName)\"")
+            }
+        }
+        let siblings = parent?.children ?? server.locations
+        if siblings.contains(where: { Self.sameSlot($0, loc) }) {
+            throw d.error("duplicate location \"\(loc.displayName)\"")
+        }
+        if let parent { parent.children.append(loc) } else { server.locations.append(loc) }
+        for c in d.block ?? [] { try httpDirective(c, level: loc.level, server: server, location: loc) }
+    }
+
+    /// Two locations nginx would call duplicates: same name, both exact or both prefix
+    /// (plain or ^~). (nginx accepts a repeated named location; the first one is used.)
+    private static func sameSlot(_ a: LocationBuilder, _ b: LocationBuilder) -> Bool {
+        guard a.name == b.name else { return false }
+        switch (a.kind, b.kind) {
+        case (.exact, .exact): return true
+        case (.prefix, .prefix), (.prefix, .prefixNoRegex), (.prefixNoRegex, .prefix),
+            (.prefixNoRegex, .prefixNoRegex):
+            return true
+        default: return false
+        }
+    }
+
+    // MARK: - root, alias, index
+
+    private func root(_ d: ConfigDirective, level: ConfigLevel, location: LocationBuilder?) throws(ConfigError) {
+        let isAlias = d.name == "alias"
+        if let previous = level.rootDirective, previous != d.name {
+            throw d.error("\"\(d.name)\" directive is duplicate, \"\(previous)\" directive was specified earlier")
+        }
+        level.rootDirective = d.name
+        var text = d.args[0]
+        for v in ["document_root", "realpath_root"] where text.contains("$" + v) {
+            throw d.error("the $\(v) variable cannot be used in the \"\(d.name)\" directive")
+        }
+        if !isAlias && text.hasSuffix("/") { text.removeLast() }
+        if !text.isEmpty && !text.hasPrefix("/") && !text.hasPrefix("$") { text = fullPath(text) }
+        let v = try value(text, d)
+        if isAlias {
+            level.setters.append { $0.alias = v }
+        } else {
+            level.setters.append {
+                $0.root = v
+                $0.alias = nil
+            }
+        }
+    }
+
+    private func index(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        var list = level.index ?? []
+        for (i, name) in d.args.enumerated() {
+            if name.isEmpty { throw d.error("index \"\" in \"index\" directive is invalid") }
+            if name.hasPrefix("/") && i != d.args.count - 1 {
+                warnings.append(
+                    ConfigError(
+                        "only the last index in \"index\" directive should be absolute", file: d.file,
+                        line: d.line
+                    ).description)
+            }
+            list.append(try value(name, d))
+        }
+        level.index = list
+    }
+
+    // MARK: - return, error_page, expires
+
+    private func returnDirective(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        let first = d.args[0]
+        let action: ReturnAction
+        if d.args.count == 1
+            && (first.hasPrefix("http://") || first.hasPrefix("https://") || first.hasPrefix("$scheme"))
+        {
+            action = ReturnAction(code: 302, text: try value(first, d))
+        } else {
+            guard let code = ConfigValues.number(first), code <= 999 else {
+                throw d.error("invalid return code \"\(first)\"")
+            }
+            action = ReturnAction(code: code, text: d.args.count == 2 ? try value(d.args[1], d) : nil)
+        }
+        // The first `return` of a level is the one that runs.
+        if level.returnAction == nil { level.returnAction = action }
+    }
+
+    private func errorPage(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        let a = d.args
+        var codesEnd = a.count - 1
+        var overrideStatus: Int? = nil
+        var useTarget = false
+        if a[a.count - 2].hasPrefix("=") {
+            codesEnd = a.count - 2
+            let spec = a[a.count - 2]
+            if spec.count > 1 {
+                guard let code = ConfigValues.number(String(spec.dropFirst())) else {
+                    throw d.error("invalid value \"\(spec)\"")
+                }
+                overrideStatus = code
+            } else {
+                useTarget = true
+            }
+        }
+        let uri = try value(a[a.count - 1], d)
+        var pages = level.errorPages ?? [:]
+        for text in a[0..<codesEnd] {
+            guard let code = ConfigValues.number(text) else { throw d.error("invalid value \"\(text)\"") }
+            guard (300...599).contains(code) else { throw d.error("value \"\(text)\" must be between 300 and 599") }
+            if pages[code] == nil {
+                pages[code] = ErrorPage(uri: uri, overrideStatus: overrideStatus, useTargetStatus: useTarget)
+            }
+        }
+        level.errorPages = pages
+    }
+
+    private func expires(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        var modified = false
+        var text = d.args[0]
+        if d.args.count == 2 {
+            guard d.args[0] == "modified" else { throw d.directiveError("invalid value") }
+            modified = true
+            text = d.args[1]
+        }
+        let result: Expires
+        switch text {
+        case "epoch": result = .epoch
+        case "max": result = .max
+        case "off": result = .off
+        default:
+            if text.hasPrefix("@") {
+                if modified { throw d.directiveError("daily time cannot be used with \"modified\" parameter") }
+                guard let t = ConfigValues.time(String(text.dropFirst()), isSeconds: true) else {
+                    throw d.directiveError("invalid value")
+                }
+                if t > 24 * 60 * 60 { throw d.directiveError("daily time value must be less than 24 hours") }
+                result = .daily(t)
+            } else {
+                var body = Substring(text)
+                var sign = 1
+                if body.hasPrefix("+") {
+                    body = body.dropFirst()
+                } else if body.hasPrefix("-") {
+                    body = body.dropFirst()
+                    sign = -1
+                }
+                guard let t = ConfigValues.time(String(body), isSeconds: true) else {
+                    throw d.directiveError("invalid value")
+                }
+                result = modified ? .modified(sign * t) : .access(sign * t)
+            }
+        }
+        level.setters.append { $0.expires = result }
+    }
+
+    // MARK: - types
+
+    private func types(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        var map = level.types ?? [:]
+        for line in d.block ?? [] {
+            let type = line.name
+            for ext in line.args {
+                let key = ext.lowercased()
+                if let previous = map[key] {
+                    warnings.append(
+                        ConfigError(
+                            "duplicate extension \"\(key)\", content type: \"\(type)\", "
+                                + "previous content type: \"\(previous)\"", file: line.file, line: line.line
+                        ).description)
+                }
+                map[key] = type
+            }
+        }
+        level.types = map
+    }
+
+    // MARK: - logs and caches
+
+    private func accessLog(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        let path = d.args[0]
+        if path == "off" {
+            if d.args.count > 1 { throw d.error("invalid parameter \"\(d.args[1])\"") }
+            level.accessLogOff = true
+            return
+        }
+        if path.hasPrefix("syslog:") { throw d.error("syslog logging is not supported yet") }
+        if path.contains("$") { throw d.error("variables in \"access_log\" paths are not supported yet") }
+        let formatName = d.args.count >= 2 ? d.args[1] : "combined"
+        guard let format = logFormats[formatName] else { throw d.error("unknown log format \"\(formatName)\"") }
+        var buffer = 0
+        var flush: Int? = nil
+        for p in d.args.dropFirst(2) {
+            if p.hasPrefix("buffer=") {
+                guard let size = ConfigValues.size(String(p.dropFirst(7))), size > 0 else {
+                    throw d.error("invalid buffer size \"\(p.dropFirst(7))\"")
+                }
+                buffer = size
+            } else if p.hasPrefix("flush=") {
+                guard let t = ConfigValues.time(String(p.dropFirst(6)), isSeconds: false), t > 0 else {
+                    throw d.error("invalid flush time \"\(p.dropFirst(6))\"")
+                }
+                flush = t
+            } else if p == "gzip" || p.hasPrefix("gzip=") {
+                continue  // accepted; lines are written uncompressed
+            } else if p.hasPrefix("if=") {
+                throw d.error("the \"if=\" parameter of \"access_log\" is not supported yet")
+            } else {
+                throw d.error("invalid parameter \"\(p)\"")
+            }
+        }
+        if flush != nil && buffer == 0 { buffer = 64 * 1024 }
+        let target = AccessLogTarget(path: fullPath(path), format: format, bufferSize: buffer, flushInterval: flush)
+        level.accessLogs = (level.accessLogs ?? []) + [target]
+    }
+
+    private func logFormat(_ d: ConfigDirective) throws(ConfigError) {
+        let name = d.args[0]
+        if logFormats[name] != nil { throw d.error("duplicate \"log_format\" name \"\(name)\"") }
+        var parts = d.args.dropFirst()
+        var escape = LogEscape.default
+        if let first = parts.first, first.hasPrefix("escape=") {
+            switch first.dropFirst(7) {
+            case "default": escape = .default
+            case "json": escape = .json
+            case "none": escape = .none
+            default: throw d.error("unknown log format escaping \"\(first.dropFirst(7))\"")
+            }
+            parts = parts.dropFirst()
+        }
+        logFormats[name] = LogFormat(name: name, value: try value(parts.joined(), d), escape: escape)
+    }
+
+    private func openFileCache(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        var max: Int? = nil
+        var inactive = 60
+        var off = false
+        for p in d.args {
+            if p.hasPrefix("max=") {
+                guard let n = ConfigValues.number(String(p.dropFirst(4))), n > 0 else {
+                    throw d.error("invalid \"open_file_cache\" parameter \"\(p)\"")
+                }
+                max = n
+            } else if p.hasPrefix("inactive=") {
+                guard let t = ConfigValues.time(String(p.dropFirst(9)), isSeconds: true) else {
+                    throw d.error("invalid \"open_file_cache\" parameter \"\(p)\"")
+                }
+                inactive = t
+            } else if p == "off" {
+                off = true
+            } else {
+                throw d.error("invalid \"open_file_cache\" parameter \"\(p)\"")
+            }
+        }
+        if off {
+            level.setters.append { $0.openFileCache.max = 0 }
+            return
+        }
+        guard let max else { throw d.error("\"open_file_cache\" must have the \"max\" parameter") }
+        level.setters.append {
+            $0.openFileCache.max = max
+            $0.openFileCache.inactive = inactive
+        }
+    }
+}

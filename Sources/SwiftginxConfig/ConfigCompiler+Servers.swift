@@ -1,0 +1,263 @@
+// Servers and their addresses: `listen` parsing and nginx's per-address checks
+// (duplicate listen, duplicate listen options, duplicate default server),
+// `server_name`, and the final build of every server's merged settings and location
+// index into ListenGroups, with nginx's "conflicting server name" warnings.
+
+import SwiftginxRouting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Addresses seen in `listen`, in the order first seen, with their servers.
+struct ListenRegistry {
+    struct Entry {
+        var address: ListenAddress
+        var options = ListenOptions()
+        /// Options that only one listen of an address may set were given.
+        var optionsSet = false
+        var defaultServer: ServerBuilder? = nil
+        var servers: [ServerBuilder] = []
+    }
+    var entries: [Entry] = []
+    var byAddress: [ListenAddress: Int] = [:]
+}
+
+extension ConfigCompiler {
+    func listen(_ d: ConfigDirective, server: ServerBuilder) throws(ConfigError) {
+        let address = try listenAddress(d.args[0], d)
+        var options = ListenOptions()
+        var optionsSet = false
+        var isDefault = false
+        for p in d.args.dropFirst() {
+            switch p {
+            case "default_server", "default": isDefault = true
+            case "ssl": options.ssl = true
+            case "http2": options.http2 = true
+            case "reuseport":
+                options.reuseport = true
+                optionsSet = true
+            case "deferred":
+                options.deferred = true
+                optionsSet = true
+            case "bind": optionsSet = true
+            case "ipv6only=on", "ipv6only=off":
+                options.ipv6only = p == "ipv6only=on"
+                optionsSet = true
+            default:
+                if p.hasPrefix("backlog=") {
+                    guard let n = ConfigValues.number(String(p.dropFirst(8))), n > 0 else {
+                        throw d.error("invalid backlog \"\(p)\"")
+                    }
+                    options.backlog = n
+                } else if p.hasPrefix("rcvbuf=") {
+                    guard let n = ConfigValues.size(String(p.dropFirst(7))) else {
+                        throw d.error("invalid rcvbuf \"\(p)\"")
+                    }
+                    options.rcvbuf = n
+                } else if p.hasPrefix("sndbuf=") {
+                    guard let n = ConfigValues.size(String(p.dropFirst(7))) else {
+                        throw d.error("invalid sndbuf \"\(p)\"")
+                    }
+                    options.sndbuf = n
+                } else {
+                    throw d.error("invalid parameter \"\(p)\"")
+                }
+                optionsSet = true
+            }
+        }
+        // nginx binds an address separately whenever socket options were given.
+        if optionsSet { options.bind = true }
+        try addListen(
+            address, options: options, optionsSet: optionsSet, isDefault: isDefault, server: server, directive: d)
+    }
+
+    func addListen(
+        _ address: ListenAddress, options: ListenOptions, optionsSet: Bool, isDefault: Bool, server: ServerBuilder,
+        directive d: ConfigDirective
+    ) throws(ConfigError) {
+        server.listens.append(address)
+        guard let i = listenRegistry.byAddress[address] else {
+            var entry = ListenRegistry.Entry(address: address)
+            entry.options = options
+            entry.optionsSet = optionsSet
+            entry.defaultServer = isDefault ? server : nil
+            entry.servers = [server]
+            listenRegistry.byAddress[address] = listenRegistry.entries.count
+            listenRegistry.entries.append(entry)
+            return
+        }
+        var entry = listenRegistry.entries[i]
+        if entry.servers.contains(where: { $0 === server }) { throw d.error("a duplicate listen \(address)") }
+        let ssl = entry.options.ssl || options.ssl
+        let http2 = entry.options.http2 || options.http2
+        if optionsSet {
+            if entry.optionsSet { throw d.error("duplicate listen options for \(address)") }
+            entry.options = options
+            entry.optionsSet = true
+        }
+        entry.options.ssl = ssl
+        entry.options.http2 = http2
+        if isDefault {
+            if entry.defaultServer != nil { throw d.error("a duplicate default server for \(address)") }
+            entry.defaultServer = server
+        }
+        entry.servers.append(server)
+        listenRegistry.entries[i] = entry
+    }
+
+    /// `port`, `addr`, `addr:port`, `*:port`, `[v6]`, `[v6]:port`, `localhost:port`.
+    func listenAddress(_ text: String, _ d: ConfigDirective) throws(ConfigError) -> ListenAddress {
+        if text.hasPrefix("unix:") { throw d.error("unix domain sockets are not supported yet in \"listen\"") }
+        var host = "*"
+        var portText: String? = nil
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { throw d.error("invalid host in \"\(text)\"") }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if rest.hasPrefix(":") {
+                portText = String(rest.dropFirst())
+            } else if !rest.isEmpty {
+                throw d.error("invalid host in \"\(text)\"")
+            }
+        } else if let colon = text.lastIndex(of: ":") {
+            host = String(text[..<colon])
+            portText = String(text[text.index(after: colon)...])
+        } else if text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            portText = text
+        } else {
+            host = text
+        }
+        var port = 80
+        if let portText {
+            guard let p = ConfigValues.number(portText), p >= 1, p <= 65535 else {
+                throw d.error("invalid port in \"\(text)\" of the \"listen\" directive")
+            }
+            port = p
+        }
+        if host == "*" || host.isEmpty { return ListenAddress(host: "0.0.0.0", port: port) }
+        if host.lowercased() == "localhost" { return ListenAddress(host: "127.0.0.1", port: port) }
+        if let numeric = Self.numericHost(host) { return ListenAddress(host: numeric, port: port) }
+        throw d.error("host not found in \"\(text)\" of the \"listen\" directive")
+    }
+
+    /// The canonical text of a numeric IPv4 or IPv6 address, or nil.
+    static func numericHost(_ host: String) -> String? {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        var out = [CChar](repeating: 0, count: 64)
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            guard inet_ntop(AF_INET, &v4, &out, socklen_t(out.count)) != nil else { return nil }
+        } else if inet_pton(AF_INET6, host, &v6) == 1 {
+            guard inet_ntop(AF_INET6, &v6, &out, socklen_t(out.count)) != nil else { return nil }
+        } else {
+            return nil
+        }
+        return out.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    func serverName(_ d: ConfigDirective, server: ServerBuilder) throws(ConfigError) {
+        for name in d.args {
+            if name.contains("/") {
+                warnings.append(
+                    ConfigError("server name \"\(name)\" has suspicious symbols", file: d.file, line: d.line)
+                        .description)
+            }
+            if name.hasPrefix("~") {
+                do { _ = try Regex(String(name.dropFirst()), caseless: true) } catch { throw d.error(error.message) }
+                server.names.append(name)
+            } else if name == "$hostname" {
+                server.names.append(ConfigFiles.hostname().lowercased())
+            } else {
+                server.names.append(name.lowercased())
+            }
+        }
+    }
+
+    // MARK: - Build
+
+    func baseSettings() -> LocationSettings {
+        var base = LocationSettings()
+        base.root = ComplexValue(literal: fullPath("html"))
+        base.accessLogs = [AccessLogTarget(path: fullPath("logs/access.log"), format: combined, bufferSize: 0)]
+        base.types = MimeTypes(["html": "text/html", "gif": "image/gif", "jpg": "image/jpeg"])
+        base.clientBodyBufferSize = 2 * max(4096, Int(sysconf(Int32(_SC_PAGESIZE))))
+        return base
+    }
+
+    func buildListenGroups() throws(ConfigError) -> [ListenGroup] {
+        guard let http else { return [] }
+        let httpSettings = http.apply(to: baseSettings())
+        var httpServer = ServerSettings()
+        for f in http.serverSetters { f(&httpServer) }
+
+        var built: [ObjectIdentifier: VirtualServer] = [:]
+        for s in servers {
+            let settings = s.level.apply(to: httpSettings)
+            var serverSettings = httpServer
+            for f in s.level.serverSetters { f(&serverSettings) }
+            serverSettings.keepaliveTimeout = settings.keepaliveTimeout
+            let entries = s.locations.map { entry($0, parent: settings) }
+            let index: LocationIndex<Location>
+            do { index = try LocationIndex(entries) } catch { throw s.directive.error(error.message) }
+            var serverLevel = settings
+            serverLevel.returnAction = nil  // runs as `serverReturn`, before location matching
+            noteAccessLogs(serverLevel)
+            built[ObjectIdentifier(s)] = VirtualServer(
+                serverNames: s.names.isEmpty ? [""] : s.names, settings: serverSettings, locations: index,
+                serverReturn: s.level.returnAction, defaultSettings: serverLevel)
+        }
+
+        var groups: [ListenGroup] = []
+        for e in listenRegistry.entries {
+            let servers = e.servers.map { built[ObjectIdentifier($0)]! }
+            warnConflictingNames(servers, address: e.address)
+            let defaultServer = e.defaultServer.map { built[ObjectIdentifier($0)]! } ?? servers[0]
+            let isWildcard = e.address.host == "0.0.0.0" || e.address.host == "::"
+            let wildcardHost = e.address.isIPv6 ? "::" : "0.0.0.0"
+            let hasWildcard = listenRegistry.byAddress[ListenAddress(host: wildcardHost, port: e.address.port)] != nil
+            groups.append(
+                ListenGroup(
+                    address: e.address, options: e.options, servers: servers, defaultServer: defaultServer,
+                    bindsOwnSocket: isWildcard || e.options.bind || !hasWildcard))
+        }
+        return groups
+    }
+
+    private func entry(_ b: LocationBuilder, parent: LocationSettings) -> LocationEntry<Location> {
+        let settings = b.level.apply(to: parent)
+        noteAccessLogs(settings)
+        let prefix: String
+        switch b.kind {
+        case .exact, .prefix, .prefixNoRegex: prefix = b.name
+        default: prefix = ""
+        }
+        let location = Location(pattern: b.written, prefix: prefix, settings: settings)
+        return LocationEntry(
+            kind: b.kind, pattern: b.name, payload: location, children: b.children.map { entry($0, parent: settings) },
+            regex: b.regex)
+    }
+
+    private func noteAccessLogs(_ settings: LocationSettings) {
+        for log in settings.accessLogs where !accessLogPaths.contains(log.path) { accessLogPaths.append(log.path) }
+    }
+
+    /// nginx's `conflicting server name "x" on addr, ignored` for names (exact or
+    /// wildcard; ".x" and "*.x" count as the same) declared by an earlier server.
+    private func warnConflictingNames(_ servers: [VirtualServer], address: ListenAddress) {
+        var owner: [String: ObjectIdentifier] = [:]
+        for server in servers {
+            let id = ObjectIdentifier(server)
+            for name in server.serverNames where !name.hasPrefix("~") {
+                let key = name.hasPrefix("*.") ? String(name.dropFirst()) : name
+                if let first = owner[key] {
+                    if first != id {
+                        warnings.append("conflicting server name \"\(name)\" on \(address), ignored")
+                    }
+                } else {
+                    owner[key] = id
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,278 @@
+// Compiles the directive tree into a RuntimeConfig, as nginx's handlers and merge
+// functions do: main and events settings directly; http, server and location settings
+// as per-level lists of setters that are applied on top of the parent's effective
+// settings once the whole http block is read (so an http-level directive written after
+// a server block still reaches it, as in nginx). Listen addresses, server names and
+// locations are checked and grouped here; see ConfigCompiler+HTTP.swift for handlers.
+
+import SwiftginxRouting
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One http, server or location level before inheritance (nginx's per-level conf).
+final class ConfigLevel {
+    enum Kind { case http, server, location }
+    let kind: Kind
+    /// Non-repeatable directives already seen here ("is duplicate").
+    var seen: Set<String> = []
+    var setters: [(inout LocationSettings) -> Void] = []
+    var serverSetters: [(inout ServerSettings) -> Void] = []
+    // Array directives: a level that has any replaces the parent's list (nginx).
+    var index: [ComplexValue]? = nil
+    var errorPages: [Int: ErrorPage]? = nil
+    var addHeaders: [AddHeader]? = nil
+    var types: [String: String]? = nil
+    var accessLogs: [AccessLogTarget]? = nil
+    /// `access_log off` at this level (wins over other access_log lines here, as nginx).
+    var accessLogOff = false
+    /// "root" or "alias", whichever this level set.
+    var rootDirective: String? = nil
+    /// `return` of this level (not inherited, as nginx's rewrite module).
+    var returnAction: ReturnAction? = nil
+
+    init(_ kind: Kind) { self.kind = kind }
+
+    func apply(to parent: LocationSettings) -> LocationSettings {
+        var s = parent
+        for f in setters { f(&s) }
+        if let index { s.index = index }
+        if let errorPages { s.errorPages = errorPages }
+        if let addHeaders { s.addHeaders = addHeaders }
+        if let types { s.types = MimeTypes(types) }
+        if accessLogOff {
+            s.accessLogs = []
+        } else if let accessLogs {
+            s.accessLogs = accessLogs
+        }
+        s.returnAction = returnAction
+        return s
+    }
+}
+
+final class LocationBuilder {
+    let directive: ConfigDirective
+    let kind: LocationKind
+    /// Path, regex source, or name (without '@').
+    let name: String
+    let regex: Regex?
+    let level = ConfigLevel(.location)
+    var children: [LocationBuilder] = []
+
+    init(directive: ConfigDirective, kind: LocationKind, name: String, regex: Regex?) {
+        self.directive = directive
+        self.kind = kind
+        self.name = name
+        self.regex = regex
+    }
+
+    /// The name as nginx prints it in messages ("/a", "a" for a regex, "@x").
+    var displayName: String {
+        if case .named = kind { return "@" + name }
+        return name
+    }
+
+    var written: String {
+        switch kind {
+        case .exact: "= " + name
+        case .prefix: name
+        case .prefixNoRegex: "^~ " + name
+        case .regex(let caseless): (caseless ? "~* " : "~ ") + name
+        case .named: "@" + name
+        }
+    }
+}
+
+final class ServerBuilder {
+    let directive: ConfigDirective
+    let level = ConfigLevel(.server)
+    var names: [String] = []
+    var listens: [ListenAddress] = []
+    var locations: [LocationBuilder] = []
+    init(directive: ConfigDirective) { self.directive = directive }
+}
+
+final class ConfigCompiler {
+    let prefix: String
+    var main = MainSettings()
+    var mainSeen: Set<String> = []
+    var eventsSeen: Set<String> = []
+    var sawEvents = false
+    var warnings: [String] = []
+    var logFormats: [String: LogFormat] = [:]
+    let combined: LogFormat
+    /// Names of `(?<name>...)` groups in the configuration's regexes (nginx makes them
+    /// variables wherever they are declared).
+    var namedCaptures: Set<String> = []
+    var http: ConfigLevel? = nil
+    var servers: [ServerBuilder] = []
+    var listenRegistry = ListenRegistry()
+    var accessLogPaths: [String] = []
+
+    init(prefix: String) {
+        self.prefix = prefix
+        let combinedText =
+            "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+            + "\"$http_referer\" \"$http_user_agent\""
+        combined = LogFormat(name: "combined", value: try! ComplexValue.parse(combinedText), escape: .default)
+        logFormats["combined"] = combined
+        main.prefix = prefix
+    }
+
+    /// Resolves a path against the prefix (nginx's ngx_conf_full_name with the prefix).
+    func fullPath(_ path: String) -> String { ConfigFiles.resolve(path, against: prefix) }
+
+    /// Parses a value with variables; errors name the directive's place (nginx prints
+    /// `unknown "x" variable` without a place; swiftginx adds it, deliberately).
+    func value(_ text: String, _ d: ConfigDirective) throws(ConfigError) -> ComplexValue {
+        do { return try ComplexValue.parse(text, namedCaptures: namedCaptures) } catch { throw d.error(error.message) }
+    }
+
+    // MARK: - Whole configuration
+
+    /// `complete` is false when the tree stops at a parse error: then only the errors
+    /// found in what was read are reported, not those that need the whole file.
+    func compile(_ tree: [ConfigDirective], sources: [ConfigSource], complete: Bool) throws(ConfigError)
+        -> RuntimeConfig
+    {
+        collectNamedCaptures(tree)
+        for d in tree { try mainDirective(d) }
+        if complete && !sawEvents { throw ConfigError("no \"events\" section in configuration") }
+        if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
+        if main.errorLogs.isEmpty { main.errorLogs = [ErrorLogTarget(path: fullPath("logs/error.log"), level: .error)] }
+        let groups = try buildListenGroups()
+        return RuntimeConfig(
+            main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths)
+    }
+
+    private func collectNamedCaptures(_ tree: [ConfigDirective]) {
+        for d in tree {
+            if d.name == "location", let (kind, name) = try? locationKind(d), case .regex(let caseless) = kind,
+                let re = try? Regex(name, caseless: caseless)
+            {
+                namedCaptures.formUnion(re.namedGroups.keys)
+            }
+            if d.name == "server_name" {
+                for n in d.args where n.hasPrefix("~") {
+                    if let re = try? Regex(String(n.dropFirst()), caseless: true) {
+                        namedCaptures.formUnion(re.namedGroups.keys)
+                    }
+                }
+            }
+            if let block = d.block { collectNamedCaptures(block) }
+        }
+    }
+
+    /// nginx's "is duplicate" rule for directives that may be set once per level.
+    func checkDuplicate(_ d: ConfigDirective, in seen: inout Set<String>) throws(ConfigError) {
+        guard let spec = DirectiveTable.byName[d.name], !spec.repeatable else { return }
+        if !seen.insert(d.name).inserted { throw d.directiveError("is duplicate") }
+    }
+
+    // MARK: - main and events
+
+    private func mainDirective(_ d: ConfigDirective) throws(ConfigError) {
+        try checkDuplicate(d, in: &mainSeen)
+        switch d.name {
+        case "worker_processes":
+            if d.args[0] == "auto" {
+                main.workerProcesses = ConfigFiles.onlineCPUs()
+            } else {
+                guard let n = ConfigValues.number(d.args[0]) else { throw d.directiveError("invalid value") }
+                main.workerProcesses = max(1, n)
+            }
+        case "pid": main.pidPath = fullPath(d.args[0])
+        case "error_log": main.errorLogs.append(try errorLog(d))
+        case "daemon": main.daemon = try ConfigValues.flag(d)
+        case "master_process": main.masterProcess = try ConfigValues.flag(d)
+        case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
+        case "events":
+            sawEvents = true
+            for e in d.block ?? [] { try eventsDirective(e) }
+        case "http":
+            let level = ConfigLevel(.http)
+            http = level
+            for h in d.block ?? [] { try httpDirective(h, level: level, server: nil, location: nil) }
+        default:
+            try genericSlot(d, level: nil)
+        }
+    }
+
+    private func eventsDirective(_ d: ConfigDirective) throws(ConfigError) {
+        try checkDuplicate(d, in: &eventsSeen)
+        switch d.name {
+        case "worker_connections":
+            guard let n = ConfigValues.number(d.args[0]) else { throw d.error("invalid number \"\(d.args[0])\"") }
+            main.workerConnections = n
+        case "use":
+            guard ["epoll", "poll", "select"].contains(d.args[0]) else {
+                throw d.error("invalid event type \"\(d.args[0])\"")
+            }
+        case "multi_accept": main.multiAccept = try ConfigValues.flag(d)
+        default: try genericSlot(d, level: nil)
+        }
+    }
+
+    /// `error_log file [level...]`.
+    func errorLog(_ d: ConfigDirective) throws(ConfigError) -> ErrorLogTarget {
+        let path = d.args[0] == "stderr" ? "stderr" : fullPath(d.args[0])
+        let debugFlags: Set<String> = [
+            "debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream",
+        ]
+        var level = LogLevel.error
+        var levelSet = false
+        var flags: Set<String> = []
+        for name in d.args.dropFirst() {
+            if let l = LogLevel.allCases.first(where: { $0.name == name }) {
+                if levelSet { throw d.error("duplicate log level \"\(name)\"") }
+                level = l
+                levelSet = true
+            } else if debugFlags.contains(name) {
+                if !flags.insert(name).inserted { throw d.error("duplicate log level \"\(name)\"") }
+                level = .debug
+            } else {
+                throw d.error("invalid log level \"\(name)\"")
+            }
+        }
+        return ErrorLogTarget(path: path, level: level)
+    }
+
+    /// The generic slots of the directive table (nginx's ngx_conf_set_*_slot).
+    func genericSlot(_ d: ConfigDirective, level: ConfigLevel?) throws(ConfigError) {
+        guard let spec = DirectiveTable.byName[d.name] else { throw d.error("unknown directive \"\(d.name)\"") }
+        switch spec.slot {
+        case .locationFlag(let kp):
+            let v = try ConfigValues.flag(d)
+            level?.setters.append { $0[keyPath: kp] = v }
+        case .locationMsec(let kp):
+            let v = try ConfigValues.msec(d)
+            level?.setters.append { $0[keyPath: kp] = v }
+        case .locationSize(let kp):
+            let v = try ConfigValues.size(d)
+            level?.setters.append { $0[keyPath: kp] = v }
+        case .locationNumber(let kp):
+            let v = try ConfigValues.num(d)
+            level?.setters.append { $0[keyPath: kp] = v }
+        case .serverFlag(let kp):
+            let v = try ConfigValues.flag(d)
+            level?.serverSetters.append { $0[keyPath: kp] = v }
+        case .serverMsec(let kp):
+            let v = try ConfigValues.msec(d)
+            level?.serverSetters.append { $0[keyPath: kp] = v }
+        case .serverSize(let kp):
+            let v = try ConfigValues.size(d)
+            level?.serverSetters.append { $0[keyPath: kp] = v }
+        case .ignored(let check):
+            switch check {
+            case .none: break
+            case .flag: _ = try ConfigValues.flag(d)
+            case .size: _ = try ConfigValues.size(d)
+            case .time: _ = try ConfigValues.msec(d)
+            case .number: _ = try ConfigValues.num(d)
+            }
+        case .custom:
+            throw d.error("unknown directive \"\(d.name)\"")
+        }
+    }
+}

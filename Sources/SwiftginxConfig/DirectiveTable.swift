@@ -1,0 +1,211 @@
+// The one table of directives swiftginx knows, in nginx's model: each directive
+// declares its name, the contexts it may appear in, its arity and whether it opens a
+// block. The parser applies the generic checks (unknown directive, not allowed here,
+// argument count, ";" versus "{"); the compiler's handlers only check values.
+
+/// Contexts a directive may appear in (nginx's NGX_*_CONF bits).
+public struct DirectiveContext: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public static let main = DirectiveContext(rawValue: 1 << 0)
+    public static let events = DirectiveContext(rawValue: 1 << 1)
+    public static let http = DirectiveContext(rawValue: 1 << 2)
+    public static let server = DirectiveContext(rawValue: 1 << 3)
+    public static let location = DirectiveContext(rawValue: 1 << 4)
+    /// Inside `types {}` (its lines are type → extensions, not directives).
+    public static let types = DirectiveContext(rawValue: 1 << 5)
+    public static let ifInLocation = DirectiveContext(rawValue: 1 << 6)
+    public static let upstream = DirectiveContext(rawValue: 1 << 7)
+
+    /// http, server and location: where most HTTP settings live.
+    public static let httpAll: DirectiveContext = [.http, .server, .location]
+    public static let any: DirectiveContext = [.main, .events, .http, .server, .location, .types, .upstream]
+}
+
+/// Argument counts, as nginx's NGX_CONF_NOARGS / TAKEn / FLAG / 1MORE / 2MORE.
+public enum DirectiveArity: Sendable, Equatable {
+    /// Exactly one of these counts (0 = NOARGS; [1, 2] = TAKE12 ...).
+    case take(Set<Int>)
+    /// One argument, "on" or "off".
+    case flag
+    case oneOrMore
+    case twoOrMore
+
+    func accepts(_ count: Int) -> Bool {
+        switch self {
+        case .take(let counts): counts.contains(count)
+        case .flag: count == 1
+        case .oneOrMore: count >= 1
+        case .twoOrMore: count >= 2
+        }
+    }
+}
+
+/// How an accepted-without-effect directive's value is still checked.
+enum IgnoredValue: Sendable {
+    case none, flag, size, time, number
+}
+
+/// Where a directive's value goes: nginx's generic "slot" setters (a flag, a size, a
+/// time into one field) or a handler of its own in the compiler.
+enum DirectiveSlot: @unchecked Sendable {
+    // @unchecked: key paths are immutable values.
+    case locationFlag(WritableKeyPath<LocationSettings, Bool>)
+    case locationMsec(WritableKeyPath<LocationSettings, Int>)
+    case locationSize(WritableKeyPath<LocationSettings, Int>)
+    case locationNumber(WritableKeyPath<LocationSettings, Int>)
+    case serverFlag(WritableKeyPath<ServerSettings, Bool>)
+    case serverMsec(WritableKeyPath<ServerSettings, Int>)
+    case serverSize(WritableKeyPath<ServerSettings, Int>)
+    /// A handler in ConfigCompiler, chosen by the directive's name.
+    case custom
+    /// Accepted without effect; the value is still checked.
+    case ignored(IgnoredValue)
+}
+
+/// One directive's declaration.
+public struct DirectiveSpec: Sendable {
+    public let name: String
+    public let contexts: DirectiveContext
+    public let arity: DirectiveArity
+    /// The context its block opens, nil for a simple directive.
+    public let block: DirectiveContext?
+    /// False when nginx rejects a second occurrence at one level ("is duplicate").
+    public let repeatable: Bool
+    /// The handler.
+    let slot: DirectiveSlot
+
+    init(
+        _ name: String, _ contexts: DirectiveContext, _ arity: DirectiveArity, block: DirectiveContext? = nil,
+        repeatable: Bool = false, slot: DirectiveSlot = .custom
+    ) {
+        self.name = name
+        self.contexts = contexts
+        self.arity = arity
+        self.block = block
+        self.repeatable = repeatable
+        self.slot = slot
+    }
+}
+
+public enum DirectiveTable {
+    private static let t1: DirectiveArity = .take([1])
+    private static let t12: DirectiveArity = .take([1, 2])
+    private static let t2: DirectiveArity = .take([2])
+    private static let t23: DirectiveArity = .take([2, 3])
+    private static let t1234: DirectiveArity = .take([1, 2, 3, 4])
+    private static let noArgs: DirectiveArity = .take([0])
+    private static let locationIf: DirectiveContext = [.http, .server, .location, .ifInLocation]
+
+    /// Every directive swiftginx accepts.
+    public static let all: [DirectiveSpec] =
+        [
+            // main
+            DirectiveSpec("worker_processes", .main, t1),
+            DirectiveSpec("pid", .main, t1),
+            DirectiveSpec("error_log", [.main, .http, .server, .location], .oneOrMore, repeatable: true),
+            DirectiveSpec("daemon", .main, .flag),
+            DirectiveSpec("master_process", .main, .flag),
+            DirectiveSpec("worker_rlimit_nofile", .main, t1),
+            DirectiveSpec("include", .any, t1, repeatable: true),
+            DirectiveSpec("events", .main, noArgs, block: .events),
+            DirectiveSpec("http", .main, noArgs, block: .http),
+            // events
+            DirectiveSpec("worker_connections", .events, t1),
+            DirectiveSpec("use", .events, t1),
+            DirectiveSpec("multi_accept", .events, .flag),
+            // http / server / location
+            DirectiveSpec("server", .http, noArgs, block: .server, repeatable: true),
+            DirectiveSpec("location", [.server, .location], t12, block: .location, repeatable: true),
+            DirectiveSpec("types", .httpAll, noArgs, block: .types, repeatable: true),
+            DirectiveSpec("listen", .server, .oneOrMore, repeatable: true),
+            DirectiveSpec("server_name", .server, .oneOrMore, repeatable: true),
+            DirectiveSpec("root", locationIf, t1),
+            DirectiveSpec("alias", .location, t1),
+            DirectiveSpec("index", .httpAll, .oneOrMore, repeatable: true),
+            DirectiveSpec("return", [.server, .location, .ifInLocation], t12, repeatable: true),
+            DirectiveSpec("error_page", locationIf, .twoOrMore, repeatable: true),
+            DirectiveSpec("add_header", locationIf, t23, repeatable: true),
+            DirectiveSpec("expires", locationIf, t12),
+            DirectiveSpec("etag", .httpAll, .flag, slot: .locationFlag(\.etag)),
+            DirectiveSpec("internal", .location, noArgs),
+            DirectiveSpec("default_type", .httpAll, t1),
+            DirectiveSpec("sendfile", locationIf, .flag, slot: .locationFlag(\.sendfile)),
+            DirectiveSpec("tcp_nopush", .httpAll, .flag, slot: .locationFlag(\.tcpNopush)),
+            DirectiveSpec("tcp_nodelay", .httpAll, .flag, slot: .locationFlag(\.tcpNodelay)),
+            DirectiveSpec("keepalive_timeout", .httpAll, t12),
+            DirectiveSpec("keepalive_requests", .httpAll, t1, slot: .locationNumber(\.keepaliveRequests)),
+            DirectiveSpec("client_max_body_size", .httpAll, t1),
+            DirectiveSpec("client_body_buffer_size", .httpAll, t1, slot: .locationSize(\.clientBodyBufferSize)),
+            DirectiveSpec("client_body_timeout", .httpAll, t1, slot: .locationMsec(\.clientBodyTimeout)),
+            DirectiveSpec("client_header_timeout", [.http, .server], t1, slot: .serverMsec(\.clientHeaderTimeout)),
+            DirectiveSpec(
+                "client_header_buffer_size", [.http, .server], t1, slot: .serverSize(\.clientHeaderBufferSize)),
+            DirectiveSpec("large_client_header_buffers", [.http, .server], t2),
+            DirectiveSpec("send_timeout", .httpAll, t1, slot: .locationMsec(\.sendTimeout)),
+            DirectiveSpec("server_tokens", .httpAll, t1),
+            DirectiveSpec(
+                "ignore_invalid_headers", [.http, .server], .flag, slot: .serverFlag(\.ignoreInvalidHeaders)),
+            DirectiveSpec(
+                "underscores_in_headers", [.http, .server], .flag, slot: .serverFlag(\.underscoresInHeaders)),
+            DirectiveSpec("merge_slashes", [.http, .server], .flag, slot: .serverFlag(\.mergeSlashes)),
+            DirectiveSpec("access_log", [.http, .server, .location, .ifInLocation], .oneOrMore, repeatable: true),
+            DirectiveSpec("log_format", .http, .twoOrMore, repeatable: true),
+            DirectiveSpec("log_not_found", .httpAll, .flag, slot: .locationFlag(\.logNotFound)),
+            DirectiveSpec("lingering_close", .httpAll, t1),
+            DirectiveSpec("lingering_time", .httpAll, t1, slot: .locationMsec(\.lingeringTime)),
+            DirectiveSpec("lingering_timeout", .httpAll, t1, slot: .locationMsec(\.lingeringTimeout)),
+            DirectiveSpec("open_file_cache", .httpAll, t12),
+            DirectiveSpec("open_file_cache_valid", .httpAll, t1),
+            DirectiveSpec("open_file_cache_errors", .httpAll, .flag),
+            DirectiveSpec("open_file_cache_min_uses", .httpAll, t1),
+            DirectiveSpec("if_modified_since", .httpAll, t1),
+            DirectiveSpec("max_ranges", .httpAll, t1),
+            DirectiveSpec("chunked_transfer_encoding", .httpAll, .flag, slot: .locationFlag(\.chunkedTransferEncoding)),
+            DirectiveSpec("absolute_redirect", .httpAll, .flag, slot: .locationFlag(\.absoluteRedirect)),
+            DirectiveSpec("server_name_in_redirect", .httpAll, .flag, slot: .locationFlag(\.serverNameInRedirect)),
+            DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
+            DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),
+        ] + ignoredSpecs
+
+    /// Directives accepted (and their values checked) but without effect in swiftginx,
+    /// because nothing observable depends on them here.
+    private static let ignoredSpecs: [DirectiveSpec] = [
+        DirectiveSpec("user", .main, t12, slot: .ignored(.none)),
+        DirectiveSpec("worker_cpu_affinity", .main, .oneOrMore, slot: .ignored(.none)),
+        DirectiveSpec("worker_priority", .main, t1, slot: .ignored(.none)),
+        DirectiveSpec("timer_resolution", .main, t1, slot: .ignored(.time)),
+        DirectiveSpec("pcre_jit", .main, .flag, slot: .ignored(.flag)),
+        DirectiveSpec("lock_file", .main, t1, slot: .ignored(.none)),
+        DirectiveSpec("accept_mutex", .events, .flag, slot: .ignored(.flag)),
+        DirectiveSpec("accept_mutex_delay", .events, t1, slot: .ignored(.time)),
+        DirectiveSpec("client_body_temp_path", .httpAll, t1234, slot: .ignored(.none)),
+        DirectiveSpec("proxy_temp_path", .httpAll, t1234, slot: .ignored(.none)),
+        DirectiveSpec("fastcgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
+        DirectiveSpec("uwsgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
+        DirectiveSpec("scgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
+        DirectiveSpec("server_names_hash_bucket_size", .http, t1, slot: .ignored(.size)),
+        DirectiveSpec("server_names_hash_max_size", .http, t1, slot: .ignored(.number)),
+        DirectiveSpec("types_hash_max_size", .httpAll, t1, slot: .ignored(.number)),
+        DirectiveSpec("types_hash_bucket_size", .httpAll, t1, slot: .ignored(.size)),
+        DirectiveSpec("variables_hash_max_size", .http, t1, slot: .ignored(.number)),
+        DirectiveSpec("variables_hash_bucket_size", .http, t1, slot: .ignored(.size)),
+        DirectiveSpec("map_hash_max_size", .http, t1, slot: .ignored(.number)),
+        DirectiveSpec("map_hash_bucket_size", .http, t1, slot: .ignored(.size)),
+        DirectiveSpec("reset_timedout_connection", .httpAll, .flag, slot: .ignored(.flag)),
+        DirectiveSpec("output_buffers", .httpAll, t2, slot: .ignored(.none)),
+        DirectiveSpec("postpone_output", .httpAll, t1, slot: .ignored(.size)),
+        DirectiveSpec("sendfile_max_chunk", .httpAll, t1, slot: .ignored(.size)),
+        DirectiveSpec("directio", .httpAll, t1, slot: .ignored(.none)),
+        DirectiveSpec("aio", .httpAll, t1, slot: .ignored(.none)),
+        DirectiveSpec("client_body_in_file_only", .httpAll, t1, slot: .ignored(.none)),
+    ]
+
+    /// Names of the directives accepted without effect (the README lists them). `error_log`
+    /// is also accepted in http, server and location, where it has no effect: only the
+    /// main context's targets are used.
+    public static let acceptedWithoutEffect: [String] = ignoredSpecs.map(\.name)
+
+    /// Lookup by name.
+    public static let byName: [String: DirectiveSpec] = Dictionary(all.map { ($0.name, $0) }) { a, _ in a }
+}

@@ -1,0 +1,61 @@
+// The directive table: names are unique, the accepted-without-effect list is what the
+// README documents, and directives of later work (gzip, ssl_*) are still unknown.
+
+import Testing
+
+@testable import SwiftginxConfig
+
+@Suite struct DirectiveTableTests {
+    @Test func namesAreUnique() {
+        let names = DirectiveTable.all.map(\.name)
+        #expect(Set(names).count == names.count)
+    }
+
+    @Test func acceptedWithoutEffect() throws {
+        let list = DirectiveTable.acceptedWithoutEffect
+        for name in [
+            "client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path",
+            "server_names_hash_bucket_size", "server_names_hash_max_size", "types_hash_max_size",
+            "types_hash_bucket_size", "variables_hash_max_size", "variables_hash_bucket_size", "map_hash_max_size",
+            "map_hash_bucket_size", "user", "accept_mutex", "accept_mutex_delay", "worker_cpu_affinity",
+            "worker_priority", "timer_resolution", "reset_timedout_connection", "output_buffers", "postpone_output",
+            "sendfile_max_chunk", "directio", "aio", "client_body_in_file_only",
+        ] {
+            #expect(list.contains(name), "\(name)")
+        }
+        // Every listed directive loads in a context it allows.
+        _ = try load(
+            """
+            user www-data; worker_cpu_affinity auto; worker_priority -5; timer_resolution 100ms; pcre_jit on;
+            lock_file logs/nginx.lock;
+            events { accept_mutex off; accept_mutex_delay 500ms; use epoll; }
+            http {
+                client_body_temp_path /tmp/a 1 2; proxy_temp_path /tmp/b; fastcgi_temp_path /tmp/c;
+                uwsgi_temp_path /tmp/d; scgi_temp_path /tmp/e; server_names_hash_bucket_size 64;
+                server_names_hash_max_size 1024; types_hash_max_size 2048; types_hash_bucket_size 64;
+                variables_hash_max_size 1024; variables_hash_bucket_size 64; map_hash_max_size 2048;
+                map_hash_bucket_size 64; reset_timedout_connection on; output_buffers 2 32k; postpone_output 1460;
+                sendfile_max_chunk 2m; directio off; aio off; client_body_in_file_only off;
+            }
+            """)
+    }
+
+    @Test func laterWorkIsUnknown() throws {
+        #expect(try loadError(http("gzip on;")) == "unknown directive \"gzip\" in nginx.conf:3")
+        #expect(try loadError(http("ssl_protocols TLSv1.2;")) == "unknown directive \"ssl_protocols\" in nginx.conf:3")
+    }
+
+    @Test func errorLogOutsideMainIsAcceptedWithoutEffect() throws {
+        let config = try load(http("error_log logs/http.log; server { error_log logs/s.log debug; }"))
+        #expect(config.main.errorLogs.map(\.path).allSatisfy { $0.hasSuffix("logs/error.log") })
+    }
+
+    @Test func arity() {
+        #expect(DirectiveArity.flag.accepts(1))
+        #expect(!DirectiveArity.flag.accepts(2))
+        #expect(DirectiveArity.take([1, 2]).accepts(2))
+        #expect(!DirectiveArity.take([1, 2]).accepts(0))
+        #expect(DirectiveArity.oneOrMore.accepts(5))
+        #expect(!DirectiveArity.twoOrMore.accepts(1))
+    }
+}
