@@ -61,6 +61,16 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The raw address bytes (4 or 16), for `$binary_remote_addr`.
+    public var rawAddress: [UInt8] {
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                return withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
+            }
+            return withUnsafeBytes(of: raw.load(as: sockaddr_in.self).sin_addr) { Array($0) }
+        }
+    }
+
     public var host: String {
         var b: [UInt8] = []
         appendHost(to: &b)

@@ -5,6 +5,7 @@
 
 import SwiftginxConfig
 import SwiftginxHTTP
+import SwiftginxPosix
 
 extension ByteBuffer {
     @inline(__always) func appendHeader(_ name: StaticString, _ value: [UInt8]) {
@@ -90,6 +91,14 @@ extension ClientConnection {
             output.append("Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n")
         case .max:
             output.append("Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n")
+        case .daily(let secondsOfDay):
+            // The next occurrence of that local time of day.
+            let offset = Clock.utcOffset(at: now)
+            let localMidnight = (now + offset) / 86400 * 86400 - offset
+            var expiresAt = localMidnight + secondsOfDay
+            if expiresAt <= now { expiresAt += 86400 }
+            output.appendHeader("Expires", HTTPDate.format(expiresAt))
+            output.appendHeader("Cache-Control", Array("max-age=\(expiresAt - now)".utf8))
         case .access(let t), .modified(let t):
             var expiresAt = now + t
             if case .modified = e { expiresAt = (mtime ?? now) + t }

@@ -113,6 +113,17 @@ extension ClientConnection {
                 if r.upperBound <= request.uri.count { out.append(request.uri[r].map { $0 }) }
             }
         case .namedCapture: break
+        case .requestId:
+            let hex = Array("0123456789abcdef".utf8)
+            for _ in 0..<32 { out.append(hex[Int.random(in: 0..<16)]) }
+        case .binaryRemoteAddr: out.append(peer.rawAddress)
+        case .requestCompletion: if request.status > 0 && !request.aborted { out.append("OK") }
+        // Not set at this stage: no TLS, no request bodies kept, no proxying yet.
+        case .https, .requestBody: break
+        case .proxyAddXForwardedFor, .proxyHost, .proxyPort: break
+        case .upstreamAddr, .upstreamStatus, .upstreamResponseTime, .upstreamConnectTime, .upstreamHeaderTime,
+            .upstreamResponseLength, .upstreamHeader:
+            break
         }
     }
 
