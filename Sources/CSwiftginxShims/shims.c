@@ -45,3 +45,21 @@ int swiftginx_sock_nonblock(void) { return SOCK_NONBLOCK; }
 int swiftginx_sock_cloexec(void) { return SOCK_CLOEXEC; }
 
 int swiftginx_gettid(void) { return (int)gettid(); }
+
+#include <fcntl.h>
+#include <sys/syscall.h>
+
+int swiftginx_spawn(const char *path, char *const argv[], int stdout_fd, int stderr_fd) {
+    pid_t pid = fork();
+    if (pid != 0) return (int)pid;
+    int null_fd = open("/dev/null", O_RDWR);
+    dup2(null_fd, 0);
+    dup2(stdout_fd >= 0 ? stdout_fd : null_fd, 1);
+    dup2(stderr_fd >= 0 ? stderr_fd : null_fd, 2);
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(path, argv);
+    _exit(127);
+}

@@ -43,12 +43,17 @@ public enum ProcessControl {
     /// Raises RLIMIT_NOFILE (`worker_rlimit_nofile`).
     public static func setOpenFileLimit(_ n: Int) throws(SystemError) {
         var r = rlimit(rlim_cur: rlim_t(n), rlim_max: rlim_t(n))
-        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) < 0 { throw SystemError("setrlimit(RLIMIT_NOFILE)", errno: errno) }
+        if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &r) < 0 {
+            throw SystemError("setrlimit(RLIMIT_NOFILE)", errno: errno)
+        }
     }
 
     /// Starts a detached-join pthread running `body`; returns its handle for `join`.
     public static func startThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        final class Box {
+            let body: @Sendable () -> Void
+            init(_ b: @escaping @Sendable () -> Void) { body = b }
+        }
         let ctx = Unmanaged.passRetained(Box(body)).toOpaque()
         var tid = pthread_t()
         pthread_create(
@@ -71,4 +76,37 @@ extension ProcessControl {
         gethostname(&buf, 255)
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }()
+}
+
+extension ProcessControl {
+    /// Starts `path` with `arguments` (argv[0] included), stdin from /dev/null,
+    /// stdout/stderr on the given descriptors (-1: /dev/null) and no other
+    /// inherited descriptor, so a long-lived child holds nothing of ours.
+    public static func spawn(_ path: String, _ arguments: [String], stdout: Int32, stderr: Int32) throws(SystemError)
+        -> Int32
+    {
+        var cargs: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
+        cargs.append(nil)
+        defer { for p in cargs { free(p) } }
+        let pid = swiftginx_spawn(path, cargs, stdout, stderr)
+        if pid < 0 { throw SystemError("fork", errno: errno) }
+        return pid
+    }
+
+    /// Waits up to `timeout` ms for `pid` to exit; returns its exit status (128+signal
+    /// when killed), or nil while it still runs.
+    public static func wait(_ pid: Int32, timeout: Int) -> Int32? {
+        let deadline = Clock.monotonicMilliseconds() + Int64(timeout)
+        while true {
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid {
+                if status & 0x7f == 0 { return (status >> 8) & 0xff }
+                return 128 + (status & 0x7f)
+            }
+            if r < 0 { return -1 }
+            if Clock.monotonicMilliseconds() >= deadline { return nil }
+            usleep(10_000)
+        }
+    }
 }

@@ -58,7 +58,9 @@ public enum Socket {
     }
 
     @inline(__always)
-    public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+    public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<
+        Int
+    > {
         try syscallIO("recv") { Glibc.recv(fd, buf, count, 0) }
     }
 

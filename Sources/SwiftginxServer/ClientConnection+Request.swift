@@ -15,6 +15,7 @@ extension ClientConnection {
         requests += 1
         request.reset()
         request.startMilliseconds = worker.clock.milliseconds
+        refreshGroup()
         let buf = headBytes
         let server = selectServer(buf)
         request.server = server
@@ -50,7 +51,7 @@ extension ClientConnection {
 
     /// Host header (or absolute-form authority) → server: lowercased, port and trailing dot removed.
     private func selectServer(_ buf: UnsafeRawBufferPointer) -> VirtualServer {
-        let group = listener.group
+        let group = group
         guard let h = head.host else { return group.defaultServer }
         var end = h.upperBound
         // Strip ":port" (not inside an IPv6 literal).
@@ -190,9 +191,9 @@ extension ClientConnection {
         } else if let name = request.server?.primaryName, !name.isEmpty {
             out += Array(name.utf8)
         } else {
-            out += Array(listener.group.address.host.utf8)
+            out += Array(group.address.host.utf8)
         }
-        let port = listener.group.address.port
+        let port = group.address.port
         if settings.portInRedirect && port != 80 { out += Array(":\(port)".utf8) }
         return out
     }
@@ -205,8 +206,8 @@ extension ClientConnection {
         request.reset()
         request.startMilliseconds = worker.clock.milliseconds
         head.headLength = 0
-        request.server = listener.group.defaultServer
-        request.adopt(listener.group.defaultServer.defaultSettings)
+        request.server = group.defaultServer
+        request.adopt(group.defaultServer.defaultSettings)
         request.keepAlive = false
         request.bodyPending = true
         logInfo(e.logMessage)

@@ -30,6 +30,12 @@ final class ClientConnection {
     /// `$connection`.
     let number: Int
     var deadline: Int64 = 0
+    /// The servers for this connection's local address (refreshed per request, so a
+    /// reload applies to the next request on a keep-alive connection).
+    var group: ListenGroup
+    /// The socket's local address, when the listener is a wildcard that other
+    /// addresses of the same port share (nginx's per-address dispatch).
+    var localAddress: SocketAddress? = nil
 
     var state: State = .readingHead
     let input: ByteBuffer
@@ -70,7 +76,14 @@ final class ClientConnection {
         self.slot = slot
         self.slotGeneration = slotGeneration
         self.number = number
-        let settings = listener.group.defaultServer.settings
+        let local = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
+        localAddress = local
+        if let local {
+            group = worker.generation.config.listenGroup(localHost: local.host, port: local.port) ?? listener.group
+        } else {
+            group = listener.group
+        }
+        let settings = group.defaultServer.settings
         input = ByteBuffer(capacity: settings.clientHeaderBufferSize)
         output = ByteBuffer(capacity: 1024)
         parser = RequestParser(options: RequestParserOptions())
@@ -88,7 +101,16 @@ final class ClientConnection {
         parser = RequestParser(options: o)
     }
 
-    var headerTimeout: Int { listener.group.defaultServer.settings.clientHeaderTimeout }
+    /// Picks the listen group from the current configuration.
+    func refreshGroup() {
+        if let local = localAddress {
+            group = worker.generation.config.listenGroup(localHost: local.host, port: local.port) ?? listener.group
+        } else {
+            group = listener.group
+        }
+    }
+
+    var headerTimeout: Int { group.defaultServer.settings.clientHeaderTimeout }
 
     func start() {
         state = .readingHead
@@ -271,7 +293,7 @@ final class ClientConnection {
             worker.schedule(self, after: headerTimeout)
         } else {
             input.clear()
-            input.shrink(to: listener.group.defaultServer.settings.clientHeaderBufferSize)
+            input.shrink(to: group.defaultServer.settings.clientHeaderBufferSize)
             state = .idle
             worker.schedule(self, after: request.keepaliveTimeout)
         }

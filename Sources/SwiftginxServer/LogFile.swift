@@ -56,7 +56,9 @@ public final class LogFiles: Sendable {
         let all = files.withLock { Array($0.values) }
         var errors: [String] = []
         for f in all {
-            do { try f.reopen() } catch { errors.append("open() \"\(f.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))") }
+            do { try f.reopen() } catch {
+                errors.append("open() \"\(f.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+            }
         }
         return errors
     }

@@ -66,7 +66,8 @@ public final class Server {
         }
         pidPath = config.main.pidPath
         do { try FileSystem.writeFile(pidPath, "\(ProcessControl.pid)\n") } catch {
-            throw StartupError(description: "open() \"\(pidPath)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+            throw StartupError(
+                description: "open() \"\(pidPath)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
         }
         if config.main.daemon && !config.main.errorLogs.contains(where: { $0.path == "stderr" }) {
             ProcessControl.detachStderr()
@@ -102,6 +103,7 @@ public final class Server {
                     reload()
                 case SIGUSR1:
                     state.errorLog.log(.notice, "signal 10 (SIGUSR1) received, reopening logs")
+                    flushWorkerLogs()
                     for e in logFiles.reopenAll() { state.errorLog.log(.alert, e) }
                 case SIGQUIT:
                     state.errorLog.log(.notice, "signal 3 (SIGQUIT) received, shutting down")
@@ -126,6 +128,18 @@ public final class Server {
         FileSystem.unlink(pidPath)
         state.errorLog.log(.notice, "exit")
         return 0
+    }
+
+    /// Asks every worker to write out its buffered access-log lines and waits
+    /// (at most a second) until they have, so lines land in the file they belong to.
+    private func flushWorkerLogs() {
+        let target = state.flushAcks.load(ordering: .acquiring) + workers.count
+        state.flushRequests.add(1, ordering: .releasing)
+        for w in workers { w.wake() }
+        let deadline = Clock.monotonicMilliseconds() + 1000
+        while state.flushAcks.load(ordering: .acquiring) < target && Clock.monotonicMilliseconds() < deadline {
+            usleep(1000)
+        }
     }
 
     // MARK: reload
@@ -200,7 +214,8 @@ public final class Server {
     private func bindListeners(_ config: RuntimeConfig) throws(StartupError) -> [[ListenerSpec]] {
         var next: [ListenAddress: [Int32]] = [:]
         var fresh: [Int32] = []
-        for group in config.listenGroups {
+        let bound = config.listenGroups.filter { $0.bindsOwnSocket }
+        for group in bound {
             if let existing = sockets[group.address] {
                 next[group.address] = existing
                 continue
@@ -208,6 +223,19 @@ public final class Server {
             guard let addr = SocketAddress(host: group.address.host, port: group.address.port) else {
                 for fd in fresh { Socket.close(fd) }
                 throw StartupError(description: "invalid listen address \(group.address)")
+            }
+            // Per-worker SO_REUSEPORT sockets would silently share a port that another
+            // process already uses; probe it first so a busy address fails as in nginx.
+            do {
+                let probe = try Socket.listen(
+                    address: addr, backlog: 1, reusePort: false, ipv6Only: group.options.ipv6only)
+                Socket.close(probe)
+            } catch {
+                for fd in fresh { Socket.close(fd) }
+                throw StartupError(
+                    description:
+                        "\(error.call)() to \(group.address) failed (\(error.errno): \(SystemError.message(error.errno)))"
+                )
             }
             var fds: [Int32] = []
             for _ in 0..<workerCount {
@@ -231,7 +259,7 @@ public final class Server {
         if !removed.isEmpty { retiredSockets.append((Clock.monotonicMilliseconds() + 2000, removed)) }
         sockets = next
         return (0..<workerCount).map { w in
-            config.listenGroups.map { ListenerSpec(fd: next[$0.address]![w], group: $0) }
+            bound.map { ListenerSpec(fd: next[$0.address]![w], group: $0) }
         }
     }
 }

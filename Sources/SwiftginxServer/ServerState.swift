@@ -39,6 +39,10 @@ public final class ServerState: Sendable {
     private let current: Mutex<Generation>
     private let stop = Atomic<Int>(0)
     private let connections = Atomic<Int>(0)
+    /// Log-flush handshake before a reopen: the master bumps the request, each
+    /// worker flushes its access-log buffers and bumps the acknowledgements.
+    let flushRequests = Atomic<Int>(0)
+    let flushAcks = Atomic<Int>(0)
     public let errorLog: ErrorLog
     public let logFiles: LogFiles
     public let prefix: String

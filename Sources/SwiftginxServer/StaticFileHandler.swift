@@ -40,7 +40,9 @@ extension ClientConnection {
             info = try FileSystem.info(fd)
         } catch {
             FileSystem.close(fd)
-            logError("fstat() \"\(request.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))", level: .crit)
+            logError(
+                "fstat() \"\(request.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))", level: .crit
+            )
             respondError(500)
             return
         }
@@ -189,7 +191,8 @@ extension ClientConnection {
         var contentRange: [UInt8]? = nil
         let acceptRanges = plain && s.maxRanges != 0
         if acceptRanges, let r = head.header(Array("range".utf8), in: buf), ifRangeAllows(buf, info: info, etag: etag) {
-            switch ByteRangeSpec.evaluate(UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
+            switch ByteRangeSpec.evaluate(
+                UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
             {
             case .single(let range):
                 status = 206
@@ -215,7 +218,9 @@ extension ClientConnection {
         output.appendHeader("Last-Modified", HTTPDate.format(info.mtime))
         finishHead(settings: s, mtime: info.mtime) { o in
             if let etag { o.appendHeader("ETag", etag) }
-            if acceptRanges && status != 206 || acceptRanges && contentRange == nil { o.append("Accept-Ranges: bytes\r\n") }
+            if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
+                o.append("Accept-Ranges: bytes\r\n")
+            }
             if let contentRange { o.appendHeader("Content-Range", contentRange) }
         }
         if isHeadOnly || length == 0 {
@@ -269,7 +274,9 @@ extension ClientConnection {
             if c == UInt8(ascii: ".") {
                 var ext = ""
                 ext.reserveCapacity(uri.count - i)
-                for b in uri[(i + 1)...] { ext.unicodeScalars.append(Unicode.Scalar(b >= 65 && b <= 90 ? b | 0x20 : b)) }
+                for b in uri[(i + 1)...] {
+                    ext.unicodeScalars.append(Unicode.Scalar(b >= 65 && b <= 90 ? b | 0x20 : b))
+                }
                 return settings.types.byExtension[ext] ?? settings.defaultType
             }
             if c == UInt8(ascii: "/") { break }

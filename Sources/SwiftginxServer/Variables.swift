@@ -78,8 +78,13 @@ extension ClientConnection {
         case .requestLength: out.append(decimal: Int64(head.headLength))
         case .scheme: out.append("http")
         case .serverName: if let s = request.server { out.append(string: s.primaryName) }
-        case .serverPort: out.append(decimal: Int64(listener.group.address.port))
-        case .serverAddr: out.append(string: listener.group.address.host)
+        case .serverPort: out.append(decimal: Int64(group.address.port))
+        case .serverAddr:
+            if let l = localAddress ?? Socket.localAddress(fd) {
+                var b: [UInt8] = []
+                l.appendHost(to: &b)
+                out.append(b)
+            }
         case .serverProtocol:
             if hasHead { out.append(head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
         case .connection: out.append(decimal: Int64(number))

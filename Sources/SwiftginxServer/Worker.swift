@@ -23,6 +23,8 @@ final class WorkerListener {
     let fd: Int32
     var group: ListenGroup
     var registered = false
+    /// A wildcard socket whose port also carries specific addresses that are not bound.
+    var needsLocalLookup = false
     init(fd: Int32, group: ListenGroup) {
         self.fd = fd
         self.group = group
@@ -50,6 +52,7 @@ public final class Worker: @unchecked Sendable {
     /// Scratch space for discarding request bodies and building values.
     let scratch = ByteBuffer(capacity: 16384)
     var workerConnections: Int
+    var flushRequestsSeen = 0
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -122,6 +125,12 @@ public final class Worker: @unchecked Sendable {
 
     /// Reacts to the master: a new configuration generation, or a stop.
     private func checkShared() {
+        let flushes = state.flushRequests.load(ordering: .acquiring)
+        if flushes != flushRequestsSeen {
+            accessLog.flushAll()
+            flushRequestsSeen = flushes
+            state.flushAcks.add(1, ordering: .releasing)
+        }
         let mode = state.stopMode
         if mode != .running {
             beginStop()
@@ -158,6 +167,13 @@ public final class Worker: @unchecked Sendable {
             } else {
                 next.append(WorkerListener(fd: s.fd, group: s.group))
             }
+        }
+        let config = generation.config
+        for l in next {
+            let a = l.group.address
+            l.needsLocalLookup =
+                (a.host == "0.0.0.0" || a.host == "::")
+                && config.listenGroups.contains { !$0.bindsOwnSocket && $0.address.port == a.port }
         }
         for (_, old) in byFD where old.registered { epoll.remove(old.fd) }
         for l in listeners where l.registered { epoll.remove(l.fd) }

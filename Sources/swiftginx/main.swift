@@ -173,7 +173,9 @@ if let signal = opts.signal {
         exit(1)
     }
     do { try ProcessControl.kill(pid, SignalName.number(signal)!) } catch {
-        stderrPrint("swiftginx: [alert] kill(\(pid), \(SignalName.number(signal)!)) failed (\(error.errno): \(SystemError.message(error.errno)))")
+        stderrPrint(
+            "swiftginx: [alert] kill(\(pid), \(SignalName.number(signal)!)) failed (\(error.errno): \(SystemError.message(error.errno)))"
+        )
         exit(1)
     }
     exit(0)

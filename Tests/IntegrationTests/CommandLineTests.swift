@@ -71,6 +71,7 @@ import Testing
         let s = try TestServer()
         let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-s", "reload"])
         #expect(r.status == 1)
-        #expect(r.stderr.contains("[error] open() \"\(s.prefix)logs/swiftginx.pid\" failed (2: No such file or directory)"))
+        #expect(
+            r.stderr.contains("[error] open() \"\(s.prefix)logs/swiftginx.pid\" failed (2: No such file or directory)"))
     }
 }

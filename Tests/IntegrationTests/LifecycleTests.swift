@@ -56,7 +56,10 @@ import Testing
         #expect(try held.readResponse().status == 200)
         try s.writeConfig("events {}\nhttp { bogus; }\n")
         s.signal(SIGHUP)
-        #expect(s.waitForFile("logs/error.log", containing: "[emerg] unknown directive \"bogus\""))
+        #expect(s.waitForFile("logs/error.log", containing: "[emerg] \(s.pid)#"))
+        #expect(
+            s.waitForFile(
+                "logs/error.log", containing: ": unknown directive \"bogus\" in \(s.prefix)conf/swiftginx.conf:2"))
         #expect(try get(s.port, "/").bodyText == "two")
     }
 

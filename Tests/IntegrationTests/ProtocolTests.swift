@@ -106,7 +106,8 @@ import Testing
         #expect(body.status == 413)
         #expect(s.waitForFile("logs/error.log", containing: "client intended to send too large body: 11 bytes"))
         let allowed = try request(
-            s.port, "POST /big/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n\r\n" + String(repeating: "x", count: 50))
+            s.port,
+            "POST /big/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: 50\r\n\r\n" + String(repeating: "x", count: 50))
         #expect(allowed.status == 200)
     }
 

@@ -31,3 +31,34 @@ import Testing
         #expect(try get(s.port, "/", host: "unknown.test").bodyText == "default")
     }
 }
+
+@Suite struct ListenAddressTests {
+    @Test func wildcardSocketDispatchesBySpecificAddress() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    server { listen PORT; return 200 "wildcard $server_addr"; }
+                    server { listen 127.0.0.2:PORT; return 200 "specific $server_addr"; }
+                }
+                """)
+        try s.start()
+        #expect(try get(s.port, "/").bodyText == "wildcard 127.0.0.1")
+        let c = try RawClient(port: s.port, host: "127.0.0.2")
+        try c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try c.readResponse().bodyText == "specific 127.0.0.2")
+    }
+
+    @Test func busyPortFailsLikeNginx() throws {
+        let first = try TestServer()
+        try first.start()
+        let second = try TestServer()
+        try second.writeConfig(TestServer.defaultConfig.replacingOccurrences(of: "PORT", with: "\(first.port)"))
+        let r = try runBinary(["-p", second.prefix, "-c", "conf/swiftginx.conf"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("[emerg] bind() to 127.0.0.1:\(first.port) failed (98: Address already in use)"))
+    }
+}

@@ -68,7 +68,8 @@ import Testing
     @Test func headHasNoBody() throws {
         let s = try makeServer()
         let c = try RawClient(port: s.port)
-        try c.send("HEAD /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        try c.send(
+            "HEAD /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
         let h = try c.readResponse(headRequest: true)
         #expect(h.status == 200)
         #expect(h.header("Content-Length") == "12")
@@ -127,7 +128,8 @@ import Testing
         let forbidden = try get(s.port, "/noindex/")
         #expect(forbidden.status == 403)
         #expect(forbidden.bodyText.contains("<center><h1>403 Forbidden</h1></center>"))
-        #expect(s.waitForFile("logs/error.log", containing: "directory index of \"\(s.prefix)html/noindex/\" is forbidden"))
+        #expect(
+            s.waitForFile("logs/error.log", containing: "directory index of \"\(s.prefix)html/noindex/\" is forbidden"))
     }
 
     @Test func notFoundPageAndLog() throws {
@@ -140,7 +142,8 @@ import Testing
         #expect(
             s.waitForFile(
                 "logs/error.log",
-                containing: "open() \"\(s.prefix)html/nope.html\" failed (2: No such file or directory), client: 127.0.0.1, server: localhost, request: \"GET /nope.html HTTP/1.1\", host: \"localhost\""
+                containing:
+                    "open() \"\(s.prefix)html/nope.html\" failed (2: No such file or directory), client: 127.0.0.1, server: localhost, request: \"GET /nope.html HTTP/1.1\", host: \"localhost\""
             ))
     }
 

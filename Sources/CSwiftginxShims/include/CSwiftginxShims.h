@@ -30,6 +30,9 @@ int swiftginx_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
 
 int swiftginx_gettid(void);
+/* fork + exec with stdin from /dev/null, stdout/stderr on the given fds and every
+   other descriptor closed in the child; returns the pid or -1. */
+int swiftginx_spawn(const char *path, char *const argv[], int stdout_fd, int stderr_fd);
 int swiftginx_sock_nonblock(void);
 int swiftginx_sock_cloexec(void);
 

@@ -20,14 +20,14 @@ final class RawClient {
     let fd: Int32
     var pending: [UInt8] = []
 
-    init(port: Int, timeoutSeconds: Int = 5) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    init(port: Int, host: String = "127.0.0.1", timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_addr.s_addr = inet_addr(host)
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         let r = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, 16) }
@@ -91,7 +91,10 @@ final class RawClient {
                 headEnd = r
                 break
             }
-            if !fill() { throw TestFailure("connection closed before a response head; got \(String(decoding: pending, as: UTF8.self))") }
+            if !fill() {
+                throw TestFailure(
+                    "connection closed before a response head; got \(String(decoding: pending, as: UTF8.self))")
+            }
         }
         let head = String(decoding: pending[0..<headEnd!], as: UTF8.self)
         pending.removeFirst(headEnd! + 4)

@@ -3,6 +3,7 @@
 
 import Foundation
 import Glibc
+import SwiftginxPosix
 import Testing
 
 /// The repository root, found from this file's path.
@@ -38,33 +39,34 @@ struct CommandResult {
 }
 
 /// Runs the binary with arguments to completion (bounded by `timeout` seconds).
-func runBinary(_ args: [String], cwd: String? = nil, timeout: Double = 20) throws -> CommandResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binaryPath)
-    p.arguments = args
-    if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning {
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+/// Output goes to files and the child inherits no other descriptor of ours: a
+/// daemon started by a test must not hold a pipe or socket of the test process.
+func runBinary(_ args: [String], timeout: Double = 20) throws -> CommandResult {
+    let base = FileManager.default.temporaryDirectory.appendingPathComponent("swiftginx-run-\(UUID().uuidString)").path
+    let outFD = open(base + ".out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    let errFD = open(base + ".err", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    defer {
+        close(outFD)
+        close(errFD)
+        unlink(base + ".out")
+        unlink(base + ".err")
     }
-    let o = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return CommandResult(status: p.terminationStatus, stdout: o, stderr: e)
+    let pid = try ProcessControl.spawn(binaryPath, [binaryPath] + args, stdout: outFD, stderr: errFD)
+    var status = ProcessControl.wait(pid, timeout: Int(timeout * 1000))
+    if status == nil {
+        kill(pid, SIGKILL)
+        status = ProcessControl.wait(pid, timeout: 5000)
+    }
+    let o = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+    let e = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+    return CommandResult(status: status ?? -1, stdout: o, stderr: e)
 }
 
 final class TestServer {
     let prefix: String
     let port: Int
-    var process: Process?
     var pid: Int32 = 0
-    let stderrPipe = Pipe()
+    var exitStatus: Int32? = nil
 
     /// Creates the prefix. `config` may use `PORT` and `PREFIX` placeholders; when it
     /// is nil a default single-server config serving html/ is used.
@@ -77,8 +79,10 @@ final class TestServer {
             try fm.createDirectory(at: dir.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         try fm.copyItem(
-            at: repositoryRoot.appendingPathComponent("conf/mime.types"), to: dir.appendingPathComponent("conf/mime.types"))
-        try "<html>index</html>\n".write(to: dir.appendingPathComponent("html/index.html"), atomically: true, encoding: .utf8)
+            at: repositoryRoot.appendingPathComponent("conf/mime.types"),
+            to: dir.appendingPathComponent("conf/mime.types"))
+        try "<html>index</html>\n".write(
+            to: dir.appendingPathComponent("html/index.html"), atomically: true, encoding: .utf8)
         try writeConfig(config ?? TestServer.defaultConfig)
         for (path, content) in files {
             let url = dir.appendingPathComponent(path)
@@ -122,19 +126,16 @@ final class TestServer {
 
     /// Starts the server and waits (≤ 10 s) until it accepts connections.
     func start(extraArgs: [String] = []) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binaryPath)
-        p.arguments = ["-p", prefix, "-c", "conf/swiftginx.conf"] + extraArgs
-        p.standardError = stderrPipe
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        process = p
-        pid = p.processIdentifier
+        let errFD = open(prefix + "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(errFD) }
+        pid = try ProcessControl.spawn(
+            binaryPath, [binaryPath, "-p", prefix, "-c", "conf/swiftginx.conf"] + extraArgs, stdout: -1, stderr: errFD)
+        exitStatus = nil
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if !p.isRunning {
-                let err = String(decoding: stderrPipe.fileHandleForReading.availableData, as: UTF8.self)
-                throw TestFailure("server exited at startup: \(err)")
+            if let status = ProcessControl.wait(pid, timeout: 0) {
+                exitStatus = status
+                throw TestFailure("server exited at startup (\(status)): \(read("stderr.txt"))")
             }
             if FileManager.default.fileExists(atPath: prefix + "logs/swiftginx.pid"), canConnect(port: port) { return }
             usleep(20_000)
@@ -143,28 +144,24 @@ final class TestServer {
         throw TestFailure("server did not start within 10 s")
     }
 
-    func signal(_ sig: Int32) { if pid > 0 { kill(pid, sig) } }
+    func signal(_ sig: Int32) { if pid > 0 && exitStatus == nil { kill(pid, sig) } }
 
     /// Waits (bounded) for the process to exit; returns its status or nil on timeout.
     @discardableResult
     func waitForExit(timeout: Double = 10) -> Int32? {
-        guard let p = process else { return nil }
-        let deadline = Date().addingTimeInterval(timeout)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        return p.isRunning ? nil : p.terminationStatus
+        guard pid > 0 else { return nil }
+        if exitStatus == nil { exitStatus = ProcessControl.wait(pid, timeout: Int(timeout * 1000)) }
+        return exitStatus
     }
 
-    /// Stops by pid: TERM, then KILL after 5 s. Removes the prefix.
+    /// Stops by pid: TERM, then KILL after 5 s.
     func stop() {
-        guard let p = process else { return }
-        if p.isRunning {
-            kill(pid, SIGTERM)
-            if waitForExit(timeout: 5) == nil {
-                kill(pid, SIGKILL)
-                p.waitUntilExit()
-            }
+        guard pid > 0, exitStatus == nil else { return }
+        kill(pid, SIGTERM)
+        if waitForExit(timeout: 5) == nil {
+            kill(pid, SIGKILL)
+            exitStatus = ProcessControl.wait(pid, timeout: 5000)
         }
-        process = nil
     }
 
     func cleanup() {
