@@ -11,6 +11,17 @@ public struct FileInfo: Sendable {
     public var isRegular: Bool
     public var inode: UInt64
     public var device: UInt64
+    /// Nanosecond parts and the change time: together they tell whether a file
+    /// changed since it was last looked at (a write, a chmod, a replacement).
+    public var mtimeNanos: Int
+    public var ctime: Int
+    public var ctimeNanos: Int
+
+    /// True when both describe the same unchanged file.
+    @inlinable public func sameVersion(as o: FileInfo) -> Bool {
+        inode == o.inode && device == o.device && size == o.size && mtime == o.mtime && mtimeNanos == o.mtimeNanos
+            && ctime == o.ctime && ctimeNanos == o.ctimeNanos && isRegular == o.isRegular
+    }
 }
 
 public enum FileSystem {
@@ -35,6 +46,18 @@ public enum FileSystem {
     }
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+
+    /// Reads exactly `count` bytes at `offset` (a regular file); false on error or a short file.
+    public static func readFully(_ fd: Int32, into buf: UnsafeMutableRawPointer, count: Int, offset: Int64) -> Bool {
+        var done = 0
+        while done < count {
+            let n = pread(fd, buf + done, count - done, off_t(offset) + off_t(done))
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return false }
+            done += n
+        }
+        return true
+    }
 
     /// Opens (creating) a file for appending, as logs are.
     public static func openAppend(_ path: String) throws(SystemError) -> Int32 {
@@ -92,5 +115,8 @@ extension FileInfo {
         isRegular = (st.st_mode & S_IFMT) == S_IFREG
         inode = UInt64(st.st_ino)
         device = UInt64(st.st_dev)
+        mtimeNanos = Int(st.st_mtim.tv_nsec)
+        ctime = Int(st.st_ctim.tv_sec)
+        ctimeNanos = Int(st.st_ctim.tv_nsec)
     }
 }

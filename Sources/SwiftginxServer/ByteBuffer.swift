@@ -41,10 +41,9 @@ public final class ByteBuffer {
         writerIndex = n
     }
 
-    /// Makes room for at least `count` more bytes, compacting then growing.
+    /// Makes room for at least `count` more bytes by growing. It never moves the
+    /// bytes, so indexes into the buffer stay valid; `compact()` is explicit.
     public func reserve(_ count: Int) {
-        if writableCount >= count { return }
-        compact()
         if writableCount >= count { return }
         var newCap = capacity * 2
         while newCap - writerIndex < count { newCap *= 2 }

@@ -16,6 +16,9 @@ extension ClientConnection {
         request.reset()
         request.startMilliseconds = worker.clock.milliseconds
         refreshGroup()
+        responseStart = output.writerIndex
+        responseHeadLength = 0
+        bodyBytesSent = 0
         let buf = headBytes
         let server = selectServer(buf)
         request.server = server
@@ -152,7 +155,7 @@ extension ClientConnection {
             appendContentType(settings.defaultType)
             appendContentLength(Int64(value.count))
             finishHead(settings: settings)
-            if !isHeadOnly { output.append(value) }
+            if !isHeadOnly { appendBody(value) }
             flushResponse()
             return
         }
@@ -206,6 +209,9 @@ extension ClientConnection {
         request.reset()
         request.startMilliseconds = worker.clock.milliseconds
         head.headLength = 0
+        responseStart = output.writerIndex
+        responseHeadLength = 0
+        bodyBytesSent = 0
         request.server = group.defaultServer
         request.adopt(group.defaultServer.defaultSettings)
         request.keepAlive = false
@@ -290,7 +296,7 @@ extension ClientConnection {
         }
         extra(output)
         finishHead(settings: settings)
-        if let body, !isHeadOnly { output.append(body) }
+        if let body, !isHeadOnly { appendBody(body) }
         flushResponse()
     }
 

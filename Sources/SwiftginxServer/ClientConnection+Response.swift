@@ -34,8 +34,9 @@ extension ByteBuffer {
 extension ClientConnection {
     /// Clears the output and writes the status line, Server and Date.
     func beginHead(_ status: Int) {
-        output.clear()
-        bytesSent = 0
+        // A head started earlier for this request (then abandoned) is discarded.
+        output.writerIndex = max(responseStart, output.readerIndex)
+        bodyBytesSent = 0
         request.status = status
         output.append(HTTPStatus.statusLine(status))
         let tokens = request.location?.settings.serverTokens ?? request.server?.defaultSettings.serverTokens ?? true
@@ -79,7 +80,17 @@ extension ClientConnection {
             }
         }
         output.append("\r\n")
-        responseHeadLength = output.readableCount
+        responseHeadLength = output.writerIndex - responseStart
+    }
+
+    /// Appends a body held in memory.
+    func appendBody(_ bytes: UnsafeRawBufferPointer) {
+        output.append(bytes)
+        bodyBytesSent += Int64(bytes.count)
+    }
+
+    func appendBody(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { appendBody($0) }
     }
 
     private func appendExpires(_ e: Expires, mtime: Int?) {

@@ -52,11 +52,17 @@ final class ClientConnection {
 
     // Response output.
     let output: ByteBuffer
-    var fileFD: Int32 = -1
+    /// Responses accumulate in `output`: pipelined responses held in memory are
+    /// written together, one send for many requests.
+    /// Where the current response starts in `output`.
+    var responseStart = 0
+    /// Size of the current response head, and body bytes produced or sent.
+    var responseHeadLength = 0
+    var bodyBytesSent: Int64 = 0
+    /// A file body sent with sendfile after `output`.
+    var fileEntry: OpenFileCache.Entry? = nil
     var fileOffset: Int64 = 0
     var fileRemaining: Int64 = 0
-    var responseHeadLength = 0
-    var bytesSent: Int64 = 0
 
     // Request body being discarded.
     var bodyRemaining: Int64 = 0
@@ -152,8 +158,18 @@ final class ClientConnection {
                         continue
                     }
                 }
+                if output.readableCount > 0 {
+                    // Answers to earlier pipelined requests go out before we wait for input.
+                    if !flush() { return }
+                    if state == .closed { return }
+                    output.clear()
+                }
                 if !readMore() { return }
             case .sending:
+                if canDeferFlush() {
+                    finishResponse()
+                    continue
+                }
                 if !flush() { return }
                 finishResponse()
             case .discardingBody:
@@ -202,6 +218,13 @@ final class ClientConnection {
         }
     }
 
+    /// True when this response is complete in memory and the next pipelined request is
+    /// already buffered: keep going and send both with one write.
+    @inline(__always) private func canDeferFlush() -> Bool {
+        fileRemaining == 0 && request.keepAlive && !request.bodyPending && !shuttingDown
+            && output.readableCount < 65536 && input.writerIndex > headBase + head.headLength
+    }
+
     /// Writes pending output; true when everything was sent.
     func flush() -> Bool {
         do {
@@ -214,13 +237,12 @@ final class ClientConnection {
                         return false
                     case .processed(let n):
                         output.readerIndex += n
-                        bytesSent += Int64(n)
                     }
                     continue
                 }
                 if fileRemaining > 0 {
                     let chunk = Int(min(fileRemaining, 1 << 30))
-                    switch try Socket.sendfile(fd, fileFD, offset: &fileOffset, count: chunk) {
+                    switch try Socket.sendfile(fd, fileEntry?.fd ?? -1, offset: &fileOffset, count: chunk) {
                     case .wouldBlock:
                         worker.schedule(self, after: request.sendTimeout)
                         return false
@@ -231,7 +253,7 @@ final class ClientConnection {
                         fileRemaining = 0
                     case .processed(let n):
                         fileRemaining -= Int64(n)
-                        bytesSent += Int64(n)
+                        bodyBytesSent += Int64(n)
                     }
                     continue
                 }
@@ -248,12 +270,11 @@ final class ClientConnection {
 
     /// After the response: log, release the file, then keep alive, discard the body or close.
     func finishResponse() {
-        if fileFD >= 0 {
-            FileSystem.close(fileFD)
-            fileFD = -1
+        releaseFile()
+        if output.readableCount == 0 {
+            output.clear()
+            if output.capacity > 256 * 1024 { output.shrink(to: 4096) }
         }
-        fileRemaining = 0
-        output.clear()
         worker.writeAccessLog(self)
         if request.aborted {
             close()
@@ -334,7 +355,7 @@ final class ClientConnection {
                 bodyRemaining -= Int64(take)
                 if bodyRemaining == 0 { return true }
             }
-            if input.readableCount == 0 { input.clear() }
+            if input.readableCount == 0 { input.clear() } else { input.compact() }
             input.reserve(4096)
             do {
                 let want = chunked == nil ? Int(min(Int64(input.writableCount), bodyRemaining)) : input.writableCount
@@ -427,13 +448,18 @@ final class ClientConnection {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        if fileFD >= 0 {
-            FileSystem.close(fileFD)
-            fileFD = -1
-        }
-        worker.epoll.remove(fd)
+        releaseFile()
+        // close() removes the socket from epoll: no epoll_ctl needed.
         Socket.close(fd)
         worker.connectionClosed(self)
+    }
+
+    func releaseFile() {
+        if let e = fileEntry {
+            worker.files.release(e)
+            fileEntry = nil
+        }
+        fileRemaining = 0
     }
 
     // MARK: logging helpers

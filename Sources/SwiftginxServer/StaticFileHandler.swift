@@ -24,30 +24,20 @@ extension ClientConnection {
             serveIndex(location, directory: path)
             return
         }
-        request.path = String(decoding: path, as: UTF8.self)
+        let cache = s.openFileCache
+        // The cache key is the NUL-terminated path, usable as a C string as it is.
         path.append(0)
-        let fd: Int32
-        do {
-            fd = try path.withUnsafeBufferPointer { p throws(SystemError) in
-                try FileSystem.openReadOnly(UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self))
-            }
-        } catch {
-            fileError(error, path: request.path, settings: s)
-            return
+        let lookup = path.withUnsafeBufferPointer { p in
+            worker.files.lookup(
+                path: path, cpath: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self),
+                now: worker.now, validMs: cache.max > 0 ? cache.valid * 1000 : 0,
+                capacity: cache.max > 0 ? cache.max : OpenFileCache.defaultCapacity)
         }
-        let info: FileInfo
-        do {
-            info = try FileSystem.info(fd)
-        } catch {
-            FileSystem.close(fd)
-            logError(
-                "fstat() \"\(request.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))", level: .crit
-            )
-            respondError(500)
-            return
-        }
-        if info.isDirectory {
-            FileSystem.close(fd)
+        path.removeLast()
+        switch lookup {
+        case .file(let entry):
+            sendFile(entry, settings: s)
+        case .directory:
             var target = request.uri
             target.append(UInt8(ascii: "/"))
             if request.hasArgs {
@@ -55,15 +45,21 @@ extension ClientConnection {
                 target += request.args
             }
             sendRedirect(301, location: target, settings: s)
-            return
-        }
-        if !info.isRegular {
-            FileSystem.close(fd)
+        case .notRegular:
+            request.path = String(decoding: path, as: UTF8.self)
             logError("\"\(request.path)\" is not a regular file")
             respondError(404)
-            return
+        case .failure(let error, let call):
+            request.path = String(decoding: path, as: UTF8.self)
+            if call == "fstat" {
+                logError(
+                    "fstat() \"\(request.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))",
+                    level: .crit)
+                respondError(500)
+            } else {
+                fileError(error, path: request.path, settings: s)
+            }
         }
-        sendFile(fd: fd, info: info, settings: s)
     }
 
     /// root + uri, or alias + (uri without the location's prefix).
@@ -147,37 +143,35 @@ extension ClientConnection {
     }
 
     /// Conditional and range handling, then the head and a sendfile body.
-    private func sendFile(fd: Int32, info: FileInfo, settings s: LocationSettings) {
+    private func sendFile(_ entry: OpenFileCache.Entry, settings s: LocationSettings) {
+        let info = entry.info
         let buf = headBytes
-        let etag: [UInt8]? = s.etag ? makeETag(info) : nil
+        let etag: [UInt8]? = s.etag ? entry.etag : nil
         var status = request.overrideStatus ?? 200
         let plain = request.overrideStatus == nil
 
         if plain {
-            if let v = head.header(Array("if-unmodified-since".utf8), in: buf),
+            if let v = head.header(HeaderName.ifUnmodifiedSince, in: buf),
                 let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v])), info.mtime > t
             {
-                FileSystem.close(fd)
                 respondError(412)
                 return
             }
-            if let v = head.header(Array("if-match".utf8), in: buf), !etagMatches(buf[v], etag, weak: false) {
-                FileSystem.close(fd)
+            if let v = head.header(HeaderName.ifMatch, in: buf), !etagMatches(buf[v], etag, weak: false) {
                 respondError(412)
                 return
             }
             var notModified = false
-            if let v = head.header(Array("if-none-match".utf8), in: buf) {
+            if let v = head.header(HeaderName.ifNoneMatch, in: buf) {
                 notModified = etagMatches(buf[v], etag, weak: true)
-            } else if s.ifModifiedSince != .off, let v = head.header(Array("if-modified-since".utf8), in: buf),
+            } else if s.ifModifiedSince != .off, let v = head.header(HeaderName.ifModifiedSince, in: buf),
                 let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v]))
             {
                 notModified = s.ifModifiedSince == .exact ? t == info.mtime : info.mtime <= t
             }
             if notModified {
-                FileSystem.close(fd)
                 beginHead(304)
-                output.appendHeader("Last-Modified", HTTPDate.format(info.mtime))
+                output.appendHeader("Last-Modified", entry.lastModified)
                 finishHead(settings: s, mtime: info.mtime) { o in
                     if let etag { o.appendHeader("ETag", etag) }
                 }
@@ -190,7 +184,7 @@ extension ClientConnection {
         var length = info.size
         var contentRange: [UInt8]? = nil
         let acceptRanges = plain && s.maxRanges != 0
-        if acceptRanges, let r = head.header(Array("range".utf8), in: buf), ifRangeAllows(buf, info: info, etag: etag) {
+        if acceptRanges, let r = head.header(HeaderName.range, in: buf), ifRangeAllows(buf, info: info, etag: etag) {
             switch ByteRangeSpec.evaluate(
                 UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
             {
@@ -200,7 +194,6 @@ extension ClientConnection {
                 length = range.upperBound - range.lowerBound + 1
                 contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(info.size)".utf8)
             case .unsatisfiable:
-                FileSystem.close(fd)
                 request.status = 416
                 writeDefaultPage(416, settings: s) { o in
                     o.appendHeader("Content-Range", Array("bytes */\(info.size)".utf8))
@@ -213,9 +206,13 @@ extension ClientConnection {
         }
 
         beginHead(status)
-        appendContentType(contentType(for: request.uri, settings: s))
+        let typeKey = ObjectIdentifier(s.types)
+        if entry.contentType?.types != typeKey || entry.contentType?.defaultType != s.defaultType {
+            entry.contentType = (typeKey, s.defaultType, contentType(for: request.uri, settings: s))
+        }
+        appendContentType(entry.contentType!.value)
         appendContentLength(length)
-        output.appendHeader("Last-Modified", HTTPDate.format(info.mtime))
+        output.appendHeader("Last-Modified", entry.lastModified)
         finishHead(settings: s, mtime: info.mtime) { o in
             if let etag { o.appendHeader("ETag", etag) }
             if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
@@ -223,19 +220,19 @@ extension ClientConnection {
             }
             if let contentRange { o.appendHeader("Content-Range", contentRange) }
         }
-        if isHeadOnly || length == 0 {
-            FileSystem.close(fd)
-        } else {
-            fileFD = fd
-            fileOffset = start
-            fileRemaining = length
+        if !isHeadOnly && length > 0 {
+            if let contents = entry.contents {
+                contents.withUnsafeBytes {
+                    appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(start + length)]))
+                }
+            } else {
+                worker.files.retain(entry)
+                fileEntry = entry
+                fileOffset = start
+                fileRemaining = length
+            }
         }
         flushResponse()
-    }
-
-    /// nginx's ETag: "<mtime hex>-<size hex>".
-    private func makeETag(_ info: FileInfo) -> [UInt8] {
-        Array("\"\(String(info.mtime, radix: 16))-\(String(info.size, radix: 16))\"".utf8)
     }
 
     /// Whether an If-Match / If-None-Match list matches the entity tag.
@@ -259,7 +256,7 @@ extension ClientConnection {
 
     /// If-Range: a date equal to Last-Modified or the strong ETag.
     private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, info: FileInfo, etag: [UInt8]?) -> Bool {
-        guard let v = head.header(Array("if-range".utf8), in: buf) else { return true }
+        guard let v = head.header(HeaderName.ifRange, in: buf) else { return true }
         let value = buf[v]
         if value.first == UInt8(ascii: "\"") { return etag.map { Array(value) == $0 } ?? false }
         if let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == info.mtime }

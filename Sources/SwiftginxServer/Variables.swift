@@ -48,8 +48,8 @@ extension ClientConnection {
         case .status:
             let s = request.status
             if s < 100 { out.append("000") } else { out.append(decimal: Int64(s)) }
-        case .bodyBytesSent: out.append(decimal: max(0, bytesSent - Int64(responseHeadLength)))
-        case .bytesSent: out.append(decimal: bytesSent)
+        case .bodyBytesSent: out.append(decimal: bodyBytesSent)
+        case .bytesSent: out.append(decimal: Int64(responseHeadLength) + bodyBytesSent)
         case .requestTime:
             let ms = max(0, worker.clock.milliseconds - request.startMilliseconds)
             out.append(decimal: ms / 1000)
@@ -90,7 +90,7 @@ extension ClientConnection {
         case .connection: out.append(decimal: Int64(number))
         case .connectionRequests: out.append(decimal: Int64(requests))
         case .contentType:
-            if hasHead, let r = head.header(Array("content-type".utf8), in: buf) {
+            if hasHead, let r = head.header(HeaderName.contentType, in: buf) {
                 out.append(UnsafeRawBufferPointer(rebasing: buf[r]))
             }
         case .contentLength:
@@ -109,7 +109,7 @@ extension ClientConnection {
         case .sentHeader: break
         case .arg(let name): appendArgument(name, to: out)
         case .cookie(let name):
-            if hasHead, let r = head.header(Array("cookie".utf8), in: buf) {
+            if hasHead, let r = head.header(HeaderName.cookie, in: buf) {
                 appendCookie(name, in: buf[r], to: out)
             }
         case .capture(let n):

@@ -53,6 +53,7 @@ public final class Worker: @unchecked Sendable {
     let scratch = ByteBuffer(capacity: 16384)
     var workerConnections: Int
     var flushRequestsSeen = 0
+    let files = OpenFileCache()
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -103,6 +104,7 @@ public final class Worker: @unchecked Sendable {
             expireTimers()
             if now - lastFlush >= 1000 {
                 accessLog.flushAll()
+                files.expire(now: now, inactiveMs: 60_000)
                 lastFlush = now
             }
             if stopping {

@@ -3,6 +3,7 @@
 // error_page, return, add_header, expires, HEAD.
 
 import Foundation
+import Glibc
 import Testing
 
 @Suite struct StaticFileTests {
@@ -208,5 +209,47 @@ import Testing
         #expect(try get(s.port, "//hello.txt").status == 200)
         let escape = try get(s.port, "/../../etc/passwd")
         #expect(escape.status == 400)
+    }
+
+    @Test func changedFilesAreSeenAtOnce() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/hello.txt").bodyText == "hello world\n")
+        // Rewritten in place (same inode), replaced by rename, made unreadable, removed.
+        let fh = try FileHandle(forWritingTo: URL(fileURLWithPath: s.prefix + "html/hello.txt"))
+        fh.write(Data("HELLO".utf8))
+        try fh.close()
+        #expect(try get(s.port, "/hello.txt").bodyText == "HELLO world\n")
+        try s.write("html/hello.txt", "replaced")
+        #expect(try get(s.port, "/hello.txt").bodyText == "replaced")
+        if getuid() != 0 {
+            chmod(s.prefix + "html/hello.txt", 0)
+            #expect(try get(s.port, "/hello.txt").status == 403)
+        }
+        unlink(s.prefix + "html/hello.txt")
+        #expect(try get(s.port, "/hello.txt").status == 404)
+    }
+
+    @Test func pipelinedMixedResponsesStayInOrder() throws {
+        let big = String(repeating: "B", count: 200_000)
+        let s = try TestServer(config: Self.config, files: ["html/small.txt": "small", "html/big.txt": big])
+        try s.start()
+        let c = try RawClient(port: s.port)
+        let paths = ["/small.txt", "/big.txt", "/missing", "/small.txt", "/gone", "/big.txt", "/small.txt"]
+        try c.send(paths.map { "GET \($0) HTTP/1.1\r\nHost: localhost\r\n\r\n" }.joined())
+        for p in paths {
+            let r = try c.readResponse()
+            switch p {
+            case "/small.txt": #expect(r.bodyText == "small")
+            case "/big.txt": #expect(r.body.count == 200_000)
+            case "/missing": #expect(r.status == 404)
+            default: #expect(r.status == 410)
+            }
+        }
+        s.signal(SIGQUIT)
+        #expect(s.waitForExit() == 0)
+        let log = s.read("logs/access.log").split(separator: "\n")
+        #expect(log.count == paths.count)
+        #expect(log.first?.contains("\"GET /small.txt HTTP/1.1\" 200 5 ") == true)
+        #expect(log[1].contains("\"GET /big.txt HTTP/1.1\" 200 200000 "))
     }
 }

@@ -1,0 +1,12 @@
+// Request header names looked up by the server, as lowercase bytes allocated once.
+
+enum HeaderName {
+    static let contentType: [UInt8] = Array("content-type".utf8)
+    static let cookie: [UInt8] = Array("cookie".utf8)
+    static let ifMatch: [UInt8] = Array("if-match".utf8)
+    static let ifModifiedSince: [UInt8] = Array("if-modified-since".utf8)
+    static let ifNoneMatch: [UInt8] = Array("if-none-match".utf8)
+    static let ifRange: [UInt8] = Array("if-range".utf8)
+    static let ifUnmodifiedSince: [UInt8] = Array("if-unmodified-since".utf8)
+    static let range: [UInt8] = Array("range".utf8)
+}
