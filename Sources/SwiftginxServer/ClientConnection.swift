@@ -21,14 +21,14 @@ final class ClientConnection {
         case closed
     }
 
-    let fd: Int32
-    let peer: SocketAddress
+    private(set) var fd: Int32
+    private(set) var peer: SocketAddress
     unowned let worker: Worker
-    let listener: WorkerListener
-    let slot: Int32
-    let slotGeneration: UInt32
+    private(set) var listener: WorkerListener
+    private(set) var slot: Int32
+    private(set) var slotGeneration: UInt32
     /// `$connection`.
-    let number: Int
+    private(set) var number: Int
     var deadline: Int64 = 0
     /// The servers for this connection's local address (refreshed per request, so a
     /// reload applies to the next request on a keep-alive connection).
@@ -94,6 +94,44 @@ final class ClientConnection {
         output = ByteBuffer(capacity: 1024)
         parser = RequestParser(options: RequestParserOptions())
         configureParser(settings)
+    }
+
+    /// Makes a closed connection object serve a new socket (connections are pooled
+    /// per worker, so accepting allocates nothing in the steady state).
+    func reuse(
+        fd: Int32, peer: SocketAddress, listener: WorkerListener, slot: Int32, slotGeneration: UInt32, number: Int
+    ) {
+        self.fd = fd
+        self.peer = peer
+        self.listener = listener
+        self.slot = slot
+        self.slotGeneration = slotGeneration
+        self.number = number
+        localAddress = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
+        refreshGroup()
+        deadline = 0
+        state = .readingHead
+        let settings = group.defaultServer.settings
+        input.clear()
+        input.shrink(to: settings.clientHeaderBufferSize)
+        output.clear()
+        configureParser(settings)
+        head.reset()
+        headBase = 0
+        parsedCount = -1
+        requests = 0
+        request.reset()
+        responseStart = 0
+        responseHeadLength = 0
+        bodyBytesSent = 0
+        fileEntry = nil
+        fileOffset = 0
+        fileRemaining = 0
+        bodyRemaining = 0
+        chunked = nil
+        lingeringEnd = 0
+        nodelaySet = false
+        shuttingDown = false
     }
 
     func configureParser(_ s: ServerSettings) {

@@ -40,6 +40,8 @@ public final class Worker: @unchecked Sendable {
     var listeners: [WorkerListener] = []
     var connections: [ClientConnection?] = []
     var freeSlots: [Int32] = []
+    /// Closed connection objects kept for reuse.
+    var pool: [ClientConnection] = []
     var activeConnections = 0
     var slotGenerations: [UInt32] = []
     var timers = TimerHeap()
@@ -231,9 +233,17 @@ public final class Worker: @unchecked Sendable {
             }
             slotGenerations[Int(slot)] &+= 1
             let gen = slotGenerations[Int(slot)] & 0x3FFF_FFFF
-            let c = ClientConnection(
-                fd: fd, peer: SocketAddress(storage: peer), worker: self, listener: listener, slot: slot,
-                slotGeneration: gen, number: state.nextConnectionNumber())
+            let c: ClientConnection
+            if let pooled = pool.popLast() {
+                c = pooled
+                c.reuse(
+                    fd: fd, peer: SocketAddress(storage: peer), listener: listener, slot: slot, slotGeneration: gen,
+                    number: state.nextConnectionNumber())
+            } else {
+                c = ClientConnection(
+                    fd: fd, peer: SocketAddress(storage: peer), worker: self, listener: listener, slot: slot,
+                    slotGeneration: gen, number: state.nextConnectionNumber())
+            }
             connections[Int(slot)] = c
             activeConnections += 1
             do {
@@ -263,6 +273,7 @@ public final class Worker: @unchecked Sendable {
         connections[Int(c.slot)] = nil
         freeSlots.append(c.slot)
         activeConnections -= 1
+        if pool.count < 256 && !stopping { pool.append(c) }
         if acceptPaused && !stopping && activeConnections < workerConnections {
             acceptPaused = false
             registerListeners()
