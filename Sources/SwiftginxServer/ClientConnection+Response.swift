@@ -66,6 +66,12 @@ extension ClientConnection {
             request.keepAlive = false
         }
         output.append(request.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
+        if request.keepAlive, let t = settings?.keepaliveHeaderTimeout {
+            // keepalive_timeout's second parameter: "Keep-Alive: timeout=N" (seconds).
+            output.append("Keep-Alive: timeout=")
+            output.append(decimal: Int64(t))
+            output.append("\r\n")
+        }
         trailing(output)
         if let s = settings {
             let applies = isSuccessOrRedirect(status)

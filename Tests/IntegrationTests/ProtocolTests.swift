@@ -142,4 +142,101 @@ import Testing
         let waited = Date().timeIntervalSince(start)
         #expect(waited > 1 && waited < 4.5)
     }
+
+    @Test func keepAliveHeaderTimeout() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http { keepalive_timeout 30s 25; server { listen 127.0.0.1:PORT; return 200 "x"; } }
+                """)
+        try s.start()
+        let c = try RawClient(port: s.port)
+        try c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try c.readResponse().header("Keep-Alive") == "timeout=25")
+    }
+
+    @Test func workerConnectionsLimitPausesAccepting() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events { worker_connections 2; }
+                http { server { listen 127.0.0.1:PORT; return 200 "x"; } }
+                """)
+        try s.start()
+        // canConnect() during start may still hold a slot for a moment.
+        usleep(200_000)
+        let a = try RawClient(port: s.port)
+        let b = try RawClient(port: s.port)
+        try a.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try a.readResponse().status == 200)
+        try b.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try b.readResponse().status == 200)
+        // A third connection waits in the backlog until one of the two closes.
+        let c = try RawClient(port: s.port, timeoutSeconds: 1)
+        try c.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(throws: (any Error).self) { try c.readResponse() }
+        #expect(s.waitForFile("logs/error.log", containing: "2 worker_connections are not enough"))
+        a.close()
+        let late = try RawClient(port: s.port, timeoutSeconds: 5)
+        b.close()
+        try late.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try late.readResponse().status == 200)
+    }
+
+    @Test func rejectedBodyGetsResponseNotReset() throws {
+        let s = try makeServer()
+        let c = try RawClient(port: s.port)
+        // 413 is answered before the body; the client keeps sending it and must still
+        // read the response (lingering close), not a connection reset.
+        try c.send("POST /a.txt HTTP/1.1\r\nHost: localhost\r\nContent-Length: 200000\r\n\r\n")
+        try c.send([UInt8](repeating: 120, count: 100_000))
+        let r = try c.readResponse()
+        #expect(r.status == 413)
+        #expect(r.header("Connection") == "close")
+    }
+
+    @Test func sendTimeoutClosesStalledDownload() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http { send_timeout 1s; server { listen 127.0.0.1:PORT; location / { root html; } } }
+                """, files: ["html/big.bin": String(repeating: "z", count: 32 << 20)])
+        try s.start()
+        let c = try RawClient(port: s.port, timeoutSeconds: 5)
+        try c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(
+            s.waitForFile(
+                "logs/error.log",
+                containing: "client timed out (110: Connection timed out) while sending response to client", timeout: 6)
+        )
+        let got = c.readToEnd()
+        #expect(got.count < 32 << 20)
+    }
+
+    @Test func severalWorkersShareTheLoad() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                worker_processes 3;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http { server { listen 127.0.0.1:PORT; return 200 "$connection"; } }
+                """)
+        try s.start()
+        var numbers = Set<String>()
+        for _ in 0..<30 { numbers.insert(try get(s.port, "/").bodyText) }
+        // Every connection got its own number, whichever worker accepted it.
+        #expect(numbers.count == 30)
+        s.signal(SIGQUIT)
+        #expect(s.waitForExit() == 0)
+    }
 }
