@@ -138,10 +138,11 @@ extension ClientConnection {
     func performReturn(_ r: ReturnAction, settings: LocationSettings) {
         let code = r.code
         if code == 444 {
+            // Close without a response (answers to earlier pipelined requests still go out).
             request.status = 444
             request.keepAlive = false
-            request.aborted = true
-            finishResponse()
+            request.bodyPending = false
+            flushResponse()
             return
         }
         if let text = r.text {

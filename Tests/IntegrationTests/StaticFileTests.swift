@@ -23,6 +23,7 @@ import Testing
                 location / { index index.html; }
                 location /assets/ { alias PREFIXfiles/; expires 1h; add_header X-Asset yes; }
                 location = /gone { return 410; }
+                location = /drop { return 444; }
                 location = /moved { return 301 /new-place; }
                 location = /text { return 200 "hello $uri"; }
                 location /secret/ { internal; }
@@ -251,5 +252,15 @@ import Testing
         #expect(log.count == paths.count)
         #expect(log.first?.contains("\"GET /small.txt HTTP/1.1\" 200 5 ") == true)
         #expect(log[1].contains("\"GET /big.txt HTTP/1.1\" 200 200000 "))
+    }
+
+    @Test func return444ClosesWithoutResponse() throws {
+        let s = try makeServer()
+        let c = try RawClient(port: s.port)
+        try c.send("GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n\r\nGET /drop HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(try c.readResponse().bodyText == "hello world\n")
+        #expect(c.isClosedByPeer())
+        #expect(c.pending.isEmpty)
+        #expect(s.waitForFile("logs/access.log", containing: "\"GET /drop HTTP/1.1\" 444 0"))
     }
 }
