@@ -283,7 +283,7 @@ extension ClientConnection {
         default: break
         }
         let tokens = settings?.serverTokens ?? true
-        var body = HTTPStatus.errorPageBody(status, serverTokens: tokens, version: ServerVersion.number)
+        var body = worker.errorPage(status, serverTokens: tokens)
         if let title, var b = body {
             // nginx keeps the 400 status but names the real cause (its internal 494).
             let old = Array("400 Bad Request".utf8)

@@ -70,6 +70,17 @@ final class ClientConnection {
     var lingeringEnd: Int64 = 0
     var nodelaySet = false
     var shuttingDown = false
+    /// `$remote_addr`, formatted on first use for this connection.
+    var remoteAddressCache: [UInt8]? = nil
+    var remoteAddressText: [UInt8] {
+        if let cached = remoteAddressCache { return cached }
+        var b: [UInt8] = []
+        peer.appendHost(to: &b)
+        remoteAddressCache = b
+        return b
+    }
+    /// The file path of the current request, built in place (keeps its capacity).
+    var pathBuffer: [UInt8] = []
 
     init(
         fd: Int32, peer: SocketAddress, worker: Worker, listener: WorkerListener, slot: Int32, slotGeneration: UInt32,
@@ -107,6 +118,7 @@ final class ClientConnection {
         self.slot = slot
         self.slotGeneration = slotGeneration
         self.number = number
+        remoteAddressCache = nil
         localAddress = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         refreshGroup()
         deadline = 0
@@ -286,7 +298,8 @@ final class ClientConnection {
                         return false
                     case .processed(0):
                         // The file shrank under us: the framing is broken, close.
-                        logError("sendfile() reported that \"\(request.path)\" was truncated")
+                        logError(
+                            "sendfile() reported that \"\(String(decoding: pathBuffer, as: UTF8.self))\" was truncated")
                         request.keepAlive = false
                         fileRemaining = 0
                     case .processed(let n):
@@ -502,12 +515,17 @@ final class ClientConnection {
 
     // MARK: logging helpers
 
-    func logInfo(_ message: String) {
-        worker.state.errorLog.log(.info, message + clientSuffix(), connection: number)
+    /// Messages are built only when the error log takes their level.
+    func logInfo(_ message: @autoclosure () -> String) {
+        let log = worker.state.errorLog
+        guard log.enabled(.info) else { return }
+        log.log(.info, message() + clientSuffix(), connection: number)
     }
 
-    func logError(_ message: String, level: LogLevel = .error) {
-        worker.state.errorLog.log(level, message + clientSuffix(), connection: number)
+    func logError(_ message: @autoclosure () -> String, level: LogLevel = .error) {
+        let log = worker.state.errorLog
+        guard log.enabled(level) else { return }
+        log.log(level, message() + clientSuffix(), connection: number)
     }
 
     /// ", client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", host: "x"".

@@ -15,8 +15,6 @@ struct RequestState {
     /// Query string without '?' (`$args`), as bytes.
     var args: [UInt8] = []
     var hasArgs = false
-    /// The file path being served (`$request_filename`), for messages.
-    var path: String = ""
     var status = 0
     /// Set when an error_page redirect answers with another status.
     var overrideStatus: Int? = nil
@@ -47,7 +45,6 @@ struct RequestState {
         uri.removeAll(keepingCapacity: true)
         args.removeAll(keepingCapacity: true)
         hasArgs = false
-        path = ""
         status = 0
         overrideStatus = nil
         isInternal = false

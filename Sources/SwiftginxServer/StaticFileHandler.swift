@@ -19,7 +19,10 @@ extension ClientConnection {
             respondError(405)
             return
         }
-        var path = documentPath(location)
+        var path = pathBuffer
+        pathBuffer = []  // hand the storage over without a copy; returned below
+        defer { pathBuffer = path }
+        documentPath(location, into: &path)
         if request.uri.last == UInt8(ascii: "/") {
             serveIndex(location, directory: path)
             return
@@ -46,37 +49,50 @@ extension ClientConnection {
             }
             sendRedirect(301, location: target, settings: s)
         case .notRegular:
-            request.path = String(decoding: path, as: UTF8.self)
-            logError("\"\(request.path)\" is not a regular file")
+            logError("\"\(String(decoding: path, as: UTF8.self))\" is not a regular file")
             respondError(404)
         case .failure(let error, let call):
-            request.path = String(decoding: path, as: UTF8.self)
             if call == "fstat" {
                 logError(
-                    "fstat() \"\(request.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))",
+                    "fstat() \"\(String(decoding: path, as: UTF8.self))\" failed (\(error.errno): \(SystemError.message(error.errno)))",
                     level: .crit)
                 respondError(500)
             } else {
-                fileError(error, path: request.path, settings: s)
+                fileError(error, path: path, settings: s)
             }
         }
     }
 
     /// root + uri, or alias + (uri without the location's prefix).
     func documentPath(_ location: Location) -> [UInt8] {
+        var p: [UInt8] = []
+        documentPath(location, into: &p)
+        return p
+    }
+
+    func documentPath(_ location: Location, into p: inout [UInt8]) {
         let s = location.settings
+        p.removeAll(keepingCapacity: true)
         if let alias = s.alias {
-            var p = evaluate(alias)
+            appendValue(alias, to: &p)
             let prefixCount = location.prefix.utf8.count
             if request.uri.count >= prefixCount {
                 p += request.uri[prefixCount...]
             }
-            return p
+            return
         }
-        var p = evaluate(s.root)
+        appendValue(s.root, to: &p)
         if p.last == UInt8(ascii: "/") { p.removeLast() }
         p += request.uri
-        return p
+    }
+
+    /// Appends a value without allocating when it is a single literal.
+    private func appendValue(_ v: ComplexValue, to p: inout [UInt8]) {
+        if v.segments.count == 1, case .literal(let b) = v.segments[0] {
+            p += b
+        } else {
+            p += evaluate(v)
+        }
     }
 
     /// A URI ending in '/': the first existing index file, by internal redirect.
@@ -122,22 +138,24 @@ extension ClientConnection {
                 }
                 respondError(404)
             } else {
-                fileError(e, path: dirPath, settings: s)
+                fileError(e, path: directory, settings: s)
             }
         }
     }
 
-    private func fileError(_ e: SystemError, path: String, settings: LocationSettings) {
-        let text = "open() \"\(path)\" failed (\(e.errno): \(SystemError.message(e.errno)))"
+    private func fileError(_ e: SystemError, path: [UInt8], settings: LocationSettings) {
+        func text() -> String {
+            "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
+        }
         switch e.errno {
         case ENOENT, ENOTDIR, ENAMETOOLONG:
-            if settings.logNotFound { logError(text) }
+            if settings.logNotFound { logError(text()) }
             respondError(404)
         case EACCES:
-            logError(text)
+            logError(text())
             respondError(403)
         default:
-            logError(text, level: .crit)
+            logError(text(), level: .crit)
             respondError(500)
         }
     }

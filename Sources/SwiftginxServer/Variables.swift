@@ -27,10 +27,7 @@ extension ClientConnection {
         let hasHead = head.headLength > 0
         let buf = headBytes
         switch v {
-        case .remoteAddr:
-            var b: [UInt8] = []
-            peer.appendHost(to: &b)
-            out.append(b)
+        case .remoteAddr: out.append(remoteAddressText)
         case .remotePort: out.append(decimal: Int64(peer.port))
         case .remoteUser: break
         case .timeLocal: out.append(worker.clock.timeLocal)
@@ -135,19 +132,19 @@ extension ClientConnection {
     /// `$http_name`: all values of that header joined by ", " (nginx joins cookies with "; ").
     private func appendHeaderValues(named name: String, buf: UnsafeRawBufferPointer, to out: ByteBuffer) {
         var first = true
-        let nameBytes = Array(name.utf8)
-        for h in head.headers where h.name.count == nameBytes.count {
+        let nameCount = name.utf8.count
+        for h in head.headers where h.name.count == nameCount {
             var eq = true
-            var k = 0
-            for i in h.name {
+            var i = h.name.lowerBound
+            for expected in name.utf8 {
                 var c = buf[i]
                 if c >= 65 && c <= 90 { c |= 0x20 }
                 if c == UInt8(ascii: "_") { c = UInt8(ascii: "-") }
-                if c != nameBytes[k] {
+                if c != expected {
                     eq = false
                     break
                 }
-                k += 1
+                i += 1
             }
             if !eq { continue }
             if !first { out.append(name == "cookie" ? "; " : ", ") }

@@ -56,6 +56,7 @@ public final class Worker: @unchecked Sendable {
     var workerConnections: Int
     var flushRequestsSeen = 0
     let files = OpenFileCache()
+    private var errorPages: [Int: [UInt8]?] = [:]
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -278,6 +279,15 @@ public final class Worker: @unchecked Sendable {
             acceptPaused = false
             registerListeners()
         }
+    }
+
+    /// nginx's built-in page for a status, built once per worker.
+    func errorPage(_ status: Int, serverTokens: Bool) -> [UInt8]? {
+        let key = serverTokens ? status : -status
+        if let cached = errorPages[key] { return cached }
+        let body = HTTPStatus.errorPageBody(status, serverTokens: serverTokens, version: ServerVersion.number)
+        errorPages[key] = body
+        return body
     }
 
     @inline(__always) func schedule(_ c: ClientConnection, after ms: Int) {
