@@ -263,4 +263,51 @@ import Testing
         #expect(c.pending.isEmpty)
         #expect(s.waitForFile("logs/access.log", containing: "\"GET /drop HTTP/1.1\" 444 0"))
     }
+
+    @Test func serverTokensOffAndEtagOff() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    server_tokens off;
+                    etag off;
+                    server { listen 127.0.0.1:PORT; location / { root html; } }
+                }
+                """, files: ["html/a.txt": "a"])
+        try s.start()
+        let ok = try get(s.port, "/a.txt")
+        #expect(ok.header("Server") == "swiftginx")
+        #expect(ok.header("ETag") == nil)
+        let missing = try get(s.port, "/none")
+        #expect(missing.bodyText.contains("<hr><center>swiftginx</center>"))
+    }
+
+    @Test func customLogFormatVariables() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    log_format custom '$request_method|$uri|$args|$status|$http_x_test|$arg_a|$cookie_c|$server_port|$connection_requests';
+                    log_format js escape=json '{"ua":"$http_user_agent"}';
+                    server {
+                        listen 127.0.0.1:PORT;
+                        access_log logs/custom.log custom;
+                        access_log logs/json.log js;
+                        location / { return 204; }
+                    }
+                }
+                """)
+        try s.start()
+        _ = try get(s.port, "/p%20q?a=1&b=2", extra: "X-Test: t\"1\r\nCookie: x=0; c=9\r\nUser-Agent: a\"b\r\n")
+        s.signal(SIGQUIT)
+        #expect(s.waitForExit() == 0)
+        #expect(s.read("logs/custom.log") == "GET|/p q|a=1&b=2|204|t\\x221|1|9|\(s.port)|1\n")
+        #expect(s.read("logs/json.log") == "{\"ua\":\"a\\\"b\"}\n")
+    }
 }
