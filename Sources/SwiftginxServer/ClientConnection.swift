@@ -95,11 +95,7 @@ final class ClientConnection {
         self.number = number
         let local = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         localAddress = local
-        if let local {
-            group = worker.generation.config.listenGroup(localHost: local.host, port: local.port) ?? listener.group
-        } else {
-            group = listener.group
-        }
+        group = ClientConnection.listenGroup(listener, local: local, config: worker.generation.config)
         let settings = group.defaultServer.settings
         input = ByteBuffer(capacity: settings.clientHeaderBufferSize)
         output = ByteBuffer(capacity: 1024)
@@ -159,11 +155,13 @@ final class ClientConnection {
 
     /// Picks the listen group from the current configuration.
     func refreshGroup() {
-        if let local = localAddress {
-            group = worker.generation.config.listenGroup(localHost: local.host, port: local.port) ?? listener.group
-        } else {
-            group = listener.group
-        }
+        group = ClientConnection.listenGroup(listener, local: localAddress, config: worker.generation.config)
+    }
+
+    /// The listener's servers, or for a shared wildcard socket those of the local address.
+    static func listenGroup(_ listener: WorkerListener, local: SocketAddress?, config: RuntimeConfig) -> ListenGroup {
+        guard let local else { return listener.group }
+        return config.listenGroup(localHost: local.host, port: local.port) ?? listener.group
     }
 
     var headerTimeout: Int { group.defaultServer.settings.clientHeaderTimeout }

@@ -189,24 +189,21 @@ public final class Server {
         var targets = config.main.errorLogs.map { ($0.path, $0.level) }
         if targets.isEmpty { targets = [(options.prefix + "logs/error.log", .error)] }
         var out: [(LogFile, LogLevel)] = []
-        for (path, level) in targets {
-            do { out.append((try logFiles.file(path), level)) } catch {
-                throw StartupError(
-                    description: "open() \"\(path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
-            }
-        }
+        for (path, level) in targets { out.append((try openLog(path), level)) }
         return out
     }
 
     private func openAccessLogs(_ config: RuntimeConfig) throws(StartupError) -> [String: LogFile] {
         var files: [String: LogFile] = [:]
-        for path in config.accessLogPaths where files[path] == nil {
-            do { files[path] = try logFiles.file(path) } catch {
-                throw StartupError(
-                    description: "open() \"\(path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
-            }
-        }
+        for path in config.accessLogPaths where files[path] == nil { files[path] = try openLog(path) }
         return files
+    }
+
+    private func openLog(_ path: String) throws(StartupError) -> LogFile {
+        do { return try logFiles.file(path) } catch {
+            throw StartupError(
+                description: "open() \"\(path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+        }
     }
 
     /// Binds every address of `config` (reusing sockets already bound), one
@@ -226,32 +223,24 @@ public final class Server {
             }
             // Per-worker SO_REUSEPORT sockets would silently share a port that another
             // process already uses; probe it first so a busy address fails as in nginx.
-            do {
+            var fds: [Int32] = []
+            do throws(SystemError) {
                 let probe = try Socket.listen(
                     address: addr, backlog: 1, reusePort: false, ipv6Only: group.options.ipv6only)
                 Socket.close(probe)
+                for _ in 0..<workerCount {
+                    let fd = try Socket.listen(
+                        address: addr, backlog: group.options.backlog, reusePort: true,
+                        ipv6Only: group.options.ipv6only, deferAccept: group.options.deferred)
+                    fds.append(fd)
+                    fresh.append(fd)
+                }
             } catch {
                 for fd in fresh { Socket.close(fd) }
                 throw StartupError(
                     description:
                         "\(error.call)() to \(group.address) failed (\(error.errno): \(SystemError.message(error.errno)))"
                 )
-            }
-            var fds: [Int32] = []
-            for _ in 0..<workerCount {
-                do {
-                    let fd = try Socket.listen(
-                        address: addr, backlog: group.options.backlog, reusePort: true,
-                        ipv6Only: group.options.ipv6only, deferAccept: group.options.deferred)
-                    fds.append(fd)
-                    fresh.append(fd)
-                } catch {
-                    for fd in fresh { Socket.close(fd) }
-                    throw StartupError(
-                        description:
-                            "\(error.call)() to \(group.address) failed (\(error.errno): \(SystemError.message(error.errno)))"
-                    )
-                }
             }
             next[group.address] = fds
         }

@@ -154,32 +154,28 @@ extension ClientConnection {
     }
 
     private func appendArgument(_ name: String, to out: ByteBuffer) {
-        let n = Array(name.utf8)
-        var i = 0
-        let a = request.args
-        while i < a.count {
-            var j = i
-            while j < a.count && a[j] != UInt8(ascii: "&") { j += 1 }
-            let part = a[i..<j]
-            if part.count > n.count, part.starts(with: n), part[part.startIndex + n.count] == UInt8(ascii: "=") {
-                out.append(Array(part[(part.startIndex + n.count + 1)...]))
-                return
-            }
-            i = j + 1
-        }
+        request.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
     private func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
-        let v = Array(value)
-        let n = Array(name.utf8)
+        appendNamedValue(name, in: UnsafeRawBufferPointer(rebasing: value), separator: UInt8(ascii: ";"), to: out)
+    }
+
+    /// The value of the first `name=value` item of a `separator`-separated list
+    /// (query arguments, cookies; spaces before an item are skipped).
+    private func appendNamedValue(
+        _ name: String, in list: UnsafeRawBufferPointer, separator: UInt8, to out: ByteBuffer
+    ) {
+        let nameCount = name.utf8.count
         var i = 0
-        while i < v.count {
-            while i < v.count && (v[i] == 32 || v[i] == UInt8(ascii: ";")) { i += 1 }
+        while i < list.count {
+            while i < list.count && list[i] == 32 { i += 1 }
             var j = i
-            while j < v.count && v[j] != UInt8(ascii: ";") { j += 1 }
-            let part = v[i..<j]
-            if part.count > n.count, part.starts(with: n), part[part.startIndex + n.count] == UInt8(ascii: "=") {
-                out.append(Array(part[(part.startIndex + n.count + 1)...]))
+            while j < list.count && list[j] != separator { j += 1 }
+            if j - i > nameCount && list[i + nameCount] == UInt8(ascii: "=")
+                && name.utf8.elementsEqual(list[i..<(i + nameCount)])
+            {
+                out.append(UnsafeRawBufferPointer(rebasing: list[(i + nameCount + 1)..<j]))
                 return
             }
             i = j + 1
