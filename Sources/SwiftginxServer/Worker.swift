@@ -247,6 +247,12 @@ public final class Worker: @unchecked Sendable {
             }
             connections[Int(slot)] = c
             activeConnections += 1
+            // The request is usually there already: serve it first, and register with
+            // epoll only if the connection outlives that (a Connection: close request
+            // costs no epoll_ctl at all). Adding a socket that is already readable or
+            // writable reports it at once, so nothing is missed in between.
+            c.start()
+            if c.state == .closed { continue }
             do {
                 try epoll.add(
                     fd, [.readable, .writable, .readHangup, .edgeTriggered],
@@ -254,9 +260,7 @@ public final class Worker: @unchecked Sendable {
             } catch {
                 state.errorLog.log(.alert, "\(error)")
                 c.close()
-                continue
             }
-            c.start()
         }
     }
 
