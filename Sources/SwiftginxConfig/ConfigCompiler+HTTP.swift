@@ -82,6 +82,24 @@ extension ConfigCompiler {
         case "open_file_cache_min_uses":
             let v = try ConfigValues.num(d)
             level.setters.append { $0.openFileCache.minUses = v }
+        case "try_files": try tryFiles(d, level: level)
+        case "autoindex_format":
+            let v = try ConfigValues.choice(
+                d, ["html": AutoindexFormat.html, "json": .json, "xml": .xml, "jsonp": .jsonp])
+            level.setters.append { $0.autoindexFormat = v }
+        case "gzip_static", "brotli_static", "zstd_static":
+            let v = try ConfigValues.choice(d, ["off": StaticCompression.off, "on": .on, "always": .always])
+            switch d.name {
+            case "gzip_static": level.setters.append { $0.gzipStatic = v }
+            case "brotli_static": level.setters.append { $0.brotliStatic = v }
+            default: level.setters.append { $0.zstdStatic = v }
+            }
+        case "charset":
+            let v: String? = d.args[0] == "off" ? nil : d.args[0]
+            level.setters.append { $0.charset = v }
+        case "charset_types":
+            let types: Set<String> = d.args == ["*"] ? ["*"] : Set(d.args)
+            level.setters.append { $0.charsetTypes = types }
         case "access_log": try accessLog(d, level: level)
         case "log_format": try logFormat(d)
         case "error_log": _ = try errorLog(d)
@@ -197,6 +215,26 @@ extension ConfigCompiler {
             list.append(try value(name, d))
         }
         level.index = list
+    }
+
+    /// `try_files file ... uri | =code | @name`.
+    private func tryFiles(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        var candidates: [ComplexValue] = []
+        for a in d.args.dropLast() { candidates.append(try value(a, d)) }
+        let last = d.args[d.args.count - 1]
+        let fallback: TryFilesFallback
+        if last.hasPrefix("=") {
+            guard let code = Int(last.dropFirst()), code >= 0, code <= 999 else {
+                throw d.error("invalid code \"\(last)\"")
+            }
+            fallback = .code(code)
+        } else if last.hasPrefix("@") {
+            fallback = .named(String(last.dropFirst()))
+        } else {
+            fallback = .uri(try value(last, d))
+        }
+        let t = TryFiles(candidates: candidates, fallback: fallback)
+        level.setters.append { $0.tryFiles = t }
     }
 
     // MARK: - return, error_page, expires

@@ -166,6 +166,17 @@ public enum DirectiveTable {
             DirectiveSpec("server_name_in_redirect", .httpAll, .flag, slot: .locationFlag(\.serverNameInRedirect)),
             DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
             DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),
+            DirectiveSpec("try_files", [.server, .location], .twoOrMore),
+            DirectiveSpec("autoindex", .httpAll, .flag, slot: .locationFlag(\.autoindex)),
+            DirectiveSpec("autoindex_format", .httpAll, t1),
+            DirectiveSpec("autoindex_exact_size", .httpAll, .flag, slot: .locationFlag(\.autoindexExactSize)),
+            DirectiveSpec("autoindex_localtime", .httpAll, .flag, slot: .locationFlag(\.autoindexLocaltime)),
+            DirectiveSpec("gzip_static", .httpAll, t1),
+            DirectiveSpec("brotli_static", .httpAll, t1),
+            DirectiveSpec("zstd_static", .httpAll, t1),
+            DirectiveSpec("gzip_vary", .httpAll, .flag, slot: .locationFlag(\.gzipVary)),
+            DirectiveSpec("charset", [.http, .server, .location, .ifInLocation], t1),
+            DirectiveSpec("charset_types", .httpAll, .oneOrMore),
         ] + ignoredSpecs
 
     /// Directives accepted (and their values checked) but without effect in swiftginx,
@@ -199,6 +210,9 @@ public enum DirectiveTable {
         DirectiveSpec("directio", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("aio", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("client_body_in_file_only", .httpAll, t1, slot: .ignored(.none)),
+        DirectiveSpec("read_ahead", .httpAll, t1, slot: .ignored(.size)),
+        DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1, slot: .ignored(.none)),
+        DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag, slot: .ignored(.flag)),
     ]
 
     /// Names of the directives accepted without effect (the README lists them). `error_log`

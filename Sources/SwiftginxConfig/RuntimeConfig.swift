@@ -355,10 +355,52 @@ public struct LocationSettings: Sendable {
     public var serverNameInRedirect: Bool = false
     public var portInRedirect: Bool = true
     public var msiePadding: Bool = true
+    /// `try_files`: the candidates and the fallback; nil when not set.
+    public var tryFiles: TryFiles? = nil
+    public var autoindex: Bool = false
+    public var autoindexFormat: AutoindexFormat = .html
+    public var autoindexExactSize: Bool = true
+    public var autoindexLocaltime: Bool = false
+    /// `gzip_static`, `brotli_static`, `zstd_static`.
+    public var gzipStatic: StaticCompression = .off
+    public var brotliStatic: StaticCompression = .off
+    public var zstdStatic: StaticCompression = .off
+    /// `gzip_vary`.
+    public var gzipVary: Bool = false
+    /// `charset` (nil = off) and the types it applies to (`charset_types`).
+    public var charset: String? = nil
+    public var charsetTypes: Set<String> = [
+        "text/html", "text/xml", "text/plain", "text/vnd.wap.wml", "application/javascript", "application/rss+xml",
+    ]
     public init() {}
 }
 
 public enum IfModifiedSince: Sendable { case off, exact, before }
+
+/// `try_files file ... fallback`.
+public struct TryFiles: Sendable {
+    /// Candidates, relative to the root (a trailing "/" tests for a directory).
+    public let candidates: [ComplexValue]
+    public let fallback: TryFilesFallback
+    public init(candidates: [ComplexValue], fallback: TryFilesFallback) {
+        self.candidates = candidates
+        self.fallback = fallback
+    }
+}
+
+public enum TryFilesFallback: Sendable {
+    /// An internal redirect to this URI (may carry `?args`).
+    case uri(ComplexValue)
+    /// `@name`.
+    case named(String)
+    /// `=code`.
+    case code(Int)
+}
+
+public enum AutoindexFormat: Sendable { case html, json, xml, jsonp }
+
+/// `gzip_static`-style switches: `always` serves the variant whatever the client says.
+public enum StaticCompression: Sendable { case off, on, always }
 
 /// A `location` block.
 public final class Location: Sendable {

@@ -120,3 +120,43 @@ extension FileInfo {
         ctimeNanos = Int(st.st_ctim.tv_nsec)
     }
 }
+
+/// One directory entry for listings.
+public struct DirectoryEntry: Sendable {
+    public let name: [UInt8]
+    public let info: FileInfo
+}
+
+extension FileSystem {
+    /// The entries of a directory except "." and ".." (and, when `skipHidden`, names
+    /// starting with "."), each with its stat() (entries that vanish are skipped).
+    public static func listDirectory(_ path: [UInt8], skipHidden: Bool) throws(SystemError) -> [DirectoryEntry] {
+        var cpath = path
+        cpath.append(0)
+        let dir: OpaquePointer? = cpath.withUnsafeBufferPointer {
+            opendir(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))
+        }
+        guard let dir else { throw SystemError("opendir", errno: errno) }
+        defer { closedir(dir) }
+        let dirFD = dirfd(dir)
+        var out: [DirectoryEntry] = []
+        while let ent = readdir(dir) {
+            let name: [UInt8] = withUnsafeBytes(of: ent.pointee.d_name) { raw in
+                Array(raw.prefix { $0 != 0 })
+            }
+            if name == [46] || name == [46, 46] { continue }
+            if skipHidden && name.first == 46 { continue }
+            var st = stat()
+            let r = name.withUnsafeBufferPointer { n -> Int32 in
+                var z = Array(n)
+                z.append(0)
+                return z.withUnsafeBufferPointer {
+                    fstatat(dirFD, UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st, 0)
+                }
+            }
+            if r != 0 { continue }
+            out.append(DirectoryEntry(name: name, info: FileInfo(st)))
+        }
+        return out
+    }
+}

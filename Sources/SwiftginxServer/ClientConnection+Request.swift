@@ -118,6 +118,10 @@ extension ClientConnection {
             performReturn(r, settings: s)
             return
         }
+        if let t = s.tryFiles {
+            runTryFiles(t, location: location)
+            return
+        }
         serveStatic(location)
     }
 

@@ -44,10 +44,33 @@ extension ClientConnection {
         output.append(worker.clock.dateHeader)
     }
 
+    /// Content-Type, with `; charset=...` when `charset` applies to this type.
     func appendContentType(_ type: String) {
         output.append("Content-Type: ")
         output.append(string: type)
+        if let charset = charset(for: type) {
+            output.append("; charset=")
+            output.append(string: charset)
+        }
         output.append("\r\n")
+    }
+
+    /// The `charset` to announce with `type`, if any.
+    func charset(for type: String) -> String? {
+        // Fields are read through the owning object: copying LocationSettings costs retains.
+        let charset: String?
+        let types: Set<String>
+        if let l = request.location {
+            charset = l.settings.charset
+            types = charset == nil ? [] : l.settings.charsetTypes
+        } else if let server = request.server {
+            charset = server.defaultSettings.charset
+            types = charset == nil ? [] : server.defaultSettings.charsetTypes
+        } else {
+            return nil
+        }
+        guard let charset, types.contains(type) || types.contains("*") else { return nil }
+        return charset
     }
 
     func appendContentLength(_ n: Int64) {

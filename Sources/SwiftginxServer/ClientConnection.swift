@@ -10,6 +10,13 @@ import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 
+/// A piece of a multipart body sent after the current one: bytes, then a file region.
+struct BodyPart {
+    let prefix: [UInt8]
+    let offset: Int64
+    let length: Int64
+}
+
 final class ClientConnection {
     enum State {
         /// Keep-alive wait: no byte of the next request yet.
@@ -63,6 +70,8 @@ final class ClientConnection {
     var fileEntry: OpenFileCache.Entry? = nil
     var fileOffset: Int64 = 0
     var fileRemaining: Int64 = 0
+    /// Further pieces of a multipart/byteranges body: bytes, then a file region.
+    var pendingParts: [BodyPart] = []
 
     // Request body being discarded.
     var bodyRemaining: Int64 = 0
@@ -269,7 +278,7 @@ final class ClientConnection {
     /// True when this response is complete in memory and the next pipelined request is
     /// already buffered: keep going and send both with one write.
     @inline(__always) private func canDeferFlush() -> Bool {
-        fileRemaining == 0 && request.keepAlive && !request.bodyPending && !shuttingDown
+        fileRemaining == 0 && pendingParts.isEmpty && request.keepAlive && !request.bodyPending && !shuttingDown
             && output.readableCount < 65536 && input.writerIndex > headBase + head.headLength
     }
 
@@ -300,10 +309,18 @@ final class ClientConnection {
                             "sendfile() reported that \"\(String(decoding: pathBuffer, as: UTF8.self))\" was truncated")
                         request.keepAlive = false
                         fileRemaining = 0
+                        pendingParts.removeAll()
                     case .processed(let n):
                         fileRemaining -= Int64(n)
                         bodyBytesSent += Int64(n)
                     }
+                    continue
+                }
+                if !pendingParts.isEmpty {
+                    let part = pendingParts.removeFirst()
+                    output.append(part.prefix)
+                    fileOffset = part.offset
+                    fileRemaining = part.length
                     continue
                 }
                 return true
@@ -509,6 +526,7 @@ final class ClientConnection {
             fileEntry = nil
         }
         fileRemaining = 0
+        pendingParts.removeAll()
     }
 
     // MARK: logging helpers

@@ -126,6 +126,10 @@ extension ClientConnection {
         let dirPath = String(decoding: directory, as: UTF8.self)
         switch dirInfo {
         case .success(let info) where info.isDirectory:
+            if s.autoindex {
+                sendAutoindex(directory: directory, settings: s)
+                return
+            }
             logError("directory index of \"\(dirPath)\" is forbidden")
             respondError(403)
         case .success:
@@ -217,8 +221,10 @@ extension ClientConnection {
                     o.appendHeader("Content-Range", Array("bytes */\(info.size)".utf8))
                 }
                 return
-            case .ignore, .multiple:
-                // Several ranges are answered with the whole file (allowed by RFC 9110).
+            case .multiple(let ranges):
+                sendMultipart(entry, ranges: ranges, etag: etag, settings: s)
+                return
+            case .ignore:
                 break
             }
         }
@@ -248,6 +254,67 @@ extension ClientConnection {
                 fileEntry = entry
                 fileOffset = start
                 fileRemaining = length
+            }
+        }
+        flushResponse()
+    }
+
+    /// 206 with a multipart/byteranges body, laid out as nginx does: each part is
+    /// "\r\n--boundary\r\nContent-Type: ..\r\nContent-Range: bytes a-b/size\r\n\r\n" and
+    /// its bytes, then "\r\n--boundary--\r\n".
+    private func sendMultipart(
+        _ entry: OpenFileCache.Entry, ranges: [ClosedRange<Int64>], etag: [UInt8]?, settings s: LocationSettings
+    ) {
+        let size = entry.info.size
+        let boundary = worker.nextBoundary()
+        let typeKey = ObjectIdentifier(s.types)
+        if entry.contentType?.types != typeKey || entry.contentType?.defaultType != s.defaultType {
+            entry.contentType = (typeKey, s.defaultType, contentType(for: request.uri, settings: s))
+        }
+        var type = entry.contentType!.value
+        if let charset = charset(for: type) { type += "; charset=" + charset }
+        var prefixes: [[UInt8]] = []
+        var total: Int64 = 0
+        for r in ranges {
+            let p = Array(
+                "\r\n--\(boundary)\r\nContent-Type: \(type)\r\nContent-Range: bytes \(r.lowerBound)-\(r.upperBound)/\(size)\r\n\r\n"
+                    .utf8)
+            prefixes.append(p)
+            total += Int64(p.count) + (r.upperBound - r.lowerBound + 1)
+        }
+        let trailer = Array("\r\n--\(boundary)--\r\n".utf8)
+        total += Int64(trailer.count)
+        beginHead(206)
+        output.append("Content-Type: multipart/byteranges; boundary=")
+        output.append(string: boundary)
+        output.append("\r\n")
+        appendContentLength(total)
+        output.appendHeader("Last-Modified", entry.lastModified)
+        finishHead(settings: s, mtime: entry.info.mtime) { o in
+            if let etag { o.appendHeader("ETag", etag) }
+        }
+        if !isHeadOnly {
+            if let contents = entry.contents {
+                for (r, p) in zip(ranges, prefixes) {
+                    appendBody(p)
+                    contents.withUnsafeBytes {
+                        appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(r.lowerBound)...Int(r.upperBound)]))
+                    }
+                }
+                appendBody(trailer)
+            } else {
+                worker.files.retain(entry)
+                fileEntry = entry
+                appendBody(prefixes[0])
+                fileOffset = ranges[0].lowerBound
+                fileRemaining = ranges[0].upperBound - ranges[0].lowerBound + 1
+                for (r, p) in zip(ranges.dropFirst(), prefixes.dropFirst()) {
+                    pendingParts.append(
+                        BodyPart(prefix: p, offset: r.lowerBound, length: r.upperBound - r.lowerBound + 1))
+                }
+                pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
+                // Prefix bytes are counted with the body, as nginx counts them.
+                bodyBytesSent += Int64(prefixes.dropFirst().reduce(0) { $0 + $1.count } + trailer.count)
             }
         }
         flushResponse()

@@ -57,6 +57,7 @@ public final class Worker: @unchecked Sendable {
     var flushRequestsSeen = 0
     let files = OpenFileCache()
     private var errorPages: [Int: [UInt8]?] = [:]
+    private var boundaryCounter = 0
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -283,6 +284,13 @@ public final class Worker: @unchecked Sendable {
             acceptPaused = false
             registerListeners()
         }
+    }
+
+    /// A multipart boundary: ten digits, unique per worker (nginx uses a counter too).
+    func nextBoundary() -> String {
+        boundaryCounter += 1
+        let digits = String(boundaryCounter * 16 + index)
+        return String(repeating: "0", count: max(0, 10 - digits.count)) + digits
     }
 
     /// nginx's built-in page for a status, built once per worker.

@@ -1,0 +1,141 @@
+// Static features nginx users lean on beyond plain files: try_files (Django's
+// front-controller pattern), autoindex in every format with hostile names,
+// multipart/byteranges, and charset.
+
+import Foundation
+import Glibc
+import Testing
+
+@Suite struct StaticFeatureTests {
+    static let config = """
+        daemon off;
+        error_log logs/error.log info;
+        pid logs/swiftginx.pid;
+        events {}
+        http {
+            include mime.types;
+            default_type application/octet-stream;
+            access_log logs/access.log;
+            server {
+                listen 127.0.0.1:PORT;
+                server_name localhost;
+                root html;
+                location / { try_files $uri $uri/ /app?from=$uri; }
+                location = /app { return 200 "app args=$args uri=$uri"; }
+                location /code/ { try_files $uri =418; }
+                location /named/ { try_files $uri @fallback; }
+                location @fallback { return 200 "fallback $uri"; }
+                location /files/ { autoindex on; }
+                location /json/ { alias html/files/; autoindex on; autoindex_format json; }
+                location /xml/ { alias html/files/; autoindex on; autoindex_format xml; }
+                location /jsonp/ { alias html/files/; autoindex on; autoindex_format jsonp; }
+                location /utf/ { alias html/; charset utf-8; }
+            }
+        }
+        """
+
+    func makeServer() throws -> TestServer {
+        let s = try TestServer(
+            config: Self.config,
+            files: [
+                "html/exists.txt": "I exist",
+                "html/dir/index.html": "dir index",
+                "html/files/<script>.txt": "x",
+                "html/files/b.txt": "bb",
+                "html/files/sub/c.txt": "c",
+                "html/files/.hidden": "h",
+                "html/digits.txt": "0123456789",
+                "html/named/real.txt": "real",
+            ])
+        try s.start()
+        return s
+    }
+
+    @Test func tryFilesFileDirectoryAndFallback() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/exists.txt").bodyText == "I exist")
+        #expect(try get(s.port, "/dir/").bodyText == "dir index")
+        let fallback = try get(s.port, "/missing/page?x=1")
+        #expect(fallback.status == 200)
+        #expect(fallback.bodyText == "app args=from=/missing/page uri=/app")
+        #expect(try get(s.port, "/code/none").status == 418)
+        #expect(try get(s.port, "/named/none").bodyText == "fallback /named/none")
+        #expect(try get(s.port, "/named/real.txt").bodyText == "real")
+    }
+
+    @Test func autoindexHTMLEscapesNames() throws {
+        let s = try makeServer()
+        let r = try get(s.port, "/files/")
+        #expect(r.status == 200)
+        #expect(r.header("Content-Type") == "text/html")
+        let body = r.bodyText
+        #expect(
+            body.hasPrefix(
+                "<html>\r\n<head><title>Index of /files/</title></head>\r\n<body>\r\n<h1>Index of /files/</h1><hr><pre><a href=\"../\">../</a>\r\n"
+            ))
+        #expect(body.contains("<a href=\"%3Cscript%3E.txt\">&lt;script&gt;.txt</a>"))
+        #expect(!body.contains("<script>"))
+        #expect(!body.contains(".hidden"))
+        // Directories first, padded to nginx's 50 columns, exact sizes right-aligned in 19.
+        let sub = try #require(body.range(of: "<a href=\"sub/\">sub/</a>"))
+        let b = try #require(body.range(of: "<a href=\"b.txt\">b.txt</a>"))
+        #expect(sub.lowerBound < b.lowerBound)
+        let line = try #require(body[b.lowerBound...].components(separatedBy: "\r\n").first)
+        #expect(
+            line.range(of: #"</a> {45} \d{2}-[A-Z][a-z]{2}-\d{4} \d{2}:\d{2} {19}2$"#, options: .regularExpression)
+                != nil, "\(line)")
+        #expect(body.hasSuffix("</pre><hr></body>\r\n</html>\r\n"))
+    }
+
+    @Test func autoindexJSONXMLJSONP() throws {
+        let s = try makeServer()
+        let j = try get(s.port, "/json/")
+        #expect(j.header("Content-Type") == "application/json")
+        let parsed = try JSONSerialization.jsonObject(with: Data(j.body)) as? [[String: Any]]
+        let names = parsed?.compactMap { $0["name"] as? String }
+        #expect(names == ["sub", "<script>.txt", "b.txt"])
+        #expect(parsed?.first?["type"] as? String == "directory")
+        #expect(parsed?.last?["size"] as? Int == 2)
+        let x = try get(s.port, "/xml/")
+        #expect(x.header("Content-Type") == "text/xml")
+        #expect(x.bodyText.contains("<file mtime=\""))
+        #expect(x.bodyText.contains(">&lt;script&gt;.txt</file>"))
+        let p = try get(s.port, "/jsonp/?callback=cb")
+        #expect(p.bodyText.hasPrefix("cb([\n"))
+        #expect(p.bodyText.hasSuffix("]\n);\n"))
+        #expect(try get(s.port, "/jsonp/?callback=%3Cbad").status == 400)
+    }
+
+    @Test func multipleRanges() throws {
+        let s = try makeServer()
+        let r = try get(s.port, "/utf/digits.txt", extra: "Range: bytes=0-1,5-6\r\n")
+        #expect(r.status == 206)
+        let type = try #require(r.header("Content-Type"))
+        #expect(type.hasPrefix("multipart/byteranges; boundary="))
+        let boundary = String(type.dropFirst("multipart/byteranges; boundary=".count))
+        let expected =
+            "\r\n--\(boundary)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 0-1/10\r\n\r\n01"
+            + "\r\n--\(boundary)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Range: bytes 5-6/10\r\n\r\n56"
+            + "\r\n--\(boundary)--\r\n"
+        #expect(r.bodyText == expected)
+        #expect(r.header("Content-Length") == "\(expected.utf8.count)")
+    }
+
+    @Test func multipleRangesOfALargeFileUseSendfile() throws {
+        var big = ""
+        for i in 0..<20000 { big += String(format: "%05d\n", i) }
+        let s = try TestServer(config: Self.config, files: ["html/big.txt": big])
+        try s.start()
+        let r = try get(s.port, "/big.txt", extra: "Range: bytes=6-11,60000-60005\r\n")
+        #expect(r.status == 206)
+        #expect(r.bodyText.contains("Content-Range: bytes 6-11/120000\r\n\r\n00001\n\r\n"))
+        #expect(r.bodyText.contains("Content-Range: bytes 60000-60005/120000\r\n\r\n10000\n\r\n"))
+        #expect(r.header("Content-Length") == "\(r.body.count)")
+    }
+
+    @Test func charsetForTextTypes() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/utf/exists.txt").header("Content-Type") == "text/plain; charset=utf-8")
+        #expect(try get(s.port, "/exists.txt").header("Content-Type") == "text/plain")
+    }
+}
