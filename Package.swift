@@ -19,9 +19,15 @@ let package = Package(
         .target(name: "CSwiftginxShims"),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]),
+        .systemLibrary(name: "CBrotliDecoder", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "SwiftginxHTTP", swiftSettings: optimize),
         .target(name: "SwiftginxRouting", dependencies: ["SwiftginxHTTP", "CPCRE2"], swiftSettings: optimize),
         .target(name: "SwiftginxConfig", dependencies: ["SwiftginxHTTP", "SwiftginxRouting"], swiftSettings: optimize),
+        .target(
+            name: "SwiftginxCompression", dependencies: ["CZlib", "CBrotli", "CZstd"], swiftSettings: optimize),
         .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims"], swiftSettings: optimize),
         .target(
             name: "SwiftginxServer",
@@ -34,6 +40,9 @@ let package = Package(
         .testTarget(name: "SwiftginxHTTPTests", dependencies: ["SwiftginxHTTP"]),
         .testTarget(name: "SwiftginxRoutingTests", dependencies: ["SwiftginxRouting"]),
         .testTarget(name: "SwiftginxConfigTests", dependencies: ["SwiftginxConfig"]),
+        .testTarget(
+            name: "SwiftginxCompressionTests",
+            dependencies: ["SwiftginxCompression", "CZlib", "CZstd", "CBrotliDecoder"]),
         .testTarget(name: "IntegrationTests", dependencies: ["SwiftginxPosix"]),
     ]
 )

@@ -1,0 +1,2 @@
+/* Brotli encoder for Swift (libbrotlienc). */
+#include <brotli/encode.h>

@@ -1,0 +1,4 @@
+/* Zstandard for Swift (libzstd): the streaming compression API (ZSTD_compressStream2)
+ * and, for the tests, ZSTD_decompressStream. */
+#include <zstd.h>
+#include <zstd_errors.h>
