@@ -32,7 +32,8 @@ let package = Package(
         .target(
             name: "SwiftginxServer",
             dependencies: [
-                "SwiftginxHTTP", "SwiftginxRouting", "SwiftginxConfig", "SwiftginxPosix", "COpenSSL", "CPCRE2",
+                "SwiftginxHTTP", "SwiftginxRouting", "SwiftginxConfig", "SwiftginxPosix", "SwiftginxCompression",
+                "COpenSSL", "CPCRE2",
             ],
             swiftSettings: serverSettings),
         .executableTarget(

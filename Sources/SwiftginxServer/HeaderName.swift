@@ -1,6 +1,7 @@
 // Request header names looked up by the server, as lowercase bytes allocated once.
 
 enum HeaderName {
+    static let acceptEncoding: [UInt8] = Array("accept-encoding".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)
     static let cookie: [UInt8] = Array("cookie".utf8)
     static let ifMatch: [UInt8] = Array("if-match".utf8)

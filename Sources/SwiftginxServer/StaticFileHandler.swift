@@ -5,6 +5,7 @@
 // sendfile.
 
 import Glibc
+import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
@@ -27,19 +28,14 @@ extension ClientConnection {
             serveIndex(location, directory: path)
             return
         }
-        let cache = s.openFileCache
-        // The cache key is the NUL-terminated path, usable as a C string as it is.
-        path.append(0)
-        let lookup = path.withUnsafeBufferPointer { p in
-            worker.files.lookup(
-                path: path, cpath: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self),
-                now: worker.now, validMs: cache.max > 0 ? cache.valid * 1000 : 0,
-                capacity: cache.max > 0 ? cache.max : OpenFileCache.defaultCapacity)
+        let precompressed = s.gzipStatic != .off || s.brotliStatic != .off || s.zstdStatic != .off
+        if precompressed, let (variant, coding) = precompressedVariant(path: &path, settings: s) {
+            sendFile(variant, settings: s, encoding: coding, vary: true)
+            return
         }
-        path.removeLast()
-        switch lookup {
+        switch lookupFile(&path, settings: s) {
         case .file(let entry):
-            sendFile(entry, settings: s)
+            sendFile(entry, settings: s, vary: precompressed)
         case .directory:
             var target = request.uri
             target.append(UInt8(ascii: "/"))
@@ -61,6 +57,56 @@ extension ClientConnection {
                 fileError(error, path: path, settings: s)
             }
         }
+    }
+
+    /// The open-file-cache lookup of `path` (passed inout only to append the NUL in place).
+    private func lookupFile(_ path: inout [UInt8], settings s: LocationSettings) -> OpenFileCache.Lookup {
+        let cache = s.openFileCache
+        // The cache key is the NUL-terminated path, usable as a C string as it is.
+        path.append(0)
+        defer { path.removeLast() }
+        return path.withUnsafeBufferPointer { p in
+            worker.files.lookup(
+                path: path, cpath: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self),
+                now: worker.now, validMs: cache.max > 0 ? cache.valid * 1000 : 0,
+                capacity: cache.max > 0 ? cache.max : OpenFileCache.defaultCapacity)
+        }
+    }
+
+    /// `gzip_static` / `brotli_static` / `zstd_static`: the precompressed file next to
+    /// `path` (".gz", ".br", ".zst") for the best coding the client accepts (q-values;
+    /// ties go to br, zstd, gzip), or the first existing one switched to `always`. As in
+    /// nginx the original file need not exist. HTTP/1.0 clients get no variant unless
+    /// `always` (nginx's gzip_http_version 1.1).
+    private func precompressedVariant(path: inout [UInt8], settings s: LocationSettings) -> (
+        OpenFileCache.Entry, String
+    )? {
+        let options: [(ContentCoding, StaticCompression, String)] = [
+            (.br, s.brotliStatic, ".br"), (.zstd, s.zstdStatic, ".zst"), (.gzip, s.gzipStatic, ".gz"),
+        ]
+        let buf = headBytes
+        let acceptValue = head.header(HeaderName.acceptEncoding, in: buf)
+        var remaining = options.filter { $0.1 != .off }
+        while !remaining.isEmpty {
+            let choice: (ContentCoding, StaticCompression, String)?
+            if let always = remaining.first(where: { $0.1 == .always }) {
+                choice = always
+            } else if let v = acceptValue, head.version == .http11 {
+                let coding = AcceptEncoding.preferred(
+                    UnsafeRawBufferPointer(rebasing: buf[v]), available: remaining.map { $0.0 })
+                choice = remaining.first { $0.0 == coding }
+            } else {
+                choice = nil
+            }
+            guard let choice else { return nil }
+            remaining.removeAll { $0.0 == choice.0 }
+            let base = path.count
+            path += Array(choice.2.utf8)
+            let lookup = lookupFile(&path, settings: s)
+            path.removeLast(path.count - base)
+            if case .file(let entry) = lookup { return (entry, choice.0.rawValue) }
+        }
+        return nil
     }
 
     /// root + uri, or alias + (uri without the location's prefix).
@@ -165,7 +211,9 @@ extension ClientConnection {
     }
 
     /// Conditional and range handling, then the head and a sendfile body.
-    private func sendFile(_ entry: OpenFileCache.Entry, settings s: LocationSettings) {
+    private func sendFile(
+        _ entry: OpenFileCache.Entry, settings s: LocationSettings, encoding: String? = nil, vary: Bool = false
+    ) {
         let info = entry.info
         let buf = headBytes
         let etag: [UInt8]? = s.etag ? entry.etag : nil
@@ -196,6 +244,7 @@ extension ClientConnection {
                 output.appendHeader("Last-Modified", entry.lastModified)
                 finishHead(settings: s, mtime: info.mtime) { o in
                     if let etag { o.appendHeader("ETag", etag) }
+                    if vary { o.append("Vary: Accept-Encoding\r\n") }
                 }
                 flushResponse()
                 return
@@ -243,6 +292,8 @@ extension ClientConnection {
                 o.append("Accept-Ranges: bytes\r\n")
             }
             if let contentRange { o.appendHeader("Content-Range", contentRange) }
+            if let encoding { o.appendHeader("Content-Encoding", Array(encoding.utf8)) }
+            if vary { o.append("Vary: Accept-Encoding\r\n") }
         }
         if !isHeadOnly && length > 0 {
             if let contents = entry.contents {

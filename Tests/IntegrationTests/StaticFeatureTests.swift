@@ -138,4 +138,54 @@ import Testing
         #expect(try get(s.port, "/utf/exists.txt").header("Content-Type") == "text/plain; charset=utf-8")
         #expect(try get(s.port, "/exists.txt").header("Content-Type") == "text/plain")
     }
+
+    @Test func precompressedVariantsByAcceptEncoding() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    include mime.types;
+                    server {
+                        listen 127.0.0.1:PORT;
+                        root html;
+                        location /static/ { gzip_static on; brotli_static on; zstd_static on; }
+                        location /always/ { alias html/static/; gzip_static always; }
+                    }
+                }
+                """,
+            files: [
+                "html/static/app.js": "plain-js", "html/static/app.js.gz": "GZ-BYTES", "html/static/app.js.br": "BR",
+                "html/static/only.css.gz": "GZ-ONLY",
+            ])
+        try s.start()
+        let br = try get(s.port, "/static/app.js", extra: "Accept-Encoding: gzip, deflate, br\r\n")
+        #expect(br.bodyText == "BR")
+        #expect(br.header("Content-Encoding") == "br")
+        #expect(br.header("Content-Type") == "application/javascript")
+        #expect(br.header("Vary") == "Accept-Encoding")
+        #expect(br.header("Content-Length") == "2")
+        let gz = try get(s.port, "/static/app.js", extra: "Accept-Encoding: br;q=0.5, gzip\r\n")
+        #expect(gz.bodyText == "GZ-BYTES")
+        #expect(gz.header("Content-Encoding") == "gzip")
+        // zstd is enabled but app.js.zst does not exist: the next acceptable coding is used.
+        let fallback = try get(s.port, "/static/app.js", extra: "Accept-Encoding: zstd, gzip;q=0.9\r\n")
+        #expect(fallback.header("Content-Encoding") == "gzip")
+        let plain = try get(s.port, "/static/app.js")
+        #expect(plain.bodyText == "plain-js")
+        #expect(plain.header("Content-Encoding") == nil)
+        #expect(plain.header("Vary") == "Accept-Encoding")
+        let refused = try get(s.port, "/static/app.js", extra: "Accept-Encoding: gzip;q=0, br;q=0\r\n")
+        #expect(refused.bodyText == "plain-js")
+        // As nginx: only the compressed file exists, and it is served to a client that accepts it.
+        #expect(try get(s.port, "/static/only.css", extra: "Accept-Encoding: gzip\r\n").bodyText == "GZ-ONLY")
+        let always = try get(s.port, "/always/app.js")
+        #expect(always.bodyText == "GZ-BYTES")
+        #expect(always.header("Content-Encoding") == "gzip")
+        let range = try get(s.port, "/static/app.js", extra: "Accept-Encoding: gzip\r\nRange: bytes=0-1\r\n")
+        #expect(range.status == 206)
+        #expect(range.bodyText == "GZ")
+    }
 }
