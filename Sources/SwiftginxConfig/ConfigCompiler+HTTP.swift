@@ -94,6 +94,53 @@ extension ConfigCompiler {
             case "brotli_static": level.setters.append { $0.brotliStatic = v }
             default: level.setters.append { $0.zstdStatic = v }
             }
+        case "gzip", "brotli", "zstd":
+            let on = try ConfigValues.flag(d)
+            let key = Self.compressionKey(d.name)
+            level.setters.append { $0[keyPath: key].enabled = on }
+        case "gzip_types", "brotli_types", "zstd_types":
+            let key = Self.compressionKey(String(d.name.prefix { $0 != "_" }))
+            var types = Set(d.args)
+            types.insert("text/html")
+            let final = d.args.contains("*") ? Set(["*"]) : types
+            level.setters.append { $0[keyPath: key].types = final }
+        case "gzip_comp_level", "brotli_comp_level", "zstd_comp_level":
+            let key = Self.compressionKey(String(d.name.prefix { $0 != "_" }))
+            let range = d.name.hasPrefix("gzip") ? 1...9 : d.name.hasPrefix("brotli") ? 0...11 : 1...19
+            guard let v = ConfigValues.number(d.args[0]), range.contains(v) else {
+                throw d.error("value must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+            level.setters.append { $0[keyPath: key].level = v }
+        case "gzip_min_length", "brotli_min_length", "zstd_min_length":
+            let key = Self.compressionKey(String(d.name.prefix { $0 != "_" }))
+            let v = try ConfigValues.size(d)
+            level.setters.append { $0[keyPath: key].minLength = v }
+        case "gzip_http_version":
+            let v = try ConfigValues.choice(d, ["1.0": false, "1.1": true])
+            level.setters.append { $0.gzipHTTPVersion11 = v }
+        case "gzip_proxied":
+            let allowed: Set<String> = [
+                "off", "expired", "no-cache", "no-store", "private", "no_last_modified", "no_etag", "auth", "any",
+            ]
+            for a in d.args where !allowed.contains(a) { throw d.error("invalid value \"\(a)\"") }
+            let v = Set(d.args)
+            level.setters.append { $0.gzipProxied = v }
+        case "gzip_disable":
+            var regexes: [Regex] = []
+            var msie6 = false
+            for a in d.args {
+                if a == "msie6" {
+                    msie6 = true
+                    continue
+                }
+                do { regexes.append(try Regex(a, caseless: true)) } catch { throw d.error(error.message) }
+            }
+            let r = regexes
+            let m = msie6
+            level.setters.append {
+                $0.gzipDisable = r
+                $0.gzipDisableMSIE6 = m
+            }
         case "charset":
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
             level.setters.append { $0.charset = v }
@@ -215,6 +262,14 @@ extension ConfigCompiler {
             list.append(try value(name, d))
         }
         level.index = list
+    }
+
+    static func compressionKey(_ name: String) -> WritableKeyPath<LocationSettings, DynamicCompression> {
+        switch name {
+        case "gzip": \.gzip
+        case "brotli": \.brotli
+        default: \.zstd
+        }
     }
 
     /// `try_files file ... uri | =code | @name`.

@@ -177,6 +177,9 @@ public final class VirtualServer: Sendable {
     /// The server level's effective location settings (http → server merged): what a
     /// request that matches no location, or never reaches location matching, runs with.
     public let defaultSettings: LocationSettings
+    /// What serves a URI that no `location` matches: nginx then uses the server
+    /// level's own settings (root, index, ...), as if in an implicit location.
+    public let serverLevelLocation: Location
 
     public init(
         serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
@@ -188,6 +191,7 @@ public final class VirtualServer: Sendable {
         self.locations = locations
         self.serverReturn = serverReturn
         self.defaultSettings = defaultSettings
+        self.serverLevelLocation = Location(pattern: "", prefix: "", settings: defaultSettings)
     }
 }
 
@@ -367,6 +371,18 @@ public struct LocationSettings: Sendable {
     public var zstdStatic: StaticCompression = .off
     /// `gzip_vary`.
     public var gzipVary: Bool = false
+    /// On-the-fly compression: `gzip`, `brotli`, `zstd` and their `_types`,
+    /// `_comp_level`, `_min_length` directives.
+    public var gzip = DynamicCompression(level: 1, minLength: 20)
+    public var brotli = DynamicCompression(level: 6, minLength: 20)
+    public var zstd = DynamicCompression(level: 3, minLength: 20)
+    /// `gzip_http_version`: the lowest request version that gets compressed responses.
+    public var gzipHTTPVersion11: Bool = true
+    /// `gzip_proxied`: which requests carrying `Via` may be compressed (nginx default: none).
+    public var gzipProxied: Set<String> = ["off"]
+    /// `gzip_disable`: User-Agent patterns that get no compression ("msie6" is nginx's shortcut).
+    public var gzipDisable: [Regex] = []
+    public var gzipDisableMSIE6: Bool = false
     /// `charset` (nil = off) and the types it applies to (`charset_types`).
     public var charset: String? = nil
     public var charsetTypes: Set<String> = [
@@ -398,6 +414,19 @@ public enum TryFilesFallback: Sendable {
 }
 
 public enum AutoindexFormat: Sendable { case html, json, xml, jsonp }
+
+/// One on-the-fly coding's settings.
+public struct DynamicCompression: Sendable {
+    public var enabled: Bool = false
+    public var level: Int
+    public var minLength: Int
+    /// MIME types to compress; text/html is always included; "*" means all.
+    public var types: Set<String> = ["text/html"]
+    public init(level: Int, minLength: Int) {
+        self.level = level
+        self.minLength = minLength
+    }
+}
 
 /// `gzip_static`-style switches: `always` serves the variant whatever the client says.
 public enum StaticCompression: Sendable { case off, on, always }

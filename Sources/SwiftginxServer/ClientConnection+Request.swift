@@ -92,7 +92,8 @@ extension ClientConnection {
         }
         let match = request.uri.withUnsafeBytes { server.locations.match($0) }
         guard let match else {
-            respondError(404)
+            // No location matches: nginx serves with the server level's settings.
+            runLocation(server.serverLevelLocation, captures: [])
             return
         }
         runLocation(match.location, captures: match.captures)

@@ -1,6 +1,8 @@
 // Request header names looked up by the server, as lowercase bytes allocated once.
 
 enum HeaderName {
+    static let via: [UInt8] = Array("via".utf8)
+    static let userAgent: [UInt8] = Array("user-agent".utf8)
     static let acceptEncoding: [UInt8] = Array("accept-encoding".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)
     static let cookie: [UInt8] = Array("cookie".utf8)

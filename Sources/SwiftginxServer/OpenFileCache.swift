@@ -8,6 +8,7 @@
 // entries are trusted for T without a stat, as nginx does.
 
 import Glibc
+import SwiftginxCompression
 import SwiftginxHTTP
 import SwiftginxPosix
 
@@ -29,6 +30,8 @@ final class OpenFileCache {
         lazy var etag: [UInt8] = Array("\"\(String(info.mtime, radix: 16))-\(String(info.size, radix: 16))\"".utf8)
         /// The Content-Type last computed for this file, with the type table it came from.
         var contentType: (types: ObjectIdentifier, defaultType: String, value: String)? = nil
+        /// Compressed copies (on-the-fly compression), by coding, with the level used.
+        var compressed: [ContentCoding: (level: Int, bytes: [UInt8])] = [:]
 
         init(fd: Int32, info: FileInfo, contents: [UInt8]?, now: Int64) {
             self.fd = fd

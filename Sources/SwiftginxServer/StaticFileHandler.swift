@@ -251,6 +251,12 @@ extension ClientConnection {
             }
         }
 
+        if encoding == nil && status == 200 && plain && !isHeadOnly,
+            sendCompressed(entry, settings: s, etag: etag)
+        {
+            return
+        }
+
         var start: Int64 = 0
         var length = info.size
         var contentRange: [UInt8]? = nil
@@ -279,11 +285,7 @@ extension ClientConnection {
         }
 
         beginHead(status)
-        let typeKey = ObjectIdentifier(s.types)
-        if entry.contentType?.types != typeKey || entry.contentType?.defaultType != s.defaultType {
-            entry.contentType = (typeKey, s.defaultType, contentType(for: request.uri, settings: s))
-        }
-        appendContentType(entry.contentType!.value)
+        appendContentType(fileType(entry, settings: s))
         appendContentLength(length)
         output.appendHeader("Last-Modified", entry.lastModified)
         finishHead(settings: s, mtime: info.mtime) { o in
@@ -318,11 +320,7 @@ extension ClientConnection {
     ) {
         let size = entry.info.size
         let boundary = worker.nextBoundary()
-        let typeKey = ObjectIdentifier(s.types)
-        if entry.contentType?.types != typeKey || entry.contentType?.defaultType != s.defaultType {
-            entry.contentType = (typeKey, s.defaultType, contentType(for: request.uri, settings: s))
-        }
-        var type = entry.contentType!.value
+        var type = fileType(entry, settings: s)
         if let charset = charset(for: type) { type += "; charset=" + charset }
         var prefixes: [[UInt8]] = []
         var total: Int64 = 0
@@ -397,6 +395,15 @@ extension ClientConnection {
         if value.first == UInt8(ascii: "\"") { return etag.map { Array(value) == $0 } ?? false }
         if let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == info.mtime }
         return false
+    }
+
+    /// The entry's MIME type for this request's URI and location (cached on the entry).
+    func fileType(_ entry: OpenFileCache.Entry, settings s: LocationSettings) -> String {
+        let typeKey = ObjectIdentifier(s.types)
+        if let c = entry.contentType, c.types == typeKey, c.defaultType == s.defaultType { return c.value }
+        let value = contentType(for: request.uri, settings: s)
+        entry.contentType = (typeKey, s.defaultType, value)
+        return value
     }
 
     /// MIME type from the URI's extension (`types`), else `default_type`.

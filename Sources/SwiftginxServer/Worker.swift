@@ -4,6 +4,7 @@
 // shared with another worker; the master talks to it through the eventfd.
 
 import Glibc
+import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
@@ -58,6 +59,7 @@ public final class Worker: @unchecked Sendable {
     let files = OpenFileCache()
     private var errorPages: [Int: [UInt8]?] = [:]
     private var boundaryCounter = 0
+    private var encoders: [String: StreamingEncoder] = [:]
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -284,6 +286,18 @@ public final class Worker: @unchecked Sendable {
             acceptPaused = false
             registerListeners()
         }
+    }
+
+    /// A pooled encoder for `coding` at `level`, reset and ready for a new stream.
+    func encoder(_ coding: ContentCoding, level: Int) throws(CompressionError) -> StreamingEncoder {
+        let key = "\(coding.rawValue)/\(level)"
+        if let e = encoders[key] {
+            try e.reset()
+            return e
+        }
+        let e = try StreamingEncoder(coding: coding, level: level)
+        encoders[key] = e
+        return e
     }
 
     /// A multipart boundary: ten digits, unique per worker (nginx uses a counter too).

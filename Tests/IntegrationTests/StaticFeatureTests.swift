@@ -4,6 +4,7 @@
 
 import Foundation
 import Glibc
+import SwiftginxPosix
 import Testing
 
 @Suite struct StaticFeatureTests {
@@ -187,5 +188,61 @@ import Testing
         let range = try get(s.port, "/static/app.js", extra: "Accept-Encoding: gzip\r\nRange: bytes=0-1\r\n")
         #expect(range.status == 206)
         #expect(range.bodyText == "GZ")
+    }
+
+    /// Decompresses with the system's gzip (a real decoder, not ours).
+    func gunzip(_ bytes: [UInt8]) throws -> String {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID().uuidString)").path
+        try Data(bytes).write(to: URL(fileURLWithPath: base + ".gz"))
+        defer {
+            unlink(base + ".gz")
+            unlink(base + ".out")
+        }
+        let out = open(base + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let pid = try ProcessControl.spawn("/bin/gzip", ["gzip", "-dc", base + ".gz"], stdout: out, stderr: -1)
+        close(out)
+        #expect(ProcessControl.wait(pid, timeout: 5000) == 0)
+        return try String(contentsOfFile: base + ".out", encoding: .utf8)
+    }
+
+    @Test func onTheFlyGzip() throws {
+        let text = String(repeating: "body { color: red; }\n", count: 4000)
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    include mime.types;
+                    gzip on;
+                    gzip_types text/css;
+                    gzip_min_length 100;
+                    gzip_vary on;
+                    gzip_disable "Bot/1";
+                    server { listen 127.0.0.1:PORT; root html; }
+                }
+                """, files: ["html/site.css": text, "html/tiny.css": "a{}", "html/data.bin": text])
+        try s.start()
+        let r = try get(s.port, "/site.css", extra: "Accept-Encoding: gzip\r\n")
+        #expect(r.status == 200)
+        #expect(r.header("Content-Encoding") == "gzip")
+        #expect(r.header("Vary") == "Accept-Encoding")
+        #expect(r.header("ETag")?.hasPrefix("W/\"") == true)
+        #expect(r.body.count < text.utf8.count / 10)
+        #expect(r.header("Content-Length") == "\(r.body.count)")
+        #expect(try gunzip(r.body) == text)
+        // Cached per worker: a second answer is the same bytes.
+        #expect(try get(s.port, "/site.css", extra: "Accept-Encoding: gzip\r\n").body == r.body)
+        #expect(try get(s.port, "/site.css").header("Content-Encoding") == nil)
+        #expect(try get(s.port, "/tiny.css", extra: "Accept-Encoding: gzip\r\n").header("Content-Encoding") == nil)
+        #expect(try get(s.port, "/data.bin", extra: "Accept-Encoding: gzip\r\n").header("Content-Encoding") == nil)
+        let bot = try get(s.port, "/site.css", extra: "Accept-Encoding: gzip\r\nUser-Agent: Bot/1.0\r\n")
+        #expect(bot.header("Content-Encoding") == nil)
+        let proxied = try get(s.port, "/site.css", extra: "Accept-Encoding: gzip\r\nVia: 1.1 cache\r\n")
+        #expect(proxied.header("Content-Encoding") == nil)
+        let ranged = try get(s.port, "/site.css", extra: "Accept-Encoding: gzip\r\nRange: bytes=0-3\r\n")
+        #expect(ranged.header("Content-Encoding") == "gzip")
+        #expect(ranged.status == 200)
     }
 }
