@@ -41,8 +41,34 @@ import Testing
     }
 
     @Test func laterWorkIsUnknown() throws {
-        #expect(try loadError(http("gzip on;")) == "unknown directive \"gzip\" in nginx.conf:3")
+        #expect(try loadError(http("proxy_pass http://x;")) == "unknown directive \"proxy_pass\" in nginx.conf:3")
         #expect(try loadError(http("ssl_protocols TLSv1.2;")) == "unknown directive \"ssl_protocols\" in nginx.conf:3")
+    }
+
+    @Test func staticAndCompressionDirectives() throws {
+        let config = try load(
+            http(
+                """
+                gzip on; gzip_types text/css application/javascript; gzip_comp_level 5; gzip_min_length 1k;
+                gzip_vary on; gzip_proxied any; gzip_disable msie6 "Bot/1"; gzip_http_version 1.0;
+                brotli on; brotli_comp_level 11; zstd on; zstd_types *;
+                gzip_static on; brotli_static always; charset utf-8; autoindex on; autoindex_format json;
+                server { listen 8080; location / { try_files $uri $uri/ /index.html =404; } }
+                """))
+        let s = config.listenGroups[0].servers[0].defaultSettings
+        #expect(s.gzip.enabled && s.gzip.level == 5 && s.gzip.minLength == 1024)
+        #expect(s.gzip.types == ["text/html", "text/css", "application/javascript"])
+        #expect(s.gzipVary && s.gzipProxied == ["any"] && s.gzipDisableMSIE6 && s.gzipDisable.count == 1)
+        #expect(!s.gzipHTTPVersion11)
+        #expect(s.brotli.enabled && s.brotli.level == 11 && s.zstd.types == ["*"])
+        #expect(s.gzipStatic == .on && s.brotliStatic == .always && s.zstdStatic == .off)
+        #expect(s.charset == "utf-8" && s.autoindex && s.autoindexFormat == .json)
+        #expect(try loadError(http("gzip_comp_level 10;")) == "value must be between 1 and 9 in nginx.conf:3")
+        #expect(try loadError(http("gzip_static maybe;")) == "invalid value \"maybe\" in nginx.conf:3")
+        #expect(try loadError(http("server { try_files a =abc; }")) == "invalid code \"=abc\" in nginx.conf:3")
+        #expect(
+            try loadError(http("server { try_files a; }"))?.hasPrefix("invalid number of arguments in \"try_files\"")
+                == true)
     }
 
     @Test func errorLogOutsideMainIsAcceptedWithoutEffect() throws {
