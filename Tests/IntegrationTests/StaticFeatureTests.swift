@@ -245,4 +245,41 @@ import Testing
         #expect(ranged.header("Content-Encoding") == "gzip")
         #expect(ranged.status == 200)
     }
+
+    @Test func neverOutsideTheRoot() throws {
+        let s = try makeServer()
+        for attack in [
+            "/../etc/passwd", "/%2e%2e/etc/passwd", "/%2E%2E/%2E%2E/etc/passwd", "/files/..%2f..%2f..%2fetc/passwd",
+            "/a%00b", "/files/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        ] {
+            let r = try get(s.port, attack)
+            #expect(r.status == 400, "\(attack) → \(r.status)")
+        }
+        // A backslash is an ordinary byte on Unix (as in nginx): no file of that name, so
+        // try_files falls back to /app with the URI unchanged.
+        let bs = try get(s.port, "/..\\..\\etc\\passwd")
+        #expect(bs.bodyText == "app args=from=/..\\..\\etc\\passwd uri=/app")
+        #expect(try get(s.port, "/%2e/exists.txt").bodyText == "I exist")
+    }
+
+    @Test func filesOverFourGiB() throws {
+        let s = try makeServer()
+        // A sparse 5 GiB file costs no disk space.
+        let path = s.prefix + "html/huge.bin"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let size: Int64 = 5 << 30
+        #expect(ftruncate(fd, off_t(size)) == 0)
+        #expect(pwrite(fd, "END!", 4, off_t(size - 4)) == 4)
+        close(fd)
+        let head = try request(
+            s.port, "HEAD /huge.bin HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", headRequest: true)
+        #expect(head.header("Content-Length") == "5368709120")
+        let tail = try get(s.port, "/huge.bin", extra: "Range: bytes=-4\r\n")
+        #expect(tail.status == 206)
+        #expect(tail.header("Content-Range") == "bytes 5368709116-5368709119/5368709120")
+        #expect(tail.bodyText == "END!")
+        let mid = try get(s.port, "/huge.bin", extra: "Range: bytes=4294967296-4294967299\r\n")
+        #expect(mid.body == [0, 0, 0, 0])
+        #expect(mid.header("Content-Range") == "bytes 4294967296-4294967299/5368709120")
+    }
 }
