@@ -82,8 +82,8 @@ public enum AcceptEncoding {
             }
         }
 
-        /// The weight `coding` ends up with: its own, else `*`'s, else 0 (refused) — except
-        /// identity, which is acceptable at the lowest weight unless refused.
+        /// The weight `coding` ends up with, doubled so that an unlisted identity can rank
+        /// below every listed weight (1 < 2 × 0.001): its own, else `*`'s, else 0 (refused).
         func effective(_ coding: ContentCoding) -> Int {
             let listed: Int
             switch coding {
@@ -92,8 +92,8 @@ public enum AcceptEncoding {
             case .zstd: listed = zstd
             case .identity: listed = identity
             }
-            if listed >= 0 { return listed }
-            if star >= 0 { return star }
+            if listed >= 0 { return 2 * listed }
+            if star >= 0 { return 2 * star }
             return coding == .identity ? 1 : 0
         }
     }
