@@ -81,32 +81,48 @@ extension ClientConnection {
     private func precompressedVariant(path: inout [UInt8], settings s: LocationSettings) -> (
         OpenFileCache.Entry, String
     )? {
-        let options: [(ContentCoding, StaticCompression, String)] = [
-            (.br, s.brotliStatic, ".br"), (.zstd, s.zstdStatic, ".zst"), (.gzip, s.gzipStatic, ".gz"),
-        ]
+        // Bit i of a mask stands for Self.staticCodings[i]; no arrays are built per request.
+        var enabled = 0
+        var always = 0
+        func note(_ m: StaticCompression, _ bit: Int) {
+            if m != .off { enabled |= bit }
+            if m == .always { always |= bit }
+        }
+        note(s.brotliStatic, 1)
+        note(s.zstdStatic, 2)
+        note(s.gzipStatic, 4)
         let buf = headBytes
-        let acceptValue = head.header(HeaderName.acceptEncoding, in: buf)
-        var remaining = options.filter { $0.1 != .off }
-        while !remaining.isEmpty {
-            let choice: (ContentCoding, StaticCompression, String)?
-            if let always = remaining.first(where: { $0.1 == .always }) {
-                choice = always
-            } else if let v = acceptValue, head.version == .http11 {
+        let acceptValue = head.version == .http11 ? head.header(HeaderName.acceptEncoding, in: buf) : nil
+        var remaining = enabled
+        while remaining != 0 {
+            let index: Int
+            if remaining & always != 0 {
+                index = (remaining & always).trailingZeroBitCount
+            } else if let v = acceptValue,
                 let coding = AcceptEncoding.preferred(
-                    UnsafeRawBufferPointer(rebasing: buf[v]), available: remaining.map { $0.0 })
-                choice = remaining.first { $0.0 == coding }
+                    UnsafeRawBufferPointer(rebasing: buf[v]), available: Self.codingSets[remaining]),
+                let i = Self.staticCodings.firstIndex(of: coding)
+            {
+                index = i
             } else {
-                choice = nil
+                return nil
             }
-            guard let choice else { return nil }
-            remaining.removeAll { $0.0 == choice.0 }
+            remaining &= ~(1 << index)
             let base = path.count
-            path += Array(choice.2.utf8)
+            path.append(contentsOf: Self.staticSuffixes[index])
             let lookup = lookupFile(&path, settings: s)
             path.removeLast(path.count - base)
-            if case .file(let entry) = lookup { return (entry, choice.0.rawValue) }
+            if case .file(let entry) = lookup { return (entry, Self.staticCodings[index].rawValue) }
         }
         return nil
+    }
+
+    /// Precompressed codings in preference order, their file suffixes, and the
+    /// coding list for every subset (indexed by bit mask).
+    static let staticCodings: [ContentCoding] = [.br, .zstd, .gzip]
+    static let staticSuffixes: [[UInt8]] = [Array(".br".utf8), Array(".zst".utf8), Array(".gz".utf8)]
+    static let codingSets: [[ContentCoding]] = (0..<8).map { mask in
+        staticCodings.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
     }
 
     /// root + uri, or alias + (uri without the location's prefix).
