@@ -45,7 +45,9 @@ import Testing
         #expect(vv.stderr.contains("built with OpenSSL 3"))
         #expect(vv.stderr.contains("built with PCRE2 10."))
         #expect(vv.stderr.contains("configure arguments:"))
-        #expect(vv.stderr.contains("--without-http_gzip_module"))
+        #expect(vv.stderr.contains("--with-http_gzip_static_module"))
+        #expect(vv.stderr.contains("--without-http_proxy_module"))
+        #expect(!vv.stderr.contains("--without-http_gzip_module"))
         let h = try runBinary(["-h"])
         #expect(h.stderr.contains("-s signal     : send signal to a master process: stop, quit, reopen, reload"))
     }
