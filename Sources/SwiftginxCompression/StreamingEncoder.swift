@@ -19,7 +19,8 @@
 //
 // Reuse. `reset()` readies the encoder for the next response: zlib's `deflateReset` and
 // zstd's `ZSTD_CCtx_reset(session_only)` keep their allocations; brotli has no reset, so
-// its state is destroyed and created again (one allocation per response for `br`).
+// its state is destroyed and created again, allocating through a per-encoder block cache
+// (CBrotli/shim.h) that hands the new state the old state's freed buffers.
 
 import CBrotli
 import CZlib
@@ -42,7 +43,8 @@ public final class StreamingEncoder {
 
     private enum Backend {
         case gzip(UnsafeMutablePointer<z_stream>)
-        case br(OpaquePointer)
+        /// The state and the block cache its allocator keeps between responses.
+        case br(OpaquePointer, UnsafeMutablePointer<swiftginx_brotli_cache>)
         case zstd(OpaquePointer)
         case identity
     }
@@ -105,25 +107,35 @@ public final class StreamingEncoder {
         isFinished = true
     }
 
-    /// Readies the encoder for the next response with the same coding and level.
+    /// Readies the encoder for the next response with the same coding and level. If it
+    /// throws (out of memory), the encoder refuses input until a later `reset` succeeds.
     public func reset() throws(CompressionError) {
         bytesIn = 0
         bytesOut = 0
-        isFinished = false
+        isFinished = true  // unusable until the reset succeeds
         switch backend {
         case .gzip(let stream):
             let rc = deflateReset(stream)
             guard rc == Z_OK else { throw .codec(.gzip, code: Int(rc)) }
-        case .br(let state):
+        case .br(let state, let cache):
+            // No reset in brotli: a new state, whose allocations come from the old one's
+            // freed blocks (see CBrotli/shim.h).
             BrotliEncoderDestroyInstance(state)
-            backend = .identity
-            backend = try Self.makeBackend(.br, level)
+            guard let fresh = Self.makeBrotliState(cache, level) else {
+                backend = .identity
+                swiftginx_brotli_cache_release(cache)
+                cache.deallocate()
+                throw .outOfMemory(.br)
+            }
+            backend = .br(fresh, cache)
         case .zstd(let cctx):
             let rc = ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only)
             guard ZSTD_isError(rc) == 0 else { throw .codec(.zstd, code: Int(ZSTD_getErrorCode(rc).rawValue)) }
         case .identity:
-            break
+            // A brotli state lost to a failed reset is created anew here.
+            if coding != .identity { backend = try Self.makeBackend(coding, level) }
         }
+        isFinished = false
     }
 
     // MARK: - Codec state
@@ -143,14 +155,13 @@ public final class StreamingEncoder {
             }
             return .gzip(stream)
         case .br:
-            guard let state = BrotliEncoderCreateInstance(nil, nil, nil) else { throw .outOfMemory(.br) }
-            guard BrotliEncoderSetParameter(state, BROTLI_PARAM_QUALITY, UInt32(level)) != 0,
-                BrotliEncoderSetParameter(state, BROTLI_PARAM_LGWIN, brotliWindowBits) != 0
-            else {
-                BrotliEncoderDestroyInstance(state)
-                throw .codec(.br, code: 0)
+            let cache = UnsafeMutablePointer<swiftginx_brotli_cache>.allocate(capacity: 1)
+            cache.initialize(to: swiftginx_brotli_cache())
+            guard let state = makeBrotliState(cache, level) else {
+                cache.deallocate()
+                throw .outOfMemory(.br)
             }
-            return .br(state)
+            return .br(state, cache)
         case .zstd:
             guard let cctx = ZSTD_createCCtx() else { throw .outOfMemory(.zstd) }
             let rc = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, Int32(level))
@@ -164,14 +175,27 @@ public final class StreamingEncoder {
         }
     }
 
+    /// A brotli state at `level` with ngx_brotli's default window, allocating through `cache`.
+    private static func makeBrotliState(
+        _ cache: UnsafeMutablePointer<swiftginx_brotli_cache>, _ level: Int
+    ) -> OpaquePointer? {
+        guard let state = swiftginx_brotli_create(cache) else { return nil }
+        // Setting a valid parameter before the first input cannot fail.
+        BrotliEncoderSetParameter(state, BROTLI_PARAM_QUALITY, UInt32(level))
+        BrotliEncoderSetParameter(state, BROTLI_PARAM_LGWIN, brotliWindowBits)
+        return state
+    }
+
     private static func destroy(_ backend: Backend) {
         switch backend {
         case .gzip(let stream):
             deflateEnd(stream)
             stream.deinitialize(count: 1)
             stream.deallocate()
-        case .br(let state):
+        case .br(let state, let cache):
             BrotliEncoderDestroyInstance(state)
+            swiftginx_brotli_cache_release(cache)
+            cache.deallocate()
         case .zstd(let cctx):
             ZSTD_freeCCtx(cctx)
         case .identity:
@@ -187,7 +211,7 @@ public final class StreamingEncoder {
         switch backend {
         case .gzip(let stream):
             try Self.deflateLoop(stream, input, mode, into: &out)
-        case .br(let state):
+        case .br(let state, _):
             try Self.brotliLoop(state, input, mode, into: &out)
         case .zstd(let cctx):
             try Self.zstdLoop(cctx, input, mode, into: &out)
