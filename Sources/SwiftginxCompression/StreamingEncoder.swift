@@ -11,9 +11,13 @@
 //   - the body is never buffered whole: `out` holds only what the codec has emitted since
 //     the caller last drained it, and the codec's own window is bounded (zlib 32 KiB
 //     window + its pending buffer, brotli lgwin 19 = 512 KiB as ngx_brotli's default
-//     `brotli_window`, zstd's window for the level);
+//     `brotli_window`, zstd's window for the level: 2 MiB at level 3);
 //   - the cost of growing is one zero-fill of the tail (Swift arrays expose no uninitialised
-//     tail), a memset that is ~1 % of the compression time at the fastest level.
+//     tail): a memset of about the input size per call, small next to compressing it
+//     (memset runs at over 10 GB/s, the fastest codec here at 250–600 MB/s).
+// Measured with an LD_PRELOAD malloc counter (scripts/support/malloc-count.c): after the
+// first response, 0 allocations per 1 MiB response fed in 16 KiB chunks, for every
+// coding, with `reset` between responses and the output array drained after each call.
 // A closure-per-chunk API was the alternative; it forces the caller to copy each chunk into
 // its own buffer anyway and makes the codec loop re-entrant through caller code.
 //
