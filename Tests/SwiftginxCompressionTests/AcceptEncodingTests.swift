@@ -130,4 +130,29 @@ import Testing
         #expect(accepts("zstd", .zstd))
         #expect(!accepts("gzip", .zstd))
     }
+
+    /// Every prefix of tricky values, and random bytes, never trap (bounds are checked
+    /// in debug builds) and give consistent answers.
+    @Test func prefixesAndRandomBytesAreSafe() {
+        let values = [
+            "gzip;q=0.5 , br;q=0.4", "x-gzip;q=1.000, *;q=0", "gzip;q=", "br ; q=0.9,\tzstd;level=3;q=0.1",
+            "identity;q=0, *", "gzip;Q=1.", "gzip; q=0.001,",
+        ]
+        var inputs = values.flatMap { v in (0...v.utf8.count).map { Array(v.utf8.prefix($0)) } }
+        var rng = SplitMix64(state: 9)
+        let alphabet = Array("gzipbrstdentiy*;,= \tqQ.0123456789x-".utf8)
+        for _ in 0..<5000 {
+            let count = Int(rng.next() % 24)
+            inputs.append((0..<count).map { _ in alphabet[Int(rng.next() % UInt64(alphabet.count))] })
+        }
+        for input in inputs {
+            input.withUnsafeBytes { raw in
+                let choice = AcceptEncoding.preferred(raw, available: Self.withIdentity)
+                _ = AcceptEncoding.accepts(raw, .gzip)
+                _ = AcceptEncoding.accepts(raw, .identity)
+                // The choice is one of the acceptable codings whatever else is offered.
+                if let choice { #expect(AcceptEncoding.preferred(raw, available: [choice]) == choice) }
+            }
+        }
+    }
 }
