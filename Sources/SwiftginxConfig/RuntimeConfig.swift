@@ -438,10 +438,13 @@ public final class Location: Sendable {
     /// The literal prefix or exact path (for `alias` substitution).
     public let prefix: String
     public let settings: LocationSettings
+    /// A `~`/`~*` location: there `alias` is the whole file path (with captures), as in nginx.
+    public let isRegex: Bool
 
     public init(pattern: String, prefix: String, settings: LocationSettings) {
         self.pattern = pattern
         self.prefix = prefix
         self.settings = settings
+        self.isRegex = pattern.hasPrefix("~")
     }
 }

@@ -96,6 +96,10 @@ extension ClientConnection {
             runLocation(server.serverLevelLocation, captures: [])
             return
         }
+        if !match.captures.isEmpty {
+            request.captureRegex = match.regex
+            request.captureSubject = request.uri
+        }
         runLocation(match.location, captures: match.captures)
     }
 

@@ -10,6 +10,9 @@ struct RequestState {
     var server: VirtualServer? = nil
     var location: Location? = nil
     var captures: [Range<Int>] = []
+    /// The regex and the URI its captures index into (the URI may change afterwards).
+    var captureRegex: Regex? = nil
+    var captureSubject: [UInt8] = []
     /// Normalized, %-decoded path (`$uri`).
     var uri: [UInt8] = []
     /// Query string without '?' (`$args`), as bytes.
@@ -42,6 +45,8 @@ struct RequestState {
         server = nil
         location = nil
         captures.removeAll(keepingCapacity: true)
+        captureRegex = nil
+        captureSubject.removeAll(keepingCapacity: true)
         uri.removeAll(keepingCapacity: true)
         args.removeAll(keepingCapacity: true)
         hasArgs = false

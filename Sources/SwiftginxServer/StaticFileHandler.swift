@@ -137,6 +137,7 @@ extension ClientConnection {
         p.removeAll(keepingCapacity: true)
         if let alias = s.alias {
             appendValue(alias, to: &p)
+            if location.isRegex { return }
             let prefixCount = location.prefix.utf8.count
             if request.uri.count >= prefixCount {
                 p += request.uri[prefixCount...]

@@ -110,11 +110,9 @@ extension ClientConnection {
                 appendCookie(name, in: buf[r], to: out)
             }
         case .capture(let n):
-            if n > 0 && n < request.captures.count {
-                let r = request.captures[n]
-                if r.upperBound <= request.uri.count { out.append(request.uri[r].map { $0 }) }
-            }
-        case .namedCapture: break
+            appendCapture(n, to: out)
+        case .namedCapture(let name):
+            if let n = request.captureRegex?.namedGroups[name] { appendCapture(n, to: out) }
         case .requestId:
             let hex = Array("0123456789abcdef".utf8)
             for _ in 0..<32 { out.append(hex[Int.random(in: 0..<16)]) }
@@ -127,6 +125,14 @@ extension ClientConnection {
             .upstreamResponseLength, .upstreamHeader:
             break
         }
+    }
+
+    /// `$1`..`$9` and named groups: bytes of the URI the location's regex captured.
+    private func appendCapture(_ n: Int, to out: ByteBuffer) {
+        guard n > 0 && n < request.captures.count else { return }
+        let r = request.captures[n]
+        guard !r.isEmpty, r.upperBound <= request.captureSubject.count else { return }
+        request.captureSubject.withUnsafeBytes { out.append(UnsafeRawBufferPointer(rebasing: $0[r])) }
     }
 
     /// `$http_name`: all values of that header joined by ", " (nginx joins cookies with "; ").

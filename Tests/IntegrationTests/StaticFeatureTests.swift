@@ -31,6 +31,7 @@ import Testing
                 location /xml/ { alias html/files/; autoindex on; autoindex_format xml; }
                 location /jsonp/ { alias html/files/; autoindex on; autoindex_format jsonp; }
                 location /utf/ { alias html/; charset utf-8; }
+                location ~ ^/img/(?<name>[a-z]+)-(\\d+)\\.txt$ { alias html/files/$name$2.txt; }
             }
         }
         """
@@ -47,6 +48,7 @@ import Testing
                 "html/files/.hidden": "h",
                 "html/digits.txt": "0123456789",
                 "html/named/real.txt": "real",
+                "html/files/b2.txt": "regex alias",
             ])
         try s.start()
         return s
@@ -281,5 +283,11 @@ import Testing
         let mid = try get(s.port, "/huge.bin", extra: "Range: bytes=4294967296-4294967299\r\n")
         #expect(mid.body == [0, 0, 0, 0])
         #expect(mid.header("Content-Range") == "bytes 4294967296-4294967299/5368709120")
+    }
+
+    @Test func aliasWithCapturesInRegexLocation() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/img/b-2.txt").bodyText == "regex alias")
+        #expect(try get(s.port, "/img/b-3.txt").status == 404)
     }
 }
