@@ -185,13 +185,12 @@ extension ClientConnection {
         }
     }
 
-    /// Percent-encodes what may not stand in a URI path segment (and '?', '#', '%').
+    /// Percent-encodes for an href as nginx's autoindex does: space, quotes, '#', '%',
+    /// '&', '<', '>', '?', control bytes and non-ASCII bytes.
     static func escapeURI(_ s: [UInt8], into b: inout [UInt8]) {
         let hex = Array("0123456789ABCDEF".utf8)
         for c in s {
-            let safe =
-                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
-                || "-._~/!$&'()*+,;=:@".utf8.contains(c)
+            let safe = c > 0x20 && c < 0x7F && !" \"#%&'<>?".utf8.contains(c)
             if safe {
                 b.append(c)
             } else {

@@ -304,7 +304,8 @@ extension ClientConnection {
         beginHead(status)
         appendContentType(fileType(entry, settings: s))
         appendContentLength(length)
-        output.appendHeader("Last-Modified", entry.lastModified)
+        // As nginx: Last-Modified only on 200, 206 (and 304), not on error_page answers.
+        if status == 200 || status == 206 { output.appendHeader("Last-Modified", entry.lastModified) }
         finishHead(settings: s, mtime: info.mtime) { o in
             if let etag { o.appendHeader("ETag", etag) }
             if acceptRanges && status != 206 || acceptRanges && contentRange == nil {

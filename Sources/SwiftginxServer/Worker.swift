@@ -300,11 +300,11 @@ public final class Worker: @unchecked Sendable {
         return e
     }
 
-    /// A multipart boundary: ten digits, unique per worker (nginx uses a counter too).
+    /// A multipart boundary: twenty digits (nginx prints its 64-bit counter the same way).
     func nextBoundary() -> String {
         boundaryCounter += 1
         let digits = String(boundaryCounter * 16 + index)
-        return String(repeating: "0", count: max(0, 10 - digits.count)) + digits
+        return String(repeating: "0", count: max(0, 20 - digits.count)) + digits
     }
 
     /// nginx's built-in page for a status, built once per worker.

@@ -96,9 +96,9 @@ import Testing
         #expect(j.header("Content-Type") == "application/json")
         let parsed = try JSONSerialization.jsonObject(with: Data(j.body)) as? [[String: Any]]
         let names = parsed?.compactMap { $0["name"] as? String }
-        #expect(names == ["sub", "<script>.txt", "b.txt"])
+        #expect(names == ["sub", "<script>.txt", "b.txt", "b2.txt"])
         #expect(parsed?.first?["type"] as? String == "directory")
-        #expect(parsed?.last?["size"] as? Int == 2)
+        #expect(parsed?.last?["size"] as? Int == 11)
         let x = try get(s.port, "/xml/")
         #expect(x.header("Content-Type") == "text/xml")
         #expect(x.bodyText.contains("<file mtime=\""))

@@ -109,7 +109,9 @@ final class RawClient {
         }
         var resp = HTTPResponse(status: status, headers: headers, body: [], rawHead: head)
         if headRequest || status == 304 || status == 204 || status < 200 { return resp }
-        if let cl = resp.header("Content-Length"), let n = Int(cl) {
+        if resp.header("Transfer-Encoding")?.lowercased() == "chunked" {
+            resp.body = try readChunked()
+        } else if let cl = resp.header("Content-Length"), let n = Int(cl) {
             while pending.count < n {
                 if !fill() { throw TestFailure("short body: \(pending.count) of \(n)") }
             }
@@ -119,6 +121,33 @@ final class RawClient {
             resp.body = readToEnd()
         }
         return resp
+    }
+
+    /// A chunked body (sizes, data, trailers), decoded.
+    private func readChunked() throws -> [UInt8] {
+        var body: [UInt8] = []
+        while true {
+            var lineEnd = find([13, 10], in: pending)
+            while lineEnd == nil {
+                if !fill() { throw TestFailure("connection closed inside a chunked body") }
+                lineEnd = find([13, 10], in: pending)
+            }
+            let sizeText = String(decoding: pending[0..<lineEnd!], as: UTF8.self).split(separator: ";")[0]
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
+                throw TestFailure("bad chunk size \(sizeText)")
+            }
+            pending.removeFirst(lineEnd! + 2)
+            if size == 0 {
+                while find([13, 10], in: pending) == nil { if !fill() { break } }
+                if let e = find([13, 10], in: pending) { pending.removeFirst(e + 2) }
+                return body
+            }
+            while pending.count < size + 2 {
+                if !fill() { throw TestFailure("short chunk") }
+            }
+            body += pending[0..<size]
+            pending.removeFirst(size + 2)
+        }
     }
 
     private func find(_ needle: [UInt8], in hay: [UInt8]) -> Int? {
