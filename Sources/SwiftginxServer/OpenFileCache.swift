@@ -21,6 +21,8 @@ final class OpenFileCache {
         /// Monotonic ms of the last stat() that confirmed this entry.
         var validatedAt: Int64
         var lastUsed: Int64
+        /// `open_file_cache inactive=` of the location that last used it (60 s by default).
+        var inactiveMs: Int64 = 60_000
         /// Responses currently sending from `fd` (never closed while > 0).
         var users = 0
         var retired = false
@@ -56,7 +58,15 @@ final class OpenFileCache {
 
     /// Looks `path` up: `path` ends with a NUL and `cpath` points at the same bytes.
     /// `validMs` > 0 trusts an entry that young without a stat (open_file_cache_valid).
-    func lookup(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, validMs: Int, capacity: Int) -> Lookup {
+    func lookup(
+        path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, validMs: Int, capacity: Int, inactiveMs: Int = 60_000
+    ) -> Lookup {
+        let result = find(path: path, cpath: cpath, now: now, validMs: validMs, capacity: capacity)
+        if case .file(let e) = result { e.inactiveMs = Int64(inactiveMs) }
+        return result
+    }
+
+    private func find(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, validMs: Int, capacity: Int) -> Lookup {
         if let e = entries[path] {
             if validMs > 0 && now - e.validatedAt < Int64(validMs) {
                 e.lastUsed = now
@@ -132,8 +142,8 @@ final class OpenFileCache {
         for (k, e) in victims { remove(k, e) }
     }
 
-    /// Closes entries unused for `inactiveMs` (called about once a second).
-    func expire(now: Int64, inactiveMs: Int) {
-        for (k, e) in entries where now - e.lastUsed > Int64(inactiveMs) { remove(k, e) }
+    /// Closes entries unused for their `inactive` time (called about once a second).
+    func expire(now: Int64) {
+        for (k, e) in entries where now - e.lastUsed > e.inactiveMs { remove(k, e) }
     }
 }

@@ -69,7 +69,8 @@ extension ClientConnection {
             worker.files.lookup(
                 path: path, cpath: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self),
                 now: worker.now, validMs: cache.max > 0 ? cache.valid * 1000 : 0,
-                capacity: cache.max > 0 ? cache.max : OpenFileCache.defaultCapacity)
+                capacity: cache.max > 0 ? cache.max : OpenFileCache.defaultCapacity,
+                inactiveMs: cache.max > 0 ? cache.inactive * 1000 : 60_000)
         }
     }
 

@@ -110,7 +110,7 @@ public final class Worker: @unchecked Sendable {
             expireTimers()
             if now - lastFlush >= 1000 {
                 accessLog.flushAll()
-                files.expire(now: now, inactiveMs: 60_000)
+                files.expire(now: now)
                 lastFlush = now
             }
             if stopping {
