@@ -144,6 +144,21 @@ extension ConfigCompiler {
         case "charset":
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
             level.setters.append { $0.charset = v }
+        case "disable_symlinks":
+            let mode = try ConfigValues.choice(
+                d, ["off": DisableSymlinks.off, "on": .on, "if_not_owner": .ifNotOwner])
+            var from: ComplexValue? = nil
+            if d.args.count == 2 {
+                guard d.args[1].hasPrefix("from="), mode != .off else {
+                    throw d.error("invalid parameter \"\(d.args[1])\"")
+                }
+                from = try value(String(d.args[1].dropFirst(5)), d)
+            }
+            let f = from
+            level.setters.append {
+                $0.disableSymlinks = mode
+                $0.disableSymlinksFrom = f
+            }
         case "charset_types":
             let types: Set<String> = d.args == ["*"] ? ["*"] : Set(d.args)
             level.setters.append { $0.charsetTypes = types }

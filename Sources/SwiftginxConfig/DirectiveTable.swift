@@ -192,6 +192,7 @@ public enum DirectiveTable {
             DirectiveSpec("zstd_min_length", .httpAll, t1),
             DirectiveSpec("charset", [.http, .server, .location, .ifInLocation], t1),
             DirectiveSpec("charset_types", .httpAll, .oneOrMore),
+            DirectiveSpec("disable_symlinks", .httpAll, t12),
         ] + ignoredSpecs
 
     /// Directives accepted (and their values checked) but without effect in swiftginx,

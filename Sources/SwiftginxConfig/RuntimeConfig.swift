@@ -383,6 +383,9 @@ public struct LocationSettings: Sendable {
     /// `gzip_disable`: User-Agent patterns that get no compression ("msie6" is nginx's shortcut).
     public var gzipDisable: [Regex] = []
     public var gzipDisableMSIE6: Bool = false
+    /// `disable_symlinks`: off, on, or if_not_owner, and the `from=` prefix not checked.
+    public var disableSymlinks: DisableSymlinks = .off
+    public var disableSymlinksFrom: ComplexValue? = nil
     /// `charset` (nil = off) and the types it applies to (`charset_types`).
     public var charset: String? = nil
     public var charsetTypes: Set<String> = [
@@ -414,6 +417,8 @@ public enum TryFilesFallback: Sendable {
 }
 
 public enum AutoindexFormat: Sendable { case html, json, xml, jsonp }
+
+public enum DisableSymlinks: Sendable { case off, on, ifNotOwner }
 
 /// One on-the-fly coding's settings.
 public struct DynamicCompression: Sendable {

@@ -160,3 +160,34 @@ extension FileSystem {
         return out
     }
 }
+
+extension FileSystem {
+    /// Why a path is refused by `disable_symlinks`, or nil when it may be served:
+    /// every component after the first `skip` bytes is lstat()ed; a symbolic link is
+    /// refused, or with `ifNotOwner` only when the link's owner differs from its target's.
+    public static func symlinkViolation(_ path: [UInt8], skip: Int, ifNotOwner: Bool) -> SystemError? {
+        // Components inside the first `skip` bytes (the from= part, itself included) are trusted.
+        var i = skip > 0 ? skip + 1 : 1
+        while i <= path.count {
+            if i == path.count || path[i] == UInt8(ascii: "/") {
+                var prefix = Array(path[0..<i])
+                prefix.append(0)
+                var st = stat()
+                let r = prefix.withUnsafeBufferPointer {
+                    lstat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &st)
+                }
+                if r != 0 { return nil }  // a missing component is the open()'s business
+                if (st.st_mode & S_IFMT) == S_IFLNK {
+                    if !ifNotOwner { return SystemError("open", errno: ELOOP) }
+                    var target = stat()
+                    let t = prefix.withUnsafeBufferPointer {
+                        stat(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), &target)
+                    }
+                    if t != 0 || target.st_uid != st.st_uid { return SystemError("open", errno: EACCES) }
+                }
+            }
+            i += 1
+        }
+        return nil
+    }
+}

@@ -28,6 +28,20 @@ extension ClientConnection {
             serveIndex(location, directory: path)
             return
         }
+        if s.disableSymlinks != .off {
+            var skip = 0
+            if let from = s.disableSymlinksFrom {
+                let f = evaluate(from)
+                if path.starts(with: f) { skip = f.count }
+            }
+            if let e = FileSystem.symlinkViolation(path, skip: skip, ifNotOwner: s.disableSymlinks == .ifNotOwner) {
+                logError(
+                    "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
+                )
+                respondError(403)
+                return
+            }
+        }
         let precompressed = s.gzipStatic != .off || s.brotliStatic != .off || s.zstdStatic != .off
         if precompressed, let (variant, coding) = precompressedVariant(path: &path, settings: s) {
             sendFile(variant, settings: s, encoding: coding, vary: true)

@@ -290,4 +290,41 @@ import Testing
         #expect(try get(s.port, "/img/b-2.txt").bodyText == "regex alias")
         #expect(try get(s.port, "/img/b-3.txt").status == 404)
     }
+
+    @Test func disableSymlinks() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        root html;
+                        location /open/ { alias html/real/; }
+                        location /on/ { alias html/real/; disable_symlinks on; }
+                        location /owner/ { alias html/real/; disable_symlinks if_not_owner; }
+                        location /real/ { root linked; disable_symlinks on from=$document_root; }
+                    }
+                }
+                """, files: ["html/real/file.txt": "real", "html/real/other.txt": "other"])
+        symlink(s.prefix + "html/real/file.txt", s.prefix + "html/real/link.txt")
+        symlink(s.prefix + "html/real/other.txt", s.prefix + "html/real/foreign.txt")
+        lchown(s.prefix + "html/real/foreign.txt", 65534, 65534)
+        symlink(s.prefix + "html", s.prefix + "linked")
+        try s.start()
+        #expect(try get(s.port, "/open/link.txt").bodyText == "real")
+        #expect(try get(s.port, "/on/link.txt").status == 403)
+        #expect(try get(s.port, "/on/file.txt").bodyText == "real")
+        #expect(
+            s.waitForFile("logs/error.log", containing: "link.txt\" failed (40: Too many levels of symbolic links)"))
+        #expect(try get(s.port, "/owner/link.txt").bodyText == "real")
+        if getuid() == 0 {
+            #expect(try get(s.port, "/owner/foreign.txt").status == 403)
+        }
+        // The symlinked root itself is allowed by from=$document_root; links below it are not.
+        #expect(try get(s.port, "/real/file.txt").bodyText == "real")
+        #expect(try get(s.port, "/real/link.txt").status == 403)
+    }
 }
