@@ -9,6 +9,7 @@
 
 import Glibc
 import SwiftginxCompression
+import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 
@@ -23,6 +24,8 @@ final class OpenFileCache {
         var lastUsed: Int64
         /// `open_file_cache inactive=` of the location that last used it (60 s by default).
         var inactiveMs: Int64 = 60_000
+        /// Lookups since it was opened (open_file_cache_min_uses).
+        var uses = 0
         /// Responses currently sending from `fd` (never closed while > 0).
         var users = 0
         var retired = false
@@ -56,25 +59,59 @@ final class OpenFileCache {
         case failure(SystemError, call: String)
     }
 
+    /// How a location wants the cache used (from `open_file_cache*`).
+    struct Policy {
+        /// > 0: trust an entry this young without a stat (open_file_cache_valid).
+        var validMs = 0
+        var capacity = OpenFileCache.defaultCapacity
+        var inactiveMs: Int64 = 60_000
+        /// Uses within `inactive` before an entry is trusted without a stat.
+        var minUses = 1
+        /// Remember failed opens for `validMs` (open_file_cache_errors).
+        var cacheErrors = false
+
+        init(_ s: OpenFileCacheSettings) {
+            guard s.max > 0 else { return }
+            validMs = s.valid * 1000
+            capacity = s.max
+            inactiveMs = Int64(s.inactive) * 1000
+            minUses = max(1, s.minUses)
+            cacheErrors = s.errors
+        }
+    }
+
+    /// Failed opens remembered under open_file_cache_errors: the error and when.
+    private var failures: [[UInt8]: (error: SystemError, at: Int64)] = [:]
+
     /// Looks `path` up: `path` ends with a NUL and `cpath` points at the same bytes.
-    /// `validMs` > 0 trusts an entry that young without a stat (open_file_cache_valid).
-    func lookup(
-        path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, validMs: Int, capacity: Int, inactiveMs: Int = 60_000
-    ) -> Lookup {
-        let result = find(path: path, cpath: cpath, now: now, validMs: validMs, capacity: capacity)
-        if case .file(let e) = result { e.inactiveMs = Int64(inactiveMs) }
+    func lookup(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, policy: Policy) -> Lookup {
+        if policy.cacheErrors, let f = failures[path] {
+            if now - f.at < Int64(policy.validMs) { return .failure(f.error, call: "open") }
+            failures[path] = nil
+        }
+        let result = find(path: path, cpath: cpath, now: now, policy: policy)
+        switch result {
+        case .file(let e):
+            e.inactiveMs = policy.inactiveMs
+            e.uses += 1
+        case .failure(let error, let call) where call == "open" && policy.cacheErrors && policy.validMs > 0:
+            if failures.count >= policy.capacity { failures.removeAll() }
+            failures[path] = (error, now)
+        default:
+            break
+        }
         return result
     }
 
-    private func find(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, validMs: Int, capacity: Int) -> Lookup {
+    private func find(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, policy: Policy) -> Lookup {
         if let e = entries[path] {
-            if validMs > 0 && now - e.validatedAt < Int64(validMs) {
+            if policy.validMs > 0 && e.uses >= policy.minUses && now - e.validatedAt < Int64(policy.validMs) {
                 e.lastUsed = now
                 return .file(e)
             }
             guard let info = try? FileSystem.info(path: cpath) else {
                 remove(path, e)
-                return lookupUncached(path: path, cpath: cpath, now: now, capacity: capacity)
+                return lookupUncached(path: path, cpath: cpath, now: now, capacity: policy.capacity)
             }
             if info.sameVersion(as: e.info) {
                 e.validatedAt = now
@@ -83,7 +120,7 @@ final class OpenFileCache {
             }
             remove(path, e)
         }
-        return lookupUncached(path: path, cpath: cpath, now: now, capacity: capacity)
+        return lookupUncached(path: path, cpath: cpath, now: now, capacity: policy.capacity)
     }
 
     private func lookupUncached(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, capacity: Int) -> Lookup {

@@ -75,16 +75,14 @@ extension ClientConnection {
 
     /// The open-file-cache lookup of `path` (passed inout only to append the NUL in place).
     private func lookupFile(_ path: inout [UInt8], settings s: LocationSettings) -> OpenFileCache.Lookup {
-        let cache = s.openFileCache
         // The cache key is the NUL-terminated path, usable as a C string as it is.
         path.append(0)
         defer { path.removeLast() }
+        let policy = OpenFileCache.Policy(s.openFileCache)
         return path.withUnsafeBufferPointer { p in
             worker.files.lookup(
                 path: path, cpath: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self),
-                now: worker.now, validMs: cache.max > 0 ? cache.valid * 1000 : 0,
-                capacity: cache.max > 0 ? cache.max : OpenFileCache.defaultCapacity,
-                inactiveMs: cache.max > 0 ? cache.inactive * 1000 : 60_000)
+                now: worker.now, policy: policy)
         }
     }
 

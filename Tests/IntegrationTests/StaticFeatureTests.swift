@@ -327,4 +327,45 @@ import Testing
         #expect(try get(s.port, "/real/file.txt").bodyText == "real")
         #expect(try get(s.port, "/real/link.txt").status == 403)
     }
+
+    @Test func openFileCacheValidErrorsAndMinUses() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        root html;
+                        location /cached/ {
+                            open_file_cache max=100 inactive=20s;
+                            open_file_cache_valid 2s;
+                            open_file_cache_errors on;
+                        }
+                        location /twice/ {
+                            open_file_cache max=100;
+                            open_file_cache_valid 2s;
+                            open_file_cache_min_uses 2;
+                        }
+                    }
+                }
+                """, files: ["html/cached/a.txt": "one", "html/twice/b.txt": "one"])
+        try s.start()
+        #expect(try get(s.port, "/cached/a.txt").bodyText == "one")
+        #expect(try get(s.port, "/cached/new.txt").status == 404)
+        // Within open_file_cache_valid the cached descriptor and the cached error are trusted.
+        try s.write("html/cached/a.txt", "two")
+        try s.write("html/cached/new.txt", "new")
+        #expect(try get(s.port, "/cached/a.txt").bodyText == "one")
+        #expect(try get(s.port, "/cached/new.txt").status == 404)
+        // min_uses 2: after one use the entry is still checked, so a change is seen at once.
+        #expect(try get(s.port, "/twice/b.txt").bodyText == "one")
+        try s.write("html/twice/b.txt", "two")
+        #expect(try get(s.port, "/twice/b.txt").bodyText == "two")
+        usleep(2_300_000)
+        #expect(try get(s.port, "/cached/a.txt").bodyText == "two")
+        #expect(try get(s.port, "/cached/new.txt").bodyText == "new")
+    }
 }
