@@ -44,6 +44,56 @@ extension ClientConnection {
         return true
     }
 
+    /// An in-memory body (`return` text, built-in error pages) compressed when nginx's gzip
+    /// filter would compress it (status 200, 403 or 404); nil to send it as it is.
+    func compressedBody(_ body: [UInt8], type: String, status: Int, settings s: LocationSettings?) -> (
+        coding: ContentCoding, bytes: [UInt8], vary: Bool
+    )? {
+        guard let s, status == 200 || status == 403 || status == 404, !isHeadOnly,
+            s.gzip.enabled || s.brotli.enabled || s.zstd.enabled,
+            let (coding, config) = dynamicCoding(settings: s, type: type, length: Int64(body.count))
+        else { return nil }
+        var out: [UInt8] = []
+        var failed = false
+        do {
+            let encoder = try worker.encoder(coding, level: config.level)
+            body.withUnsafeBytes { raw in
+                do throws(CompressionError) { try encoder.compress(raw, into: &out) } catch { failed = true }
+            }
+            if !failed { try encoder.finish(into: &out) }
+        } catch {
+            failed = true
+        }
+        return failed ? nil : (coding, out, s.gzipVary)
+    }
+
+    /// Appends Content-Type, Content-Length and Content-Encoding/Vary for an in-memory
+    /// body, compressing it when that applies; returns the bytes to send.
+    func appendMemoryBodyHeaders(_ body: [UInt8], type: String, status: Int, settings: LocationSettings?) -> [UInt8] {
+        appendContentType(type)
+        if let c = compressedBody(body, type: type, status: status, settings: settings) {
+            appendContentLength(Int64(c.bytes.count))
+            output.appendHeader("Content-Encoding", Array(c.coding.rawValue.utf8))
+            if c.vary { output.append("Vary: Accept-Encoding\r\n") }
+            return c.bytes
+        }
+        appendContentLength(Int64(body.count))
+        if let s = settings, varyApplies(settings: s, type: type, length: Int64(body.count), status: status) {
+            output.append("Vary: Accept-Encoding\r\n")
+        }
+        return body
+    }
+
+    /// nginx's gzip_vary: Vary is sent for every response the filters could compress,
+    /// whether or not this client accepted a coding.
+    func varyApplies(settings s: LocationSettings, type: String, length: Int64, status: Int) -> Bool {
+        guard s.gzipVary, status == 200 || status == 403 || status == 404 else { return false }
+        for c in [s.gzip, s.brotli, s.zstd] where c.enabled {
+            if length >= Int64(c.minLength) && (c.types.contains(type) || c.types.contains("*")) { return true }
+        }
+        return false
+    }
+
     /// The coding to use for a response of `type` and `length`, or nil (nginx's
     /// ngx_http_gzip_ok and the filters' type/length checks).
     private func dynamicCoding(settings s: LocationSettings, type: String, length: Int64) -> (

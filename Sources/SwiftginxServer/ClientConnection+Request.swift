@@ -162,10 +162,9 @@ extension ClientConnection {
             }
             request.status = code
             beginHead(code)
-            appendContentType(settings.defaultType)
-            appendContentLength(Int64(value.count))
+            let body = appendMemoryBodyHeaders(value, type: settings.defaultType, status: code, settings: settings)
             finishHead(settings: settings)
-            if !isHeadOnly { appendBody(value) }
+            if !isHeadOnly { appendBody(body) }
             flushResponse()
             return
         }
@@ -299,14 +298,13 @@ extension ClientConnection {
             b = replaceAll(b, old, Array(title.utf8))
             body = b
         }
-        beginHead(request.overrideStatus ?? status)
-        if let body {
-            appendContentType("text/html")
-            appendContentLength(Int64(body.count))
-        }
+        let finalStatus = request.overrideStatus ?? status
+        beginHead(finalStatus)
+        var sent = body
+        if let body { sent = appendMemoryBodyHeaders(body, type: "text/html", status: finalStatus, settings: settings) }
         extra(output)
         finishHead(settings: settings)
-        if let body, !isHeadOnly { appendBody(body) }
+        if let sent, !isHeadOnly { appendBody(sent) }
         flushResponse()
     }
 

@@ -315,8 +315,12 @@ extension ClientConnection {
         }
 
         beginHead(status)
-        appendContentType(fileType(entry, settings: s))
+        let type = fileType(entry, settings: s)
+        appendContentType(type)
         appendContentLength(length)
+        let varyForCompression =
+            !vary && encoding == nil && s.gzipVary
+            && varyApplies(settings: s, type: type, length: info.size, status: status)
         // As nginx: Last-Modified only on 200, 206 (and 304), not on error_page answers.
         if status == 200 || status == 206 { output.appendHeader("Last-Modified", entry.lastModified) }
         finishHead(settings: s, mtime: info.mtime) { o in
@@ -326,7 +330,7 @@ extension ClientConnection {
             }
             if let contentRange { o.appendHeader("Content-Range", contentRange) }
             if let encoding { o.appendHeader("Content-Encoding", Array(encoding.utf8)) }
-            if vary { o.append("Vary: Accept-Encoding\r\n") }
+            if vary || varyForCompression { o.append("Vary: Accept-Encoding\r\n") }
         }
         if !isHeadOnly && length > 0 {
             if let contents = entry.contents {
