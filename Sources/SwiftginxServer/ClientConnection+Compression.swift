@@ -5,7 +5,8 @@
 // the coding. The whole file is compressed once and the result is kept on the
 // open-file-cache entry (files up to 1 MiB), so a popular asset is compressed
 // once per worker, not per request; it is then sent with a Content-Length. Files
-// over 8 MiB are sent uncompressed (see README). ETags become weak, as in nginx.
+// over 8 MiB are compressed while they are sent, block by block as the socket takes
+// them (chunked). ETags become weak, as in nginx.
 
 import SwiftginxCompression
 import SwiftginxConfig
@@ -19,9 +20,12 @@ extension ClientConnection {
     func sendCompressed(_ entry: OpenFileCache.Entry, settings s: LocationSettings, etag: [UInt8]?) -> Bool {
         guard s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return false }
         let size = entry.info.size
-        guard size <= Self.compressLimit else { return false }
         let type = fileType(entry, settings: s)
         guard let (coding, config) = dynamicCoding(settings: s, type: type, length: size) else { return false }
+        if size > Self.compressLimit {
+            return startCompressedStream(
+                entry, coding: coding, level: config.level, type: type, settings: s, etag: etag)
+        }
         let body: [UInt8]
         if let cached = entry.compressed[coding], cached.level == config.level {
             body = cached.bytes
@@ -41,6 +45,85 @@ extension ClientConnection {
         }
         appendBody(body)
         flushResponse()
+        return true
+    }
+
+    /// A large file compressed while it is sent: read in 64 KiB blocks only when the socket
+    /// has taken the previous output, sent chunked (HTTP/1.1) or until close (HTTP/1.0).
+    private func startCompressedStream(
+        _ entry: OpenFileCache.Entry, coding: ContentCoding, level: Int, type: String, settings s: LocationSettings,
+        etag: [UInt8]?
+    ) -> Bool {
+        guard let encoder = try? StreamingEncoder(coding: coding, level: level) else { return false }
+        let chunked = head.version == .http11
+        if !chunked { request.keepAlive = false }
+        beginHead(200)
+        appendContentType(type)
+        if chunked { output.append("Transfer-Encoding: chunked\r\n") }
+        output.appendHeader("Last-Modified", entry.lastModified)
+        finishHead(settings: s, mtime: entry.info.mtime) { o in
+            if let etag { o.appendHeader("ETag", etag.first == UInt8(ascii: "W") ? etag : Array("W/".utf8) + etag) }
+            o.appendHeader("Content-Encoding", Array(coding.rawValue.utf8))
+            if s.gzipVary { o.append("Vary: Accept-Encoding\r\n") }
+        }
+        worker.files.retain(entry)
+        fileEntry = entry
+        compressedStream = CompressedStream(encoder: encoder, size: entry.info.size, chunked: chunked)
+        flushResponse()
+        return true
+    }
+
+    /// Produces the next block of a compressed stream into `output`; false when it has ended.
+    func produceCompressedBlock() -> Bool {
+        guard let cs = compressedStream, !cs.done, let entry = fileEntry else { return false }
+        let block = Int(min(Int64(cs.input.count), cs.size - cs.offset))
+        cs.staging.removeAll(keepingCapacity: true)
+        do {
+            if block > 0 {
+                let ok = cs.input.withUnsafeMutableBytes {
+                    FileSystem.readFully(entry.fd, into: $0.baseAddress!, count: block, offset: cs.offset)
+                }
+                if !ok {
+                    // The file shrank under us: the framing is broken, close.
+                    logError("pread() of \"\(String(decoding: pathBuffer, as: UTF8.self))\" came up short")
+                    request.keepAlive = false
+                    cs.done = true
+                    return false
+                }
+                cs.offset += Int64(block)
+                var failure: CompressionError? = nil
+                var staging = cs.staging
+                cs.staging = []
+                cs.input.withUnsafeBytes { raw in
+                    do throws(CompressionError) {
+                        try cs.encoder.compress(UnsafeRawBufferPointer(rebasing: raw[0..<block]), into: &staging)
+                    } catch {
+                        failure = error
+                    }
+                }
+                cs.staging = staging
+                if let failure { throw failure }
+            }
+            if cs.offset >= cs.size {
+                try cs.encoder.finish(into: &cs.staging)
+                cs.done = true
+            }
+        } catch {
+            logError("\(cs.encoder.coding.rawValue) compression failed: \(error)", level: .alert)
+            request.keepAlive = false
+            cs.done = true
+            return false
+        }
+        if !cs.staging.isEmpty {
+            if cs.chunked {
+                output.append(string: String(cs.staging.count, radix: 16))
+                output.append("\r\n")
+            }
+            output.append(cs.staging)
+            if cs.chunked { output.append("\r\n") }
+            bodyBytesSent += Int64(cs.staging.count)
+        }
+        if cs.done && cs.chunked { output.append("0\r\n\r\n") }
         return true
     }
 
@@ -159,6 +242,23 @@ extension ClientConnection {
         let next = i + 5
         guard next < a.count, a[next] >= UInt8(ascii: "4"), a[next] <= UInt8(ascii: "6") else { return false }
         return a.firstSubrange(Array("SV1".utf8)) == nil || a[next] != UInt8(ascii: "6")
+    }
+}
+
+/// The state of one streamed compressed response.
+final class CompressedStream {
+    let encoder: StreamingEncoder
+    let size: Int64
+    let chunked: Bool
+    var offset: Int64 = 0
+    var done = false
+    var input = [UInt8](repeating: 0, count: 64 * 1024)
+    var staging: [UInt8] = []
+
+    init(encoder: StreamingEncoder, size: Int64, chunked: Bool) {
+        self.encoder = encoder
+        self.size = size
+        self.chunked = chunked
     }
 }
 

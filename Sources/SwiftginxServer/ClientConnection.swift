@@ -72,6 +72,8 @@ final class ClientConnection {
     var fileRemaining: Int64 = 0
     /// Further pieces of a multipart/byteranges body: bytes, then a file region.
     var pendingParts: [BodyPart] = []
+    /// A large file being compressed as it is sent.
+    var compressedStream: CompressedStream? = nil
 
     // Request body being discarded.
     var bodyRemaining: Int64 = 0
@@ -278,7 +280,8 @@ final class ClientConnection {
     /// True when this response is complete in memory and the next pipelined request is
     /// already buffered: keep going and send both with one write.
     @inline(__always) private func canDeferFlush() -> Bool {
-        fileRemaining == 0 && pendingParts.isEmpty && request.keepAlive && !request.bodyPending && !shuttingDown
+        fileRemaining == 0 && pendingParts.isEmpty && compressedStream == nil && request.keepAlive
+            && !request.bodyPending && !shuttingDown
             && output.readableCount < 65536 && input.writerIndex > headBase + head.headLength
     }
 
@@ -316,6 +319,7 @@ final class ClientConnection {
                     }
                     continue
                 }
+                if compressedStream != nil && produceCompressedBlock() { continue }
                 if !pendingParts.isEmpty {
                     let part = pendingParts.removeFirst()
                     output.append(part.prefix)
@@ -527,6 +531,7 @@ final class ClientConnection {
         }
         fileRemaining = 0
         pendingParts.removeAll()
+        compressedStream = nil
     }
 
     // MARK: logging helpers

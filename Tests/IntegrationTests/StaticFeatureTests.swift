@@ -368,4 +368,40 @@ import Testing
         #expect(try get(s.port, "/cached/a.txt").bodyText == "two")
         #expect(try get(s.port, "/cached/new.txt").bodyText == "new")
     }
+
+    @Test func largeFilesAreCompressedWhileSent() throws {
+        var text = ""
+        for i in 0..<200_000 { text += "line \(i) of a large stylesheet { color: red; }\n" }
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    include mime.types;
+                    gzip on;
+                    gzip_types text/css;
+                    gzip_http_version 1.0;
+                    server { listen 127.0.0.1:PORT; root html; }
+                }
+                """, files: ["html/big.css": text])
+        try s.start()
+        #expect(text.utf8.count > 8 << 20)
+        let c = try RawClient(port: s.port, timeoutSeconds: 10)
+        try c.send("GET /big.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        let r = try c.readResponse()
+        #expect(r.header("Transfer-Encoding") == "chunked")
+        #expect(r.header("Content-Encoding") == "gzip")
+        #expect(r.header("Content-Length") == nil)
+        #expect(r.body.count < text.utf8.count / 5)
+        #expect(try gunzip(r.body) == text)
+        // The connection stays usable after the last chunk.
+        try c.send("GET /big.css HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try c.readResponse().body.count == text.utf8.count)
+        // HTTP/1.0 (allowed by gzip_http_version 1.0): the body ends with the connection.
+        let old = try request(s.port, "GET /big.css HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
+        #expect(old.header("Connection") == "close")
+        #expect(try gunzip(old.body) == text)
+    }
 }
