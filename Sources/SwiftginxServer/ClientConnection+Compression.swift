@@ -21,7 +21,9 @@ extension ClientConnection {
         guard s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return false }
         let size = entry.info.size
         let type = fileType(entry, settings: s)
-        guard let (coding, config) = dynamicCoding(settings: s, type: type, length: size) else { return false }
+        guard let (coding, config) = dynamicCoding(settings: s, type: type, length: size, isFile: true) else {
+            return false
+        }
         if size > Self.compressLimit {
             return startCompressedStream(
                 entry, coding: coding, level: config.level, type: type, settings: s, etag: etag)
@@ -179,13 +181,13 @@ extension ClientConnection {
 
     /// The coding to use for a response of `type` and `length`, or nil (nginx's
     /// ngx_http_gzip_ok and the filters' type/length checks).
-    private func dynamicCoding(settings s: LocationSettings, type: String, length: Int64) -> (
+    private func dynamicCoding(settings s: LocationSettings, type: String, length: Int64, isFile: Bool = false) -> (
         ContentCoding, DynamicCompression
     )? {
         let buf = headBytes
         guard let accept = head.header(HeaderName.acceptEncoding, in: buf) else { return nil }
         if s.gzipHTTPVersion11 && head.version != .http11 { return nil }
-        if head.header(HeaderName.via, in: buf) != nil && !s.gzipProxied.contains("any") { return nil }
+        if head.header(HeaderName.via, in: buf) != nil && !proxiedAllows(s, isFile: isFile) { return nil }
         if !s.gzipDisable.isEmpty || s.gzipDisableMSIE6, let ua = head.header(HeaderName.userAgent, in: buf) {
             let agent = UnsafeRawBufferPointer(rebasing: buf[ua])
             if s.gzipDisableMSIE6 && Self.isMSIE6(agent) { return nil }
@@ -201,6 +203,36 @@ extension ClientConnection {
         let value = UnsafeRawBufferPointer(rebasing: buf[accept])
         guard let chosen = AcceptEncoding.preferred(value, available: candidates.map { $0.0 }) else { return nil }
         return candidates.first { $0.0 == chosen }
+    }
+
+    /// nginx's gzip_proxied for a request that came through a proxy (`Via`): whether the
+    /// response about to be sent qualifies. Static files carry Last-Modified (and ETag when
+    /// `etag on`); in-memory bodies carry neither. Expires and Cache-Control come from
+    /// `expires` and `add_header`.
+    private func proxiedAllows(_ s: LocationSettings, isFile: Bool) -> Bool {
+        let p = s.gzipProxied
+        if p.contains("any") { return true }
+        if p.contains("off") { return false }
+        if p.contains("auth"), head.header(HeaderName.authorization, in: headBytes) != nil { return true }
+        if p.contains("expired") {
+            switch s.expires {
+            case .epoch: return true
+            case .access(let t) where t < 0: return true
+            default: break
+            }
+        }
+        var cacheControl: [UInt8] = []
+        switch s.expires {
+        case .epoch: cacheControl += Array("no-cache".utf8)
+        case .access(let t) where t < 0: cacheControl += Array("no-cache".utf8)
+        default: break
+        }
+        for h in s.addHeaders where h.name.lowercased() == "cache-control" { cacheControl += evaluate(h.value) }
+        let cc = String(decoding: cacheControl, as: UTF8.self).lowercased()
+        for token in ["no-cache", "no-store", "private"] where p.contains(token) && cc.contains(token) { return true }
+        if p.contains("no_last_modified") && !isFile { return true }
+        if p.contains("no_etag") && !(isFile && s.etag) { return true }
+        return false
     }
 
     /// Reads and compresses the whole file.

@@ -1,6 +1,7 @@
 // Request header names looked up by the server, as lowercase bytes allocated once.
 
 enum HeaderName {
+    static let authorization: [UInt8] = Array("authorization".utf8)
     static let via: [UInt8] = Array("via".utf8)
     static let userAgent: [UInt8] = Array("user-agent".utf8)
     static let acceptEncoding: [UInt8] = Array("accept-encoding".utf8)

@@ -404,4 +404,41 @@ import Testing
         #expect(old.header("Connection") == "close")
         #expect(try gunzip(old.body) == text)
     }
+
+    @Test func gzipProxiedRules() throws {
+        let text = String(repeating: "body { color: red; }\n", count: 100)
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log info;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    include mime.types;
+                    gzip on;
+                    gzip_types text/css;
+                    server {
+                        listen 127.0.0.1:PORT;
+                        root html;
+                        location /auth/ { alias html/; gzip_proxied auth; }
+                        location /private/ { alias html/; gzip_proxied private; add_header Cache-Control private; }
+                        location /expired/ { alias html/; gzip_proxied expired; expires epoch; }
+                        location /etag/ { alias html/; gzip_proxied no_etag; }
+                        location /noetag/ { alias html/; gzip_proxied no_etag; etag off; }
+                    }
+                }
+                """, files: ["html/a.css": text])
+        try s.start()
+        func encoding(_ path: String, _ extra: String = "") throws -> String? {
+            try get(s.port, path, extra: "Accept-Encoding: gzip\r\nVia: 1.1 proxy\r\n" + extra).header(
+                "Content-Encoding")
+        }
+        #expect(try encoding("/a.css") == nil)
+        #expect(try encoding("/auth/a.css") == nil)
+        #expect(try encoding("/auth/a.css", "Authorization: Basic eDp5\r\n") == "gzip")
+        #expect(try encoding("/private/a.css") == "gzip")
+        #expect(try encoding("/expired/a.css") == "gzip")
+        #expect(try encoding("/etag/a.css") == nil)
+        #expect(try encoding("/noetag/a.css") == "gzip")
+    }
 }
