@@ -110,4 +110,15 @@ public final class ByteBuffer {
         }
         writerIndex += n
     }
+
+    /// Appends milliseconds as seconds with three decimals ("12.345"), as `$msec` and
+    /// `$request_time` are written.
+    public func append(seconds milliseconds: Int64) {
+        append(decimal: milliseconds / 1000)
+        append(UInt8(ascii: "."))
+        let frac = milliseconds % 1000
+        if frac < 100 { append(UInt8(ascii: "0")) }
+        if frac < 10 { append(UInt8(ascii: "0")) }
+        append(decimal: frac)
+    }
 }

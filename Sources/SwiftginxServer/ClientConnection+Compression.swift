@@ -138,18 +138,8 @@ extension ClientConnection {
             s.gzip.enabled || s.brotli.enabled || s.zstd.enabled,
             let (coding, config) = dynamicCoding(settings: s, type: type, length: Int64(body.count))
         else { return nil }
-        var out: [UInt8] = []
-        var failed = false
-        do {
-            let encoder = try worker.encoder(coding, level: config.level)
-            body.withUnsafeBytes { raw in
-                do throws(CompressionError) { try encoder.compress(raw, into: &out) } catch { failed = true }
-            }
-            if !failed { try encoder.finish(into: &out) }
-        } catch {
-            failed = true
-        }
-        return failed ? nil : (coding, out, s.gzipVary)
+        guard let out = compressWhole(body, coding: coding, level: config.level) else { return nil }
+        return (coding, out, s.gzipVary)
     }
 
     /// Appends Content-Type, Content-Length and Content-Encoding/Vary for an in-memory
@@ -248,12 +238,17 @@ extension ClientConnection {
             }
             if !ok { return nil }
         }
+        return compressWhole(original, coding: coding, level: level)
+    }
+
+    /// Compresses a whole body with the worker's pooled encoder; nil (logged) on failure.
+    private func compressWhole(_ body: [UInt8], coding: ContentCoding, level: Int) -> [UInt8]? {
         var out: [UInt8] = []
-        out.reserveCapacity(size / 3 + 64)
+        out.reserveCapacity(body.count / 3 + 64)
         var failure: CompressionError? = nil
         do {
             let encoder = try worker.encoder(coding, level: level)
-            original.withUnsafeBytes { raw in
+            body.withUnsafeBytes { raw in
                 do throws(CompressionError) { try encoder.compress(raw, into: &out) } catch { failure = error }
             }
             if failure == nil { try encoder.finish(into: &out) }

@@ -32,14 +32,7 @@ extension ClientConnection {
         case .remoteUser: break
         case .timeLocal: out.append(worker.clock.timeLocal)
         case .timeISO8601: out.append(worker.clock.timeISO8601)
-        case .msec:
-            let ms = worker.clock.milliseconds
-            out.append(decimal: ms / 1000)
-            out.append(UInt8(ascii: "."))
-            let frac = ms % 1000
-            if frac < 100 { out.append(UInt8(ascii: "0")) }
-            if frac < 10 { out.append(UInt8(ascii: "0")) }
-            out.append(decimal: frac)
+        case .msec: out.append(seconds: worker.clock.milliseconds)
         case .request:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.requestLine])) }
         case .status:
@@ -47,14 +40,7 @@ extension ClientConnection {
             if s < 100 { out.append("000") } else { out.append(decimal: Int64(s)) }
         case .bodyBytesSent: out.append(decimal: bodyBytesSent)
         case .bytesSent: out.append(decimal: Int64(responseHeadLength) + bodyBytesSent)
-        case .requestTime:
-            let ms = max(0, worker.clock.milliseconds - request.startMilliseconds)
-            out.append(decimal: ms / 1000)
-            out.append(UInt8(ascii: "."))
-            let frac = ms % 1000
-            if frac < 100 { out.append(UInt8(ascii: "0")) }
-            if frac < 10 { out.append(UInt8(ascii: "0")) }
-            out.append(decimal: frac)
+        case .requestTime: out.append(seconds: max(0, worker.clock.milliseconds - request.startMilliseconds))
         case .host:
             if hasHead, let h = head.host {
                 for c in buf[h] {
