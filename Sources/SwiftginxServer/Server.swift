@@ -230,7 +230,7 @@ public final class Server {
                 Socket.close(probe)
                 for _ in 0..<workerCount {
                     let fd = try Socket.listen(
-                        address: addr, backlog: group.options.backlog, reusePort: true,
+                        address: addr, backlog: group.options.backlog, reusePort: workerCount > 1 || group.options.reuseport,
                         ipv6Only: group.options.ipv6only, deferAccept: group.options.deferred)
                     fds.append(fd)
                     fresh.append(fd)
