@@ -100,6 +100,8 @@ final class ConfigCompiler {
     var eventsSeen: Set<String> = []
     var sawEvents = false
     var warnings: [String] = []
+    /// `-e`: replaces `logs/error.log` as the default error log.
+    var defaultErrorLog: String? = nil
     var logFormats: [String: LogFormat] = [:]
     let combined: LogFormat
     /// Names of `(?<name>...)` groups in the configuration's regexes (nginx makes them
@@ -140,7 +142,9 @@ final class ConfigCompiler {
         for d in tree { try mainDirective(d) }
         if complete && !sawEvents { throw ConfigError("no \"events\" section in configuration") }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
-        if main.errorLogs.isEmpty { main.errorLogs = [ErrorLogTarget(path: fullPath("logs/error.log"), level: .error)] }
+        if main.errorLogs.isEmpty {
+            main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
+        }
         let groups = try buildListenGroups()
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths)

@@ -27,9 +27,11 @@ public enum ConfigLoader {
     ///     Relative `include` paths resolve against its directory (nginx's conf prefix).
     ///   - prefix: the `-p` prefix, absolute, ending in "/"; relative `pid`, logs and `root` resolve against it.
     ///   - globalDirectives: the `-g` text, parsed as main-context directives before the file.
-    public static func load(path: String, prefix: String, globalDirectives: String? = nil) throws(ConfigError)
-        -> RuntimeConfig
-    {
+    ///   - defaultErrorLog: `-e`: the error log used when the main context names none
+    ///     (absolute, or "stderr"); nil for nginx's `logs/error.log`.
+    public static func load(
+        path: String, prefix: String, globalDirectives: String? = nil, defaultErrorLog: String? = nil
+    ) throws(ConfigError) -> RuntimeConfig {
         let normalizedPrefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
         let parser = ConfigParser(confPrefix: ConfigFiles.directory(of: path))
         var tree: [ConfigDirective] = []
@@ -42,6 +44,7 @@ public enum ConfigLoader {
             parseError = error.error
         }
         let compiler = ConfigCompiler(prefix: normalizedPrefix)
+        compiler.defaultErrorLog = defaultErrorLog
         // Directives read before a syntax error are still checked first, so the error
         // reported is the first in file order, as nginx (which handles each directive
         // as soon as it is read) reports it.

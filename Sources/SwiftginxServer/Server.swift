@@ -148,7 +148,8 @@ public final class Server {
         let config: RuntimeConfig
         do {
             config = try ConfigLoader.load(
-                path: options.configPath, prefix: options.prefix, globalDirectives: options.globalDirectives)
+                path: options.configPath, prefix: options.prefix, globalDirectives: options.globalDirectives,
+                defaultErrorLog: options.startupErrorLog)
         } catch {
             state.errorLog.log(.emerg, error.description)
             return
@@ -230,7 +231,8 @@ public final class Server {
                 Socket.close(probe)
                 for _ in 0..<workerCount {
                     let fd = try Socket.listen(
-                        address: addr, backlog: group.options.backlog, reusePort: workerCount > 1 || group.options.reuseport,
+                        address: addr, backlog: group.options.backlog,
+                        reusePort: workerCount > 1 || group.options.reuseport,
                         ipv6Only: group.options.ipv6only, deferAccept: group.options.deferred)
                     fds.append(fd)
                     fresh.append(fd)

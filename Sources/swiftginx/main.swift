@@ -135,7 +135,8 @@ let startupLog = opts.errorLog.map { $0 == "stderr" ? $0 : absolute($0, against:
 
 let config: RuntimeConfig
 do {
-    config = try ConfigLoader.load(path: configPath, prefix: prefix, globalDirectives: opts.global)
+    config = try ConfigLoader.load(
+        path: configPath, prefix: prefix, globalDirectives: opts.global, defaultErrorLog: startupLog)
 } catch {
     stderrPrint("swiftginx: [emerg] \(error.description)")
     if opts.test { stderrPrint("swiftginx: configuration file \(configPath) test failed") }

@@ -76,4 +76,18 @@ import Testing
         #expect(
             r.stderr.contains("[error] open() \"\(s.prefix)logs/swiftginx.pid\" failed (2: No such file or directory)"))
     }
+
+    @Test func dashEReplacesTheDefaultErrorLog() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                pid logs/swiftginx.pid;
+                events {}
+                http { server { listen 127.0.0.1:PORT; location / { root html; } } }
+                """)
+        try s.start(extraArgs: ["-e", "logs/other.log"])
+        _ = try get(s.port, "/missing")
+        #expect(s.waitForFile("logs/other.log", containing: "open() \"\(s.prefix)html/missing\" failed"))
+        #expect(!FileManager.default.fileExists(atPath: s.prefix + "logs/error.log"))
+    }
 }
