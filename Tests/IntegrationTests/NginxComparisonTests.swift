@@ -125,6 +125,11 @@ import Testing
             ("/static/app.js", "", true), ("/app/none", "", true), ("/app/", "", true), ("/moved", "", false),
             ("/text?a=1", "", true), ("/utf/digits.txt", "", true), ("/errs/x", "", true),
             ("/digits.txt", "If-Match: \"x\"\r\n", false), ("/%64igits.txt", "", true),
+            ("/dir?x=1&y=2", "", false), ("/files", "", false), ("/noindex/a.txt", "", true),
+            ("/index.html", "If-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\n", true),
+            ("/index.html", "If-None-Match: *\r\n", false), ("/index.html", "If-Match: *\r\n", true),
+            ("/digits.txt", "Range: bytes=0-\r\n", true), ("/digits.txt", "Range: bytes=-100\r\n", true),
+            ("/digits.txt", "Range: bytes=10-100\r\n", true), ("/app/dir/", "", true),
             ("/one/digits.txt", "Range: bytes=0-1,4-5\r\n", true), ("/one/digits.txt", "Range: bytes=0-1\r\n", true),
             ("/none/digits.txt", "Range: bytes=0-1\r\n", true), ("/exp/digits.txt", "", true),
             ("/exp/missing", "", false), ("/digits.txt", "Range: bytes=5-2\r\n", false),
@@ -188,6 +193,17 @@ import Testing
         let hb = try request(
             ourPort, "HEAD /index.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", headRequest: true)
         for h in Self.comparedHeaders { #expect(ha.header(h) == hb.header(h), "HEAD \(h)") }
+        // The error log line for a missing file, after the "*N " connection number.
+        func missingLine(_ log: String) -> String? {
+            guard let line = log.split(separator: "\n").first(where: { $0.contains("html/missing\" failed") }),
+                let star = line.range(of: "*")
+            else { return nil }
+            return String(line[star.upperBound...].drop { $0 != " " })
+        }
+        #expect(server.waitForFile("logs/swiftginx-error.log", containing: "html/missing\" failed"))
+        let nginxLine = missingLine(server.read("logs/nginx-error.log"))
+        #expect(nginxLine != nil)
+        #expect(nginxLine == missingLine(server.read("logs/swiftginx-error.log")))
         // HEAD and conditional requests with nginx's own validators.
         let ref = try get(nginxPort, "/digits.txt")
         for extra in [
