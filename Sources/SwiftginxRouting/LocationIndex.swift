@@ -59,6 +59,8 @@ public final class LocationIndex<L: Sendable>: Sendable {
         let regex: Regex?
         /// Index into `levels` of the nested locations, or -1.
         let children: Int
+        /// How it was written ("= /x", "^~ /static/", "~* \\.jpg$"), for explanations.
+        let written: String
     }
 
     struct Level: Sendable {
@@ -102,7 +104,16 @@ public final class LocationIndex<L: Sendable>: Sendable {
                 var children = -1
                 if !entry.children.isEmpty { children = try build(entry.children, top: false) }
                 let index = nodes.count
-                nodes.append(Node(payload: entry.payload, noRegex: noRegex, regex: regex, children: children))
+                let written: String
+                switch entry.kind {
+                case .exact: written = "= " + entry.pattern
+                case .prefix: written = entry.pattern
+                case .prefixNoRegex: written = "^~ " + entry.pattern
+                case .regex(let caseless): written = (caseless ? "~* " : "~ ") + entry.pattern
+                case .named: written = "@" + entry.pattern
+                }
+                nodes.append(
+                    Node(payload: entry.payload, noRegex: noRegex, regex: regex, children: children, written: written))
                 switch entry.kind {
                 case .exact: exact.append((Array(entry.pattern.utf8), index))
                 case .prefix, .prefixNoRegex: prefix.append((Array(entry.pattern.utf8), index))
@@ -124,7 +135,8 @@ public final class LocationIndex<L: Sendable>: Sendable {
     /// The location for a normalized URI path, or nil when nothing matches.
     public func match(_ path: UnsafeRawBufferPointer) -> LocationMatch<L>? {
         var state = SearchState()
-        _ = find(level: rootLevel, path, &state)
+        var noTrace: [String]? = nil
+        _ = find(level: rootLevel, path, &state, &noTrace)
         guard state.current >= 0 else { return nil }
         return LocationMatch(location: nodes[state.current].payload, captures: state.captures, regex: state.regex)
     }
@@ -133,6 +145,20 @@ public final class LocationIndex<L: Sendable>: Sendable {
     public func match(_ path: String) -> LocationMatch<L>? {
         var s = path
         return s.withUTF8 { match(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The same search with a line for every decision nginx's precedence makes, for the
+    /// route explainer (`swiftginx -x`).
+    public func explain(_ path: String) -> (match: LocationMatch<L>?, trace: [String]) {
+        var state = SearchState()
+        var trace: [String]? = []
+        var s = path
+        _ = s.withUTF8 { find(level: rootLevel, UnsafeRawBufferPointer($0), &state, &trace) }
+        let match =
+            state.current >= 0
+            ? LocationMatch(location: nodes[state.current].payload, captures: state.captures, regex: state.regex) : nil
+        if state.current < 0 { trace?.append("no location matches: the server level's settings apply") }
+        return (match, trace ?? [])
     }
 
     /// A named location (`@name`, given without '@').
@@ -148,11 +174,15 @@ public final class LocationIndex<L: Sendable>: Sendable {
 
     enum Found { case matched, inclusive, declined }
 
-    /// One level of nginx's ngx_http_core_find_location recursion.
-    private func find(level index: Int, _ path: UnsafeRawBufferPointer, _ state: inout SearchState) -> Found {
+    /// One level of nginx's ngx_http_core_find_location recursion. `trace`, when not nil,
+    /// collects the reasons (only the explainer passes one).
+    private func find(
+        level index: Int, _ path: UnsafeRawBufferPointer, _ state: inout SearchState, _ trace: inout [String]?
+    ) -> Found {
         let level = levels[index]
         if let e = level.exact.lookup(path) {
             state.current = e
+            trace?.append("location \(nodes[e].written): exact match, search stops")
             return .matched
         }
         var result = Found.declined
@@ -162,22 +192,31 @@ public final class LocationIndex<L: Sendable>: Sendable {
             state.current = p
             result = .inclusive
             noRegex = nodes[p].noRegex
-            if nodes[p].children >= 0 && find(level: nodes[p].children, path, &state) == .matched {
-                return .matched
+            trace?.append(
+                "location \(nodes[p].written): longest matching prefix (\(length) bytes)"
+                    + (noRegex ? ", ^~ so regular expressions are not checked" : ", remembered; regexes come next"))
+            if nodes[p].children >= 0 {
+                trace?.append("  looking inside \(nodes[p].written) first")
+                if find(level: nodes[p].children, path, &state, &trace) == .matched { return .matched }
             }
             break
         }
         if !noRegex {
             for r in level.regexes {
                 let node = nodes[r]
-                guard let regex = node.regex, let captures = regex.match(path) else { continue }
+                guard let regex = node.regex, let captures = regex.match(path) else {
+                    trace?.append("location \(node.written): regex does not match")
+                    continue
+                }
                 state.current = r
                 state.captures = captures
                 state.regex = regex
-                if node.children >= 0 { _ = find(level: node.children, path, &state) }
+                trace?.append("location \(node.written): first matching regex, it wins")
+                if node.children >= 0 { _ = find(level: node.children, path, &state, &trace) }
                 return .matched
             }
         }
+        if result == .inclusive && !noRegex { trace?.append("no regex matched: the longest prefix wins") }
         return result
     }
 }

@@ -28,6 +28,7 @@ struct CommandLine_ {
     var errorLog: String? = nil
     var config: String? = nil
     var global: String? = nil
+    var explain: String? = nil
 }
 
 func parseArguments(_ args: [String]) -> CommandLine_ {
@@ -51,7 +52,7 @@ func parseArguments(_ args: [String]) -> CommandLine_ {
                 o.test = true
                 o.dump = true
             case "q": o.quiet = true
-            case "s", "p", "e", "c", "g":
+            case "s", "p", "e", "c", "g", "x":
                 var value: String
                 if j < a.count {
                     value = String(decoding: a[j...], as: UTF8.self)
@@ -63,6 +64,7 @@ func parseArguments(_ args: [String]) -> CommandLine_ {
                         case "p": fail("option \"-p\" requires directory name")
                         case "e": fail("option \"-e\" requires file name")
                         case "c": fail("option \"-c\" requires file name")
+                        case "x": fail("option \"-x\" requires a request, e.g. 'GET http://host:8080/path'")
                         default: fail("option \"-g\" requires parameter")
                         }
                     }
@@ -76,6 +78,7 @@ func parseArguments(_ args: [String]) -> CommandLine_ {
                 case "p": o.prefix = value
                 case "e": o.errorLog = value
                 case "c": o.config = value
+                case "x": o.explain = value
                 default: o.global = value
                 }
             default:
@@ -89,7 +92,7 @@ func parseArguments(_ args: [String]) -> CommandLine_ {
 
 let usage = """
     Usage: swiftginx [-?hvVtTq] [-s signal] [-p prefix]
-                     [-e filename] [-c filename] [-g directives]
+                     [-e filename] [-c filename] [-g directives] [-x request]
 
     Options:
       -?,-h         : this help
@@ -103,6 +106,7 @@ let usage = """
       -e filename   : set error log file (default: logs/error.log)
       -c filename   : set configuration file (default: conf/swiftginx.conf)
       -g directives : set global directives out of configuration file
+      -x request    : explain how a request is routed, e.g. -x 'GET http://host:8080/path'
     """
 
 func currentDirectory() -> String {
@@ -146,6 +150,11 @@ do {
         FileSystem.close(fd)
     }
     exit(1)
+}
+
+if let request = opts.explain {
+    print(RouteExplainer.explain(request, config: config))
+    exit(0)
 }
 
 if opts.test {

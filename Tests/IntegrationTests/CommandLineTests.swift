@@ -90,4 +90,43 @@ import Testing
         #expect(s.waitForFile("logs/other.log", containing: "open() \"\(s.prefix)html/missing\" failed"))
         #expect(!FileManager.default.fileExists(atPath: s.prefix + "logs/error.log"))
     }
+
+    @Test func routeExplainer() throws {
+        let s = try TestServer(
+            config: """
+                events {}
+                http {
+                    server {
+                        listen 127.0.0.1:8080; server_name www.example.com; root html;
+                        location / { try_files $uri $uri/ /index.html; }
+                        location ^~ /static/ { expires 1h; }
+                        location ~ \\.js$ { return 403; }
+                        location = /health { return 200 "ok"; }
+                    }
+                    server { listen 127.0.0.1:8080 default_server; server_name *.example.org; return 444; }
+                }
+                """, files: ["html/static/app.js": "x"])
+        func explain(_ request: String) throws -> String {
+            let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-x", request])
+            #expect(r.status == 0)
+            return r.stdout
+        }
+        let a = try explain("GET http://www.example.com:8080/static/app.js")
+        #expect(a.contains("server: server_name www.example.com — exact server_name"))
+        #expect(
+            a.contains(
+                "location ^~ /static/: longest matching prefix (8 bytes), ^~ so regular expressions are not checked"))
+        #expect(a.contains("handler: static file \(s.prefix)html/static/app.js"))
+        let b = try explain("http://www.example.com:8080/x/y.js?a=1")
+        #expect(b.contains("location ~ \\.js$: first matching regex, it wins"))
+        #expect(b.contains("handler: return 403"))
+        let c = try explain("GET http://www.example.com:8080/health")
+        #expect(c.contains("location = /health: exact match, search stops"))
+        let d = try explain("GET http://unknown.test:8080/")
+        #expect(d.contains("the default server of 127.0.0.1:8080"))
+        #expect(d.contains("server-level return 444: runs before any location"))
+        let e = try explain("GET http://www.example.com:8080/page")
+        #expect(e.contains("handler: try_files"))
+        #expect(e.contains("otherwise internal redirect to /index.html"))
+    }
 }
