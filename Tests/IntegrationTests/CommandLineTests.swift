@@ -53,9 +53,9 @@ import Testing
     }
 
     @Test func invalidOption() throws {
-        let r = try runBinary(["-x"])
+        let r = try runBinary(["-z"])
         #expect(r.status == 1)
-        #expect(r.stderr.contains("swiftginx: invalid option: \"x\""))
+        #expect(r.stderr.contains("swiftginx: invalid option: \"z\""))
         let s = try runBinary(["-s", "bogus"])
         #expect(s.status == 1)
     }
