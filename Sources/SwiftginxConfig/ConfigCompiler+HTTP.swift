@@ -83,6 +83,30 @@ extension ConfigCompiler {
             let v = try ConfigValues.num(d)
             level.setters.append { $0.openFileCache.minUses = v }
         case "try_files": try tryFiles(d, level: level)
+        case "rewrite":
+            let regex: Regex
+            do { regex = try Regex(d.args[0]) } catch { throw d.error(error.message) }
+            for name in regex.namedGroups.keys { namedCaptures.insert(name) }
+            var flag = RewriteFlag.none
+            if d.args.count == 3 {
+                switch d.args[2] {
+                case "last": flag = .last
+                case "break": flag = .breakFlag
+                case "redirect": flag = .redirect
+                case "permanent": flag = .permanent
+                default: throw d.error("invalid parameter \"\(d.args[2])\"")
+                }
+            }
+            level.rewrites.append(.rewrite(regex, replacement: try value(d.args[1], d), flag: flag))
+        case "set":
+            let target = d.args[0]
+            guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
+            let name = String(target.dropFirst()).lowercased()
+            if Variable(name: name) != nil { throw d.error("the duplicate \"\(name)\" variable") }
+            customVariables.insert(name)
+            level.rewrites.append(.set(name: name, value: try value(d.args[1], d)))
+        case "break":
+            level.rewrites.append(.breakProcessing)
         case "autoindex_format":
             let v = try ConfigValues.choice(
                 d, ["html": AutoindexFormat.html, "json": .json, "xml": .xml, "jsonp": .jsonp])
@@ -322,8 +346,9 @@ extension ConfigCompiler {
             }
             action = ReturnAction(code: code, text: d.args.count == 2 ? try value(d.args[1], d) : nil)
         }
-        // The first `return` of a level is the one that runs.
+        // The first `return` of a level is the one the explainer reports; all run in order.
         if level.returnAction == nil { level.returnAction = action }
+        level.rewrites.append(.returnAction(action))
     }
 
     private func errorPage(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {

@@ -202,10 +202,11 @@ extension ConfigCompiler {
             do { index = try LocationIndex(entries) } catch { throw s.directive.error(error.message) }
             var serverLevel = settings
             serverLevel.returnAction = nil  // runs as `serverReturn`, before location matching
+            serverLevel.rewrites = []  // run as `serverRewrites`
             noteAccessLogs(serverLevel)
             built[ObjectIdentifier(s)] = VirtualServer(
                 serverNames: s.names.isEmpty ? [""] : s.names, settings: serverSettings, locations: index,
-                serverReturn: s.level.returnAction, defaultSettings: serverLevel)
+                serverReturn: s.level.returnAction, defaultSettings: serverLevel, serverRewrites: s.level.rewrites)
         }
 
         var groups: [ListenGroup] = []

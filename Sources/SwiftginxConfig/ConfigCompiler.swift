@@ -31,6 +31,8 @@ final class ConfigLevel {
     var rootDirective: String? = nil
     /// `return` of this level (not inherited, as nginx's rewrite module).
     var returnAction: ReturnAction? = nil
+    /// rewrite / set / break / return of this level in order (not inherited either).
+    var rewrites: [RewriteStep] = []
 
     init(_ kind: Kind) { self.kind = kind }
 
@@ -47,6 +49,7 @@ final class ConfigLevel {
             s.accessLogs = accessLogs
         }
         s.returnAction = returnAction
+        s.rewrites = rewrites
         return s
     }
 }
@@ -107,6 +110,8 @@ final class ConfigCompiler {
     /// Names of `(?<name>...)` groups in the configuration's regexes (nginx makes them
     /// variables wherever they are declared).
     var namedCaptures: Set<String> = []
+    /// Variables declared so far with `set`.
+    var customVariables: Set<String> = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -128,7 +133,9 @@ final class ConfigCompiler {
     /// Parses a value with variables; errors name the directive's place (nginx prints
     /// `unknown "x" variable` without a place; swiftginx adds it, deliberately).
     func value(_ text: String, _ d: ConfigDirective) throws(ConfigError) -> ComplexValue {
-        do { return try ComplexValue.parse(text, namedCaptures: namedCaptures) } catch { throw d.error(error.message) }
+        do {
+            return try ComplexValue.parse(text, namedCaptures: namedCaptures, customNames: customVariables)
+        } catch { throw d.error(error.message) }
     }
 
     // MARK: - Whole configuration

@@ -167,6 +167,13 @@ public enum DirectiveTable {
             DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
             DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),
             DirectiveSpec("try_files", [.server, .location], .twoOrMore),
+            DirectiveSpec("rewrite", [.server, .location, .ifInLocation], t23, repeatable: true),
+            DirectiveSpec("set", [.server, .location, .ifInLocation], t2, repeatable: true),
+            DirectiveSpec("break", [.server, .location, .ifInLocation], noArgs, repeatable: true),
+            DirectiveSpec(
+                "rewrite_log", [.http, .server, .location, .ifInLocation], .flag, slot: .locationFlag(\.rewriteLog)),
+            DirectiveSpec(
+                "uninitialized_variable_warn", [.http, .server, .location, .ifInLocation], .flag, slot: .ignored(.flag)),
             DirectiveSpec("autoindex", .httpAll, .flag, slot: .locationFlag(\.autoindex)),
             DirectiveSpec("autoindex_format", .httpAll, t1),
             DirectiveSpec("autoindex_exact_size", .httpAll, .flag, slot: .locationFlag(\.autoindexExactSize)),

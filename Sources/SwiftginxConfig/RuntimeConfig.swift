@@ -174,6 +174,8 @@ public final class VirtualServer: Sendable {
     public let locations: LocationIndex<Location>
     /// `return` written at server level (runs before location matching).
     public let serverReturn: ReturnAction?
+    /// rewrite / set / break / return written at server level, run before location matching.
+    public let serverRewrites: [RewriteStep]
     /// The server level's effective location settings (http → server merged): what a
     /// request that matches no location, or never reaches location matching, runs with.
     public let defaultSettings: LocationSettings
@@ -184,12 +186,13 @@ public final class VirtualServer: Sendable {
     public init(
         serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
         serverReturn: ReturnAction?,
-        defaultSettings: LocationSettings = LocationSettings()
+        defaultSettings: LocationSettings = LocationSettings(), serverRewrites: [RewriteStep] = []
     ) {
         self.serverNames = serverNames
         self.settings = settings
         self.locations = locations
         self.serverReturn = serverReturn
+        self.serverRewrites = serverRewrites
         self.defaultSettings = defaultSettings
         self.serverLevelLocation = Location(pattern: "", prefix: "", settings: defaultSettings)
     }
@@ -359,6 +362,10 @@ public struct LocationSettings: Sendable {
     public var serverNameInRedirect: Bool = false
     public var portInRedirect: Bool = true
     public var msiePadding: Bool = true
+    /// rewrite / set / break / return of this location, in order (not inherited, as nginx).
+    public var rewrites: [RewriteStep] = []
+    /// `rewrite_log`: log each rewrite at notice level.
+    public var rewriteLog: Bool = false
     /// `try_files`: the candidates and the fallback; nil when not set.
     public var tryFiles: TryFiles? = nil
     public var autoindex: Bool = false
@@ -395,6 +402,16 @@ public struct LocationSettings: Sendable {
 }
 
 public enum IfModifiedSince: Sendable { case off, exact, before }
+
+/// One directive of nginx's rewrite module, run in configuration order.
+public enum RewriteStep: Sendable {
+    case rewrite(Regex, replacement: ComplexValue, flag: RewriteFlag)
+    case set(name: String, value: ComplexValue)
+    case breakProcessing
+    case returnAction(ReturnAction)
+}
+
+public enum RewriteFlag: Sendable { case none, last, breakFlag, redirect, permanent }
 
 /// `try_files file ... fallback`.
 public struct TryFiles: Sendable {

@@ -30,6 +30,8 @@ public enum Variable: Sendable, Hashable {
     case capture(Int)
     /// A capture named in a regular expression (`(?<name>...)`).
     case namedCapture(String)
+    /// A variable declared with `set $name`.
+    case custom(String)
 }
 
 /// A piece of a complex value.
@@ -99,7 +101,8 @@ extension Variable {
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.
     /// `namedCaptures` are the `(?<name>...)` groups of the configuration's regexes.
-    public init?(name: String, namedCaptures: Set<String> = []) {
+    /// `customNames` are the variables declared so far with `set`.
+    public init?(name: String, namedCaptures: Set<String> = [], customNames: Set<String> = []) {
         let lower = name.lowercased()
         if let v = Variable.plain[lower] {
             self = v
@@ -123,6 +126,8 @@ extension Variable {
             self = .namedCapture(name)
         } else if namedCaptures.contains(lower) {
             self = .namedCapture(lower)
+        } else if customNames.contains(lower) {
+            self = .custom(lower)
         } else {
             return nil
         }
@@ -134,9 +139,9 @@ extension ComplexValue {
     /// `$name` (letters, digits, '_'), `${name}`, and `$1`…`$9` (one digit).
     /// Errors: `invalid variable name`, `the closing bracket in "x" variable is missing`,
     /// `unknown "x" variable`.
-    public static func parse(_ text: String, namedCaptures: Set<String> = []) throws(ComplexValueError)
-        -> ComplexValue
-    {
+    public static func parse(
+        _ text: String, namedCaptures: Set<String> = [], customNames: Set<String> = []
+    ) throws(ComplexValueError) -> ComplexValue {
         let bytes = Array(text.utf8)
         var segments: [ValueSegment] = []
         var literal: [UInt8] = []
@@ -178,7 +183,7 @@ extension ComplexValue {
                 i += 1
             }
             guard !name.isEmpty else { throw ComplexValueError("invalid variable name") }
-            guard let variable = Variable(name: name, namedCaptures: namedCaptures) else {
+            guard let variable = Variable(name: name, namedCaptures: namedCaptures, customNames: customNames) else {
                 throw ComplexValueError("unknown \"\(name.lowercased())\" variable")
             }
             segments.append(.variable(variable))

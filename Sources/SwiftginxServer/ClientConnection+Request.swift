@@ -45,8 +45,9 @@ extension ClientConnection {
             request.hasArgs = true
             request.args.append(contentsOf: buf[q])
         }
-        if let r = server.serverReturn {
-            performReturn(r, settings: server.defaultSettings)
+        if !server.serverRewrites.isEmpty,
+            case .handled = runRewrites(server.serverRewrites, settings: server.defaultSettings)
+        {
             return
         }
         runLocation()
@@ -119,9 +120,19 @@ extension ClientConnection {
             respondError(413)
             return
         }
-        if let r = s.returnAction {
-            performReturn(r, settings: s)
-            return
+        if !s.rewrites.isEmpty {
+            switch runRewrites(s.rewrites, settings: s) {
+            case .handled:
+                return
+            case .restart:
+                // A rewritten URI is an internal request that searches the locations again.
+                request.redirects += 1
+                request.isInternal = true
+                runLocation()
+                return
+            case .proceed:
+                break
+            }
         }
         if let t = s.tryFiles {
             runTryFiles(t, location: location)

@@ -13,6 +13,8 @@ struct RequestState {
     /// The regex and the URI its captures index into (the URI may change afterwards).
     var captureRegex: Regex? = nil
     var captureSubject: [UInt8] = []
+    /// Values of `set` variables.
+    var customVariables: [String: [UInt8]] = [:]
     /// Normalized, %-decoded path (`$uri`).
     var uri: [UInt8] = []
     /// Query string without '?' (`$args`), as bytes.
@@ -47,6 +49,7 @@ struct RequestState {
         captures.removeAll(keepingCapacity: true)
         captureRegex = nil
         captureSubject.removeAll(keepingCapacity: true)
+        if !customVariables.isEmpty { customVariables.removeAll(keepingCapacity: true) }
         uri.removeAll(keepingCapacity: true)
         args.removeAll(keepingCapacity: true)
         hasArgs = false

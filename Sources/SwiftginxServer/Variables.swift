@@ -97,6 +97,8 @@ extension ClientConnection {
             }
         case .capture(let n):
             appendCapture(n, to: out)
+        case .custom(let name):
+            if let v = request.customVariables[name] { out.append(v) }
         case .namedCapture(let name):
             if let n = request.captureRegex?.namedGroups[name] { appendCapture(n, to: out) }
         case .requestId:

@@ -1,0 +1,86 @@
+// nginx's rewrite module at request time: `rewrite`, `set`, `break` and `return` run
+// in configuration order at server level (before location matching) and in the chosen
+// location. A rewrite with `last` (or an unflagged one that changed the URI) searches
+// the locations again — counted against the 10-step cycle limit — `break` stays in the
+// location, `redirect`/`permanent` (or an http(s):// replacement) answers 302/301.
+// A '?' in the replacement sets new arguments and keeps the old ones after them
+// unless it ends the replacement.
+
+import SwiftginxConfig
+import SwiftginxRouting
+
+extension ClientConnection {
+    enum RewriteOutcome {
+        /// Go on with this location's content (or, at server level, with matching).
+        case proceed
+        /// The URI changed: search the locations again.
+        case restart
+        /// A response (return or redirect) has been produced.
+        case handled
+    }
+
+    func runRewrites(_ steps: [RewriteStep], settings s: LocationSettings) -> RewriteOutcome {
+        var changed = false
+        for step in steps {
+            switch step {
+            case .set(let name, let value):
+                request.customVariables[name] = evaluate(value)
+            case .breakProcessing:
+                return .proceed
+            case .returnAction(let r):
+                performReturn(r, settings: s)
+                return .handled
+            case .rewrite(let regex, let replacement, let flag):
+                guard let captures = request.uri.withUnsafeBytes({ regex.match($0) }) else {
+                    if s.rewriteLog {
+                        worker.state.errorLog.log(
+                            .notice,
+                            "\"\(regex.pattern)\" does not match \"\(String(decoding: request.uri, as: UTF8.self))\""
+                                + clientSuffix(), connection: number)
+                    }
+                    continue
+                }
+                request.captureRegex = regex
+                request.captureSubject = request.uri
+                request.captures = captures
+                var target = evaluate(replacement)
+                if s.rewriteLog {
+                    worker.state.errorLog.log(
+                        .notice,
+                        "\"\(regex.pattern)\" matches \"\(String(decoding: request.uri, as: UTF8.self))\""
+                            + clientSuffix(), connection: number)
+                }
+                var args = request.args
+                var hasArgs = request.hasArgs
+                if let q = target.firstIndex(of: UInt8(ascii: "?")) {
+                    let newArgs = Array(target[(q + 1)...])
+                    let keepOld = q != target.count - 1
+                    target = Array(target[..<q])
+                    args = newArgs
+                    if keepOld && request.hasArgs && !request.args.isEmpty {
+                        args += [UInt8(ascii: "&")] + request.args
+                    }
+                    hasArgs = !args.isEmpty
+                }
+                let absolute =
+                    target.starts(with: Array("http://".utf8)) || target.starts(with: Array("https://".utf8))
+                if flag == .redirect || flag == .permanent || absolute {
+                    var location = target
+                    if hasArgs && !args.isEmpty { location += [UInt8(ascii: "?")] + args }
+                    sendRedirect(flag == .permanent ? 301 : 302, location: location, settings: s)
+                    return .handled
+                }
+                request.uri = target
+                request.args = args
+                request.hasArgs = hasArgs
+                changed = true
+                switch flag {
+                case .last: return .restart
+                case .breakFlag: return .proceed
+                default: continue
+                }
+            }
+        }
+        return changed ? .restart : .proceed
+    }
+}

@@ -1,0 +1,125 @@
+// nginx's rewrite module over real sockets: rewrite with last / break / redirect /
+// permanent and without a flag, argument handling, set variables, break, return in
+// order with rewrites, captures, the redirection cycle limit, rewrite_log — and the
+// same requests answered by nginx for comparison.
+
+import Foundation
+import Glibc
+import SwiftginxPosix
+import Testing
+
+@Suite struct RewriteTests {
+    static let config = """
+        daemon off;
+        error_log logs/error.log notice;
+        pid logs/swiftginx.pid;
+        events {}
+        http {
+            server {
+                listen 127.0.0.1:PORT;
+                server_name localhost;
+                root html;
+                rewrite ^/old/(.*)$ /new/$1 permanent;
+                location /new/ { return 200 "new $uri args=$args"; }
+                location /last/ { rewrite ^/last/(\\\\w+)$ /target/$1 last; return 500; }
+                location /target/ { return 200 "target $uri"; }
+                location /brk/ { rewrite ^ /brk/other.txt break; return 500; }
+                location /redir/ { rewrite ^/redir/(.*)$ /new/$1?from=redir redirect; }
+                location /args/ { rewrite ^ /new/x?a=1 last; }
+                location /noargs/ { rewrite ^ /new/x? last; }
+                location /chain/ { rewrite ^/chain/a$ /chain/b; rewrite ^/chain/b$ /target/chained; }
+                location /set/ { set $who "world"; set $greeting "hello $who"; return 200 "$greeting"; }
+                location /named/ { rewrite "^/named/(?<id>[0-9]+)$" /target/item-$id last; }
+                location /loop/ { rewrite ^ /loop/again last; }
+                location /abs/ { rewrite ^ http://example.test/elsewhere; }
+                location /logged/ { rewrite_log on; rewrite ^ /target/logged last; }
+            }
+        }
+        """
+
+    func makeServer() throws -> TestServer {
+        let s = try TestServer(config: Self.config, files: ["html/brk/other.txt": "other file"])
+        try s.start()
+        return s
+    }
+
+    @Test func flagsAndArguments() throws {
+        let s = try makeServer()
+        let old = try get(s.port, "/old/page?q=1")
+        #expect(old.status == 301)
+        #expect(old.header("Location") == "http://localhost:\(s.port)/new/page?q=1")
+        #expect(try get(s.port, "/last/abc").bodyText == "target /target/abc")
+        #expect(try get(s.port, "/brk/anything").bodyText == "other file")
+        let r = try get(s.port, "/redir/p?x=2")
+        #expect(r.status == 302)
+        #expect(r.header("Location") == "http://localhost:\(s.port)/new/p?from=redir&x=2")
+        #expect(try get(s.port, "/args/?b=2").bodyText == "new /new/x args=a=1&b=2")
+        #expect(try get(s.port, "/noargs/?b=2").bodyText == "new /new/x args=")
+        #expect(try get(s.port, "/chain/a").bodyText == "target /target/chained")
+        #expect(try get(s.port, "/named/42").bodyText == "target /target/item-42")
+        let abs = try get(s.port, "/abs/x")
+        #expect(abs.status == 302)
+        #expect(abs.header("Location") == "http://example.test/elsewhere")
+    }
+
+    @Test func setVariablesAndLimits() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/set/").bodyText == "hello world")
+        #expect(try get(s.port, "/loop/x").status == 500)
+        #expect(s.waitForFile("logs/error.log", containing: "rewrite or internal redirection cycle"))
+        #expect(try get(s.port, "/logged/x").bodyText == "target /target/logged")
+        #expect(s.waitForFile("logs/error.log", containing: "[notice]"))
+        #expect(s.read("logs/error.log").contains("\"^\" matches \"/logged/x\""))
+    }
+
+    @Test func configErrors() throws {
+        let s = try TestServer(config: "events {}\nhttp { server { rewrite ^ /x foo; } }\n")
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(r.stderr.contains("[emerg] invalid parameter \"foo\" in \(s.prefix)conf/swiftginx.conf:2"))
+        let u = try TestServer(config: "events {}\nhttp { server { return 200 $undeclared; set $undeclared 1; } }\n")
+        let e = try runBinary(["-p", u.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(e.stderr.contains("unknown \"undeclared\" variable"))
+    }
+
+    @Test func sameAsNginx() throws {
+        #expect(
+            FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "install nginx-light (scripts/test does)")
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") else { return }
+        let s = try makeServer()
+        let nginxPort = freePort()
+        let conf = Self.config.replacingOccurrences(of: "PORT", with: "\(nginxPort)")
+            .replacingOccurrences(of: "logs/swiftginx.pid", with: "logs/nginx.pid")
+            .replacingOccurrences(of: "logs/error.log", with: "logs/nginx-error.log")
+            .replacingOccurrences(of: "daemon off;", with: "daemon off; master_process off; user root;")
+            .replacingOccurrences(
+                of: "http {",
+                with:
+                    "http { client_body_temp_path temp/b; proxy_temp_path temp/p; fastcgi_temp_path temp/f; uwsgi_temp_path temp/u; scgi_temp_path temp/s;"
+            )
+        try FileManager.default.createDirectory(atPath: s.prefix + "temp", withIntermediateDirectories: true)
+        try conf.write(toFile: s.prefix + "conf/nginx.conf", atomically: true, encoding: .utf8)
+        chmod(s.prefix, 0o755)
+        let pid = try ProcessControl.spawn(
+            "/usr/sbin/nginx", ["nginx", "-p", s.prefix, "-c", "conf/nginx.conf"], stdout: -1, stderr: -1)
+        defer {
+            kill(pid, SIGTERM)
+            if ProcessControl.wait(pid, timeout: 5000) == nil {
+                kill(pid, SIGKILL)
+                _ = ProcessControl.wait(pid, timeout: 2000)
+            }
+        }
+        for _ in 0..<250 where !canConnect(port: nginxPort) { usleep(20_000) }
+        for path in [
+            "/old/page?q=1", "/last/abc", "/brk/anything", "/redir/p?x=2", "/args/?b=2", "/noargs/?b=2", "/chain/a",
+            "/named/42", "/set/", "/loop/x", "/abs/x",
+        ] {
+            let a = try get(nginxPort, path)
+            let b = try get(s.port, path)
+            #expect(a.status == b.status, "\(path)")
+            #expect(
+                a.header("Location")?.replacingOccurrences(of: ":\(nginxPort)", with: ":P")
+                    == b.header("Location")?.replacingOccurrences(of: ":\(s.port)", with: ":P"), "\(path)")
+            if a.status == 200 { #expect(a.bodyText == b.bodyText, "\(path)") }
+        }
+    }
+}
