@@ -188,6 +188,7 @@ extension ConfigCompiler {
             level.setters.append { $0.charsetTypes = types }
         case "access_log": try accessLog(d, level: level)
         case "log_format": try logFormat(d)
+        case "map": try mapBlock(d)
         case "error_log": _ = try errorLog(d)
         default: try genericSlot(d, level: level)
         }
@@ -309,6 +310,57 @@ extension ConfigCompiler {
         case "brotli": \.brotli
         default: \.zstd
         }
+    }
+
+    /// `map source $variable { [hostnames;] [volatile;] default value; key value; ~regex value; }`.
+    /// Values may use variables but not the regex's captures (not supported yet).
+    private func mapBlock(_ d: ConfigDirective) throws(ConfigError) {
+        let target = d.args[1]
+        guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
+        let name = String(target.dropFirst()).lowercased()
+        let source = try value(d.args[0], d)
+        var exact: [String: ComplexValue] = [:]
+        var wildcards: [(suffix: String, value: ComplexValue)] = []
+        var regexes: [(Regex, ComplexValue)] = []
+        var defaultValue: ComplexValue? = nil
+        var hostnames = false
+        for line in d.block ?? [] {
+            switch (line.name, line.args.count) {
+            case ("hostnames", 0):
+                hostnames = true
+                continue
+            case ("volatile", 0):
+                continue
+            case (_, 1):
+                break
+            default:
+                throw line.error("invalid number of the map parameters")
+            }
+            let v = try value(line.args[0], line)
+            var key = line.name
+            if key == "default" {
+                defaultValue = v
+            } else if key.hasPrefix("~") {
+                let caseless = key.hasPrefix("~*")
+                let pattern = String(key.dropFirst(caseless ? 2 : 1))
+                do { regexes.append((try Regex(pattern, caseless: caseless), v)) } catch {
+                    throw line.error(error.message)
+                }
+            } else {
+                if key.hasPrefix("\\") { key.removeFirst() }
+                key = key.lowercased()
+                if hostnames && (key.hasPrefix("*.") || key.hasPrefix(".")) {
+                    wildcards.append((key.hasPrefix("*") ? String(key.dropFirst()) : key, v))
+                } else if exact[key] != nil {
+                    throw line.error("duplicate entry \"\(line.name)\"")
+                } else {
+                    exact[key] = v
+                }
+            }
+        }
+        maps[name] = VariableMap(
+            source: source, exact: exact, wildcards: wildcards, regexes: regexes, defaultValue: defaultValue)
+        customVariables.insert(name)
     }
 
     /// `try_files file ... uri | =code | @name`.

@@ -110,8 +110,10 @@ final class ConfigCompiler {
     /// Names of `(?<name>...)` groups in the configuration's regexes (nginx makes them
     /// variables wherever they are declared).
     var namedCaptures: Set<String> = []
-    /// Variables declared so far with `set`.
+    /// Variables declared so far with `set` or `map`.
     var customVariables: Set<String> = []
+    /// `map` blocks by variable name.
+    var maps: [String: VariableMap] = [:]
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -154,7 +156,8 @@ final class ConfigCompiler {
         }
         let groups = try buildListenGroups()
         return RuntimeConfig(
-            main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths)
+            main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths,
+            maps: maps)
     }
 
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {

@@ -77,8 +77,9 @@ final class ConfigParser {
             let name = args[0]
             let rest = Array(args.dropFirst())
 
-            if context == .types {
-                // Lines of a types block are "type ext...;" (nginx's custom handler).
+            if context == .types || context == .map {
+                // Lines of types and map blocks are "type ext...;" / "key value;" (nginx's
+                // custom handlers), not directives.
                 if opensBlock { throw fail("unexpected \"{\"") }
                 if name == "include" && rest.count == 1 {
                     do { items += try include(rest[0], context: context, file: lexer.file, line: line) } catch {

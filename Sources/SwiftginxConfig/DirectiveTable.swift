@@ -15,6 +15,8 @@ public struct DirectiveContext: OptionSet, Sendable, Hashable {
     /// Inside `types {}` (its lines are type → extensions, not directives).
     public static let types = DirectiveContext(rawValue: 1 << 5)
     public static let ifInLocation = DirectiveContext(rawValue: 1 << 6)
+    /// Inside `map {}` (its lines are "key value", not directives).
+    public static let map = DirectiveContext(rawValue: 1 << 8)
     public static let upstream = DirectiveContext(rawValue: 1 << 7)
 
     /// http, server and location: where most HTTP settings live.
@@ -151,6 +153,7 @@ public enum DirectiveTable {
             DirectiveSpec("merge_slashes", [.http, .server], .flag, slot: .serverFlag(\.mergeSlashes)),
             DirectiveSpec("access_log", [.http, .server, .location, .ifInLocation], .oneOrMore, repeatable: true),
             DirectiveSpec("log_format", .http, .twoOrMore, repeatable: true),
+            DirectiveSpec("map", .http, t2, block: .map, repeatable: true),
             DirectiveSpec("log_not_found", .httpAll, .flag, slot: .locationFlag(\.logNotFound)),
             DirectiveSpec("lingering_close", .httpAll, t1),
             DirectiveSpec("lingering_time", .httpAll, t1, slot: .locationMsec(\.lingeringTime)),

@@ -12,6 +12,8 @@ public final class RuntimeConfig: Sendable {
     public let listenGroups: [ListenGroup]
     /// Every file read while loading (the main file first, then includes), for `-T`.
     public let sources: [ConfigSource]
+    /// `map` blocks by the variable they define (lowercased, without '$').
+    public let maps: [String: VariableMap]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -21,9 +23,10 @@ public final class RuntimeConfig: Sendable {
 
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
-        accessLogPaths: [String] = []
+        accessLogPaths: [String] = [], maps: [String: VariableMap] = [:]
     ) {
         self.main = main
+        self.maps = maps
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings
@@ -402,6 +405,39 @@ public struct LocationSettings: Sendable {
 }
 
 public enum IfModifiedSince: Sendable { case off, exact, before }
+
+/// A `map` block: the value of a variable chosen by another value.
+public final class VariableMap: Sendable {
+    public let source: ComplexValue
+    /// Exact keys, lowercased (matching is case-insensitive, as nginx's hash lookup).
+    public let exact: [String: ComplexValue]
+    /// `hostnames`: ".example.com" / "*.example.com" keys match subdomains (longest wins).
+    public let wildcards: [(suffix: String, value: ComplexValue)]
+    /// `~` / `~*` keys in configuration order.
+    public let regexes: [(Regex, ComplexValue)]
+    public let defaultValue: ComplexValue?
+
+    public init(
+        source: ComplexValue, exact: [String: ComplexValue], wildcards: [(suffix: String, value: ComplexValue)],
+        regexes: [(Regex, ComplexValue)], defaultValue: ComplexValue?
+    ) {
+        self.source = source
+        self.exact = exact
+        self.wildcards = wildcards.sorted { $0.suffix.count > $1.suffix.count }
+        self.regexes = regexes
+        self.defaultValue = defaultValue
+    }
+
+    /// The value for `key` (the evaluated source), or the default.
+    public func lookup(_ key: [UInt8]) -> ComplexValue? {
+        let text = String(decoding: key, as: UTF8.self)
+        let lower = text.lowercased()
+        if let v = exact[lower] { return v }
+        for w in wildcards where lower.hasSuffix(w.suffix) || "." + lower == w.suffix { return w.value }
+        for (regex, value) in regexes where key.withUnsafeBytes({ regex.matches($0) }) { return value }
+        return defaultValue
+    }
+}
 
 /// One directive of nginx's rewrite module, run in configuration order.
 public enum RewriteStep: Sendable {

@@ -15,6 +15,8 @@ struct RequestState {
     var captureSubject: [UInt8] = []
     /// Values of `set` variables.
     var customVariables: [String: [UInt8]] = [:]
+    /// Nesting of map evaluations (a map whose source is a map).
+    var mapDepth = 0
     /// Normalized, %-decoded path (`$uri`).
     var uri: [UInt8] = []
     /// Query string without '?' (`$args`), as bytes.

@@ -9,10 +9,15 @@ import SwiftginxRouting
 
 extension ClientConnection {
     /// Evaluates a value to bytes.
+    /// Re-entrant: a variable whose value is itself evaluated (a map, $document_root with
+    /// variables) gets a buffer of its own instead of the worker's scratch buffer.
     func evaluate(_ value: ComplexValue) -> [UInt8] {
         if value.segments.count == 1, case .literal(let b) = value.segments[0] { return b }
-        let out = worker.scratch
+        let nested = worker.evaluating
+        let out = nested ? ByteBuffer(capacity: 256) : worker.scratch
         out.clear()
+        worker.evaluating = true
+        defer { worker.evaluating = nested }
         for seg in value.segments {
             switch seg {
             case .literal(let b): out.append(b)
@@ -98,7 +103,15 @@ extension ClientConnection {
         case .capture(let n):
             appendCapture(n, to: out)
         case .custom(let name):
-            if let v = request.customVariables[name] { out.append(v) }
+            if let v = request.customVariables[name] {
+                out.append(v)
+            } else if let map = worker.generation.config.maps[name], request.mapDepth < 8 {
+                // A map is evaluated when used (its source may be another map: bounded).
+                request.mapDepth += 1
+                let key = evaluate(map.source)
+                if let value = map.lookup(key) { out.append(evaluate(value)) }
+                request.mapDepth -= 1
+            }
         case .namedCapture(let name):
             if let n = request.captureRegex?.namedGroups[name] { appendCapture(n, to: out) }
         case .requestId:

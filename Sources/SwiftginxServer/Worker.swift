@@ -57,6 +57,8 @@ public final class Worker: @unchecked Sendable {
     var workerConnections: Int
     var flushRequestsSeen = 0
     let files = OpenFileCache()
+    /// True while `evaluate` is filling `scratch` (nested evaluations use their own buffer).
+    var evaluating = false
     private var errorPages: [Int: [UInt8]?] = [:]
     private var boundaryCounter = 0
     private var encoders: [String: StreamingEncoder] = [:]

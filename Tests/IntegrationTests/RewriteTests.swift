@@ -15,9 +15,13 @@ import Testing
         pid logs/swiftginx.pid;
         events {}
         http {
+            map $http_user_agent $is_bot { default 0; ~*bot 1; "~^curl" 2; }
+            map $host $site { hostnames; default other; .example.com example; www.test.org test; }
+            map $is_bot $bot_word { 0 human; default machine; }
             server {
                 listen 127.0.0.1:PORT;
                 server_name localhost;
+                location /map/ { return 200 "bot=$is_bot site=$site word=$bot_word"; }
                 root html;
                 rewrite ^/old/(.*)$ /new/$1 permanent;
                 location /new/ { return 200 "new $uri args=$args"; }
@@ -72,6 +76,18 @@ import Testing
         #expect(s.read("logs/error.log").contains("\"^\" matches \"/logged/x\""))
     }
 
+    @Test func maps() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/map/", host: "www.example.com").bodyText == "bot=0 site=example word=human")
+        #expect(
+            try get(s.port, "/map/", host: "example.com", extra: "User-Agent: GoogleBOT\r\n").bodyText
+                == "bot=1 site=example word=machine")
+        #expect(
+            try get(s.port, "/map/", host: "WWW.TEST.ORG", extra: "User-Agent: curl/8\r\n").bodyText
+                == "bot=2 site=test word=machine")
+        #expect(try get(s.port, "/map/", host: "elsewhere").bodyText == "bot=0 site=other word=human")
+    }
+
     @Test func configErrors() throws {
         let s = try TestServer(config: "events {}\nhttp { server { rewrite ^ /x foo; } }\n")
         let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
@@ -111,10 +127,10 @@ import Testing
         for _ in 0..<250 where !canConnect(port: nginxPort) { usleep(20_000) }
         for path in [
             "/old/page?q=1", "/last/abc", "/brk/anything", "/redir/p?x=2", "/args/?b=2", "/noargs/?b=2", "/chain/a",
-            "/named/42", "/set/", "/loop/x", "/abs/x",
+            "/named/42", "/set/", "/loop/x", "/abs/x", "/map/",
         ] {
-            let a = try get(nginxPort, path)
-            let b = try get(s.port, path)
+            let a = try get(nginxPort, path, host: "www.example.com", extra: "User-Agent: a bot\r\n")
+            let b = try get(s.port, path, host: "www.example.com", extra: "User-Agent: a bot\r\n")
             #expect(a.status == b.status, "\(path)")
             #expect(
                 a.header("Location")?.replacingOccurrences(of: ":\(nginxPort)", with: ":P")
