@@ -107,6 +107,8 @@ extension ConfigCompiler {
             level.rewrites.append(.set(name: name, value: try value(d.args[1], d)))
         case "break":
             level.rewrites.append(.breakProcessing)
+        case "if":
+            level.rewrites.append(try ifBlock(d))
         case "autoindex_format":
             let v = try ConfigValues.choice(
                 d, ["html": AutoindexFormat.html, "json": .json, "xml": .xml, "jsonp": .jsonp])
@@ -310,6 +312,58 @@ extension ConfigCompiler {
         case "brotli": \.brotli
         default: \.zstd
         }
+    }
+
+    /// `if (condition) { ... }`: nginx's condition syntax; the block may hold rewrite,
+    /// return, set and break (other directives inside `if` are not supported yet).
+    private func ifBlock(_ d: ConfigDirective) throws(ConfigError) -> RewriteStep {
+        var args = d.args
+        guard args.first?.hasPrefix("(") == true, args.last?.hasSuffix(")") == true else {
+            throw d.error("invalid condition \"\(d.args.joined(separator: " "))\"")
+        }
+        args[0].removeFirst()
+        args[args.count - 1].removeLast()
+        args = args.filter { !$0.isEmpty }
+        let condition: IfCondition
+        switch args.count {
+        case 1:
+            guard args[0].hasPrefix("$") else { throw d.error("invalid condition \"\(args[0])\"") }
+            condition = .value(try value(args[0], d))
+        case 2:
+            let tests: [String: (FileTest, Bool)] = [
+                "-f": (.file, false), "!-f": (.file, true), "-d": (.directory, false), "!-d": (.directory, true),
+                "-e": (.exists, false), "!-e": (.exists, true), "-x": (.executable, false), "!-x": (.executable, true),
+            ]
+            guard let (test, negated) = tests[args[0]] else { throw d.error("invalid condition \"\(args[0])\"") }
+            condition = .file(try value(args[1], d), test: test, negated: negated)
+        case 3:
+            let subject = try value(args[0], d)
+            switch args[1] {
+            case "=", "!=":
+                condition = .equals(subject, try value(args[2], d), negated: args[1] == "!=")
+            case "~", "~*", "!~", "!~*":
+                let regex: Regex
+                do { regex = try Regex(args[2], caseless: args[1].hasSuffix("*")) } catch {
+                    throw d.error(error.message)
+                }
+                for name in regex.namedGroups.keys { namedCaptures.insert(name) }
+                condition = .matches(subject, regex, negated: args[1].hasPrefix("!"))
+            default:
+                throw d.error("unexpected \"\(args[1])\" in condition")
+            }
+        default:
+            throw d.error("invalid condition \"\(d.args.joined(separator: " "))\"")
+        }
+        let inner = ConfigLevel(.location)
+        for c in d.block ?? [] {
+            switch c.name {
+            case "rewrite", "return", "set", "break":
+                try httpDirective(c, level: inner, server: nil, location: nil)
+            default:
+                throw c.error("\"\(c.name)\" inside \"if\" is not supported yet (rewrite, return, set and break are)")
+            }
+        }
+        return .ifBlock(condition, inner.rewrites)
     }
 
     /// `map source $variable { [hostnames;] [volatile;] default value; key value; ~regex value; }`.

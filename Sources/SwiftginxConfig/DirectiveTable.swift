@@ -173,6 +173,7 @@ public enum DirectiveTable {
             DirectiveSpec("rewrite", [.server, .location, .ifInLocation], t23, repeatable: true),
             DirectiveSpec("set", [.server, .location, .ifInLocation], t2, repeatable: true),
             DirectiveSpec("break", [.server, .location, .ifInLocation], noArgs, repeatable: true),
+            DirectiveSpec("if", [.server, .location], .oneOrMore, block: .ifInLocation, repeatable: true),
             DirectiveSpec(
                 "rewrite_log", [.http, .server, .location, .ifInLocation], .flag, slot: .locationFlag(\.rewriteLog)),
             DirectiveSpec(

@@ -445,7 +445,22 @@ public enum RewriteStep: Sendable {
     case set(name: String, value: ComplexValue)
     case breakProcessing
     case returnAction(ReturnAction)
+    /// `if (condition) { ... }` holding rewrite-module directives.
+    case ifBlock(IfCondition, [RewriteStep])
 }
+
+/// The condition of an `if`, as nginx's rewrite module evaluates it.
+public enum IfCondition: Sendable {
+    /// `$var`: true unless empty or "0".
+    case value(ComplexValue)
+    case equals(ComplexValue, ComplexValue, negated: Bool)
+    /// `~`, `~*`, `!~`, `!~*`; a match sets the captures.
+    case matches(ComplexValue, Regex, negated: Bool)
+    /// `-f`, `-d`, `-e`, `-x` and their `!` forms.
+    case file(ComplexValue, test: FileTest, negated: Bool)
+}
+
+public enum FileTest: Sendable { case file, directory, exists, executable }
 
 public enum RewriteFlag: Sendable { case none, last, breakFlag, redirect, permanent }
 

@@ -191,3 +191,12 @@ extension FileSystem {
         return nil
     }
 }
+
+extension FileSystem {
+    /// access(X_OK) on a NUL-terminated path (`if (-x ...)`).
+    public static func isExecutable(_ cpath: [UInt8]) -> Bool {
+        cpath.withUnsafeBufferPointer {
+            access(UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self), X_OK) == 0
+        }
+    }
+}

@@ -7,6 +7,7 @@
 // unless it ends the replacement.
 
 import SwiftginxConfig
+import SwiftginxPosix
 import SwiftginxRouting
 
 extension ClientConnection {
@@ -21,8 +22,17 @@ extension ClientConnection {
 
     func runRewrites(_ steps: [RewriteStep], settings s: LocationSettings) -> RewriteOutcome {
         var changed = false
+        if let outcome = runSteps(steps, settings: s, changed: &changed) { return outcome }
+        return changed ? .restart : .proceed
+    }
+
+    /// Runs steps in order; nil when they all ran without ending the processing.
+    private func runSteps(_ steps: [RewriteStep], settings s: LocationSettings, changed: inout Bool) -> RewriteOutcome?
+    {
         for step in steps {
             switch step {
+            case .ifBlock(let condition, let inner):
+                if test(condition), let outcome = runSteps(inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
                 request.customVariables[name] = evaluate(value)
             case .breakProcessing:
@@ -81,6 +91,40 @@ extension ClientConnection {
                 }
             }
         }
-        return changed ? .restart : .proceed
+        return nil
+    }
+
+    /// Evaluates an `if` condition; a matching regex sets the captures ($1, named groups).
+    private func test(_ condition: IfCondition) -> Bool {
+        switch condition {
+        case .value(let v):
+            let bytes = evaluate(v)
+            return !(bytes.isEmpty || bytes == [UInt8(ascii: "0")])
+        case .equals(let a, let b, let negated):
+            return (evaluate(a) == evaluate(b)) != negated
+        case .matches(let v, let regex, let negated):
+            let subject = evaluate(v)
+            guard let captures = subject.withUnsafeBytes({ regex.match($0) }) else { return negated }
+            if !negated {
+                request.captureRegex = regex
+                request.captureSubject = subject
+                request.captures = captures
+            }
+            return !negated
+        case .file(let v, let kind, let negated):
+            var path = evaluate(v)
+            path.append(0)
+            let info = path.withUnsafeBufferPointer {
+                try? FileSystem.info(path: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))
+            }
+            let result: Bool
+            switch kind {
+            case .file: result = info?.isRegular == true
+            case .directory: result = info?.isDirectory == true
+            case .exists: result = info != nil
+            case .executable: result = info != nil && FileSystem.isExecutable(path)
+            }
+            return result != negated
+        }
     }
 }

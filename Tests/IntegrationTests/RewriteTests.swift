@@ -22,6 +22,14 @@ import Testing
                 listen 127.0.0.1:PORT;
                 server_name localhost;
                 location /map/ { return 200 "bot=$is_bot site=$site word=$bot_word"; }
+                location /if/ {
+                    if ($http_x_mode = "deny") { return 403; }
+                    if ($arg_go) { rewrite ^ /target/from-if last; }
+                    if ($http_user_agent ~* "(?<engine>gecko|webkit)") { return 200 "engine $engine"; }
+                    if (-f $request_filename) { return 200 "file exists"; }
+                    if (!-e $request_filename) { set $missing yes; }
+                    return 200 "fallthrough missing=$missing";
+                }
                 root html;
                 rewrite ^/old/(.*)$ /new/$1 permanent;
                 location /new/ { return 200 "new $uri args=$args"; }
@@ -42,7 +50,8 @@ import Testing
         """
 
     func makeServer() throws -> TestServer {
-        let s = try TestServer(config: Self.config, files: ["html/brk/other.txt": "other file"])
+        let s = try TestServer(
+            config: Self.config, files: ["html/brk/other.txt": "other file", "html/if/exists.txt": "x"])
         try s.start()
         return s
     }
@@ -86,6 +95,28 @@ import Testing
             try get(s.port, "/map/", host: "WWW.TEST.ORG", extra: "User-Agent: curl/8\r\n").bodyText
                 == "bot=2 site=test word=machine")
         #expect(try get(s.port, "/map/", host: "elsewhere").bodyText == "bot=0 site=other word=human")
+    }
+
+    static let ifCases: [(String, String)] = [
+        ("/if/a", "X-Mode: deny\r\n"), ("/if/a?go=1", ""), ("/if/a?go=0", ""),
+        ("/if/a", "User-Agent: Mozilla Gecko/1\r\n"),
+        ("/if/exists.txt", ""), ("/if/none", ""), ("/if/", ""),
+    ]
+
+    @Test func ifConditions() throws {
+        let s = try makeServer()
+        let expected = [
+            "403", "target /target/from-if", "fallthrough missing=yes", "engine Gecko", "file exists",
+            "fallthrough missing=yes", "fallthrough missing=",
+        ]
+        for ((path, extra), want) in zip(Self.ifCases, expected) {
+            let r = try get(s.port, path, extra: extra)
+            #expect((r.status == 403 ? "403" : r.bodyText) == want, "\(path) \(extra.debugDescription)")
+        }
+        let bad = try TestServer(config: "events {}\nhttp { server { if ($uri) { root /x; } } }\n")
+        let r = try runBinary(["-p", bad.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("\"root\" directive is not allowed here"))
     }
 
     @Test func configErrors() throws {
@@ -136,6 +167,12 @@ import Testing
                 a.header("Location")?.replacingOccurrences(of: ":\(nginxPort)", with: ":P")
                     == b.header("Location")?.replacingOccurrences(of: ":\(s.port)", with: ":P"), "\(path)")
             if a.status == 200 { #expect(a.bodyText == b.bodyText, "\(path)") }
+        }
+        for (path, extra) in Self.ifCases {
+            let a = try get(nginxPort, path, extra: extra)
+            let b = try get(s.port, path, extra: extra)
+            #expect(a.status == b.status, "\(path) \(extra.debugDescription)")
+            if a.status == 200 { #expect(a.bodyText == b.bodyText, "\(path) \(extra.debugDescription)") }
         }
     }
 }
