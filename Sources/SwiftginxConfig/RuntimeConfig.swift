@@ -165,6 +165,12 @@ public final class ListenGroup: Sendable {
         if let i = names.match(host) { return servers[i] }
         return defaultServer
     }
+
+    /// The same, also returning the captures when a `~regex` server_name decided.
+    public func server(forHost host: UnsafeRawBufferPointer, captures: inout (Regex, [Range<Int>])?) -> VirtualServer {
+        if let i = names.match(host, captures: &captures) { return servers[i] }
+        return defaultServer
+    }
 }
 
 /// One `server {}` block.

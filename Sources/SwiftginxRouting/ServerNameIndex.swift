@@ -55,6 +55,13 @@ public final class ServerNameIndex: Sendable {
 
     /// Index of the server for a lowercased host without port, or nil for "use the default".
     public func match(_ host: UnsafeRawBufferPointer) -> Int? {
+        var unused: (Regex, [Range<Int>])? = nil
+        return match(host, captures: &unused)
+    }
+
+    /// The same lookup; when a `~regex` name decides, `captures` receives the regex and
+    /// its capture ranges in `host` (nginx makes them variables: $1, named groups).
+    public func match(_ host: UnsafeRawBufferPointer, captures: inout (Regex, [Range<Int>])?) -> Int? {
         if let i = exact.lookup(host) { return i }
         if host.isEmpty { return nil }
         // Leading wildcards: the longest suffix starts at the leftmost dot.
@@ -78,7 +85,12 @@ public final class ServerNameIndex: Sendable {
                 p -= 1
             }
         }
-        for (re, i) in regexes where re.matches(host) { return i }
+        for (re, i) in regexes {
+            if let c = re.match(host) {
+                captures = (re, c)
+                return i
+            }
+        }
         return nil
     }
 }

@@ -76,7 +76,19 @@ extension ClientConnection {
                 let c = buf[h.lowerBound + j]
                 tmp[j] = (c >= 65 && c <= 90) ? c | 0x20 : c
             }
-            return group.server(forHost: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<count]))
+            let host = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<count])
+            var captures: (Regex, [Range<Int>])? = nil
+            let server = group.server(forHost: host, captures: &captures)
+            if let (regex, ranges) = captures {
+                // server_name regex captures are variables until a location regex replaces them.
+                request.captureRegex = regex
+                request.captureSubject = Array(host)
+                request.captures = ranges
+                for (name, n) in regex.namedGroups where n < ranges.count && !ranges[n].isEmpty {
+                    request.customVariables[name] = Array(host[ranges[n]])
+                }
+            }
+            return server
         }
     }
 
@@ -106,7 +118,7 @@ extension ClientConnection {
 
     func runLocation(_ location: Location, captures: [Range<Int>]) {
         request.location = location
-        request.captures = captures
+        if !captures.isEmpty { request.captures = captures }
         let s = location.settings
         request.adopt(s)
         if s.isInternal && !request.isInternal {

@@ -113,7 +113,13 @@ extension ClientConnection {
                 request.mapDepth -= 1
             }
         case .namedCapture(let name):
-            if let n = request.captureRegex?.namedGroups[name] { appendCapture(n, to: out) }
+            if let n = request.captureRegex?.namedGroups[name] {
+                appendCapture(n, to: out)
+            } else if let v = request.customVariables[name] {
+                // A named group of the server_name regex keeps its value (nginx sets it
+                // as a variable when the server is chosen).
+                out.append(v)
+            }
         case .requestId:
             let hex = Array("0123456789abcdef".utf8)
             for _ in 0..<32 { out.append(hex[Int.random(in: 0..<16)]) }

@@ -46,6 +46,12 @@ import Testing
                 location /abs/ { rewrite ^ http://example.test/elsewhere; }
                 location /logged/ { rewrite_log on; rewrite ^ /target/logged last; }
             }
+            server {
+                listen 127.0.0.1:PORT;
+                server_name "~^(?<sub>[a-z]+)\\.captures\\.test$";
+                location / { return 200 "sub=$sub first=$1"; }
+                location ~ ^/re/(\\d+)$ { return 200 "sub=$sub first=$1"; }
+            }
         }
         """
 
@@ -119,6 +125,13 @@ import Testing
         #expect(r.stderr.contains("\"root\" inside \"if\" is not supported yet"))
     }
 
+    @Test func serverNameCaptures() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/x", host: "shop.captures.test").bodyText == "sub=shop first=shop")
+        // A location regex's captures replace the numbered ones; named ones stay.
+        #expect(try get(s.port, "/re/42", host: "shop.captures.test").bodyText == "sub=shop first=42")
+    }
+
     @Test func configErrors() throws {
         let s = try TestServer(config: "events {}\nhttp { server { rewrite ^ /x foo; } }\n")
         let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
@@ -167,6 +180,11 @@ import Testing
                 a.header("Location")?.replacingOccurrences(of: ":\(nginxPort)", with: ":P")
                     == b.header("Location")?.replacingOccurrences(of: ":\(s.port)", with: ":P"), "\(path)")
             if a.status == 200 { #expect(a.bodyText == b.bodyText, "\(path)") }
+        }
+        for path in ["/x", "/re/42"] {
+            let a = try get(nginxPort, path, host: "shop.captures.test")
+            let b = try get(s.port, path, host: "shop.captures.test")
+            #expect(a.bodyText == b.bodyText, "captures \(path)")
         }
         for (path, extra) in Self.ifCases {
             let a = try get(nginxPort, path, extra: extra)
