@@ -191,6 +191,7 @@ extension ConfigCompiler {
         case "access_log": try accessLog(d, level: level)
         case "log_format": try logFormat(d)
         case "map": try mapBlock(d)
+        case "split_clients": try splitClients(d)
         case "error_log": _ = try errorLog(d)
         default: try genericSlot(d, level: level)
         }
@@ -415,6 +416,45 @@ extension ConfigCompiler {
         maps[name] = VariableMap(
             source: source, exact: exact, wildcards: wildcards, regexes: regexes, defaultValue: defaultValue)
         customVariables.insert(name)
+    }
+
+    /// `split_clients string $variable { 0.5% value; ... * value; }`: percentages with
+    /// two decimals, at most 100% in all, as nginx checks them.
+    private func splitClients(_ d: ConfigDirective) throws(ConfigError) {
+        let target = d.args[1]
+        guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
+        let name = String(target.dropFirst()).lowercased()
+        let source = try value(d.args[0], d)
+        var bands: [(bound: UInt64, value: ComplexValue)] = []
+        var sum = 0
+        for line in d.block ?? [] {
+            guard line.args.count == 1 else { throw line.error("invalid number of arguments in split_clients") }
+            let v = try value(line.args[0], line)
+            if line.name == "*" {
+                bands.append((UInt64(UInt32.max) + 1, v))
+                continue
+            }
+            guard line.name.hasSuffix("%"), let percent = Self.hundredths(String(line.name.dropLast())), percent > 0
+            else { throw line.error("invalid percent value \"\(line.name)\"") }
+            sum += percent
+            if sum > 10000 { throw line.error("percent total is greater than 100%") }
+            bands.append((UInt64(UInt32.max) * UInt64(sum) / 10000, v))
+        }
+        splits[name] = SplitClients(source: source, bands: bands)
+        customVariables.insert(name)
+    }
+
+    /// "12.34" → 1234 (nginx's ngx_atofp with two decimals); nil when invalid.
+    static func hundredths(_ text: String) -> Int? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count <= 2, let whole = Int(parts[0].isEmpty ? "0" : String(parts[0])) else { return nil }
+        var frac = 0
+        if parts.count == 2 {
+            let f = String(parts[1])
+            guard f.count <= 2, f.allSatisfy(\.isNumber) else { return nil }
+            frac = (Int(f) ?? 0) * (f.count == 1 ? 10 : 1)
+        }
+        return whole * 100 + frac
     }
 
     /// `try_files file ... uri | =code | @name`.

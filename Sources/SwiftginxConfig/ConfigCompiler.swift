@@ -114,6 +114,7 @@ final class ConfigCompiler {
     var customVariables: Set<String> = []
     /// `map` blocks by variable name.
     var maps: [String: VariableMap] = [:]
+    var splits: [String: SplitClients] = [:]
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -157,7 +158,7 @@ final class ConfigCompiler {
         let groups = try buildListenGroups()
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths,
-            maps: maps)
+            maps: maps, splits: splits)
     }
 
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {

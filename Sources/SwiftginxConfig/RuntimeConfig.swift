@@ -14,6 +14,8 @@ public final class RuntimeConfig: Sendable {
     public let sources: [ConfigSource]
     /// `map` blocks by the variable they define (lowercased, without '$').
     public let maps: [String: VariableMap]
+    /// `split_clients` blocks by the variable they define.
+    public let splits: [String: SplitClients]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -23,10 +25,11 @@ public final class RuntimeConfig: Sendable {
 
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
-        accessLogPaths: [String] = [], maps: [String: VariableMap] = [:]
+        accessLogPaths: [String] = [], maps: [String: VariableMap] = [:], splits: [String: SplitClients] = [:]
     ) {
         self.main = main
         self.maps = maps
+        self.splits = splits
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings
@@ -442,6 +445,52 @@ public final class VariableMap: Sendable {
         for w in wildcards where lower.hasSuffix(w.suffix) || "." + lower == w.suffix { return w.value }
         for (regex, value) in regexes where key.withUnsafeBytes({ regex.matches($0) }) { return value }
         return defaultValue
+    }
+}
+
+/// A `split_clients` block: a value chosen by the MurmurHash2 of a string, in
+/// percentage bands, exactly as nginx splits (same client, same band).
+public final class SplitClients: Sendable {
+    public let source: ComplexValue
+    /// Upper hash bound of each band (exclusive) and its value; `*` is UInt32.max + 1.
+    public let bands: [(bound: UInt64, value: ComplexValue)]
+
+    public init(source: ComplexValue, bands: [(bound: UInt64, value: ComplexValue)]) {
+        self.source = source
+        self.bands = bands
+    }
+
+    public func lookup(_ key: [UInt8]) -> ComplexValue? {
+        let h = UInt64(SplitClients.murmurHash2(key))
+        for b in bands where h < b.bound { return b.value }
+        return nil
+    }
+
+    /// nginx's ngx_murmur_hash2.
+    public static func murmurHash2(_ data: [UInt8]) -> UInt32 {
+        let m: UInt32 = 0x5bd1_e995
+        var h = UInt32(truncatingIfNeeded: data.count)
+        var i = 0
+        while data.count - i >= 4 {
+            var k = UInt32(data[i]) | UInt32(data[i + 1]) << 8 | UInt32(data[i + 2]) << 16 | UInt32(data[i + 3]) << 24
+            k = k &* m
+            k ^= k >> 24
+            k = k &* m
+            h = h &* m
+            h ^= k
+            i += 4
+        }
+        let rest = data.count - i
+        if rest == 3 { h ^= UInt32(data[i + 2]) << 16 }
+        if rest >= 2 { h ^= UInt32(data[i + 1]) << 8 }
+        if rest >= 1 {
+            h ^= UInt32(data[i])
+            h = h &* m
+        }
+        h ^= h >> 13
+        h = h &* m
+        h ^= h >> 15
+        return h
     }
 }
 

@@ -111,6 +111,8 @@ extension ClientConnection {
                 let key = evaluate(map.source)
                 if let value = map.lookup(key) { out.append(evaluate(value)) }
                 request.mapDepth -= 1
+            } else if let split = worker.generation.config.splits[name] {
+                if let value = split.lookup(evaluate(split.source)) { out.append(evaluate(value)) }
             }
         case .namedCapture(let name):
             if let n = request.captureRegex?.namedGroups[name] {

@@ -18,10 +18,12 @@ import Testing
             map $http_user_agent $is_bot { default 0; ~*bot 1; "~^curl" 2; }
             map $host $site { hostnames; default other; .example.com example; www.test.org test; }
             map $is_bot $bot_word { 0 human; default machine; }
+            split_clients "${arg_k}salt" $variant { 33.3% a; 33.3% b; 0.5% tiny; * c; }
             server {
                 listen 127.0.0.1:PORT;
                 server_name localhost;
                 location /map/ { return 200 "bot=$is_bot site=$site word=$bot_word"; }
+                location /split/ { return 200 "$variant"; }
                 location /if/ {
                     if ($http_x_mode = "deny") { return 403; }
                     if ($arg_go) { rewrite ^ /target/from-if last; }
@@ -181,6 +183,15 @@ import Testing
                     == b.header("Location")?.replacingOccurrences(of: ":\(s.port)", with: ":P"), "\(path)")
             if a.status == 200 { #expect(a.bodyText == b.bodyText, "\(path)") }
         }
+        // split_clients: the same band as nginx for every key.
+        var seen = Set<String>()
+        for k in 0..<120 {
+            let a = try get(nginxPort, "/split/?k=\(k)")
+            let b = try get(s.port, "/split/?k=\(k)")
+            #expect(a.bodyText == b.bodyText, "split_clients key \(k)")
+            seen.insert(b.bodyText)
+        }
+        #expect(seen.isSuperset(of: ["a", "b", "c"]))
         for path in ["/x", "/re/42"] {
             let a = try get(nginxPort, path, host: "shop.captures.test")
             let b = try get(s.port, path, host: "shop.captures.test")
