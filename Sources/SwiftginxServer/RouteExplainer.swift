@@ -101,6 +101,10 @@ public enum RouteExplainer {
     private static func handler(_ location: Location, uri: String, method: String, into out: inout [String]) {
         let s = location.settings
         if s.isInternal { out.append("internal location: an external request gets 404") }
+        if !s.rewrites.isEmpty {
+            out.append("rewrite directives of the location, in order (a changed URI searches again):")
+            for step in s.rewrites { out.append("  " + describe(step)) }
+        }
         if let r = s.returnAction {
             out.append("handler: return \(r.code)" + (r.text.map { " \($0.source)" } ?? ""))
             return
@@ -133,6 +137,26 @@ public enum RouteExplainer {
             return
         }
         out.append("handler: static file \(path) (\(root))" + (exists(path) ? "" : " — does not exist: 404"))
+    }
+
+    /// One rewrite-module step as written.
+    static func describe(_ step: RewriteStep) -> String {
+        switch step {
+        case .rewrite(let regex, let replacement, let flag):
+            let f: String
+            switch flag {
+            case .none: f = ""
+            case .last: f = " last"
+            case .breakFlag: f = " break"
+            case .redirect: f = " redirect"
+            case .permanent: f = " permanent"
+            }
+            return "rewrite \(regex.pattern) \(replacement.source)\(f)"
+        case .set(let name, let value): return "set $\(name) \(value.source)"
+        case .breakProcessing: return "break"
+        case .returnAction(let r): return "return \(r.code)" + (r.text.map { " \($0.source)" } ?? "")
+        case .ifBlock(_, let inner): return "if (...) { " + inner.map(describe).joined(separator: "; ") + " }"
+        }
     }
 
     private static func describe(_ c: ComplexValue, uri: String, s: LocationSettings, location: Location) -> String {

@@ -120,6 +120,8 @@ import Testing
         let b = try explain("http://www.example.com:8080/x/y.js?a=1")
         #expect(b.contains("location ~ \\.js$: first matching regex, it wins"))
         #expect(b.contains("handler: return 403"))
+        #expect(
+            b.contains("rewrite directives of the location, in order (a changed URI searches again):\n  return 403"))
         let c = try explain("GET http://www.example.com:8080/health")
         #expect(c.contains("location = /health: exact match, search stops"))
         let d = try explain("GET http://unknown.test:8080/")
