@@ -146,10 +146,7 @@ import Testing
     @Test func keepAliveHeaderTimeout() throws {
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http { keepalive_timeout 30s 25; server { listen 127.0.0.1:PORT; return 200 "x"; } }
                 """)
         try s.start()
@@ -203,10 +200,7 @@ import Testing
     @Test func sendTimeoutClosesStalledDownload() throws {
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http { send_timeout 1s; server { listen 127.0.0.1:PORT; location / { root html; } } }
                 """, files: ["html/big.bin": String(repeating: "z", count: 32 << 20)])
         try s.start()

@@ -9,10 +9,7 @@ import Testing
 
 @Suite struct StaticFeatureTests {
     static let config = """
-        daemon off;
-        error_log logs/error.log info;
-        pid logs/swiftginx.pid;
-        events {}
+        \(TestServer.preamble)
         http {
             include mime.types;
             default_type application/octet-stream;
@@ -145,10 +142,7 @@ import Testing
     @Test func precompressedVariantsByAcceptEncoding() throws {
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http {
                     include mime.types;
                     server {
@@ -211,10 +205,7 @@ import Testing
         let text = String(repeating: "body { color: red; }\n", count: 4000)
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http {
                     include mime.types;
                     gzip on;
@@ -294,10 +285,7 @@ import Testing
     @Test func disableSymlinks() throws {
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http {
                     server {
                         listen 127.0.0.1:PORT;
@@ -331,10 +319,7 @@ import Testing
     @Test func openFileCacheValidErrorsAndMinUses() throws {
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http {
                     server {
                         listen 127.0.0.1:PORT;
@@ -374,10 +359,7 @@ import Testing
         for i in 0..<200_000 { text += "line \(i) of a large stylesheet { color: red; }\n" }
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http {
                     include mime.types;
                     gzip on;
@@ -409,10 +391,7 @@ import Testing
         let text = String(repeating: "body { color: red; }\n", count: 100)
         let s = try TestServer(
             config: """
-                daemon off;
-                error_log logs/error.log info;
-                pid logs/swiftginx.pid;
-                events {}
+                \(TestServer.preamble)
                 http {
                     include mime.types;
                     gzip on;

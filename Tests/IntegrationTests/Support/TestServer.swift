@@ -91,6 +91,14 @@ final class TestServer {
         }
     }
 
+    /// The main-context lines most test configurations share.
+    static let preamble = """
+        daemon off;
+        error_log logs/error.log info;
+        pid logs/swiftginx.pid;
+        events {}
+        """
+
     static let defaultConfig = """
         daemon off;
         worker_processes 1;
