@@ -28,11 +28,13 @@ let package = Package(
         .target(name: "SwiftginxConfig", dependencies: ["SwiftginxHTTP", "SwiftginxRouting"], swiftSettings: optimize),
         .target(
             name: "SwiftginxCompression", dependencies: ["CZlib", "CBrotli", "CZstd"], swiftSettings: optimize),
+        .target(name: "SwiftginxUpstream", swiftSettings: optimize),
         .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims"], swiftSettings: optimize),
         .target(
             name: "SwiftginxServer",
             dependencies: [
                 "SwiftginxHTTP", "SwiftginxRouting", "SwiftginxConfig", "SwiftginxPosix", "SwiftginxCompression",
+                "SwiftginxUpstream",
                 "COpenSSL", "CPCRE2",
             ],
             swiftSettings: serverSettings),
@@ -41,6 +43,7 @@ let package = Package(
         .testTarget(name: "SwiftginxHTTPTests", dependencies: ["SwiftginxHTTP"]),
         .testTarget(name: "SwiftginxRoutingTests", dependencies: ["SwiftginxRouting"]),
         .testTarget(name: "SwiftginxConfigTests", dependencies: ["SwiftginxConfig"]),
+        .testTarget(name: "SwiftginxUpstreamTests", dependencies: ["SwiftginxUpstream"]),
         .testTarget(
             name: "SwiftginxCompressionTests",
             dependencies: ["SwiftginxCompression", "CZlib", "CZstd", "CBrotliDecoder"]),

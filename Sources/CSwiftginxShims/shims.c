@@ -3,6 +3,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 #include <errno.h>
+#include <fcntl.h>
 #include "CSwiftginxShims.h"
 
 int swiftginx_epoll_create1(int flags) { return epoll_create1(flags); }
@@ -43,6 +44,7 @@ ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {
 
 int swiftginx_sock_nonblock(void) { return SOCK_NONBLOCK; }
 int swiftginx_sock_cloexec(void) { return SOCK_CLOEXEC; }
+int swiftginx_o_tmpfile(void) { return O_TMPFILE; }
 
 int swiftginx_gettid(void) { return (int)gettid(); }
 

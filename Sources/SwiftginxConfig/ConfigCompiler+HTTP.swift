@@ -193,7 +193,10 @@ extension ConfigCompiler {
         case "map": try mapBlock(d)
         case "split_clients": try splitClients(d)
         case "error_log": _ = try errorLog(d)
-        default: try genericSlot(d, level: level)
+        case "upstream": try upstreamBlock(d)
+        default:
+            if try proxyDirective(d, level: level, location: location) { break }
+            try genericSlot(d, level: level)
         }
     }
 

@@ -33,6 +33,11 @@ final class ConfigLevel {
     var returnAction: ReturnAction? = nil
     /// rewrite / set / break / return of this level in order (not inherited either).
     var rewrites: [RewriteStep] = []
+    /// proxy_set_header, uwsgi_param and the other array-valued upstream directives.
+    var proxyArrays = UpstreamLevelArrays()
+    var uwsgiArrays = UpstreamLevelArrays()
+    /// `proxy_pass` / `uwsgi_pass` of this level (not inherited by nested locations).
+    var pass: PassBox? = nil
 
     init(_ kind: Kind) { self.kind = kind }
 
@@ -50,6 +55,9 @@ final class ConfigLevel {
         }
         s.returnAction = returnAction
         s.rewrites = rewrites
+        proxyArrays.apply(to: &s.proxy)
+        uwsgiArrays.apply(to: &s.uwsgi)
+        s.pass = pass?.pass
         return s
     }
 }
@@ -119,6 +127,11 @@ final class ConfigCompiler {
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
     var accessLogPaths: [String] = []
+    /// `upstream` blocks by name, implicit groups by address, and every group in order.
+    var upstreamGroups: [String: UpstreamGroup] = [:]
+    var implicitGroups: [String: UpstreamGroup] = [:]
+    var allUpstreams: [UpstreamGroup] = []
+    var pendingPasses: [PendingPass] = []
 
     init(prefix: String) {
         self.prefix = prefix
@@ -151,6 +164,7 @@ final class ConfigCompiler {
         collectNamedCaptures(tree)
         for d in tree { try mainDirective(d) }
         if complete && !sawEvents { throw ConfigError("no \"events\" section in configuration") }
+        try resolvePasses()
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
         if main.errorLogs.isEmpty {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
@@ -158,7 +172,7 @@ final class ConfigCompiler {
         let groups = try buildListenGroups()
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits)
+            maps: maps, splits: splits, upstreams: allUpstreams)
     }
 
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {

@@ -91,7 +91,7 @@ final class ConfigParser {
                 continue
             }
 
-            guard let spec = DirectiveTable.byName[name] else { throw fail("unknown directive \"\(name)\"") }
+            guard let spec = DirectiveTable.spec(name, in: context) else { throw fail("unknown directive \"\(name)\"") }
             if !spec.contexts.contains(context) { throw fail("\"\(name)\" directive is not allowed here") }
             if spec.block == nil && opensBlock { throw fail("directive \"\(name)\" is not terminated by \";\"") }
             if spec.block != nil && !opensBlock { throw fail("directive \"\(name)\" has no opening \"{\"") }

@@ -205,7 +205,71 @@ public enum DirectiveTable {
             DirectiveSpec("charset", [.http, .server, .location, .ifInLocation], t1),
             DirectiveSpec("charset_types", .httpAll, .oneOrMore),
             DirectiveSpec("disable_symlinks", .httpAll, t12),
-        ] + ignoredSpecs
+            // upstream
+            DirectiveSpec("upstream", .http, t1, block: .upstream, repeatable: true),
+            DirectiveSpec("keepalive", .upstream, t1),
+        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + ignoredSpecs
+
+    private static let locationIfOnly: DirectiveContext = [.location, .ifInLocation]
+
+    /// The proxy module's directives, and the uwsgi module's namesakes.
+    private static func proxySpecs(prefix p: String) -> [DirectiveSpec] {
+        var specs: [DirectiveSpec] = [
+            DirectiveSpec(p + "pass", locationIfOnly, t1),
+            DirectiveSpec(p + "connect_timeout", .httpAll, t1),
+            DirectiveSpec(p + "send_timeout", .httpAll, t1),
+            DirectiveSpec(p + "read_timeout", .httpAll, t1),
+            DirectiveSpec(p + "buffering", .httpAll, .flag),
+            DirectiveSpec(p + "request_buffering", .httpAll, .flag),
+            DirectiveSpec(p + "buffer_size", .httpAll, t1),
+            DirectiveSpec(p + "buffers", .httpAll, t2),
+            DirectiveSpec(p + "busy_buffers_size", .httpAll, t1),
+            DirectiveSpec(p + "max_temp_file_size", .httpAll, t1),
+            DirectiveSpec(p + "hide_header", .httpAll, t1, repeatable: true),
+            DirectiveSpec(p + "pass_header", .httpAll, t1, repeatable: true),
+            DirectiveSpec(p + "ignore_headers", .httpAll, .oneOrMore, repeatable: true),
+            DirectiveSpec(p + "next_upstream", .httpAll, .oneOrMore),
+            DirectiveSpec(p + "next_upstream_tries", .httpAll, t1),
+            DirectiveSpec(p + "next_upstream_timeout", .httpAll, t1),
+            DirectiveSpec(p + "intercept_errors", .httpAll, .flag),
+            DirectiveSpec(p + "pass_request_headers", .httpAll, .flag),
+            DirectiveSpec(p + "pass_request_body", .httpAll, .flag),
+            DirectiveSpec(p + "temp_file_write_size", .httpAll, t1, slot: .ignored(.size)),
+            DirectiveSpec(p + "socket_keepalive", .httpAll, .flag, slot: .ignored(.flag)),
+            DirectiveSpec(p + "bind", .httpAll, t12, slot: .ignored(.none)),
+        ]
+        if p == "proxy_" {
+            specs += [
+                DirectiveSpec("proxy_set_header", .httpAll, t2, repeatable: true),
+                DirectiveSpec("proxy_http_version", .httpAll, t1),
+                DirectiveSpec("proxy_method", .httpAll, t1),
+                DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),
+                DirectiveSpec("proxy_cookie_domain", .httpAll, t12, repeatable: true),
+                DirectiveSpec("proxy_cookie_path", .httpAll, t12, repeatable: true),
+            ]
+        } else {
+            specs += [
+                DirectiveSpec("uwsgi_param", .httpAll, t23, repeatable: true),
+                DirectiveSpec("uwsgi_modifier1", .httpAll, t1),
+                DirectiveSpec("uwsgi_modifier2", .httpAll, t1),
+            ]
+        }
+        return specs
+    }
+
+    /// Directives of an `upstream {}` block whose names mean something else elsewhere.
+    static let upstreamSpecs: [String: DirectiveSpec] = [
+        "server": DirectiveSpec("server", .upstream, .oneOrMore, repeatable: true),
+        "keepalive_timeout": DirectiveSpec("keepalive_timeout", .upstream, t1),
+        "keepalive_requests": DirectiveSpec("keepalive_requests", .upstream, t1),
+        "keepalive_time": DirectiveSpec("keepalive_time", .upstream, t1),
+    ]
+
+    /// The declaration of `name` as it applies in `context`.
+    public static func spec(_ name: String, in context: DirectiveContext) -> DirectiveSpec? {
+        if context == .upstream, let s = upstreamSpecs[name] { return s }
+        return byName[name]
+    }
 
     /// Directives accepted (and their values checked) but without effect in swiftginx,
     /// because nothing observable depends on them here.
@@ -220,6 +284,7 @@ public enum DirectiveTable {
         DirectiveSpec("accept_mutex_delay", .events, t1, slot: .ignored(.time)),
         DirectiveSpec("client_body_temp_path", .httpAll, t1234, slot: .ignored(.none)),
         DirectiveSpec("proxy_temp_path", .httpAll, t1234, slot: .ignored(.none)),
+        DirectiveSpec("zone", .upstream, t12, slot: .ignored(.none)),
         DirectiveSpec("fastcgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
         DirectiveSpec("uwsgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
         DirectiveSpec("scgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
@@ -249,7 +314,9 @@ public enum DirectiveTable {
     /// Names of the directives accepted without effect (the README lists them). `error_log`
     /// is also accepted in http, server and location, where it has no effect: only the
     /// main context's targets are used.
-    public static let acceptedWithoutEffect: [String] = ignoredSpecs.map(\.name)
+    public static let acceptedWithoutEffect: [String] = all.compactMap {
+        if case .ignored = $0.slot { $0.name } else { nil }
+    }
 
     /// Lookup by name.
     public static let byName: [String: DirectiveSpec] = Dictionary(all.map { ($0.name, $0) }) { a, _ in a }

@@ -22,11 +22,21 @@ public final class RuntimeConfig: Sendable {
     /// Every distinct access_log path of any server or location (absolute), in the order
     /// first seen, so the server can open each file once.
     public let accessLogPaths: [String]
+    /// Every upstream group (explicit blocks and the implicit ones of proxy_pass
+    /// addresses), indexed by `UpstreamGroup.index`.
+    public let upstreams: [UpstreamGroup]
+    /// Explicit `upstream` blocks by name (for proxy_pass with variables).
+    public let upstreamsByName: [String: UpstreamGroup]
 
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
-        accessLogPaths: [String] = [], maps: [String: VariableMap] = [:], splits: [String: SplitClients] = [:]
+        accessLogPaths: [String] = [], maps: [String: VariableMap] = [:], splits: [String: SplitClients] = [:],
+        upstreams: [UpstreamGroup] = []
     ) {
+        self.upstreams = upstreams
+        var byName: [String: UpstreamGroup] = [:]
+        for g in upstreams where g.isExplicit { byName[g.name] = g }
+        self.upstreamsByName = byName
         self.main = main
         self.maps = maps
         self.splits = splits
@@ -407,6 +417,11 @@ public struct LocationSettings: Sendable {
     public var disableSymlinksFrom: ComplexValue? = nil
     /// `charset` (nil = off) and the types it applies to (`charset_types`).
     public var charset: String? = nil
+    /// `proxy_pass` / `uwsgi_pass` of this location (nil: not proxied).
+    public var pass: UpstreamPass? = nil
+    /// The proxy and uwsgi modules' settings.
+    public var proxy = UpstreamSettings()
+    public var uwsgi = UpstreamSettings()
     public var charsetTypes: Set<String> = [
         "text/html", "text/xml", "text/plain", "text/vnd.wap.wml", "application/javascript", "application/rss+xml",
     ]

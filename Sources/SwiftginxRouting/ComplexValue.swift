@@ -15,7 +15,7 @@ public enum Variable: Sendable, Hashable {
     case requestId, binaryRemoteAddr, https, requestCompletion, requestBody
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
-    case upstreamResponseLength
+    case upstreamResponseLength, upstreamCacheStatus
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
     case upstreamHeader(String)
     /// `$http_<name>`: a request header; name is lowercased with '_' standing for '-'.
@@ -97,6 +97,7 @@ extension Variable {
         "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
         "upstream_header_time": .upstreamHeaderTime, "upstream_response_length": .upstreamResponseLength,
+        "upstream_cache_status": .upstreamCacheStatus, "request_scheme": .scheme,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.

@@ -45,7 +45,7 @@ public final class ByteBuffer {
     /// bytes, so indexes into the buffer stay valid; `compact()` is explicit.
     public func reserve(_ count: Int) {
         if writableCount >= count { return }
-        var newCap = capacity * 2
+        var newCap = max(capacity * 2, 64)
         while newCap - writerIndex < count { newCap *= 2 }
         let nb = UnsafeMutableRawPointer.allocate(byteCount: newCap, alignment: 16)
         nb.copyMemory(from: base, byteCount: writerIndex)

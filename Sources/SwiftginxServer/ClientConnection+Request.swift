@@ -26,9 +26,11 @@ extension ClientConnection {
         request.keepAlive = head.keepAlive
         request.bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
         if head.expectContinue && request.bodyPending {
-            // The body is never read for static content: do not invite it, close after.
+            // The body is never read for static content: do not invite it, close after
+            // (a proxied location undoes this and answers 100 Continue).
             request.keepAlive = false
             request.bodyPending = false
+            request.expectContinue = true
         }
         state = .sending
         let path = buf[head.path]
@@ -145,6 +147,10 @@ extension ClientConnection {
             case .proceed:
                 break
             }
+        }
+        if let pass = s.pass {
+            startProxy(pass, location: location)
+            return
         }
         if let t = s.tryFiles {
             runTryFiles(t, location: location)

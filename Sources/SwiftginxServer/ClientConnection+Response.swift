@@ -46,6 +46,10 @@ extension ClientConnection {
 
     /// Content-Type, with `; charset=...` when `charset` applies to this type.
     func appendContentType(_ type: String) {
+        if let carried = request.carriedContentType {
+            output.appendHeader("Content-Type", carried)
+            return
+        }
         output.append("Content-Type: ")
         output.append(string: type)
         if let charset = charset(for: type) {
@@ -88,7 +92,11 @@ extension ClientConnection {
         } else {
             request.keepAlive = false
         }
-        output.append(request.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
+        if status == 101 {
+            output.append("Connection: upgrade\r\n")
+        } else {
+            output.append(request.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
+        }
         if request.keepAlive, let t = settings?.keepaliveHeaderTimeout {
             // keepalive_timeout's second parameter: "Keep-Alive: timeout=N" (seconds).
             output.append("Keep-Alive: timeout=")
@@ -96,6 +104,7 @@ extension ClientConnection {
             output.append("\r\n")
         }
         trailing(output)
+        if !request.carriedHeaders.isEmpty { output.append(request.carriedHeaders) }
         if let s = settings {
             let applies = isSuccessOrRedirect(status)
             if applies && s.expires != .off { appendExpires(s.expires, mtime: mtime) }

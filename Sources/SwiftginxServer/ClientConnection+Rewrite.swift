@@ -83,6 +83,7 @@ extension ClientConnection {
                 request.uri = target
                 request.args = args
                 request.hasArgs = hasArgs
+                request.uriChanged = true
                 changed = true
                 switch flag {
                 case .last: return .restart

@@ -24,6 +24,8 @@ final class ClientConnection {
         case readingHead
         case sending
         case discardingBody
+        /// A proxied request: see ClientConnection+Proxy.swift.
+        case proxying
         case lingering
         case closed
     }
@@ -56,6 +58,8 @@ final class ClientConnection {
     /// `$connection_requests`.
     var requests = 0
     var request = RequestState()
+    /// The state of a proxied request (kept for reuse).
+    var proxy: ProxySession? = nil
 
     // Response output.
     let output: ByteBuffer
@@ -234,6 +238,8 @@ final class ClientConnection {
             case .discardingBody:
                 if !discardBody() { return }
                 nextRequest()
+            case .proxying:
+                if !proxyDrive() { return }
             case .lingering:
                 if !linger() { return }
             case .closed:
@@ -502,6 +508,8 @@ final class ClientConnection {
         case .discardingBody:
             logInfo("client timed out (110: Connection timed out) while reading client request body")
             close()
+        case .proxying:
+            proxyTimeout()
         case .idle, .lingering:
             close()
         case .closed:
@@ -519,6 +527,7 @@ final class ClientConnection {
         guard state != .closed else { return }
         state = .closed
         releaseFile()
+        if proxy != nil { closeProxy() }
         // close() removes the socket from epoll: no epoll_ctl needed.
         Socket.close(fd)
         worker.connectionClosed(self)

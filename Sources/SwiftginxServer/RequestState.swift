@@ -26,6 +26,10 @@ struct RequestState {
     /// Set when an error_page redirect answers with another status.
     var overrideStatus: Int? = nil
     var isInternal = false
+    /// A rewrite changed the URI (proxy_pass then sends the changed URI whole).
+    var uriChanged = false
+    /// The client sent `Expect: 100-continue` with a body.
+    var expectContinue = false
     var redirects = 0
     var errorPageUsed = false
     /// The method after an error_page redirect (GET unless HEAD).
@@ -44,6 +48,10 @@ struct RequestState {
     var lingeringTimeout = 5_000
     var tcpNodelay = true
     var contentType: [UInt8] = []
+    /// Header lines an X-Accel-Redirect answer passes on to the redirected response,
+    /// and its Content-Type (which replaces the file's type).
+    var carriedHeaders: [UInt8] = []
+    var carriedContentType: [UInt8]? = nil
 
     mutating func reset() {
         server = nil
@@ -58,6 +66,8 @@ struct RequestState {
         status = 0
         overrideStatus = nil
         isInternal = false
+        uriChanged = false
+        expectContinue = false
         redirects = 0
         errorPageUsed = false
         headOnly = false
@@ -66,6 +76,8 @@ struct RequestState {
         lingerAlways = false
         aborted = false
         contentType.removeAll(keepingCapacity: true)
+        if !carriedHeaders.isEmpty { carriedHeaders.removeAll(keepingCapacity: true) }
+        carriedContentType = nil
     }
 
     /// Copies what the connection needs after the response from a location.

@@ -20,9 +20,12 @@ public final class Generation: Sendable {
     public let listeners: [[ListenerSpec]]
     /// Access log files by path.
     public let accessLogFiles: [String: LogFile]
+    /// Shared peer state of every upstream group, by `UpstreamGroup.index`.
+    let peerTables: [PeerTable]
 
     init(number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile]) {
         self.number = number
+        self.peerTables = config.upstreams.map { PeerTable(group: $0) }
         self.config = config
         self.listeners = listeners
         self.accessLogFiles = accessLogFiles

@@ -129,10 +129,44 @@ extension ClientConnection {
         case .requestCompletion: if request.status > 0 && !request.aborted { out.append("OK") }
         // Not set at this stage: no TLS, no request bodies kept, no proxying yet.
         case .https, .requestBody: break
-        case .proxyAddXForwardedFor, .proxyHost, .proxyPort: break
-        case .upstreamAddr, .upstreamStatus, .upstreamResponseTime, .upstreamConnectTime, .upstreamHeaderTime,
-            .upstreamResponseLength, .upstreamHeader:
-            break
+        case .proxyAddXForwardedFor:
+            if hasHead, head.header(HeaderName.xForwardedFor, in: buf) != nil {
+                appendHeaderValues(named: "x-forwarded-for", buf: buf, to: out)
+                out.append(", ")
+            }
+            out.append(remoteAddressText)
+        case .proxyHost: if let p = proxy, p.pass != nil { out.append(string: p.proxyHost) }
+        case .proxyPort: if let p = proxy, p.pass != nil { out.append(string: p.proxyPort) }
+        case .upstreamAddr:
+            if let p = proxy, p.pass != nil { appendList(p.addresses.map { Array($0.utf8) }, to: out) }
+        case .upstreamStatus:
+            if let p = proxy, p.pass != nil {
+                appendList(p.statuses.map { $0 == 0 ? Array("-".utf8) : Array(String($0).utf8) }, to: out)
+            }
+        case .upstreamResponseTime: if let p = proxy, p.pass != nil { appendTimes(p.responseTimes, to: out) }
+        case .upstreamConnectTime: if let p = proxy, p.pass != nil { appendTimes(p.connectTimes, to: out) }
+        case .upstreamHeaderTime: if let p = proxy, p.pass != nil { appendTimes(p.headerTimes, to: out) }
+        case .upstreamResponseLength:
+            if let p = proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
+        case .upstreamHeader(let name):
+            if let p = proxy, p.pass != nil, p.head.headLength > 0, let v = headerValue(p, name) { out.append(v) }
+        case .upstreamCacheStatus: break
+        }
+    }
+
+    /// nginx's ", "-separated per-try lists of the `$upstream_*` variables.
+    private func appendList(_ items: [[UInt8]], to out: ByteBuffer) {
+        for (i, item) in items.enumerated() {
+            if i > 0 { out.append(", ") }
+            out.append(item)
+        }
+    }
+
+    /// Milliseconds as seconds with three decimals; "-" for a try that did not get there.
+    private func appendTimes(_ times: [Int64], to out: ByteBuffer) {
+        for (i, t) in times.enumerated() {
+            if i > 0 { out.append(", ") }
+            if t < 0 { out.append("-") } else { out.append(seconds: t) }
         }
     }
 

@@ -14,9 +14,14 @@ enum Token {
     static let notifier: UInt64 = 0
     static let listenerTag: UInt64 = 1 << 62
     static let connectionTag: UInt64 = 2 << 62
+    static let upstreamTag: UInt64 = 3 << 62
 
     @inline(__always) static func connection(slot: Int32, generation: UInt32) -> UInt64 {
         connectionTag | (UInt64(generation & 0x3FFF_FFFF) << 32) | UInt64(UInt32(bitPattern: slot))
+    }
+
+    @inline(__always) static func upstream(slot: Int32, generation: UInt32) -> UInt64 {
+        upstreamTag | (UInt64(generation & 0x3FFF_FFFF) << 32) | UInt64(UInt32(bitPattern: slot))
     }
 }
 
@@ -62,6 +67,11 @@ public final class Worker: @unchecked Sendable {
     private var errorPages: [Int: [UInt8]?] = [:]
     private var boundaryCounter = 0
     private var encoders: [String: StreamingEncoder] = [:]
+    /// Upstream connections in a slot table of their own, and the idle keep-alive cache.
+    var upstreams: [UpstreamConnection?] = []
+    var upstreamFreeSlots: [Int32] = []
+    var upstreamGenerations: [UInt32] = []
+    var idleUpstreams: [PoolKey: [UpstreamConnection]] = [:]
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -101,6 +111,9 @@ public final class Worker: @unchecked Sendable {
                     if slot < connections.count, let c = connections[slot], c.slotGeneration == gen {
                         c.onEvent(epoll.events(at: i))
                     }
+                case 3:
+                    upstreamEvent(
+                        slot: Int(UInt32(truncatingIfNeeded: token)), generation: UInt32((token >> 32) & 0x3FFF_FFFF))
                 case 1:
                     let li = Int(UInt32(truncatingIfNeeded: token))
                     if li < listeners.count { accept(listeners[li]) }
@@ -113,6 +126,7 @@ public final class Worker: @unchecked Sendable {
             if now - lastFlush >= 1000 {
                 accessLog.flushAll()
                 files.expire(now: now)
+                expireIdleUpstreams()
                 lastFlush = now
             }
             if stopping {
@@ -120,6 +134,7 @@ public final class Worker: @unchecked Sendable {
             }
         }
         for case let c? in connections { c.close() }
+        for case let u? in upstreams { closeUpstream(u) }
         accessLog.flushAll()
     }
 
@@ -163,6 +178,7 @@ public final class Worker: @unchecked Sendable {
         }
         listeners = []
         for case let c? in connections { c.onShutdown() }
+        expireIdleUpstreams()
     }
 
     /// Starts watching this generation's sockets; stops watching sockets it no longer has.

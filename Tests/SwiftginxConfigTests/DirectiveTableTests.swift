@@ -41,7 +41,9 @@ import Testing
     }
 
     @Test func laterWorkIsUnknown() throws {
-        #expect(try loadError(http("proxy_pass http://x;")) == "unknown directive \"proxy_pass\" in nginx.conf:3")
+        #expect(
+            try loadError(http("proxy_pass http://x;"))
+                == "\"proxy_pass\" directive is not allowed here in nginx.conf:3")
         #expect(try loadError(http("ssl_protocols TLSv1.2;")) == "unknown directive \"ssl_protocols\" in nginx.conf:3")
     }
 

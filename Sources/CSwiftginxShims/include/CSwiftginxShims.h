@@ -34,6 +34,7 @@ int swiftginx_gettid(void);
    other descriptor closed in the child; returns the pid or -1. */
 int swiftginx_spawn(const char *path, char *const argv[], int stdout_fd, int stderr_fd);
 int swiftginx_sock_nonblock(void);
+int swiftginx_o_tmpfile(void);
 int swiftginx_sock_cloexec(void);
 
 #endif

@@ -1,0 +1,227 @@
+// The compiled form of what proxies: `upstream {}` blocks with their servers and
+// keep-alive settings, the target of a `proxy_pass` / `uwsgi_pass`, and the per-location
+// settings of the proxy and uwsgi modules (timeouts, buffering, headers, retries).
+// Addresses are resolved while compiling (nginx resolves hostnames at startup too).
+
+import SwiftginxRouting
+
+/// Where one upstream server listens.
+public enum PeerAddress: Sendable, Hashable {
+    /// Numeric host ("127.0.0.1", "::1") and port.
+    case inet(host: String, port: Int)
+    /// A unix-domain socket path.
+    case unix(String)
+
+    /// nginx's spelling in logs and `$upstream_addr`: "127.0.0.1:8000", "[::1]:80", "unix:/p".
+    public var description: String {
+        switch self {
+        case .inet(let host, let port): host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unix(let path): "unix:" + path
+        }
+    }
+}
+
+/// A `server` line of an `upstream` block (one per resolved address).
+public struct UpstreamServer: Sendable {
+    public var address: PeerAddress
+    public var weight: Int = 1
+    public var maxFails: Int = 1
+    /// Milliseconds.
+    public var failTimeout: Int = 10_000
+    public var maxConns: Int = 0
+    public var backup: Bool = false
+    public var down: Bool = false
+    /// `slow_start` in milliseconds (0 = off).
+    public var slowStart: Int = 0
+    public init(address: PeerAddress) { self.address = address }
+}
+
+/// An `upstream` block, or the implicit one-server group nginx makes for
+/// `proxy_pass http://127.0.0.1:8000`.
+public final class UpstreamGroup: Sendable {
+    public let name: String
+    public let servers: [UpstreamServer]
+    /// `keepalive N` (0 = no cached connections).
+    public let keepalive: Int
+    /// `keepalive_timeout` (ms), `keepalive_requests`, `keepalive_time` (ms).
+    public let keepaliveTimeout: Int
+    public let keepaliveRequests: Int
+    public let keepaliveTime: Int
+    /// False for the group nginx makes from an address written in proxy_pass.
+    public let isExplicit: Bool
+    /// Index among all groups of the configuration (for per-worker state tables).
+    public let index: Int
+
+    public init(
+        name: String, servers: [UpstreamServer], keepalive: Int = 0, keepaliveTimeout: Int = 60_000,
+        keepaliveRequests: Int = 1000, keepaliveTime: Int = 3_600_000, isExplicit: Bool, index: Int
+    ) {
+        self.name = name
+        self.servers = servers
+        self.keepalive = keepalive
+        self.keepaliveTimeout = keepaliveTimeout
+        self.keepaliveRequests = keepaliveRequests
+        self.keepaliveTime = keepaliveTime
+        self.isExplicit = isExplicit
+        self.index = index
+    }
+}
+
+public enum UpstreamProtocol: Sendable { case http, uwsgi }
+
+/// A compiled `proxy_pass` / `uwsgi_pass`.
+public struct UpstreamPass: Sendable {
+    public let proto: UpstreamProtocol
+    /// The group, when known at configuration time.
+    public let group: UpstreamGroup?
+    /// A target with variables, evaluated per request (it must name an upstream block
+    /// or a numeric address: there is no resolver).
+    public let dynamic: ComplexValue?
+    /// The URI part of `proxy_pass http://host/uri` (nil when absent).
+    public let uri: [UInt8]?
+    /// `$proxy_host`: "host:port" as written (port omitted when 80), the upstream name,
+    /// or "localhost" for a unix socket.
+    public let proxyHost: String
+    /// `$proxy_port`.
+    public let proxyPort: String
+    /// "http://127.0.0.1:8000" as written, for proxy_redirect default and logs.
+    public let schemeAndHost: String
+
+    public init(
+        proto: UpstreamProtocol, group: UpstreamGroup?, dynamic: ComplexValue?, uri: [UInt8]?, proxyHost: String,
+        proxyPort: String, schemeAndHost: String
+    ) {
+        self.proto = proto
+        self.group = group
+        self.dynamic = dynamic
+        self.uri = uri
+        self.proxyHost = proxyHost
+        self.proxyPort = proxyPort
+        self.schemeAndHost = schemeAndHost
+    }
+}
+
+/// `proxy_next_upstream` conditions.
+public struct NextUpstream: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt16
+    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    public static let error = NextUpstream(rawValue: 1 << 0)
+    public static let timeout = NextUpstream(rawValue: 1 << 1)
+    public static let invalidHeader = NextUpstream(rawValue: 1 << 2)
+    public static let http500 = NextUpstream(rawValue: 1 << 3)
+    public static let http502 = NextUpstream(rawValue: 1 << 4)
+    public static let http503 = NextUpstream(rawValue: 1 << 5)
+    public static let http504 = NextUpstream(rawValue: 1 << 6)
+    public static let http403 = NextUpstream(rawValue: 1 << 7)
+    public static let http404 = NextUpstream(rawValue: 1 << 8)
+    public static let http429 = NextUpstream(rawValue: 1 << 9)
+    public static let nonIdempotent = NextUpstream(rawValue: 1 << 10)
+
+    public static let byName: [String: NextUpstream] = [
+        "error": .error, "timeout": .timeout, "invalid_header": .invalidHeader, "http_500": .http500,
+        "http_502": .http502, "http_503": .http503, "http_504": .http504, "http_403": .http403,
+        "http_404": .http404, "http_429": .http429, "non_idempotent": .nonIdempotent,
+    ]
+
+    /// The condition a response status stands for (nil when no condition names it).
+    public static func status(_ code: Int) -> NextUpstream? {
+        switch code {
+        case 500: .http500
+        case 502: .http502
+        case 503: .http503
+        case 504: .http504
+        case 403: .http403
+        case 404: .http404
+        case 429: .http429
+        default: nil
+        }
+    }
+}
+
+/// `proxy_redirect` rules.
+public enum ProxyRedirect: Sendable {
+    case off
+    /// `default`: the proxy_pass URL is replaced by the location's prefix.
+    case `default`
+    case rules([ProxyRedirectRule])
+}
+
+public struct ProxyRedirectRule: Sendable {
+    /// A literal prefix (nil for `default` in a list, resolved per location).
+    public let from: ComplexValue?
+    public let regex: Regex?
+    public let to: ComplexValue
+    public init(from: ComplexValue?, regex: Regex?, to: ComplexValue) {
+        self.from = from
+        self.regex = regex
+        self.to = to
+    }
+}
+
+/// A `proxy_set_header` or `uwsgi_param`.
+public struct UpstreamParam: Sendable {
+    public let name: String
+    /// Lowercased `name` as bytes, for comparisons with client headers.
+    public let lowercasedName: [UInt8]
+    public let value: ComplexValue
+    /// `uwsgi_param ... if_not_empty`; for `proxy_set_header` an empty value always removes.
+    public let ifNotEmpty: Bool
+    public init(name: String, value: ComplexValue, ifNotEmpty: Bool) {
+        self.name = name
+        self.lowercasedName = Array(name.lowercased().utf8)
+        self.value = value
+        self.ifNotEmpty = ifNotEmpty
+    }
+}
+
+/// Settings of the proxy module (and, with the `uwsgi_` prefix, of the uwsgi module)
+/// for one location, after inheritance.
+public struct UpstreamSettings: Sendable {
+    /// Milliseconds.
+    public var connectTimeout: Int = 60_000
+    public var sendTimeout: Int = 60_000
+    public var readTimeout: Int = 60_000
+    public var buffering: Bool = true
+    public var requestBuffering: Bool = true
+    /// `proxy_buffer_size`: the largest response head (one page by default).
+    public var bufferSize: Int = 4096
+    /// `proxy_buffers number size`: memory for a buffered response.
+    public var buffers: (count: Int, size: Int) = (8, 4096)
+    public var busyBuffersSize: Int = 8192
+    /// Bytes of a buffered response that may go to a temporary file (0 = none).
+    public var maxTempFileSize: Int64 = 1 << 30
+    /// Lowercased response header names not passed to the client, beyond the defaults.
+    public var hideHeaders: Set<String> = []
+    /// Lowercased default-hidden names that are passed anyway (`proxy_pass_header`).
+    public var passHeaders: Set<String> = []
+    /// `proxy_ignore_headers` (lowercased): X-Accel-* fields that are not acted upon.
+    public var ignoreHeaders: Set<String> = []
+    public var nextUpstream: NextUpstream = [.error, .timeout]
+    /// 0 = unlimited.
+    public var nextUpstreamTries: Int = 0
+    /// Milliseconds, 0 = unlimited.
+    public var nextUpstreamTimeout: Int = 0
+    public var interceptErrors: Bool = false
+    public var passRequestHeaders: Bool = true
+    public var passRequestBody: Bool = true
+    /// `proxy_set_header` / `uwsgi_param` lines of the nearest level that has any.
+    public var params: [UpstreamParam] = []
+    /// `proxy_http_version 1.1` (false = 1.0, nginx's default).
+    public var http11: Bool = false
+    /// `proxy_method`.
+    public var method: ComplexValue? = nil
+    public var redirect: ProxyRedirect = .default
+    /// `proxy_cookie_domain` / `proxy_cookie_path`: (from, to) pairs; empty = off.
+    public var cookieDomains: [(from: String, to: ComplexValue)] = []
+    public var cookiePaths: [(from: String, to: ComplexValue)] = []
+    /// `uwsgi_modifier1` / `uwsgi_modifier2`.
+    public var modifier1: UInt8 = 0
+    public var modifier2: UInt8 = 0
+    public init() {}
+
+    /// nginx's defaults hidden from the client (besides hop-by-hop fields).
+    public static let defaultHidden: Set<String> = [
+        "date", "server", "x-pad", "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
+        "x-accel-buffering", "x-accel-charset",
+    ]
+}

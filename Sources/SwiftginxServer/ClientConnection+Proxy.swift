@@ -1,0 +1,563 @@
+// Proxying a request (proxy_pass / uwsgi_pass), driven by events of either socket:
+// read the request body first (memory, then a temporary file), pick a peer (round
+// robin with passive health), take a cached keep-alive connection or connect, send
+// the request, and on failure try the next peer as `proxy_next_upstream` allows or
+// answer 502/504 with nginx's error-log line. A cached connection that turns out to
+// have been closed by the server before any response byte (the keep-alive race) is
+// retried on a fresh connection, not counted as a failure.
+// The response side is in ClientConnection+ProxyResponse.swift.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+import SwiftginxUpstream
+
+extension ClientConnection {
+    /// Starts proxying the current request to `pass`.
+    func startProxy(_ pass: UpstreamPass, location: Location) {
+        let p = proxy ?? ProxySession()
+        proxy = p
+        p.reset()
+        p.pass = pass
+        p.settings = pass.proto == .http ? location.settings.proxy : location.settings.uwsgi
+        p.startedAt = worker.now
+        guard resolveTarget(p, pass) else {
+            request.keepAlive = false
+            respondError(502)
+            return
+        }
+        if request.expectContinue {
+            // The body was left unread for static content; a proxy needs it.
+            request.expectContinue = false
+            request.bodyPending = true
+            request.keepAlive = head.keepAlive
+            if head.version != .http10 {
+                let continueLine: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+                _ = try? Socket.write(fd, continueLine.utf8Start, continueLine.utf8CodeUnitCount)
+            }
+        }
+        state = .proxying
+        if request.bodyPending {
+            p.bodyRemaining = head.contentLength ?? 0
+            p.bodyChunked = head.isChunked ? ChunkedDecoder() : nil
+            // Body bytes that came with the head move to the body store; the head stays.
+            let bodyStart = headBase + head.headLength
+            if input.writerIndex > bodyStart {
+                let extra = UnsafeRawBufferPointer(start: input.base + bodyStart, count: input.writerIndex - bodyStart)
+                input.writerIndex = bodyStart
+                if !consumeBody(p, extra) { return }
+            }
+            if bodyComplete(p) {
+                finishBody(p)
+            } else {
+                p.phase = .readingBody
+                p.timer = .readingBody
+                worker.schedule(self, after: request.bodyTimeout)
+            }
+        } else {
+            p.phase = .connecting
+        }
+    }
+
+    /// Finds the group and peer table of a proxy_pass (evaluating one with variables).
+    private func resolveTarget(_ p: ProxySession, _ pass: UpstreamPass) -> Bool {
+        let tables = worker.generation.peerTables
+        if let g = pass.group {
+            p.group = g
+            p.peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
+            p.proxyHost = pass.proxyHost
+            p.proxyPort = pass.proxyPort
+            return p.peers != nil
+        }
+        guard let dynamic = pass.dynamic else { return false }
+        let text = String(decoding: evaluate(dynamic), as: UTF8.self)
+        let scheme = pass.proto == .http ? "http://" : "uwsgi://"
+        var rest = Substring(text)
+        if rest.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        var authority = rest
+        if let slash = rest.firstIndex(of: "/") {
+            authority = rest[..<slash]
+            p.dynamicURI = Array(rest[slash...].utf8)
+        }
+        let config = worker.generation.config
+        if let g = config.upstreamsByName[String(authority)], g.index < tables.count {
+            p.group = g
+            p.peers = tables[g.index]
+            p.proxyHost = String(authority)
+            p.proxyPort = "80"
+            return true
+        }
+        var host = String(authority)
+        var port = 80
+        if let colon = host.lastIndex(of: ":"), let n = Int(host[host.index(after: colon)...]) {
+            port = n
+            host = String(host[..<colon])
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard SocketAddress(host: host, port: port) != nil else {
+            logError("no resolver defined to resolve \(host)")
+            return false
+        }
+        let g = UpstreamGroup(
+            name: String(authority), servers: [UpstreamServer(address: .inet(host: host, port: port))],
+            isExplicit: false, index: -1)
+        p.group = g
+        p.peers = PeerTable(group: g)
+        p.proxyHost = String(authority)
+        p.proxyPort = String(port)
+        return true
+    }
+
+    /// Drives the proxied request as far as it goes; false when waiting for an event.
+    func proxyDrive() -> Bool {
+        guard let p = proxy else { return false }
+        while state == .proxying {
+            switch p.phase {
+            case .readingBody:
+                if !readRequestBody(p) { return false }
+            case .connecting:
+                connectUpstream(p)
+            case .sending:
+                if !sendUpstreamRequest(p) { return false }
+            case .readingHead:
+                if !readUpstreamHead(p) { return false }
+            case .relaying:
+                if !relayResponse(p) { return false }
+            case .tunnel:
+                if !runTunnel(p) { return false }
+            case .finished:
+                return true
+            }
+        }
+        return true
+    }
+
+    // MARK: request body
+
+    private func bodyComplete(_ p: ProxySession) -> Bool {
+        if let d = p.bodyChunked { return d.isDone }
+        return p.bodyRemaining == 0
+    }
+
+    /// Reads the client's body; true when the phase changed.
+    private func readRequestBody(_ p: ProxySession) -> Bool {
+        let scratch = worker.scratch
+        while true {
+            var want = scratch.capacity
+            if p.bodyChunked == nil { want = Int(min(Int64(want), p.bodyRemaining)) }
+            do {
+                switch try Socket.read(fd, scratch.base, want) {
+                case .wouldBlock:
+                    return false
+                case .processed(0):
+                    logInfo("client prematurely closed connection while reading client request body")
+                    abortProxy(status: 400)
+                    return true
+                case .processed(let n):
+                    if !consumeBody(p, UnsafeRawBufferPointer(start: scratch.base, count: n)) { return true }
+                    if bodyComplete(p) {
+                        finishBody(p)
+                        return true
+                    }
+                    worker.schedule(self, after: request.bodyTimeout)
+                }
+            } catch {
+                logInfo("\(error) while reading client request body")
+                abortProxy(status: 400)
+                return true
+            }
+        }
+    }
+
+    /// Stores body bytes (decoding chunked framing); false when the request ended in an error.
+    private func consumeBody(_ p: ProxySession, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if var dec = p.bodyChunked {
+            var off = 0
+            defer { p.bodyChunked = dec }
+            while off < bytes.count || dec.isDone {
+                switch dec.next(bytes, offset: &off) {
+                case .data(let r):
+                    if !storeBody(p, UnsafeRawBufferPointer(rebasing: bytes[r])) { return false }
+                case .needMore:
+                    return true
+                case .done:
+                    if off < bytes.count { p.leftover += bytes[off...] }
+                    return true
+                case .error(let e):
+                    logInfo(e.logMessage)
+                    p.bodyChunked = dec
+                    request.keepAlive = false
+                    finishProxyWithError(400)
+                    return false
+                }
+            }
+            return true
+        }
+        let take = Int(min(Int64(bytes.count), p.bodyRemaining))
+        p.bodyRemaining -= Int64(take)
+        if take < bytes.count { p.leftover += bytes[take...] }
+        return storeBody(p, UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
+    }
+
+    private func storeBody(_ p: ProxySession, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        p.bodyLength += Int64(bytes.count)
+        let limit = request.location?.settings.clientMaxBodySize ?? 0
+        if limit > 0 && p.bodyLength > limit {
+            logError("client intended to send too large chunked body: \(p.bodyLength) bytes")
+            request.keepAlive = false
+            finishProxyWithError(413)
+            return false
+        }
+        let memoryLimit = request.location?.settings.clientBodyBufferSize ?? 8192
+        if p.bodyFileSize == 0 && p.bodyMemory.readableCount + bytes.count <= max(memoryLimit, 0) {
+            p.bodyMemory.reserve(bytes.count)
+            p.bodyMemory.append(bytes)
+            return true
+        }
+        do {
+            if p.bodyFile < 0 {
+                p.bodyFile = try FileSystem.openTemporary(in: worker.state.prefix + "client_body_temp")
+            }
+            if p.bodyFileSize == 0 { FileSystem.truncate(p.bodyFile) }
+            guard let base = bytes.baseAddress else { return true }
+            try FileSystem.writeAll(p.bodyFile, base, bytes.count, at: p.bodyFileSize)
+            p.bodyFileSize += Int64(bytes.count)
+            return true
+        } catch {
+            logError("\(error) while writing the client request body to a temporary file", level: .crit)
+            request.keepAlive = false
+            finishProxyWithError(500)
+            return false
+        }
+    }
+
+    /// The whole body is stored: on to the upstream.
+    private func finishBody(_ p: ProxySession) {
+        request.bodyPending = false
+        p.phase = .connecting
+    }
+
+    // MARK: connecting
+
+    private func connectUpstream(_ p: ProxySession) {
+        guard let group = p.group, let peers = p.peers else {
+            finishProxyWithError(502)
+            return
+        }
+        p.resetResponse()
+        if p.requestHead.readableCount == 0 && p.requestHead.writerIndex == 0 { buildUpstreamRequest(p) }
+        p.requestHeadSent = 0
+        p.bodySent = 0
+        p.requestSentAny = false
+        if p.retryFresh {
+            p.retryFresh = false
+        } else {
+            if p.tried.count != group.servers.count { p.tried = Array(repeating: false, count: group.servers.count) }
+            switch peers.pick(now: worker.now, tried: p.tried) {
+            case .noLivePeers:
+                logUpstream(.error, "no live upstreams while connecting to upstream", p)
+                finishProxyWithError(502)
+                return
+            case .peer(let i):
+                p.peer = i
+                p.tried[i] = true
+                p.tries += 1
+            }
+            p.addresses.append(group.servers[p.peer].address.description)
+            p.statuses.append(0)
+            p.tryStartedAt = worker.clock.milliseconds
+            p.connectTimes.append(-1)
+            p.headerTimes.append(-1)
+            p.responseTimes.append(-1)
+            p.responseLengths.append(0)
+            if let u = worker.takeIdleUpstream(group: group, peer: p.peer) {
+                u.owner = self
+                p.upstream = u
+                p.reused = true
+                p.connectTimes[p.connectTimes.count - 1] = 0
+                p.phase = .sending
+                return
+            }
+        }
+        p.reused = false
+        let address = group.servers[p.peer].address
+        do {
+            let start: Socket.ConnectStart
+            switch address {
+            case .inet(let host, let port):
+                guard let a = SocketAddress(host: host, port: port) else { throw SystemError("connect", errno: EINVAL) }
+                start = try Socket.connect(to: a)
+            case .unix(let path):
+                start = try Socket.connect(unixPath: path)
+            }
+            let fd: Int32
+            var connected = false
+            switch start {
+            case .connected(let f):
+                fd = f
+                connected = true
+            case .inProgress(let f): fd = f
+            }
+            let u = try worker.registerUpstream(fd: fd, group: group, peer: p.peer, address: address)
+            u.owner = self
+            u.connected = connected
+            p.upstream = u
+            p.phase = .sending
+            if !connected {
+                p.timer = .connecting
+                worker.schedule(self, after: p.settings.connectTimeout)
+            }
+        } catch {
+            logUpstream(.error, "\(error) while connecting to upstream", p)
+            nextUpstream(p, .error)
+        }
+    }
+
+    // MARK: sending
+
+    /// Writes the request (head, memory body, file body); true when the phase changed.
+    private func sendUpstreamRequest(_ p: ProxySession) -> Bool {
+        guard let u = p.upstream else { return true }
+        if !u.connected {
+            guard Socket.isWritable(u.fd) else { return false }
+            if let e = Socket.pendingError(u.fd) {
+                logUpstream(.error, "\(e) while connecting to upstream", p)
+                nextUpstream(p, .error)
+                return true
+            }
+            u.connected = true
+            p.connectTimes[p.connectTimes.count - 1] = worker.clock.milliseconds - p.tryStartedAt
+        }
+        let sendBody = p.settings.passRequestBody
+        do {
+            while true {
+                let headLeft = p.requestHead.writerIndex - p.requestHeadSent
+                let memoryLeft =
+                    sendBody ? p.bodyMemory.writerIndex - Int(min(p.bodySent, Int64(p.bodyMemory.writerIndex))) : 0
+                let fileLeft = sendBody ? p.bodyFileSize - max(0, p.bodySent - Int64(p.bodyMemory.writerIndex)) : 0
+                if headLeft > 0 {
+                    switch try Socket.write(
+                        u.fd, p.requestHead.base + p.requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0)
+                    {
+                    case .wouldBlock: return waitToSend(p)
+                    case .processed(let n):
+                        p.requestHeadSent += n
+                        p.requestSentAny = true
+                    }
+                    continue
+                }
+                if memoryLeft > 0 {
+                    let from = Int(p.bodySent)
+                    switch try Socket.write(u.fd, p.bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
+                    case .wouldBlock: return waitToSend(p)
+                    case .processed(let n): p.bodySent += Int64(n)
+                    }
+                    continue
+                }
+                if fileLeft > 0 {
+                    var offset = p.bodySent - Int64(p.bodyMemory.writerIndex)
+                    switch try Socket.sendfile(u.fd, p.bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30))) {
+                    case .wouldBlock: return waitToSend(p)
+                    case .processed(0):
+                        throw SystemError("sendfile", errno: EIO)
+                    case .processed(let n): p.bodySent += Int64(n)
+                    }
+                    continue
+                }
+                break
+            }
+        } catch {
+            if p.reused && p.head.headLength == 0 {
+                // The cached connection was closed by the server as we reused it.
+                retryOnFreshConnection(p)
+                return true
+            }
+            logUpstream(.error, "\(error) while sending request to upstream", p)
+            nextUpstream(p, .error)
+            return true
+        }
+        p.phase = .readingHead
+        p.timer = .readingHead
+        worker.schedule(self, after: p.settings.readTimeout)
+        return true
+    }
+
+    private func waitToSend(_ p: ProxySession) -> Bool {
+        p.timer = .sending
+        worker.schedule(self, after: p.settings.sendTimeout)
+        return false
+    }
+
+    /// The keep-alive race: the same peer again on a new connection, not counted as a try.
+    func retryOnFreshConnection(_ p: ProxySession) {
+        if let u = p.upstream { worker.closeUpstream(u) }
+        p.upstream = nil
+        p.reused = false
+        p.retryFresh = true
+        p.phase = .connecting
+    }
+
+    // MARK: failures
+
+    /// The current try failed: the next peer if `proxy_next_upstream` allows, else an error answer.
+    func nextUpstream(_ p: ProxySession, _ failure: ProxySession.Failure, status: Int? = nil) {
+        let condition: NextUpstream =
+            switch failure {
+            case .error: .error
+            case .timeout: .timeout
+            case .invalidHeader: .invalidHeader
+            }
+        releasePeer(p, failed: true)
+        if let u = p.upstream { worker.closeUpstream(u) }
+        p.upstream = nil
+        if p.statuses.last == 0 {
+            p.statuses[p.statuses.count - 1] = failure == .timeout ? 504 : 502
+            p.responseTimes[p.responseTimes.count - 1] = worker.clock.milliseconds - p.tryStartedAt
+        }
+        if canTryNext(p, condition) {
+            p.phase = .connecting
+            return
+        }
+        finishProxyWithError(failure == .timeout ? 504 : 502)
+    }
+
+    /// Whether another peer may be tried for `condition` (tries, time, idempotence, bytes sent).
+    func canTryNext(_ p: ProxySession, _ condition: NextUpstream) -> Bool {
+        let s = p.settings
+        guard s.nextUpstream.contains(condition), !p.headerSent else { return false }
+        if s.nextUpstreamTries > 0 && p.tries >= s.nextUpstreamTries { return false }
+        if s.nextUpstreamTimeout > 0 && worker.now - p.startedAt >= Int64(s.nextUpstreamTimeout) { return false }
+        if p.requestSentAny && !s.nextUpstream.contains(.nonIdempotent) {
+            // nginx's non-idempotent methods: POST, LOCK, PATCH.
+            switch head.method {
+            case .post, .patch: return false
+            case .other: if asciiCaseEqual(headBytes[head.methodBytes], Array("lock".utf8)) { return false }
+            default: break
+            }
+        }
+        guard let group = p.group else { return false }
+        return p.tried.count < group.servers.count || p.tried.contains(false)
+    }
+
+    /// Ends the peer's part in this request; a failure may take it out (logged as nginx does).
+    func releasePeer(_ p: ProxySession, failed: Bool) {
+        guard let peers = p.peers, p.peer >= 0 else { return }
+        if peers.release(p.peer, failed: failed, now: worker.now) {
+            logUpstream(.warn, "upstream server temporarily disabled while \(phaseText(p))", p)
+        }
+        p.peer = -1
+    }
+
+    func phaseText(_ p: ProxySession) -> String {
+        switch p.phase {
+        case .connecting: "connecting to upstream"
+        case .sending: "sending request to upstream"
+        case .readingHead: "reading response header from upstream"
+        default: "reading upstream"
+        }
+    }
+
+    /// Gives up on the upstream and answers `status` (error_page applies).
+    func finishProxyWithError(_ status: Int) {
+        guard let p = proxy else { return }
+        releasePeer(p, failed: false)
+        if let u = p.upstream { worker.closeUpstream(u) }
+        p.upstream = nil
+        p.phase = .finished
+        if request.bodyPending { request.keepAlive = false }
+        restoreLeftover(p)
+        state = .sending
+        respondError(status)
+    }
+
+    /// The client went away or broke the request: no answer, close.
+    func abortProxy(status: Int) {
+        guard let p = proxy else { return }
+        releasePeer(p, failed: false)
+        if let u = p.upstream { worker.closeUpstream(u) }
+        p.upstream = nil
+        p.phase = .finished
+        if request.status == 0 { request.status = status }
+        request.keepAlive = false
+        request.aborted = true
+        state = .sending
+        finishResponse()
+    }
+
+    /// Bytes read past the body belong to the next request on this connection.
+    func restoreLeftover(_ p: ProxySession) {
+        if !p.leftover.isEmpty {
+            input.append(p.leftover)
+            p.leftover.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// Called from `close()`: the upstream side goes too.
+    func closeProxy() {
+        guard let p = proxy else { return }
+        releasePeer(p, failed: false)
+        if let u = p.upstream { worker.closeUpstream(u) }
+        p.upstream = nil
+        p.phase = .finished
+        if p.bodyFile >= 0 {
+            FileSystem.close(p.bodyFile)
+            p.bodyFile = -1
+        }
+        if p.spoolFile >= 0 {
+            FileSystem.close(p.spoolFile)
+            p.spoolFile = -1
+        }
+    }
+
+    /// A timer of the proxied request fired.
+    func proxyTimeout() {
+        guard let p = proxy else { return }
+        switch p.phase {
+        case .readingBody:
+            logInfo("client timed out (110: Connection timed out) while reading client request body")
+            abortProxy(status: 408)
+        case .connecting, .sending:
+            let what = p.upstream?.connected == false ? "connecting to upstream" : "sending request to upstream"
+            logUpstream(.error, "upstream timed out (110: Connection timed out) while \(what)", p)
+            nextUpstream(p, .timeout)
+        case .readingHead:
+            logUpstream(
+                .error, "upstream timed out (110: Connection timed out) while reading response header from upstream",
+                p)
+            nextUpstream(p, .timeout)
+        case .relaying:
+            if p.timer == .sending {
+                logInfo("client timed out (110: Connection timed out) while sending to client")
+            } else {
+                logUpstream(.error, "upstream timed out (110: Connection timed out) while reading upstream", p)
+            }
+            abortProxy(status: request.status)
+        case .tunnel:
+            logUpstream(.error, "upstream timed out (110: Connection timed out) while proxying upgraded connection", p)
+            abortProxy(status: 101)
+        case .finished:
+            break
+        }
+        if state != .closed { drive() }
+    }
+
+    // MARK: logging
+
+    /// An error-log line with nginx's upstream context: client, server, request, upstream, host.
+    func logUpstream(_ level: LogLevel, _ message: String, _ p: ProxySession) {
+        let log = worker.state.errorLog
+        guard log.enabled(level) else { return }
+        var s = message + ", client: \(peer.host)"
+        if let server = request.server { s += ", server: \(server.primaryName)" }
+        let b = headBytes
+        if head.headLength > 0 { s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\"" }
+        if let last = p.addresses.last {
+            let scheme = p.pass?.proto == .uwsgi ? "uwsgi://" : "http://"
+            s += ", upstream: \"\(scheme)\(last)\(String(decoding: p.sentURI, as: UTF8.self))\""
+        }
+        if head.headLength > 0, let h = head.host { s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\"" }
+        log.log(level, s, connection: number)
+    }
+}

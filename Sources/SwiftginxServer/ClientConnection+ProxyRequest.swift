@@ -1,0 +1,187 @@
+// The request sent upstream, re-serialized from the parsed client request (never
+// forwarded raw): the request line with nginx's URI rules, `proxy_set_header`
+// lines over nginx's defaults (Host $proxy_host, Connection close), the body length,
+// and the client's headers minus hop-by-hop fields and those the configuration
+// sets; or, for uwsgi_pass, the uwsgi packet of `uwsgi_param` values and HTTP_*
+// variables for the client's headers.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+
+extension ClientConnection {
+    /// Client headers never passed as they are (nginx's proxy defaults replace them).
+    private static let proxyDropped: [[UInt8]] = [
+        "host", "connection", "content-length", "transfer-encoding", "te", "keep-alive", "expect", "upgrade",
+        "proxy-connection",
+    ].map { Array($0.utf8) }
+
+    /// Builds `p.requestHead` for the current request (the body follows it).
+    func buildUpstreamRequest(_ p: ProxySession) {
+        guard let pass = p.pass else { return }
+        p.requestHead.clear()
+        if pass.proto == .uwsgi {
+            buildUwsgiRequest(p)
+            return
+        }
+        let out = p.requestHead
+        let buf = headBytes
+        let s = p.settings
+        // Request line.
+        if let m = s.method {
+            out.append(evaluate(m))
+        } else if request.errorPageUsed && !isHeadOnly {
+            out.append("GET")
+        } else {
+            out.append(UnsafeRawBufferPointer(rebasing: buf[head.methodBytes]))
+        }
+        out.append(UInt8(ascii: " "))
+        let uriStart = out.writerIndex
+        appendUpstreamURI(p, pass: pass, to: out)
+        p.sentURI = Array(UnsafeRawBufferPointer(start: out.base + uriStart, count: out.writerIndex - uriStart))
+        out.append(s.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
+        // proxy_set_header lines, then the defaults they do not replace.
+        var setHost = false
+        var setConnection = false
+        p.sentConnectionClose = false
+        for param in s.params {
+            let v = evaluate(param.value)
+            if param.lowercasedName == Array("host".utf8) { setHost = true }
+            if param.lowercasedName == Array("connection".utf8) {
+                setConnection = true
+                if asciiCaseEqual(v, Array("close".utf8)) { p.sentConnectionClose = true }
+            }
+            if v.isEmpty { continue }
+            out.append(string: param.name)
+            out.append(": ")
+            out.append(v)
+            out.append("\r\n")
+        }
+        if !setHost {
+            out.append("Host: ")
+            out.append(string: p.proxyHost)
+            out.append("\r\n")
+        }
+        if !setConnection {
+            out.append("Connection: close\r\n")
+            p.sentConnectionClose = true
+        }
+        if s.passRequestBody && (p.bodyLength > 0 || head.contentLength != nil || head.isChunked) {
+            out.appendHeader("Content-Length", decimal: p.bodyLength)
+        }
+        if s.passRequestHeaders {
+            for h in head.headers {
+                let name = buf[h.name]
+                if Self.proxyDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                if s.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
+                out.append(UnsafeRawBufferPointer(rebasing: name))
+                out.append(": ")
+                out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
+                out.append("\r\n")
+            }
+        }
+        out.append("\r\n")
+    }
+
+    /// The URI of the upstream request line, by nginx's rules: without a URI part in
+    /// proxy_pass the client's URI passes unchanged (or the rewritten one, escaped);
+    /// with one, the matched location prefix is replaced by it.
+    private func appendUpstreamURI(_ p: ProxySession, pass: UpstreamPass, to out: ByteBuffer) {
+        let buf = headBytes
+        if let uri = p.dynamicURI {
+            out.append(uri)
+            if request.hasArgs && !uri.contains(UInt8(ascii: "?")) {
+                out.append(UInt8(ascii: "?"))
+                out.append(request.args)
+            }
+            return
+        }
+        guard let part = pass.uri, !request.uriChanged else {
+            if !request.uriChanged && !request.isInternal {
+                out.append(UnsafeRawBufferPointer(rebasing: buf[head.target]))
+                return
+            }
+            appendEscapedURI(request.uri[...], to: out)
+            appendArgs(to: out)
+            return
+        }
+        out.append(part)
+        let prefixCount = request.location?.prefix.utf8.count ?? 0
+        if request.uri.count > prefixCount {
+            appendEscapedURI(request.uri[prefixCount...], to: out)
+        }
+        appendArgs(to: out)
+    }
+
+    private func appendArgs(to out: ByteBuffer) {
+        if request.hasArgs {
+            out.append(UInt8(ascii: "?"))
+            out.append(request.args)
+        }
+    }
+
+    /// nginx's NGX_ESCAPE_URI: controls, space, '#', '%', '?', DEL and non-ASCII bytes.
+    private func appendEscapedURI(_ uri: ArraySlice<UInt8>, to out: ByteBuffer) {
+        let hex = Array("0123456789ABCDEF".utf8)
+        for c in uri {
+            if c <= 0x20 || c == UInt8(ascii: "#") || c == UInt8(ascii: "%") || c == UInt8(ascii: "?") || c >= 0x7F {
+                out.append(UInt8(ascii: "%"))
+                out.append(hex[Int(c >> 4)])
+                out.append(hex[Int(c & 15)])
+            } else {
+                out.append(c)
+            }
+        }
+    }
+
+    // MARK: uwsgi
+
+    private func buildUwsgiRequest(_ p: ProxySession) {
+        var params: [(key: [UInt8], value: [UInt8])] = []
+        let s = p.settings
+        var configured: Set<[UInt8]> = []
+        for param in s.params {
+            let v = evaluate(param.value)
+            configured.insert(Array(param.name.utf8))
+            if v.isEmpty && param.ifNotEmpty { continue }
+            params.append((Array(param.name.utf8), v))
+        }
+        if s.passRequestHeaders {
+            let buf = headBytes
+            for h in head.headers {
+                var key = Array("HTTP_".utf8)
+                for c in buf[h.name] {
+                    if c == UInt8(ascii: "-") {
+                        key.append(UInt8(ascii: "_"))
+                    } else if c >= 97 && c <= 122 {
+                        key.append(c - 32)
+                    } else {
+                        key.append(c)
+                    }
+                }
+                // A uwsgi_param of the same name wins over the client's header.
+                if configured.contains(key) { continue }
+                params.append((key, Array(buf[h.value])))
+            }
+        }
+        var packet: [UInt8] = []
+        if !UwsgiPacket.append(params: params, modifier1: s.modifier1, modifier2: s.modifier2, to: &packet) {
+            logError("uwsgi request is too big: \(params.reduce(0) { $0 + $1.key.count + $1.value.count })")
+            packet.removeAll()
+        }
+        p.requestHead.append(packet)
+        p.sentURI = []
+        p.sentConnectionClose = true
+    }
+}
+
+/// Case-insensitive comparison of a header name with a lowercase name.
+@inline(__always) func asciiCaseEqual<A: Collection<UInt8>, B: Collection<UInt8>>(_ a: A, _ lower: B) -> Bool {
+    guard a.count == lower.count else { return false }
+    var i = lower.startIndex
+    for c in a {
+        let l = (c >= 65 && c <= 90) ? c | 0x20 : c
+        if l != lower[i] { return false }
+        i = lower.index(after: i)
+    }
+    return true
+}

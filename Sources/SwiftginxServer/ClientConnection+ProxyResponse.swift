@@ -1,0 +1,698 @@
+// The response side of a proxied request: parse the upstream's head (skipping 1xx,
+// retrying on http_5xx when `proxy_next_upstream` says so), act on X-Accel-Redirect
+// and `proxy_intercept_errors`, write the client's head (hop-by-hop and hidden fields
+// dropped, `proxy_redirect` and `proxy_cookie_*` applied), then relay the body with the
+// client's framing: kept length, or chunked / close-delimited when the upstream's
+// length is unknown. With `proxy_buffering on` the upstream is read ahead of a slow
+// client into memory (`proxy_buffers`) and then a temporary file
+// (`proxy_max_temp_file_size`); with it off, reading stops while the client lags.
+// A 101 answer turns both sockets into a tunnel (WebSocket).
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+extension ClientConnection {
+    private static let hopByHop: [[UInt8]] = [
+        "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te", "trailer",
+    ].map { Array($0.utf8) }
+    /// Headers of an X-Accel-Redirect answer that are kept for the redirected response.
+    private static let keptOnRedirect: [[UInt8]] = [
+        "set-cookie", "content-disposition", "cache-control", "expires", "accept-ranges", "content-type",
+    ].map { Array($0.utf8) }
+
+    // MARK: response head
+
+    /// Reads and parses the response head; true when the phase changed.
+    func readUpstreamHead(_ p: ProxySession) -> Bool {
+        guard let u = p.upstream else { return true }
+        let inb = p.upstreamInput
+        let limit = p.settings.bufferSize
+        while true {
+            if inb.writableCount < 4096 { inb.reserve(max(limit + 1, 16384) - inb.writerIndex) }
+            do {
+                switch try Socket.read(u.fd, inb.writable, inb.writableCount) {
+                case .wouldBlock:
+                    return false
+                case .processed(0):
+                    if p.reused && inb.writerIndex == 0 {
+                        retryOnFreshConnection(p)
+                        return true
+                    }
+                    logUpstream(
+                        .error, "upstream prematurely closed connection while reading response header from upstream", p)
+                    nextUpstream(p, .error)
+                    return true
+                case .processed(let n):
+                    inb.writerIndex += n
+                    p.responseLengths[p.responseLengths.count - 1] += Int64(n)
+                }
+            } catch {
+                if p.reused && inb.writerIndex == 0 {
+                    retryOnFreshConnection(p)
+                    return true
+                }
+                logUpstream(.error, "\(error) while reading response header from upstream", p)
+                nextUpstream(p, .error)
+                return true
+            }
+            while true {
+                switch p.parser.parse(inb.readable, into: &p.head) {
+                case .incomplete:
+                    if inb.readableCount > limit {
+                        logUpstream(
+                            .error, "upstream sent too big header while reading response header from upstream", p)
+                        nextUpstream(p, .invalidHeader)
+                        return true
+                    }
+                case .error(let e):
+                    logUpstream(.error, "\(e.logMessage) while reading response header from upstream", p)
+                    nextUpstream(p, .invalidHeader)
+                    return true
+                case .complete:
+                    let status = p.head.status
+                    if status >= 100 && status < 200 && status != 101 {
+                        // An interim answer (100 Continue, 103): dropped, the real one follows.
+                        inb.readerIndex += p.head.headLength
+                        inb.compact()
+                        p.parser.reset()
+                        p.head.reset()
+                        if inb.readableCount > 0 { continue }
+                        break
+                    }
+                    upstreamHeadComplete(p)
+                    return true
+                }
+                break
+            }
+        }
+    }
+
+    /// Decides what the parsed head leads to.
+    private func upstreamHeadComplete(_ p: ProxySession) {
+        let inb = p.upstreamInput
+        let status = p.head.status
+        let last = p.statuses.count - 1
+        p.statuses[last] = status
+        p.headerTimes[last] = worker.clock.milliseconds - p.tryStartedAt
+        // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
+        p.headCopy.removeAll(keepingCapacity: true)
+        p.headCopy.append(contentsOf: UnsafeRawBufferPointer(start: inb.base, count: p.head.headLength))
+        if let condition = NextUpstream.status(status), canTryNext(p, condition) {
+            // nginx counts these as failures, except 403 and 404.
+            releasePeer(p, failed: status != 403 && status != 404)
+            if let u = p.upstream { worker.closeUpstream(u) }
+            p.upstream = nil
+            p.responseTimes[last] = worker.clock.milliseconds - p.tryStartedAt
+            p.phase = .connecting
+            return
+        }
+        let ignored = p.settings.ignoreHeaders
+        if !ignored.contains("x-accel-redirect"), let r = headerValue(p, "x-accel-redirect"), !r.isEmpty {
+            acceleratedRedirect(p, to: r)
+            return
+        }
+        if p.settings.interceptErrors && status >= 300,
+            let settings = request.location?.settings, settings.errorPages[status] != nil
+        {
+            finishUpstream(p, reusable: false)
+            state = .sending
+            respondError(status)
+            return
+        }
+        if status == 101 {
+            guard head.upgrade != nil, p.settings.http11 else {
+                logUpstream(.error, "upstream sent unexpected 101 while reading response header from upstream", p)
+                nextUpstream(p, .invalidHeader)
+                return
+            }
+        }
+        writeProxyHead(p)
+    }
+
+    /// The value of a response header (first occurrence) from the head copy.
+    func headerValue(_ p: ProxySession, _ lowercasedName: String) -> [UInt8]? {
+        let name = Array(lowercasedName.utf8)
+        return p.headCopy.withUnsafeBytes { buf in
+            for h in p.head.headers where asciiCaseEqual(buf[h.name], name) { return Array(buf[h.value]) }
+            return nil
+        }
+    }
+
+    /// X-Accel-Redirect: an internal redirect to a URI or a named location, keeping
+    /// the fields nginx keeps (Content-Type, Content-Disposition, Set-Cookie, ...).
+    private func acceleratedRedirect(_ p: ProxySession, to target: [UInt8]) {
+        request.carriedHeaders.removeAll(keepingCapacity: true)
+        p.headCopy.withUnsafeBytes { buf in
+            for h in p.head.headers where Self.keptOnRedirect.contains(where: { asciiCaseEqual(buf[h.name], $0) }) {
+                if asciiCaseEqual(buf[h.name], Array("content-type".utf8)) {
+                    request.carriedContentType = Array(buf[h.value])
+                    continue
+                }
+                request.carriedHeaders += buf[h.name]
+                request.carriedHeaders += Array(": ".utf8)
+                request.carriedHeaders += buf[h.value]
+                request.carriedHeaders += Array("\r\n".utf8)
+            }
+        }
+        finishUpstream(p, reusable: false)
+        state = .sending
+        request.headOnly = isHeadOnly
+        if target.first == UInt8(ascii: "@") {
+            let name = String(decoding: target.dropFirst(), as: UTF8.self)
+            if let server = request.server, let named = server.locations.named(name) {
+                request.isInternal = true
+                request.redirects += 1
+                runLocation(named, captures: [])
+                return
+            }
+            logError("could not find named location \"\(name)\"")
+            respondError(500)
+            return
+        }
+        var path = target
+        var args: [UInt8]? = nil
+        if let q = target.firstIndex(of: UInt8(ascii: "?")) {
+            path = Array(target[..<q])
+            args = Array(target[(q + 1)...])
+        }
+        // The target is a URI: decode %XX as nginx does for X-Accel-Redirect.
+        var decoded: [UInt8] = []
+        let ok = path.withUnsafeBytes { URINormalizer.normalize($0, mergeSlashes: false, into: &decoded) }
+        internalRedirect(to: ok ? decoded : path, args: args ?? [])
+    }
+
+    /// Writes the client's response head from the upstream's, and sets up the body relay.
+    private func writeProxyHead(_ p: ProxySession) {
+        let status = p.head.status
+        let settings = request.location?.settings
+        output.writerIndex = max(responseStart, output.readerIndex)
+        bodyBytesSent = 0
+        request.status = status
+        output.append("HTTP/1.1 ")
+        output.append(decimal: Int64(status))
+        let hidden = UpstreamSettings.defaultHidden.subtracting(p.settings.passHeaders).union(p.settings.hideHeaders)
+        let passServer = !hidden.contains("server") && headerValue(p, "server") != nil
+        let passDate = !hidden.contains("date") && headerValue(p, "date") != nil
+        p.headCopy.withUnsafeBytes { buf in
+            let reason = buf[p.head.reason]
+            if reason.isEmpty {
+                let line = HTTPStatus.statusLine(status)
+                // "HTTP/1.1 200 OK\r\n": the text after the code.
+                output.append(Array(line.dropFirst(12).dropLast(2)))
+            } else {
+                output.append(UInt8(ascii: " "))
+                output.append(UnsafeRawBufferPointer(rebasing: reason))
+            }
+            output.append("\r\n")
+            if !passServer {
+                let tokens = settings?.serverTokens ?? true
+                output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+            }
+            if !passDate { output.append(worker.clock.dateHeader) }
+            for h in p.head.headers {
+                let name = buf[h.name]
+                if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                if status != 101 && asciiCaseEqual(name, Array("upgrade".utf8)) { continue }
+                let lower = String(decoding: name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
+                if hidden.contains(lower) { continue }
+                var value = Array(buf[h.value])
+                if lower == "location" || lower == "refresh" {
+                    value = rewriteRedirect(p, value, isRefresh: lower == "refresh")
+                    if lower == "location", value.first == UInt8(ascii: "/"), let s = settings, s.absoluteRedirect {
+                        value = absolutePrefix(settings: s) + value
+                    }
+                } else if lower == "set-cookie" {
+                    value = rewriteCookie(p, value)
+                } else if lower == "content-type" {
+                    request.contentType = value
+                }
+                output.append(UnsafeRawBufferPointer(rebasing: name))
+                output.append(": ")
+                output.append(value)
+                output.append("\r\n")
+            }
+        }
+        // Body framing towards the client.
+        let h = p.head
+        p.noBody = isHeadOnly || status == 204 || status == 304 || status == 101
+        let clientHTTP11 = head.version != .http10
+        if let n = h.contentLength {
+            if status != 204 && status != 304 { appendContentLength(n) }
+            p.responseRemaining = p.noBody ? 0 : n
+        } else {
+            p.responseChunked = h.isChunked && !p.noBody ? ChunkedDecoder() : nil
+            p.responseRemaining = p.noBody ? 0 : -1
+            if !p.noBody {
+                if clientHTTP11 && (settings?.chunkedTransferEncoding ?? true) {
+                    output.append("Transfer-Encoding: chunked\r\n")
+                    p.clientChunked = true
+                } else {
+                    request.keepAlive = false
+                }
+            }
+        }
+        let xab = p.settings.ignoreHeaders.contains("x-accel-buffering") ? nil : headerValue(p, "x-accel-buffering")
+        p.buffering = xab.map { asciiCaseEqual($0, Array("yes".utf8)) } ?? p.settings.buffering
+        p.keepUpstream =
+            p.pass?.proto == .http && (p.group?.keepalive ?? 0) > 0 && !p.sentConnectionClose && h.keepAlive
+            && status != 101 && (p.noBody || h.contentLength != nil || h.isChunked)
+        finishHead(settings: settings)
+        p.headerSent = true
+        p.upstreamInput.readerIndex = h.headLength
+        if p.upstreamInput.readableCount == 0 { p.upstreamInput.clear() }
+        if status == 101 {
+            beginTunnel(p)
+            return
+        }
+        if p.noBody {
+            p.upstreamDone = true
+            if p.upstreamInput.readableCount > 0 { p.keepUpstream = false }
+        } else if p.responseRemaining == 0 {
+            p.upstreamDone = true
+        }
+        p.phase = .relaying
+        p.timer = .relaying
+        worker.schedule(self, after: p.settings.readTimeout)
+    }
+
+    // MARK: proxy_redirect and proxy_cookie_*
+
+    private func rewriteRedirect(_ p: ProxySession, _ value: [UInt8], isRefresh: Bool) -> [UInt8] {
+        // Refresh: "5; url=http://..." — the URL part is rewritten.
+        var prefix: [UInt8] = []
+        var url = value
+        if isRefresh {
+            guard let r = findURL(in: value) else { return value }
+            prefix = Array(value[..<r])
+            url = Array(value[r...])
+        }
+        switch p.settings.redirect {
+        case .off:
+            return value
+        case .default:
+            guard let pass = p.pass, pass.dynamic == nil, let location = request.location else { return value }
+            let from: [UInt8]
+            let to: [UInt8]
+            if let uri = pass.uri {
+                from = Array(pass.schemeAndHost.utf8) + uri
+                to = Array(location.prefix.utf8)
+            } else {
+                from = Array((pass.schemeAndHost + "/").utf8)
+                to = Array("/".utf8)
+            }
+            if url.starts(with: from) { return prefix + to + url[from.count...] }
+            return value
+        case .rules(let rules):
+            for rule in rules {
+                if let regex = rule.regex {
+                    let caps = url.withUnsafeBytes { regex.match($0) }
+                    guard let caps else { continue }
+                    let saved = (request.captureRegex, request.captureSubject, request.captures)
+                    request.captureRegex = regex
+                    request.captureSubject = url
+                    request.captures = caps
+                    let replaced = evaluate(rule.to)
+                    (request.captureRegex, request.captureSubject, request.captures) = saved
+                    return prefix + replaced
+                }
+                guard let fromValue = rule.from else { continue }
+                let from = evaluate(fromValue)
+                if url.starts(with: from) { return prefix + evaluate(rule.to) + url[from.count...] }
+            }
+            return value
+        }
+    }
+
+    private func findURL(in value: [UInt8]) -> Int? {
+        let lower = value.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        let needle = Array("url=".utf8)
+        guard lower.count >= needle.count else { return nil }
+        for i in 0...(lower.count - needle.count) where Array(lower[i..<(i + needle.count)]) == needle {
+            return i + needle.count
+        }
+        return nil
+    }
+
+    /// `proxy_cookie_domain` / `proxy_cookie_path` on one Set-Cookie value.
+    private func rewriteCookie(_ p: ProxySession, _ value: [UInt8]) -> [UInt8] {
+        let s = p.settings
+        if s.cookieDomains.isEmpty && s.cookiePaths.isEmpty { return value }
+        var parts = value.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map { Array($0) }
+        for i in parts.indices.dropFirst() {
+            var attr = parts[i]
+            let lead = attr.prefix { $0 == 32 }.count
+            attr.removeFirst(lead)
+            guard let eq = attr.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = String(decoding: attr[..<eq], as: UTF8.self).lowercased()
+            var v = Array(attr[(eq + 1)...])
+            if key == "domain" {
+                var bare = v
+                if bare.first == UInt8(ascii: ".") { bare.removeFirst() }
+                let text = String(decoding: bare, as: UTF8.self).lowercased()
+                if let rule = s.cookieDomains.first(where: { $0.from == text }) {
+                    v = evaluate(rule.to)
+                } else {
+                    continue
+                }
+            } else if key == "path" {
+                let text = String(decoding: v, as: UTF8.self)
+                guard let rule = s.cookiePaths.first(where: { text.hasPrefix($0.from) }) else { continue }
+                v = evaluate(rule.to) + Array(text.utf8.dropFirst(rule.from.utf8.count))
+            } else {
+                continue
+            }
+            parts[i] = Array(repeating: 32, count: lead) + Array(attr[...eq]) + v
+        }
+        return Array(parts.joined(separator: [UInt8(ascii: ";")]))
+    }
+
+    // MARK: body relay
+
+    private enum FlushResult { case done, blocked, failed }
+
+    /// Moves body bytes towards the client; true when the phase changed.
+    func relayResponse(_ p: ProxySession) -> Bool {
+        guard let u = p.upstream else { return true }
+        while true {
+            let flushed = flushProxy(p)
+            if flushed == .failed {
+                abortProxy(status: request.status)
+                return true
+            }
+            if p.upstreamDone {
+                if flushed == .blocked {
+                    p.timer = .sending
+                    worker.schedule(self, after: request.sendTimeout)
+                    return false
+                }
+                completeProxy(p)
+                return true
+            }
+            if !canAccept(p) {
+                p.timer = .sending
+                worker.schedule(self, after: request.sendTimeout)
+                return false
+            }
+            if p.upstreamInput.readableCount > 0 {
+                if !processResponseBody(p) { return true }
+                continue
+            }
+            p.upstreamInput.clear()
+            do {
+                switch try Socket.read(u.fd, p.upstreamInput.writable, p.upstreamInput.writableCount) {
+                case .wouldBlock:
+                    if flushed == .blocked {
+                        p.timer = .sending
+                        worker.schedule(self, after: request.sendTimeout)
+                    } else {
+                        p.timer = .relaying
+                        worker.schedule(self, after: p.settings.readTimeout)
+                    }
+                    return false
+                case .processed(0):
+                    if p.responseRemaining < 0 && p.responseChunked == nil {
+                        upstreamBodyEnded(p)
+                        p.keepUpstream = false
+                        continue
+                    }
+                    logUpstream(.error, "upstream prematurely closed connection while reading upstream", p)
+                    endAfterPartialBody(p)
+                    return true
+                case .processed(let n):
+                    p.upstreamInput.writerIndex += n
+                    p.responseLengths[p.responseLengths.count - 1] += Int64(n)
+                }
+            } catch {
+                logUpstream(.error, "\(error) while reading upstream", p)
+                endAfterPartialBody(p)
+                return true
+            }
+        }
+    }
+
+    /// The upstream broke off mid-body: what was received goes out, then the client
+    /// connection closes (its framing cannot be completed).
+    private func endAfterPartialBody(_ p: ProxySession) {
+        releasePeer(p, failed: false)
+        if let u = p.upstream { worker.closeUpstream(u) }
+        p.upstream = nil
+        _ = flushProxy(p)
+        abortProxy(status: request.status)
+    }
+
+    private func canAccept(_ p: ProxySession) -> Bool {
+        if !p.buffering { return output.readableCount == 0 && p.spoolPending == 0 }
+        let memory = p.settings.buffers.count * p.settings.buffers.size
+        if output.readableCount < memory && p.spoolPending == 0 { return true }
+        return p.settings.maxTempFileSize > 0 && p.spoolPending < p.settings.maxTempFileSize
+    }
+
+    /// Decodes what is in `upstreamInput` into the client spool; false on a fatal error.
+    private func processResponseBody(_ p: ProxySession) -> Bool {
+        let inb = p.upstreamInput
+        if var dec = p.responseChunked {
+            var off = inb.readerIndex
+            let buf = UnsafeRawBufferPointer(start: inb.base, count: inb.writerIndex)
+            loop: while true {
+                switch dec.next(buf, offset: &off) {
+                case .data(let r):
+                    if !emit(p, UnsafeRawBufferPointer(rebasing: buf[r])) { return false }
+                case .needMore:
+                    break loop
+                case .done:
+                    p.responseChunked = dec
+                    if off < inb.writerIndex { p.keepUpstream = false }
+                    inb.clear()
+                    upstreamBodyEnded(p)
+                    return true
+                case .error:
+                    p.responseChunked = dec
+                    logUpstream(.error, "upstream sent invalid chunked response while reading upstream", p)
+                    endAfterPartialBody(p)
+                    return false
+                }
+            }
+            p.responseChunked = dec
+            inb.readerIndex = off
+        } else if p.responseRemaining >= 0 {
+            let take = Int(min(Int64(inb.readableCount), p.responseRemaining))
+            if !emit(p, UnsafeRawBufferPointer(start: inb.base + inb.readerIndex, count: take)) { return false }
+            p.responseRemaining -= Int64(take)
+            inb.readerIndex += take
+            if p.responseRemaining == 0 {
+                if inb.readableCount > 0 {
+                    logUpstream(.warn, "upstream sent more data than specified in \"Content-Length\" header", p)
+                    p.keepUpstream = false
+                }
+                inb.clear()
+                upstreamBodyEnded(p)
+                return true
+            }
+        } else {
+            if !emit(p, UnsafeRawBufferPointer(start: inb.base + inb.readerIndex, count: inb.readableCount)) {
+                return false
+            }
+            inb.readerIndex = inb.writerIndex
+        }
+        if inb.readableCount == 0 { inb.clear() }
+        return true
+    }
+
+    private func upstreamBodyEnded(_ p: ProxySession) {
+        p.upstreamDone = true
+        if p.clientChunked { _ = spool(p, UnsafeRawBufferPointer(start: Self.lastChunk.utf8Start, count: 5)) }
+    }
+
+    private static let lastChunk: StaticString = "0\r\n\r\n"
+
+    /// Body bytes, framed for the client, into the spool.
+    private func emit(_ p: ProxySession, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        bodyBytesSent += Int64(bytes.count)
+        if !p.clientChunked { return spool(p, bytes) }
+        var header: [UInt8] = []
+        var n = bytes.count
+        var digits: [UInt8] = []
+        let hex = Array("0123456789abcdef".utf8)
+        repeat {
+            digits.append(hex[n & 15])
+            n >>= 4
+        } while n > 0
+        header.append(contentsOf: digits.reversed())
+        header.append(13)
+        header.append(10)
+        let crlf: [UInt8] = [13, 10]
+        return header.withUnsafeBytes { spool(p, $0) } && spool(p, bytes) && crlf.withUnsafeBytes { spool(p, $0) }
+    }
+
+    /// Client-wire bytes: to memory, or to the temporary file once memory is full.
+    private func spool(_ p: ProxySession, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        let memory = p.settings.buffers.count * p.settings.buffers.size
+        let toFile =
+            p.spoolPending > 0
+            || (p.buffering && p.settings.maxTempFileSize > 0 && output.readableCount + bytes.count > memory)
+        if !toFile {
+            output.reserve(bytes.count)
+            output.append(bytes)
+            return true
+        }
+        do {
+            if p.spoolFile < 0 {
+                p.spoolFile = try FileSystem.openTemporary(in: worker.state.prefix + "proxy_temp")
+            }
+            if let base = bytes.baseAddress {
+                try FileSystem.writeAll(p.spoolFile, base, bytes.count, at: p.spoolWritten)
+            }
+            p.spoolWritten += Int64(bytes.count)
+            return true
+        } catch {
+            logError("\(error) while buffering a response to a temporary file", level: .crit)
+            endAfterPartialBody(p)
+            return false
+        }
+    }
+
+    /// Writes memory, then the temporary file, to the client.
+    private func flushProxy(_ p: ProxySession) -> FlushResult {
+        do {
+            while output.readableCount > 0 {
+                switch try Socket.write(fd, output.base + output.readerIndex, output.readableCount) {
+                case .wouldBlock: return .blocked
+                case .processed(let n): output.readerIndex += n
+                }
+            }
+            output.clear()
+            responseStart = 0
+            while p.spoolPending > 0 {
+                var offset = p.spoolSent
+                switch try Socket.sendfile(fd, p.spoolFile, offset: &offset, count: Int(min(p.spoolPending, 1 << 30))) {
+                case .wouldBlock: return .blocked
+                case .processed(0): return .failed
+                case .processed(let n): p.spoolSent += Int64(n)
+                }
+            }
+            if p.spoolWritten > 0 {
+                FileSystem.truncate(p.spoolFile)
+                p.spoolWritten = 0
+                p.spoolSent = 0
+            }
+            return .done
+        } catch {
+            logInfo("\(error) while sending to client")
+            return .failed
+        }
+    }
+
+    /// The whole response reached the client: release the upstream and go on.
+    private func completeProxy(_ p: ProxySession) {
+        finishUpstream(p, reusable: p.keepUpstream)
+        state = .sending
+        finishResponse()
+    }
+
+    /// Ends the upstream's part: the peer is released, the connection cached or closed.
+    func finishUpstream(_ p: ProxySession, reusable: Bool) {
+        let last = p.responseTimes.count - 1
+        if last >= 0 { p.responseTimes[last] = worker.clock.milliseconds - p.tryStartedAt }
+        releasePeer(p, failed: false)
+        if let u = p.upstream {
+            u.requests += 1
+            if !(reusable && p.upstreamInput.readableCount == 0 && worker.cacheUpstream(u)) { worker.closeUpstream(u) }
+        }
+        p.upstream = nil
+        p.phase = .finished
+        restoreLeftover(p)
+    }
+
+    // MARK: tunnel
+
+    private func beginTunnel(_ p: ProxySession) {
+        // Bytes the client sent after its upgrade request go upstream first.
+        let after = headBase + head.headLength
+        p.bodyMemory.clear()
+        if input.writerIndex > after {
+            p.bodyMemory.append(UnsafeRawBufferPointer(start: input.base + after, count: input.writerIndex - after))
+            input.writerIndex = after
+        }
+        // Bytes the upstream sent after its 101 go to the client after the head.
+        if p.upstreamInput.readableCount > 0 {
+            output.append(p.upstreamInput.readable)
+            p.upstreamInput.clear()
+        }
+        request.keepAlive = false
+        p.phase = .tunnel
+        p.timer = .tunnel
+        worker.schedule(self, after: p.settings.readTimeout)
+    }
+
+    /// Copies bytes both ways until either side closes; false when waiting.
+    func runTunnel(_ p: ProxySession) -> Bool {
+        guard let u = p.upstream else { return true }
+        let up = p.bodyMemory
+        do {
+            while true {
+                var progress = false
+                if output.readableCount == 0 && !p.upstreamDone {
+                    output.clear()
+                    output.reserve(16384)
+                    switch try Socket.read(u.fd, output.writable, output.writableCount) {
+                    case .wouldBlock: break
+                    case .processed(0): p.upstreamDone = true
+                    case .processed(let n):
+                        output.writerIndex += n
+                        bodyBytesSent += Int64(n)
+                        progress = true
+                    }
+                }
+                if output.readableCount > 0 {
+                    switch try Socket.write(fd, output.base + output.readerIndex, output.readableCount) {
+                    case .wouldBlock: break
+                    case .processed(let n):
+                        output.readerIndex += n
+                        progress = true
+                    }
+                }
+                if p.upstreamDone && output.readableCount == 0 {
+                    endTunnel(p)
+                    return true
+                }
+                if up.readableCount == 0 {
+                    up.clear()
+                    up.reserve(16384)
+                    switch try Socket.read(fd, up.writable, up.writableCount) {
+                    case .wouldBlock: break
+                    case .processed(0):
+                        endTunnel(p)
+                        return true
+                    case .processed(let n):
+                        up.writerIndex += n
+                        progress = true
+                    }
+                }
+                if up.readableCount > 0 {
+                    switch try Socket.write(u.fd, up.base + up.readerIndex, up.readableCount) {
+                    case .wouldBlock: break
+                    case .processed(let n):
+                        up.readerIndex += n
+                        progress = true
+                    }
+                }
+                if !progress {
+                    worker.schedule(self, after: p.settings.readTimeout)
+                    return false
+                }
+            }
+        } catch {
+            endTunnel(p)
+            return true
+        }
+    }
+
+    private func endTunnel(_ p: ProxySession) {
+        finishUpstream(p, reusable: false)
+        request.keepAlive = false
+        state = .sending
+        finishResponse()
+    }
+}
