@@ -1,0 +1,351 @@
+// The HTTP/1.x response-head parser for what an upstream (gunicorn, uWSGI, Daphne, Apache,
+// `manage.py runserver`) answers to a proxied request: status line, header lines and the
+// framing decisions (Content-Length, Transfer-Encoding, Connection), with nginx's
+// error.log wording. Every error means "502 and close the upstream connection"; nginx's
+// `proxy_next_upstream invalid_header` applies to all of them.
+//
+// How it works: the same line-at-a-time scheme as `RequestParser`. Each call resumes at
+// the line where the previous one stopped, a line is judged only once it is complete, and
+// the size limit is checked by byte position, so the result is the same however the
+// bytes are split across reads. The status line's fixed prefix (`HTTP/1.x ddd`) is checked
+// as soon as its bytes arrive, so an upstream that answers with something else entirely
+// fails at once instead of when `maxHeadBytes` is reached.
+//
+// Rules (nginx's behaviour unless marked "stricter"; the stricter ones close request
+// smuggling and response splitting holes between us and a confused upstream):
+// * Line ends are CRLF or a bare LF (as nginx); a CR not followed by LF is an error.
+// * Status line: exactly `HTTP/1.` DIGIT SP 3DIGIT, then the end of the line or SP and a
+//   reason phrase (possibly empty: "HTTP/1.1 200\r\n" is fine). Stricter: one SP only, no
+//   `HTTP/0.9` fallback (nginx passes a headless response through as HTTP/0.9; we refuse
+//   it), status 100…999 only, no other major version, no control bytes in the reason.
+// * Header names are 1*tchar followed directly by ":" (stricter: no SP before the colon,
+//   no obs-text). A line starting with SP / HTAB (obs-fold) is an invalid header.
+// * Header values: HTAB, SP, VCHAR and obs-text only (stricter: NUL, other controls and
+//   DEL are refused, not passed on to the client).
+// * Content-Length: 1*DIGIT within Int64, at most one line (nginx refuses duplicates, even
+//   equal ones). Transfer-Encoding: exactly `chunked` (any case), at most one line; any
+//   other value (`gzip, chunked`, `chunked, identity`) is "unknown" as in nginx. Both
+//   together are refused, whichever comes first.
+// * The whole head must fit in `maxHeadBytes` (nginx's proxy_buffer_size).
+// * 1xx heads are returned as `.complete` like any other; the caller skips them (reset,
+//   then parse again from `headLength`) or, for 101, switches to tunnelling.
+
+/// Why an upstream's response head was refused. The client gets 502 (`status`); the
+/// upstream connection is closed; `logMessage` is nginx's error.log text (level `error`,
+/// followed by " while reading response header from upstream").
+public enum ResponseParseError: Error, Sendable, Equatable {
+    /// The status line is not `HTTP/1.x SP 3DIGIT [SP reason]`.
+    case invalidStatusLine
+    /// A malformed header line. The payload is nginx's detail: the line up to the
+    /// offending byte, that byte as `\xHH`, then `...` (e.g. `X-A: a\x00...`).
+    case invalidHeader(String)
+    /// The head does not end within `maxHeadBytes`.
+    case headerTooBig
+    /// Content-Length and Transfer-Encoding in the same response.
+    case contentLengthAndTransferEncoding
+    /// A second Content-Length or Transfer-Encoding line: both lines as "Name: value".
+    case duplicateHeader(line: String, previous: String)
+    /// A Content-Length that is not 1*DIGIT within Int64: the line as "Name: value".
+    case invalidContentLength(String)
+    /// A Transfer-Encoding other than `chunked`: its value.
+    case unknownTransferEncoding(String)
+
+    /// Status code for the client's response (nginx: NGX_HTTP_UPSTREAM_INVALID_HEADER → 502).
+    public var status: Int { 502 }
+
+    /// nginx's error.log message for this rejection.
+    public var logMessage: String {
+        switch self {
+        case .invalidStatusLine:
+            return "upstream sent no valid HTTP/1.0 header"
+        case .invalidHeader(let detail):
+            return "upstream sent invalid header: \"\(detail)\""
+        case .headerTooBig:
+            return "upstream sent too big header"
+        case .contentLengthAndTransferEncoding:
+            return "upstream sent \"Content-Length\" and \"Transfer-Encoding\" headers at the same time"
+        case .duplicateHeader(let line, let previous):
+            return "upstream sent duplicate header line: \"\(line)\", previous value: \"\(previous)\""
+        case .invalidContentLength(let line):
+            return "upstream sent invalid \"Content-Length\" header: \"\(line)\""
+        case .unknownTransferEncoding(let value):
+            return "upstream sent unknown \"Transfer-Encoding\": \"\(value)\""
+        }
+    }
+}
+
+/// Outcome of one `ResponseParser.parse` call.
+public enum ResponseParseResult: Sendable, Equatable {
+    /// The head is complete and valid; `ResponseHead` is filled (also for 1xx heads).
+    case complete
+    /// More bytes are needed; call again with the same (grown) buffer and the same head.
+    case incomplete
+    /// The response must be refused (502 to the client, close the upstream connection).
+    case error(ResponseParseError)
+}
+
+/// Incremental, allocation-free HTTP/1.x response-head parser.
+///
+/// Usage: per upstream connection keep one parser and one `ResponseHead`. Call `parse`
+/// whenever bytes arrive, with a buffer that starts at the first byte of the response and
+/// contains all the bytes given before (it may have moved in memory, offsets may not).
+/// Between calls that return `.incomplete`, pass the same `head` unchanged. After
+/// `.complete` or `.error`, call `reset()` before parsing the next head (after a 1xx head,
+/// the next buffer starts at the old `headLength`).
+public struct ResponseParser: Sendable {
+    /// nginx's `proxy_buffer_size`: a head (with its final empty line) longer than this
+    /// is `ResponseParseError.headerTooBig`.
+    public var maxHeadBytes: Int
+
+    @usableFromInline
+    enum Phase: UInt8, Sendable { case start, statusLine, headers, complete, failed }
+
+    /// `HTTP/1.x ddd` and the byte after it: the part of the status line checked early.
+    @usableFromInline static let statusPrefixLength = 13
+
+    @usableFromInline var phase: Phase = .start
+    @usableFromInline var lineStart = 0
+    @usableFromInline var scan = 0
+    @usableFromInline var prefixChecked = 0
+    @usableFromInline var failure: ResponseParseError? = nil
+    @usableFromInline var contentLengthField: HeaderField? = nil
+    @usableFromInline var transferEncodingField: HeaderField? = nil
+    @usableFromInline var connectionClose = false
+    @usableFromInline var connectionKeepAlive = false
+    @usableFromInline var connectionUpgrade = false
+
+    public init(maxHeadBytes: Int = 8192) {
+        self.maxHeadBytes = maxHeadBytes
+    }
+
+    /// Forgets the current response; the next `parse` starts a new one.
+    public mutating func reset() {
+        phase = .start
+        lineStart = 0
+        scan = 0
+        prefixChecked = 0
+        failure = nil
+        contentLengthField = nil
+        transferEncodingField = nil
+        connectionClose = false
+        connectionKeepAlive = false
+        connectionUpgrade = false
+    }
+
+    /// Parses (more of) the response head in `buf`, which starts at the first byte of the
+    /// response. Fills `head` when `.complete`; `head.headLength` is where the body starts.
+    public mutating func parse(_ buf: UnsafeRawBufferPointer, into head: inout ResponseHead) -> ResponseParseResult {
+        switch phase {
+        case .complete: return .complete
+        case .failed: return .error(failure ?? .invalidStatusLine)
+        case .start:
+            head.reset()
+            reset()
+            phase = .statusLine
+        case .statusLine, .headers:
+            break
+        }
+        let count = buf.count
+        precondition(count >= scan, "ResponseParser: the buffer shrank between calls")
+        let limit = maxHeadBytes
+        if phase == .statusLine, !statusPrefixIsPlausible(buf, upTo: min(count, limit)) {
+            return fail(.invalidStatusLine)
+        }
+        while true {
+            let end = min(count, limit)
+            var i = scan
+            while i < end {
+                let c = buf[i]
+                if c == ASCII.cr || c == ASCII.lf { break }
+                i &+= 1
+            }
+            if i == end {
+                if end == count {
+                    scan = count
+                    return .incomplete
+                }
+                return fail(.headerTooBig)
+            }
+            let next: Int
+            if buf[i] == ASCII.lf {
+                next = i &+ 1
+            } else {
+                let lf = i &+ 1
+                if lf >= limit { return fail(.headerTooBig) }
+                if lf >= count {
+                    scan = i
+                    return .incomplete
+                }
+                if buf[lf] != ASCII.lf {
+                    if phase == .statusLine { return fail(.invalidStatusLine) }
+                    return fail(invalidHeader(buf, lineStart, firstInvalidByte(buf, lineStart..<i) ?? i))
+                }
+                next = lf &+ 1
+            }
+            let line = lineStart..<i
+            lineStart = next
+            scan = next
+            if phase == .statusLine {
+                if !parseStatusLine(buf, line, &head) { return fail(.invalidStatusLine) }
+                phase = .headers
+            } else if line.isEmpty {
+                head.headLength = next
+                finish(&head)
+                phase = .complete
+                return .complete
+            } else if let e = parseHeaderLine(buf, line, &head) {
+                return fail(e)
+            }
+        }
+    }
+
+    private mutating func fail(_ e: ResponseParseError) -> ResponseParseResult {
+        phase = .failed
+        failure = e
+        return .error(e)
+    }
+
+    // MARK: status line
+
+    /// Checks the bytes of `HTTP/1.x ddd` (and the byte after it) that have arrived, so a
+    /// response that is not HTTP/1.x fails without waiting for a line end.
+    private mutating func statusPrefixIsPlausible(_ buf: UnsafeRawBufferPointer, upTo available: Int) -> Bool {
+        let end = min(available, ResponseParser.statusPrefixLength)
+        while prefixChecked < end {
+            let c = buf[prefixChecked]
+            let ok: Bool
+            switch prefixChecked {
+            case 0: ok = c == 0x48  // H
+            case 1, 2: ok = c == 0x54  // T
+            case 3: ok = c == 0x50  // P
+            case 4: ok = c == 0x2F  // /
+            case 5: ok = c == 0x31  // 1
+            case 6: ok = c == 0x2E  // .
+            case 7, 10, 11: ok = ASCII.isDigit(c)
+            case 8: ok = c == ASCII.sp
+            case 9: ok = c &- 0x31 < 9  // 1-9: status >= 100
+            default: ok = c == ASCII.sp || c == ASCII.cr || c == ASCII.lf
+            }
+            if !ok { return false }
+            prefixChecked &+= 1
+        }
+        return true
+    }
+
+    private func parseStatusLine(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead)
+        -> Bool
+    {
+        let s = line.lowerBound
+        let e = line.upperBound
+        // The prefix bytes were checked by statusPrefixIsPlausible; the line must hold them all.
+        guard e - s >= 12, prefixChecked >= 12 else { return false }
+        if e - s > 12 {
+            guard buf[s &+ 12] == ASCII.sp else { return false }
+            var i = s &+ 13
+            while i < e {
+                if !ASCII.isFieldValueByte(buf[i]) { return false }
+                i &+= 1
+            }
+            head.reason = (s &+ 13)..<e
+        } else {
+            head.reason = e..<e
+        }
+        head.version = HTTPVersion(major: 1, minor: Int(buf[s &+ 7] &- 0x30))
+        head.status = Int(buf[s &+ 9] &- 0x30) * 100 + Int(buf[s &+ 10] &- 0x30) * 10 + Int(buf[s &+ 11] &- 0x30)
+        return true
+    }
+
+    // MARK: header lines
+
+    /// Position of the first byte in `line` that cannot appear in a header line, if any.
+    private func firstInvalidByte(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> Int? {
+        var p = line.lowerBound
+        while p < line.upperBound, ASCII.isTchar(buf[p]) { p &+= 1 }
+        if p == line.upperBound { return nil }  // the caller's terminator decides
+        if p == line.lowerBound || buf[p] != 0x3A { return p }
+        p &+= 1
+        while p < line.upperBound {
+            if !ASCII.isFieldValueByte(buf[p]) { return p }
+            p &+= 1
+        }
+        return nil
+    }
+
+    /// nginx's "invalid header" detail: the line up to `bad`, then `\xHH...`.
+    private func invalidHeader(_ buf: UnsafeRawBufferPointer, _ start: Int, _ bad: Int) -> ResponseParseError {
+        let hex: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
+        let c = buf[bad]
+        let escaped = "\\x" + String(hex[Int(c >> 4)]) + String(hex[Int(c & 0x0F)]) + "..."
+        return .invalidHeader(logString(buf, start..<bad) + escaped)
+    }
+
+    private mutating func parseHeaderLine(
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead
+    ) -> ResponseParseError? {
+        let s = line.lowerBound
+        let e = line.upperBound
+        if let bad = firstInvalidByte(buf, line) { return invalidHeader(buf, s, bad) }
+        var p = s
+        while p < e, buf[p] != 0x3A { p &+= 1 }
+        if p == e { return invalidHeader(buf, s, e) }  // no colon: report the line end
+        let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
+        head.headers.append(field)
+        let name = buf.slice(field.name)
+        switch field.name.count {
+        case 14 where ASCII.equalsLowercased(name, "content-length"):
+            if let prev = contentLengthField { return duplicate(buf, field, prev) }
+            if transferEncodingField != nil { return .contentLengthAndTransferEncoding }
+            guard let n = RequestParser.parseContentLength(buf, field.value) else {
+                return .invalidContentLength(fieldString(buf, field))
+            }
+            contentLengthField = field
+            head.contentLength = n
+        case 17 where ASCII.equalsLowercased(name, "transfer-encoding"):
+            if let prev = transferEncodingField { return duplicate(buf, field, prev) }
+            if contentLengthField != nil { return .contentLengthAndTransferEncoding }
+            guard ASCII.equalsLowercased(buf.slice(field.value), "chunked") else {
+                return .unknownTransferEncoding(logString(buf, field.value))
+            }
+            transferEncodingField = field
+            head.isChunked = true
+        case 10 where ASCII.equalsLowercased(name, "connection"):
+            ASCII.forEachListElement(buf, field.value) { t in
+                let token = buf.slice(t)
+                if ASCII.equalsLowercased(token, "close") {
+                    connectionClose = true
+                } else if ASCII.equalsLowercased(token, "keep-alive") {
+                    connectionKeepAlive = true
+                } else if ASCII.equalsLowercased(token, "upgrade") {
+                    connectionUpgrade = true
+                }
+                return true
+            }
+        default:
+            break
+        }
+        return nil
+    }
+
+    private func fieldString(_ buf: UnsafeRawBufferPointer, _ field: HeaderField) -> String {
+        logString(buf, field.name) + ": " + logString(buf, field.value)
+    }
+
+    private func duplicate(_ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ prev: HeaderField)
+        -> ResponseParseError
+    {
+        .duplicateHeader(line: fieldString(buf, field), previous: fieldString(buf, prev))
+    }
+
+    // MARK: end of head
+
+    private func finish(_ head: inout ResponseHead) {
+        if head.version.isAtLeast11 {
+            head.keepAlive = !connectionClose
+        } else {
+            // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message makes its framing
+            // unreliable, so the connection is closed after it.
+            head.keepAlive = connectionKeepAlive && !connectionClose && !head.isChunked
+        }
+        head.connectionUpgrade = connectionUpgrade
+    }
+}
