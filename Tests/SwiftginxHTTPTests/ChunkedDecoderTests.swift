@@ -99,6 +99,51 @@ import Testing
         #expect(decode(Array(big.utf8)) == .error)
     }
 
+    /// Upstream responses use the same coding: gunicorn and uWSGI write "%X\r\n" sizes
+    /// (upper-case hex), Daphne/Twisted lower-case; each is decoded byte by byte.
+    @Test func upstreamChunkedResponses() {
+        let gunicorn = "1A\r\n<!doctype html><title>xy\r\n\r\nD\r\n</title></h1>\r\n0\r\n\r\n"
+        #expect(
+            decodeAllWays(gunicorn)
+                == .body(Array("<!doctype html><title>xy\r\n</title></h1>".utf8), consumed: gunicorn.utf8.count))
+        let uwsgi = "D\r\nHello, world!\r\n1\r\n\n\r\n0\r\n\r\n"
+        #expect(decodeAllWays(uwsgi) == .body(Array("Hello, world!\n".utf8), consumed: uwsgi.utf8.count))
+        let payload = String(repeating: "0123456789abcdef", count: 20)  // 320 = 0x140 bytes
+        let daphne = "140\r\n" + payload + "\r\n5\r\n{\"a\"}\r\n0\r\n\r\n"
+        #expect(decodeAllWays(daphne) == .body(Array((payload + "{\"a\"}").utf8), consumed: daphne.utf8.count))
+        // a whole response: head through ResponseParser, then the body, one byte at a time
+        let response = Array(
+            ("HTTP/1.1 200 OK\r\nServer: gunicorn\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n"
+                + "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n").utf8)
+        var parser = ResponseParser()
+        var head = ResponseHead()
+        var received: [UInt8] = []
+        var dec = ChunkedDecoder()
+        var body: [UInt8] = []
+        var offset = -1
+        var done = false
+        for byte in response {
+            received.append(byte)
+            if offset < 0 {
+                let r = received.withUnsafeBytes { parser.parse($0, into: &head) }
+                if r == .incomplete { continue }
+                #expect(r == .complete && head.isChunked)
+                offset = head.headLength
+            }
+            inner: while true {
+                switch received.withUnsafeBytes({ dec.next($0, offset: &offset) }) {
+                case .data(let r): body += received[r]
+                case .needMore: break inner
+                case .done:
+                    done = true
+                    break inner
+                case .error(let e): Issue.record("\(e)")
+                }
+            }
+        }
+        #expect(done && body == Array("hello, world".utf8) && offset == response.count)
+    }
+
     @Test func stateAfterEnd() {
         var dec = ChunkedDecoder()
         let b = Array("0\r\n\r\n".utf8)
