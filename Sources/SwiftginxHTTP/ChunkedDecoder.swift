@@ -1,12 +1,16 @@
-// Decoder for the chunked transfer coding of request bodies (RFC 9112 §7.1), strict:
+// Decoder for the chunked transfer coding (RFC 9112 §7.1) of request bodies and of
+// upstream response bodies, strict:
 // chunk-size is 1*HEXDIG (no sign, "0x", spaces or overflow), whitespace after the size is
 // allowed only as BWS before ";", extensions must follow the grammar (token or
 // quoted-string values, no bare CR/LF) and are capped, chunk data must be followed by
 // CRLF, and the trailer section is checked as field lines and then ignored (framing fields
 // there never change framing). Any violation is nginx's "client sent invalid chunked body"
-// (400). The decoder is resumable at every byte, so split reads give identical results.
+// (400); on a response body the proxy logs nginx's "upstream sent invalid chunked
+// response" instead and closes both connections (the client's response is already under
+// way). Unlike nginx, a bare LF never ends a size line, not even from an upstream.
+// The decoder is resumable at every byte, so split reads give identical results.
 
-/// Incremental chunked-body decoder. Feed it the bytes after the request head.
+/// Incremental chunked-body decoder. Feed it the bytes after the request or response head.
 public struct ChunkedDecoder: Sendable {
     /// One decoding step.
     public enum Step: Sendable, Equatable {

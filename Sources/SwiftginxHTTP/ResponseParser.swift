@@ -27,6 +27,10 @@
 //   other value (`gzip, chunked`, `chunked, identity`) is "unknown" as in nginx. Both
 //   together are refused, whichever comes first.
 // * The whole head must fit in `maxHeadBytes` (nginx's proxy_buffer_size).
+// * keepAlive: HTTP/1.1 unless a Connection token is `close`; HTTP/1.0 only with a
+//   `keep-alive` token (nginx never reuses a connection after an HTTP/1.0 response; we
+//   follow RFC 9112 §9.3), and never after an HTTP/1.0 response with Transfer-Encoding.
+//   Whether the body framing allows reuse (no length, 204/304, HEAD) is the caller's call.
 // * 1xx heads are returned as `.complete` like any other; the caller skips them (reset,
 //   then parse again from `headLength`) or, for 101, switches to tunnelling.
 
