@@ -62,6 +62,30 @@ final class RawClient {
         return true
     }
 
+    /// Text consumed by `readUntil` so far.
+    var received = ""
+
+    /// Reads until `needle` has arrived and consumes everything up to it; false on EOF/timeout.
+    func readUntil(_ needle: String) throws -> Bool {
+        let n = Array(needle.utf8)
+        while true {
+            if let r = find(n, in: pending) {
+                received += String(decoding: pending[..<(r + n.count)], as: UTF8.self)
+                pending.removeFirst(r + n.count)
+                return true
+            }
+            if !fill() { return false }
+        }
+    }
+
+    /// Exactly `count` bytes (fewer at EOF or timeout).
+    func readExactly(_ count: Int) throws -> [UInt8] {
+        while pending.count < count { if !fill() { break } }
+        let take = min(count, pending.count)
+        defer { pending.removeFirst(take) }
+        return Array(pending[..<take])
+    }
+
     /// Everything until the server closes (or the timeout).
     func readToEnd() -> [UInt8] {
         while fill() {}
