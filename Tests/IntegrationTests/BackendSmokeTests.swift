@@ -153,3 +153,63 @@ import Testing
         #expect(hex(sha1(million)) == "34aa973cd4c4daa4f61eeb2bdbad27316534016f")
     }
 }
+
+/// The example configurations in conf/examples/ behave as docs/django.md says when
+/// nginx itself runs them in front of the real backends: this is the reference
+/// behaviour swiftginx must match with the same files.
+@Suite(.serialized) struct ExampleConfigsUnderNginxTests {
+    @Test(arguments: ExampleConfig.all.map(\.name))
+    func proxiesToItsBackend(_ name: String) throws {
+        let kind = ExampleConfig.all.first { $0.name == name }!.kind
+        let backend = try Backend.start(kind, name: name)
+        defer { backend.stop() }
+        let port = freePort()
+        let nginx = try ReferenceNginx(
+            config: ExampleConfig.render(name, backend: backend, listenPort: port, forNginx: true), port: port)
+        defer { nginx.stop() }
+
+        let r = try get(
+            port, "/headers/?q=1", host: "Example.TEST:\(port)", extra: "X-Forwarded-For: 198.51.100.1\r\n")
+        #expect(r.status == 200, "\(r.rawHead)\n\(r.bodyText)\n\(nginx.log)\n\(backend.log)")
+        let j = try BackendSmokeTests.json(r)
+        // $host: lower-cased, without the port.
+        #expect(j["host"] as? String == "example.test")
+        #expect(j["full_path"] as? String == "/headers/?q=1")
+        #expect(j["is_secure"] as? Bool == false)
+        #expect(j["x_forwarded_proto"] as? String == "http")
+        #expect(j["server_port"] as? Int == backend.port)
+        if kind.speaksUWSGI {
+            // uwsgi_params: REMOTE_ADDR is the client; the client's own X-Forwarded-For passes as sent.
+            #expect(j["remote_addr"] as? String == "127.0.0.1")
+            #expect(j["x_forwarded_for"] as? String == "198.51.100.1")
+        } else {
+            #expect(j["x_real_ip"] as? String == "127.0.0.1")
+            #expect(j["x_forwarded_for"] as? String == "198.51.100.1, 127.0.0.1")
+        }
+
+        let s = try get(port, "/static/hello.txt")
+        #expect(s.status == 200)
+        #expect(s.bodyText == "static file for the example configs\n")
+        #expect(s.header("Server")?.hasPrefix("nginx") == true)
+
+        let body = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let c = try RawClient(port: port, timeoutSeconds: 20)
+        try c.send(
+            "POST /upload/ HTTP/1.1\r\nHost: localhost\r\nContent-Length: \(body.count)\r\n"
+                + "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+        try c.send(body)
+        let u = try BackendSmokeTests.json(c.readResponse())
+        #expect(u["length"] as? Int == body.count)
+        #expect(u["sha256"] as? String == sha256Hex(body))
+
+        if kind == .daphne {
+            let ws = try WebSocketClient.connect(port: port, path: "/ws/echo/")
+            try ws.send(text: "through nginx")
+            #expect(try ws.receiveText() == "through nginx")
+            let big = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            try ws.send(binary: big)
+            #expect(try ws.receive().payload == big)
+            #expect(try ws.close(code: 1000) == 1000)
+        }
+    }
+}

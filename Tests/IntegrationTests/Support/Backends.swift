@@ -535,3 +535,94 @@ func runCommand(_ argv: [String], timeout: Double = 60) throws -> CommandResult 
     let e = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
     return CommandResult(status: status ?? -1, stdout: o, stderr: e)
 }
+
+/// The example configurations in conf/examples/, made runnable in a test prefix.
+enum ExampleConfig {
+    /// Each example and the backend kind it fronts.
+    static let all: [(name: String, kind: Backend.Kind)] = [
+        ("gunicorn-tcp", .gunicornTCP), ("gunicorn-unix", .gunicornUnix), ("uwsgi-http", .uwsgiHTTP),
+        ("uwsgi-native", .uwsgiNative), ("daphne-websocket", .daphne), ("apache-mod-wsgi", .apacheModWSGI),
+        ("runserver", .runserver),
+    ]
+
+    /// conf/examples/<name>.conf with its backend address replaced by
+    /// `backend.address`, its listen port by `listenPort`, its includes and
+    /// static alias made absolute, and `daemon off;` (plus `master_process off;`
+    /// and, as root, `user root;` when `forNginx`) in front. Logs and the pid file
+    /// stay relative to the prefix (-p), which needs a logs/ directory.
+    static func render(_ name: String, backend: Backend, listenPort: Int, forNginx: Bool = false) throws -> String {
+        let conf = repositoryRoot.appendingPathComponent("conf").path
+        var text = try String(contentsOfFile: "\(conf)/examples/\(name).conf", encoding: .utf8)
+        text = text.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:\(listenPort)")
+        text = text.replacingOccurrences(of: "unix:/tmp/gunicorn-django.sock", with: backend.address)
+        for port in 8000...8005 { text = text.replacingOccurrences(of: "127.0.0.1:\(port)", with: backend.address) }
+        text = text.replacingOccurrences(of: "include ../", with: "include \(conf)/")
+        text = text.replacingOccurrences(of: "alias conf/examples/", with: "alias \(conf)/examples/")
+        var head = "daemon off;\n"
+        if forNginx {
+            head += "master_process off;\n"
+            if getuid() == 0 { head += "user root;\n" }
+        }
+        return head + text
+    }
+}
+
+/// Debian's nginx (nginx-light) run in a prefix, as the reference to compare with.
+final class ReferenceNginx {
+    static let binary = "/usr/sbin/nginx"
+    let prefix: String
+    let port: Int
+    private(set) var pid: Int32 = 0
+    private var exitStatus: Int32? = nil
+
+    /// Writes `config` (from ExampleConfig.render with forNginx: true, listening on
+    /// `port`) into a new temporary prefix and starts nginx; waits (≤ 10 s) until
+    /// it accepts connections.
+    init(config: String, port: Int) throws {
+        self.port = port
+        prefix =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "swiftginx-nginx-\(UUID().uuidString.prefix(8))"
+            ).path + "/"
+        try FileManager.default.createDirectory(
+            atPath: prefix + "logs", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        try config.write(toFile: prefix + "nginx.conf", atomically: true, encoding: .utf8)
+        let errFD = open(prefix + "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        defer { close(errFD) }
+        pid = try ProcessControl.spawn(
+            Self.binary, ["nginx", "-p", prefix, "-c", prefix + "nginx.conf"], stdout: -1, stderr: errFD)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let status = ProcessControl.wait(pid, timeout: 0) {
+                exitStatus = status
+                throw TestFailure("nginx exited at startup (\(status)): \(log)")
+            }
+            if canConnect(port: port) { return }
+            usleep(20_000)
+        }
+        stop()
+        throw TestFailure("nginx did not start within 10 s: \(log)")
+    }
+
+    /// Its stderr and error log.
+    var log: String {
+        ((try? String(contentsOfFile: prefix + "stderr.txt", encoding: .utf8)) ?? "")
+            + ((try? String(contentsOfFile: prefix + "logs/error.log", encoding: .utf8)) ?? "")
+    }
+
+    /// SIGTERM by pid, bounded wait, SIGKILL fallback.
+    func stop() {
+        guard pid > 0, exitStatus == nil else { return }
+        Glibc.kill(pid, SIGTERM)
+        exitStatus = ProcessControl.wait(pid, timeout: 5000)
+        if exitStatus == nil {
+            Glibc.kill(pid, SIGKILL)
+            exitStatus = ProcessControl.wait(pid, timeout: 5000)
+        }
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(atPath: prefix)
+    }
+}
