@@ -190,6 +190,7 @@ final class Backend {
             command =
                 [venv + "/bin/python", "manage.py", "runserver", "--noreload"] + extraArgs + [bind]
         case .apacheModWSGI:
+            try Backend.checkReachableByApacheUser([Backends.projectDir, Backends.venv])
             try apacheConfig(extra: extraArgs).write(
                 toFile: directory + "/httpd.conf", atomically: true, encoding: .utf8)
             command = ["/usr/sbin/apache2", "-f", directory + "/httpd.conf", "-DFOREGROUND"]
@@ -205,6 +206,26 @@ final class Backend {
         defer { close(logFD) }
         pid = try ProcessControl.spawn(argv[0], argv, stdout: logFD, stderr: logFD)
         try waitUntilReady(timeout: 20)
+    }
+
+    /// Apache's children and mod_wsgi's daemons run as www-data when the tests run
+    /// as root: every directory above the project and the venv must be searchable
+    /// by others, or Apache answers 403/500 and the cause is buried in its log.
+    private static func checkReachableByApacheUser(_ paths: [String]) throws {
+        guard getuid() == 0 else { return }
+        for path in paths {
+            var dir = ""
+            for component in path.split(separator: "/") {
+                dir += "/" + component
+                var st = stat()
+                guard stat(dir, &st) == 0 else { throw TestFailure("\(dir): errno \(errno)") }
+                if st.st_mode & S_IXOTH == 0 {
+                    throw TestFailure(
+                        "Apache mod_wsgi runs as www-data, which cannot enter \(dir) (mode \(String(st.st_mode & 0o7777, radix: 8))); "
+                            + "put the repository where others can read it (e.g. /work or /srv), or chmod o+x \(dir)")
+                }
+            }
+        }
     }
 
     private func apacheConfig(extra: [String]) -> String {
