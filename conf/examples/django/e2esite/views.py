@@ -1,9 +1,11 @@
 """Views that report what the app server received, so tests can check what the
 proxy in front of it sent."""
+import asyncio
 import hashlib
 import os
 import time
 
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -83,7 +85,16 @@ def stream(request):
                 time.sleep(delay)
             yield f"chunk {i} {time.time():.6f}\n".encode()
 
-    response = StreamingHttpResponse(generate(), content_type="text/plain")
+    async def agenerate():
+        for i in range(chunks):
+            if i and delay:
+                await asyncio.sleep(delay)
+            yield f"chunk {i} {time.time():.6f}\n".encode()
+
+    # Django buffers a synchronous iterator whole under ASGI (and an asynchronous
+    # one under WSGI): give each handler the kind it streams.
+    content = agenerate() if isinstance(request, ASGIRequest) else generate()
+    response = StreamingHttpResponse(content, content_type="text/plain")
     if "accel" in request.GET:
         # Lets a test check how the proxy honours X-Accel-Buffering.
         response["X-Accel-Buffering"] = request.GET["accel"]
@@ -98,7 +109,9 @@ def redirect(request):
 
 
 def status(request, code):
-    return HttpResponse(f"status {code}\n", status=code, content_type="text/plain")
+    # 204 and 304 responses have no body.
+    body = "" if code in (204, 304) else f"status {code}\n"
+    return HttpResponse(body, status=code, content_type="text/plain")
 
 
 def slow(request):
