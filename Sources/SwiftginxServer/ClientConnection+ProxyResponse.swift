@@ -218,9 +218,15 @@ extension ClientConnection {
                 if hidden.contains(lower) { continue }
                 var value = Array(buf[h.value])
                 if lower == "location" || lower == "refresh" {
-                    value = rewriteRedirect(p, value, isRefresh: lower == "refresh")
-                    if lower == "location", value.first == UInt8(ascii: "/"), let s = settings, s.absoluteRedirect {
-                        value = absolutePrefix(settings: s) + value
+                    // An upstream's relative Location stays relative; one that proxy_redirect
+                    // rewrote to a relative URI is made absolute (absolute_redirect), as nginx does.
+                    let rewritten = rewriteRedirect(p, value, isRefresh: lower == "refresh")
+                    if lower == "location", rewritten != value, rewritten.first == UInt8(ascii: "/"),
+                        let s = settings, s.absoluteRedirect
+                    {
+                        value = absolutePrefix(settings: s) + rewritten
+                    } else {
+                        value = rewritten
                     }
                 } else if lower == "set-cookie" {
                     value = rewriteCookie(p, value)

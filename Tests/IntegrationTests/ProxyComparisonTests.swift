@@ -71,8 +71,8 @@ import Testing
     }
 
     func seen(_ r: HTTPResponse) throws -> Seen {
-        guard let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
-            throw TestFailure("not a report: \(r.bodyText)")
+        guard let o = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
+            throw TestFailure("not a report: \(r.rawHead) \(r.bodyText)")
         }
         let headers = (o["headers"] as? [[String]] ?? []).map { $0.joined(separator: ": ") }
         return Seen(
@@ -82,15 +82,15 @@ import Testing
     }
 
     @Test func upstreamSeesWhatNginxSends() throws {
-        #expect(ReferenceNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
-        guard ReferenceNginx.available else { return }
+        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
+        guard PrefixNginx.available else { return }
         let backend = try EchoBackend()
         let server = try TestServer(
             config: Self.config(backend: backend.port, preamble: TestServer.preamble, temp: ""))
-        let nginx = try ReferenceNginx(
+        let nginx = try PrefixNginx(
             prefix: server.prefix,
             config: Self.config(
-                backend: backend.port, preamble: ReferenceNginx.preamble, temp: ReferenceNginx.tempPaths))
+                backend: backend.port, preamble: PrefixNginx.preamble, temp: PrefixNginx.tempPaths))
         try server.start()
         defer {
             nginx.stop()
@@ -108,7 +108,7 @@ import Testing
             "GET /h11/p HTTP/1.1\r\nHost: Example.COM:8080\r\n\r\n",
             "GET /nohdr/p HTTP/1.1\r\nHost: h\r\nX-Dropped: 1\r\n\r\n",
             "POST /form HTTP/1.1\r\nHost: h\r\nContent-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world",
-            "POST /chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+            "POST /upload-chunked HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
             "GET /a/./b/../c//d HTTP/1.1\r\nHost: h\r\n\r\n",
             "HEAD /head HTTP/1.1\r\nHost: h\r\n\r\n",
             "DELETE /del HTTP/1.0\r\nHost: h\r\n\r\n",

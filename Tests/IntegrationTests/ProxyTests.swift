@@ -86,7 +86,8 @@ import Testing
         #expect(
             s.waitForFile(
                 "logs/error.log",
-                containing: "connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, "
+                containing:
+                    "connect() failed (111: Connection refused) while connecting to upstream, client: 127.0.0.1, "
                     + "server: localhost, request: \"GET /dead/x HTTP/1.1\", upstream: \"http://127.0.0.1:\(dead)/dead/x\", "
                     + "host: \"localhost\""))
         let t = try get(s.port, "/slow/hang")
@@ -94,7 +95,8 @@ import Testing
         #expect(
             s.waitForFile(
                 "logs/error.log",
-                containing: "upstream timed out (110: Connection timed out) while reading response header from upstream"))
+                containing: "upstream timed out (110: Connection timed out) while reading response header from upstream"
+            ))
         let d = try get(s.port, "/drop/drop")
         #expect(d.status == 502)
         #expect(

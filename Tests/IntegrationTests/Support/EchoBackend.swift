@@ -17,7 +17,8 @@ final class EchoBackend {
 
     init(name: String = "b1", port: Int? = nil) throws {
         self.name = name
-        self.port = port ?? freePort()
+        let port = port ?? freePort()
+        self.port = port
         pid = try ProcessControl.spawn(
             "/usr/bin/python3", ["python3", Self.script, String(port), name], stdout: -1, stderr: -1)
         for _ in 0..<250 {
@@ -43,8 +44,8 @@ final class EchoBackend {
     deinit { stop() }
 }
 
-/// nginx-light running a configuration in a TestServer's prefix (the reference).
-final class ReferenceNginx {
+/// nginx-light running a configuration in a TestServer's prefix (the reference), next to swiftginx.
+final class PrefixNginx {
     static let binary = "/usr/sbin/nginx"
     let port: Int
     private(set) var pid: Int32 = 0
