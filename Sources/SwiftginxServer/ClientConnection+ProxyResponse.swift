@@ -377,10 +377,24 @@ extension ClientConnection {
 
     private enum FlushResult { case done, blocked, failed }
 
-    /// Moves body bytes towards the client; true when the phase changed.
+    /// Moves body bytes towards the client; true when the phase changed. The upstream
+    /// is read until it would block (or memory and file are full) before the client is
+    /// written, so large bodies go out in large writes.
     func relayResponse(_ p: ProxySession) -> Bool {
         guard let u = p.upstream else { return true }
+        var readBlocked = false
         while true {
+            if !p.upstreamDone && !readBlocked && canAccept(p) {
+                if p.upstreamInput.readableCount > 0 {
+                    if !processResponseBody(p) { return true }
+                    continue
+                }
+                switch readUpstreamBody(p, u) {
+                case .data: continue
+                case .blocked: readBlocked = true
+                case .failed: return true
+                }
+            }
             let flushed = flushProxy(p)
             if flushed == .failed {
                 abortProxy(status: request.status)
@@ -395,45 +409,76 @@ extension ClientConnection {
                 completeProxy(p)
                 return true
             }
-            if !canAccept(p) {
-                p.timer = .sending
-                worker.schedule(self, after: request.sendTimeout)
-                return false
-            }
-            if p.upstreamInput.readableCount > 0 {
-                if !processResponseBody(p) { return true }
+            if flushed == .blocked {
+                if readBlocked || !canAccept(p) {
+                    p.timer = .sending
+                    worker.schedule(self, after: request.sendTimeout)
+                    return false
+                }
                 continue
             }
-            p.upstreamInput.clear()
-            do {
+            if readBlocked {
+                p.timer = .relaying
+                worker.schedule(self, after: p.settings.readTimeout)
+                return false
+            }
+        }
+    }
+
+    private enum ReadOutcome { case data, blocked, failed }
+
+    /// One read of body bytes from the upstream: straight into the client's output when
+    /// no reframing is needed, else into `upstreamInput` for decoding.
+    private func readUpstreamBody(_ p: ProxySession, _ u: UpstreamConnection) -> ReadOutcome {
+        let memory = p.settings.buffers.count * p.settings.buffers.size
+        let direct =
+            p.responseChunked == nil && !p.clientChunked && p.spoolPending == 0 && output.readableCount < memory
+        do {
+            let n: Int
+            if direct {
+                if output.readableCount == 0 { output.clear() }
+                output.reserve(min(memory, 65536))
+                var want = min(output.writableCount, max(memory - output.readableCount, 4096))
+                if p.responseRemaining >= 0 { want = Int(min(Int64(want), p.responseRemaining)) }
+                switch try Socket.read(u.fd, output.writable, want) {
+                case .wouldBlock: return .blocked
+                case .processed(let got): n = got
+                }
+                if n > 0 {
+                    output.writerIndex += n
+                    bodyBytesSent += Int64(n)
+                    p.responseLengths[p.responseLengths.count - 1] += Int64(n)
+                    if p.responseRemaining >= 0 {
+                        p.responseRemaining -= Int64(n)
+                        if p.responseRemaining == 0 { upstreamBodyEnded(p) }
+                    }
+                    return .data
+                }
+            } else {
+                p.upstreamInput.clear()
                 switch try Socket.read(u.fd, p.upstreamInput.writable, p.upstreamInput.writableCount) {
-                case .wouldBlock:
-                    if flushed == .blocked {
-                        p.timer = .sending
-                        worker.schedule(self, after: request.sendTimeout)
-                    } else {
-                        p.timer = .relaying
-                        worker.schedule(self, after: p.settings.readTimeout)
-                    }
-                    return false
-                case .processed(0):
-                    if p.responseRemaining < 0 && p.responseChunked == nil {
-                        upstreamBodyEnded(p)
-                        p.keepUpstream = false
-                        continue
-                    }
-                    logUpstream(.error, "upstream prematurely closed connection while reading upstream", p)
-                    endAfterPartialBody(p)
-                    return true
-                case .processed(let n):
+                case .wouldBlock: return .blocked
+                case .processed(let got): n = got
+                }
+                if n > 0 {
                     p.upstreamInput.writerIndex += n
                     p.responseLengths[p.responseLengths.count - 1] += Int64(n)
+                    return .data
                 }
-            } catch {
-                logUpstream(.error, "\(error) while reading upstream", p)
-                endAfterPartialBody(p)
-                return true
             }
+            // The upstream closed: the end of a close-delimited body, else premature.
+            if p.responseRemaining < 0 && p.responseChunked == nil {
+                upstreamBodyEnded(p)
+                p.keepUpstream = false
+                return .data
+            }
+            logUpstream(.error, "upstream prematurely closed connection while reading upstream", p)
+            endAfterPartialBody(p)
+            return .failed
+        } catch {
+            logUpstream(.error, "\(error) while reading upstream", p)
+            endAfterPartialBody(p)
+            return .failed
         }
     }
 
