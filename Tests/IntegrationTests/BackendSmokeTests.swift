@@ -168,9 +168,18 @@ import Testing
             config: ExampleConfig.render(name, backend: backend, listenPort: port, forNginx: true), port: port)
         defer { nginx.stop() }
 
+        try Self.checkExample(kind: kind, backend: backend, port: port, serverPrefix: "nginx", log: { nginx.log })
+    }
+
+    /// What a front server (nginx or swiftginx) running an example config must do in
+    /// front of its real backend: the headers Django sees, static files, a 3 MiB
+    /// upload hashed on both ends, and (Daphne) a WebSocket echo up to 1 MiB.
+    static func checkExample(
+        kind: Backend.Kind, backend: Backend, port: Int, serverPrefix: String, log: () -> String
+    ) throws {
         let r = try get(
             port, "/headers/?q=1", host: "Example.TEST:\(port)", extra: "X-Forwarded-For: 198.51.100.1\r\n")
-        #expect(r.status == 200, "\(r.rawHead)\n\(r.bodyText)\n\(nginx.log)\n\(backend.log)")
+        #expect(r.status == 200, "\(r.rawHead)\n\(r.bodyText)\n\(log())\n\(backend.log)")
         let j = try BackendSmokeTests.json(r)
         // $host: lower-cased, without the port.
         #expect(j["host"] as? String == "example.test")
@@ -190,7 +199,7 @@ import Testing
         let s = try get(port, "/static/hello.txt")
         #expect(s.status == 200)
         #expect(s.bodyText == "static file for the example configs\n")
-        #expect(s.header("Server")?.hasPrefix("nginx") == true)
+        #expect(s.header("Server")?.hasPrefix(serverPrefix) == true)
 
         let body = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
         let c = try RawClient(port: port, timeoutSeconds: 20)

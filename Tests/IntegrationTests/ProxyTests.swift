@@ -181,6 +181,13 @@ import Testing
             #expect(r.status == 200)
             #expect(!r.bodyText.contains("Connection"))
         }
+        // A cached connection that the server closes as it is reused (before any
+        // response byte) is retried on a fresh one, for any method, uncounted.
+        let first = try get(s.port, "/drop-next")
+        #expect(first.status == 200)
+        let raced = try request(s.port, "POST /after-drop HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
+        #expect(raced.status == 200)
+        #expect(raced.bodyText.contains("\"length\": 2"))
         // Restart the backend: every cached connection is now closed under us; the
         // next requests must still succeed (retried on fresh connections).
         let port = b.port

@@ -16,6 +16,8 @@ Every answer carries X-Backend: NAME. Paths:
   /cookies          two Set-Cookie headers with Domain and Path
   /accel?to=URI     X-Accel-Redirect: URI
   /ws               101 Switching Protocols, then echoes raw bytes
+  /drop-next        answers, then drops the next request on the same connection unanswered
+                    (an idle keep-alive connection closed just as it is reused)
   anything else     200, JSON: method, target, version, headers (in order), body sha256/length
 """
 import hashlib
@@ -65,6 +67,13 @@ class Handler(BaseHTTPRequestHandler):
         q = parse_qs(url.query)
         path = url.path
         body = self.body()
+        if getattr(self, "drop_next", False):
+            self.close_connection = True
+            self.connection.close()
+            return
+        if path == "/drop-next":
+            self.drop_next = True
+            return self.send(200, b"next one is dropped\n")
         if path.startswith("/status/"):
             return self.send(int(path.split("/")[2]), b"status body\n", [("Content-Type", "text/plain")])
         if path == "/slow":
