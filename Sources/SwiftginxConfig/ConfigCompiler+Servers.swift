@@ -204,9 +204,22 @@ extension ConfigCompiler {
             serverLevel.returnAction = nil  // runs as `serverReturn`, before location matching
             serverLevel.rewrites = []  // run as `serverRewrites`
             noteAccessLogs(serverLevel)
+            // nginx's auto_redirect: "/app" → 301 "/app/" for a proxied prefix location "/app/"
+            // (unless an exact location "= /app" exists).
+            var autoRedirects: Set<String> = []
+            let exactNames = Set(entries.filter { if case .exact = $0.kind { true } else { false } }.map(\.pattern))
+            for e in entries where e.payload.settings.pass != nil && e.pattern.count > 1 && e.pattern.hasSuffix("/") {
+                switch e.kind {
+                case .prefix, .prefixNoRegex:
+                    let bare = String(e.pattern.dropLast())
+                    if !exactNames.contains(bare) { autoRedirects.insert(bare) }
+                default: break
+                }
+            }
             built[ObjectIdentifier(s)] = VirtualServer(
                 serverNames: s.names.isEmpty ? [""] : s.names, settings: serverSettings, locations: index,
-                serverReturn: s.level.returnAction, defaultSettings: serverLevel, serverRewrites: s.level.rewrites)
+                serverReturn: s.level.returnAction, defaultSettings: serverLevel, serverRewrites: s.level.rewrites,
+                autoRedirects: autoRedirects)
         }
 
         var groups: [ListenGroup] = []

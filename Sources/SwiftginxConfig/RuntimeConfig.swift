@@ -204,12 +204,17 @@ public final class VirtualServer: Sendable {
     /// What serves a URI that no `location` matches: nginx then uses the server
     /// level's own settings (root, index, ...), as if in an implicit location.
     public let serverLevelLocation: Location
+    /// URIs answered with a 301 to themselves plus "/": prefix locations ending in "/"
+    /// that proxy (nginx's auto_redirect), without the slash.
+    public let autoRedirects: Set<String>
 
     public init(
         serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
         serverReturn: ReturnAction?,
-        defaultSettings: LocationSettings = LocationSettings(), serverRewrites: [RewriteStep] = []
+        defaultSettings: LocationSettings = LocationSettings(), serverRewrites: [RewriteStep] = [],
+        autoRedirects: Set<String> = []
     ) {
+        self.autoRedirects = autoRedirects
         self.serverNames = serverNames
         self.settings = settings
         self.locations = locations

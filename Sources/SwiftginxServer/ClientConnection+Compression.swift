@@ -171,13 +171,23 @@ extension ClientConnection {
 
     /// The coding to use for a response of `type` and `length`, or nil (nginx's
     /// ngx_http_gzip_ok and the filters' type/length checks).
-    private func dynamicCoding(settings s: LocationSettings, type: String, length: Int64, isFile: Bool = false) -> (
-        ContentCoding, DynamicCompression
-    )? {
+    /// The coding for a response, or nil. `proxied` decides gzip_proxied for an upstream's
+    /// response (its own Expires, Cache-Control, Last-Modified, ETag); by default the
+    /// decision is made from this location's settings.
+    func dynamicCoding(
+        settings s: LocationSettings, type: String, length: Int64, isFile: Bool = false,
+        proxied: ((Set<String>) -> Bool)? = nil
+    ) -> (ContentCoding, DynamicCompression)? {
         let buf = headBytes
         guard let accept = head.header(HeaderName.acceptEncoding, in: buf) else { return nil }
         if s.gzipHTTPVersion11 && head.version != .http11 { return nil }
-        if head.header(HeaderName.via, in: buf) != nil && !proxiedAllows(s, isFile: isFile) { return nil }
+        if head.header(HeaderName.via, in: buf) != nil {
+            if let proxied {
+                if !proxied(s.gzipProxied) { return nil }
+            } else if !proxiedAllows(s, isFile: isFile) {
+                return nil
+            }
+        }
         if !s.gzipDisable.isEmpty || s.gzipDisableMSIE6, let ua = head.header(HeaderName.userAgent, in: buf) {
             let agent = UnsafeRawBufferPointer(rebasing: buf[ua])
             if s.gzipDisableMSIE6 && Self.isMSIE6(agent) { return nil }

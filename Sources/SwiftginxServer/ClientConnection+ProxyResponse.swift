@@ -8,6 +8,7 @@
 // (`proxy_max_temp_file_size`); with it off, reading stops while the client lags.
 // A 101 answer turns both sockets into a tunnel (WebSocket).
 
+import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
@@ -194,6 +195,7 @@ extension ClientConnection {
         let hidden = UpstreamSettings.defaultHidden.subtracting(p.settings.passHeaders).union(p.settings.hideHeaders)
         let passServer = !hidden.contains("server") && headerValue(p, "server") != nil
         let passDate = !hidden.contains("date") && headerValue(p, "date") != nil
+        let coding = chooseProxyCoding(p, settings: settings)
         p.headCopy.withUnsafeBytes { buf in
             let reason = buf[p.head.reason]
             if reason.isEmpty {
@@ -230,6 +232,8 @@ extension ClientConnection {
                     }
                 } else if lower == "set-cookie" {
                     value = rewriteCookie(p, value)
+                } else if lower == "etag", coding != nil, value.first != UInt8(ascii: "W") {
+                    value = Array("W/".utf8) + value
                 } else if lower == "content-type" {
                     request.contentType = value
                 }
@@ -243,12 +247,18 @@ extension ClientConnection {
         let h = p.head
         p.noBody = isHeadOnly || status == 204 || status == 304 || status == 101
         let clientHTTP11 = head.version != .http10
-        if let n = h.contentLength {
+        if let coding {
+            output.append("Content-Encoding: ")
+            output.append(string: coding.rawValue)
+            output.append("\r\n")
+            if settings?.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
+        }
+        if let n = h.contentLength, coding == nil {
             if status != 204 && status != 304 { appendContentLength(n) }
             p.responseRemaining = p.noBody ? 0 : n
         } else {
             p.responseChunked = h.isChunked && !p.noBody ? ChunkedDecoder() : nil
-            p.responseRemaining = p.noBody ? 0 : -1
+            p.responseRemaining = p.noBody ? 0 : (h.contentLength ?? -1)
             if !p.noBody {
                 if clientHTTP11 && (settings?.chunkedTransferEncoding ?? true) {
                     output.append("Transfer-Encoding: chunked\r\n")
@@ -280,6 +290,48 @@ extension ClientConnection {
         p.phase = .relaying
         p.timer = .relaying
         worker.schedule(self, after: p.settings.readTimeout)
+    }
+
+    // MARK: compression
+
+    /// nginx's gzip filter on a proxied response: a 200/403/404 with a body, not already
+    /// encoded, of a listed type, long enough when its length is known; gzip_proxied is
+    /// decided from the upstream's own Expires / Cache-Control / Last-Modified / ETag.
+    private func chooseProxyCoding(_ p: ProxySession, settings: LocationSettings?) -> ContentCoding? {
+        guard let s = settings, s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return nil }
+        let status = p.head.status
+        guard status == 200 || status == 403 || status == 404, !isHeadOnly else { return nil }
+        guard headerValue(p, "content-encoding") == nil, let ct = headerValue(p, "content-type") else { return nil }
+        let bare = ct.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 32 && $0 != 9 }
+        let type = String(decoding: bare, as: UTF8.self).lowercased()
+        let length = p.head.contentLength ?? Int64.max
+        guard
+            let (coding, config) = dynamicCoding(
+                settings: s, type: type, length: length, proxied: { self.upstreamAllowsCompression(p, $0) })
+        else { return nil }
+        let key = "\(coding.rawValue)/\(config.level)"
+        if let e = p.encoders[key], (try? e.reset()) != nil {
+            p.encoder = e
+        } else if let e = try? StreamingEncoder(coding: coding, level: config.level) {
+            p.encoders[key] = e
+            p.encoder = e
+        } else {
+            return nil
+        }
+        return coding
+    }
+
+    /// gzip_proxied from the upstream response's fields.
+    private func upstreamAllowsCompression(_ p: ProxySession, _ rules: Set<String>) -> Bool {
+        if rules.contains("any") { return true }
+        if rules.contains("off") { return false }
+        if rules.contains("auth"), head.header(HeaderName.authorization, in: headBytes) != nil { return true }
+        if rules.contains("expired"), headerValue(p, "expires") != nil { return true }
+        let cc = String(decoding: headerValue(p, "cache-control") ?? [], as: UTF8.self).lowercased()
+        for token in ["no-cache", "no-store", "private"] where rules.contains(token) && cc.contains(token) { return true }
+        if rules.contains("no_last_modified") && headerValue(p, "last-modified") == nil { return true }
+        if rules.contains("no_etag") && headerValue(p, "etag") == nil { return true }
+        return false
     }
 
     // MARK: proxy_redirect and proxy_cookie_*
@@ -432,7 +484,8 @@ extension ClientConnection {
     private func readUpstreamBody(_ p: ProxySession, _ u: UpstreamConnection) -> ReadOutcome {
         let memory = p.settings.buffers.count * p.settings.buffers.size
         let direct =
-            p.responseChunked == nil && !p.clientChunked && p.spoolPending == 0 && output.readableCount < memory
+            p.responseChunked == nil && !p.clientChunked && p.encoder == nil && p.spoolPending == 0
+            && output.readableCount < memory
         do {
             let n: Int
             if direct {
@@ -552,13 +605,39 @@ extension ClientConnection {
 
     private func upstreamBodyEnded(_ p: ProxySession) {
         p.upstreamDone = true
+        if let encoder = p.encoder {
+            p.encoded.removeAll(keepingCapacity: true)
+            do { try encoder.finish(into: &p.encoded) } catch {
+                logError("\(encoder.coding.rawValue) compression failed: \(error)", level: .alert)
+            }
+            let tail = p.encoded
+            _ = tail.withUnsafeBytes { frame(p, $0) }
+        }
         if p.clientChunked { _ = spool(p, UnsafeRawBufferPointer(start: Self.lastChunk.utf8Start, count: 5)) }
     }
 
     private static let lastChunk: StaticString = "0\r\n\r\n"
 
-    /// Body bytes, framed for the client, into the spool.
+    /// Body bytes (compressed when a coding was chosen), framed for the client, into the spool.
     private func emit(_ p: ProxySession, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        guard let encoder = p.encoder else { return frame(p, bytes) }
+        p.encoded.removeAll(keepingCapacity: true)
+        do {
+            try encoder.compress(bytes, into: &p.encoded)
+            // Unbuffered responses stream: each piece is flushed through the coder.
+            if !p.buffering { try encoder.flush(into: &p.encoded) }
+        } catch {
+            logError("\(encoder.coding.rawValue) compression failed: \(error)", level: .alert)
+            endAfterPartialBody(p)
+            return false
+        }
+        let out = p.encoded
+        return out.isEmpty || out.withUnsafeBytes { frame(p, $0) }
+    }
+
+    /// Bytes framed for the client (a chunk when chunked) into the spool.
+    private func frame(_ p: ProxySession, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
         bodyBytesSent += Int64(bytes.count)
         if !p.clientChunked { return spool(p, bytes) }

@@ -105,6 +105,12 @@ extension ClientConnection {
             sendDefaultPage(500)
             return
         }
+        if !server.autoRedirects.isEmpty, server.autoRedirects.contains(String(decoding: request.uri, as: UTF8.self)) {
+            var target = request.uri + [UInt8(ascii: "/")]
+            if request.hasArgs { target += [UInt8(ascii: "?")] + request.args }
+            sendRedirect(301, location: target, settings: server.defaultSettings)
+            return
+        }
         let match = request.uri.withUnsafeBytes { server.locations.match($0) }
         guard let match else {
             // No location matches: nginx serves with the server level's settings.

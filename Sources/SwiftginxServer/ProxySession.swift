@@ -6,6 +6,7 @@
 // lets a fast upstream run ahead of a slow client), and what the `$upstream_*`
 // variables report.
 
+import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 
@@ -89,6 +90,11 @@ final class ProxySession {
     var spoolWritten: Int64 = 0
     var spoolSent: Int64 = 0
     var buffering = true
+    /// On-the-fly compression of this response (gzip/brotli/zstd), with encoders kept
+    /// per session by coding and level, and their output staged here.
+    var encoder: StreamingEncoder? = nil
+    var encoders: [String: StreamingEncoder] = [:]
+    var encoded: [UInt8] = []
 
     // $upstream_* values of this request (one entry per try, nginx's ", " lists).
     var addresses: [String] = []
@@ -150,6 +156,7 @@ final class ProxySession {
         headerSent = false
         spoolWritten = 0
         spoolSent = 0
+        encoder = nil
         headCopy.removeAll(keepingCapacity: true)
     }
 

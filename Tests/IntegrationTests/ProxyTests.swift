@@ -288,11 +288,51 @@ import Testing
         #expect(s.waitForFile("logs/error.log", containing: "client intended to send too large chunked body"))
     }
 
+    @Test func proxiedResponsesAreCompressedOnTheFly() throws {
+        let b = try EchoBackend()
+        let s = try start(
+            [b],
+            locations: """
+                location /gz/ {
+                    proxy_pass http://127.0.0.1:\(b.port)/;
+                    gzip on;
+                    gzip_types application/octet-stream;
+                    gzip_vary on;
+                }
+                """)
+        defer {
+            s.stop()
+            b.stop()
+        }
+        let r = try request(
+            s.port, "GET /gz/big?size=200000 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        #expect(r.header("Content-Encoding") == "gzip")
+        #expect(r.header("Vary") == "Accept-Encoding")
+        #expect(r.header("Content-Length") == nil)
+        #expect(r.header("Transfer-Encoding") == "chunked")
+        #expect(r.body.count < 200_000 / 4)
+        // curl decodes it back to the upstream's bytes.
+        let out = s.prefix + "curl-body"
+        let c = try runCommand([
+            "/usr/bin/curl", "-s", "--compressed", "-o", out, "http://127.0.0.1:\(s.port)/gz/big?size=200000",
+        ])
+        #expect(c.status == 0)
+        let decoded = FileManager.default.contents(atPath: out).map { [UInt8]($0) } ?? []
+        #expect(decoded == (0..<200_000).map { UInt8($0 % 251) })
+        // HTTP/1.0 (gzip_http_version 1.1) and a non-listed type pass uncompressed.
+        let old = try request(s.port, "GET /gz/big?size=1000 HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
+        #expect(old.header("Content-Encoding") == nil)
+        #expect(old.body.count == 1000)
+        let json = try request(s.port, "GET /gz/j HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        #expect(json.header("Content-Encoding") == nil)
+    }
+
     @Test func upgradeBecomesATunnel() throws {
         let b = try EchoBackend()
         let s = try start(
             [b],
             locations: """
+                location /app/ { proxy_pass http://127.0.0.1:\(b.port)/; }
                 location /ws {
                     proxy_pass http://127.0.0.1:\(b.port);
                     proxy_http_version 1.1;
@@ -304,6 +344,10 @@ import Testing
             s.stop()
             b.stop()
         }
+        // nginx's auto-redirect for a proxied prefix location ending in "/".
+        let redirect = try get(s.port, "/app?x=1")
+        #expect(redirect.status == 301)
+        #expect(redirect.header("Location") == "http://localhost:\(s.port)/app/?x=1")
         let c = try RawClient(port: s.port)
         try c.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
         #expect(try c.readUntil("\r\n\r\n"))

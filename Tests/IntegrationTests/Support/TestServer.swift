@@ -38,28 +38,10 @@ struct CommandResult {
     var stderr: String
 }
 
-/// Runs the binary with arguments to completion (bounded by `timeout` seconds).
-/// Output goes to files and the child inherits no other descriptor of ours: a
-/// daemon started by a test must not hold a pipe or socket of the test process.
+/// Runs the binary with arguments to completion (bounded by `timeout` seconds); see
+/// `runCommand` (output goes to files, no descriptor of ours is inherited).
 func runBinary(_ args: [String], timeout: Double = 20) throws -> CommandResult {
-    let base = FileManager.default.temporaryDirectory.appendingPathComponent("swiftginx-run-\(UUID().uuidString)").path
-    let outFD = open(base + ".out", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    let errFD = open(base + ".err", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    defer {
-        close(outFD)
-        close(errFD)
-        unlink(base + ".out")
-        unlink(base + ".err")
-    }
-    let pid = try ProcessControl.spawn(binaryPath, [binaryPath] + args, stdout: outFD, stderr: errFD)
-    var status = ProcessControl.wait(pid, timeout: Int(timeout * 1000))
-    if status == nil {
-        kill(pid, SIGKILL)
-        status = ProcessControl.wait(pid, timeout: 5000)
-    }
-    let o = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
-    let e = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
-    return CommandResult(status: status ?? -1, stdout: o, stderr: e)
+    try runCommand([binaryPath] + args, timeout: timeout)
 }
 
 final class TestServer {
