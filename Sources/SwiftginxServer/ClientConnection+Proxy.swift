@@ -41,6 +41,9 @@ extension ClientConnection {
         if request.bodyPending {
             p.bodyRemaining = head.contentLength ?? 0
             p.bodyChunked = head.isChunked ? ChunkedDecoder() : nil
+            // proxy_request_buffering off: connect now and pass the body on as it arrives
+            // (a chunked body stays chunked; an HTTP/1.0 upstream gets it buffered).
+            p.streaming = !p.settings.requestBuffering && (!head.isChunked || p.settings.http11)
             // Body bytes that came with the head move to the body store; the head stays.
             let bodyStart = headBase + head.headLength
             if input.writerIndex > bodyStart {
@@ -50,6 +53,8 @@ extension ClientConnection {
             }
             if bodyComplete(p) {
                 finishBody(p)
+            } else if p.streaming {
+                p.phase = .connecting
             } else {
                 p.phase = .readingBody
                 p.timer = .readingBody
@@ -183,6 +188,10 @@ extension ClientConnection {
                     return true
                 case .done:
                     if off < bytes.count { p.leftover += bytes[off...] }
+                    if p.streaming {
+                        p.bodyMemory.reserve(5)
+                        p.bodyMemory.append("0\r\n\r\n")
+                    }
                     return true
                 case .error(let e):
                     logInfo(e.logMessage)
@@ -209,6 +218,21 @@ extension ClientConnection {
             request.keepAlive = false
             finishProxyWithError(413)
             return false
+        }
+        if p.streaming {
+            // Passed on as it comes (re-chunked for a chunked request).
+            if p.bodyChunked != nil {
+                let size = String(bytes.count, radix: 16)
+                p.bodyMemory.reserve(bytes.count + size.utf8.count + 4)
+                p.bodyMemory.append(string: size)
+                p.bodyMemory.append("\r\n")
+                p.bodyMemory.append(bytes)
+                p.bodyMemory.append("\r\n")
+            } else {
+                p.bodyMemory.reserve(bytes.count)
+                p.bodyMemory.append(bytes)
+            }
+            return true
         }
         let memoryLimit = request.location?.settings.clientBodyBufferSize ?? 8192
         if p.bodyFileSize == 0 && p.bodyMemory.readableCount + bytes.count <= max(memoryLimit, 0) {
@@ -366,10 +390,17 @@ extension ClientConnection {
                     }
                     continue
                 }
+                if p.streaming && request.bodyPending {
+                    switch readStreamedBody(p) {
+                    case .more: continue
+                    case .wait: return false
+                    case .ended: return true
+                    }
+                }
                 break
             }
         } catch {
-            if p.reused && p.head.headLength == 0 {
+            if p.reused && p.head.headLength == 0 && !p.bodyDiscarded {
                 // The cached connection was closed by the server as we reused it.
                 retryOnFreshConnection(p)
                 return true
@@ -384,6 +415,43 @@ extension ClientConnection {
         return true
     }
 
+    private enum StreamStep { case more, wait, ended }
+
+    /// proxy_request_buffering off: the next piece of the client's body, once what was
+    /// read before has gone upstream (so memory stays at one read).
+    private func readStreamedBody(_ p: ProxySession) -> StreamStep {
+        if bodyComplete(p) {
+            request.bodyPending = false
+            return .more
+        }
+        p.bodyMemory.clear()
+        p.bodySent = 0
+        p.bodyDiscarded = true
+        let scratch = worker.scratch
+        var want = scratch.capacity
+        if p.bodyChunked == nil { want = Int(min(Int64(want), p.bodyRemaining)) }
+        do {
+            switch try Socket.read(fd, scratch.base, want) {
+            case .wouldBlock:
+                p.timer = .readingBody
+                worker.schedule(self, after: request.bodyTimeout)
+                return .wait
+            case .processed(0):
+                logInfo("client prematurely closed connection while sending request to upstream")
+                abortProxy(status: 400)
+                return .ended
+            case .processed(let n):
+                if !consumeBody(p, UnsafeRawBufferPointer(start: scratch.base, count: n)) { return .ended }
+                if bodyComplete(p) { request.bodyPending = false }
+                return .more
+            }
+        } catch {
+            logInfo("\(error) while reading client request body")
+            abortProxy(status: 400)
+            return .ended
+        }
+    }
+
     private func waitToSend(_ p: ProxySession) -> Bool {
         p.timer = .sending
         worker.schedule(self, after: p.settings.sendTimeout)
@@ -392,6 +460,11 @@ extension ClientConnection {
 
     /// The keep-alive race: the same peer again on a new connection, not counted as a try.
     func retryOnFreshConnection(_ p: ProxySession) {
+        if p.bodyDiscarded {
+            // Part of a streamed body is gone: it cannot be sent again.
+            nextUpstream(p, .error)
+            return
+        }
         if let u = p.upstream { worker.closeUpstream(u) }
         p.upstream = nil
         p.reused = false
@@ -426,7 +499,7 @@ extension ClientConnection {
     /// Whether another peer may be tried for `condition` (tries, time, idempotence, bytes sent).
     func canTryNext(_ p: ProxySession, _ condition: NextUpstream) -> Bool {
         let s = p.settings
-        guard s.nextUpstream.contains(condition), !p.headerSent else { return false }
+        guard s.nextUpstream.contains(condition), !p.headerSent, !p.bodyDiscarded else { return false }
         if s.nextUpstreamTries > 0 && p.tries >= s.nextUpstreamTries { return false }
         if s.nextUpstreamTimeout > 0 && worker.now - p.startedAt >= Int64(s.nextUpstreamTimeout) { return false }
         if p.requestSentAny && !s.nextUpstream.contains(.nonIdempotent) {
@@ -516,6 +589,9 @@ extension ClientConnection {
         guard let p = proxy else { return }
         switch p.phase {
         case .readingBody:
+            logInfo("client timed out (110: Connection timed out) while reading client request body")
+            abortProxy(status: 408)
+        case .sending where p.timer == .readingBody:
             logInfo("client timed out (110: Connection timed out) while reading client request body")
             abortProxy(status: 408)
         case .connecting, .sending:

@@ -65,7 +65,13 @@ extension ClientConnection {
             out.append("Connection: close\r\n")
             p.sentConnectionClose = true
         }
-        if s.passRequestBody && (p.bodyLength > 0 || head.contentLength != nil || head.isChunked) {
+        if p.streaming {
+            if let n = head.contentLength {
+                out.appendHeader("Content-Length", decimal: n)
+            } else {
+                out.append("Transfer-Encoding: chunked\r\n")
+            }
+        } else if s.passRequestBody && (p.bodyLength > 0 || head.contentLength != nil || head.isChunked) {
             out.appendHeader("Content-Length", decimal: p.bodyLength)
         }
         if s.passRequestHeaders {

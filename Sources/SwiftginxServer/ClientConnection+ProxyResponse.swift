@@ -328,7 +328,9 @@ extension ClientConnection {
         if rules.contains("auth"), head.header(HeaderName.authorization, in: headBytes) != nil { return true }
         if rules.contains("expired"), headerValue(p, "expires") != nil { return true }
         let cc = String(decoding: headerValue(p, "cache-control") ?? [], as: UTF8.self).lowercased()
-        for token in ["no-cache", "no-store", "private"] where rules.contains(token) && cc.contains(token) { return true }
+        for token in ["no-cache", "no-store", "private"] where rules.contains(token) && cc.contains(token) {
+            return true
+        }
         if rules.contains("no_last_modified") && headerValue(p, "last-modified") == nil { return true }
         if rules.contains("no_etag") && headerValue(p, "etag") == nil { return true }
         return false

@@ -59,6 +59,10 @@ final class ProxySession {
     /// Bytes read after the end of the body (a pipelined request), returned to the connection.
     var leftover: [UInt8] = []
     var expectContinue = false
+    /// proxy_request_buffering off: the body goes upstream as it arrives; once a piece
+    /// of it has been dropped after sending, the request cannot be retried.
+    var streaming = false
+    var bodyDiscarded = false
     /// The URI in the upstream request line (for logs), and whether it said
     /// `Connection: close` (then the connection is never cached).
     var sentURI: [UInt8] = []
@@ -129,6 +133,8 @@ final class ProxySession {
         bodyChunked = nil
         leftover.removeAll(keepingCapacity: true)
         expectContinue = false
+        streaming = false
+        bodyDiscarded = false
         sentURI.removeAll(keepingCapacity: true)
         sentConnectionClose = true
         dynamicURI = nil

@@ -127,7 +127,10 @@ import Testing
             #expect(sa == sb, "\(raw)\nnginx:     \(sa)\nswiftginx: \(sb)")
         }
         // Redirects and cookies as the client sees them.
-        for path in ["/redir", "/two?a=b", "/redir/redirect", "/redir/redirect-abs", "/noredir/redirect-abs", "/ownredir/redirect"] {
+        for path in [
+            "/redir", "/two?a=b", "/redir/redirect", "/redir/redirect-abs", "/noredir/redirect-abs",
+            "/ownredir/redirect",
+        ] {
             let a = try get(nginx.port, path)
             let b = try get(server.port, path)
             #expect(a.status == b.status, "\(path)")

@@ -288,6 +288,40 @@ import Testing
         #expect(s.waitForFile("logs/error.log", containing: "client intended to send too large chunked body"))
     }
 
+    @Test func unbufferedRequestBodiesStreamUpstream() throws {
+        let b = try EchoBackend()
+        let s = try start(
+            [b],
+            locations: """
+                location / {
+                    proxy_pass http://127.0.0.1:\(b.port);
+                    proxy_request_buffering off;
+                    proxy_http_version 1.1;
+                }
+                """)
+        defer {
+            s.stop()
+            b.stop()
+        }
+        let body = (0..<300_000).map { UInt8($0 % 239) }
+        let c = try RawClient(port: s.port)
+        try c.send("POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.count)\r\n\r\n")
+        try c.send(Array(body[0..<1000]))
+        usleep(200_000)
+        try c.send(Array(body[1000...]))
+        let r = try c.readResponse()
+        #expect(r.bodyText.contains("\"length\": 300000"))
+        #expect(r.bodyText.contains(sha256Hex(body)))
+        // A chunked body stays chunked on its way upstream (HTTP/1.1).
+        let k = try RawClient(port: s.port)
+        try k.send("POST /k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+        usleep(100_000)
+        try k.send("6\r\n world\r\n0\r\n\r\n")
+        let kr = try k.readResponse()
+        #expect(kr.bodyText.contains("\"length\": 11"))
+        #expect(kr.bodyText.contains("[\"Transfer-Encoding\", \"chunked\"]"))
+    }
+
     @Test func proxiedResponsesAreCompressedOnTheFly() throws {
         let b = try EchoBackend()
         let s = try start(
