@@ -47,6 +47,7 @@ let package = Package(
         .testTarget(
             name: "SwiftginxCompressionTests",
             dependencies: ["SwiftginxCompression", "CZlib", "CZstd", "CBrotliDecoder"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["SwiftginxPosix"]),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["SwiftginxPosix"], exclude: ["Support/echo_backend.py"]),
     ]
 )

@@ -26,6 +26,7 @@ struct UpstreamLevelArrays {
         if let params { s.params = params }
         if let hide { s.hideHeaders = hide }
         if let pass { s.passHeaders = pass }
+        if hide != nil || pass != nil { s.updateHidden() }
         if let ignore { s.ignoreHeaders = ignore }
         if let redirectMode { s.redirect = redirectMode }
         if let redirects { s.redirect = .rules(redirects) }

@@ -219,6 +219,16 @@ public struct UpstreamSettings: Sendable {
     public var modifier2: UInt8 = 0
     public init() {}
 
+    /// Lowercased names not passed to the client: nginx's defaults minus `passHeaders`
+    /// plus `hideHeaders` (kept in step by `updateHidden()`).
+    public var hidden: [[UInt8]] = UpstreamSettings.defaultHidden.sorted().map { Array($0.utf8) }
+
+    mutating func updateHidden() {
+        hidden = UpstreamSettings.defaultHidden.subtracting(passHeaders).union(hideHeaders).sorted().map {
+            Array($0.utf8)
+        }
+    }
+
     /// nginx's defaults hidden from the client (besides hop-by-hop fields).
     public static let defaultHidden: Set<String> = [
         "date", "server", "x-pad", "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",

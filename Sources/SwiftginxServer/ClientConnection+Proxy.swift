@@ -278,7 +278,10 @@ extension ClientConnection {
         if p.retryFresh {
             p.retryFresh = false
         } else {
-            if p.tried.count != group.servers.count { p.tried = Array(repeating: false, count: group.servers.count) }
+            if p.tried.count != group.servers.count {
+                p.tried.removeAll(keepingCapacity: true)
+                p.tried.append(contentsOf: repeatElement(false, count: group.servers.count))
+            }
             switch peers.pick(now: worker.now, tried: p.tried) {
             case .noLivePeers:
                 logUpstream(.error, "no live upstreams while connecting to upstream", p)
@@ -289,7 +292,7 @@ extension ClientConnection {
                 p.tried[i] = true
                 p.tries += 1
             }
-            p.addresses.append(group.servers[p.peer].address.description)
+            p.addresses.append(peers.addressTexts[p.peer])
             p.statuses.append(0)
             p.tryStartedAt = worker.clock.milliseconds
             p.connectTimes.append(-1)
@@ -409,6 +412,8 @@ extension ClientConnection {
             nextUpstream(p, .error)
             return true
         }
+        // The answer cannot be there before the request: wait for epoll to report it.
+        u.readReady = false
         p.phase = .readingHead
         p.timer = .readingHead
         worker.schedule(self, after: p.settings.readTimeout)
@@ -631,7 +636,12 @@ extension ClientConnection {
         if head.headLength > 0 { s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\"" }
         if let last = p.addresses.last {
             let scheme = p.pass?.proto == .uwsgi ? "uwsgi://" : "http://"
-            s += ", upstream: \"\(scheme)\(last)\(String(decoding: p.sentURI, as: UTF8.self))\""
+            let uri =
+                p.sentURI.upperBound <= p.requestHead.writerIndex
+                ? String(
+                    decoding: UnsafeRawBufferPointer(start: p.requestHead.base, count: p.requestHead.writerIndex)[
+                        p.sentURI], as: UTF8.self) : ""
+            s += ", upstream: \"\(scheme)\(last)\(uri)\""
         }
         if head.headLength > 0, let h = head.host { s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\"" }
         log.log(level, s, connection: number)

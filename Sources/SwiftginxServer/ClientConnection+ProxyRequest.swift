@@ -7,6 +7,7 @@
 
 import SwiftginxConfig
 import SwiftginxHTTP
+import SwiftginxRouting
 
 extension ClientConnection {
     /// Client headers never passed as they are (nginx's proxy defaults replace them).
@@ -14,6 +15,20 @@ extension ClientConnection {
         "host", "connection", "content-length", "transfer-encoding", "te", "keep-alive", "expect", "upgrade",
         "proxy-connection",
     ].map { Array($0.utf8) }
+
+    private static let hostName = Array("host".utf8)
+    private static let connectionName = Array("connection".utf8)
+    private static let closeValue = Array("close".utf8)
+
+    /// Appends a value's evaluation straight into `out` (no intermediate array).
+    func appendValue(_ value: ComplexValue, to out: ByteBuffer) {
+        for seg in value.segments {
+            switch seg {
+            case .literal(let b): out.append(b)
+            case .variable(let v): appendVariable(v, to: out)
+            }
+        }
+    }
 
     /// Builds `p.requestHead` for the current request (the body follows it).
     func buildUpstreamRequest(_ p: ProxySession) {
@@ -37,23 +52,29 @@ extension ClientConnection {
         out.append(UInt8(ascii: " "))
         let uriStart = out.writerIndex
         appendUpstreamURI(p, pass: pass, to: out)
-        p.sentURI = Array(UnsafeRawBufferPointer(start: out.base + uriStart, count: out.writerIndex - uriStart))
+        p.sentURI = uriStart..<out.writerIndex
         out.append(s.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
         // proxy_set_header lines, then the defaults they do not replace.
         var setHost = false
         var setConnection = false
         p.sentConnectionClose = false
         for param in s.params {
-            let v = evaluate(param.value)
-            if param.lowercasedName == Array("host".utf8) { setHost = true }
-            if param.lowercasedName == Array("connection".utf8) {
-                setConnection = true
-                if asciiCaseEqual(v, Array("close".utf8)) { p.sentConnectionClose = true }
-            }
-            if v.isEmpty { continue }
+            // Written in place; an empty value takes the line back out (nginx drops it).
+            let lineStart = out.writerIndex
             out.append(string: param.name)
             out.append(": ")
-            out.append(v)
+            let valueStart = out.writerIndex
+            appendValue(param.value, to: out)
+            let value = UnsafeRawBufferPointer(start: out.base + valueStart, count: out.writerIndex - valueStart)
+            if param.lowercasedName == Self.hostName { setHost = true }
+            if param.lowercasedName == Self.connectionName {
+                setConnection = true
+                if asciiCaseEqual(value, Self.closeValue) { p.sentConnectionClose = true }
+            }
+            if value.isEmpty {
+                out.writerIndex = lineStart
+                continue
+            }
             out.append("\r\n")
         }
         if !setHost {
@@ -175,7 +196,7 @@ extension ClientConnection {
             packet.removeAll()
         }
         p.requestHead.append(packet)
-        p.sentURI = []
+        p.sentURI = 0..<0
         p.sentConnectionClose = true
     }
 }

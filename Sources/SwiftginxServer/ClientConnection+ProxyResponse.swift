@@ -14,6 +14,14 @@ import SwiftginxHTTP
 import SwiftginxPosix
 
 extension ClientConnection {
+    private static let serverName = Array("server".utf8)
+    private static let dateName = Array("date".utf8)
+    private static let upgradeName = Array("upgrade".utf8)
+    private static let locationName = Array("location".utf8)
+    private static let refreshName = Array("refresh".utf8)
+    private static let setCookieName = Array("set-cookie".utf8)
+    private static let etagName = Array("etag".utf8)
+
     private static let hopByHop: [[UInt8]] = [
         "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te", "trailer",
     ].map { Array($0.utf8) }
@@ -30,10 +38,12 @@ extension ClientConnection {
         let inb = p.upstreamInput
         let limit = p.settings.bufferSize
         while true {
+            guard u.readReady else { return false }
             if inb.writableCount < 4096 { inb.reserve(max(limit + 1, 16384) - inb.writerIndex) }
             do {
                 switch try Socket.read(u.fd, inb.writable, inb.writableCount) {
                 case .wouldBlock:
+                    u.readReady = false
                     return false
                 case .processed(0):
                     if p.reused && inb.writerIndex == 0 {
@@ -109,7 +119,9 @@ extension ClientConnection {
             return
         }
         let ignored = p.settings.ignoreHeaders
-        if !ignored.contains("x-accel-redirect"), let r = headerValue(p, "x-accel-redirect"), !r.isEmpty {
+        if hasUpstreamHeader(p, "x-accel-redirect"), !ignored.contains("x-accel-redirect"),
+            let r = headerValue(p, "x-accel-redirect"), !r.isEmpty
+        {
             acceleratedRedirect(p, to: r)
             return
         }
@@ -129,6 +141,11 @@ extension ClientConnection {
             }
         }
         writeProxyHead(p)
+    }
+
+    /// Whether the upstream's response has a field (no allocation).
+    func hasUpstreamHeader(_ p: ProxySession, _ lowercasedName: StaticString) -> Bool {
+        p.headCopy.withUnsafeBytes { p.head.header(lowercasedName, in: $0) != nil }
     }
 
     /// The value of a response header (first occurrence) from the head copy.
@@ -192,9 +209,9 @@ extension ClientConnection {
         request.status = status
         output.append("HTTP/1.1 ")
         output.append(decimal: Int64(status))
-        let hidden = UpstreamSettings.defaultHidden.subtracting(p.settings.passHeaders).union(p.settings.hideHeaders)
-        let passServer = !hidden.contains("server") && headerValue(p, "server") != nil
-        let passDate = !hidden.contains("date") && headerValue(p, "date") != nil
+        let hidden = p.settings.hidden
+        let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader(p, "server")
+        let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader(p, "date")
         let coding = chooseProxyCoding(p, settings: settings)
         p.headCopy.withUnsafeBytes { buf in
             let reason = buf[p.head.reason]
@@ -215,31 +232,40 @@ extension ClientConnection {
             for h in p.head.headers {
                 let name = buf[h.name]
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
-                if status != 101 && asciiCaseEqual(name, Array("upgrade".utf8)) { continue }
-                let lower = String(decoding: name.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
-                if hidden.contains(lower) { continue }
-                var value = Array(buf[h.value])
-                if lower == "location" || lower == "refresh" {
+                if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
+                if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                let raw = buf[h.value]
+                var value: [UInt8]? = nil
+                let isLocation = asciiCaseEqual(name, Self.locationName)
+                if isLocation || asciiCaseEqual(name, Self.refreshName) {
                     // An upstream's relative Location stays relative; one that proxy_redirect
                     // rewrote to a relative URI is made absolute (absolute_redirect), as nginx does.
-                    let rewritten = rewriteRedirect(p, value, isRefresh: lower == "refresh")
-                    if lower == "location", rewritten != value, rewritten.first == UInt8(ascii: "/"),
+                    let original = Array(raw)
+                    let rewritten = rewriteRedirect(p, original, isRefresh: !isLocation)
+                    if isLocation, rewritten != original, rewritten.first == UInt8(ascii: "/"),
                         let s = settings, s.absoluteRedirect
                     {
                         value = absolutePrefix(settings: s) + rewritten
                     } else {
                         value = rewritten
                     }
-                } else if lower == "set-cookie" {
-                    value = rewriteCookie(p, value)
-                } else if lower == "etag", coding != nil, value.first != UInt8(ascii: "W") {
-                    value = Array("W/".utf8) + value
-                } else if lower == "content-type" {
-                    request.contentType = value
+                } else if asciiCaseEqual(name, Self.setCookieName) {
+                    if !p.settings.cookieDomains.isEmpty || !p.settings.cookiePaths.isEmpty {
+                        value = rewriteCookie(p, Array(raw))
+                    }
+                } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
+                    value = Array("W/".utf8) + raw
+                } else if asciiCaseEqual(name, HeaderName.contentType) {
+                    request.contentType.removeAll(keepingCapacity: true)
+                    request.contentType.append(contentsOf: raw)
                 }
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")
-                output.append(value)
+                if let value {
+                    output.append(value)
+                } else {
+                    output.append(UnsafeRawBufferPointer(rebasing: raw))
+                }
                 output.append("\r\n")
             }
         }
@@ -268,7 +294,9 @@ extension ClientConnection {
                 }
             }
         }
-        let xab = p.settings.ignoreHeaders.contains("x-accel-buffering") ? nil : headerValue(p, "x-accel-buffering")
+        let xab =
+            !hasUpstreamHeader(p, "x-accel-buffering") || p.settings.ignoreHeaders.contains("x-accel-buffering")
+            ? nil : headerValue(p, "x-accel-buffering")
         p.buffering = xab.map { asciiCaseEqual($0, Array("yes".utf8)) } ?? p.settings.buffering
         p.keepUpstream =
             p.pass?.proto == .http && (p.group?.keepalive ?? 0) > 0 && !p.sentConnectionClose && h.keepAlive
@@ -301,7 +329,7 @@ extension ClientConnection {
         guard let s = settings, s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return nil }
         let status = p.head.status
         guard status == 200 || status == 403 || status == 404, !isHeadOnly else { return nil }
-        guard headerValue(p, "content-encoding") == nil, let ct = headerValue(p, "content-type") else { return nil }
+        guard !hasUpstreamHeader(p, "content-encoding"), let ct = headerValue(p, "content-type") else { return nil }
         let bare = ct.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 32 && $0 != 9 }
         let type = String(decoding: bare, as: UTF8.self).lowercased()
         let length = p.head.contentLength ?? Int64.max
@@ -437,8 +465,13 @@ extension ClientConnection {
     func relayResponse(_ p: ProxySession) -> Bool {
         guard let u = p.upstream else { return true }
         var readBlocked = false
+        var clientBlocked = false
+        let memory = p.settings.buffers.count * p.settings.buffers.size
         while true {
-            if !p.upstreamDone && !readBlocked && canAccept(p) {
+            // With memory full, the client is written first; a temporary file takes the
+            // overflow only while the client is not taking bytes (nginx's event pipe).
+            let memoryFull = output.readableCount >= memory || p.spoolPending > 0
+            if !p.upstreamDone && !readBlocked && canAccept(p) && (!memoryFull || clientBlocked) {
                 if p.upstreamInput.readableCount > 0 {
                     if !processResponseBody(p) { return true }
                     continue
@@ -454,6 +487,7 @@ extension ClientConnection {
                 abortProxy(status: request.status)
                 return true
             }
+            clientBlocked = flushed == .blocked
             if p.upstreamDone {
                 if flushed == .blocked {
                     p.timer = .sending
@@ -484,6 +518,7 @@ extension ClientConnection {
     /// One read of body bytes from the upstream: straight into the client's output when
     /// no reframing is needed, else into `upstreamInput` for decoding.
     private func readUpstreamBody(_ p: ProxySession, _ u: UpstreamConnection) -> ReadOutcome {
+        guard u.readReady else { return .blocked }
         let memory = p.settings.buffers.count * p.settings.buffers.size
         let direct =
             p.responseChunked == nil && !p.clientChunked && p.encoder == nil && p.spoolPending == 0
@@ -496,7 +531,9 @@ extension ClientConnection {
                 var want = min(output.writableCount, max(memory - output.readableCount, 4096))
                 if p.responseRemaining >= 0 { want = Int(min(Int64(want), p.responseRemaining)) }
                 switch try Socket.read(u.fd, output.writable, want) {
-                case .wouldBlock: return .blocked
+                case .wouldBlock:
+                    u.readReady = false
+                    return .blocked
                 case .processed(let got): n = got
                 }
                 if n > 0 {
@@ -512,7 +549,9 @@ extension ClientConnection {
             } else {
                 p.upstreamInput.clear()
                 switch try Socket.read(u.fd, p.upstreamInput.writable, p.upstreamInput.writableCount) {
-                case .wouldBlock: return .blocked
+                case .wouldBlock:
+                    u.readReady = false
+                    return .blocked
                 case .processed(let got): n = got
                 }
                 if n > 0 {

@@ -85,6 +85,10 @@ final class ClientConnection {
     var lingeringEnd: Int64 = 0
     var nodelaySet = false
     var shuttingDown = false
+    /// False after a read of the request would block, until epoll reports the socket
+    /// readable again: a keep-alive connection waiting for its next request costs no
+    /// read that can only fail.
+    var readReady = true
     /// `$remote_addr`, formatted on first use for this connection.
     var remoteAddressCache: [UInt8]? = nil
     var remoteAddressText: [UInt8] {
@@ -155,6 +159,7 @@ final class ClientConnection {
         lingeringEnd = 0
         nodelaySet = false
         shuttingDown = false
+        readReady = true
     }
 
     func configureParser(_ s: ServerSettings) {
@@ -187,7 +192,10 @@ final class ClientConnection {
         drive()
     }
 
-    func onEvent(_ events: EpollEvents) { drive() }
+    func onEvent(_ events: EpollEvents) {
+        if !events.isDisjoint(with: readableEvents) { readReady = true }
+        drive()
+    }
 
     /// The request head bytes (offsets in `head` are relative to this).
     @inline(__always) var headBytes: UnsafeRawBufferPointer {
@@ -250,6 +258,7 @@ final class ClientConnection {
 
     /// Reads into `input`; false when the caller must wait (or the connection closed).
     private func readMore() -> Bool {
+        guard readReady else { return false }
         if input.writableCount == 0 {
             if input.readerIndex > 0 {
                 input.compact()
@@ -265,6 +274,7 @@ final class ClientConnection {
         do {
             switch try Socket.read(fd, input.writable, input.writableCount) {
             case .wouldBlock:
+                readReady = false
                 return false
             case .processed(0):
                 if state == .readingHead && input.readableCount > 0 {

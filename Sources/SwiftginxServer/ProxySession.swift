@@ -65,7 +65,7 @@ final class ProxySession {
     var bodyDiscarded = false
     /// The URI in the upstream request line (for logs), and whether it said
     /// `Connection: close` (then the connection is never cached).
-    var sentURI: [UInt8] = []
+    var sentURI: Range<Int> = 0..<0
     var sentConnectionClose = true
     /// `$proxy_host` of this request, and the URI of a proxy_pass with variables.
     var proxyHost = ""
@@ -135,7 +135,7 @@ final class ProxySession {
         expectContinue = false
         streaming = false
         bodyDiscarded = false
-        sentURI.removeAll(keepingCapacity: true)
+        sentURI = 0..<0
         sentConnectionClose = true
         dynamicURI = nil
         requestSentAny = false

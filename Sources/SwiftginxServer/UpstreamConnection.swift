@@ -23,13 +23,13 @@ final class UpstreamConnection {
     var openedAt: Int64 = 0
     var idleSince: Int64 = 0
     var connected = false
+    /// False after a read would block, until epoll reports the socket readable again
+    /// (edge-triggered: that report always follows new data), so no read is wasted.
+    var readReady = true
 }
 
-/// Key of the keep-alive cache: one list per upstream group (nginx caches per group,
-/// least recently used first out).
-struct PoolKey: Hashable {
-    let group: ObjectIdentifier
-}
+/// Events after which a socket must be read (data, end of stream, error).
+let readableEvents: EpollEvents = [.readable, .readHangup, .hangup, .error]
 
 extension Worker {
     /// A new upstream connection record in a free slot, registered with epoll.
@@ -53,6 +53,7 @@ extension Worker {
         u.peer = peer
         u.address = address
         u.openedAt = now
+        u.readReady = true
         upstreams[Int(slot)] = u
         do {
             try epoll.add(
@@ -79,8 +80,9 @@ extension Worker {
 
     /// An event on an upstream socket: its owner drives the request; an idle cached
     /// connection that becomes readable was closed (or misbehaves) and is dropped.
-    func upstreamEvent(slot: Int, generation: UInt32) {
+    func upstreamEvent(slot: Int, generation: UInt32, events: EpollEvents) {
         guard slot < upstreams.count, let u = upstreams[slot], u.slotGeneration == generation else { return }
+        if !events.isDisjoint(with: readableEvents) { u.readReady = true }
         if let c = u.owner {
             c.drive()
             return
@@ -98,52 +100,48 @@ extension Worker {
     func cacheUpstream(_ u: UpstreamConnection) -> Bool {
         guard let g = u.group, g.keepalive > 0, !stopping else { return false }
         if u.requests >= g.keepaliveRequests || now - u.openedAt >= Int64(g.keepaliveTime) { return false }
-        let key = PoolKey(group: ObjectIdentifier(g))
-        var list = idleUpstreams[key] ?? []
-        if list.count >= g.keepalive {
-            // The least recently used one makes room (nginx's LRU cache).
-            let oldest = list.removeFirst()
-            closeUpstream(oldest)
-        }
+        guard g.index >= 0 else { return false }
         u.owner = nil
         u.idleSince = now
-        list.append(u)
-        idleUpstreams[key] = list
+        // One list per group, by the group's index (an array: no hashing, no copies).
+        while idleUpstreams.count <= g.index { idleUpstreams.append([]) }
+        if idleUpstreams[g.index].count >= g.keepalive {
+            // The least recently used one makes room (nginx's LRU cache).
+            closeUpstream(idleUpstreams[g.index].removeFirst())
+        }
+        idleUpstreams[g.index].append(u)
         return true
     }
 
     /// The most recently cached idle connection to `peer` of `group`, if any.
     func takeIdleUpstream(group: UpstreamGroup, peer: Int) -> UpstreamConnection? {
-        let key = PoolKey(group: ObjectIdentifier(group))
-        guard var list = idleUpstreams[key] else { return nil }
-        guard let i = list.lastIndex(where: { $0.peer == peer }) else { return nil }
-        let u = list.remove(at: i)
-        idleUpstreams[key] = list
-        return u
+        let gi = group.index
+        guard gi >= 0, gi < idleUpstreams.count,
+            let i = idleUpstreams[gi].lastIndex(where: { $0.peer == peer && $0.group === group })
+        else { return nil }
+        return idleUpstreams[gi].remove(at: i)
     }
 
     private func removeIdle(_ u: UpstreamConnection) {
-        guard let g = u.group else { return }
-        let key = PoolKey(group: ObjectIdentifier(g))
-        idleUpstreams[key]?.removeAll { $0 === u }
+        guard let g = u.group, g.index >= 0, g.index < idleUpstreams.count else { return }
+        idleUpstreams[g.index].removeAll { $0 === u }
     }
 
     /// Closes idle connections past `keepalive_timeout` or `keepalive_time` (once a second).
     func expireIdleUpstreams() {
-        guard !idleUpstreams.isEmpty else { return }
-        for (key, list) in idleUpstreams {
-            var keep: [UpstreamConnection] = []
-            for u in list {
-                guard let g = u.group else { continue }
-                if stopping || now - u.idleSince >= Int64(g.keepaliveTimeout)
-                    || now - u.openedAt >= Int64(g.keepaliveTime)
-                {
+        let current = generation.config
+        for gi in idleUpstreams.indices where !idleUpstreams[gi].isEmpty {
+            idleUpstreams[gi].removeAll { u in
+                // A reload retires the old generation's groups: their connections go.
+                guard let g = u.group, gi < current.upstreams.count, current.upstreams[gi] === g,
+                    !stopping, now - u.idleSince < Int64(g.keepaliveTimeout),
+                    now - u.openedAt < Int64(g.keepaliveTime)
+                else {
                     closeUpstream(u)
-                } else {
-                    keep.append(u)
+                    return true
                 }
+                return false
             }
-            idleUpstreams[key] = keep.isEmpty ? nil : keep
         }
     }
 }

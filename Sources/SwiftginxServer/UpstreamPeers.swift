@@ -9,10 +9,13 @@ import Synchronization
 
 final class PeerTable: Sendable {
     let group: UpstreamGroup
+    /// `$upstream_addr` spelling of each peer, made once.
+    let addressTexts: [String]
     private let balancer: Mutex<RoundRobinBalancer>
 
     init(group: UpstreamGroup) {
         self.group = group
+        addressTexts = group.servers.map(\.address.description)
         balancer = Mutex(
             RoundRobinBalancer(
                 peers: group.servers.map {

@@ -71,7 +71,8 @@ public final class Worker: @unchecked Sendable {
     var upstreams: [UpstreamConnection?] = []
     var upstreamFreeSlots: [Int32] = []
     var upstreamGenerations: [UInt32] = []
-    var idleUpstreams: [PoolKey: [UpstreamConnection]] = [:]
+    /// Idle cached connections per upstream group (by `UpstreamGroup.index`), oldest first.
+    var idleUpstreams: [[UpstreamConnection]] = []
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -113,7 +114,8 @@ public final class Worker: @unchecked Sendable {
                     }
                 case 3:
                     upstreamEvent(
-                        slot: Int(UInt32(truncatingIfNeeded: token)), generation: UInt32((token >> 32) & 0x3FFF_FFFF))
+                        slot: Int(UInt32(truncatingIfNeeded: token)), generation: UInt32((token >> 32) & 0x3FFF_FFFF),
+                        events: epoll.events(at: i))
                 case 1:
                     let li = Int(UInt32(truncatingIfNeeded: token))
                     if li < listeners.count { accept(listeners[li]) }
