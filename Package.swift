@@ -25,7 +25,9 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "SwiftginxHTTP", swiftSettings: optimize),
         .target(name: "SwiftginxRouting", dependencies: ["SwiftginxHTTP", "CPCRE2"], swiftSettings: optimize),
-        .target(name: "SwiftginxConfig", dependencies: ["SwiftginxHTTP", "SwiftginxRouting"], swiftSettings: optimize),
+        .target(
+            name: "SwiftginxConfig", dependencies: ["SwiftginxHTTP", "SwiftginxRouting", "SwiftginxUpstream"],
+            swiftSettings: optimize),
         .target(
             name: "SwiftginxCompression", dependencies: ["CZlib", "CBrotli", "CZstd"], swiftSettings: optimize),
         .target(name: "SwiftginxUpstream", swiftSettings: optimize),

@@ -194,6 +194,9 @@ extension ConfigCompiler {
         case "split_clients": try splitClients(d)
         case "error_log": _ = try errorLog(d)
         case "upstream": try upstreamBlock(d)
+        case "match": try matchBlock(d)
+        case "health_check": try healthCheckDirective(d, level: level)
+        case "upstream_status": level.setters.append { $0.upstreamStatus = true }
         default:
             if try proxyDirective(d, level: level, location: location) { break }
             try genericSlot(d, level: level)

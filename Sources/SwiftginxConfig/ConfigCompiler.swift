@@ -132,6 +132,10 @@ final class ConfigCompiler {
     var implicitGroups: [String: UpstreamGroup] = [:]
     var allUpstreams: [UpstreamGroup] = []
     var pendingPasses: [PendingPass] = []
+    var pendingHealthChecks: [PendingHealthCheck] = []
+    var matches: [String: HealthMatch] = [:]
+    /// Active health checks by upstream group index.
+    var healthChecks: [Int: [HealthCheck]] = [:]
 
     init(prefix: String) {
         self.prefix = prefix
@@ -165,6 +169,7 @@ final class ConfigCompiler {
         for d in tree { try mainDirective(d) }
         if complete && !sawEvents { throw ConfigError("no \"events\" section in configuration") }
         try resolvePasses()
+        try resolveHealthChecks()
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
         if main.errorLogs.isEmpty {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
@@ -172,7 +177,7 @@ final class ConfigCompiler {
         let groups = try buildListenGroups()
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, upstreams: allUpstreams)
+            maps: maps, splits: splits, upstreams: allUpstreams, healthChecks: healthChecks)
     }
 
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {

@@ -18,6 +18,8 @@ public struct DirectiveContext: OptionSet, Sendable, Hashable {
     /// Inside `map {}` (its lines are "key value", not directives).
     public static let map = DirectiveContext(rawValue: 1 << 8)
     public static let upstream = DirectiveContext(rawValue: 1 << 7)
+    /// Inside `match {}` (health-check conditions).
+    public static let matchBlock = DirectiveContext(rawValue: 1 << 9)
 
     /// http, server and location: where most HTTP settings live.
     public static let httpAll: DirectiveContext = [.http, .server, .location]
@@ -208,6 +210,13 @@ public enum DirectiveTable {
             // upstream
             DirectiveSpec("upstream", .http, t1, block: .upstream, repeatable: true),
             DirectiveSpec("keepalive", .upstream, t1),
+            DirectiveSpec("least_conn", .upstream, noArgs),
+            DirectiveSpec("ip_hash", .upstream, noArgs),
+            DirectiveSpec("hash", .upstream, t12),
+            DirectiveSpec("random", .upstream, .take([0, 1, 2])),
+            DirectiveSpec("health_check", .location, .take([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])),
+            DirectiveSpec("upstream_status", .location, noArgs),
+            DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),
         ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + ignoredSpecs
 
     private static let locationIfOnly: DirectiveContext = [.location, .ifInLocation]
@@ -265,9 +274,17 @@ public enum DirectiveTable {
         "keepalive_time": DirectiveSpec("keepalive_time", .upstream, t1),
     ]
 
+    /// The conditions of a `match {}` block.
+    static let matchSpecs: [String: DirectiveSpec] = [
+        "status": DirectiveSpec("status", .matchBlock, .oneOrMore, repeatable: true),
+        "header": DirectiveSpec("header", .matchBlock, .oneOrMore, repeatable: true),
+        "body": DirectiveSpec("body", .matchBlock, .oneOrMore, repeatable: true),
+    ]
+
     /// The declaration of `name` as it applies in `context`.
     public static func spec(_ name: String, in context: DirectiveContext) -> DirectiveSpec? {
         if context == .upstream, let s = upstreamSpecs[name] { return s }
+        if context == .matchBlock { return matchSpecs[name] }
         return byName[name]
     }
 

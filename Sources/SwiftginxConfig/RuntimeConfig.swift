@@ -25,15 +25,18 @@ public final class RuntimeConfig: Sendable {
     /// Every upstream group (explicit blocks and the implicit ones of proxy_pass
     /// addresses), indexed by `UpstreamGroup.index`.
     public let upstreams: [UpstreamGroup]
+    /// Active health checks by `UpstreamGroup.index`.
+    public let healthChecks: [Int: [HealthCheck]]
     /// Explicit `upstream` blocks by name (for proxy_pass with variables).
     public let upstreamsByName: [String: UpstreamGroup]
 
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         accessLogPaths: [String] = [], maps: [String: VariableMap] = [:], splits: [String: SplitClients] = [:],
-        upstreams: [UpstreamGroup] = []
+        upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:]
     ) {
         self.upstreams = upstreams
+        self.healthChecks = healthChecks
         var byName: [String: UpstreamGroup] = [:]
         for g in upstreams where g.isExplicit { byName[g.name] = g }
         self.upstreamsByName = byName
@@ -427,6 +430,8 @@ public struct LocationSettings: Sendable {
     /// The proxy and uwsgi modules' settings.
     public var proxy = UpstreamSettings()
     public var uwsgi = UpstreamSettings()
+    /// `upstream_status`: this location answers with the upstreams' state as JSON.
+    public var upstreamStatus: Bool = false
     public var charsetTypes: Set<String> = [
         "text/html", "text/xml", "text/plain", "text/vnd.wap.wml", "application/javascript", "application/rss+xml",
     ]

@@ -4,6 +4,7 @@
 // Addresses are resolved while compiling (nginx resolves hostnames at startup too).
 
 import SwiftginxRouting
+import SwiftginxUpstream
 
 /// Where one upstream server listens.
 public enum PeerAddress: Sendable, Hashable {
@@ -24,6 +25,9 @@ public enum PeerAddress: Sendable, Hashable {
 /// A `server` line of an `upstream` block (one per resolved address).
 public struct UpstreamServer: Sendable {
     public var address: PeerAddress
+    /// The address as written on the `server` line ("app.local:8000"): the consistent
+    /// hash ring is built from it, as nginx builds it.
+    public var name: String = ""
     public var weight: Int = 1
     public var maxFails: Int = 1
     /// Milliseconds.
@@ -51,11 +55,18 @@ public final class UpstreamGroup: Sendable {
     public let isExplicit: Bool
     /// Index among all groups of the configuration (for per-worker state tables).
     public let index: Int
+    /// `least_conn`, `ip_hash`, `hash`, `random` (round robin when none).
+    public let method: BalancingMethod
+    /// The key of `hash KEY`.
+    public let hashKey: ComplexValue?
 
     public init(
         name: String, servers: [UpstreamServer], keepalive: Int = 0, keepaliveTimeout: Int = 60_000,
-        keepaliveRequests: Int = 1000, keepaliveTime: Int = 3_600_000, isExplicit: Bool, index: Int
+        keepaliveRequests: Int = 1000, keepaliveTime: Int = 3_600_000, isExplicit: Bool, index: Int,
+        method: BalancingMethod = .roundRobin, hashKey: ComplexValue? = nil
     ) {
+        self.method = method
+        self.hashKey = hashKey
         self.name = name
         self.servers = servers
         self.keepalive = keepalive
@@ -234,4 +245,44 @@ public struct UpstreamSettings: Sendable {
         "date", "server", "x-pad", "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
         "x-accel-buffering", "x-accel-charset",
     ]
+}
+
+/// An active health check (`health_check` in a location that proxies to an upstream,
+/// NGINX Plus's syntax).
+public struct HealthCheck: Sendable {
+    /// Milliseconds.
+    public var interval: Int = 5_000
+    public var jitter: Int = 0
+    public var fails: Int = 1
+    public var passes: Int = 1
+    public var uri: String = "/"
+    public var port: Int? = nil
+    public var match: HealthMatch? = nil
+    /// New peers start unhealthy until a check passes.
+    public var mandatory: Bool = false
+    public var persistent: Bool = false
+    /// The location's protocol, timeouts and Host header ($proxy_host).
+    public var proto: UpstreamProtocol = .http
+    public var connectTimeout: Int = 60_000
+    public var readTimeout: Int = 60_000
+    public var host: String = ""
+    public init() {}
+}
+
+/// A `match` block: what a passing answer looks like.
+public struct HealthMatch: Sendable {
+    public var name: String
+    /// `status` lines: each a list of codes and ranges, possibly negated.
+    public var statuses: [(ranges: [ClosedRange<Int>], negated: Bool)] = []
+    public var headers: [HeaderCondition] = []
+    /// `body ~ "re"` / `body !~ "re"`.
+    public var body: [(Regex, negated: Bool)] = []
+    public init(name: String) { self.name = name }
+}
+
+/// `header Name`, `header ! Name`, `header Name = v`, `!= v`, `~ re`, `!~ re`.
+public enum HeaderCondition: Sendable {
+    case present(String, negated: Bool)
+    case equals(String, String, negated: Bool)
+    case matches(String, Regex, negated: Bool)
 }

@@ -93,3 +93,15 @@ extension FileSystem {
     /// Empties a file (a temporary file whose content was all sent).
     public static func truncate(_ fd: Int32) { _ = ftruncate(fd, 0) }
 }
+
+extension Socket {
+    /// Waits up to `timeout` ms for `fd` to become readable (or writable); false on timeout.
+    public static func wait(_ fd: Int32, writable: Bool, timeout: Int) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(writable ? POLLOUT : POLLIN), revents: 0)
+        while true {
+            let r = poll(&p, 1, Int32(clamping: max(0, timeout)))
+            if r < 0 && errno == EINTR { continue }
+            return r > 0
+        }
+    }
+}

@@ -282,7 +282,13 @@ extension ClientConnection {
                 p.tried.removeAll(keepingCapacity: true)
                 p.tried.append(contentsOf: repeatElement(false, count: group.servers.count))
             }
-            switch peers.pick(now: worker.now, tried: p.tried) {
+            let key: [UInt8]
+            switch group.method {
+            case .ipHash: key = peer.rawAddress
+            case .hash: key = group.hashKey.map { evaluate($0) } ?? []
+            default: key = []
+            }
+            switch peers.pick(now: worker.now, tried: p.tried, key: key) {
             case .noLivePeers:
                 logUpstream(.error, "no live upstreams while connecting to upstream", p)
                 finishProxyWithError(502)

@@ -154,6 +154,10 @@ extension ClientConnection {
                 break
             }
         }
+        if s.upstreamStatus {
+            serveUpstreamStatus(settings: s)
+            return
+        }
         if let pass = s.pass {
             startProxy(pass, location: location)
             return

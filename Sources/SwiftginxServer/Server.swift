@@ -32,6 +32,8 @@ public final class Server {
     var state: ServerState!
     var workers: [Worker] = []
     var threads: [pthread_t] = []
+    /// The active health checks of the current generation.
+    var checker: HealthChecker? = nil
     /// Listening sockets by address: one per worker.
     var sockets: [ListenAddress: [Int32]] = [:]
     var retiredSockets: [(closeAt: Int64, fds: [Int32])] = []
@@ -88,6 +90,8 @@ public final class Server {
         for w in workers {
             threads.append(ProcessControl.startThread { w.run() })
         }
+        checker = HealthChecker(generation: generation, log: errorLog)
+        checker?.start()
         return masterLoop(signals)
     }
 
@@ -121,6 +125,7 @@ public final class Server {
     }
 
     private func stop(_ mode: StopMode) -> Int32 {
+        checker?.stop()
         state.requestStop(mode)
         for w in workers { w.wake() }
         for t in threads { ProcessControl.join(t) }
@@ -165,10 +170,13 @@ public final class Server {
             for w in config.warnings { state.errorLog.log(.warn, w) }
             state.errorLog.replaceTargets(errorTargets)
             generationNumber += 1
-            state.publish(
-                Generation(
-                    number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles))
+            let generation = Generation(
+                number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles)
+            state.publish(generation)
             for w in workers { w.wake() }
+            checker?.stop()
+            checker = HealthChecker(generation: generation, log: state.errorLog)
+            checker?.start()
             state.errorLog.log(.notice, "reconfigured (generation \(generationNumber))")
         } catch {
             state.errorLog.log(.emerg, error.description)

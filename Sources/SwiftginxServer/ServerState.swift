@@ -25,7 +25,9 @@ public final class Generation: Sendable {
 
     init(number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile]) {
         self.number = number
-        self.peerTables = config.upstreams.map { PeerTable(group: $0) }
+        self.peerTables = config.upstreams.map { g in
+            PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
+        }
         self.config = config
         self.listeners = listeners
         self.accessLogFiles = accessLogFiles

@@ -1,0 +1,94 @@
+// `upstream_status`: a location that answers with every upstream group and peer as
+// JSON — what NGINX Plus's API shows: address, state (up, down, unavail after
+// max_fails, unhealthy, checking before a mandatory check passed), weight, active
+// requests, requests, failures, and the active checks' counters and last result.
+
+import SwiftginxConfig
+import SwiftginxUpstream
+
+extension ClientConnection {
+    func serveUpstreamStatus(settings: LocationSettings) {
+        let generation = worker.generation
+        let now = worker.now
+        var json = "{\"upstreams\":{"
+        var firstGroup = true
+        for (gi, table) in generation.peerTables.enumerated() where table.group.isExplicit {
+            let g = table.group
+            if !firstGroup { json += "," }
+            firstGroup = false
+            let (peers, health) = table.snapshot
+            let checked = generation.config.healthChecks[gi] != nil
+            json += "\(Self.jsonString(g.name)):{\"method\":\(Self.jsonString(Self.methodName(g.method))),"
+            json += "\"keepalive\":\(g.keepalive),\"peers\":["
+            for (i, p) in peers.enumerated() {
+                if i > 0 { json += "," }
+                let server = g.servers[i]
+                let h = health[i]
+                let state: String
+                if p.down {
+                    state = "down"
+                } else if h.checking {
+                    state = "checking"
+                } else if p.unhealthy {
+                    state = "unhealthy"
+                } else if p.maxFails > 0 && p.fails >= p.maxFails && now - p.checked <= Int64(p.failTimeout) {
+                    state = "unavail"
+                } else {
+                    state = "up"
+                }
+                json += "{\"server\":\(Self.jsonString(table.addressTexts[i])),"
+                json += "\"name\":\(Self.jsonString(server.name.isEmpty ? table.addressTexts[i] : server.name)),"
+                json += "\"backup\":\(p.backup),\"weight\":\(p.weight),\"state\":\"\(state)\","
+                json += "\"active\":\(p.conns),\"requests\":\(p.requests),\"fails\":\(p.totalFails),"
+                json += "\"max_fails\":\(p.maxFails),\"fail_timeout\":\(p.failTimeout / 1000)"
+                if checked {
+                    json += ",\"health_checks\":{\"checks\":\(h.checks),\"fails\":\(h.fails),"
+                    json += "\"unhealthy\":\(h.unhealthyTransitions),"
+                    json += "\"last_passed\":\(h.lastPassed.map { "\($0)" } ?? "null"),"
+                    json += "\"last_error\":\(Self.jsonString(h.lastError)),\"response_time\":\(h.lastResponseMs)}"
+                }
+                json += "}"
+            }
+            json += "]}"
+        }
+        json += "}}\n"
+        request.status = 200
+        beginHead(200)
+        let body = appendMemoryBodyHeaders(Array(json.utf8), type: "application/json", status: 200, settings: settings)
+        output.append("Cache-Control: no-cache\r\n")
+        finishHead(settings: settings)
+        if !isHeadOnly { appendBody(body) }
+        flushResponse()
+    }
+
+    static func methodName(_ m: BalancingMethod) -> String {
+        switch m {
+        case .roundRobin: "round_robin"
+        case .leastConn: "least_conn"
+        case .ipHash: "ip_hash"
+        case .hash(let consistent): consistent ? "hash consistent" : "hash"
+        case .random(let two): two ? "random two" : "random"
+        }
+    }
+
+    static func jsonString(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if u.value < 0x20 {
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "\""
+    }
+}
