@@ -139,6 +139,49 @@ import Testing
         }
     }
 
+    @Test func activeHealthChecksWithGunicorn() throws {
+        try Backends.require()
+        let a = try Backend.start(.gunicornTCP, name: "a")
+        let b = try Backend.start(.gunicornTCP, name: "b")
+        defer {
+            a.stop()
+            b.stop()
+        }
+        let server = try startSwiftginx(
+            gunicornConfig(
+                [a, b],
+                extra: """
+                    location /checked/ {
+                        proxy_pass http://django/;
+                        health_check interval=300ms fails=1 passes=1 uri=/health/ mandatory;
+                    }
+                    location = /upstreams { upstream_status; }
+                    """))
+        defer { server.stop() }
+        // mandatory: traffic starts once the first checks passed.
+        #expect(
+            server.waitForFile("logs/error.log", containing: "127.0.0.1:\(b.port) in upstream \"django\" is healthy"))
+        #expect(
+            server.waitForFile("logs/error.log", containing: "127.0.0.1:\(a.port) in upstream \"django\" is healthy"))
+        var seen: [String: Int] = [:]
+        for _ in 0..<10 { seen[try get(server.port, "/checked/whoami/").bodyText, default: 0] += 1 }
+        #expect(seen["a"] == 5 && seen["b"] == 5, "\(seen)")
+        // Kill one while requests flow: no client sees an error, and the dead one is
+        // taken out by the checks (logged) rather than by failing requests.
+        a.kill()
+        var statuses: [Int] = []
+        for _ in 0..<30 {
+            statuses.append(try get(server.port, "/checked/whoami/").status)
+            usleep(20_000)
+        }
+        #expect(statuses.allSatisfy { $0 == 200 }, "\(statuses)")
+        #expect(
+            server.waitForFile("logs/error.log", containing: "127.0.0.1:\(a.port) in upstream \"django\" is unhealthy"))
+        for _ in 0..<5 { #expect(try get(server.port, "/checked/whoami/").bodyText == "b") }
+        let status = try get(server.port, "/upstreams").bodyText
+        #expect(status.contains("\"state\":\"unhealthy\""))
+    }
+
     @Test func keepAliveRaceUnderLoadGivesNo5xx() throws {
         try Backends.require()
         // gunicorn closes idle keep-alive connections after 1 s: requests spaced around
