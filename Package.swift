@@ -31,6 +31,8 @@ let package = Package(
         .target(
             name: "SwiftginxCompression", dependencies: ["CZlib", "CBrotli", "CZstd"], swiftSettings: optimize),
         .target(name: "SwiftginxUpstream", swiftSettings: optimize),
+        .target(name: "CSwiftginxTLSShims", dependencies: ["COpenSSL"]),
+        .target(name: "SwiftginxTLS", dependencies: ["COpenSSL", "CSwiftginxTLSShims"], swiftSettings: optimize),
         .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims"], swiftSettings: optimize),
         .target(
             name: "SwiftginxServer",
@@ -46,6 +48,7 @@ let package = Package(
         .testTarget(name: "SwiftginxRoutingTests", dependencies: ["SwiftginxRouting"]),
         .testTarget(name: "SwiftginxConfigTests", dependencies: ["SwiftginxConfig"]),
         .testTarget(name: "SwiftginxUpstreamTests", dependencies: ["SwiftginxUpstream"]),
+        .testTarget(name: "SwiftginxTLSTests", dependencies: ["SwiftginxTLS"]),
         .testTarget(
             name: "SwiftginxCompressionTests",
             dependencies: ["SwiftginxCompression", "CZlib", "CZstd", "CBrotliDecoder"]),

@@ -1,0 +1,449 @@
+// TLSContext: one SSL_CTX built from TLSServerOptions or TLSClientOptions, shared by all
+// worker threads. Everything that can fail (files, ciphers, keys) fails here, at startup
+// or reload, as a TLSError worded like nginx's; the handshake path only reads.
+
+import COpenSSL
+import CSwiftginxTLSShims
+import Glibc
+
+/// An owned SSL_CTX, freed in deinit.
+public final class TLSContext: @unchecked Sendable {
+    let ctx: OpaquePointer
+    let isClient: Bool
+    let rejectHandshake: Bool
+    let clientVerify: Bool
+    let defaultServerName: String?
+    let ticketKeys: [TicketKey]
+    let ocspResponse: [UInt8]?
+    /// ALPN protocols in wire format (length-prefixed), server preference order.
+    private let alpnWire: UnsafeMutableBufferPointer<UInt8>?
+
+    /// SNI: called during the handshake with the client's server name (nil when none);
+    /// return the context to switch to (this one or another server's), or nil to refuse
+    /// the handshake with an unrecognized_name alert. Set it before the first handshake;
+    /// it is read, never written, by the worker threads.
+    public var serverNameHandler: (@Sendable (String?) -> TLSContext?)?
+
+    public init(server options: TLSServerOptions) throws(TLSError) {
+        guard let ctx = SSL_CTX_new(TLS_server_method()) else {
+            throw TLSError.openSSL("SSL_CTX_new() failed")
+        }
+        let keys: [TicketKey]
+        let ocsp: [UInt8]?
+        do {
+            try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
+            try Self.configureServer(ctx, options)
+            keys = try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
+            ocsp = try options.staplingFile.map { (path) throws(TLSError) in
+                try readFile(path, what: "ssl_stapling_file")
+            }
+            try Self.applyConfCommands(ctx, options.confCommands, server: true)
+        } catch {
+            SSL_CTX_free(ctx)
+            throw error
+        }
+        self.ctx = ctx
+        self.isClient = false
+        self.rejectHandshake = options.rejectHandshake
+        self.clientVerify = false
+        self.defaultServerName = nil
+        self.ticketKeys = keys
+        self.ocspResponse = ocsp
+        self.alpnWire = Self.wireFormat(options.alpn)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        _ = swiftginx_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
+        _ = swiftginx_SSL_CTX_set_tlsext_servername_arg(ctx, me)
+        if alpnWire != nil {
+            SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
+        }
+        if !keys.isEmpty {
+            SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback)
+        }
+        if ocsp != nil {
+            _ = swiftginx_SSL_CTX_set_tlsext_status_cb(ctx, statusCallback)
+            _ = swiftginx_SSL_CTX_set_tlsext_status_arg(ctx, me)
+        }
+    }
+
+    public init(client options: TLSClientOptions) throws(TLSError) {
+        guard let ctx = SSL_CTX_new(TLS_client_method()) else {
+            throw TLSError.openSSL("SSL_CTX_new() failed")
+        }
+        do {
+            try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
+            try Self.configureClient(ctx, options)
+            try Self.applyConfCommands(ctx, options.confCommands, server: false)
+        } catch {
+            SSL_CTX_free(ctx)
+            throw error
+        }
+        self.ctx = ctx
+        self.isClient = true
+        self.rejectHandshake = false
+        self.clientVerify = options.verify
+        self.defaultServerName = options.serverName
+        self.ticketKeys = []
+        self.ocspResponse = nil
+        self.alpnWire = nil
+    }
+
+    deinit {
+        SSL_CTX_free(ctx)
+        alpnWire?.deallocate()
+    }
+
+    // MARK: - Setup shared by both sides
+
+    private static func configureCommon(
+        _ ctx: OpaquePointer, protocols: Set<String>, ciphers: String?
+    ) throws(TLSError) {
+        _ = swiftginx_SSL_CTX_set_mode(
+            ctx,
+            swiftginx_SSL_MODE_ENABLE_PARTIAL_WRITE | swiftginx_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                | swiftginx_SSL_MODE_RELEASE_BUFFERS)
+        SSL_CTX_set_options(ctx, swiftginx_SSL_OP_NO_COMPRESSION | swiftginx_SSL_OP_NO_RENEGOTIATION)
+        try setProtocols(ctx, protocols)
+        if let ciphers {
+            ERR_clear_error()
+            if SSL_CTX_set_cipher_list(ctx, ciphers) != 1 {
+                throw TLSError.openSSL("SSL_CTX_set_cipher_list(\"\(ciphers)\") failed")
+            }
+        }
+    }
+
+    /// nginx's ssl_protocols: versions not listed are switched off one by one (gaps
+    /// allowed), and the minimum is lowered explicitly so that TLSv1 and TLSv1.1 work
+    /// when asked even where the system configuration raises MinProtocol.
+    private static func setProtocols(_ ctx: OpaquePointer, _ protocols: Set<String>) throws(TLSError) {
+        let known: [(String, Int32, UInt64)] = [
+            ("TLSv1", TLS1_VERSION, swiftginx_SSL_OP_NO_TLSv1),
+            ("TLSv1.1", TLS1_1_VERSION, swiftginx_SSL_OP_NO_TLSv1_1),
+            ("TLSv1.2", TLS1_2_VERSION, swiftginx_SSL_OP_NO_TLSv1_2),
+            ("TLSv1.3", TLS1_3_VERSION, swiftginx_SSL_OP_NO_TLSv1_3),
+        ]
+        for name in protocols where name != "SSLv2" && name != "SSLv3" && !known.contains(where: { $0.0 == name }) {
+            throw TLSError("invalid value \"\(name)\" in ssl_protocols")
+        }
+        let enabled = known.filter { protocols.contains($0.0) }
+        guard let lowest = enabled.first, let highest = enabled.last else {
+            throw TLSError("no TLS protocol version enabled")
+        }
+        var off: UInt64 = swiftginx_SSL_OP_NO_SSLv3
+        for version in known where !protocols.contains(version.0) {
+            off |= version.2
+        }
+        SSL_CTX_set_options(ctx, off)
+        ERR_clear_error()
+        if swiftginx_SSL_CTX_set_min_proto_version(ctx, lowest.1) != 1
+            || swiftginx_SSL_CTX_set_max_proto_version(ctx, highest.1) != 1
+        {
+            throw TLSError.openSSL("SSL_CTX_set_min_proto_version() failed")
+        }
+    }
+
+    private static func applyConfCommands(
+        _ ctx: OpaquePointer, _ commands: [(String, String)], server: Bool
+    ) throws(TLSError) {
+        if commands.isEmpty { return }
+        guard let cctx = SSL_CONF_CTX_new() else { throw TLSError.openSSL("SSL_CONF_CTX_new() failed") }
+        defer { SSL_CONF_CTX_free(cctx) }
+        let side = UInt32(server ? SSL_CONF_FLAG_SERVER : SSL_CONF_FLAG_CLIENT)
+        _ = SSL_CONF_CTX_set_flags(
+            cctx, UInt32(SSL_CONF_FLAG_FILE) | side | UInt32(SSL_CONF_FLAG_CERTIFICATE)
+                | UInt32(SSL_CONF_FLAG_SHOW_ERRORS))
+        SSL_CONF_CTX_set_ssl_ctx(cctx, ctx)
+        for (name, value) in commands {
+            ERR_clear_error()
+            if SSL_CONF_cmd(cctx, name, value) <= 0 {
+                throw TLSError.openSSL("SSL_CONF_cmd(\"\(name)\", \"\(value)\") failed")
+            }
+        }
+        ERR_clear_error()
+        if SSL_CONF_CTX_finish(cctx) != 1 {
+            throw TLSError.openSSL("SSL_CONF_finish() failed")
+        }
+    }
+
+    // MARK: - Server
+
+    private static func configureServer(_ ctx: OpaquePointer, _ options: TLSServerOptions) throws(TLSError) {
+        if options.preferServerCiphers {
+            SSL_CTX_set_options(ctx, swiftginx_SSL_OP_CIPHER_SERVER_PREFERENCE)
+        }
+        if !options.sessionTickets {
+            SSL_CTX_set_options(ctx, swiftginx_SSL_OP_NO_TICKET)
+        }
+        for pair in options.certificates {
+            try loadCertificate(ctx, pair.certificate)
+            try loadKey(ctx, pair.key, passwords: options.passwords)
+            ERR_clear_error()
+            if SSL_CTX_check_private_key(ctx) != 1 {
+                throw TLSError.openSSL("SSL_CTX_check_private_key(\"\(describe(pair.key))\") failed")
+            }
+        }
+        if options.ecdhCurve != "auto" {
+            ERR_clear_error()
+            if swiftginx_SSL_CTX_set1_groups_list(ctx, options.ecdhCurve) != 1 {
+                throw TLSError.openSSL("SSL_CTX_set1_curves_list(\"\(options.ecdhCurve)\") failed")
+            }
+        }
+        if let dhparam = options.dhparam {
+            try loadDHParameters(ctx, dhparam)
+        }
+        try configureSessions(ctx, options)
+        try configureClientVerification(ctx, options)
+    }
+
+    private static func configureSessions(_ ctx: OpaquePointer, _ options: TLSServerOptions) throws(TLSError) {
+        // A context identifier derived from what decides whether a session may be resumed
+        // here: the certificates and the client verification; OpenSSL refuses to resume
+        // verified sessions without one.
+        var identity = "swiftginx"
+        for pair in options.certificates { identity += "\u{0}" + pair.certificate }
+        identity += "\u{0}\(options.verifyClient)\u{0}" + (options.clientCertificate ?? "")
+        identity += "\u{0}" + (options.trustedCertificate ?? "")
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        let bytes = Array(identity.utf8)
+        _ = EVP_Digest(bytes, bytes.count, &digest, &length, EVP_sha256(), nil)
+        ERR_clear_error()
+        if SSL_CTX_set_session_id_context(ctx, digest, min(length, UInt32(SSL_MAX_SID_CTX_LENGTH))) != 1 {
+            throw TLSError.openSSL("SSL_CTX_set_session_id_context() failed")
+        }
+        switch options.sessionCache {
+        case .off:
+            _ = swiftginx_SSL_CTX_set_session_cache_mode(ctx, swiftginx_SSL_SESS_CACHE_OFF)
+        case .none:
+            _ = swiftginx_SSL_CTX_set_session_cache_mode(
+                ctx, swiftginx_SSL_SESS_CACHE_SERVER | swiftginx_SSL_SESS_CACHE_NO_INTERNAL_STORE)
+        case .builtin(let size):
+            _ = swiftginx_SSL_CTX_set_session_cache_mode(ctx, swiftginx_SSL_SESS_CACHE_SERVER)
+            _ = swiftginx_SSL_CTX_sess_set_cache_size(ctx, max(1, size))
+        case .shared(_, let size):
+            _ = swiftginx_SSL_CTX_set_session_cache_mode(ctx, swiftginx_SSL_SESS_CACHE_SERVER)
+            _ = swiftginx_SSL_CTX_sess_set_cache_size(ctx, max(1, size / 256))
+        }
+        _ = SSL_CTX_set_timeout(ctx, max(1, options.sessionTimeout))
+    }
+
+    private static func configureClientVerification(
+        _ ctx: OpaquePointer, _ options: TLSServerOptions
+    ) throws(TLSError) {
+        if let ca = options.clientCertificate {
+            ERR_clear_error()
+            if SSL_CTX_load_verify_locations(ctx, ca, nil) != 1 {
+                throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(ca)\") failed")
+            }
+            guard let names = SSL_load_client_CA_file(ca) else {
+                throw TLSError.openSSL("SSL_load_client_CA_file(\"\(ca)\") failed")
+            }
+            SSL_CTX_set_client_CA_list(ctx, names)
+        }
+        if let trusted = options.trustedCertificate {
+            ERR_clear_error()
+            if SSL_CTX_load_verify_locations(ctx, trusted, nil) != 1 {
+                throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(trusted)\") failed")
+            }
+        }
+        if let crl = options.crl {
+            ERR_clear_error()
+            guard let store = SSL_CTX_get_cert_store(ctx), let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file())
+            else {
+                throw TLSError.openSSL("X509_STORE_add_lookup() failed")
+            }
+            if X509_load_crl_file(lookup, crl, X509_FILETYPE_PEM) == 0 {
+                throw TLSError.openSSL("X509_LOOKUP_load_file(\"\(crl)\") failed")
+            }
+            _ = X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+        }
+        switch options.verifyClient {
+        case .off:
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nil)
+        case .on, .optional, .optionalNoCA:
+            // As nginx: the handshake always goes through and the HTTP layer answers 400
+            // from clientVerify, so the callback accepts whatever the chain check found.
+            SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, acceptingVerifyCallback)
+        }
+        SSL_CTX_set_verify_depth(ctx, Int32(clamping: options.verifyDepth))
+    }
+
+    // MARK: - Client
+
+    private static func configureClient(_ ctx: OpaquePointer, _ options: TLSClientOptions) throws(TLSError) {
+        _ = swiftginx_SSL_CTX_set_session_cache_mode(
+            ctx, options.reuseSessions ? swiftginx_SSL_SESS_CACHE_CLIENT : swiftginx_SSL_SESS_CACHE_OFF)
+        if let trusted = options.trustedCertificate {
+            ERR_clear_error()
+            if SSL_CTX_load_verify_locations(ctx, trusted, nil) != 1 {
+                throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(trusted)\") failed")
+            }
+        } else if options.verify {
+            _ = SSL_CTX_set_default_verify_paths(ctx)
+        }
+        SSL_CTX_set_verify(ctx, options.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
+        if let certificate = options.certificate {
+            try loadCertificate(ctx, certificate)
+            try loadKey(ctx, options.key ?? certificate, passwords: [])
+        }
+        if let wire = wireFormat(options.alpn) {
+            defer { wire.deallocate() }
+            if SSL_CTX_set_alpn_protos(ctx, wire.baseAddress, UInt32(wire.count)) != 0 {
+                throw TLSError.openSSL("SSL_CTX_set_alpn_protos() failed")
+            }
+        }
+    }
+
+    // MARK: - Files
+
+    /// Certificate plus the chain that follows it in the same file, as the current
+    /// certificate of its key type (so RSA and ECDSA pairs live side by side).
+    private static func loadCertificate(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
+        let shown = describe(path)
+        guard let bio = openBIO(path) else {
+            throw TLSError.openSSL("cannot load certificate \"\(shown)\": BIO_new_file() failed")
+        }
+        defer { BIO_free(bio) }
+        guard let x509 = PEM_read_bio_X509_AUX(bio, nil, nil, nil) else {
+            throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509_AUX() failed")
+        }
+        defer { X509_free(x509) }
+        if SSL_CTX_use_certificate(ctx, x509) != 1 {
+            throw TLSError.openSSL("SSL_CTX_use_certificate(\"\(shown)\") failed")
+        }
+        while true {
+            ERR_clear_error()
+            guard let chain = PEM_read_bio_X509(bio, nil, nil, nil) else {
+                let last = ERR_peek_last_error()
+                if ERR_GET_LIB(last) == ERR_LIB_PEM && ERR_GET_REASON(last) == PEM_R_NO_START_LINE {
+                    ERR_clear_error()
+                    return
+                }
+                throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509() failed")
+            }
+            if swiftginx_SSL_CTX_add0_chain_cert(ctx, chain) != 1 {
+                X509_free(chain)
+                throw TLSError.openSSL("SSL_CTX_add0_chain_cert(\"\(shown)\") failed")
+            }
+        }
+    }
+
+    /// The private key, trying each password in order for an encrypted one; with no
+    /// password the callback answers "none" so OpenSSL never prompts on a terminal.
+    private static func loadKey(_ ctx: OpaquePointer, _ path: String, passwords: [String]) throws(TLSError) {
+        let shown = describe(path)
+        let attempts: [String?] = passwords.isEmpty ? [nil] : passwords
+        var key: OpaquePointer? = nil
+        for (index, password) in attempts.enumerated() {
+            ERR_clear_error()
+            guard let bio = openBIO(path) else {
+                throw TLSError.openSSL("cannot load certificate key \"\(shown)\": BIO_new_file() failed")
+            }
+            defer { BIO_free(bio) }
+            if let password {
+                key = password.withCString { PEM_read_bio_PrivateKey(bio, nil, passwordCallback, UnsafeMutableRawPointer(mutating: $0)) }
+            } else {
+                key = PEM_read_bio_PrivateKey(bio, nil, passwordCallback, nil)
+            }
+            if key != nil { break }
+            if index == attempts.count - 1 {
+                throw TLSError.openSSL("cannot load certificate key \"\(shown)\": PEM_read_bio_PrivateKey() failed")
+            }
+        }
+        guard let key else { return }
+        defer { EVP_PKEY_free(key) }
+        ERR_clear_error()
+        if SSL_CTX_use_PrivateKey(ctx, key) != 1 {
+            throw TLSError.openSSL("SSL_CTX_use_PrivateKey(\"\(shown)\") failed")
+        }
+    }
+
+    private static func loadDHParameters(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
+        ERR_clear_error()
+        guard let bio = BIO_new_file(path, "r") else {
+            throw TLSError.openSSL("BIO_new_file(\"\(path)\") failed")
+        }
+        defer { BIO_free(bio) }
+        guard let parameters = PEM_read_bio_Parameters(bio, nil) else {
+            throw TLSError.openSSL("PEM_read_bio_Parameters(\"\(path)\") failed")
+        }
+        if SSL_CTX_set0_tmp_dh_pkey(ctx, parameters) != 1 {
+            EVP_PKEY_free(parameters)
+            throw TLSError.openSSL("SSL_CTX_set0_tmp_dh_pkey(\"\(path)\") failed")
+        }
+    }
+
+    /// A BIO over a file, or over the PEM text of a `data:` value.
+    static func openBIO(_ path: String) -> OpaquePointer? {
+        ERR_clear_error()
+        guard path.hasPrefix("data:") else { return BIO_new_file(path, "r") }
+        guard let bio = BIO_new(BIO_s_mem()) else { return nil }
+        let text = Array(path.utf8.dropFirst(5))
+        if !text.isEmpty && BIO_write(bio, text, Int32(text.count)) != Int32(text.count) {
+            BIO_free(bio)
+            return nil
+        }
+        return bio
+    }
+
+    /// How a path appears in messages: `data:` values are not printed whole.
+    static func describe(_ path: String) -> String {
+        path.hasPrefix("data:") ? "data:..." : path
+    }
+
+    /// ALPN protocol names in wire format, or nil when there are none.
+    private static func wireFormat(_ protocols: [String]) -> UnsafeMutableBufferPointer<UInt8>? {
+        var bytes: [UInt8] = []
+        for name in protocols where !name.isEmpty && name.utf8.count < 256 {
+            bytes.append(UInt8(name.utf8.count))
+            bytes.append(contentsOf: name.utf8)
+        }
+        if bytes.isEmpty { return nil }
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = buffer.initialize(from: bytes)
+        return buffer
+    }
+
+    /// Server-preference ALPN choice; nil when nothing in common.
+    func selectALPN(
+        _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>, _ outLength: UnsafeMutablePointer<UInt8>,
+        _ offered: UnsafePointer<UInt8>, _ offeredLength: UInt32
+    ) -> Bool {
+        guard let alpnWire, let base = alpnWire.baseAddress else { return false }
+        var chosen: UnsafeMutablePointer<UInt8>? = nil
+        let status = SSL_select_next_proto(&chosen, outLength, base, UInt32(alpnWire.count), offered, offeredLength)
+        guard status == OPENSSL_NPN_NEGOTIATED, let chosen else { return false }
+        out.pointee = UnsafePointer(chosen)
+        return true
+    }
+}
+
+/// Reads a whole (small) file through OpenSSL's BIO so errors read like the others.
+func readFile(_ path: String, what: String) throws(TLSError) -> [UInt8] {
+    ERR_clear_error()
+    guard let bio = BIO_new_file(path, "rb") else {
+        throw TLSError.openSSL("cannot open \(what) \"\(path)\": BIO_new_file() failed")
+    }
+    defer { BIO_free(bio) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = BIO_read(bio, &chunk, Int32(chunk.count))
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<Int(n)])
+    }
+    return bytes
+}
+
+private func passwordCallback(
+    _ buffer: UnsafeMutablePointer<CChar>?, _ size: Int32, _ rwflag: Int32, _ userdata: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let buffer, let userdata else { return 0 }
+    let password = userdata.assumingMemoryBound(to: CChar.self)
+    let length = min(Int(strlen(password)), Int(size))
+    memcpy(buffer, password, length)
+    return Int32(length)
+}
+
+private func acceptingVerifyCallback(_ preverified: Int32, _ store: OpaquePointer?) -> Int32 {
+    1
+}

@@ -1,0 +1,73 @@
+// The settings a TLSContext is built from: nginx's ssl_* directives for a server,
+// proxy_ssl_*-like ones for a client. Plain values, compiled by the config layer.
+
+/// `ssl_verify_client`.
+public enum TLSVerifyClient: Sendable {
+    case off, on, optional, optionalNoCA
+}
+
+/// `ssl_session_cache`. All worker threads share one SSL_CTX, so `builtin` and `shared`
+/// both mean OpenSSL's internal cache of that context; `shared`'s size is in bytes
+/// (nginx: 1 MB holds about 4000 sessions), `builtin`'s in sessions.
+public enum TLSSessionCache: Sendable {
+    case off, none, builtin(size: Int), shared(name: String, size: Int)
+}
+
+/// What one server block's `ssl_*` directives ask for.
+public struct TLSServerOptions: Sendable {
+    /// PEM paths, or `data:` PEM text; several pairs (RSA + ECDSA) on one context.
+    public var certificates: [(certificate: String, key: String)] = []
+    /// `ssl_password_file` lines, tried in order for encrypted keys.
+    public var passwords: [String] = []
+    /// Any of SSLv3 (ignored), TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.
+    public var protocols: Set<String> = ["TLSv1.2", "TLSv1.3"]
+    public var ciphers: String = "HIGH:!aNULL:!MD5"
+    public var preferServerCiphers: Bool = false
+    /// "auto" (OpenSSL's default groups) or a list for SSL_CTX_set1_groups_list.
+    public var ecdhCurve: String = "auto"
+    public var dhparam: String? = nil
+    public var sessionCache: TLSSessionCache = .none
+    /// Seconds.
+    public var sessionTimeout: Int = 300
+    public var sessionTickets: Bool = true
+    /// Files of 48 or 80 bytes; the first encrypts, all decrypt.
+    public var ticketKeys: [String] = []
+    public var alpn: [String] = ["http/1.1"]
+    public var verifyClient: TLSVerifyClient = .off
+    public var verifyDepth: Int = 1
+    /// CA file sent in the CertificateRequest and trusted.
+    public var clientCertificate: String? = nil
+    /// CA file trusted but not sent.
+    public var trustedCertificate: String? = nil
+    public var crl: String? = nil
+    /// `ssl_conf_command` pairs, applied last, e.g. ("Options", "KTLS").
+    public var confCommands: [(String, String)] = []
+    /// Accepted for configuration compatibility; 0-RTT data is not enabled yet.
+    public var earlyData: Bool = false
+    /// `ssl_reject_handshake on`: handshakes that end on this context are refused.
+    public var rejectHandshake: Bool = false
+    /// DER OCSP response stapled as is (`ssl_stapling_file`).
+    public var staplingFile: String? = nil
+
+    public init() {}
+}
+
+/// A TLS client: tests, and TLS to upstreams.
+public struct TLSClientOptions: Sendable {
+    /// Verify the server's chain (and its name when a server name is given).
+    public var verify = false
+    /// CA file; with `verify` and no file, the system's default paths.
+    public var trustedCertificate: String? = nil
+    public var certificate: String? = nil
+    public var key: String? = nil
+    public var protocols: Set<String> = ["TLSv1.2", "TLSv1.3"]
+    public var ciphers: String? = nil
+    public var alpn: [String] = []
+    /// SNI sent when a connection does not name one.
+    public var serverName: String? = nil
+    public var reuseSessions = true
+    /// SSL_CONF_cmd pairs applied last, e.g. ("SignatureAlgorithms", "ECDSA+SHA256").
+    public var confCommands: [(String, String)] = []
+
+    public init() {}
+}
