@@ -38,7 +38,7 @@ public struct TLSError: Error, CustomStringConvertible, Sendable, Equatable {
             if code == 0 { break }
             ERR_error_string_n(code, &buffer, buffer.count)
             text += text.isEmpty ? " (SSL: " : " "
-            text += String(cString: buffer)
+            text += buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
             if let data, data.pointee != 0, flags & ERR_TXT_STRING != 0 {
                 text += ":" + String(cString: data)
             }
