@@ -101,8 +101,8 @@ struct TicketKey: Sendable {
         return key.withUnsafeMutableBytes { keyBytes in
             digest.withUnsafeMutableBufferPointer { digestName in
                 var parameters = [
-                    OSSL_PARAM_construct_octet_string("key", keyBytes.baseAddress, keyBytes.count),
-                    OSSL_PARAM_construct_utf8_string("digest", digestName.baseAddress, 0),
+                    OSSL_PARAM_construct_octet_string(swiftginx_OSSL_MAC_PARAM_KEY, keyBytes.baseAddress, keyBytes.count),
+                    OSSL_PARAM_construct_utf8_string(swiftginx_OSSL_MAC_PARAM_DIGEST, digestName.baseAddress, 0),
                     OSSL_PARAM_construct_end(),
                 ]
                 return EVP_MAC_CTX_set_params(hmac, &parameters) == 1

@@ -36,6 +36,10 @@ static const long swiftginx_SSL_SESS_CACHE_CLIENT = SSL_SESS_CACHE_CLIENT;
 static const long swiftginx_SSL_SESS_CACHE_SERVER = SSL_SESS_CACHE_SERVER;
 static const long swiftginx_SSL_SESS_CACHE_NO_INTERNAL_STORE = SSL_SESS_CACHE_NO_INTERNAL_STORE;
 
+/* OSSL_PARAM keeps the key pointer: these must be static strings. */
+static const char *const swiftginx_OSSL_MAC_PARAM_KEY = OSSL_MAC_PARAM_KEY;
+static const char *const swiftginx_OSSL_MAC_PARAM_DIGEST = OSSL_MAC_PARAM_DIGEST;
+
 static const unsigned long swiftginx_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;
 
 static inline long swiftginx_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
