@@ -48,15 +48,16 @@ func serverNameCallback(
 }
 
 func alpnSelectCallback(
-    _ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLength: UnsafeMutablePointer<UInt8>?,
+    _ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+    _ outLength: UnsafeMutablePointer<UInt8>?,
     _ offered: UnsafePointer<UInt8>?, _ offeredLength: UInt32, _ arg: UnsafeMutableRawPointer?
 ) -> Int32 {
-        guard let out, let outLength, let offered, let arg else { return SSL_TLSEXT_ERR_ALERT_FATAL }
-        let context = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue()
-        // nginx refuses the handshake when nothing in common (no_application_protocol).
-        return context.selectALPN(out, outLength, offered, offeredLength)
-            ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL
-    }
+    guard let out, let outLength, let offered, let arg else { return SSL_TLSEXT_ERR_ALERT_FATAL }
+    let context = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue()
+    // nginx refuses the handshake when nothing in common (no_application_protocol).
+    return context.selectALPN(out, outLength, offered, offeredLength)
+        ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL
+}
 
 func statusCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) -> Int32 {
     guard let ssl, let arg else { return SSL_TLSEXT_ERR_NOACK }
@@ -101,7 +102,8 @@ struct TicketKey: Sendable {
         return key.withUnsafeMutableBytes { keyBytes in
             digest.withUnsafeMutableBufferPointer { digestName in
                 var parameters = [
-                    OSSL_PARAM_construct_octet_string(swiftginx_OSSL_MAC_PARAM_KEY, keyBytes.baseAddress, keyBytes.count),
+                    OSSL_PARAM_construct_octet_string(
+                        swiftginx_OSSL_MAC_PARAM_KEY, keyBytes.baseAddress, keyBytes.count),
                     OSSL_PARAM_construct_utf8_string(swiftginx_OSSL_MAC_PARAM_DIGEST, digestName.baseAddress, 0),
                     OSSL_PARAM_construct_end(),
                 ]
@@ -118,23 +120,23 @@ func ticketKeyCallback(
     _ ssl: OpaquePointer?, _ name: UnsafeMutablePointer<UInt8>?, _ iv: UnsafeMutablePointer<UInt8>?,
     _ cipherContext: OpaquePointer?, _ hmac: OpaquePointer?, _ encrypt: Int32
 ) -> Int32 {
-        guard let name, let iv, let cipherContext, let hmac, let connection = connection(of: ssl) else { return -1 }
-        let keys = connection.context.ticketKeys
-        if encrypt == 1 {
-            guard let key = keys.first, let cipher = key.cipher else { return -1 }
-            let ivLength = EVP_CIPHER_get_iv_length(cipher)
-            guard RAND_bytes(iv, ivLength) == 1 else { return -1 }
-            key.name.withUnsafeBufferPointer { name.update(from: $0.baseAddress!, count: 16) }
-            guard EVP_EncryptInit_ex(cipherContext, cipher, nil, key.aesKey, iv) == 1, key.setHMAC(hmac) else {
-                return -1
-            }
-            return 1
+    guard let name, let iv, let cipherContext, let hmac, let connection = connection(of: ssl) else { return -1 }
+    let keys = connection.context.ticketKeys
+    if encrypt == 1 {
+        guard let key = keys.first, let cipher = key.cipher else { return -1 }
+        let ivLength = EVP_CIPHER_get_iv_length(cipher)
+        guard RAND_bytes(iv, ivLength) == 1 else { return -1 }
+        key.name.withUnsafeBufferPointer { name.update(from: $0.baseAddress!, count: 16) }
+        guard EVP_EncryptInit_ex(cipherContext, cipher, nil, key.aesKey, iv) == 1, key.setHMAC(hmac) else {
+            return -1
         }
-        for (index, key) in keys.enumerated() where key.name.elementsEqual(UnsafeBufferPointer(start: name, count: 16)) {
-            guard let cipher = key.cipher, key.setHMAC(hmac),
-                EVP_DecryptInit_ex(cipherContext, cipher, nil, key.aesKey, iv) == 1
-            else { return -1 }
-            return index == 0 ? 1 : 2
-        }
-        return 0
+        return 1
     }
+    for (index, key) in keys.enumerated() where key.name.elementsEqual(UnsafeBufferPointer(start: name, count: 16)) {
+        guard let cipher = key.cipher, key.setHMAC(hmac),
+            EVP_DecryptInit_ex(cipherContext, cipher, nil, key.aesKey, iv) == 1
+        else { return -1 }
+        return index == 0 ? 1 : 2
+    }
+    return 0
+}

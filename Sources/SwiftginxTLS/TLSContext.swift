@@ -149,7 +149,8 @@ public final class TLSContext: @unchecked Sendable {
         defer { SSL_CONF_CTX_free(cctx) }
         let side = UInt32(server ? SSL_CONF_FLAG_SERVER : SSL_CONF_FLAG_CLIENT)
         _ = SSL_CONF_CTX_set_flags(
-            cctx, UInt32(SSL_CONF_FLAG_FILE) | side | UInt32(SSL_CONF_FLAG_CERTIFICATE)
+            cctx,
+            UInt32(SSL_CONF_FLAG_FILE) | side | UInt32(SSL_CONF_FLAG_CERTIFICATE)
                 | UInt32(SSL_CONF_FLAG_SHOW_ERRORS))
         SSL_CONF_CTX_set_ssl_ctx(cctx, ctx)
         for (name, value) in commands {
@@ -340,7 +341,9 @@ public final class TLSContext: @unchecked Sendable {
             }
             defer { BIO_free(bio) }
             if let password {
-                key = password.withCString { PEM_read_bio_PrivateKey(bio, nil, passwordCallback, UnsafeMutableRawPointer(mutating: $0)) }
+                key = password.withCString {
+                    PEM_read_bio_PrivateKey(bio, nil, passwordCallback, UnsafeMutableRawPointer(mutating: $0))
+                }
             } else {
                 key = PEM_read_bio_PrivateKey(bio, nil, passwordCallback, nil)
             }

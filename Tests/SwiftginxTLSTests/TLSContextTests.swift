@@ -21,7 +21,8 @@ import Testing
         var options = TLSServerOptions()
         options.certificates = [("/nonexistent/cert.pem", certs.path("rsa.key"))]
         let message = error(options) ?? ""
-        #expect(message.hasPrefix("cannot load certificate \"/nonexistent/cert.pem\": BIO_new_file() failed (SSL: error:"))
+        #expect(
+            message.hasPrefix("cannot load certificate \"/nonexistent/cert.pem\": BIO_new_file() failed (SSL: error:"))
         #expect(message.contains("No such file or directory"))
     }
 
@@ -29,18 +30,23 @@ import Testing
         var options = TLSServerOptions()
         options.certificates = [(certs.path("garbage.pem"), certs.path("rsa.key"))]
         let message = error(options) ?? ""
-        #expect(message.hasPrefix("cannot load certificate \"\(certs.path("garbage.pem"))\": PEM_read_bio_X509_AUX() failed"))
+        #expect(
+            message.hasPrefix(
+                "cannot load certificate \"\(certs.path("garbage.pem"))\": PEM_read_bio_X509_AUX() failed"))
         #expect(message.contains("no start line"))
     }
 
     @Test func missingKeyFile() {
         let message = error(certs.server([("rsa.pem", "missing.key")])) ?? ""
-        #expect(message.hasPrefix("cannot load certificate key \"\(certs.path("missing.key"))\": BIO_new_file() failed"))
+        #expect(
+            message.hasPrefix("cannot load certificate key \"\(certs.path("missing.key"))\": BIO_new_file() failed"))
     }
 
     @Test func keyThatIsNotPEM() {
         let message = error(certs.server([("rsa.pem", "garbage.pem")])) ?? ""
-        #expect(message.hasPrefix("cannot load certificate key \"\(certs.path("garbage.pem"))\": PEM_read_bio_PrivateKey() failed"))
+        #expect(
+            message.hasPrefix(
+                "cannot load certificate key \"\(certs.path("garbage.pem"))\": PEM_read_bio_PrivateKey() failed"))
     }
 
     @Test func keyThatDoesNotMatch() {
@@ -73,7 +79,8 @@ import Testing
         #expect(pair.succeeded)
 
         options.certificates = [("data:nothing", "data:" + key)]
-        #expect(error(options)?.hasPrefix("cannot load certificate \"data:...\": PEM_read_bio_X509_AUX() failed") == true)
+        #expect(
+            error(options)?.hasPrefix("cannot load certificate \"data:...\": PEM_read_bio_X509_AUX() failed") == true)
     }
 
     @Test func badSettings() {

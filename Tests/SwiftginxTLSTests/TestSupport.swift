@@ -23,23 +23,36 @@ final class TestCertificates: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
         let rsa = ["-newkey", "rsa:2048"]
-        try openssl(["req", "-x509"] + rsa + ["-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3",
-            "-subj", "/CN=Swiftginx Test CA"])
-        try leaf("rsa", rsa, subject: "/CN=localhost", serial: "0x1001",
+        try openssl(
+            ["req", "-x509"] + rsa + [
+                "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3",
+                "-subj", "/CN=Swiftginx Test CA",
+            ])
+        try leaf(
+            "rsa", rsa, subject: "/CN=localhost", serial: "0x1001",
             extensions: "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
-        try leaf("ecdsa", ec, subject: "/CN=localhost-ecdsa", serial: "0x1002",
+        try leaf(
+            "ecdsa", ec, subject: "/CN=localhost-ecdsa", serial: "0x1002",
             extensions: "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n")
-        try leaf("client", rsa, subject: "/O=Swiftginx/CN=Test Client", serial: "0x1003",
+        try leaf(
+            "client", rsa, subject: "/O=Swiftginx/CN=Test Client", serial: "0x1003",
             extensions: "extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n")
-        try openssl(["req", "-x509"] + ec + ["-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "3",
-            "-subj", "/CN=other.test"])
-        try openssl(["req", "-x509"] + ec + ["-nodes", "-keyout", "stranger.key", "-out", "stranger.pem", "-days", "3",
-            "-subj", "/CN=Stranger"])
+        try openssl(
+            ["req", "-x509"] + ec + [
+                "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "3",
+                "-subj", "/CN=other.test",
+            ])
+        try openssl(
+            ["req", "-x509"] + ec + [
+                "-nodes", "-keyout", "stranger.key", "-out", "stranger.pem", "-days", "3",
+                "-subj", "/CN=Stranger",
+            ])
         try openssl(["pkey", "-in", "rsa.key", "-aes256", "-passout", "pass:secret", "-out", "rsa-encrypted.key"])
         try openssl(["rand", "-out", "ticket48.key", "48"])
         try openssl(["rand", "-out", "ticket80.key", "80"])
         try openssl(["rand", "-out", "ticket48b.key", "48"])
-        let chain = try String(contentsOfFile: path("rsa.pem"), encoding: .utf8)
+        let chain =
+            try String(contentsOfFile: path("rsa.pem"), encoding: .utf8)
             + String(contentsOfFile: path("ca.pem"), encoding: .utf8)
         try chain.write(toFile: path("rsa-chain.pem"), atomically: true, encoding: .utf8)
         try "not a certificate\n".write(toFile: path("garbage.pem"), atomically: true, encoding: .utf8)
@@ -49,10 +62,15 @@ final class TestCertificates: Sendable {
 
     private func leaf(_ name: String, _ key: [String], subject: String, serial: String, extensions: String) throws {
         try extensions.write(toFile: path("\(name).ext"), atomically: true, encoding: .utf8)
-        try openssl(["req", "-new"] + key + ["-nodes", "-keyout", "\(name).key", "-out", "\(name).csr",
-            "-subj", subject])
-        try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", serial,
-            "-out", "\(name).pem", "-days", "3", "-extfile", "\(name).ext"])
+        try openssl(
+            ["req", "-new"] + key + [
+                "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr",
+                "-subj", subject,
+            ])
+        try openssl([
+            "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", serial,
+            "-out", "\(name).pem", "-days", "3", "-extfile", "\(name).ext",
+        ])
     }
 
     private func openssl(_ arguments: [String]) throws {
