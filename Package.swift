@@ -38,8 +38,7 @@ let package = Package(
             name: "SwiftginxServer",
             dependencies: [
                 "SwiftginxHTTP", "SwiftginxRouting", "SwiftginxConfig", "SwiftginxPosix", "SwiftginxCompression",
-                "SwiftginxUpstream",
-                "COpenSSL", "CPCRE2",
+                "SwiftginxUpstream", "SwiftginxTLS", "COpenSSL", "CPCRE2",
             ],
             swiftSettings: serverSettings),
         .executableTarget(

@@ -188,14 +188,24 @@ extension ConfigCompiler {
     func buildListenGroups() throws(ConfigError) -> [ListenGroup] {
         guard let http else { return [] }
         let httpSettings = http.apply(to: baseSettings())
-        var httpServer = ServerSettings()
-        for f in http.serverSetters { f(&httpServer) }
+        let httpServer = http.applyServer(to: ServerSettings())
 
         var built: [ObjectIdentifier: VirtualServer] = [:]
         for s in servers {
             let settings = s.level.apply(to: httpSettings)
-            var serverSettings = httpServer
-            for f in s.level.serverSetters { f(&serverSettings) }
+            var serverSettings = s.level.applyServer(to: httpServer)
+            let hasSSLListen = s.listens.contains { a in
+                listenRegistry.byAddress[a].map { listenRegistry.entries[$0].options.ssl } ?? false
+            }
+            if hasSSLListen && !serverSettings.ssl.rejectHandshake {
+                if serverSettings.ssl.certificates.isEmpty {
+                    throw s.directive.error("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
+                }
+                if serverSettings.ssl.certificateKeys.count < serverSettings.ssl.certificates.count {
+                    let cert = serverSettings.ssl.certificates[serverSettings.ssl.certificateKeys.count]
+                    throw ConfigError("no \"ssl_certificate_key\" is defined for certificate \"\(cert)\"")
+                }
+            }
             serverSettings.keepaliveTimeout = settings.keepaliveTimeout
             let entries = s.locations.map { entry($0, parent: settings) }
             let index: LocationIndex<Location>

@@ -38,6 +38,22 @@ final class ConfigLevel {
     var uwsgiArrays = UpstreamLevelArrays()
     /// `proxy_pass` / `uwsgi_pass` of this level (not inherited by nested locations).
     var pass: PassBox? = nil
+    /// Array-valued ssl directives: a level that has any replaces the parent's list.
+    var sslCertificates: [String]? = nil
+    var sslCertificateKeys: [String]? = nil
+    var sslTicketKeys: [String]? = nil
+    var sslConfCommands: [(String, String)]? = nil
+
+    /// Applies this level's server-level setters (ssl arrays included) over `parent`.
+    func applyServer(to parent: ServerSettings) -> ServerSettings {
+        var s = parent
+        for f in serverSetters { f(&s) }
+        if let sslCertificates { s.ssl.certificates = sslCertificates }
+        if let sslCertificateKeys { s.ssl.certificateKeys = sslCertificateKeys }
+        if let sslTicketKeys { s.ssl.sessionTicketKeys = sslTicketKeys }
+        if let sslConfCommands { s.ssl.confCommands = sslConfCommands }
+        return s
+    }
 
     init(_ kind: Kind) { self.kind = kind }
 

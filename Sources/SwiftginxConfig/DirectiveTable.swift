@@ -217,7 +217,41 @@ public enum DirectiveTable {
             DirectiveSpec("health_check", .location, .take([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])),
             DirectiveSpec("upstream_status", .location, noArgs),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),
-        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + ignoredSpecs
+        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + sslSpecs + ignoredSpecs
+
+    private static let httpServer: DirectiveContext = [.http, .server]
+
+    /// The ssl module (http and server levels).
+    private static let sslSpecs: [DirectiveSpec] = [
+        DirectiveSpec("ssl_certificate", httpServer, t1, repeatable: true),
+        DirectiveSpec("ssl_certificate_key", httpServer, t1, repeatable: true),
+        DirectiveSpec("ssl_password_file", httpServer, t1),
+        DirectiveSpec("ssl_protocols", httpServer, .oneOrMore),
+        DirectiveSpec("ssl_ciphers", httpServer, t1),
+        DirectiveSpec("ssl_prefer_server_ciphers", httpServer, .flag),
+        DirectiveSpec("ssl_ecdh_curve", httpServer, t1),
+        DirectiveSpec("ssl_dhparam", httpServer, t1),
+        DirectiveSpec("ssl_session_cache", httpServer, .take([1, 2])),
+        DirectiveSpec("ssl_session_timeout", httpServer, t1),
+        DirectiveSpec("ssl_session_tickets", httpServer, .flag),
+        DirectiveSpec("ssl_session_ticket_key", httpServer, t1, repeatable: true),
+        DirectiveSpec("ssl_client_certificate", httpServer, t1),
+        DirectiveSpec("ssl_trusted_certificate", httpServer, t1),
+        DirectiveSpec("ssl_verify_client", httpServer, t1),
+        DirectiveSpec("ssl_verify_depth", httpServer, t1),
+        DirectiveSpec("ssl_crl", httpServer, t1),
+        DirectiveSpec("ssl_reject_handshake", httpServer, .flag),
+        DirectiveSpec("ssl_early_data", httpServer, .flag),
+        DirectiveSpec("ssl_conf_command", httpServer, t2, repeatable: true),
+        DirectiveSpec("ssl_stapling", httpServer, .flag),
+        DirectiveSpec("ssl_stapling_file", httpServer, t1),
+        DirectiveSpec("ssl_buffer_size", httpServer, t1),
+        DirectiveSpec("ssl_stapling_verify", httpServer, .flag, slot: .ignored(.flag)),
+        DirectiveSpec("ssl_stapling_responder", httpServer, t1, slot: .ignored(.none)),
+        DirectiveSpec("ssl_ocsp", httpServer, t1, slot: .ignored(.none)),
+        DirectiveSpec("ssl_ocsp_cache", httpServer, .take([1, 2]), slot: .ignored(.none)),
+        DirectiveSpec("ssl_ocsp_responder", httpServer, t1, slot: .ignored(.none)),
+    ]
 
     private static let locationIfOnly: DirectiveContext = [.location, .ifInLocation]
 

@@ -240,6 +240,8 @@ public struct ServerSettings: Sendable {
     /// For connections that do not get as far as a location (400s, 408s): location-level
     /// copies of these live in LocationSettings.
     public var keepaliveTimeout: Int = 75_000
+    /// The ssl module's settings (used when a listen of this server has `ssl`).
+    public var ssl = SSLSettings()
     public init() {}
 }
 

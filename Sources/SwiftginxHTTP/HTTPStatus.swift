@@ -71,7 +71,7 @@ public enum HTTPStatus {
             return "\(code) \(reasonPhrase(code))"
         case 494: return "400 Request Header Or Cookie Too Large"
         case 495: return "400 The SSL certificate error"
-        case 496: return "400 No Required SSL certificate"
+        case 496: return "400 No required SSL certificate was sent"
         case 497: return "400 The plain HTTP request was sent to HTTPS port"
         default: return nil
         }

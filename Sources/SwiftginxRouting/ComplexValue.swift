@@ -16,6 +16,8 @@ public enum Variable: Sendable, Hashable {
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus
+    /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
+    case ssl(SSLField)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
     case upstreamHeader(String)
     /// `$http_<name>`: a request header; name is lowercased with '_' standing for '-'.
@@ -101,12 +103,17 @@ extension Variable {
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.
+    /// (`$ssl_*` names are the SSLField cases.)
     /// `namedCaptures` are the `(?<name>...)` groups of the configuration's regexes.
     /// `customNames` are the variables declared so far with `set`.
     public init?(name: String, namedCaptures: Set<String> = [], customNames: Set<String> = []) {
         let lower = name.lowercased()
         if let v = Variable.plain[lower] {
             self = v
+            return
+        }
+        if lower.hasPrefix("ssl_"), let f = SSLField(rawValue: String(lower.dropFirst(4))) {
+            self = .ssl(f)
             return
         }
         func suffix(_ prefix: String) -> String? {
@@ -192,4 +199,13 @@ extension ComplexValue {
         if !literal.isEmpty { segments.append(.literal(literal)) }
         return ComplexValue(segments: segments, source: text)
     }
+}
+
+/// The TLS variables of the ssl module (`$ssl_` + raw value).
+public enum SSLField: String, Sendable, Hashable {
+    case `protocol`, cipher, serverName = "server_name", sessionReused = "session_reused"
+    case sessionID = "session_id", earlyData = "early_data", alpnProtocol = "alpn_protocol"
+    case clientVerify = "client_verify", clientSubjectDN = "client_s_dn", clientIssuerDN = "client_i_dn"
+    case clientSerial = "client_serial", clientFingerprint = "client_fingerprint", clientCert = "client_cert"
+    case clientRawCert = "client_raw_cert"
 }

@@ -34,7 +34,7 @@ extension ClientConnection {
             request.keepAlive = head.keepAlive
             if head.version != .http10 {
                 let continueLine: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
-                _ = try? Socket.write(fd, continueLine.utf8Start, continueLine.utf8CodeUnitCount)
+                _ = try? clientWrite(continueLine.utf8Start, continueLine.utf8CodeUnitCount)
             }
         }
         state = .proxying
@@ -152,7 +152,7 @@ extension ClientConnection {
             var want = scratch.capacity
             if p.bodyChunked == nil { want = Int(min(Int64(want), p.bodyRemaining)) }
             do {
-                switch try Socket.read(fd, scratch.base, want) {
+                switch try clientRead(scratch.base, want) {
                 case .wouldBlock:
                     return false
                 case .processed(0):
@@ -442,7 +442,7 @@ extension ClientConnection {
         var want = scratch.capacity
         if p.bodyChunked == nil { want = Int(min(Int64(want), p.bodyRemaining)) }
         do {
-            switch try Socket.read(fd, scratch.base, want) {
+            switch try clientRead(scratch.base, want) {
             case .wouldBlock:
                 p.timer = .readingBody
                 worker.schedule(self, after: request.bodyTimeout)

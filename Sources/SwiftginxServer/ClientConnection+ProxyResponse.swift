@@ -728,7 +728,7 @@ extension ClientConnection {
     private func flushProxy(_ p: ProxySession) -> FlushResult {
         do {
             while output.readableCount > 0 {
-                switch try Socket.write(fd, output.base + output.readerIndex, output.readableCount) {
+                switch try clientWrite(output.base + output.readerIndex, output.readableCount) {
                 case .wouldBlock: return .blocked
                 case .processed(let n): output.readerIndex += n
                 }
@@ -737,7 +737,7 @@ extension ClientConnection {
             responseStart = 0
             while p.spoolPending > 0 {
                 var offset = p.spoolSent
-                switch try Socket.sendfile(fd, p.spoolFile, offset: &offset, count: Int(min(p.spoolPending, 1 << 30))) {
+                switch try clientSendfile(p.spoolFile, offset: &offset, count: Int(min(p.spoolPending, 1 << 30))) {
                 case .wouldBlock: return .blocked
                 case .processed(0): return .failed
                 case .processed(let n): p.spoolSent += Int64(n)
@@ -817,7 +817,7 @@ extension ClientConnection {
                     }
                 }
                 if output.readableCount > 0 {
-                    switch try Socket.write(fd, output.base + output.readerIndex, output.readableCount) {
+                    switch try clientWrite(output.base + output.readerIndex, output.readableCount) {
                     case .wouldBlock: break
                     case .processed(let n):
                         output.readerIndex += n
@@ -831,7 +831,7 @@ extension ClientConnection {
                 if up.readableCount == 0 {
                     up.clear()
                     up.reserve(16384)
-                    switch try Socket.read(fd, up.writable, up.writableCount) {
+                    switch try clientRead(up.writable, up.writableCount) {
                     case .wouldBlock: break
                     case .processed(0):
                         endTunnel(p)

@@ -47,6 +47,7 @@ extension ClientConnection {
             request.hasArgs = true
             request.args.append(contentsOf: buf[q])
         }
+        if group.options.ssl && !checkTLSRequest(server) { return }
         if !server.serverRewrites.isEmpty,
             case .handled = runRewrites(server.serverRewrites, settings: server.defaultSettings)
         {
@@ -229,9 +230,9 @@ extension ClientConnection {
         writeDefaultPage(code, settings: settings) { $0.appendHeader("Location", target) }
     }
 
-    /// "http://host[:port]" for absolute redirects.
+    /// "http://host[:port]" (https for TLS) for absolute redirects.
     func absolutePrefix(settings: LocationSettings) -> [UInt8] {
-        var out = Array("http://".utf8)
+        var out = Array((tls != nil ? "https://" : "http://").utf8)
         if settings.serverNameInRedirect, let name = request.server?.primaryName, !name.isEmpty {
             out += Array(name.utf8)
         } else if let h = head.host {
@@ -245,7 +246,7 @@ extension ClientConnection {
             out += Array(group.address.host.utf8)
         }
         let port = group.address.port
-        if settings.portInRedirect && port != 80 { out += Array(":\(port)".utf8) }
+        if settings.portInRedirect && port != (tls != nil ? 443 : 80) { out += Array(":\(port)".utf8) }
         return out
     }
 
@@ -316,13 +317,62 @@ extension ClientConnection {
         sendDefaultPage(status)
     }
 
+    /// nginx's checks of a request that came over an `ssl` address: plain HTTP on the
+    /// HTTPS port (497), a client certificate that `ssl_verify_client` requires (496) or
+    /// that failed verification (495), and a Host naming another server than the
+    /// certificate-verifying one SNI chose (421). False when an answer was sent.
+    func checkTLSRequest(_ server: VirtualServer) -> Bool {
+        if plainHTTPOnTLSPort {
+            logInfo("client sent plain HTTP request to HTTPS port")
+            request.keepAlive = false
+            respondError(497)
+            return false
+        }
+        guard let tls else { return true }
+        let verify = server.settings.ssl.verifyClient
+        if verify != .off && verify != .optionalNoCA {
+            let result = tls.clientVerify
+            if result == "NONE" {
+                if verify == .on {
+                    logInfo("client sent no required SSL certificate while reading client request headers")
+                    request.keepAlive = false
+                    respondError(496)
+                    return false
+                }
+            } else if result != "SUCCESS" {
+                logInfo(
+                    "client SSL certificate verify error: \(result.dropFirst(7)) while reading client request headers")
+                request.keepAlive = false
+                respondError(495)
+                return false
+            }
+        }
+        if let sni = tls.serverName?.lowercased(), !sni.isEmpty {
+            let chosen = Array(sni.utf8).withUnsafeBytes { group.server(forHost: $0) }
+            if chosen !== server && chosen.settings.ssl.verifyClient != .off {
+                logInfo("client attempted to request the server name different from the one that was negotiated")
+                request.keepAlive = false
+                sendDefaultPage(421)
+                return false
+            }
+        }
+        return true
+    }
+
     /// nginx's built-in page for `status`.
     func sendDefaultPage(_ status: Int) {
-        writeDefaultPage(status, settings: request.location?.settings ?? request.server?.defaultSettings)
+        let settings = request.location?.settings ?? request.server?.defaultSettings
+        if status >= 495 && status <= 497 {
+            // nginx's 495-497 go out as 400 with their own page.
+            writeDefaultPage(400, settings: settings, pageCode: status)
+            return
+        }
+        writeDefaultPage(status, settings: settings)
     }
 
     func writeDefaultPage(
-        _ status: Int, title: String? = nil, settings: LocationSettings?, extra: (ByteBuffer) -> Void = { _ in }
+        _ status: Int, title: String? = nil, settings: LocationSettings?, pageCode: Int? = nil,
+        extra: (ByteBuffer) -> Void = { _ in }
     ) {
         request.status = status
         switch status {
@@ -330,7 +380,7 @@ extension ClientConnection {
         default: break
         }
         let tokens = settings?.serverTokens ?? true
-        var body = worker.errorPage(status, serverTokens: tokens)
+        var body = worker.errorPage(pageCode ?? status, serverTokens: tokens)
         if let title, var b = body {
             // nginx keeps the 400 status but names the real cause (its internal 494).
             let old = Array("400 Bad Request".utf8)

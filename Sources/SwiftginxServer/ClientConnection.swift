@@ -9,6 +9,7 @@ import Glibc
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
+import SwiftginxTLS
 
 /// A piece of a multipart body sent after the current one: bytes, then a file region.
 struct BodyPart {
@@ -19,6 +20,10 @@ struct BodyPart {
 
 final class ClientConnection {
     enum State {
+        /// On an `ssl` address, waiting for the first byte (TLS record or plain HTTP).
+        case detectingTLS
+        /// The TLS handshake of a connection accepted on an `ssl` address.
+        case handshaking
         /// Keep-alive wait: no byte of the next request yet.
         case idle
         case readingHead
@@ -89,6 +94,10 @@ final class ClientConnection {
     /// readable again: a keep-alive connection waiting for its next request costs no
     /// read that can only fail.
     var readReady = true
+    /// TLS, when the connection came in on an `ssl` address.
+    var tls: TLSConnection? = nil
+    /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
+    var plainHTTPOnTLSPort = false
     /// `$remote_addr`, formatted on first use for this connection.
     var remoteAddressCache: [UInt8]? = nil
     var remoteAddressText: [UInt8] {
@@ -160,6 +169,8 @@ final class ClientConnection {
         nodelaySet = false
         shuttingDown = false
         readReady = true
+        tls = nil
+        plainHTTPOnTLSPort = false
     }
 
     func configureParser(_ s: ServerSettings) {
@@ -189,6 +200,7 @@ final class ClientConnection {
     func start() {
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
+        if group.options.ssl { state = .detectingTLS }
         drive()
     }
 
@@ -207,6 +219,10 @@ final class ClientConnection {
     func drive() {
         while true {
             switch state {
+            case .detectingTLS:
+                if !beginTLSIfNeeded() { return }
+            case .handshaking:
+                if !continueHandshake() { return }
             case .idle, .readingHead:
                 if input.readableCount > 0 && input.readableCount != parsedCount {
                     headBase = input.readerIndex
@@ -258,7 +274,7 @@ final class ClientConnection {
 
     /// Reads into `input`; false when the caller must wait (or the connection closed).
     private func readMore() -> Bool {
-        guard readReady else { return false }
+        guard readReady || hasBufferedInput else { return false }
         if input.writableCount == 0 {
             if input.readerIndex > 0 {
                 input.compact()
@@ -272,7 +288,7 @@ final class ClientConnection {
             }
         }
         do {
-            switch try Socket.read(fd, input.writable, input.writableCount) {
+            switch try clientRead(input.writable, input.writableCount) {
             case .wouldBlock:
                 readReady = false
                 return false
@@ -307,7 +323,7 @@ final class ClientConnection {
             while true {
                 if output.readableCount > 0 {
                     let more = fileRemaining > 0
-                    switch try Socket.write(fd, output.base + output.readerIndex, output.readableCount, more: more) {
+                    switch try clientWrite(output.base + output.readerIndex, output.readableCount, more: more) {
                     case .wouldBlock:
                         worker.schedule(self, after: request.sendTimeout)
                         return false
@@ -318,7 +334,7 @@ final class ClientConnection {
                 }
                 if fileRemaining > 0 {
                     let chunk = Int(min(fileRemaining, 1 << 30))
-                    switch try Socket.sendfile(fd, fileEntry?.fd ?? -1, offset: &fileOffset, count: chunk) {
+                    switch try clientSendfile(fileEntry?.fd ?? -1, offset: &fileOffset, count: chunk) {
                     case .wouldBlock:
                         worker.schedule(self, after: request.sendTimeout)
                         return false
@@ -445,7 +461,7 @@ final class ClientConnection {
             input.reserve(4096)
             do {
                 let want = chunked == nil ? Int(min(Int64(input.writableCount), bodyRemaining)) : input.writableCount
-                switch try Socket.read(fd, input.writable, want) {
+                switch try clientRead(input.writable, want) {
                 case .wouldBlock: return false
                 case .processed(0):
                     close()
@@ -470,6 +486,7 @@ final class ClientConnection {
             close()
             return
         }
+        tls?.shutdown()
         Socket.shutdownWrite(fd)
         state = .lingering
         lingeringEnd = worker.now + Int64(request.lingeringTime)
@@ -480,7 +497,7 @@ final class ClientConnection {
     private func linger() -> Bool {
         while true {
             do {
-                switch try Socket.read(fd, worker.scratch.base, worker.scratch.capacity) {
+                switch try clientRead(worker.scratch.base, worker.scratch.capacity) {
                 case .wouldBlock:
                     if worker.now >= lingeringEnd {
                         close()
@@ -520,6 +537,9 @@ final class ClientConnection {
             close()
         case .proxying:
             proxyTimeout()
+        case .handshaking, .detectingTLS:
+            logInfo("client timed out (110: Connection timed out) while SSL handshaking")
+            close()
         case .idle, .lingering:
             close()
         case .closed:
@@ -538,6 +558,10 @@ final class ClientConnection {
         state = .closed
         releaseFile()
         if proxy != nil { closeProxy() }
+        if let t = tls {
+            t.shutdown()
+            tls = nil
+        }
         // close() removes the socket from epoll: no epoll_ctl needed.
         Socket.close(fd)
         worker.connectionClosed(self)

@@ -56,11 +56,12 @@ public final class Server {
             }
         }
         for w in config.warnings { errorLog.log(.warn, w) }
+        let tls = try Server.buildTLS(config)
         let listeners = try bindListeners(config)
         let accessFiles = try openAccessLogs(config)
         generationNumber = 1
         let generation = Generation(
-            number: 1, config: config, listeners: listeners, accessLogFiles: accessFiles)
+            number: 1, config: config, listeners: listeners, accessLogFiles: accessFiles, tls: tls)
         state = ServerState(generation: generation, errorLog: errorLog, logFiles: logFiles, prefix: options.prefix)
 
         if config.main.daemon {
@@ -161,6 +162,7 @@ public final class Server {
         }
         do {
             let errorTargets = try openErrorLogs(config)
+            let tls = try Server.buildTLS(config)
             let listeners = try bindListeners(config)
             let accessFiles = try openAccessLogs(config)
             if config.main.workerProcesses != workerCount {
@@ -171,7 +173,7 @@ public final class Server {
             state.errorLog.replaceTargets(errorTargets)
             generationNumber += 1
             let generation = Generation(
-                number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles)
+                number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles, tls: tls)
             state.publish(generation)
             for w in workers { w.wake() }
             checker?.stop()

@@ -22,9 +22,15 @@ public final class Generation: Sendable {
     public let accessLogFiles: [String: LogFile]
     /// Shared peer state of every upstream group, by `UpstreamGroup.index`.
     let peerTables: [PeerTable]
+    /// TLS contexts of the servers and `ssl` addresses.
+    let tls: TLSContexts
 
-    init(number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile]) {
+    init(
+        number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
+        tls: TLSContexts = TLSContexts()
+    ) {
         self.number = number
+        self.tls = tls
         self.peerTables = config.upstreams.map { g in
             PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
         }

@@ -64,7 +64,7 @@ extension ClientConnection {
         case .requestMethod:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.methodBytes])) }
         case .requestLength: out.append(decimal: Int64(head.headLength))
-        case .scheme: out.append("http")
+        case .scheme: out.append(tls != nil ? "https" : "http")
         case .serverName: if let s = request.server { out.append(string: s.primaryName) }
         case .serverPort: out.append(decimal: Int64(group.address.port))
         case .serverAddr:
@@ -127,8 +127,10 @@ extension ClientConnection {
             for _ in 0..<32 { out.append(hex[Int.random(in: 0..<16)]) }
         case .binaryRemoteAddr: out.append(peer.rawAddress)
         case .requestCompletion: if request.status > 0 && !request.aborted { out.append("OK") }
-        // Not set at this stage: no TLS, no request bodies kept, no proxying yet.
-        case .https, .requestBody: break
+        case .https: if tls != nil { out.append("on") }
+        // Request bodies are passed upstream, not kept as a variable.
+        case .requestBody: break
+        case .ssl(let field): appendTLSVariable(field, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, head.header(HeaderName.xForwardedFor, in: buf) != nil {
                 appendHeaderValues(named: "x-forwarded-for", buf: buf, to: out)

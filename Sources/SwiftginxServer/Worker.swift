@@ -59,6 +59,8 @@ public final class Worker: @unchecked Sendable {
     let accessLog: AccessLogWriter
     /// Scratch space for discarding request bodies and building values.
     let scratch = ByteBuffer(capacity: 16384)
+    /// File bytes on their way into SSL_write (TLS without kTLS).
+    lazy var tlsBuffer = ByteBuffer(capacity: 65536)
     var workerConnections: Int
     var flushRequestsSeen = 0
     let files = OpenFileCache()

@@ -158,6 +158,12 @@ if let request = opts.explain {
 }
 
 if opts.test {
+    // As nginx -t, certificates and keys are loaded too.
+    do { _ = try Server.buildTLS(config) } catch {
+        stderrPrint("swiftginx: [emerg] \(error.description)")
+        stderrPrint("swiftginx: configuration file \(configPath) test failed")
+        exit(1)
+    }
     if !opts.quiet || opts.dump {
         stderrPrint("swiftginx: the configuration file \(configPath) syntax is ok")
         stderrPrint("swiftginx: configuration file \(configPath) test is successful")

@@ -44,7 +44,9 @@ import Testing
         #expect(
             try loadError(http("proxy_pass http://x;"))
                 == "\"proxy_pass\" directive is not allowed here in nginx.conf:3")
-        #expect(try loadError(http("ssl_protocols TLSv1.2;")) == "unknown directive \"ssl_protocols\" in nginx.conf:3")
+        #expect(
+            try loadError(http("limit_req_zone $binary_remote_addr zone=one:10m rate=1r/s;"))
+                == "unknown directive \"limit_req_zone\" in nginx.conf:3")
     }
 
     @Test func staticAndCompressionDirectives() throws {

@@ -41,6 +41,7 @@ import Testing
         let config = try load(
             http(
                 """
+                ssl_certificate cert.pem; ssl_certificate_key cert.key;
                 server { listen 8080; server_name first; }
                 server { listen 8080 default_server backlog=100 reuseport deferred rcvbuf=64k; server_name second; }
                 server { listen 8080 ssl http2; server_name third; }

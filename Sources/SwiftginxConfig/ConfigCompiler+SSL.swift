@@ -1,0 +1,118 @@
+// Handlers of the ssl module's directives (http and server levels): values checked
+// with nginx's messages, paths resolved against the directory of the file that holds
+// the directive, settings merged into the server's SSLSettings.
+
+extension ConfigCompiler {
+    /// Handles an `ssl_*` directive; false when `d` is not one.
+    func sslDirective(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) -> Bool {
+        guard d.name.hasPrefix("ssl_") else { return false }
+        func set(_ f: @escaping (inout SSLSettings) -> Void) { level.serverSetters.append { f(&$0.ssl) } }
+        func path(_ i: Int = 0) throws(ConfigError) -> String {
+            let text = d.args[i]
+            if text.hasPrefix("data:") { return text }
+            if text.contains("$") { throw d.error("variables in \"\(d.name)\" are not supported") }
+            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            return ConfigFiles.resolve(text, against: dir + "/")
+        }
+        switch d.name {
+        case "ssl_certificate":
+            let p = try path()
+            level.sslCertificates = (level.sslCertificates ?? []) + [p]
+        case "ssl_certificate_key":
+            let p = try path()
+            level.sslCertificateKeys = (level.sslCertificateKeys ?? []) + [p]
+        case "ssl_password_file":
+            let p = try path()
+            set { $0.passwordFile = p }
+        case "ssl_protocols":
+            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
+            let v = Set(d.args)
+            set { $0.protocols = v }
+        case "ssl_ciphers":
+            let v = d.args[0]
+            set { $0.ciphers = v }
+        case "ssl_prefer_server_ciphers":
+            let v = try ConfigValues.flag(d)
+            set { $0.preferServerCiphers = v }
+        case "ssl_ecdh_curve":
+            let v = d.args[0]
+            set { $0.ecdhCurve = v }
+        case "ssl_dhparam":
+            let p = try path()
+            set { $0.dhparam = p }
+        case "ssl_session_cache":
+            var cache = SSLSessionCache.none
+            for a in d.args {
+                if a == "off" || a == "none" {
+                    guard d.args.count == 1 else { throw d.error("invalid session cache \"\(a)\"") }
+                    cache = a == "off" ? .off : .none
+                } else if a == "builtin" {
+                    cache = .builtin(size: 20480)
+                } else if a.hasPrefix("builtin:") {
+                    guard let n = ConfigValues.number(String(a.dropFirst(8))), n > 0 else {
+                        throw d.error("invalid session cache \"\(a)\"")
+                    }
+                    cache = .builtin(size: n)
+                } else if a.hasPrefix("shared:") {
+                    let parts = a.split(separator: ":", omittingEmptySubsequences: false)
+                    guard parts.count == 3, !parts[1].isEmpty, let size = ConfigValues.size(String(parts[2])),
+                        size >= 8192
+                    else { throw d.error("invalid session cache \"\(a)\"") }
+                    // About 4000 sessions per megabyte, as nginx estimates.
+                    cache = .shared(name: String(parts[1]), size: max(1, size / 256))
+                } else {
+                    throw d.error("invalid session cache \"\(a)\"")
+                }
+            }
+            set { $0.sessionCache = cache }
+        case "ssl_session_timeout":
+            let v = try ConfigValues.sec(d)
+            set { $0.sessionTimeout = v }
+        case "ssl_session_tickets":
+            let v = try ConfigValues.flag(d)
+            set { $0.sessionTickets = v }
+        case "ssl_session_ticket_key":
+            let p = try path()
+            level.sslTicketKeys = (level.sslTicketKeys ?? []) + [p]
+        case "ssl_client_certificate":
+            let p = try path()
+            set { $0.clientCertificate = p }
+        case "ssl_trusted_certificate":
+            let p = try path()
+            set { $0.trustedCertificate = p }
+        case "ssl_verify_client":
+            let v = try ConfigValues.choice(
+                d,
+                ["off": SSLVerifyClient.off, "on": .on, "optional": .optional, "optional_no_ca": .optionalNoCA])
+            set { $0.verifyClient = v }
+        case "ssl_verify_depth":
+            let v = try ConfigValues.num(d)
+            set { $0.verifyDepth = v }
+        case "ssl_crl":
+            let p = try path()
+            set { $0.crl = p }
+        case "ssl_reject_handshake":
+            let v = try ConfigValues.flag(d)
+            set { $0.rejectHandshake = v }
+        case "ssl_early_data":
+            let v = try ConfigValues.flag(d)
+            set { $0.earlyData = v }
+        case "ssl_conf_command":
+            let pair = (d.args[0], d.args[1])
+            level.sslConfCommands = (level.sslConfCommands ?? []) + [pair]
+        case "ssl_stapling":
+            let v = try ConfigValues.flag(d)
+            set { $0.stapling = v }
+        case "ssl_stapling_file":
+            let p = try path()
+            set { $0.staplingFile = p }
+        case "ssl_buffer_size":
+            let v = try ConfigValues.size(d)
+            set { $0.bufferSize = v }
+        default:
+            try genericSlot(d, level: level)
+        }
+        return true
+    }
+}

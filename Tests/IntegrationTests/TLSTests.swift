@@ -1,0 +1,282 @@
+// TLS termination over real sockets with real clients: curl (--cacert, --resolve for
+// SNI), `openssl s_client` and Python's ssl module (session resumption across
+// connections and worker threads). Certificates are made in the test with the
+// openssl command line: a CA, RSA and ECDSA leaves, a client certificate.
+
+import Foundation
+import Glibc
+import SwiftginxPosix
+import Testing
+
+/// Certificates for one test run, in `dir`.
+struct TestPKI {
+    let dir: String
+
+    init() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftginx-pki-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let ext = dir + "/san.ext"
+        try "subjectAltName=DNS:localhost,DNS:a.test,DNS:b.test,IP:127.0.0.1\n".write(
+            toFile: ext, atomically: true, encoding: .utf8)
+        try run(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=swiftginx test CA")
+        for (name, keyArgs) in [
+            ("rsa", ["-newkey", "rsa:2048"]), ("ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+        ] {
+            try run(
+                ["req"] + keyArgs + [
+                    "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=localhost",
+                ])
+            try run(
+                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "\(name).pem", "-days", "2", "-extfile", ext)
+        }
+        for name in ["b"] {
+            try run(
+                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj",
+                "/CN=b.test")
+            try run(
+                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "\(name).pem", "-days", "2", "-extfile", ext)
+        }
+        try run(
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj",
+            "/CN=test client/O=swiftginx")
+        try run(
+            "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "client.pem", "-days", "2")
+    }
+
+    func path(_ name: String) -> String { dir + "/" + name }
+
+    private func run(_ args: String...) throws { try run(args) }
+
+    private func run(_ args: [String]) throws {
+        let r = try runCommand(["/usr/bin/env", "-C", dir, "openssl"] + args, timeout: 60)
+        if r.status != 0 { throw TestFailure("openssl \(args.joined(separator: " ")): \(r.stderr)") }
+    }
+}
+
+@Suite(.serialized) struct TLSTests {
+    func start(_ pki: TestPKI, servers: String, plainPort: Bool = false) throws -> TestServer {
+        let server = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    access_log logs/access.log;
+                    log_format tls '$ssl_protocol $ssl_session_reused $scheme $https "$ssl_server_name"';
+                    \(servers)
+                }
+                """,
+            files: ["html/a.txt": "site a\n", "html/big.bin": String(repeating: "0123456789abcdef", count: 65536)])
+        try server.start()
+        return server
+    }
+
+    func curl(_ args: [String]) throws -> CommandResult {
+        try runCommand(["/usr/bin/curl", "-s", "--max-time", "10"] + args, timeout: 20)
+    }
+
+    @Test func servesHTTPSWithSNIAndPlainHTTPOnTheSamePort() throws {
+        let pki = try TestPKI()
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    server_name localhost a.test;
+                    ssl_certificate \(pki.path("rsa.pem"));
+                    ssl_certificate_key \(pki.path("rsa.key"));
+                    ssl_session_cache shared:SSL:1m;
+                    access_log logs/tls.log tls;
+                    root html;
+                    error_page 497 https://$host:$server_port$request_uri;
+                }
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    server_name b.test;
+                    ssl_certificate \(pki.path("b.pem"));
+                    ssl_certificate_key \(pki.path("b.key"));
+                    location / { return 200 "site b $https $scheme $ssl_server_name\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        let a = try curl(["--cacert", pki.path("ca.pem"), "https://localhost:\(s.port)/a.txt"])
+        #expect(a.status == 0, "\(a.stderr) \(s.read("logs/error.log"))")
+        #expect(a.stdout == "site a\n")
+        // SNI b.test: the second server's certificate (CN=b.test) and content.
+        let b = try curl([
+            "--cacert", pki.path("ca.pem"), "--resolve", "b.test:\(s.port):127.0.0.1", "-v",
+            "https://b.test:\(s.port)/",
+        ])
+        #expect(b.stdout == "site b on https b.test\n", "\(b.stderr)")
+        #expect(b.stderr.contains("CN=b.test"))
+        // A 1 MiB file over TLS, byte for byte.
+        let big = try curl(["--cacert", pki.path("ca.pem"), "https://localhost:\(s.port)/big.bin"])
+        #expect(big.stdout.count == 1_048_576)
+        // Plain HTTP to the HTTPS port: error_page 497 redirects (nginx's recipe).
+        let plain = try get(s.port, "/a.txt?x=1", host: "localhost:\(s.port)")
+        #expect(plain.status == 302)
+        #expect(plain.header("Location") == "https://localhost:\(s.port)/a.txt?x=1")
+        #expect(s.waitForFile("logs/tls.log", containing: "TLSv1.3 . https on \"localhost\""))
+    }
+
+    @Test func plainHTTPWithoutErrorPageGetsNginxs400() throws {
+        let pki = try TestPKI()
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    ssl_certificate \(pki.path("ec.pem"));
+                    ssl_certificate_key \(pki.path("ec.key"));
+                }
+                """)
+        defer { s.stop() }
+        let r = try get(s.port, "/")
+        #expect(r.status == 400)
+        #expect(r.bodyText.contains("<title>400 The plain HTTP request was sent to HTTPS port</title>"))
+    }
+
+    @Test func protocolsAreRestrictedAndALPNIsHTTP11() throws {
+        let pki = try TestPKI()
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    ssl_certificate \(pki.path("rsa.pem"));
+                    ssl_certificate_key \(pki.path("rsa.key"));
+                    ssl_protocols TLSv1.3;
+                    location / { return 200 "$ssl_protocol $ssl_cipher $ssl_alpn_protocol\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        let ok = try curl(["--cacert", pki.path("ca.pem"), "--http1.1", "https://localhost:\(s.port)/"])
+        #expect(ok.stdout.hasPrefix("TLSv1.3 TLS_"), "\(ok.stderr)")
+        #expect(ok.stdout.hasSuffix(" http/1.1\n"))
+        let old = try curl(["--cacert", pki.path("ca.pem"), "--tls-max", "1.2", "https://localhost:\(s.port)/"])
+        #expect(old.status != 0)
+        #expect(s.waitForFile("logs/error.log", containing: "SSL_do_handshake() failed"))
+    }
+
+    @Test func sessionsAreResumedAcrossConnectionsAndWorkers() throws {
+        let pki = try TestPKI()
+        let script = """
+            import socket, ssl, sys
+            port, ca = int(sys.argv[1]), sys.argv[2]
+            ctx = ssl.create_default_context(cafile=ca)
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2 if sys.argv[3] == "1.2" else ssl.TLSVersion.TLSv1_3
+            session, reused = None, []
+            for i in range(8):
+                with socket.create_connection(("127.0.0.1", port)) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as t:
+                        t.sendall(b"GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n")
+                        data = b""
+                        while True:
+                            chunk = t.recv(65536)
+                            if not chunk: break
+                            data += chunk
+                        reused.append(t.session_reused)
+                        session = t.session
+            print(" ".join("r" if x else "." for x in reused))
+            """
+        try script.write(toFile: pki.path("resume.py"), atomically: true, encoding: .utf8)
+        for (cache, tickets) in [("shared:SSL:1m", "off"), ("none", "on")] {
+            let s = try TestServer(
+                config: """
+                    worker_processes 2;
+                    \(TestServer.preamble)
+                    http {
+                        server {
+                            listen 127.0.0.1:PORT ssl;
+                            ssl_certificate \(pki.path("rsa.pem"));
+                            ssl_certificate_key \(pki.path("rsa.key"));
+                            ssl_session_cache \(cache);
+                            ssl_session_tickets \(tickets);
+                            location / { return 200 "$ssl_session_reused"; }
+                        }
+                    }
+                    """)
+            try s.start()
+            defer { s.stop() }
+            for version in ["1.2", "1.3"] {
+                let r = try runCommand(
+                    ["/usr/bin/python3", pki.path("resume.py"), String(s.port), pki.path("ca.pem"), version])
+                // The first connection is full, every later one resumed (whichever worker accepts it).
+                #expect(
+                    r.stdout == ". r r r r r r r\n",
+                    "cache \(cache) tickets \(tickets) TLS \(version): \(r.stdout) \(r.stderr)")
+            }
+        }
+    }
+
+    @Test func clientCertificatesAreVerified() throws {
+        let pki = try TestPKI()
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    ssl_certificate \(pki.path("rsa.pem"));
+                    ssl_certificate_key \(pki.path("rsa.key"));
+                    ssl_client_certificate \(pki.path("ca.pem"));
+                    ssl_verify_client on;
+                    location / { return 200 "$ssl_client_verify $ssl_client_s_dn\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        let ok = try curl([
+            "--cacert", pki.path("ca.pem"), "--cert", pki.path("client.pem"), "--key", pki.path("client.key"),
+            "https://localhost:\(s.port)/",
+        ])
+        #expect(ok.stdout.hasPrefix("SUCCESS "), "\(ok.stderr)")
+        #expect(ok.stdout.contains("CN=test client"))
+        let none = try curl(["--cacert", pki.path("ca.pem"), "https://localhost:\(s.port)/"])
+        #expect(none.stdout.contains("<title>400 No required SSL certificate was sent</title>"))
+        // A certificate from another CA: "The SSL certificate error".
+        let other = try TestPKI()
+        let bad = try curl([
+            "--cacert", pki.path("ca.pem"), "--cert", other.path("client.pem"), "--key", other.path("client.key"),
+            "https://localhost:\(s.port)/",
+        ])
+        #expect(bad.stdout.contains("<title>400 The SSL certificate error</title>"), "\(bad.stderr)")
+    }
+
+    @Test func configurationErrorsAreNginxs() throws {
+        let pki = try TestPKI()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "swiftginx-tlsconf-\(UUID().uuidString)"
+        )
+        .path
+        try FileManager.default.createDirectory(atPath: dir + "/logs", withIntermediateDirectories: true)
+        let noCert = """
+            events {}
+            http {
+                server {
+                    listen 127.0.0.1:1 ssl;
+                }
+            }
+            """
+        try noCert.write(toFile: dir + "/a.conf", atomically: true, encoding: .utf8)
+        let a = try runBinary(["-p", dir + "/", "-t", "-c", dir + "/a.conf"])
+        #expect(
+            a.stderr.contains(
+                "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in \(dir)/a.conf:3"))
+        let missing = """
+            events {}
+            http {
+                server {
+                    listen 127.0.0.1:1 ssl;
+                    ssl_certificate \(pki.path("nope.pem"));
+                    ssl_certificate_key \(pki.path("rsa.key"));
+                }
+            }
+            """
+        try missing.write(toFile: dir + "/b.conf", atomically: true, encoding: .utf8)
+        let b = try runBinary(["-p", dir + "/", "-t", "-c", dir + "/b.conf"])
+        #expect(b.status != 0)
+        #expect(b.stderr.contains("cannot load certificate \"\(pki.path("nope.pem"))\""), "\(b.stderr)")
+    }
+}
