@@ -149,6 +149,37 @@ extension ConfigCompiler {
             guard let v = ConfigValues.number(d.args[0]), v <= 255 else { throw d.directiveError("invalid value") }
             if name == "modifier1" { set { $0.modifier1 = UInt8(v) } } else { set { $0.modifier2 = UInt8(v) } }
         case "redirect": try proxyRedirect(d, level: level)
+        case "ssl_server_name":
+            let v = try ConfigValues.flag(d)
+            set { $0.upstreamSSL.serverName = v }
+        case "ssl_name":
+            let v = try value(d.args[0], d)
+            set { $0.upstreamSSL.name = v }
+        case "ssl_verify":
+            let v = try ConfigValues.flag(d)
+            set { $0.upstreamSSL.verify = v }
+        case "ssl_verify_depth":
+            let v = try ConfigValues.num(d)
+            set { $0.upstreamSSL.verifyDepth = v }
+        case "ssl_trusted_certificate", "ssl_certificate", "ssl_certificate_key":
+            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let path = ConfigFiles.resolve(d.args[0], against: dir + "/")
+            switch name {
+            case "ssl_trusted_certificate": set { $0.upstreamSSL.trustedCertificate = path }
+            case "ssl_certificate": set { $0.upstreamSSL.certificate = path }
+            default: set { $0.upstreamSSL.certificateKey = path }
+            }
+        case "ssl_protocols":
+            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
+            let v = Set(d.args)
+            set { $0.upstreamSSL.protocols = v }
+        case "ssl_ciphers":
+            let v = d.args[0]
+            set { $0.upstreamSSL.ciphers = v }
+        case "ssl_session_reuse":
+            let v = try ConfigValues.flag(d)
+            set { $0.upstreamSSL.sessionReuse = v }
         case "cookie_domain", "cookie_path":
             if d.args.count == 1 {
                 guard d.args[0] == "off" else { throw d.directiveError("invalid parameter \"\(d.args[0])\"") }
@@ -230,6 +261,7 @@ extension ConfigCompiler {
         var unixPath: String?
         var uri: [UInt8]?
         var written: String
+        var ssl = false
     }
 
     func parseTarget(_ text: String, _ d: ConfigDirective, proto: UpstreamProtocol) throws(ConfigError)
@@ -237,11 +269,13 @@ extension ConfigCompiler {
     {
         var rest = Substring(text)
         let lower = text.lowercased()
+        var ssl = false
         if proto == .http {
             if lower.hasPrefix("http://") {
                 rest = rest.dropFirst(7)
             } else if lower.hasPrefix("https://") {
-                throw d.error("https protocol requires SSL support")
+                rest = rest.dropFirst(8)
+                ssl = true
             } else {
                 throw d.error("invalid URL prefix in \"\(text)\"")
             }
@@ -265,7 +299,7 @@ extension ConfigCompiler {
             guard !path.isEmpty else { throw d.error("no path in the unix domain socket \"\(text)\"") }
             return PassTarget(
                 host: "localhost", port: 0, portWritten: false, unixPath: String(path), uri: uri,
-                written: "unix:" + path)
+                written: "unix:" + path, ssl: ssl)
         }
         var authority = rest
         var uri: [UInt8]? = nil
@@ -274,7 +308,7 @@ extension ConfigCompiler {
             uri = Array(rest[slash...].utf8)
         }
         var host = String(authority)
-        var port = 80
+        var port = ssl ? 443 : 80
         var portWritten = false
         if host.hasPrefix("[") {
             guard let close = host.firstIndex(of: "]") else { throw d.error("invalid host in upstream \"\(text)\"") }
@@ -299,7 +333,8 @@ extension ConfigCompiler {
         guard !host.isEmpty else { throw d.error("no host in upstream \"\(text)\"") }
         if proto == .uwsgi && uri != nil { throw d.error("invalid host in upstream \"\(text)\"") }
         return PassTarget(
-            host: host, port: port, portWritten: portWritten, unixPath: nil, uri: uri, written: String(authority))
+            host: host, port: port, portWritten: portWritten, unixPath: nil, uri: uri, written: String(authority),
+            ssl: ssl)
     }
 
     /// Resolves every proxy_pass / uwsgi_pass once all upstream blocks are known.
@@ -307,7 +342,8 @@ extension ConfigCompiler {
         for p in pendingPasses {
             let d = p.directive
             let text = d.args[0]
-            let scheme = p.proto == .http ? "http://" : "uwsgi://"
+            var scheme = p.proto == .http ? "http://" : "uwsgi://"
+            if text.lowercased().hasPrefix("https://") { scheme = "https://" }
             if text.contains("$") {
                 let v = try value(text, d)
                 p.box.pass = UpstreamPass(
@@ -319,14 +355,17 @@ extension ConfigCompiler {
             if t.unixPath == nil, !t.portWritten, let g = upstreamGroups[t.host] {
                 p.box.pass = UpstreamPass(
                     proto: p.proto, group: g, dynamic: nil, uri: t.uri, proxyHost: t.host,
-                    proxyPort: p.proto == .http ? "80" : "", schemeAndHost: scheme + t.host)
+                    proxyPort: p.proto == .http ? (t.ssl ? "443" : "80") : "", schemeAndHost: scheme + t.host,
+                    ssl: t.ssl)
                 continue
             }
             let group = try implicitGroup(t, d, proto: p.proto)
-            let proxyHost = t.unixPath != nil ? "localhost" : (t.port == 80 ? t.host : "\(t.host):\(t.port)")
+            let defaultPort = t.ssl ? 443 : 80
+            let proxyHost =
+                t.unixPath != nil ? "localhost" : (t.port == defaultPort ? t.host : "\(t.host):\(t.port)")
             p.box.pass = UpstreamPass(
                 proto: p.proto, group: group, dynamic: nil, uri: t.uri, proxyHost: proxyHost,
-                proxyPort: t.unixPath != nil ? "" : String(t.port), schemeAndHost: scheme + t.written)
+                proxyPort: t.unixPath != nil ? "" : String(t.port), schemeAndHost: scheme + t.written, ssl: t.ssl)
         }
     }
 

@@ -95,21 +95,12 @@ extension ConfigCompiler {
         case "ssl_reject_handshake":
             let v = try ConfigValues.flag(d)
             set { $0.rejectHandshake = v }
-        case "ssl_early_data":
-            let v = try ConfigValues.flag(d)
-            set { $0.earlyData = v }
         case "ssl_conf_command":
             let pair = (d.args[0], d.args[1])
             level.sslConfCommands = (level.sslConfCommands ?? []) + [pair]
-        case "ssl_stapling":
-            let v = try ConfigValues.flag(d)
-            set { $0.stapling = v }
         case "ssl_stapling_file":
             let p = try path()
             set { $0.staplingFile = p }
-        case "ssl_buffer_size":
-            let v = try ConfigValues.size(d)
-            set { $0.bufferSize = v }
         default:
             try genericSlot(d, level: level)
         }

@@ -26,11 +26,8 @@ public struct SSLSettings: Sendable {
     public var verifyDepth: Int = 1
     public var crl: String? = nil
     public var rejectHandshake: Bool = false
-    public var earlyData: Bool = false
     public var confCommands: [(String, String)] = []
-    public var stapling: Bool = false
     public var staplingFile: String? = nil
-    public var bufferSize: Int = 16384
     public init() {}
 }
 

@@ -97,11 +97,14 @@ public struct UpstreamPass: Sendable {
     public let proxyPort: String
     /// "http://127.0.0.1:8000" as written, for proxy_redirect default and logs.
     public let schemeAndHost: String
+    /// `proxy_pass https://...`: TLS to the upstream.
+    public let ssl: Bool
 
     public init(
         proto: UpstreamProtocol, group: UpstreamGroup?, dynamic: ComplexValue?, uri: [UInt8]?, proxyHost: String,
-        proxyPort: String, schemeAndHost: String
+        proxyPort: String, schemeAndHost: String, ssl: Bool = false
     ) {
+        self.ssl = ssl
         self.proto = proto
         self.group = group
         self.dynamic = dynamic
@@ -225,6 +228,8 @@ public struct UpstreamSettings: Sendable {
     /// `proxy_cookie_domain` / `proxy_cookie_path`: (from, to) pairs; empty = off.
     public var cookieDomains: [(from: String, to: ComplexValue)] = []
     public var cookiePaths: [(from: String, to: ComplexValue)] = []
+    /// `proxy_ssl_*`: TLS to the upstream.
+    public var upstreamSSL = UpstreamSSLSettings()
     /// `uwsgi_modifier1` / `uwsgi_modifier2`.
     public var modifier1: UInt8 = 0
     public var modifier2: UInt8 = 0
@@ -285,4 +290,21 @@ public enum HeaderCondition: Sendable {
     case present(String, negated: Bool)
     case equals(String, String, negated: Bool)
     case matches(String, Regex, negated: Bool)
+}
+
+/// `proxy_ssl_*` settings (TLS from swiftginx to an https upstream).
+public struct UpstreamSSLSettings: Sendable {
+    /// `proxy_ssl_server_name`: send SNI (off by default, as nginx).
+    public var serverName: Bool = false
+    /// `proxy_ssl_name` (default `$proxy_host`).
+    public var name: ComplexValue? = nil
+    public var verify: Bool = false
+    public var verifyDepth: Int = 1
+    public var trustedCertificate: String? = nil
+    public var certificate: String? = nil
+    public var certificateKey: String? = nil
+    public var protocols: Set<String> = ["TLSv1.2", "TLSv1.3"]
+    public var ciphers: String = "DEFAULT"
+    public var sessionReuse: Bool = true
+    public init() {}
 }

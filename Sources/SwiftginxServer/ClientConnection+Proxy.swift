@@ -337,6 +337,10 @@ extension ClientConnection {
             u.owner = self
             u.connected = connected
             p.upstream = u
+            if p.pass?.ssl == true && !beginUpstreamTLS(p, u) {
+                nextUpstream(p, .error)
+                return
+            }
             p.phase = .sending
             if !connected {
                 p.timer = .connecting
@@ -363,6 +367,19 @@ extension ClientConnection {
             u.connected = true
             p.connectTimes[p.connectTimes.count - 1] = worker.clock.milliseconds - p.tryStartedAt
         }
+        if u.tls != nil && !u.handshakeDone {
+            switch continueUpstreamHandshake(p, u) {
+            case nil:
+                p.timer = .connecting
+                worker.schedule(self, after: p.settings.connectTimeout)
+                return false
+            case false?:
+                nextUpstream(p, .error)
+                return true
+            case true?:
+                break
+            }
+        }
         let sendBody = p.settings.passRequestBody
         do {
             while true {
@@ -371,8 +388,8 @@ extension ClientConnection {
                     sendBody ? p.bodyMemory.writerIndex - Int(min(p.bodySent, Int64(p.bodyMemory.writerIndex))) : 0
                 let fileLeft = sendBody ? p.bodyFileSize - max(0, p.bodySent - Int64(p.bodyMemory.writerIndex)) : 0
                 if headLeft > 0 {
-                    switch try Socket.write(
-                        u.fd, p.requestHead.base + p.requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0)
+                    switch try upstreamWrite(
+                        u, p.requestHead.base + p.requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0)
                     {
                     case .wouldBlock: return waitToSend(p)
                     case .processed(let n):
@@ -383,7 +400,7 @@ extension ClientConnection {
                 }
                 if memoryLeft > 0 {
                     let from = Int(p.bodySent)
-                    switch try Socket.write(u.fd, p.bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
+                    switch try upstreamWrite(u, p.bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
                     case .wouldBlock: return waitToSend(p)
                     case .processed(let n): p.bodySent += Int64(n)
                     }
@@ -391,7 +408,7 @@ extension ClientConnection {
                 }
                 if fileLeft > 0 {
                     var offset = p.bodySent - Int64(p.bodyMemory.writerIndex)
-                    switch try Socket.sendfile(u.fd, p.bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30))) {
+                    switch try upstreamSendfile(u, p.bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30))) {
                     case .wouldBlock: return waitToSend(p)
                     case .processed(0):
                         throw SystemError("sendfile", errno: EIO)
@@ -641,7 +658,7 @@ extension ClientConnection {
         let b = headBytes
         if head.headLength > 0 { s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\"" }
         if let last = p.addresses.last {
-            let scheme = p.pass?.proto == .uwsgi ? "uwsgi://" : "http://"
+            let scheme = p.pass?.proto == .uwsgi ? "uwsgi://" : (p.pass?.ssl == true ? "https://" : "http://")
             let uri =
                 p.sentURI.upperBound <= p.requestHead.writerIndex
                 ? String(

@@ -38,10 +38,10 @@ extension ClientConnection {
         let inb = p.upstreamInput
         let limit = p.settings.bufferSize
         while true {
-            guard u.readReady else { return false }
+            guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return false }
             if inb.writableCount < 4096 { inb.reserve(max(limit + 1, 16384) - inb.writerIndex) }
             do {
-                switch try Socket.read(u.fd, inb.writable, inb.writableCount) {
+                switch try upstreamRead(u, inb.writable, inb.writableCount) {
                 case .wouldBlock:
                     u.readReady = false
                     return false
@@ -518,7 +518,7 @@ extension ClientConnection {
     /// One read of body bytes from the upstream: straight into the client's output when
     /// no reframing is needed, else into `upstreamInput` for decoding.
     private func readUpstreamBody(_ p: ProxySession, _ u: UpstreamConnection) -> ReadOutcome {
-        guard u.readReady else { return .blocked }
+        guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return .blocked }
         let memory = p.settings.buffers.count * p.settings.buffers.size
         let direct =
             p.responseChunked == nil && !p.clientChunked && p.encoder == nil && p.spoolPending == 0
@@ -530,7 +530,7 @@ extension ClientConnection {
                 output.reserve(min(memory, 65536))
                 var want = min(output.writableCount, max(memory - output.readableCount, 4096))
                 if p.responseRemaining >= 0 { want = Int(min(Int64(want), p.responseRemaining)) }
-                switch try Socket.read(u.fd, output.writable, want) {
+                switch try upstreamRead(u, output.writable, want) {
                 case .wouldBlock:
                     u.readReady = false
                     return .blocked
@@ -548,7 +548,7 @@ extension ClientConnection {
                 }
             } else {
                 p.upstreamInput.clear()
-                switch try Socket.read(u.fd, p.upstreamInput.writable, p.upstreamInput.writableCount) {
+                switch try upstreamRead(u, p.upstreamInput.writable, p.upstreamInput.writableCount) {
                 case .wouldBlock:
                     u.readReady = false
                     return .blocked
@@ -768,6 +768,7 @@ extension ClientConnection {
         if last >= 0 { p.responseTimes[last] = worker.clock.milliseconds - p.tryStartedAt }
         releasePeer(p, failed: false)
         if let u = p.upstream {
+            rememberUpstreamSession(p, u)
             u.requests += 1
             if !(reusable && p.upstreamInput.readableCount == 0 && worker.cacheUpstream(u)) { worker.closeUpstream(u) }
         }
@@ -807,7 +808,7 @@ extension ClientConnection {
                 if output.readableCount == 0 && !p.upstreamDone {
                     output.clear()
                     output.reserve(16384)
-                    switch try Socket.read(u.fd, output.writable, output.writableCount) {
+                    switch try upstreamRead(u, output.writable, output.writableCount) {
                     case .wouldBlock: break
                     case .processed(0): p.upstreamDone = true
                     case .processed(let n):
@@ -842,7 +843,7 @@ extension ClientConnection {
                     }
                 }
                 if up.readableCount > 0 {
-                    switch try Socket.write(u.fd, up.base + up.readerIndex, up.readableCount) {
+                    switch try upstreamWrite(u, up.base + up.readerIndex, up.readableCount) {
                     case .wouldBlock: break
                     case .processed(let n):
                         up.readerIndex += n

@@ -74,7 +74,6 @@ extension Server {
         o.trustedCertificate = s.trustedCertificate
         o.crl = s.crl
         o.confCommands = s.confCommands
-        o.earlyData = s.earlyData
         o.rejectHandshake = s.rejectHandshake
         o.staplingFile = s.staplingFile
         do { return try TLSContext(server: o) } catch { throw StartupError(description: error.message) }

@@ -5,8 +5,10 @@
 // cache at once; `keepalive_timeout` and `keepalive_time` are enforced by a sweep
 // once a second.
 
+import Glibc
 import SwiftginxConfig
 import SwiftginxPosix
+import SwiftginxTLS
 
 final class UpstreamConnection {
     var fd: Int32 = -1
@@ -26,6 +28,9 @@ final class UpstreamConnection {
     /// False after a read would block, until epoll reports the socket readable again
     /// (edge-triggered: that report always follows new data), so no read is wasted.
     var readReady = true
+    /// TLS to an https upstream, and whether its handshake finished.
+    var tls: TLSConnection? = nil
+    var handshakeDone = false
 }
 
 /// Events after which a socket must be read (data, end of stream, error).
@@ -54,6 +59,8 @@ extension Worker {
         u.address = address
         u.openedAt = now
         u.readReady = true
+        u.tls = nil
+        u.handshakeDone = false
         upstreams[Int(slot)] = u
         do {
             try epoll.add(
@@ -71,6 +78,10 @@ extension Worker {
     /// Closes an upstream connection and frees its slot.
     func closeUpstream(_ u: UpstreamConnection) {
         guard u.fd >= 0 else { return }
+        if let tls = u.tls {
+            tls.shutdown()
+            u.tls = nil
+        }
         Socket.close(u.fd)
         u.fd = -1
         u.owner = nil
@@ -85,6 +96,14 @@ extension Worker {
         if !events.isDisjoint(with: readableEvents) { u.readReady = true }
         if let c = u.owner {
             c.drive()
+            return
+        }
+        if u.tls != nil {
+            // TLS may send records while idle (a session ticket): only an end counts.
+            let n = recv(u.fd, scratch.base, 1, Int32(MSG_PEEK))
+            if n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)) { return }
+            removeIdle(u)
+            closeUpstream(u)
             return
         }
         switch try? Socket.read(u.fd, scratch.base, 1) {

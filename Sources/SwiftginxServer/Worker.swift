@@ -8,6 +8,7 @@ import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
+import SwiftginxTLS
 
 /// What an epoll token points at: the top two bits say which table.
 enum Token {
@@ -59,6 +60,9 @@ public final class Worker: @unchecked Sendable {
     let accessLog: AccessLogWriter
     /// Scratch space for discarding request bodies and building values.
     let scratch = ByteBuffer(capacity: 16384)
+    /// Client TLS contexts for https upstreams by location, and sessions to resume.
+    var upstreamTLSContexts: [ObjectIdentifier: (Location, TLSContext)] = [:]
+    var upstreamSessions: [String: TLSSession] = [:]
     /// File bytes on their way into SSL_write (TLS without kTLS).
     lazy var tlsBuffer = ByteBuffer(capacity: 65536)
     var workerConnections: Int

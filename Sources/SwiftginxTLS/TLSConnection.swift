@@ -111,6 +111,12 @@ public final class TLSConnection {
         return result(-1, call: "SSL_sendfile()")
     }
 
+    /// Client side: the host name the server's certificate must match (checked by
+    /// OpenSSL during verification, as nginx's proxy_ssl_verify with proxy_ssl_name).
+    public func setVerifiedHostName(_ name: String) {
+        _ = SSL_set1_host(ssl, name)
+    }
+
     /// Best-effort close_notify; never waits for the peer's.
     public func shutdown() {
         if failedFatally || SSL_in_init(ssl) != 0 {

@@ -244,6 +244,104 @@ struct TestPKI {
         #expect(bad.stdout.contains("<title>400 The SSL certificate error</title>"), "\(bad.stderr)")
     }
 
+    @Test func reloadPicksUpRenewedCertificates() throws {
+        let pki = try TestPKI()
+        try FileManager.default.copyItem(atPath: pki.path("rsa.pem"), toPath: pki.path("live.pem"))
+        try FileManager.default.copyItem(atPath: pki.path("rsa.key"), toPath: pki.path("live.key"))
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    ssl_certificate \(pki.path("live.pem"));
+                    ssl_certificate_key \(pki.path("live.key"));
+                    location / { return 200 "ok\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        let url = "https://b.test:\(s.port)/"
+        let resolve = ["--resolve", "b.test:\(s.port):127.0.0.1", "--cacert", pki.path("ca.pem"), "-v", url]
+        let before = try curl(resolve)
+        #expect(before.stderr.contains("CN=localhost"))
+        // An open keep-alive connection survives the reload.
+        let held = try RawClient(port: s.port)
+        // Renew: the b.test certificate replaces the files, then HUP.
+        for (from, to) in [("b.pem", "live.pem"), ("b.key", "live.key")] {
+            try FileManager.default.removeItem(atPath: pki.path(to))
+            try FileManager.default.copyItem(atPath: pki.path(from), toPath: pki.path(to))
+        }
+        s.signal(SIGHUP)
+        #expect(s.waitForFile("logs/error.log", containing: "reconfigured"))
+        let after = try curl(resolve)
+        #expect(after.stderr.contains("CN=b.test"), "\(after.stderr)")
+        #expect(after.stdout == "ok\n")
+        #expect(!held.isClosedByPeerWithin(milliseconds: 200))
+    }
+
+    @Test func proxiesToHTTPSUpstreams() throws {
+        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
+        guard PrefixNginx.available else { return }
+        let pki = try TestPKI()
+        let s = try TestServer(config: nil)
+        // nginx as the https upstream, reporting what it saw of the TLS connection.
+        let backend = try PrefixNginx(
+            prefix: s.prefix,
+            config: """
+                \(PrefixNginx.preamble)
+                http {
+                    access_log off;
+                    \(PrefixNginx.tempPaths)
+                    server {
+                        listen 127.0.0.1:PORT ssl;
+                        ssl_certificate \(pki.path("rsa.pem"));
+                        ssl_certificate_key \(pki.path("rsa.key"));
+                        ssl_session_cache builtin:1000;
+                        ssl_protocols TLSv1.2;
+                        location / { return 200 "upstream $ssl_protocol sni=$ssl_server_name reused=$ssl_session_reused\\n"; }
+                    }
+                }
+                """)
+        defer { backend.stop() }
+        try s.writeConfig(
+            """
+            \(TestServer.preamble)
+            http {
+                server {
+                    listen 127.0.0.1:PORT;
+                    location /verified/ {
+                        proxy_pass https://127.0.0.1:\(backend.port)/;
+                        proxy_ssl_verify on;
+                        proxy_ssl_trusted_certificate \(pki.path("ca.pem"));
+                        proxy_ssl_name localhost;
+                        proxy_ssl_server_name on;
+                    }
+                    location /wrongname/ {
+                        proxy_pass https://127.0.0.1:\(backend.port)/;
+                        proxy_ssl_verify on;
+                        proxy_ssl_trusted_certificate \(pki.path("ca.pem"));
+                        proxy_ssl_name wrong.test;
+                    }
+                    location /plain/ { proxy_pass https://127.0.0.1:\(backend.port)/; }
+                }
+            }
+            """)
+        try s.start()
+        defer { s.stop() }
+        let ok = try get(s.port, "/verified/x")
+        #expect(ok.status == 200)
+        #expect(ok.bodyText.hasPrefix("upstream TLSv1.2 sni=localhost"), "\(ok.bodyText) \(s.read("logs/error.log"))")
+        // The session of the first connection is resumed by the next ones.
+        var reused = false
+        for _ in 0..<4 where !reused { reused = try get(s.port, "/verified/x").bodyText.contains("reused=r") }
+        #expect(reused)
+        let plain = try get(s.port, "/plain/x")
+        #expect(plain.status == 200)
+        #expect(plain.bodyText.contains("sni= "))
+        let wrong = try get(s.port, "/wrongname/x")
+        #expect(wrong.status == 502)
+        #expect(s.waitForFile("logs/error.log", containing: "while SSL handshaking to upstream"))
+    }
+
     @Test func configurationErrorsAreNginxs() throws {
         let pki = try TestPKI()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(

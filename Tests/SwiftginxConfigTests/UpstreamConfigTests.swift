@@ -75,8 +75,8 @@ import Testing
             "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block in nginx.conf:3"
         ),
         (
-            "server { location / { proxy_pass https://127.0.0.1; } }",
-            "https protocol requires SSL support in nginx.conf:3"
+            "server { location / { proxy_pass ftp://127.0.0.1; } }",
+            "invalid URL prefix in \"ftp://127.0.0.1\" in nginx.conf:3"
         ),
         ("server { location / { proxy_pass 127.0.0.1; } }", "invalid URL prefix in \"127.0.0.1\" in nginx.conf:3"),
         (

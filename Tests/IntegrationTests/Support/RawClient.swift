@@ -103,6 +103,15 @@ final class RawClient {
         return pending
     }
 
+    /// True when the server closes the connection within `milliseconds` (false when it
+    /// stays open that long).
+    func isClosedByPeerWithin(milliseconds: Int) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&p, 1, Int32(milliseconds)) > 0 else { return false }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK)) <= 0
+    }
+
     /// True when the server has closed the connection (EOF within the timeout).
     func isClosedByPeer() -> Bool {
         var buf = [UInt8](repeating: 0, count: 65536)

@@ -1,0 +1,123 @@
+// TLS to upstreams (`proxy_pass https://…` with the `proxy_ssl_*` directives): a
+// client context per location, made on first use in each worker; the handshake runs
+// after the TCP connect, before the request is written; sessions are kept per
+// location and peer for the next connection (`proxy_ssl_session_reuse`). Upstream
+// reads and writes go through here so the relay code is the same for both.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxPosix
+import SwiftginxTLS
+
+extension ClientConnection {
+    /// Starts TLS on a freshly connected upstream socket; false (and a 502 path taken)
+    /// when the context cannot be made.
+    func beginUpstreamTLS(_ p: ProxySession, _ u: UpstreamConnection) -> Bool {
+        guard let location = request.location else { return false }
+        let ssl = p.settings.upstreamSSL
+        do {
+            let context = try worker.upstreamTLSContext(for: location, ssl)
+            let name = ssl.name.map { String(decoding: evaluate($0), as: UTF8.self) } ?? p.proxyHost
+            let hostOnly = name.split(separator: ":").first.map(String.init) ?? name
+            let session = ssl.sessionReuse ? worker.upstreamSessions[sessionKey(location, u)] : nil
+            let tls = try TLSConnection(
+                context: context, fd: u.fd, serverName: ssl.serverName ? hostOnly : nil, session: session)
+            if ssl.verify { tls.setVerifiedHostName(hostOnly) }
+            u.tls = tls
+            u.handshakeDone = false
+            return true
+        } catch {
+            logUpstream(.error, "\(error.message) while SSL handshaking to upstream", p)
+            return false
+        }
+    }
+
+    func sessionKey(_ location: Location, _ u: UpstreamConnection) -> String {
+        "\(ObjectIdentifier(location).hashValue)|\(u.address.description)"
+    }
+
+    /// Drives the upstream handshake: nil while it runs, true when done, false on failure.
+    func continueUpstreamHandshake(_ p: ProxySession, _ u: UpstreamConnection) -> Bool? {
+        guard let tls = u.tls, !u.handshakeDone else { return true }
+        switch tls.handshake() {
+        case .done:
+            u.handshakeDone = true
+            return true
+        case .wantRead, .wantWrite:
+            return nil
+        case .closed:
+            logUpstream(.error, "upstream prematurely closed connection while SSL handshaking to upstream", p)
+            return false
+        case .failed(let e):
+            logUpstream(.error, "\(e.message) while SSL handshaking to upstream", p)
+            return false
+        }
+    }
+
+    /// Keeps the session of a finished TLS upstream connection for the next one.
+    func rememberUpstreamSession(_ p: ProxySession, _ u: UpstreamConnection) {
+        guard let tls = u.tls, p.settings.upstreamSSL.sessionReuse, let location = request.location,
+            let session = tls.session
+        else { return }
+        worker.upstreamSessions[sessionKey(location, u)] = session
+    }
+
+    @inline(__always) func upstreamRead(_ u: UpstreamConnection, _ buf: UnsafeMutableRawPointer, _ count: Int)
+        throws(SystemError) -> IOResult<Int>
+    {
+        guard let tls = u.tls else { return try Socket.read(u.fd, buf, count) }
+        return try mapUpstream(tls.read(buf, count), call: "SSL_read")
+    }
+
+    @inline(__always) func upstreamWrite(
+        _ u: UpstreamConnection, _ buf: UnsafeRawPointer, _ count: Int, more: Bool = false
+    ) throws(SystemError) -> IOResult<Int> {
+        guard let tls = u.tls else { return try Socket.write(u.fd, buf, count, more: more) }
+        return try mapUpstream(tls.write(buf, count), call: "SSL_write")
+    }
+
+    func upstreamSendfile(_ u: UpstreamConnection, _ file: Int32, offset: inout Int64, count: Int)
+        throws(SystemError) -> IOResult<Int>
+    {
+        guard let tls = u.tls else { return try Socket.sendfile(u.fd, file, offset: &offset, count: count) }
+        let buffer = worker.tlsBuffer
+        let n = pread(file, buffer.base, min(count, buffer.capacity), off_t(offset))
+        if n < 0 { throw SystemError("pread", errno: errno) }
+        if n == 0 { return .processed(0) }
+        let r = try mapUpstream(tls.write(buffer.base, n), call: "SSL_write")
+        if case .processed(let written) = r { offset += Int64(written) }
+        return r
+    }
+
+    private func mapUpstream(_ r: TLSConnection.Result, call: String) throws(SystemError) -> IOResult<Int> {
+        switch r {
+        case .done(let n): return .processed(n)
+        case .wantRead, .wantWrite: return .wouldBlock
+        case .closed: return .processed(0)
+        case .failed(let e):
+            logInfo("\(e.message) while talking to upstream")
+            throw SystemError(call, errno: EPROTO)
+        }
+    }
+}
+
+extension Worker {
+    /// The client TLS context of a location's proxy_ssl settings (made once per worker
+    /// and generation).
+    func upstreamTLSContext(for location: Location, _ ssl: UpstreamSSLSettings) throws(TLSError) -> TLSContext {
+        let key = ObjectIdentifier(location)
+        if let (owner, context) = upstreamTLSContexts[key], owner === location { return context }
+        var o = TLSClientOptions()
+        o.verify = ssl.verify
+        o.trustedCertificate = ssl.trustedCertificate
+        o.certificate = ssl.certificate
+        o.key = ssl.certificateKey
+        o.protocols = ssl.protocols
+        o.ciphers = ssl.ciphers
+        o.reuseSessions = ssl.sessionReuse
+        o.alpn = ["http/1.1"]
+        let context = try TLSContext(client: o)
+        upstreamTLSContexts[key] = (location, context)
+        return context
+    }
+}
