@@ -12,18 +12,38 @@ import SwiftginxTLS
 public struct TLSContexts: Sendable {
     var byServer: [ObjectIdentifier: TLSContext] = [:]
     var byAddress: [ListenAddress: TLSContext] = [:]
+    /// Listener contexts that are not a server's own (kept alive here).
+    var extra: [TLSContext] = []
+}
+
+/// The SNI handler's view of the server contexts: weak, so that a context's handler
+/// does not keep the contexts (itself among them) alive after their generation is gone.
+final class WeakContexts: @unchecked Sendable {
+    struct Entry { weak var context: TLSContext? }
+    let byServer: [ObjectIdentifier: Entry]
+    init(_ contexts: [ObjectIdentifier: TLSContext]) { byServer = contexts.mapValues { Entry(context: $0) } }
 }
 
 extension Server {
     /// Every context of `config` (also what `-t` checks).
     public static func buildTLS(_ config: RuntimeConfig) throws(StartupError) -> TLSContexts {
         var out = TLSContexts()
+        var claimed: Set<ObjectIdentifier> = []
+        var extra: [TLSContext] = []
         for group in config.listenGroups where group.options.ssl {
             for server in group.servers where out.byServer[ObjectIdentifier(server)] == nil {
                 out.byServer[ObjectIdentifier(server)] = try context(for: server)
             }
-            let byServer = out.byServer
-            let listenerContext = try context(for: group.defaultServer)
+            // The default server's own context starts the handshakes of its address (so a
+            // client naming that server, or none, needs no context switch); an address
+            // whose default server already serves another address gets a context of its own.
+            let table = WeakContexts(out.byServer)
+            var listenerContext = out.byServer[ObjectIdentifier(group.defaultServer)]!
+            if claimed.contains(ObjectIdentifier(listenerContext)) {
+                listenerContext = try context(for: group.defaultServer)
+                extra.append(listenerContext)
+            }
+            claimed.insert(ObjectIdentifier(listenerContext))
             listenerContext.serverNameHandler = { name in
                 var server = group.defaultServer
                 if let name, !name.isEmpty {
@@ -31,10 +51,11 @@ extension Server {
                     server = lower.withUnsafeBytes { group.server(forHost: $0) }
                 }
                 if server.settings.ssl.rejectHandshake { return nil }
-                return byServer[ObjectIdentifier(server)]
+                return table.byServer[ObjectIdentifier(server)]?.context
             }
             out.byAddress[group.address] = listenerContext
         }
+        out.extra = extra
         return out
     }
 
