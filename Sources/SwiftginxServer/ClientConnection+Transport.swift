@@ -33,13 +33,19 @@ extension ClientConnection {
             if case .processed(let n) = r { offset += Int64(n) }
             return r
         }
-        // The same bytes are read again after a want-write, as SSL_write requires.
+        return try tlsSendfile(tls, file, offset: &offset, count: count, action: "processing SSL connection")
+    }
+
+    /// A file region through TLS without kTLS: read into the worker's buffer, then
+    /// SSL_write (the same bytes are read again after a want-write, as SSL_write requires).
+    func tlsSendfile(_ tls: TLSConnection, _ file: Int32, offset: inout Int64, count: Int, action: String)
+        throws(SystemError) -> IOResult<Int>
+    {
         let buffer = worker.tlsBuffer
-        let want = min(count, buffer.capacity)
-        let n = pread(file, buffer.base, want, off_t(offset))
+        let n = pread(file, buffer.base, min(count, buffer.capacity), off_t(offset))
         if n < 0 { throw SystemError("pread", errno: errno) }
         if n == 0 { return .processed(0) }
-        let r = try map(tls.write(buffer.base, n), call: "SSL_write")
+        let r = try map(tls.write(buffer.base, n), call: "SSL_write", action: action)
         if case .processed(let written) = r { offset += Int64(written) }
         return r
     }
@@ -47,13 +53,17 @@ extension ClientConnection {
     /// Bytes already decrypted by OpenSSL that epoll cannot announce.
     var hasBufferedInput: Bool { tls?.hasPendingInput ?? false }
 
-    private func map(_ r: TLSConnection.Result, call: String) throws(SystemError) -> IOResult<Int> {
+    /// A TLS result as a socket result: want-read/write is "would block", a clean close
+    /// is 0 bytes, a failure is logged (`while …`) and thrown as an EPROTO error.
+    func map(_ r: TLSConnection.Result, call: String, action: String = "processing SSL connection")
+        throws(SystemError) -> IOResult<Int>
+    {
         switch r {
         case .done(let n): return .processed(n)
         case .wantRead, .wantWrite: return .wouldBlock
         case .closed: return .processed(0)
         case .failed(let e):
-            logInfo("\(e.message) while processing SSL connection")
+            logInfo("\(e.message) while \(action)")
             throw SystemError(call, errno: EPROTO)
         }
     }

@@ -80,24 +80,11 @@ extension ClientConnection {
         throws(SystemError) -> IOResult<Int>
     {
         guard let tls = u.tls else { return try Socket.sendfile(u.fd, file, offset: &offset, count: count) }
-        let buffer = worker.tlsBuffer
-        let n = pread(file, buffer.base, min(count, buffer.capacity), off_t(offset))
-        if n < 0 { throw SystemError("pread", errno: errno) }
-        if n == 0 { return .processed(0) }
-        let r = try mapUpstream(tls.write(buffer.base, n), call: "SSL_write")
-        if case .processed(let written) = r { offset += Int64(written) }
-        return r
+        return try tlsSendfile(tls, file, offset: &offset, count: count, action: "talking to upstream")
     }
 
     private func mapUpstream(_ r: TLSConnection.Result, call: String) throws(SystemError) -> IOResult<Int> {
-        switch r {
-        case .done(let n): return .processed(n)
-        case .wantRead, .wantWrite: return .wouldBlock
-        case .closed: return .processed(0)
-        case .failed(let e):
-            logInfo("\(e.message) while talking to upstream")
-            throw SystemError(call, errno: EPROTO)
-        }
+        try map(r, call: call, action: "talking to upstream")
     }
 }
 

@@ -141,10 +141,20 @@ public struct Balancer: Sendable {
             return rr.pick(now: now, tried: tried)
         }
         var hash: UInt32 = 89
-        var tries = 0
-        while true {
+        return hashedPick(now: now, tried: tried, total: total) {
             for o in octets { hash = (hash &* 113 &+ UInt32(o)) % 6271 }
-            var w = Int(hash) % total
+            return Int(hash)
+        }
+    }
+
+    /// nginx's walk for ip_hash and hash: `next()` gives the next hash of the key, its
+    /// remainder by the total weight lands on a peer; an unusable peer means rehashing,
+    /// and after 20 tries round robin decides.
+    private mutating func hashedPick(now: Int64, tried: (Int) -> Bool, total: Int, next: () -> Int)
+        -> RoundRobinBalancer.Pick
+    {
+        for _ in 0...20 {
+            var w = next() % total
             var p = 0
             while p < rr.peers.count && (rr.peers[p].backup || w >= rr.peers[p].weight) {
                 if !rr.peers[p].backup { w -= rr.peers[p].weight }
@@ -154,9 +164,8 @@ public struct Balancer: Sendable {
                 rr.markChosen(p, now: now)
                 return take(p)!
             }
-            tries += 1
-            if tries > 20 { return rr.pick(now: now, tried: tried) }
         }
+        return rr.pick(now: now, tried: tried)
     }
 
     // MARK: hash
@@ -166,25 +175,14 @@ public struct Balancer: Sendable {
         guard rr.peers.count > 1, total > 0 else { return rr.pick(now: now, tried: tried) }
         var acc: UInt32 = 0
         var rehash = 0
-        var tries = 0
-        while true {
+        return hashedPick(now: now, tried: tried, total: total) {
+            // Cache::Memcached's: ((crc32([REHASH] KEY) >> 16) & 0x7fff) + previous.
             var crc = CRC32()
             if rehash > 0 { crc.update(Array(String(rehash).utf8)) }
             crc.update(key)
             acc = acc &+ ((crc.value >> 16) & 0x7fff)
             rehash += 1
-            var w = Int(acc) % total
-            var p = 0
-            while p < rr.peers.count && (rr.peers[p].backup || w >= rr.peers[p].weight) {
-                if !rr.peers[p].backup { w -= rr.peers[p].weight }
-                p += 1
-            }
-            if p < rr.peers.count && rr.usable(p, now: now, tried: tried) {
-                rr.markChosen(p, now: now)
-                return take(p)!
-            }
-            tries += 1
-            if tries > 20 { return rr.pick(now: now, tried: tried) }
+            return Int(acc)
         }
     }
 
