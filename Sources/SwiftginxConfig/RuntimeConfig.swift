@@ -429,9 +429,17 @@ public struct LocationSettings: Sendable {
     public var charset: String? = nil
     /// `proxy_pass` / `uwsgi_pass` of this location (nil: not proxied).
     public var pass: UpstreamPass? = nil
-    /// The proxy and uwsgi modules' settings.
-    public var proxy = UpstreamSettings()
-    public var uwsgi = UpstreamSettings()
+    /// The proxy and uwsgi modules' settings (boxed: see CopyOnWrite).
+    public var proxy: UpstreamSettings {
+        get { proxyStorage.value }
+        set { proxyStorage.value = newValue }
+    }
+    public var uwsgi: UpstreamSettings {
+        get { uwsgiStorage.value }
+        set { uwsgiStorage.value = newValue }
+    }
+    private var proxyStorage = CopyOnWrite(UpstreamSettings())
+    private var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
     public var charsetTypes: Set<String> = [

@@ -80,8 +80,8 @@ public final class UpstreamGroup: Sendable {
 
 public enum UpstreamProtocol: Sendable { case http, uwsgi }
 
-/// A compiled `proxy_pass` / `uwsgi_pass`.
-public struct UpstreamPass: Sendable {
+/// A compiled `proxy_pass` / `uwsgi_pass` (a class: LocationSettings copies stay cheap).
+public final class UpstreamPass: Sendable {
     public let proto: UpstreamProtocol
     /// The group, when known at configuration time.
     public let group: UpstreamGroup?
@@ -307,4 +307,28 @@ public struct UpstreamSSLSettings: Sendable {
     public var ciphers: String = "DEFAULT"
     public var sessionReuse: Bool = true
     public init() {}
+}
+
+/// Copy-on-write storage for a large settings value inside LocationSettings: copying the
+/// location's settings (done per request on the static path) then retains one box
+/// instead of every array and set inside the value.
+public struct CopyOnWrite<T: Sendable>: @unchecked Sendable {
+    final class Box: @unchecked Sendable {
+        var value: T
+        init(_ value: T) { self.value = value }
+    }
+    private var box: Box
+
+    public init(_ value: T) { box = Box(value) }
+
+    public var value: T {
+        get { box.value }
+        set {
+            if isKnownUniquelyReferenced(&box) {
+                box.value = newValue
+            } else {
+                box = Box(newValue)
+            }
+        }
+    }
 }
