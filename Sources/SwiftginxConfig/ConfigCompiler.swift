@@ -210,6 +210,16 @@ final class ConfigCompiler {
                     }
                 }
             }
+            if d.name == "map" {
+                // Named groups of map regexes are variables in the map's values.
+                for line in d.block ?? [] where line.name.hasPrefix("~") {
+                    let caseless = line.name.hasPrefix("~*")
+                    if let re = try? Regex(String(line.name.dropFirst(caseless ? 2 : 1)), caseless: caseless) {
+                        namedCaptures.formUnion(re.namedGroups.keys)
+                    }
+                }
+                continue
+            }
             if let block = d.block { collectNamedCaptures(block) }
         }
     }

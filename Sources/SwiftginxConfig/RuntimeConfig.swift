@@ -481,6 +481,19 @@ public final class VariableMap: Sendable {
         for (regex, value) in regexes where key.withUnsafeBytes({ regex.matches($0) }) { return value }
         return defaultValue
     }
+
+    /// The same, with the regex and its captures when a `~` key decided (the value may
+    /// use them: `$1`, named groups).
+    public func lookupWithCaptures(_ key: [UInt8]) -> (ComplexValue, Regex?, [Range<Int>])? {
+        let text = String(decoding: key, as: UTF8.self)
+        let lower = text.lowercased()
+        if let v = exact[lower] { return (v, nil, []) }
+        for w in wildcards where lower.hasSuffix(w.suffix) || "." + lower == w.suffix { return (w.value, nil, []) }
+        for (regex, value) in regexes {
+            if let captures = key.withUnsafeBytes({ regex.match($0) }) { return (value, regex, captures) }
+        }
+        return defaultValue.map { ($0, nil, []) }
+    }
 }
 
 /// A `split_clients` block: a value chosen by the MurmurHash2 of a string, in

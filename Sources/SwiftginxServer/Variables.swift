@@ -109,7 +109,19 @@ extension ClientConnection {
                 // A map is evaluated when used (its source may be another map: bounded).
                 request.mapDepth += 1
                 let key = evaluate(map.source)
-                if let value = map.lookup(key) { out.append(evaluate(value)) }
+                if let (value, regex, captures) = map.lookupWithCaptures(key) {
+                    if let regex {
+                        // The value sees the map regex's captures ($1, named groups).
+                        let saved = (request.captureRegex, request.captureSubject, request.captures)
+                        request.captureRegex = regex
+                        request.captureSubject = key
+                        request.captures = captures
+                        out.append(evaluate(value))
+                        (request.captureRegex, request.captureSubject, request.captures) = saved
+                    } else {
+                        out.append(evaluate(value))
+                    }
+                }
                 request.mapDepth -= 1
             } else if let split = worker.generation.config.splits[name] {
                 if let value = split.lookup(evaluate(split.source)) { out.append(evaluate(value)) }

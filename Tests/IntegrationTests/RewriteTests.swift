@@ -18,11 +18,14 @@ import Testing
             map $http_user_agent $is_bot { default 0; ~*bot 1; "~^curl" 2; }
             map $host $site { hostnames; default other; .example.com example; www.test.org test; }
             map $is_bot $bot_word { 0 human; default machine; }
+            map $uri $moved { default ""; "~^/moved/(?<rest>.*)$" /new/$rest; "~*^/legacy/(\\w+)/(\\d+)$" /new/$2-$1; }
             split_clients "${arg_k}salt" $variant { 33.3% a; 33.3% b; 0.5% tiny; * c; }
             server {
                 listen 127.0.0.1:PORT;
                 server_name localhost;
                 location /map/ { return 200 "bot=$is_bot site=$site word=$bot_word"; }
+                location /moved/ { if ($moved) { return 301 $moved; } return 404; }
+                location /legacy/ { if ($moved) { return 301 $moved; } return 404; }
                 location /split/ { return 200 "$variant"; }
                 location /if/ {
                     if ($http_x_mode = "deny") { return 403; }
@@ -103,6 +106,9 @@ import Testing
             try get(s.port, "/map/", host: "WWW.TEST.ORG", extra: "User-Agent: curl/8\r\n").bodyText
                 == "bot=2 site=test word=machine")
         #expect(try get(s.port, "/map/", host: "elsewhere").bodyText == "bot=0 site=other word=human")
+        // Captures of a map regex in its value: named and numbered.
+        #expect(try get(s.port, "/moved/a/b.html").header("Location") == "http://localhost:\(s.port)/new/a/b.html")
+        #expect(try get(s.port, "/legacy/item/7").header("Location") == "http://localhost:\(s.port)/new/7-item")
     }
 
     static let ifCases: [(String, String)] = [
@@ -173,7 +179,7 @@ import Testing
         for _ in 0..<250 where !canConnect(port: nginxPort) { usleep(20_000) }
         for path in [
             "/old/page?q=1", "/last/abc", "/brk/anything", "/redir/p?x=2", "/args/?b=2", "/noargs/?b=2", "/chain/a",
-            "/named/42", "/set/", "/loop/x", "/abs/x", "/map/",
+            "/named/42", "/set/", "/loop/x", "/abs/x", "/map/", "/moved/a/b.html", "/LEGACY/item/7", "/legacy/x",
         ] {
             let a = try get(nginxPort, path, host: "www.example.com", extra: "User-Agent: a bot\r\n")
             let b = try get(s.port, path, host: "www.example.com", extra: "User-Agent: a bot\r\n")
