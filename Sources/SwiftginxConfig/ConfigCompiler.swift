@@ -192,7 +192,8 @@ final class ConfigCompiler {
         }
         let groups = try buildListenGroups()
         return RuntimeConfig(
-            main: main, listenGroups: groups, sources: sources, warnings: warnings, accessLogPaths: accessLogPaths,
+            main: main, listenGroups: groups, sources: sources, warnings: warnings,
+            locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
             maps: maps, splits: splits, upstreams: allUpstreams, healthChecks: healthChecks)
     }
 

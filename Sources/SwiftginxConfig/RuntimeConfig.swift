@@ -30,13 +30,18 @@ public final class RuntimeConfig: Sendable {
     /// Explicit `upstream` blocks by name (for proxy_pass with variables).
     public let upstreamsByName: [String: UpstreamGroup]
 
+    /// Locations that can never match (printed by `-T`).
+    public let locationWarnings: [String]
+
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
-        accessLogPaths: [String] = [], maps: [String: VariableMap] = [:], splits: [String: SplitClients] = [:],
+        locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
+        splits: [String: SplitClients] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:]
     ) {
         self.upstreams = upstreams
         self.healthChecks = healthChecks
+        self.locationWarnings = locationWarnings
         var byName: [String: UpstreamGroup] = [:]
         for g in upstreams where g.isExplicit { byName[g.name] = g }
         self.upstreamsByName = byName

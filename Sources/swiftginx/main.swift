@@ -169,6 +169,7 @@ if opts.test {
         stderrPrint("swiftginx: configuration file \(configPath) test is successful")
     }
     if opts.dump {
+        for w in config.locationWarnings { stderrPrint("swiftginx: [warn] \(w)") }
         for source in config.sources {
             print("# configuration file \(source.path):")
             print(source.text)

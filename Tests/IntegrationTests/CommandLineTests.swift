@@ -37,6 +37,42 @@ import Testing
         #expect(r.stdout.contains("worker_connections 64;"))
     }
 
+    @Test func dumpWarnsAboutLocationsThatNeverMatch() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        location = /exact { return 200; }
+                        location ~ \\.php$ { return 200; }
+                        location ~ ^/exact$ { return 200; }
+                        location ~ \\.php$ { return 201; }
+                        location /app/ {
+                            location ~ ^/ { return 200; }
+                            location ~ \\.js$ { return 200; }
+                        }
+                        location ~ \\.css$ { return 200; }
+                    }
+                }
+                """)
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-T"])
+        #expect(r.status == 0)
+        let conf = "\(s.prefix)conf/swiftginx.conf"
+        #expect(
+            r.stderr.contains(
+                "[warn] location \"~ ^/exact$\" in \(conf):10 can never match: \"= /exact\" answers that URI first"))
+        #expect(
+            r.stderr.contains(
+                "[warn] location \"~ \\.php$\" in \(conf):11 can never match: the same regex at \(conf):9 is tried first"
+            ))
+        #expect(
+            r.stderr.contains(
+                "[warn] location \"~ \\.js$\" in \(conf):14 can never match: \"~ ^/\" at \(conf):13 matches every URI first"
+            ))
+        #expect(!r.stderr.contains("\\.css"))
+    }
+
     @Test func versionFlags() throws {
         let v = try runBinary(["-v"])
         #expect(v.status == 0)
