@@ -18,7 +18,8 @@ extension ClientConnection {
             firstGroup = false
             let (peers, health) = table.snapshot
             let checked = generation.config.healthChecks[gi] != nil
-            json += "\(Self.jsonString(g.name)):{\"method\":\(Self.jsonString(Self.methodName(g.method))),"
+            json +=
+                "\(Self.jsonString(g.name)):{\"method\":\(Self.jsonString(String(RouteExplainer.methodName(g.method).map { $0 == " " ? "_" : $0 }))),"
             json += "\"keepalive\":\(g.keepalive),\"peers\":["
             for (i, p) in peers.enumerated() {
                 if i > 0 { json += "," }
@@ -59,16 +60,6 @@ extension ClientConnection {
         finishHead(settings: settings)
         if !isHeadOnly { appendBody(body) }
         flushResponse()
-    }
-
-    static func methodName(_ m: BalancingMethod) -> String {
-        switch m {
-        case .roundRobin: "round_robin"
-        case .leastConn: "least_conn"
-        case .ipHash: "ip_hash"
-        case .hash(let consistent): consistent ? "hash consistent" : "hash"
-        case .random(let two): two ? "random two" : "random"
-        }
     }
 
     static func jsonString(_ s: String) -> String {

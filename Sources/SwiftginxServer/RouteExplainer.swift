@@ -5,6 +5,7 @@
 // It reads the compiled configuration only; nothing is listened on.
 
 import SwiftginxConfig
+import SwiftginxUpstream
 import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxRouting
@@ -109,6 +110,14 @@ public enum RouteExplainer {
             out.append("handler: return \(r.code)" + (r.text.map { " \($0.source)" } ?? ""))
             return
         }
+        if s.upstreamStatus {
+            out.append("handler: upstream_status (JSON of every upstream and peer)")
+            return
+        }
+        if let pass = s.pass {
+            describe(pass, location: location, uri: uri, into: &out)
+            return
+        }
         let root = s.alias.map { "alias " + $0.source } ?? "root " + s.root.source
         if let t = s.tryFiles {
             out.append("handler: try_files (\(root))")
@@ -137,6 +146,40 @@ public enum RouteExplainer {
             return
         }
         out.append("handler: static file \(path) (\(root))" + (exists(path) ? "" : " — does not exist: 404"))
+    }
+
+    /// A proxied location: the upstream, its peers and balancing, and the URI sent.
+    private static func describe(_ pass: UpstreamPass, location: Location, uri: String, into out: inout [String]) {
+        let module = pass.proto == .uwsgi ? "uwsgi_pass" : "proxy_pass"
+        if let dynamic = pass.dynamic {
+            out.append("handler: \(module) \(dynamic.source) (evaluated per request)")
+            return
+        }
+        guard let group = pass.group else { return }
+        var sent = uri
+        if pass.proto == .http, let part = pass.uri {
+            sent = String(decoding: part, as: UTF8.self) + uri.dropFirst(min(uri.count, location.prefix.count))
+        }
+        let scheme = pass.proto == .uwsgi ? "uwsgi://" : (pass.ssl ? "https://" : "http://")
+        out.append("handler: \(module) to \(scheme)\(group.name)" + (pass.proto == .http ? ", URI sent: \(sent)" : ""))
+        let method = RouteExplainer.methodName(group.method)
+        out.append("  upstream \"\(group.name)\": \(method), keepalive \(group.keepalive)")
+        for server in group.servers {
+            var flags: [String] = ["weight=\(server.weight)"]
+            if server.backup { flags.append("backup") }
+            if server.down { flags.append("down") }
+            out.append("  peer \(server.address.description) " + flags.joined(separator: " "))
+        }
+    }
+
+    static func methodName(_ m: BalancingMethod) -> String {
+        switch m {
+        case .roundRobin: "round robin"
+        case .leastConn: "least_conn"
+        case .ipHash: "ip_hash"
+        case .hash(let consistent): consistent ? "hash consistent" : "hash"
+        case .random(let two): two ? "random two" : "random"
+        }
     }
 
     /// One rewrite-module step as written.

@@ -73,6 +73,23 @@ import Testing
         #expect(!r.stderr.contains("\\.css"))
     }
 
+    @Test func explainerShowsTheUpstream() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    upstream app { least_conn; server 127.0.0.1:8000; server 127.0.0.1:8001 backup; keepalive 8; }
+                    server { listen 127.0.0.1:PORT; location /api/ { proxy_pass http://app/v1/; } }
+                }
+                """)
+        let r = try runBinary([
+            "-p", s.prefix, "-c", "conf/swiftginx.conf", "-x", "GET http://localhost:\(s.port)/api/users?id=1",
+        ])
+        #expect(r.stdout.contains("handler: proxy_pass to http://app, URI sent: /v1/users"), "\(r.stdout)")
+        #expect(r.stdout.contains("upstream \"app\": least_conn, keepalive 8"))
+        #expect(r.stdout.contains("peer 127.0.0.1:8001 weight=1 backup"))
+    }
+
     @Test func versionFlags() throws {
         let v = try runBinary(["-v"])
         #expect(v.status == 0)
