@@ -108,7 +108,7 @@ extension ConfigCompiler {
         case "break":
             level.rewrites.append(.breakProcessing)
         case "if":
-            level.rewrites.append(try ifBlock(d))
+            level.rewrites.append(try ifBlock(d, parent: level))
         case "autoindex_format":
             let v = try ConfigValues.choice(
                 d, ["html": AutoindexFormat.html, "json": .json, "xml": .xml, "jsonp": .jsonp])
@@ -324,7 +324,7 @@ extension ConfigCompiler {
 
     /// `if (condition) { ... }`: nginx's condition syntax; the block may hold rewrite,
     /// return, set and break (other directives inside `if` are not supported yet).
-    private func ifBlock(_ d: ConfigDirective) throws(ConfigError) -> RewriteStep {
+    private func ifBlock(_ d: ConfigDirective, parent: ConfigLevel) throws(ConfigError) -> RewriteStep {
         var args = d.args
         guard args.first?.hasPrefix("(") == true, args.last?.hasSuffix(")") == true else {
             throw d.error("invalid condition \"\(d.args.joined(separator: " "))\"")
@@ -363,15 +363,29 @@ extension ConfigCompiler {
             throw d.error("invalid condition \"\(d.args.joined(separator: " "))\"")
         }
         let inner = ConfigLevel(.location)
+        var hasOthers = false
         for c in d.block ?? [] {
             switch c.name {
             case "rewrite", "return", "set", "break":
                 try httpDirective(c, level: inner, server: nil, location: nil)
             default:
-                throw c.error("\"\(c.name)\" inside \"if\" is not supported yet (rewrite, return, set and break are)")
+                // In a server block only the rewrite module's directives may be inside if.
+                guard parent.kind == .location else { throw c.directiveError("is not allowed here") }
+                if c.name == "proxy_pass", !c.args.isEmpty, !c.args[0].contains("$"),
+                    (try? parseTarget(c.args[0], c, proto: .http))?.uri != nil
+                {
+                    throw c.error(
+                        "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside "
+                            + "named location, or inside \"if\" statement, or inside \"limit_except\" block")
+                }
+                try httpDirective(c, level: inner, server: nil, location: nil)
+                hasOthers = true
             }
         }
-        return .ifBlock(condition, inner.rewrites)
+        guard hasOthers else { return .ifBlock(condition, inner.rewrites, nil) }
+        let box = IfLocation()
+        parent.ifLevels.append((inner, box))
+        return .ifBlock(condition, inner.rewrites, box)
     }
 
     /// `map source $variable { [hostnames;] [volatile;] default value; key value; ~regex value; }`.

@@ -257,6 +257,16 @@ extension ConfigCompiler {
         default: prefix = ""
         }
         let location = Location(pattern: b.written, prefix: prefix, settings: settings)
+        for (level, box) in b.level.ifLevels {
+            // The block's settings over the location's; its rewrites run from the location's
+            // list, and a proxy_pass of the location is inherited (nginx's noname location).
+            var own = level.apply(to: settings)
+            own.rewrites = []
+            own.returnAction = nil
+            if level.pass == nil { own.pass = settings.pass }
+            noteAccessLogs(own)
+            box.location = Location(pattern: b.written + " if", prefix: prefix, settings: own)
+        }
         return LocationEntry(
             kind: b.kind, pattern: b.name, payload: location, children: b.children.map { entry($0, parent: settings) },
             regex: b.regex)

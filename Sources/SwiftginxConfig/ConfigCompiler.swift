@@ -38,6 +38,8 @@ final class ConfigLevel {
     var uwsgiArrays = UpstreamLevelArrays()
     /// `proxy_pass` / `uwsgi_pass` of this level (not inherited by nested locations).
     var pass: PassBox? = nil
+    /// `if` blocks of this location that hold more than rewrite directives.
+    var ifLevels: [(ConfigLevel, IfLocation)] = []
     /// Array-valued ssl directives: a level that has any replaces the parent's list.
     var sslCertificates: [String]? = nil
     var sslCertificateKeys: [String]? = nil

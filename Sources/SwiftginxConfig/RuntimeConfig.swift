@@ -553,8 +553,17 @@ public enum RewriteStep: Sendable {
     case set(name: String, value: ComplexValue)
     case breakProcessing
     case returnAction(ReturnAction)
-    /// `if (condition) { ... }` holding rewrite-module directives.
-    case ifBlock(IfCondition, [RewriteStep])
+    /// `if (condition) { ... }`: its rewrite-module directives, and in a location the
+    /// pseudo-location nginx makes of the block's other directives (root, add_header,
+    /// expires, proxy_pass, ...), which the request uses once the condition is true.
+    case ifBlock(IfCondition, [RewriteStep], IfLocation?)
+}
+
+/// The pseudo-location of an `if` block inside a location (nginx's "if in location"):
+/// set once while the configuration is compiled, read-only afterwards.
+public final class IfLocation: @unchecked Sendable {
+    public internal(set) var location: Location? = nil
+    public init() {}
 }
 
 /// The condition of an `if`, as nginx's rewrite module evaluates it.

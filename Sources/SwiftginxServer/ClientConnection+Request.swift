@@ -155,6 +155,13 @@ extension ClientConnection {
                 break
             }
         }
+        // An `if` block that matched may have switched to its pseudo-location.
+        runContent(request.location ?? location)
+    }
+
+    /// The content phase for `location` (after its rewrites).
+    private func runContent(_ location: Location) {
+        let s = location.settings
         if s.upstreamStatus {
             serveUpstreamStatus(settings: s)
             return

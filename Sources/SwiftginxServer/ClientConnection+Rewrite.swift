@@ -31,8 +31,14 @@ extension ClientConnection {
     {
         for step in steps {
             switch step {
-            case .ifBlock(let condition, let inner):
-                if test(condition), let outcome = runSteps(inner, settings: s, changed: &changed) { return outcome }
+            case .ifBlock(let condition, let inner, let ifLocation):
+                guard test(condition) else { continue }
+                if let location = ifLocation?.location {
+                    // The request now runs with the if block's settings (nginx's "if in location").
+                    request.location = location
+                    request.adopt(location.settings)
+                }
+                if let outcome = runSteps(inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
                 request.customVariables[name] = evaluate(value)
             case .breakProcessing:

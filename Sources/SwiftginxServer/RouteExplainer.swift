@@ -198,7 +198,9 @@ public enum RouteExplainer {
         case .set(let name, let value): return "set $\(name) \(value.source)"
         case .breakProcessing: return "break"
         case .returnAction(let r): return "return \(r.code)" + (r.text.map { " \($0.source)" } ?? "")
-        case .ifBlock(_, let inner): return "if (...) { " + inner.map(describe).joined(separator: "; ") + " }"
+        case .ifBlock(_, let inner, let own):
+            let extra = own == nil ? "" : " (+ location directives)"
+            return "if (...) { " + inner.map(describe).joined(separator: "; ") + " }" + extra
         }
     }
 

@@ -236,13 +236,25 @@ import Testing
             [b],
             locations: """
                 location /app/ { proxy_pass http://127.0.0.1:\(b.port)/; }
-                location /protected/ { internal; }
+                location /protected/ {
+                    internal;
+                    if ($arg_up) { proxy_pass http://127.0.0.1:\(b.port); }
+                }
+                location /maybe/ {
+                    if ($arg_up) { proxy_pass http://127.0.0.1:\(b.port); }
+                    alias html/protected/;
+                }
                 """)
         defer {
             s.stop()
             b.stop()
         }
         #expect(try get(s.port, "/protected/f.txt").status == 404)
+        // proxy_pass inside if (nginx's "if in location"): proxied only when the condition holds.
+        #expect(try get(s.port, "/maybe/f.txt").bodyText == "protected file\n")
+        let up = try get(s.port, "/maybe/f.txt?up=1")
+        #expect(up.header("X-Backend") == "b1")
+        #expect(up.bodyText.contains("\"target\": \"/maybe/f.txt?up=1\""))
         let r = try get(s.port, "/app/accel?to=/protected/f.txt")
         #expect(r.status == 200)
         #expect(r.bodyText == "protected file\n")

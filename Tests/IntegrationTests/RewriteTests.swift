@@ -25,6 +25,11 @@ import Testing
                 server_name localhost;
                 location /map/ { return 200 "bot=$is_bot site=$site word=$bot_word"; }
                 location /moved/ { if ($moved) { return 301 $moved; } return 404; }
+                location /cond/ {
+                    if ($arg_nocache) { add_header Cache-Control no-store; expires epoch; }
+                    if ($arg_other) { root html/brk; }
+                    add_header X-Base yes;
+                }
                 location /legacy/ { if ($moved) { return 301 $moved; } return 404; }
                 location /split/ { return 200 "$variant"; }
                 location /if/ {
@@ -62,7 +67,11 @@ import Testing
 
     func makeServer() throws -> TestServer {
         let s = try TestServer(
-            config: Self.config, files: ["html/brk/other.txt": "other file", "html/if/exists.txt": "x"])
+            config: Self.config,
+            files: [
+                "html/brk/other.txt": "other file", "html/if/exists.txt": "x", "html/cond/c.txt": "cond",
+                "html/brk/cond/c.txt": "other root",
+            ])
         try s.start()
         return s
     }
@@ -130,7 +139,8 @@ import Testing
         let bad = try TestServer(config: "events {}\nhttp { server { if ($uri) { root /x; } } }\n")
         let r = try runBinary(["-p", bad.prefix, "-c", "conf/swiftginx.conf", "-t"])
         #expect(r.status == 1)
-        #expect(r.stderr.contains("\"root\" inside \"if\" is not supported yet"))
+        // nginx's message: only the rewrite module's directives may be inside a server-level if.
+        #expect(r.stderr.contains("\"root\" directive is not allowed here in \(bad.prefix)conf/swiftginx.conf:2"))
     }
 
     @Test func serverNameCaptures() throws {
@@ -180,6 +190,7 @@ import Testing
         for path in [
             "/old/page?q=1", "/last/abc", "/brk/anything", "/redir/p?x=2", "/args/?b=2", "/noargs/?b=2", "/chain/a",
             "/named/42", "/set/", "/loop/x", "/abs/x", "/map/", "/moved/a/b.html", "/LEGACY/item/7", "/legacy/x",
+            "/cond/c.txt", "/cond/c.txt?nocache=1", "/cond/c.txt?other=1",
         ] {
             let a = try get(nginxPort, path, host: "www.example.com", extra: "User-Agent: a bot\r\n")
             let b = try get(s.port, path, host: "www.example.com", extra: "User-Agent: a bot\r\n")
@@ -188,6 +199,10 @@ import Testing
                 a.header("Location")?.replacingOccurrences(of: ":\(nginxPort)", with: ":P")
                     == b.header("Location")?.replacingOccurrences(of: ":\(s.port)", with: ":P"), "\(path)")
             if a.status == 200 { #expect(a.bodyText == b.bodyText, "\(path)") }
+            for h in ["Cache-Control", "Expires", "X-Base"] {
+                #expect(a.header(h) == b.header(h) || h == "Expires", "\(path) \(h)")
+                #expect((a.header(h) == nil) == (b.header(h) == nil), "\(path) \(h)")
+            }
         }
         // split_clients: the same band as nginx for every key.
         var seen = Set<String>()
