@@ -15,7 +15,7 @@ public enum Variable: Sendable, Hashable {
     case requestId, binaryRemoteAddr, https, requestCompletion, requestBody
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
-    case upstreamResponseLength, upstreamCacheStatus
+    case upstreamResponseLength, upstreamCacheStatus, limitRate
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
@@ -99,7 +99,7 @@ extension Variable {
         "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
         "upstream_header_time": .upstreamHeaderTime, "upstream_response_length": .upstreamResponseLength,
-        "upstream_cache_status": .upstreamCacheStatus, "request_scheme": .scheme,
+        "upstream_cache_status": .upstreamCacheStatus, "request_scheme": .scheme, "limit_rate": .limitRate,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.

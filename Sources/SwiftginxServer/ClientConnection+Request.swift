@@ -14,6 +14,7 @@ extension ClientConnection {
     func beginRequest() {
         requests += 1
         request.reset()
+        lastResponseHead.removeAll(keepingCapacity: true)
         request.startMilliseconds = worker.clock.milliseconds
         refreshGroup()
         responseStart = output.writerIndex

@@ -109,6 +109,8 @@ final class ClientConnection {
     }
     /// The file path of the current request, built in place (keeps its capacity).
     var pathBuffer: [UInt8] = []
+    /// The last response head written (`$sent_http_*`).
+    var lastResponseHead: [UInt8] = []
 
     init(
         fd: Int32, peer: SocketAddress, worker: Worker, listener: WorkerListener, slot: Int32, slotGeneration: UInt32,

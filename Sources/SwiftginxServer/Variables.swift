@@ -94,7 +94,9 @@ extension ClientConnection {
             if hasHead {
                 appendHeaderValues(named: name, buf: buf, to: out)
             }
-        case .sentHeader: break
+        case .sentHeader(let name): appendSentHeader(name, to: out)
+        // No `limit_rate` is built: the rate is never limited, which nginx reports as 0.
+        case .limitRate: out.append("0")
         case .arg(let name): appendArgument(name, to: out)
         case .cookie(let name):
             if hasHead, let r = head.header(HeaderName.cookie, in: buf) {
@@ -165,6 +167,36 @@ extension ClientConnection {
         case .upstreamHeader(let name):
             if let p = proxy, p.pass != nil, p.head.headLength > 0, let v = headerValue(p, name) { out.append(v) }
         case .upstreamCacheStatus: break
+        }
+    }
+
+    /// `$sent_http_name`: the value of that field in the response head sent (all of
+    /// them joined by ", " when repeated).
+    private func appendSentHeader(_ name: String, to out: ByteBuffer) {
+        let key = Array(name.utf8)
+        var first = true
+        lastResponseHead.withUnsafeBytes { head in
+            var lineStart = 0
+            var i = 0
+            while i + 1 < head.count {
+                guard head[i] == 13 && head[i + 1] == 10 else {
+                    i += 1
+                    continue
+                }
+                let line = head[lineStart..<i]
+                if let colon = line.firstIndex(of: UInt8(ascii: ":")),
+                    asciiCaseEqual(
+                        line[line.startIndex..<colon].map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : $0 }, key)
+                {
+                    var v = colon + 1
+                    while v < i && head[v] == 32 { v += 1 }
+                    if !first { out.append(", ") }
+                    first = false
+                    out.append(UnsafeRawBufferPointer(rebasing: head[v..<i]))
+                }
+                i += 2
+                lineStart = i
+            }
         }
     }
 

@@ -143,6 +143,30 @@ import Testing
         #expect(r.stderr.contains("\"root\" directive is not allowed here in \(bad.prefix)conf/swiftginx.conf:2"))
     }
 
+    @Test func sentHeadersAndLimitRateInTheAccessLog() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    log_format sent '$status "$sent_http_content_type" "$sent_http_x_tag" "$sent_http_set_cookie" $limit_rate';
+                    access_log logs/sent.log sent;
+                    server {
+                        listen 127.0.0.1:PORT;
+                        location / {
+                            add_header X-Tag one;
+                            add_header Set-Cookie a=1;
+                            add_header Set-Cookie b=2;
+                            return 200 "hi";
+                        }
+                    }
+                }
+                """)
+        try s.start()
+        _ = try get(s.port, "/")
+        s.stop()
+        #expect(s.read("logs/sent.log") == "200 \"text/plain\" \"one\" \"a=1, b=2\" 0\n")
+    }
+
     @Test func serverNameCaptures() throws {
         let s = try makeServer()
         #expect(try get(s.port, "/x", host: "shop.captures.test").bodyText == "sub=shop first=shop")
