@@ -50,6 +50,11 @@ struct TestPKI {
 
     func path(_ name: String) -> String { dir + "/" + name }
 
+    /// `ssl_certificate` and `ssl_certificate_key` lines for the pair `name`.pem / `name`.key.
+    func certificate(_ name: String) -> String {
+        "ssl_certificate \(path(name + ".pem"));\n                ssl_certificate_key \(path(name + ".key"));"
+    }
+
     private func run(_ args: String...) throws { try run(args) }
 
     private func run(_ args: [String]) throws {
@@ -86,8 +91,7 @@ struct TestPKI {
                 server {
                     listen 127.0.0.1:PORT ssl;
                     server_name localhost a.test;
-                    ssl_certificate \(pki.path("rsa.pem"));
-                    ssl_certificate_key \(pki.path("rsa.key"));
+                    \(pki.certificate("rsa"))
                     ssl_session_cache shared:SSL:1m;
                     access_log logs/tls.log tls;
                     root html;
@@ -96,8 +100,7 @@ struct TestPKI {
                 server {
                     listen 127.0.0.1:PORT ssl;
                     server_name b.test;
-                    ssl_certificate \(pki.path("b.pem"));
-                    ssl_certificate_key \(pki.path("b.key"));
+                    \(pki.certificate("b"))
                     location / { return 200 "site b $https $scheme $ssl_server_name\\n"; }
                 }
                 """)
@@ -129,8 +132,7 @@ struct TestPKI {
             servers: """
                 server {
                     listen 127.0.0.1:PORT ssl;
-                    ssl_certificate \(pki.path("ec.pem"));
-                    ssl_certificate_key \(pki.path("ec.key"));
+                    \(pki.certificate("ec"))
                 }
                 """)
         defer { s.stop() }
@@ -146,8 +148,7 @@ struct TestPKI {
             servers: """
                 server {
                     listen 127.0.0.1:PORT ssl;
-                    ssl_certificate \(pki.path("rsa.pem"));
-                    ssl_certificate_key \(pki.path("rsa.key"));
+                    \(pki.certificate("rsa"))
                     ssl_protocols TLSv1.3;
                     location / { return 200 "$ssl_protocol $ssl_cipher $ssl_alpn_protocol\\n"; }
                 }
@@ -191,8 +192,7 @@ struct TestPKI {
                     http {
                         server {
                             listen 127.0.0.1:PORT ssl;
-                            ssl_certificate \(pki.path("rsa.pem"));
-                            ssl_certificate_key \(pki.path("rsa.key"));
+                            \(pki.certificate("rsa"))
                             ssl_session_cache \(cache);
                             ssl_session_tickets \(tickets);
                             location / { return 200 "$ssl_session_reused"; }
@@ -219,8 +219,7 @@ struct TestPKI {
             servers: """
                 server {
                     listen 127.0.0.1:PORT ssl;
-                    ssl_certificate \(pki.path("rsa.pem"));
-                    ssl_certificate_key \(pki.path("rsa.key"));
+                    \(pki.certificate("rsa"))
                     ssl_client_certificate \(pki.path("ca.pem"));
                     ssl_verify_client on;
                     location / { return 200 "$ssl_client_verify $ssl_client_s_dn\\n"; }
@@ -253,8 +252,7 @@ struct TestPKI {
             servers: """
                 server {
                     listen 127.0.0.1:PORT ssl;
-                    ssl_certificate \(pki.path("live.pem"));
-                    ssl_certificate_key \(pki.path("live.key"));
+                    \(pki.certificate("live"))
                     location / { return 200 "ok\\n"; }
                 }
                 """)
@@ -293,8 +291,7 @@ struct TestPKI {
                     \(PrefixNginx.tempPaths)
                     server {
                         listen 127.0.0.1:PORT ssl;
-                        ssl_certificate \(pki.path("rsa.pem"));
-                        ssl_certificate_key \(pki.path("rsa.key"));
+                        \(pki.certificate("rsa"))
                         ssl_session_cache builtin:1000;
                         ssl_protocols TLSv1.2;
                         location / { return 200 "upstream $ssl_protocol sni=$ssl_server_name reused=$ssl_session_reused\\n"; }
