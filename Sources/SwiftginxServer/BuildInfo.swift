@@ -16,18 +16,17 @@ public enum BuildInfo {
 
     /// nginx modules this build does not have (yet), as `--without-...` flags.
     public static let absentModules = [
-        "http_ssl_module", "http_v2_module",
         "http_fastcgi_module", "http_scgi_module", "http_grpc_module", "http_memcached_module",
         "http_geo_module", "http_referer_module", "http_limit_conn_module", "http_limit_req_module",
         "http_access_module", "http_auth_basic_module", "http_realip_module", "http_ssi_module",
         "http_userid_module", "http_mirror_module", "http_empty_gif_module",
-        "http_browser_module", "http_upstream_hash_module", "http_upstream_ip_hash_module",
-        "http_upstream_least_conn_module", "http_upstream_random_module",
+        "http_browser_module",
     ]
 
     /// nginx's optional modules this build has (`--with-...`), then the standard ones it lacks.
     public static var configureArguments: String {
-        let present = ["--with-pcre", "--with-pcre-jit", "--with-http_gzip_static_module"]
+        // Optional modules are named by --with-... (HTTP/2 is absent: no --with-http_v2_module).
+        let present = ["--with-pcre", "--with-pcre-jit", "--with-http_ssl_module", "--with-http_gzip_static_module"]
         return (present + absentModules.map { "--without-\($0)" }).joined(separator: " ")
     }
 }
