@@ -339,6 +339,41 @@ struct TestPKI {
         #expect(s.waitForFile("logs/error.log", containing: "while SSL handshaking to upstream"))
     }
 
+    @Test func staplesTheOCSPResponseOfTheStaplingFile() throws {
+        let pki = try TestPKI()
+        // An OCSP response for the RSA leaf, signed by the test CA (`openssl ocsp` as responder).
+        let serial =
+            try runCommand(["/usr/bin/openssl", "x509", "-in", pki.path("rsa.pem"), "-noout", "-serial"])
+            .stdout.split(separator: "=").last.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        try "V\t301231235959Z\t\t\(serial)\tunknown\t/CN=localhost\n".write(
+            toFile: pki.path("index.txt"), atomically: true, encoding: .utf8)
+        let made = try runCommand([
+            "/usr/bin/openssl", "ocsp", "-index", pki.path("index.txt"), "-rsigner", pki.path("ca.pem"), "-rkey",
+            pki.path("ca.key"), "-CA", pki.path("ca.pem"), "-issuer", pki.path("ca.pem"), "-cert",
+            pki.path("rsa.pem"), "-respout", pki.path("ocsp.der"), "-ndays", "1",
+        ])
+        #expect(FileManager.default.fileExists(atPath: pki.path("ocsp.der")), "\(made.stderr)")
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    \(pki.certificate("rsa"))
+                    ssl_stapling_file \(pki.path("ocsp.der"));
+                    location / { return 200 "ok\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        try "Q\n".write(toFile: pki.path("quit.txt"), atomically: true, encoding: .utf8)
+        let r = try runCommand([
+            "/bin/sh", "-c",
+            "/usr/bin/openssl s_client -connect 127.0.0.1:\(s.port) -servername localhost -status "
+                + "-CAfile \(pki.path("ca.pem")) < \(pki.path("quit.txt"))",
+        ])
+        #expect(r.stdout.contains("OCSP Response Status: successful"), "\(r.stdout)")
+        #expect(r.stdout.contains("Cert Status: good"))
+    }
+
     @Test func configurationErrorsAreNginxs() throws {
         let pki = try TestPKI()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
