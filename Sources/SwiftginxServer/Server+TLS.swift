@@ -14,6 +14,12 @@ public struct TLSContexts: Sendable {
     var byAddress: [ListenAddress: TLSContext] = [:]
     /// Listener contexts that are not a server's own (kept alive here).
     var extra: [TLSContext] = []
+
+    /// Rotates automatic session-ticket keys that are due (called by the master loop).
+    func rotateTicketKeys(now: Int64) {
+        for c in byServer.values { c.rotateTicketKeysIfDue(now: now) }
+        for c in extra { c.rotateTicketKeysIfDue(now: now) }
+    }
 }
 
 /// The SNI handler's view of the server contexts: weak, so that a context's handler
@@ -83,6 +89,10 @@ extension Server {
         o.sessionTimeout = s.sessionTimeout
         o.sessionTickets = s.sessionTickets
         o.ticketKeys = s.sessionTicketKeys
+        if case .shared = s.sessionCache {
+            // nginx (1.23.2+) rotates random ticket keys when the cache is shared.
+            o.automaticTicketKeys = s.sessionTimeout
+        }
         o.alpn = ["http/1.1"]
         switch s.verifyClient {
         case .off: o.verifyClient = .off

@@ -101,6 +101,7 @@ public final class Server {
         while true {
             _ = poll(&pfd, 1, 500)
             closeRetiredSockets()
+            state.generation.tls.rotateTicketKeys(now: Clock.monotonicMilliseconds())
             while let sig = signals.next() {
                 switch sig {
                 case SIGHUP:

@@ -78,6 +78,15 @@ struct TicketKey: Sendable {
     let hmacKey: [UInt8]
     let aesKey: [UInt8]
 
+    /// A random 80-byte key (automatic rotation without key files).
+    init(random: Void) throws(TLSError) {
+        var bytes = [UInt8](repeating: 0, count: 80)
+        guard RAND_bytes(&bytes, 80) == 1 else { throw TLSError.openSSL("RAND_bytes() failed") }
+        name = Array(bytes[0..<16])
+        hmacKey = Array(bytes[16..<48])
+        aesKey = Array(bytes[48..<80])
+    }
+
     init(path: String) throws(TLSError) {
         let bytes = try readFile(path, what: "ssl_session_ticket_key")
         switch bytes.count {

@@ -3,6 +3,7 @@
 // or reload, as a TLSError worded like nginx's; the handshake path only reads.
 
 import COpenSSL
+import Synchronization
 import CSwiftginxTLSShims
 import Glibc
 
@@ -13,7 +14,13 @@ public final class TLSContext: @unchecked Sendable {
     let rejectHandshake: Bool
     let clientVerify: Bool
     let defaultServerName: String?
-    let ticketKeys: [TicketKey]
+    /// Session ticket keys (first encrypts, all decrypt), behind a lock: automatic keys
+    /// are rotated while worker threads use them.
+    let ticketStore: Mutex<[TicketKey]>
+    /// Seconds between automatic rotations (0: keys come from files and never change).
+    public let ticketRotation: Int
+    private let lastRotation = Atomic<Int64>(0)
+    var ticketKeys: [TicketKey] { ticketStore.withLock { $0 } }
     let ocspResponse: [UInt8]?
     /// ALPN protocols in wire format (length-prefixed), server preference order.
     private let alpnWire: UnsafeMutableBufferPointer<UInt8>?
@@ -33,7 +40,10 @@ public final class TLSContext: @unchecked Sendable {
         do {
             try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
             try Self.configureServer(ctx, options)
-            keys = try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
+            keys =
+                options.ticketKeys.isEmpty && options.automaticTicketKeys > 0 && options.sessionTickets
+                ? [try TicketKey(random: ())]
+                : try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
             ocsp = try options.staplingFile.map { (path) throws(TLSError) in
                 try readFile(path, what: "ssl_stapling_file")
             }
@@ -47,7 +57,8 @@ public final class TLSContext: @unchecked Sendable {
         self.rejectHandshake = options.rejectHandshake
         self.clientVerify = false
         self.defaultServerName = nil
-        self.ticketKeys = keys
+        self.ticketStore = Mutex(keys)
+        self.ticketRotation = options.ticketKeys.isEmpty && options.sessionTickets ? options.automaticTicketKeys : 0
         self.ocspResponse = ocsp
         self.alpnWire = Self.wireFormat(options.alpn)
         let me = Unmanaged.passUnretained(self).toOpaque()
@@ -82,9 +93,35 @@ public final class TLSContext: @unchecked Sendable {
         self.rejectHandshake = false
         self.clientVerify = options.verify
         self.defaultServerName = options.serverName
-        self.ticketKeys = []
+        self.ticketStore = Mutex([])
+        self.ticketRotation = 0
         self.ocspResponse = nil
         self.alpnWire = nil
+    }
+
+    /// Automatic ticket keys: a new key encrypts from now on; the last two keep
+    /// decrypting tickets they issued (nginx's rotation for shared session caches).
+    public func rotateTicketKeys() {
+        guard ticketRotation > 0, let key = try? TicketKey(random: ()) else { return }
+        ticketStore.withLock { keys in
+            keys.insert(key, at: 0)
+            if keys.count > 3 { keys.removeLast(keys.count - 3) }
+        }
+    }
+
+    /// Rotates when `ticketRotation` seconds have passed since the last rotation
+    /// (`now` in monotonic milliseconds); called periodically by the server.
+    public func rotateTicketKeysIfDue(now: Int64) {
+        guard ticketRotation > 0 else { return }
+        let last = lastRotation.load(ordering: .relaxed)
+        if last == 0 {
+            lastRotation.store(now, ordering: .relaxed)
+            return
+        }
+        if now - last >= Int64(ticketRotation) * 1000 {
+            lastRotation.store(now, ordering: .relaxed)
+            rotateTicketKeys()
+        }
     }
 
     deinit {

@@ -32,6 +32,9 @@ public struct TLSServerOptions: Sendable {
     public var sessionTickets: Bool = true
     /// Files of 48 or 80 bytes; the first encrypts, all decrypt.
     public var ticketKeys: [String] = []
+    /// Without key files: rotate random ticket keys every this many seconds (0: OpenSSL's
+    /// own keys, fixed for the context's life).
+    public var automaticTicketKeys: Int = 0
     public var alpn: [String] = ["http/1.1"]
     public var verifyClient: TLSVerifyClient = .off
     public var verifyDepth: Int = 1

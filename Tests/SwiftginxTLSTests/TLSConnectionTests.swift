@@ -185,6 +185,29 @@ import Testing
         #expect(!unknown.server.sessionReused)
     }
 
+    @Test func automaticTicketKeysRotate() throws {
+        var options = certs.server()
+        options.sessionCache = .off
+        options.automaticTicketKeys = 300
+        let server = try TLSContext(server: options)
+        #expect(server.ticketRotation == 300)
+        var clientOptions = certs.client()
+        clientOptions.protocols = ["TLSv1.2"]
+        let client = try TLSContext(client: clientOptions)
+        let first = try #require(try firstSession(server: server, client: client))
+        // One rotation: the previous key still decrypts the ticket.
+        server.rotateTicketKeys()
+        let again = try Pair(server: server, client: client, session: first)
+        #expect(again.succeeded)
+        #expect(again.server.sessionReused)
+        // Three more: the key that issued it is gone, a full handshake follows.
+        let second = try #require(try firstSession(server: server, client: client))
+        for _ in 0..<3 { server.rotateTicketKeys() }
+        let gone = try Pair(server: server, client: client, session: second)
+        #expect(gone.succeeded)
+        #expect(!gone.server.sessionReused)
+    }
+
     @Test func ticketKeyFileOfWrongSize() throws {
         var options = certs.server()
         options.ticketKeys = [certs.path("ca.pem")]
