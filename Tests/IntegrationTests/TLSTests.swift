@@ -339,6 +339,54 @@ struct TestPKI {
         #expect(s.waitForFile("logs/error.log", containing: "while SSL handshaking to upstream"))
     }
 
+    @Test func cipherRestrictionAndIntermediateChain() throws {
+        let pki = try TestPKI()
+        // leaf ← intermediate ← root: the server sends leaf + intermediate, the client trusts the root.
+        func openssl(_ args: [String]) throws {
+            let r = try runCommand(["/usr/bin/env", "-C", pki.dir, "openssl"] + args)
+            if r.status != 0 { throw TestFailure("openssl \(args): \(r.stderr)") }
+        }
+        try "basicConstraints=critical,CA:true\n".write(toFile: pki.path("ca.ext"), atomically: true, encoding: .utf8)
+        try openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "int.key", "-out", "int.csr", "-subj",
+            "/CN=intermediate",
+        ])
+        try openssl([
+            "x509", "-req", "-in", "int.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "int.pem",
+            "-days", "2", "-extfile", "ca.ext",
+        ])
+        try openssl([
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost",
+        ])
+        try openssl([
+            "x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial", "-out",
+            "leaf-only.pem", "-days", "2", "-extfile", "san.ext",
+        ])
+        let chain =
+            (try String(contentsOfFile: pki.path("leaf-only.pem"), encoding: .utf8))
+            + (try String(contentsOfFile: pki.path("int.pem"), encoding: .utf8))
+        try chain.write(toFile: pki.path("leaf.pem"), atomically: true, encoding: .utf8)
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    \(pki.certificate("leaf"))
+                    ssl_protocols TLSv1.2;
+                    ssl_ciphers ECDHE-RSA-AES128-GCM-SHA256;
+                    location / { return 200 "$ssl_cipher\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        let ok = try curl(["--cacert", pki.path("ca.pem"), "https://localhost:\(s.port)/"])
+        #expect(ok.stdout == "ECDHE-RSA-AES128-GCM-SHA256\n", "\(ok.stderr)")
+        let refused = try curl([
+            "--cacert", pki.path("ca.pem"), "--ciphers", "ECDHE-RSA-AES256-GCM-SHA384", "https://localhost:\(s.port)/",
+        ])
+        #expect(refused.status != 0)
+        #expect(s.waitForFile("logs/error.log", containing: "no shared cipher"))
+    }
+
     @Test func staplesTheOCSPResponseOfTheStaplingFile() throws {
         let pki = try TestPKI()
         // An OCSP response for the RSA leaf, signed by the test CA (`openssl ocsp` as responder).
