@@ -394,7 +394,10 @@ final class Backend {
 
 /// A blocking client socket to "127.0.0.1:PORT" or "unix:/path", with timeouts.
 final class BackendSocket {
-    let fd: Int32
+    /// -1 once closed. A throwing init closes nothing itself: the class is fully
+    /// initialized by then, so deinit runs and closes it (closing twice would close a
+    /// descriptor another thread of the test process may have opened meanwhile).
+    private(set) var fd: Int32
 
     init(address: String, timeoutSeconds: Int = 10) throws {
         if address.hasPrefix("unix:") {
@@ -404,7 +407,6 @@ final class BackendSocket {
             addr.sun_family = sa_family_t(AF_UNIX)
             let bytes = Array(path.utf8)
             guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
-                Glibc.close(fd)
                 throw TestFailure("unix socket path too long: \(path)")
             }
             withUnsafeMutableBytes(of: &addr.sun_path) { raw in
@@ -418,7 +420,6 @@ final class BackendSocket {
             }
             if r != 0 {
                 let e = errno
-                Glibc.close(fd)
                 throw TestFailure("connect to \(address) failed: errno \(e)")
             }
         } else {
@@ -437,13 +438,15 @@ final class BackendSocket {
             }
             if r != 0 {
                 let e = errno
-                Glibc.close(fd)
                 throw TestFailure("connect to \(address) failed: errno \(e)")
             }
         }
     }
 
-    deinit { Glibc.close(fd) }
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     static func setTimeouts(_ fd: Int32, _ seconds: Int) {
         var tv = timeval(tv_sec: seconds, tv_usec: 0)

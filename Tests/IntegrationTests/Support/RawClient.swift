@@ -17,7 +17,10 @@ struct HTTPResponse {
 }
 
 final class RawClient {
-    let fd: Int32
+    /// -1 once closed. A throwing init closes nothing itself: the class is fully
+    /// initialized by then, so deinit runs and closes it (closing twice would close a
+    /// descriptor another thread of the test process may have opened meanwhile).
+    private(set) var fd: Int32
     var pending: [UInt8] = []
 
     /// `from`: a local address to connect from (any 127.x.y.z on loopback), for tests
@@ -43,12 +46,14 @@ final class RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, 16) }
         }
         if r != 0 {
-            Glibc.close(fd)
             throw TestFailure("connect to \(port) failed: errno \(errno)")
         }
     }
 
-    deinit { Glibc.close(fd) }
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     func close() { shutdown(fd, Int32(SHUT_RDWR)) }
 

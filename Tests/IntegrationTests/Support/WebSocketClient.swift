@@ -23,7 +23,10 @@ final class WebSocketClient {
         var description: String { "WebSocket handshake failed (\(status)):\n\(head)" }
     }
 
-    let fd: Int32
+    /// -1 once closed. A throwing init closes nothing itself: the class is fully
+    /// initialized by then, so deinit runs and closes it (closing twice would close a
+    /// descriptor another thread of the test process may have opened meanwhile).
+    private(set) var fd: Int32
     /// The server's 101 response head (without the final CRLF CRLF).
     private(set) var responseHead: String = ""
     /// Pings the server sent (each answered with a pong).
@@ -60,13 +63,15 @@ final class WebSocketClient {
         }
         if r != 0 {
             let e = errno
-            Glibc.close(fd)
             throw TestFailure("WebSocket connect to \(host):\(port) failed: errno \(e)")
         }
         try handshake(host: host, port: port, path: path, headers: headers)
     }
 
-    deinit { Glibc.close(fd) }
+    deinit {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
 
     private func handshake(host: String, port: Int, path: String, headers: [(String, String)]) throws {
         let key = Data((0..<16).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
