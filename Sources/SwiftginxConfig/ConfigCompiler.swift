@@ -150,6 +150,8 @@ final class ConfigCompiler {
     var implicitGroups: [String: UpstreamGroup] = [:]
     var allUpstreams: [UpstreamGroup] = []
     var pendingPasses: [PendingPass] = []
+    /// Some value uses `$sent_http_*` (then each response head is kept for it).
+    var usesSentHeaders = false
     var pendingHealthChecks: [PendingHealthCheck] = []
     var matches: [String: HealthMatch] = [:]
     /// Active health checks by upstream group index.
@@ -171,9 +173,12 @@ final class ConfigCompiler {
     /// Parses a value with variables; errors name the directive's place (nginx prints
     /// `unknown "x" variable` without a place; swiftginx adds it, deliberately).
     func value(_ text: String, _ d: ConfigDirective) throws(ConfigError) -> ComplexValue {
+        let v: ComplexValue
         do {
-            return try ComplexValue.parse(text, namedCaptures: namedCaptures, customNames: customVariables)
+            v = try ComplexValue.parse(text, namedCaptures: namedCaptures, customNames: customVariables)
         } catch { throw d.error(error.message) }
+        for case .variable(.sentHeader) in v.segments { usesSentHeaders = true }
+        return v
     }
 
     // MARK: - Whole configuration
@@ -196,7 +201,8 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, upstreams: allUpstreams, healthChecks: healthChecks)
+            maps: maps, splits: splits, upstreams: allUpstreams, healthChecks: healthChecks,
+            usesSentHeaders: usesSentHeaders)
     }
 
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {

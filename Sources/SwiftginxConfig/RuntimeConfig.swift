@@ -25,6 +25,8 @@ public final class RuntimeConfig: Sendable {
     /// Every upstream group (explicit blocks and the implicit ones of proxy_pass
     /// addresses), indexed by `UpstreamGroup.index`.
     public let upstreams: [UpstreamGroup]
+    /// Some value uses `$sent_http_*`: response heads are kept for it (else not copied).
+    public let usesSentHeaders: Bool
     /// Active health checks by `UpstreamGroup.index`.
     public let healthChecks: [Int: [HealthCheck]]
     /// Explicit `upstream` blocks by name (for proxy_pass with variables).
@@ -37,8 +39,9 @@ public final class RuntimeConfig: Sendable {
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
         splits: [String: SplitClients] = [:],
-        upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:]
+        upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
+        self.usesSentHeaders = usesSentHeaders
         self.upstreams = upstreams
         self.healthChecks = healthChecks
         self.locationWarnings = locationWarnings

@@ -119,10 +119,12 @@ extension ClientConnection {
         }
         output.append("\r\n")
         responseHeadLength = output.writerIndex - responseStart
-        // Kept for `$sent_http_*` in the access log (the buffer keeps its capacity).
-        lastResponseHead.removeAll(keepingCapacity: true)
-        lastResponseHead.append(
-            contentsOf: UnsafeRawBufferPointer(start: output.base + responseStart, count: responseHeadLength))
+        // Kept for `$sent_http_*` when the configuration uses it (no copy otherwise).
+        if worker.generation.config.usesSentHeaders {
+            lastResponseHead.removeAll(keepingCapacity: true)
+            lastResponseHead.append(
+                contentsOf: UnsafeRawBufferPointer(start: output.base + responseStart, count: responseHeadLength))
+        }
     }
 
     /// Appends a body held in memory.
