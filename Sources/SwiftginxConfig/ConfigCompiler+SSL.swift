@@ -98,6 +98,12 @@ extension ConfigCompiler {
         case "ssl_conf_command":
             let pair = (d.args[0], d.args[1])
             level.sslConfCommands = (level.sslConfCommands ?? []) + [pair]
+        case "ssl_early_data":
+            let v = try ConfigValues.flag(d)
+            set { $0.earlyData = v }
+        case "ssl_buffer_size":
+            let v = try ConfigValues.size(d)
+            set { $0.bufferSize = v }
         case "ssl_stapling_file":
             let p = try path()
             set { $0.staplingFile = p }

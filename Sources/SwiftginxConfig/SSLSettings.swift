@@ -28,6 +28,10 @@ public struct SSLSettings: Sendable {
     public var rejectHandshake: Bool = false
     public var confCommands: [(String, String)] = []
     public var staplingFile: String? = nil
+    /// `ssl_early_data`: TLS 1.3 0-RTT requests are accepted (off by default).
+    public var earlyData: Bool = false
+    /// `ssl_buffer_size`: the largest TLS record written (nginx's default 16k).
+    public var bufferSize: Int = 16384
     public init() {}
 }
 

@@ -107,6 +107,8 @@ extension Server {
         o.confCommands = s.confCommands
         o.rejectHandshake = s.rejectHandshake
         o.staplingFile = s.staplingFile
+        o.earlyData = s.earlyData
+        o.bufferSize = s.bufferSize
         do { return try TLSContext(server: o) } catch { throw StartupError(description: error.message) }
     }
 }
