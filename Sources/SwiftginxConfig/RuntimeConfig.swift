@@ -439,15 +439,17 @@ public struct LocationSettings: Sendable {
     public var pass: UpstreamPass? = nil
     /// The proxy and uwsgi modules' settings (boxed: see CopyOnWrite).
     public var proxy: UpstreamSettings {
-        get { proxyStorage.value }
+        _read { yield proxyStorage.value }
         set { proxyStorage.value = newValue }
     }
     public var uwsgi: UpstreamSettings {
-        get { uwsgiStorage.value }
+        _read { yield uwsgiStorage.value }
         set { uwsgiStorage.value = newValue }
     }
-    private var proxyStorage = CopyOnWrite(UpstreamSettings())
-    private var uwsgiStorage = CopyOnWrite(UpstreamSettings())
+    /// The boxed settings themselves: a request keeps a reference (one retain) instead of
+    /// copying every field.
+    public private(set) var proxyStorage = CopyOnWrite(UpstreamSettings())
+    public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
     public var charsetTypes: Set<String> = [

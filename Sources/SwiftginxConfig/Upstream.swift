@@ -321,8 +321,9 @@ public struct CopyOnWrite<T: Sendable>: @unchecked Sendable {
 
     public init(_ value: T) { box = Box(value) }
 
+    /// Read in place (no copy of the value); written with copy-on-write.
     public var value: T {
-        get { box.value }
+        _read { yield box.value }
         set {
             if isKnownUniquelyReferenced(&box) {
                 box.value = newValue

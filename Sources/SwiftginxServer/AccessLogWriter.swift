@@ -39,8 +39,16 @@ final class AccessLogWriter {
 extension Worker {
     /// Writes the access log lines of the request that just ended on `c`.
     func writeAccessLog(_ c: ClientConnection, timedOutHead: Bool = false) {
-        let settings = c.request.location?.settings ?? c.request.server?.defaultSettings
-        guard let targets = settings?.accessLogs, !targets.isEmpty else { return }
+        // Only the list is taken (the settings are read in place, not copied whole).
+        let targets: [AccessLogTarget]
+        if let location = c.request.location {
+            targets = location.settings.accessLogs
+        } else if let server = c.request.server {
+            targets = server.defaultSettings.accessLogs
+        } else {
+            return
+        }
+        if targets.isEmpty { return }
         for t in targets {
             guard let file = generation.accessLogFiles[t.path] else { continue }
             let out = accessLog.buffer(for: file)

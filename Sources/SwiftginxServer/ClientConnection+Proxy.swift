@@ -21,7 +21,7 @@ extension ClientConnection {
         proxy = p
         p.reset()
         p.pass = pass
-        p.settings = pass.proto == .http ? location.settings.proxy : location.settings.uwsgi
+        p.settingsStorage = pass.proto == .http ? location.settings.proxyStorage : location.settings.uwsgiStorage
         p.startedAt = worker.now
         guard resolveTarget(p, pass) else {
             request.keepAlive = false

@@ -37,11 +37,12 @@ extension ClientConnection {
 
     /// Whether another peer may be tried for `condition` (tries, time, idempotence, bytes sent).
     func canTryNext(_ p: ProxySession, _ condition: NextUpstream) -> Bool {
-        let s = p.settings
-        guard s.nextUpstream.contains(condition), !p.headerSent, !p.bodyDiscarded else { return false }
-        if s.nextUpstreamTries > 0 && p.tries >= s.nextUpstreamTries { return false }
-        if s.nextUpstreamTimeout > 0 && worker.now - p.startedAt >= Int64(s.nextUpstreamTimeout) { return false }
-        if p.requestSentAny && !s.nextUpstream.contains(.nonIdempotent) {
+        guard p.settings.nextUpstream.contains(condition), !p.headerSent, !p.bodyDiscarded else { return false }
+        if p.settings.nextUpstreamTries > 0 && p.tries >= p.settings.nextUpstreamTries { return false }
+        if p.settings.nextUpstreamTimeout > 0 && worker.now - p.startedAt >= Int64(p.settings.nextUpstreamTimeout) {
+            return false
+        }
+        if p.requestSentAny && !p.settings.nextUpstream.contains(.nonIdempotent) {
             // nginx's non-idempotent methods: POST, LOCK, PATCH.
             switch head.method {
             case .post, .patch: return false

@@ -40,9 +40,8 @@ extension ClientConnection {
         }
         let out = p.requestHead
         let buf = headBytes
-        let s = p.settings
         // Request line.
-        if let m = s.method {
+        if let m = p.settings.method {
             out.append(evaluate(m))
         } else if request.errorPageUsed && !isHeadOnly {
             out.append("GET")
@@ -53,12 +52,12 @@ extension ClientConnection {
         let uriStart = out.writerIndex
         appendUpstreamURI(p, pass: pass, to: out)
         p.sentURI = uriStart..<out.writerIndex
-        out.append(s.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
+        out.append(p.settings.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
         // proxy_set_header lines, then the defaults they do not replace.
         var setHost = false
         var setConnection = false
         p.sentConnectionClose = false
-        for param in s.params {
+        for param in p.settings.params {
             // Written in place; an empty value takes the line back out (nginx drops it).
             let lineStart = out.writerIndex
             out.append(string: param.name)
@@ -92,14 +91,14 @@ extension ClientConnection {
             } else {
                 out.append("Transfer-Encoding: chunked\r\n")
             }
-        } else if s.passRequestBody && (p.bodyLength > 0 || head.contentLength != nil || head.isChunked) {
+        } else if p.settings.passRequestBody && (p.bodyLength > 0 || head.contentLength != nil || head.isChunked) {
             out.appendHeader("Content-Length", decimal: p.bodyLength)
         }
-        if s.passRequestHeaders {
+        if p.settings.passRequestHeaders {
             for h in head.headers {
                 let name = buf[h.name]
                 if Self.proxyDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
-                if s.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
+                if p.settings.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
                 out.append(UnsafeRawBufferPointer(rebasing: name))
                 out.append(": ")
                 out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
@@ -164,15 +163,14 @@ extension ClientConnection {
 
     private func buildUwsgiRequest(_ p: ProxySession) {
         var params: [(key: [UInt8], value: [UInt8])] = []
-        let s = p.settings
         var configured: Set<[UInt8]> = []
-        for param in s.params {
+        for param in p.settings.params {
             let v = evaluate(param.value)
             configured.insert(Array(param.name.utf8))
             if v.isEmpty && param.ifNotEmpty { continue }
             params.append((Array(param.name.utf8), v))
         }
-        if s.passRequestHeaders {
+        if p.settings.passRequestHeaders {
             let buf = headBytes
             for h in head.headers {
                 var key = Array("HTTP_".utf8)
@@ -191,7 +189,9 @@ extension ClientConnection {
             }
         }
         var packet: [UInt8] = []
-        if !UwsgiPacket.append(params: params, modifier1: s.modifier1, modifier2: s.modifier2, to: &packet) {
+        if !UwsgiPacket.append(
+            params: params, modifier1: p.settings.modifier1, modifier2: p.settings.modifier2, to: &packet)
+        {
             logError("uwsgi request is too big: \(params.reduce(0) { $0 + $1.key.count + $1.value.count })")
             packet.removeAll()
         }

@@ -201,7 +201,8 @@ extension ClientConnection {
     /// Writes the client's response head from the upstream's, and sets up the body relay.
     private func writeProxyHead(_ p: ProxySession) {
         let status = p.head.status
-        let settings = request.location?.settings
+        // The location's settings are read in place through it (never copied whole).
+        let location = request.location
         output.writerIndex = max(responseStart, output.readerIndex)
         bodyBytesSent = 0
         request.status = status
@@ -210,7 +211,7 @@ extension ClientConnection {
         let hidden = p.settings.hidden
         let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader(p, "server")
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader(p, "date")
-        let coding = chooseProxyCoding(p, settings: settings)
+        let coding = location.flatMap { chooseProxyCoding(p, settings: $0.settings) }
         p.headCopy.withUnsafeBytes { buf in
             let reason = buf[p.head.reason]
             if reason.isEmpty {
@@ -223,7 +224,7 @@ extension ClientConnection {
             }
             output.append("\r\n")
             if !passServer {
-                let tokens = settings?.serverTokens ?? true
+                let tokens = location?.settings.serverTokens ?? true
                 output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
             }
             if !passDate { output.append(worker.clock.dateHeader) }
@@ -241,9 +242,9 @@ extension ClientConnection {
                     let original = Array(raw)
                     let rewritten = rewriteRedirect(p, original, isRefresh: !isLocation)
                     if isLocation, rewritten != original, rewritten.first == UInt8(ascii: "/"),
-                        let s = settings, s.absoluteRedirect
+                        let location, location.settings.absoluteRedirect
                     {
-                        value = absolutePrefix(settings: s) + rewritten
+                        value = absolutePrefix(settings: location.settings) + rewritten
                     } else {
                         value = rewritten
                     }
@@ -275,7 +276,7 @@ extension ClientConnection {
             output.append("Content-Encoding: ")
             output.append(string: coding.rawValue)
             output.append("\r\n")
-            if settings?.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
+            if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
         }
         if let n = h.contentLength, coding == nil {
             if status != 204 && status != 304 { appendContentLength(n) }
@@ -284,7 +285,7 @@ extension ClientConnection {
             p.responseChunked = h.isChunked && !p.noBody ? ChunkedDecoder() : nil
             p.responseRemaining = p.noBody ? 0 : (h.contentLength ?? -1)
             if !p.noBody {
-                if clientHTTP11 && (settings?.chunkedTransferEncoding ?? true) {
+                if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
                     output.append("Transfer-Encoding: chunked\r\n")
                     p.clientChunked = true
                 } else {
@@ -299,7 +300,11 @@ extension ClientConnection {
         p.keepUpstream =
             p.pass?.proto == .http && (p.group?.keepalive ?? 0) > 0 && !p.sentConnectionClose && h.keepAlive
             && status != 101 && (p.noBody || h.contentLength != nil || h.isChunked)
-        finishHead(settings: settings)
+        if let location {
+            finishHead(settings: location.settings)
+        } else {
+            finishHead(settings: nil)
+        }
         p.headerSent = true
         p.upstreamInput.readerIndex = h.headLength
         if p.upstreamInput.readableCount == 0 { p.upstreamInput.clear() }
@@ -323,8 +328,8 @@ extension ClientConnection {
     /// nginx's gzip filter on a proxied response: a 200/403/404 with a body, not already
     /// encoded, of a listed type, long enough when its length is known; gzip_proxied is
     /// decided from the upstream's own Expires / Cache-Control / Last-Modified / ETag.
-    private func chooseProxyCoding(_ p: ProxySession, settings: LocationSettings?) -> ContentCoding? {
-        guard let s = settings, s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return nil }
+    private func chooseProxyCoding(_ p: ProxySession, settings s: LocationSettings) -> ContentCoding? {
+        guard s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return nil }
         let status = p.head.status
         guard status == 200 || status == 403 || status == 404, !isHeadOnly else { return nil }
         guard !hasUpstreamHeader(p, "content-encoding"), let ct = headerValue(p, "content-type") else { return nil }
@@ -422,8 +427,7 @@ extension ClientConnection {
 
     /// `proxy_cookie_domain` / `proxy_cookie_path` on one Set-Cookie value.
     private func rewriteCookie(_ p: ProxySession, _ value: [UInt8]) -> [UInt8] {
-        let s = p.settings
-        if s.cookieDomains.isEmpty && s.cookiePaths.isEmpty { return value }
+        if p.settings.cookieDomains.isEmpty && p.settings.cookiePaths.isEmpty { return value }
         var parts = value.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map { Array($0) }
         for i in parts.indices.dropFirst() {
             var attr = parts[i]
@@ -436,14 +440,14 @@ extension ClientConnection {
                 var bare = v
                 if bare.first == UInt8(ascii: ".") { bare.removeFirst() }
                 let text = String(decoding: bare, as: UTF8.self).lowercased()
-                if let rule = s.cookieDomains.first(where: { $0.from == text }) {
+                if let rule = p.settings.cookieDomains.first(where: { $0.from == text }) {
                     v = evaluate(rule.to)
                 } else {
                     continue
                 }
             } else if key == "path" {
                 let text = String(decoding: v, as: UTF8.self)
-                guard let rule = s.cookiePaths.first(where: { text.hasPrefix($0.from) }) else { continue }
+                guard let rule = p.settings.cookiePaths.first(where: { text.hasPrefix($0.from) }) else { continue }
                 v = evaluate(rule.to) + Array(text.utf8.dropFirst(rule.from.utf8.count))
             } else {
                 continue

@@ -81,14 +81,33 @@ extension ClientConnection {
         output.appendHeader("Content-Length", decimal: n)
     }
 
+    /// `finishHead` without a location (the keep-alive limits and headers of none apply).
+    private static let noLocation: LocationSettings = {
+        var s = LocationSettings()
+        s.keepaliveRequests = 0
+        return s
+    }()
+
     /// Connection, the caller's trailing headers, expires, add_header, and the blank line.
     func finishHead(
         settings: LocationSettings?, mtime: Int? = nil, trailing: (ByteBuffer) -> Void = { _ in }
     ) {
+        if let settings {
+            finishHead(settings: settings, mtime: mtime, trailing: trailing)
+        } else {
+            finishHead(settings: Self.noLocation, mtime: mtime, trailing: trailing)
+        }
+    }
+
+    /// The same with the settings borrowed in place (the hot paths pass
+    /// `location.settings`: no copy of the whole struct).
+    func finishHead(
+        settings s: LocationSettings, mtime: Int? = nil, trailing: (ByteBuffer) -> Void = { _ in }
+    ) {
         let status = request.status
         if request.keepAlive && !shuttingDown && status != 101 {
-            if let s = settings, s.keepaliveRequests > 0, requests >= s.keepaliveRequests { request.keepAlive = false }
-            if let s = settings, s.keepaliveTimeout == 0 { request.keepAlive = false }
+            if s.keepaliveRequests > 0, requests >= s.keepaliveRequests { request.keepAlive = false }
+            if s.keepaliveTimeout == 0 { request.keepAlive = false }
         } else {
             request.keepAlive = false
         }
@@ -97,7 +116,7 @@ extension ClientConnection {
         } else {
             output.append(request.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
         }
-        if request.keepAlive, let t = settings?.keepaliveHeaderTimeout {
+        if request.keepAlive, let t = s.keepaliveHeaderTimeout {
             // keepalive_timeout's second parameter: "Keep-Alive: timeout=N" (seconds).
             output.append("Keep-Alive: timeout=")
             output.append(decimal: Int64(t))
@@ -105,17 +124,15 @@ extension ClientConnection {
         }
         trailing(output)
         if !request.carriedHeaders.isEmpty { output.append(request.carriedHeaders) }
-        if let s = settings {
-            let applies = isSuccessOrRedirect(status)
-            if applies && s.expires != .off { appendExpires(s.expires, mtime: mtime) }
-            for h in s.addHeaders where h.always || applies {
-                let v = evaluate(h.value)
-                if v.isEmpty { continue }
-                output.append(string: h.name)
-                output.append(": ")
-                output.append(v)
-                output.append("\r\n")
-            }
+        let applies = isSuccessOrRedirect(status)
+        if applies && s.expires != .off { appendExpires(s.expires, mtime: mtime) }
+        for h in s.addHeaders where h.always || applies {
+            let v = evaluate(h.value)
+            if v.isEmpty { continue }
+            output.append(string: h.name)
+            output.append(": ")
+            output.append(v)
+            output.append("\r\n")
         }
         output.append("\r\n")
         responseHeadLength = output.writerIndex - responseStart

@@ -30,7 +30,10 @@ final class ProxySession {
 
     var phase: Phase = .finished
     var pass: UpstreamPass? = nil
-    var settings = UpstreamSettings()
+    /// The location's proxy_* or uwsgi_* settings, shared with the configuration (a
+    /// reference per request, read in place).
+    var settingsStorage = CopyOnWrite(UpstreamSettings())
+    var settings: UpstreamSettings { _read { yield settingsStorage.value } }
     var group: UpstreamGroup? = nil
     var peers: PeerTable? = nil
     var peer = -1
