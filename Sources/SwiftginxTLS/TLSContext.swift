@@ -282,6 +282,15 @@ public final class TLSContext: @unchecked Sendable {
             _ = swiftginx_SSL_CTX_sess_set_cache_size(ctx, max(1, size / 256))
         }
         _ = SSL_CTX_set_timeout(ctx, max(1, options.sessionTimeout))
+        // Without tickets and without a cache that stores sessions nothing can be
+        // resumed: TLS 1.3's NewSessionTicket messages (two per handshake by default,
+        // sent by nginx all the same) would be wasted work for both sides.
+        if !options.sessionTickets {
+            switch options.sessionCache {
+            case .off, .none: _ = SSL_CTX_set_num_tickets(ctx, 0)
+            case .builtin, .shared: break
+            }
+        }
     }
 
     private static func configureClientVerification(

@@ -457,4 +457,39 @@ struct TestPKI {
         #expect(b.status != 0)
         #expect(b.stderr.contains("cannot load certificate \"\(pki.path("nope.pem"))\""), "\(b.stderr)")
     }
+
+    @Test func noSessionTicketsWhenNothingCanBeResumed() throws {
+        let pki = try TestPKI()
+        func server(_ port: String, _ sessions: String) -> String {
+            """
+            server {
+                listen 127.0.0.1:\(port) ssl;
+                \(pki.certificate("ec"))
+                \(sessions)
+                location / { return 200 "ok\\n"; }
+            }
+            """
+        }
+        let second = freePort()
+        let s = try start(
+            pki,
+            servers: server("PORT", "ssl_session_cache off; ssl_session_tickets off;")
+                + server("\(second)", "ssl_session_tickets off; ssl_session_cache shared:S:1m;"))
+        defer { s.stop() }
+        func tickets(_ port: Int) throws -> Int {
+            let out = try runCommand(
+                [
+                    "/bin/sh", "-c",
+                    "printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | "
+                        + "openssl s_client -connect 127.0.0.1:\(port) -tls1_3 -msg -ign_eof 2>/dev/null",
+                ], timeout: 20
+            ).stdout
+            #expect(out.contains("ok"), "\(out)")
+            return out.components(separatedBy: "NewSessionTicket").count - 1
+        }
+        // Neither tickets nor a cache: TLS 1.3 tickets could never be used, so none is sent
+        // (nginx sends two); with a session cache the (stateful) tickets are sent.
+        #expect(try tickets(s.port) == 0)
+        #expect(try tickets(second) == 2)
+    }
 }
