@@ -283,7 +283,8 @@ extension ConfigCompiler {
             if lower.hasPrefix("uwsgi://") {
                 rest = rest.dropFirst(8)
             } else if lower.hasPrefix("suwsgi://") {
-                throw d.error("suwsgi protocol requires SSL support")
+                rest = rest.dropFirst(9)
+                ssl = true
             }
         }
         if rest.lowercased().hasPrefix("unix:") {

@@ -280,6 +280,17 @@ public enum DirectiveTable {
             DirectiveSpec(p + "temp_file_write_size", .httpAll, t1, slot: .ignored(.size)),
             DirectiveSpec(p + "socket_keepalive", .httpAll, .flag, slot: .ignored(.flag)),
             DirectiveSpec(p + "bind", .httpAll, t12, slot: .ignored(.none)),
+            // TLS to the upstream: proxy_pass https://, uwsgi_pass suwsgi://.
+            DirectiveSpec(p + "ssl_server_name", .httpAll, .flag),
+            DirectiveSpec(p + "ssl_name", .httpAll, t1),
+            DirectiveSpec(p + "ssl_verify", .httpAll, .flag),
+            DirectiveSpec(p + "ssl_verify_depth", .httpAll, t1),
+            DirectiveSpec(p + "ssl_trusted_certificate", .httpAll, t1),
+            DirectiveSpec(p + "ssl_certificate", .httpAll, t1),
+            DirectiveSpec(p + "ssl_certificate_key", .httpAll, t1),
+            DirectiveSpec(p + "ssl_protocols", .httpAll, .oneOrMore),
+            DirectiveSpec(p + "ssl_ciphers", .httpAll, t1),
+            DirectiveSpec(p + "ssl_session_reuse", .httpAll, .flag),
         ]
         if p == "proxy_" {
             specs += [
@@ -289,16 +300,6 @@ public enum DirectiveTable {
                 DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_domain", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_path", .httpAll, t12, repeatable: true),
-                DirectiveSpec("proxy_ssl_server_name", .httpAll, .flag),
-                DirectiveSpec("proxy_ssl_name", .httpAll, t1),
-                DirectiveSpec("proxy_ssl_verify", .httpAll, .flag),
-                DirectiveSpec("proxy_ssl_verify_depth", .httpAll, t1),
-                DirectiveSpec("proxy_ssl_trusted_certificate", .httpAll, t1),
-                DirectiveSpec("proxy_ssl_certificate", .httpAll, t1),
-                DirectiveSpec("proxy_ssl_certificate_key", .httpAll, t1),
-                DirectiveSpec("proxy_ssl_protocols", .httpAll, .oneOrMore),
-                DirectiveSpec("proxy_ssl_ciphers", .httpAll, t1),
-                DirectiveSpec("proxy_ssl_session_reuse", .httpAll, .flag),
             ]
         } else {
             specs += [

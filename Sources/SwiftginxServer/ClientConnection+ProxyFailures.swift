@@ -170,7 +170,8 @@ extension ClientConnection {
         let b = headBytes
         if head.headLength > 0 { s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\"" }
         if let last = p.addresses.last {
-            let scheme = p.pass?.proto == .uwsgi ? "uwsgi://" : (p.pass?.ssl == true ? "https://" : "http://")
+            let tls = p.pass?.ssl == true
+            let scheme = p.pass?.proto == .uwsgi ? (tls ? "suwsgi://" : "uwsgi://") : (tls ? "https://" : "http://")
             let uri =
                 p.sentURI.upperBound <= p.requestHead.writerIndex
                 ? String(

@@ -160,7 +160,7 @@ public enum RouteExplainer {
         if pass.proto == .http, let part = pass.uri {
             sent = String(decoding: part, as: UTF8.self) + uri.dropFirst(min(uri.count, location.prefix.count))
         }
-        let scheme = pass.proto == .uwsgi ? "uwsgi://" : (pass.ssl ? "https://" : "http://")
+        let scheme = pass.proto == .uwsgi ? (pass.ssl ? "suwsgi://" : "uwsgi://") : (pass.ssl ? "https://" : "http://")
         out.append("handler: \(module) to \(scheme)\(group.name)" + (pass.proto == .http ? ", URI sent: \(sent)" : ""))
         let method = RouteExplainer.methodName(group.method)
         out.append("  upstream \"\(group.name)\": \(method), keepalive \(group.keepalive)")

@@ -492,4 +492,50 @@ struct TestPKI {
         #expect(try tickets(s.port) == 0)
         #expect(try tickets(second) == 2)
     }
+
+    @Test func uwsgiPassOverTLSToUWSGI() throws {
+        try Backends.require()
+        let pki = try TestPKI()
+        // uWSGI with a plain uwsgi socket (for its readiness check) and a TLS one.
+        let tlsPort = freePort()
+        let backend = try Backend.start(
+            .uwsgiNative, name: "u1",
+            extraArgs: ["--ssl-socket", "127.0.0.1:\(tlsPort),\(pki.path("rsa.pem")),\(pki.path("rsa.key"))"])
+        defer { backend.stop() }
+        let params = Backends.projectDir + "/../../uwsgi_params"
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT;
+                    location / {
+                        include \(params);
+                        uwsgi_pass suwsgi://127.0.0.1:\(tlsPort);
+                        uwsgi_ssl_verify on;
+                        uwsgi_ssl_trusted_certificate \(pki.path("ca.pem"));
+                        uwsgi_ssl_name localhost;
+                        uwsgi_ssl_session_reuse on;
+                    }
+                    location /wrong/ {
+                        include \(params);
+                        uwsgi_pass suwsgi://127.0.0.1:\(tlsPort);
+                        uwsgi_ssl_verify on;
+                        uwsgi_ssl_trusted_certificate \(pki.path("ca.pem"));
+                        uwsgi_ssl_name wrong.test;
+                    }
+                }
+                """)
+        defer { s.stop() }
+        for _ in 0..<3 {
+            let r = try get(s.port, "/headers/?via=tls")
+            #expect(r.status == 200, "\(r.bodyText) \(s.read("logs/error.log"))")
+            let json = try BackendSmokeTests.json(r)
+            #expect(json["backend"] as? String == "u1")
+            #expect(json["query"] as? String == "via=tls")
+        }
+        // The certificate does not name wrong.test: the handshake fails, 502, logged.
+        let wrong = try get(s.port, "/wrong/x")
+        #expect(wrong.status == 502)
+        #expect(s.waitForFile("logs/error.log", containing: "upstream: \"suwsgi://127.0.0.1:\(tlsPort)\""))
+    }
 }
