@@ -2,24 +2,29 @@
 // with nginx's messages, paths resolved against the directory of the file that holds
 // the directive, settings merged into the server's SSLSettings.
 
+import SwiftginxRouting
+
 extension ConfigCompiler {
     /// Handles an `ssl_*` directive; false when `d` is not one.
     func sslDirective(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) -> Bool {
         guard d.name.hasPrefix("ssl_") else { return false }
         func set(_ f: @escaping (inout SSLSettings) -> Void) { level.serverSetters.append { f(&$0.ssl) } }
-        func path(_ i: Int = 0) throws(ConfigError) -> String {
+        func path(_ i: Int = 0, variables: Bool = false) throws(ConfigError) -> String {
             let text = d.args[i]
             if text.hasPrefix("data:") { return text }
-            if text.contains("$") { throw d.error("variables in \"\(d.name)\" are not supported") }
+            if text.contains("$") {
+                guard variables else { throw d.error("variables in \"\(d.name)\" are not supported") }
+                try Self.checkHandshakeVariables(text, d)
+            }
             let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             return ConfigFiles.resolve(text, against: dir + "/")
         }
         switch d.name {
         case "ssl_certificate":
-            let p = try path()
+            let p = try path(variables: true)
             level.sslCertificates = (level.sslCertificates ?? []) + [p]
         case "ssl_certificate_key":
-            let p = try path()
+            let p = try path(variables: true)
             level.sslCertificateKeys = (level.sslCertificateKeys ?? []) + [p]
         case "ssl_password_file":
             let p = try path()
@@ -111,5 +116,16 @@ extension ConfigCompiler {
             try genericSlot(d, level: level)
         }
         return true
+    }
+
+    /// `ssl_certificate` / `ssl_certificate_key` with variables are evaluated during the
+    /// handshake, where only the client's server name is known: `$ssl_server_name`.
+    static func checkHandshakeVariables(_ text: String, _ d: ConfigDirective) throws(ConfigError) {
+        let value: ComplexValue
+        do { value = try ComplexValue.parse(text) } catch { throw d.error(error.message) }
+        for case .variable(let v) in value.segments where v != .ssl(.serverName) {
+            throw d.error(
+                "only $ssl_server_name can be used in \"\(d.name)\" (the value is evaluated during the handshake)")
+        }
     }
 }

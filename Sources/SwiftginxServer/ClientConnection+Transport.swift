@@ -116,7 +116,12 @@ extension ClientConnection {
             close()
             return false
         case .failed(let e):
-            logInfo("\(e.message) while SSL handshaking")
+            if let missing = tls.certificateError {
+                // A certificate named by variables could not be loaded: a server error.
+                logError("\(missing.message) while SSL handshaking")
+            } else {
+                logInfo("\(e.message) while SSL handshaking")
+            }
             close()
             return false
         }

@@ -7,6 +7,7 @@
 
 import SwiftginxConfig
 import SwiftginxPosix
+import SwiftginxRouting
 import SwiftginxTLS
 
 public struct TLSContexts: Sendable {
@@ -65,10 +66,46 @@ extension Server {
         return out
     }
 
+    private static func isDynamic(_ path: String) -> Bool { !path.hasPrefix("data:") && path.contains("$") }
+
+    /// `ssl_certificate $ssl_server_name.crt`: the files of each pair are named during the
+    /// handshake from the client's server name. A name that could leave the directory
+    /// (a path separator, "..", a NUL) names nothing and the handshake is refused, as
+    /// nginx refuses such a server name.
+    private static func certificateProvider(_ pairs: [(certificate: String, key: String)])
+        -> @Sendable (String?) -> [(certificate: String, key: String)]
+    {
+        func compile(_ path: String) -> ComplexValue {
+            isDynamic(path)
+                ? ((try? ComplexValue.parse(path)) ?? ComplexValue(literal: path)) : ComplexValue(literal: path)
+        }
+        let values = pairs.map { (certificate: compile($0.certificate), key: compile($0.key)) }
+        return { name in
+            let sni = name ?? ""
+            if sni.contains("/") || sni.contains("..") || sni.contains("\u{0}") { return [] }
+            func evaluate(_ value: ComplexValue) -> String {
+                var out: [UInt8] = []
+                for segment in value.segments {
+                    switch segment {
+                    case .literal(let bytes): out += bytes
+                    case .variable: out += Array(sni.utf8)  // only $ssl_server_name (checked when compiled)
+                    }
+                }
+                return String(decoding: out, as: UTF8.self)
+            }
+            return values.map { (certificate: evaluate($0.certificate), key: evaluate($0.key)) }
+        }
+    }
+
     private static func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
         let s = server.settings.ssl
         var o = TLSServerOptions()
-        o.certificates = zip(s.certificates, s.certificateKeys).map { (certificate: $0, key: $1) }
+        let pairs = zip(s.certificates, s.certificateKeys).map { (certificate: $0, key: $1) }
+        if pairs.contains(where: { isDynamic($0.certificate) || isDynamic($0.key) }) {
+            o.certificateProvider = certificateProvider(pairs)
+        } else {
+            o.certificates = pairs
+        }
         if let file = s.passwordFile {
             guard let bytes = FileSystem.readFile(file) else {
                 throw StartupError(description: "open() \"\(file)\" failed (2: No such file or directory)")

@@ -28,6 +28,8 @@ public final class TLSConnection {
     /// The context SNI switched to (or `context`); kept alive while the SSL points at it.
     var activeContext: TLSContext
     public let isClient: Bool
+    /// Why a certificate named by variables could not be loaded during the handshake.
+    public internal(set) var certificateError: TLSError? = nil
     /// After a fatal error no close_notify may be sent.
     private var failedFatally = false
     /// Server side with early data on: reads go through SSL_read_early_data (and writes

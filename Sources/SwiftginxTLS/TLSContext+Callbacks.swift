@@ -62,6 +62,34 @@ func alpnSelectCallback(
         ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL
 }
 
+/// `ssl_certificate` with variables: loads the files named for this handshake's server
+/// name into the connection. A failure refuses the handshake; its message is kept on the
+/// connection for the error log (nginx logs `cannot load certificate "…"`).
+func certificateCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    guard let ssl, let arg else { return 0 }
+    let initial = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue()
+    let connection = connection(of: ssl)
+    // After an SNI switch the named server's context decides.
+    let context = connection?.activeContext ?? initial
+    guard let provider = context.certificateProvider else { return 1 }
+    let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)).map { String(cString: $0) }
+    let pairs = provider(name)
+    if pairs.isEmpty {
+        connection?.certificateError = TLSError("invalid server name \"\(name ?? "")\" for \"ssl_certificate\"")
+        return 0
+    }
+    do throws(TLSError) {
+        for pair in pairs {
+            try TLSContext.loadCertificate(into: .connection(ssl), pair.certificate)
+            try TLSContext.loadKey(into: .connection(ssl), pair.key, passwords: context.passwords)
+        }
+        return 1
+    } catch {
+        connection?.certificateError = error
+        return 0
+    }
+}
+
 func statusCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) -> Int32 {
     guard let ssl, let arg else { return SSL_TLSEXT_ERR_NOACK }
     let context = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue()

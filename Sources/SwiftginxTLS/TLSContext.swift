@@ -25,6 +25,10 @@ public final class TLSContext: @unchecked Sendable {
     private let lastRotation = Atomic<Int64>(0)
     var ticketKeys: [TicketKey] { ticketStore.withLock { $0 } }
     let ocspResponse: [UInt8]?
+    /// Certificates named per handshake (`ssl_certificate` with variables).
+    let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
+    /// `ssl_password_file` lines, for keys loaded during handshakes.
+    let passwords: [String]
     /// Whether 0-RTT data is read (server side).
     let earlyData: Bool
     /// The largest plaintext handed to one SSL_write (nil: no limit below OpenSSL's 16 KiB records).
@@ -67,17 +71,23 @@ public final class TLSContext: @unchecked Sendable {
         self.ticketStore = Mutex(keys)
         self.ticketRotation = options.ticketKeys.isEmpty && options.sessionTickets ? options.automaticTicketKeys : 0
         self.ocspResponse = ocsp
+        self.certificateProvider = options.certificateProvider
+        self.passwords = options.passwords
         self.earlyData = options.earlyData
         self.recordLimit = options.bufferSize < maxRecordSize ? max(options.bufferSize, 1) : nil
         self.alpnWire = Self.wireFormat(options.alpn)
         if options.earlyData {
             _ = SSL_CTX_set_max_early_data(ctx, UInt32(maxRecordSize))
         }
+
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = swiftginx_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
         _ = swiftginx_SSL_CTX_set_tlsext_servername_arg(ctx, me)
         if alpnWire != nil {
             SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
+        }
+        if options.certificateProvider != nil {
+            SSL_CTX_set_cert_cb(ctx, certificateCallback, me)
         }
         if !keys.isEmpty {
             SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback)
@@ -108,6 +118,8 @@ public final class TLSContext: @unchecked Sendable {
         self.ticketStore = Mutex([])
         self.ticketRotation = 0
         self.ocspResponse = nil
+        self.certificateProvider = nil
+        self.passwords = []
         self.earlyData = false
         self.recordLimit = nil
         self.alpnWire = nil
@@ -364,7 +376,43 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Certificate plus the chain that follows it in the same file, as the current
     /// certificate of its key type (so RSA and ECDSA pairs live side by side).
+    /// Where a certificate or key goes: the context (at startup), or one connection (a
+    /// certificate named by variables, loaded during its handshake).
+    enum CertificateTarget {
+        case context(OpaquePointer)
+        case connection(OpaquePointer)
+
+        func use(_ x509: OpaquePointer) -> Bool {
+            switch self {
+            case .context(let ctx): SSL_CTX_use_certificate(ctx, x509) == 1
+            case .connection(let ssl): SSL_use_certificate(ssl, x509) == 1
+            }
+        }
+
+        func addChain(_ x509: OpaquePointer) -> Bool {
+            switch self {
+            case .context(let ctx): swiftginx_SSL_CTX_add0_chain_cert(ctx, x509) == 1
+            case .connection(let ssl): swiftginx_SSL_add0_chain_cert(ssl, x509) == 1
+            }
+        }
+
+        func use(key: OpaquePointer) -> Bool {
+            switch self {
+            case .context(let ctx): SSL_CTX_use_PrivateKey(ctx, key) == 1
+            case .connection(let ssl): SSL_use_PrivateKey(ssl, key) == 1
+            }
+        }
+    }
+
     private static func loadCertificate(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
+        try loadCertificate(into: .context(ctx), path)
+    }
+
+    private static func loadKey(_ ctx: OpaquePointer, _ path: String, passwords: [String]) throws(TLSError) {
+        try loadKey(into: .context(ctx), path, passwords: passwords)
+    }
+
+    static func loadCertificate(into target: CertificateTarget, _ path: String) throws(TLSError) {
         let shown = describe(path)
         guard let bio = openBIO(path) else {
             throw TLSError.openSSL("cannot load certificate \"\(shown)\": BIO_new_file() failed")
@@ -374,7 +422,7 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509_AUX() failed")
         }
         defer { X509_free(x509) }
-        if SSL_CTX_use_certificate(ctx, x509) != 1 {
+        if !target.use(x509) {
             throw TLSError.openSSL("SSL_CTX_use_certificate(\"\(shown)\") failed")
         }
         while true {
@@ -387,7 +435,7 @@ public final class TLSContext: @unchecked Sendable {
                 }
                 throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509() failed")
             }
-            if swiftginx_SSL_CTX_add0_chain_cert(ctx, chain) != 1 {
+            if !target.addChain(chain) {
                 X509_free(chain)
                 throw TLSError.openSSL("SSL_CTX_add0_chain_cert(\"\(shown)\") failed")
             }
@@ -396,7 +444,7 @@ public final class TLSContext: @unchecked Sendable {
 
     /// The private key, trying each password in order for an encrypted one; with no
     /// password the callback answers "none" so OpenSSL never prompts on a terminal.
-    private static func loadKey(_ ctx: OpaquePointer, _ path: String, passwords: [String]) throws(TLSError) {
+    static func loadKey(into target: CertificateTarget, _ path: String, passwords: [String]) throws(TLSError) {
         let shown = describe(path)
         let attempts: [String?] = passwords.isEmpty ? [nil] : passwords
         var key: OpaquePointer? = nil
@@ -421,7 +469,7 @@ public final class TLSContext: @unchecked Sendable {
         guard let key else { return }
         defer { EVP_PKEY_free(key) }
         ERR_clear_error()
-        if SSL_CTX_use_PrivateKey(ctx, key) != 1 {
+        if !target.use(key: key) {
             throw TLSError.openSSL("SSL_CTX_use_PrivateKey(\"\(shown)\") failed")
         }
     }

@@ -30,6 +30,10 @@ public struct TLSServerOptions: Sendable {
     /// Seconds.
     public var sessionTimeout: Int = 300
     public var sessionTickets: Bool = true
+    /// `ssl_certificate` with variables: called during each handshake with the client's
+    /// server name (nil without SNI), it names the certificate/key files to load for that
+    /// handshake (read per handshake, as nginx does; `certificates` is then empty).
+    public var certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])? = nil
     /// Files of 48 or 80 bytes; the first encrypts, all decrypt.
     public var ticketKeys: [String] = []
     /// Without key files: rotate random ticket keys every this many seconds (0: OpenSSL's

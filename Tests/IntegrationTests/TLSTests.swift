@@ -538,4 +538,70 @@ struct TestPKI {
         #expect(wrong.status == 502)
         #expect(s.waitForFile("logs/error.log", containing: "upstream: \"suwsgi://127.0.0.1:\(tlsPort)\""))
     }
+
+    @Test func certificatesNamedByTheServerName() throws {
+        let pki = try TestPKI()
+        let fm = FileManager.default
+        for (from, to) in [("ec", "a.test"), ("b", "b.test")] {
+            try fm.copyItem(atPath: pki.path(from + ".pem"), toPath: pki.path(to + ".crt"))
+            try fm.copyItem(atPath: pki.path(from + ".key"), toPath: pki.path(to + ".key"))
+        }
+        let block = """
+            server {
+                listen 127.0.0.1:PORT ssl;
+                ssl_certificate \(pki.dir)/$ssl_server_name.crt;
+                ssl_certificate_key \(pki.dir)/$ssl_server_name.key;
+                location / { return 200 "$ssl_server_name\\n"; }
+            }
+            """
+        let s = try start(pki, servers: block)
+        defer { s.stop() }
+        func fetch(_ name: String, port: Int) throws -> CommandResult {
+            try curl([
+                "-v", "--cacert", pki.path("ca.pem"), "--resolve", "\(name):\(port):127.0.0.1",
+                "https://\(name):\(port)/",
+            ])
+        }
+        // Each name gets its own certificate (ECDSA CN=localhost for a.test, RSA CN=b.test).
+        let a = try fetch("a.test", port: s.port)
+        #expect(a.stdout == "a.test\n", "\(a.stderr) \(s.read("logs/error.log"))")
+        #expect(a.stderr.contains("CN=localhost"))
+        let b = try fetch("b.test", port: s.port)
+        #expect(b.stdout == "b.test\n")
+        #expect(b.stderr.contains("CN=b.test"))
+        // No files for c.test: the handshake fails and nginx's error line is logged.
+        let c = try fetch("c.test", port: s.port)
+        #expect(c.status != 0)
+        let line = "cannot load certificate \"\(pki.dir)/c.test.crt\": BIO_new_file() failed"
+        #expect(s.waitForFile("logs/error.log", containing: line), "\(s.read("logs/error.log"))")
+        #expect(s.read("logs/error.log").contains("[error]"))
+        // A server name that would leave the directory names no file at all.
+        let escape = try runCommand(
+            [
+                "/bin/sh", "-c",
+                "openssl s_client -connect 127.0.0.1:\(s.port) -servername ../b.test </dev/null 2>&1",
+            ], timeout: 20)
+        #expect(!escape.stdout.contains("CN=b.test"), "\(escape.stdout)")
+        #expect(s.waitForFile("logs/error.log", containing: "invalid server name \"../b.test\""))
+
+        // nginx on the same server block: same certificates, same failure line.
+        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
+        guard PrefixNginx.available else { return }
+        let reference = try TestServer(config: nil)
+        let nginx = try PrefixNginx(
+            prefix: reference.prefix,
+            config: """
+                \(PrefixNginx.preamble)
+                http {
+                    access_log off;
+                    \(PrefixNginx.tempPaths)
+                    \(block)
+                }
+                """)
+        defer { nginx.stop() }
+        #expect(try fetch("a.test", port: nginx.port).stdout == "a.test\n")
+        #expect(try fetch("b.test", port: nginx.port).stderr.contains("CN=b.test"))
+        #expect(try fetch("c.test", port: nginx.port).status != 0)
+        #expect(reference.waitForFile("logs/nginx-error.log", containing: line))
+    }
 }

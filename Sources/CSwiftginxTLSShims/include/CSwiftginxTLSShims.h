@@ -75,6 +75,10 @@ static inline int swiftginx_SSL_CTX_add0_chain_cert(SSL_CTX *ctx, X509 *cert) {
     return (int)SSL_CTX_add0_chain_cert(ctx, cert);
 }
 
+static inline int swiftginx_SSL_add0_chain_cert(SSL *ssl, X509 *cert) {
+    return (int)SSL_add0_chain_cert(ssl, cert);
+}
+
 static inline long swiftginx_SSL_CTX_set_tlsext_servername_callback(SSL_CTX *ctx,
                                                                     int (*cb)(SSL *, int *, void *)) {
     return SSL_CTX_set_tlsext_servername_callback(ctx, cb);
