@@ -27,7 +27,12 @@ public struct SSLSettings: Sendable {
     public var crl: String? = nil
     public var rejectHandshake: Bool = false
     public var confCommands: [(String, String)] = []
+    /// `ssl_stapling`, `ssl_stapling_file`, `ssl_stapling_responder` (a URL, checked when
+    /// the contexts are built, as nginx warns then), `ssl_stapling_verify`.
+    public var stapling: Bool = false
     public var staplingFile: String? = nil
+    public var staplingResponder: String? = nil
+    public var staplingVerify: Bool = false
     public init() {}
 }
 

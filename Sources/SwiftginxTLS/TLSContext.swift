@@ -21,7 +21,11 @@ public final class TLSContext: @unchecked Sendable {
     public let ticketRotation: Int
     private let lastRotation = Atomic<Int64>(0)
     var ticketKeys: [TicketKey] { ticketStore.withLock { $0 } }
-    let ocspResponse: [UInt8]?
+    /// OCSP stapling, one per certificate (`ssl_stapling`, `ssl_stapling_file`); the
+    /// status callback staples the one of the certificate the handshake chose.
+    public let staples: [OCSPStaple]
+    /// Warnings found while building (nginx's `"ssl_stapling" ignored, ...`).
+    public let warnings: [String]
     /// ALPN protocols in wire format (length-prefixed), server preference order.
     private let alpnWire: UnsafeMutableBufferPointer<UInt8>?
 
@@ -36,17 +40,17 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError.openSSL("SSL_CTX_new() failed")
         }
         let keys: [TicketKey]
-        let ocsp: [UInt8]?
+        let stapling: (staples: [OCSPStaple], warnings: [String])
+        var loaded: [LoadedCertificate] = []
+        defer { for certificate in loaded { certificate.free() } }
         do {
             try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
-            try Self.configureServer(ctx, options)
+            try Self.configureServer(ctx, options, loaded: &loaded)
             keys =
                 options.ticketKeys.isEmpty && options.automaticTicketKeys > 0 && options.sessionTickets
                 ? [try TicketKey(random: ())]
                 : try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
-            ocsp = try options.staplingFile.map { (path) throws(TLSError) in
-                try readFile(path, what: "ssl_stapling_file")
-            }
+            stapling = try Self.makeStaples(ctx, options, loaded)
             try Self.applyConfCommands(ctx, options.confCommands, server: true)
         } catch {
             SSL_CTX_free(ctx)
@@ -59,7 +63,8 @@ public final class TLSContext: @unchecked Sendable {
         self.defaultServerName = nil
         self.ticketStore = Mutex(keys)
         self.ticketRotation = options.ticketKeys.isEmpty && options.sessionTickets ? options.automaticTicketKeys : 0
-        self.ocspResponse = ocsp
+        self.staples = stapling.staples
+        self.warnings = stapling.warnings
         self.alpnWire = Self.wireFormat(options.alpn)
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = swiftginx_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
@@ -70,7 +75,7 @@ public final class TLSContext: @unchecked Sendable {
         if !keys.isEmpty {
             SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback)
         }
-        if ocsp != nil {
+        if !staples.isEmpty {
             _ = swiftginx_SSL_CTX_set_tlsext_status_cb(ctx, statusCallback)
             _ = swiftginx_SSL_CTX_set_tlsext_status_arg(ctx, me)
         }
@@ -95,7 +100,8 @@ public final class TLSContext: @unchecked Sendable {
         self.defaultServerName = options.serverName
         self.ticketStore = Mutex([])
         self.ticketRotation = 0
-        self.ocspResponse = nil
+        self.staples = []
+        self.warnings = []
         self.alpnWire = nil
     }
 
@@ -204,7 +210,9 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: - Server
 
-    private static func configureServer(_ ctx: OpaquePointer, _ options: TLSServerOptions) throws(TLSError) {
+    private static func configureServer(
+        _ ctx: OpaquePointer, _ options: TLSServerOptions, loaded: inout [LoadedCertificate]
+    ) throws(TLSError) {
         if options.preferServerCiphers {
             SSL_CTX_set_options(ctx, swiftginx_SSL_OP_CIPHER_SERVER_PREFERENCE)
         }
@@ -212,7 +220,8 @@ public final class TLSContext: @unchecked Sendable {
             SSL_CTX_set_options(ctx, swiftginx_SSL_OP_NO_TICKET)
         }
         for pair in options.certificates {
-            try loadCertificate(ctx, pair.certificate)
+            loaded.append(LoadedCertificate(name: pair.certificate, certificates: []))
+            try loadCertificate(ctx, pair.certificate, into: &loaded[loaded.count - 1].certificates)
             try loadKey(ctx, pair.key, passwords: options.passwords)
             ERR_clear_error()
             if SSL_CTX_check_private_key(ctx) != 1 {
@@ -320,7 +329,9 @@ public final class TLSContext: @unchecked Sendable {
         }
         SSL_CTX_set_verify(ctx, options.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
         if let certificate = options.certificate {
-            try loadCertificate(ctx, certificate)
+            var certificates: [OpaquePointer] = []
+            defer { LoadedCertificate(name: certificate, certificates: certificates).free() }
+            try loadCertificate(ctx, certificate, into: &certificates)
             try loadKey(ctx, options.key ?? certificate, passwords: [])
         }
         if let wire = wireFormat(options.alpn) {
@@ -334,8 +345,11 @@ public final class TLSContext: @unchecked Sendable {
     // MARK: - Files
 
     /// Certificate plus the chain that follows it in the same file, as the current
-    /// certificate of its key type (so RSA and ECDSA pairs live side by side).
-    private static func loadCertificate(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
+    /// certificate of its key type (so RSA and ECDSA pairs live side by side). The
+    /// certificates loaded are appended to `loaded` (retained; the caller frees them).
+    private static func loadCertificate(
+        _ ctx: OpaquePointer, _ path: String, into loaded: inout [OpaquePointer]
+    ) throws(TLSError) {
         let shown = describe(path)
         guard let bio = openBIO(path) else {
             throw TLSError.openSSL("cannot load certificate \"\(shown)\": BIO_new_file() failed")
@@ -344,7 +358,7 @@ public final class TLSContext: @unchecked Sendable {
         guard let x509 = PEM_read_bio_X509_AUX(bio, nil, nil, nil) else {
             throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509_AUX() failed")
         }
-        defer { X509_free(x509) }
+        loaded.append(x509)
         if SSL_CTX_use_certificate(ctx, x509) != 1 {
             throw TLSError.openSSL("SSL_CTX_use_certificate(\"\(shown)\") failed")
         }
@@ -358,6 +372,8 @@ public final class TLSContext: @unchecked Sendable {
                 }
                 throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509() failed")
             }
+            loaded.append(chain)
+            X509_up_ref(chain)
             if swiftginx_SSL_CTX_add0_chain_cert(ctx, chain) != 1 {
                 X509_free(chain)
                 throw TLSError.openSSL("SSL_CTX_add0_chain_cert(\"\(shown)\") failed")
