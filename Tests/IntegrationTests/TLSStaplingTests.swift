@@ -5,7 +5,8 @@
 // revoked certificate (not stapled, nginx's log line, compared with nginx 1.22 itself),
 // `ssl_stapling_verify` with the wrong and the right trusted CA across a reload (which
 // must not leave the old generation's thread behind), RSA and ECDSA certificates with
-// a staple each, and nginx's startup warnings (compared with `nginx -t`).
+// a staple each, the staple of the server chosen by SNI, and nginx's startup warnings
+// (compared with `nginx -t`).
 
 import Foundation
 import Glibc
@@ -130,11 +131,11 @@ final class LocalOCSPResponder {
     }
 
     /// What `openssl s_client -status` prints about a handshake on `port`.
-    func handshake(_ port: Int, _ extra: String = "") throws -> String {
+    func handshake(_ port: Int, _ extra: String = "", serverName: String = "localhost") throws -> String {
         try runCommand(
             [
                 "/bin/sh", "-c",
-                "/usr/bin/openssl s_client -connect 127.0.0.1:\(port) -servername localhost -status \(extra) </dev/null",
+                "/usr/bin/openssl s_client -connect 127.0.0.1:\(port) -servername \(serverName) -status \(extra) </dev/null",
             ], timeout: 10
         ).stdout
     }
@@ -316,6 +317,36 @@ final class LocalOCSPResponder {
         let rsa = try stapled(s.port, "-sigalgs RSA-PSS+SHA256:RSA+SHA256")
         #expect(rsa.contains("Cert Status: good"), "\(rsa)")
         #expect(rsa.contains("Serial Number: \(try pki.serial("rsa"))"))
+    }
+
+    @Test func theStapleIsTheOneOfTheServerChosenBySNI() throws {
+        let pki = try StaplingPKI()
+        let responder = try LocalOCSPResponder(pki)
+        defer { responder.stop() }
+        // The default server (which starts every handshake) does not staple; localhost does.
+        let s = try start(
+            """
+            server {
+                listen 127.0.0.1:PORT ssl;
+                server_name b.test;
+                \(pki.pki.certificate("b"))
+                location / { return 200 "b\\n"; }
+            }
+            server {
+                listen 127.0.0.1:PORT ssl;
+                server_name localhost;
+                ssl_certificate \(pki.path("aia-chain.pem"));
+                ssl_certificate_key \(pki.path("aia.key"));
+                ssl_stapling on;
+                location / { return 200 "ok\\n"; }
+            }
+            """)
+        defer { s.stop() }
+        let named = try stapled(s.port)
+        #expect(named.contains("Cert Status: good"), "\(named)\n\(s.read("logs/error.log"))")
+        #expect(named.contains("Serial Number: \(try pki.serial("aia"))"))
+        let other = try handshake(s.port, serverName: "b.test")
+        #expect(other.contains("OCSP response: no response sent"), "\(other)")
     }
 
     @Test func startupWarningsAreNginxs() throws {
