@@ -5,8 +5,8 @@
 // revoked certificate (not stapled, nginx's log line, compared with nginx 1.22 itself),
 // `ssl_stapling_verify` with the wrong and the right trusted CA across a reload (which
 // must not leave the old generation's thread behind), RSA and ECDSA certificates with
-// a staple each, the staple of the server chosen by SNI, and nginx's startup warnings
-// (compared with `nginx -t`).
+// a staple each, the staple of the server chosen by SNI, bad answers of a canned
+// responder (nginx's log lines), and nginx's startup warnings (compared with `nginx -t`).
 
 import Foundation
 import Glibc
@@ -347,6 +347,91 @@ final class LocalOCSPResponder {
         #expect(named.contains("Serial Number: \(try pki.serial("aia"))"))
         let other = try handshake(s.port, serverName: "b.test")
         #expect(other.contains("OCSP response: no response sent"), "\(other)")
+    }
+
+    @Test func badAnswersAreLoggedAsNginxLogsThem() throws {
+        let pki = try StaplingPKI()
+        // A responder that gives each connection the next canned answer, then closes.
+        let answers = [
+            "HTTP/1.0 200 OK\\r\\nContent-Type: text/html\\r\\n\\r\\n<html>",
+            "HTTX/1.0 200 OK\\r\\n\\r\\n",
+            "HTTP/1.0 200 OK\\r\\nContent-Type: application/ocsp-response\\r\\n",
+            "HTTP/1.0 200 OK\\r\\nContent-Type: application/ocsp-response\\r\\n\\r\\nnot DER",
+        ]
+        let script = pki.path("responder.py")
+        try """
+        import socket, sys
+        answers = [\(answers.map { "b\"\($0)\"" }.joined(separator: ", "))]
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", int(sys.argv[1])))
+        s.listen(8)
+        print("listening", flush=True)
+        for answer in answers:
+            c, _ = s.accept()
+            c.settimeout(10)
+            request = b""
+            while b"\\r\\n\\r\\n" not in request:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                request += chunk
+            print(request.split(b"\\r\\n")[0].decode(), flush=True)
+            c.sendall(answer)
+            c.close()
+        """.write(toFile: script, atomically: true, encoding: .utf8)
+        let logPath = pki.path("responder.log")
+        let fd = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let pid = try ProcessControl.spawn(
+            "/usr/bin/python3", ["python3", script, "\(pki.responderPort)"], stdout: fd, stderr: fd)
+        close(fd)
+        defer {
+            Glibc.kill(pid, SIGKILL)
+            _ = ProcessControl.wait(pid, timeout: 5000)
+        }
+        let started = Date().addingTimeInterval(10)
+        while !((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").contains("listening") && Date() < started
+        {
+            usleep(20_000)
+        }
+        let config = """
+            \(TestServer.preamble)
+            http {
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    ssl_certificate \(pki.path("aia-chain.pem"));
+                    ssl_certificate_key \(pki.path("aia.key"));
+                    ssl_stapling on;
+                }
+            }
+            """
+        let s = try TestServer(config: config)
+        try s.start()
+        defer { s.stop() }
+        let context =
+            " while requesting certificate status, responder: 127.0.0.1, peer: 127.0.0.1:\(pki.responderPort), "
+            + "certificate: \"\(pki.path("aia-chain.pem"))\""
+        let expected = [
+            "OCSP responder sent invalid \"Content-Type\" header: \"text/html\"",
+            "OCSP responder sent invalid response",
+            "OCSP responder prematurely closed connection",
+            "d2i_OCSP_RESPONSE() failed (SSL: error:",
+        ]
+        // Each generation asks once (a failure is retried 5 minutes later): reload for the next.
+        for (i, message) in expected.enumerated() {
+            if i > 0 {
+                s.signal(SIGHUP)
+                #expect(s.waitForFile("logs/error.log", containing: "reconfigured (generation \(i + 1))"))
+            }
+            #expect(
+                s.waitForFile("logs/error.log", containing: "[error] ", timeout: 10)
+                    && s.waitForFile("logs/error.log", containing: message, timeout: 10), "\(s.read("logs/error.log"))")
+        }
+        let log = s.read("logs/error.log")
+        for message in expected.dropLast() { #expect(log.contains(message + context), "\(log)") }
+        #expect(try handshake(s.port).contains("OCSP response: no response sent"))
+        let requests = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(requests.contains("GET /M"), "\(requests)")
     }
 
     @Test func startupWarningsAreNginxs() throws {
