@@ -101,6 +101,12 @@ extension ConfigCompiler {
         case "ssl_stapling":
             let v = try ConfigValues.flag(d)
             set { $0.stapling = v }
+        case "ssl_early_data":
+            let v = try ConfigValues.flag(d)
+            set { $0.earlyData = v }
+        case "ssl_buffer_size":
+            let v = try ConfigValues.size(d)
+            set { $0.bufferSize = v }
         case "ssl_stapling_file":
             let p = try path()
             set { $0.staplingFile = p }

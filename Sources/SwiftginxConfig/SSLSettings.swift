@@ -33,6 +33,10 @@ public struct SSLSettings: Sendable {
     public var staplingFile: String? = nil
     public var staplingResponder: String? = nil
     public var staplingVerify: Bool = false
+    /// `ssl_early_data`: TLS 1.3 0-RTT requests are accepted (off by default).
+    public var earlyData: Bool = false
+    /// `ssl_buffer_size`: the largest TLS record written (nginx's default 16k).
+    public var bufferSize: Int = 16384
     public init() {}
 }
 

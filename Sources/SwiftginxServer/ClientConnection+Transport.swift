@@ -133,7 +133,7 @@ extension ClientConnection {
         case .serverName: if let n = tls.serverName { out.append(string: n) }
         case .sessionReused: out.append(tls.sessionReused ? "r" : ".")
         case .sessionID: out.append(string: tls.sessionID)
-        case .earlyData: if tls.earlyDataAccepted { out.append("1") }
+        case .earlyData: if tls.inEarlyData { out.append("1") }
         case .alpnProtocol: if let a = tls.alpnProtocol { out.append(string: a) }
         case .clientVerify: out.append(string: tls.clientVerify)
         case .clientSubjectDN: if let v = tls.clientSubjectDN { out.append(string: v) }

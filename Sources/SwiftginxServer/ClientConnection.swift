@@ -386,7 +386,12 @@ final class ClientConnection {
         }
         input.readerIndex = headBase + head.headLength
         if !request.keepAlive {
-            if request.bodyPending || request.lingerAlways {
+            // As nginx, linger when the client may still be sending: a body, pipelined
+            // bytes, or (TLS early data) the end of its handshake — closing with unread
+            // input would reset the connection under the response.
+            if request.bodyPending || request.lingerAlways || input.readerIndex < input.writerIndex
+                || (tls?.inEarlyData ?? false)
+            {
                 beginLingeringClose()
             } else {
                 close()

@@ -117,6 +117,8 @@ extension Server {
         o.stapling = s.stapling
         o.staplingResponder = s.staplingResponder
         o.staplingVerify = s.staplingVerify
+        o.earlyData = s.earlyData
+        o.bufferSize = s.bufferSize
         do { return try TLSContext(server: o) } catch { throw StartupError(description: error.message) }
     }
 }

@@ -38,7 +38,9 @@ extension TLSConnection {
         return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
-    public var earlyDataAccepted: Bool { SSL_get_early_data_status(ssl) == SSL_EARLY_DATA_ACCEPTED }
+    /// `$ssl_early_data`: the request arrived before the handshake finished, i.e. in
+    /// 0-RTT data that an attacker could replay (nginx's rule with OpenSSL).
+    public var inEarlyData: Bool { SSL_is_init_finished(ssl) == 0 }
 
     // The peer's certificate ($ssl_client_*); on a client connection, the server's.
 

@@ -1,6 +1,11 @@
 // TLSConnection: one SSL on a non-blocking socket. Every operation answers in three ways
 // (done / wants I/O / failed) plus a clean close; the error queue is cleared before each
 // OpenSSL call and drained into the TLSError after, on the calling thread.
+// With early data (TLS 1.3 0-RTT) on, the server side reads through
+// SSL_read_early_data until the client ends its early data: the handshake "finishes"
+// as soon as an early byte arrives (as nginx's), requests are read and answered
+// (SSL_write_early_data) while the handshake is still open, and the first read after
+// the early data ends goes on with SSL_read, which completes the handshake.
 
 import COpenSSL
 import CSwiftginxTLSShims
@@ -25,6 +30,13 @@ public final class TLSConnection {
     public let isClient: Bool
     /// After a fatal error no close_notify may be sent.
     private var failedFatally = false
+    /// Server side with early data on: reads go through SSL_read_early_data (and writes
+    /// through SSL_write_early_data) until the client's early data ends.
+    private var readingEarlyData = false
+    /// The first early byte, read by `handshake()` and handed out by the next `read`.
+    private var earlyByte: UInt8? = nil
+    /// Largest plaintext per SSL_write (`ssl_buffer_size`), when below 16 KiB.
+    private let recordLimit: Int
 
     /// `serverName` given, or a client context → client mode (SNI sent, connect state);
     /// otherwise accept state. `session` resumes a session kept from an earlier connection.
@@ -56,6 +68,8 @@ public final class TLSConnection {
         self.context = context
         self.activeContext = context
         self.isClient = client
+        self.readingEarlyData = !client && context.earlyData
+        self.recordLimit = context.recordLimit ?? Int(Int32.max)
         _ = SSL_set_ex_data(ssl, connectionExIndex, Unmanaged.passUnretained(self).toOpaque())
         if client {
             SSL_set_connect_state(ssl)
@@ -68,7 +82,21 @@ public final class TLSConnection {
         SSL_free(ssl)
     }
 
+    /// `.done` when requests can be read: the handshake finished, or (early data on) the
+    /// first byte of early data arrived.
     public func handshake() -> Result {
+        if readingEarlyData {
+            var byte: UInt8 = 0
+            switch readEarly(&byte, 1) {
+            case .done?:
+                earlyByte = byte
+                return .done(0)
+            case nil:
+                break  // no early data (or it ended): the handshake goes on below
+            case let other?:
+                return other
+            }
+        }
         ERR_clear_error()
         errno = 0
         let rc = SSL_do_handshake(ssl)
@@ -77,11 +105,37 @@ public final class TLSConnection {
     }
 
     public func read(_ buf: UnsafeMutableRawPointer, _ count: Int) -> Result {
+        if count == 0 { return .done(0) }
+        if let byte = earlyByte {
+            earlyByte = nil
+            buf.storeBytes(of: byte, as: UInt8.self)
+            return .done(1)
+        }
+        if readingEarlyData, let r = readEarly(buf, count) { return r }
         ERR_clear_error()
         errno = 0
         let rc = SSL_read(ssl, buf, Int32(clamping: count))
         if rc > 0 { return .done(Int(rc)) }
         return result(rc, call: "SSL_read()")
+    }
+
+    /// SSL_read_early_data: `.done(n)` for early bytes, nil once the early data ended
+    /// (or none was sent, or it was refused): reading then goes on with SSL_read.
+    private func readEarly(_ buf: UnsafeMutableRawPointer, _ count: Int) -> Result? {
+        while true {
+            ERR_clear_error()
+            errno = 0
+            var n = 0
+            switch SSL_read_early_data(ssl, buf, count, &n) {
+            case SSL_READ_EARLY_DATA_SUCCESS:
+                if n > 0 { return .done(n) }
+            case SSL_READ_EARLY_DATA_FINISH:
+                readingEarlyData = false
+                return n > 0 ? .done(n) : nil
+            default:
+                return result(0, call: "SSL_read_early_data()")
+            }
+        }
     }
 
     /// Partial writes are on, and the buffer may move between retries of a write that
@@ -90,14 +144,19 @@ public final class TLSConnection {
         if count == 0 { return .done(0) }
         ERR_clear_error()
         errno = 0
-        let rc = SSL_write(ssl, buf, Int32(clamping: count))
+        if readingEarlyData {
+            var written = 0
+            if SSL_write_early_data(ssl, buf, min(count, recordLimit), &written) == 1 { return .done(written) }
+            return result(0, call: "SSL_write_early_data()")
+        }
+        let rc = SSL_write(ssl, buf, Int32(clamping: min(count, recordLimit)))
         if rc > 0 { return .done(Int(rc)) }
         return result(rc, call: "SSL_write()")
     }
 
     /// Whether the kernel encrypts what is sent (kTLS); meaningful after the handshake.
     public var kernelTLSSend: Bool {
-        guard let bio = SSL_get_wbio(ssl) else { return false }
+        guard !readingEarlyData, let bio = SSL_get_wbio(ssl) else { return false }
         return swiftginx_BIO_get_ktls_send(bio) != 0
     }
 
@@ -128,8 +187,9 @@ public final class TLSConnection {
         ERR_clear_error()
     }
 
-    /// Decrypted bytes waiting in OpenSSL: read them before waiting for epoll again.
-    public var hasPendingInput: Bool { SSL_pending(ssl) > 0 }
+    /// Bytes waiting in OpenSSL (decrypted, or records read ahead): read them before
+    /// waiting for epoll again.
+    public var hasPendingInput: Bool { earlyByte != nil || SSL_has_pending(ssl) == 1 }
 
     /// The session to resume later (client side), when one that can be resumed exists.
     /// With TLSv1.3 it arrives after the handshake, once the client has read something.

@@ -43,6 +43,9 @@ func serverNameCallback(
         SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(target.ctx))
         SSL_clear_options(ssl, SSL_get_options(ssl) & ~SSL_CTX_get_options(target.ctx))
         SSL_set_options(ssl, SSL_CTX_get_options(target.ctx))
+        // The named server's ssl_early_data decides (early data is accepted or refused
+        // after this callback).
+        _ = SSL_set_max_early_data(ssl, SSL_CTX_get_max_early_data(target.ctx))
     }
     return SSL_TLSEXT_ERR_OK
 }

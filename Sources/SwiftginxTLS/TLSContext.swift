@@ -7,6 +7,9 @@ import Synchronization
 import CSwiftginxTLSShims
 import Glibc
 
+/// TLS's largest record payload; also nginx's limit for early data (NGX_SSL_BUFSIZE).
+let maxRecordSize = 16384
+
 /// An owned SSL_CTX, freed in deinit.
 public final class TLSContext: @unchecked Sendable {
     let ctx: OpaquePointer
@@ -26,6 +29,10 @@ public final class TLSContext: @unchecked Sendable {
     public let staples: [OCSPStaple]
     /// Warnings found while building (nginx's `"ssl_stapling" ignored, ...`).
     public let warnings: [String]
+    /// Whether 0-RTT data is read (server side).
+    let earlyData: Bool
+    /// The largest plaintext handed to one SSL_write (nil: no limit below OpenSSL's 16 KiB records).
+    let recordLimit: Int?
     /// ALPN protocols in wire format (length-prefixed), server preference order.
     private let alpnWire: UnsafeMutableBufferPointer<UInt8>?
 
@@ -65,7 +72,12 @@ public final class TLSContext: @unchecked Sendable {
         self.ticketRotation = options.ticketKeys.isEmpty && options.sessionTickets ? options.automaticTicketKeys : 0
         self.staples = stapling.staples
         self.warnings = stapling.warnings
+        self.earlyData = options.earlyData
+        self.recordLimit = options.bufferSize < maxRecordSize ? max(options.bufferSize, 1) : nil
         self.alpnWire = Self.wireFormat(options.alpn)
+        if options.earlyData {
+            _ = SSL_CTX_set_max_early_data(ctx, UInt32(maxRecordSize))
+        }
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = swiftginx_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
         _ = swiftginx_SSL_CTX_set_tlsext_servername_arg(ctx, me)
@@ -102,6 +114,8 @@ public final class TLSContext: @unchecked Sendable {
         self.ticketRotation = 0
         self.staples = []
         self.warnings = []
+        self.earlyData = false
+        self.recordLimit = nil
         self.alpnWire = nil
     }
 
@@ -144,7 +158,13 @@ public final class TLSContext: @unchecked Sendable {
             ctx,
             swiftginx_SSL_MODE_ENABLE_PARTIAL_WRITE | swiftginx_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                 | swiftginx_SSL_MODE_RELEASE_BUFFERS)
-        SSL_CTX_set_options(ctx, swiftginx_SSL_OP_NO_COMPRESSION | swiftginx_SSL_OP_NO_RENEGOTIATION)
+        // As nginx: no anti-replay for early data (OpenSSL's needs stateful tickets and
+        // refuses resumption without a session cache; $ssl_early_data marks replayable
+        // requests instead), and read-ahead (a record and what follows in one read).
+        SSL_CTX_set_options(
+            ctx,
+            swiftginx_SSL_OP_NO_COMPRESSION | swiftginx_SSL_OP_NO_RENEGOTIATION | swiftginx_SSL_OP_NO_ANTI_REPLAY)
+        swiftginx_SSL_CTX_set_read_ahead(ctx, 1)
         try setProtocols(ctx, protocols)
         if let ciphers {
             ERR_clear_error()

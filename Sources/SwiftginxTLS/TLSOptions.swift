@@ -45,8 +45,12 @@ public struct TLSServerOptions: Sendable {
     public var crl: String? = nil
     /// `ssl_conf_command` pairs, applied last, e.g. ("Options", "KTLS").
     public var confCommands: [(String, String)] = []
-    /// Accepted for configuration compatibility; 0-RTT data is not enabled yet.
+    /// TLS 1.3 early data (0-RTT): requests sent with the ClientHello of a resumed
+    /// session are read and answered before the handshake finishes (nginx's
+    /// `ssl_early_data`, up to 16 KiB as nginx). Replayable: see `$ssl_early_data`.
     public var earlyData: Bool = false
+    /// `ssl_buffer_size`: writes are cut into records of at most this many bytes.
+    public var bufferSize: Int = 16384
     /// `ssl_reject_handshake on`: handshakes that end on this context are refused.
     public var rejectHandshake: Bool = false
     /// DER OCSP response stapled as is for every certificate (`ssl_stapling_file`).

@@ -26,10 +26,15 @@ static const uint64_t swiftginx_SSL_OP_NO_TLSv1_2 = SSL_OP_NO_TLSv1_2;
 static const uint64_t swiftginx_SSL_OP_NO_TLSv1_3 = SSL_OP_NO_TLSv1_3;
 static const uint64_t swiftginx_SSL_OP_NO_COMPRESSION = SSL_OP_NO_COMPRESSION;
 static const uint64_t swiftginx_SSL_OP_NO_RENEGOTIATION = SSL_OP_NO_RENEGOTIATION;
+static const uint64_t swiftginx_SSL_OP_NO_ANTI_REPLAY = SSL_OP_NO_ANTI_REPLAY;
 
 static const long swiftginx_SSL_MODE_ENABLE_PARTIAL_WRITE = SSL_MODE_ENABLE_PARTIAL_WRITE;
 static const long swiftginx_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER = SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER;
 static const long swiftginx_SSL_MODE_RELEASE_BUFFERS = SSL_MODE_RELEASE_BUFFERS;
+
+static inline void swiftginx_SSL_CTX_set_read_ahead(SSL_CTX *ctx, int yes) {
+    SSL_CTX_set_read_ahead(ctx, yes);
+}
 
 static const long swiftginx_SSL_SESS_CACHE_OFF = SSL_SESS_CACHE_OFF;
 static const long swiftginx_SSL_SESS_CACHE_CLIENT = SSL_SESS_CACHE_CLIENT;
