@@ -1,4 +1,5 @@
 /* OpenSSL headers for Swift; macro wrappers live in CSwiftginxShims. */
 #include <openssl/ssl.h>
 #include <openssl/err.h>
+#include <openssl/ocsp.h>
 #include <openssl/opensslv.h>

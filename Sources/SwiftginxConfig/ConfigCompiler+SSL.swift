@@ -103,6 +103,9 @@ extension ConfigCompiler {
         case "ssl_conf_command":
             let pair = (d.args[0], d.args[1])
             level.sslConfCommands = (level.sslConfCommands ?? []) + [pair]
+        case "ssl_stapling":
+            let v = try ConfigValues.flag(d)
+            set { $0.stapling = v }
         case "ssl_early_data":
             let v = try ConfigValues.flag(d)
             set { $0.earlyData = v }
@@ -112,6 +115,12 @@ extension ConfigCompiler {
         case "ssl_stapling_file":
             let p = try path()
             set { $0.staplingFile = p }
+        case "ssl_stapling_responder":
+            let v = d.args[0]
+            set { $0.staplingResponder = v }
+        case "ssl_stapling_verify":
+            let v = try ConfigValues.flag(d)
+            set { $0.staplingVerify = v }
         default:
             try genericSlot(d, level: level)
         }

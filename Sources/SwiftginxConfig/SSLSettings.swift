@@ -27,7 +27,12 @@ public struct SSLSettings: Sendable {
     public var crl: String? = nil
     public var rejectHandshake: Bool = false
     public var confCommands: [(String, String)] = []
+    /// `ssl_stapling`, `ssl_stapling_file`, `ssl_stapling_responder` (a URL, checked when
+    /// the contexts are built, as nginx warns then), `ssl_stapling_verify`.
+    public var stapling: Bool = false
     public var staplingFile: String? = nil
+    public var staplingResponder: String? = nil
+    public var staplingVerify: Bool = false
     /// `ssl_early_data`: TLS 1.3 0-RTT requests are accepted (off by default).
     public var earlyData: Bool = false
     /// `ssl_buffer_size`: the largest TLS record written (nginx's default 16k).

@@ -15,6 +15,11 @@ public struct TLSContexts: Sendable {
     var byAddress: [ListenAddress: TLSContext] = [:]
     /// Listener contexts that are not a server's own (kept alive here).
     var extra: [TLSContext] = []
+    /// nginx's warnings about the contexts (`"ssl_stapling" ignored, ...`), once each.
+    public var warnings: [String] = []
+
+    /// Every context, each once.
+    var all: [TLSContext] { Array(byServer.values) + extra }
 
     /// Rotates automatic session-ticket keys that are due (called by the master loop).
     func rotateTicketKeys(now: Int64) {
@@ -39,7 +44,9 @@ extension Server {
         var extra: [TLSContext] = []
         for group in config.listenGroups where group.options.ssl {
             for server in group.servers where out.byServer[ObjectIdentifier(server)] == nil {
-                out.byServer[ObjectIdentifier(server)] = try context(for: server)
+                let c = try context(for: server)
+                out.byServer[ObjectIdentifier(server)] = c
+                for w in c.warnings where !out.warnings.contains(w) { out.warnings.append(w) }
             }
             // The default server's own context starts the handshakes of its address (so a
             // client naming that server, or none, needs no context switch); an address
@@ -144,6 +151,9 @@ extension Server {
         o.confCommands = s.confCommands
         o.rejectHandshake = s.rejectHandshake
         o.staplingFile = s.staplingFile
+        o.stapling = s.stapling
+        o.staplingResponder = s.staplingResponder
+        o.staplingVerify = s.staplingVerify
         o.earlyData = s.earlyData
         o.bufferSize = s.bufferSize
         do { return try TLSContext(server: o) } catch { throw StartupError(description: error.message) }

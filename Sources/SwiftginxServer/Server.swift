@@ -34,6 +34,8 @@ public final class Server {
     var threads: [pthread_t] = []
     /// The active health checks of the current generation.
     var checker: HealthChecker? = nil
+    /// The OCSP responder requests of the current generation (`ssl_stapling on`).
+    var stapler: OCSPStapler? = nil
     /// Listening sockets by address: one per worker.
     var sockets: [ListenAddress: [Int32]] = [:]
     var retiredSockets: [(closeAt: Int64, fds: [Int32])] = []
@@ -57,6 +59,7 @@ public final class Server {
         }
         for w in config.warnings { errorLog.log(.warn, w) }
         let tls = try Server.buildTLS(config)
+        for w in tls.warnings { errorLog.log(.warn, w) }
         let listeners = try bindListeners(config)
         let accessFiles = try openAccessLogs(config)
         generationNumber = 1
@@ -93,6 +96,8 @@ public final class Server {
         }
         checker = HealthChecker(generation: generation, log: errorLog)
         checker?.start()
+        stapler = OCSPStapler(tls: tls, log: errorLog)
+        stapler?.start()
         return masterLoop(signals)
     }
 
@@ -128,6 +133,7 @@ public final class Server {
 
     private func stop(_ mode: StopMode) -> Int32 {
         checker?.stop()
+        stapler?.stop()
         state.requestStop(mode)
         for w in workers { w.wake() }
         for t in threads { ProcessControl.join(t) }
@@ -172,6 +178,7 @@ public final class Server {
             }
             for w in config.warnings { state.errorLog.log(.warn, w) }
             state.errorLog.replaceTargets(errorTargets)
+            for w in tls.warnings { state.errorLog.log(.warn, w) }
             generationNumber += 1
             let generation = Generation(
                 number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles, tls: tls)
@@ -180,6 +187,9 @@ public final class Server {
             checker?.stop()
             checker = HealthChecker(generation: generation, log: state.errorLog)
             checker?.start()
+            stapler?.stop()
+            stapler = OCSPStapler(tls: tls, log: state.errorLog)
+            stapler?.start()
             state.errorLog.log(.notice, "reconfigured (generation \(generationNumber))")
         } catch {
             state.errorLog.log(.emerg, error.description)

@@ -93,7 +93,10 @@ func certificateCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?)
 func statusCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) -> Int32 {
     guard let ssl, let arg else { return SSL_TLSEXT_ERR_NOACK }
     let context = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue()
-    guard let response = context.ocspResponse, !response.isEmpty,
+    // The staple of the certificate chosen for this handshake (RSA or ECDSA).
+    guard let certificate = SSL_get_certificate(ssl),
+        let staple = context.staples.first(where: { $0.certificate == certificate }),
+        let response = staple.response(now: time(nil)),
         let copy = swiftginx_OPENSSL_malloc(response.count)
     else { return SSL_TLSEXT_ERR_NOACK }
     response.withUnsafeBytes { copy.copyMemory(from: $0.baseAddress!, byteCount: response.count) }

@@ -24,7 +24,11 @@ public final class TLSContext: @unchecked Sendable {
     public let ticketRotation: Int
     private let lastRotation = Atomic<Int64>(0)
     var ticketKeys: [TicketKey] { ticketStore.withLock { $0 } }
-    let ocspResponse: [UInt8]?
+    /// OCSP stapling, one per certificate (`ssl_stapling`, `ssl_stapling_file`); the
+    /// status callback staples the one of the certificate the handshake chose.
+    public let staples: [OCSPStaple]
+    /// Warnings found while building (nginx's `"ssl_stapling" ignored, ...`).
+    public let warnings: [String]
     /// Certificates named per handshake (`ssl_certificate` with variables).
     let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
     /// `ssl_password_file` lines, for keys loaded during handshakes.
@@ -47,17 +51,17 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError.openSSL("SSL_CTX_new() failed")
         }
         let keys: [TicketKey]
-        let ocsp: [UInt8]?
+        let stapling: (staples: [OCSPStaple], warnings: [String])
+        var loaded: [LoadedCertificate] = []
+        defer { for certificate in loaded { certificate.free() } }
         do {
             try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
-            try Self.configureServer(ctx, options)
+            try Self.configureServer(ctx, options, loaded: &loaded)
             keys =
                 options.ticketKeys.isEmpty && options.automaticTicketKeys > 0 && options.sessionTickets
                 ? [try TicketKey(random: ())]
                 : try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
-            ocsp = try options.staplingFile.map { (path) throws(TLSError) in
-                try readFile(path, what: "ssl_stapling_file")
-            }
+            stapling = try Self.makeStaples(ctx, options, loaded)
             try Self.applyConfCommands(ctx, options.confCommands, server: true)
         } catch {
             SSL_CTX_free(ctx)
@@ -70,7 +74,8 @@ public final class TLSContext: @unchecked Sendable {
         self.defaultServerName = nil
         self.ticketStore = Mutex(keys)
         self.ticketRotation = options.ticketKeys.isEmpty && options.sessionTickets ? options.automaticTicketKeys : 0
-        self.ocspResponse = ocsp
+        self.staples = stapling.staples
+        self.warnings = stapling.warnings
         self.certificateProvider = options.certificateProvider
         self.passwords = options.passwords
         self.earlyData = options.earlyData
@@ -92,7 +97,7 @@ public final class TLSContext: @unchecked Sendable {
         if !keys.isEmpty {
             SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback)
         }
-        if ocsp != nil {
+        if !staples.isEmpty {
             _ = swiftginx_SSL_CTX_set_tlsext_status_cb(ctx, statusCallback)
             _ = swiftginx_SSL_CTX_set_tlsext_status_arg(ctx, me)
         }
@@ -117,7 +122,8 @@ public final class TLSContext: @unchecked Sendable {
         self.defaultServerName = options.serverName
         self.ticketStore = Mutex([])
         self.ticketRotation = 0
-        self.ocspResponse = nil
+        self.staples = []
+        self.warnings = []
         self.certificateProvider = nil
         self.passwords = []
         self.earlyData = false
@@ -236,7 +242,9 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: - Server
 
-    private static func configureServer(_ ctx: OpaquePointer, _ options: TLSServerOptions) throws(TLSError) {
+    private static func configureServer(
+        _ ctx: OpaquePointer, _ options: TLSServerOptions, loaded: inout [LoadedCertificate]
+    ) throws(TLSError) {
         if options.preferServerCiphers {
             SSL_CTX_set_options(ctx, swiftginx_SSL_OP_CIPHER_SERVER_PREFERENCE)
         }
@@ -244,7 +252,8 @@ public final class TLSContext: @unchecked Sendable {
             SSL_CTX_set_options(ctx, swiftginx_SSL_OP_NO_TICKET)
         }
         for pair in options.certificates {
-            try loadCertificate(ctx, pair.certificate)
+            loaded.append(LoadedCertificate(name: pair.certificate, certificates: []))
+            try loadCertificate(ctx, pair.certificate, into: &loaded[loaded.count - 1].certificates)
             try loadKey(ctx, pair.key, passwords: options.passwords)
             ERR_clear_error()
             if SSL_CTX_check_private_key(ctx) != 1 {
@@ -361,7 +370,9 @@ public final class TLSContext: @unchecked Sendable {
         }
         SSL_CTX_set_verify(ctx, options.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
         if let certificate = options.certificate {
-            try loadCertificate(ctx, certificate)
+            var certificates: [OpaquePointer] = []
+            defer { LoadedCertificate(name: certificate, certificates: certificates).free() }
+            try loadCertificate(ctx, certificate, into: &certificates)
             try loadKey(ctx, options.key ?? certificate, passwords: [])
         }
         if let wire = wireFormat(options.alpn) {
@@ -375,7 +386,18 @@ public final class TLSContext: @unchecked Sendable {
     // MARK: - Files
 
     /// Certificate plus the chain that follows it in the same file, as the current
-    /// certificate of its key type (so RSA and ECDSA pairs live side by side).
+    /// certificate of its key type (so RSA and ECDSA pairs live side by side). The
+    /// certificates loaded are appended to `loaded` (retained; the caller frees them).
+    private static func loadCertificate(
+        _ ctx: OpaquePointer, _ path: String, into loaded: inout [OpaquePointer]
+    ) throws(TLSError) {
+        try loadCertificate(into: .context(ctx), path, keeping: &loaded)
+    }
+
+    private static func loadKey(_ ctx: OpaquePointer, _ path: String, passwords: [String]) throws(TLSError) {
+        try loadKey(into: .context(ctx), path, passwords: passwords)
+    }
+
     /// Where a certificate or key goes: the context (at startup), or one connection (a
     /// certificate named by variables, loaded during its handshake).
     enum CertificateTarget {
@@ -389,6 +411,7 @@ public final class TLSContext: @unchecked Sendable {
             }
         }
 
+        /// Takes one reference of `x509` on success.
         func addChain(_ x509: OpaquePointer) -> Bool {
             switch self {
             case .context(let ctx): swiftginx_SSL_CTX_add0_chain_cert(ctx, x509) == 1
@@ -404,15 +427,16 @@ public final class TLSContext: @unchecked Sendable {
         }
     }
 
-    private static func loadCertificate(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
-        try loadCertificate(into: .context(ctx), path)
-    }
-
-    private static func loadKey(_ ctx: OpaquePointer, _ path: String, passwords: [String]) throws(TLSError) {
-        try loadKey(into: .context(ctx), path, passwords: passwords)
-    }
-
+    /// A certificate (and its chain) for one handshake; nothing is kept.
     static func loadCertificate(into target: CertificateTarget, _ path: String) throws(TLSError) {
+        var loaded: [OpaquePointer] = []
+        defer { for x509 in loaded { X509_free(x509) } }
+        try loadCertificate(into: target, path, keeping: &loaded)
+    }
+
+    static func loadCertificate(
+        into target: CertificateTarget, _ path: String, keeping loaded: inout [OpaquePointer]
+    ) throws(TLSError) {
         let shown = describe(path)
         guard let bio = openBIO(path) else {
             throw TLSError.openSSL("cannot load certificate \"\(shown)\": BIO_new_file() failed")
@@ -421,7 +445,7 @@ public final class TLSContext: @unchecked Sendable {
         guard let x509 = PEM_read_bio_X509_AUX(bio, nil, nil, nil) else {
             throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509_AUX() failed")
         }
-        defer { X509_free(x509) }
+        loaded.append(x509)
         if !target.use(x509) {
             throw TLSError.openSSL("SSL_CTX_use_certificate(\"\(shown)\") failed")
         }
@@ -435,6 +459,8 @@ public final class TLSContext: @unchecked Sendable {
                 }
                 throw TLSError.openSSL("cannot load certificate \"\(shown)\": PEM_read_bio_X509() failed")
             }
+            loaded.append(chain)
+            X509_up_ref(chain)
             if !target.addChain(chain) {
                 X509_free(chain)
                 throw TLSError.openSSL("SSL_CTX_add0_chain_cert(\"\(shown)\") failed")

@@ -57,8 +57,14 @@ public struct TLSServerOptions: Sendable {
     public var bufferSize: Int = 16384
     /// `ssl_reject_handshake on`: handshakes that end on this context are refused.
     public var rejectHandshake: Bool = false
-    /// DER OCSP response stapled as is (`ssl_stapling_file`).
+    /// DER OCSP response stapled as is for every certificate (`ssl_stapling_file`).
     public var staplingFile: String? = nil
+    /// `ssl_stapling on`: each certificate gets a staple fetched from its responder.
+    public var stapling: Bool = false
+    /// `ssl_stapling_responder`: replaces the certificates' OCSP URL.
+    public var staplingResponder: String? = nil
+    /// `ssl_stapling_verify on`: responses must verify against the trusted store and chain.
+    public var staplingVerify: Bool = false
 
     public init() {}
 }

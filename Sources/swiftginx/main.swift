@@ -159,7 +159,10 @@ if let request = opts.explain {
 
 if opts.test {
     // As nginx -t, certificates and keys are loaded too.
-    do { _ = try Server.buildTLS(config) } catch {
+    do {
+        let tls = try Server.buildTLS(config)
+        for w in tls.warnings { stderrPrint("swiftginx: [warn] \(w)") }
+    } catch {
         stderrPrint("swiftginx: [emerg] \(error.description)")
         stderrPrint("swiftginx: configuration file \(configPath) test failed")
         exit(1)
