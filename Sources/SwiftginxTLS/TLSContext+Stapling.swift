@@ -20,6 +20,8 @@ extension TLSContext {
     static func makeStaples(
         _ ctx: OpaquePointer, _ options: TLSServerOptions, _ loaded: [LoadedCertificate]
     ) throws(TLSError) -> (staples: [OCSPStaple], warnings: [String]) {
+        // As nginx: nothing is stapled without `ssl_stapling on`, even with a file.
+        guard options.stapling else { return ([], []) }
         if let file = options.staplingFile {
             let response = try readFile(file, what: "ssl_stapling_file")
             let staples = loaded.compactMap { l in
@@ -27,7 +29,6 @@ extension TLSContext {
             }
             return (staples, [])
         }
-        guard options.stapling else { return ([], []) }
         var staples: [OCSPStaple] = []
         var warnings: [String] = []
         let store = SSL_CTX_get_cert_store(ctx)

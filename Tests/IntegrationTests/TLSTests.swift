@@ -401,11 +401,20 @@ struct TestPKI {
             pki.path("rsa.pem"), "-respout", pki.path("ocsp.der"), "-ndays", "1",
         ])
         #expect(FileManager.default.fileExists(atPath: pki.path("ocsp.der")), "\(made.stderr)")
+        // The second address has the file but not `ssl_stapling on`: nothing is stapled (nginx).
+        let withoutStapling = freePort()
         let s = try start(
             pki,
             servers: """
                 server {
                     listen 127.0.0.1:PORT ssl;
+                    \(pki.certificate("rsa"))
+                    ssl_stapling on;
+                    ssl_stapling_file \(pki.path("ocsp.der"));
+                    location / { return 200 "ok\\n"; }
+                }
+                server {
+                    listen 127.0.0.1:\(withoutStapling) ssl;
                     \(pki.certificate("rsa"))
                     ssl_stapling_file \(pki.path("ocsp.der"));
                     location / { return 200 "ok\\n"; }
@@ -413,13 +422,18 @@ struct TestPKI {
                 """)
         defer { s.stop() }
         try "Q\n".write(toFile: pki.path("quit.txt"), atomically: true, encoding: .utf8)
-        let r = try runCommand([
-            "/bin/sh", "-c",
-            "/usr/bin/openssl s_client -connect 127.0.0.1:\(s.port) -servername localhost -status "
-                + "-CAfile \(pki.path("ca.pem")) < \(pki.path("quit.txt"))",
-        ])
-        #expect(r.stdout.contains("OCSP Response Status: successful"), "\(r.stdout)")
-        #expect(r.stdout.contains("Cert Status: good"))
+        func status(_ port: Int) throws -> String {
+            try runCommand([
+                "/bin/sh", "-c",
+                "/usr/bin/openssl s_client -connect 127.0.0.1:\(port) -servername localhost -status "
+                    + "-CAfile \(pki.path("ca.pem")) < \(pki.path("quit.txt"))",
+            ]).stdout
+        }
+        let r = try status(s.port)
+        #expect(r.contains("OCSP Response Status: successful"), "\(r)")
+        #expect(r.contains("Cert Status: good"))
+        let none = try status(withoutStapling)
+        #expect(none.contains("OCSP response: no response sent"), "\(none)")
     }
 
     @Test func configurationErrorsAreNginxs() throws {
