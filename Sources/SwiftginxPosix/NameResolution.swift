@@ -2,6 +2,7 @@
 // /etc/hosts and resolv.conf apply). It blocks: call it only from a background
 // thread (the OCSP stapler), never from a worker's event loop.
 
+import CSwiftginxShims
 import Glibc
 
 extension SocketAddress {
