@@ -211,7 +211,10 @@ extension ClientConnection {
         let hidden = p.settings.hidden
         let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader(p, "server")
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader(p, "date")
-        let coding = location.flatMap { chooseProxyCoding(p, settings: $0.settings) }
+        var coding: ContentCoding? = nil
+        if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
+            coding = chooseProxyCoding(p, settings: l.settings)
+        }
         p.headCopy.withUnsafeBytes { buf in
             let reason = buf[p.head.reason]
             if reason.isEmpty {
@@ -301,7 +304,7 @@ extension ClientConnection {
             p.pass?.proto == .http && (p.group?.keepalive ?? 0) > 0 && !p.sentConnectionClose && h.keepAlive
             && status != 101 && (p.noBody || h.contentLength != nil || h.isChunked)
         if let location {
-            finishHead(settings: location.settings)
+            finishHead(location: location)
         } else {
             finishHead(settings: nil)
         }

@@ -99,15 +99,32 @@ extension ClientConnection {
         }
     }
 
-    /// The same with the settings borrowed in place (the hot paths pass
-    /// `location.settings`: no copy of the whole struct).
     func finishHead(
         settings s: LocationSettings, mtime: Int? = nil, trailing: (ByteBuffer) -> Void = { _ in }
     ) {
+        finishHead(
+            keepaliveRequests: s.keepaliveRequests, keepaliveTimeout: s.keepaliveTimeout,
+            keepaliveHeaderTimeout: s.keepaliveHeaderTimeout, expires: s.expires, addHeaders: s.addHeaders,
+            mtime: mtime, trailing: trailing)
+    }
+
+    /// The same for a location, its fields read in place through the reference (the
+    /// proxied response's path: no copy of the whole settings struct).
+    func finishHead(location l: Location) {
+        finishHead(
+            keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
+            keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,
+            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in })
+    }
+
+    private func finishHead(
+        keepaliveRequests: Int, keepaliveTimeout: Int, keepaliveHeaderTimeout: Int?, expires: Expires,
+        addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void
+    ) {
         let status = request.status
         if request.keepAlive && !shuttingDown && status != 101 {
-            if s.keepaliveRequests > 0, requests >= s.keepaliveRequests { request.keepAlive = false }
-            if s.keepaliveTimeout == 0 { request.keepAlive = false }
+            if keepaliveRequests > 0, requests >= keepaliveRequests { request.keepAlive = false }
+            if keepaliveTimeout == 0 { request.keepAlive = false }
         } else {
             request.keepAlive = false
         }
@@ -116,7 +133,7 @@ extension ClientConnection {
         } else {
             output.append(request.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
         }
-        if request.keepAlive, let t = s.keepaliveHeaderTimeout {
+        if request.keepAlive, let t = keepaliveHeaderTimeout {
             // keepalive_timeout's second parameter: "Keep-Alive: timeout=N" (seconds).
             output.append("Keep-Alive: timeout=")
             output.append(decimal: Int64(t))
@@ -125,8 +142,8 @@ extension ClientConnection {
         trailing(output)
         if !request.carriedHeaders.isEmpty { output.append(request.carriedHeaders) }
         let applies = isSuccessOrRedirect(status)
-        if applies && s.expires != .off { appendExpires(s.expires, mtime: mtime) }
-        for h in s.addHeaders where h.always || applies {
+        if applies && expires != .off { appendExpires(expires, mtime: mtime) }
+        for h in addHeaders where h.always || applies {
             let v = evaluate(h.value)
             if v.isEmpty { continue }
             output.append(string: h.name)
