@@ -54,6 +54,20 @@ import Testing
         return lines
     }
 
+    /// swiftginx serving `servers` with access logs off.
+    func startServer(_ servers: String, files: [String: String] = [:]) throws -> TestServer {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    access_log off;
+                    \(servers)
+                }
+                """, files: files)
+        try s.start()
+        return s
+    }
+
     func servers(_ pki: TestPKI, earlyData: Bool) -> String {
         """
         server {
@@ -68,15 +82,7 @@ import Testing
 
     @Test func earlyDataIsReadAndAnsweredAsNginxDoes() throws {
         let pki = try TestPKI()
-        let s = try TestServer(
-            config: """
-                \(TestServer.preamble)
-                http {
-                    access_log off;
-                    \(servers(pki, earlyData: true))
-                }
-                """)
-        try s.start()
+        let s = try startServer(servers(pki, earlyData: true))
         defer { s.stop() }
         let ours = try earlyDataTranscript(port: s.port, dir: pki.dir)
         let resumed = "Reused, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"
@@ -92,17 +98,7 @@ import Testing
         // nginx, same server block: the same transcript.
         #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
         guard PrefixNginx.available else { return }
-        let reference = try TestServer(config: nil)
-        let nginx = try PrefixNginx(
-            prefix: reference.prefix,
-            config: """
-                \(PrefixNginx.preamble)
-                http {
-                    access_log off;
-                    \(PrefixNginx.tempPaths)
-                    \(servers(pki, earlyData: true))
-                }
-                """)
+        let (_, nginx) = try PrefixNginx.serving(servers(pki, earlyData: true))
         defer { nginx.stop() }
         let theirs = try earlyDataTranscript(port: nginx.port, dir: pki.dir)
         // nginx marks a request sent in early data only when it is read before the end
@@ -116,15 +112,7 @@ import Testing
 
     @Test func earlyDataIsRefusedByDefault() throws {
         let pki = try TestPKI()
-        let s = try TestServer(
-            config: """
-                \(TestServer.preamble)
-                http {
-                    access_log off;
-                    \(servers(pki, earlyData: false))
-                }
-                """)
-        try s.start()
+        let s = try startServer(servers(pki, earlyData: false))
         defer { s.stop() }
         let lines = try earlyDataTranscript(port: s.port, dir: pki.dir, accepted: false)
         // The request sent after the handshake is answered, on the resumed session.
@@ -139,23 +127,18 @@ import Testing
         let pki = try TestPKI()
         let backend = try EchoBackend()
         defer { backend.stop() }
-        let s = try TestServer(
-            config: """
-                \(TestServer.preamble)
-                http {
-                    access_log off;
-                    server {
-                        listen 127.0.0.1:PORT ssl;
-                        \(pki.certificate("ec"))
-                        ssl_early_data on;
-                        location / {
-                            proxy_pass http://127.0.0.1:\(backend.port);
-                            proxy_set_header Early-Data $ssl_early_data;
-                        }
-                    }
+        let s = try startServer(
+            """
+            server {
+                listen 127.0.0.1:PORT ssl;
+                \(pki.certificate("ec"))
+                ssl_early_data on;
+                location / {
+                    proxy_pass http://127.0.0.1:\(backend.port);
+                    proxy_set_header Early-Data $ssl_early_data;
                 }
-                """)
-        try s.start()
+            }
+            """)
         defer { s.stop() }
         let connect = "openssl s_client -connect 127.0.0.1:\(s.port) -tls1_3"
         let session = pki.dir + "/proxy-session.pem"
@@ -174,22 +157,16 @@ import Testing
         let pki = try TestPKI()
         let body = String(repeating: "0123456789abcdef", count: 4096)  // 64 KiB
         func recordLengths(bufferSize: String) throws -> [Int] {
-            let s = try TestServer(
-                config: """
-                    \(TestServer.preamble)
-                    http {
-                        access_log off;
-                        server {
-                            listen 127.0.0.1:PORT ssl;
-                            \(pki.certificate("ec"))
-                            ssl_protocols TLSv1.3;
-                            \(bufferSize.isEmpty ? "" : "ssl_buffer_size \(bufferSize);")
-                            root html;
-                        }
-                    }
-                    """,
-                files: ["html/big.txt": body])
-            try s.start()
+            let s = try startServer(
+                """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    \(pki.certificate("ec"))
+                    ssl_protocols TLSv1.3;
+                    \(bufferSize.isEmpty ? "" : "ssl_buffer_size \(bufferSize);")
+                    root html;
+                }
+                """, files: ["html/big.txt": body])
             defer { s.stop() }
             let out = try sClient(
                 "printf 'GET /big.txt HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n' | "

@@ -117,6 +117,20 @@ final class LocalOCSPResponder {
 }
 
 @Suite(.serialized) struct TLSStaplingTests {
+    /// A server with the certificate whose AIA names the local responder, stapling on.
+    func aiaServer(_ pki: StaplingPKI, _ extra: String = "") -> String {
+        """
+        server {
+            listen 127.0.0.1:PORT ssl;
+            \(extra)
+            ssl_certificate \(pki.path("aia-chain.pem"));
+            ssl_certificate_key \(pki.path("aia.key"));
+            ssl_stapling on;
+            location / { return 200 "ok\\n"; }
+        }
+        """
+    }
+
     func start(_ servers: String) throws -> TestServer {
         let server = try TestServer(
             config: """
@@ -182,16 +196,7 @@ final class LocalOCSPResponder {
         let responder = try LocalOCSPResponder(pki)
         defer { responder.stop() }
         // No ssl_stapling_responder: the AIA URL; the issuer comes from the chain.
-        let s = try start(
-            """
-            server {
-                listen 127.0.0.1:PORT ssl;
-                ssl_certificate \(pki.path("aia-chain.pem"));
-                ssl_certificate_key \(pki.path("aia.key"));
-                ssl_stapling on;
-                location / { return 200 "ok\\n"; }
-            }
-            """)
+        let s = try start(aiaServer(pki))
         defer { s.stop() }
         let out = try stapled(s.port)
         #expect(out.contains("Cert Status: good"), "\(out)\n\(s.read("logs/error.log"))")
@@ -202,15 +207,7 @@ final class LocalOCSPResponder {
         let pki = try StaplingPKI()
         let responder = try LocalOCSPResponder(pki, index: "revoked.txt")
         defer { responder.stop() }
-        let server = """
-            server {
-                listen 127.0.0.1:PORT ssl;
-                ssl_certificate \(pki.path("aia-chain.pem"));
-                ssl_certificate_key \(pki.path("aia.key"));
-                ssl_stapling on;
-                location / { return 200 "ok\\n"; }
-            }
-            """
+        let server = aiaServer(pki)
         let s = try start(server)
         defer { s.stop() }
         let expected =
@@ -332,14 +329,7 @@ final class LocalOCSPResponder {
                 \(pki.pki.certificate("b"))
                 location / { return 200 "b\\n"; }
             }
-            server {
-                listen 127.0.0.1:PORT ssl;
-                server_name localhost;
-                ssl_certificate \(pki.path("aia-chain.pem"));
-                ssl_certificate_key \(pki.path("aia.key"));
-                ssl_stapling on;
-                location / { return 200 "ok\\n"; }
-            }
+            \(aiaServer(pki, "server_name localhost;"))
             """)
         defer { s.stop() }
         let named = try stapled(s.port)

@@ -601,17 +601,7 @@ struct TestPKI {
         // nginx on the same server block: same certificates, same failure line.
         #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
         guard PrefixNginx.available else { return }
-        let reference = try TestServer(config: nil)
-        let nginx = try PrefixNginx(
-            prefix: reference.prefix,
-            config: """
-                \(PrefixNginx.preamble)
-                http {
-                    access_log off;
-                    \(PrefixNginx.tempPaths)
-                    \(block)
-                }
-                """)
+        let (reference, nginx) = try PrefixNginx.serving(block)
         defer { nginx.stop() }
         #expect(try fetch("a.test", port: nginx.port).stdout == "a.test\n")
         #expect(try fetch("b.test", port: nginx.port).stderr.contains("CN=b.test"))

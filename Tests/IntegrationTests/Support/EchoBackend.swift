@@ -104,3 +104,22 @@ final class PrefixNginx {
         scgi_temp_path temp/scgi;
         """
 }
+
+extension PrefixNginx {
+    /// nginx serving `servers` (server blocks using PORT) with access logs off, in a prefix
+    /// of its own (`prefix.read("logs/nginx-error.log")` has its error log).
+    static func serving(_ servers: String) throws -> (prefix: TestServer, nginx: PrefixNginx) {
+        let prefix = try TestServer(config: nil)
+        let nginx = try PrefixNginx(
+            prefix: prefix.prefix,
+            config: """
+                \(preamble)
+                http {
+                    access_log off;
+                    \(tempPaths)
+                    \(servers)
+                }
+                """)
+        return (prefix, nginx)
+    }
+}
