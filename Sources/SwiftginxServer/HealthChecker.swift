@@ -25,11 +25,13 @@ final class HealthChecker: Sendable {
         self.log = log
     }
 
-    /// Starts one thread per group with checks.
+    /// Starts one thread per group with checks, detached: a retired checker's thread ends
+    /// by itself and its resources go with it (nothing joins it, reload after reload).
     func start() {
         for (index, checks) in generation.config.healthChecks where index < generation.peerTables.count {
             let table = generation.peerTables[index]
-            _ = ProcessControl.startThread { [self] in self.run(table, checks) }
+            let thread = ProcessControl.startThread { [self] in self.run(table, checks) }
+            pthread_detach(thread)
         }
     }
 

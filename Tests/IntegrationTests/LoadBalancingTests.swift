@@ -132,6 +132,46 @@ import Testing
         #expect(peers.allSatisfy { (($0["health_checks"] as? [String: Any])?["checks"] as? Int ?? 0) > 2 })
     }
 
+    @Test func reloadsLeaveNoRetiredHealthCheckerBehind() throws {
+        let a = try EchoBackend(name: "a")
+        defer { a.stop() }
+        let server = try TestServer(
+            config: config(
+                [a], method: "", preamble: TestServer.preamble,
+                extra: """
+                    location /checked/ {
+                        proxy_pass http://pool/;
+                        health_check interval=100ms uri=/health;
+                    }
+                    """))
+        try server.start()
+        defer { server.stop() }
+        /// The process's virtual size: a finished thread nobody joins keeps its stack
+        /// (8 MiB) mapped, so leaked checker threads show here.
+        func virtualKiB() -> Int {
+            let status = (try? String(contentsOfFile: "/proc/\(server.pid)/status", encoding: .utf8)) ?? ""
+            let line = status.split(separator: "\n").first { $0.hasPrefix("VmSize:") } ?? ""
+            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+        }
+        func reload(_ n: Int) {
+            server.signal(SIGHUP)
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline
+                && server.read("logs/error.log").components(separatedBy: "reconfigured").count - 1 < n
+            {
+                usleep(20_000)
+            }
+            usleep(300_000)  // the retired checker notices within a tenth of a second
+        }
+        reload(1)
+        let before = virtualKiB()
+        for n in 2...9 { reload(n) }
+        let after = virtualKiB()
+        #expect(before > 0)
+        // Eight retired checkers joined by nobody would add 8 × 8 MiB.
+        #expect(after - before < 24 * 1024, "VmSize grew from \(before) to \(after) KiB over 8 reloads")
+    }
+
     @Test func mandatoryMatchKeepsANotReadyPeerOut() throws {
         let a = try EchoBackend(name: "a")
         let b = try EchoBackend(name: "b")
