@@ -5,7 +5,9 @@
 // chunked body, then the next response while the connection stays keep-alive. It runs
 // whole and again in two pieces split at a position taken from the second byte, and the
 // two runs must agree; every range the parser returns must lie inside the head. The same
-// bytes are then cut into uwsgi variables whose encoding is decoded back and compared.
+// bytes are then cut into uwsgi variables whose encoding is decoded back and compared,
+// and read as an OCSP responder's answer (OCSPReply: a complete head stays complete
+// with more bytes after it).
 // Any trap, sanitizer report or disagreement is a bug.
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -21,6 +23,11 @@ public func fuzzResponse(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         if split != whole { fatalError("split at \(k) gives \(split), whole gives \(whole)") }
     }
     UwsgiFuzz.roundTrip(bytes)
+    if case .complete(let status, let body) = OCSPReply.parse(bytes),
+        OCSPReply.parse(bytes + [0x41]) != .complete(status: status, body: body + [0x41])
+    {
+        fatalError("OCSPReply: a complete answer changed with one more body byte")
+    }
     return 0
 }
 
