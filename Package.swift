@@ -52,6 +52,7 @@ let package = Package(
             name: "SwiftginxCompressionTests",
             dependencies: ["SwiftginxCompression", "CZlib", "CZstd", "CBrotliDecoder"]),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["SwiftginxPosix"], exclude: ["Support/echo_backend.py"]),
+            name: "IntegrationTests", dependencies: ["SwiftginxPosix"],
+            exclude: ["Support/echo_backend.py", "Support/wss_client.py"]),
     ]
 )

@@ -608,4 +608,42 @@ struct TestPKI {
         #expect(try fetch("c.test", port: nginx.port).status != 0)
         #expect(reference.waitForFile("logs/nginx-error.log", containing: line))
     }
+
+    @Test func webSocketsOverTLSToDaphne() throws {
+        try Backends.require()
+        let pki = try TestPKI()
+        let backend = try Backend.start(.daphne, name: "d1")
+        defer { backend.stop() }
+        let s = try start(
+            pki,
+            servers: """
+                map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    \(pki.certificate("ec"))
+                    location / {
+                        proxy_pass http://\(backend.address);
+                        proxy_http_version 1.1;
+                        proxy_set_header Upgrade $http_upgrade;
+                        proxy_set_header Connection $connection_upgrade;
+                        proxy_set_header Host $host;
+                        proxy_set_header X-Forwarded-Proto $scheme;
+                    }
+                }
+                """)
+        defer { s.stop() }
+        // wss:// through swiftginx's TLS to Daphne's ws://: a text echo, a 1 MiB binary
+        // echo (many TLS records, read ahead by OpenSSL), and a clean close.
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "Support/wss_client.py"
+        ).path
+        let r = try runCommand(
+            ["/usr/bin/python3", script, "\(s.port)", pki.path("ca.pem"), "\(1 << 20)"], timeout: 60)
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(r.status == 0, "\(r.stdout) \(r.stderr) \(s.read("logs/error.log"))")
+        #expect(lines.first == "HTTP/1.1 101 Switching Protocols")
+        #expect(lines.contains("text 1 hello over tls"))
+        #expect(lines.contains("binary 2 1048576 True"))
+        #expect(lines.contains("close 8 1000"))
+    }
 }
