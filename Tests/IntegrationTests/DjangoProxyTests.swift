@@ -182,6 +182,55 @@ import Testing
         #expect(status.contains("\"state\":\"unhealthy\""))
     }
 
+    @Test func webSocketsSurviveReloads() throws {
+        try Backends.require()
+        let backend = try Backend.start(.daphne, name: "d1")
+        defer { backend.stop() }
+        func config(_ generation: Int) -> String {
+            """
+            \(TestServer.preamble)
+            http {
+                map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+                server {
+                    listen 127.0.0.1:PORT;
+                    add_header X-Generation \(generation);
+                    location / {
+                        proxy_pass http://\(backend.address);
+                        proxy_http_version 1.1;
+                        proxy_set_header Upgrade $http_upgrade;
+                        proxy_set_header Connection $connection_upgrade;
+                        proxy_set_header Host $host;
+                    }
+                }
+            }
+            """
+        }
+        let server = try startSwiftginx(config(0))
+        defer { server.stop() }
+        let ws = try WebSocketClient.connect(port: server.port, path: "/ws/echo/")
+        try ws.send(text: "before")
+        #expect(try ws.receiveText() == "before")
+        // Three reloads while the WebSocket is open: it keeps echoing through each, and
+        // new requests see the new configuration.
+        for generation in 1...3 {
+            try server.writeConfig(config(generation))
+            server.signal(SIGHUP)
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline
+                && (try? get(server.port, "/health/"))?.header("X-Generation") != "\(generation)"
+            {
+                usleep(50_000)
+            }
+            #expect(try get(server.port, "/health/").header("X-Generation") == "\(generation)")
+            try ws.send(text: "after reload \(generation)")
+            #expect(try ws.receiveText() == "after reload \(generation)")
+        }
+        let big = (0..<(256 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        try ws.send(binary: big)
+        #expect(try ws.receive().payload == big)
+        #expect(try ws.close(code: 1000) == 1000)
+    }
+
     @Test func keepAliveRaceUnderLoadGivesNo5xx() throws {
         try Backends.require()
         // gunicorn closes idle keep-alive connections after 1 s: requests spaced around
