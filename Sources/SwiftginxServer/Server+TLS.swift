@@ -15,6 +15,10 @@ public struct TLSContexts: Sendable {
     var byAddress: [ListenAddress: TLSContext] = [:]
     /// Listener contexts that are not a server's own (kept alive here).
     var extra: [TLSContext] = []
+    /// Random session-ticket keys per `ssl_session_cache shared:NAME`, shared by the
+    /// servers naming it and handed to the next generation on reload (nginx keeps them
+    /// in the shared zone), so tickets issued before a reload still resume after it.
+    var ticketRings: [String: TicketKeyRing] = [:]
     /// nginx's warnings about the contexts (`"ssl_stapling" ignored, ...`), once each.
     public var warnings: [String] = []
 
@@ -25,6 +29,7 @@ public struct TLSContexts: Sendable {
     func rotateTicketKeys(now: Int64) {
         for c in byServer.values { c.rotateTicketKeysIfDue(now: now) }
         for c in extra { c.rotateTicketKeysIfDue(now: now) }
+        for r in ticketRings.values { r.rotateIfDue(now: now) }
     }
 }
 
@@ -37,9 +42,15 @@ final class WeakContexts: @unchecked Sendable {
 }
 
 extension Server {
-    /// Every context of `config` (also what `-t` checks).
-    public static func buildTLS(_ config: RuntimeConfig) throws(StartupError) -> TLSContexts {
+    /// Every context of `config` (also what `-t` checks); `previous` is the running
+    /// generation's, on reload (its shared ticket keys carry over).
+    public static func buildTLS(_ config: RuntimeConfig, previous: TLSContexts? = nil) throws(StartupError)
+        -> TLSContexts
+    {
         var out = TLSContexts()
+        func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
+            try Self.context(for: server, rings: &out.ticketRings, previous: previous?.ticketRings ?? [:])
+        }
         var claimed: Set<ObjectIdentifier> = []
         var extra: [TLSContext] = []
         for group in config.listenGroups where group.options.ssl {
@@ -104,7 +115,9 @@ extension Server {
         }
     }
 
-    private static func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
+    private static func context(
+        for server: VirtualServer, rings: inout [String: TicketKeyRing], previous: [String: TicketKeyRing]
+    ) throws(StartupError) -> TLSContext {
         let s = server.settings.ssl
         var o = TLSServerOptions()
         let pairs = zip(s.certificates, s.certificateKeys).map { (certificate: $0, key: $1) }
@@ -133,9 +146,20 @@ extension Server {
         o.sessionTimeout = s.sessionTimeout
         o.sessionTickets = s.sessionTickets
         o.ticketKeys = s.sessionTicketKeys
-        if case .shared = s.sessionCache {
-            // nginx (1.23.2+) rotates random ticket keys when the cache is shared.
+        if case .shared(let name, _) = s.sessionCache {
+            // nginx (1.23.2+) rotates random ticket keys when the cache is shared, keeping
+            // them in the zone: one ring per cache name, kept across reloads.
             o.automaticTicketKeys = s.sessionTimeout
+            if s.sessionTickets && s.sessionTicketKeys.isEmpty {
+                if let ring = rings[name] ?? previous[name], ring.rotation == s.sessionTimeout {
+                    o.ticketKeyRing = ring
+                } else {
+                    do { o.ticketKeyRing = try TicketKeyRing(rotation: s.sessionTimeout) } catch {
+                        throw StartupError(description: error.message)
+                    }
+                }
+                rings[name] = o.ticketKeyRing
+            }
         }
         o.alpn = ["http/1.1"]
         switch s.verifyClient {

@@ -169,7 +169,7 @@ public final class Server {
         }
         do {
             let errorTargets = try openErrorLogs(config)
-            let tls = try Server.buildTLS(config)
+            let tls = try Server.buildTLS(config, previous: state.generation.tls)
             let listeners = try bindListeners(config)
             let accessFiles = try openAccessLogs(config)
             if config.main.workerProcesses != workerCount {

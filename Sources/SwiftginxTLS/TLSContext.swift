@@ -17,13 +17,12 @@ public final class TLSContext: @unchecked Sendable {
     let rejectHandshake: Bool
     let clientVerify: Bool
     let defaultServerName: String?
-    /// Session ticket keys (first encrypts, all decrypt), behind a lock: automatic keys
-    /// are rotated while worker threads use them.
-    let ticketStore: Mutex<[TicketKey]>
+    /// Session ticket keys (first encrypts, all decrypt): from files, or random and
+    /// rotated (possibly shared with other contexts and generations).
+    public let ticketRing: TicketKeyRing
     /// Seconds between automatic rotations (0: keys come from files and never change).
-    public let ticketRotation: Int
-    private let lastRotation = Atomic<Int64>(0)
-    var ticketKeys: [TicketKey] { ticketStore.withLock { $0 } }
+    public var ticketRotation: Int { ticketRing.rotation }
+    var ticketKeys: [TicketKey] { ticketRing.keys }
     /// OCSP stapling, one per certificate (`ssl_stapling`, `ssl_stapling_file`); the
     /// status callback staples the one of the certificate the handshake chose.
     public let staples: [OCSPStaple]
@@ -50,17 +49,23 @@ public final class TLSContext: @unchecked Sendable {
         guard let ctx = SSL_CTX_new(TLS_server_method()) else {
             throw TLSError.openSSL("SSL_CTX_new() failed")
         }
-        let keys: [TicketKey]
+        let ring: TicketKeyRing
         let stapling: (staples: [OCSPStaple], warnings: [String])
         var loaded: [LoadedCertificate] = []
         defer { for certificate in loaded { certificate.free() } }
         do {
             try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
             try Self.configureServer(ctx, options, loaded: &loaded)
-            keys =
-                options.ticketKeys.isEmpty && options.automaticTicketKeys > 0 && options.sessionTickets
-                ? [try TicketKey(random: ())]
-                : try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
+            if !options.ticketKeys.isEmpty || !options.sessionTickets {
+                let keys = try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
+                ring = TicketKeyRing(keys: keys, rotation: 0)
+            } else if let shared = options.ticketKeyRing {
+                ring = shared
+            } else if options.automaticTicketKeys > 0 {
+                ring = try TicketKeyRing(rotation: options.automaticTicketKeys)
+            } else {
+                ring = TicketKeyRing(keys: [], rotation: 0)  // OpenSSL's own keys for this context
+            }
             stapling = try Self.makeStaples(ctx, options, loaded)
             try Self.applyConfCommands(ctx, options.confCommands, server: true)
         } catch {
@@ -72,8 +77,7 @@ public final class TLSContext: @unchecked Sendable {
         self.rejectHandshake = options.rejectHandshake
         self.clientVerify = false
         self.defaultServerName = nil
-        self.ticketStore = Mutex(keys)
-        self.ticketRotation = options.ticketKeys.isEmpty && options.sessionTickets ? options.automaticTicketKeys : 0
+        self.ticketRing = ring
         self.staples = stapling.staples
         self.warnings = stapling.warnings
         self.certificateProvider = options.certificateProvider
@@ -94,7 +98,7 @@ public final class TLSContext: @unchecked Sendable {
         if options.certificateProvider != nil {
             SSL_CTX_set_cert_cb(ctx, certificateCallback, me)
         }
-        if !keys.isEmpty {
+        if !ring.keys.isEmpty {
             SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback)
         }
         if !staples.isEmpty {
@@ -120,8 +124,7 @@ public final class TLSContext: @unchecked Sendable {
         self.rejectHandshake = false
         self.clientVerify = options.verify
         self.defaultServerName = options.serverName
-        self.ticketStore = Mutex([])
-        self.ticketRotation = 0
+        self.ticketRing = TicketKeyRing(keys: [], rotation: 0)
         self.staples = []
         self.warnings = []
         self.certificateProvider = nil
@@ -133,28 +136,11 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Automatic ticket keys: a new key encrypts from now on; the last two keep
     /// decrypting tickets they issued (nginx's rotation for shared session caches).
-    public func rotateTicketKeys() {
-        guard ticketRotation > 0, let key = try? TicketKey(random: ()) else { return }
-        ticketStore.withLock { keys in
-            keys.insert(key, at: 0)
-            if keys.count > 3 { keys.removeLast(keys.count - 3) }
-        }
-    }
+    public func rotateTicketKeys() { ticketRing.rotate() }
 
     /// Rotates when `ticketRotation` seconds have passed since the last rotation
     /// (`now` in monotonic milliseconds); called periodically by the server.
-    public func rotateTicketKeysIfDue(now: Int64) {
-        guard ticketRotation > 0 else { return }
-        let last = lastRotation.load(ordering: .relaxed)
-        if last == 0 {
-            lastRotation.store(now, ordering: .relaxed)
-            return
-        }
-        if now - last >= Int64(ticketRotation) * 1000 {
-            lastRotation.store(now, ordering: .relaxed)
-            rotateTicketKeys()
-        }
-    }
+    public func rotateTicketKeysIfDue(now: Int64) { ticketRing.rotateIfDue(now: now) }
 
     deinit {
         SSL_CTX_free(ctx)

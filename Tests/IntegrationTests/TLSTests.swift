@@ -212,6 +212,61 @@ struct TestPKI {
         }
     }
 
+    @Test func ticketsIssuedBeforeAReloadResumeAfterIt() throws {
+        let pki = try TestPKI()
+        // One connection, a reload (signalled by the script itself once it holds the
+        // session), then new connections offering the ticket issued before the reload.
+        let script = """
+            import os, signal, socket, ssl, sys, time
+            port, ca, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[4])
+            ctx = ssl.create_default_context(cafile=ca)
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2 if sys.argv[3] == "1.2" else ssl.TLSVersion.TLSv1_3
+            def get(session):
+                with socket.create_connection(("127.0.0.1", port)) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as t:
+                        t.sendall(b"GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n")
+                        data = b""
+                        while True:
+                            chunk = t.recv(65536)
+                            if not chunk: break
+                            data += chunk
+                        return t.session, t.session_reused, data.split(b"\\r\\n\\r\\n", 1)[-1].decode()
+            session, _, before = get(None)
+            os.kill(pid, signal.SIGHUP)
+            for _ in range(100):
+                _, _, body = get(None)
+                if body != before: break
+                time.sleep(0.05)
+            _, reused, after = get(session)
+            print(before, after, "reused" if reused else "full")
+            """
+        try script.write(toFile: pki.path("reload-resume.py"), atomically: true, encoding: .utf8)
+        func config(_ generation: Int) -> String {
+            """
+            \(TestServer.preamble)
+            http {
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    \(pki.certificate("rsa"))
+                    ssl_session_cache shared:SSL:1m;
+                    location / { return 200 "gen\(generation)"; }
+                }
+            }
+            """
+        }
+        let s = try TestServer(config: config(0))
+        try s.start()
+        defer { s.stop() }
+        for (n, version) in ["1.2", "1.3"].enumerated() {
+            try s.writeConfig(config(n + 1))
+            let r = try runCommand([
+                "/usr/bin/python3", pki.path("reload-resume.py"), String(s.port), pki.path("ca.pem"), version,
+                String(s.pid),
+            ])
+            #expect(r.stdout == "gen\(n) gen\(n + 1) reused\n", "TLS \(version): \(r.stdout) \(r.stderr)")
+        }
+    }
+
     @Test func clientCertificatesAreVerified() throws {
         let pki = try TestPKI()
         let s = try start(
