@@ -53,6 +53,6 @@ let package = Package(
             dependencies: ["SwiftginxCompression", "CZlib", "CZstd", "CBrotliDecoder"]),
         .testTarget(
             name: "IntegrationTests", dependencies: ["SwiftginxPosix"],
-            exclude: ["Support/echo_backend.py", "Support/wss_client.py"]),
+            exclude: ["Support/echo_backend.py", "Support/wss_client.py", "Support/tls_resume.py"]),
     ]
 )

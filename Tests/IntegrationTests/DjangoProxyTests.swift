@@ -190,17 +190,11 @@ import Testing
             """
             \(TestServer.preamble)
             http {
-                map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+                \(backend.webSocketProxy.map)
                 server {
                     listen 127.0.0.1:PORT;
                     add_header X-Generation \(generation);
-                    location / {
-                        proxy_pass http://\(backend.address);
-                        proxy_http_version 1.1;
-                        proxy_set_header Upgrade $http_upgrade;
-                        proxy_set_header Connection $connection_upgrade;
-                        proxy_set_header Host $host;
-                    }
+                    \(backend.webSocketProxy.location)
                 }
             }
             """

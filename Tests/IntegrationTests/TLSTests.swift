@@ -64,6 +64,11 @@ struct TestPKI {
 }
 
 @Suite(.serialized) struct TLSTests {
+    /// Support/tls_resume.py: session resumption as a Python client sees it.
+    static let resumeScript = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Support/tls_resume.py"
+    ).path
+
     func start(_ pki: TestPKI, servers: String, plainPort: Bool = false) throws -> TestServer {
         let server = try TestServer(
             config: """
@@ -164,26 +169,6 @@ struct TestPKI {
 
     @Test func sessionsAreResumedAcrossConnectionsAndWorkers() throws {
         let pki = try TestPKI()
-        let script = """
-            import socket, ssl, sys
-            port, ca = int(sys.argv[1]), sys.argv[2]
-            ctx = ssl.create_default_context(cafile=ca)
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2 if sys.argv[3] == "1.2" else ssl.TLSVersion.TLSv1_3
-            session, reused = None, []
-            for i in range(8):
-                with socket.create_connection(("127.0.0.1", port)) as raw:
-                    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as t:
-                        t.sendall(b"GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n")
-                        data = b""
-                        while True:
-                            chunk = t.recv(65536)
-                            if not chunk: break
-                            data += chunk
-                        reused.append(t.session_reused)
-                        session = t.session
-            print(" ".join("r" if x else "." for x in reused))
-            """
-        try script.write(toFile: pki.path("resume.py"), atomically: true, encoding: .utf8)
         for (cache, tickets) in [("shared:SSL:1m", "off"), ("none", "on")] {
             let s = try TestServer(
                 config: """
@@ -203,7 +188,7 @@ struct TestPKI {
             defer { s.stop() }
             for version in ["1.2", "1.3"] {
                 let r = try runCommand(
-                    ["/usr/bin/python3", pki.path("resume.py"), String(s.port), pki.path("ca.pem"), version])
+                    ["/usr/bin/python3", Self.resumeScript, String(s.port), pki.path("ca.pem"), version])
                 // The first connection is full, every later one resumed (whichever worker accepts it).
                 #expect(
                     r.stdout == ". r r r r r r r\n",
@@ -215,32 +200,7 @@ struct TestPKI {
     @Test func ticketsIssuedBeforeAReloadResumeAfterIt() throws {
         let pki = try TestPKI()
         // One connection, a reload (signalled by the script itself once it holds the
-        // session), then new connections offering the ticket issued before the reload.
-        let script = """
-            import os, signal, socket, ssl, sys, time
-            port, ca, pid = int(sys.argv[1]), sys.argv[2], int(sys.argv[4])
-            ctx = ssl.create_default_context(cafile=ca)
-            ctx.maximum_version = ssl.TLSVersion.TLSv1_2 if sys.argv[3] == "1.2" else ssl.TLSVersion.TLSv1_3
-            def get(session):
-                with socket.create_connection(("127.0.0.1", port)) as raw:
-                    with ctx.wrap_socket(raw, server_hostname="localhost", session=session) as t:
-                        t.sendall(b"GET / HTTP/1.1\\r\\nHost: localhost\\r\\nConnection: close\\r\\n\\r\\n")
-                        data = b""
-                        while True:
-                            chunk = t.recv(65536)
-                            if not chunk: break
-                            data += chunk
-                        return t.session, t.session_reused, data.split(b"\\r\\n\\r\\n", 1)[-1].decode()
-            session, _, before = get(None)
-            os.kill(pid, signal.SIGHUP)
-            for _ in range(100):
-                _, _, body = get(None)
-                if body != before: break
-                time.sleep(0.05)
-            _, reused, after = get(session)
-            print(before, after, "reused" if reused else "full")
-            """
-        try script.write(toFile: pki.path("reload-resume.py"), atomically: true, encoding: .utf8)
+        // session), then a new connection offering the ticket issued before the reload.
         func config(_ generation: Int) -> String {
             """
             \(TestServer.preamble)
@@ -260,7 +220,7 @@ struct TestPKI {
         for (n, version) in ["1.2", "1.3"].enumerated() {
             try s.writeConfig(config(n + 1))
             let r = try runCommand([
-                "/usr/bin/python3", pki.path("reload-resume.py"), String(s.port), pki.path("ca.pem"), version,
+                "/usr/bin/python3", Self.resumeScript, String(s.port), pki.path("ca.pem"), version, "--reload",
                 String(s.pid),
             ])
             #expect(r.stdout == "gen\(n) gen\(n + 1) reused\n", "TLS \(version): \(r.stdout) \(r.stderr)")
@@ -672,18 +632,11 @@ struct TestPKI {
         let s = try start(
             pki,
             servers: """
-                map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+                \(backend.webSocketProxy.map)
                 server {
                     listen 127.0.0.1:PORT ssl;
                     \(pki.certificate("ec"))
-                    location / {
-                        proxy_pass http://\(backend.address);
-                        proxy_http_version 1.1;
-                        proxy_set_header Upgrade $http_upgrade;
-                        proxy_set_header Connection $connection_upgrade;
-                        proxy_set_header Host $host;
-                        proxy_set_header X-Forwarded-Proto $scheme;
-                    }
+                    \(backend.webSocketProxy.location)
                 }
                 """)
         defer { s.stop() }

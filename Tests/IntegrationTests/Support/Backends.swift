@@ -650,3 +650,23 @@ final class ReferenceNginx {
         try? FileManager.default.removeItem(atPath: prefix)
     }
 }
+
+extension Backend {
+    /// The `map` (http level) and the `location /` that pass requests and WebSocket
+    /// upgrades to this backend, as conf/examples/daphne-websocket.conf does.
+    var webSocketProxy: (map: String, location: String) {
+        (
+            "map $http_upgrade $connection_upgrade { default upgrade; '' close; }",
+            """
+            location / {
+                proxy_pass http://\(address);
+                proxy_http_version 1.1;
+                proxy_set_header Upgrade $http_upgrade;
+                proxy_set_header Connection $connection_upgrade;
+                proxy_set_header Host $host;
+                proxy_set_header X-Forwarded-Proto $scheme;
+            }
+            """
+        )
+    }
+}
