@@ -19,6 +19,8 @@ public struct TLSContexts: Sendable {
     /// servers naming it and handed to the next generation on reload (nginx keeps them
     /// in the shared zone), so tickets issued before a reload still resume after it.
     var ticketRings: [String: TicketKeyRing] = [:]
+    /// The sessions of each `ssl_session_cache shared:NAME`, kept across reloads too.
+    var sessionStores: [String: SessionStore] = [:]
     /// nginx's warnings about the contexts (`"ssl_stapling" ignored, ...`), once each.
     public var warnings: [String] = []
 
@@ -49,7 +51,7 @@ extension Server {
     {
         var out = TLSContexts()
         func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
-            try Self.context(for: server, rings: &out.ticketRings, previous: previous?.ticketRings ?? [:])
+            try Self.context(for: server, shared: &out, previous: previous)
         }
         var claimed: Set<ObjectIdentifier> = []
         var extra: [TLSContext] = []
@@ -115,8 +117,10 @@ extension Server {
         }
     }
 
+    /// The context of one server; `shared` collects the per-name ticket keys and session
+    /// stores (taken over from `previous` on reload).
     private static func context(
-        for server: VirtualServer, rings: inout [String: TicketKeyRing], previous: [String: TicketKeyRing]
+        for server: VirtualServer, shared: inout TLSContexts, previous: TLSContexts?
     ) throws(StartupError) -> TLSContext {
         let s = server.settings.ssl
         var o = TLSServerOptions()
@@ -146,19 +150,30 @@ extension Server {
         o.sessionTimeout = s.sessionTimeout
         o.sessionTickets = s.sessionTickets
         o.ticketKeys = s.sessionTicketKeys
-        if case .shared(let name, _) = s.sessionCache {
+        if case .shared(let name, let size) = s.sessionCache {
+            // One store of sessions per cache name, kept across reloads (nginx's zone).
+            if let store = shared.sessionStores[name] ?? previous?.sessionStores[name],
+                store.capacity == SessionStore(size: size).capacity
+            {
+                o.sessionStore = store
+            } else {
+                o.sessionStore = SessionStore(size: size)
+            }
+            shared.sessionStores[name] = o.sessionStore
             // nginx (1.23.2+) rotates random ticket keys when the cache is shared, keeping
             // them in the zone: one ring per cache name, kept across reloads.
             o.automaticTicketKeys = s.sessionTimeout
             if s.sessionTickets && s.sessionTicketKeys.isEmpty {
-                if let ring = rings[name] ?? previous[name], ring.rotation == s.sessionTimeout {
+                if let ring = shared.ticketRings[name] ?? previous?.ticketRings[name],
+                    ring.rotation == s.sessionTimeout
+                {
                     o.ticketKeyRing = ring
                 } else {
                     do { o.ticketKeyRing = try TicketKeyRing(rotation: s.sessionTimeout) } catch {
                         throw StartupError(description: error.message)
                     }
                 }
-                rings[name] = o.ticketKeyRing
+                shared.ticketRings[name] = o.ticketKeyRing
             }
         }
         o.alpn = ["http/1.1"]

@@ -7,6 +7,9 @@ import COpenSSL
 import CSwiftginxTLSShims
 import Glibc
 
+/// ex_data slot holding the unretained TLSContext of an SSL_CTX.
+let contextExIndex: Int32 = swiftginx_SSL_CTX_get_ex_new_index()
+
 /// ex_data slot holding the unretained TLSConnection of an SSL.
 let connectionExIndex: Int32 = swiftginx_SSL_get_ex_new_index()
 

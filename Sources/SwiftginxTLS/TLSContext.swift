@@ -28,6 +28,8 @@ public final class TLSContext: @unchecked Sendable {
     public let staples: [OCSPStaple]
     /// Warnings found while building (nginx's `"ssl_stapling" ignored, ...`).
     public let warnings: [String]
+    /// The sessions of a `shared:NAME` cache (nil: OpenSSL's cache of this context).
+    let sessionStore: SessionStore?
     /// Certificates named per handshake (`ssl_certificate` with variables).
     let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
     /// `ssl_password_file` lines, for keys loaded during handshakes.
@@ -80,6 +82,7 @@ public final class TLSContext: @unchecked Sendable {
         self.ticketRing = ring
         self.staples = stapling.staples
         self.warnings = stapling.warnings
+        self.sessionStore = options.sessionStore
         self.certificateProvider = options.certificateProvider
         self.passwords = options.passwords
         self.earlyData = options.earlyData
@@ -97,6 +100,12 @@ public final class TLSContext: @unchecked Sendable {
         }
         if options.certificateProvider != nil {
             SSL_CTX_set_cert_cb(ctx, certificateCallback, me)
+        }
+        if options.sessionStore != nil {
+            _ = SSL_CTX_set_ex_data(ctx, contextExIndex, me)
+            SSL_CTX_sess_set_new_cb(ctx, newSessionCallback)
+            SSL_CTX_sess_set_get_cb(ctx, getSessionCallback)
+            SSL_CTX_sess_set_remove_cb(ctx, removeSessionCallback)
         }
         if !ring.keys.isEmpty {
             SSL_CTX_set_tlsext_ticket_key_evp_cb(ctx, ticketKeyCallback)
@@ -127,6 +136,7 @@ public final class TLSContext: @unchecked Sendable {
         self.ticketRing = TicketKeyRing(keys: [], rotation: 0)
         self.staples = []
         self.warnings = []
+        self.sessionStore = nil
         self.certificateProvider = nil
         self.passwords = []
         self.earlyData = false
@@ -285,8 +295,14 @@ public final class TLSContext: @unchecked Sendable {
             _ = swiftginx_SSL_CTX_set_session_cache_mode(ctx, swiftginx_SSL_SESS_CACHE_SERVER)
             _ = swiftginx_SSL_CTX_sess_set_cache_size(ctx, max(1, size))
         case .shared(_, let size):
-            _ = swiftginx_SSL_CTX_set_session_cache_mode(ctx, swiftginx_SSL_SESS_CACHE_SERVER)
-            _ = swiftginx_SSL_CTX_sess_set_cache_size(ctx, max(1, size / 256))
+            if options.sessionStore != nil {
+                // Sessions live in the SessionStore (callbacks set in init), not in OpenSSL.
+                _ = swiftginx_SSL_CTX_set_session_cache_mode(
+                    ctx, swiftginx_SSL_SESS_CACHE_SERVER | swiftginx_SSL_SESS_CACHE_NO_INTERNAL)
+            } else {
+                _ = swiftginx_SSL_CTX_set_session_cache_mode(ctx, swiftginx_SSL_SESS_CACHE_SERVER)
+                _ = swiftginx_SSL_CTX_sess_set_cache_size(ctx, max(1, size / 256))
+            }
         }
         _ = SSL_CTX_set_timeout(ctx, max(1, options.sessionTimeout))
         // Without tickets and without a cache that stores sessions nothing can be

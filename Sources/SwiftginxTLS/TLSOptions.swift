@@ -39,6 +39,9 @@ public struct TLSServerOptions: Sendable {
     /// Without key files: rotate random ticket keys every this many seconds (0: OpenSSL's
     /// own keys, fixed for the context's life).
     public var automaticTicketKeys: Int = 0
+    /// `shared:NAME`: the sessions are kept here (shared by the servers naming the cache
+    /// and across reloads) instead of in OpenSSL's cache of this context.
+    public var sessionStore: SessionStore? = nil
     /// Without key files: the ring of random keys to use (shared by the servers of one
     /// `shared:NAME` cache and kept across reloads); nil makes one for this context.
     public var ticketKeyRing: TicketKeyRing? = nil

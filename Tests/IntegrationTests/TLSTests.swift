@@ -197,10 +197,13 @@ struct TestPKI {
         }
     }
 
-    @Test func ticketsIssuedBeforeAReloadResumeAfterIt() throws {
+    /// `shared:NAME` keeps its ticket keys and its sessions across reloads (nginx's zone):
+    /// with tickets (on) and with session ids only (off), TLS 1.2 and 1.3.
+    @Test(arguments: ["on", "off"])
+    func sessionsIssuedBeforeAReloadResumeAfterIt(tickets: String) throws {
         let pki = try TestPKI()
         // One connection, a reload (signalled by the script itself once it holds the
-        // session), then a new connection offering the ticket issued before the reload.
+        // session), then a new connection offering the session issued before the reload.
         func config(_ generation: Int) -> String {
             """
             \(TestServer.preamble)
@@ -209,6 +212,7 @@ struct TestPKI {
                     listen 127.0.0.1:PORT ssl;
                     \(pki.certificate("rsa"))
                     ssl_session_cache shared:SSL:1m;
+                    ssl_session_tickets \(tickets);
                     location / { return 200 "gen\(generation)"; }
                 }
             }
@@ -223,7 +227,9 @@ struct TestPKI {
                 "/usr/bin/python3", Self.resumeScript, String(s.port), pki.path("ca.pem"), version, "--reload",
                 String(s.pid),
             ])
-            #expect(r.stdout == "gen\(n) gen\(n + 1) reused\n", "TLS \(version): \(r.stdout) \(r.stderr)")
+            #expect(
+                r.stdout == "gen\(n) gen\(n + 1) reused\n",
+                "tickets \(tickets), TLS \(version): \(r.stdout) \(r.stderr)")
         }
     }
 

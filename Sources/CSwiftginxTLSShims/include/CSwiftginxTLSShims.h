@@ -40,6 +40,7 @@ static const long swiftginx_SSL_SESS_CACHE_OFF = SSL_SESS_CACHE_OFF;
 static const long swiftginx_SSL_SESS_CACHE_CLIENT = SSL_SESS_CACHE_CLIENT;
 static const long swiftginx_SSL_SESS_CACHE_SERVER = SSL_SESS_CACHE_SERVER;
 static const long swiftginx_SSL_SESS_CACHE_NO_INTERNAL_STORE = SSL_SESS_CACHE_NO_INTERNAL_STORE;
+static const long swiftginx_SSL_SESS_CACHE_NO_INTERNAL = SSL_SESS_CACHE_NO_INTERNAL;
 
 /* OSSL_PARAM keeps the key pointer: these must be static strings. */
 static const char *const swiftginx_OSSL_MAC_PARAM_KEY = OSSL_MAC_PARAM_KEY;
@@ -106,6 +107,10 @@ static inline int swiftginx_SSL_set_tlsext_host_name(SSL *ssl, const char *name)
 
 static inline int swiftginx_SSL_get_ex_new_index(void) {
     return SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
+static inline int swiftginx_SSL_CTX_get_ex_new_index(void) {
+    return SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, NULL);
 }
 
 static inline int swiftginx_BIO_get_ktls_send(BIO *bio) {
