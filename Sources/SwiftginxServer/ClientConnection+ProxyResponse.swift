@@ -303,11 +303,7 @@ extension ClientConnection {
         p.keepUpstream =
             p.pass?.proto == .http && (p.group?.keepalive ?? 0) > 0 && !p.sentConnectionClose && h.keepAlive
             && status != 101 && (p.noBody || h.contentLength != nil || h.isChunked)
-        if let location {
-            finishHead(location: location)
-        } else {
-            finishHead(settings: nil)
-        }
+        finishHead(location: location)
         p.headerSent = true
         p.upstreamInput.readerIndex = h.headLength
         if p.upstreamInput.readableCount == 0 { p.upstreamInput.clear() }

@@ -81,13 +81,6 @@ extension ClientConnection {
         output.appendHeader("Content-Length", decimal: n)
     }
 
-    /// `finishHead` without a location (the keep-alive limits and headers of none apply).
-    private static let noLocation: LocationSettings = {
-        var s = LocationSettings()
-        s.keepaliveRequests = 0
-        return s
-    }()
-
     /// Connection, the caller's trailing headers, expires, add_header, and the blank line.
     func finishHead(
         settings: LocationSettings?, mtime: Int? = nil, trailing: (ByteBuffer) -> Void = { _ in }
@@ -95,7 +88,10 @@ extension ClientConnection {
         if let settings {
             finishHead(settings: settings, mtime: mtime, trailing: trailing)
         } else {
-            finishHead(settings: Self.noLocation, mtime: mtime, trailing: trailing)
+            // No location: no keep-alive limits, expires or add_header of one apply.
+            finishHead(
+                keepaliveRequests: 0, keepaliveTimeout: 1, keepaliveHeaderTimeout: nil, expires: .off, addHeaders: [],
+                mtime: mtime, trailing: trailing)
         }
     }
 
@@ -110,7 +106,8 @@ extension ClientConnection {
 
     /// The same for a location, its fields read in place through the reference (the
     /// proxied response's path: no copy of the whole settings struct).
-    func finishHead(location l: Location) {
+    func finishHead(location l: Location?) {
+        guard let l else { return finishHead(settings: nil) }
         finishHead(
             keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
             keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,

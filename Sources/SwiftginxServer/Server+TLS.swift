@@ -31,7 +31,6 @@ public struct TLSContexts: Sendable {
     func rotateTicketKeys(now: Int64) {
         for c in byServer.values { c.rotateTicketKeysIfDue(now: now) }
         for c in extra { c.rotateTicketKeysIfDue(now: now) }
-        for r in ticketRings.values { r.rotateIfDue(now: now) }
     }
 }
 
@@ -45,7 +44,8 @@ final class WeakContexts: @unchecked Sendable {
 
 extension Server {
     /// Every context of `config` (also what `-t` checks); `previous` is the running
-    /// generation's, on reload (its shared ticket keys carry over).
+    /// generation's, on reload (the ticket keys and sessions of each `shared:NAME`
+    /// cache carry over).
     public static func buildTLS(_ config: RuntimeConfig, previous: TLSContexts? = nil) throws(StartupError)
         -> TLSContexts
     {
@@ -153,7 +153,7 @@ extension Server {
         if case .shared(let name, let size) = s.sessionCache {
             // One store of sessions per cache name, kept across reloads (nginx's zone).
             if let store = shared.sessionStores[name] ?? previous?.sessionStores[name],
-                store.capacity == SessionStore(size: size).capacity
+                store.capacity == SessionStore.capacity(forSize: size)
             {
                 o.sessionStore = store
             } else {

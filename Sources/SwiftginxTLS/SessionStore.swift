@@ -14,34 +14,49 @@ public final class SessionStore: @unchecked Sendable {
         var der: [UInt8]
         /// Seconds since the epoch after which the session is not resumed.
         var expires: Int64
+        /// Which addition made it (an id may be removed and added again).
+        var sequence: Int
     }
 
     private struct State {
         var entries: [[UInt8]: Entry] = [:]
-        /// Session ids in insertion order (ids removed since may still be listed).
-        var order: [[UInt8]] = []
+        /// Additions in order, oldest at `head`; one whose entry was removed or replaced
+        /// since is skipped when reached.
+        var order: [(id: [UInt8], sequence: Int)] = []
         var head = 0
+        var nextSequence = 0
     }
 
     /// The most sessions kept.
     public let capacity: Int
     private let state = Mutex(State())
 
-    /// `size` in bytes, as in `shared:NAME:SIZE`.
+    /// How many sessions `size` bytes hold, as in `shared:NAME:SIZE`.
+    public static func capacity(forSize size: Int) -> Int { max(1, size / 256) }
+
     public init(size: Int) {
-        capacity = max(1, size / 256)
+        capacity = Self.capacity(forSize: size)
     }
 
     public var count: Int { state.withLock { $0.entries.count } }
+
+    /// Additions still listed in the order (bounded by twice the capacity).
+    var tracked: Int { state.withLock { $0.order.count - $0.head } }
 
     /// Keeps `der` (an i2d_SSL_SESSION encoding) under `id` until `expires` (seconds
     /// since the epoch), dropping the oldest sessions beyond the capacity.
     func add(id: [UInt8], der: [UInt8], expires: Int64) {
         state.withLock { s in
-            if s.entries.updateValue(Entry(der: der, expires: expires), forKey: id) == nil { s.order.append(id) }
-            while s.entries.count > capacity && s.head < s.order.count {
-                s.entries[s.order[s.head]] = nil
+            let sequence = s.nextSequence
+            s.nextSequence += 1
+            s.entries[id] = Entry(der: der, expires: expires, sequence: sequence)
+            s.order.append((id, sequence))
+            // Past the capacity, or with the order mostly made of removed sessions, the
+            // oldest additions go.
+            while (s.entries.count > capacity || s.order.count - s.head > 2 * capacity) && s.head < s.order.count {
+                let oldest = s.order[s.head]
                 s.head += 1
+                if s.entries[oldest.id]?.sequence == oldest.sequence { s.entries[oldest.id] = nil }
             }
             if s.head > 1024 && s.head * 2 > s.order.count {
                 s.order.removeFirst(s.head)

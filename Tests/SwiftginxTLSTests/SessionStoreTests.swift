@@ -40,4 +40,23 @@ import Testing
         #expect(store.find(id: id(4999), now: 0) == [1])
         #expect(store.find(id: id(4996), now: 0) == nil)
     }
+
+    @Test func sessionsRemovedAndAddedAgainKeepTheOrderBounded() {
+        let store = SessionStore(size: 4 * 256)
+        for round in 0..<10_000 {
+            store.add(id: id(round % 3), der: [1], expires: 2000)
+            if round % 2 == 0 { store.remove(id: id(round % 3)) }
+        }
+        #expect(store.count <= 3)
+        #expect(store.tracked <= 2 * store.capacity)
+        // A session added again is not dropped by its earlier, stale place in the order.
+        let fresh = SessionStore(size: 2 * 256)
+        fresh.add(id: id(1), der: [1], expires: 2000)
+        fresh.add(id: id(2), der: [2], expires: 2000)
+        fresh.add(id: id(1), der: [3], expires: 2000)
+        fresh.add(id: id(3), der: [4], expires: 2000)
+        #expect(fresh.find(id: id(1), now: 0) == [3])
+        #expect(fresh.find(id: id(2), now: 0) == nil)
+        #expect(fresh.find(id: id(3), now: 0) == [4])
+    }
 }
