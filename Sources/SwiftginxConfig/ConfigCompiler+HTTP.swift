@@ -197,6 +197,17 @@ extension ConfigCompiler {
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
+        case "auth_request":
+            let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)
+            level.setters.append { $0.authRequest = uri }
+        case "auth_request_set":
+            let target = d.args[0]
+            guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
+            let name = String(target.dropFirst()).lowercased()
+            if Variable(name: name) != nil { throw d.error("the duplicate \"\(name)\" variable") }
+            customVariables.insert(name)
+            let set = AuthRequestSet(name: name, value: try value(d.args[1], d))
+            level.authRequestSet = (level.authRequestSet ?? []) + [set]
         default:
             if try proxyDirective(d, level: level, location: location) { break }
             if try sslDirective(d, level: level) { break }

@@ -23,6 +23,7 @@ final class ConfigLevel {
     var index: [ComplexValue]? = nil
     var errorPages: [Int: ErrorPage]? = nil
     var addHeaders: [AddHeader]? = nil
+    var authRequestSet: [AuthRequestSet]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -65,6 +66,7 @@ final class ConfigLevel {
         if let index { s.index = index }
         if let errorPages { s.errorPages = errorPages }
         if let addHeaders { s.addHeaders = addHeaders }
+        if let authRequestSet { s.authRequestSet = authRequestSet }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []

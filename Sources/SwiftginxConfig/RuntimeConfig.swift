@@ -218,6 +218,8 @@ public final class VirtualServer: Sendable {
     /// URIs answered with a 301 to themselves plus "/": prefix locations ending in "/"
     /// that proxy (nginx's auto_redirect), without the slash.
     public let autoRedirects: Set<String>
+    /// The handlers every request on this server starts with (see Phases.swift).
+    public let steps: [PhaseStep]
 
     public init(
         serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
@@ -233,6 +235,7 @@ public final class VirtualServer: Sendable {
         self.serverRewrites = serverRewrites
         self.defaultSettings = defaultSettings
         self.serverLevelLocation = Location(pattern: "", prefix: "", settings: defaultSettings)
+        self.steps = VirtualServer.compileSteps(serverRewrites: serverRewrites)
     }
 }
 
@@ -452,6 +455,10 @@ public struct LocationSettings: Sendable {
     public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
+    /// `auth_request uri`: the subrequest that decides access (nil: off).
+    public var authRequest: ComplexValue? = nil
+    /// `auth_request_set $name value`, evaluated in the subrequest after it answered.
+    public var authRequestSet: [AuthRequestSet] = []
     public var charsetTypes: Set<String> = [
         "text/html", "text/xml", "text/plain", "text/vnd.wap.wml", "application/javascript", "application/rss+xml",
     ]
@@ -635,11 +642,14 @@ public final class Location: Sendable {
     public let settings: LocationSettings
     /// A `~`/`~*` location: there `alias` is the whole file path (with captures), as in nginx.
     public let isRegex: Bool
+    /// The handlers a request runs in this location, by phase (see Phases.swift).
+    public let steps: [PhaseStep]
 
     public init(pattern: String, prefix: String, settings: LocationSettings) {
         self.pattern = pattern
         self.prefix = prefix
         self.settings = settings
         self.isRegex = pattern.hasPrefix("~")
+        self.steps = Location.compileSteps(settings)
     }
 }

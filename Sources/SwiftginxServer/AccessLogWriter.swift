@@ -38,12 +38,12 @@ final class AccessLogWriter {
 
 extension Worker {
     /// Writes the access log lines of the request that just ended on `c`.
-    func writeAccessLog(_ c: ClientConnection, timedOutHead: Bool = false) {
+    func writeAccessLog(_ c: Request, timedOutHead: Bool = false) {
         // Only the list is taken (the settings are read in place, not copied whole).
         let targets: [AccessLogTarget]
-        if let location = c.request.location {
+        if let location = c.location {
             targets = location.settings.accessLogs
-        } else if let server = c.request.server {
+        } else if let server = c.server {
             targets = server.defaultSettings.accessLogs
         } else {
             return

@@ -45,10 +45,10 @@ public final class Worker: @unchecked Sendable {
     let notifier: EventNotifier
     var generation: Generation
     var listeners: [WorkerListener] = []
-    var connections: [ClientConnection?] = []
+    var connections: [HTTP1Connection?] = []
     var freeSlots: [Int32] = []
     /// Closed connection objects kept for reuse.
-    var pool: [ClientConnection] = []
+    var pool: [HTTP1Connection] = []
     var activeConnections = 0
     var slotGenerations: [UInt32] = []
     var timers = TimerHeap()
@@ -263,14 +263,14 @@ public final class Worker: @unchecked Sendable {
             }
             slotGenerations[Int(slot)] &+= 1
             let gen = slotGenerations[Int(slot)] & 0x3FFF_FFFF
-            let c: ClientConnection
+            let c: HTTP1Connection
             if let pooled = pool.popLast() {
                 c = pooled
                 c.reuse(
                     fd: fd, peer: SocketAddress(storage: peer), listener: listener, slot: slot, slotGeneration: gen,
                     number: state.nextConnectionNumber())
             } else {
-                c = ClientConnection(
+                c = HTTP1Connection(
                     fd: fd, peer: SocketAddress(storage: peer), worker: self, listener: listener, slot: slot,
                     slotGeneration: gen, number: state.nextConnectionNumber())
             }
@@ -303,7 +303,7 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Called by a connection when it has closed its socket.
-    func connectionClosed(_ c: ClientConnection) {
+    func connectionClosed(_ c: HTTP1Connection) {
         connections[Int(c.slot)] = nil
         freeSlots.append(c.slot)
         activeConnections -= 1
@@ -342,7 +342,7 @@ public final class Worker: @unchecked Sendable {
         return body
     }
 
-    @inline(__always) func schedule(_ c: ClientConnection, after ms: Int) {
+    @inline(__always) func schedule(_ c: HTTP1Connection, after ms: Int) {
         let d = now + Int64(ms)
         if c.deadline == d { return }
         c.deadline = d

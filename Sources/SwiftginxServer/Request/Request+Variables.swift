@@ -7,7 +7,7 @@ import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxRouting
 
-extension ClientConnection {
+extension Request {
     /// Evaluates a value to bytes.
     /// Re-entrant: a variable whose value is itself evaluated (a map, $document_root with
     /// variables) gets a buffer of its own instead of the worker's scratch buffer.
@@ -41,42 +41,42 @@ extension ClientConnection {
         case .request:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.requestLine])) }
         case .status:
-            let s = request.status
+            let s = self.status
             if s < 100 { out.append("000") } else { out.append(decimal: Int64(s)) }
         case .bodyBytesSent: out.append(decimal: bodyBytesSent)
         case .bytesSent: out.append(decimal: Int64(responseHeadLength) + bodyBytesSent)
-        case .requestTime: out.append(seconds: max(0, worker.clock.milliseconds - request.startMilliseconds))
+        case .requestTime: out.append(seconds: max(0, worker.clock.milliseconds - self.startMilliseconds))
         case .host:
             if hasHead, let h = head.host {
                 for c in buf[h] {
                     if c == UInt8(ascii: ":") { break }
                     out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
                 }
-            } else if let s = request.server {
+            } else if let s = self.server {
                 out.append(string: s.primaryName)
             }
         case .hostname: out.append(string: ProcessControl.hostname)
-        case .uri, .documentUri: out.append(request.uri)
-        case .args, .queryString: out.append(request.args)
-        case .isArgs: if request.hasArgs { out.append(UInt8(ascii: "?")) }
+        case .uri, .documentUri: out.append(self.uri)
+        case .args, .queryString: out.append(self.args)
+        case .isArgs: if self.hasArgs { out.append(UInt8(ascii: "?")) }
         case .requestUri:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.target])) }
         case .requestMethod:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.methodBytes])) }
         case .requestLength: out.append(decimal: Int64(head.headLength))
         case .scheme: out.append(tls != nil ? "https" : "http")
-        case .serverName: if let s = request.server { out.append(string: s.primaryName) }
+        case .serverName: if let s = self.server { out.append(string: s.primaryName) }
         case .serverPort: out.append(decimal: Int64(group.address.port))
         case .serverAddr:
-            if let l = localAddress ?? Socket.localAddress(fd) {
+            if let l = localAddress {
                 var b: [UInt8] = []
                 l.appendHost(to: &b)
                 out.append(b)
             }
         case .serverProtocol:
             if hasHead { out.append(head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
-        case .connection: out.append(decimal: Int64(number))
-        case .connectionRequests: out.append(decimal: Int64(requests))
+        case .connection: out.append(decimal: Int64(connectionNumber))
+        case .connectionRequests: out.append(decimal: Int64(connectionRequests))
         case .contentType:
             if hasHead, let r = head.header(HeaderName.contentType, in: buf) {
                 out.append(UnsafeRawBufferPointer(rebasing: buf[r]))
@@ -84,9 +84,9 @@ extension ClientConnection {
         case .contentLength:
             if let n = head.contentLength, hasHead { out.append(decimal: n) }
         case .documentRoot, .realpathRoot:
-            if let l = request.location { out.append(evaluate(l.settings.alias ?? l.settings.root)) }
+            if let l = self.location { out.append(evaluate(l.settings.alias ?? l.settings.root)) }
         case .requestFilename:
-            if let l = request.location { out.append(documentPath(l)) }
+            if let l = self.location { out.append(documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
         case .nginxVersion: out.append(string: ServerVersion.number)
         case .pipe: out.append(UInt8(ascii: "."))
@@ -105,33 +105,33 @@ extension ClientConnection {
         case .capture(let n):
             appendCapture(n, to: out)
         case .custom(let name):
-            if let v = request.customVariables[name] {
+            if let v = self.customVariables[name] {
                 out.append(v)
-            } else if let map = worker.generation.config.maps[name], request.mapDepth < 8 {
+            } else if let map = worker.generation.config.maps[name], self.mapDepth < 8 {
                 // A map is evaluated when used (its source may be another map: bounded).
-                request.mapDepth += 1
+                self.mapDepth += 1
                 let key = evaluate(map.source)
                 if let (value, regex, captures) = map.lookupWithCaptures(key) {
                     if let regex {
                         // The value sees the map regex's captures ($1, named groups).
-                        let saved = (request.captureRegex, request.captureSubject, request.captures)
-                        request.captureRegex = regex
-                        request.captureSubject = key
-                        request.captures = captures
+                        let saved = (self.captureRegex, self.captureSubject, self.captures)
+                        self.captureRegex = regex
+                        self.captureSubject = key
+                        self.captures = captures
                         out.append(evaluate(value))
-                        (request.captureRegex, request.captureSubject, request.captures) = saved
+                        (self.captureRegex, self.captureSubject, self.captures) = saved
                     } else {
                         out.append(evaluate(value))
                     }
                 }
-                request.mapDepth -= 1
+                self.mapDepth -= 1
             } else if let split = worker.generation.config.splits[name] {
                 if let value = split.lookup(evaluate(split.source)) { out.append(evaluate(value)) }
             }
         case .namedCapture(let name):
-            if let n = request.captureRegex?.namedGroups[name] {
+            if let n = self.captureRegex?.namedGroups[name] {
                 appendCapture(n, to: out)
-            } else if let v = request.customVariables[name] {
+            } else if let v = self.customVariables[name] {
                 // A named group of the server_name regex keeps its value (nginx sets it
                 // as a variable when the server is chosen).
                 out.append(v)
@@ -140,7 +140,7 @@ extension ClientConnection {
             let hex = Array("0123456789abcdef".utf8)
             for _ in 0..<32 { out.append(hex[Int.random(in: 0..<16)]) }
         case .binaryRemoteAddr: out.append(peer.rawAddress)
-        case .requestCompletion: if request.status > 0 && !request.aborted { out.append("OK") }
+        case .requestCompletion: if self.status > 0 && !self.aborted { out.append("OK") }
         case .https: if tls != nil { out.append("on") }
         // Request bodies are passed upstream, not kept as a variable.
         case .requestBody: break
@@ -165,7 +165,7 @@ extension ClientConnection {
         case .upstreamResponseLength:
             if let p = proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
         case .upstreamHeader(let name):
-            if let p = proxy, p.pass != nil, p.head.headLength > 0, let v = headerValue(p, name) { out.append(v) }
+            if let p = proxy, p.pass != nil, p.head.headLength > 0, let v = p.headerValue(name) { out.append(v) }
         case .upstreamCacheStatus: break
         }
     }
@@ -218,10 +218,10 @@ extension ClientConnection {
 
     /// `$1`..`$9` and named groups: bytes of the URI the location's regex captured.
     private func appendCapture(_ n: Int, to out: ByteBuffer) {
-        guard n > 0 && n < request.captures.count else { return }
-        let r = request.captures[n]
-        guard !r.isEmpty, r.upperBound <= request.captureSubject.count else { return }
-        request.captureSubject.withUnsafeBytes { out.append(UnsafeRawBufferPointer(rebasing: $0[r])) }
+        guard n > 0 && n < self.captures.count else { return }
+        let r = self.captures[n]
+        guard !r.isEmpty, r.upperBound <= self.captureSubject.count else { return }
+        self.captureSubject.withUnsafeBytes { out.append(UnsafeRawBufferPointer(rebasing: $0[r])) }
     }
 
     /// `$http_name`: all values of that header joined by ", " (nginx joins cookies with "; ").
@@ -249,7 +249,7 @@ extension ClientConnection {
     }
 
     private func appendArgument(_ name: String, to out: ByteBuffer) {
-        request.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
+        self.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
     private func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
@@ -274,6 +274,33 @@ extension ClientConnection {
                 return
             }
             i = j + 1
+        }
+    }
+}
+extension Request {
+    /// `$ssl_*` values (empty without TLS).
+    func appendTLSVariable(_ field: SSLField, to out: ByteBuffer) {
+        guard let tls else { return }
+        switch field {
+        case .protocol: out.append(string: tls.protocolVersion)
+        case .cipher: out.append(string: tls.cipher)
+        case .serverName: if let n = tls.serverName { out.append(string: n) }
+        case .sessionReused: out.append(tls.sessionReused ? "r" : ".")
+        case .sessionID: out.append(string: tls.sessionID)
+        case .earlyData: if tls.inEarlyData { out.append("1") }
+        case .alpnProtocol: if let a = tls.alpnProtocol { out.append(string: a) }
+        case .clientVerify: out.append(string: tls.clientVerify)
+        case .clientSubjectDN: if let v = tls.clientSubjectDN { out.append(string: v) }
+        case .clientIssuerDN: if let v = tls.clientIssuerDN { out.append(string: v) }
+        case .clientSerial: if let v = tls.clientSerial { out.append(string: v) }
+        case .clientFingerprint: if let v = tls.clientFingerprint { out.append(string: v) }
+        case .clientRawCert: if let v = tls.clientCertificatePEM { out.append(string: v) }
+        case .clientCert:
+            // nginx's $ssl_client_cert: the PEM with every line after the first indented by a tab.
+            if let v = tls.clientCertificatePEM {
+                let lines = v.split(separator: "\n", omittingEmptySubsequences: true)
+                out.append(string: lines.joined(separator: "\n\t"))
+            }
         }
     }
 }

@@ -4,14 +4,14 @@
 // head (hop-by-hop and hidden fields dropped, `proxy_redirect` and `proxy_cookie_*`
 // applied) with the client's framing: kept length, or chunked / close-delimited when
 // the upstream's length is unknown. The body relay and the 101 tunnel are in
-// ClientConnection+ProxyRelay.swift.
+// ProxyExchange+Relay.swift.
 
 import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 
-extension ClientConnection {
+extension ProxyExchange {
     private static let serverName = Array("server".utf8)
     private static let dateName = Array("date".utf8)
     private static let upgradeName = Array("upgrade".utf8)
@@ -31,10 +31,10 @@ extension ClientConnection {
     // MARK: response head
 
     /// Reads and parses the response head; true when the phase changed.
-    func readUpstreamHead(_ p: ProxySession) -> Bool {
-        guard let u = p.upstream else { return true }
-        let inb = p.upstreamInput
-        let limit = p.settings.bufferSize
+    func readUpstreamHead() -> Bool {
+        guard let u = upstream else { return true }
+        let inb = upstreamInput
+        let limit = settings.bufferSize
         while true {
             guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return false }
             if inb.writableCount < 4096 { inb.reserve(max(limit + 1, 16384) - inb.writerIndex) }
@@ -44,52 +44,52 @@ extension ClientConnection {
                     u.readReady = false
                     return false
                 case .processed(0):
-                    if p.reused && inb.writerIndex == 0 {
-                        retryOnFreshConnection(p)
+                    if reused && inb.writerIndex == 0 {
+                        retryOnFreshConnection()
                         return true
                     }
                     logUpstream(
-                        .error, "upstream prematurely closed connection while reading response header from upstream", p)
-                    nextUpstream(p, .error)
+                        .error, "upstream prematurely closed connection while reading response header from upstream")
+                    nextUpstream(.error)
                     return true
                 case .processed(let n):
                     inb.writerIndex += n
-                    p.responseLengths[p.responseLengths.count - 1] += Int64(n)
+                    responseLengths[responseLengths.count - 1] += Int64(n)
                 }
             } catch {
-                if p.reused && inb.writerIndex == 0 {
-                    retryOnFreshConnection(p)
+                if reused && inb.writerIndex == 0 {
+                    retryOnFreshConnection()
                     return true
                 }
-                logUpstream(.error, "\(error) while reading response header from upstream", p)
-                nextUpstream(p, .error)
+                logUpstream(.error, "\(error) while reading response header from upstream")
+                nextUpstream(.error)
                 return true
             }
             while true {
-                switch p.parser.parse(inb.readable, into: &p.head) {
+                switch parser.parse(inb.readable, into: &head) {
                 case .incomplete:
                     if inb.readableCount > limit {
                         logUpstream(
-                            .error, "upstream sent too big header while reading response header from upstream", p)
-                        nextUpstream(p, .invalidHeader)
+                            .error, "upstream sent too big header while reading response header from upstream")
+                        nextUpstream(.invalidHeader)
                         return true
                     }
                 case .error(let e):
-                    logUpstream(.error, "\(e.logMessage) while reading response header from upstream", p)
-                    nextUpstream(p, .invalidHeader)
+                    logUpstream(.error, "\(e.logMessage) while reading response header from upstream")
+                    nextUpstream(.invalidHeader)
                     return true
                 case .complete:
-                    let status = p.head.status
+                    let status = head.status
                     if status >= 100 && status < 200 && status != 101 {
                         // An interim answer (100 Continue, 103): dropped, the real one follows.
-                        inb.readerIndex += p.head.headLength
+                        inb.readerIndex += head.headLength
                         inb.compact()
-                        p.parser.reset()
-                        p.head.reset()
+                        parser.reset()
+                        head.reset()
                         if inb.readableCount > 0 { continue }
                         break
                     }
-                    upstreamHeadComplete(p)
+                    upstreamHeadComplete()
                     return true
                 }
                 break
@@ -98,69 +98,68 @@ extension ClientConnection {
     }
 
     /// Decides what the parsed head leads to.
-    private func upstreamHeadComplete(_ p: ProxySession) {
-        let inb = p.upstreamInput
-        let status = p.head.status
-        let last = p.statuses.count - 1
-        p.statuses[last] = status
-        p.headerTimes[last] = worker.clock.milliseconds - p.tryStartedAt
+    private func upstreamHeadComplete() {
+        let inb = upstreamInput
+        let status = head.status
+        let last = statuses.count - 1
+        statuses[last] = status
+        headerTimes[last] = worker.clock.milliseconds - tryStartedAt
         // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
-        p.headCopy.removeAll(keepingCapacity: true)
-        p.headCopy.append(contentsOf: UnsafeRawBufferPointer(start: inb.base, count: p.head.headLength))
-        if let condition = NextUpstream.status(status), canTryNext(p, condition) {
+        headCopy.removeAll(keepingCapacity: true)
+        headCopy.append(contentsOf: UnsafeRawBufferPointer(start: inb.base, count: head.headLength))
+        if let condition = NextUpstream.status(status), canTryNext(condition) {
             // nginx counts these as failures, except 403 and 404.
-            releasePeer(p, failed: status != 403 && status != 404)
-            if let u = p.upstream { worker.closeUpstream(u) }
-            p.upstream = nil
-            p.responseTimes[last] = worker.clock.milliseconds - p.tryStartedAt
-            p.phase = .connecting
+            releasePeer(failed: status != 403 && status != 404)
+            if let u = upstream { worker.closeUpstream(u) }
+            upstream = nil
+            responseTimes[last] = worker.clock.milliseconds - tryStartedAt
+            phase = .connecting
             return
         }
-        let ignored = p.settings.ignoreHeaders
-        if hasUpstreamHeader(p, "x-accel-redirect"), !ignored.contains("x-accel-redirect"),
-            let r = headerValue(p, "x-accel-redirect"), !r.isEmpty
+        let ignored = settings.ignoreHeaders
+        if hasUpstreamHeader("x-accel-redirect"), !ignored.contains("x-accel-redirect"),
+            let r = headerValue("x-accel-redirect"), !r.isEmpty
         {
-            acceleratedRedirect(p, to: r)
+            acceleratedRedirect(to: r)
             return
         }
-        if p.settings.interceptErrors && status >= 300,
+        if settings.interceptErrors && status >= 300,
             let settings = request.location?.settings, settings.errorPages[status] != nil
         {
-            finishUpstream(p, reusable: false)
-            state = .sending
-            respondError(status)
+            finishUpstream(reusable: false)
+            request.respondError(status)
             return
         }
         if status == 101 {
-            guard head.upgrade != nil, p.settings.http11 else {
-                logUpstream(.error, "upstream sent unexpected 101 while reading response header from upstream", p)
-                nextUpstream(p, .invalidHeader)
+            guard request.head.upgrade != nil, settings.http11 else {
+                logUpstream(.error, "upstream sent unexpected 101 while reading response header from upstream")
+                nextUpstream(.invalidHeader)
                 return
             }
         }
-        writeProxyHead(p)
+        writeProxyHead()
     }
 
     /// Whether the upstream's response has a field (no allocation).
-    func hasUpstreamHeader(_ p: ProxySession, _ lowercasedName: StaticString) -> Bool {
-        p.headCopy.withUnsafeBytes { p.head.header(lowercasedName, in: $0) != nil }
+    func hasUpstreamHeader(_ lowercasedName: StaticString) -> Bool {
+        headCopy.withUnsafeBytes { head.header(lowercasedName, in: $0) != nil }
     }
 
     /// The value of a response header (first occurrence) from the head copy.
-    func headerValue(_ p: ProxySession, _ lowercasedName: String) -> [UInt8]? {
+    func headerValue(_ lowercasedName: String) -> [UInt8]? {
         let name = Array(lowercasedName.utf8)
-        return p.headCopy.withUnsafeBytes { buf in
-            for h in p.head.headers where asciiCaseEqual(buf[h.name], name) { return Array(buf[h.value]) }
+        return headCopy.withUnsafeBytes { buf in
+            for h in head.headers where asciiCaseEqual(buf[h.name], name) { return Array(buf[h.value]) }
             return nil
         }
     }
 
     /// X-Accel-Redirect: an internal redirect to a URI or a named location, keeping
     /// the fields nginx keeps (Content-Type, Content-Disposition, Set-Cookie, ...).
-    private func acceleratedRedirect(_ p: ProxySession, to target: [UInt8]) {
+    private func acceleratedRedirect(to target: [UInt8]) {
         request.carriedHeaders.removeAll(keepingCapacity: true)
-        p.headCopy.withUnsafeBytes { buf in
-            for h in p.head.headers where Self.keptOnRedirect.contains(where: { asciiCaseEqual(buf[h.name], $0) }) {
+        headCopy.withUnsafeBytes { buf in
+            for h in head.headers where Self.keptOnRedirect.contains(where: { asciiCaseEqual(buf[h.name], $0) }) {
                 if asciiCaseEqual(buf[h.name], Array("content-type".utf8)) {
                     request.carriedContentType = Array(buf[h.value])
                     continue
@@ -171,19 +170,18 @@ extension ClientConnection {
                 request.carriedHeaders += Array("\r\n".utf8)
             }
         }
-        finishUpstream(p, reusable: false)
-        state = .sending
-        request.headOnly = isHeadOnly
+        finishUpstream(reusable: false)
+        request.headOnly = request.isHeadOnly
         if target.first == UInt8(ascii: "@") {
             let name = String(decoding: target.dropFirst(), as: UTF8.self)
             if let server = request.server, let named = server.locations.named(name) {
                 request.isInternal = true
                 request.redirects += 1
-                runLocation(named, captures: [])
+                request.runLocation(named, captures: [])
                 return
             }
-            logError("could not find named location \"\(name)\"")
-            respondError(500)
+            request.logError("could not find named location \"\(name)\"")
+            request.respondError(500)
             return
         }
         var path = target
@@ -195,43 +193,43 @@ extension ClientConnection {
         // The target is a URI: decode %XX as nginx does for X-Accel-Redirect.
         var decoded: [UInt8] = []
         let ok = path.withUnsafeBytes { URINormalizer.normalize($0, mergeSlashes: false, into: &decoded) }
-        internalRedirect(to: ok ? decoded : path, args: args ?? [])
+        request.internalRedirect(to: ok ? decoded : path, args: args ?? [])
     }
 
     /// Writes the client's response head from the upstream's, and sets up the body relay.
-    private func writeProxyHead(_ p: ProxySession) {
-        let status = p.head.status
+    private func writeProxyHead() {
+        let status = head.status
         // The location's settings are read in place through it (never copied whole).
         let location = request.location
-        output.writerIndex = max(responseStart, output.readerIndex)
-        bodyBytesSent = 0
+        request.output.writerIndex = max(request.responseStart, request.output.readerIndex)
+        request.bodyBytesSent = 0
         request.status = status
-        output.append("HTTP/1.1 ")
-        output.append(decimal: Int64(status))
-        let hidden = p.settings.hidden
-        let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader(p, "server")
-        let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader(p, "date")
+        request.output.append("HTTP/1.1 ")
+        request.output.append(decimal: Int64(status))
+        let hidden = settings.hidden
+        let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
+        let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
         var coding: ContentCoding? = nil
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
-            coding = chooseProxyCoding(p, settings: l.settings)
+            coding = chooseProxyCoding(settings: l.settings)
         }
-        p.headCopy.withUnsafeBytes { buf in
-            let reason = buf[p.head.reason]
+        headCopy.withUnsafeBytes { buf in
+            let reason = buf[head.reason]
             if reason.isEmpty {
                 let line = HTTPStatus.statusLine(status)
                 // "HTTP/1.1 200 OK\r\n": the text after the code.
-                output.append(Array(line.dropFirst(12).dropLast(2)))
+                request.output.append(Array(line.dropFirst(12).dropLast(2)))
             } else {
-                output.append(UInt8(ascii: " "))
-                output.append(UnsafeRawBufferPointer(rebasing: reason))
+                request.output.append(UInt8(ascii: " "))
+                request.output.append(UnsafeRawBufferPointer(rebasing: reason))
             }
-            output.append("\r\n")
+            request.output.append("\r\n")
             if !passServer {
                 let tokens = location?.settings.serverTokens ?? true
-                output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+                request.output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
             }
-            if !passDate { output.append(worker.clock.dateHeader) }
-            for h in p.head.headers {
+            if !passDate { request.output.append(worker.clock.dateHeader) }
+            for h in head.headers {
                 let name = buf[h.name]
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
@@ -243,17 +241,17 @@ extension ClientConnection {
                     // An upstream's relative Location stays relative; one that proxy_redirect
                     // rewrote to a relative URI is made absolute (absolute_redirect), as nginx does.
                     let original = Array(raw)
-                    let rewritten = rewriteRedirect(p, original, isRefresh: !isLocation)
+                    let rewritten = rewriteRedirect(original, isRefresh: !isLocation)
                     if isLocation, rewritten != original, rewritten.first == UInt8(ascii: "/"),
                         let location, location.settings.absoluteRedirect
                     {
-                        value = absolutePrefix(settings: location.settings) + rewritten
+                        value = request.absolutePrefix(settings: location.settings) + rewritten
                     } else {
                         value = rewritten
                     }
                 } else if asciiCaseEqual(name, Self.setCookieName) {
-                    if !p.settings.cookieDomains.isEmpty || !p.settings.cookiePaths.isEmpty {
-                        value = rewriteCookie(p, Array(raw))
+                    if !settings.cookieDomains.isEmpty || !settings.cookiePaths.isEmpty {
+                        value = rewriteCookie(Array(raw))
                     }
                 } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
@@ -261,65 +259,65 @@ extension ClientConnection {
                     request.contentType.removeAll(keepingCapacity: true)
                     request.contentType.append(contentsOf: raw)
                 }
-                output.append(UnsafeRawBufferPointer(rebasing: name))
-                output.append(": ")
+                request.output.append(UnsafeRawBufferPointer(rebasing: name))
+                request.output.append(": ")
                 if let value {
-                    output.append(value)
+                    request.output.append(value)
                 } else {
-                    output.append(UnsafeRawBufferPointer(rebasing: raw))
+                    request.output.append(UnsafeRawBufferPointer(rebasing: raw))
                 }
-                output.append("\r\n")
+                request.output.append("\r\n")
             }
         }
         // Body framing towards the client.
-        let h = p.head
-        p.noBody = isHeadOnly || status == 204 || status == 304 || status == 101
-        let clientHTTP11 = head.version != .http10
+        let h = head
+        noBody = request.isHeadOnly || status == 204 || status == 304 || status == 101
+        let clientHTTP11 = request.head.version != .http10
         if let coding {
-            output.append("Content-Encoding: ")
-            output.append(string: coding.rawValue)
-            output.append("\r\n")
-            if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
+            request.output.append("Content-Encoding: ")
+            request.output.append(string: coding.rawValue)
+            request.output.append("\r\n")
+            if location?.settings.gzipVary == true { request.output.append("Vary: Accept-Encoding\r\n") }
         }
         if let n = h.contentLength, coding == nil {
-            if status != 204 && status != 304 { appendContentLength(n) }
-            p.responseRemaining = p.noBody ? 0 : n
+            if status != 204 && status != 304 { request.appendContentLength(n) }
+            responseRemaining = noBody ? 0 : n
         } else {
-            p.responseChunked = h.isChunked && !p.noBody ? ChunkedDecoder() : nil
-            p.responseRemaining = p.noBody ? 0 : (h.contentLength ?? -1)
-            if !p.noBody {
+            responseChunked = h.isChunked && !noBody ? ChunkedDecoder() : nil
+            responseRemaining = noBody ? 0 : (h.contentLength ?? -1)
+            if !noBody {
                 if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
-                    output.append("Transfer-Encoding: chunked\r\n")
-                    p.clientChunked = true
+                    request.output.append("Transfer-Encoding: chunked\r\n")
+                    clientChunked = true
                 } else {
                     request.keepAlive = false
                 }
             }
         }
         let xab =
-            !hasUpstreamHeader(p, "x-accel-buffering") || p.settings.ignoreHeaders.contains("x-accel-buffering")
-            ? nil : headerValue(p, "x-accel-buffering")
-        p.buffering = xab.map { asciiCaseEqual($0, Array("yes".utf8)) } ?? p.settings.buffering
-        p.keepUpstream =
-            p.pass?.proto == .http && (p.group?.keepalive ?? 0) > 0 && !p.sentConnectionClose && h.keepAlive
-            && status != 101 && (p.noBody || h.contentLength != nil || h.isChunked)
-        finishHead(location: location)
-        p.headerSent = true
-        p.upstreamInput.readerIndex = h.headLength
-        if p.upstreamInput.readableCount == 0 { p.upstreamInput.clear() }
+            !hasUpstreamHeader("x-accel-buffering") || settings.ignoreHeaders.contains("x-accel-buffering")
+            ? nil : headerValue("x-accel-buffering")
+        buffering = xab.map { asciiCaseEqual($0, Array("yes".utf8)) } ?? settings.buffering
+        keepUpstream =
+            pass?.proto == .http && (group?.keepalive ?? 0) > 0 && !sentConnectionClose && h.keepAlive
+            && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
+        request.finishHead(location: location)
+        headerSent = true
+        upstreamInput.readerIndex = h.headLength
+        if upstreamInput.readableCount == 0 { upstreamInput.clear() }
         if status == 101 {
-            beginTunnel(p)
+            beginTunnel()
             return
         }
-        if p.noBody {
-            p.upstreamDone = true
-            if p.upstreamInput.readableCount > 0 { p.keepUpstream = false }
-        } else if p.responseRemaining == 0 {
-            p.upstreamDone = true
+        if noBody {
+            upstreamDone = true
+            if upstreamInput.readableCount > 0 { keepUpstream = false }
+        } else if responseRemaining == 0 {
+            upstreamDone = true
         }
-        p.phase = .relaying
-        p.timer = .relaying
-        worker.schedule(self, after: p.settings.readTimeout)
+        phase = .relaying
+        timer = .relaying
+        request.schedule(after: settings.readTimeout)
     }
 
     // MARK: compression
@@ -327,24 +325,24 @@ extension ClientConnection {
     /// nginx's gzip filter on a proxied response: a 200/403/404 with a body, not already
     /// encoded, of a listed type, long enough when its length is known; gzip_proxied is
     /// decided from the upstream's own Expires / Cache-Control / Last-Modified / ETag.
-    private func chooseProxyCoding(_ p: ProxySession, settings s: LocationSettings) -> ContentCoding? {
+    private func chooseProxyCoding(settings s: LocationSettings) -> ContentCoding? {
         guard s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return nil }
-        let status = p.head.status
-        guard status == 200 || status == 403 || status == 404, !isHeadOnly else { return nil }
-        guard !hasUpstreamHeader(p, "content-encoding"), let ct = headerValue(p, "content-type") else { return nil }
+        let status = head.status
+        guard status == 200 || status == 403 || status == 404, !request.isHeadOnly else { return nil }
+        guard !hasUpstreamHeader("content-encoding"), let ct = headerValue("content-type") else { return nil }
         let bare = ct.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 32 && $0 != 9 }
         let type = String(decoding: bare, as: UTF8.self).lowercased()
-        let length = p.head.contentLength ?? Int64.max
+        let length = head.contentLength ?? Int64.max
         guard
-            let (coding, config) = dynamicCoding(
-                settings: s, type: type, length: length, proxied: { self.upstreamAllowsCompression(p, $0) })
+            let (coding, config) = request.dynamicCoding(
+                settings: s, type: type, length: length, proxied: { self.upstreamAllowsCompression($0) })
         else { return nil }
         let key = "\(coding.rawValue)/\(config.level)"
-        if let e = p.encoders[key], (try? e.reset()) != nil {
-            p.encoder = e
+        if let e = encoders[key], (try? e.reset()) != nil {
+            encoder = e
         } else if let e = try? StreamingEncoder(coding: coding, level: config.level) {
-            p.encoders[key] = e
-            p.encoder = e
+            encoders[key] = e
+            encoder = e
         } else {
             return nil
         }
@@ -352,23 +350,25 @@ extension ClientConnection {
     }
 
     /// gzip_proxied from the upstream response's fields.
-    private func upstreamAllowsCompression(_ p: ProxySession, _ rules: Set<String>) -> Bool {
+    private func upstreamAllowsCompression(_ rules: Set<String>) -> Bool {
         if rules.contains("any") { return true }
         if rules.contains("off") { return false }
-        if rules.contains("auth"), head.header(HeaderName.authorization, in: headBytes) != nil { return true }
-        if rules.contains("expired"), headerValue(p, "expires") != nil { return true }
-        let cc = String(decoding: headerValue(p, "cache-control") ?? [], as: UTF8.self).lowercased()
+        if rules.contains("auth"), request.head.header(HeaderName.authorization, in: request.headBytes) != nil {
+            return true
+        }
+        if rules.contains("expired"), headerValue("expires") != nil { return true }
+        let cc = String(decoding: headerValue("cache-control") ?? [], as: UTF8.self).lowercased()
         for token in ["no-cache", "no-store", "private"] where rules.contains(token) && cc.contains(token) {
             return true
         }
-        if rules.contains("no_last_modified") && headerValue(p, "last-modified") == nil { return true }
-        if rules.contains("no_etag") && headerValue(p, "etag") == nil { return true }
+        if rules.contains("no_last_modified") && headerValue("last-modified") == nil { return true }
+        if rules.contains("no_etag") && headerValue("etag") == nil { return true }
         return false
     }
 
     // MARK: proxy_redirect and proxy_cookie_*
 
-    private func rewriteRedirect(_ p: ProxySession, _ value: [UInt8], isRefresh: Bool) -> [UInt8] {
+    private func rewriteRedirect(_ value: [UInt8], isRefresh: Bool) -> [UInt8] {
         // Refresh: "5; url=http://..." — the URL part is rewritten.
         var prefix: [UInt8] = []
         var url = value
@@ -377,11 +377,11 @@ extension ClientConnection {
             prefix = Array(value[..<r])
             url = Array(value[r...])
         }
-        switch p.settings.redirect {
+        switch settings.redirect {
         case .off:
             return value
         case .default:
-            guard let pass = p.pass, pass.dynamic == nil, let location = request.location else { return value }
+            guard let pass = pass, pass.dynamic == nil, let location = request.location else { return value }
             let from: [UInt8]
             let to: [UInt8]
             if let uri = pass.uri {
@@ -402,13 +402,13 @@ extension ClientConnection {
                     request.captureRegex = regex
                     request.captureSubject = url
                     request.captures = caps
-                    let replaced = evaluate(rule.to)
+                    let replaced = request.evaluate(rule.to)
                     (request.captureRegex, request.captureSubject, request.captures) = saved
                     return prefix + replaced
                 }
                 guard let fromValue = rule.from else { continue }
-                let from = evaluate(fromValue)
-                if url.starts(with: from) { return prefix + evaluate(rule.to) + url[from.count...] }
+                let from = request.evaluate(fromValue)
+                if url.starts(with: from) { return prefix + request.evaluate(rule.to) + url[from.count...] }
             }
             return value
         }
@@ -425,8 +425,8 @@ extension ClientConnection {
     }
 
     /// `proxy_cookie_domain` / `proxy_cookie_path` on one Set-Cookie value.
-    private func rewriteCookie(_ p: ProxySession, _ value: [UInt8]) -> [UInt8] {
-        if p.settings.cookieDomains.isEmpty && p.settings.cookiePaths.isEmpty { return value }
+    private func rewriteCookie(_ value: [UInt8]) -> [UInt8] {
+        if settings.cookieDomains.isEmpty && settings.cookiePaths.isEmpty { return value }
         var parts = value.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map { Array($0) }
         for i in parts.indices.dropFirst() {
             var attr = parts[i]
@@ -439,15 +439,15 @@ extension ClientConnection {
                 var bare = v
                 if bare.first == UInt8(ascii: ".") { bare.removeFirst() }
                 let text = String(decoding: bare, as: UTF8.self).lowercased()
-                if let rule = p.settings.cookieDomains.first(where: { $0.from == text }) {
-                    v = evaluate(rule.to)
+                if let rule = settings.cookieDomains.first(where: { $0.from == text }) {
+                    v = request.evaluate(rule.to)
                 } else {
                     continue
                 }
             } else if key == "path" {
                 let text = String(decoding: v, as: UTF8.self)
-                guard let rule = p.settings.cookiePaths.first(where: { text.hasPrefix($0.from) }) else { continue }
-                v = evaluate(rule.to) + Array(text.utf8.dropFirst(rule.from.utf8.count))
+                guard let rule = settings.cookiePaths.first(where: { text.hasPrefix($0.from) }) else { continue }
+                v = request.evaluate(rule.to) + Array(text.utf8.dropFirst(rule.from.utf8.count))
             } else {
                 continue
             }

@@ -8,8 +8,8 @@ import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 
-extension ClientConnection {
-    /// Lists `directory` (a path ending in "/") for `request.uri`.
+extension Request {
+    /// Lists `directory` (a path ending in "/") for `self.uri`.
     func sendAutoindex(directory: [UInt8], settings s: LocationSettings) {
         var entries: [DirectoryEntry]
         do {
@@ -52,7 +52,7 @@ extension ClientConnection {
             type = "text/xml"
             xml(entries, into: &body)
         }
-        request.status = 200
+        self.status = 200
         beginHead(200)
         appendContentType(type)
         appendContentLength(Int64(body.count))
@@ -70,7 +70,7 @@ extension ClientConnection {
 
     private func html(_ entries: [DirectoryEntry], settings s: LocationSettings, into b: inout [UInt8]) {
         var title: [UInt8] = []
-        Self.escapeHTML(request.uri, into: &title)
+        Self.escapeHTML(self.uri, into: &title)
         b +=
             Array("<html>\r\n<head><title>Index of ".utf8) + title
             + Array("</title></head>\r\n<body>\r\n<h1>Index of ".utf8)

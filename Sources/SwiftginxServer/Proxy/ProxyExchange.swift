@@ -1,5 +1,7 @@
-// The state of one proxied request (proxy_pass or uwsgi_pass), kept by its client
-// connection and reused for the next one: the phase, the chosen upstream and peer,
+// The content handler of a proxied request (proxy_pass or uwsgi_pass): one exchange
+// with an upstream, owning its upstream connection and driven by that connection's
+// events (and by the client's, through its Request), kept by the Request and reused
+// for the next proxied request on the same connection. It holds the phase, the chosen upstream and peer,
 // the serialized request head, the buffered request body (memory, then an anonymous
 // temporary file), the upstream response parser and framing, the client-side spool
 // (the connection's output buffer, then a temporary file when `proxy_buffering`
@@ -10,7 +12,7 @@ import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 
-final class ProxySession {
+final class ProxyExchange {
     enum Phase {
         /// Reading the client's request body before connecting (request buffering).
         case readingBody
@@ -28,6 +30,9 @@ final class ProxySession {
         case error, timeout, invalidHeader
     }
 
+    unowned let worker: Worker
+    /// The request being answered.
+    unowned(unsafe) var request: Request! = nil
     var phase: Phase = .finished
     var pass: UpstreamPass? = nil
     /// The location's proxy_* or uwsgi_* settings, shared with the configuration (a
@@ -113,6 +118,10 @@ final class ProxySession {
     var tryStartedAt: Int64 = 0
     /// The upstream's response head bytes (`head`'s ranges index into it).
     var headCopy: [UInt8] = []
+
+    init(worker: Worker) {
+        self.worker = worker
+    }
 
     /// Back to a clean state for a new request (buffers keep their capacity).
     func reset() {

@@ -31,22 +31,22 @@ extension ByteBuffer {
     }
 }
 
-extension ClientConnection {
+extension Request {
     /// Clears the output and writes the status line, Server and Date.
     func beginHead(_ status: Int) {
         // A head started earlier for this request (then abandoned) is discarded.
         output.writerIndex = max(responseStart, output.readerIndex)
         bodyBytesSent = 0
-        request.status = status
+        self.status = status
         output.append(HTTPStatus.statusLine(status))
-        let tokens = request.location?.settings.serverTokens ?? request.server?.defaultSettings.serverTokens ?? true
+        let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? true
         output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
         output.append(worker.clock.dateHeader)
     }
 
     /// Content-Type, with `; charset=...` when `charset` applies to this type.
     func appendContentType(_ type: String) {
-        if let carried = request.carriedContentType {
+        if let carried = self.carriedContentType {
             output.appendHeader("Content-Type", carried)
             return
         }
@@ -64,10 +64,10 @@ extension ClientConnection {
         // Fields are read through the owning object: copying LocationSettings costs retains.
         let charset: String?
         let types: Set<String>
-        if let l = request.location {
+        if let l = self.location {
             charset = l.settings.charset
             types = charset == nil ? [] : l.settings.charsetTypes
-        } else if let server = request.server {
+        } else if let server = self.server {
             charset = server.defaultSettings.charset
             types = charset == nil ? [] : server.defaultSettings.charsetTypes
         } else {
@@ -118,26 +118,26 @@ extension ClientConnection {
         keepaliveRequests: Int, keepaliveTimeout: Int, keepaliveHeaderTimeout: Int?, expires: Expires,
         addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void
     ) {
-        let status = request.status
-        if request.keepAlive && !shuttingDown && status != 101 {
-            if keepaliveRequests > 0, requests >= keepaliveRequests { request.keepAlive = false }
-            if keepaliveTimeout == 0 { request.keepAlive = false }
+        let status = self.status
+        if self.keepAlive && !shuttingDown && status != 101 {
+            if keepaliveRequests > 0, connectionRequests >= keepaliveRequests { self.keepAlive = false }
+            if keepaliveTimeout == 0 { self.keepAlive = false }
         } else {
-            request.keepAlive = false
+            self.keepAlive = false
         }
         if status == 101 {
             output.append("Connection: upgrade\r\n")
         } else {
-            output.append(request.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
+            output.append(self.keepAlive ? "Connection: keep-alive\r\n" : "Connection: close\r\n")
         }
-        if request.keepAlive, let t = keepaliveHeaderTimeout {
+        if self.keepAlive, let t = keepaliveHeaderTimeout {
             // keepalive_timeout's second parameter: "Keep-Alive: timeout=N" (seconds).
             output.append("Keep-Alive: timeout=")
             output.append(decimal: Int64(t))
             output.append("\r\n")
         }
         trailing(output)
-        if !request.carriedHeaders.isEmpty { output.append(request.carriedHeaders) }
+        if !self.carriedHeaders.isEmpty { output.append(self.carriedHeaders) }
         let applies = isSuccessOrRedirect(status)
         if applies && expires != .off { appendExpires(expires, mtime: mtime) }
         for h in addHeaders where h.always || applies {
@@ -151,7 +151,7 @@ extension ClientConnection {
         output.append("\r\n")
         responseHeadLength = output.writerIndex - responseStart
         // Kept for `$sent_http_*` when the configuration uses it (no copy otherwise).
-        if worker.generation.config.usesSentHeaders {
+        if worker.generation.config.usesSentHeaders || parent != nil {
             lastResponseHead.removeAll(keepingCapacity: true)
             lastResponseHead.append(
                 contentsOf: UnsafeRawBufferPointer(start: output.base + responseStart, count: responseHeadLength))

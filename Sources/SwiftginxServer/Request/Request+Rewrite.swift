@@ -10,7 +10,7 @@ import SwiftginxConfig
 import SwiftginxPosix
 import SwiftginxRouting
 
-extension ClientConnection {
+extension Request {
     enum RewriteOutcome {
         /// Go on with this location's content (or, at server level, with matching).
         case proceed
@@ -35,46 +35,46 @@ extension ClientConnection {
                 guard test(condition) else { continue }
                 if let location = ifLocation?.location {
                     // The request now runs with the if block's settings (nginx's "if in location").
-                    request.location = location
-                    request.adopt(location.settings)
+                    self.location = location
+                    self.adopt(location.settings)
                 }
                 if let outcome = runSteps(inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
-                request.customVariables[name] = evaluate(value)
+                self.customVariables[name] = evaluate(value)
             case .breakProcessing:
                 return .proceed
             case .returnAction(let r):
                 performReturn(r, settings: s)
                 return .handled
             case .rewrite(let regex, let replacement, let flag):
-                guard let captures = request.uri.withUnsafeBytes({ regex.match($0) }) else {
+                guard let captures = self.uri.withUnsafeBytes({ regex.match($0) }) else {
                     if s.rewriteLog {
                         worker.state.errorLog.log(
                             .notice,
-                            "\"\(regex.pattern)\" does not match \"\(String(decoding: request.uri, as: UTF8.self))\""
-                                + clientSuffix(), connection: number)
+                            "\"\(regex.pattern)\" does not match \"\(String(decoding: self.uri, as: UTF8.self))\""
+                                + clientSuffix(), connection: connectionNumber)
                     }
                     continue
                 }
-                request.captureRegex = regex
-                request.captureSubject = request.uri
-                request.captures = captures
+                self.captureRegex = regex
+                self.captureSubject = self.uri
+                self.captures = captures
                 var target = evaluate(replacement)
                 if s.rewriteLog {
                     worker.state.errorLog.log(
                         .notice,
-                        "\"\(regex.pattern)\" matches \"\(String(decoding: request.uri, as: UTF8.self))\""
-                            + clientSuffix(), connection: number)
+                        "\"\(regex.pattern)\" matches \"\(String(decoding: self.uri, as: UTF8.self))\""
+                            + clientSuffix(), connection: connectionNumber)
                 }
-                var args = request.args
-                var hasArgs = request.hasArgs
+                var args = self.args
+                var hasArgs = self.hasArgs
                 if let q = target.firstIndex(of: UInt8(ascii: "?")) {
                     let newArgs = Array(target[(q + 1)...])
                     let keepOld = q != target.count - 1
                     target = Array(target[..<q])
                     args = newArgs
-                    if keepOld && request.hasArgs && !request.args.isEmpty {
-                        args += [UInt8(ascii: "&")] + request.args
+                    if keepOld && self.hasArgs && !self.args.isEmpty {
+                        args += [UInt8(ascii: "&")] + self.args
                     }
                     hasArgs = !args.isEmpty
                 }
@@ -86,10 +86,10 @@ extension ClientConnection {
                     sendRedirect(flag == .permanent ? 301 : 302, location: location, settings: s)
                     return .handled
                 }
-                request.uri = target
-                request.args = args
-                request.hasArgs = hasArgs
-                request.uriChanged = true
+                self.uri = target
+                self.args = args
+                self.hasArgs = hasArgs
+                self.uriChanged = true
                 changed = true
                 switch flag {
                 case .last: return .restart
@@ -113,9 +113,9 @@ extension ClientConnection {
             let subject = evaluate(v)
             guard let captures = subject.withUnsafeBytes({ regex.match($0) }) else { return negated }
             if !negated {
-                request.captureRegex = regex
-                request.captureSubject = subject
-                request.captures = captures
+                self.captureRegex = regex
+                self.captureSubject = subject
+                self.captures = captures
             }
             return !negated
         case .file(let v, let kind, let negated):

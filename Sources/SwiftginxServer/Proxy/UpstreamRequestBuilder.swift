@@ -9,7 +9,7 @@ import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxRouting
 
-extension ClientConnection {
+extension ProxyExchange {
     /// Client headers never passed as they are (nginx's proxy defaults replace them).
     private static let proxyDropped: [[UInt8]] = [
         "host", "connection", "content-length", "transfer-encoding", "te", "keep-alive", "expect", "upgrade",
@@ -25,39 +25,39 @@ extension ClientConnection {
         for seg in value.segments {
             switch seg {
             case .literal(let b): out.append(b)
-            case .variable(let v): appendVariable(v, to: out)
+            case .variable(let v): request.appendVariable(v, to: out)
             }
         }
     }
 
-    /// Builds `p.requestHead` for the current request (the body follows it).
-    func buildUpstreamRequest(_ p: ProxySession) {
-        guard let pass = p.pass else { return }
-        p.requestHead.clear()
+    /// Builds `requestHead` for the current request (the body follows it).
+    func buildUpstreamRequest() {
+        guard let pass = pass else { return }
+        requestHead.clear()
         if pass.proto == .uwsgi {
-            buildUwsgiRequest(p)
+            buildUwsgiRequest()
             return
         }
-        let out = p.requestHead
-        let buf = headBytes
+        let out = requestHead
+        let buf = request.headBytes
         // Request line.
-        if let m = p.settings.method {
-            out.append(evaluate(m))
-        } else if request.errorPageUsed && !isHeadOnly {
+        if let m = settings.method {
+            out.append(request.evaluate(m))
+        } else if request.isSubrequest || (request.errorPageUsed && !request.isHeadOnly) {
             out.append("GET")
         } else {
-            out.append(UnsafeRawBufferPointer(rebasing: buf[head.methodBytes]))
+            out.append(UnsafeRawBufferPointer(rebasing: buf[request.head.methodBytes]))
         }
         out.append(UInt8(ascii: " "))
         let uriStart = out.writerIndex
-        appendUpstreamURI(p, pass: pass, to: out)
-        p.sentURI = uriStart..<out.writerIndex
-        out.append(p.settings.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
+        appendUpstreamURI(pass: pass, to: out)
+        sentURI = uriStart..<out.writerIndex
+        out.append(settings.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
         // proxy_set_header lines, then the defaults they do not replace.
         var setHost = false
         var setConnection = false
-        p.sentConnectionClose = false
-        for param in p.settings.params {
+        sentConnectionClose = false
+        for param in settings.params {
             // Written in place; an empty value takes the line back out (nginx drops it).
             let lineStart = out.writerIndex
             out.append(string: param.name)
@@ -68,7 +68,7 @@ extension ClientConnection {
             if param.lowercasedName == Self.hostName { setHost = true }
             if param.lowercasedName == Self.connectionName {
                 setConnection = true
-                if asciiCaseEqual(value, Self.closeValue) { p.sentConnectionClose = true }
+                if asciiCaseEqual(value, Self.closeValue) { sentConnectionClose = true }
             }
             if value.isEmpty {
                 out.writerIndex = lineStart
@@ -78,27 +78,29 @@ extension ClientConnection {
         }
         if !setHost {
             out.append("Host: ")
-            out.append(string: p.proxyHost)
+            out.append(string: proxyHost)
             out.append("\r\n")
         }
         if !setConnection {
             out.append("Connection: close\r\n")
-            p.sentConnectionClose = true
+            sentConnectionClose = true
         }
-        if p.streaming {
-            if let n = head.contentLength {
+        if streaming {
+            if let n = request.head.contentLength {
                 out.appendHeader("Content-Length", decimal: n)
             } else {
                 out.append("Transfer-Encoding: chunked\r\n")
             }
-        } else if p.settings.passRequestBody && (p.bodyLength > 0 || head.contentLength != nil || head.isChunked) {
-            out.appendHeader("Content-Length", decimal: p.bodyLength)
+        } else if settings.passRequestBody
+            && (bodyLength > 0 || request.head.contentLength != nil || request.head.isChunked)
+        {
+            out.appendHeader("Content-Length", decimal: bodyLength)
         }
-        if p.settings.passRequestHeaders {
-            for h in head.headers {
+        if settings.passRequestHeaders {
+            for h in request.head.headers {
                 let name = buf[h.name]
                 if Self.proxyDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
-                if p.settings.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
+                if settings.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
                 out.append(UnsafeRawBufferPointer(rebasing: name))
                 out.append(": ")
                 out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
@@ -111,9 +113,9 @@ extension ClientConnection {
     /// The URI of the upstream request line, by nginx's rules: without a URI part in
     /// proxy_pass the client's URI passes unchanged (or the rewritten one, escaped);
     /// with one, the matched location prefix is replaced by it.
-    private func appendUpstreamURI(_ p: ProxySession, pass: UpstreamPass, to out: ByteBuffer) {
-        let buf = headBytes
-        if let uri = p.dynamicURI {
+    private func appendUpstreamURI(pass: UpstreamPass, to out: ByteBuffer) {
+        let buf = request.headBytes
+        if let uri = dynamicURI {
             out.append(uri)
             if request.hasArgs && !uri.contains(UInt8(ascii: "?")) {
                 out.append(UInt8(ascii: "?"))
@@ -123,7 +125,7 @@ extension ClientConnection {
         }
         guard let part = pass.uri, !request.uriChanged else {
             if !request.uriChanged && !request.isInternal {
-                out.append(UnsafeRawBufferPointer(rebasing: buf[head.target]))
+                out.append(UnsafeRawBufferPointer(rebasing: buf[request.head.target]))
                 return
             }
             appendEscapedURI(request.uri[...], to: out)
@@ -161,18 +163,18 @@ extension ClientConnection {
 
     // MARK: uwsgi
 
-    private func buildUwsgiRequest(_ p: ProxySession) {
+    private func buildUwsgiRequest() {
         var params: [(key: [UInt8], value: [UInt8])] = []
         var configured: Set<[UInt8]> = []
-        for param in p.settings.params {
-            let v = evaluate(param.value)
+        for param in settings.params {
+            let v = request.evaluate(param.value)
             configured.insert(Array(param.name.utf8))
             if v.isEmpty && param.ifNotEmpty { continue }
             params.append((Array(param.name.utf8), v))
         }
-        if p.settings.passRequestHeaders {
-            let buf = headBytes
-            for h in head.headers {
+        if settings.passRequestHeaders {
+            let buf = request.headBytes
+            for h in request.head.headers {
                 var key = Array("HTTP_".utf8)
                 for c in buf[h.name] {
                     if c == UInt8(ascii: "-") {
@@ -190,14 +192,14 @@ extension ClientConnection {
         }
         var packet: [UInt8] = []
         if !UwsgiPacket.append(
-            params: params, modifier1: p.settings.modifier1, modifier2: p.settings.modifier2, to: &packet)
+            params: params, modifier1: settings.modifier1, modifier2: settings.modifier2, to: &packet)
         {
-            logError("uwsgi request is too big: \(params.reduce(0) { $0 + $1.key.count + $1.value.count })")
+            request.logError("uwsgi request is too big: \(params.reduce(0) { $0 + $1.key.count + $1.value.count })")
             packet.removeAll()
         }
-        p.requestHead.append(packet)
-        p.sentURI = 0..<0
-        p.sentConnectionClose = true
+        requestHead.append(packet)
+        sentURI = 0..<0
+        sentConnectionClose = true
     }
 }
 

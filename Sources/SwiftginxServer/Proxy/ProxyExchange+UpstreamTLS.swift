@@ -2,32 +2,35 @@
 // client context per location, made on first use in each worker; the handshake runs
 // after the TCP connect, before the request is written; sessions are kept per
 // location and peer for the next connection (`proxy_ssl_session_reuse`). Upstream
-// reads and writes go through here so the relay code is the same for both.
+// reads and writes go through the connection's Transport, plain or TLS alike.
 
 import Glibc
 import SwiftginxConfig
 import SwiftginxPosix
 import SwiftginxTLS
 
-extension ClientConnection {
+extension ProxyExchange {
     /// Starts TLS on a freshly connected upstream socket; false (and a 502 path taken)
     /// when the context cannot be made.
-    func beginUpstreamTLS(_ p: ProxySession, _ u: UpstreamConnection) -> Bool {
+    func beginUpstreamTLS(_ u: UpstreamConnection) -> Bool {
         guard let location = request.location else { return false }
-        let ssl = p.settings.upstreamSSL
+        let ssl = settings.upstreamSSL
         do {
             let context = try worker.upstreamTLSContext(for: location, ssl)
-            let name = ssl.name.map { String(decoding: evaluate($0), as: UTF8.self) } ?? p.proxyHost
+            let name = ssl.name.map { String(decoding: request.evaluate($0), as: UTF8.self) } ?? proxyHost
             let hostOnly = name.split(separator: ":").first.map(String.init) ?? name
             let session = ssl.sessionReuse ? worker.upstreamSessions[sessionKey(location, u)] : nil
             let tls = try TLSConnection(
                 context: context, fd: u.fd, serverName: ssl.serverName ? hostOnly : nil, session: session)
             if ssl.verify { tls.setVerifiedHostName(hostOnly) }
             u.tls = tls
+            u.transport.onTLSFailure = { [unowned u] message in
+                u.owner?.request.logInfo("\(message) while talking to upstream")
+            }
             u.handshakeDone = false
             return true
         } catch {
-            logUpstream(.error, "\(error.message) while SSL handshaking to upstream", p)
+            logUpstream(.error, "\(error.message) while SSL handshaking to upstream")
             return false
         }
     }
@@ -37,7 +40,7 @@ extension ClientConnection {
     }
 
     /// Drives the upstream handshake: nil while it runs, true when done, false on failure.
-    func continueUpstreamHandshake(_ p: ProxySession, _ u: UpstreamConnection) -> Bool? {
+    func continueUpstreamHandshake(_ u: UpstreamConnection) -> Bool? {
         guard let tls = u.tls, !u.handshakeDone else { return true }
         switch tls.handshake() {
         case .done:
@@ -46,17 +49,17 @@ extension ClientConnection {
         case .wantRead, .wantWrite:
             return nil
         case .closed:
-            logUpstream(.error, "upstream prematurely closed connection while SSL handshaking to upstream", p)
+            logUpstream(.error, "upstream prematurely closed connection while SSL handshaking to upstream")
             return false
         case .failed(let e):
-            logUpstream(.error, "\(e.message) while SSL handshaking to upstream", p)
+            logUpstream(.error, "\(e.message) while SSL handshaking to upstream")
             return false
         }
     }
 
     /// Keeps the session of a finished TLS upstream connection for the next one.
-    func rememberUpstreamSession(_ p: ProxySession, _ u: UpstreamConnection) {
-        guard let tls = u.tls, p.settings.upstreamSSL.sessionReuse, let location = request.location,
+    func rememberUpstreamSession(_ u: UpstreamConnection) {
+        guard let tls = u.tls, settings.upstreamSSL.sessionReuse, let location = request.location,
             let session = tls.session
         else { return }
         worker.upstreamSessions[sessionKey(location, u)] = session
@@ -65,26 +68,19 @@ extension ClientConnection {
     @inline(__always) func upstreamRead(_ u: UpstreamConnection, _ buf: UnsafeMutableRawPointer, _ count: Int)
         throws(SystemError) -> IOResult<Int>
     {
-        guard let tls = u.tls else { return try Socket.read(u.fd, buf, count) }
-        return try mapUpstream(tls.read(buf, count), call: "SSL_read")
+        try u.transport.read(buf, count)
     }
 
     @inline(__always) func upstreamWrite(
         _ u: UpstreamConnection, _ buf: UnsafeRawPointer, _ count: Int, more: Bool = false
     ) throws(SystemError) -> IOResult<Int> {
-        guard let tls = u.tls else { return try Socket.write(u.fd, buf, count, more: more) }
-        return try mapUpstream(tls.write(buf, count), call: "SSL_write")
+        try u.transport.write(buf, count, more: more)
     }
 
     func upstreamSendfile(_ u: UpstreamConnection, _ file: Int32, offset: inout Int64, count: Int)
         throws(SystemError) -> IOResult<Int>
     {
-        guard let tls = u.tls else { return try Socket.sendfile(u.fd, file, offset: &offset, count: count) }
-        return try tlsSendfile(tls, file, offset: &offset, count: count, action: "talking to upstream")
-    }
-
-    private func mapUpstream(_ r: TLSConnection.Result, call: String) throws(SystemError) -> IOResult<Int> {
-        try map(r, call: call, action: "talking to upstream")
+        try u.transport.sendfile(file, offset: &offset, count: count, bounce: worker.tlsBuffer)
     }
 }
 

@@ -11,11 +11,15 @@ import SwiftginxPosix
 import SwiftginxTLS
 
 final class UpstreamConnection {
-    var fd: Int32 = -1
+    var transport = Transport(fd: -1)
+    var fd: Int32 {
+        get { transport.fd }
+        set { transport.fd = newValue }
+    }
     var slot: Int32 = 0
     var slotGeneration: UInt32 = 0
-    /// The client connection using it (nil while cached idle).
-    var owner: ClientConnection? = nil
+    /// The proxy exchange using it (nil while cached idle).
+    var owner: ProxyExchange? = nil
     /// What it is connected to: the group (by identity) and the peer index.
     var group: UpstreamGroup? = nil
     var peer = 0
@@ -29,7 +33,10 @@ final class UpstreamConnection {
     /// (edge-triggered: that report always follows new data), so no read is wasted.
     var readReady = true
     /// TLS to an https upstream, and whether its handshake finished.
-    var tls: TLSConnection? = nil
+    var tls: TLSConnection? {
+        get { transport.tls }
+        set { transport.tls = newValue }
+    }
     var handshakeDone = false
 }
 
@@ -59,7 +66,7 @@ extension Worker {
         u.address = address
         u.openedAt = now
         u.readReady = true
-        u.tls = nil
+        u.transport = Transport(fd: fd)
         u.handshakeDone = false
         upstreams[Int(slot)] = u
         do {
@@ -80,7 +87,8 @@ extension Worker {
         guard u.fd >= 0 else { return }
         if let tls = u.tls {
             tls.shutdown()
-            u.tls = nil
+            u.transport.tls = nil
+            u.transport.onTLSFailure = nil
         }
         Socket.close(u.fd)
         u.fd = -1
@@ -94,8 +102,8 @@ extension Worker {
     func upstreamEvent(slot: Int, generation: UInt32, events: EpollEvents) {
         guard slot < upstreams.count, let u = upstreams[slot], u.slotGeneration == generation else { return }
         if !events.isDisjoint(with: readableEvents) { u.readReady = true }
-        if let c = u.owner {
-            c.drive()
+        if let x = u.owner {
+            x.onUpstreamEvent()
             return
         }
         if u.tls != nil {

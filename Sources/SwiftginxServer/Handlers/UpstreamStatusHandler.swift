@@ -6,7 +6,7 @@
 import SwiftginxConfig
 import SwiftginxUpstream
 
-extension ClientConnection {
+extension Request {
     func serveUpstreamStatus(settings: LocationSettings) {
         let generation = worker.generation
         let now = worker.now
@@ -53,7 +53,7 @@ extension ClientConnection {
             json += "]}"
         }
         json += "}}\n"
-        request.status = 200
+        self.status = 200
         beginHead(200)
         let body = appendMemoryBodyHeaders(Array(json.utf8), type: "application/json", status: 200, settings: settings)
         output.append("Cache-Control: no-cache\r\n")

@@ -11,12 +11,12 @@ import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxRouting
 
-extension ClientConnection {
+extension Request {
     func serveStatic(_ location: Location) {
         let s = location.settings
-        let method = request.errorPageUsed && head.method != .head ? HTTPMethod.get : head.method
+        let method = self.errorPageUsed && head.method != .head ? HTTPMethod.get : head.method
         if method != .get && method != .head {
-            request.keepAlive = request.keepAlive && !request.bodyPending
+            self.keepAlive = self.keepAlive && !self.bodyPending
             respondError(405)
             return
         }
@@ -24,7 +24,7 @@ extension ClientConnection {
         pathBuffer = []  // hand the storage over without a copy; returned below
         defer { pathBuffer = path }
         documentPath(location, into: &path)
-        if request.uri.last == UInt8(ascii: "/") {
+        if self.uri.last == UInt8(ascii: "/") {
             serveIndex(location, directory: path)
             return
         }
@@ -51,11 +51,11 @@ extension ClientConnection {
         case .file(let entry):
             sendFile(entry, settings: s, vary: precompressed)
         case .directory:
-            var target = request.uri
+            var target = self.uri
             target.append(UInt8(ascii: "/"))
-            if request.hasArgs {
+            if self.hasArgs {
                 target.append(UInt8(ascii: "?"))
-                target += request.args
+                target += self.args
             }
             sendRedirect(301, location: target, settings: s)
         case .notRegular:
@@ -94,7 +94,7 @@ extension ClientConnection {
     private func precompressedVariant(path: inout [UInt8], settings s: LocationSettings) -> (
         OpenFileCache.Entry, String
     )? {
-        // Bit i of a mask stands for Self.staticCodings[i]; no arrays are built per request.
+        // Bit i of a mask stands for Self.staticCodings[i]; no arrays are built per self.
         var enabled = 0
         var always = 0
         func note(_ m: StaticCompression, _ bit: Int) {
@@ -152,14 +152,14 @@ extension ClientConnection {
             appendValue(alias, to: &p)
             if location.isRegex { return }
             let prefixCount = location.prefix.utf8.count
-            if request.uri.count >= prefixCount {
-                p += request.uri[prefixCount...]
+            if self.uri.count >= prefixCount {
+                p += self.uri[prefixCount...]
             }
             return
         }
         appendValue(s.root, to: &p)
         if p.last == UInt8(ascii: "/") { p.removeLast() }
-        p += request.uri
+        p += self.uri
     }
 
     /// Appends a value without allocating when it is a single literal.
@@ -188,7 +188,7 @@ extension ClientConnection {
                     != nil
             }
             if exists {
-                internalRedirect(to: request.uri + name, args: nil)
+                internalRedirect(to: self.uri + name, args: nil)
                 return
             }
         }
@@ -247,8 +247,8 @@ extension ClientConnection {
         let info = entry.info
         let buf = headBytes
         let etag: [UInt8]? = s.etag ? entry.etag : nil
-        var status = request.overrideStatus ?? 200
-        let plain = request.overrideStatus == nil
+        var status = self.overrideStatus ?? 200
+        let plain = self.overrideStatus == nil
 
         if plain {
             if let v = head.header(HeaderName.ifUnmodifiedSince, in: buf),
@@ -301,7 +301,7 @@ extension ClientConnection {
                 length = range.upperBound - range.lowerBound + 1
                 contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(info.size)".utf8)
             case .unsatisfiable:
-                request.status = 416
+                self.status = 416
                 writeDefaultPage(416, settings: s) { o in
                     o.appendHeader("Content-Range", Array("bytes */\(info.size)".utf8))
                 }
@@ -338,10 +338,7 @@ extension ClientConnection {
                     appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(start + length)]))
                 }
             } else {
-                worker.files.retain(entry)
-                fileEntry = entry
-                fileOffset = start
-                fileRemaining = length
+                writer.sendFile(entry, offset: start, length: length)
             }
         }
         flushResponse()
@@ -387,16 +384,14 @@ extension ClientConnection {
                 }
                 appendBody(trailer)
             } else {
-                worker.files.retain(entry)
-                fileEntry = entry
                 appendBody(prefixes[0])
-                fileOffset = ranges[0].lowerBound
-                fileRemaining = ranges[0].upperBound - ranges[0].lowerBound + 1
+                writer.sendFile(
+                    entry, offset: ranges[0].lowerBound, length: ranges[0].upperBound - ranges[0].lowerBound + 1)
                 for (r, p) in zip(ranges.dropFirst(), prefixes.dropFirst()) {
-                    pendingParts.append(
+                    writer.pendingParts.append(
                         BodyPart(prefix: p, offset: r.lowerBound, length: r.upperBound - r.lowerBound + 1))
                 }
-                pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
+                writer.pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
                 // Prefix bytes are counted with the body, as nginx counts them.
                 bodyBytesSent += Int64(prefixes.dropFirst().reduce(0) { $0 + $1.count } + trailer.count)
             }
@@ -436,7 +431,7 @@ extension ClientConnection {
     func fileType(_ entry: OpenFileCache.Entry, settings s: LocationSettings) -> String {
         let typeKey = ObjectIdentifier(s.types)
         if let c = entry.contentType, c.types == typeKey, c.defaultType == s.defaultType { return c.value }
-        let value = contentType(for: request.uri, settings: s)
+        let value = contentType(for: self.uri, settings: s)
         entry.contentType = (typeKey, s.defaultType, value)
         return value
     }

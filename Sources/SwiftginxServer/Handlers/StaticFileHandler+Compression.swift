@@ -12,7 +12,7 @@ import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxPosix
 
-extension ClientConnection {
+extension Request {
     static let compressLimit: Int64 = 8 << 20
     static let compressCacheLimit: Int64 = 1 << 20
 
@@ -58,7 +58,7 @@ extension ClientConnection {
     ) -> Bool {
         guard let encoder = try? StreamingEncoder(coding: coding, level: level) else { return false }
         let chunked = head.version == .http11
-        if !chunked { request.keepAlive = false }
+        if !chunked { self.keepAlive = false }
         beginHead(200)
         appendContentType(type)
         if chunked { output.append("Transfer-Encoding: chunked\r\n") }
@@ -68,16 +68,15 @@ extension ClientConnection {
             o.appendHeader("Content-Encoding", Array(coding.rawValue.utf8))
             if s.gzipVary { o.append("Vary: Accept-Encoding\r\n") }
         }
-        worker.files.retain(entry)
-        fileEntry = entry
-        compressedStream = CompressedStream(encoder: encoder, size: entry.info.size, chunked: chunked)
+        writer.sendFile(entry, offset: 0, length: 0)
+        writer.compressedStream = CompressedStream(encoder: encoder, size: entry.info.size, chunked: chunked)
         flushResponse()
         return true
     }
 
     /// Produces the next block of a compressed stream into `output`; false when it has ended.
     func produceCompressedBlock() -> Bool {
-        guard let cs = compressedStream, !cs.done, let entry = fileEntry else { return false }
+        guard let cs = writer.compressedStream, !cs.done, let entry = writer.fileEntry else { return false }
         let block = Int(min(Int64(cs.input.count), cs.size - cs.offset))
         cs.staging.removeAll(keepingCapacity: true)
         do {
@@ -88,7 +87,7 @@ extension ClientConnection {
                 if !ok {
                     // The file shrank under us: the framing is broken, close.
                     logError("pread() of \"\(String(decoding: pathBuffer, as: UTF8.self))\" came up short")
-                    request.keepAlive = false
+                    self.keepAlive = false
                     cs.done = true
                     return false
                 }
@@ -112,7 +111,7 @@ extension ClientConnection {
             }
         } catch {
             logError("\(cs.encoder.coding.rawValue) compression failed: \(error)", level: .alert)
-            request.keepAlive = false
+            self.keepAlive = false
             cs.done = true
             return false
         }

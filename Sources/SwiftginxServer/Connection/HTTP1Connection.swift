@@ -1,9 +1,13 @@
-// One client connection and its state machine: read and parse the request head,
-// hand it to request processing, write the response (head from memory, body from
-// memory or a file with sendfile), discard an unread request body, then wait for
-// the next request on keep-alive, or close (lingering when the client may still
-// be sending). The socket is registered once, edge-triggered for both directions,
-// so every event simply re-runs `drive()` until an operation would block.
+// One HTTP/1.x client connection: read and frame requests (parser, keep-alive,
+// pipelining), give each one to its Request, send what the request's ResponseWriter
+// holds (head and body from memory, file regions with sendfile), discard a request
+// body nobody read, then wait for the next request or close — lingering when the
+// client may still be sending. It knows nothing of servers' locations, files or
+// upstreams: a request that answers later (a content handler waiting on an upstream)
+// puts the connection in `.active`, and socket events and timers are passed to the
+// request until it has answered. The socket is registered once, edge-triggered for
+// both directions, so every event simply re-runs `drive()` until an operation would
+// block. TLS detection and the handshake are in HTTP1Connection+TLS.swift.
 
 import Glibc
 import SwiftginxConfig
@@ -11,14 +15,7 @@ import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxTLS
 
-/// A piece of a multipart body sent after the current one: bytes, then a file region.
-struct BodyPart {
-    let prefix: [UInt8]
-    let offset: Int64
-    let length: Int64
-}
-
-final class ClientConnection {
+final class HTTP1Connection {
     enum State {
         /// On an `ssl` address, waiting for the first byte (TLS record or plain HTTP).
         case detectingTLS
@@ -27,15 +24,15 @@ final class ClientConnection {
         /// Keep-alive wait: no byte of the next request yet.
         case idle
         case readingHead
+        /// Sending the response the writer holds.
         case sending
+        /// The request's content handler is producing the answer (it owns the events).
+        case active
         case discardingBody
-        /// A proxied request: see ClientConnection+Proxy.swift.
-        case proxying
         case lingering
         case closed
     }
 
-    private(set) var fd: Int32
     private(set) var peer: SocketAddress
     unowned let worker: Worker
     private(set) var listener: WorkerListener
@@ -50,39 +47,26 @@ final class ClientConnection {
     /// The socket's local address, when the listener is a wildcard that other
     /// addresses of the same port share (nginx's per-address dispatch).
     var localAddress: SocketAddress? = nil
+    var transport: Transport
+    var fd: Int32 { transport.fd }
+    var tls: TLSConnection? { transport.tls }
 
     var state: State = .readingHead
     let input: ByteBuffer
     var parser: RequestParser
     var parserOptions = RequestParserOptions()
-    var head = RequestHead()
     /// Offset of the current request head in `input`.
     var headBase = 0
     /// Readable byte count when the parser last said "incomplete".
     var parsedCount = -1
     /// `$connection_requests`.
     var requests = 0
-    var request = RequestState()
-    /// The state of a proxied request (kept for reuse).
-    var proxy: ProxySession? = nil
-
-    // Response output.
-    let output: ByteBuffer
-    /// Responses accumulate in `output`: pipelined responses held in memory are
-    /// written together, one send for many requests.
-    /// Where the current response starts in `output`.
-    var responseStart = 0
-    /// Size of the current response head, and body bytes produced or sent.
-    var responseHeadLength = 0
-    var bodyBytesSent: Int64 = 0
-    /// A file body sent with sendfile after `output`.
-    var fileEntry: OpenFileCache.Entry? = nil
-    var fileOffset: Int64 = 0
-    var fileRemaining: Int64 = 0
-    /// Further pieces of a multipart/byteranges body: bytes, then a file region.
-    var pendingParts: [BodyPart] = []
-    /// A large file being compressed as it is sent.
-    var compressedStream: CompressedStream? = nil
+    /// The current request (one object per connection, reset for each request).
+    let request: Request
+    /// Responses accumulate in the writer's buffer: pipelined responses held in memory
+    /// are written together, one send for many requests.
+    let writer: ResponseWriter
+    var output: ByteBuffer { writer.output }
 
     // Request body being discarded.
     var bodyRemaining: Int64 = 0
@@ -94,8 +78,6 @@ final class ClientConnection {
     /// readable again: a keep-alive connection waiting for its next request costs no
     /// read that can only fail.
     var readReady = true
-    /// TLS, when the connection came in on an `ssl` address.
-    var tls: TLSConnection? = nil
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
     /// `$remote_addr`, formatted on first use for this connection.
@@ -107,16 +89,12 @@ final class ClientConnection {
         remoteAddressCache = b
         return b
     }
-    /// The file path of the current request, built in place (keeps its capacity).
-    var pathBuffer: [UInt8] = []
-    /// The last response head written (`$sent_http_*`).
-    var lastResponseHead: [UInt8] = []
 
     init(
         fd: Int32, peer: SocketAddress, worker: Worker, listener: WorkerListener, slot: Int32, slotGeneration: UInt32,
         number: Int
     ) {
-        self.fd = fd
+        self.transport = Transport(fd: fd)
         self.peer = peer
         self.worker = worker
         self.listener = listener
@@ -125,11 +103,13 @@ final class ClientConnection {
         self.number = number
         let local = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         localAddress = local
-        group = ClientConnection.listenGroup(listener, local: local, config: worker.generation.config)
+        group = HTTP1Connection.listenGroup(listener, local: local, config: worker.generation.config)
         let settings = group.defaultServer.settings
         input = ByteBuffer(capacity: settings.clientHeaderBufferSize)
-        output = ByteBuffer(capacity: 1024)
+        writer = ResponseWriter(worker: worker)
         parser = RequestParser(options: RequestParserOptions())
+        request = Request(worker: worker, writer: writer)
+        request.connection = self
         configureParser(settings)
     }
 
@@ -138,7 +118,7 @@ final class ClientConnection {
     func reuse(
         fd: Int32, peer: SocketAddress, listener: WorkerListener, slot: Int32, slotGeneration: UInt32, number: Int
     ) {
-        self.fd = fd
+        self.transport = Transport(fd: fd)
         self.peer = peer
         self.listener = listener
         self.slot = slot
@@ -152,26 +132,19 @@ final class ClientConnection {
         let settings = group.defaultServer.settings
         input.clear()
         input.shrink(to: settings.clientHeaderBufferSize)
-        output.clear()
+        writer.reset()
         configureParser(settings)
-        head.reset()
+        request.head.reset()
         headBase = 0
         parsedCount = -1
         requests = 0
         request.reset()
-        responseStart = 0
-        responseHeadLength = 0
-        bodyBytesSent = 0
-        fileEntry = nil
-        fileOffset = 0
-        fileRemaining = 0
         bodyRemaining = 0
         chunked = nil
         lingeringEnd = 0
         nodelaySet = false
         shuttingDown = false
         readReady = true
-        tls = nil
         plainHTTPOnTLSPort = false
     }
 
@@ -188,7 +161,7 @@ final class ClientConnection {
 
     /// Picks the listen group from the current configuration.
     func refreshGroup() {
-        group = ClientConnection.listenGroup(listener, local: localAddress, config: worker.generation.config)
+        group = HTTP1Connection.listenGroup(listener, local: localAddress, config: worker.generation.config)
     }
 
     /// The listener's servers, or for a shared wildcard socket those of the local address.
@@ -211,7 +184,7 @@ final class ClientConnection {
         drive()
     }
 
-    /// The request head bytes (offsets in `head` are relative to this).
+    /// The current request head bytes (offsets in `request.head` are relative to this).
     @inline(__always) var headBytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: input.base + headBase, count: input.writerIndex - headBase)
     }
@@ -228,7 +201,7 @@ final class ClientConnection {
             case .idle, .readingHead:
                 if input.readableCount > 0 && input.readableCount != parsedCount {
                     headBase = input.readerIndex
-                    switch parser.parse(input.readable, into: &head) {
+                    switch parser.parse(input.readable, into: &request.head) {
                     case .complete:
                         parsedCount = -1
                         parser.reset()
@@ -261,11 +234,11 @@ final class ClientConnection {
                 }
                 if !flush() { return }
                 finishResponse()
+            case .active:
+                if !request.resume() { return }
             case .discardingBody:
                 if !discardBody() { return }
                 nextRequest()
-            case .proxying:
-                if !proxyDrive() { return }
             case .lingering:
                 if !linger() { return }
             case .closed:
@@ -274,9 +247,33 @@ final class ClientConnection {
         }
     }
 
+    /// A complete head: a new request on this connection.
+    private func beginRequest() {
+        requests += 1
+        refreshGroup()
+        writer.beginResponse()
+        state = .sending
+        request.begin()
+    }
+
+    /// A head the parser refused: answer its status and close.
+    private func rejectHead(_ e: RequestParseError) {
+        requests += 1
+        request.head.headLength = 0
+        writer.beginResponse()
+        state = .sending
+        request.reject(e, server: group.defaultServer)
+    }
+
+    /// The request answered now (its writer holds the response): send it.
+    func respond() { state = .sending }
+
+    /// The request's content handler answers later, driven by events.
+    func activate() { state = .active }
+
     /// Reads into `input`; false when the caller must wait (or the connection closed).
     private func readMore() -> Bool {
-        guard readReady || hasBufferedInput else { return false }
+        guard readReady || transport.hasBufferedInput else { return false }
         if input.writableCount == 0 {
             if input.readerIndex > 0 {
                 input.compact()
@@ -290,7 +287,7 @@ final class ClientConnection {
             }
         }
         do {
-            switch try clientRead(input.writable, input.writableCount) {
+            switch try transport.read(input.writable, input.writableCount) {
             case .wouldBlock:
                 readReady = false
                 return false
@@ -314,56 +311,19 @@ final class ClientConnection {
     /// True when this response is complete in memory and the next pipelined request is
     /// already buffered: keep going and send both with one write.
     @inline(__always) private func canDeferFlush() -> Bool {
-        fileRemaining == 0 && pendingParts.isEmpty && compressedStream == nil && request.keepAlive
-            && !request.bodyPending && !shuttingDown
-            && output.readableCount < 65536 && input.writerIndex > headBase + head.headLength
+        writer.isInMemory && request.keepAlive && !request.bodyPending && !shuttingDown
+            && output.readableCount < 65536 && input.writerIndex > headBase + request.head.headLength
     }
 
     /// Writes pending output; true when everything was sent.
     func flush() -> Bool {
-        do {
-            while true {
-                if output.readableCount > 0 {
-                    let more = fileRemaining > 0
-                    switch try clientWrite(output.base + output.readerIndex, output.readableCount, more: more) {
-                    case .wouldBlock:
-                        worker.schedule(self, after: request.sendTimeout)
-                        return false
-                    case .processed(let n):
-                        output.readerIndex += n
-                    }
-                    continue
-                }
-                if fileRemaining > 0 {
-                    let chunk = Int(min(fileRemaining, 1 << 30))
-                    switch try clientSendfile(fileEntry?.fd ?? -1, offset: &fileOffset, count: chunk) {
-                    case .wouldBlock:
-                        worker.schedule(self, after: request.sendTimeout)
-                        return false
-                    case .processed(0):
-                        // The file shrank under us: the framing is broken, close.
-                        logError(
-                            "sendfile() reported that \"\(String(decoding: pathBuffer, as: UTF8.self))\" was truncated")
-                        request.keepAlive = false
-                        fileRemaining = 0
-                        pendingParts.removeAll()
-                    case .processed(let n):
-                        fileRemaining -= Int64(n)
-                        bodyBytesSent += Int64(n)
-                    }
-                    continue
-                }
-                if compressedStream != nil && produceCompressedBlock() { continue }
-                if !pendingParts.isEmpty {
-                    let part = pendingParts.removeFirst()
-                    output.append(part.prefix)
-                    fileOffset = part.offset
-                    fileRemaining = part.length
-                    continue
-                }
-                return true
-            }
-        } catch {
+        switch writer.flush(transport, request: request) {
+        case .done:
+            return true
+        case .blocked:
+            worker.schedule(self, after: request.sendTimeout)
+            return false
+        case .failed(let error):
             logInfo("\(error) while sending response to client")
             request.keepAlive = false
             request.aborted = true
@@ -374,17 +334,17 @@ final class ClientConnection {
 
     /// After the response: log, release the file, then keep alive, discard the body or close.
     func finishResponse() {
-        releaseFile()
+        writer.releaseFile()
         if output.readableCount == 0 {
             output.clear()
             if output.capacity > 256 * 1024 { output.shrink(to: 4096) }
         }
-        worker.writeAccessLog(self)
+        request.finalize()
         if request.aborted {
             close()
             return
         }
-        input.readerIndex = headBase + head.headLength
+        input.readerIndex = headBase + request.head.headLength
         if !request.keepAlive {
             // As nginx, linger when the client may still be sending: a body, pipelined
             // bytes, or (TLS early data) the end of its handshake — closing with unread
@@ -399,8 +359,8 @@ final class ClientConnection {
             return
         }
         if request.bodyPending {
-            bodyRemaining = head.contentLength ?? 0
-            chunked = head.isChunked ? ChunkedDecoder() : nil
+            bodyRemaining = request.head.contentLength ?? 0
+            chunked = request.head.isChunked ? ChunkedDecoder() : nil
             state = .discardingBody
             worker.schedule(self, after: request.bodyTimeout)
             return
@@ -429,7 +389,21 @@ final class ClientConnection {
         }
     }
 
-    // MARK: request body discarding
+    // MARK: the request body
+
+    /// Request body bytes that arrived with the head are taken out of `input` (the
+    /// head stays); the content handler stores them.
+    func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
+        let bodyStart = headBase + request.head.headLength
+        guard input.writerIndex > bodyStart else { return }
+        body(UnsafeRawBufferPointer(start: input.base + bodyStart, count: input.writerIndex - bodyStart))
+        input.writerIndex = bodyStart
+    }
+
+    /// Bytes read past the end of a body belong to the next request.
+    func returnUnreadInput(_ bytes: [UInt8]) {
+        input.append(bytes)
+    }
 
     /// Consumes the request body; true when all of it is gone.
     private func discardBody() -> Bool {
@@ -468,7 +442,7 @@ final class ClientConnection {
             input.reserve(4096)
             do {
                 let want = chunked == nil ? Int(min(Int64(input.writableCount), bodyRemaining)) : input.writableCount
-                switch try clientRead(input.writable, want) {
+                switch try transport.read(input.writable, want) {
                 case .wouldBlock: return false
                 case .processed(0):
                     close()
@@ -493,18 +467,17 @@ final class ClientConnection {
             close()
             return
         }
-        tls?.shutdown()
-        Socket.shutdownWrite(fd)
+        transport.shutdownWrite()
         state = .lingering
         lingeringEnd = worker.now + Int64(request.lingeringTime)
         worker.schedule(self, after: request.lingeringTimeout)
     }
 
-    /// Reads and drops input; true while the state changed (never, here) — false to wait.
+    /// Reads and drops input; false to wait.
     private func linger() -> Bool {
         while true {
             do {
-                switch try clientRead(worker.scratch.base, worker.scratch.capacity) {
+                switch try transport.read(worker.scratch.base, worker.scratch.capacity) {
                 case .wouldBlock:
                     if worker.now >= lingeringEnd {
                         close()
@@ -531,9 +504,9 @@ final class ClientConnection {
             logInfo("client timed out (110: Connection timed out) while reading client request headers")
             request.reset()
             request.status = 408
-            head.reset()
-            head.headLength = 0
-            if input.readableCount > 0 { worker.writeAccessLog(self, timedOutHead: true) }
+            request.head.reset()
+            request.head.headLength = 0
+            if input.readableCount > 0 { worker.writeAccessLog(request, timedOutHead: true) }
             close()
         case .sending:
             logInfo("client timed out (110: Connection timed out) while sending response to client")
@@ -542,8 +515,9 @@ final class ClientConnection {
         case .discardingBody:
             logInfo("client timed out (110: Connection timed out) while reading client request body")
             close()
-        case .proxying:
-            proxyTimeout()
+        case .active:
+            request.onTimeout()
+            if state != .closed { drive() }
         case .handshaking, .detectingTLS:
             logInfo("client timed out (110: Connection timed out) while SSL handshaking")
             close()
@@ -563,51 +537,21 @@ final class ClientConnection {
     func close() {
         guard state != .closed else { return }
         state = .closed
-        releaseFile()
-        if proxy != nil { closeProxy() }
-        if let t = tls {
+        writer.releaseFile()
+        request.abandon()
+        if let t = transport.tls {
             t.shutdown()
-            tls = nil
+            transport.tls = nil
         }
         // close() removes the socket from epoll: no epoll_ctl needed.
         Socket.close(fd)
         worker.connectionClosed(self)
     }
 
-    func releaseFile() {
-        if let e = fileEntry {
-            worker.files.release(e)
-            fileEntry = nil
-        }
-        fileRemaining = 0
-        pendingParts.removeAll()
-        compressedStream = nil
-    }
-
     // MARK: logging helpers
 
     /// Messages are built only when the error log takes their level.
     func logInfo(_ message: @autoclosure () -> String) {
-        let log = worker.state.errorLog
-        guard log.enabled(.info) else { return }
-        log.log(.info, message() + clientSuffix(), connection: number)
-    }
-
-    func logError(_ message: @autoclosure () -> String, level: LogLevel = .error) {
-        let log = worker.state.errorLog
-        guard log.enabled(level) else { return }
-        log.log(level, message() + clientSuffix(), connection: number)
-    }
-
-    /// ", client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", host: "x"".
-    func clientSuffix() -> String {
-        var s = ", client: \(peer.host)"
-        if let server = request.server { s += ", server: \(server.primaryName)" }
-        if head.headLength > 0 {
-            let b = headBytes
-            s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\""
-            if let h = head.host { s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\"" }
-        }
-        return s
+        request.logInfo(message())
     }
 }

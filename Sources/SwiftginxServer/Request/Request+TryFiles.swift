@@ -1,13 +1,14 @@
-// `try_files`: test each candidate under the location's root (a trailing "/" asks
-// for a directory); the first that exists becomes the request's URI and the
-// location's content handler serves it. Otherwise the last parameter decides: an
+// `try_files` (nginx's precontent phase): test each candidate under the location's
+// root (a trailing "/" asks for a directory); the first that exists becomes the
+// request's URI and the location's content step serves it. Otherwise the last parameter decides: an
 // internal redirect to a URI, a named location, or a status code.
 
 import SwiftginxConfig
 import SwiftginxPosix
 
-extension ClientConnection {
-    func runTryFiles(_ t: TryFiles, location: Location) {
+extension Request {
+    func runTryFiles(_ t: TryFiles) -> StepResult {
+        guard let location else { return .done }
         let s = location.settings
         for candidate in t.candidates {
             let value = evaluate(candidate)
@@ -28,29 +29,35 @@ extension ClientConnection {
             let info = path.withUnsafeBufferPointer { p in
                 try? FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
-            guard let info, wantsDirectory ? info.isDirectory : !info.isDirectory else { continue }
+            guard let info, wantsDirectory ? info.isDirectory : !info.isDirectory else {
+                trace?.note(
+                    "candidate \(candidate.source): \(String(decoding: path.dropLast(), as: UTF8.self)) missing")
+                continue
+            }
+            trace?.note("candidate \(candidate.source): \(String(decoding: path.dropLast(), as: UTF8.self)) exists")
             // Found: serve it from this location under the new URI (args are kept).
             var uri = value
             if let q = uri.firstIndex(of: UInt8(ascii: "?")) {
-                request.args = Array(uri[(q + 1)...])
-                request.hasArgs = true
+                self.args = Array(uri[(q + 1)...])
+                self.hasArgs = true
                 uri = Array(uri[..<q])
             }
-            request.uri = uri
-            serveStatic(location)
-            return
+            self.uri = uri
+            return .next
         }
         switch t.fallback {
         case .code(let code):
+            trace?.note("no candidate exists: \(code)")
             respondError(code)
         case .named(let name):
-            guard let server = request.server, let named = server.locations.named(name) else {
+            guard let server = self.server, let named = server.locations.named(name) else {
                 logError("could not find named location \"\(name)\"")
                 respondError(500)
-                return
+                return .done
             }
-            request.isInternal = true
-            runLocation(named, captures: request.captures)
+            self.isInternal = true
+            runLocation(named, captures: self.captures)
+            return .done
         case .uri(let value):
             let uri = evaluate(value)
             if let q = uri.firstIndex(of: UInt8(ascii: "?")) {
@@ -59,5 +66,6 @@ extension ClientConnection {
                 internalRedirect(to: uri, args: nil)
             }
         }
+        return .done
     }
 }

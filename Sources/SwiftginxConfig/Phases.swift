@@ -1,0 +1,102 @@
+// nginx's request phases and the handler list compiled for each server and location
+// at configuration time, so that a request runs exactly the steps its location has
+// and looks nothing up on the way (phases without work are not in the list). The
+// Server module's phase engine (Request+Phases.swift) runs these steps; a new module
+// adds a case here, a directive-table entry, and its handler in a file of its own.
+
+import SwiftginxRouting
+
+/// nginx's phases, in the order a request goes through them.
+public enum HTTPPhase: Int, Sendable, Comparable {
+    case postRead, serverRewrite, findConfig, rewrite, postRewrite, preaccess, access, postAccess, precontent
+    case content, log
+
+    public static func < (a: HTTPPhase, b: HTTPPhase) -> Bool { a.rawValue < b.rawValue }
+
+    /// nginx's name for the phase (NGX_HTTP_..._PHASE), for traces.
+    public var name: String {
+        switch self {
+        case .postRead: "post-read"
+        case .serverRewrite: "server rewrite"
+        case .findConfig: "find config"
+        case .rewrite: "rewrite"
+        case .postRewrite: "post-rewrite"
+        case .preaccess: "preaccess"
+        case .access: "access"
+        case .postAccess: "post-access"
+        case .precontent: "precontent"
+        case .content: "content"
+        case .log: "log"
+        }
+    }
+}
+
+/// One handler of a compiled phase list.
+public enum PhaseStep: Sendable {
+    /// Server level: rewrite, set, if, return before location matching.
+    case serverRewrite([RewriteStep])
+    /// Location matching (and the internal-redirect cycle limit, auto-redirects).
+    case findConfig
+    /// `internal`: external requests get 404 (checked in nginx's find-config phase).
+    case internalOnly
+    /// `client_max_body_size` against the announced Content-Length (413).
+    case bodySizeLimit(Int64)
+    /// The location's rewrite module steps.
+    case rewrite([RewriteStep])
+    /// `auth_request` (access): a subrequest's 2xx allows, 401/403 deny, others 500.
+    case authRequest(ComplexValue)
+    /// `try_files` (precontent): the first existing candidate, else the fallback.
+    case tryFiles(TryFiles)
+    /// Content handlers.
+    case upstreamStatus
+    case pass(UpstreamPass)
+    case staticFiles
+
+    public var phase: HTTPPhase {
+        switch self {
+        case .serverRewrite: .serverRewrite
+        case .findConfig, .internalOnly, .bodySizeLimit: .findConfig
+        case .rewrite: .rewrite
+        case .authRequest: .access
+        case .tryFiles: .precontent
+        case .upstreamStatus, .pass, .staticFiles: .content
+        }
+    }
+}
+
+extension VirtualServer {
+    /// The steps every request on this server starts with.
+    static func compileSteps(serverRewrites: [RewriteStep]) -> [PhaseStep] {
+        serverRewrites.isEmpty ? [.findConfig] : [.serverRewrite(serverRewrites), .findConfig]
+    }
+}
+
+extension Location {
+    /// The steps a request runs once this location is chosen, in phase order.
+    static func compileSteps(_ s: LocationSettings) -> [PhaseStep] {
+        var steps: [PhaseStep] = []
+        if s.isInternal { steps.append(.internalOnly) }
+        if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit(s.clientMaxBodySize)) }
+        if !s.rewrites.isEmpty { steps.append(.rewrite(s.rewrites)) }
+        if let uri = s.authRequest { steps.append(.authRequest(uri)) }
+        if s.upstreamStatus {
+            steps.append(.upstreamStatus)
+        } else if let pass = s.pass {
+            steps.append(.pass(pass))
+        } else {
+            if let t = s.tryFiles { steps.append(.tryFiles(t)) }
+            steps.append(.staticFiles)
+        }
+        return steps
+    }
+}
+
+/// One `auth_request_set`: a variable set from the auth subrequest's answer.
+public struct AuthRequestSet: Sendable {
+    public let name: String
+    public let value: ComplexValue
+    public init(name: String, value: ComplexValue) {
+        self.name = name
+        self.value = value
+    }
+}

@@ -1,0 +1,73 @@
+// TLS on a client connection accepted on a `listen ... ssl` address: the first byte
+// tells a TLS record from plain HTTP sent to the HTTPS port (answered 400, nginx's
+// 497), then the handshake runs until the connection can read requests. Reads and
+// writes afterwards go through the connection's Transport.
+
+import Glibc
+import SwiftginxPosix
+import SwiftginxTLS
+
+extension HTTP1Connection {
+    /// Starts TLS on a connection accepted on an ssl address once its first byte is
+    /// there: a byte that is not a TLS record means plain HTTP was sent to the HTTPS
+    /// port (answered 400, as nginx). False while that byte has not arrived.
+    func beginTLSIfNeeded() -> Bool {
+        guard let context = worker.generation.tls.byAddress[group.address] else {
+            state = .readingHead
+            return true
+        }
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK))
+        if n < 0 && (errno == EAGAIN || errno == EINTR) {
+            state = .detectingTLS
+            return false
+        }
+        if n <= 0 {
+            close()
+            return false
+        }
+        if byte != 0x16 && byte & 0x80 == 0 {
+            plainHTTPOnTLSPort = true
+            state = .readingHead
+            return true
+        }
+        do {
+            let t = try TLSConnection(context: context, fd: fd)
+            transport.tls = t
+            transport.onTLSFailure = { [unowned self] message in
+                self.logInfo("\(message) while processing SSL connection")
+            }
+            state = .handshaking
+            return true
+        } catch {
+            request.logError("\(error.message) while SSL handshaking", level: .alert)
+            close()
+            return false
+        }
+    }
+
+    /// Continues the handshake; true when the connection can read requests.
+    func continueHandshake() -> Bool {
+        guard let tls else { return true }
+        switch tls.handshake() {
+        case .done:
+            state = .readingHead
+            readReady = true
+            return true
+        case .wantRead, .wantWrite:
+            return false
+        case .closed:
+            close()
+            return false
+        case .failed(let e):
+            if let missing = tls.certificateError {
+                // A certificate named by variables could not be loaded: a server error.
+                request.logError("\(missing.message) while SSL handshaking")
+            } else {
+                logInfo("\(e.message) while SSL handshaking")
+            }
+            close()
+            return false
+        }
+    }
+}

@@ -1,0 +1,73 @@
+// The byte transport under a connection, client or upstream: a plain socket, or TLS
+// through OpenSSL on that socket. Reads, writes and file regions answer the same
+// IOResult either way (want-read/want-write is .wouldBlock, a clean TLS close is 0
+// bytes), so the HTTP code above never asks which one it has. A TLS failure is
+// reported once to `onTLSFailure` (the owner logs it with its own context, nginx's
+// "... while processing SSL connection") and thrown as an EPROTO error of the call.
+
+import Glibc
+import SwiftginxPosix
+import SwiftginxTLS
+
+struct Transport {
+    var fd: Int32
+    var tls: TLSConnection?
+    /// Receives the OpenSSL message of a failed TLS call (for the error log).
+    var onTLSFailure: ((String) -> Void)? = nil
+
+    init(fd: Int32, tls: TLSConnection? = nil) {
+        self.fd = fd
+        self.tls = tls
+    }
+
+    @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        guard let tls else { return try Socket.read(fd, buf, count) }
+        return try map(tls.read(buf, count), call: "SSL_read")
+    }
+
+    @inline(__always) func write(_ buf: UnsafeRawPointer, _ count: Int, more: Bool = false) throws(SystemError)
+        -> IOResult<Int>
+    {
+        guard let tls else { return try Socket.write(fd, buf, count, more: more) }
+        return try map(tls.write(buf, count), call: "SSL_write")
+    }
+
+    /// A file region: sendfile, SSL_sendfile (kernel TLS), or pread into `bounce` and
+    /// SSL_write (after a want-write the same bytes are read again, as SSL_write requires).
+    func sendfile(_ file: Int32, offset: inout Int64, count: Int, bounce: ByteBuffer) throws(SystemError)
+        -> IOResult<Int>
+    {
+        guard let tls else { return try Socket.sendfile(fd, file, offset: &offset, count: count) }
+        if tls.kernelTLSSend {
+            let r = try map(tls.sendfile(file, offset: offset, count: count), call: "SSL_sendfile")
+            if case .processed(let n) = r { offset += Int64(n) }
+            return r
+        }
+        let n = pread(file, bounce.base, min(count, bounce.capacity), off_t(offset))
+        if n < 0 { throw SystemError("pread", errno: errno) }
+        if n == 0 { return .processed(0) }
+        let r = try map(tls.write(bounce.base, n), call: "SSL_write")
+        if case .processed(let written) = r { offset += Int64(written) }
+        return r
+    }
+
+    /// Bytes already decrypted by OpenSSL that epoll cannot announce.
+    @inline(__always) var hasBufferedInput: Bool { tls?.hasPendingInput ?? false }
+
+    /// Sends TLS close_notify (if TLS) and half-closes the socket.
+    func shutdownWrite() {
+        tls?.shutdown()
+        Socket.shutdownWrite(fd)
+    }
+
+    private func map(_ r: TLSConnection.Result, call: String) throws(SystemError) -> IOResult<Int> {
+        switch r {
+        case .done(let n): return .processed(n)
+        case .wantRead, .wantWrite: return .wouldBlock
+        case .closed: return .processed(0)
+        case .failed(let e):
+            onTLSFailure?(e.message)
+            throw SystemError(call, errno: EPROTO)
+        }
+    }
+}

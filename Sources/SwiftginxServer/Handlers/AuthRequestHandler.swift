@@ -1,0 +1,60 @@
+// `auth_request uri` (nginx's access phase): a subrequest to `uri` decides whether the
+// request goes on. Its answer's status decides as nginx's auth_request module does:
+// 2xx allows (then `auth_request_set` variables are evaluated in the subrequest, so
+// `$upstream_http_x_user` is the auth answer's header), 401 and 403 are answered as
+// they are (a 401 passes the subrequest's WWW-Authenticate on), anything else is a
+// 500 with nginx's "auth request unexpected status" line. The subrequest is header
+// only: its body is dropped. While it waits for an upstream, the request suspends and
+// resumes at this step when the answer is in.
+
+import SwiftginxConfig
+import SwiftginxRouting
+
+extension Request {
+    func runAuthRequest(_ uriValue: ComplexValue) -> StepResult {
+        if let sub = subrequest {
+            guard sub.finished else { return .suspend }
+            subrequest = nil
+            return authDecision(sub)
+        }
+        var target = evaluate(uriValue)
+        var args: [UInt8]? = nil
+        if let q = target.firstIndex(of: UInt8(ascii: "?")) {
+            args = Array(target[(q + 1)...])
+            target = Array(target[..<q])
+        }
+        trace?.note("auth_request subrequest to \"\(String(decoding: target, as: UTF8.self))\"")
+        guard let sub = startSubrequest(uri: target, args: args, headerOnly: true) else { return .done }
+        if sub.finished {
+            subrequest = nil
+            return authDecision(sub)
+        }
+        // Run this step again when the subrequest has answered.
+        stepIndex -= 1
+        return .suspend
+    }
+
+    private func authDecision(_ sub: Subrequest) -> StepResult {
+        sub.request.writer.releaseFile()
+        let status = sub.status
+        trace?.note("auth_request answered \(status)")
+        if status >= 200 && status < 300 {
+            if let location, !location.settings.authRequestSet.isEmpty {
+                for set in location.settings.authRequestSet {
+                    customVariables[set.name] = sub.request.evaluate(set.value)
+                }
+            }
+            return .next
+        }
+        if status == 401 || status == 403 {
+            if status == 401, let challenge = sub.header("www-authenticate") {
+                carriedHeaders += Array("WWW-Authenticate: ".utf8) + challenge + [13, 10]
+            }
+            respondError(status)
+            return .done
+        }
+        logError("auth request unexpected status: \(status)")
+        respondError(500)
+        return .done
+    }
+}

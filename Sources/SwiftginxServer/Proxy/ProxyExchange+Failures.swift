@@ -1,0 +1,182 @@
+// The failure side of a proxied request: trying the next peer as
+// `proxy_next_upstream` allows (tries, time, idempotence), answering 502/504 with
+// error_page, aborting when the client is gone, releasing the peer and the upstream
+// connection, the proxy's timers, and error-log lines in nginx's upstream form
+// (client, server, request, upstream, host). The request side is in
+// ProxyExchange+Request.swift.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+extension ProxyExchange {
+    // MARK: failures
+
+    /// The current try failed: the next peer if `proxy_next_upstream` allows, else an error answer.
+    func nextUpstream(_ failure: ProxyExchange.Failure, status: Int? = nil) {
+        let condition: NextUpstream =
+            switch failure {
+            case .error: .error
+            case .timeout: .timeout
+            case .invalidHeader: .invalidHeader
+            }
+        releasePeer(failed: true)
+        if let u = upstream { worker.closeUpstream(u) }
+        upstream = nil
+        if statuses.last == 0 {
+            statuses[statuses.count - 1] = failure == .timeout ? 504 : 502
+            responseTimes[responseTimes.count - 1] = worker.clock.milliseconds - tryStartedAt
+        }
+        if canTryNext(condition) {
+            phase = .connecting
+            return
+        }
+        finishProxyWithError(failure == .timeout ? 504 : 502)
+    }
+
+    /// Whether another peer may be tried for `condition` (tries, time, idempotence, bytes sent).
+    func canTryNext(_ condition: NextUpstream) -> Bool {
+        guard settings.nextUpstream.contains(condition), !headerSent, !bodyDiscarded else { return false }
+        if settings.nextUpstreamTries > 0 && tries >= settings.nextUpstreamTries { return false }
+        if settings.nextUpstreamTimeout > 0 && worker.now - startedAt >= Int64(settings.nextUpstreamTimeout) {
+            return false
+        }
+        if requestSentAny && !settings.nextUpstream.contains(.nonIdempotent) {
+            // nginx's non-idempotent methods: POST, LOCK, PATCH.
+            switch request.head.method {
+            case .post, .patch: return false
+            case .other:
+                if asciiCaseEqual(request.headBytes[request.head.methodBytes], Array("lock".utf8)) { return false }
+            default: break
+            }
+        }
+        guard let group = group else { return false }
+        return tried.count < group.servers.count || tried.contains(false)
+    }
+
+    /// Ends the peer's part in this request; a failure may take it out (logged as nginx does).
+    func releasePeer(failed: Bool) {
+        guard let peers = peers, peer >= 0 else { return }
+        if peers.release(peer, failed: failed, now: worker.now) {
+            logUpstream(.warn, "upstream server temporarily disabled while \(phaseText())")
+        }
+        peer = -1
+    }
+
+    func phaseText() -> String {
+        switch phase {
+        case .connecting: "connecting to upstream"
+        case .sending: "sending request to upstream"
+        case .readingHead: "reading response header from upstream"
+        default: "reading upstream"
+        }
+    }
+
+    /// Gives up on the upstream and answers `status` (error_page applies).
+    func finishProxyWithError(_ status: Int) {
+        releasePeer(failed: false)
+        if let u = upstream { worker.closeUpstream(u) }
+        upstream = nil
+        phase = .finished
+        if request.bodyPending { request.keepAlive = false }
+        restoreLeftover()
+        request.respondError(status)
+    }
+
+    /// The client went away or broke the request: no answer, close.
+    func abortProxy(status: Int) {
+        releasePeer(failed: false)
+        if let u = upstream { worker.closeUpstream(u) }
+        upstream = nil
+        phase = .finished
+        if request.status == 0 { request.status = status }
+        request.keepAlive = false
+        request.aborted = true
+        request.responseFinished()
+    }
+
+    /// Bytes read past the body belong to the next request on this connection.
+    func restoreLeftover() {
+        if !leftover.isEmpty {
+            request.returnUnreadInput(leftover)
+            leftover.removeAll(keepingCapacity: true)
+        }
+    }
+
+    /// The client connection closed: the upstream side goes too.
+    func close() {
+        releasePeer(failed: false)
+        if let u = upstream { worker.closeUpstream(u) }
+        upstream = nil
+        phase = .finished
+        if bodyFile >= 0 {
+            FileSystem.close(bodyFile)
+            bodyFile = -1
+        }
+        if spoolFile >= 0 {
+            FileSystem.close(spoolFile)
+            spoolFile = -1
+        }
+    }
+
+    /// A timer of the proxied request fired.
+    func onTimeout() {
+        switch phase {
+        case .readingBody:
+            request.logInfo("client timed out (110: Connection timed out) while reading client request body")
+            abortProxy(status: 408)
+        case .sending where timer == .readingBody:
+            request.logInfo("client timed out (110: Connection timed out) while reading client request body")
+            abortProxy(status: 408)
+        case .connecting, .sending:
+            let what = upstream?.connected == false ? "connecting to upstream" : "sending request to upstream"
+            logUpstream(.error, "upstream timed out (110: Connection timed out) while \(what)")
+            nextUpstream(.timeout)
+        case .readingHead:
+            logUpstream(
+                .error, "upstream timed out (110: Connection timed out) while reading response header from upstream")
+            nextUpstream(.timeout)
+        case .relaying:
+            if timer == .sending {
+                request.logInfo("client timed out (110: Connection timed out) while sending to client")
+            } else {
+                logUpstream(.error, "upstream timed out (110: Connection timed out) while reading upstream")
+            }
+            abortProxy(status: request.status)
+        case .tunnel:
+            logUpstream(.error, "upstream timed out (110: Connection timed out) while proxying upgraded connection")
+            abortProxy(status: 101)
+        case .finished:
+            break
+        }
+    }
+
+    // MARK: logging
+
+    /// An error-log line with nginx's upstream context: client, server, request, upstream, host.
+    func logUpstream(_ level: LogLevel, _ message: String) {
+        let log = worker.state.errorLog
+        guard log.enabled(level) else { return }
+        var s = message + ", client: \(request.peer.host)"
+        if let server = request.server { s += ", server: \(server.primaryName)" }
+        let b = request.headBytes
+        if request.head.headLength > 0 {
+            s += ", request: \"\(String(decoding: b[request.head.requestLine], as: UTF8.self))\""
+        }
+        if let last = addresses.last {
+            let tls = pass?.ssl == true
+            let scheme = pass?.proto == .uwsgi ? (tls ? "suwsgi://" : "uwsgi://") : (tls ? "https://" : "http://")
+            let uri =
+                sentURI.upperBound <= requestHead.writerIndex
+                ? String(
+                    decoding: UnsafeRawBufferPointer(start: requestHead.base, count: requestHead.writerIndex)[
+                        sentURI], as: UTF8.self) : ""
+            s += ", upstream: \"\(scheme)\(last)\(uri)\""
+        }
+        if request.head.headLength > 0, let h = request.head.host {
+            s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\""
+        }
+        log.log(level, s, connection: request.connectionNumber)
+    }
+}

@@ -1,0 +1,504 @@
+// Proxying a request (proxy_pass / uwsgi_pass), driven by events of either socket:
+// read the request body first (memory, then a temporary file), pick a peer (round
+// robin with passive health), take a cached keep-alive connection or connect, send
+// the request, and on failure try the next peer as `proxy_next_upstream` allows or
+// answer 502/504 with nginx's error-log line. A cached connection that turns out to
+// have been closed by the server before any response byte (the keep-alive race) is
+// retried on a fresh connection, not counted as a failure.
+// Failures, timeouts and logging are in ProxyExchange+Failures.swift, the
+// response side in ProxyExchange+ResponseHead.swift and +ProxyRelay.swift.
+
+import Glibc
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+import SwiftginxUpstream
+
+extension ProxyExchange {
+    /// Starts proxying `request` to `pass`.
+    func start(_ request: Request, _ pass: UpstreamPass, location: Location) {
+        reset()
+        self.request = request
+        self.pass = pass
+        settingsStorage = pass.proto == .http ? location.settings.proxyStorage : location.settings.uwsgiStorage
+        startedAt = worker.now
+        guard resolveTarget(pass) else {
+            request.keepAlive = false
+            request.respondError(502)
+            return
+        }
+        if request.expectContinue {
+            // The body was left unread for static content; a proxy needs it.
+            request.expectContinue = false
+            request.bodyPending = true
+            request.keepAlive = request.head.keepAlive
+            if request.head.version != .http10 {
+                let continueLine: StaticString = "HTTP/1.1 100 Continue\r\n\r\n"
+                _ = try? request.writeClient(continueLine.utf8Start, continueLine.utf8CodeUnitCount)
+            }
+        }
+        request.activate(.proxy(self))
+        if request.bodyPending {
+            bodyRemaining = request.head.contentLength ?? 0
+            bodyChunked = request.head.isChunked ? ChunkedDecoder() : nil
+            // proxy_request_buffering off: connect now and pass the body on as it arrives
+            // (a chunked body stays chunked; an HTTP/1.0 upstream gets it buffered).
+            streaming = !settings.requestBuffering && (!request.head.isChunked || settings.http11)
+            // Body bytes that came with the head move to the body store; the head stays.
+            var ok = true
+            request.takeBufferedBody { ok = consumeBody($0) }
+            if !ok { return }
+            if bodyComplete() {
+                finishBody()
+            } else if streaming {
+                phase = .connecting
+            } else {
+                phase = .readingBody
+                timer = .readingBody
+                request.schedule(after: request.bodyTimeout)
+            }
+        } else {
+            phase = .connecting
+        }
+    }
+
+    /// Finds the group and peer table of a proxy_pass (evaluating one with variables).
+    private func resolveTarget(_ pass: UpstreamPass) -> Bool {
+        let tables = worker.generation.peerTables
+        if let g = pass.group {
+            group = g
+            peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
+            proxyHost = pass.proxyHost
+            proxyPort = pass.proxyPort
+            return peers != nil
+        }
+        guard let dynamic = pass.dynamic else { return false }
+        let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
+        let scheme = pass.proto == .http ? "http://" : "uwsgi://"
+        var rest = Substring(text)
+        if rest.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        var authority = rest
+        if let slash = rest.firstIndex(of: "/") {
+            authority = rest[..<slash]
+            dynamicURI = Array(rest[slash...].utf8)
+        }
+        let config = worker.generation.config
+        if let g = config.upstreamsByName[String(authority)], g.index < tables.count {
+            group = g
+            peers = tables[g.index]
+            proxyHost = String(authority)
+            proxyPort = "80"
+            return true
+        }
+        var host = String(authority)
+        var port = 80
+        if let colon = host.lastIndex(of: ":"), let n = Int(host[host.index(after: colon)...]) {
+            port = n
+            host = String(host[..<colon])
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard SocketAddress(host: host, port: port) != nil else {
+            request.logError("no resolver defined to resolve \(host)")
+            return false
+        }
+        let g = UpstreamGroup(
+            name: String(authority), servers: [UpstreamServer(address: .inet(host: host, port: port))],
+            isExplicit: false, index: -1)
+        group = g
+        peers = PeerTable(group: g)
+        proxyHost = String(authority)
+        proxyPort = String(port)
+        return true
+    }
+
+    /// An event on the upstream socket: drive the exchange; when it has ended, the
+    /// client side goes on (sends the answer, reads the next request).
+    func onUpstreamEvent() {
+        if drive() { request.wakeDownstream() }
+    }
+
+    /// Drives the proxied request as far as it goes; false when waiting for an event.
+    func drive() -> Bool {
+        while true {
+            switch phase {
+            case .readingBody:
+                if !readRequestBody() { return false }
+            case .connecting:
+                connectUpstream()
+            case .sending:
+                if !sendUpstreamRequest() { return false }
+            case .readingHead:
+                if !readUpstreamHead() { return false }
+            case .relaying:
+                if !relayResponse() { return false }
+            case .tunnel:
+                if !runTunnel() { return false }
+            case .finished:
+                return true
+            }
+        }
+        return true
+    }
+
+    // MARK: request body
+
+    private func bodyComplete() -> Bool {
+        if let d = bodyChunked { return d.isDone }
+        return bodyRemaining == 0
+    }
+
+    /// Reads the client's body; true when the phase changed.
+    private func readRequestBody() -> Bool {
+        let scratch = worker.scratch
+        while true {
+            var want = scratch.capacity
+            if bodyChunked == nil { want = Int(min(Int64(want), bodyRemaining)) }
+            do {
+                switch try request.readBody(scratch.base, want) {
+                case .wouldBlock:
+                    return false
+                case .processed(0):
+                    request.logInfo("client prematurely closed connection while reading client request body")
+                    abortProxy(status: 400)
+                    return true
+                case .processed(let n):
+                    if !consumeBody(UnsafeRawBufferPointer(start: scratch.base, count: n)) { return true }
+                    if bodyComplete() {
+                        finishBody()
+                        return true
+                    }
+                    request.schedule(after: request.bodyTimeout)
+                }
+            } catch {
+                request.logInfo("\(error) while reading client request body")
+                abortProxy(status: 400)
+                return true
+            }
+        }
+    }
+
+    /// Stores body bytes (decoding chunked framing); false when the request ended in an error.
+    private func consumeBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        if var dec = bodyChunked {
+            var off = 0
+            defer { bodyChunked = dec }
+            while off < bytes.count || dec.isDone {
+                switch dec.next(bytes, offset: &off) {
+                case .data(let r):
+                    if !storeBody(UnsafeRawBufferPointer(rebasing: bytes[r])) { return false }
+                case .needMore:
+                    return true
+                case .done:
+                    if off < bytes.count { leftover += bytes[off...] }
+                    if streaming {
+                        bodyMemory.reserve(5)
+                        bodyMemory.append("0\r\n\r\n")
+                    }
+                    return true
+                case .error(let e):
+                    request.logInfo(e.logMessage)
+                    bodyChunked = dec
+                    request.keepAlive = false
+                    finishProxyWithError(400)
+                    return false
+                }
+            }
+            return true
+        }
+        let take = Int(min(Int64(bytes.count), bodyRemaining))
+        bodyRemaining -= Int64(take)
+        if take < bytes.count { leftover += bytes[take...] }
+        return storeBody(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
+    }
+
+    private func storeBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard !bytes.isEmpty else { return true }
+        bodyLength += Int64(bytes.count)
+        let limit = request.location?.settings.clientMaxBodySize ?? 0
+        if limit > 0 && bodyLength > limit {
+            request.logError("client intended to send too large chunked body: \(bodyLength) bytes")
+            request.keepAlive = false
+            finishProxyWithError(413)
+            return false
+        }
+        if streaming {
+            // Passed on as it comes (re-chunked for a chunked request).
+            if bodyChunked != nil {
+                let size = String(bytes.count, radix: 16)
+                bodyMemory.reserve(bytes.count + size.utf8.count + 4)
+                bodyMemory.append(string: size)
+                bodyMemory.append("\r\n")
+                bodyMemory.append(bytes)
+                bodyMemory.append("\r\n")
+            } else {
+                bodyMemory.reserve(bytes.count)
+                bodyMemory.append(bytes)
+            }
+            return true
+        }
+        let memoryLimit = request.location?.settings.clientBodyBufferSize ?? 8192
+        if bodyFileSize == 0 && bodyMemory.readableCount + bytes.count <= max(memoryLimit, 0) {
+            bodyMemory.reserve(bytes.count)
+            bodyMemory.append(bytes)
+            return true
+        }
+        do {
+            if bodyFile < 0 {
+                bodyFile = try FileSystem.openTemporary(in: worker.state.prefix + "client_body_temp")
+            }
+            if bodyFileSize == 0 { FileSystem.truncate(bodyFile) }
+            guard let base = bytes.baseAddress else { return true }
+            try FileSystem.writeAll(bodyFile, base, bytes.count, at: bodyFileSize)
+            bodyFileSize += Int64(bytes.count)
+            return true
+        } catch {
+            request.logError("\(error) while writing the client request body to a temporary file", level: .crit)
+            request.keepAlive = false
+            finishProxyWithError(500)
+            return false
+        }
+    }
+
+    /// The whole body is stored: on to the upstream.
+    private func finishBody() {
+        request.bodyPending = false
+        phase = .connecting
+    }
+
+    // MARK: connecting
+
+    private func connectUpstream() {
+        guard let group = group, let peers = peers else {
+            finishProxyWithError(502)
+            return
+        }
+        resetResponse()
+        if requestHead.readableCount == 0 && requestHead.writerIndex == 0 { buildUpstreamRequest() }
+        requestHeadSent = 0
+        bodySent = 0
+        requestSentAny = false
+        if retryFresh {
+            retryFresh = false
+        } else {
+            if tried.count != group.servers.count {
+                tried.removeAll(keepingCapacity: true)
+                tried.append(contentsOf: repeatElement(false, count: group.servers.count))
+            }
+            let key: [UInt8]
+            switch group.method {
+            case .ipHash: key = request.peer.rawAddress
+            case .hash: key = group.hashKey.map { request.evaluate($0) } ?? []
+            default: key = []
+            }
+            switch peers.pick(now: worker.now, tried: tried, key: key) {
+            case .noLivePeers:
+                logUpstream(.error, "no live upstreams while connecting to upstream")
+                finishProxyWithError(502)
+                return
+            case .peer(let i):
+                peer = i
+                tried[i] = true
+                tries += 1
+            }
+            addresses.append(peers.addressTexts[peer])
+            statuses.append(0)
+            tryStartedAt = worker.clock.milliseconds
+            connectTimes.append(-1)
+            headerTimes.append(-1)
+            responseTimes.append(-1)
+            responseLengths.append(0)
+            if let u = worker.takeIdleUpstream(group: group, peer: peer) {
+                u.owner = self
+                upstream = u
+                reused = true
+                connectTimes[connectTimes.count - 1] = 0
+                phase = .sending
+                return
+            }
+        }
+        reused = false
+        let address = group.servers[peer].address
+        do {
+            let start: Socket.ConnectStart
+            switch address {
+            case .inet(let host, let port):
+                guard let a = SocketAddress(host: host, port: port) else { throw SystemError("connect", errno: EINVAL) }
+                start = try Socket.connect(to: a)
+            case .unix(let path):
+                start = try Socket.connect(unixPath: path)
+            }
+            let fd: Int32
+            var connected = false
+            switch start {
+            case .connected(let f):
+                fd = f
+                connected = true
+            case .inProgress(let f): fd = f
+            }
+            let u = try worker.registerUpstream(fd: fd, group: group, peer: peer, address: address)
+            u.owner = self
+            u.connected = connected
+            upstream = u
+            if pass?.ssl == true && !beginUpstreamTLS(u) {
+                nextUpstream(.error)
+                return
+            }
+            phase = .sending
+            if !connected {
+                timer = .connecting
+                request.schedule(after: settings.connectTimeout)
+            }
+        } catch {
+            logUpstream(.error, "\(error) while connecting to upstream")
+            nextUpstream(.error)
+        }
+    }
+
+    // MARK: sending
+
+    /// Writes the request (head, memory body, file body); true when the phase changed.
+    private func sendUpstreamRequest() -> Bool {
+        guard let u = upstream else { return true }
+        if !u.connected {
+            guard Socket.isWritable(u.fd) else { return false }
+            if let e = Socket.pendingError(u.fd) {
+                logUpstream(.error, "\(e) while connecting to upstream")
+                nextUpstream(.error)
+                return true
+            }
+            u.connected = true
+            connectTimes[connectTimes.count - 1] = worker.clock.milliseconds - tryStartedAt
+        }
+        if u.tls != nil && !u.handshakeDone {
+            switch continueUpstreamHandshake(u) {
+            case nil:
+                timer = .connecting
+                request.schedule(after: settings.connectTimeout)
+                return false
+            case false?:
+                nextUpstream(.error)
+                return true
+            case true?:
+                break
+            }
+        }
+        let sendBody = settings.passRequestBody
+        do {
+            while true {
+                let headLeft = requestHead.writerIndex - requestHeadSent
+                let memoryLeft =
+                    sendBody ? bodyMemory.writerIndex - Int(min(bodySent, Int64(bodyMemory.writerIndex))) : 0
+                let fileLeft = sendBody ? bodyFileSize - max(0, bodySent - Int64(bodyMemory.writerIndex)) : 0
+                if headLeft > 0 {
+                    switch try upstreamWrite(
+                        u, requestHead.base + requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0)
+                    {
+                    case .wouldBlock: return waitToSend()
+                    case .processed(let n):
+                        requestHeadSent += n
+                        requestSentAny = true
+                    }
+                    continue
+                }
+                if memoryLeft > 0 {
+                    let from = Int(bodySent)
+                    switch try upstreamWrite(u, bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
+                    case .wouldBlock: return waitToSend()
+                    case .processed(let n): bodySent += Int64(n)
+                    }
+                    continue
+                }
+                if fileLeft > 0 {
+                    var offset = bodySent - Int64(bodyMemory.writerIndex)
+                    switch try upstreamSendfile(u, bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30))) {
+                    case .wouldBlock: return waitToSend()
+                    case .processed(0):
+                        throw SystemError("sendfile", errno: EIO)
+                    case .processed(let n): bodySent += Int64(n)
+                    }
+                    continue
+                }
+                if streaming && request.bodyPending {
+                    switch readStreamedBody() {
+                    case .more: continue
+                    case .wait: return false
+                    case .ended: return true
+                    }
+                }
+                break
+            }
+        } catch {
+            if reused && head.headLength == 0 && !bodyDiscarded {
+                // The cached connection was closed by the server as we reused it.
+                retryOnFreshConnection()
+                return true
+            }
+            logUpstream(.error, "\(error) while sending request to upstream")
+            nextUpstream(.error)
+            return true
+        }
+        // The answer cannot be there before the request: wait for epoll to report it.
+        u.readReady = false
+        phase = .readingHead
+        timer = .readingHead
+        request.schedule(after: settings.readTimeout)
+        return true
+    }
+
+    private enum StreamStep { case more, wait, ended }
+
+    /// proxy_request_buffering off: the next piece of the client's body, once what was
+    /// read before has gone upstream (so memory stays at one read).
+    private func readStreamedBody() -> StreamStep {
+        if bodyComplete() {
+            request.bodyPending = false
+            return .more
+        }
+        bodyMemory.clear()
+        bodySent = 0
+        bodyDiscarded = true
+        let scratch = worker.scratch
+        var want = scratch.capacity
+        if bodyChunked == nil { want = Int(min(Int64(want), bodyRemaining)) }
+        do {
+            switch try request.readBody(scratch.base, want) {
+            case .wouldBlock:
+                timer = .readingBody
+                request.schedule(after: request.bodyTimeout)
+                return .wait
+            case .processed(0):
+                request.logInfo("client prematurely closed connection while sending request to upstream")
+                abortProxy(status: 400)
+                return .ended
+            case .processed(let n):
+                if !consumeBody(UnsafeRawBufferPointer(start: scratch.base, count: n)) { return .ended }
+                if bodyComplete() { request.bodyPending = false }
+                return .more
+            }
+        } catch {
+            request.logInfo("\(error) while reading client request body")
+            abortProxy(status: 400)
+            return .ended
+        }
+    }
+
+    private func waitToSend() -> Bool {
+        timer = .sending
+        request.schedule(after: settings.sendTimeout)
+        return false
+    }
+
+    /// The keep-alive race: the same peer again on a new connection, not counted as a try.
+    func retryOnFreshConnection() {
+        if bodyDiscarded {
+            // Part of a streamed body is gone: it cannot be sent again.
+            nextUpstream(.error)
+            return
+        }
+        if let u = upstream { worker.closeUpstream(u) }
+        upstream = nil
+        reused = false
+        retryFresh = true
+        phase = .connecting
+    }
+}

@@ -1,0 +1,103 @@
+// The seam between a request and the connection it came on. Everything a request,
+// its phases and its content handlers need from below goes through here: the head's
+// bytes, the client's address and TLS state, the listen address, reading the rest of
+// the body, writing interim bytes, timers, and telling the connection that the
+// answer is ready or comes later. An HTTP/2 stream will answer the same questions
+// for its stream; nothing above this file knows how requests are framed.
+
+import SwiftginxConfig
+import SwiftginxPosix
+import SwiftginxTLS
+
+extension Request {
+    /// The bytes the head's ranges index into.
+    @inline(__always) var headBytes: UnsafeRawBufferPointer { connection.headBytes }
+    var peer: SocketAddress { connection.peer }
+    var remoteAddressText: [UInt8] { connection.remoteAddressText }
+    var localAddress: SocketAddress? { connection.localAddress ?? Socket.localAddress(connection.fd) }
+    var tls: TLSConnection? { connection.tls }
+    var plainHTTPOnTLSPort: Bool { connection.plainHTTPOnTLSPort }
+    /// The servers on the address the request came to.
+    var group: ListenGroup { connection.group }
+    /// `$connection`, `$connection_requests`.
+    var connectionNumber: Int { connection.number }
+    var connectionRequests: Int { connection.requests }
+    /// A graceful stop is under way: no keep-alive.
+    var shuttingDown: Bool { connection.shuttingDown }
+
+    // The writer's bookkeeping, as the handlers see it.
+    var output: ByteBuffer { writer.output }
+    var bodyBytesSent: Int64 {
+        get { writer.bodyBytesSent }
+        set { writer.bodyBytesSent = newValue }
+    }
+
+    /// The answer is in the writer: the connection sends it.
+    func flushResponse() {
+        if parent != nil {
+            subrequestAnswered()
+            return
+        }
+        connection.respond()
+    }
+
+    /// The answer comes later: events and timers go to `resume` / `onTimeout`.
+    func activate(_ content: ActiveContent) {
+        activeContent = content
+        if let parent {
+            if case .waitingForSubrequest = parent.activeContent { return }
+            parent.activate(.waitingForSubrequest)
+            return
+        }
+        connection.activate()
+    }
+
+    /// Arms the connection's timer for the active content handler.
+    @inline(__always) func schedule(after ms: Int) {
+        worker.schedule(connection, after: ms)
+    }
+
+    /// Reads request body bytes from the client.
+    @inline(__always) func readBody(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        try connection.transport.read(buf, count)
+    }
+
+    /// Writes bytes to the client outside a response body (100 Continue, a tunnel).
+    @inline(__always) func writeClient(_ buf: UnsafeRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        try connection.transport.write(buf, count)
+    }
+
+    /// A file region to the client (a spooled proxied response).
+    func sendfileClient(_ file: Int32, offset: inout Int64, count: Int) throws(SystemError) -> IOResult<Int> {
+        try connection.transport.sendfile(file, offset: &offset, count: count, bounce: worker.tlsBuffer)
+    }
+
+    /// Body bytes that arrived with the head, taken out of the connection's input.
+    func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
+        connection.takeBufferedBody(body)
+    }
+
+    /// Bytes read after the end of the body belong to the next request.
+    func returnUnreadInput(_ bytes: [UInt8]) {
+        connection.returnUnreadInput(bytes)
+    }
+
+    /// The response is complete (or abandoned): the connection goes on.
+    func responseFinished() {
+        if parent != nil {
+            subrequestAnswered()
+            return
+        }
+        connection.respond()
+        connection.finishResponse()
+    }
+
+    /// After an event handled by the content handler: the connection continues.
+    func wakeDownstream() {
+        if let parent {
+            parent.subrequestProgressed(self)
+            return
+        }
+        connection.drive()
+    }
+}

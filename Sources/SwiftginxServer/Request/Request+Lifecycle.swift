@@ -1,0 +1,68 @@
+// A request's life after its phases: an activated content handler is resumed by
+// socket events and timers (through the connection, or through the parent for a
+// subrequest), the access log is written once the response is finished, and an
+// abandoned request (the connection closed) releases its upstream side.
+
+import SwiftginxPosix
+
+extension Request {
+    /// An event for the active content handler; true when it has answered or ended
+    /// (the connection goes on), false while it waits.
+    func resume() -> Bool {
+        switch activeContent {
+        case .none:
+            return true
+        case .proxy(let exchange):
+            return exchange.drive()
+        case .waitingForSubrequest:
+            guard let sub = subrequest else { return true }
+            if !sub.request.resume() { return false }
+            return subrequestEnded()
+        }
+    }
+
+    /// The connection's timer fired while the content handler was active.
+    func onTimeout() {
+        switch activeContent {
+        case .none: break
+        case .proxy(let exchange): exchange.onTimeout()
+        case .waitingForSubrequest: subrequest?.request.onTimeout()
+        }
+    }
+
+    /// The response has been sent (or abandoned): the log phase.
+    func finalize() {
+        if parent != nil { return }
+        worker.writeAccessLog(self)
+    }
+
+    /// The connection closed under the request.
+    func abandon() {
+        if let sub = subrequest {
+            sub.request.abandon()
+            subrequest = nil
+        }
+        if let proxy { proxy.close() }
+        activeContent = .none
+    }
+
+    /// A file being sent shrank under us: the response cannot be completed.
+    func fileTruncated() {
+        logError("sendfile() reported that \"\(String(decoding: pathBuffer, as: UTF8.self))\" was truncated")
+        keepAlive = false
+    }
+
+    // The writer's bookkeeping, as the handlers see it.
+    var responseStart: Int {
+        get { writer.responseStart }
+        set { writer.responseStart = newValue }
+    }
+    var responseHeadLength: Int {
+        get { writer.responseHeadLength }
+        set { writer.responseHeadLength = newValue }
+    }
+    var lastResponseHead: [UInt8] {
+        get { writer.lastResponseHead }
+        _modify { yield &writer.lastResponseHead }
+    }
+}

@@ -1,0 +1,263 @@
+// The phase engine: a request runs its server's compiled steps (server rewrite,
+// find config), then those of the location found (find-config checks, rewrite,
+// precontent, content) — nginx's phases, compiled per server and location at
+// configuration time (SwiftginxConfig/Phases.swift). Each step's handler answers
+// `.next` (go on), `.nextPhase` (skip the rest of this phase), `.findConfig` (the
+// URI changed: search the locations again), `.done` (answered, or answering
+// through an activated content handler) or `.suspend` (waiting for a subrequest or
+// a timer; `resumePhases` continues at the same step). The route explainer runs
+// this same engine with a trace sink (Request+Trace.swift).
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxRouting
+
+extension Request {
+    static let maxInternalRedirects = 10
+
+    enum StepResult {
+        case next, nextPhase, findConfig, done, suspend
+    }
+
+    /// A parsed head: set up the request and run its phases.
+    func begin() {
+        reset()
+        startMilliseconds = worker.clock.milliseconds
+        let buf = headBytes
+        let server = selectServer(buf)
+        self.server = server
+        adopt(server.defaultSettings)
+        keepAlive = head.keepAlive
+        bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
+        if head.expectContinue && bodyPending {
+            // The body is never read for static content: do not invite it, close after
+            // (a proxied location undoes this and answers 100 Continue).
+            keepAlive = false
+            bodyPending = false
+            expectContinue = true
+        }
+        let path = buf[head.path]
+        guard path.first == UInt8(ascii: "/"),
+            URINormalizer.normalize(
+                UnsafeRawBufferPointer(rebasing: path), mergeSlashes: server.settings.mergeSlashes, into: &uri)
+        else {
+            trace?.note("the URI is invalid: 400")
+            logInfo("client sent invalid request")
+            keepAlive = false
+            sendDefaultPage(400)
+            return
+        }
+        if let q = head.query {
+            hasArgs = true
+            args.append(contentsOf: buf[q])
+        }
+        if group.options.ssl && !checkTLSRequest(server) { return }
+        steps = server.steps
+        stepIndex = 0
+        runPhases()
+    }
+
+    /// Runs steps from the current position until one answers or suspends.
+    func runPhases() {
+        while stepIndex < steps.count {
+            let step = steps[stepIndex]
+            stepIndex += 1
+            switch run(step) {
+            case .next:
+                continue
+            case .nextPhase:
+                let phase = step.phase
+                while stepIndex < steps.count && steps[stepIndex].phase == phase { stepIndex += 1 }
+            case .findConfig:
+                redirects += 1
+                isInternal = true
+                findConfig()
+                return
+            case .done, .suspend:
+                return
+            }
+        }
+    }
+
+    /// Continues after a suspended step.
+    func resumePhases() {
+        runPhases()
+    }
+
+    private func run(_ step: PhaseStep) -> StepResult {
+        trace?.step(step)
+        switch step {
+        case .serverRewrite(let rewrites):
+            guard let server else { return .done }
+            switch runRewrites(rewrites, settings: server.defaultSettings) {
+            case .handled: return .done
+            case .proceed, .restart: return .next
+            }
+        case .findConfig:
+            findConfig()
+            return .done
+        case .internalOnly:
+            if isInternal { return .next }
+            trace?.note("internal location, external request: 404")
+            respondError(404)
+            return .done
+        case .bodySizeLimit(let limit):
+            guard let cl = head.contentLength, cl > limit else { return .next }
+            logError("client intended to send too large body: \(cl) bytes")
+            keepAlive = false
+            bodyPending = true
+            respondError(413)
+            return .done
+        case .rewrite(let rewrites):
+            guard let location else { return .done }
+            switch runRewrites(rewrites, settings: location.settings) {
+            case .handled:
+                return .done
+            case .restart:
+                // A rewritten URI is an internal request that searches the locations again.
+                return .findConfig
+            case .proceed:
+                if let current = self.location, current !== location {
+                    // An `if` block switched the request to its pseudo-location: its
+                    // steps after the rewrite phase run instead.
+                    enterLocation(current, after: .rewrite)
+                }
+                return .next
+            }
+        case .authRequest(let uri):
+            return runAuthRequest(uri)
+        case .tryFiles(let t):
+            return runTryFiles(t)
+        case .upstreamStatus:
+            guard let location else { return .done }
+            if trace != nil { return traceContent("upstream_status") }
+            serveUpstreamStatus(settings: location.settings)
+            return .done
+        case .pass(let pass):
+            guard let location else { return .done }
+            if trace != nil { return traceContent("\(pass.proto == .http ? "proxy_pass" : "uwsgi_pass")") }
+            let exchange = proxy ?? ProxyExchange(worker: worker)
+            proxy = exchange
+            exchange.start(self, pass, location: location)
+            return .done
+        case .staticFiles:
+            guard let location else { return .done }
+            serveStatic(location)
+            return .done
+        }
+    }
+
+    /// Location matching for `uri` (nginx's find-config phase), then that location's steps.
+    func findConfig() {
+        guard let server else { return }
+        if redirects > Request.maxInternalRedirects {
+            logError(
+                "rewrite or internal redirection cycle while internally redirecting to \"\(String(decoding: uri, as: UTF8.self))\""
+            )
+            trace?.note("rewrite or internal redirection cycle: 500")
+            keepAlive = false
+            sendDefaultPage(500)
+            return
+        }
+        if !server.autoRedirects.isEmpty, server.autoRedirects.contains(String(decoding: uri, as: UTF8.self)) {
+            var target = uri + [UInt8(ascii: "/")]
+            if hasArgs { target += [UInt8(ascii: "?")] + args }
+            trace?.note("a proxied prefix location ends in \"/\": 301 to the URI with the slash")
+            sendRedirect(301, location: target, settings: server.defaultSettings)
+            return
+        }
+        let match: LocationMatch<Location>?
+        if let trace {
+            let (m, lines) = server.locations.explain(String(decoding: uri, as: UTF8.self))
+            trace.locationSearch(lines)
+            match = m
+        } else {
+            match = uri.withUnsafeBytes { server.locations.match($0) }
+        }
+        guard let match else {
+            // No location matches: nginx serves with the server level's settings.
+            trace?.note("no location matches: the server level's settings")
+            runLocation(server.serverLevelLocation, captures: [])
+            return
+        }
+        if !match.captures.isEmpty {
+            captureRegex = match.regex
+            captureSubject = uri
+        }
+        runLocation(match.location, captures: match.captures)
+    }
+
+    /// Runs `location`'s steps (a matched, named or error_page location).
+    func runLocation(_ location: Location, captures: [Range<Int>]) {
+        if !captures.isEmpty { self.captures = captures }
+        trace?.enter(location)
+        enterLocation(location, after: nil)
+        runPhases()
+    }
+
+    /// Makes `location` the request's location; its steps run from the first one of a
+    /// phase after `phase` (all of them when nil).
+    private func enterLocation(_ location: Location, after phase: HTTPPhase?) {
+        self.location = location
+        adopt(location.settings)
+        steps = location.steps
+        stepIndex = 0
+        if let phase {
+            while stepIndex < steps.count && steps[stepIndex].phase <= phase { stepIndex += 1 }
+        }
+    }
+
+    /// Restarts location matching with a new URI (index, error_page, try_files).
+    func internalRedirect(to uri: [UInt8], args: [UInt8]?) {
+        redirects += 1
+        isInternal = true
+        self.uri = uri
+        if let args {
+            self.args = args
+            hasArgs = !args.isEmpty
+        }
+        trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
+        findConfig()
+    }
+}
+extension Request {
+    /// Host header (or absolute-form authority) → server: lowercased, port and trailing dot removed.
+    private func selectServer(_ buf: UnsafeRawBufferPointer) -> VirtualServer {
+        let group = self.group
+        guard let h = head.host else { return group.defaultServer }
+        var end = h.upperBound
+        // Strip ":port" (not inside an IPv6 literal).
+        var i = end - 1
+        while i >= h.lowerBound {
+            let c = buf[i]
+            if c == UInt8(ascii: ":") {
+                end = i
+                break
+            }
+            if c == UInt8(ascii: "]") || !(c >= 48 && c <= 57) { break }
+            i -= 1
+        }
+        if end > h.lowerBound && buf[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        let count = end - h.lowerBound
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { tmp in
+            for j in 0..<count {
+                let c = buf[h.lowerBound + j]
+                tmp[j] = (c >= 65 && c <= 90) ? c | 0x20 : c
+            }
+            let host = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<count])
+            var captures: (Regex, [Range<Int>])? = nil
+            let server = group.server(forHost: host, captures: &captures)
+            if let (regex, ranges) = captures {
+                // server_name regex captures are variables until a location regex replaces them.
+                self.captureRegex = regex
+                self.captureSubject = Array(host)
+                self.captures = ranges
+                for (name, n) in regex.namedGroups where n < ranges.count && !ranges[n].isEmpty {
+                    self.customVariables[name] = Array(host[ranges[n]])
+                }
+            }
+            return server
+        }
+    }
+
+}

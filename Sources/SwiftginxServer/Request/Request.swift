@@ -1,0 +1,170 @@
+// One request, whatever protocol brought it: the parsed head, the chosen server and
+// location, where it is in nginx's phases, its variables and captures, the content
+// handler answering it (a proxy exchange keeps its state here), and the writer the
+// answer goes through. The connection keeps one Request and resets it (keeping
+// capacity) for every message; a subrequest is a Request of its own whose answer
+// goes to its parent. What it needs from the connection below is in
+// Request+Downstream.swift; the phases in Request+Phases.swift.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+import SwiftginxRouting
+
+final class Request {
+    unowned let worker: Worker
+    /// The connection the request came on (see Request+Downstream.swift).
+    unowned(unsafe) var connection: HTTP1Connection! = nil
+    let writer: ResponseWriter
+    var head = RequestHead()
+
+    var server: VirtualServer? = nil
+    var location: Location? = nil
+    /// The phase engine's position: the handler list being run and the next step in it.
+    var steps: [PhaseStep] = []
+    var stepIndex = 0
+    var captures: [Range<Int>] = []
+    /// The regex and the URI its captures index into (the URI may change afterwards).
+    var captureRegex: Regex? = nil
+    var captureSubject: [UInt8] = []
+    /// Values of `set` variables.
+    var customVariables: [String: [UInt8]] = [:]
+    /// Nesting of map evaluations (a map whose source is a map).
+    var mapDepth = 0
+    /// Normalized, %-decoded path (`$uri`).
+    var uri: [UInt8] = []
+    /// Query string without '?' (`$args`), as bytes.
+    var args: [UInt8] = []
+    var hasArgs = false
+    var status = 0
+    /// Set when an error_page redirect answers with another status.
+    var overrideStatus: Int? = nil
+    var isInternal = false
+    /// A rewrite changed the URI (proxy_pass then sends the changed URI whole).
+    var uriChanged = false
+    /// The client sent `Expect: 100-continue` with a body.
+    var expectContinue = false
+    var redirects = 0
+    var errorPageUsed = false
+    /// The method after an error_page redirect (GET unless HEAD).
+    var headOnly = false
+    var keepAlive = true
+    var bodyPending = false
+    var lingerAlways = false
+    var aborted = false
+    /// Wall-clock milliseconds when the head was complete.
+    var startMilliseconds: Int64 = 0
+    var keepaliveTimeout = 75_000
+    var sendTimeout = 60_000
+    var bodyTimeout = 60_000
+    var lingering: LingeringClose = .on
+    var lingeringTime = 30_000
+    var lingeringTimeout = 5_000
+    var tcpNodelay = true
+    var contentType: [UInt8] = []
+    /// Header lines an X-Accel-Redirect answer passes on to the redirected response,
+    /// and its Content-Type (which replaces the file's type).
+    var carriedHeaders: [UInt8] = []
+    var carriedContentType: [UInt8]? = nil
+    /// The file path of the current request, built in place (keeps its capacity).
+    var pathBuffer: [UInt8] = []
+
+    /// The proxy exchange of a proxied request (kept for reuse by the next one).
+    var proxy: ProxyExchange? = nil
+    /// The content handler producing the answer after the request was activated.
+    var activeContent: ActiveContent = .none
+    /// A subrequest's parent, and the subrequest this request waits for.
+    var parent: Request? = nil
+    var subrequest: Subrequest? = nil
+    /// Nesting depth of subrequests (nginx's limit is 50).
+    var depth = 0
+    /// A subrequest whose body is not wanted (only its status and head).
+    var headerOnlySubrequest = false
+    /// The route explainer's sink (nil when serving).
+    var trace: RouteTrace? = nil
+
+    init(worker: Worker, writer: ResponseWriter) {
+        self.worker = worker
+        self.writer = writer
+    }
+
+    func reset() {
+        server = nil
+        location = nil
+        steps = []
+        stepIndex = 0
+        captures.removeAll(keepingCapacity: true)
+        captureRegex = nil
+        captureSubject.removeAll(keepingCapacity: true)
+        if !customVariables.isEmpty { customVariables.removeAll(keepingCapacity: true) }
+        uri.removeAll(keepingCapacity: true)
+        args.removeAll(keepingCapacity: true)
+        hasArgs = false
+        status = 0
+        overrideStatus = nil
+        isInternal = false
+        uriChanged = false
+        expectContinue = false
+        redirects = 0
+        errorPageUsed = false
+        headOnly = false
+        keepAlive = true
+        bodyPending = false
+        lingerAlways = false
+        aborted = false
+        contentType.removeAll(keepingCapacity: true)
+        if !carriedHeaders.isEmpty { carriedHeaders.removeAll(keepingCapacity: true) }
+        carriedContentType = nil
+        activeContent = .none
+        subrequest = nil
+    }
+
+    /// Copies what the connection needs after the response from a location.
+    func adopt(_ s: LocationSettings) {
+        keepaliveTimeout = s.keepaliveTimeout
+        sendTimeout = s.sendTimeout
+        bodyTimeout = s.clientBodyTimeout
+        lingering = s.lingeringClose
+        lingerAlways = s.lingeringClose == .always
+        lingeringTime = s.lingeringTime
+        lingeringTimeout = s.lingeringTimeout
+        tcpNodelay = s.tcpNodelay
+    }
+
+    var isHeadOnly: Bool { head.method == .head }
+
+    // MARK: logging
+
+    /// Messages are built only when the error log takes their level.
+    func logInfo(_ message: @autoclosure () -> String) {
+        let log = worker.state.errorLog
+        guard log.enabled(.info) else { return }
+        log.log(.info, message() + clientSuffix(), connection: connectionNumber)
+    }
+
+    func logError(_ message: @autoclosure () -> String, level: LogLevel = .error) {
+        let log = worker.state.errorLog
+        guard log.enabled(level) else { return }
+        log.log(level, message() + clientSuffix(), connection: connectionNumber)
+    }
+
+    /// ", client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", host: "x"".
+    func clientSuffix() -> String {
+        var s = ", client: \(peer.host)"
+        if let server { s += ", server: \(server.primaryName)" }
+        if head.headLength > 0 {
+            let b = headBytes
+            s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\""
+            if let h = head.host { s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\"" }
+        }
+        return s
+    }
+}
+
+/// What produces the answer of an activated request (dispatched with a switch, no
+/// existentials): the proxy exchange, or a subrequest being waited for.
+enum ActiveContent {
+    case none
+    case proxy(ProxyExchange)
+    case waitingForSubrequest
+}

@@ -1,0 +1,128 @@
+// Subrequests: an internal Request whose answer goes to its parent instead of the
+// client — its status and headers, and its body in memory — as nginx's
+// ngx_http_subrequest. The parent's phase handler starts one and suspends; the
+// subrequest runs its own phases (location matching, rewrites, content: a static
+// file, a proxy exchange, ...) on the same connection; when it has answered, the
+// parent resumes at the step after the one that started it. Nesting is limited as
+// in nginx (50 levels: "subrequests cycle").
+
+import SwiftginxConfig
+import SwiftginxHTTP
+
+final class Subrequest {
+    static let maxDepth = 50
+
+    let request: Request
+    /// The subrequest has answered (its status and head are final).
+    var finished = false
+
+    init(request: Request) {
+        self.request = request
+    }
+
+    /// The answer's status.
+    var status: Int { request.status }
+
+    /// A header of the answer, from the head it wrote (nil when absent).
+    func header(_ lowercasedName: String) -> [UInt8]? {
+        let head = request.writer.lastResponseHead.isEmpty ? currentHead() : request.writer.lastResponseHead
+        return ResponseHeadScan.value(of: Array(lowercasedName.utf8), in: head)
+    }
+
+    /// The body bytes it produced in memory.
+    var body: [UInt8] {
+        let w = request.writer
+        let start = w.responseStart + w.responseHeadLength
+        guard w.output.writerIndex > start else { return [] }
+        return Array(UnsafeRawBufferPointer(start: w.output.base + start, count: w.output.writerIndex - start))
+    }
+
+    private func currentHead() -> [UInt8] {
+        let w = request.writer
+        return Array(UnsafeRawBufferPointer(start: w.output.base + w.responseStart, count: w.responseHeadLength))
+    }
+}
+
+extension Request {
+    var isSubrequest: Bool { parent != nil }
+
+    /// Starts a subrequest for `uri` (with `args`); nil (and a 500 answered) past the
+    /// nesting limit. The caller returns `.suspend` unless it has already finished.
+    func startSubrequest(uri: [UInt8], args: [UInt8]?, headerOnly: Bool) -> Subrequest? {
+        guard let server else { return nil }
+        if depth + 1 >= Subrequest.maxDepth {
+            logError("subrequests cycle while processing \"\(String(decoding: uri, as: UTF8.self))\"")
+            respondError(500)
+            return nil
+        }
+        let child = Request(worker: worker, writer: ResponseWriter(worker: worker, capacity: 256))
+        child.connection = connection
+        child.parent = self
+        child.depth = depth + 1
+        child.head = head
+        child.trace = trace
+        child.startMilliseconds = worker.clock.milliseconds
+        child.server = server
+        child.adopt(server.defaultSettings)
+        child.isInternal = true
+        child.keepAlive = keepAlive
+        child.uri = uri
+        child.headerOnlySubrequest = headerOnly
+        if let args {
+            child.args = args
+            child.hasArgs = !args.isEmpty
+        }
+        let sub = Subrequest(request: child)
+        subrequest = sub
+        child.findConfig()
+        if !sub.finished { activate(.waitingForSubrequest) }
+        return sub
+    }
+
+    /// Called by a subrequest when it answered (its head and body are complete), or
+    /// on any event it handled: the parent goes on once it has finished.
+    func subrequestProgressed(_ child: Request) {
+        guard let sub = subrequest, sub.request === child, sub.finished else { return }
+        if subrequestEnded() { wakeDownstream() }
+    }
+
+    /// The subrequest finished: the parent resumes its phases. True when the parent's
+    /// state changed (the connection goes on).
+    func subrequestEnded() -> Bool {
+        guard let sub = subrequest, sub.finished, case .waitingForSubrequest = activeContent else { return false }
+        activeContent = .none
+        resumePhases()
+        return true
+    }
+
+    /// A subrequest's answer is complete.
+    func subrequestAnswered() {
+        guard let parent, let sub = parent.subrequest, sub.request === self else { return }
+        sub.finished = true
+    }
+}
+
+/// Finding a field in serialized response head bytes ("Name: value\r\n" lines).
+enum ResponseHeadScan {
+    static func value(of lowercasedName: [UInt8], in head: [UInt8]) -> [UInt8]? {
+        var lineStart = 0
+        var i = 0
+        while i + 1 < head.count {
+            guard head[i] == 13 && head[i + 1] == 10 else {
+                i += 1
+                continue
+            }
+            let line = head[lineStart..<i]
+            if let colon = line.firstIndex(of: UInt8(ascii: ":")),
+                asciiCaseEqual(line[line.startIndex..<colon], lowercasedName)
+            {
+                var v = colon + 1
+                while v < i && head[v] == 32 { v += 1 }
+                return Array(head[v..<i])
+            }
+            i += 2
+            lineStart = i
+        }
+        return nil
+    }
+}
