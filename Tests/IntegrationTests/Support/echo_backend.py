@@ -16,6 +16,10 @@ Every answer carries X-Backend: NAME. Paths:
   /cookies          two Set-Cookie headers with Domain and Path
   /accel?to=URI     X-Accel-Redirect: URI
   /ws               101 Switching Protocols, then echoes raw bytes
+  /auth             auth_request's check: "Authorization: Bearer good" → 200 with
+                    X-User: alice; "Bearer forbidden" → 403; otherwise 401 with
+                    WWW-Authenticate; the request's method and Content-Length are echoed
+                    in X-Seen-Method / X-Seen-Length
   /drop-next        answers, then drops the next request on the same connection unanswered
                     (an idle keep-alive connection closed just as it is reused)
   anything else     200, JSON: method, target, version, headers (in order), body sha256/length
@@ -74,6 +78,14 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/drop-next":
             self.drop_next = True
             return self.send(200, b"next one is dropped\n")
+        if path == "/auth":
+            token = self.headers.get("Authorization", "")
+            seen = [("X-Seen-Method", self.command), ("X-Seen-Length", self.headers.get("Content-Length", "-"))]
+            if token == "Bearer good":
+                return self.send(200, b"allowed\n", [("X-User", "alice")] + seen)
+            if token == "Bearer forbidden":
+                return self.send(403, b"forbidden\n", seen)
+            return self.send(401, b"who are you\n", [("WWW-Authenticate", 'Bearer realm="t"')] + seen)
         if path.startswith("/status/"):
             return self.send(int(path.split("/")[2]), b"status body\n", [("Content-Type", "text/plain")])
         if path == "/slow":
