@@ -31,25 +31,27 @@ public enum HTTPPhase: Int, Sendable, Comparable {
     }
 }
 
-/// One handler of a compiled phase list.
-public enum PhaseStep: Sendable {
+/// One handler of a compiled phase list. Steps carry no data: each handler reads its
+/// directives from the location (or server) it runs in, as nginx's phase handlers read
+/// their module's configuration, so a step is one byte to copy and to switch on.
+public enum PhaseStep: UInt8, Sendable {
     /// Server level: rewrite, set, if, return before location matching.
-    case serverRewrite([RewriteStep])
+    case serverRewrite
     /// Location matching (and the internal-redirect cycle limit, auto-redirects).
     case findConfig
     /// `internal`: external requests get 404 (checked in nginx's find-config phase).
     case internalOnly
     /// `client_max_body_size` against the announced Content-Length (413).
-    case bodySizeLimit(Int64)
+    case bodySizeLimit
     /// The location's rewrite module steps.
-    case rewrite([RewriteStep])
+    case rewrite
     /// `auth_request` (access): a subrequest's 2xx allows, 401/403 deny, others 500.
-    case authRequest(ComplexValue)
+    case authRequest
     /// `try_files` (precontent): the first existing candidate, else the fallback.
-    case tryFiles(TryFiles)
+    case tryFiles
     /// Content handlers.
     case upstreamStatus
-    case pass(UpstreamPass)
+    case pass
     case staticFiles
 
     public var phase: HTTPPhase {
@@ -67,7 +69,7 @@ public enum PhaseStep: Sendable {
 extension VirtualServer {
     /// The steps every request on this server starts with.
     static func compileSteps(serverRewrites: [RewriteStep]) -> [PhaseStep] {
-        serverRewrites.isEmpty ? [.findConfig] : [.serverRewrite(serverRewrites), .findConfig]
+        serverRewrites.isEmpty ? [.findConfig] : [.serverRewrite, .findConfig]
     }
 }
 
@@ -76,15 +78,15 @@ extension Location {
     static func compileSteps(_ s: LocationSettings) -> [PhaseStep] {
         var steps: [PhaseStep] = []
         if s.isInternal { steps.append(.internalOnly) }
-        if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit(s.clientMaxBodySize)) }
-        if !s.rewrites.isEmpty { steps.append(.rewrite(s.rewrites)) }
-        if let uri = s.authRequest { steps.append(.authRequest(uri)) }
+        if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit) }
+        if !s.rewrites.isEmpty { steps.append(.rewrite) }
+        if s.authRequest != nil { steps.append(.authRequest) }
         if s.upstreamStatus {
             steps.append(.upstreamStatus)
-        } else if let pass = s.pass {
-            steps.append(.pass(pass))
+        } else if s.pass != nil {
+            steps.append(.pass)
         } else {
-            if let t = s.tryFiles { steps.append(.tryFiles(t)) }
+            if s.tryFiles != nil { steps.append(.tryFiles) }
             steps.append(.staticFiles)
         }
         return steps

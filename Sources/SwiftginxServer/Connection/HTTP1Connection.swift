@@ -108,7 +108,7 @@ final class HTTP1Connection {
         input = ByteBuffer(capacity: settings.clientHeaderBufferSize)
         writer = ResponseWriter(worker: worker)
         parser = RequestParser(options: RequestParserOptions())
-        request = Request(worker: worker, writer: writer)
+        request = Request(worker: worker, writer: writer, input: input)
         request.connection = self
         configureParser(settings)
     }
@@ -144,6 +144,7 @@ final class HTTP1Connection {
         lingeringEnd = 0
         nodelaySet = false
         shuttingDown = false
+        request.shuttingDown = false
         readReady = true
         plainHTTPOnTLSPort = false
     }
@@ -253,6 +254,8 @@ final class HTTP1Connection {
         refreshGroup()
         writer.beginResponse()
         state = .sending
+        request.headBase = headBase
+        request.connectionRequests = requests
         request.begin()
     }
 
@@ -262,6 +265,8 @@ final class HTTP1Connection {
         request.head.headLength = 0
         writer.beginResponse()
         state = .sending
+        request.headBase = headBase
+        request.connectionRequests = requests
         request.reject(e, server: group.defaultServer)
     }
 
@@ -531,6 +536,7 @@ final class HTTP1Connection {
     /// Graceful stop: idle connections close now, busy ones after their response.
     func onShutdown() {
         shuttingDown = true
+        request.shuttingDown = true
         if state == .idle { close() }
     }
 

@@ -16,9 +16,8 @@ import SwiftginxUpstream
 
 extension ProxyExchange {
     /// Starts proxying `request` to `pass`.
-    func start(_ request: Request, _ pass: UpstreamPass, location: Location) {
+    func start(_ pass: UpstreamPass, location: Location) {
         reset()
-        self.request = request
         self.pass = pass
         settingsStorage = pass.proto == .http ? location.settings.proxyStorage : location.settings.uwsgiStorage
         startedAt = worker.now

@@ -31,8 +31,8 @@ final class ProxyExchange {
     }
 
     unowned let worker: Worker
-    /// The request being answered.
-    unowned(unsafe) var request: Request! = nil
+    /// The request it answers (the connection's one Request, or a subrequest's).
+    unowned(unsafe) let request: Request
     var phase: Phase = .finished
     var pass: UpstreamPass? = nil
     /// The location's proxy_* or uwsgi_* settings, shared with the configuration (a
@@ -119,8 +119,9 @@ final class ProxyExchange {
     /// The upstream's response head bytes (`head`'s ranges index into it).
     var headCopy: [UInt8] = []
 
-    init(worker: Worker) {
-        self.worker = worker
+    init(request: Request) {
+        self.worker = request.worker
+        self.request = request
     }
 
     /// Back to a clean state for a new request (buffers keep their capacity).

@@ -11,7 +11,9 @@ import SwiftginxTLS
 
 extension Request {
     /// The bytes the head's ranges index into.
-    @inline(__always) var headBytes: UnsafeRawBufferPointer { connection.headBytes }
+    @inline(__always) var headBytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: input.base + headBase, count: input.writerIndex - headBase)
+    }
     var peer: SocketAddress { connection.peer }
     var remoteAddressText: [UInt8] { connection.remoteAddressText }
     var localAddress: SocketAddress? { connection.localAddress ?? Socket.localAddress(connection.fd) }
@@ -21,12 +23,8 @@ extension Request {
     var group: ListenGroup { connection.group }
     /// `$connection`, `$connection_requests`.
     var connectionNumber: Int { connection.number }
-    var connectionRequests: Int { connection.requests }
-    /// A graceful stop is under way: no keep-alive.
-    var shuttingDown: Bool { connection.shuttingDown }
 
     // The writer's bookkeeping, as the handlers see it.
-    var output: ByteBuffer { writer.output }
     var bodyBytesSent: Int64 {
         get { writer.bodyBytesSent }
         set { writer.bodyBytesSent = newValue }
@@ -34,16 +32,19 @@ extension Request {
 
     /// The answer is in the writer: the connection sends it.
     func flushResponse() {
-        if parent != nil {
+        if isSubrequest {
             subrequestAnswered()
             return
         }
-        connection.respond()
+        // Answered at once, the connection is already set to send; an active content
+        // handler answering later (an upstream error page) tells it.
+        if contentActive { connection.respond() }
     }
 
     /// The answer comes later: events and timers go to `resume` / `onTimeout`.
     func activate(_ content: ActiveContent) {
         activeContent = content
+        contentActive = true
         if let parent {
             if case .waitingForSubrequest = parent.activeContent { return }
             parent.activate(.waitingForSubrequest)
@@ -84,7 +85,7 @@ extension Request {
 
     /// The response is complete (or abandoned): the connection goes on.
     func responseFinished() {
-        if parent != nil {
+        if isSubrequest {
             subrequestAnswered()
             return
         }

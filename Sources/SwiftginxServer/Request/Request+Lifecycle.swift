@@ -32,7 +32,7 @@ extension Request {
 
     /// The response has been sent (or abandoned): the log phase.
     func finalize() {
-        if parent != nil { return }
+        if isSubrequest { return }
         worker.writeAccessLog(self)
     }
 

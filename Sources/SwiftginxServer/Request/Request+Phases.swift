@@ -87,9 +87,9 @@ extension Request {
     private func run(_ step: PhaseStep) -> StepResult {
         trace?.step(step)
         switch step {
-        case .serverRewrite(let rewrites):
+        case .serverRewrite:
             guard let server else { return .done }
-            switch runRewrites(rewrites, settings: server.defaultSettings) {
+            switch runRewrites(server.serverRewrites, settings: server.defaultSettings) {
             case .handled: return .done
             case .proceed, .restart: return .next
             }
@@ -101,16 +101,18 @@ extension Request {
             trace?.note("internal location, external request: 404")
             respondError(404)
             return .done
-        case .bodySizeLimit(let limit):
-            guard let cl = head.contentLength, cl > limit else { return .next }
+        case .bodySizeLimit:
+            guard let cl = head.contentLength, let location, cl > location.settings.clientMaxBodySize else {
+                return .next
+            }
             logError("client intended to send too large body: \(cl) bytes")
             keepAlive = false
             bodyPending = true
             respondError(413)
             return .done
-        case .rewrite(let rewrites):
+        case .rewrite:
             guard let location else { return .done }
-            switch runRewrites(rewrites, settings: location.settings) {
+            switch runRewrites(location.settings.rewrites, settings: location.settings) {
             case .handled:
                 return .done
             case .restart:
@@ -124,21 +126,23 @@ extension Request {
                 }
                 return .next
             }
-        case .authRequest(let uri):
+        case .authRequest:
+            guard let uri = location?.settings.authRequest else { return .next }
             return runAuthRequest(uri)
-        case .tryFiles(let t):
+        case .tryFiles:
+            guard let t = location?.settings.tryFiles else { return .next }
             return runTryFiles(t)
         case .upstreamStatus:
             guard let location else { return .done }
             if trace != nil { return traceContent("upstream_status") }
             serveUpstreamStatus(settings: location.settings)
             return .done
-        case .pass(let pass):
-            guard let location else { return .done }
+        case .pass:
+            guard let location, let pass = location.settings.pass else { return .done }
             if trace != nil { return traceContent("\(pass.proto == .http ? "proxy_pass" : "uwsgi_pass")") }
-            let exchange = proxy ?? ProxyExchange(worker: worker)
+            let exchange = proxy ?? ProxyExchange(request: self)
             proxy = exchange
-            exchange.start(self, pass, location: location)
+            exchange.start(pass, location: location)
             return .done
         case .staticFiles:
             guard let location else { return .done }

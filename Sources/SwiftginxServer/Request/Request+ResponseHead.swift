@@ -151,7 +151,7 @@ extension Request {
         output.append("\r\n")
         responseHeadLength = output.writerIndex - responseStart
         // Kept for `$sent_http_*` when the configuration uses it (no copy otherwise).
-        if worker.generation.config.usesSentHeaders || parent != nil {
+        if isSubrequest || worker.generation.config.usesSentHeaders {
             lastResponseHead.removeAll(keepingCapacity: true)
             lastResponseHead.append(
                 contentsOf: UnsafeRawBufferPointer(start: output.base + responseStart, count: responseHeadLength))

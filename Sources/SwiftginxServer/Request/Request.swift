@@ -16,7 +16,16 @@ final class Request {
     /// The connection the request came on (see Request+Downstream.swift).
     unowned(unsafe) var connection: HTTP1Connection! = nil
     let writer: ResponseWriter
+    /// The writer's buffer (its own reference: read without going through the writer).
+    let output: ByteBuffer
     var head = RequestHead()
+    /// The buffer the head was parsed in, and where the head starts in it.
+    let input: ByteBuffer
+    var headBase = 0
+    /// `$connection_requests` for this request.
+    var connectionRequests = 0
+    /// A graceful stop is under way: no keep-alive (set by the connection).
+    var shuttingDown = false
 
     var server: VirtualServer? = nil
     var location: Location? = nil
@@ -75,6 +84,10 @@ final class Request {
     var activeContent: ActiveContent = .none
     /// A subrequest's parent, and the subrequest this request waits for.
     var parent: Request? = nil
+    /// Set for a subrequest (tested on hot paths instead of `parent`).
+    var isSubrequest = false
+    /// A content handler was activated (the answer comes later).
+    var contentActive = false
     var subrequest: Subrequest? = nil
     /// Nesting depth of subrequests (nginx's limit is 50).
     var depth = 0
@@ -83,15 +96,16 @@ final class Request {
     /// The route explainer's sink (nil when serving).
     var trace: RouteTrace? = nil
 
-    init(worker: Worker, writer: ResponseWriter) {
+    init(worker: Worker, writer: ResponseWriter, input: ByteBuffer) {
         self.worker = worker
         self.writer = writer
+        self.output = writer.output
+        self.input = input
     }
 
     func reset() {
         server = nil
         location = nil
-        steps = []
         stepIndex = 0
         captures.removeAll(keepingCapacity: true)
         captureRegex = nil
@@ -115,8 +129,11 @@ final class Request {
         contentType.removeAll(keepingCapacity: true)
         if !carriedHeaders.isEmpty { carriedHeaders.removeAll(keepingCapacity: true) }
         carriedContentType = nil
-        activeContent = .none
-        subrequest = nil
+        if contentActive {
+            activeContent = .none
+            contentActive = false
+        }
+        if subrequest != nil { subrequest = nil }
     }
 
     /// Copies what the connection needs after the response from a location.

@@ -21,7 +21,7 @@ final class RouteTrace {
         case .findConfig, .staticFiles, .pass, .upstreamStatus: break
         case .serverRewrite: note("phase server rewrite: the server's rewrite directives")
         case .internalOnly: note("phase find config: internal location")
-        case .bodySizeLimit(let n): note("phase find config: client_max_body_size \(n)")
+        case .bodySizeLimit: note("phase find config: client_max_body_size")
         case .rewrite: note("phase rewrite: the location's rewrite directives")
         case .tryFiles: note("phase precontent: try_files")
         case .authRequest: note("phase access: auth_request")

@@ -44,7 +44,6 @@ final class Subrequest {
 }
 
 extension Request {
-    var isSubrequest: Bool { parent != nil }
 
     /// Starts a subrequest for `uri` (with `args`); nil (and a 500 answered) past the
     /// nesting limit. The caller returns `.suspend` unless it has already finished.
@@ -55,9 +54,13 @@ extension Request {
             respondError(500)
             return nil
         }
-        let child = Request(worker: worker, writer: ResponseWriter(worker: worker, capacity: 256))
+        let child = Request(worker: worker, writer: ResponseWriter(worker: worker, capacity: 256), input: input)
         child.connection = connection
+        child.headBase = headBase
+        child.connectionRequests = connectionRequests
+        child.shuttingDown = shuttingDown
         child.parent = self
+        child.isSubrequest = true
         child.depth = depth + 1
         child.head = head
         child.trace = trace
