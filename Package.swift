@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 // swiftginx: an nginx-compatible reverse proxy and static file server for Linux.
-// Module arrows (see README): HTTP ← Routing ← Config ← Server ← swiftginx; Posix ← Server.
+// Module arrows, exactly the targets' imports (see README and DESIGN):
+//   Routing, Upstream ← Config ← Server ← swiftginx;  HTTP, Posix, TLS, Compression ← Server;
+//   Config, Posix ← swiftginx.
+// Only SwiftginxPosix (and the C shims) make system calls: scripts/check-syscalls.
 import PackageDescription
 
 let optimize: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
@@ -24,9 +27,9 @@ let package = Package(
         .systemLibrary(name: "CBrotliDecoder", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .target(name: "SwiftginxHTTP", swiftSettings: optimize),
-        .target(name: "SwiftginxRouting", dependencies: ["SwiftginxHTTP", "CPCRE2"], swiftSettings: optimize),
+        .target(name: "SwiftginxRouting", dependencies: ["CPCRE2"], swiftSettings: optimize),
         .target(
-            name: "SwiftginxConfig", dependencies: ["SwiftginxHTTP", "SwiftginxRouting", "SwiftginxUpstream"],
+            name: "SwiftginxConfig", dependencies: ["SwiftginxRouting", "SwiftginxUpstream"],
             swiftSettings: optimize),
         .target(
             name: "SwiftginxCompression", dependencies: ["CZlib", "CBrotli", "CZstd"], swiftSettings: optimize),
@@ -42,10 +45,15 @@ let package = Package(
             ],
             swiftSettings: serverSettings),
         .executableTarget(
-            name: "swiftginx", dependencies: ["SwiftginxServer", "SwiftginxConfig"], swiftSettings: optimize),
+            name: "swiftginx", dependencies: ["SwiftginxServer", "SwiftginxConfig", "SwiftginxPosix"],
+            swiftSettings: optimize),
         .testTarget(name: "SwiftginxHTTPTests", dependencies: ["SwiftginxHTTP"]),
         .testTarget(name: "SwiftginxRoutingTests", dependencies: ["SwiftginxRouting"]),
-        .testTarget(name: "SwiftginxConfigTests", dependencies: ["SwiftginxConfig"]),
+        // The configuration tests read their fixture files through the server's
+        // PosixConfigEnvironment (the one `swiftginx` loads with), or from memory.
+        .testTarget(
+            name: "SwiftginxConfigTests",
+            dependencies: ["SwiftginxConfig", "SwiftginxRouting", "SwiftginxUpstream", "SwiftginxServer"]),
         .testTarget(name: "SwiftginxUpstreamTests", dependencies: ["SwiftginxUpstream"]),
         .testTarget(name: "SwiftginxTLSTests", dependencies: ["SwiftginxTLS"]),
         .testTarget(

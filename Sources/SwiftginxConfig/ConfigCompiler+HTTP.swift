@@ -17,7 +17,7 @@ extension ConfigCompiler {
             for c in d.block ?? [] { try httpDirective(c, level: s.level, server: s, location: nil) }
             if s.listens.isEmpty {
                 // nginx: `listen *:80` when run as root, else `*:8000`.
-                let port = ConfigFiles.isSuperuser() ? 80 : 8000
+                let port = environment.isSuperuser ? 80 : 8000
                 try addListen(
                     ListenAddress(host: "0.0.0.0", port: port), options: ListenOptions(),
                     optionsSet: false, isDefault: false, server: s, directive: d)

@@ -381,7 +381,7 @@ extension ConfigCompiler {
         if let path = t.unixPath {
             addresses = [.unix(path)]
         } else {
-            guard let a = Resolver.resolve(t.host, port: t.port), !a.isEmpty else {
+            guard let a = Resolver.resolve(t.host, port: t.port, in: environment), !a.isEmpty else {
                 throw d.error("host not found in upstream \"\(t.written)\"")
             }
             addresses = a
@@ -515,7 +515,7 @@ extension ConfigCompiler {
             host = String(addr[..<colon])
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard let resolved = Resolver.resolve(host, port: port), !resolved.isEmpty else {
+        guard let resolved = Resolver.resolve(host, port: port, in: environment), !resolved.isEmpty else {
             throw d.error("host not found in upstream \"\(addr)\"")
         }
         return resolved.map {

@@ -167,7 +167,7 @@ extension ConfigCompiler {
                 do { _ = try Regex(String(name.dropFirst()), caseless: true) } catch { throw d.error(error.message) }
                 server.names.append(name)
             } else if name == "$hostname" {
-                server.names.append(ConfigFiles.hostname().lowercased())
+                server.names.append(environment.hostname().lowercased())
             } else {
                 server.names.append(name.lowercased())
             }

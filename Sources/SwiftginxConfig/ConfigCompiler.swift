@@ -7,10 +7,6 @@
 
 import SwiftginxRouting
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// One http, server or location level before inheritance (nginx's per-level conf).
 final class ConfigLevel {
     enum Kind { case http, server, location }
@@ -126,6 +122,8 @@ final class ServerBuilder {
 
 final class ConfigCompiler {
     let prefix: String
+    /// Host names, CPUs and user as the machine answers them.
+    let environment: any ConfigEnvironment
     var main = MainSettings()
     var mainSeen: Set<String> = []
     var eventsSeen: Set<String> = []
@@ -159,8 +157,9 @@ final class ConfigCompiler {
     /// Active health checks by upstream group index.
     var healthChecks: [Int: [HealthCheck]] = [:]
 
-    init(prefix: String) {
+    init(prefix: String, environment: any ConfigEnvironment) {
         self.prefix = prefix
+        self.environment = environment
         let combinedText =
             "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
             + "\"$http_referer\" \"$http_user_agent\""
@@ -248,7 +247,7 @@ final class ConfigCompiler {
         switch d.name {
         case "worker_processes":
             if d.args[0] == "auto" {
-                main.workerProcesses = ConfigFiles.onlineCPUs()
+                main.workerProcesses = environment.onlineCPUs
             } else {
                 guard let n = ConfigValues.number(d.args[0]) else { throw d.directiveError("invalid value") }
                 main.workerProcesses = max(1, n)

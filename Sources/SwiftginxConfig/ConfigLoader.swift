@@ -26,14 +26,17 @@ public enum ConfigLoader {
     ///   - path: the configuration file, absolute (the caller resolves `-c` against the prefix).
     ///     Relative `include` paths resolve against its directory (nginx's conf prefix).
     ///   - prefix: the `-p` prefix, absolute, ending in "/"; relative `pid`, logs and `root` resolve against it.
+    ///   - environment: where files are read and host names resolved (the server's is
+    ///     backed by SwiftginxPosix).
     ///   - globalDirectives: the `-g` text, parsed as main-context directives before the file.
     ///   - defaultErrorLog: `-e`: the error log used when the main context names none
     ///     (absolute, or "stderr"); nil for nginx's `logs/error.log`.
     public static func load(
-        path: String, prefix: String, globalDirectives: String? = nil, defaultErrorLog: String? = nil
+        path: String, prefix: String, environment: any ConfigEnvironment, globalDirectives: String? = nil,
+        defaultErrorLog: String? = nil
     ) throws(ConfigError) -> RuntimeConfig {
         let normalizedPrefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
-        let parser = ConfigParser(confPrefix: ConfigFiles.directory(of: path))
+        let parser = ConfigParser(confPrefix: ConfigFiles.directory(of: path), environment: environment)
         var tree: [ConfigDirective] = []
         var parseError: ConfigError? = nil
         do {
@@ -43,7 +46,7 @@ public enum ConfigLoader {
             tree += error.directives
             parseError = error.error
         }
-        let compiler = ConfigCompiler(prefix: normalizedPrefix)
+        let compiler = ConfigCompiler(prefix: normalizedPrefix, environment: environment)
         compiler.defaultErrorLog = defaultErrorLog
         // Directives read before a syntax error are still checked first, so the error
         // reported is the first in file order, as nginx (which handles each directive
@@ -54,8 +57,10 @@ public enum ConfigLoader {
     }
 
     /// Parses only (no compilation): the directive tree of a file, includes expanded.
-    public static func parse(path: String, globalDirectives: String? = nil) throws(ConfigError) -> [ConfigDirective] {
-        let parser = ConfigParser(confPrefix: ConfigFiles.directory(of: path))
+    public static func parse(path: String, environment: any ConfigEnvironment, globalDirectives: String? = nil)
+        throws(ConfigError) -> [ConfigDirective]
+    {
+        let parser = ConfigParser(confPrefix: ConfigFiles.directory(of: path), environment: environment)
         do {
             var tree: [ConfigDirective] = []
             if let globalDirectives { tree = try parser.parseCommandLine(globalDirectives) }

@@ -13,11 +13,14 @@ struct PartialParse: Error {
 final class ConfigParser {
     /// Directory that relative `include` paths resolve against (ends in "/").
     let confPrefix: String
+    /// Where files and include patterns are read.
+    let environment: any ConfigEnvironment
     /// Every file read, main file first, for `-T`.
     private(set) var sources: [ConfigSource] = []
 
-    init(confPrefix: String) {
+    init(confPrefix: String, environment: any ConfigEnvironment) {
         self.confPrefix = confPrefix
+        self.environment = environment
     }
 
     /// Parses the main file (context main).
@@ -35,9 +38,9 @@ final class ConfigParser {
 
     private func parseFile(_ path: String, context: DirectiveContext) throws(PartialParse) -> [ConfigDirective] {
         let bytes: [UInt8]
-        switch ConfigFiles.read(path) {
+        switch environment.readFile(path) {
         case .success(let b): bytes = b
-        case .failure(let e): throw PartialParse(directives: [], error: e)
+        case .failure(let e): throw PartialParse(directives: [], error: ConfigError(e.message(subject: path)))
         }
         if !sources.contains(where: { $0.path == path }) {
             sources.append(ConfigSource(path: path, text: String(decoding: bytes, as: UTF8.self)))
@@ -129,9 +132,10 @@ final class ConfigParser {
             }
         }
         let paths: [String]
-        switch ConfigFiles.glob(path) {
+        switch environment.glob(path) {
         case .success(let p): paths = p
-        case .failure(let e): throw PartialParse(directives: [], error: ConfigError(e.message, file: file, line: line))
+        case .failure(let e):
+            throw PartialParse(directives: [], error: ConfigError(e.message(subject: path), file: file, line: line))
         }
         var items: [ConfigDirective] = []
         for p in paths {

@@ -1,5 +1,6 @@
 // Clocks: a monotonic millisecond clock for timers and the coarse wall clock for
-// `Date:` headers and logs (both cheap vDSO calls).
+// `Date:` headers and logs (both cheap vDSO calls), and a plain sleep for background
+// threads.
 
 import Glibc
 
@@ -18,6 +19,14 @@ public enum Clock {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// Blocks the calling thread for `milliseconds` (a background thread's pause; never
+    /// on an event loop).
+    public static func sleep(milliseconds: Int) {
+        var ts = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+        var left = timespec()
+        while nanosleep(&ts, &left) < 0 && errno == EINTR { ts = left }
     }
 
     /// Offset of local time from UTC in seconds, at `epochSeconds`.

@@ -47,11 +47,19 @@ public enum FileSystem {
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
 
+    /// Reads up to `count` bytes at `offset` (a file region sent through TLS without kTLS).
+    @inline(__always)
+    public static func pread(_ fd: Int32, into buf: UnsafeMutableRawPointer, count: Int, offset: Int64)
+        throws(SystemError) -> IOResult<Int>
+    {
+        try syscallIO("pread") { Glibc.pread(fd, buf, count, off_t(offset)) }
+    }
+
     /// Reads exactly `count` bytes at `offset` (a regular file); false on error or a short file.
     public static func readFully(_ fd: Int32, into buf: UnsafeMutableRawPointer, count: Int, offset: Int64) -> Bool {
         var done = 0
         while done < count {
-            let n = pread(fd, buf + done, count - done, off_t(offset) + off_t(done))
+            let n = Glibc.pread(fd, buf + done, count - done, off_t(offset) + off_t(done))
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { return false }
             done += n
@@ -86,19 +94,54 @@ public enum FileSystem {
     }
 
     /// Reads a whole small file, or nil.
-    public static func readFile(_ path: String) -> [UInt8]? {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return nil }
+    public static func readFile(_ path: String) -> [UInt8]? { try? readWholeFile(path) }
+
+    /// Reads a whole file (blocking: configuration, certificates, pid files); the error
+    /// names the call that failed, `open` or `read`.
+    public static func readWholeFile(_ path: String) throws(SystemError) -> [UInt8] {
+        let fd = try syscall("open", Glibc.open(path, O_RDONLY | O_CLOEXEC))
         defer { Glibc.close(fd) }
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemError("read", errno: errno)
+            }
+            if n == 0 { return out }
             out += chunk[0..<n]
         }
-        return out
+    }
+
+    /// The paths matching a shell pattern, sorted (glob(3)); no match is an empty list.
+    public static func glob(_ pattern: String) throws(SystemError) -> [String] {
+        var g = glob_t()
+        defer { globfree(&g) }
+        let rc = Glibc.glob(pattern, 0, nil, &g)
+        if rc == GLOB_NOMATCH { return [] }
+        // glob(3) reports no errno of its own; the one left by the failing call is the reason.
+        if rc != 0 { throw SystemError("glob", errno: errno) }
+        var paths: [String] = []
+        for i in 0..<Int(g.gl_pathc) {
+            if let p = g.gl_pathv[i] { paths.append(String(cString: p)) }
+        }
+        return paths
+    }
+
+    /// Opens `path` for appending and puts it in place of `fd` (dup2), so a log file is
+    /// reopened after rotation under the same descriptor number its writers hold.
+    public static func reopenAppend(_ path: String, onto fd: Int32) throws(SystemError) {
+        let nfd = try openAppend(path)
+        defer { Glibc.close(nfd) }
+        _ = try syscall("dup2", Glibc.dup2(nfd, fd))
+    }
+
+    /// The working directory, or nil when it cannot be named (getcwd).
+    public static func currentDirectory() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return nil }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public static func unlink(_ path: String) { _ = Glibc.unlink(path) }

@@ -10,6 +10,9 @@ public enum ProcessControl {
 
     public static var onlineCPUs: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
+    /// True when running as root (the effective user id is 0).
+    public static var isSuperuser: Bool { geteuid() == 0 }
+
     /// Sends `signal` to `pid`.
     public static func kill(_ pid: Int32, _ signal: Int32) throws(SystemError) {
         if Glibc.kill(pid, signal) < 0 { throw SystemError("kill", errno: errno) }

@@ -20,6 +20,12 @@ public final class SignalReceiver {
 
     deinit { Glibc.close(fd) }
 
+    /// Waits up to `timeout` ms for a signal to arrive; false on timeout.
+    public func wait(timeout: Int) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, Int32(clamping: max(0, timeout))) > 0
+    }
+
     /// The next pending signal number, or nil.
     public func next() -> Int32? {
         let s = swiftginx_signalfd_read(fd)

@@ -64,6 +64,15 @@ public enum Socket {
         try syscallIO("recv") { Glibc.recv(fd, buf, count, 0) }
     }
 
+    /// Looks at up to `count` waiting bytes without consuming them (MSG_PEEK): the
+    /// first byte of a connection (TLS or not), or whether an idle upstream has closed.
+    @inline(__always)
+    public static func peek(_ fd: Int32, into buf: UnsafeMutableRawPointer, count: Int) throws(SystemError)
+        -> IOResult<Int>
+    {
+        try syscallIO("recv") { Glibc.recv(fd, buf, count, Int32(MSG_PEEK)) }
+    }
+
     /// Sends with MSG_NOSIGNAL; `more` sets MSG_MORE so a following sendfile joins the packet.
     @inline(__always)
     public static func write(_ fd: Int32, _ buf: UnsafeRawPointer, _ count: Int, more: Bool = false) throws(SystemError)

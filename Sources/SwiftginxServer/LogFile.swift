@@ -2,7 +2,6 @@
 // opens the path anew and dup2()s the new descriptor over the old number, so
 // writers never see a closed descriptor and need no lock.
 
-import Glibc
 import SwiftginxPosix
 import Synchronization
 
@@ -23,9 +22,7 @@ public final class LogFile: Sendable {
     /// Points `fd` at a freshly opened file at `path` (after log rotation).
     func reopen() throws(SystemError) {
         if path == "stderr" { return }
-        let nfd = try FileSystem.openAppend(path)
-        dup2(nfd, fd)
-        Glibc.close(nfd)
+        try FileSystem.reopenAppend(path, onto: fd)
     }
 
     @inline(__always) func write(_ bytes: UnsafeRawBufferPointer) {

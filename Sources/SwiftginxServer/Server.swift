@@ -13,11 +13,17 @@ public struct ServerOptions: Sendable {
     public var globalDirectives: String?
     /// `-e`: where startup errors go before the configured error log is open.
     public var startupErrorLog: String?
-    public init(configPath: String, prefix: String, globalDirectives: String?, startupErrorLog: String?) {
+    /// Where a reload reads the configuration (and resolves its upstream names).
+    public var configEnvironment: any ConfigEnvironment
+    public init(
+        configPath: String, prefix: String, globalDirectives: String?, startupErrorLog: String?,
+        configEnvironment: any ConfigEnvironment = PosixConfigEnvironment()
+    ) {
         self.configPath = configPath
         self.prefix = prefix
         self.globalDirectives = globalDirectives
         self.startupErrorLog = startupErrorLog
+        self.configEnvironment = configEnvironment
     }
 }
 
@@ -102,9 +108,8 @@ public final class Server {
     }
 
     private func masterLoop(_ signals: SignalReceiver) -> Int32 {
-        var pfd = pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)
         while true {
-            _ = poll(&pfd, 1, 500)
+            _ = signals.wait(timeout: 500)
             closeRetiredSockets()
             state.generation.tls.rotateTicketKeys(now: Clock.monotonicMilliseconds())
             while let sig = signals.next() {
@@ -151,7 +156,7 @@ public final class Server {
         for w in workers { w.wake() }
         let deadline = Clock.monotonicMilliseconds() + 1000
         while state.flushAcks.load(ordering: .acquiring) < target && Clock.monotonicMilliseconds() < deadline {
-            usleep(1000)
+            Clock.sleep(milliseconds: 1)
         }
     }
 
@@ -161,8 +166,8 @@ public final class Server {
         let config: RuntimeConfig
         do {
             config = try ConfigLoader.load(
-                path: options.configPath, prefix: options.prefix, globalDirectives: options.globalDirectives,
-                defaultErrorLog: options.startupErrorLog)
+                path: options.configPath, prefix: options.prefix, environment: options.configEnvironment,
+                globalDirectives: options.globalDirectives, defaultErrorLog: options.startupErrorLog)
         } catch {
             state.errorLog.log(.emerg, error.description)
             return

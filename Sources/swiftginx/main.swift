@@ -109,11 +109,7 @@ let usage = """
       -x request    : explain how a request is routed, e.g. -x 'GET http://host:8080/path'
     """
 
-func currentDirectory() -> String {
-    var buf = [CChar](repeating: 0, count: 4096)
-    guard getcwd(&buf, buf.count) != nil else { return "/" }
-    return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
+func currentDirectory() -> String { FileSystem.currentDirectory() ?? "/" }
 
 func absolute(_ path: String, against base: String) -> String {
     path.hasPrefix("/") ? path : base + path
@@ -140,7 +136,8 @@ let startupLog = opts.errorLog.map { $0 == "stderr" ? $0 : absolute($0, against:
 let config: RuntimeConfig
 do {
     config = try ConfigLoader.load(
-        path: configPath, prefix: prefix, globalDirectives: opts.global, defaultErrorLog: startupLog)
+        path: configPath, prefix: prefix, environment: PosixConfigEnvironment(), globalDirectives: opts.global,
+        defaultErrorLog: startupLog)
 } catch {
     stderrPrint("swiftginx: [emerg] \(error.description)")
     if opts.test { stderrPrint("swiftginx: configuration file \(configPath) test failed") }

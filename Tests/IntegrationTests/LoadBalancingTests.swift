@@ -38,8 +38,7 @@ import Testing
 
     @Test(arguments: ["hash $arg_k consistent;", "hash $arg_k;", "ip_hash;"])
     func samePeersAsNginx(_ method: String) throws {
-        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
-        guard PrefixNginx.available else { return }
+        try requireNginx()
         let backends = try ["a", "b", "c", "d"].map { try EchoBackend(name: $0) }
         defer { for b in backends { b.stop() } }
         let server = try TestServer(config: config(backends, method: method, preamble: TestServer.preamble))

@@ -102,10 +102,7 @@ import Testing
     ]
 
     @Test func sameAnswersAsNginx() throws {
-        #expect(
-            FileManager.default.isExecutableFile(atPath: Self.nginxBinary),
-            "nginx is the reference: install nginx-light (scripts/test does)")
-        guard FileManager.default.isExecutableFile(atPath: Self.nginxBinary) else { return }
+        try requireNginx()
         let (nginxPort, ourPort, server, pid) = try startBoth()
         defer {
             kill(pid, SIGTERM)

@@ -82,8 +82,7 @@ import Testing
     }
 
     @Test func upstreamSeesWhatNginxSends() throws {
-        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
-        guard PrefixNginx.available else { return }
+        try requireNginx()
         let backend = try EchoBackend()
         let server = try TestServer(
             config: Self.config(backend: backend.port, preamble: TestServer.preamble, temp: ""))

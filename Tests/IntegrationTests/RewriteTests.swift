@@ -184,9 +184,7 @@ import Testing
     }
 
     @Test func sameAsNginx() throws {
-        #expect(
-            FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx"), "install nginx-light (scripts/test does)")
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nginx") else { return }
+        try requireNginx()
         let s = try makeServer()
         let nginxPort = freePort()
         let conf = Self.config.replacingOccurrences(of: "PORT", with: "\(nginxPort)")

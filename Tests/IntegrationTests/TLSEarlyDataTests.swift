@@ -96,8 +96,7 @@ import Testing
         #expect(ours == expected, "\(s.read("logs/error.log"))")
 
         // nginx, same server block: the same transcript.
-        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
-        guard PrefixNginx.available else { return }
+        try requireNginx()
         let (_, nginx) = try PrefixNginx.serving(servers(pki, earlyData: true))
         defer { nginx.stop() }
         let theirs = try earlyDataTranscript(port: nginx.port, dir: pki.dir)

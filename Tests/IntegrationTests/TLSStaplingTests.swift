@@ -218,7 +218,7 @@ final class LocalOCSPResponder {
         let out = try handshake(s.port)
         #expect(out.contains("OCSP response: no response sent"), "\(out)")
         // nginx 1.22 logs the same line (it asks on the first handshake that wants a staple).
-        guard FileManager.default.isExecutableFile(atPath: ReferenceNginx.binary) else { return }
+        try requireNginx()
         let port = freePort()
         let nginx = try ReferenceNginx(
             config: """
@@ -465,7 +465,7 @@ final class LocalOCSPResponder {
         try s.start()
         defer { s.stop() }
         for w in warnings { #expect(s.read("logs/error.log").contains("#\(s.pid): " + w)) }
-        guard FileManager.default.isExecutableFile(atPath: ReferenceNginx.binary) else { return }
+        try requireNginx()
         let nginxBody = body.replacingOccurrences(of: "PORT", with: "\(s.port)")
         try
             "daemon off; user root; error_log \(s.prefix)logs/nginx-error.log; pid \(s.prefix)logs/nginx.pid; events {}\n\(nginxBody)"

@@ -298,8 +298,7 @@ struct TestPKI {
     }
 
     @Test func proxiesToHTTPSUpstreams() throws {
-        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
-        guard PrefixNginx.available else { return }
+        try requireNginx()
         let pki = try TestPKI()
         let s = try TestServer(config: nil)
         // nginx as the https upstream, reporting what it saw of the TLS connection.
@@ -620,8 +619,7 @@ struct TestPKI {
         #expect(s.waitForFile("logs/error.log", containing: "invalid server name \"../b.test\""))
 
         // nginx on the same server block: same certificates, same failure line.
-        #expect(PrefixNginx.available, "nginx is the reference: install nginx-light (scripts/test does)")
-        guard PrefixNginx.available else { return }
+        try requireNginx()
         let (reference, nginx) = try PrefixNginx.serving(block)
         defer { nginx.stop() }
         #expect(try fetch("a.test", port: nginx.port).stdout == "a.test\n")

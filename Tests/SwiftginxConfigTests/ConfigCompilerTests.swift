@@ -191,7 +191,7 @@ import Testing
                 server { listen 8080; location / { internal; open_file_cache off; } location /b {} }
             }
             """)
-        #expect(config.main.workerProcesses == ConfigFiles.onlineCPUs())
+        #expect(config.main.workerProcesses == machine.onlineCPUs)
         #expect(config.main.workerRlimitNofile == 4096)
         #expect(config.main.masterProcess == false)
         #expect(config.main.workerConnections == 4096)

@@ -17,7 +17,11 @@ import Testing
     }
 
     func words(_ text: String) throws -> [String] {
-        guard case .statement(let w) = try tokens(text).first else { return [] }
+        let first = try tokens(text).first
+        guard case .statement(let w) = first else {
+            Issue.record("no statement first in \(text): \(String(describing: first))")
+            return []
+        }
         return w
     }
 
@@ -45,7 +49,10 @@ import Testing
     @Test func commentsAndLines() throws {
         var lexer = ConfigLexer(
             bytes: Array("# comment ; {\n\na # not this\n b;\n}".utf8), file: "t", isParameter: false)
-        guard case .statement(let w) = try lexer.next() else { return }
+        guard case .statement(let w) = try lexer.next() else {
+            Issue.record("expected a statement")
+            return
+        }
         #expect(w == ["a", "b"])
         #expect(lexer.line == 4)
         guard case .blockDone = try lexer.next() else {

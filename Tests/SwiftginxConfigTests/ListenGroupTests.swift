@@ -33,7 +33,7 @@ import Testing
 
     @Test func defaultListenWithoutListen() throws {
         let config = try load(http("server { server_name a; }"))
-        let port = ConfigFiles.isSuperuser() ? 80 : 8000
+        let port = machine.isSuperuser ? 80 : 8000
         #expect(config.listenGroups.map(\.address) == [ListenAddress(host: "0.0.0.0", port: port)])
     }
 
@@ -105,6 +105,6 @@ import Testing
 
     @Test func hostnameVariable() throws {
         let config = try load(http("server { listen 8080; server_name $hostname; }"))
-        #expect(config.listenGroups[0].defaultServer.serverNames == [ConfigFiles.hostname().lowercased()])
+        #expect(config.listenGroups[0].defaultServer.serverNames == [machine.hostname().lowercased()])
     }
 }

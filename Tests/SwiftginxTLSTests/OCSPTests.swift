@@ -11,7 +11,9 @@ import Testing
 @testable import SwiftginxTLS
 
 @Suite struct OCSPTests {
-    let certs = TestCertificates.shared
+    let certs: TestCertificates
+
+    init() throws { certs = try TestCertificates.shared() }
 
     @Test func responderURLsAreParsedAsNginxDoes() {
         func parse(_ url: String) -> String {

@@ -6,7 +6,9 @@ import Testing
 @testable import SwiftginxTLS
 
 @Suite struct TLSConnectionTests {
-    let certs = TestCertificates.shared
+    let certs: TestCertificates
+
+    init() throws { certs = try TestCertificates.shared() }
 
     @Test func handshakeAndDataBothWays() throws {
         var clientOptions = certs.client()

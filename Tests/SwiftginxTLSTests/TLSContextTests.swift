@@ -6,7 +6,9 @@ import Testing
 @testable import SwiftginxTLS
 
 @Suite struct TLSContextTests {
-    let certs = TestCertificates.shared
+    let certs: TestCertificates
+
+    init() throws { certs = try TestCertificates.shared() }
 
     private func error(_ options: TLSServerOptions) -> String? {
         do {

@@ -7,13 +7,10 @@ import SwiftginxTLS
 
 /// CA, leaves (RSA chain, ECDSA, another name), client certificates and ticket keys.
 final class TestCertificates: Sendable {
-    static let shared: TestCertificates = {
-        do {
-            return try TestCertificates()
-        } catch {
-            fatalError("cannot create test certificates: \(error)")
-        }
-    }()
+    /// Made on first use; a failure fails every test that needs them (not the run).
+    private static let made = Result { try TestCertificates() }
+
+    static func shared() throws -> TestCertificates { try made.get() }
 
     let directory: String
 

@@ -15,79 +15,73 @@ import Testing
             })
     }
 
-    func sequence(_ b: inout RoundRobinBalancer, _ n: Int, now: Int64 = 0) -> [Int] {
-        (0..<n).map { _ in
-            guard case .peer(let i) = b.pick(now: now, tried: { _ in false }) else { return -1 }
+    func sequence(_ b: inout RoundRobinBalancer, _ n: Int, now: Int64 = 0) throws -> [Int] {
+        try (0..<n).map { _ in
+            let i = try #require(b.pick(now: now, tried: { _ in false }).peerIndex)
             b.release(i, failed: false, now: now)
             return i
         }
     }
 
-    @Test func nginxSmoothSequenceForWeights511() {
+    @Test func nginxSmoothSequenceForWeights511() throws {
         var b = balancer([5, 1, 1])
         // nginx's documented sequence: a a b a c a a.
-        #expect(sequence(&b, 7) == [0, 0, 1, 0, 2, 0, 0])
-        #expect(sequence(&b, 7) == [0, 0, 1, 0, 2, 0, 0])
+        #expect(try sequence(&b, 7) == [0, 0, 1, 0, 2, 0, 0])
+        #expect(try sequence(&b, 7) == [0, 0, 1, 0, 2, 0, 0])
     }
 
-    @Test func equalWeightsAlternate() {
+    @Test func equalWeightsAlternate() throws {
         var b = balancer([1, 1, 1])
-        #expect(sequence(&b, 6) == [0, 1, 2, 0, 1, 2])
+        #expect(try sequence(&b, 6) == [0, 1, 2, 0, 1, 2])
     }
 
-    @Test func distributionFollowsWeights() {
+    @Test func distributionFollowsWeights() throws {
         var b = balancer([3, 2, 1])
         var counts = [0, 0, 0]
-        for i in sequence(&b, 6000) { counts[i] += 1 }
+        for i in try sequence(&b, 6000) { counts[i] += 1 }
         #expect(counts == [3000, 2000, 1000])
     }
 
-    @Test func failedPeerIsSkippedUntilFailTimeoutPasses() {
+    @Test func failedPeerIsSkippedUntilFailTimeoutPasses() throws {
         var b = balancer([1, 1], maxFails: 1, failTimeout: 10_000)
-        guard case .peer(let first) = b.pick(now: 0, tried: { _ in false }) else {
-            Issue.record("no peer")
-            return
-        }
+        let first = try #require(b.pick(now: 0, tried: { _ in false }).peerIndex)
         let disabled = b.release(first, failed: true, now: 0)
         #expect(disabled)
         let other = 1 - first
-        #expect(sequence(&b, 4, now: 5_000) == [other, other, other, other])
+        #expect(try sequence(&b, 4, now: 5_000) == [other, other, other, other])
         // After fail_timeout the peer is tried again; a success clears its failures.
-        let later = sequence(&b, 4, now: 10_001)
+        let later = try sequence(&b, 4, now: 10_001)
         #expect(later.contains(first))
     }
 
-    @Test func maxFailsCountsWithinTheWindow() {
+    @Test func maxFailsCountsWithinTheWindow() throws {
         var b = balancer([1, 1], maxFails: 3, failTimeout: 10_000)
         for _ in 0..<2 { b.release(0, failed: true, now: 0) }
         #expect(b.peers[0].fails == 2)
-        #expect(sequence(&b, 4, now: 1).contains(0))
+        #expect(try sequence(&b, 4, now: 1).contains(0))
         let disabled = b.release(0, failed: true, now: 2)
         #expect(disabled)
-        #expect(!sequence(&b, 4, now: 3).contains(0))
+        #expect(try !sequence(&b, 4, now: 3).contains(0))
     }
 
-    @Test func backupOnlyWhenPrimariesAreOut() {
+    @Test func backupOnlyWhenPrimariesAreOut() throws {
         var b = balancer([1, 1, 1], backup: [2])
-        #expect(!sequence(&b, 10).contains(2))
+        #expect(try !sequence(&b, 10).contains(2))
         b.release(0, failed: true, now: 0)
         b.release(1, failed: true, now: 0)
-        #expect(sequence(&b, 3, now: 1) == [2, 2, 2])
+        #expect(try sequence(&b, 3, now: 1) == [2, 2, 2])
     }
 
-    @Test func triedPeersAreNotPickedAgain() {
+    @Test func triedPeersAreNotPickedAgain() throws {
         var b = balancer([1, 1])
-        guard case .peer(let a) = b.pick(now: 0, tried: { _ in false }) else { return }
-        guard case .peer(let c) = b.pick(now: 0, tried: { $0 == a }) else {
-            Issue.record("no second peer")
-            return
-        }
+        let a = try #require(b.pick(now: 0, tried: { _ in false }).peerIndex)
+        let c = try #require(b.pick(now: 0, tried: { $0 == a }).peerIndex)
         #expect(a != c)
         let r1 = b.pick(now: 0, tried: { _ in true })
         #expect(r1 == .noLivePeers)
     }
 
-    @Test func allFailedResetsAndReportsNoLivePeers() {
+    @Test func allFailedResetsAndReportsNoLivePeers() throws {
         var b = balancer([1, 1])
         b.release(0, failed: true, now: 0)
         b.release(1, failed: true, now: 0)
@@ -98,14 +92,14 @@ import Testing
         #expect(r3 != .noLivePeers)
     }
 
-    @Test func singlePeerIsNeverTakenOut() {
+    @Test func singlePeerIsNeverTakenOut() throws {
         var b = balancer([1])
         for _ in 0..<5 { b.release(0, failed: true, now: 0) }
         let r4 = b.pick(now: 1, tried: { _ in false })
         #expect(r4 == .peer(0))
     }
 
-    @Test func downPeersAndMaxConns() {
+    @Test func downPeersAndMaxConns() throws {
         var b = RoundRobinBalancer(peers: [
             PeerState(weight: 1, maxFails: 1, failTimeout: 10_000, maxConns: 1),
             PeerState(weight: 1, maxFails: 1, failTimeout: 10_000, down: true),

@@ -10,6 +10,7 @@
 // children with it. Every wait is bounded.
 
 import Foundation
+import Testing
 import Glibc
 import Synchronization
 import SwiftginxPosix
@@ -589,6 +590,14 @@ enum ExampleConfig {
         }
         return head + text
     }
+}
+
+/// Fails the calling test when nginx, the reference, is missing: a comparison that
+/// cannot run is a failure, never a quiet pass (scripts/test installs nginx-light).
+func requireNginx(sourceLocation: SourceLocation = #_sourceLocation) throws {
+    try #require(
+        FileManager.default.isExecutableFile(atPath: ReferenceNginx.binary),
+        "nginx is the reference: install nginx-light (scripts/test does)", sourceLocation: sourceLocation)
 }
 
 /// Debian's nginx (nginx-light) run in a prefix, as the reference to compare with.

@@ -50,8 +50,6 @@ final class PrefixNginx {
     let port: Int
     private(set) var pid: Int32 = 0
 
-    static var available: Bool { FileManager.default.isExecutableFile(atPath: binary) }
-
     /// `config` uses PORT (replaced by this nginx's port) and the usual temp paths under temp/.
     init(prefix: String, config: String) throws {
         port = freePort()

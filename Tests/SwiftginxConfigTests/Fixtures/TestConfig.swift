@@ -4,7 +4,12 @@
 import Foundation
 import Testing
 
+import SwiftginxServer
+
 @testable import SwiftginxConfig
+
+/// The machine as the server sees it: fixtures are real files in a temporary prefix.
+let machine = PosixConfigEnvironment()
 
 /// A temporary prefix directory with `conf/` and `logs/`, removed on deinit.
 final class TestPrefix {
@@ -30,7 +35,7 @@ final class TestPrefix {
     }
 
     func load(_ main: String = "nginx.conf", global: String? = nil) throws(ConfigError) -> RuntimeConfig {
-        try ConfigLoader.load(path: conf + main, prefix: root, globalDirectives: global)
+        try ConfigLoader.load(path: conf + main, prefix: root, environment: machine, globalDirectives: global)
     }
 
     /// The error loading fails with, or nil.
