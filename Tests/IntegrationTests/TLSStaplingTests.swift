@@ -480,3 +480,35 @@ final class LocalOCSPResponder {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? -1
     }
 }
+
+extension TLSStaplingTests {
+    @Test func aSilentResponderDelaysNoOtherCertificate() throws {
+        let pki = try StaplingPKI()
+        let responder = try LocalOCSPResponder(pki)
+        defer { responder.stop() }
+        // One certificate's responder accepts connections and never answers (its
+        // request waits out nginx's 60 s); the other certificate's staple is there
+        // at once, whichever request the fetcher starts first.
+        let silent = try SilentListeners(count: 1)
+        defer { silent.stop() }
+        let s = try start(
+            """
+            server {
+                listen 127.0.0.1:PORT ssl;
+                server_name b.test;
+                \(pki.pki.certificate("rsa"))
+                ssl_trusted_certificate \(pki.path("ca.pem"));
+                ssl_stapling on;
+                ssl_stapling_responder http://127.0.0.1:\(silent.ports[0])/;
+                location / { return 200 "b\\n"; }
+            }
+            \(aiaServer(pki, "server_name localhost;"))
+            """)
+        defer { s.stop() }
+        let named = try stapled(s.port, timeout: 10)
+        #expect(named.contains("Cert Status: good"), "\(named)\n\(s.read("logs/error.log"))")
+        #expect(named.contains("Serial Number: \(try pki.serial("aia"))"))
+        #expect(try handshake(s.port, serverName: "b.test").contains("OCSP response: no response sent"))
+        #expect(!s.read("logs/error.log").contains("OCSP responder timed out"))
+    }
+}
