@@ -1,152 +1,39 @@
-// Active health checks (`health_check`, `match`): one thread per upstream group that
-// has checks, for the whole process, so a peer is checked once per interval whatever
-// the number of workers. Each round checks every peer (backups too) in turn with the
-// location's connect and read timeouts — checks never pile up — sends `GET uri` (over
-// HTTP, or as a uwsgi packet for uwsgi_pass), judges the answer by its `match` block
-// (default: a 2xx or 3xx status), and updates the shared peer table: `fails` failures
-// in a row make a peer unhealthy, `passes` successes make it healthy again (then
-// `slow_start` ramps its weight). State changes are logged. A reload retires the
-// checkers of the old generation.
+// Active health checks (`health_check`, `match`), run by the housekeeping loop (one
+// thread for the whole process, so a peer is checked once per interval whatever the
+// number of workers). Every peer of a group with checks (backups too, not `down` ones)
+// is a PeerCheck job of its own: all peers are checked at the same time, each on its
+// own schedule, so a peer that never answers delays no other. A job runs the group's
+// checks on its peer one after another — checks of a peer never pile up — then waits
+// the group's interval (the smallest `interval=` of its checks, plus a random part of
+// the largest `jitter=`) and starts again. A check is a non-blocking SocketExchange
+// within the location's connect timeout, then its read timeout for sending and
+// reading: it sends `GET uri` (over HTTP, or as a uwsgi packet for uwsgi_pass), judges
+// the answer by its `match` block (default: a 2xx or 3xx status), and updates the
+// shared peer table: `fails` failures in a row make a peer unhealthy, `passes`
+// successes make it healthy again (then `slow_start` ramps its weight). State changes
+// are logged. A reload ends the old generation's checks (their sockets closed).
 
-import Glibc
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxUpstream
-import Synchronization
 
-final class HealthChecker: Sendable {
-    private let stopped = Atomic<Bool>(false)
-    private let generation: Generation
-    private let log: ErrorLog
-
-    init(generation: Generation, log: ErrorLog) {
-        self.generation = generation
-        self.log = log
-    }
-
-    /// Starts one thread per group with checks, detached: a retired checker's thread ends
-    /// by itself and its resources go with it (nothing joins it, reload after reload).
-    func start() {
-        for (index, checks) in generation.config.healthChecks where index < generation.peerTables.count {
+enum HealthChecker {
+    /// One job per checked peer of `generation`.
+    static func jobs(_ generation: Generation, log: ErrorLog, seed: UInt64) -> [HousekeepingJob] {
+        var rng = SplitMix64(seed: seed)
+        var out: [HousekeepingJob] = []
+        for (index, checks) in generation.config.healthChecks.sorted(by: { $0.key < $1.key })
+        where index < generation.peerTables.count && !checks.isEmpty {
             let table = generation.peerTables[index]
-            let thread = ProcessControl.startThread { [self] in self.run(table, checks) }
-            pthread_detach(thread)
+            for (i, server) in table.group.servers.enumerated() where !server.down {
+                out.append(.peer(PeerCheck(table: table, peer: i, checks: checks, log: log, seed: rng.next())))
+            }
         }
+        return out
     }
 
-    /// Asks the threads to end (each notices within a tenth of a second, or when its
-    /// current check times out).
-    func stop() { stopped.store(true, ordering: .releasing) }
-
-    private var isStopped: Bool { stopped.load(ordering: .acquiring) }
-
-    private func run(_ table: PeerTable, _ checks: [HealthCheck]) {
-        var rng = SplitMix64(seed: UInt64(bitPattern: Clock.monotonicMilliseconds()))
-        while !isStopped {
-            for check in checks {
-                for (i, server) in table.group.servers.enumerated() where !server.down {
-                    if isStopped { return }
-                    let started = Clock.monotonicMilliseconds()
-                    let (passed, error) = probe(server.address, check)
-                    let now = Clock.monotonicMilliseconds()
-                    let change = table.recordCheck(
-                        i, passed: passed, error: error, responseMs: now - started, check: check, now: now)
-                    let peer = table.addressTexts[i]
-                    if change == false {
-                        log.log(.warn, "peer \(peer) in upstream \"\(table.group.name)\" is unhealthy: \(error)")
-                    } else if change == true {
-                        log.log(.notice, "peer \(peer) in upstream \"\(table.group.name)\" is healthy")
-                    }
-                }
-            }
-            let interval = checks.map(\.interval).min() ?? 5_000
-            let jitter = checks.map(\.jitter).max() ?? 0
-            var wait = Int64(interval) + (jitter > 0 ? Int64(rng.next() % UInt64(jitter)) : 0)
-            while wait > 0 && !isStopped {
-                let slice = min(wait, 100)
-                usleep(useconds_t(slice * 1000))
-                wait -= slice
-            }
-        }
-    }
-
-    /// One check of one peer: (passed, why not).
-    func probe(_ address: PeerAddress, _ check: HealthCheck) -> (Bool, String) {
-        var target = address
-        if let port = check.port, case .inet(let host, _) = address { target = .inet(host: host, port: port) }
-        let fd: Int32
-        do {
-            let start: Socket.ConnectStart
-            switch target {
-            case .inet(let host, let port):
-                guard let a = SocketAddress(host: host, port: port) else { return (false, "invalid address") }
-                start = try Socket.connect(to: a)
-            case .unix(let path):
-                start = try Socket.connect(unixPath: path)
-            }
-            switch start {
-            case .connected(let f): fd = f
-            case .inProgress(let f):
-                fd = f
-                guard Socket.wait(fd, writable: true, timeout: check.connectTimeout) else {
-                    Socket.close(fd)
-                    return (false, "upstream timed out (110: Connection timed out) while connecting to upstream")
-                }
-                if let e = Socket.pendingError(fd) {
-                    Socket.close(fd)
-                    return (false, "\(e) while connecting to upstream")
-                }
-            }
-        } catch {
-            return (false, "\(error) while connecting to upstream")
-        }
-        defer { Socket.close(fd) }
-        let request = requestBytes(check)
-        let deadline = Clock.monotonicMilliseconds() + Int64(check.readTimeout)
-        var sent = 0
-        while sent < request.count {
-            let left = Int(deadline - Clock.monotonicMilliseconds())
-            guard left > 0, Socket.wait(fd, writable: true, timeout: left) else {
-                return (false, "upstream timed out (110: Connection timed out) while sending request to upstream")
-            }
-            var failure = ""
-            let written: Int = request.withUnsafeBytes { b in
-                do {
-                    if case .processed(let n) = try Socket.write(fd, b.baseAddress! + sent, b.count - sent) { return n }
-                    return 0
-                } catch {
-                    failure = "\(error)"
-                    return 0
-                }
-            }
-            if !failure.isEmpty { return (false, "\(failure) while sending request to upstream") }
-            sent += written
-        }
-        // The answer: read until the upstream closes (Connection: close), at most 256 KiB.
-        var answer: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 16384)
-        while answer.count < 262_144 {
-            let left = Int(deadline - Clock.monotonicMilliseconds())
-            guard left > 0, Socket.wait(fd, writable: false, timeout: left) else {
-                if answer.isEmpty {
-                    return (false, "upstream timed out (110: Connection timed out) while reading response header")
-                }
-                break
-            }
-            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                if answer.isEmpty { return (false, "\(SystemError("recv", errno: errno)) while reading upstream") }
-                break
-            }
-            if n == 0 { break }
-            answer += buf[0..<n]
-        }
-        return judge(answer, check)
-    }
-
-    private func requestBytes(_ check: HealthCheck) -> [UInt8] {
+    static func requestBytes(_ check: HealthCheck) -> [UInt8] {
         if check.proto == .uwsgi {
             let (path, query) = splitURI(check.uri)
             let params: [(key: [UInt8], value: [UInt8])] = [
@@ -164,13 +51,13 @@ final class HealthChecker: Sendable {
                 + "User-Agent: swiftginx-health-check\r\n\r\n").utf8)
     }
 
-    private func splitURI(_ uri: String) -> (String, String) {
+    private static func splitURI(_ uri: String) -> (String, String) {
         guard let q = uri.firstIndex(of: "?") else { return (uri, "") }
         return (String(uri[..<q]), String(uri[uri.index(after: q)...]))
     }
 
     /// The answer against the match block (or 2xx/3xx).
-    func judge(_ answer: [UInt8], _ check: HealthCheck) -> (Bool, String) {
+    static func judge(_ answer: [UInt8], _ check: HealthCheck) -> (Bool, String) {
         var parser = ResponseParser(maxHeadBytes: 65536)
         var head = ResponseHead()
         let result = answer.withUnsafeBytes { parser.parse($0, into: &head) }
@@ -224,5 +111,106 @@ final class HealthChecker: Sendable {
             }
         }
         return (true, "")
+    }
+}
+
+/// The checks of one peer, over and over; lives on the housekeeping loop.
+final class PeerCheck {
+    private let table: PeerTable
+    private let peer: Int
+    private let checks: [HealthCheck]
+    private let log: ErrorLog
+    private let interval: Int
+    private let jitter: Int
+    private var rng: SplitMix64
+    /// The check under way and when it started.
+    private var current = 0
+    private var started: Int64 = 0
+
+    init(table: PeerTable, peer: Int, checks: [HealthCheck], log: ErrorLog, seed: UInt64) {
+        self.table = table
+        self.peer = peer
+        self.checks = checks
+        self.log = log
+        interval = checks.map(\.interval).min() ?? 5_000
+        jitter = checks.map(\.jitter).max() ?? 0
+        rng = SplitMix64(seed: seed)
+    }
+
+    /// Starts a round: the first check.
+    func begin(now: Int64) -> HousekeepingStep {
+        current = 0
+        return start(now: now)
+    }
+
+    /// Records the check that ended, then starts the next one or waits for the next round.
+    func finish(_ outcome: SocketExchange.Outcome, now: Int64) -> HousekeepingStep {
+        let (passed, error) = verdict(outcome)
+        record(passed, error, now: now)
+        current += 1
+        return start(now: Clock.monotonicMilliseconds())
+    }
+
+    /// Starts check `current` (checks that fail before connecting are recorded at once).
+    private func start(now: Int64) -> HousekeepingStep {
+        while current < checks.count {
+            let check = checks[current]
+            started = Clock.monotonicMilliseconds()
+            var target = table.group.servers[peer].address
+            if let port = check.port, case .inet(let host, _) = target { target = .inet(host: host, port: port) }
+            let address: SocketExchange.Target
+            switch target {
+            case .inet(let host, let port):
+                guard let a = SocketAddress(host: host, port: port) else {
+                    record(false, "invalid address", now: Clock.monotonicMilliseconds())
+                    current += 1
+                    continue
+                }
+                address = .inet(a)
+            case .unix(let path):
+                address = .unix(path)
+            }
+            do {
+                let exchange = try SocketExchange(
+                    address, request: HealthChecker.requestBytes(check), connectTimeout: check.connectTimeout,
+                    ioTimeout: check.readTimeout, limit: 262_144, capReads: false, now: started)
+                return .exchange(exchange)
+            } catch {
+                record(false, "\(error) while connecting to upstream", now: Clock.monotonicMilliseconds())
+                current += 1
+            }
+        }
+        let wait = Int64(interval) + (jitter > 0 ? Int64(rng.next() % UInt64(jitter)) : 0)
+        return .idle(until: Clock.monotonicMilliseconds() + wait)
+    }
+
+    /// (passed, why not), as nginx words the failures.
+    private func verdict(_ outcome: SocketExchange.Outcome) -> (Bool, String) {
+        let timedOut = "upstream timed out (110: Connection timed out)"
+        let check = checks[current]
+        switch outcome {
+        case .answer(let answer):
+            return HealthChecker.judge(answer, check)
+        case .failed(.connecting, let error, _):
+            return (false, "\(error.map { "\($0)" } ?? timedOut) while connecting to upstream")
+        case .failed(.sending, let error, _):
+            return (false, "\(error.map { "\($0)" } ?? timedOut) while sending request to upstream")
+        case .failed(.reading, let error, let answer):
+            // Whatever came before the timeout or the error is judged.
+            if !answer.isEmpty { return HealthChecker.judge(answer, check) }
+            if let error { return (false, "\(error) while reading upstream") }
+            return (false, "\(timedOut) while reading response header")
+        }
+    }
+
+    private func record(_ passed: Bool, _ error: String, now: Int64) {
+        let change = table.recordCheck(
+            peer, passed: passed, error: error, responseMs: now - started, check: checks[current], now: now)
+        let address = table.addressTexts[peer]
+        if change == false {
+            log.log(.warn, "peer \(address) in upstream \"\(table.group.name)\" is unhealthy: \(error)")
+        } else if change == true {
+            log.log(.notice, "peer \(address) in upstream \"\(table.group.name)\" is healthy")
+        }
     }
 }

@@ -38,10 +38,9 @@ public final class Server {
     var state: ServerState!
     var workers: [Worker] = []
     var threads: [pthread_t] = []
-    /// The active health checks of the current generation.
-    var checker: HealthChecker? = nil
-    /// The OCSP responder requests of the current generation (`ssl_stapling on`).
-    var stapler: OCSPStapler? = nil
+    /// The housekeeping thread: the current generation's active health checks and
+    /// OCSP responder requests (`ssl_stapling on`).
+    var housekeeping: HousekeepingLoop? = nil
     /// Listening sockets by address: one per worker.
     var sockets: [ListenAddress: [Int32]] = [:]
     var retiredSockets: [(closeAt: Int64, fds: [Int32])] = []
@@ -100,10 +99,12 @@ public final class Server {
         for w in workers {
             threads.append(ProcessControl.startThread { w.run() })
         }
-        checker = HealthChecker(generation: generation, log: errorLog)
-        checker?.start()
-        stapler = OCSPStapler(tls: tls, log: errorLog)
-        stapler?.start()
+        do {
+            let loop = try HousekeepingLoop()
+            try loop.start(log: errorLog)
+            loop.replace(with: HousekeepingWork(generation: generation, log: errorLog))
+            housekeeping = loop
+        } catch { throw StartupError(description: "\(error)") }
         return masterLoop(signals)
     }
 
@@ -137,8 +138,7 @@ public final class Server {
     }
 
     private func stop(_ mode: StopMode) -> Int32 {
-        checker?.stop()
-        stapler?.stop()
+        housekeeping?.stop()
         state.requestStop(mode)
         for w in workers { w.wake() }
         for t in threads { ProcessControl.join(t) }
@@ -189,12 +189,7 @@ public final class Server {
                 number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles, tls: tls)
             state.publish(generation)
             for w in workers { w.wake() }
-            checker?.stop()
-            checker = HealthChecker(generation: generation, log: state.errorLog)
-            checker?.start()
-            stapler?.stop()
-            stapler = OCSPStapler(tls: tls, log: state.errorLog)
-            stapler?.start()
+            housekeeping?.replace(with: HousekeepingWork(generation: generation, log: state.errorLog))
             state.errorLog.log(.notice, "reconfigured (generation \(generationNumber))")
         } catch {
             state.errorLog.log(.emerg, error.description)

@@ -145,8 +145,8 @@ import Testing
                     """))
         try server.start()
         defer { server.stop() }
-        /// The process's virtual size: a finished thread nobody joins keeps its stack
-        /// (8 MiB) mapped, so leaked checker threads show here.
+        /// The process's virtual size: a thread started per generation and joined by
+        /// nobody keeps its stack (8 MiB) mapped even once finished, so it shows here.
         func virtualKiB() -> Int {
             let status = (try? String(contentsOfFile: "/proc/\(server.pid)/status", encoding: .utf8)) ?? ""
             let line = status.split(separator: "\n").first { $0.hasPrefix("VmSize:") } ?? ""
@@ -160,15 +160,21 @@ import Testing
             {
                 usleep(20_000)
             }
-            usleep(300_000)  // the retired checker notices within a tenth of a second
+            usleep(300_000)  // the housekeeping loop has taken the new generation's checks
+        }
+        func threads() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(server.pid)/task").count) ?? -1
         }
         reload(1)
         let before = virtualKiB()
+        let threadsBefore = threads()
         for n in 2...9 { reload(n) }
         let after = virtualKiB()
         #expect(before > 0)
-        // Eight retired checkers joined by nobody would add 8 × 8 MiB.
+        // Eight checker threads left behind by the retired generations would add 8 × 8 MiB.
         #expect(after - before < 24 * 1024, "VmSize grew from \(before) to \(after) KiB over 8 reloads")
+        // The checks of every generation run on the one housekeeping thread.
+        #expect(threads() == threadsBefore, "threads: \(threadsBefore) before 8 reloads, \(threads()) after")
     }
 
     @Test func mandatoryMatchKeepsANotReadyPeerOut() throws {

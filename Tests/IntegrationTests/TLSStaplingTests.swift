@@ -4,9 +4,10 @@
 // responder of `ssl_stapling_responder` and of the certificate's AIA extension, a
 // revoked certificate (not stapled, nginx's log line, compared with nginx 1.22 itself),
 // `ssl_stapling_verify` with the wrong and the right trusted CA across a reload (which
-// must not leave the old generation's thread behind), RSA and ECDSA certificates with
-// a staple each, the staple of the server chosen by SNI, bad answers of a canned
-// responder (nginx's log lines), and nginx's startup warnings (compared with `nginx -t`).
+// must add no thread: every generation's requests run on the housekeeping thread), RSA
+// and ECDSA certificates with a staple each, the staple of the server chosen by SNI,
+// bad answers of a canned responder (nginx's log lines), nginx's startup warnings
+// (compared with `nginx -t`), and a silent responder that delays no other certificate.
 
 import Foundation
 import Glibc
@@ -280,7 +281,7 @@ final class LocalOCSPResponder {
         #expect(s.waitForFile("logs/error.log", containing: "reconfigured (generation 2)"))
         let out = try stapled(s.port)
         #expect(out.contains("Cert Status: good"), "\(out)\n\(s.read("logs/error.log"))")
-        // More reloads: each stops the previous generation's fetcher thread.
+        // More reloads: each hands the housekeeping thread the new requests, adding no thread.
         for generation in 3...5 {
             s.signal(SIGHUP)
             #expect(s.waitForFile("logs/error.log", containing: "reconfigured (generation \(generation))"))
@@ -478,5 +479,39 @@ final class LocalOCSPResponder {
     /// The threads of process `pid`.
     func threadCount(_ pid: Int32) -> Int {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task").count) ?? -1
+    }
+}
+
+extension TLSStaplingTests {
+    @Test func aSilentResponderDelaysNoOtherCertificate() throws {
+        let pki = try StaplingPKI()
+        let responder = try LocalOCSPResponder(pki)
+        defer { responder.stop() }
+        // Five servers' certificates have a responder that accepts connections and never
+        // answers (each request waits out nginx's 60 s); the last certificate's staple is
+        // there at once, whichever request the fetcher starts first (one after another,
+        // it would come after the silent ones in 5 cases out of 6).
+        let silent = try SilentListeners(count: 1)
+        defer { silent.stop() }
+        let quiet = (1...5).map { n in
+            """
+            server {
+                listen 127.0.0.1:PORT ssl;
+                server_name q\(n).test;
+                \(pki.pki.certificate("rsa"))
+                ssl_trusted_certificate \(pki.path("ca.pem"));
+                ssl_stapling on;
+                ssl_stapling_responder http://127.0.0.1:\(silent.ports[0])/;
+                location / { return 200 "q\\n"; }
+            }
+            """
+        }
+        let s = try start(quiet.joined(separator: "\n") + aiaServer(pki, "server_name localhost;"))
+        defer { s.stop() }
+        let named = try stapled(s.port, timeout: 10)
+        #expect(named.contains("Cert Status: good"), "\(named)\n\(s.read("logs/error.log"))")
+        #expect(named.contains("Serial Number: \(try pki.serial("aia"))"))
+        #expect(try handshake(s.port, serverName: "q1.test").contains("OCSP response: no response sent"))
+        #expect(!s.read("logs/error.log").contains("OCSP responder timed out"))
     }
 }
