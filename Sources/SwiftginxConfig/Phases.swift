@@ -66,6 +66,15 @@ public enum PhaseStep: UInt8, Sendable {
     }
 }
 
+extension PhaseStep {
+    /// A copy of `steps` in memory owned by the caller (deallocated in its deinit).
+    static func buffer(_ steps: [PhaseStep]) -> UnsafeBufferPointer<PhaseStep> {
+        let b = UnsafeMutableBufferPointer<PhaseStep>.allocate(capacity: max(steps.count, 1))
+        _ = b.initialize(from: steps)
+        return UnsafeBufferPointer(start: b.baseAddress, count: steps.count)
+    }
+}
+
 extension VirtualServer {
     /// The steps every request on this server starts with.
     static func compileSteps(serverRewrites: [RewriteStep]) -> [PhaseStep] {

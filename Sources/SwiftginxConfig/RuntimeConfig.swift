@@ -220,6 +220,8 @@ public final class VirtualServer: Sendable {
     public let autoRedirects: Set<String>
     /// The handlers every request on this server starts with (see Phases.swift).
     public let steps: [PhaseStep]
+    /// The same steps in memory of their own (see `Location.stepBuffer`).
+    nonisolated(unsafe) public let stepBuffer: UnsafeBufferPointer<PhaseStep>
 
     public init(
         serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
@@ -236,7 +238,10 @@ public final class VirtualServer: Sendable {
         self.defaultSettings = defaultSettings
         self.serverLevelLocation = Location(pattern: "", prefix: "", settings: defaultSettings)
         self.steps = VirtualServer.compileSteps(serverRewrites: serverRewrites)
+        self.stepBuffer = PhaseStep.buffer(steps)
     }
+
+    deinit { stepBuffer.deallocate() }
 }
 
 /// Settings that nginx reads once per connection or request head (server level).
@@ -644,6 +649,9 @@ public final class Location: Sendable {
     public let isRegex: Bool
     /// The handlers a request runs in this location, by phase (see Phases.swift).
     public let steps: [PhaseStep]
+    /// The same steps in memory of their own, read without reference counting by the
+    /// request that holds this location.
+    nonisolated(unsafe) public let stepBuffer: UnsafeBufferPointer<PhaseStep>
 
     public init(pattern: String, prefix: String, settings: LocationSettings) {
         self.pattern = pattern
@@ -651,5 +659,8 @@ public final class Location: Sendable {
         self.settings = settings
         self.isRegex = pattern.hasPrefix("~")
         self.steps = Location.compileSteps(settings)
+        self.stepBuffer = PhaseStep.buffer(steps)
     }
+
+    deinit { stepBuffer.deallocate() }
 }

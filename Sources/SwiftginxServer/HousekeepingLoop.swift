@@ -170,7 +170,7 @@ private final class HousekeepingRunner {
                 let step: HousekeepingStep
                 if let exchange = slots[i].exchange {
                     let outcome = exchange.timedOut()
-                    close(i)
+                    closeExchange(i)
                     step = slots[i].job.finish(outcome, now: now)
                 } else {
                     step = slots[i].job.begin(now: now)
@@ -191,7 +191,7 @@ private final class HousekeepingRunner {
             setDeadline(exchange.deadline, of: i)
             return
         }
-        close(i)
+        closeExchange(i)
         apply(slots[i].job.finish(outcome, now: now), to: i)
     }
 
@@ -222,7 +222,7 @@ private final class HousekeepingRunner {
     private func token(_ i: Int) -> UInt64 { UInt64(slots[i].sequence) << 32 | UInt64(i) }
 
     /// Ends slot `i`'s exchange, if any: its socket leaves epoll and is closed.
-    private func close(_ i: Int) {
+    private func closeExchange(_ i: Int) {
         guard let exchange = slots[i].exchange else { return }
         epoll.remove(exchange.fd)
         Socket.close(exchange.fd)
@@ -232,7 +232,7 @@ private final class HousekeepingRunner {
 
     /// Ends every job of the current generation.
     private func clear() {
-        for i in slots.indices { close(i) }
+        for i in slots.indices { closeExchange(i) }
         slots = []
         timers = TimerHeap()
     }

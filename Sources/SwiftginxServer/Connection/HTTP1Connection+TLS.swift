@@ -17,12 +17,13 @@ extension HTTP1Connection {
             return true
         }
         var byte: UInt8 = 0
-        let n = recv(fd, &byte, 1, Int32(MSG_PEEK))
-        if n < 0 && (errno == EAGAIN || errno == EINTR) {
+        switch try? Socket.peek(fd, into: &byte, count: 1) {
+        case .wouldBlock?:
             state = .detectingTLS
             return false
-        }
-        if n <= 0 {
+        case .processed(let n)? where n > 0:
+            break
+        default:
             close()
             return false
         }

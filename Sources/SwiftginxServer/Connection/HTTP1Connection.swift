@@ -149,6 +149,10 @@ final class HTTP1Connection {
         plainHTTPOnTLSPort = false
     }
 
+    deinit {
+        request.releaseContent()
+    }
+
     func configureParser(_ s: ServerSettings) {
         var o = RequestParserOptions()
         o.maxRequestLine = s.largeClientHeaderBuffers.size
@@ -256,7 +260,7 @@ final class HTTP1Connection {
         state = .sending
         request.headBase = headBase
         request.connectionRequests = requests
-        request.begin()
+        request.begin(group: group)
     }
 
     /// A head the parser refused: answer its status and close.
@@ -272,6 +276,12 @@ final class HTTP1Connection {
 
     /// The request answered now (its writer holds the response): send it.
     func respond() { state = .sending }
+
+    /// The active content handler has sent the whole response: log and go on.
+    func contentFinished() {
+        state = .sending
+        finishResponse()
+    }
 
     /// The request's content handler answers later, driven by events.
     func activate() { state = .active }

@@ -43,8 +43,11 @@ struct Transport {
             if case .processed(let n) = r { offset += Int64(n) }
             return r
         }
-        let n = pread(file, bounce.base, min(count, bounce.capacity), off_t(offset))
-        if n < 0 { throw SystemError("pread", errno: errno) }
+        let n: Int
+        switch try FileSystem.pread(file, into: bounce.base, count: min(count, bounce.capacity), offset: offset) {
+        case .wouldBlock: return .wouldBlock
+        case .processed(let got): n = got
+        }
         if n == 0 { return .processed(0) }
         let r = try map(tls.write(bounce.base, n), call: "SSL_write")
         if case .processed(let written) = r { offset += Int64(written) }

@@ -14,7 +14,6 @@ extension Request {
     func runAuthRequest(_ uriValue: ComplexValue) -> StepResult {
         if let sub = subrequest {
             guard sub.finished else { return .suspend }
-            subrequest = nil
             return authDecision(sub)
         }
         var target = evaluate(uriValue)
@@ -25,17 +24,19 @@ extension Request {
         }
         trace?.note("auth_request subrequest to \"\(String(decoding: target, as: UTF8.self))\"")
         guard let sub = startSubrequest(uri: target, args: args, headerOnly: true) else { return .done }
-        if sub.finished {
-            subrequest = nil
-            return authDecision(sub)
-        }
+        if sub.finished { return authDecision(sub) }
         // Run this step again when the subrequest has answered.
         stepIndex -= 1
         return .suspend
     }
 
+    /// Decides from the finished subrequest, then lets it go.
     private func authDecision(_ sub: Subrequest) -> StepResult {
-        sub.request.writer.releaseFile()
+        defer {
+            sub.request.writer.releaseFile()
+            sub.request.releaseContent()
+            subrequest = nil
+        }
         let status = sub.status
         trace?.note("auth_request answered \(status)")
         if status >= 200 && status < 300 {

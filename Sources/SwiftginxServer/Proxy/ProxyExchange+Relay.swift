@@ -27,7 +27,7 @@ extension ProxyExchange {
         while true {
             // With memory full, the client is written first; a temporary file takes the
             // overflow only while the client is not taking bytes (nginx's event pipe).
-            let memoryFull = request.output.readableCount >= memory || spoolPending > 0
+            let memoryFull = output.readableCount >= memory || spoolPending > 0
             if !upstreamDone && !readBlocked && canAccept() && (!memoryFull || clientBlocked) {
                 if upstreamInput.readableCount > 0 {
                     if !processResponseBody() { return true }
@@ -79,22 +79,22 @@ extension ProxyExchange {
         let memory = settings.buffers.count * settings.buffers.size
         let direct =
             responseChunked == nil && !clientChunked && encoder == nil && spoolPending == 0
-            && request.output.readableCount < memory
+            && output.readableCount < memory
         do {
             let n: Int
             if direct {
-                if request.output.readableCount == 0 { request.output.clear() }
-                request.output.reserve(min(memory, 65536))
-                var want = min(request.output.writableCount, max(memory - request.output.readableCount, 4096))
+                if output.readableCount == 0 { output.clear() }
+                output.reserve(min(memory, 65536))
+                var want = min(output.writableCount, max(memory - output.readableCount, 4096))
                 if responseRemaining >= 0 { want = Int(min(Int64(want), responseRemaining)) }
-                switch try upstreamRead(u, request.output.writable, want) {
+                switch try upstreamRead(u, output.writable, want) {
                 case .wouldBlock:
                     u.readReady = false
                     return .blocked
                 case .processed(let got): n = got
                 }
                 if n > 0 {
-                    request.output.writerIndex += n
+                    output.writerIndex += n
                     request.bodyBytesSent += Int64(n)
                     responseLengths[responseLengths.count - 1] += Int64(n)
                     if responseRemaining >= 0 {
@@ -144,9 +144,9 @@ extension ProxyExchange {
     }
 
     func canAccept() -> Bool {
-        if !buffering { return request.output.readableCount == 0 && spoolPending == 0 }
+        if !buffering { return output.readableCount == 0 && spoolPending == 0 }
         let memory = settings.buffers.count * settings.buffers.size
-        if request.output.readableCount < memory && spoolPending == 0 { return true }
+        if output.readableCount < memory && spoolPending == 0 { return true }
         return settings.maxTempFileSize > 0 && spoolPending < settings.maxTempFileSize
     }
 
@@ -259,10 +259,10 @@ extension ProxyExchange {
         let memory = settings.buffers.count * settings.buffers.size
         let toFile =
             spoolPending > 0
-            || (buffering && settings.maxTempFileSize > 0 && request.output.readableCount + bytes.count > memory)
+            || (buffering && settings.maxTempFileSize > 0 && output.readableCount + bytes.count > memory)
         if !toFile {
-            request.output.reserve(bytes.count)
-            request.output.append(bytes)
+            output.reserve(bytes.count)
+            output.append(bytes)
             return true
         }
         do {
@@ -286,19 +286,19 @@ extension ProxyExchange {
         if request.isSubrequest {
             // A subrequest's answer goes to its parent, not to the client; the body of
             // a header-only one (auth_request) is dropped as it comes.
-            if request.headerOnlySubrequest { request.output.clear() }
+            if request.headerOnlySubrequest { output.clear() }
             return .done
         }
         do {
-            while request.output.readableCount > 0 {
+            while output.readableCount > 0 {
                 switch try request.writeClient(
-                    request.output.base + request.output.readerIndex, request.output.readableCount)
+                    output.base + output.readerIndex, output.readableCount)
                 {
                 case .wouldBlock: return .blocked
-                case .processed(let n): request.output.readerIndex += n
+                case .processed(let n): output.readerIndex += n
                 }
             }
-            request.output.clear()
+            output.clear()
             request.writer.responseStart = 0
             while spoolPending > 0 {
                 var offset = spoolSent
@@ -349,7 +349,7 @@ extension ProxyExchange {
         request.takeBufferedBody { bodyMemory.append($0) }
         // Bytes the upstream sent after its 101 go to the client after the head.
         if upstreamInput.readableCount > 0 {
-            request.output.append(upstreamInput.readable)
+            output.append(upstreamInput.readable)
             upstreamInput.clear()
         }
         request.keepAlive = false
@@ -365,29 +365,29 @@ extension ProxyExchange {
         do {
             while true {
                 var progress = false
-                if request.output.readableCount == 0 && !upstreamDone {
-                    request.output.clear()
-                    request.output.reserve(16384)
-                    switch try upstreamRead(u, request.output.writable, request.output.writableCount) {
+                if output.readableCount == 0 && !upstreamDone {
+                    output.clear()
+                    output.reserve(16384)
+                    switch try upstreamRead(u, output.writable, output.writableCount) {
                     case .wouldBlock: break
                     case .processed(0): upstreamDone = true
                     case .processed(let n):
-                        request.output.writerIndex += n
+                        output.writerIndex += n
                         request.bodyBytesSent += Int64(n)
                         progress = true
                     }
                 }
-                if request.output.readableCount > 0 {
+                if output.readableCount > 0 {
                     switch try request.writeClient(
-                        request.output.base + request.output.readerIndex, request.output.readableCount)
+                        output.base + output.readerIndex, output.readableCount)
                     {
                     case .wouldBlock: break
                     case .processed(let n):
-                        request.output.readerIndex += n
+                        output.readerIndex += n
                         progress = true
                     }
                 }
-                if upstreamDone && request.output.readableCount == 0 {
+                if upstreamDone && output.readableCount == 0 {
                     endTunnel()
                     return true
                 }

@@ -36,7 +36,7 @@ extension ProxyExchange {
                 _ = try? request.writeClient(continueLine.utf8Start, continueLine.utf8CodeUnitCount)
             }
         }
-        request.activate(.proxy(self))
+        request.activate(.proxy)
         if request.bodyPending {
             bodyRemaining = request.head.contentLength ?? 0
             bodyChunked = request.head.isChunked ? ChunkedDecoder() : nil

@@ -201,11 +201,11 @@ extension ProxyExchange {
         let status = head.status
         // The location's settings are read in place through it (never copied whole).
         let location = request.location
-        request.output.writerIndex = max(request.responseStart, request.output.readerIndex)
+        output.writerIndex = max(request.responseStart, output.readerIndex)
         request.bodyBytesSent = 0
         request.status = status
-        request.output.append("HTTP/1.1 ")
-        request.output.append(decimal: Int64(status))
+        output.append("HTTP/1.1 ")
+        output.append(decimal: Int64(status))
         let hidden = settings.hidden
         let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
@@ -218,17 +218,17 @@ extension ProxyExchange {
             if reason.isEmpty {
                 let line = HTTPStatus.statusLine(status)
                 // "HTTP/1.1 200 OK\r\n": the text after the code.
-                request.output.append(Array(line.dropFirst(12).dropLast(2)))
+                output.append(Array(line.dropFirst(12).dropLast(2)))
             } else {
-                request.output.append(UInt8(ascii: " "))
-                request.output.append(UnsafeRawBufferPointer(rebasing: reason))
+                output.append(UInt8(ascii: " "))
+                output.append(UnsafeRawBufferPointer(rebasing: reason))
             }
-            request.output.append("\r\n")
+            output.append("\r\n")
             if !passServer {
                 let tokens = location?.settings.serverTokens ?? true
-                request.output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+                output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
             }
-            if !passDate { request.output.append(worker.clock.dateHeader) }
+            if !passDate { output.append(worker.clock.dateHeader) }
             for h in head.headers {
                 let name = buf[h.name]
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
@@ -259,14 +259,14 @@ extension ProxyExchange {
                     request.contentType.removeAll(keepingCapacity: true)
                     request.contentType.append(contentsOf: raw)
                 }
-                request.output.append(UnsafeRawBufferPointer(rebasing: name))
-                request.output.append(": ")
+                output.append(UnsafeRawBufferPointer(rebasing: name))
+                output.append(": ")
                 if let value {
-                    request.output.append(value)
+                    output.append(value)
                 } else {
-                    request.output.append(UnsafeRawBufferPointer(rebasing: raw))
+                    output.append(UnsafeRawBufferPointer(rebasing: raw))
                 }
-                request.output.append("\r\n")
+                output.append("\r\n")
             }
         }
         // Body framing towards the client.
@@ -274,10 +274,10 @@ extension ProxyExchange {
         noBody = request.isHeadOnly || status == 204 || status == 304 || status == 101
         let clientHTTP11 = request.head.version != .http10
         if let coding {
-            request.output.append("Content-Encoding: ")
-            request.output.append(string: coding.rawValue)
-            request.output.append("\r\n")
-            if location?.settings.gzipVary == true { request.output.append("Vary: Accept-Encoding\r\n") }
+            output.append("Content-Encoding: ")
+            output.append(string: coding.rawValue)
+            output.append("\r\n")
+            if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
         }
         if let n = h.contentLength, coding == nil {
             if status != 204 && status != 304 { request.appendContentLength(n) }
@@ -287,7 +287,7 @@ extension ProxyExchange {
             responseRemaining = noBody ? 0 : (h.contentLength ?? -1)
             if !noBody {
                 if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
-                    request.output.append("Transfer-Encoding: chunked\r\n")
+                    output.append("Transfer-Encoding: chunked\r\n")
                     clientChunked = true
                 } else {
                     request.keepAlive = false

@@ -31,8 +31,13 @@ final class ProxyExchange {
     }
 
     unowned let worker: Worker
-    /// The request it answers (the connection's one Request, or a subrequest's).
-    unowned(unsafe) let request: Request
+    /// The request it answers (the connection's one Request, or a subrequest's). A
+    /// strong `let` is read without reference counting; the cycle it makes with
+    /// `Request.proxy` is broken when the connection object is dropped and when a
+    /// subrequest ends (`Request.releaseContent`).
+    let request: Request
+    /// The request's response buffer (the client side of the relay).
+    let output: ByteBuffer
     var phase: Phase = .finished
     var pass: UpstreamPass? = nil
     /// The location's proxy_* or uwsgi_* settings, shared with the configuration (a
@@ -122,6 +127,7 @@ final class ProxyExchange {
     init(request: Request) {
         self.worker = request.worker
         self.request = request
+        self.output = request.output
     }
 
     /// Back to a clean state for a new request (buffers keep their capacity).

@@ -108,8 +108,11 @@ extension Worker {
         }
         if u.tls != nil {
             // TLS may send records while idle (a session ticket): only an end counts.
-            let n = recv(u.fd, scratch.base, 1, Int32(MSG_PEEK))
-            if n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)) { return }
+            switch try? Socket.peek(u.fd, into: scratch.base, count: 1) {
+            case .wouldBlock?: return
+            case .processed(let n)? where n > 0: return
+            default: break
+            }
             removeIdle(u)
             closeUpstream(u)
             return

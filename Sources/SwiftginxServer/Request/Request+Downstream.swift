@@ -89,8 +89,7 @@ extension Request {
             subrequestAnswered()
             return
         }
-        connection.respond()
-        connection.finishResponse()
+        connection.contentFinished()
     }
 
     /// After an event handled by the content handler: the connection continues.

@@ -12,8 +12,8 @@ extension Request {
         switch activeContent {
         case .none:
             return true
-        case .proxy(let exchange):
-            return exchange.drive()
+        case .proxy:
+            return proxy?.drive() ?? true
         case .waitingForSubrequest:
             guard let sub = subrequest else { return true }
             if !sub.request.resume() { return false }
@@ -25,7 +25,7 @@ extension Request {
     func onTimeout() {
         switch activeContent {
         case .none: break
-        case .proxy(let exchange): exchange.onTimeout()
+        case .proxy: proxy?.onTimeout()
         case .waitingForSubrequest: subrequest?.request.onTimeout()
         }
     }
@@ -40,9 +40,21 @@ extension Request {
     func abandon() {
         if let sub = subrequest {
             sub.request.abandon()
+            sub.request.writer.releaseFile()
+            sub.request.releaseContent()
             subrequest = nil
         }
         if let proxy { proxy.close() }
+        activeContent = .none
+    }
+
+    /// Breaks the request ↔ proxy exchange cycle (the request object is going away).
+    func releaseContent() {
+        if let sub = subrequest {
+            sub.request.releaseContent()
+            subrequest = nil
+        }
+        proxy = nil
         activeContent = .none
     }
 

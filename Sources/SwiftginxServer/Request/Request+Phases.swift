@@ -20,11 +20,11 @@ extension Request {
     }
 
     /// A parsed head: set up the request and run its phases.
-    func begin() {
+    func begin(group: ListenGroup) {
         reset()
         startMilliseconds = worker.clock.milliseconds
         let buf = headBytes
-        let server = selectServer(buf)
+        let server = selectServer(buf, group)
         self.server = server
         adopt(server.defaultSettings)
         keepAlive = head.keepAlive
@@ -52,7 +52,7 @@ extension Request {
             args.append(contentsOf: buf[q])
         }
         if group.options.ssl && !checkTLSRequest(server) { return }
-        steps = server.steps
+        steps = server.stepBuffer
         stepIndex = 0
         runPhases()
     }
@@ -84,7 +84,7 @@ extension Request {
         runPhases()
     }
 
-    private func run(_ step: PhaseStep) -> StepResult {
+    @inline(__always) private func run(_ step: PhaseStep) -> StepResult {
         trace?.step(step)
         switch step {
         case .serverRewrite:
@@ -140,9 +140,8 @@ extension Request {
         case .pass:
             guard let location, let pass = location.settings.pass else { return .done }
             if trace != nil { return traceContent("\(pass.proto == .http ? "proxy_pass" : "uwsgi_pass")") }
-            let exchange = proxy ?? ProxyExchange(request: self)
-            proxy = exchange
-            exchange.start(pass, location: location)
+            if proxy == nil { proxy = ProxyExchange(request: self) }
+            proxy.unsafelyUnwrapped.start(pass, location: location)
             return .done
         case .staticFiles:
             guard let location else { return .done }
@@ -204,7 +203,7 @@ extension Request {
     private func enterLocation(_ location: Location, after phase: HTTPPhase?) {
         self.location = location
         adopt(location.settings)
-        steps = location.steps
+        steps = location.stepBuffer
         stepIndex = 0
         if let phase {
             while stepIndex < steps.count && steps[stepIndex].phase <= phase { stepIndex += 1 }
@@ -226,8 +225,7 @@ extension Request {
 }
 extension Request {
     /// Host header (or absolute-form authority) → server: lowercased, port and trailing dot removed.
-    private func selectServer(_ buf: UnsafeRawBufferPointer) -> VirtualServer {
-        let group = self.group
+    private func selectServer(_ buf: UnsafeRawBufferPointer, _ group: ListenGroup) -> VirtualServer {
         guard let h = head.host else { return group.defaultServer }
         var end = h.upperBound
         // Strip ":port" (not inside an IPv6 literal).

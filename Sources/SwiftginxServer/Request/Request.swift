@@ -30,7 +30,7 @@ final class Request {
     var server: VirtualServer? = nil
     var location: Location? = nil
     /// The phase engine's position: the handler list being run and the next step in it.
-    var steps: [PhaseStep] = []
+    var steps = UnsafeBufferPointer<PhaseStep>(start: nil, count: 0)
     var stepIndex = 0
     var captures: [Range<Int>] = []
     /// The regex and the URI its captures index into (the URI may change afterwards).
@@ -129,10 +129,8 @@ final class Request {
         contentType.removeAll(keepingCapacity: true)
         if !carriedHeaders.isEmpty { carriedHeaders.removeAll(keepingCapacity: true) }
         carriedContentType = nil
-        if contentActive {
-            activeContent = .none
-            contentActive = false
-        }
+        activeContent = .none
+        contentActive = false
         if subrequest != nil { subrequest = nil }
     }
 
@@ -182,6 +180,7 @@ final class Request {
 /// existentials): the proxy exchange, or a subrequest being waited for.
 enum ActiveContent {
     case none
-    case proxy(ProxyExchange)
+    /// The request's `proxy` exchange.
+    case proxy
     case waitingForSubrequest
 }
