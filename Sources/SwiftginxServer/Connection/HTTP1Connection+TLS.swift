@@ -35,9 +35,6 @@ extension HTTP1Connection {
         do {
             let t = try TLSConnection(context: context, fd: fd)
             transport.tls = t
-            transport.onTLSFailure = { [unowned self] message in
-                self.logInfo("\(message) while processing SSL connection")
-            }
             state = .handshaking
             return true
         } catch {

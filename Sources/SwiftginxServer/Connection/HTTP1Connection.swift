@@ -47,7 +47,7 @@ final class HTTP1Connection {
     /// The socket's local address, when the listener is a wildcard that other
     /// addresses of the same port share (nginx's per-address dispatch).
     var localAddress: SocketAddress? = nil
-    var transport: Transport
+    let transport = Transport()
     var fd: Int32 { transport.fd }
     var tls: TLSConnection? { transport.tls }
 
@@ -94,7 +94,6 @@ final class HTTP1Connection {
         fd: Int32, peer: SocketAddress, worker: Worker, listener: WorkerListener, slot: Int32, slotGeneration: UInt32,
         number: Int
     ) {
-        self.transport = Transport(fd: fd)
         self.peer = peer
         self.worker = worker
         self.listener = listener
@@ -109,7 +108,11 @@ final class HTTP1Connection {
         writer = ResponseWriter(worker: worker)
         parser = RequestParser(options: RequestParserOptions())
         request = Request(worker: worker, writer: writer, input: input)
+        transport.fd = fd
         request.connection = self
+        transport.onTLSFailure = { [unowned self] message in
+            self.logInfo("\(message) while processing SSL connection")
+        }
         configureParser(settings)
     }
 
@@ -118,7 +121,7 @@ final class HTTP1Connection {
     func reuse(
         fd: Int32, peer: SocketAddress, listener: WorkerListener, slot: Int32, slotGeneration: UInt32, number: Int
     ) {
-        self.transport = Transport(fd: fd)
+        transport.reset(fd: fd)
         self.peer = peer
         self.listener = listener
         self.slot = slot
@@ -413,6 +416,20 @@ final class HTTP1Connection {
         guard input.writerIndex > bodyStart else { return }
         body(UnsafeRawBufferPointer(start: input.base + bodyStart, count: input.writerIndex - bodyStart))
         input.writerIndex = bodyStart
+    }
+
+    /// Transport calls for the request's content handler (made in place: the
+    /// transport is not copied out of the connection).
+    @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        try transport.read(buf, count)
+    }
+
+    @inline(__always) func write(_ buf: UnsafeRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        try transport.write(buf, count)
+    }
+
+    func sendfile(_ file: Int32, offset: inout Int64, count: Int) throws(SystemError) -> IOResult<Int> {
+        try transport.sendfile(file, offset: &offset, count: count, bounce: worker.tlsBuffer)
     }
 
     /// Bytes read past the end of a body belong to the next request.

@@ -4,20 +4,27 @@
 // bytes), so the HTTP code above never asks which one it has. A TLS failure is
 // reported once to `onTLSFailure` (the owner logs it with its own context, nginx's
 // "... while processing SSL connection") and thrown as an EPROTO error of the call.
+// One object per connection object, reused with it: owners hold it in a `let`, so
+// every call reaches it without copying or reference counting.
 
 import Glibc
 import SwiftginxPosix
 import SwiftginxTLS
 
-struct Transport {
+final class Transport {
     var fd: Int32
     var tls: TLSConnection?
     /// Receives the OpenSSL message of a failed TLS call (for the error log).
     var onTLSFailure: ((String) -> Void)? = nil
 
-    init(fd: Int32, tls: TLSConnection? = nil) {
+    init(fd: Int32 = -1) {
         self.fd = fd
-        self.tls = tls
+    }
+
+    /// Serves a new socket (plain until TLS is started on it).
+    func reset(fd: Int32) {
+        self.fd = fd
+        tls = nil
     }
 
     @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {

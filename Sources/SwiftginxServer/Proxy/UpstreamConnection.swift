@@ -11,7 +11,7 @@ import SwiftginxPosix
 import SwiftginxTLS
 
 final class UpstreamConnection {
-    var transport = Transport(fd: -1)
+    let transport = Transport()
     var fd: Int32 {
         get { transport.fd }
         set { transport.fd = newValue }
@@ -66,7 +66,7 @@ extension Worker {
         u.address = address
         u.openedAt = now
         u.readReady = true
-        u.transport = Transport(fd: fd)
+        u.transport.reset(fd: fd)
         u.handshakeDone = false
         upstreams[Int(slot)] = u
         do {
@@ -88,7 +88,6 @@ extension Worker {
         if let tls = u.tls {
             tls.shutdown()
             u.transport.tls = nil
-            u.transport.onTLSFailure = nil
         }
         Socket.close(u.fd)
         u.fd = -1

@@ -60,17 +60,17 @@ extension Request {
 
     /// Reads request body bytes from the client.
     @inline(__always) func readBody(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
-        try connection.transport.read(buf, count)
+        try connection.read(buf, count)
     }
 
     /// Writes bytes to the client outside a response body (100 Continue, a tunnel).
     @inline(__always) func writeClient(_ buf: UnsafeRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
-        try connection.transport.write(buf, count)
+        try connection.write(buf, count)
     }
 
     /// A file region to the client (a spooled proxied response).
     func sendfileClient(_ file: Int32, offset: inout Int64, count: Int) throws(SystemError) -> IOResult<Int> {
-        try connection.transport.sendfile(file, offset: &offset, count: count, bounce: worker.tlsBuffer)
+        try connection.sendfile(file, offset: &offset, count: count)
     }
 
     /// Body bytes that arrived with the head, taken out of the connection's input.
