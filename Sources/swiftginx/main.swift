@@ -150,7 +150,7 @@ do {
 }
 
 if let request = opts.explain {
-    print(RouteExplainer.explain(request, config: config))
+    print(RouteExplainer.explain(request, config: config, prefix: prefix))
     exit(0)
 }
 

@@ -156,7 +156,9 @@ import Testing
                 http {
                     server {
                         listen 127.0.0.1:8080; server_name www.example.com; root html;
+                        rewrite ^/old/(.*)$ /static/$1 last;
                         location / { try_files $uri $uri/ /index.html; }
+                        location /new/ { if ($arg_x) { return 418; } }
                         location ^~ /static/ { expires 1h; }
                         location ~ \\.js$ { return 403; }
                         location = /health { return 200 "ok"; }
@@ -178,15 +180,35 @@ import Testing
         let b = try explain("http://www.example.com:8080/x/y.js?a=1")
         #expect(b.contains("location ~ \\.js$: first matching regex, it wins"))
         #expect(b.contains("handler: return 403"))
-        #expect(
-            b.contains("rewrite directives of the location, in order (a changed URI searches again):\n  return 403"))
+        #expect(b.contains("phase rewrite: the location's rewrite directives"))
+        #expect(b.contains("answer: 403 Forbidden"))
         let c = try explain("GET http://www.example.com:8080/health")
         #expect(c.contains("location = /health: exact match, search stops"))
         let d = try explain("GET http://unknown.test:8080/")
         #expect(d.contains("the default server of 127.0.0.1:8080"))
-        #expect(d.contains("server-level return 444: runs before any location"))
+        #expect(d.contains("phase server rewrite: the server's rewrite directives\nhandler: return 444"))
+        #expect(d.contains("answer: 444, the connection is closed without a response"))
         let e = try explain("GET http://www.example.com:8080/page")
-        #expect(e.contains("handler: try_files"))
-        #expect(e.contains("otherwise internal redirect to /index.html"))
+        #expect(e.contains("phase precontent: try_files"))
+        #expect(e.contains("candidate $uri: \(s.prefix)html/page missing"))
+        #expect(e.contains("internal redirect to \"/index.html\""))
+        // The explainer runs the serving code: a server-level rewrite is followed before
+        // the locations are searched (the URI ends in .js, but the rewritten one is static).
+        let f = try explain("GET http://www.example.com:8080/old/app.js")
+        #expect(
+            f.contains("rewrite ^/old/(.*)$: matches, URI becomes /static/app.js (last: search the locations again)"))
+        #expect(f.contains("location: ^~ /static/"))
+        #expect(f.contains("handler: static file \(s.prefix)html/static/app.js"))
+        #expect(f.contains("answer: 200 OK"))
+        #expect(!f.contains("return 403"))
+        // if steps, with the outcome for this request.
+        let g = try explain("GET http://www.example.com:8080/new/x?x=1")
+        #expect(g.contains("if ($arg_x): true"))
+        #expect(g.contains("answer: 418"))
+        let h = try explain("GET http://www.example.com:8080/new/x")
+        #expect(h.contains("if ($arg_x): false"))
+        // The index module: a directory URI, its index candidates, then the answer.
+        let i = try explain("GET http://www.example.com:8080/static/")
+        #expect(i.contains("index \(s.prefix)html/static/index.html: missing"))
     }
 }

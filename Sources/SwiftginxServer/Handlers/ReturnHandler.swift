@@ -12,6 +12,7 @@ extension Request {
 
     func performReturn(_ r: ReturnAction, settings: LocationSettings) {
         let code = r.code
+        trace?.note("handler: return \(code)" + (r.text.map { " \($0.source)" } ?? ""))
         if code == 444 {
             // Close without a response (answers to earlier pipelined requests still go out).
             self.status = 444

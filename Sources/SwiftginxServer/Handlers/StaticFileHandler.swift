@@ -16,6 +16,8 @@ extension Request {
         let s = location.settings
         let method = self.errorPageUsed && head.method != .head ? HTTPMethod.get : head.method
         if method != .get && method != .head {
+            trace?.note(
+                "handler: static files answer \(String(decoding: headBytes[head.methodBytes], as: UTF8.self)) with 405")
             self.keepAlive = self.keepAlive && !self.bodyPending
             respondError(405)
             return
@@ -25,9 +27,11 @@ extension Request {
         defer { pathBuffer = path }
         documentPath(location, into: &path)
         if self.uri.last == UInt8(ascii: "/") {
+            trace?.note("handler: index in \(String(decoding: path, as: UTF8.self))")
             serveIndex(location, directory: path)
             return
         }
+        trace?.note("handler: static file \(String(decoding: path, as: UTF8.self))")
         if s.disableSymlinks != .off {
             var skip = 0
             if let from = s.disableSymlinksFrom {
@@ -187,6 +191,8 @@ extension Request {
                 (try? FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)))
                     != nil
             }
+            trace?.note(
+                "index \(String(decoding: candidate.dropLast(), as: UTF8.self)): \(exists ? "exists" : "missing")")
             if exists {
                 internalRedirect(to: self.uri + name, args: nil)
                 return

@@ -19,7 +19,7 @@ extension Request {
             let (peers, health) = table.snapshot
             let checked = generation.config.healthChecks[gi] != nil
             json +=
-                "\(Self.jsonString(g.name)):{\"method\":\(Self.jsonString(String(RouteExplainer.methodName(g.method).map { $0 == " " ? "_" : $0 }))),"
+                "\(Self.jsonString(g.name)):{\"method\":\(Self.jsonString(String(RouteTrace.methodName(g.method).map { $0 == " " ? "_" : $0 }))),"
             json += "\"keepalive\":\(g.keepalive),\"peers\":["
             for (i, p) in peers.enumerated() {
                 if i > 0 { json += "," }

@@ -51,6 +51,11 @@ extension Request {
             hasArgs = true
             args.append(contentsOf: buf[q])
         }
+        if let trace {
+            trace.note(
+                "uri: \(String(decoding: uri, as: UTF8.self))"
+                    + (hasArgs ? " args: \(String(decoding: args, as: UTF8.self))" : ""))
+        }
         if group.options.ssl && !checkTLSRequest(server) { return }
         steps = server.stepBuffer
         stepIndex = 0
@@ -105,6 +110,7 @@ extension Request {
             guard let cl = head.contentLength, let location, cl > location.settings.clientMaxBodySize else {
                 return .next
             }
+            trace?.note("Content-Length \(cl) is over client_max_body_size: 413")
             logError("client intended to send too large body: \(cl) bytes")
             keepAlive = false
             bodyPending = true
@@ -134,12 +140,18 @@ extension Request {
             return runTryFiles(t)
         case .upstreamStatus:
             guard let location else { return .done }
-            if trace != nil { return traceContent("upstream_status") }
+            if let trace {
+                trace.note("handler: upstream_status (JSON of every upstream and peer)")
+                return .done
+            }
             serveUpstreamStatus(settings: location.settings)
             return .done
         case .pass:
             guard let location, let pass = location.settings.pass else { return .done }
-            if trace != nil { return traceContent("\(pass.proto == .http ? "proxy_pass" : "uwsgi_pass")") }
+            if let trace {
+                trace.proxy(pass, location: location, uri: String(decoding: uri, as: UTF8.self))
+                return .done
+            }
             if proxy == nil { proxy = ProxyExchange(request: self) }
             proxy.unsafelyUnwrapped.start(pass, location: location)
             return .done

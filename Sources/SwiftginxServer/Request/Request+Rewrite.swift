@@ -32,7 +32,13 @@ extension Request {
         for step in steps {
             switch step {
             case .ifBlock(let condition, let inner, let ifLocation):
-                guard test(condition) else { continue }
+                guard test(condition) else {
+                    trace?.note("if (\(RouteTrace.describe(condition))): false")
+                    continue
+                }
+                trace?.note(
+                    "if (\(RouteTrace.describe(condition))): true"
+                        + (ifLocation?.location == nil ? "" : ", its block's settings apply"))
                 if let location = ifLocation?.location {
                     // The request now runs with the if block's settings (nginx's "if in location").
                     self.location = location
@@ -41,13 +47,16 @@ extension Request {
                 if let outcome = runSteps(inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
                 self.customVariables[name] = evaluate(value)
+                trace?.note("set $\(name) = \"\(String(decoding: self.customVariables[name] ?? [], as: UTF8.self))\"")
             case .breakProcessing:
+                trace?.note("break")
                 return .proceed
             case .returnAction(let r):
                 performReturn(r, settings: s)
                 return .handled
             case .rewrite(let regex, let replacement, let flag):
                 guard let captures = self.uri.withUnsafeBytes({ regex.match($0) }) else {
+                    trace?.note("rewrite \(regex.pattern): does not match")
                     if s.rewriteLog {
                         worker.state.errorLog.log(
                             .notice,
@@ -83,9 +92,15 @@ extension Request {
                 if flag == .redirect || flag == .permanent || absolute {
                     var location = target
                     if hasArgs && !args.isEmpty { location += [UInt8(ascii: "?")] + args }
+                    trace?.note(
+                        "rewrite \(regex.pattern): matches, redirect to \(String(decoding: location, as: UTF8.self))")
                     sendRedirect(flag == .permanent ? 301 : 302, location: location, settings: s)
                     return .handled
                 }
+                trace?.note(
+                    "rewrite \(regex.pattern): matches, URI becomes \(String(decoding: target, as: UTF8.self))"
+                        + (flag == .last ? " (last: search the locations again)" : flag == .breakFlag ? " (break)" : "")
+                )
                 self.uri = target
                 self.args = args
                 self.hasArgs = hasArgs

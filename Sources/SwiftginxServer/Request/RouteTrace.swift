@@ -6,6 +6,7 @@
 // `trace?.` call that costs one nil test.
 
 import SwiftginxConfig
+import SwiftginxUpstream
 
 final class RouteTrace {
     private(set) var lines: [String] = []
@@ -21,7 +22,7 @@ final class RouteTrace {
         case .findConfig, .staticFiles, .pass, .upstreamStatus: break
         case .serverRewrite: note("phase server rewrite: the server's rewrite directives")
         case .internalOnly: note("phase find config: internal location")
-        case .bodySizeLimit: note("phase find config: client_max_body_size")
+        case .bodySizeLimit: break
         case .rewrite: note("phase rewrite: the location's rewrite directives")
         case .tryFiles: note("phase precontent: try_files")
         case .authRequest: note("phase access: auth_request")
@@ -35,14 +36,60 @@ final class RouteTrace {
     }
 
     func locationSearch(_ lines: [String]) {
-        for l in lines { note(l) }
+        depth = 0
+        for l in lines { note("  " + l) }
     }
-}
 
-extension Request {
-    /// In the explainer, a content handler that would use the network stops here.
-    func traceContent(_ what: String) -> StepResult {
-        trace?.note("content: \(what)")
-        return .done
+    /// An `if` condition as written.
+    static func describe(_ c: IfCondition) -> String {
+        switch c {
+        case .value(let v): return v.source
+        case .equals(let a, let b, let negated): return "\(a.source) \(negated ? "!=" : "=") \(b.source)"
+        case .matches(let v, let regex, let negated):
+            return "\(v.source) \(negated ? "!~" : "~") \(regex.pattern)"
+        case .file(let v, let test, let negated):
+            let flag: String
+            switch test {
+            case .file: flag = "-f"
+            case .directory: flag = "-d"
+            case .exists: flag = "-e"
+            case .executable: flag = "-x"
+            }
+            return "\(negated ? "!" : "")\(flag) \(v.source)"
+        }
+    }
+
+    /// What a proxied location would do: the upstream, its peers and balancing, and
+    /// the URI sent (nothing is connected to).
+    func proxy(_ pass: UpstreamPass, location: Location, uri: String) {
+        let module = pass.proto == .uwsgi ? "uwsgi_pass" : "proxy_pass"
+        if let dynamic = pass.dynamic {
+            note("handler: \(module) \(dynamic.source) (evaluated per request)")
+            return
+        }
+        guard let group = pass.group else { return }
+        var sent = uri
+        if pass.proto == .http, let part = pass.uri {
+            sent = String(decoding: part, as: UTF8.self) + uri.dropFirst(min(uri.count, location.prefix.count))
+        }
+        let scheme = pass.proto == .uwsgi ? (pass.ssl ? "suwsgi://" : "uwsgi://") : (pass.ssl ? "https://" : "http://")
+        note("handler: \(module) to \(scheme)\(group.name)" + (pass.proto == .http ? ", URI sent: \(sent)" : ""))
+        note("upstream \"\(group.name)\": \(RouteTrace.methodName(group.method)), keepalive \(group.keepalive)")
+        for server in group.servers {
+            var flags: [String] = ["weight=\(server.weight)"]
+            if server.backup { flags.append("backup") }
+            if server.down { flags.append("down") }
+            note("peer \(server.address.description) " + flags.joined(separator: " "))
+        }
+    }
+
+    static func methodName(_ m: BalancingMethod) -> String {
+        switch m {
+        case .roundRobin: "round robin"
+        case .leastConn: "least_conn"
+        case .ipHash: "ip_hash"
+        case .hash(let consistent): consistent ? "hash consistent" : "hash"
+        case .random(let two): two ? "random two" : "random"
+        }
     }
 }
