@@ -55,6 +55,8 @@ let package = Package(
             name: "SwiftginxConfigTests",
             dependencies: ["SwiftginxConfig", "SwiftginxRouting", "SwiftginxUpstream", "SwiftginxServer"]),
         .testTarget(name: "SwiftginxUpstreamTests", dependencies: ["SwiftginxUpstream"]),
+        .testTarget(
+            name: "SwiftginxServerTests", dependencies: ["SwiftginxServer", "SwiftginxConfig", "SwiftginxPosix"]),
         .testTarget(name: "SwiftginxTLSTests", dependencies: ["SwiftginxTLS"]),
         .testTarget(
             name: "SwiftginxCompressionTests",

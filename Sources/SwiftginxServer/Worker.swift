@@ -67,6 +67,8 @@ public final class Worker: @unchecked Sendable {
     lazy var tlsBuffer = ByteBuffer(capacity: 65536)
     var workerConnections: Int
     var flushRequestsSeen = 0
+    /// Monotonic ms of the last once-a-second housekeeping in `turn`.
+    private var lastFlush: Int64 = 0
     let files = OpenFileCache()
     /// True while `evaluate` is filling `scratch` (nested evaluations use their own buffer).
     var evaluating = false
@@ -88,6 +90,7 @@ public final class Worker: @unchecked Sendable {
         notifier = try EventNotifier()
         accessLog = AccessLogWriter()
         workerConnections = generation.config.main.workerConnections
+        now = Clock.monotonicMilliseconds()
         try epoll.add(notifier.fd, .readable, token: Token.notifier)
         applyListeners(generation.listeners[index])
     }
@@ -98,45 +101,9 @@ public final class Worker: @unchecked Sendable {
     // MARK: loop
 
     func run() {
-        var lastFlush = Clock.monotonicMilliseconds()
+        lastFlush = Clock.monotonicMilliseconds()
         while true {
-            let timeout: Int32
-            if let t = timers.earliest {
-                timeout = Int32(clamping: max(0, min(t - now, 1000)))
-            } else {
-                timeout = 1000
-            }
-            let n = epoll.wait(timeout: timeout)
-            now = Clock.monotonicMilliseconds()
-            clock.update()
-            for i in 0..<n {
-                let token = epoll.token(at: i)
-                switch token >> 62 {
-                case 2:
-                    let slot = Int(UInt32(truncatingIfNeeded: token))
-                    let gen = UInt32((token >> 32) & 0x3FFF_FFFF)
-                    if slot < connections.count, let c = connections[slot], c.slotGeneration == gen {
-                        c.onEvent(epoll.events(at: i))
-                    }
-                case 3:
-                    upstreamEvent(
-                        slot: Int(UInt32(truncatingIfNeeded: token)), generation: UInt32((token >> 32) & 0x3FFF_FFFF),
-                        events: epoll.events(at: i))
-                case 1:
-                    let li = Int(UInt32(truncatingIfNeeded: token))
-                    if li < listeners.count { accept(listeners[li]) }
-                default:
-                    notifier.drain()
-                    checkShared()
-                }
-            }
-            expireTimers()
-            if now - lastFlush >= 1000 {
-                accessLog.flushAll()
-                files.expire(now: now)
-                expireIdleUpstreams()
-                lastFlush = now
-            }
+            turn(maxWait: 1000)
             if stopping {
                 if state.stopMode == .fast || activeConnections == 0 { break }
             }
@@ -144,6 +111,49 @@ public final class Worker: @unchecked Sendable {
         for case let c? in connections { c.close() }
         for case let u? in upstreams { closeUpstream(u) }
         accessLog.flushAll()
+    }
+
+    /// One turn of the loop: wait for events (at most `maxWait` ms, less when a timer
+    /// is due), dispatch them, fire due timers, and once a second flush the access
+    /// logs and expire cached files and idle upstream connections.
+    func turn(maxWait: Int32) {
+        let timeout: Int32
+        if let t = timers.earliest {
+            timeout = Int32(clamping: max(0, min(t - now, Int64(maxWait))))
+        } else {
+            timeout = maxWait
+        }
+        let n = epoll.wait(timeout: timeout)
+        now = Clock.monotonicMilliseconds()
+        clock.update()
+        for i in 0..<n {
+            let token = epoll.token(at: i)
+            switch token >> 62 {
+            case 2:
+                let slot = Int(UInt32(truncatingIfNeeded: token))
+                let gen = UInt32((token >> 32) & 0x3FFF_FFFF)
+                if slot < connections.count, let c = connections[slot], c.slotGeneration == gen {
+                    c.onEvent(epoll.events(at: i))
+                }
+            case 3:
+                upstreamEvent(
+                    slot: Int(UInt32(truncatingIfNeeded: token)), generation: UInt32((token >> 32) & 0x3FFF_FFFF),
+                    events: epoll.events(at: i))
+            case 1:
+                let li = Int(UInt32(truncatingIfNeeded: token))
+                if li < listeners.count { accept(listeners[li]) }
+            default:
+                notifier.drain()
+                checkShared()
+            }
+        }
+        expireTimers()
+        if now - lastFlush >= 1000 {
+            accessLog.flushAll()
+            files.expire(now: now)
+            expireIdleUpstreams()
+            lastFlush = now
+        }
     }
 
     private func expireTimers() {
@@ -253,44 +263,51 @@ public final class Worker: @unchecked Sendable {
                 return
             }
             accepted += 1
-            let slot: Int32
-            if let s = freeSlots.popLast() {
-                slot = s
-            } else {
-                slot = Int32(connections.count)
-                connections.append(nil)
-                slotGenerations.append(0)
-            }
-            slotGenerations[Int(slot)] &+= 1
-            let gen = slotGenerations[Int(slot)] & 0x3FFF_FFFF
-            let c: HTTP1Connection
-            if let pooled = pool.popLast() {
-                c = pooled
-                c.reuse(
-                    fd: fd, peer: SocketAddress(storage: peer), listener: listener, slot: slot, slotGeneration: gen,
-                    number: state.nextConnectionNumber())
-            } else {
-                c = HTTP1Connection(
-                    fd: fd, peer: SocketAddress(storage: peer), worker: self, listener: listener, slot: slot,
-                    slotGeneration: gen, number: state.nextConnectionNumber())
-            }
-            connections[Int(slot)] = c
-            activeConnections += 1
-            // The request is usually there already: serve it first, and register with
-            // epoll only if the connection outlives that (a Connection: close request
-            // costs no epoll_ctl at all). Adding a socket that is already readable or
-            // writable reports it at once, so nothing is missed in between.
-            c.start()
-            if c.state == .closed { continue }
-            do {
-                try epoll.add(
-                    fd, [.readable, .writable, .readHangup, .edgeTriggered],
-                    token: Token.connection(slot: slot, generation: gen))
-            } catch {
-                state.errorLog.log(.alert, "\(error)")
-                c.close()
-            }
+            adopt(fd: fd, peer: SocketAddress(storage: peer), listener: listener)
         }
+    }
+
+    /// Serves an accepted socket: a connection object (pooled) in a free slot. The
+    /// request is usually there already: it is served first, and the socket is
+    /// registered with epoll only if the connection outlives that (a Connection: close
+    /// request costs no epoll_ctl at all). Adding a socket that is already readable or
+    /// writable reports it at once, so nothing is missed in between.
+    @discardableResult
+    func adopt(fd: Int32, peer: SocketAddress, listener: WorkerListener) -> HTTP1Connection {
+        let slot: Int32
+        if let s = freeSlots.popLast() {
+            slot = s
+        } else {
+            slot = Int32(connections.count)
+            connections.append(nil)
+            slotGenerations.append(0)
+        }
+        slotGenerations[Int(slot)] &+= 1
+        let gen = slotGenerations[Int(slot)] & 0x3FFF_FFFF
+        let c: HTTP1Connection
+        if let pooled = pool.popLast() {
+            c = pooled
+            c.reuse(
+                fd: fd, peer: peer, listener: listener, slot: slot, slotGeneration: gen,
+                number: state.nextConnectionNumber())
+        } else {
+            c = HTTP1Connection(
+                fd: fd, peer: peer, worker: self, listener: listener, slot: slot, slotGeneration: gen,
+                number: state.nextConnectionNumber())
+        }
+        connections[Int(slot)] = c
+        activeConnections += 1
+        c.start()
+        if c.state == .closed { return c }
+        do {
+            try epoll.add(
+                fd, [.readable, .writable, .readHangup, .edgeTriggered],
+                token: Token.connection(slot: slot, generation: gen))
+        } catch {
+            state.errorLog.log(.alert, "\(error)")
+            c.close()
+        }
+        return c
     }
 
     private func pauseAccepting() {
