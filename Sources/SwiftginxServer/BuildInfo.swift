@@ -26,7 +26,10 @@ public enum BuildInfo {
     /// nginx's optional modules this build has (`--with-...`), then the standard ones it lacks.
     public static var configureArguments: String {
         // Optional modules are named by --with-... (HTTP/2 is absent: no --with-http_v2_module).
-        let present = ["--with-pcre", "--with-pcre-jit", "--with-http_ssl_module", "--with-http_gzip_static_module"]
+        let present = [
+            "--with-pcre", "--with-pcre-jit", "--with-http_ssl_module", "--with-http_gzip_static_module",
+            "--with-http_auth_request_module",
+        ]
         return (present + absentModules.map { "--without-\($0)" }).joined(separator: " ")
     }
 }

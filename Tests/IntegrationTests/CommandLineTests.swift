@@ -79,7 +79,12 @@ import Testing
                 \(TestServer.preamble)
                 http {
                     upstream app { least_conn; server 127.0.0.1:8000; server 127.0.0.1:8001 backup; keepalive 8; }
-                    server { listen 127.0.0.1:PORT; location /api/ { proxy_pass http://app/v1/; } }
+                    server {
+                        listen 127.0.0.1:PORT;
+                        location /api/ { proxy_pass http://app/v1/; }
+                        location = /auth { internal; proxy_pass http://app/check; }
+                        location /private/ { auth_request /auth; }
+                    }
                 }
                 """)
         let r = try runBinary([
@@ -88,6 +93,14 @@ import Testing
         #expect(r.stdout.contains("handler: proxy_pass to http://app, URI sent: /v1/users"), "\(r.stdout)")
         #expect(r.stdout.contains("upstream \"app\": least_conn, keepalive 8"))
         #expect(r.stdout.contains("peer 127.0.0.1:8001 weight=1 backup"))
+        // An auth_request subrequest is run as far as it goes without connecting.
+        let a = try runBinary([
+            "-p", s.prefix, "-c", "conf/swiftginx.conf", "-x", "GET http://localhost:\(s.port)/private/x",
+        ])
+        #expect(a.stdout.contains("phase access: auth_request"), "\(a.stdout)")
+        #expect(a.stdout.contains("auth_request subrequest to \"/auth\""))
+        #expect(a.stdout.contains("handler: proxy_pass to http://app, URI sent: /check"))
+        #expect(a.stdout.contains("handler: static file "))
     }
 
     @Test func versionFlags() throws {

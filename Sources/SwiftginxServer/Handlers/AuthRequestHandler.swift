@@ -25,6 +25,14 @@ extension Request {
         trace?.note("auth_request subrequest to \"\(String(decoding: target, as: UTF8.self))\"")
         guard let sub = startSubrequest(uri: target, args: args, headerOnly: true) else { return .done }
         if sub.finished { return authDecision(sub) }
+        if let trace {
+            // The explainer does not connect: an upstream's answer is not known.
+            trace.note(
+                "auth_request: the answer comes from the upstream (2xx allows, 401/403 deny); explained as allowed")
+            sub.request.releaseContent()
+            subrequest = nil
+            return .next
+        }
         // Run this step again when the subrequest has answered.
         stepIndex -= 1
         return .suspend

@@ -78,7 +78,7 @@ extension Request {
         let sub = Subrequest(request: child)
         subrequest = sub
         child.findConfig()
-        if !sub.finished { activate(.waitingForSubrequest) }
+        if !sub.finished && trace == nil { activate(.waitingForSubrequest) }
         return sub
     }
 
