@@ -174,3 +174,24 @@ extension Worker {
         }
     }
 }
+
+extension UpstreamConnection {
+    /// Reads through the connection's transport (plain or TLS).
+    @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        try transport.read(buf, count)
+    }
+
+    /// Writes through the connection's transport; `more` says more bytes follow at once.
+    @inline(__always) func write(_ buf: UnsafeRawPointer, _ count: Int, more: Bool = false) throws(SystemError)
+        -> IOResult<Int>
+    {
+        try transport.write(buf, count, more: more)
+    }
+
+    /// Sends a file region (TLS: through `bounce`).
+    func sendfile(_ file: Int32, offset: inout Int64, count: Int, bounce: ByteBuffer) throws(SystemError)
+        -> IOResult<Int>
+    {
+        try transport.sendfile(file, offset: &offset, count: count, bounce: bounce)
+    }
+}
