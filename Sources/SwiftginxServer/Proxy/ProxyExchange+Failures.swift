@@ -1,9 +1,9 @@
-// The failure side of a proxied request: trying the next peer as
-// `proxy_next_upstream` allows (tries, time, idempotence), answering 502/504 with
-// error_page, aborting when the client is gone, releasing the peer and the upstream
-// connection, the proxy's timers, and error-log lines in nginx's upstream form
-// (client, server, request, upstream, host). The request side is in
-// ProxyExchange+Request.swift.
+// The end of an upstream's part and the failure side of a proxied request: trying the
+// next peer as `proxy_next_upstream` allows (tries, time, idempotence), answering
+// 502/504 with error_page, aborting when the client is gone, releasing the peer and
+// the upstream connection (cached when its answer was cleanly framed), the proxy's
+// timers, and error-log lines in nginx's upstream form (client, server, request,
+// upstream, host). The request side is in ProxyExchange+Request.swift.
 
 import Glibc
 import SwiftginxConfig

@@ -135,7 +135,8 @@ final class ProxyExchange {
         dynamicURI = nil
         requestSentAny = false
         retryFresh = false
-        response.reset()
+        // The rest of the response is reset when the first try begins (connectUpstream).
+        response.forgetHead()
         addresses.removeAll(keepingCapacity: true)
         statuses.removeAll(keepingCapacity: true)
         connectTimes.removeAll(keepingCapacity: true)

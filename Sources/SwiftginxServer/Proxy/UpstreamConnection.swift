@@ -3,7 +3,7 @@
 // connections (`upstream { keepalive N; }`). An idle cached connection is watched for
 // readability: the server closing it (or sending anything unasked) removes it from the
 // cache at once; `keepalive_timeout` and `keepalive_time` are enforced by a sweep
-// once a second.
+// once a second. Reads and writes go through the connection's Transport (plain or TLS).
 
 import Glibc
 import SwiftginxConfig

@@ -81,6 +81,13 @@ final class UpstreamResponse {
         headCopy.removeAll(keepingCapacity: true)
     }
 
+    /// A new request starts: the previous answer's head is no longer reported
+    /// (`$upstream_http_*` read it only while `head.headLength > 0`). Nothing else of it
+    /// is read before the first try, which resets the whole response (`reset()`).
+    @inline(__always) func forgetHead() {
+        head.headLength = 0
+    }
+
     var spoolPending: Int64 { spoolWritten - spoolSent }
 
     /// The client connection closed: the temporary file goes.
