@@ -1,9 +1,9 @@
-// The failure side of a proxied request: trying the next peer as
-// `proxy_next_upstream` allows (tries, time, idempotence), answering 502/504 with
-// error_page, aborting when the client is gone, releasing the peer and the upstream
-// connection, the proxy's timers, and error-log lines in nginx's upstream form
-// (client, server, request, upstream, host). The request side is in
-// ProxyExchange+Request.swift.
+// The end of an upstream's part and the failure side of a proxied request: trying the
+// next peer as `proxy_next_upstream` allows (tries, time, idempotence), answering
+// 502/504 with error_page, aborting when the client is gone, releasing the peer and
+// the upstream connection (cached when its answer was cleanly framed), the proxy's
+// timers, and error-log lines in nginx's upstream form (client, server, request,
+// upstream, host). The request side is in ProxyExchange+Request.swift.
 
 import Glibc
 import SwiftginxConfig
@@ -37,7 +37,7 @@ extension ProxyExchange {
 
     /// Whether another peer may be tried for `condition` (tries, time, idempotence, bytes sent).
     func canTryNext(_ condition: NextUpstream) -> Bool {
-        guard settings.nextUpstream.contains(condition), !headerSent, !bodyDiscarded else { return false }
+        guard settings.nextUpstream.contains(condition), !response.headerSent, !bodyDiscarded else { return false }
         if settings.nextUpstreamTries > 0 && tries >= settings.nextUpstreamTries { return false }
         if settings.nextUpstreamTimeout > 0 && worker.now - startedAt >= Int64(settings.nextUpstreamTimeout) {
             return false
@@ -114,10 +114,34 @@ extension ProxyExchange {
             FileSystem.close(bodyFile)
             bodyFile = -1
         }
-        if spoolFile >= 0 {
-            FileSystem.close(spoolFile)
-            spoolFile = -1
+        response.close()
+    }
+
+    /// Ends the upstream's part: the peer is released, the connection cached or closed.
+    func finishUpstream(reusable: Bool) {
+        let last = responseTimes.count - 1
+        if last >= 0 { responseTimes[last] = worker.clock.milliseconds - tryStartedAt }
+        releasePeer(failed: false)
+        if let u = upstream {
+            rememberUpstreamSession(u)
+            u.requests += 1
+            if !(reusable && response.upstreamInput.readableCount == 0 && worker.cacheUpstream(u)) {
+                worker.closeUpstream(u)
+            }
         }
+        upstream = nil
+        phase = .finished
+        restoreLeftover()
+    }
+
+    /// The upstream broke off mid-body: what was received goes out, then the client
+    /// connection closes (its framing cannot be completed).
+    func endAfterPartialBody() {
+        releasePeer(failed: false)
+        if let u = upstream { worker.closeUpstream(u) }
+        upstream = nil
+        _ = response.flush()
+        abortProxy(status: request.status)
     }
 
     /// A timer of the proxied request fired.

@@ -6,7 +6,7 @@
 // have been closed by the server before any response byte (the keep-alive race) is
 // retried on a fresh connection, not counted as a failure.
 // Failures, timeouts and logging are in ProxyExchange+Failures.swift, the
-// response side in ProxyExchange+ResponseHead.swift and +ProxyRelay.swift.
+// request head in UpstreamRequestBuilder.swift, the response side in UpstreamResponse.
 
 import Glibc
 import SwiftginxConfig
@@ -127,11 +127,11 @@ extension ProxyExchange {
             case .sending:
                 if !sendUpstreamRequest() { return false }
             case .readingHead:
-                if !readUpstreamHead() { return false }
+                if !response.readHead(self) { return false }
             case .relaying:
-                if !relayResponse() { return false }
+                if !response.relay(self) { return false }
             case .tunnel:
-                if !runTunnel() { return false }
+                if !response.runTunnel(self) { return false }
             case .finished:
                 return true
             }
@@ -271,8 +271,12 @@ extension ProxyExchange {
             finishProxyWithError(502)
             return
         }
-        resetResponse()
-        if requestHead.readableCount == 0 && requestHead.writerIndex == 0 { buildUpstreamRequest() }
+        response.reset()
+        if requestHead.readableCount == 0 && requestHead.writerIndex == 0, pass != nil {
+            let sent = UpstreamRequestBuilder.build(for: self)
+            sentURI = sent.uri
+            sentConnectionClose = sent.connectionClose
+        }
         requestHeadSent = 0
         bodySent = 0
         requestSentAny = false
@@ -389,8 +393,8 @@ extension ProxyExchange {
                     sendBody ? bodyMemory.writerIndex - Int(min(bodySent, Int64(bodyMemory.writerIndex))) : 0
                 let fileLeft = sendBody ? bodyFileSize - max(0, bodySent - Int64(bodyMemory.writerIndex)) : 0
                 if headLeft > 0 {
-                    switch try upstreamWrite(
-                        u, requestHead.base + requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0)
+                    switch try u.write(
+                        requestHead.base + requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0)
                     {
                     case .wouldBlock: return waitToSend()
                     case .processed(let n):
@@ -401,7 +405,7 @@ extension ProxyExchange {
                 }
                 if memoryLeft > 0 {
                     let from = Int(bodySent)
-                    switch try upstreamWrite(u, bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
+                    switch try u.write(bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
                     case .wouldBlock: return waitToSend()
                     case .processed(let n): bodySent += Int64(n)
                     }
@@ -409,7 +413,9 @@ extension ProxyExchange {
                 }
                 if fileLeft > 0 {
                     var offset = bodySent - Int64(bodyMemory.writerIndex)
-                    switch try upstreamSendfile(u, bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30))) {
+                    switch try u.sendfile(
+                        bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30)), bounce: worker.tlsBuffer)
+                    {
                     case .wouldBlock: return waitToSend()
                     case .processed(0):
                         throw SystemError("sendfile", errno: EIO)
@@ -427,7 +433,7 @@ extension ProxyExchange {
                 break
             }
         } catch {
-            if reused && head.headLength == 0 && !bodyDiscarded {
+            if reused && response.head.headLength == 0 && !bodyDiscarded {
                 // The cached connection was closed by the server as we reused it.
                 retryOnFreshConnection()
                 return true

@@ -65,23 +65,6 @@ extension ProxyExchange {
         worker.upstreamSessions[sessionKey(location, u)] = session
     }
 
-    @inline(__always) func upstreamRead(_ u: UpstreamConnection, _ buf: UnsafeMutableRawPointer, _ count: Int)
-        throws(SystemError) -> IOResult<Int>
-    {
-        try u.transport.read(buf, count)
-    }
-
-    @inline(__always) func upstreamWrite(
-        _ u: UpstreamConnection, _ buf: UnsafeRawPointer, _ count: Int, more: Bool = false
-    ) throws(SystemError) -> IOResult<Int> {
-        try u.transport.write(buf, count, more: more)
-    }
-
-    func upstreamSendfile(_ u: UpstreamConnection, _ file: Int32, offset: inout Int64, count: Int)
-        throws(SystemError) -> IOResult<Int>
-    {
-        try u.transport.sendfile(file, offset: &offset, count: count, bounce: worker.tlsBuffer)
-    }
 }
 
 extension Worker {

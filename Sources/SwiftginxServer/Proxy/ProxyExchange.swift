@@ -1,14 +1,13 @@
 // The content handler of a proxied request (proxy_pass or uwsgi_pass): one exchange
 // with an upstream, owning its upstream connection and driven by that connection's
 // events (and by the client's, through its Request), kept by the Request and reused
-// for the next proxied request on the same connection. It holds the phase, the chosen upstream and peer,
-// the serialized request head, the buffered request body (memory, then an anonymous
-// temporary file), the upstream response parser and framing, the client-side spool
-// (the connection's output buffer, then a temporary file when `proxy_buffering`
-// lets a fast upstream run ahead of a slow client), and what the `$upstream_*`
-// variables report.
+// for the next proxied request on the same connection. It holds the phase, the chosen
+// upstream and peer, the tries and what the `$upstream_*` variables report, the
+// serialized request head (UpstreamRequestBuilder) and the buffered request body
+// (memory, then an anonymous temporary file). The answer is its `response`
+// (UpstreamResponse: head, relay, tunnel), which it drives and which calls back
+// through the small interface at the end of this file.
 
-import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 
@@ -54,8 +53,8 @@ final class ProxyExchange {
     var upstream: UpstreamConnection? = nil
     /// The current connection came from the keep-alive cache.
     var reused = false
-    /// The upstream request may go to the keep-alive cache afterwards.
-    var keepUpstream = false
+    /// The upstream's answer (made with the exchange, reset per try).
+    let response: UpstreamResponse
 
     // Request.
     let requestHead = ByteBuffer(capacity: 1024)
@@ -91,28 +90,6 @@ final class ProxyExchange {
     /// What the pending timer means.
     var timer: Phase = .finished
 
-    // Response.
-    var parser = ResponseParser()
-    var head = ResponseHead()
-    let upstreamInput = ByteBuffer(capacity: 4096)
-    var responseChunked: ChunkedDecoder? = nil
-    /// Body bytes still expected from upstream; -1 = until it closes.
-    var responseRemaining: Int64 = -1
-    var upstreamDone = false
-    var clientChunked = false
-    var noBody = false
-    var headerSent = false
-    /// The client-wire spool beyond memory.
-    var spoolFile: Int32 = -1
-    var spoolWritten: Int64 = 0
-    var spoolSent: Int64 = 0
-    var buffering = true
-    /// On-the-fly compression of this response (gzip/brotli/zstd), with encoders kept
-    /// per session by coding and level, and their output staged here.
-    var encoder: StreamingEncoder? = nil
-    var encoders: [String: StreamingEncoder] = [:]
-    var encoded: [UInt8] = []
-
     // $upstream_* values of this request (one entry per try, nginx's ", " lists).
     var addresses: [String] = []
     var statuses: [Int] = []
@@ -121,13 +98,12 @@ final class ProxyExchange {
     var responseTimes: [Int64] = []
     var responseLengths: [Int64] = []
     var tryStartedAt: Int64 = 0
-    /// The upstream's response head bytes (`head`'s ranges index into it).
-    var headCopy: [UInt8] = []
 
     init(request: Request) {
         self.worker = request.worker
         self.request = request
         self.output = request.output
+        self.response = UpstreamResponse(request: request)
     }
 
     /// Back to a clean state for a new request (buffers keep their capacity).
@@ -141,7 +117,7 @@ final class ProxyExchange {
         tries = 0
         upstream = nil
         reused = false
-        keepUpstream = false
+        response.keepUpstream = false
         requestHead.clear()
         requestHeadSent = 0
         bodyMemory.clear()
@@ -159,7 +135,8 @@ final class ProxyExchange {
         dynamicURI = nil
         requestSentAny = false
         retryFresh = false
-        resetResponse()
+        // The rest of the response is reset when the first try begins (connectUpstream).
+        response.forgetHead()
         addresses.removeAll(keepingCapacity: true)
         statuses.removeAll(keepingCapacity: true)
         connectTimes.removeAll(keepingCapacity: true)
@@ -168,22 +145,40 @@ final class ProxyExchange {
         responseLengths.removeAll(keepingCapacity: true)
     }
 
-    /// Clears what one try of the response left (before trying the next upstream).
-    func resetResponse() {
-        parser.reset()
-        head.reset()
-        upstreamInput.clear()
-        responseChunked = nil
-        responseRemaining = -1
-        upstreamDone = false
-        clientChunked = false
-        noBody = false
-        headerSent = false
-        spoolWritten = 0
-        spoolSent = 0
-        encoder = nil
-        headCopy.removeAll(keepingCapacity: true)
+    // MARK: what the response side asks of the exchange
+
+    /// Response bytes received in the current try (`$upstream_response_length`).
+    @inline(__always) func countReceived(_ n: Int) {
+        responseLengths[responseLengths.count - 1] += Int64(n)
     }
 
-    var spoolPending: Int64 { spoolWritten - spoolSent }
+    /// The current try's response head arrived (`$upstream_status`, `$upstream_header_time`).
+    @inline(__always) func recordHeader(status: Int) {
+        let last = statuses.count - 1
+        statuses[last] = status
+        headerTimes[last] = worker.clock.milliseconds - tryStartedAt
+    }
+
+    /// An http_5xx / http_403 / http_404 answer that `proxy_next_upstream` retries: the
+    /// connection is closed and the next peer tried (nginx counts these as failures,
+    /// except 403 and 404).
+    func tryNext(afterStatus status: Int) {
+        releasePeer(failed: status != 403 && status != 404)
+        if let u = upstream { worker.closeUpstream(u) }
+        upstream = nil
+        responseTimes[responseTimes.count - 1] = worker.clock.milliseconds - tryStartedAt
+        phase = .connecting
+    }
+
+    /// Whether this request's upstream connection may be cached after a cleanly framed
+    /// keep-alive answer (HTTP, a group with `keepalive`, no `Connection: close` sent).
+    @inline(__always) var mayKeepConnection: Bool {
+        pass?.proto == .http && (group?.keepalive ?? 0) > 0 && !sentConnectionClose
+    }
+
+    /// Arms the request's timer for what the exchange now waits on.
+    @inline(__always) func wait(for what: Phase, timeout: Int) {
+        timer = what
+        request.schedule(after: timeout)
+    }
 }

@@ -3,7 +3,7 @@
 // connections (`upstream { keepalive N; }`). An idle cached connection is watched for
 // readability: the server closing it (or sending anything unasked) removes it from the
 // cache at once; `keepalive_timeout` and `keepalive_time` are enforced by a sweep
-// once a second.
+// once a second. Reads and writes go through the connection's Transport (plain or TLS).
 
 import Glibc
 import SwiftginxConfig
@@ -172,5 +172,26 @@ extension Worker {
                 return false
             }
         }
+    }
+}
+
+extension UpstreamConnection {
+    /// Reads through the connection's transport (plain or TLS).
+    @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
+        try transport.read(buf, count)
+    }
+
+    /// Writes through the connection's transport; `more` says more bytes follow at once.
+    @inline(__always) func write(_ buf: UnsafeRawPointer, _ count: Int, more: Bool = false) throws(SystemError)
+        -> IOResult<Int>
+    {
+        try transport.write(buf, count, more: more)
+    }
+
+    /// Sends a file region (TLS: through `bounce`).
+    func sendfile(_ file: Int32, offset: inout Int64, count: Int, bounce: ByteBuffer) throws(SystemError)
+        -> IOResult<Int>
+    {
+        try transport.sendfile(file, offset: &offset, count: count, bounce: bounce)
     }
 }

@@ -3,13 +3,26 @@
 // lines over nginx's defaults (Host $proxy_host, Connection close), the body length,
 // and the client's headers minus hop-by-hop fields and those the configuration
 // sets; or, for uwsgi_pass, the uwsgi packet of `uwsgi_param` values and HTTP_*
-// variables for the client's headers.
+// variables for the client's headers. A namespace of static functions: it reads what
+// the head is made from in the exchange (its request, pass and settings, `$proxy_host`,
+// the URI of a proxy_pass with variables, the body's framing; read in place, so
+// nothing is reference counted), writes into the exchange's request buffer, and
+// returns what the exchange keeps (`Sent`: the URI for its log lines, whether the
+// upstream connection may be cached).
 
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxRouting
 
-extension ProxyExchange {
+enum UpstreamRequestBuilder {
+    /// What the exchange keeps from the serialized head.
+    struct Sent {
+        /// The URI in the upstream request line (for logs), as a range of the head buffer.
+        var uri: Range<Int>
+        /// The head says `Connection: close` (then the connection is never cached).
+        var connectionClose: Bool
+    }
+
     /// Client headers never passed as they are (nginx's proxy defaults replace them).
     private static let proxyDropped: [[UInt8]] = [
         "host", "connection", "content-length", "transfer-encoding", "te", "keep-alive", "expect", "upgrade",
@@ -21,7 +34,7 @@ extension ProxyExchange {
     private static let closeValue = Array("close".utf8)
 
     /// Appends a value's evaluation straight into `out` (no intermediate array).
-    func appendValue(_ value: ComplexValue, to out: ByteBuffer) {
+    static func appendValue(_ value: ComplexValue, for request: Request, to out: ByteBuffer) {
         for seg in value.segments {
             switch seg {
             case .literal(let b): out.append(b)
@@ -30,18 +43,22 @@ extension ProxyExchange {
         }
     }
 
-    /// Builds `requestHead` for the current request (the body follows it).
-    func buildUpstreamRequest() {
-        guard let pass = pass else { return }
-        requestHead.clear()
+    /// Serializes the upstream request head of `x`'s request into `x.requestHead`
+    /// (cleared first; the body follows it), by the exchange's pass and proxy_* or
+    /// uwsgi_* settings; with `x.streaming` (proxy_request_buffering off) the client's
+    /// body framing is passed on, else `x.bodyLength` buffered bytes are announced.
+    static func build(for x: ProxyExchange) -> Sent {
+        let out = x.requestHead
+        let request = x.request
+        guard let pass = x.pass else { return Sent(uri: 0..<0, connectionClose: true) }
+        out.clear()
         if pass.proto == .uwsgi {
-            buildUwsgiRequest()
-            return
+            buildUwsgi(for: x)
+            return Sent(uri: 0..<0, connectionClose: true)
         }
-        let out = requestHead
         let buf = request.headBytes
         // Request line.
-        if let m = settings.method {
+        if let m = x.settings.method {
             out.append(request.evaluate(m))
         } else if request.isSubrequest || (request.errorPageUsed && !request.isHeadOnly) {
             out.append("GET")
@@ -50,20 +67,20 @@ extension ProxyExchange {
         }
         out.append(UInt8(ascii: " "))
         let uriStart = out.writerIndex
-        appendUpstreamURI(pass: pass, to: out)
-        sentURI = uriStart..<out.writerIndex
-        out.append(settings.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
+        appendURI(for: x, pass: pass, to: out)
+        let sentURI = uriStart..<out.writerIndex
+        out.append(x.settings.http11 ? " HTTP/1.1\r\n" : " HTTP/1.0\r\n")
         // proxy_set_header lines, then the defaults they do not replace.
         var setHost = false
         var setConnection = false
-        sentConnectionClose = false
-        for param in settings.params {
+        var sentConnectionClose = false
+        for param in x.settings.params {
             // Written in place; an empty value takes the line back out (nginx drops it).
             let lineStart = out.writerIndex
             out.append(string: param.name)
             out.append(": ")
             let valueStart = out.writerIndex
-            appendValue(param.value, to: out)
+            appendValue(param.value, for: request, to: out)
             let value = UnsafeRawBufferPointer(start: out.base + valueStart, count: out.writerIndex - valueStart)
             if param.lowercasedName == Self.hostName { setHost = true }
             if param.lowercasedName == Self.connectionName {
@@ -78,29 +95,29 @@ extension ProxyExchange {
         }
         if !setHost {
             out.append("Host: ")
-            out.append(string: proxyHost)
+            out.append(string: x.proxyHost)
             out.append("\r\n")
         }
         if !setConnection {
             out.append("Connection: close\r\n")
             sentConnectionClose = true
         }
-        if streaming {
+        if x.streaming {
             if let n = request.head.contentLength {
                 out.appendHeader("Content-Length", decimal: n)
             } else {
                 out.append("Transfer-Encoding: chunked\r\n")
             }
-        } else if settings.passRequestBody
-            && (bodyLength > 0 || request.head.contentLength != nil || request.head.isChunked)
+        } else if x.settings.passRequestBody
+            && (x.bodyLength > 0 || request.head.contentLength != nil || request.head.isChunked)
         {
-            out.appendHeader("Content-Length", decimal: bodyLength)
+            out.appendHeader("Content-Length", decimal: x.bodyLength)
         }
-        if settings.passRequestHeaders {
+        if x.settings.passRequestHeaders {
             for h in request.head.headers {
                 let name = buf[h.name]
                 if Self.proxyDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
-                if settings.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
+                if x.settings.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
                 out.append(UnsafeRawBufferPointer(rebasing: name))
                 out.append(": ")
                 out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
@@ -108,14 +125,16 @@ extension ProxyExchange {
             }
         }
         out.append("\r\n")
+        return Sent(uri: sentURI, connectionClose: sentConnectionClose)
     }
 
     /// The URI of the upstream request line, by nginx's rules: without a URI part in
     /// proxy_pass the client's URI passes unchanged (or the rewritten one, escaped);
     /// with one, the matched location prefix is replaced by it.
-    private func appendUpstreamURI(pass: UpstreamPass, to out: ByteBuffer) {
+    private static func appendURI(for x: ProxyExchange, pass: UpstreamPass, to out: ByteBuffer) {
+        let request = x.request
         let buf = request.headBytes
-        if let uri = dynamicURI {
+        if let uri = x.dynamicURI {
             out.append(uri)
             if request.hasArgs && !uri.contains(UInt8(ascii: "?")) {
                 out.append(UInt8(ascii: "?"))
@@ -129,7 +148,7 @@ extension ProxyExchange {
                 return
             }
             appendEscapedURI(request.uri[...], to: out)
-            appendArgs(to: out)
+            appendArgs(of: request, to: out)
             return
         }
         out.append(part)
@@ -137,10 +156,10 @@ extension ProxyExchange {
         if request.uri.count > prefixCount {
             appendEscapedURI(request.uri[prefixCount...], to: out)
         }
-        appendArgs(to: out)
+        appendArgs(of: request, to: out)
     }
 
-    private func appendArgs(to out: ByteBuffer) {
+    private static func appendArgs(of request: Request, to out: ByteBuffer) {
         if request.hasArgs {
             out.append(UInt8(ascii: "?"))
             out.append(request.args)
@@ -148,7 +167,7 @@ extension ProxyExchange {
     }
 
     /// nginx's NGX_ESCAPE_URI: controls, space, '#', '%', '?', DEL and non-ASCII bytes.
-    private func appendEscapedURI(_ uri: ArraySlice<UInt8>, to out: ByteBuffer) {
+    private static func appendEscapedURI(_ uri: ArraySlice<UInt8>, to out: ByteBuffer) {
         let hex = Array("0123456789ABCDEF".utf8)
         for c in uri {
             if c <= 0x20 || c == UInt8(ascii: "#") || c == UInt8(ascii: "%") || c == UInt8(ascii: "?") || c >= 0x7F {
@@ -163,16 +182,17 @@ extension ProxyExchange {
 
     // MARK: uwsgi
 
-    private func buildUwsgiRequest() {
+    private static func buildUwsgi(for x: ProxyExchange) {
+        let request = x.request
         var params: [(key: [UInt8], value: [UInt8])] = []
         var configured: Set<[UInt8]> = []
-        for param in settings.params {
+        for param in x.settings.params {
             let v = request.evaluate(param.value)
             configured.insert(Array(param.name.utf8))
             if v.isEmpty && param.ifNotEmpty { continue }
             params.append((Array(param.name.utf8), v))
         }
-        if settings.passRequestHeaders {
+        if x.settings.passRequestHeaders {
             let buf = request.headBytes
             for h in request.head.headers {
                 var key = Array("HTTP_".utf8)
@@ -192,14 +212,12 @@ extension ProxyExchange {
         }
         var packet: [UInt8] = []
         if !UwsgiPacket.append(
-            params: params, modifier1: settings.modifier1, modifier2: settings.modifier2, to: &packet)
+            params: params, modifier1: x.settings.modifier1, modifier2: x.settings.modifier2, to: &packet)
         {
             request.logError("uwsgi request is too big: \(params.reduce(0) { $0 + $1.key.count + $1.value.count })")
             packet.removeAll()
         }
-        requestHead.append(packet)
-        sentURI = 0..<0
-        sentConnectionClose = true
+        x.requestHead.append(packet)
     }
 }
 

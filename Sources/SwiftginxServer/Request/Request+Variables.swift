@@ -165,7 +165,9 @@ extension Request {
         case .upstreamResponseLength:
             if let p = proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
         case .upstreamHeader(let name):
-            if let p = proxy, p.pass != nil, p.head.headLength > 0, let v = p.headerValue(name) { out.append(v) }
+            if let p = proxy, p.pass != nil, p.response.head.headLength > 0, let v = p.response.headerValue(name) {
+                out.append(v)
+            }
         case .upstreamCacheStatus: break
         }
     }

@@ -4,67 +4,64 @@
 // close), compress when a coding was chosen, frame for the client (length, chunked,
 // until close), and write to the client first — spilling to a temporary file only while
 // the client lags (`proxy_buffering on`, nginx's event pipe) or stopping the upstream
-// reads (`off`). The head side is in ProxyExchange+ResponseHead.swift.
+// reads (`off`). The head side is in UpstreamResponse.swift and +ClientHead.swift.
 
 import SwiftginxCompression
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 
-extension ProxyExchange {
+extension UpstreamResponse {
     // MARK: body relay
 
     enum FlushResult { case done, blocked, failed }
 
-    /// Moves body bytes towards the client; true when the phase changed. The upstream
-    /// is read until it would block (or memory and file are full) before the client is
-    /// written, so large bodies go out in large writes.
-    func relayResponse() -> Bool {
-        guard let u = upstream else { return true }
+    /// Moves body bytes towards the client; true when the exchange's phase changed. The
+    /// upstream is read until it would block (or memory and file are full) before the
+    /// client is written, so large bodies go out in large writes.
+    func relay(_ x: ProxyExchange) -> Bool {
+        guard let u = x.upstream else { return true }
         var readBlocked = false
         var clientBlocked = false
-        let memory = settings.buffers.count * settings.buffers.size
+        let memory = memoryLimit
         while true {
             // With memory full, the client is written first; a temporary file takes the
             // overflow only while the client is not taking bytes (nginx's event pipe).
             let memoryFull = output.readableCount >= memory || spoolPending > 0
             if !upstreamDone && !readBlocked && canAccept() && (!memoryFull || clientBlocked) {
                 if upstreamInput.readableCount > 0 {
-                    if !processResponseBody() { return true }
+                    if !processBody(x) { return true }
                     continue
                 }
-                switch readUpstreamBody(u) {
+                switch readBody(x, u) {
                 case .data: continue
                 case .blocked: readBlocked = true
                 case .failed: return true
                 }
             }
-            let flushed = flushProxy()
+            let flushed = flush()
             if flushed == .failed {
-                abortProxy(status: request.status)
+                x.abortProxy(status: request.status)
                 return true
             }
             clientBlocked = flushed == .blocked
             if upstreamDone {
                 if flushed == .blocked {
-                    timer = .sending
-                    request.schedule(after: request.sendTimeout)
+                    x.wait(for: .sending, timeout: request.sendTimeout)
                     return false
                 }
-                completeProxy()
+                complete(x)
                 return true
             }
             if flushed == .blocked {
                 if readBlocked || !canAccept() {
-                    timer = .sending
-                    request.schedule(after: request.sendTimeout)
+                    x.wait(for: .sending, timeout: request.sendTimeout)
                     return false
                 }
                 continue
             }
             if readBlocked {
-                timer = .relaying
-                request.schedule(after: settings.readTimeout)
+                x.wait(for: .relaying, timeout: x.settings.readTimeout)
                 return false
             }
         }
@@ -74,9 +71,9 @@ extension ProxyExchange {
 
     /// One read of body bytes from the upstream: straight into the client's output when
     /// no reframing is needed, else into `upstreamInput` for decoding.
-    func readUpstreamBody(_ u: UpstreamConnection) -> ReadOutcome {
+    private func readBody(_ x: ProxyExchange, _ u: UpstreamConnection) -> ReadOutcome {
         guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return .blocked }
-        let memory = settings.buffers.count * settings.buffers.size
+        let memory = memoryLimit
         let direct =
             responseChunked == nil && !clientChunked && encoder == nil && spoolPending == 0
             && output.readableCount < memory
@@ -87,7 +84,7 @@ extension ProxyExchange {
                 output.reserve(min(memory, 65536))
                 var want = min(output.writableCount, max(memory - output.readableCount, 4096))
                 if responseRemaining >= 0 { want = Int(min(Int64(want), responseRemaining)) }
-                switch try upstreamRead(u, output.writable, want) {
+                switch try u.read(output.writable, want) {
                 case .wouldBlock:
                     u.readReady = false
                     return .blocked
@@ -96,16 +93,19 @@ extension ProxyExchange {
                 if n > 0 {
                     output.writerIndex += n
                     request.bodyBytesSent += Int64(n)
-                    responseLengths[responseLengths.count - 1] += Int64(n)
+                    x.countReceived(n)
                     if responseRemaining >= 0 {
                         responseRemaining -= Int64(n)
-                        if responseRemaining == 0 { upstreamBodyEnded() }
+                        if responseRemaining == 0 && !bodyEnded() {
+                            x.endAfterPartialBody()
+                            return .failed
+                        }
                     }
                     return .data
                 }
             } else {
                 upstreamInput.clear()
-                switch try upstreamRead(u, upstreamInput.writable, upstreamInput.writableCount) {
+                switch try u.read(upstreamInput.writable, upstreamInput.writableCount) {
                 case .wouldBlock:
                     u.readReady = false
                     return .blocked
@@ -113,45 +113,38 @@ extension ProxyExchange {
                 }
                 if n > 0 {
                     upstreamInput.writerIndex += n
-                    responseLengths[responseLengths.count - 1] += Int64(n)
+                    x.countReceived(n)
                     return .data
                 }
             }
             // The upstream closed: the end of a close-delimited body, else premature.
             if responseRemaining < 0 && responseChunked == nil {
-                upstreamBodyEnded()
                 keepUpstream = false
+                if !bodyEnded() {
+                    x.endAfterPartialBody()
+                    return .failed
+                }
                 return .data
             }
-            logUpstream(.error, "upstream prematurely closed connection while reading upstream")
-            endAfterPartialBody()
+            x.logUpstream(.error, "upstream prematurely closed connection while reading upstream")
+            x.endAfterPartialBody()
             return .failed
         } catch {
-            logUpstream(.error, "\(error) while reading upstream")
-            endAfterPartialBody()
+            x.logUpstream(.error, "\(error) while reading upstream")
+            x.endAfterPartialBody()
             return .failed
         }
     }
 
-    /// The upstream broke off mid-body: what was received goes out, then the client
-    /// connection closes (its framing cannot be completed).
-    func endAfterPartialBody() {
-        releasePeer(failed: false)
-        if let u = upstream { worker.closeUpstream(u) }
-        upstream = nil
-        _ = flushProxy()
-        abortProxy(status: request.status)
-    }
-
-    func canAccept() -> Bool {
+    private func canAccept() -> Bool {
         if !buffering { return output.readableCount == 0 && spoolPending == 0 }
-        let memory = settings.buffers.count * settings.buffers.size
-        if output.readableCount < memory && spoolPending == 0 { return true }
-        return settings.maxTempFileSize > 0 && spoolPending < settings.maxTempFileSize
+        if output.readableCount < memoryLimit && spoolPending == 0 { return true }
+        return maxTempFileSize > 0 && spoolPending < maxTempFileSize
     }
 
-    /// Decodes what is in `upstreamInput` into the client spool; false on a fatal error.
-    func processResponseBody() -> Bool {
+    /// Decodes what is in `upstreamInput` into the client spool; false on a fatal error
+    /// (the response was then abandoned).
+    private func processBody(_ x: ProxyExchange) -> Bool {
         let inb = upstreamInput
         if var dec = responseChunked {
             var off = inb.readerIndex
@@ -159,19 +152,25 @@ extension ProxyExchange {
             loop: while true {
                 switch dec.next(buf, offset: &off) {
                 case .data(let r):
-                    if !emit(UnsafeRawBufferPointer(rebasing: buf[r])) { return false }
+                    if !emit(UnsafeRawBufferPointer(rebasing: buf[r])) {
+                        x.endAfterPartialBody()
+                        return false
+                    }
                 case .needMore:
                     break loop
                 case .done:
                     responseChunked = dec
                     if off < inb.writerIndex { keepUpstream = false }
                     inb.clear()
-                    upstreamBodyEnded()
+                    if !bodyEnded() {
+                        x.endAfterPartialBody()
+                        return false
+                    }
                     return true
                 case .error:
                     responseChunked = dec
-                    logUpstream(.error, "upstream sent invalid chunked response while reading upstream")
-                    endAfterPartialBody()
+                    x.logUpstream(.error, "upstream sent invalid chunked response while reading upstream")
+                    x.endAfterPartialBody()
                     return false
                 }
             }
@@ -179,20 +178,27 @@ extension ProxyExchange {
             inb.readerIndex = off
         } else if responseRemaining >= 0 {
             let take = Int(min(Int64(inb.readableCount), responseRemaining))
-            if !emit(UnsafeRawBufferPointer(start: inb.base + inb.readerIndex, count: take)) { return false }
+            if !emit(UnsafeRawBufferPointer(start: inb.base + inb.readerIndex, count: take)) {
+                x.endAfterPartialBody()
+                return false
+            }
             responseRemaining -= Int64(take)
             inb.readerIndex += take
             if responseRemaining == 0 {
                 if inb.readableCount > 0 {
-                    logUpstream(.warn, "upstream sent more data than specified in \"Content-Length\" header")
+                    x.logUpstream(.warn, "upstream sent more data than specified in \"Content-Length\" header")
                     keepUpstream = false
                 }
                 inb.clear()
-                upstreamBodyEnded()
+                if !bodyEnded() {
+                    x.endAfterPartialBody()
+                    return false
+                }
                 return true
             }
         } else {
             if !emit(UnsafeRawBufferPointer(start: inb.base + inb.readerIndex, count: inb.readableCount)) {
+                x.endAfterPartialBody()
                 return false
             }
             inb.readerIndex = inb.writerIndex
@@ -201,7 +207,9 @@ extension ProxyExchange {
         return true
     }
 
-    func upstreamBodyEnded() {
+    /// The upstream's body ended: the coder's tail and the last chunk go into the
+    /// spool; false when they could not be stored (the caller abandons the response).
+    private func bodyEnded() -> Bool {
         upstreamDone = true
         if let encoder = encoder {
             encoded.removeAll(keepingCapacity: true)
@@ -209,15 +217,17 @@ extension ProxyExchange {
                 request.logError("\(encoder.coding.rawValue) compression failed: \(error)", level: .alert)
             }
             let tail = encoded
-            _ = tail.withUnsafeBytes { frame($0) }
+            if !tail.withUnsafeBytes({ frame($0) }) { return false }
         }
-        if clientChunked { _ = spool(UnsafeRawBufferPointer(start: Self.lastChunk.utf8Start, count: 5)) }
+        if clientChunked { return spool(UnsafeRawBufferPointer(start: Self.lastChunk.utf8Start, count: 5)) }
+        return true
     }
 
     static let lastChunk: StaticString = "0\r\n\r\n"
 
-    /// Body bytes (compressed when a coding was chosen), framed for the client, into the spool.
-    func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// Body bytes (compressed when a coding was chosen), framed for the client, into the
+    /// spool; false on a failure (logged).
+    private func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
         guard let encoder = encoder else { return frame(bytes) }
         encoded.removeAll(keepingCapacity: true)
@@ -227,7 +237,6 @@ extension ProxyExchange {
             if !buffering { try encoder.flush(into: &encoded) }
         } catch {
             request.logError("\(encoder.coding.rawValue) compression failed: \(error)", level: .alert)
-            endAfterPartialBody()
             return false
         }
         let out = encoded
@@ -235,7 +244,7 @@ extension ProxyExchange {
     }
 
     /// Bytes framed for the client (a chunk when chunked) into the spool.
-    func frame(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    private func frame(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
         request.bodyBytesSent += Int64(bytes.count)
         if !clientChunked { return spool(bytes) }
@@ -254,12 +263,12 @@ extension ProxyExchange {
         return header.withUnsafeBytes { spool($0) } && spool(bytes) && crlf.withUnsafeBytes { spool($0) }
     }
 
-    /// Client-wire bytes: to memory, or to the temporary file once memory is full.
-    func spool(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        let memory = settings.buffers.count * settings.buffers.size
+    /// Client-wire bytes: to memory, or to the temporary file once memory is full; false
+    /// when the file cannot be written (logged).
+    private func spool(_ bytes: UnsafeRawBufferPointer) -> Bool {
         let toFile =
             spoolPending > 0
-            || (buffering && settings.maxTempFileSize > 0 && output.readableCount + bytes.count > memory)
+            || (buffering && maxTempFileSize > 0 && output.readableCount + bytes.count > memoryLimit)
         if !toFile {
             output.reserve(bytes.count)
             output.append(bytes)
@@ -276,13 +285,12 @@ extension ProxyExchange {
             return true
         } catch {
             request.logError("\(error) while buffering a response to a temporary file", level: .crit)
-            endAfterPartialBody()
             return false
         }
     }
 
     /// Writes memory, then the temporary file, to the client.
-    func flushProxy() -> FlushResult {
+    func flush() -> FlushResult {
         if request.isSubrequest {
             // A subrequest's answer goes to its parent, not to the client; the body of
             // a header-only one (auth_request) is dropped as it comes.
@@ -321,54 +329,41 @@ extension ProxyExchange {
     }
 
     /// The whole response reached the client: release the upstream and go on.
-    func completeProxy() {
-        finishUpstream(reusable: keepUpstream)
+    private func complete(_ x: ProxyExchange) {
+        x.finishUpstream(reusable: keepUpstream)
         request.responseFinished()
-    }
-
-    /// Ends the upstream's part: the peer is released, the connection cached or closed.
-    func finishUpstream(reusable: Bool) {
-        let last = responseTimes.count - 1
-        if last >= 0 { responseTimes[last] = worker.clock.milliseconds - tryStartedAt }
-        releasePeer(failed: false)
-        if let u = upstream {
-            rememberUpstreamSession(u)
-            u.requests += 1
-            if !(reusable && upstreamInput.readableCount == 0 && worker.cacheUpstream(u)) { worker.closeUpstream(u) }
-        }
-        upstream = nil
-        phase = .finished
-        restoreLeftover()
     }
 
     // MARK: tunnel
 
-    func beginTunnel() {
+    /// A 101 answer: both connections become a byte tunnel (the client's side buffered
+    /// in the exchange's body memory, the upstream's in the output).
+    func beginTunnel(_ x: ProxyExchange) {
         // Bytes the client sent after its upgrade request go upstream first.
-        bodyMemory.clear()
-        request.takeBufferedBody { bodyMemory.append($0) }
+        let up = x.bodyMemory
+        up.clear()
+        request.takeBufferedBody { up.append($0) }
         // Bytes the upstream sent after its 101 go to the client after the head.
         if upstreamInput.readableCount > 0 {
             output.append(upstreamInput.readable)
             upstreamInput.clear()
         }
         request.keepAlive = false
-        phase = .tunnel
-        timer = .tunnel
-        request.schedule(after: settings.readTimeout)
+        x.phase = .tunnel
+        x.wait(for: .tunnel, timeout: x.settings.readTimeout)
     }
 
     /// Copies bytes both ways until either side closes; false when waiting.
-    func runTunnel() -> Bool {
-        guard let u = upstream else { return true }
-        let up = bodyMemory
+    func runTunnel(_ x: ProxyExchange) -> Bool {
+        guard let u = x.upstream else { return true }
+        let up = x.bodyMemory
         do {
             while true {
                 var progress = false
                 if output.readableCount == 0 && !upstreamDone {
                     output.clear()
                     output.reserve(16384)
-                    switch try upstreamRead(u, output.writable, output.writableCount) {
+                    switch try u.read(output.writable, output.writableCount) {
                     case .wouldBlock: break
                     case .processed(0): upstreamDone = true
                     case .processed(let n):
@@ -388,7 +383,7 @@ extension ProxyExchange {
                     }
                 }
                 if upstreamDone && output.readableCount == 0 {
-                    endTunnel()
+                    endTunnel(x)
                     return true
                 }
                 if up.readableCount == 0 {
@@ -397,7 +392,7 @@ extension ProxyExchange {
                     switch try request.readBody(up.writable, up.writableCount) {
                     case .wouldBlock: break
                     case .processed(0):
-                        endTunnel()
+                        endTunnel(x)
                         return true
                     case .processed(let n):
                         up.writerIndex += n
@@ -405,7 +400,7 @@ extension ProxyExchange {
                     }
                 }
                 if up.readableCount > 0 {
-                    switch try upstreamWrite(u, up.base + up.readerIndex, up.readableCount) {
+                    switch try u.write(up.base + up.readerIndex, up.readableCount) {
                     case .wouldBlock: break
                     case .processed(let n):
                         up.readerIndex += n
@@ -413,18 +408,18 @@ extension ProxyExchange {
                     }
                 }
                 if !progress {
-                    request.schedule(after: settings.readTimeout)
+                    request.schedule(after: x.settings.readTimeout)
                     return false
                 }
             }
         } catch {
-            endTunnel()
+            endTunnel(x)
             return true
         }
     }
 
-    func endTunnel() {
-        finishUpstream(reusable: false)
+    private func endTunnel(_ x: ProxyExchange) {
+        x.finishUpstream(reusable: false)
         request.keepAlive = false
         request.responseFinished()
     }

@@ -1,0 +1,198 @@
+// The client's response head of a proxied request, written from the upstream's:
+// hop-by-hop and hidden fields dropped, `proxy_redirect` and `proxy_cookie_*` applied
+// (ProxyHeaderRewriter), on-the-fly compression chosen (gzip_proxied from the
+// upstream's own fields), and the client's framing: kept length, or chunked /
+// close-delimited when the upstream's length is unknown. It then sets up the body
+// relay or the 101 tunnel (UpstreamResponse+Relay.swift).
+
+import SwiftginxCompression
+import SwiftginxConfig
+import SwiftginxHTTP
+
+extension UpstreamResponse {
+    private static let serverName = Array("server".utf8)
+    private static let dateName = Array("date".utf8)
+    private static let upgradeName = Array("upgrade".utf8)
+    private static let locationName = Array("location".utf8)
+    private static let refreshName = Array("refresh".utf8)
+    private static let setCookieName = Array("set-cookie".utf8)
+    private static let etagName = Array("etag".utf8)
+    private static let yesValue = Array("yes".utf8)
+
+    private static let hopByHop: [[UInt8]] = [
+        "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te", "trailer",
+    ].map { Array($0.utf8) }
+
+    /// Writes the client's response head from the upstream's, and sets up the body relay.
+    func writeClientHead(_ x: ProxyExchange) {
+        let status = head.status
+        // The location's settings are read in place through it (never copied whole).
+        let location = request.location
+        output.writerIndex = max(request.responseStart, output.readerIndex)
+        request.bodyBytesSent = 0
+        request.status = status
+        output.append("HTTP/1.1 ")
+        output.append(decimal: Int64(status))
+        let hidden = x.settings.hidden
+        let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
+        let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
+        var coding: ContentCoding? = nil
+        if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
+            coding = chooseCoding(settings: l.settings)
+        }
+        headCopy.withUnsafeBytes { buf in
+            let reason = buf[head.reason]
+            if reason.isEmpty {
+                let line = HTTPStatus.statusLine(status)
+                // "HTTP/1.1 200 OK\r\n": the text after the code.
+                output.append(Array(line.dropFirst(12).dropLast(2)))
+            } else {
+                output.append(UInt8(ascii: " "))
+                output.append(UnsafeRawBufferPointer(rebasing: reason))
+            }
+            output.append("\r\n")
+            if !passServer {
+                let tokens = location?.settings.serverTokens ?? true
+                output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+            }
+            if !passDate { output.append(worker.clock.dateHeader) }
+            for h in head.headers {
+                let name = buf[h.name]
+                if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
+                if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                let raw = buf[h.value]
+                var value: [UInt8]? = nil
+                let isLocation = asciiCaseEqual(name, Self.locationName)
+                if isLocation || asciiCaseEqual(name, Self.refreshName) {
+                    // An upstream's relative Location stays relative; one that proxy_redirect
+                    // rewrote to a relative URI is made absolute (absolute_redirect), as nginx does.
+                    let original = Array(raw)
+                    let rewritten = ProxyHeaderRewriter.redirect(
+                        original, isRefresh: !isLocation, mode: x.settings.redirect, pass: x.pass, request: request)
+                    if isLocation, rewritten != original, rewritten.first == UInt8(ascii: "/"),
+                        let location, location.settings.absoluteRedirect
+                    {
+                        value = request.absolutePrefix(settings: location.settings) + rewritten
+                    } else {
+                        value = rewritten
+                    }
+                } else if asciiCaseEqual(name, Self.setCookieName) {
+                    if !x.settings.cookieDomains.isEmpty || !x.settings.cookiePaths.isEmpty {
+                        value = ProxyHeaderRewriter.cookie(
+                            Array(raw), domains: x.settings.cookieDomains, paths: x.settings.cookiePaths,
+                            request: request)
+                    }
+                } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
+                    value = Array("W/".utf8) + raw
+                } else if asciiCaseEqual(name, HeaderName.contentType) {
+                    request.contentType.removeAll(keepingCapacity: true)
+                    request.contentType.append(contentsOf: raw)
+                }
+                output.append(UnsafeRawBufferPointer(rebasing: name))
+                output.append(": ")
+                if let value {
+                    output.append(value)
+                } else {
+                    output.append(UnsafeRawBufferPointer(rebasing: raw))
+                }
+                output.append("\r\n")
+            }
+        }
+        // Body framing towards the client.
+        let h = head
+        noBody = request.isHeadOnly || status == 204 || status == 304 || status == 101
+        let clientHTTP11 = request.head.version != .http10
+        if let coding {
+            output.append("Content-Encoding: ")
+            output.append(string: coding.rawValue)
+            output.append("\r\n")
+            if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
+        }
+        if let n = h.contentLength, coding == nil {
+            if status != 204 && status != 304 { request.appendContentLength(n) }
+            responseRemaining = noBody ? 0 : n
+        } else {
+            responseChunked = h.isChunked && !noBody ? ChunkedDecoder() : nil
+            responseRemaining = noBody ? 0 : (h.contentLength ?? -1)
+            if !noBody {
+                if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
+                    output.append("Transfer-Encoding: chunked\r\n")
+                    clientChunked = true
+                } else {
+                    request.keepAlive = false
+                }
+            }
+        }
+        let xab =
+            !hasUpstreamHeader("x-accel-buffering") || x.settings.ignoreHeaders.contains("x-accel-buffering")
+            ? nil : headerValue("x-accel-buffering")
+        buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering
+        memoryLimit = x.settings.buffers.count * x.settings.buffers.size
+        maxTempFileSize = x.settings.maxTempFileSize
+        keepUpstream =
+            x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
+        request.finishHead(location: location)
+        headerSent = true
+        upstreamInput.readerIndex = h.headLength
+        if upstreamInput.readableCount == 0 { upstreamInput.clear() }
+        if status == 101 {
+            beginTunnel(x)
+            return
+        }
+        if noBody {
+            upstreamDone = true
+            if upstreamInput.readableCount > 0 { keepUpstream = false }
+        } else if responseRemaining == 0 {
+            upstreamDone = true
+        }
+        x.phase = .relaying
+        x.wait(for: .relaying, timeout: x.settings.readTimeout)
+    }
+
+    // MARK: compression
+
+    /// nginx's gzip filter on a proxied response: a 200/403/404 with a body, not already
+    /// encoded, of a listed type, long enough when its length is known; gzip_proxied is
+    /// decided from the upstream's own Expires / Cache-Control / Last-Modified / ETag.
+    private func chooseCoding(settings s: LocationSettings) -> ContentCoding? {
+        guard s.gzip.enabled || s.brotli.enabled || s.zstd.enabled else { return nil }
+        let status = head.status
+        guard status == 200 || status == 403 || status == 404, !request.isHeadOnly else { return nil }
+        guard !hasUpstreamHeader("content-encoding"), let ct = headerValue("content-type") else { return nil }
+        let bare = ct.prefix { $0 != UInt8(ascii: ";") }.filter { $0 != 32 && $0 != 9 }
+        let type = String(decoding: bare, as: UTF8.self).lowercased()
+        let length = head.contentLength ?? Int64.max
+        guard
+            let (coding, config) = request.dynamicCoding(
+                settings: s, type: type, length: length, proxied: { self.upstreamAllowsCompression($0) })
+        else { return nil }
+        let key = "\(coding.rawValue)/\(config.level)"
+        if let e = encoders[key], (try? e.reset()) != nil {
+            encoder = e
+        } else if let e = try? StreamingEncoder(coding: coding, level: config.level) {
+            encoders[key] = e
+            encoder = e
+        } else {
+            return nil
+        }
+        return coding
+    }
+
+    /// gzip_proxied from the upstream response's fields.
+    private func upstreamAllowsCompression(_ rules: Set<String>) -> Bool {
+        if rules.contains("any") { return true }
+        if rules.contains("off") { return false }
+        if rules.contains("auth"), request.head.header(HeaderName.authorization, in: request.headBytes) != nil {
+            return true
+        }
+        if rules.contains("expired"), headerValue("expires") != nil { return true }
+        let cc = String(decoding: headerValue("cache-control") ?? [], as: UTF8.self).lowercased()
+        for token in ["no-cache", "no-store", "private"] where rules.contains(token) && cc.contains(token) {
+            return true
+        }
+        if rules.contains("no_last_modified") && headerValue("last-modified") == nil { return true }
+        if rules.contains("no_etag") && headerValue("etag") == nil { return true }
+        return false
+    }
+}
