@@ -141,7 +141,7 @@ extension Request {
         let applies = isSuccessOrRedirect(status)
         if applies && expires != .off { appendExpires(expires, mtime: mtime) }
         for h in addHeaders where h.always || applies {
-            let v = evaluate(h.value)
+            let v = Variables.evaluate(self, h.value)
             if v.isEmpty { continue }
             output.append(string: h.name)
             output.append(": ")
