@@ -24,7 +24,7 @@ extension Request {
         reset()
         startMilliseconds = worker.clock.milliseconds
         let buf = headBytes
-        let server = selectServer(buf, group)
+        let server = ServerSelection.select(self, buf, group)
         self.server = server
         adopt(server.defaultSettings)
         keepAlive = head.keepAlive
@@ -234,44 +234,4 @@ extension Request {
         trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
         findConfig()
     }
-}
-extension Request {
-    /// Host header (or absolute-form authority) → server: lowercased, port and trailing dot removed.
-    private func selectServer(_ buf: UnsafeRawBufferPointer, _ group: ListenGroup) -> VirtualServer {
-        guard let h = head.host else { return group.defaultServer }
-        var end = h.upperBound
-        // Strip ":port" (not inside an IPv6 literal).
-        var i = end - 1
-        while i >= h.lowerBound {
-            let c = buf[i]
-            if c == UInt8(ascii: ":") {
-                end = i
-                break
-            }
-            if c == UInt8(ascii: "]") || !(c >= 48 && c <= 57) { break }
-            i -= 1
-        }
-        if end > h.lowerBound && buf[end - 1] == UInt8(ascii: ".") { end -= 1 }
-        let count = end - h.lowerBound
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { tmp in
-            for j in 0..<count {
-                let c = buf[h.lowerBound + j]
-                tmp[j] = (c >= 65 && c <= 90) ? c | 0x20 : c
-            }
-            let host = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<count])
-            var captures: (Regex, [Range<Int>])? = nil
-            let server = group.server(forHost: host, captures: &captures)
-            if let (regex, ranges) = captures {
-                // server_name regex captures are variables until a location regex replaces them.
-                self.captureRegex = regex
-                self.captureSubject = Array(host)
-                self.captures = ranges
-                for (name, n) in regex.namedGroups where n < ranges.count && !ranges[n].isEmpty {
-                    self.customVariables[name] = Array(host[ranges[n]])
-                }
-            }
-            return server
-        }
-    }
-
 }
