@@ -57,7 +57,7 @@ extension Worker {
                 case .literal(let b): out.append(b)
                 case .variable(let v):
                     let before = out.writerIndex
-                    c.appendVariable(v, to: out)
+                    Variables.append(c, v, to: out)
                     if out.writerIndex == before {
                         out.append(UInt8(ascii: "-"))
                     } else {

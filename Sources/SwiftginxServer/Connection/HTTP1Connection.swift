@@ -274,7 +274,7 @@ final class HTTP1Connection {
         state = .sending
         request.headBase = headBase
         request.connectionRequests = requests
-        request.reject(e, server: group.defaultServer)
+        ErrorPages.reject(request, e, server: group.defaultServer)
     }
 
     /// The request answered now (its writer holds the response): send it.

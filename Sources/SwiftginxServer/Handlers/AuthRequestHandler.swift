@@ -5,65 +5,66 @@
 // they are (a 401 passes the subrequest's WWW-Authenticate on), anything else is a
 // 500 with nginx's "auth request unexpected status" line. The subrequest is header
 // only: its body is dropped. While it waits for an upstream, the request suspends and
-// resumes at this step when the answer is in.
+// resumes at this step when the answer is in. A namespace of functions taking the
+// request, run by the phase engine.
 
 import SwiftginxConfig
 import SwiftginxRouting
 
-extension Request {
-    func runAuthRequest(_ uriValue: ComplexValue) -> StepResult {
-        if let sub = subrequest {
+enum AuthRequestHandler {
+    static func run(_ r: Request, _ uriValue: ComplexValue) -> Request.StepResult {
+        if let sub = r.subrequest {
             guard sub.finished else { return .suspend }
-            return authDecision(sub)
+            return decide(r, sub)
         }
-        var target = evaluate(uriValue)
+        var target = Variables.evaluate(r, uriValue)
         var args: [UInt8]? = nil
         if let q = target.firstIndex(of: UInt8(ascii: "?")) {
             args = Array(target[(q + 1)...])
             target = Array(target[..<q])
         }
-        trace?.note("auth_request subrequest to \"\(String(decoding: target, as: UTF8.self))\"")
-        guard let sub = startSubrequest(uri: target, args: args, headerOnly: true) else { return .done }
-        if sub.finished { return authDecision(sub) }
-        if let trace {
+        r.trace?.note("auth_request subrequest to \"\(String(decoding: target, as: UTF8.self))\"")
+        guard let sub = r.startSubrequest(uri: target, args: args, headerOnly: true) else { return .done }
+        if sub.finished { return decide(r, sub) }
+        if let trace = r.trace {
             // The explainer does not connect: an upstream's answer is not known.
             trace.note(
                 "auth_request: the answer comes from the upstream (2xx allows, 401/403 deny); explained as allowed")
             sub.request.releaseContent()
-            subrequest = nil
+            r.subrequest = nil
             return .next
         }
         // Run this step again when the subrequest has answered.
-        stepIndex -= 1
+        r.stepIndex -= 1
         return .suspend
     }
 
     /// Decides from the finished subrequest, then lets it go.
-    private func authDecision(_ sub: Subrequest) -> StepResult {
+    private static func decide(_ r: Request, _ sub: Subrequest) -> Request.StepResult {
         defer {
             sub.request.writer.releaseFile()
             sub.request.releaseContent()
-            subrequest = nil
+            r.subrequest = nil
         }
         let status = sub.status
-        trace?.note("auth_request answered \(status)")
+        r.trace?.note("auth_request answered \(status)")
         if status >= 200 && status < 300 {
-            if let location, !location.settings.authRequestSet.isEmpty {
+            if let location = r.location, !location.settings.authRequestSet.isEmpty {
                 for set in location.settings.authRequestSet {
-                    customVariables[set.name] = sub.request.evaluate(set.value)
+                    r.customVariables[set.name] = Variables.evaluate(sub.request, set.value)
                 }
             }
             return .next
         }
         if status == 401 || status == 403 {
             if status == 401, let challenge = sub.header("www-authenticate") {
-                carriedHeaders += Array("WWW-Authenticate: ".utf8) + challenge + [13, 10]
+                r.carriedHeaders += Array("WWW-Authenticate: ".utf8) + challenge + [13, 10]
             }
-            respondError(status)
+            ErrorPages.respond(r, status)
             return .done
         }
-        logError("auth request unexpected status: \(status)")
-        respondError(500)
+        r.logError("auth request unexpected status: \(status)")
+        ErrorPages.respond(r, 500)
         return .done
     }
 }

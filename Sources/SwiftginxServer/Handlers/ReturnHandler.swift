@@ -2,79 +2,87 @@
 // closes without an answer), and every redirect the server makes (rewrite
 // redirect/permanent, a directory without its slash, error_page to a URL) with
 // nginx's default body and an absolute Location (`absolute_redirect`,
-// `server_name_in_redirect`, `port_in_redirect`).
+// `server_name_in_redirect`, `port_in_redirect`). A namespace of functions taking
+// the request; the request keeps `sendRedirect` and `absolutePrefix` as forwarders.
 
 import SwiftginxConfig
 import SwiftginxHTTP
 
-extension Request {
-    // MARK: return
-
-    func performReturn(_ r: ReturnAction, settings: LocationSettings) {
-        let code = r.code
-        trace?.note("handler: return \(code)" + (r.text.map { " \($0.source)" } ?? ""))
+enum ReturnHandler {
+    static func perform(_ r: Request, _ action: ReturnAction, settings: LocationSettings) {
+        let code = action.code
+        r.trace?.note("handler: return \(code)" + (action.text.map { " \($0.source)" } ?? ""))
         if code == 444 {
             // Close without a response (answers to earlier pipelined requests still go out).
-            self.status = 444
-            self.keepAlive = false
-            self.bodyPending = false
-            flushResponse()
+            r.status = 444
+            r.keepAlive = false
+            r.bodyPending = false
+            r.flushResponse()
             return
         }
-        if let text = r.text {
-            let value = evaluate(text)
+        if let text = action.text {
+            let value = Variables.evaluate(r, text)
             if [301, 302, 303, 307, 308].contains(code) {
-                sendRedirect(code, location: value, settings: settings)
+                redirect(r, code, location: value, settings: settings)
                 return
             }
-            self.status = code
-            beginHead(code)
-            let body = appendMemoryBodyHeaders(value, type: settings.defaultType, status: code, settings: settings)
-            finishHead(settings: settings)
-            if !isHeadOnly { appendBody(body) }
-            flushResponse()
+            r.status = code
+            r.beginHead(code)
+            let body: [UInt8]
+            if settings.gzip.enabled || settings.brotli.enabled || settings.zstd.enabled {
+                body = r.appendMemoryBodyHeaders(value, type: settings.defaultType, status: code, settings: settings)
+            } else {
+                // No compression filter is on, so appendMemoryBodyHeaders would only add
+                // these two; calling it would copy the settings into an Optional (a retain
+                // and release of every reference in them).
+                r.appendContentType(settings.defaultType)
+                r.appendContentLength(Int64(value.count))
+                body = value
+            }
+            r.finishHead(settings: settings)
+            if !r.isHeadOnly { r.appendBody(body) }
+            r.flushResponse()
             return
         }
         if code >= 400 || (code >= 300 && code != 304) {
-            respondError(code)
+            ErrorPages.respond(r, code)
             return
         }
-        self.status = code
-        beginHead(code)
-        if code != 204 && code != 304 { appendContentLength(0) }
-        finishHead(settings: settings)
-        flushResponse()
+        r.status = code
+        r.beginHead(code)
+        if code != 204 && code != 304 { r.appendContentLength(0) }
+        r.finishHead(settings: settings)
+        r.flushResponse()
     }
 
     /// A redirect with nginx's default body; a relative target becomes absolute
     /// (`absolute_redirect`, `server_name_in_redirect`, `port_in_redirect`).
-    func sendRedirect(_ code: Int, location: [UInt8], settings: LocationSettings) {
+    static func redirect(_ r: Request, _ code: Int, location: [UInt8], settings: LocationSettings) {
         var target = location
         if settings.absoluteRedirect && target.first == UInt8(ascii: "/") {
-            target = absolutePrefix(settings: settings) + target
+            target = absolutePrefix(r, settings: settings) + target
         }
-        self.status = code
-        writeDefaultPage(code, settings: settings) { $0.appendHeader("Location", target) }
+        r.status = code
+        ErrorPages.write(r, code, settings: settings) { $0.appendHeader("Location", target) }
     }
 
     /// "http://host[:port]" (https for TLS) for absolute redirects.
-    func absolutePrefix(settings: LocationSettings) -> [UInt8] {
-        var out = Array((tls != nil ? "https://" : "http://").utf8)
-        if settings.serverNameInRedirect, let name = self.server?.primaryName, !name.isEmpty {
+    static func absolutePrefix(_ r: Request, settings: LocationSettings) -> [UInt8] {
+        var out = Array((r.tls != nil ? "https://" : "http://").utf8)
+        if settings.serverNameInRedirect, let name = r.server?.primaryName, !name.isEmpty {
             out += Array(name.utf8)
-        } else if let h = head.host {
-            let b = headBytes[h]
+        } else if let h = r.head.host {
+            let b = r.headBytes[h]
             var end = b.endIndex
             if let colon = b.lastIndex(of: UInt8(ascii: ":")), !b[colon...].contains(UInt8(ascii: "]")) { end = colon }
             out += b[b.startIndex..<end]
-        } else if let name = self.server?.primaryName, !name.isEmpty {
+        } else if let name = r.server?.primaryName, !name.isEmpty {
             out += Array(name.utf8)
         } else {
-            out += Array(group.address.host.utf8)
+            out += Array(r.group.address.host.utf8)
         }
-        let port = group.address.port
-        if settings.portInRedirect && port != (tls != nil ? 443 : 80) { out += Array(":\(port)".utf8) }
+        let port = r.group.address.port
+        if settings.portInRedirect && port != (r.tls != nil ? 443 : 80) { out += Array(":\(port)".utf8) }
         return out
     }
-
 }

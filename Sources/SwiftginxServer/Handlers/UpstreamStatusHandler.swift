@@ -2,14 +2,15 @@
 // JSON — what NGINX Plus's API shows: address, state (up, down, unavail after
 // max_fails, unhealthy, checking before a mandatory check passed), weight, active
 // requests, requests, failures, and the active checks' counters and last result.
+// A content handler: a namespace of functions taking the request.
 
 import SwiftginxConfig
 import SwiftginxUpstream
 
-extension Request {
-    func serveUpstreamStatus(settings: LocationSettings) {
-        let generation = worker.generation
-        let now = worker.now
+enum UpstreamStatusHandler {
+    static func serve(_ r: Request, settings: LocationSettings) {
+        let generation = r.worker.generation
+        let now = r.worker.now
         var json = "{\"upstreams\":{"
         var firstGroup = true
         for (gi, table) in generation.peerTables.enumerated() where table.group.isExplicit {
@@ -53,13 +54,14 @@ extension Request {
             json += "]}"
         }
         json += "}}\n"
-        self.status = 200
-        beginHead(200)
-        let body = appendMemoryBodyHeaders(Array(json.utf8), type: "application/json", status: 200, settings: settings)
-        output.append("Cache-Control: no-cache\r\n")
-        finishHead(settings: settings)
-        if !isHeadOnly { appendBody(body) }
-        flushResponse()
+        r.status = 200
+        r.beginHead(200)
+        let body = r.appendMemoryBodyHeaders(
+            Array(json.utf8), type: "application/json", status: 200, settings: settings)
+        r.output.append("Cache-Control: no-cache\r\n")
+        r.finishHead(settings: settings)
+        if !r.isHeadOnly { r.appendBody(body) }
+        r.flushResponse()
     }
 
     static func jsonString(_ s: String) -> String {

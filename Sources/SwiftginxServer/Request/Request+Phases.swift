@@ -6,7 +6,7 @@
 // URI changed: search the locations again), `.done` (answered, or answering
 // through an activated content handler) or `.suspend` (waiting for a subrequest or
 // a timer; `resumePhases` continues at the same step). The route explainer runs
-// this same engine with a trace sink (Request+Trace.swift).
+// this same engine with a trace sink (RouteTrace.swift).
 
 import SwiftginxConfig
 import SwiftginxHTTP
@@ -24,7 +24,7 @@ extension Request {
         reset()
         startMilliseconds = worker.clock.milliseconds
         let buf = headBytes
-        let server = selectServer(buf, group)
+        let server = ServerSelection.select(self, buf, group)
         self.server = server
         adopt(server.defaultSettings)
         keepAlive = head.keepAlive
@@ -44,7 +44,7 @@ extension Request {
             trace?.note("the URI is invalid: 400")
             logInfo("client sent invalid request")
             keepAlive = false
-            sendDefaultPage(400)
+            ErrorPages.sendDefault(self, 400)
             return
         }
         if let q = head.query {
@@ -56,7 +56,7 @@ extension Request {
                 "uri: \(String(decoding: uri, as: UTF8.self))"
                     + (hasArgs ? " args: \(String(decoding: args, as: UTF8.self))" : ""))
         }
-        if group.options.ssl && !checkTLSRequest(server) { return }
+        if group.options.ssl && !ErrorPages.checkTLSRequest(self, server) { return }
         steps = server.stepBuffer
         stepIndex = 0
         runPhases()
@@ -94,7 +94,7 @@ extension Request {
         switch step {
         case .serverRewrite:
             guard let server else { return .done }
-            switch runRewrites(server.serverRewrites, settings: server.defaultSettings) {
+            switch RewriteModule.run(self, server.serverRewrites, settings: server.defaultSettings) {
             case .handled: return .done
             case .proceed, .restart: return .next
             }
@@ -104,7 +104,7 @@ extension Request {
         case .internalOnly:
             if isInternal { return .next }
             trace?.note("internal location, external request: 404")
-            respondError(404)
+            ErrorPages.respond(self, 404)
             return .done
         case .bodySizeLimit:
             guard let cl = head.contentLength, let location, cl > location.settings.clientMaxBodySize else {
@@ -114,11 +114,11 @@ extension Request {
             logError("client intended to send too large body: \(cl) bytes")
             keepAlive = false
             bodyPending = true
-            respondError(413)
+            ErrorPages.respond(self, 413)
             return .done
         case .rewrite:
             guard let location else { return .done }
-            switch runRewrites(location.settings.rewrites, settings: location.settings) {
+            switch RewriteModule.run(self, location.settings.rewrites, settings: location.settings) {
             case .handled:
                 return .done
             case .restart:
@@ -134,17 +134,17 @@ extension Request {
             }
         case .authRequest:
             guard let uri = location?.settings.authRequest else { return .next }
-            return runAuthRequest(uri)
+            return AuthRequestHandler.run(self, uri)
         case .tryFiles:
             guard let t = location?.settings.tryFiles else { return .next }
-            return runTryFiles(t)
+            return TryFilesHandler.run(self, t)
         case .upstreamStatus:
             guard let location else { return .done }
             if let trace {
                 trace.note("handler: upstream_status (JSON of every upstream and peer)")
                 return .done
             }
-            serveUpstreamStatus(settings: location.settings)
+            UpstreamStatusHandler.serve(self, settings: location.settings)
             return .done
         case .pass:
             guard let location, let pass = location.settings.pass else { return .done }
@@ -171,14 +171,14 @@ extension Request {
             )
             trace?.note("rewrite or internal redirection cycle: 500")
             keepAlive = false
-            sendDefaultPage(500)
+            ErrorPages.sendDefault(self, 500)
             return
         }
         if !server.autoRedirects.isEmpty, server.autoRedirects.contains(String(decoding: uri, as: UTF8.self)) {
             var target = uri + [UInt8(ascii: "/")]
             if hasArgs { target += [UInt8(ascii: "?")] + args }
             trace?.note("a proxied prefix location ends in \"/\": 301 to the URI with the slash")
-            sendRedirect(301, location: target, settings: server.defaultSettings)
+            ReturnHandler.redirect(self, 301, location: target, settings: server.defaultSettings)
             return
         }
         let match: LocationMatch<Location>?
@@ -234,44 +234,4 @@ extension Request {
         trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
         findConfig()
     }
-}
-extension Request {
-    /// Host header (or absolute-form authority) → server: lowercased, port and trailing dot removed.
-    private func selectServer(_ buf: UnsafeRawBufferPointer, _ group: ListenGroup) -> VirtualServer {
-        guard let h = head.host else { return group.defaultServer }
-        var end = h.upperBound
-        // Strip ":port" (not inside an IPv6 literal).
-        var i = end - 1
-        while i >= h.lowerBound {
-            let c = buf[i]
-            if c == UInt8(ascii: ":") {
-                end = i
-                break
-            }
-            if c == UInt8(ascii: "]") || !(c >= 48 && c <= 57) { break }
-            i -= 1
-        }
-        if end > h.lowerBound && buf[end - 1] == UInt8(ascii: ".") { end -= 1 }
-        let count = end - h.lowerBound
-        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { tmp in
-            for j in 0..<count {
-                let c = buf[h.lowerBound + j]
-                tmp[j] = (c >= 65 && c <= 90) ? c | 0x20 : c
-            }
-            let host = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(tmp)[0..<count])
-            var captures: (Regex, [Range<Int>])? = nil
-            let server = group.server(forHost: host, captures: &captures)
-            if let (regex, ranges) = captures {
-                // server_name regex captures are variables until a location regex replaces them.
-                self.captureRegex = regex
-                self.captureSubject = Array(host)
-                self.captures = ranges
-                for (name, n) in regex.namedGroups where n < ranges.count && !ranges[n].isEmpty {
-                    self.customVariables[name] = Array(host[ranges[n]])
-                }
-            }
-            return server
-        }
-    }
-
 }

@@ -1,35 +1,12 @@
 // Building the response head into the connection's output buffer, in nginx's
 // header order: status line, Server, Date, Content-Type, Content-Length,
 // Last-Modified, Location, Connection, then ETag/Expires/Cache-Control/
-// Accept-Ranges/Content-Range and `add_header` lines.
+// Accept-Ranges/Content-Range and `add_header` lines. The field helpers shared
+// with the handlers (appendHeader, `expires`) are in ResponseHeaderFields.swift.
 
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
-
-extension ByteBuffer {
-    @inline(__always) func appendHeader(_ name: StaticString, _ value: [UInt8]) {
-        append(name)
-        append(": ")
-        append(value)
-        append("\r\n")
-    }
-
-    @inline(__always) func appendHeader(_ name: StaticString, decimal: Int64) {
-        append(name)
-        append(": ")
-        append(decimal: decimal)
-        append("\r\n")
-    }
-}
-
-/// Statuses after which `add_header` (without `always`) and `expires` apply.
-@inline(__always) func isSuccessOrRedirect(_ s: Int) -> Bool {
-    switch s {
-    case 200, 201, 204, 206, 301, 302, 303, 304, 307, 308: true
-    default: false
-    }
-}
 
 extension Request {
     /// Clears the output and writes the status line, Server and Date.
@@ -139,9 +116,11 @@ extension Request {
         trailing(output)
         if !self.carriedHeaders.isEmpty { output.append(self.carriedHeaders) }
         let applies = isSuccessOrRedirect(status)
-        if applies && expires != .off { appendExpires(expires, mtime: mtime) }
+        if applies && expires != .off {
+            ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
+        }
         for h in addHeaders where h.always || applies {
-            let v = evaluate(h.value)
+            let v = Variables.evaluate(self, h.value)
             if v.isEmpty { continue }
             output.append(string: h.name)
             output.append(": ")
@@ -166,35 +145,5 @@ extension Request {
 
     func appendBody(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { appendBody($0) }
-    }
-
-    private func appendExpires(_ e: Expires, mtime: Int?) {
-        let now = worker.clock.seconds
-        switch e {
-        case .off:
-            return
-        case .epoch:
-            output.append("Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n")
-        case .max:
-            output.append("Expires: Thu, 31 Dec 2037 23:55:55 GMT\r\nCache-Control: max-age=315360000\r\n")
-        case .daily(let secondsOfDay):
-            // The next occurrence of that local time of day.
-            let offset = Clock.utcOffset(at: now)
-            let localMidnight = (now + offset) / 86400 * 86400 - offset
-            var expiresAt = localMidnight + secondsOfDay
-            if expiresAt <= now { expiresAt += 86400 }
-            output.appendHeader("Expires", HTTPDate.format(expiresAt))
-            output.appendHeader("Cache-Control", Array("max-age=\(expiresAt - now)".utf8))
-        case .access(let t), .modified(let t):
-            var expiresAt = now + t
-            if case .modified = e { expiresAt = (mtime ?? now) + t }
-            output.appendHeader("Expires", HTTPDate.format(expiresAt))
-            let maxAge = expiresAt - now
-            if maxAge < 0 || t < 0 {
-                output.append("Cache-Control: no-cache\r\n")
-            } else {
-                output.appendHeader("Cache-Control", Array("max-age=\(maxAge)".utf8))
-            }
-        }
     }
 }

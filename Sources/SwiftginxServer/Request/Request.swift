@@ -4,7 +4,9 @@
 // answer goes through. The connection keeps one Request and resets it (keeping
 // capacity) for every message; a subrequest is a Request of its own whose answer
 // goes to its parent. What it needs from the connection below is in
-// Request+Downstream.swift; the phases in Request+Phases.swift.
+// Request+Downstream.swift; the phases in Request+Phases.swift. The modules the
+// phases run (variables, rewrite, try_files, auth_request, error pages, return,
+// status pages) are types of their own taking the request as a parameter.
 
 import SwiftginxConfig
 import SwiftginxHTTP
@@ -173,6 +175,42 @@ final class Request {
             if let h = head.host { s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\"" }
         }
         return s
+    }
+
+    // MARK: the modules' entry points, as the content handlers call them
+
+    // One-line forwarders to the modules' own types (Variables, ErrorPages,
+    // ReturnHandler): the request is passed borrowed, so they cost nothing.
+
+    @inline(__always) func evaluate(_ value: ComplexValue) -> [UInt8] {
+        Variables.evaluate(self, value)
+    }
+
+    @inline(__always) func appendVariable(_ v: Variable, to out: ByteBuffer) {
+        Variables.append(self, v, to: out)
+    }
+
+    @inline(__always) func respondError(_ status: Int) {
+        ErrorPages.respond(self, status)
+    }
+
+    @inline(__always) func sendDefaultPage(_ status: Int) {
+        ErrorPages.sendDefault(self, status)
+    }
+
+    @inline(__always) func writeDefaultPage(
+        _ status: Int, title: String? = nil, settings: LocationSettings?, pageCode: Int? = nil,
+        extra: (ByteBuffer) -> Void = { _ in }
+    ) {
+        ErrorPages.write(self, status, title: title, settings: settings, pageCode: pageCode, extra: extra)
+    }
+
+    @inline(__always) func sendRedirect(_ code: Int, location: [UInt8], settings: LocationSettings) {
+        ReturnHandler.redirect(self, code, location: location, settings: settings)
+    }
+
+    @inline(__always) func absolutePrefix(settings: LocationSettings) -> [UInt8] {
+        ReturnHandler.absolutePrefix(self, settings: settings)
     }
 }
 

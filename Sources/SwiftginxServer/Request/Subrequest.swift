@@ -51,7 +51,7 @@ extension Request {
         guard let server else { return nil }
         if depth + 1 >= Subrequest.maxDepth {
             logError("subrequests cycle while processing \"\(String(decoding: uri, as: UTF8.self))\"")
-            respondError(500)
+            ErrorPages.respond(self, 500)
             return nil
         }
         let child = Request(worker: worker, writer: ResponseWriter(worker: worker, capacity: 256), input: input)

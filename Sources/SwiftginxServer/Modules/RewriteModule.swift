@@ -4,14 +4,15 @@
 // the locations again — counted against the 10-step cycle limit — `break` stays in the
 // location, `redirect`/`permanent` (or an http(s):// replacement) answers 302/301.
 // A '?' in the replacement sets new arguments and keeps the old ones after them
-// unless it ends the replacement.
+// unless it ends the replacement. A namespace of functions taking the request: the
+// phase engine calls `run` for the server-rewrite and rewrite phases.
 
 import SwiftginxConfig
 import SwiftginxPosix
 import SwiftginxRouting
 
-extension Request {
-    enum RewriteOutcome {
+enum RewriteModule {
+    enum Outcome {
         /// Go on with this location's content (or, at server level, with matching).
         case proceed
         /// The URI changed: search the locations again.
@@ -20,70 +21,71 @@ extension Request {
         case handled
     }
 
-    func runRewrites(_ steps: [RewriteStep], settings s: LocationSettings) -> RewriteOutcome {
+    static func run(_ r: Request, _ steps: [RewriteStep], settings s: LocationSettings) -> Outcome {
         var changed = false
-        if let outcome = runSteps(steps, settings: s, changed: &changed) { return outcome }
+        if let outcome = runSteps(r, steps, settings: s, changed: &changed) { return outcome }
         return changed ? .restart : .proceed
     }
 
     /// Runs steps in order; nil when they all ran without ending the processing.
-    private func runSteps(_ steps: [RewriteStep], settings s: LocationSettings, changed: inout Bool) -> RewriteOutcome?
-    {
+    private static func runSteps(
+        _ r: Request, _ steps: [RewriteStep], settings s: LocationSettings, changed: inout Bool
+    ) -> Outcome? {
         for step in steps {
             switch step {
             case .ifBlock(let condition, let inner, let ifLocation):
-                guard test(condition) else {
-                    trace?.note("if (\(RouteTrace.describe(condition))): false")
+                guard test(r, condition) else {
+                    r.trace?.note("if (\(RouteTrace.describe(condition))): false")
                     continue
                 }
-                trace?.note(
+                r.trace?.note(
                     "if (\(RouteTrace.describe(condition))): true"
                         + (ifLocation?.location == nil ? "" : ", its block's settings apply"))
                 if let location = ifLocation?.location {
                     // The request now runs with the if block's settings (nginx's "if in location").
-                    self.location = location
-                    self.adopt(location.settings)
+                    r.location = location
+                    r.adopt(location.settings)
                 }
-                if let outcome = runSteps(inner, settings: s, changed: &changed) { return outcome }
+                if let outcome = runSteps(r, inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
-                self.customVariables[name] = evaluate(value)
-                trace?.note("set $\(name) = \"\(String(decoding: self.customVariables[name] ?? [], as: UTF8.self))\"")
+                r.customVariables[name] = Variables.evaluate(r, value)
+                r.trace?.note("set $\(name) = \"\(String(decoding: r.customVariables[name] ?? [], as: UTF8.self))\"")
             case .breakProcessing:
-                trace?.note("break")
+                r.trace?.note("break")
                 return .proceed
-            case .returnAction(let r):
-                performReturn(r, settings: s)
+            case .returnAction(let action):
+                ReturnHandler.perform(r, action, settings: s)
                 return .handled
             case .rewrite(let regex, let replacement, let flag):
-                guard let captures = self.uri.withUnsafeBytes({ regex.match($0) }) else {
-                    trace?.note("rewrite \(regex.pattern): does not match")
+                guard let captures = r.uri.withUnsafeBytes({ regex.match($0) }) else {
+                    r.trace?.note("rewrite \(regex.pattern): does not match")
                     if s.rewriteLog {
-                        worker.state.errorLog.log(
+                        r.worker.state.errorLog.log(
                             .notice,
-                            "\"\(regex.pattern)\" does not match \"\(String(decoding: self.uri, as: UTF8.self))\""
-                                + clientSuffix(), connection: connectionNumber)
+                            "\"\(regex.pattern)\" does not match \"\(String(decoding: r.uri, as: UTF8.self))\""
+                                + r.clientSuffix(), connection: r.connectionNumber)
                     }
                     continue
                 }
-                self.captureRegex = regex
-                self.captureSubject = self.uri
-                self.captures = captures
-                var target = evaluate(replacement)
+                r.captureRegex = regex
+                r.captureSubject = r.uri
+                r.captures = captures
+                var target = Variables.evaluate(r, replacement)
                 if s.rewriteLog {
-                    worker.state.errorLog.log(
+                    r.worker.state.errorLog.log(
                         .notice,
-                        "\"\(regex.pattern)\" matches \"\(String(decoding: self.uri, as: UTF8.self))\""
-                            + clientSuffix(), connection: connectionNumber)
+                        "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\""
+                            + r.clientSuffix(), connection: r.connectionNumber)
                 }
-                var args = self.args
-                var hasArgs = self.hasArgs
+                var args = r.args
+                var hasArgs = r.hasArgs
                 if let q = target.firstIndex(of: UInt8(ascii: "?")) {
                     let newArgs = Array(target[(q + 1)...])
                     let keepOld = q != target.count - 1
                     target = Array(target[..<q])
                     args = newArgs
-                    if keepOld && self.hasArgs && !self.args.isEmpty {
-                        args += [UInt8(ascii: "&")] + self.args
+                    if keepOld && r.hasArgs && !r.args.isEmpty {
+                        args += [UInt8(ascii: "&")] + r.args
                     }
                     hasArgs = !args.isEmpty
                 }
@@ -92,19 +94,19 @@ extension Request {
                 if flag == .redirect || flag == .permanent || absolute {
                     var location = target
                     if hasArgs && !args.isEmpty { location += [UInt8(ascii: "?")] + args }
-                    trace?.note(
+                    r.trace?.note(
                         "rewrite \(regex.pattern): matches, redirect to \(String(decoding: location, as: UTF8.self))")
-                    sendRedirect(flag == .permanent ? 301 : 302, location: location, settings: s)
+                    ReturnHandler.redirect(r, flag == .permanent ? 301 : 302, location: location, settings: s)
                     return .handled
                 }
-                trace?.note(
+                r.trace?.note(
                     "rewrite \(regex.pattern): matches, URI becomes \(String(decoding: target, as: UTF8.self))"
                         + (flag == .last ? " (last: search the locations again)" : flag == .breakFlag ? " (break)" : "")
                 )
-                self.uri = target
-                self.args = args
-                self.hasArgs = hasArgs
-                self.uriChanged = true
+                r.uri = target
+                r.args = args
+                r.hasArgs = hasArgs
+                r.uriChanged = true
                 changed = true
                 switch flag {
                 case .last: return .restart
@@ -117,24 +119,24 @@ extension Request {
     }
 
     /// Evaluates an `if` condition; a matching regex sets the captures ($1, named groups).
-    private func test(_ condition: IfCondition) -> Bool {
+    private static func test(_ r: Request, _ condition: IfCondition) -> Bool {
         switch condition {
         case .value(let v):
-            let bytes = evaluate(v)
+            let bytes = Variables.evaluate(r, v)
             return !(bytes.isEmpty || bytes == [UInt8(ascii: "0")])
         case .equals(let a, let b, let negated):
-            return (evaluate(a) == evaluate(b)) != negated
+            return (Variables.evaluate(r, a) == Variables.evaluate(r, b)) != negated
         case .matches(let v, let regex, let negated):
-            let subject = evaluate(v)
+            let subject = Variables.evaluate(r, v)
             guard let captures = subject.withUnsafeBytes({ regex.match($0) }) else { return negated }
             if !negated {
-                self.captureRegex = regex
-                self.captureSubject = subject
-                self.captures = captures
+                r.captureRegex = regex
+                r.captureSubject = subject
+                r.captures = captures
             }
             return !negated
         case .file(let v, let kind, let negated):
-            var path = evaluate(v)
+            var path = Variables.evaluate(r, v)
             path.append(0)
             let info = path.withUnsafeBufferPointer {
                 try? FileSystem.info(path: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))

@@ -1,18 +1,22 @@
 // Variable values for a request (`$remote_addr`, `$uri`, `$http_user_agent`, …),
 // written straight into a byte buffer: used by `log_format`, `return`,
-// `add_header`, `root` and every other value that contains variables.
+// `add_header`, `root` and every other value that contains variables. A namespace
+// of functions taking the request (borrowed: no reference counting per call); the
+// request keeps `evaluate(_:)` and `appendVariable(_:to:)` as forwarders for the
+// handlers that call it.
 
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxRouting
 
-extension Request {
+enum Variables {
     /// Evaluates a value to bytes.
     /// Re-entrant: a variable whose value is itself evaluated (a map, $document_root with
     /// variables) gets a buffer of its own instead of the worker's scratch buffer.
-    func evaluate(_ value: ComplexValue) -> [UInt8] {
+    static func evaluate(_ r: Request, _ value: ComplexValue) -> [UInt8] {
         if value.segments.count == 1, case .literal(let b) = value.segments[0] { return b }
+        let worker = r.worker
         let nested = worker.evaluating
         let out = nested ? ByteBuffer(capacity: 256) : worker.scratch
         out.clear()
@@ -21,117 +25,117 @@ extension Request {
         for seg in value.segments {
             switch seg {
             case .literal(let b): out.append(b)
-            case .variable(let v): appendVariable(v, to: out)
+            case .variable(let v): append(r, v, to: out)
             }
         }
         return Array(out.readable)
     }
 
     /// Appends a variable's value (nothing when it is not set).
-    func appendVariable(_ v: Variable, to out: ByteBuffer) {
-        let hasHead = head.headLength > 0
-        let buf = headBytes
+    static func append(_ r: Request, _ v: Variable, to out: ByteBuffer) {
+        let hasHead = r.head.headLength > 0
+        let buf = r.headBytes
         switch v {
-        case .remoteAddr: out.append(remoteAddressText)
-        case .remotePort: out.append(decimal: Int64(peer.port))
+        case .remoteAddr: out.append(r.remoteAddressText)
+        case .remotePort: out.append(decimal: Int64(r.peer.port))
         case .remoteUser: break
-        case .timeLocal: out.append(worker.clock.timeLocal)
-        case .timeISO8601: out.append(worker.clock.timeISO8601)
-        case .msec: out.append(seconds: worker.clock.milliseconds)
+        case .timeLocal: out.append(r.worker.clock.timeLocal)
+        case .timeISO8601: out.append(r.worker.clock.timeISO8601)
+        case .msec: out.append(seconds: r.worker.clock.milliseconds)
         case .request:
-            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.requestLine])) }
+            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.requestLine])) }
         case .status:
-            let s = self.status
+            let s = r.status
             if s < 100 { out.append("000") } else { out.append(decimal: Int64(s)) }
-        case .bodyBytesSent: out.append(decimal: bodyBytesSent)
-        case .bytesSent: out.append(decimal: Int64(responseHeadLength) + bodyBytesSent)
-        case .requestTime: out.append(seconds: max(0, worker.clock.milliseconds - self.startMilliseconds))
+        case .bodyBytesSent: out.append(decimal: r.bodyBytesSent)
+        case .bytesSent: out.append(decimal: Int64(r.responseHeadLength) + r.bodyBytesSent)
+        case .requestTime: out.append(seconds: max(0, r.worker.clock.milliseconds - r.startMilliseconds))
         case .host:
-            if hasHead, let h = head.host {
+            if hasHead, let h = r.head.host {
                 for c in buf[h] {
                     if c == UInt8(ascii: ":") { break }
                     out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
                 }
-            } else if let s = self.server {
+            } else if let s = r.server {
                 out.append(string: s.primaryName)
             }
         case .hostname: out.append(string: ProcessControl.hostname)
-        case .uri, .documentUri: out.append(self.uri)
-        case .args, .queryString: out.append(self.args)
-        case .isArgs: if self.hasArgs { out.append(UInt8(ascii: "?")) }
+        case .uri, .documentUri: out.append(r.uri)
+        case .args, .queryString: out.append(r.args)
+        case .isArgs: if r.hasArgs { out.append(UInt8(ascii: "?")) }
         case .requestUri:
-            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.target])) }
+            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.target])) }
         case .requestMethod:
-            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[head.methodBytes])) }
-        case .requestLength: out.append(decimal: Int64(head.headLength))
-        case .scheme: out.append(tls != nil ? "https" : "http")
-        case .serverName: if let s = self.server { out.append(string: s.primaryName) }
-        case .serverPort: out.append(decimal: Int64(group.address.port))
+            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.methodBytes])) }
+        case .requestLength: out.append(decimal: Int64(r.head.headLength))
+        case .scheme: out.append(r.tls != nil ? "https" : "http")
+        case .serverName: if let s = r.server { out.append(string: s.primaryName) }
+        case .serverPort: out.append(decimal: Int64(r.group.address.port))
         case .serverAddr:
-            if let l = localAddress {
+            if let l = r.localAddress {
                 var b: [UInt8] = []
                 l.appendHost(to: &b)
                 out.append(b)
             }
         case .serverProtocol:
-            if hasHead { out.append(head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
-        case .connection: out.append(decimal: Int64(connectionNumber))
-        case .connectionRequests: out.append(decimal: Int64(connectionRequests))
+            if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
+        case .connection: out.append(decimal: Int64(r.connectionNumber))
+        case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
         case .contentType:
-            if hasHead, let r = head.header(HeaderName.contentType, in: buf) {
-                out.append(UnsafeRawBufferPointer(rebasing: buf[r]))
+            if hasHead, let range = r.head.header(HeaderName.contentType, in: buf) {
+                out.append(UnsafeRawBufferPointer(rebasing: buf[range]))
             }
         case .contentLength:
-            if let n = head.contentLength, hasHead { out.append(decimal: n) }
+            if let n = r.head.contentLength, hasHead { out.append(decimal: n) }
         case .documentRoot, .realpathRoot:
-            if let l = self.location { out.append(evaluate(l.settings.alias ?? l.settings.root)) }
+            if let l = r.location { out.append(evaluate(r, l.settings.alias ?? l.settings.root)) }
         case .requestFilename:
-            if let l = self.location { out.append(documentPath(l)) }
+            if let l = r.location { out.append(r.documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
         case .nginxVersion: out.append(string: ServerVersion.number)
         case .pipe: out.append(UInt8(ascii: "."))
         case .httpHeader(let name):
             if hasHead {
-                appendHeaderValues(named: name, buf: buf, to: out)
+                appendHeaderValues(r, named: name, buf: buf, to: out)
             }
-        case .sentHeader(let name): appendSentHeader(name, to: out)
+        case .sentHeader(let name): appendSentHeader(r, name, to: out)
         // No `limit_rate` is built: the rate is never limited, which nginx reports as 0.
         case .limitRate: out.append("0")
-        case .arg(let name): appendArgument(name, to: out)
+        case .arg(let name): appendArgument(r, name, to: out)
         case .cookie(let name):
-            if hasHead, let r = head.header(HeaderName.cookie, in: buf) {
-                appendCookie(name, in: buf[r], to: out)
+            if hasHead, let range = r.head.header(HeaderName.cookie, in: buf) {
+                appendCookie(name, in: buf[range], to: out)
             }
         case .capture(let n):
-            appendCapture(n, to: out)
+            appendCapture(r, n, to: out)
         case .custom(let name):
-            if let v = self.customVariables[name] {
+            if let v = r.customVariables[name] {
                 out.append(v)
-            } else if let map = worker.generation.config.maps[name], self.mapDepth < 8 {
+            } else if let map = r.worker.generation.config.maps[name], r.mapDepth < 8 {
                 // A map is evaluated when used (its source may be another map: bounded).
-                self.mapDepth += 1
-                let key = evaluate(map.source)
+                r.mapDepth += 1
+                let key = evaluate(r, map.source)
                 if let (value, regex, captures) = map.lookupWithCaptures(key) {
                     if let regex {
                         // The value sees the map regex's captures ($1, named groups).
-                        let saved = (self.captureRegex, self.captureSubject, self.captures)
-                        self.captureRegex = regex
-                        self.captureSubject = key
-                        self.captures = captures
-                        out.append(evaluate(value))
-                        (self.captureRegex, self.captureSubject, self.captures) = saved
+                        let saved = (r.captureRegex, r.captureSubject, r.captures)
+                        r.captureRegex = regex
+                        r.captureSubject = key
+                        r.captures = captures
+                        out.append(evaluate(r, value))
+                        (r.captureRegex, r.captureSubject, r.captures) = saved
                     } else {
-                        out.append(evaluate(value))
+                        out.append(evaluate(r, value))
                     }
                 }
-                self.mapDepth -= 1
-            } else if let split = worker.generation.config.splits[name] {
-                if let value = split.lookup(evaluate(split.source)) { out.append(evaluate(value)) }
+                r.mapDepth -= 1
+            } else if let split = r.worker.generation.config.splits[name] {
+                if let value = split.lookup(evaluate(r, split.source)) { out.append(evaluate(r, value)) }
             }
         case .namedCapture(let name):
-            if let n = self.captureRegex?.namedGroups[name] {
-                appendCapture(n, to: out)
-            } else if let v = self.customVariables[name] {
+            if let n = r.captureRegex?.namedGroups[name] {
+                appendCapture(r, n, to: out)
+            } else if let v = r.customVariables[name] {
                 // A named group of the server_name regex keeps its value (nginx sets it
                 // as a variable when the server is chosen).
                 out.append(v)
@@ -139,33 +143,33 @@ extension Request {
         case .requestId:
             let hex = Array("0123456789abcdef".utf8)
             for _ in 0..<32 { out.append(hex[Int.random(in: 0..<16)]) }
-        case .binaryRemoteAddr: out.append(peer.rawAddress)
-        case .requestCompletion: if self.status > 0 && !self.aborted { out.append("OK") }
-        case .https: if tls != nil { out.append("on") }
+        case .binaryRemoteAddr: out.append(r.peer.rawAddress)
+        case .requestCompletion: if r.status > 0 && !r.aborted { out.append("OK") }
+        case .https: if r.tls != nil { out.append("on") }
         // Request bodies are passed upstream, not kept as a variable.
         case .requestBody: break
-        case .ssl(let field): appendTLSVariable(field, to: out)
+        case .ssl(let field): appendTLS(r, field, to: out)
         case .proxyAddXForwardedFor:
-            if hasHead, head.header(HeaderName.xForwardedFor, in: buf) != nil {
-                appendHeaderValues(named: "x-forwarded-for", buf: buf, to: out)
+            if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {
+                appendHeaderValues(r, named: "x-forwarded-for", buf: buf, to: out)
                 out.append(", ")
             }
-            out.append(remoteAddressText)
-        case .proxyHost: if let p = proxy, p.pass != nil { out.append(string: p.proxyHost) }
-        case .proxyPort: if let p = proxy, p.pass != nil { out.append(string: p.proxyPort) }
+            out.append(r.remoteAddressText)
+        case .proxyHost: if let p = r.proxy, p.pass != nil { out.append(string: p.proxyHost) }
+        case .proxyPort: if let p = r.proxy, p.pass != nil { out.append(string: p.proxyPort) }
         case .upstreamAddr:
-            if let p = proxy, p.pass != nil { appendList(p.addresses.map { Array($0.utf8) }, to: out) }
+            if let p = r.proxy, p.pass != nil { appendList(p.addresses.map { Array($0.utf8) }, to: out) }
         case .upstreamStatus:
-            if let p = proxy, p.pass != nil {
+            if let p = r.proxy, p.pass != nil {
                 appendList(p.statuses.map { $0 == 0 ? Array("-".utf8) : Array(String($0).utf8) }, to: out)
             }
-        case .upstreamResponseTime: if let p = proxy, p.pass != nil { appendTimes(p.responseTimes, to: out) }
-        case .upstreamConnectTime: if let p = proxy, p.pass != nil { appendTimes(p.connectTimes, to: out) }
-        case .upstreamHeaderTime: if let p = proxy, p.pass != nil { appendTimes(p.headerTimes, to: out) }
+        case .upstreamResponseTime: if let p = r.proxy, p.pass != nil { appendTimes(p.responseTimes, to: out) }
+        case .upstreamConnectTime: if let p = r.proxy, p.pass != nil { appendTimes(p.connectTimes, to: out) }
+        case .upstreamHeaderTime: if let p = r.proxy, p.pass != nil { appendTimes(p.headerTimes, to: out) }
         case .upstreamResponseLength:
-            if let p = proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
+            if let p = r.proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
         case .upstreamHeader(let name):
-            if let p = proxy, p.pass != nil, p.response.head.headLength > 0, let v = p.response.headerValue(name) {
+            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0, let v = p.response.headerValue(name) {
                 out.append(v)
             }
         case .upstreamCacheStatus: break
@@ -174,10 +178,10 @@ extension Request {
 
     /// `$sent_http_name`: the value of that field in the response head sent (all of
     /// them joined by ", " when repeated).
-    private func appendSentHeader(_ name: String, to out: ByteBuffer) {
+    private static func appendSentHeader(_ r: Request, _ name: String, to out: ByteBuffer) {
         let key = Array(name.utf8)
         var first = true
-        lastResponseHead.withUnsafeBytes { head in
+        r.lastResponseHead.withUnsafeBytes { head in
             var lineStart = 0
             var i = 0
             while i + 1 < head.count {
@@ -203,7 +207,7 @@ extension Request {
     }
 
     /// nginx's ", "-separated per-try lists of the `$upstream_*` variables.
-    private func appendList(_ items: [[UInt8]], to out: ByteBuffer) {
+    private static func appendList(_ items: [[UInt8]], to out: ByteBuffer) {
         for (i, item) in items.enumerated() {
             if i > 0 { out.append(", ") }
             out.append(item)
@@ -211,7 +215,7 @@ extension Request {
     }
 
     /// Milliseconds as seconds with three decimals; "-" for a try that did not get there.
-    private func appendTimes(_ times: [Int64], to out: ByteBuffer) {
+    private static func appendTimes(_ times: [Int64], to out: ByteBuffer) {
         for (i, t) in times.enumerated() {
             if i > 0 { out.append(", ") }
             if t < 0 { out.append("-") } else { out.append(seconds: t) }
@@ -219,18 +223,20 @@ extension Request {
     }
 
     /// `$1`..`$9` and named groups: bytes of the URI the location's regex captured.
-    private func appendCapture(_ n: Int, to out: ByteBuffer) {
-        guard n > 0 && n < self.captures.count else { return }
-        let r = self.captures[n]
-        guard !r.isEmpty, r.upperBound <= self.captureSubject.count else { return }
-        self.captureSubject.withUnsafeBytes { out.append(UnsafeRawBufferPointer(rebasing: $0[r])) }
+    private static func appendCapture(_ r: Request, _ n: Int, to out: ByteBuffer) {
+        guard n > 0 && n < r.captures.count else { return }
+        let range = r.captures[n]
+        guard !range.isEmpty, range.upperBound <= r.captureSubject.count else { return }
+        r.captureSubject.withUnsafeBytes { out.append(UnsafeRawBufferPointer(rebasing: $0[range])) }
     }
 
     /// `$http_name`: all values of that header joined by ", " (nginx joins cookies with "; ").
-    private func appendHeaderValues(named name: String, buf: UnsafeRawBufferPointer, to out: ByteBuffer) {
+    private static func appendHeaderValues(
+        _ r: Request, named name: String, buf: UnsafeRawBufferPointer, to out: ByteBuffer
+    ) {
         var first = true
         let nameCount = name.utf8.count
-        for h in head.headers where h.name.count == nameCount {
+        for h in r.head.headers where h.name.count == nameCount {
             var eq = true
             var i = h.name.lowerBound
             for expected in name.utf8 {
@@ -250,17 +256,17 @@ extension Request {
         }
     }
 
-    private func appendArgument(_ name: String, to out: ByteBuffer) {
-        self.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
+    private static func appendArgument(_ r: Request, _ name: String, to out: ByteBuffer) {
+        r.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
-    private func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
+    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
         appendNamedValue(name, in: UnsafeRawBufferPointer(rebasing: value), separator: UInt8(ascii: ";"), to: out)
     }
 
     /// The value of the first `name=value` item of a `separator`-separated list
     /// (query arguments, cookies; spaces before an item are skipped).
-    private func appendNamedValue(
+    private static func appendNamedValue(
         _ name: String, in list: UnsafeRawBufferPointer, separator: UInt8, to out: ByteBuffer
     ) {
         let nameCount = name.utf8.count
@@ -278,11 +284,10 @@ extension Request {
             i = j + 1
         }
     }
-}
-extension Request {
+
     /// `$ssl_*` values (empty without TLS).
-    func appendTLSVariable(_ field: SSLField, to out: ByteBuffer) {
-        guard let tls else { return }
+    private static func appendTLS(_ r: Request, _ field: SSLField, to out: ByteBuffer) {
+        guard let tls = r.tls else { return }
         switch field {
         case .protocol: out.append(string: tls.protocolVersion)
         case .cipher: out.append(string: tls.cipher)
