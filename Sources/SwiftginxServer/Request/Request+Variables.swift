@@ -86,7 +86,7 @@ extension Request {
         case .documentRoot, .realpathRoot:
             if let l = self.location { out.append(evaluate(l.settings.alias ?? l.settings.root)) }
         case .requestFilename:
-            if let l = self.location { out.append(documentPath(l)) }
+            if let l = self.location { out.append(StaticFileHandler(request: self).documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
         case .nginxVersion: out.append(string: ServerVersion.number)
         case .pipe: out.append(UInt8(ascii: "."))
