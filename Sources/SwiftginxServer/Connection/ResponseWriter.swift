@@ -86,8 +86,8 @@ final class ResponseWriter {
     }
 
     /// Writes pending output to `transport`; `.done` when everything was sent.
-    /// `request` produces the blocks of a compressed stream and hears of a file that
-    /// shrank under us (then the connection cannot be kept).
+    /// The request's static handler produces the blocks of a compressed stream; the
+    /// request hears of a file that shrank under us (then the connection cannot be kept).
     func flush(_ transport: Transport, request: Request) -> FlushResult {
         do {
             while true {
@@ -116,7 +116,9 @@ final class ResponseWriter {
                     }
                     continue
                 }
-                if compressedStream != nil && request.produceCompressedBlock() { continue }
+                if compressedStream != nil && StaticFileHandler(request: request).produceCompressedBlock() {
+                    continue
+                }
                 if !pendingParts.isEmpty {
                     let part = pendingParts.removeFirst()
                     output.append(part.prefix)

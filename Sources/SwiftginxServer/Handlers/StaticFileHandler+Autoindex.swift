@@ -1,15 +1,16 @@
 // `autoindex`: the directory listing nginx's autoindex module produces, in its
 // html, json, jsonp and xml formats — directories first, then by name, hidden
 // files left out, names escaped for the URI and for HTML/JSON/XML so that a file
-// called `<script>.txt` is only text.
+// called `<script>.txt` is only text. The static handler's index step calls it for
+// a directory URI with no index file when `autoindex on`.
 
 import Glibc
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
 
-extension Request {
-    /// Lists `directory` (a path ending in "/") for `self.uri`.
+extension StaticFileHandler {
+    /// Lists `directory` (a path ending in "/") for the request's URI.
     func sendAutoindex(directory: [UInt8], settings s: LocationSettings) {
         var entries: [DirectoryEntry]
         do {
@@ -17,8 +18,8 @@ extension Request {
         } catch {
             let text =
                 "opendir() \"\(String(decoding: directory, as: UTF8.self))\" failed (\(error.errno): \(SystemError.message(error.errno)))"
-            logError(text, level: error.errno == EACCES ? .error : .crit)
-            respondError(error.errno == EACCES ? 403 : (error.errno == ENOENT ? 404 : 500))
+            request.logError(text, level: error.errno == EACCES ? .error : .crit)
+            request.respondError(error.errno == EACCES ? 403 : (error.errno == ENOENT ? 404 : 500))
             return
         }
         entries.sort { a, b in
@@ -36,13 +37,13 @@ extension Request {
             json(entries, into: &body)
         case .jsonp:
             type = "application/javascript"
-            let out = worker.scratch
+            let out = request.worker.scratch
             out.clear()
-            appendVariable(.arg("callback"), to: out)
+            request.appendVariable(.arg("callback"), to: out)
             let callback = Array(out.readable)
             if !callback.allSatisfy({ Self.isCallbackByte($0) }) {
-                logError("autoindex callback \"\(String(decoding: callback, as: UTF8.self))\" is invalid")
-                respondError(400)
+                request.logError("autoindex callback \"\(String(decoding: callback, as: UTF8.self))\" is invalid")
+                request.respondError(400)
                 return
             }
             body += callback.isEmpty ? [] : callback + [UInt8(ascii: "(")]
@@ -52,13 +53,13 @@ extension Request {
             type = "text/xml"
             xml(entries, into: &body)
         }
-        self.status = 200
-        beginHead(200)
-        appendContentType(type)
-        appendContentLength(Int64(body.count))
-        finishHead(settings: s)
-        if !isHeadOnly { appendBody(body) }
-        flushResponse()
+        request.status = 200
+        request.beginHead(200)
+        request.appendContentType(type)
+        request.appendContentLength(Int64(body.count))
+        request.finishHead(settings: s)
+        if !request.isHeadOnly { request.appendBody(body) }
+        request.flushResponse()
     }
 
     private static func isCallbackByte(_ c: UInt8) -> Bool {
@@ -70,7 +71,7 @@ extension Request {
 
     private func html(_ entries: [DirectoryEntry], settings s: LocationSettings, into b: inout [UInt8]) {
         var title: [UInt8] = []
-        Self.escapeHTML(self.uri, into: &title)
+        Self.escapeHTML(request.uri, into: &title)
         b +=
             Array("<html>\r\n<head><title>Index of ".utf8) + title
             + Array("</title></head>\r\n<body>\r\n<h1>Index of ".utf8)

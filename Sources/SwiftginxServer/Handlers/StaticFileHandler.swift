@@ -1,8 +1,13 @@
 // Static content, as nginx's index and static modules do it: map the URI to a
 // path under `root` (or `alias`), try `index` files for a directory URI with an
-// internal redirect, redirect a directory without its slash, answer conditional
-// requests (304/412) and single byte ranges (206/416), and send the body with
-// sendfile.
+// internal redirect, redirect a directory without its slash, find the file (or a
+// precompressed variant of it) in the open-file cache, and answer the errors a
+// lookup can end in. `StaticFileHandler` is made per request by the content phase
+// (`StaticFileHandler(request:).serve(_:)`) and lives for that call: it is the
+// request reference and nothing else, so making it costs nothing. Conditional
+// requests, ranges and the body are in StaticFileHandler+Response.swift, on-the-fly
+// compression in StaticFileHandler+Compression.swift, listings in
+// StaticFileHandler+Autoindex.swift.
 
 import Glibc
 import SwiftginxCompression
@@ -11,38 +16,44 @@ import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxRouting
 
-extension Request {
-    func serveStatic(_ location: Location) {
+/// The static file content handler: answers one request from the file system.
+struct StaticFileHandler {
+    /// The request being answered; the handler reads its head and answers through it.
+    let request: Request
+
+    func serve(_ location: Location) {
         let s = location.settings
-        let method = self.errorPageUsed && head.method != .head ? HTTPMethod.get : head.method
+        let method =
+            request.errorPageUsed && request.head.method != .head ? HTTPMethod.get : request.head.method
         if method != .get && method != .head {
-            trace?.note(
-                "handler: static files answer \(String(decoding: headBytes[head.methodBytes], as: UTF8.self)) with 405")
-            self.keepAlive = self.keepAlive && !self.bodyPending
-            respondError(405)
+            request.trace?.note(
+                "handler: static files answer \(String(decoding: request.headBytes[request.head.methodBytes], as: UTF8.self)) with 405"
+            )
+            request.keepAlive = request.keepAlive && !request.bodyPending
+            request.respondError(405)
             return
         }
-        var path = pathBuffer
-        pathBuffer = []  // hand the storage over without a copy; returned below
-        defer { pathBuffer = path }
+        var path = request.pathBuffer
+        request.pathBuffer = []  // hand the storage over without a copy; returned below
+        defer { request.pathBuffer = path }
         documentPath(location, into: &path)
-        if self.uri.last == UInt8(ascii: "/") {
-            trace?.note("handler: index in \(String(decoding: path, as: UTF8.self))")
+        if request.uri.last == UInt8(ascii: "/") {
+            request.trace?.note("handler: index in \(String(decoding: path, as: UTF8.self))")
             serveIndex(location, directory: path)
             return
         }
-        trace?.note("handler: static file \(String(decoding: path, as: UTF8.self))")
+        request.trace?.note("handler: static file \(String(decoding: path, as: UTF8.self))")
         if s.disableSymlinks != .off {
             var skip = 0
             if let from = s.disableSymlinksFrom {
-                let f = evaluate(from)
+                let f = request.evaluate(from)
                 if path.starts(with: f) { skip = f.count }
             }
             if let e = FileSystem.symlinkViolation(path, skip: skip, ifNotOwner: s.disableSymlinks == .ifNotOwner) {
-                logError(
+                request.logError(
                     "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
                 )
-                respondError(403)
+                request.respondError(403)
                 return
             }
         }
@@ -55,22 +66,22 @@ extension Request {
         case .file(let entry):
             sendFile(entry, settings: s, vary: precompressed)
         case .directory:
-            var target = self.uri
+            var target = request.uri
             target.append(UInt8(ascii: "/"))
-            if self.hasArgs {
+            if request.hasArgs {
                 target.append(UInt8(ascii: "?"))
-                target += self.args
+                target += request.args
             }
-            sendRedirect(301, location: target, settings: s)
+            request.sendRedirect(301, location: target, settings: s)
         case .notRegular:
-            logError("\"\(String(decoding: path, as: UTF8.self))\" is not a regular file")
-            respondError(404)
+            request.logError("\"\(String(decoding: path, as: UTF8.self))\" is not a regular file")
+            request.respondError(404)
         case .failure(let error, let call):
             if call == "fstat" {
-                logError(
+                request.logError(
                     "fstat() \"\(String(decoding: path, as: UTF8.self))\" failed (\(error.errno): \(SystemError.message(error.errno)))",
                     level: .crit)
-                respondError(500)
+                request.respondError(500)
             } else {
                 fileError(error, path: path, settings: s)
             }
@@ -83,6 +94,7 @@ extension Request {
         path.append(0)
         defer { path.removeLast() }
         let policy = OpenFileCache.Policy(s.openFileCache)
+        let worker = request.worker
         return path.withUnsafeBufferPointer { p in
             worker.files.lookup(
                 path: path, cpath: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self),
@@ -98,7 +110,7 @@ extension Request {
     private func precompressedVariant(path: inout [UInt8], settings s: LocationSettings) -> (
         OpenFileCache.Entry, String
     )? {
-        // Bit i of a mask stands for Self.staticCodings[i]; no arrays are built per self.
+        // Bit i of a mask stands for Self.staticCodings[i]; no arrays are built per request.
         var enabled = 0
         var always = 0
         func note(_ m: StaticCompression, _ bit: Int) {
@@ -108,8 +120,9 @@ extension Request {
         note(s.brotliStatic, 1)
         note(s.zstdStatic, 2)
         note(s.gzipStatic, 4)
-        let buf = headBytes
-        let acceptValue = head.version == .http11 ? head.header(HeaderName.acceptEncoding, in: buf) : nil
+        let buf = request.headBytes
+        let acceptValue =
+            request.head.version == .http11 ? request.head.header(HeaderName.acceptEncoding, in: buf) : nil
         var remaining = enabled
         while remaining != 0 {
             let index: Int
@@ -142,7 +155,7 @@ extension Request {
         staticCodings.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
     }
 
-    /// root + uri, or alias + (uri without the location's prefix).
+    /// root + uri, or alias + (uri without the location's prefix) (`$request_filename`).
     func documentPath(_ location: Location) -> [UInt8] {
         var p: [UInt8] = []
         documentPath(location, into: &p)
@@ -156,14 +169,14 @@ extension Request {
             appendValue(alias, to: &p)
             if location.isRegex { return }
             let prefixCount = location.prefix.utf8.count
-            if self.uri.count >= prefixCount {
-                p += self.uri[prefixCount...]
+            if request.uri.count >= prefixCount {
+                p += request.uri[prefixCount...]
             }
             return
         }
         appendValue(s.root, to: &p)
         if p.last == UInt8(ascii: "/") { p.removeLast() }
-        p += self.uri
+        p += request.uri
     }
 
     /// Appends a value without allocating when it is a single literal.
@@ -171,7 +184,7 @@ extension Request {
         if v.segments.count == 1, case .literal(let b) = v.segments[0] {
             p += b
         } else {
-            p += evaluate(v)
+            p += request.evaluate(v)
         }
     }
 
@@ -179,10 +192,10 @@ extension Request {
     private func serveIndex(_ location: Location, directory: [UInt8]) {
         let s = location.settings
         for index in s.index {
-            let name = evaluate(index)
+            let name = request.evaluate(index)
             if name.first == UInt8(ascii: "/") {
                 // An absolute index is used as it is, as the last resort (nginx).
-                internalRedirect(to: name, args: nil)
+                request.internalRedirect(to: name, args: nil)
                 return
             }
             var candidate = directory + name
@@ -191,10 +204,10 @@ extension Request {
                 (try? FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self)))
                     != nil
             }
-            trace?.note(
+            request.trace?.note(
                 "index \(String(decoding: candidate.dropLast(), as: UTF8.self)): \(exists ? "exists" : "missing")")
             if exists {
-                internalRedirect(to: self.uri + name, args: nil)
+                request.internalRedirect(to: request.uri + name, args: nil)
                 return
             }
         }
@@ -212,252 +225,38 @@ extension Request {
                 sendAutoindex(directory: directory, settings: s)
                 return
             }
-            logError("directory index of \"\(dirPath)\" is forbidden")
-            respondError(403)
+            request.logError("directory index of \"\(dirPath)\" is forbidden")
+            request.respondError(403)
         case .success:
-            respondError(404)
+            request.respondError(404)
         case .failure(let e):
             if e.errno == ENOENT || e.errno == ENOTDIR {
                 if s.logNotFound {
-                    let first = s.index.first.map { String(decoding: evaluate($0), as: UTF8.self) } ?? ""
-                    logError("\"\(dirPath)\(first)\" is not found (2: No such file or directory)")
+                    let first = s.index.first.map { String(decoding: request.evaluate($0), as: UTF8.self) } ?? ""
+                    request.logError("\"\(dirPath)\(first)\" is not found (2: No such file or directory)")
                 }
-                respondError(404)
+                request.respondError(404)
             } else {
                 fileError(e, path: directory, settings: s)
             }
         }
     }
 
+    /// An open() failure answered as nginx does: 404 (logged when log_not_found), 403, 500.
     private func fileError(_ e: SystemError, path: [UInt8], settings: LocationSettings) {
         func text() -> String {
             "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
         }
         switch e.errno {
         case ENOENT, ENOTDIR, ENAMETOOLONG:
-            if settings.logNotFound { logError(text()) }
-            respondError(404)
+            if settings.logNotFound { request.logError(text()) }
+            request.respondError(404)
         case EACCES:
-            logError(text())
-            respondError(403)
+            request.logError(text())
+            request.respondError(403)
         default:
-            logError(text(), level: .crit)
-            respondError(500)
+            request.logError(text(), level: .crit)
+            request.respondError(500)
         }
-    }
-
-    /// Conditional and range handling, then the head and a sendfile body.
-    private func sendFile(
-        _ entry: OpenFileCache.Entry, settings s: LocationSettings, encoding: String? = nil, vary: Bool = false
-    ) {
-        let info = entry.info
-        let buf = headBytes
-        let etag: [UInt8]? = s.etag ? entry.etag : nil
-        var status = self.overrideStatus ?? 200
-        let plain = self.overrideStatus == nil
-
-        if plain {
-            if let v = head.header(HeaderName.ifUnmodifiedSince, in: buf),
-                let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v])), info.mtime > t
-            {
-                respondError(412)
-                return
-            }
-            if let v = head.header(HeaderName.ifMatch, in: buf), !etagMatches(buf[v], etag, weak: false) {
-                respondError(412)
-                return
-            }
-            var notModified = false
-            if let v = head.header(HeaderName.ifNoneMatch, in: buf) {
-                notModified = etagMatches(buf[v], etag, weak: true)
-            } else if s.ifModifiedSince != .off, let v = head.header(HeaderName.ifModifiedSince, in: buf),
-                let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v]))
-            {
-                notModified = s.ifModifiedSince == .exact ? t == info.mtime : info.mtime <= t
-            }
-            if notModified {
-                beginHead(304)
-                output.appendHeader("Last-Modified", entry.lastModified)
-                finishHead(settings: s, mtime: info.mtime) { o in
-                    if let etag { o.appendHeader("ETag", etag) }
-                    if vary { o.append("Vary: Accept-Encoding\r\n") }
-                }
-                flushResponse()
-                return
-            }
-        }
-
-        if encoding == nil && status == 200 && plain && !isHeadOnly,
-            sendCompressed(entry, settings: s, etag: etag)
-        {
-            return
-        }
-
-        var start: Int64 = 0
-        var length = info.size
-        var contentRange: [UInt8]? = nil
-        let acceptRanges = plain && s.maxRanges != 0
-        if acceptRanges, let r = head.header(HeaderName.range, in: buf), ifRangeAllows(buf, info: info, etag: etag) {
-            switch ByteRangeSpec.evaluate(
-                UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
-            {
-            case .single(let range):
-                status = 206
-                start = range.lowerBound
-                length = range.upperBound - range.lowerBound + 1
-                contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(info.size)".utf8)
-            case .unsatisfiable:
-                self.status = 416
-                writeDefaultPage(416, settings: s) { o in
-                    o.appendHeader("Content-Range", Array("bytes */\(info.size)".utf8))
-                }
-                return
-            case .multiple(let ranges):
-                sendMultipart(entry, ranges: ranges, etag: etag, settings: s)
-                return
-            case .ignore:
-                break
-            }
-        }
-
-        beginHead(status)
-        let type = fileType(entry, settings: s)
-        appendContentType(type)
-        appendContentLength(length)
-        let varyForCompression =
-            !vary && encoding == nil && s.gzipVary
-            && varyApplies(settings: s, type: type, length: info.size, status: status)
-        // As nginx: Last-Modified only on 200, 206 (and 304), not on error_page answers.
-        if status == 200 || status == 206 { output.appendHeader("Last-Modified", entry.lastModified) }
-        finishHead(settings: s, mtime: info.mtime) { o in
-            if let etag { o.appendHeader("ETag", etag) }
-            if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
-                o.append("Accept-Ranges: bytes\r\n")
-            }
-            if let contentRange { o.appendHeader("Content-Range", contentRange) }
-            if let encoding { o.appendHeader("Content-Encoding", Array(encoding.utf8)) }
-            if vary || varyForCompression { o.append("Vary: Accept-Encoding\r\n") }
-        }
-        if !isHeadOnly && length > 0 {
-            if let contents = entry.contents {
-                contents.withUnsafeBytes {
-                    appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(start + length)]))
-                }
-            } else {
-                writer.sendFile(entry, offset: start, length: length)
-            }
-        }
-        flushResponse()
-    }
-
-    /// 206 with a multipart/byteranges body, laid out as nginx does: each part is
-    /// "\r\n--boundary\r\nContent-Type: ..\r\nContent-Range: bytes a-b/size\r\n\r\n" and
-    /// its bytes, then "\r\n--boundary--\r\n".
-    private func sendMultipart(
-        _ entry: OpenFileCache.Entry, ranges: [ClosedRange<Int64>], etag: [UInt8]?, settings s: LocationSettings
-    ) {
-        let size = entry.info.size
-        let boundary = worker.nextBoundary()
-        var type = fileType(entry, settings: s)
-        if let charset = charset(for: type) { type += "; charset=" + charset }
-        var prefixes: [[UInt8]] = []
-        var total: Int64 = 0
-        for r in ranges {
-            let p = Array(
-                "\r\n--\(boundary)\r\nContent-Type: \(type)\r\nContent-Range: bytes \(r.lowerBound)-\(r.upperBound)/\(size)\r\n\r\n"
-                    .utf8)
-            prefixes.append(p)
-            total += Int64(p.count) + (r.upperBound - r.lowerBound + 1)
-        }
-        let trailer = Array("\r\n--\(boundary)--\r\n".utf8)
-        total += Int64(trailer.count)
-        beginHead(206)
-        output.append("Content-Type: multipart/byteranges; boundary=")
-        output.append(string: boundary)
-        output.append("\r\n")
-        appendContentLength(total)
-        output.appendHeader("Last-Modified", entry.lastModified)
-        finishHead(settings: s, mtime: entry.info.mtime) { o in
-            if let etag { o.appendHeader("ETag", etag) }
-        }
-        if !isHeadOnly {
-            if let contents = entry.contents {
-                for (r, p) in zip(ranges, prefixes) {
-                    appendBody(p)
-                    contents.withUnsafeBytes {
-                        appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(r.lowerBound)...Int(r.upperBound)]))
-                    }
-                }
-                appendBody(trailer)
-            } else {
-                appendBody(prefixes[0])
-                writer.sendFile(
-                    entry, offset: ranges[0].lowerBound, length: ranges[0].upperBound - ranges[0].lowerBound + 1)
-                for (r, p) in zip(ranges.dropFirst(), prefixes.dropFirst()) {
-                    writer.pendingParts.append(
-                        BodyPart(prefix: p, offset: r.lowerBound, length: r.upperBound - r.lowerBound + 1))
-                }
-                writer.pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
-                // Prefix bytes are counted with the body, as nginx counts them.
-                bodyBytesSent += Int64(prefixes.dropFirst().reduce(0) { $0 + $1.count } + trailer.count)
-            }
-        }
-        flushResponse()
-    }
-
-    /// Whether an If-Match / If-None-Match list matches the entity tag.
-    private func etagMatches(_ value: Slice<UnsafeRawBufferPointer>, _ etag: [UInt8]?, weak: Bool) -> Bool {
-        let v = Array(value)
-        if v.count == 1 && v[0] == UInt8(ascii: "*") { return true }
-        guard let etag else { return false }
-        var i = 0
-        while i < v.count {
-            while i < v.count && (v[i] == 32 || v[i] == 9 || v[i] == UInt8(ascii: ",")) { i += 1 }
-            var j = i
-            while j < v.count && v[j] != UInt8(ascii: ",") { j += 1 }
-            var tag = Array(v[i..<j])
-            while let l = tag.last, l == 32 || l == 9 { tag.removeLast() }
-            if weak && tag.starts(with: Array("W/".utf8)) { tag.removeFirst(2) }
-            if tag == etag { return true }
-            i = j
-        }
-        return false
-    }
-
-    /// If-Range: a date equal to Last-Modified or the strong ETag.
-    private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, info: FileInfo, etag: [UInt8]?) -> Bool {
-        guard let v = head.header(HeaderName.ifRange, in: buf) else { return true }
-        let value = buf[v]
-        if value.first == UInt8(ascii: "\"") { return etag.map { Array(value) == $0 } ?? false }
-        if let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == info.mtime }
-        return false
-    }
-
-    /// The entry's MIME type for this request's URI and location (cached on the entry).
-    func fileType(_ entry: OpenFileCache.Entry, settings s: LocationSettings) -> String {
-        let typeKey = ObjectIdentifier(s.types)
-        if let c = entry.contentType, c.types == typeKey, c.defaultType == s.defaultType { return c.value }
-        let value = contentType(for: self.uri, settings: s)
-        entry.contentType = (typeKey, s.defaultType, value)
-        return value
-    }
-
-    /// MIME type from the URI's extension (`types`), else `default_type`.
-    func contentType(for uri: [UInt8], settings: LocationSettings) -> String {
-        var i = uri.count - 1
-        while i >= 0 {
-            let c = uri[i]
-            if c == UInt8(ascii: ".") {
-                var ext = ""
-                ext.reserveCapacity(uri.count - i)
-                for b in uri[(i + 1)...] {
-                    ext.unicodeScalars.append(Unicode.Scalar(b >= 65 && b <= 90 ? b | 0x20 : b))
-                }
-                return settings.types.byExtension[ext] ?? settings.defaultType
-            }
-            if c == UInt8(ascii: "/") { break }
-            i -= 1
-        }
-        return settings.defaultType
     }
 }

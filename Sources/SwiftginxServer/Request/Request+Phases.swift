@@ -157,7 +157,7 @@ extension Request {
             return .done
         case .staticFiles:
             guard let location else { return .done }
-            serveStatic(location)
+            StaticFileHandler(request: self).serve(location)
             return .done
         }
     }

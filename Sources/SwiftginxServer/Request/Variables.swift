@@ -90,7 +90,7 @@ enum Variables {
         case .documentRoot, .realpathRoot:
             if let l = r.location { out.append(evaluate(r, l.settings.alias ?? l.settings.root)) }
         case .requestFilename:
-            if let l = r.location { out.append(r.documentPath(l)) }
+            if let l = r.location { out.append(StaticFileHandler(request: r).documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
         case .nginxVersion: out.append(string: ServerVersion.number)
         case .pipe: out.append(UInt8(ascii: "."))

@@ -1,0 +1,231 @@
+// The answer for a file the static handler found: conditional requests (304/412,
+// If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since), single byte
+// ranges (206/416, If-Range) and multipart/byteranges, the response head, and the
+// body — from the cached contents of a small file, or by sendfile through the
+// request's ResponseWriter. The MIME type comes from `types` / `default_type` and
+// is cached on the open-file-cache entry.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+extension StaticFileHandler {
+    /// Conditional and range handling, then the head and a sendfile body.
+    func sendFile(
+        _ entry: OpenFileCache.Entry, settings s: LocationSettings, encoding: String? = nil, vary: Bool = false
+    ) {
+        let info = entry.info
+        let buf = request.headBytes
+        let etag: [UInt8]? = s.etag ? entry.etag : nil
+        var status = request.overrideStatus ?? 200
+        let plain = request.overrideStatus == nil
+
+        if plain {
+            if let v = request.head.header(HeaderName.ifUnmodifiedSince, in: buf),
+                let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v])), info.mtime > t
+            {
+                request.respondError(412)
+                return
+            }
+            if let v = request.head.header(HeaderName.ifMatch, in: buf), !etagMatches(buf[v], etag, weak: false) {
+                request.respondError(412)
+                return
+            }
+            var notModified = false
+            if let v = request.head.header(HeaderName.ifNoneMatch, in: buf) {
+                notModified = etagMatches(buf[v], etag, weak: true)
+            } else if s.ifModifiedSince != .off, let v = request.head.header(HeaderName.ifModifiedSince, in: buf),
+                let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v]))
+            {
+                notModified = s.ifModifiedSince == .exact ? t == info.mtime : info.mtime <= t
+            }
+            if notModified {
+                request.beginHead(304)
+                request.output.appendHeader("Last-Modified", entry.lastModified)
+                request.finishHead(settings: s, mtime: info.mtime) { o in
+                    if let etag { o.appendHeader("ETag", etag) }
+                    if vary { o.append("Vary: Accept-Encoding\r\n") }
+                }
+                request.flushResponse()
+                return
+            }
+        }
+
+        if encoding == nil && status == 200 && plain && !request.isHeadOnly,
+            sendCompressed(entry, settings: s, etag: etag)
+        {
+            return
+        }
+
+        var start: Int64 = 0
+        var length = info.size
+        var contentRange: [UInt8]? = nil
+        let acceptRanges = plain && s.maxRanges != 0
+        if acceptRanges, let r = request.head.header(HeaderName.range, in: buf),
+            ifRangeAllows(buf, info: info, etag: etag)
+        {
+            switch ByteRangeSpec.evaluate(
+                UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
+            {
+            case .single(let range):
+                status = 206
+                start = range.lowerBound
+                length = range.upperBound - range.lowerBound + 1
+                contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(info.size)".utf8)
+            case .unsatisfiable:
+                request.status = 416
+                request.writeDefaultPage(416, settings: s) { o in
+                    o.appendHeader("Content-Range", Array("bytes */\(info.size)".utf8))
+                }
+                return
+            case .multiple(let ranges):
+                sendMultipart(entry, ranges: ranges, etag: etag, settings: s)
+                return
+            case .ignore:
+                break
+            }
+        }
+
+        request.beginHead(status)
+        let type = fileType(entry, settings: s)
+        request.appendContentType(type)
+        request.appendContentLength(length)
+        let varyForCompression =
+            !vary && encoding == nil && s.gzipVary
+            && ResponseCompression.varyApplies(settings: s, type: type, length: info.size, status: status)
+        // As nginx: Last-Modified only on 200, 206 (and 304), not on error_page answers.
+        if status == 200 || status == 206 { request.output.appendHeader("Last-Modified", entry.lastModified) }
+        request.finishHead(settings: s, mtime: info.mtime) { o in
+            if let etag { o.appendHeader("ETag", etag) }
+            if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
+                o.append("Accept-Ranges: bytes\r\n")
+            }
+            if let contentRange { o.appendHeader("Content-Range", contentRange) }
+            if let encoding { o.appendHeader("Content-Encoding", Array(encoding.utf8)) }
+            if vary || varyForCompression { o.append("Vary: Accept-Encoding\r\n") }
+        }
+        if !request.isHeadOnly && length > 0 {
+            if let contents = entry.contents {
+                contents.withUnsafeBytes {
+                    request.appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(start + length)]))
+                }
+            } else {
+                request.writer.sendFile(entry, offset: start, length: length)
+            }
+        }
+        request.flushResponse()
+    }
+
+    /// 206 with a multipart/byteranges body, laid out as nginx does: each part is
+    /// "\r\n--boundary\r\nContent-Type: ..\r\nContent-Range: bytes a-b/size\r\n\r\n" and
+    /// its bytes, then "\r\n--boundary--\r\n".
+    private func sendMultipart(
+        _ entry: OpenFileCache.Entry, ranges: [ClosedRange<Int64>], etag: [UInt8]?, settings s: LocationSettings
+    ) {
+        let size = entry.info.size
+        let boundary = request.worker.nextBoundary()
+        var type = fileType(entry, settings: s)
+        if let charset = request.charset(for: type) { type += "; charset=" + charset }
+        var prefixes: [[UInt8]] = []
+        var total: Int64 = 0
+        for r in ranges {
+            let p = Array(
+                "\r\n--\(boundary)\r\nContent-Type: \(type)\r\nContent-Range: bytes \(r.lowerBound)-\(r.upperBound)/\(size)\r\n\r\n"
+                    .utf8)
+            prefixes.append(p)
+            total += Int64(p.count) + (r.upperBound - r.lowerBound + 1)
+        }
+        let trailer = Array("\r\n--\(boundary)--\r\n".utf8)
+        total += Int64(trailer.count)
+        request.beginHead(206)
+        let output = request.output
+        output.append("Content-Type: multipart/byteranges; boundary=")
+        output.append(string: boundary)
+        output.append("\r\n")
+        request.appendContentLength(total)
+        output.appendHeader("Last-Modified", entry.lastModified)
+        request.finishHead(settings: s, mtime: entry.info.mtime) { o in
+            if let etag { o.appendHeader("ETag", etag) }
+        }
+        if !request.isHeadOnly {
+            if let contents = entry.contents {
+                for (r, p) in zip(ranges, prefixes) {
+                    request.appendBody(p)
+                    contents.withUnsafeBytes {
+                        request.appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(r.lowerBound)...Int(r.upperBound)]))
+                    }
+                }
+                request.appendBody(trailer)
+            } else {
+                let writer = request.writer
+                request.appendBody(prefixes[0])
+                writer.sendFile(
+                    entry, offset: ranges[0].lowerBound, length: ranges[0].upperBound - ranges[0].lowerBound + 1)
+                for (r, p) in zip(ranges.dropFirst(), prefixes.dropFirst()) {
+                    writer.pendingParts.append(
+                        BodyPart(prefix: p, offset: r.lowerBound, length: r.upperBound - r.lowerBound + 1))
+                }
+                writer.pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
+                // Prefix bytes are counted with the body, as nginx counts them.
+                writer.bodyBytesSent += Int64(prefixes.dropFirst().reduce(0) { $0 + $1.count } + trailer.count)
+            }
+        }
+        request.flushResponse()
+    }
+
+    /// Whether an If-Match / If-None-Match list matches the entity tag.
+    private func etagMatches(_ value: Slice<UnsafeRawBufferPointer>, _ etag: [UInt8]?, weak: Bool) -> Bool {
+        let v = Array(value)
+        if v.count == 1 && v[0] == UInt8(ascii: "*") { return true }
+        guard let etag else { return false }
+        var i = 0
+        while i < v.count {
+            while i < v.count && (v[i] == 32 || v[i] == 9 || v[i] == UInt8(ascii: ",")) { i += 1 }
+            var j = i
+            while j < v.count && v[j] != UInt8(ascii: ",") { j += 1 }
+            var tag = Array(v[i..<j])
+            while let l = tag.last, l == 32 || l == 9 { tag.removeLast() }
+            if weak && tag.starts(with: Array("W/".utf8)) { tag.removeFirst(2) }
+            if tag == etag { return true }
+            i = j
+        }
+        return false
+    }
+
+    /// If-Range: a date equal to Last-Modified or the strong ETag.
+    private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, info: FileInfo, etag: [UInt8]?) -> Bool {
+        guard let v = request.head.header(HeaderName.ifRange, in: buf) else { return true }
+        let value = buf[v]
+        if value.first == UInt8(ascii: "\"") { return etag.map { Array(value) == $0 } ?? false }
+        if let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == info.mtime }
+        return false
+    }
+
+    /// The entry's MIME type for this request's URI and location (cached on the entry).
+    func fileType(_ entry: OpenFileCache.Entry, settings s: LocationSettings) -> String {
+        let typeKey = ObjectIdentifier(s.types)
+        if let c = entry.contentType, c.types == typeKey, c.defaultType == s.defaultType { return c.value }
+        let value = Self.contentType(for: request.uri, settings: s)
+        entry.contentType = (typeKey, s.defaultType, value)
+        return value
+    }
+
+    /// MIME type from the URI's extension (`types`), else `default_type`.
+    static func contentType(for uri: [UInt8], settings: LocationSettings) -> String {
+        var i = uri.count - 1
+        while i >= 0 {
+            let c = uri[i]
+            if c == UInt8(ascii: ".") {
+                var ext = ""
+                ext.reserveCapacity(uri.count - i)
+                for b in uri[(i + 1)...] {
+                    ext.unicodeScalars.append(Unicode.Scalar(b >= 65 && b <= 90 ? b | 0x20 : b))
+                }
+                return settings.types.byExtension[ext] ?? settings.defaultType
+            }
+            if c == UInt8(ascii: "/") { break }
+            i -= 1
+        }
+        return settings.defaultType
+    }
+}
