@@ -105,9 +105,25 @@ extension Request {
     }
 }
 
-/// Finding a field in serialized response head bytes ("Name: value\r\n" lines).
+/// Finding fields in serialized response head bytes ("Name: value\r\n" lines).
 enum ResponseHeadScan {
+    /// The first value of the field (nil when absent).
     static func value(of lowercasedName: [UInt8], in head: [UInt8]) -> [UInt8]? {
+        var found: [UInt8]? = nil
+        head.withUnsafeBytes { bytes in
+            forEachValue(of: lowercasedName, in: bytes, underscoresAsDashes: false) { value in
+                if found == nil { found = Array(value) }
+            }
+        }
+        return found
+    }
+
+    /// Calls `body` with every value of the field, in order. With `underscoresAsDashes`,
+    /// an underscore in the head's field name matches a dash in `lowercasedName`.
+    static func forEachValue(
+        of lowercasedName: [UInt8], in head: UnsafeRawBufferPointer, underscoresAsDashes: Bool,
+        _ body: (UnsafeRawBufferPointer) -> Void
+    ) {
         var lineStart = 0
         var i = 0
         while i + 1 < head.count {
@@ -116,16 +132,20 @@ enum ResponseHeadScan {
                 continue
             }
             let line = head[lineStart..<i]
-            if let colon = line.firstIndex(of: UInt8(ascii: ":")),
-                asciiCaseEqual(line[line.startIndex..<colon], lowercasedName)
-            {
-                var v = colon + 1
-                while v < i && head[v] == 32 { v += 1 }
-                return Array(head[v..<i])
+            if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
+                let name = line[line.startIndex..<colon]
+                let matches =
+                    underscoresAsDashes
+                    ? asciiCaseEqual(name.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : $0 }, lowercasedName)
+                    : asciiCaseEqual(name, lowercasedName)
+                if matches {
+                    var v = colon + 1
+                    while v < i && head[v] == 32 { v += 1 }
+                    body(UnsafeRawBufferPointer(rebasing: head[v..<i]))
+                }
             }
             i += 2
             lineStart = i
         }
-        return nil
     }
 }

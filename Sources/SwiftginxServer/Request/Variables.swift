@@ -179,29 +179,13 @@ enum Variables {
     /// `$sent_http_name`: the value of that field in the response head sent (all of
     /// them joined by ", " when repeated).
     private static func appendSentHeader(_ r: Request, _ name: String, to out: ByteBuffer) {
-        let key = Array(name.utf8)
         var first = true
         r.lastResponseHead.withUnsafeBytes { head in
-            var lineStart = 0
-            var i = 0
-            while i + 1 < head.count {
-                guard head[i] == 13 && head[i + 1] == 10 else {
-                    i += 1
-                    continue
-                }
-                let line = head[lineStart..<i]
-                if let colon = line.firstIndex(of: UInt8(ascii: ":")),
-                    asciiCaseEqual(
-                        line[line.startIndex..<colon].map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : $0 }, key)
-                {
-                    var v = colon + 1
-                    while v < i && head[v] == 32 { v += 1 }
-                    if !first { out.append(", ") }
-                    first = false
-                    out.append(UnsafeRawBufferPointer(rebasing: head[v..<i]))
-                }
-                i += 2
-                lineStart = i
+            // `$sent_http_x_y` names "X-Y": underscores in the field's name match too.
+            ResponseHeadScan.forEachValue(of: Array(name.utf8), in: head, underscoresAsDashes: true) { value in
+                if !first { out.append(", ") }
+                first = false
+                out.append(value)
             }
         }
     }
