@@ -110,9 +110,7 @@ final class HTTP1Connection {
         request = Request(worker: worker, writer: writer, input: input)
         transport.fd = fd
         request.connection = self
-        transport.onTLSFailure = { [unowned self] message in
-            self.logInfo("\(message) while processing SSL connection")
-        }
+        transport.client = self
         configureParser(settings)
     }
 

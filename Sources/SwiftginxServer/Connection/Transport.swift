@@ -2,8 +2,9 @@
 // through OpenSSL on that socket. Reads, writes and file regions answer the same
 // IOResult either way (want-read/want-write is .wouldBlock, a clean TLS close is 0
 // bytes), so the HTTP code above never asks which one it has. A TLS failure is
-// reported once to `onTLSFailure` (the owner logs it with its own context, nginx's
-// "... while processing SSL connection") and thrown as an EPROTO error of the call.
+// logged once by its owner with the owner's context — nginx's "... while processing SSL
+// connection" for a client, "... while talking to upstream" for an upstream — and thrown
+// as an EPROTO error of the call.
 // One object per connection object, reused with it: owners hold it in a `let`, so
 // every call reaches it without copying or reference counting.
 
@@ -14,8 +15,11 @@ import SwiftginxTLS
 final class Transport {
     var fd: Int32
     var tls: TLSConnection?
-    /// Receives the OpenSSL message of a failed TLS call (for the error log).
-    var onTLSFailure: ((String) -> Void)? = nil
+    /// Who logs the OpenSSL message of a failed TLS call: the client connection, or the
+    /// upstream connection (for its current proxy exchange's request). References, not
+    /// a closure: an idle connection carries no closure context.
+    unowned(unsafe) var client: HTTP1Connection? = nil
+    unowned(unsafe) var upstream: UpstreamConnection? = nil
 
     init(fd: Int32 = -1) {
         self.fd = fd
@@ -76,7 +80,11 @@ final class Transport {
         case .wantRead, .wantWrite: return .wouldBlock
         case .closed: return .processed(0)
         case .failed(let e):
-            onTLSFailure?(e.message)
+            if let client {
+                client.logInfo("\(e.message) while processing SSL connection")
+            } else if let upstream {
+                upstream.owner?.request.logInfo("\(e.message) while talking to upstream")
+            }
             throw SystemError(call, errno: EPROTO)
         }
     }

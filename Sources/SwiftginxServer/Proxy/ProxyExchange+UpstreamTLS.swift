@@ -24,9 +24,7 @@ extension ProxyExchange {
                 context: context, fd: u.fd, serverName: ssl.serverName ? hostOnly : nil, session: session)
             if ssl.verify { tls.setVerifiedHostName(hostOnly) }
             u.tls = tls
-            u.transport.onTLSFailure = { [unowned u] message in
-                u.owner?.request.logInfo("\(message) while talking to upstream")
-            }
+            u.transport.upstream = u
             u.handshakeDone = false
             return true
         } catch {
