@@ -197,6 +197,16 @@ extension ConfigCompiler {
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
+        case "allow", "deny":
+            var warning: String? = nil
+            guard let rule = AccessRule.parse(d.args[0], allow: d.name == "allow", warning: &warning) else {
+                throw d.error("invalid parameter \"\(d.args[0])\"")
+            }
+            if let warning { warnings.append(ConfigError(warning, file: d.file, line: d.line).description) }
+            level.accessRules = (level.accessRules ?? []) + [rule]
+        case "satisfy":
+            let any = try ConfigValues.choice(d, ["all": false, "any": true])
+            level.setters.append { $0.satisfyAny = any }
         case "auth_request":
             let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)
             level.setters.append { $0.authRequest = uri }

@@ -20,6 +20,7 @@ final class ConfigLevel {
     var errorPages: [Int: ErrorPage]? = nil
     var addHeaders: [AddHeader]? = nil
     var authRequestSet: [AuthRequestSet]? = nil
+    var accessRules: [AccessRule]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -63,6 +64,7 @@ final class ConfigLevel {
         if let errorPages { s.errorPages = errorPages }
         if let addHeaders { s.addHeaders = addHeaders }
         if let authRequestSet { s.authRequestSet = authRequestSet }
+        if let accessRules { s.accessRules = accessRules }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []

@@ -45,8 +45,12 @@ public enum PhaseStep: UInt8, Sendable {
     case bodySizeLimit
     /// The location's rewrite module steps.
     case rewrite
+    /// `allow` / `deny` (access): the first rule that covers the client decides.
+    case access
     /// `auth_request` (access): a subrequest's 2xx allows, 401/403 deny, others 500.
     case authRequest
+    /// With `satisfy any`, after the access phase: the denial kept, if no module allowed.
+    case postAccess
     /// `try_files` (precontent): the first existing candidate, else the fallback.
     case tryFiles
     /// Content handlers.
@@ -59,7 +63,8 @@ public enum PhaseStep: UInt8, Sendable {
         case .serverRewrite: .serverRewrite
         case .findConfig, .internalOnly, .bodySizeLimit: .findConfig
         case .rewrite: .rewrite
-        case .authRequest: .access
+        case .access, .authRequest: .access
+        case .postAccess: .postAccess
         case .tryFiles: .precontent
         case .upstreamStatus, .pass, .staticFiles: .content
         }
@@ -89,7 +94,12 @@ extension Location {
         if s.isInternal { steps.append(.internalOnly) }
         if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit) }
         if !s.rewrites.isEmpty { steps.append(.rewrite) }
+        // nginx runs the access phase's handlers in this order: allow/deny, auth_basic,
+        // auth_request.
+        let accessSteps = steps.count
+        if !s.accessRules.isEmpty { steps.append(.access) }
         if s.authRequest != nil { steps.append(.authRequest) }
+        if s.satisfyAny && steps.count > accessSteps { steps.append(.postAccess) }
         if s.upstreamStatus {
             steps.append(.upstreamStatus)
         } else if s.pass != nil {

@@ -460,6 +460,10 @@ public struct LocationSettings: Sendable {
     public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
+    /// `allow` / `deny` rules in order (the access module).
+    public var accessRules: [AccessRule] = []
+    /// `satisfy any`: access is granted when any access module allows (default: all must).
+    public var satisfyAny = false
     /// `auth_request uri`: the subrequest that decides access (nil: off).
     public var authRequest: ComplexValue? = nil
     /// `auth_request_set $name value`, evaluated in the subrequest after it answered.

@@ -61,6 +61,25 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
+    /// The address's bytes in network order (4 for IPv4, 16 for IPv6; nil for other
+    /// families, such as unix sockets), without copying them out.
+    public func withAddressBytes<R>(_ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        withUnsafeBytes(of: storage) { raw in
+            switch Int32(storage.ss_family) {
+            case AF_INET:
+                body(
+                    UnsafeRawBufferPointer(
+                        rebasing: raw[MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!...].prefix(4)))
+            case AF_INET6:
+                body(
+                    UnsafeRawBufferPointer(
+                        rebasing: raw[MemoryLayout<sockaddr_in6>.offset(of: \.sin6_addr)!...].prefix(16)))
+            default:
+                body(nil)
+            }
+        }
+    }
+
     /// The raw address bytes (4 or 16), for `$binary_remote_addr`.
     public var rawAddress: [UInt8] {
         withUnsafeBytes(of: storage) { raw in

@@ -158,6 +158,8 @@ if opts.test {
     // As nginx -t, certificates and keys are loaded too.
     do {
         let tls = try Server.buildTLS(config)
+        // As nginx, warnings are printed even with -q (it only silences the success lines).
+        for w in config.warnings { stderrPrint("swiftginx: [warn] \(w)") }
         for w in tls.warnings { stderrPrint("swiftginx: [warn] \(w)") }
     } catch {
         stderrPrint("swiftginx: [emerg] \(error.description)")

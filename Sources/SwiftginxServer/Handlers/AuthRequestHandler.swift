@@ -54,14 +54,13 @@ enum AuthRequestHandler {
                     r.customVariables[set.name] = Variables.evaluate(sub.request, set.value)
                 }
             }
-            return .next
+            return r.accessGranted()
         }
         if status == 401 || status == 403 {
             if status == 401, let challenge = sub.header("www-authenticate") {
                 r.carriedHeaders += Array("WWW-Authenticate: ".utf8) + challenge + [13, 10]
             }
-            ErrorPages.respond(r, status)
-            return .done
+            return r.denyAccess(status)
         }
         r.logError("auth request unexpected status: \(status)")
         ErrorPages.respond(r, 500)

@@ -132,9 +132,13 @@ extension Request {
                 }
                 return .next
             }
+        case .access:
+            return AccessHandler.run(self)
         case .authRequest:
             guard let uri = location?.settings.authRequest else { return .next }
             return AuthRequestHandler.run(self, uri)
+        case .postAccess:
+            return postAccess()
         case .tryFiles:
             guard let t = location?.settings.tryFiles else { return .next }
             return TryFilesHandler.run(self, t)

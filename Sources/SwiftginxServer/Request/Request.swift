@@ -93,6 +93,9 @@ final class Request {
     var subrequest: Subrequest? = nil
     /// Nesting depth of subrequests (nginx's limit is 50).
     var depth = 0
+    /// With `satisfy any`: the denial an access module gave, answered after the access
+    /// phase unless another module allows the request (0: none).
+    var accessCode = 0
     /// A subrequest whose body is not wanted (only its status and head).
     var headerOnlySubrequest = false
     /// The route explainer's sink (nil when serving).
@@ -122,6 +125,7 @@ final class Request {
         uriChanged = false
         expectContinue = false
         redirects = 0
+        accessCode = 0
         errorPageUsed = false
         headOnly = false
         keepAlive = true

@@ -26,6 +26,8 @@ final class RouteTrace {
         case .rewrite: note("phase rewrite: the location's rewrite directives")
         case .tryFiles: note("phase precontent: try_files")
         case .authRequest: note("phase access: auth_request")
+        case .access: note("phase access: allow/deny")
+        case .postAccess: note("phase post-access: satisfy any")
         }
     }
 

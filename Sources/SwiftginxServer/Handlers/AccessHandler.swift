@@ -1,0 +1,57 @@
+// nginx's access module (`allow` / `deny`) in the access phase: the location's rules
+// are checked in order and the first one that covers the client's address decides;
+// when none does, access is allowed. A denial is nginx's 403 with its error-log line
+// "access forbidden by rule". With `satisfy any` a denial is only remembered (see
+// Request.denyAccess): another access module allowing the request is enough.
+
+import SwiftginxConfig
+import SwiftginxPosix
+
+enum AccessHandler {
+    static func run(_ r: Request) -> Request.StepResult {
+        guard let rules = r.location?.settings.accessRules, !rules.isEmpty else { return .next }
+        let allowed: Bool? = r.peer.withAddressBytes { raw in
+            for rule in rules where rule.covers(raw) { return rule.allow }
+            return nil
+        }
+        if allowed == false {
+            r.trace?.note("access: forbidden by rule (403)")
+            r.logError("access forbidden by rule")
+            return r.denyAccess(403)
+        }
+        r.trace?.note(allowed == true ? "access: allowed by rule" : "access: no rule covers the client, allowed")
+        return r.accessGranted()
+    }
+}
+
+extension Request {
+    /// An access module allowed the request: with `satisfy any` the rest of the access
+    /// phase is skipped (nginx's NGX_OK there); with `satisfy all` the next one checks.
+    func accessGranted() -> StepResult {
+        guard let location, location.settings.satisfyAny else { return .next }
+        accessCode = 0
+        return .nextPhase
+    }
+
+    /// An access module denied the request with `status` (401 or 403): answered at once
+    /// with `satisfy all`; with `satisfy any` remembered (a 401 wins over a 403, so the
+    /// client is asked for credentials) until the post-access step.
+    func denyAccess(_ status: Int) -> StepResult {
+        guard let location, location.settings.satisfyAny else {
+            ErrorPages.respond(self, status)
+            return .done
+        }
+        if accessCode != 401 { accessCode = status }
+        return .next
+    }
+
+    /// After the access phase with `satisfy any`: no module allowed the request.
+    func postAccess() -> StepResult {
+        guard accessCode != 0 else { return .next }
+        let status = accessCode
+        accessCode = 0
+        trace?.note("satisfy any: no access module allowed the request (\(status))")
+        ErrorPages.respond(self, status)
+        return .done
+    }
+}
