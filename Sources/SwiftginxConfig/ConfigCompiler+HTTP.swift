@@ -109,6 +109,8 @@ extension ConfigCompiler {
             level.rewrites.append(.breakProcessing)
         case "if":
             level.rewrites.append(try ifBlock(d, parent: level))
+        case "limit_except":
+            try limitExcept(d, level: level)
         case "autoindex_format":
             let v = try ConfigValues.choice(
                 d, ["html": AutoindexFormat.html, "json": .json, "xml": .xml, "jsonp": .jsonp])
@@ -407,6 +409,26 @@ extension ConfigCompiler {
         let box = IfLocation()
         parent.ifLevels.append((inner, box))
         return .ifBlock(condition, inner.rewrites, box)
+    }
+
+    /// nginx's methods for `limit_except` (GET allows HEAD too).
+    static let limitableMethods: Set<String> = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "OPTIONS", "PROPFIND", "PROPPATCH",
+        "LOCK", "UNLOCK", "PATCH",
+    ]
+
+    /// `limit_except METHOD ... { ... }`: the block's directives (access, auth_basic,
+    /// access_log) apply to requests whose method is not listed.
+    private func limitExcept(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
+        var methods: Set<String> = []
+        for m in d.args {
+            guard Self.limitableMethods.contains(m) else { throw d.error("invalid method \"\(m)\"") }
+            methods.insert(m)
+        }
+        if methods.contains("GET") { methods.insert("HEAD") }
+        let inner = ConfigLevel(.location)
+        for c in d.block ?? [] { try httpDirective(c, level: inner, server: nil, location: nil) }
+        level.limitExcept = (methods, inner)
     }
 
     /// `map source $variable { [hostnames;] [volatile;] default value; key value; ~regex value; }`.

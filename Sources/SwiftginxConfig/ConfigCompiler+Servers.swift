@@ -256,7 +256,17 @@ extension ConfigCompiler {
         case .exact, .prefix, .prefixNoRegex: prefix = b.name
         default: prefix = ""
         }
-        let location = Location(pattern: b.written, prefix: prefix, settings: settings)
+        var limited: LimitExcept? = nil
+        if let (methods, level) = b.level.limitExcept {
+            // The block's settings over the location's (nginx merges the limit_except
+            // configuration with its location's).
+            let own = level.apply(to: settings)
+            noteAccessLogs(own)
+            limited = LimitExcept(
+                methods: methods,
+                location: Location(pattern: b.written + " limit_except", prefix: prefix, settings: own))
+        }
+        let location = Location(pattern: b.written, prefix: prefix, settings: settings, limitExcept: limited)
         for (level, box) in b.level.ifLevels {
             // The block's settings over the location's; its rewrites run from the location's
             // list, and a proxy_pass of the location is inherited (nginx's noname location).

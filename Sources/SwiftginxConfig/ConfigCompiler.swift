@@ -38,6 +38,8 @@ final class ConfigLevel {
     var pass: PassBox? = nil
     /// `if` blocks of this location that hold more than rewrite directives.
     var ifLevels: [(ConfigLevel, IfLocation)] = []
+    /// `limit_except`: the methods it lets through and the block's level.
+    var limitExcept: (methods: Set<String>, level: ConfigLevel)? = nil
     /// Array-valued ssl directives: a level that has any replaces the parent's list.
     var sslCertificates: [String]? = nil
     var sslCertificateKeys: [String]? = nil

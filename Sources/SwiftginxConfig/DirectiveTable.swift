@@ -20,6 +20,8 @@ public struct DirectiveContext: OptionSet, Sendable, Hashable {
     public static let upstream = DirectiveContext(rawValue: 1 << 7)
     /// Inside `match {}` (health-check conditions).
     public static let matchBlock = DirectiveContext(rawValue: 1 << 9)
+    /// Inside `limit_except` (nginx's NGX_HTTP_LMT_CONF).
+    public static let limitExcept = DirectiveContext(rawValue: 1 << 10)
 
     /// http, server and location: where most HTTP settings live.
     public static let httpAll: DirectiveContext = [.http, .server, .location]
@@ -153,7 +155,8 @@ public enum DirectiveTable {
             DirectiveSpec(
                 "underscores_in_headers", [.http, .server], .flag, slot: .serverFlag(\.underscoresInHeaders)),
             DirectiveSpec("merge_slashes", [.http, .server], .flag, slot: .serverFlag(\.mergeSlashes)),
-            DirectiveSpec("access_log", [.http, .server, .location, .ifInLocation], .oneOrMore, repeatable: true),
+            DirectiveSpec(
+                "access_log", [.http, .server, .location, .ifInLocation, .limitExcept], .oneOrMore, repeatable: true),
             DirectiveSpec("log_format", .http, .twoOrMore, repeatable: true),
             DirectiveSpec("map", .http, t2, block: .map, repeatable: true),
             DirectiveSpec("split_clients", .http, t2, block: .map, repeatable: true),
@@ -216,8 +219,9 @@ public enum DirectiveTable {
             DirectiveSpec("random", .upstream, .take([0, 1, 2])),
             DirectiveSpec("health_check", .location, .take([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])),
             DirectiveSpec("upstream_status", .location, noArgs),
-            DirectiveSpec("allow", .httpAll, t1, repeatable: true),
-            DirectiveSpec("deny", .httpAll, t1, repeatable: true),
+            DirectiveSpec("allow", [.http, .server, .location, .limitExcept], t1, repeatable: true),
+            DirectiveSpec("deny", [.http, .server, .location, .limitExcept], t1, repeatable: true),
+            DirectiveSpec("limit_except", .location, .oneOrMore, block: .limitExcept),
             DirectiveSpec("satisfy", .httpAll, t1),
             DirectiveSpec("auth_request", .httpAll, t1),
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),

@@ -121,3 +121,21 @@ public struct AuthRequestSet: Sendable {
         self.value = value
     }
 }
+
+/// `limit_except METHOD ... { ... }` of a location: the methods it lets through (GET
+/// brings HEAD), and the location (the block's settings over the location's) that
+/// requests with any other method run with.
+public final class LimitExcept: Sendable {
+    public let methods: Set<String>
+    public let location: Location
+
+    public init(methods: Set<String>, location: Location) {
+        self.methods = methods
+        self.location = location
+    }
+
+    /// Whether a request with this method (as sent) is let through unchanged.
+    public func allows(_ method: UnsafeRawBufferPointer) -> Bool {
+        methods.contains(String(decoding: method, as: UTF8.self))
+    }
+}

@@ -656,11 +656,14 @@ public final class Location: Sendable {
     /// The same steps in memory of their own, read without reference counting by the
     /// request that holds this location.
     nonisolated(unsafe) public let stepBuffer: UnsafeBufferPointer<PhaseStep>
+    /// `limit_except`: requests with another method run with the block's location.
+    public let limitExcept: LimitExcept?
 
-    public init(pattern: String, prefix: String, settings: LocationSettings) {
+    public init(pattern: String, prefix: String, settings: LocationSettings, limitExcept: LimitExcept? = nil) {
         self.pattern = pattern
         self.prefix = prefix
         self.settings = settings
+        self.limitExcept = limitExcept
         self.isRegex = pattern.hasPrefix("~")
         self.steps = Location.compileSteps(settings)
         self.stepBuffer = PhaseStep.buffer(steps)

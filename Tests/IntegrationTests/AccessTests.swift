@@ -16,6 +16,8 @@ import Testing
         location /inherit/ {
             location /inherit/deeper/ { allow all; }
         }
+        location /read-only/ { limit_except GET { deny all; } }
+        location /posting/ { limit_except GET POST { allow 10.0.0.1; deny all; } }
         """
 
     func start(_ b: EchoBackend? = nil, extra: String = "") throws -> TestServer {
@@ -44,7 +46,7 @@ import Testing
         "html/open/f.txt": "open\n", "html/local/f.txt": "local\n", "html/denied/f.txt": "denied\n",
         "html/other-net/f.txt": "other\n", "html/inherit/f.txt": "inherit\n",
         "html/inherit/deeper/f.txt": "deeper\n", "html/any/f.txt": "any\n", "html/all/f.txt": "all\n",
-        "html/none/f.txt": "none\n",
+        "html/none/f.txt": "none\n", "html/read-only/f.txt": "ro\n", "html/posting/f.txt": "post\n",
     ]
 
     @Test func rulesDecideInOrderAndDeniedRequestsAre403WithNginxLogLine() throws {
@@ -103,6 +105,38 @@ import Testing
         #expect(try get(s.port, "/none/f.txt").bodyText == "none\n")
     }
 
+    @Test func limitExceptAppliesItsBlockToOtherMethods() throws {
+        let s = try start()
+        defer { s.stop() }
+        // GET is listed (and brings HEAD): the block does not apply.
+        #expect(try get(s.port, "/read-only/f.txt").bodyText == "ro\n")
+        let head = try request(
+            s.port, "HEAD /read-only/f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", headRequest: true)
+        #expect(head.status == 200)
+        // Other methods run with the block's rules: denied before the static handler's 405.
+        for method in ["POST", "PUT", "DELETE", "PROPFIND", "FOO"] {
+            let r = try request(
+                s.port,
+                "\(method) /read-only/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            #expect(r.status == 403, "\(method)")
+        }
+        let post = try request(
+            s.port, "POST /posting/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(post.status == 405)
+        let put = try request(
+            s.port, "PUT /posting/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(put.status == 403)
+        // Methods nginx does not know cannot be listed.
+        try s.writeConfig(
+            """
+            \(TestServer.preamble)
+            http { server { listen 127.0.0.1:PORT; location / { limit_except GET FOO { deny all; } } } }
+            """)
+        let bad = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("invalid method \"FOO\""))
+    }
+
     @Test func networksWithHostBitsAreWarnedAboutAndBadAddressesRefused() throws {
         let s = try TestServer(
             config: """
@@ -141,6 +175,12 @@ import Testing
             let ours = try get(s.port, path).status
             let theirs = try get(nginx.port, path).status
             #expect(ours == theirs, "\(path): swiftginx \(ours), nginx \(theirs)")
+        }
+        for (method, path) in [("POST", "/read-only/f.txt"), ("POST", "/posting/f.txt"), ("DELETE", "/posting/f.txt")] {
+            let raw = "\(method) \(path) HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            let ours = try request(s.port, raw).status
+            let theirs = try request(nginx.port, raw).status
+            #expect(ours == theirs, "\(method) \(path): swiftginx \(ours), nginx \(theirs)")
         }
     }
 }

@@ -217,6 +217,16 @@ extension Request {
     /// Makes `location` the request's location; its steps run from the first one of a
     /// phase after `phase` (all of them when nil).
     private func enterLocation(_ location: Location, after phase: HTTPPhase?) {
+        var location = location
+        if phase == nil, let limited = location.limitExcept {
+            // limit_except: a method it does not list runs with the block's settings (a
+            // subrequest is a GET, as nginx makes it).
+            let allowed = isSubrequest ? limited.methods.contains("GET") : limited.allows(methodBytes)
+            if !allowed {
+                trace?.note("limit_except: the method is not listed, the block's settings apply")
+                location = limited.location
+            }
+        }
         self.location = location
         adopt(location.settings)
         steps = location.stepBuffer
@@ -225,6 +235,9 @@ extension Request {
             while stepIndex < steps.count && steps[stepIndex].phase <= phase { stepIndex += 1 }
         }
     }
+
+    /// The request method as sent.
+    var methodBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: headBytes[head.methodBytes]) }
 
     /// Restarts location matching with a new URI (index, error_page, try_files).
     func internalRedirect(to uri: [UInt8], args: [UInt8]?) {
