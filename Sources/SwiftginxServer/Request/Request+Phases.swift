@@ -217,16 +217,20 @@ extension Request {
     /// Makes `location` the request's location; its steps run from the first one of a
     /// phase after `phase` (all of them when nil).
     private func enterLocation(_ location: Location, after phase: HTTPPhase?) {
-        var location = location
         if phase == nil, let limited = location.limitExcept {
             // limit_except: a method it does not list runs with the block's settings (a
             // subrequest is a GET, as nginx makes it).
             let allowed = isSubrequest ? limited.methods.contains("GET") : limited.allows(methodBytes)
             if !allowed {
                 trace?.note("limit_except: the method is not listed, the block's settings apply")
-                location = limited.location
+                use(limited.location, after: nil)
+                return
             }
         }
+        use(location, after: phase)
+    }
+
+    @inline(__always) private func use(_ location: Location, after phase: HTTPPhase?) {
         self.location = location
         adopt(location.settings)
         steps = location.stepBuffer
