@@ -197,6 +197,15 @@ extension ConfigCompiler {
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
+        case "auth_basic":
+            // A literal "off" is off here; with variables it is decided per request.
+            let realm = d.args[0] == "off" ? nil : try value(d.args[0], d)
+            level.setters.append { $0.authBasic = realm }
+        case "auth_basic_user_file":
+            // Relative to the configuration's directory (nginx's conf prefix).
+            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            let file = try value(ConfigFiles.resolve(d.args[0], against: dir + "/"), d)
+            level.setters.append { $0.authBasicUserFile = file }
         case "auth_request":
             let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)
             level.setters.append { $0.authRequest = uri }

@@ -45,6 +45,8 @@ public enum PhaseStep: UInt8, Sendable {
     case bodySizeLimit
     /// The location's rewrite module steps.
     case rewrite
+    /// `auth_basic` (access): the Basic credentials checked against a password file.
+    case authBasic
     /// `auth_request` (access): a subrequest's 2xx allows, 401/403 deny, others 500.
     case authRequest
     /// `try_files` (precontent): the first existing candidate, else the fallback.
@@ -59,7 +61,7 @@ public enum PhaseStep: UInt8, Sendable {
         case .serverRewrite: .serverRewrite
         case .findConfig, .internalOnly, .bodySizeLimit: .findConfig
         case .rewrite: .rewrite
-        case .authRequest: .access
+        case .authBasic, .authRequest: .access
         case .tryFiles: .precontent
         case .upstreamStatus, .pass, .staticFiles: .content
         }
@@ -89,6 +91,7 @@ extension Location {
         if s.isInternal { steps.append(.internalOnly) }
         if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit) }
         if !s.rewrites.isEmpty { steps.append(.rewrite) }
+        if s.authBasic != nil && s.authBasicUserFile != nil { steps.append(.authBasic) }
         if s.authRequest != nil { steps.append(.authRequest) }
         if s.upstreamStatus {
             steps.append(.upstreamStatus)

@@ -460,6 +460,10 @@ public struct LocationSettings: Sendable {
     public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
+    /// `auth_basic realm` (nil: off; a value with variables that evaluates to "off" is
+    /// off for that request, as in nginx) and `auth_basic_user_file`.
+    public var authBasic: ComplexValue? = nil
+    public var authBasicUserFile: ComplexValue? = nil
     /// `auth_request uri`: the subrequest that decides access (nil: off).
     public var authRequest: ComplexValue? = nil
     /// `auth_request_set $name value`, evaluated in the subrequest after it answered.

@@ -132,6 +132,7 @@ extension Request {
                 }
                 return .next
             }
+        case .authBasic: return AuthBasicHandler.run(self)
         case .authRequest:
             guard let uri = location?.settings.authRequest else { return .next }
             return AuthRequestHandler.run(self, uri)
