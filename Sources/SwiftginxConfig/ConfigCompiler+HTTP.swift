@@ -202,9 +202,11 @@ extension ConfigCompiler {
             let realm = d.args[0] == "off" ? nil : try value(d.args[0], d)
             level.setters.append { $0.authBasic = realm }
         case "auth_basic_user_file":
-            // Relative to the configuration's directory (nginx's conf prefix).
-            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            let file = try value(ConfigFiles.resolve(d.args[0], against: dir + "/"), d)
+            // Relative to the main configuration file's directory (nginx's conf prefix),
+            // unless it starts with a variable (nginx then resolves it per request).
+            let text = d.args[0]
+            let dir = confPrefix ?? ConfigFiles.directory(of: d.file)
+            let file = try value(text.hasPrefix("$") ? text : ConfigFiles.resolve(text, against: dir), d)
             level.setters.append { $0.authBasicUserFile = file }
         case "auth_request":
             let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)

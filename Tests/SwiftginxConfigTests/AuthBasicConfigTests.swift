@@ -56,6 +56,19 @@ import Testing
         #expect(!other.steps.contains(.authBasic))
     }
 
+    @Test func relativeFilesAreAgainstTheMainFilesDirectory() throws {
+        let prefix = try TestPrefix(
+            files: [
+                "nginx.conf": http("include sites/a.conf;"),
+                "sites/a.conf":
+                    "server { listen 80; auth_basic x; auth_basic_user_file users; location / {} location /v/ { auth_basic_user_file $arg_f; } }",
+            ])
+        let config = try prefix.load()
+        #expect(try settings(config, "/").0.authBasicUserFile?.source == prefix.conf + "users")
+        // A value starting with a variable is used as it evaluates.
+        #expect(try settings(config, "/v/").0.authBasicUserFile?.source == "$arg_f")
+    }
+
     @Test func placedBeforeAuthRequest() throws {
         let config = try load(
             http("server { listen 80; location / { auth_request /a; auth_basic x; auth_basic_user_file /u; } }"))
