@@ -64,6 +64,9 @@ import Testing
                 location /dir/ { auth_basic_user_file ROOT/html; }
                 location /var/ { auth_basic $arg_realm; }
                 location /file-var/ { auth_basic_user_file ROOT/$arg_f; }
+                location /custom/ { error_page 401 /public/denied.html; }
+                location /named/ { error_page 401 @denied; }
+                location @denied { auth_basic off; return 401 "named denial\n"; }
             }
         }
         """
@@ -71,7 +74,8 @@ import Testing
     static let files = [
         "html/index.html": "home\n", "html/public/f.txt": "public\n", "html/nested/f.txt": "nested\n",
         "html/nested/open/f.txt": "open\n", "html/other-realm/f.txt": "other\n", "html/missing/f.txt": "m\n",
-        "html/dir/f.txt": "d\n", "html/var/f.txt": "v\n", "html/file-var/f.txt": "fv\n",
+        "html/dir/f.txt": "d\n", "html/public/denied.html": "denied page\n", "html/custom/f.txt": "c\n",
+        "html/named/f.txt": "n\n", "html/var/f.txt": "v\n", "html/file-var/f.txt": "fv\n",
     ]
 
     func start() throws -> TestServer {
@@ -218,12 +222,19 @@ import Testing
             ("/public/f.txt", ""), ("/nested/open/f.txt", ""), ("/nested/f.txt", ""),
             ("/other-realm/f.txt", ""), ("/missing/f.txt", basic("alice:secret")),
             ("/dir/f.txt", basic("alice:secret")), ("/var/f.txt?realm=off", ""), ("/var/f.txt?realm=Z", ""),
+            ("/custom/f.txt", ""), ("/custom/f.txt", basic("alice:x")), ("/named/f.txt", ""),
             ("/file-var/f.txt?f=users", basic("alice:secret")),
         ]
         for (path, extra) in cases {
             let a = try get(nginxPort, path, extra: extra)
             let b = try get(s.port, path, extra: extra)
             #expect(a.status == b.status, "\(path) \(extra): nginx \(a.status), swiftginx \(b.status)")
+            // The built-in pages differ only in the signature line.
+            func page(_ r: HTTPResponse) -> String {
+                r.bodyText.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("<hr><center>") }.joined(
+                    separator: "\n")
+            }
+            #expect(page(a) == page(b), "\(path) \(extra) body")
             #expect(
                 a.header("WWW-Authenticate") == b.header("WWW-Authenticate"),
                 "\(path): nginx \(a.header("WWW-Authenticate") ?? "-"), swiftginx \(b.header("WWW-Authenticate") ?? "-")"
