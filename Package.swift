@@ -19,7 +19,8 @@ let package = Package(
         .executable(name: "swiftginx", targets: ["swiftginx"])
     ],
     targets: [
-        .target(name: "CSwiftginxShims"),
+        // libcrypt (libxcrypt): crypt_r for auth_basic password files.
+        .target(name: "CSwiftginxShims", linkerSettings: [.linkedLibrary("crypt")]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),

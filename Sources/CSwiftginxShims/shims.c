@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <crypt.h>
 #include "CSwiftginxShims.h"
 
 int swiftginx_epoll_create1(int flags) { return epoll_create1(flags); }
@@ -65,3 +66,9 @@ int swiftginx_spawn(const char *path, char *const argv[], int stdout_fd, int std
     execv(path, argv);
     _exit(127);
 }
+
+char *swiftginx_crypt_r(const char *phrase, const char *setting, void *data) {
+    return crypt_r(phrase, setting, (struct crypt_data *)data);
+}
+
+size_t swiftginx_crypt_data_size(void) { return sizeof(struct crypt_data); }

@@ -209,6 +209,17 @@ extension ConfigCompiler {
         case "satisfy":
             let any = try ConfigValues.choice(d, ["all": false, "any": true])
             level.setters.append { $0.satisfyAny = any }
+        case "auth_basic":
+            // A literal "off" is off here; with variables it is decided per request.
+            let realm = d.args[0] == "off" ? nil : try value(d.args[0], d)
+            level.setters.append { $0.authBasic = realm }
+        case "auth_basic_user_file":
+            // Relative to the main configuration file's directory (nginx's conf prefix),
+            // unless it starts with a variable (nginx then resolves it per request).
+            let text = d.args[0]
+            let dir = confPrefix ?? ConfigFiles.directory(of: d.file)
+            let file = try value(text.hasPrefix("$") ? text : ConfigFiles.resolve(text, against: dir), d)
+            level.setters.append { $0.authBasicUserFile = file }
         case "auth_request":
             let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)
             level.setters.append { $0.authRequest = uri }

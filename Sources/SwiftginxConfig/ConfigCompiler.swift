@@ -172,6 +172,10 @@ final class ConfigCompiler {
         main.prefix = prefix
     }
 
+    /// The main configuration file's directory (nginx's conf prefix), "/"-terminated;
+    /// nil: the directory of the file that holds the directive.
+    var confPrefix: String? = nil
+
     /// Resolves a path against the prefix (nginx's ngx_conf_full_name with the prefix).
     func fullPath(_ path: String) -> String { ConfigFiles.resolve(path, against: prefix) }
 

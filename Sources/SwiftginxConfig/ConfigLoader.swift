@@ -48,6 +48,7 @@ public enum ConfigLoader {
         }
         let compiler = ConfigCompiler(prefix: normalizedPrefix, environment: environment)
         compiler.defaultErrorLog = defaultErrorLog
+        compiler.confPrefix = parser.confPrefix
         // Directives read before a syntax error are still checked first, so the error
         // reported is the first in file order, as nginx (which handles each directive
         // as soon as it is read) reports it.

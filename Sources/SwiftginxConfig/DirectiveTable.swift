@@ -223,6 +223,8 @@ public enum DirectiveTable {
             DirectiveSpec("deny", [.http, .server, .location, .limitExcept], t1, repeatable: true),
             DirectiveSpec("limit_except", .location, .oneOrMore, block: .limitExcept),
             DirectiveSpec("satisfy", .httpAll, t1),
+            DirectiveSpec("auth_basic", [.http, .server, .location, .limitExcept], t1),
+            DirectiveSpec("auth_basic_user_file", [.http, .server, .location, .limitExcept], t1),
             DirectiveSpec("auth_request", .httpAll, t1),
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),

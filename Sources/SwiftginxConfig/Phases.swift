@@ -47,6 +47,8 @@ public enum PhaseStep: UInt8, Sendable {
     case rewrite
     /// `allow` / `deny` (access): the first rule that covers the client decides.
     case access
+    /// `auth_basic` (access): the Basic credentials checked against a password file.
+    case authBasic
     /// `auth_request` (access): a subrequest's 2xx allows, 401/403 deny, others 500.
     case authRequest
     /// With `satisfy any`, after the access phase: the denial kept, if no module allowed.
@@ -63,7 +65,7 @@ public enum PhaseStep: UInt8, Sendable {
         case .serverRewrite: .serverRewrite
         case .findConfig, .internalOnly, .bodySizeLimit: .findConfig
         case .rewrite: .rewrite
-        case .access, .authRequest: .access
+        case .access, .authBasic, .authRequest: .access
         case .postAccess: .postAccess
         case .tryFiles: .precontent
         case .upstreamStatus, .pass, .staticFiles: .content
@@ -98,6 +100,7 @@ extension Location {
         // auth_request.
         let accessSteps = steps.count
         if !s.accessRules.isEmpty { steps.append(.access) }
+        if s.authBasic != nil && s.authBasicUserFile != nil { steps.append(.authBasic) }
         if s.authRequest != nil { steps.append(.authRequest) }
         if s.satisfyAny && steps.count > accessSteps { steps.append(.postAccess) }
         if s.upstreamStatus {

@@ -464,6 +464,10 @@ public struct LocationSettings: Sendable {
     public var accessRules: [AccessRule] = []
     /// `satisfy any`: access is granted when any access module allows (default: all must).
     public var satisfyAny = false
+    /// `auth_basic realm` (nil: off; a value with variables that evaluates to "off" is
+    /// off for that request, as in nginx) and `auth_basic_user_file`.
+    public var authBasic: ComplexValue? = nil
+    public var authBasicUserFile: ComplexValue? = nil
     /// `auth_request uri`: the subrequest that decides access (nil: off).
     public var authRequest: ComplexValue? = nil
     /// `auth_request_set $name value`, evaluated in the subrequest after it answered.

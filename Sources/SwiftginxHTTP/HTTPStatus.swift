@@ -67,6 +67,8 @@ public enum HTTPStatus {
     static func pageTitle(_ code: Int) -> String? {
         switch code {
         case 302: return "302 Found"
+        // nginx's page says what the status line does not.
+        case 401: return "401 Authorization Required"
         case 301, 303, 307, 308, 400...406, 408...416, 421, 429, 500...505, 507:
             return "\(code) \(reasonPhrase(code))"
         case 494: return "400 Request Header Or Cookie Too Large"

@@ -17,6 +17,9 @@ import Testing
             location /inherit/deeper/ { allow all; }
         }
         location /read-only/ { limit_except GET { deny all; } }
+        location /write-auth/ {
+            limit_except GET { auth_basic "writers"; auth_basic_user_file PREFIXconf/users; }
+        }
         location /posting/ { limit_except GET POST { allow 10.0.0.1; deny all; } }
         """
 
@@ -47,6 +50,7 @@ import Testing
         "html/other-net/f.txt": "other\n", "html/inherit/f.txt": "inherit\n",
         "html/inherit/deeper/f.txt": "deeper\n", "html/any/f.txt": "any\n", "html/all/f.txt": "all\n",
         "html/none/f.txt": "none\n", "html/read-only/f.txt": "ro\n", "html/posting/f.txt": "post\n",
+        "html/write-auth/f.txt": "wa\n", "html/basic-any/f.txt": "basic-any\n", "conf/users": "alice:{PLAIN}secret\n",
     ]
 
     @Test func rulesDecideInOrderAndDeniedRequestsAre403WithNginxLogLine() throws {
@@ -86,6 +90,12 @@ import Testing
                 location /any/ { satisfy any; deny all; auth_request /auth; }
                 location /all/ { satisfy all; allow 127.0.0.1; auth_request /auth; }
                 location /none/ { satisfy any; allow 127.0.0.1; auth_request /auth; }
+                location /basic-any/ {
+                    satisfy any;
+                    auth_basic "staff";
+                    auth_basic_user_file PREFIXconf/users;
+                    auth_request /auth;
+                }
                 """)
         defer {
             s.stop()
@@ -103,6 +113,18 @@ import Testing
         #expect(try get(s.port, "/all/f.txt", extra: "Authorization: Bearer good\r\n").status == 200)
         // satisfy any with an allowed address: no credentials needed.
         #expect(try get(s.port, "/none/f.txt").bodyText == "none\n")
+        // auth_basic refuses the Bearer credentials (401 with its challenge), the auth
+        // view accepts them: allowed, and the challenge is not sent with the answer.
+        let either = try get(s.port, "/basic-any/f.txt", extra: "Authorization: Bearer good\r\n")
+        #expect(either.status == 200)
+        #expect(either.header("WWW-Authenticate") == nil)
+        // Basic credentials: auth_basic allows and the auth view is not asked.
+        let basic = try get(s.port, "/basic-any/f.txt", extra: "Authorization: Basic YWxpY2U6c2VjcmV0\r\n")
+        #expect(basic.status == 200)
+        // Neither: auth_basic's 401 and its challenge.
+        let neither = try get(s.port, "/basic-any/f.txt")
+        #expect(neither.status == 401)
+        #expect(neither.header("WWW-Authenticate") == "Basic realm=\"staff\"")
     }
 
     @Test func limitExceptAppliesItsBlockToOtherMethods() throws {
@@ -126,6 +148,17 @@ import Testing
         let put = try request(
             s.port, "PUT /posting/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         #expect(put.status == 403)
+        // auth_basic inside limit_except: reading is open, writing asks for a password.
+        #expect(try get(s.port, "/write-auth/f.txt").status == 200)
+        let write = try request(
+            s.port, "POST /write-auth/f.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(write.status == 401)
+        #expect(write.header("WWW-Authenticate") == "Basic realm=\"writers\"")
+        let authorized = try request(
+            s.port,
+            "POST /write-auth/f.txt HTTP/1.1\r\nHost: x\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n"
+                + "Content-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(authorized.status == 405)
         // Methods nginx does not know cannot be listed.
         try s.writeConfig(
             """

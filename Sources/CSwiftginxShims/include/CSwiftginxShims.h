@@ -37,4 +37,10 @@ int swiftginx_sock_nonblock(void);
 int swiftginx_o_tmpfile(void);
 int swiftginx_sock_cloexec(void);
 
+/* crypt_r(3) from libxcrypt: `data` is a zeroed buffer of swiftginx_crypt_data_size()
+   bytes owned by the caller. Returns the hash (inside `data`), a failure token ("*0")
+   for a setting the library does not know, or NULL. */
+char *swiftginx_crypt_r(const char *phrase, const char *setting, void *data);
+size_t swiftginx_crypt_data_size(void);
+
 #endif

@@ -1,6 +1,7 @@
 // nginx's access module (`allow` / `deny`) in the access phase: the location's rules
 // are checked in order and the first one that covers the client's address decides;
-// when none does, access is allowed. A denial is nginx's 403 with its error-log line
+// when none does, the module declines (the request goes on, but under `satisfy any`
+// another module must still allow it), as nginx's does. A denial is nginx's 403 with its error-log line
 // "access forbidden by rule". With `satisfy any` a denial is only remembered (see
 // Request.denyAccess): another access module allowing the request is enough.
 
@@ -19,7 +20,13 @@ enum AccessHandler {
             r.logError("access forbidden by rule")
             return r.denyAccess(403)
         }
-        r.trace?.note(allowed == true ? "access: allowed by rule" : "access: no rule covers the client, allowed")
+        guard allowed == true else {
+            // No rule covers the client: the module declines (nginx's NGX_DECLINED), which
+            // lets the request through but does not satisfy `satisfy any` by itself.
+            r.trace?.note("access: no rule covers the client")
+            return .next
+        }
+        r.trace?.note("access: allowed by rule")
         return r.accessGranted()
     }
 }
@@ -30,7 +37,31 @@ extension Request {
     func accessGranted() -> StepResult {
         guard let location, location.settings.satisfyAny else { return .next }
         accessCode = 0
+        // A challenge an earlier module added is not sent with an allowed answer (nginx
+        // disables the WWW-Authenticate header here).
+        if !carriedHeaders.isEmpty { dropCarriedHeader(Self.wwwAuthenticate) }
         return .nextPhase
+    }
+
+    private static let wwwAuthenticate = Array("www-authenticate".utf8)
+
+    /// Removes every `name` line from the header lines carried to the response.
+    func dropCarriedHeader(_ lowercasedName: [UInt8]) {
+        var kept: [UInt8] = []
+        var lineStart = 0
+        var i = 0
+        while i + 1 < carriedHeaders.count {
+            guard carriedHeaders[i] == 13 && carriedHeaders[i + 1] == 10 else {
+                i += 1
+                continue
+            }
+            let line = carriedHeaders[lineStart..<(i + 2)]
+            let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
+            if !asciiCaseEqual(line[line.startIndex..<colon], lowercasedName) { kept += line }
+            i += 2
+            lineStart = i
+        }
+        carriedHeaders = kept
     }
 
     /// An access module denied the request with `status` (401 or 403): answered at once

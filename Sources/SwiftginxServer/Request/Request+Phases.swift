@@ -134,6 +134,7 @@ extension Request {
             }
         case .access:
             return AccessHandler.run(self)
+        case .authBasic: return AuthBasicHandler.run(self)
         case .authRequest:
             guard let uri = location?.settings.authRequest else { return .next }
             return AuthRequestHandler.run(self, uri)

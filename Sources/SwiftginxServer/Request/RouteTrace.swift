@@ -25,6 +25,7 @@ final class RouteTrace {
         case .bodySizeLimit: break
         case .rewrite: note("phase rewrite: the location's rewrite directives")
         case .tryFiles: note("phase precontent: try_files")
+        case .authBasic: note("phase access: auth_basic")
         case .authRequest: note("phase access: auth_request")
         case .access: note("phase access: allow/deny")
         case .postAccess: note("phase post-access: satisfy any")

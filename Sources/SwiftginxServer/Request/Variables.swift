@@ -38,7 +38,7 @@ enum Variables {
         switch v {
         case .remoteAddr: out.append(r.remoteAddressText)
         case .remotePort: out.append(decimal: Int64(r.peer.port))
-        case .remoteUser: break
+        case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
         case .timeLocal: out.append(r.worker.clock.timeLocal)
         case .timeISO8601: out.append(r.worker.clock.timeISO8601)
         case .msec: out.append(seconds: r.worker.clock.milliseconds)
