@@ -197,6 +197,8 @@ extension ConfigCompiler {
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
+        // nginx ignores the argument of the pre-1.7.5 form (`stub_status on;`).
+        case "stub_status": level.stubStatus = true
         case "auth_request":
             let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)
             level.setters.append { $0.authRequest = uri }

@@ -51,6 +51,8 @@ public enum PhaseStep: UInt8, Sendable {
     case tryFiles
     /// Content handlers.
     case upstreamStatus
+    /// `stub_status`: nginx's connection and request counts as text.
+    case stubStatus
     case pass
     case staticFiles
 
@@ -61,7 +63,7 @@ public enum PhaseStep: UInt8, Sendable {
         case .rewrite: .rewrite
         case .authRequest: .access
         case .tryFiles: .precontent
-        case .upstreamStatus, .pass, .staticFiles: .content
+        case .upstreamStatus, .stubStatus, .pass, .staticFiles: .content
         }
     }
 }
@@ -90,7 +92,9 @@ extension Location {
         if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit) }
         if !s.rewrites.isEmpty { steps.append(.rewrite) }
         if s.authRequest != nil { steps.append(.authRequest) }
-        if s.upstreamStatus {
+        if s.stubStatus {
+            steps.append(.stubStatus)
+        } else if s.upstreamStatus {
             steps.append(.upstreamStatus)
         } else if s.pass != nil {
             steps.append(.pass)

@@ -460,6 +460,9 @@ public struct LocationSettings: Sendable {
     public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
+    /// `stub_status`: this location (or, at server level, a URI no location matches)
+    /// answers with the connection counts; like a content handler, not inherited.
+    public var stubStatus: Bool = false
     /// `auth_request uri`: the subrequest that decides access (nil: off).
     public var authRequest: ComplexValue? = nil
     /// `auth_request_set $name value`, evaluated in the subrequest after it answered.
