@@ -216,7 +216,7 @@ public enum DirectiveTable {
             DirectiveSpec("random", .upstream, .take([0, 1, 2])),
             DirectiveSpec("health_check", .location, .take([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])),
             DirectiveSpec("upstream_status", .location, noArgs),
-            DirectiveSpec("stub_status", [.server, .location], .take([0, 1])),
+            DirectiveSpec("stub_status", [.server, .location], .take([0, 1]), repeatable: true),
             DirectiveSpec("auth_request", .httpAll, t1),
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),

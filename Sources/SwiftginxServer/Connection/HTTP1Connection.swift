@@ -579,7 +579,14 @@ final class HTTP1Connection {
         switch state {
         case .closed: return
         case .sending, .active, .discardingBody, .lingering: stats.bump(stats.finished)
-        case .idle, .readingHead, .detectingTLS, .handshaking: if countedReading { endReading() }
+        case .handshaking: if countedReading { endReading() }
+        case .idle, .readingHead, .detectingTLS:
+            // A head cut short (timeout, client gone) was a request for nginx too.
+            if countedReading {
+                endReading()
+                stats.bump(stats.requests)
+                stats.bump(stats.finished)
+            }
         }
         state = .closed
         writer.releaseFile()
