@@ -220,6 +220,8 @@ extension ConfigCompiler {
             let dir = confPrefix ?? ConfigFiles.directory(of: d.file)
             let file = try value(text.hasPrefix("$") ? text : ConfigFiles.resolve(text, against: dir), d)
             level.setters.append { $0.authBasicUserFile = file }
+        // nginx ignores the argument of the pre-1.7.5 form (`stub_status on;`).
+        case "stub_status": level.stubStatus = true
         case "auth_request":
             let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)
             level.setters.append { $0.authRequest = uri }

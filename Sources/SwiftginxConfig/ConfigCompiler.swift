@@ -36,6 +36,8 @@ final class ConfigLevel {
     var uwsgiArrays = UpstreamLevelArrays()
     /// `proxy_pass` / `uwsgi_pass` of this level (not inherited by nested locations).
     var pass: PassBox? = nil
+    /// `stub_status` at this level (a content handler: not inherited, as `pass`).
+    var stubStatus = false
     /// `if` blocks of this location that hold more than rewrite directives.
     var ifLevels: [(ConfigLevel, IfLocation)] = []
     /// `limit_except`: the methods it lets through and the block's level.
@@ -78,6 +80,7 @@ final class ConfigLevel {
         proxyArrays.apply(to: &s.proxy)
         uwsgiArrays.apply(to: &s.uwsgi)
         s.pass = pass?.pass
+        s.stubStatus = stubStatus
         return s
     }
 }

@@ -57,6 +57,8 @@ public enum PhaseStep: UInt8, Sendable {
     case tryFiles
     /// Content handlers.
     case upstreamStatus
+    /// `stub_status`: nginx's connection and request counts as text.
+    case stubStatus
     case pass
     case staticFiles
 
@@ -68,7 +70,7 @@ public enum PhaseStep: UInt8, Sendable {
         case .access, .authBasic, .authRequest: .access
         case .postAccess: .postAccess
         case .tryFiles: .precontent
-        case .upstreamStatus, .pass, .staticFiles: .content
+        case .upstreamStatus, .stubStatus, .pass, .staticFiles: .content
         }
     }
 }
@@ -103,7 +105,9 @@ extension Location {
         if s.authBasic != nil && s.authBasicUserFile != nil { steps.append(.authBasic) }
         if s.authRequest != nil { steps.append(.authRequest) }
         if s.satisfyAny && steps.count > accessSteps { steps.append(.postAccess) }
-        if s.upstreamStatus {
+        if s.stubStatus {
+            steps.append(.stubStatus)
+        } else if s.upstreamStatus {
             steps.append(.upstreamStatus)
         } else if s.pass != nil {
             steps.append(.pass)

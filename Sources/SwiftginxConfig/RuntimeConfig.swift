@@ -468,6 +468,9 @@ public struct LocationSettings: Sendable {
     /// off for that request, as in nginx) and `auth_basic_user_file`.
     public var authBasic: ComplexValue? = nil
     public var authBasicUserFile: ComplexValue? = nil
+    /// `stub_status`: this location (or, at server level, a URI no location matches)
+    /// answers with the connection counts; like a content handler, not inherited.
+    public var stubStatus: Bool = false
     /// `auth_request uri`: the subrequest that decides access (nil: off).
     public var authRequest: ComplexValue? = nil
     /// `auth_request_set $name value`, evaluated in the subrequest after it answered.

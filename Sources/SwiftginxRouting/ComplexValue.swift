@@ -16,6 +16,7 @@ public enum Variable: Sendable, Hashable {
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate
+    case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
@@ -100,6 +101,8 @@ extension Variable {
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
         "upstream_header_time": .upstreamHeaderTime, "upstream_response_length": .upstreamResponseLength,
         "upstream_cache_status": .upstreamCacheStatus, "request_scheme": .scheme, "limit_rate": .limitRate,
+        "connections_active": .connectionsActive, "connections_reading": .connectionsReading,
+        "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.

@@ -29,6 +29,7 @@ public enum BuildInfo {
         let present = [
             "--with-pcre", "--with-pcre-jit", "--with-http_ssl_module", "--with-http_gzip_static_module",
             "--with-http_auth_request_module",
+            "--with-http_stub_status_module",
         ]
         return (present + absentModules.map { "--without-\($0)" }).joined(separator: " ")
     }

@@ -1,6 +1,6 @@
 // State shared by the master thread and every worker: the current configuration
 // generation (swapped atomically on reload), the stop request, the logs, and the
-// connection counter behind `$connection`.
+// connection counter behind `$connection`, and every worker's stub_status counters.
 
 import SwiftginxConfig
 import SwiftginxPosix
@@ -57,6 +57,8 @@ public final class ServerState: Sendable {
     public let errorLog: ErrorLog
     public let logFiles: LogFiles
     public let prefix: String
+    /// Every worker's connection counters (stub_status sums them).
+    private let workerStats = Mutex<[ConnectionStats]>([])
 
     init(generation: Generation, errorLog: ErrorLog, logFiles: LogFiles, prefix: String) {
         current = Mutex(generation)
@@ -72,6 +74,12 @@ public final class ServerState: Sendable {
     func requestStop(_ mode: StopMode) {
         _ = stop.max(mode.rawValue, ordering: .acquiringAndReleasing)
     }
+
+    /// A worker's counters, registered when it starts.
+    func register(_ stats: ConnectionStats) { workerStats.withLock { $0.append(stats) } }
+
+    /// The counters of every worker, summed (stub_status, `$connections_*`).
+    var connectionCounts: ConnectionCounts { ConnectionCounts(workerStats.withLock { $0 }) }
 
     /// The next connection number (`$connection`, `*N` in the error log).
     @inline(__always) func nextConnectionNumber() -> Int {

@@ -50,6 +50,8 @@ public final class Worker: @unchecked Sendable {
     /// Closed connection objects kept for reuse.
     var pool: [HTTP1Connection] = []
     var activeConnections = 0
+    /// This worker's stub_status counters (it is their only writer).
+    let stats = ConnectionStats()
     var slotGenerations: [UInt32] = []
     var timers = TimerHeap()
     var acceptPaused = false
@@ -93,6 +95,7 @@ public final class Worker: @unchecked Sendable {
         now = Clock.monotonicMilliseconds()
         try epoll.add(notifier.fd, .readable, token: Token.notifier)
         applyListeners(generation.listeners[index])
+        state.register(stats)
     }
 
     /// Wakes the worker to look at the shared state (new generation, stop).
@@ -297,6 +300,7 @@ public final class Worker: @unchecked Sendable {
         }
         connections[Int(slot)] = c
         activeConnections += 1
+        stats.bump(stats.accepted)
         c.start()
         if c.state == .closed { return c }
         do {
@@ -324,6 +328,7 @@ public final class Worker: @unchecked Sendable {
         connections[Int(c.slot)] = nil
         freeSlots.append(c.slot)
         activeConnections -= 1
+        stats.bump(stats.closed)
         if pool.count < 256 && !stopping { pool.append(c) }
         if acceptPaused && !stopping && activeConnections < workerConnections {
             acceptPaused = false

@@ -282,4 +282,35 @@ import Testing
         #expect(try loadError(http("server { add_header X $foo; }")) == "unknown \"foo\" variable in nginx.conf:3")
         #expect(try loadError(http("log_format a $foo;")) == "unknown \"foo\" variable in nginx.conf:3")
     }
+
+    @Test func stubStatusIsAContentHandlerNotInherited() throws {
+        // Both of nginx's forms (the argument of the old one is ignored, as nginx does);
+        // at server level it serves the URIs no location matches.
+        let prefix = try TestPrefix(
+            files: [
+                "nginx.conf": http(
+                    """
+                    server {
+                        listen 8080;
+                        stub_status;
+                        location / { }
+                        location = /s { stub_status on; }
+                        location = /t { stub_status; stub_status; proxy_set_header X y; }
+                    }
+                    """)
+            ])
+        let config = try prefix.load()
+        let server = config.listenGroups[0].defaultServer
+        #expect(server.serverLevelLocation.steps.last == .stubStatus)
+        #expect(try settings(config, "/").stubStatus == false)
+        #expect(server.locations.match("/")?.location.steps.last == .staticFiles)
+        #expect(server.locations.match("/s")?.location.steps.last == .stubStatus)
+        #expect(server.locations.match("/t")?.location.steps.last == .stubStatus)
+        #expect(PhaseStep.stubStatus.phase == .content)
+        #expect(Variable(name: "connections_waiting") == .connectionsWaiting)
+        #expect(
+            try loadError(http("server { location / { stub_status a b; } }"))
+                == "invalid number of arguments in \"stub_status\" directive in nginx.conf:3")
+        #expect(try loadError(http("stub_status;")) == "\"stub_status\" directive is not allowed here in nginx.conf:3")
+    }
 }

@@ -36,6 +36,7 @@ extension HTTP1Connection {
             let t = try TLSConnection(context: context, fd: fd)
             transport.tls = t
             state = .handshaking
+            beginReading()
             return true
         } catch {
             request.logError("\(error.message) while SSL handshaking", level: .alert)
@@ -50,6 +51,7 @@ extension HTTP1Connection {
         switch tls.handshake() {
         case .done:
             state = .readingHead
+            endReading()
             readReady = true
             return true
         case .wantRead, .wantWrite:

@@ -80,6 +80,9 @@ final class HTTP1Connection {
     var readReady = true
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
+    /// The worker's stub_status counters, and whether this connection is in `reading`.
+    let stats: ConnectionStats
+    var countedReading = false
     /// `$remote_addr`, formatted on first use for this connection.
     var remoteAddressCache: [UInt8]? = nil
     var remoteAddressText: [UInt8] {
@@ -100,6 +103,7 @@ final class HTTP1Connection {
         self.slot = slot
         self.slotGeneration = slotGeneration
         self.number = number
+        stats = worker.stats
         let local = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         localAddress = local
         group = HTTP1Connection.listenGroup(listener, local: local, config: worker.generation.config)
@@ -215,6 +219,7 @@ final class HTTP1Connection {
                         continue
                     case .incomplete:
                         parsedCount = input.readableCount
+                        if !countedReading { beginReading() }
                         if state == .idle {
                             state = .readingHead
                             worker.schedule(self, after: headerTimeout)
@@ -256,6 +261,8 @@ final class HTTP1Connection {
     /// A complete head: a new request on this connection.
     private func beginRequest() {
         requests += 1
+        if countedReading { endReading() }
+        stats.bump(stats.requests)
         refreshGroup()
         writer.beginResponse()
         state = .sending
@@ -267,6 +274,8 @@ final class HTTP1Connection {
     /// A head the parser refused: answer its status and close.
     private func rejectHead(_ e: RequestParseError) {
         requests += 1
+        if countedReading { endReading() }
+        stats.bump(stats.requests)
         request.head.headLength = 0
         writer.beginResponse()
         state = .sending
@@ -390,6 +399,7 @@ final class HTTP1Connection {
             close()
             return
         }
+        stats.bump(stats.finished)
         if !nodelaySet && request.tcpNodelay {
             try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             nodelaySet = true
@@ -566,7 +576,18 @@ final class HTTP1Connection {
     }
 
     func close() {
-        guard state != .closed else { return }
+        switch state {
+        case .closed: return
+        case .sending, .active, .discardingBody, .lingering: stats.bump(stats.finished)
+        case .handshaking: if countedReading { endReading() }
+        case .idle, .readingHead, .detectingTLS:
+            // A head cut short (timeout, client gone) was a request for nginx too.
+            if countedReading {
+                endReading()
+                stats.bump(stats.requests)
+                stats.bump(stats.finished)
+            }
+        }
         state = .closed
         writer.releaseFile()
         request.abandon()
@@ -577,6 +598,20 @@ final class HTTP1Connection {
         // close() removes the socket from epoll: no epoll_ctl needed.
         Socket.close(fd)
         worker.connectionClosed(self)
+    }
+
+    // MARK: stub_status counts
+
+    /// Part of a head has arrived (or the TLS handshake began): nginx's `Reading`. A
+    /// connection with no byte of its next request is `Waiting`, as in nginx.
+    func beginReading() {
+        countedReading = true
+        stats.bump(stats.reading)
+    }
+
+    func endReading() {
+        countedReading = false
+        stats.bump(stats.reading, by: -1)
     }
 
     // MARK: logging helpers

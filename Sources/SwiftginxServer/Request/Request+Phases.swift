@@ -151,6 +151,14 @@ extension Request {
             }
             UpstreamStatusHandler.serve(self, settings: location.settings)
             return .done
+        case .stubStatus:
+            guard let location else { return .done }
+            if let trace {
+                trace.note("handler: stub_status (connection and request counts)")
+                return .done
+            }
+            StubStatusHandler.serve(self, settings: location.settings)
+            return .done
         case .pass:
             guard let location, let pass = location.settings.pass else { return .done }
             if let trace {

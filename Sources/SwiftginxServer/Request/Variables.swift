@@ -101,6 +101,10 @@ enum Variables {
         case .sentHeader(let name): appendSentHeader(r, name, to: out)
         // No `limit_rate` is built: the rate is never limited, which nginx reports as 0.
         case .limitRate: out.append("0")
+        case .connectionsActive: out.append(decimal: Int64(r.worker.state.connectionCounts.active))
+        case .connectionsReading: out.append(decimal: Int64(r.worker.state.connectionCounts.reading))
+        case .connectionsWriting: out.append(decimal: Int64(r.worker.state.connectionCounts.writing))
+        case .connectionsWaiting: out.append(decimal: Int64(r.worker.state.connectionCounts.waiting))
         case .arg(let name): appendArgument(r, name, to: out)
         case .cookie(let name):
             if hasHead, let range = r.head.header(HeaderName.cookie, in: buf) {
