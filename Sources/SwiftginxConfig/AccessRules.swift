@@ -6,6 +6,16 @@
 
 import Glibc
 
+/// `real_ip_header`: where the realip module reads the client's address.
+public enum RealIPHeader: Sendable {
+    case xRealIP
+    case xForwardedFor
+    /// The address of a PROXY protocol header (`listen ... proxy_protocol`).
+    case proxyProtocol
+    /// Any other request header, by its lowercased name.
+    case field([UInt8])
+}
+
 public struct AccessRule: Sendable {
     public enum Match: Sendable {
         case all

@@ -206,6 +206,25 @@ extension ConfigCompiler {
             }
             if let warning { warnings.append(ConfigError(warning, file: d.file, line: d.line).description) }
             level.accessRules = (level.accessRules ?? []) + [rule]
+        case "set_real_ip_from":
+            var warning: String? = nil
+            guard let rule = AccessRule.parse(d.args[0], allow: true, warning: &warning) else {
+                throw d.error("invalid parameter \"\(d.args[0])\"")
+            }
+            if let warning { warnings.append(ConfigError(warning, file: d.file, line: d.line).description) }
+            level.realIPFrom = (level.realIPFrom ?? []) + [rule]
+        case "real_ip_header":
+            let header: RealIPHeader
+            switch d.args[0].lowercased() {
+            case "x-real-ip": header = .xRealIP
+            case "x-forwarded-for": header = .xForwardedFor
+            case "proxy_protocol": header = .proxyProtocol
+            default: header = .field(Array(d.args[0].lowercased().utf8))
+            }
+            level.setters.append { $0.realIPHeader = header }
+        case "real_ip_recursive":
+            let on = try ConfigValues.choice(d, ["on": true, "off": false])
+            level.setters.append { $0.realIPRecursive = on }
         case "satisfy":
             let any = try ConfigValues.choice(d, ["all": false, "any": true])
             level.setters.append { $0.satisfyAny = any }

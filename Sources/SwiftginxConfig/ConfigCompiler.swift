@@ -21,6 +21,7 @@ final class ConfigLevel {
     var addHeaders: [AddHeader]? = nil
     var authRequestSet: [AuthRequestSet]? = nil
     var accessRules: [AccessRule]? = nil
+    var realIPFrom: [AccessRule]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -69,6 +70,7 @@ final class ConfigLevel {
         if let addHeaders { s.addHeaders = addHeaders }
         if let authRequestSet { s.authRequestSet = authRequestSet }
         if let accessRules { s.accessRules = accessRules }
+        if let realIPFrom { s.realIPFrom = realIPFrom }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []

@@ -35,6 +35,11 @@ public enum HTTPPhase: Int, Sendable, Comparable {
 /// directives from the location (or server) it runs in, as nginx's phase handlers read
 /// their module's configuration, so a step is one byte to copy and to switch on.
 public enum PhaseStep: UInt8, Sendable {
+    /// The realip module with the server's settings (post-read).
+    case realIP
+    /// The realip module with the location's settings (preaccess), when the server's
+    /// did not already apply.
+    case realIPLocation
     /// Server level: rewrite, set, if, return before location matching.
     case serverRewrite
     /// Location matching (and the internal-redirect cycle limit, auto-redirects).
@@ -64,6 +69,8 @@ public enum PhaseStep: UInt8, Sendable {
 
     public var phase: HTTPPhase {
         switch self {
+        case .realIP: .postRead
+        case .realIPLocation: .preaccess
         case .serverRewrite: .serverRewrite
         case .findConfig, .internalOnly, .bodySizeLimit: .findConfig
         case .rewrite: .rewrite
@@ -86,8 +93,8 @@ extension PhaseStep {
 
 extension VirtualServer {
     /// The steps every request on this server starts with.
-    static func compileSteps(serverRewrites: [RewriteStep]) -> [PhaseStep] {
-        serverRewrites.isEmpty ? [.findConfig] : [.serverRewrite, .findConfig]
+    static func compileSteps(serverRewrites: [RewriteStep], realIP: Bool) -> [PhaseStep] {
+        (realIP ? [.realIP] : []) + (serverRewrites.isEmpty ? [.findConfig] : [.serverRewrite, .findConfig])
     }
 }
 
@@ -98,6 +105,7 @@ extension Location {
         if s.isInternal { steps.append(.internalOnly) }
         if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit) }
         if !s.rewrites.isEmpty { steps.append(.rewrite) }
+        if !s.realIPFrom.isEmpty { steps.append(.realIPLocation) }
         // nginx runs the access phase's handlers in this order: allow/deny, auth_basic,
         // auth_request.
         let accessSteps = steps.count

@@ -237,7 +237,8 @@ public final class VirtualServer: Sendable {
         self.serverRewrites = serverRewrites
         self.defaultSettings = defaultSettings
         self.serverLevelLocation = Location(pattern: "", prefix: "", settings: defaultSettings)
-        self.steps = VirtualServer.compileSteps(serverRewrites: serverRewrites)
+        self.steps = VirtualServer.compileSteps(
+            serverRewrites: serverRewrites, realIP: !defaultSettings.realIPFrom.isEmpty)
         self.stepBuffer = PhaseStep.buffer(steps)
     }
 
@@ -460,6 +461,11 @@ public struct LocationSettings: Sendable {
     public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
+    /// The realip module: `set_real_ip_from` (trusted addresses), `real_ip_header`,
+    /// `real_ip_recursive`.
+    public var realIPFrom: [AccessRule] = []
+    public var realIPHeader: RealIPHeader = .xRealIP
+    public var realIPRecursive = false
     /// `allow` / `deny` rules in order (the access module).
     public var accessRules: [AccessRule] = []
     /// `satisfy any`: access is granted when any access module allows (default: all must).

@@ -17,6 +17,7 @@ public enum Variable: Sendable, Hashable {
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
+    case realipRemoteAddr, realipRemotePort
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
@@ -103,6 +104,7 @@ extension Variable {
         "upstream_cache_status": .upstreamCacheStatus, "request_scheme": .scheme, "limit_rate": .limitRate,
         "connections_active": .connectionsActive, "connections_reading": .connectionsReading,
         "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
+        "realip_remote_addr": .realipRemoteAddr, "realip_remote_port": .realipRemotePort,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.

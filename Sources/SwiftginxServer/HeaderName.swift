@@ -4,6 +4,7 @@ enum HeaderName {
     static let authorization: [UInt8] = Array("authorization".utf8)
     static let via: [UInt8] = Array("via".utf8)
     static let xForwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
+    static let xRealIP: [UInt8] = Array("x-real-ip".utf8)
     static let userAgent: [UInt8] = Array("user-agent".utf8)
     static let acceptEncoding: [UInt8] = Array("accept-encoding".utf8)
     static let contentType: [UInt8] = Array("content-type".utf8)

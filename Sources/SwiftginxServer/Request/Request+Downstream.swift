@@ -14,8 +14,9 @@ extension Request {
     @inline(__always) var headBytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: input.base + headBase, count: input.writerIndex - headBase)
     }
-    var peer: SocketAddress { connection.peer }
-    var remoteAddressText: [UInt8] { connection.remoteAddressText }
+    /// The client's address: the connection's, or the one the realip module found.
+    var peer: SocketAddress { realAddress ?? connection.peer }
+    var remoteAddressText: [UInt8] { realAddressText ?? connection.remoteAddressText }
     var localAddress: SocketAddress? { connection.localAddress ?? Socket.localAddress(connection.fd) }
     var tls: TLSConnection? { connection.tls }
     var plainHTTPOnTLSPort: Bool { connection.plainHTTPOnTLSPort }

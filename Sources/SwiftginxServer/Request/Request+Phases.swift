@@ -132,6 +132,12 @@ extension Request {
                 }
                 return .next
             }
+        case .realIP:
+            guard let server else { return .next }
+            return RealIPHandler.run(self, server.defaultSettings)
+        case .realIPLocation:
+            guard let location else { return .next }
+            return RealIPHandler.run(self, location.settings)
         case .access:
             return AccessHandler.run(self)
         case .authBasic: return AuthBasicHandler.run(self)

@@ -93,6 +93,9 @@ final class Request {
     var subrequest: Subrequest? = nil
     /// Nesting depth of subrequests (nginx's limit is 50).
     var depth = 0
+    /// The client's address as the realip module found it (nil: the connection's).
+    var realAddress: SocketAddress? = nil
+    var realAddressText: [UInt8]? = nil
     /// With `satisfy any`: the denial an access module gave, answered after the access
     /// phase unless another module allows the request (0: none).
     var accessCode = 0
@@ -126,6 +129,10 @@ final class Request {
         expectContinue = false
         redirects = 0
         accessCode = 0
+        if realAddress != nil {
+            realAddress = nil
+            realAddressText = nil
+        }
         errorPageUsed = false
         headOnly = false
         keepAlive = true

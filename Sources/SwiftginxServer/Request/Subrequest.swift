@@ -59,6 +59,8 @@ extension Request {
         child.headBase = headBase
         child.connectionRequests = connectionRequests
         child.shuttingDown = shuttingDown
+        child.realAddress = realAddress
+        child.realAddressText = realAddressText
         child.parent = self
         child.isSubrequest = true
         child.depth = depth + 1

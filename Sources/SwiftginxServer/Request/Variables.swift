@@ -37,7 +37,12 @@ enum Variables {
         let buf = r.headBytes
         switch v {
         case .remoteAddr: out.append(r.remoteAddressText)
-        case .remotePort: out.append(decimal: Int64(r.peer.port))
+        case .remotePort:
+            // No port (a realip address given without one) is empty, as nginx prints it.
+            let port = r.peer.port
+            if port > 0 { out.append(decimal: Int64(port)) }
+        case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
+        case .realipRemotePort: out.append(decimal: Int64(r.connection.peer.port))
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
         case .timeLocal: out.append(r.worker.clock.timeLocal)
         case .timeISO8601: out.append(r.worker.clock.timeISO8601)
