@@ -74,18 +74,24 @@ final class Transport {
         Socket.shutdownWrite(fd)
     }
 
-    private func map(_ r: TLSConnection.Result, call: String) throws(SystemError) -> IOResult<Int> {
+    @inline(__always) private func map(_ r: TLSConnection.Result, call: StaticString) throws(SystemError)
+        -> IOResult<Int>
+    {
         switch r {
         case .done(let n): return .processed(n)
         case .wantRead, .wantWrite: return .wouldBlock
         case .closed: return .processed(0)
-        case .failed(let e):
-            if let client {
-                client.logInfo("\(e.message) while processing SSL connection")
-            } else if let upstream {
-                upstream.owner?.request.logInfo("\(e.message) while talking to upstream")
-            }
-            throw SystemError(call, errno: EPROTO)
+        case .failed(let e): throw failure(e, call: call)
         }
+    }
+
+    /// Logs a failed TLS call through the owner (kept out of line: the hot path stays small).
+    @inline(never) private func failure(_ e: TLSError, call: StaticString) -> SystemError {
+        if let client {
+            client.logInfo("\(e.message) while processing SSL connection")
+        } else if let upstream {
+            upstream.owner?.request.logInfo("\(e.message) while talking to upstream")
+        }
+        return SystemError("\(call)", errno: EPROTO)
     }
 }
