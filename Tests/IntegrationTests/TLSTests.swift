@@ -130,6 +130,41 @@ struct TestPKI {
         #expect(s.waitForFile("logs/tls.log", containing: "TLSv1.3 . https on \"localhost\""))
     }
 
+    /// A record that does not decrypt, after the handshake: the connection is closed and
+    /// the OpenSSL failure is logged as nginx logs it ("... while processing SSL connection").
+    @Test func aCorruptRecordIsLoggedWithTheConnectionsContext() throws {
+        let pki = try TestPKI()
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    \(pki.certificate("rsa"))
+                    location / { return 200 "ok\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        let script = """
+            import os, socket, ssl, sys
+            ctx = ssl.create_default_context(cafile=sys.argv[2])
+            ctx.check_hostname = False
+            raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+            tls = ctx.wrap_socket(raw, server_hostname="localhost")
+            tls.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            print(tls.recv(4096).split(b"\\r\\n")[0].decode())
+            os.write(tls.fileno(), b"\\x17\\x03\\x03\\x00\\x20" + b"\\x00" * 32)
+            try:
+                print("closed" if tls.recv(4096) == b"" else "data")
+            except (ssl.SSLError, OSError) as e:
+                print("closed")
+            """
+        let r = try runCommand(["/usr/bin/python3", "-c", script, String(s.port), pki.path("ca.pem")])
+        #expect(r.stdout == "HTTP/1.1 200 OK\nclosed\n", "\(r.stdout) \(r.stderr)")
+        #expect(
+            s.waitForFile("logs/error.log", containing: "while processing SSL connection, client: 127.0.0.1"),
+            "\(s.read("logs/error.log"))")
+    }
+
     @Test func plainHTTPWithoutErrorPageGetsNginxs400() throws {
         let pki = try TestPKI()
         let s = try start(

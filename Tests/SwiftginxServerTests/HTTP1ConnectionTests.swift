@@ -138,6 +138,27 @@ import Testing
         #expect(d.statuses == [200])
     }
 
+    /// A keep-alive connection whose next head is cut short: the log line must not name
+    /// (or read) the previous request, whose bytes are gone from the buffer.
+    @Test func aHeadCutShortAfterAKeepAliveRequestIsLoggedWithoutTheOldRequest() throws {
+        let h = try harness()
+        let c = try h.connect()
+        // The first head is long, its Host field last: its ranges reach far past the
+        // short second head.
+        c.send("GET /a.txt HTTP/1.1\r\nX-Long: \(String(repeating: "x", count: 300))\r\nHost: x\r\n\r\n")
+        h.run { c.read() >= 0 && c.statuses == [200] }
+        #expect(c.connection.state == .idle)
+        c.send("GET /b.txt HTTP/1.1\r\nHo")
+        h.turn()
+        #expect(c.connection.state == .readingHead)
+        c.close()
+        h.run { h.worker.activeConnections == 0 }
+        #expect(h.worker.activeConnections == 0)
+        let line = h.errorLog.split(separator: "\n").first { $0.contains("prematurely closed") }
+        #expect(line != nil, "\(h.errorLog)")
+        #expect(line.map { !$0.contains("/a.txt") } == true, "\(line ?? "")")
+    }
+
     @Test func aBadHeadIsAnswered400AndTheConnectionCloses() throws {
         let h = try harness()
         let c = try h.connect()

@@ -395,6 +395,9 @@ final class HTTP1Connection {
 
     /// Ready for the next request on this connection.
     func nextRequest() {
+        // The finished request's head is about to be overwritten (or cleared, compacted):
+        // nothing may read its ranges any more (a log line would point past the buffer).
+        request.head.headLength = 0
         if shuttingDown {
             close()
             return
@@ -478,6 +481,9 @@ final class HTTP1Connection {
                 bodyRemaining -= Int64(take)
                 if bodyRemaining == 0 { return true }
             }
+            // The head's bytes go with the buffer's compaction: log lines from here on do
+            // not name the request.
+            request.head.headLength = 0
             if input.readableCount == 0 { input.clear() } else { input.compact() }
             input.reserve(4096)
             do {

@@ -180,7 +180,9 @@ final class Request {
     func clientSuffix() -> String {
         var s = ", client: \(peer.host)"
         if let server { s += ", server: \(server.primaryName)" }
-        if head.headLength > 0 {
+        // Only a head whose bytes are still in the buffer is named (bad input or a late
+        // failure must never make a log line read out of bounds).
+        if head.headLength > 0 && headBase >= 0 && headBase + head.headLength <= input.writerIndex {
             let b = headBytes
             s += ", request: \"\(String(decoding: b[head.requestLine], as: UTF8.self))\""
             if let h = head.host { s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\"" }
