@@ -225,6 +225,41 @@ extension ConfigCompiler {
         case "real_ip_recursive":
             let on = try ConfigValues.choice(d, ["on": true, "off": false])
             level.setters.append { $0.realIPRecursive = on }
+        case "limit_conn_zone":
+            guard let zoneArg = d.args.dropFirst().first(where: { $0.hasPrefix("zone=") }) else {
+                throw d.error("no zone in \"limit_conn_zone\"")
+            }
+            let spec = zoneArg.dropFirst("zone=".count)
+            guard let colon = spec.lastIndex(of: ":"), colon != spec.startIndex else {
+                throw d.error("invalid zone size \"\(zoneArg)\"")
+            }
+            let name = String(spec[..<colon])
+            guard let size = ConfigValues.size(String(spec[spec.index(after: colon)...])), size >= 8192 else {
+                throw d.error("zone \"\(name)\" is too small")
+            }
+            for extra in d.args.dropFirst() where !extra.hasPrefix("zone=") {
+                throw d.error("invalid parameter \"\(extra)\"")
+            }
+            if limitConnZones[name] != nil { throw d.error("duplicate zone \"\(name)\"") }
+            limitConnZones[name] = LimitConnZoneConfig(name: name, key: try value(d.args[0], d), size: size)
+        case "limit_conn":
+            guard let n = Int(d.args[1]), n > 0 else {
+                throw d.error("invalid number of connections \"\(d.args[1])\"")
+            }
+            limitConnUses.append(d)
+            level.limitConns = (level.limitConns ?? []) + [LimitConnRule(zone: d.args[0], number: n)]
+        case "limit_conn_status":
+            guard let code = Int(d.args[0]), code >= 400 && code <= 599 else {
+                throw d.error("value must be between 400 and 599")
+            }
+            level.setters.append { $0.limitConnStatus = code }
+        case "limit_conn_log_level":
+            let lvl = try ConfigValues.choice(
+                d, ["info": LogLevel.info, "notice": .notice, "warn": .warn, "error": .error])
+            level.setters.append { $0.limitConnLogLevel = lvl }
+        case "limit_conn_dry_run":
+            let on = try ConfigValues.choice(d, ["on": true, "off": false])
+            level.setters.append { $0.limitConnDryRun = on }
         case "satisfy":
             let any = try ConfigValues.choice(d, ["all": false, "any": true])
             level.setters.append { $0.satisfyAny = any }

@@ -22,6 +22,7 @@ final class ConfigLevel {
     var authRequestSet: [AuthRequestSet]? = nil
     var accessRules: [AccessRule]? = nil
     var realIPFrom: [AccessRule]? = nil
+    var limitConns: [LimitConnRule]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -71,6 +72,7 @@ final class ConfigLevel {
         if let authRequestSet { s.authRequestSet = authRequestSet }
         if let accessRules { s.accessRules = accessRules }
         if let realIPFrom { s.realIPFrom = realIPFrom }
+        if let limitConns { s.limitConns = limitConns }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []
@@ -150,6 +152,9 @@ final class ConfigCompiler {
     /// `map` blocks by variable name.
     var maps: [String: VariableMap] = [:]
     var splits: [String: SplitClients] = [:]
+    var limitConnZones: [String: LimitConnZoneConfig] = [:]
+    /// `limit_conn` lines, checked against the zones once the whole file is read.
+    var limitConnUses: [ConfigDirective] = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -207,6 +212,10 @@ final class ConfigCompiler {
         if complete && !sawEvents { throw ConfigError("no \"events\" section in configuration") }
         try resolvePasses()
         try resolveHealthChecks()
+        for d in limitConnUses where limitConnZones[d.args[0]] == nil {
+            // nginx's wording: the zone was only referenced, so it has no size.
+            throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
+        }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
         if main.errorLogs.isEmpty {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
@@ -215,7 +224,8 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, upstreams: allUpstreams, healthChecks: healthChecks,
+            maps: maps, splits: splits, limitConnZones: limitConnZones, upstreams: allUpstreams,
+            healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }
 

@@ -50,6 +50,8 @@ public enum PhaseStep: UInt8, Sendable {
     case bodySizeLimit
     /// The location's rewrite module steps.
     case rewrite
+    /// `limit_conn` (preaccess): requests in progress per key, per zone.
+    case limitConn
     /// `allow` / `deny` (access): the first rule that covers the client decides.
     case access
     /// `auth_basic` (access): the Basic credentials checked against a password file.
@@ -70,7 +72,7 @@ public enum PhaseStep: UInt8, Sendable {
     public var phase: HTTPPhase {
         switch self {
         case .realIP: .postRead
-        case .realIPLocation: .preaccess
+        case .realIPLocation, .limitConn: .preaccess
         case .serverRewrite: .serverRewrite
         case .findConfig, .internalOnly, .bodySizeLimit: .findConfig
         case .rewrite: .rewrite
@@ -106,6 +108,7 @@ extension Location {
         if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit) }
         if !s.rewrites.isEmpty { steps.append(.rewrite) }
         if !s.realIPFrom.isEmpty { steps.append(.realIPLocation) }
+        if !s.limitConns.isEmpty { steps.append(.limitConn) }
         // nginx runs the access phase's handlers in this order: allow/deny, auth_basic,
         // auth_request.
         let accessSteps = steps.count

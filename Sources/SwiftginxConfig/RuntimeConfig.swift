@@ -16,6 +16,8 @@ public final class RuntimeConfig: Sendable {
     public let maps: [String: VariableMap]
     /// `split_clients` blocks by the variable they define.
     public let splits: [String: SplitClients]
+    /// `limit_conn_zone` zones by name.
+    public let limitConnZones: [String: LimitConnZoneConfig]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -38,7 +40,7 @@ public final class RuntimeConfig: Sendable {
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
-        splits: [String: SplitClients] = [:],
+        splits: [String: SplitClients] = [:], limitConnZones: [String: LimitConnZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
@@ -51,6 +53,7 @@ public final class RuntimeConfig: Sendable {
         self.main = main
         self.maps = maps
         self.splits = splits
+        self.limitConnZones = limitConnZones
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings
@@ -461,6 +464,11 @@ public struct LocationSettings: Sendable {
     public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
+    /// The limit_conn module: the limits in order, and what a refused request gets.
+    public var limitConns: [LimitConnRule] = []
+    public var limitConnStatus = 503
+    public var limitConnLogLevel: LogLevel = .error
+    public var limitConnDryRun = false
     /// The realip module: `set_real_ip_from` (trusted addresses), `real_ip_header`,
     /// `real_ip_recursive`.
     public var realIPFrom: [AccessRule] = []

@@ -186,7 +186,8 @@ public final class Server {
             for w in tls.warnings { state.errorLog.log(.warn, w) }
             generationNumber += 1
             let generation = Generation(
-                number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles, tls: tls)
+                number: generationNumber, config: config, listeners: listeners, accessLogFiles: accessFiles, tls: tls,
+                previous: state.generation)
             state.publish(generation)
             for w in workers { w.wake() }
             housekeeping?.replace(with: HousekeepingWork(generation: generation, log: state.errorLog))

@@ -24,13 +24,16 @@ public final class Generation: Sendable {
     let peerTables: [PeerTable]
     /// TLS contexts of the servers and `ssl` addresses.
     let tls: TLSContexts
+    /// limit_conn zones by name (shared by the workers; kept across reloads when unchanged).
+    let limitConnZones: [String: LimitConnZone]
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
-        tls: TLSContexts = TLSContexts()
+        tls: TLSContexts = TLSContexts(), previous: Generation? = nil
     ) {
         self.number = number
         self.tls = tls
+        self.limitConnZones = LimitConnZone.zones(config, previous: previous?.limitConnZones ?? [:])
         self.peerTables = config.upstreams.map { g in
             PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
         }

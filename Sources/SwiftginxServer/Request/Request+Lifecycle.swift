@@ -34,6 +34,7 @@ extension Request {
     func finalize() {
         if isSubrequest { return }
         worker.writeAccessLog(self)
+        releaseConnections()
     }
 
     /// The connection closed under the request.
@@ -45,6 +46,7 @@ extension Request {
             subrequest = nil
         }
         if let proxy { proxy.close() }
+        releaseConnections()
         activeContent = .none
     }
 

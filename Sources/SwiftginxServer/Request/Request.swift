@@ -93,6 +93,10 @@ final class Request {
     var subrequest: Subrequest? = nil
     /// Nesting depth of subrequests (nginx's limit is 50).
     var depth = 0
+    /// Places held in limit_conn zones (given back when the request is logged), and
+    /// `$limit_conn_status`.
+    var heldConnections: [(LimitConnZone, [UInt8])] = []
+    var limitConnStatus = LimitConnHandler.Status.none
     /// The client's address as the realip module found it (nil: the connection's).
     var realAddress: SocketAddress? = nil
     var realAddressText: [UInt8]? = nil
@@ -129,6 +133,7 @@ final class Request {
         expectContinue = false
         redirects = 0
         accessCode = 0
+        limitConnStatus = .none
         if realAddress != nil {
             realAddress = nil
             realAddressText = nil

@@ -41,6 +41,7 @@ enum Variables {
             // No port (a realip address given without one) is empty, as nginx prints it.
             let port = r.peer.port
             if port > 0 { out.append(decimal: Int64(port)) }
+        case .limitConnStatus: out.append(r.limitConnStatus.text)
         case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
         case .realipRemotePort: out.append(decimal: Int64(r.connection.peer.port))
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
