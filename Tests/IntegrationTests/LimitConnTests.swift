@@ -95,6 +95,35 @@ import Testing
         #expect(try slow.readResponse().status == 200)
     }
 
+    @Test func aReloadThatKeepsTheZoneKeepsItsCounts() throws {
+        let b = try EchoBackend()
+        let s = try start(b)
+        defer {
+            s.stop()
+            b.stop()
+        }
+        let slow = try startSlow(s.port, "/slow/")
+        // Reload the same configuration with a marker: the new generation serves, and the
+        // zone (same size and key) still counts the slow request.
+        let config = s.read("conf/swiftginx.conf")
+        try s.writeConfig(
+            config.replacingOccurrences(of: "root html;", with: "root html; add_header X-Generation two always;"))
+        s.signal(SIGHUP)
+        var afterReload: HTTPResponse? = nil
+        for _ in 0..<50 {
+            let r = try get(s.port, "/files/f.txt")
+            if r.header("X-Generation") == "two" {
+                afterReload = r
+                break
+            }
+            usleep(10_000)
+        }
+        let r = try #require(afterReload, "the reload did not take effect")
+        #expect(r.status == 503)
+        #expect(try slow.readResponse().status == 200)
+        #expect(try get(s.port, "/files/f.txt").status == 200)
+    }
+
     @Test func anUndefinedZoneIsRefusedAsNginxDoes() throws {
         let s = try TestServer(
             config: """
