@@ -48,18 +48,11 @@ extension Request {
     /// Removes every `name` line from the header lines carried to the response.
     func dropCarriedHeader(_ lowercasedName: [UInt8]) {
         var kept: [UInt8] = []
-        var lineStart = 0
-        var i = 0
-        while i + 1 < carriedHeaders.count {
-            guard carriedHeaders[i] == 13 && carriedHeaders[i + 1] == 10 else {
-                i += 1
-                continue
+        carriedHeaders.withUnsafeBytes { bytes in
+            ResponseHeadScan.forEachLine(in: bytes) { line, colon in
+                let name = bytes[line.lowerBound..<(colon ?? line.upperBound)]
+                if !asciiCaseEqual(name, lowercasedName) { kept += bytes[line.lowerBound..<(line.upperBound + 2)] }
             }
-            let line = carriedHeaders[lineStart..<(i + 2)]
-            let colon = line.firstIndex(of: UInt8(ascii: ":")) ?? line.endIndex
-            if !asciiCaseEqual(line[line.startIndex..<colon], lowercasedName) { kept += line }
-            i += 2
-            lineStart = i
         }
         carriedHeaders = kept
     }

@@ -126,26 +126,31 @@ enum ResponseHeadScan {
         of lowercasedName: [UInt8], in head: UnsafeRawBufferPointer, underscoresAsDashes: Bool,
         _ body: (UnsafeRawBufferPointer) -> Void
     ) {
+        forEachLine(in: head) { line, colon in
+            guard let colon else { return }
+            let name = head[line.lowerBound..<colon]
+            let matches =
+                underscoresAsDashes
+                ? asciiCaseEqual(name.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : $0 }, lowercasedName)
+                : asciiCaseEqual(name, lowercasedName)
+            guard matches else { return }
+            var v = colon + 1
+            while v < line.upperBound && head[v] == 32 { v += 1 }
+            body(UnsafeRawBufferPointer(rebasing: head[v..<line.upperBound]))
+        }
+    }
+
+    /// Calls `body` with every CRLF-terminated line (its range without the CRLF) and the
+    /// position of its first ':' (nil when it has none).
+    static func forEachLine(in bytes: UnsafeRawBufferPointer, _ body: (Range<Int>, Int?) -> Void) {
         var lineStart = 0
         var i = 0
-        while i + 1 < head.count {
-            guard head[i] == 13 && head[i + 1] == 10 else {
+        while i + 1 < bytes.count {
+            guard bytes[i] == 13 && bytes[i + 1] == 10 else {
                 i += 1
                 continue
             }
-            let line = head[lineStart..<i]
-            if let colon = line.firstIndex(of: UInt8(ascii: ":")) {
-                let name = line[line.startIndex..<colon]
-                let matches =
-                    underscoresAsDashes
-                    ? asciiCaseEqual(name.map { $0 == UInt8(ascii: "_") ? UInt8(ascii: "-") : $0 }, lowercasedName)
-                    : asciiCaseEqual(name, lowercasedName)
-                if matches {
-                    var v = colon + 1
-                    while v < i && head[v] == 32 { v += 1 }
-                    body(UnsafeRawBufferPointer(rebasing: head[v..<i]))
-                }
-            }
+            body(lineStart..<i, bytes[lineStart..<i].firstIndex(of: UInt8(ascii: ":")))
             i += 2
             lineStart = i
         }
