@@ -221,10 +221,10 @@ public final class VirtualServer: Sendable {
     /// URIs answered with a 301 to themselves plus "/": prefix locations ending in "/"
     /// that proxy (nginx's auto_redirect), without the slash.
     public let autoRedirects: Set<String>
-    /// The handlers every request on this server starts with (see Phases.swift).
-    public let steps: [PhaseStep]
-    /// The same steps in memory of their own (see `Location.stepBuffer`).
+    /// The handlers every request on this server starts with (see Phases.swift), in
+    /// memory of their own (see `Location.stepBuffer`).
     nonisolated(unsafe) public let stepBuffer: UnsafeBufferPointer<PhaseStep>
+    public var steps: [PhaseStep] { Array(stepBuffer) }
 
     public init(
         serverNames: [String], settings: ServerSettings, locations: LocationIndex<Location>,
@@ -240,9 +240,8 @@ public final class VirtualServer: Sendable {
         self.serverRewrites = serverRewrites
         self.defaultSettings = defaultSettings
         self.serverLevelLocation = Location(pattern: "", prefix: "", settings: defaultSettings)
-        self.steps = VirtualServer.compileSteps(
-            serverRewrites: serverRewrites, realIP: !defaultSettings.realIPFrom.isEmpty)
-        self.stepBuffer = PhaseStep.buffer(steps)
+        self.stepBuffer = PhaseStep.buffer(
+            VirtualServer.compileSteps(serverRewrites: serverRewrites, realIP: !defaultSettings.realIPFrom.isEmpty))
     }
 
     deinit { stepBuffer.deallocate() }
@@ -580,11 +579,11 @@ public final class Location: Sendable {
     public let settings: LocationSettings
     /// A `~`/`~*` location: there `alias` is the whole file path (with captures), as in nginx.
     public let isRegex: Bool
-    /// The handlers a request runs in this location, by phase (see Phases.swift).
-    public let steps: [PhaseStep]
-    /// The same steps in memory of their own, read without reference counting by the
-    /// request that holds this location.
+    /// The handlers a request runs in this location, by phase (see Phases.swift), in
+    /// memory of their own: read without reference counting by the request that holds
+    /// this location.
     nonisolated(unsafe) public let stepBuffer: UnsafeBufferPointer<PhaseStep>
+    public var steps: [PhaseStep] { Array(stepBuffer) }
     /// `limit_except`: requests with another method run with the block's location.
     public let limitExcept: LimitExcept?
 
@@ -594,8 +593,7 @@ public final class Location: Sendable {
         self.settings = settings
         self.limitExcept = limitExcept
         self.isRegex = pattern.hasPrefix("~")
-        self.steps = Location.compileSteps(settings)
-        self.stepBuffer = PhaseStep.buffer(steps)
+        self.stepBuffer = PhaseStep.buffer(Location.compileSteps(settings))
     }
 
     deinit { stepBuffer.deallocate() }

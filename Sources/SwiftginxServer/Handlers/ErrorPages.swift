@@ -2,8 +2,8 @@
 // redirect, a named location, a URL by redirect, `=code` overrides), nginx's
 // built-in pages for every status (495-497 sent as 400 with their own text), and
 // the TLS checks nginx makes on a request that came over an `ssl` address. A
-// namespace of functions taking the request; the request keeps `respondError`,
-// `sendDefaultPage` and `writeDefaultPage` as forwarders for the content handlers.
+// namespace of functions taking the request; the request keeps `respondError` and
+// `writeDefaultPage` as forwarders for the content handlers.
 
 import SwiftginxConfig
 import SwiftginxHTTP

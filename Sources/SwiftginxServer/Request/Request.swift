@@ -212,10 +212,6 @@ final class Request {
         ErrorPages.respond(self, status)
     }
 
-    @inline(__always) func sendDefaultPage(_ status: Int) {
-        ErrorPages.sendDefault(self, status)
-    }
-
     @inline(__always) func writeDefaultPage(
         _ status: Int, title: String? = nil, settings: LocationSettings?, pageCode: Int? = nil,
         extra: (ByteBuffer) -> Void = { _ in }

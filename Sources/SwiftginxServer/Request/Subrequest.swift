@@ -1,5 +1,6 @@
 // Subrequests: an internal Request whose answer goes to its parent instead of the
-// client — its status and headers, and its body in memory — as nginx's
+// client — its status and headers (its body stays in its writer's memory; nothing reads
+// it yet, auth_request drops it) — as nginx's
 // ngx_http_subrequest. The parent's phase handler starts one and suspends; the
 // subrequest runs its own phases (location matching, rewrites, content: a static
 // file, a proxy exchange, ...) on the same connection; when it has answered, the
@@ -23,23 +24,10 @@ final class Subrequest {
     /// The answer's status.
     var status: Int { request.status }
 
-    /// A header of the answer, from the head it wrote (nil when absent).
+    /// A header of the answer, from the head it wrote (nil when absent; a subrequest's
+    /// head is always kept, see Request.finishHead).
     func header(_ lowercasedName: String) -> [UInt8]? {
-        let head = request.writer.lastResponseHead.isEmpty ? currentHead() : request.writer.lastResponseHead
-        return ResponseHeadScan.value(of: Array(lowercasedName.utf8), in: head)
-    }
-
-    /// The body bytes it produced in memory.
-    var body: [UInt8] {
-        let w = request.writer
-        let start = w.responseStart + w.responseHeadLength
-        guard w.output.writerIndex > start else { return [] }
-        return Array(UnsafeRawBufferPointer(start: w.output.base + start, count: w.output.writerIndex - start))
-    }
-
-    private func currentHead() -> [UInt8] {
-        let w = request.writer
-        return Array(UnsafeRawBufferPointer(start: w.output.base + w.responseStart, count: w.responseHeadLength))
+        ResponseHeadScan.value(of: Array(lowercasedName.utf8), in: request.writer.lastResponseHead)
     }
 }
 
