@@ -2,13 +2,18 @@
 // (Host, Content-Length, Transfer-Encoding, Connection, Expect, Upgrade), with nginx's
 // error texts and status codes and RFC 9112's strict rules against request smuggling.
 //
-// How it works: the head is consumed one CRLF-terminated line at a time. Each call resumes
+// How it works: the head is consumed one line at a time. Each call resumes
 // at the line where the previous call stopped, so feeding a growing buffer costs O(new
 // bytes), and because a line is judged only once it is complete (limits are checked by
 // byte position), the result is the same however the bytes are split across reads.
 //
 // Deliberate choices (documented deviations from nginx, all stricter):
-// * Bare LF or bare CR anywhere in the head → 400 (nginx accepts LF-only lines).
+// * Line endings: a head ends its lines with CRLF, or — as RFC 9112 §2.2 allows and nginx,
+//   h2o and HAProxy accept — with a bare LF throughout. The request line's terminator sets
+//   the head's style; a line that then ends the other way (a bare LF in a CRLF head, a CR
+//   in an LF head) is a mixed head → 400, because two parsers can split it differently.
+//   A bare CR anywhere → 400. Empty lines before the request line are skipped whichever
+//   way they end. (Chunked framing stays CRLF-only: see ChunkedDecoder.)
 // * Exactly one SP between method, target and version; nothing after the version
 //   (nginx allows several spaces). No HTTP/0.9 (a request line without a version → 400).
 // * A header name byte outside RFC 9110's tchar (including obs-text such as 0x85) → 400.
@@ -123,6 +128,11 @@ public struct RequestParser: Sendable {
     @usableFromInline var connectionKeepAlive = false
     @usableFromInline var connectionUpgrade = false
     @usableFromInline var expect100 = false
+    /// The head's line-ending style, set by the request line's terminator.
+    @usableFromInline var lineEnding: LineEnding = .unknown
+
+    @usableFromInline
+    enum LineEnding: UInt8, Sendable { case unknown, crlf, lf }
 
     public init(options: RequestParserOptions = RequestParserOptions()) {
         self.options = options
@@ -143,6 +153,7 @@ public struct RequestParser: Sendable {
         connectionKeepAlive = false
         connectionUpgrade = false
         expect100 = false
+        lineEnding = .unknown
     }
 
     /// Parses (more of) the request head in `buf`, which starts at the first byte of the
@@ -180,24 +191,27 @@ public struct RequestParser: Sendable {
                 }
                 return fail(limitError(at: i, lineLimit: lineLimit, inRequestLine: inRequestLine))
             }
+            let lineEnd: Int
             if buf[i] == ASCII.lf {
-                return fail(
-                    .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
-            }
-            let lf = i &+ 1
-            if lf >= lineEndLimit {
-                return fail(limitError(at: lf, lineLimit: lineLimit, inRequestLine: inRequestLine))
-            }
-            if lf >= count {
-                scan = i
-                return .incomplete
-            }
-            if buf[lf] != ASCII.lf {
-                return fail(
-                    .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line"))
+                // A bare LF: allowed only in a head that ends all its lines so.
+                if lineEnding == .crlf { return fail(invalidLine(inRequestLine)) }
+                if lineEnding == .unknown, inRequestLine, i > lineStart { lineEnding = .lf }
+                lineEnd = i
+            } else {
+                let lf = i &+ 1
+                if lf >= lineEndLimit {
+                    return fail(limitError(at: lf, lineLimit: lineLimit, inRequestLine: inRequestLine))
+                }
+                if lf >= count {
+                    scan = i
+                    return .incomplete
+                }
+                if buf[lf] != ASCII.lf || lineEnding == .lf { return fail(invalidLine(inRequestLine)) }
+                if lineEnding == .unknown, inRequestLine, i > lineStart { lineEnding = .crlf }
+                lineEnd = lf
             }
             let line = lineStart..<i
-            lineStart = lf &+ 1
+            lineStart = lineEnd &+ 1
             scan = lineStart
             if inRequestLine {
                 if line.isEmpty { continue }
@@ -218,6 +232,10 @@ public struct RequestParser: Sendable {
         phase = .failed
         failure = e
         return .error(e)
+    }
+
+    private func invalidLine(_ inRequestLine: Bool) -> RequestParseError {
+        .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line")
     }
 
     private func limitError(at pos: Int, lineLimit: Int, inRequestLine: Bool) -> RequestParseError {

@@ -1,6 +1,7 @@
-// What `-V` prints: the libraries this binary was built with and nginx's
-// `configure arguments:` line naming the modules it has and lacks, which tools
-// read to detect features.
+// What `-V` prints: the libraries this binary was built with, `TLS SNI support enabled`
+// and nginx's `configure arguments:` line naming the optional modules it has
+// (`--with-...`) and every module nginx builds by default that it lacks (`--without-...`),
+// which tools (nginx's own test suite among them) read to detect features.
 
 import COpenSSL
 import CPCRE2
@@ -18,17 +19,27 @@ public enum BuildInfo {
     public static let absentModules = [
         "http_fastcgi_module", "http_scgi_module", "http_grpc_module", "http_memcached_module",
         "http_geo_module", "http_referer_module", "http_limit_req_module",
-        "http_ssi_module",
-        "http_userid_module", "http_mirror_module", "http_empty_gif_module",
-        "http_browser_module",
+        "http_ssi_module", "http_userid_module", "http_mirror_module", "http_empty_gif_module",
+        "http_browser_module", "http_upstream_least_time_module", "http_upstream_sticky_module",
+        "http_tunnel_module", "http-cache", "mail_pop3_module", "mail_imap_module", "mail_smtp_module",
     ]
 
     /// nginx's optional modules this build has (`--with-...`), then the standard ones it lacks.
+    /// The `-V` report, line by line, as nginx prints it (to stderr).
+    public static var versionReport: [String] {
+        var lines = [ServerVersion.versionLine, "built by swiftc"]
+        lines.append("built with \(openSSLVersion)")
+        lines.append("TLS SNI support enabled")
+        lines.append("built with PCRE2 \(pcre2Version)")
+        lines.append("configure arguments: \(configureArguments)")
+        return lines
+    }
+
     public static var configureArguments: String {
         // Optional modules are named by --with-... (HTTP/2 is absent: no --with-http_v2_module).
         let present = [
             "--with-pcre", "--with-pcre-jit", "--with-http_ssl_module", "--with-http_gzip_static_module",
-            "--with-http_auth_request_module",
+            "--with-http_auth_request_module", "--with-http_realip_module",
             "--with-http_stub_status_module",
         ]
         return (present + absentModules.map { "--without-\($0)" }).joined(separator: " ")

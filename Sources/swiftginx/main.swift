@@ -118,11 +118,10 @@ func absolute(_ path: String, against base: String) -> String {
 let opts = parseArguments(CommandLine.arguments)
 
 if opts.showVersion || opts.showHelp {
-    stderrPrint("swiftginx version: \(ServerVersion.full)")
     if opts.showConfigure {
-        stderrPrint("built with \(BuildInfo.openSSLVersion)")
-        stderrPrint("built with PCRE2 \(BuildInfo.pcre2Version)")
-        stderrPrint("configure arguments: \(BuildInfo.configureArguments)")
+        for line in BuildInfo.versionReport { stderrPrint(line) }
+    } else {
+        stderrPrint(ServerVersion.versionLine)
     }
     if opts.showHelp { stderrPrint(usage) }
     if !opts.test { exit(0) }

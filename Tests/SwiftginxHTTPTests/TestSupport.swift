@@ -227,6 +227,17 @@ func parseHead(_ text: String, options: RequestParserOptions = RequestParserOpti
     return (r, head, bytes)
 }
 
+/// Parses `text` fed in two reads, the first `at` bytes and then all of it.
+func parseHeadSplit(_ text: String, at cut: Int) -> (RequestParseResult, RequestHead, [UInt8]) {
+    let bytes = Array(text.utf8)
+    var parser = RequestParser()
+    var head = RequestHead()
+    let first = bytes.withUnsafeBytes { parser.parse(UnsafeRawBufferPointer(rebasing: $0[..<cut]), into: &head) }
+    if first != .incomplete { return (first, head, bytes) }
+    let r = bytes.withUnsafeBytes { parser.parse($0, into: &head) }
+    return (r, head, bytes)
+}
+
 extension Array where Element == UInt8 {
     func string(_ r: Range<Int>?) -> String? {
         guard let r else { return nil }
