@@ -217,6 +217,12 @@ final class ConfigCompiler {
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
         }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
+        if environment.isSuperuser && main.user == nil {
+            // nginx's built-in default account: nobody, in the group nobody (nogroup
+            // on systems such as Debian that have no group of that name).
+            let group = environment.groupID("nobody") != nil ? "nobody" : "nogroup"
+            main.user = try account("nobody", group: group, at: nil)
+        }
         if main.errorLogs.isEmpty {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
         }
@@ -280,6 +286,7 @@ final class ConfigCompiler {
         case "daemon": main.daemon = try ConfigValues.flag(d)
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
+        case "user": try userDirective(d)
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }
@@ -290,6 +297,30 @@ final class ConfigCompiler {
         default:
             try genericSlot(d, level: nil)
         }
+    }
+
+    /// `user name [group]`, as nginx's ngx_set_user: looked up at once when started as
+    /// root (the group defaults to the user's name), otherwise ignored with a warning.
+    private func userDirective(_ d: ConfigDirective) throws(ConfigError) {
+        guard environment.isSuperuser else {
+            let warning =
+                "the \"user\" directive makes sense only if the master process runs with super-user privileges, ignored"
+            warnings.append(ConfigError(warning, file: d.file, line: d.line).description)
+            return
+        }
+        main.user = try account(d.args[0], group: d.args.count > 1 ? d.args[1] : d.args[0], at: d)
+    }
+
+    func account(_ name: String, group: String, at d: ConfigDirective?) throws(ConfigError) -> ServingAccount {
+        guard let uid = environment.userID(name) else {
+            let message = "getpwnam(\"\(name)\") failed"
+            throw d.map { $0.error(message) } ?? ConfigError(message)
+        }
+        guard let gid = environment.groupID(group) else {
+            let message = "getgrnam(\"\(group)\") failed"
+            throw d.map { $0.error(message) } ?? ConfigError(message)
+        }
+        return ServingAccount(name: name, uid: uid, gid: gid)
     }
 
     private func eventsDirective(_ d: ConfigDirective) throws(ConfigError) {

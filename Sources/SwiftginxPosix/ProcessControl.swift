@@ -21,7 +21,7 @@ public enum ProcessControl {
     /// Detaches from the terminal: fork (the parent exits), setsid, stdio to /dev/null.
     /// Must run before any thread is started.
     public static func daemonize() throws(SystemError) {
-        let p = fork()
+        let p = Glibc.fork()
         if p < 0 { throw SystemError("fork", errno: errno) }
         if p > 0 { _exit(0) }
         if setsid() < 0 { throw SystemError("setsid", errno: errno) }
