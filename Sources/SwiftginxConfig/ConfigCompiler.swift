@@ -287,6 +287,7 @@ final class ConfigCompiler {
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
         case "user": try userDirective(d)
+        case "load_module": loadModule(d)
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }
@@ -310,6 +311,28 @@ final class ConfigCompiler {
         }
         main.user = try account(d.args[0], group: d.args.count > 1 ? d.args[1] : d.args[0], at: d)
     }
+
+    /// `load_module file.so`: a shared object built for nginx cannot be loaded here. The
+    /// line is accepted with a warning that says whether swiftginx has that module built
+    /// in; the module's directives are then known (built in) or unknown at their line.
+    private func loadModule(_ d: ConfigDirective) {
+        var name = Substring(d.args[0].split(separator: "/").last ?? "")
+        if name.hasSuffix(".so") { name = name.dropLast(3) }
+        let state =
+            ConfigCompiler.builtInModules.contains(String(name))
+            ? "is built into swiftginx, the line is ignored"
+            : "is not available in swiftginx (it cannot load nginx modules), its directives are unknown"
+        warnings.append(
+            ConfigError("module \"\(name)\" of \"load_module\" \(state)", file: d.file, line: d.line).description)
+    }
+
+    /// nginx modules (as their shared objects are named) whose features swiftginx has.
+    static let builtInModules: Set<String> = [
+        "ngx_http_ssl_module", "ngx_http_realip_module", "ngx_http_stub_status_module",
+        "ngx_http_auth_request_module", "ngx_http_gzip_static_module", "ngx_http_brotli_filter_module",
+        "ngx_http_brotli_static_module", "ngx_http_zstd_filter_module", "ngx_http_zstd_static_module",
+        "ngx_http_upstream_module",
+    ]
 
     func account(_ name: String, group: String, at d: ConfigDirective?) throws(ConfigError) -> ServingAccount {
         guard let uid = environment.userID(name) else {

@@ -106,6 +106,27 @@ struct MemoryEnvironment: ConfigEnvironment {
         #expect(throws: ConfigError("getpwnam(\"ghost\") failed", file: conf, line: 1)) { try load(env) }
     }
 
+    @Test func loadModuleIsAcceptedWithAWarningNamingTheModule() throws {
+        var env = MemoryEnvironment()
+        env.files[conf] = """
+            load_module modules/ngx_http_echo_module.so;
+            load_module /usr/lib/nginx/modules/ngx_http_realip_module.so;
+            events {}
+            http {}
+
+            """
+        let config = try load(env)
+        #expect(
+            config.warnings == [
+                "module \"ngx_http_echo_module\" of \"load_module\" is not available in swiftginx (it cannot load "
+                    + "nginx modules), its directives are unknown in \(conf):1",
+                "module \"ngx_http_realip_module\" of \"load_module\" is built into swiftginx, the line is ignored "
+                    + "in \(conf):2",
+            ])
+        env.files[conf] = "load_module ngx_http_echo_module.so;\nevents {}\nhttp { server { echo hi; } }\n"
+        #expect(throws: ConfigError("unknown directive \"echo\"", file: conf, line: 3)) { try load(env) }
+    }
+
     @Test func upstreamNamesResolveThroughTheEnvironment() throws {
         var env = MemoryEnvironment()
         env.names["app.internal"] = ["10.0.0.1", "10.0.0.2", "10.0.0.1"]
