@@ -288,6 +288,7 @@ final class ConfigCompiler {
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
         case "user": try userDirective(d)
         case "load_module": loadModule(d)
+        case "env": main.environment.append(d.args[0])
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }

@@ -115,6 +115,7 @@ public enum DirectiveTable {
             DirectiveSpec("worker_rlimit_nofile", .main, t1),
             DirectiveSpec("user", .main, t12),
             DirectiveSpec("load_module", .main, t1, repeatable: true),
+            DirectiveSpec("env", .main, t1, repeatable: true),
             DirectiveSpec("include", .any, t1, repeatable: true),
             DirectiveSpec("events", .main, noArgs, block: .events),
             DirectiveSpec("http", .main, noArgs, block: .http),

@@ -126,6 +126,8 @@ public struct MainSettings: Sendable {
     /// The account that serves when started as root (`user`, default `nobody`); nil when
     /// not started as root, where nginx ignores `user` with a warning.
     public var user: ServingAccount? = nil
+    /// `env NAME[=value]` lines: the only variables (with TZ) the serving process keeps.
+    public var environment: [String] = []
     /// events { worker_connections }: default 512.
     public var workerConnections: Int = 512
     public var multiAccept: Bool = false

@@ -113,3 +113,22 @@ extension ProcessControl {
         }
     }
 }
+
+extension ProcessControl {
+    /// nginx's `env`: the environment becomes TZ (when set) plus the listed variables,
+    /// `NAME` keeping its inherited value and `NAME=value` setting one.
+    public static func restrictEnvironment(to lines: [String]) {
+        var keep: [(String, String)] = []
+        if let tz = getenv("TZ") { keep.append(("TZ", String(cString: tz))) }
+        for line in lines {
+            if let eq = line.firstIndex(of: "=") {
+                keep.append((String(line[..<eq]), String(line[line.index(after: eq)...])))
+            } else if let value = getenv(line) {
+                keep.append((line, String(cString: value)))
+            }
+        }
+        clearenv()
+        for (name, value) in keep { setenv(name, value, 1) }
+        tzset()
+    }
+}

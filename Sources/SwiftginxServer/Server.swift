@@ -74,6 +74,7 @@ public final class Server {
             return try Supervisor(options: options, config: config, account: account).run()
         }
         SignalReceiver.ignoreBrokenPipe()
+        ProcessControl.restrictEnvironment(to: config.main.environment)
         let errorLog = ErrorLog(targets: try openErrorLogs(config))
         workerCount = max(1, config.main.workerProcesses)
         if let n = config.main.workerRlimitNofile {

@@ -96,6 +96,17 @@ import Testing
         #expect(line.range(of: pattern, options: .regularExpression) != nil, "got \(line)")
     }
 
+    /// `env`: the serving process keeps TZ and the listed variables; `env TZ=...` sets the
+    /// zone that `$time_local` and the error log's times are in.
+    @Test func envSetsTheTimeZoneOfTheLogs() throws {
+        let s = try TestServer(config: "env TZ=XYZ-9;\n" + Self.config("tz"))
+        try s.start()
+        _ = try get(s.port, "/")
+        s.signal(SIGQUIT)
+        #expect(s.waitForExit() == 0)
+        #expect(s.read("logs/access.log").contains(" +0900] \"GET / HTTP/1.1\""), "\(s.read("logs/access.log"))")
+    }
+
     @Test func reopenLogsOnUSR1() throws {
         let s = try TestServer(config: Self.config("x"))
         try s.start()
