@@ -397,16 +397,19 @@ extension ConfigCompiler {
         let name = String(target.dropFirst()).lowercased()
         let source = try value(d.args[0], d)
         var exact: [String: ComplexValue] = [:]
-        var wildcards: [(suffix: String, value: ComplexValue)] = []
+        var wildcards: [(suffix: String, matchesBare: Bool, value: ComplexValue)] = []
+        var tailWildcards: [(prefix: String, value: ComplexValue)] = []
         var regexes: [(Regex, ComplexValue)] = []
         var defaultValue: ComplexValue? = nil
         var hostnames = false
+        var volatile = false
         for line in d.block ?? [] {
             switch (line.name, line.args.count) {
             case ("hostnames", 0):
                 hostnames = true
                 continue
             case ("volatile", 0):
+                volatile = true
                 continue
             case (_, 1):
                 break
@@ -416,6 +419,7 @@ extension ConfigCompiler {
             let v = try value(line.args[0], line)
             var key = line.name
             if key == "default" {
+                if defaultValue != nil { throw line.error("duplicate default map parameter") }
                 defaultValue = v
             } else if key.hasPrefix("~") {
                 let caseless = key.hasPrefix("~*")
@@ -426,8 +430,12 @@ extension ConfigCompiler {
             } else {
                 if key.hasPrefix("\\") { key.removeFirst() }
                 key = key.lowercased()
-                if hostnames && (key.hasPrefix("*.") || key.hasPrefix(".")) {
-                    wildcards.append((key.hasPrefix("*") ? String(key.dropFirst()) : key, v))
+                if hostnames && key.hasPrefix("*.") {
+                    wildcards.append((String(key.dropFirst()), false, v))
+                } else if hostnames && key.hasPrefix(".") {
+                    wildcards.append((key, true, v))
+                } else if hostnames && key.hasSuffix(".*") {
+                    tailWildcards.append((String(key.dropLast()), v))
                 } else if exact[key] != nil {
                     throw line.error("duplicate entry \"\(line.name)\"")
                 } else {
@@ -436,7 +444,8 @@ extension ConfigCompiler {
             }
         }
         maps[name] = VariableMap(
-            source: source, exact: exact, wildcards: wildcards, regexes: regexes, defaultValue: defaultValue)
+            source: source, exact: exact, wildcards: wildcards, tailWildcards: tailWildcards, regexes: regexes,
+            defaultValue: defaultValue, hostnames: hostnames, volatile: volatile)
         customVariables.insert(name)
     }
 

@@ -229,8 +229,22 @@ final class ConfigCompiler {
             usesSentHeaders: usesSentHeaders)
     }
 
+    /// Collects the names of regex groups and of declared variables (`set`, `map`,
+    /// `split_clients`, `auth_request_set`) before compiling: as in nginx, a value may
+    /// use a variable that a later directive declares (nginx checks the names once the
+    /// whole configuration is read).
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {
         for d in tree {
+            let declared: String? =
+                switch d.name {
+                case "map", "split_clients": d.args.count > 1 ? d.args[1] : nil
+                case "set", "auth_request_set": d.args.first
+                default: nil
+                }
+            if let declared, declared.hasPrefix("$"), declared.count > 1 {
+                let name = String(declared.dropFirst()).lowercased()
+                if Variable(name: name) == nil { customVariables.insert(name) }
+            }
             if d.name == "location", let (kind, name) = try? locationKind(d), case .regex(let caseless) = kind,
                 let re = try? Regex(name, caseless: caseless)
             {

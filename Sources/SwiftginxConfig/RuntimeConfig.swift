@@ -410,6 +410,8 @@ public struct LocationSettings: Sendable {
     public var maxRanges: Int? = nil
     public var chunkedTransferEncoding: Bool = true
     public var absoluteRedirect: Bool = true
+    /// `recursive_error_pages`: an error page may itself use error_page.
+    public var recursiveErrorPages: Bool = false
     public var serverNameInRedirect: Bool = false
     public var portInRedirect: Bool = true
     public var msiePadding: Bool = true

@@ -66,7 +66,8 @@ struct StaticFileHandler {
         case .file(let entry):
             sendFile(entry, settings: s, vary: precompressed)
         case .directory:
-            var target = request.uri
+            // The URI escaped as nginx escapes a Location (a space is %20 again).
+            var target = URIEscape.uri.escaped(request.uri)
             target.append(UInt8(ascii: "/"))
             if request.hasArgs {
                 target.append(UInt8(ascii: "?"))

@@ -196,7 +196,8 @@ extension Request {
             return
         }
         if !server.autoRedirects.isEmpty, server.autoRedirects.contains(String(decoding: uri, as: UTF8.self)) {
-            var target = uri + [UInt8(ascii: "/")]
+            // The location's name, escaped (nginx's escaped_name).
+            var target = URIEscape.uri.escaped(uri) + [UInt8(ascii: "/")]
             if hasArgs { target += [UInt8(ascii: "?")] + args }
             trace?.note("a proxied prefix location ends in \"/\": 301 to the URI with the slash")
             ReturnHandler.redirect(self, 301, location: target, settings: server.defaultSettings)

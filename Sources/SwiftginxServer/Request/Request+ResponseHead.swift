@@ -21,15 +21,16 @@ extension Request {
         output.append(worker.clock.dateHeader)
     }
 
-    /// Content-Type, with `; charset=...` when `charset` applies to this type.
-    func appendContentType(_ type: String) {
+    /// Content-Type, with `; charset=...` when `charset` applies to this type, else
+    /// the response's own charset (`own`: autoindex's xml is utf-8), if any.
+    func appendContentType(_ type: String, own: String? = nil) {
         if let carried = self.carriedContentType {
             output.appendHeader("Content-Type", carried)
             return
         }
         output.append("Content-Type: ")
         output.append(string: type)
-        if let charset = charset(for: type) {
+        if let charset = charset(for: type) ?? own {
             output.append("; charset=")
             output.append(string: charset)
         }

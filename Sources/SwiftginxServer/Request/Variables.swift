@@ -123,8 +123,11 @@ enum Variables {
                 out.append(v)
             } else if let map = r.worker.generation.config.maps[name], r.mapDepth < 8 {
                 // A map is evaluated when used (its source may be another map: bounded).
+                // Unless `volatile`, the value is kept for the rest of the request (also
+                // across internal redirects), as nginx caches a variable's value.
                 r.mapDepth += 1
                 let key = evaluate(r, map.source)
+                var result: [UInt8] = []
                 if let (value, regex, captures) = map.lookupWithCaptures(key) {
                     if let regex {
                         // The value sees the map regex's captures ($1, named groups).
@@ -132,12 +135,14 @@ enum Variables {
                         r.captureRegex = regex
                         r.captureSubject = key
                         r.captures = captures
-                        out.append(evaluate(r, value))
+                        result = evaluate(r, value)
                         (r.captureRegex, r.captureSubject, r.captures) = saved
                     } else {
-                        out.append(evaluate(r, value))
+                        result = evaluate(r, value)
                     }
                 }
+                out.append(result)
+                if !map.volatile { r.customVariables[name] = result }
                 r.mapDepth -= 1
             } else if let split = r.worker.generation.config.splits[name] {
                 if let value = split.lookup(evaluate(r, split.source)) { out.append(evaluate(r, value)) }
