@@ -57,3 +57,61 @@ public enum URIEscape: Int, Sendable {
         return out
     }
 }
+
+extension URIEscape {
+    /// nginx's unescaping of a redirect's Location (ngx_unescape_uri with
+    /// NGX_UNESCAPE_REDIRECT): "%XX" becomes the byte when it is a printable character
+    /// after '%' and is kept escaped otherwise (so "%0D%0A" never splits the header);
+    /// unescaping stops at the first '?' (literal or "%3F"), the rest is kept as it is.
+    /// A malformed escape is dropped as nginx drops it.
+    public static func unescapeRedirect(_ src: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(src.count)
+        var state = 0
+        var decoded: UInt8 = 0
+        var i = 0
+        while i < src.count {
+            let ch = src[i]
+            i += 1
+            switch state {
+            case 0:
+                if ch == UInt8(ascii: "?") {
+                    out.append(ch)
+                    out += src[i...]
+                    return out
+                }
+                if ch == UInt8(ascii: "%") { state = 1 } else { out.append(ch) }
+            case 1:
+                if let v = hexValue(ch) {
+                    decoded = v
+                    state = 2
+                } else {
+                    state = 0
+                    out.append(ch)
+                }
+            default:
+                state = 0
+                guard let v = hexValue(ch) else { break }
+                let c = decoded << 4 + v
+                if c == UInt8(ascii: "?") && ch > UInt8(ascii: "9") {
+                    out.append(c)
+                    out += src[i...]
+                    return out
+                }
+                if c > UInt8(ascii: "%") && c < 0x7f {
+                    out.append(c)
+                } else {
+                    out += [UInt8(ascii: "%"), src[i - 2], src[i - 1]]
+                }
+            }
+        }
+        return out
+    }
+
+    @inline(__always) private static func hexValue(_ c: UInt8) -> UInt8? {
+        if c >= 48 && c <= 57 { return c - 48 }
+        let l = c | 0x20
+        if l >= 97 && l <= 102 { return l - 87 }
+        return nil
+    }
+}
