@@ -290,7 +290,17 @@ extension ConfigCompiler {
         if !text.isEmpty && !text.hasPrefix("/") && !text.hasPrefix("$") { text = fullPath(text) }
         let v = try value(text, d)
         if isAlias {
-            level.setters.append { $0.alias = v }
+            var prefixLength: Int? = nil
+            if let location {
+                switch location.kind {
+                case .exact, .prefix, .prefixNoRegex: prefixLength = location.name.utf8.count
+                default: break
+                }
+            }
+            level.setters.append {
+                $0.alias = v
+                $0.aliasPrefixLength = prefixLength
+            }
         } else {
             level.setters.append {
                 $0.root = v

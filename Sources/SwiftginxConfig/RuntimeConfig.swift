@@ -374,6 +374,10 @@ public struct LocationSettings: Sendable {
     public var root: ComplexValue = ComplexValue(literal: "html")
     /// `alias` replaces the location's matched prefix.
     public var alias: ComplexValue? = nil
+    /// The length of the prefix `alias` replaces (that of the location that set it, also
+    /// in the locations nested in it); nil: set in a regex location, the alias is the
+    /// whole path (nginx's alias of NGX_MAX_SIZE_T_VALUE).
+    public var aliasPrefixLength: Int? = nil
     public var index: [ComplexValue] = [ComplexValue(literal: "index.html")]
     public var returnAction: ReturnAction? = nil
     public var errorPages: [Int: ErrorPage] = [:]
