@@ -416,6 +416,8 @@ public struct LocationSettings: Sendable {
     public var absoluteRedirect: Bool = true
     /// `recursive_error_pages`: an error page may itself use error_page.
     public var recursiveErrorPages: Bool = false
+    /// `auth_delay` (ms): a 401 from an access module is answered after this delay.
+    public var authDelay: Int = 0
     public var serverNameInRedirect: Bool = false
     public var portInRedirect: Bool = true
     public var msiePadding: Bool = true
@@ -487,6 +489,9 @@ public struct LocationSettings: Sendable {
     /// off for that request, as in nginx) and `auth_basic_user_file`.
     public var authBasic: ComplexValue? = nil
     public var authBasicUserFile: ComplexValue? = nil
+    /// The directory a relative `auth_basic_user_file` with variables resolves against
+    /// per request (nginx's conf prefix).
+    public var authBasicUserFileBase: [UInt8] = []
     /// `stub_status`: this location (or, at server level, a URI no location matches)
     /// answers with the connection counts; like a content handler, not inherited.
     public var stubStatus: Bool = false

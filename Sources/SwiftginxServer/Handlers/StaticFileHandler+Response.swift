@@ -61,8 +61,11 @@ extension StaticFileHandler {
         var length = info.size
         var contentRange: [UInt8]? = nil
         let acceptRanges = plain && s.maxRanges != 0
+        // `add_header Last-Modified` replaces the file's (nginx's headers filter runs
+        // before the range filter): its date, or none when empty, decides If-Range.
+        let replacedLastModified = addedLastModified(s)
         if acceptRanges, let r = request.head.header(HeaderName.range, in: buf),
-            ifRangeAllows(buf, info: info, etag: etag)
+            ifRangeAllows(buf, mtime: replacedLastModified ?? info.mtime, etag: etag)
         {
             switch ByteRangeSpec.evaluate(
                 UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
@@ -94,7 +97,9 @@ extension StaticFileHandler {
             !vary && encoding == nil && s.gzipVary
             && ResponseCompression.varyApplies(settings: s, type: type, length: info.size, status: status)
         // As nginx: Last-Modified only on 200, 206 (and 304), not on error_page answers.
-        if status == 200 || status == 206 { request.output.appendHeader("Last-Modified", entry.lastModified) }
+        if (status == 200 || status == 206) && replacedLastModified == nil {
+            request.output.appendHeader("Last-Modified", entry.lastModified)
+        }
         request.finishHead(settings: s, mtime: info.mtime) { o in
             if let etag { o.appendHeader("ETag", etag) }
             if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
@@ -193,12 +198,22 @@ extension StaticFileHandler {
     }
 
     /// If-Range: a date equal to Last-Modified or the strong ETag.
-    private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, info: FileInfo, etag: [UInt8]?) -> Bool {
+    private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, mtime: Int, etag: [UInt8]?) -> Bool {
         guard let v = request.head.header(HeaderName.ifRange, in: buf) else { return true }
         let value = buf[v]
         if value.first == UInt8(ascii: "\"") { return etag.map { Array(value) == $0 } ?? false }
-        if let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == info.mtime }
+        if mtime >= 0, let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == mtime }
         return false
+    }
+
+    /// The time of an `add_header Last-Modified` of the location (-1: empty or not a
+    /// date), nil when it has none.
+    private func addedLastModified(_ s: LocationSettings) -> Int? {
+        for h in s.addHeaders where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
+            let v = request.evaluate(h.value)
+            return v.withUnsafeBytes { HTTPDate.parse($0) } ?? -1
+        }
+        return nil
     }
 
     /// The entry's MIME type for this request's URI and location (cached on the entry).

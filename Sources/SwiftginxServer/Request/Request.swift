@@ -238,4 +238,6 @@ enum ActiveContent {
     /// The request's `proxy` exchange.
     case proxy
     case waitingForSubrequest
+    /// `auth_delay`: this status is answered when the timer fires.
+    case delayedStatus(Int)
 }
