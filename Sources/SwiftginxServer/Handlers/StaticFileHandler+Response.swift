@@ -51,8 +51,7 @@ extension StaticFileHandler {
             }
         }
 
-        if encoding == nil && status == 200 && plain && !request.isHeadOnly,
-            sendCompressed(entry, settings: s, etag: etag)
+        if encoding == nil && status == 200 && plain, sendCompressed(entry, settings: s, etag: etag)
         {
             return
         }

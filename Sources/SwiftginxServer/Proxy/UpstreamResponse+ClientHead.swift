@@ -17,6 +17,7 @@ extension UpstreamResponse {
     private static let refreshName = Array("refresh".utf8)
     private static let setCookieName = Array("set-cookie".utf8)
     private static let etagName = Array("etag".utf8)
+    private static let acceptRangesName = Array("accept-ranges".utf8)
     private static let yesValue = Array("yes".utf8)
 
     private static let hopByHop: [[UInt8]] = [
@@ -61,6 +62,8 @@ extension UpstreamResponse {
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
                 if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                // A compressed body cannot be ranged: nginx's gzip filter drops Accept-Ranges.
+                if coding != nil && asciiCaseEqual(name, Self.acceptRangesName) { continue }
                 let raw = buf[h.value]
                 var value: [UInt8]? = nil
                 let isLocation = asciiCaseEqual(name, Self.locationName)
