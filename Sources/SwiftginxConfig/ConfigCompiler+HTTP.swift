@@ -168,8 +168,20 @@ extension ConfigCompiler {
                 $0.gzipDisableMSIE6 = m
             }
         case "charset":
+            // A name, or a value with variables decided per request.
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
-            level.setters.append { $0.charset = v }
+            let variable = d.args[0].contains("$") ? try value(d.args[0], d) : nil
+            level.setters.append {
+                $0.charset = v
+                $0.charsetVariable = variable
+            }
+        case "source_charset":
+            let v: String? = d.args[0] == "off" ? nil : d.args[0]
+            level.setters.append { $0.sourceCharset = v }
+        case "override_charset":
+            let on = try ConfigValues.flag(d)
+            level.setters.append { $0.overrideCharset = on }
+        case "charset_map": charsetMapBlocks.append(d)
         case "disable_symlinks":
             let mode = try ConfigValues.choice(
                 d, ["off": DisableSymlinks.off, "on": .on, "if_not_owner": .ifNotOwner])

@@ -152,6 +152,8 @@ final class ConfigCompiler {
     /// `map` blocks by variable name.
     var maps: [String: VariableMap] = [:]
     var splits: [String: SplitClients] = [:]
+    /// `charset_map` blocks, built into tables once the file is read.
+    var charsetMapBlocks: [ConfigDirective] = []
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
@@ -224,7 +226,8 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, limitConnZones: limitConnZones, upstreams: allUpstreams,
+            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks),
+            limitConnZones: limitConnZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }

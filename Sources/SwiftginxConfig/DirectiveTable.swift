@@ -211,6 +211,9 @@ public enum DirectiveTable {
             DirectiveSpec("zstd_min_length", .httpAll, t1),
             DirectiveSpec("charset", [.http, .server, .location, .ifInLocation], t1),
             DirectiveSpec("charset_types", .httpAll, .oneOrMore),
+            DirectiveSpec("charset_map", .http, t2, block: .map, repeatable: true),
+            DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1),
+            DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag),
             DirectiveSpec("disable_symlinks", .httpAll, t12),
             // upstream
             DirectiveSpec("upstream", .http, t1, block: .upstream, repeatable: true),
@@ -391,8 +394,6 @@ public enum DirectiveTable {
         DirectiveSpec("gzip_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_window", .httpAll, t1, slot: .ignored(.size)),
-        DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1, slot: .ignored(.none)),
-        DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag, slot: .ignored(.flag)),
     ]
 
     /// Names of the directives accepted without effect (the README lists them). `error_log`

@@ -16,6 +16,8 @@ public final class RuntimeConfig: Sendable {
     public let maps: [String: VariableMap]
     /// `split_clients` blocks by the variable they define.
     public let splits: [String: SplitClients]
+    /// `charset_map` tables.
+    public let charsetMaps: CharsetMaps
     /// `limit_conn_zone` zones by name.
     public let limitConnZones: [String: LimitConnZoneConfig]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
@@ -40,7 +42,7 @@ public final class RuntimeConfig: Sendable {
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
-        splits: [String: SplitClients] = [:], limitConnZones: [String: LimitConnZoneConfig] = [:],
+        splits: [String: SplitClients] = [:], charsetMaps: CharsetMaps = .none, limitConnZones: [String: LimitConnZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
@@ -53,6 +55,7 @@ public final class RuntimeConfig: Sendable {
         self.main = main
         self.maps = maps
         self.splits = splits
+        self.charsetMaps = charsetMaps
         self.limitConnZones = limitConnZones
         self.listenGroups = listenGroups
         self.sources = sources
@@ -454,6 +457,11 @@ public struct LocationSettings: Sendable {
     public var disableSymlinksFrom: ComplexValue? = nil
     /// `charset` (nil = off) and the types it applies to (`charset_types`).
     public var charset: String? = nil
+    /// `charset` with variables (the name is evaluated per request).
+    public var charsetVariable: ComplexValue? = nil
+    /// `source_charset`, `override_charset`.
+    public var sourceCharset: String? = nil
+    public var overrideCharset: Bool = false
     /// `proxy_pass` / `uwsgi_pass` of this location (nil: not proxied).
     public var pass: UpstreamPass? = nil
     /// The proxy and uwsgi modules' settings (boxed: see CopyOnWrite).

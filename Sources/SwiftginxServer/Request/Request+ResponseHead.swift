@@ -7,6 +7,7 @@
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
+import SwiftginxRouting
 
 extension Request {
     /// Clears the output and writes the status line, Server and Date.
@@ -37,22 +38,51 @@ extension Request {
         output.append("\r\n")
     }
 
-    /// The `charset` to announce with `type`, if any.
+    /// The `charset` to announce with `type`, if any: the configured (or evaluated) name;
+    /// none when `source_charset` names another charset no charset_map links it to
+    /// (nginx logs that and announces nothing).
     func charset(for type: String) -> String? {
-        // Fields are read through the owning object: copying LocationSettings costs retains.
-        let charset: String?
-        let types: Set<String>
-        if let l = self.location {
-            charset = l.settings.charset
-            types = charset == nil ? [] : l.settings.charsetTypes
-        } else if let server = self.server {
-            charset = server.defaultSettings.charset
-            types = charset == nil ? [] : server.defaultSettings.charsetTypes
-        } else {
+        guard let (charset, source) = charsetNames(for: type) else { return nil }
+        if let source, source.lowercased() != charset.lowercased(),
+            worker.generation.config.charsetMaps.table(from: source, to: charset) == nil
+        {
+            logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
             return nil
         }
-        guard let charset, types.contains(type) || types.contains("*") else { return nil }
         return charset
+    }
+
+    /// The table recoding this response's `source_charset` into its `charset`, if any.
+    func charsetRecoding(for type: String) -> CharsetTable? {
+        guard let (charset, source) = charsetNames(for: type), let source,
+            source.lowercased() != charset.lowercased()
+        else { return nil }
+        return worker.generation.config.charsetMaps.table(from: source, to: charset)
+    }
+
+    /// The charset name (`charset`, evaluated when it has variables) and the
+    /// `source_charset` when the charset module applies to `type`.
+    private func charsetNames(for type: String) -> (String, String?)? {
+        // Fields are read through the owning object: copying LocationSettings costs retains.
+        if let l = self.location {
+            guard let charset = l.settings.charset else { return nil }
+            return charsetNames(
+                charset, l.settings.charsetVariable, l.settings.sourceCharset, l.settings.charsetTypes, type)
+        } else if let server = self.server {
+            guard let charset = server.defaultSettings.charset else { return nil }
+            let d = server.defaultSettings
+            return charsetNames(charset, d.charsetVariable, d.sourceCharset, d.charsetTypes, type)
+        }
+        return nil
+    }
+
+    private func charsetNames(
+        _ charset: String, _ variable: ComplexValue?, _ source: String?, _ types: Set<String>, _ type: String
+    ) -> (String, String?)? {
+        guard types.contains(type) || types.contains("*") else { return nil }
+        guard let variable else { return (charset, source) }
+        let name = String(decoding: Variables.evaluate(self, variable), as: UTF8.self)
+        return name.isEmpty ? nil : (name, source)
     }
 
     func appendContentLength(_ n: Int64) {
