@@ -42,7 +42,8 @@ public final class RuntimeConfig: Sendable {
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
-        splits: [String: SplitClients] = [:], charsetMaps: CharsetMaps = .none, limitConnZones: [String: LimitConnZoneConfig] = [:],
+        splits: [String: SplitClients] = [:], charsetMaps: CharsetMaps = .none,
+        limitConnZones: [String: LimitConnZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders

@@ -38,6 +38,7 @@ extension UpstreamResponse {
         let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
         var coding: ContentCoding? = nil
+        recoder = nil
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
         }
@@ -89,8 +90,10 @@ extension UpstreamResponse {
                 } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
                 } else if asciiCaseEqual(name, HeaderName.contentType) {
+                    // The charset module may announce (and recode into) the location's charset.
+                    if let l = location, l.settings.charset != nil { value = charsetContentType(raw, location: l) }
                     request.contentType.removeAll(keepingCapacity: true)
-                    request.contentType.append(contentsOf: raw)
+                    request.contentType.append(contentsOf: value ?? Array(raw))
                 }
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")
