@@ -588,31 +588,12 @@ extension ConfigCompiler {
             text = d.args[1]
         }
         let result: Expires
-        switch text {
-        case "epoch": result = .epoch
-        case "max": result = .max
-        case "off": result = .off
-        default:
-            if text.hasPrefix("@") {
-                if modified { throw d.directiveError("daily time cannot be used with \"modified\" parameter") }
-                guard let t = ConfigValues.time(String(text.dropFirst()), isSeconds: true) else {
-                    throw d.directiveError("invalid value")
-                }
-                if t > 24 * 60 * 60 { throw d.directiveError("daily time value must be less than 24 hours") }
-                result = .daily(t)
-            } else {
-                var body = Substring(text)
-                var sign = 1
-                if body.hasPrefix("+") {
-                    body = body.dropFirst()
-                } else if body.hasPrefix("-") {
-                    body = body.dropFirst()
-                    sign = -1
-                }
-                guard let t = ConfigValues.time(String(body), isSeconds: true) else {
-                    throw d.directiveError("invalid value")
-                }
-                result = modified ? .modified(sign * t) : .access(sign * t)
+        if text.contains("$") {
+            result = .variable(try value(text, d), modified: modified)
+        } else {
+            switch Expires.parse(text, modified: modified) {
+            case .success(let e): result = e
+            case .failure(let e): throw d.directiveError(e.message)
             }
         }
         level.setters.append { $0.expires = result }

@@ -303,19 +303,6 @@ public struct AddHeader: Sendable {
     }
 }
 
-/// `expires`.
-public enum Expires: Sendable, Equatable {
-    case off
-    case epoch
-    case max
-    /// Seconds after the time of the request (negative allowed → `no-cache`).
-    case access(Int)
-    /// Seconds after the file's modification time.
-    case modified(Int)
-    /// `expires @15h30m`: the next occurrence of this time of day (seconds after midnight).
-    case daily(Int)
-}
-
 /// A compiled `log_format`.
 public final class LogFormat: Sendable {
     public let name: String

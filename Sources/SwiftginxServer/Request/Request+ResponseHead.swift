@@ -147,7 +147,18 @@ extension Request {
         trailing(output)
         if !self.carriedHeaders.isEmpty { output.append(self.carriedHeaders) }
         let applies = isSuccessOrRedirect(status)
-        if applies && expires != .off {
+        if applies, case .variable(let value, let modified) = expires {
+            // `expires $var`: parsed per response; its value may use `$sent_http_*` of
+            // the head written so far. An invalid value adds nothing (as nginx).
+            lastResponseHead.removeAll(keepingCapacity: true)
+            lastResponseHead.append(
+                contentsOf: UnsafeRawBufferPointer(
+                    start: output.base + responseStart, count: output.writerIndex - responseStart))
+            let text = String(decoding: Variables.evaluate(self, value), as: UTF8.self)
+            if case .success(let e) = Expires.parse(text, modified: modified), e != .off {
+                ExpiresHeader.append(e, mtime: mtime, now: worker.clock.seconds, to: output)
+            }
+        } else if applies && expires != .off {
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }
         for h in addHeaders where h.always || applies {
