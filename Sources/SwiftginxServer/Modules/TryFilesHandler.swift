@@ -12,11 +12,13 @@ enum TryFilesHandler {
         guard let location = r.location else { return .done }
         let s = location.settings
         for candidate in t.candidates {
-            // A trailing "/" asks for a directory; it is not part of the name tested
-            // (nor of the URI then served: a directory found is redirected to "dir/").
+            // A trailing "/" written in the parameter asks for a directory; it is not part
+            // of the name tested (nor of the URI then served: a directory found is
+            // redirected to "dir/"). A value that only evaluates to a name ending in "/"
+            // (`$uri` for "/dir/") asks for a file, as in nginx.
             var name = Variables.evaluate(r, candidate)
-            let wantsDirectory = name.last == UInt8(ascii: "/")
-            if wantsDirectory { name.removeLast() }
+            let wantsDirectory = candidate.source.hasSuffix("/")
+            if wantsDirectory && name.last == UInt8(ascii: "/") { name.removeLast() }
             var path: [UInt8]
             // The alias replaces the prefix of the location that set it when the name
             // starts with it (nginx compares it with the URI's first bytes).
