@@ -94,6 +94,29 @@ import Testing
         #expect(r.header("Location") == "http://127.0.0.1:\(s.port)/after-bad")
     }
 
+    /// An error page of a refused head that would proxy has no request to pass on: the
+    /// built-in page answers (and the worker lives on).
+    @Test func refusedHeadErrorPageThatProxies() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        error_page 400 414 /p;
+                        location /p { proxy_pass http://127.0.0.1:PORT/x; }
+                        location /x { return 200 "x"; }
+                    }
+                }
+                """)
+        try s.start()
+        let r = try request(s.port, "GET / HTTP/1.0\r\nHost: .\r\n\r\n")
+        #expect(r.status == 400)
+        let long = try request(s.port, "GET /" + String(repeating: "a", count: 20000) + " HTTP/1.0\r\n\r\n")
+        #expect(long.status == 414)
+        #expect(try get(s.port, "/x").bodyText == "x")
+    }
+
     @Test func errorPageAfterRedirect() throws {
         let s = try makeServer()
         let kept = try get(s.port, "/first302")

@@ -25,7 +25,10 @@ enum ErrorPages {
         }
         if server.defaultSettings.errorPages[e.status] != nil {
             // nginx runs the server's error_page for a refused head too (say, an invalid
-            // Host): the page's URI is a request of its own, without the head's fields.
+            // Host): the page's URI is a request of its own, without the head's fields
+            // (nothing of the refused head is read; a page that would proxy gets the
+            // built-in page instead).
+            r.head.reset()
             respond(r, e.status)
             return
         }

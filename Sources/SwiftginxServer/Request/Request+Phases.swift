@@ -173,6 +173,14 @@ extension Request {
                 trace.proxy(pass, location: location, uri: String(decoding: uri, as: UTF8.self))
                 return .done
             }
+            if head.headLength == 0 {
+                // An error page of a refused head has no request to pass on: its status
+                // is answered with the built-in page.
+                let status = overrideStatus ?? 400
+                overrideStatus = nil
+                ErrorPages.sendDefault(self, status)
+                return .done
+            }
             if proxy == nil { proxy = ProxyExchange(request: self) }
             proxy.unsafelyUnwrapped.start(pass, location: location)
             return .done
