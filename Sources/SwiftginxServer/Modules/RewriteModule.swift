@@ -152,7 +152,7 @@ enum RewriteModule {
                 if argsAt == nil, let q = bytes.firstIndex(of: UInt8(ascii: "?")) { argsAt = out.count + q }
                 out += bytes
             case .variable(let v):
-                let value = Variables.evaluate(r, ComplexValue(segments: [segment], source: ""))
+                let value = Variables.evaluate(r, variable: v)
                 var isCapture = false
                 switch v {
                 case .capture, .namedCapture: isCapture = true

@@ -31,6 +31,18 @@ enum Variables {
         return Array(out.readable)
     }
 
+    /// One variable's value as bytes (re-entrant as `evaluate`).
+    static func evaluate(_ r: Request, variable v: Variable) -> [UInt8] {
+        let worker = r.worker
+        let nested = worker.evaluating
+        let out = nested ? ByteBuffer(capacity: 256) : worker.scratch
+        out.clear()
+        worker.evaluating = true
+        defer { worker.evaluating = nested }
+        append(r, v, to: out)
+        return Array(out.readable)
+    }
+
     /// Appends a variable's value (nothing when it is not set).
     static func append(_ r: Request, _ v: Variable, to out: ByteBuffer) {
         let hasHead = r.head.headLength > 0
