@@ -152,6 +152,8 @@ final class ConfigCompiler {
     /// `map` blocks by variable name.
     var maps: [String: VariableMap] = [:]
     var splits: [String: SplitClients] = [:]
+    /// `charset_map` blocks, built into tables once the file is read.
+    var charsetMapBlocks: [ConfigDirective] = []
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
@@ -230,13 +232,28 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, limitConnZones: limitConnZones, upstreams: allUpstreams,
+            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks),
+            limitConnZones: limitConnZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }
 
+    /// Collects the names of regex groups and of declared variables (`set`, `map`,
+    /// `split_clients`, `auth_request_set`) before compiling: as in nginx, a value may
+    /// use a variable that a later directive declares (nginx checks the names once the
+    /// whole configuration is read).
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {
         for d in tree {
+            let declared: String? =
+                switch d.name {
+                case "map", "split_clients": d.args.count > 1 ? d.args[1] : nil
+                case "set", "auth_request_set": d.args.first
+                default: nil
+                }
+            if let declared, declared.hasPrefix("$"), declared.count > 1 {
+                let name = String(declared.dropFirst()).lowercased()
+                if Variable(name: name) == nil { customVariables.insert(name) }
+            }
             if d.name == "location", let (kind, name) = try? locationKind(d), case .regex(let caseless) = kind,
                 let re = try? Regex(name, caseless: caseless)
             {

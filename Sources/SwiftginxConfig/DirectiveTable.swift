@@ -175,6 +175,8 @@ public enum DirectiveTable {
             DirectiveSpec("max_ranges", .httpAll, t1),
             DirectiveSpec("chunked_transfer_encoding", .httpAll, .flag, slot: .locationFlag(\.chunkedTransferEncoding)),
             DirectiveSpec("absolute_redirect", .httpAll, .flag, slot: .locationFlag(\.absoluteRedirect)),
+            DirectiveSpec("recursive_error_pages", .httpAll, .flag, slot: .locationFlag(\.recursiveErrorPages)),
+            DirectiveSpec("auth_delay", .httpAll, t1, slot: .locationMsec(\.authDelay)),
             DirectiveSpec("server_name_in_redirect", .httpAll, .flag, slot: .locationFlag(\.serverNameInRedirect)),
             DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
             DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),
@@ -212,6 +214,9 @@ public enum DirectiveTable {
             DirectiveSpec("zstd_min_length", .httpAll, t1),
             DirectiveSpec("charset", [.http, .server, .location, .ifInLocation], t1),
             DirectiveSpec("charset_types", .httpAll, .oneOrMore),
+            DirectiveSpec("charset_map", .http, t2, block: .map, repeatable: true),
+            DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1),
+            DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag),
             DirectiveSpec("disable_symlinks", .httpAll, t12),
             // upstream
             DirectiveSpec("upstream", .http, t1, block: .upstream, repeatable: true),
@@ -391,8 +396,6 @@ public enum DirectiveTable {
         DirectiveSpec("gzip_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_window", .httpAll, t1, slot: .ignored(.size)),
-        DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1, slot: .ignored(.none)),
-        DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag, slot: .ignored(.flag)),
     ]
 
     /// Names of the directives accepted without effect (the README lists them). `error_log`

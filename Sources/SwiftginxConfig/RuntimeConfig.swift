@@ -16,6 +16,8 @@ public final class RuntimeConfig: Sendable {
     public let maps: [String: VariableMap]
     /// `split_clients` blocks by the variable they define.
     public let splits: [String: SplitClients]
+    /// `charset_map` tables.
+    public let charsetMaps: CharsetMaps
     /// `limit_conn_zone` zones by name.
     public let limitConnZones: [String: LimitConnZoneConfig]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
@@ -40,7 +42,8 @@ public final class RuntimeConfig: Sendable {
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
-        splits: [String: SplitClients] = [:], limitConnZones: [String: LimitConnZoneConfig] = [:],
+        splits: [String: SplitClients] = [:], charsetMaps: CharsetMaps = .none,
+        limitConnZones: [String: LimitConnZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
@@ -53,6 +56,7 @@ public final class RuntimeConfig: Sendable {
         self.main = main
         self.maps = maps
         self.splits = splits
+        self.charsetMaps = charsetMaps
         self.limitConnZones = limitConnZones
         self.listenGroups = listenGroups
         self.sources = sources
@@ -316,19 +320,6 @@ public struct AddHeader: Sendable {
     }
 }
 
-/// `expires`.
-public enum Expires: Sendable, Equatable {
-    case off
-    case epoch
-    case max
-    /// Seconds after the time of the request (negative allowed → `no-cache`).
-    case access(Int)
-    /// Seconds after the file's modification time.
-    case modified(Int)
-    /// `expires @15h30m`: the next occurrence of this time of day (seconds after midnight).
-    case daily(Int)
-}
-
 /// A compiled `log_format`.
 public final class LogFormat: Sendable {
     public let name: String
@@ -391,6 +382,10 @@ public struct LocationSettings: Sendable {
     public var root: ComplexValue = ComplexValue(literal: "html")
     /// `alias` replaces the location's matched prefix.
     public var alias: ComplexValue? = nil
+    /// The length of the prefix `alias` replaces (that of the location that set it, also
+    /// in the locations nested in it); nil: set in a regex location, the alias is the
+    /// whole path (nginx's alias of NGX_MAX_SIZE_T_VALUE).
+    public var aliasPrefixLength: Int? = nil
     public var index: [ComplexValue] = [ComplexValue(literal: "index.html")]
     public var returnAction: ReturnAction? = nil
     public var errorPages: [Int: ErrorPage] = [:]
@@ -427,6 +422,10 @@ public struct LocationSettings: Sendable {
     public var maxRanges: Int? = nil
     public var chunkedTransferEncoding: Bool = true
     public var absoluteRedirect: Bool = true
+    /// `recursive_error_pages`: an error page may itself use error_page.
+    public var recursiveErrorPages: Bool = false
+    /// `auth_delay` (ms): a 401 from an access module is answered after this delay.
+    public var authDelay: Int = 0
     public var serverNameInRedirect: Bool = false
     public var portInRedirect: Bool = true
     public var msiePadding: Bool = true
@@ -463,6 +462,11 @@ public struct LocationSettings: Sendable {
     public var disableSymlinksFrom: ComplexValue? = nil
     /// `charset` (nil = off) and the types it applies to (`charset_types`).
     public var charset: String? = nil
+    /// `charset` with variables (the name is evaluated per request).
+    public var charsetVariable: ComplexValue? = nil
+    /// `source_charset`, `override_charset`.
+    public var sourceCharset: String? = nil
+    public var overrideCharset: Bool = false
     /// `proxy_pass` / `uwsgi_pass` of this location (nil: not proxied).
     public var pass: UpstreamPass? = nil
     /// The proxy and uwsgi modules' settings (boxed: see CopyOnWrite).
@@ -498,6 +502,9 @@ public struct LocationSettings: Sendable {
     /// off for that request, as in nginx) and `auth_basic_user_file`.
     public var authBasic: ComplexValue? = nil
     public var authBasicUserFile: ComplexValue? = nil
+    /// The directory a relative `auth_basic_user_file` with variables resolves against
+    /// per request (nginx's conf prefix).
+    public var authBasicUserFileBase: [UInt8] = []
     /// `stub_status`: this location (or, at server level, a URI no location matches)
     /// answers with the connection counts; like a content handler, not inherited.
     public var stubStatus: Bool = false

@@ -23,14 +23,25 @@ enum ErrorPages {
             write(r, 400, title: "400 Request Header Or Cookie Too Large", settings: nil)
             return
         }
+        if server.defaultSettings.errorPages[e.status] != nil {
+            // nginx runs the server's error_page for a refused head too (say, an invalid
+            // Host): the page's URI is a request of its own, without the head's fields
+            // (nothing of the refused head is read; a page that would proxy gets the
+            // built-in page instead).
+            r.head.reset()
+            respond(r, e.status)
+            return
+        }
         sendDefault(r, e.status)
     }
 
     /// An error status: `error_page` if the location has one for it, else the default page.
     static func respond(_ r: Request, _ status: Int) {
         let settings = r.location?.settings ?? r.server?.defaultSettings
+        // A new error replaces the status an earlier error_page kept (nginx's err_status).
+        r.overrideStatus = nil
         if let settings, !r.errorPageUsed, let page = settings.errorPages[status] {
-            r.errorPageUsed = true
+            if !settings.recursiveErrorPages { r.errorPageUsed = true }
             let uri = Variables.evaluate(r, page.uri)
             if page.useTargetStatus {
                 r.overrideStatus = nil
@@ -52,7 +63,10 @@ enum ErrorPages {
             }
             if uri.first != UInt8(ascii: "/") {
                 r.overrideStatus = nil
-                ReturnHandler.redirect(r, page.overrideStatus ?? 302, location: uri, settings: settings)
+                // A code that is not a redirect's ("=200", or none) becomes 302, as in nginx.
+                let code = page.overrideStatus.flatMap { [301, 302, 303, 307, 308].contains($0) ? $0 : nil } ?? 302
+                r.errorPageUsed = true
+                ReturnHandler.redirect(r, code, location: uri, settings: settings)
                 return
             }
             r.headOnly = r.isHeadOnly

@@ -17,6 +17,7 @@ extension UpstreamResponse {
     private static let refreshName = Array("refresh".utf8)
     private static let setCookieName = Array("set-cookie".utf8)
     private static let etagName = Array("etag".utf8)
+    private static let acceptRangesName = Array("accept-ranges".utf8)
     private static let yesValue = Array("yes".utf8)
 
     private static let hopByHop: [[UInt8]] = [
@@ -37,6 +38,7 @@ extension UpstreamResponse {
         let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
         var coding: ContentCoding? = nil
+        recoder = nil
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
         }
@@ -61,6 +63,8 @@ extension UpstreamResponse {
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
                 if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                // A compressed body cannot be ranged: nginx's gzip filter drops Accept-Ranges.
+                if coding != nil && asciiCaseEqual(name, Self.acceptRangesName) { continue }
                 let raw = buf[h.value]
                 var value: [UInt8]? = nil
                 let isLocation = asciiCaseEqual(name, Self.locationName)
@@ -86,8 +90,10 @@ extension UpstreamResponse {
                 } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
                 } else if asciiCaseEqual(name, HeaderName.contentType) {
+                    // The charset module may announce (and recode into) the location's charset.
+                    if let l = location, l.settings.charset != nil { value = charsetContentType(raw, location: l) }
                     request.contentType.removeAll(keepingCapacity: true)
-                    request.contentType.append(contentsOf: raw)
+                    request.contentType.append(contentsOf: value ?? Array(raw))
                 }
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")

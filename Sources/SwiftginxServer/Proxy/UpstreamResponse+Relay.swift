@@ -75,7 +75,7 @@ extension UpstreamResponse {
         guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return .blocked }
         let memory = memoryLimit
         let direct =
-            responseChunked == nil && !clientChunked && encoder == nil && spoolPending == 0
+            responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && spoolPending == 0
             && output.readableCount < memory
         do {
             let n: Int
@@ -229,6 +229,16 @@ extension UpstreamResponse {
     /// spool; false on a failure (logged).
     private func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
+        guard let recoder else { return encode(bytes) }
+        // The charset module's recoding (byte for byte) comes before compression.
+        var recoded: [UInt8] = []
+        recoded.reserveCapacity(bytes.count)
+        recoder.recode(bytes, into: &recoded)
+        return recoded.withUnsafeBytes { encode($0) }
+    }
+
+    /// Bytes compressed when a coding was chosen, then framed.
+    private func encode(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let encoder = encoder else { return frame(bytes) }
         encoded.removeAll(keepingCapacity: true)
         do {

@@ -48,6 +48,8 @@ final class UpstreamResponse {
     /// On-the-fly compression of this response (gzip/brotli/zstd), with encoders kept
     /// per session by coding and level, and their output staged here.
     var encoder: StreamingEncoder? = nil
+    /// The charset module's byte-for-byte recoding of the body, if any.
+    var recoder: CharsetTable? = nil
     var encoders: [String: StreamingEncoder] = [:]
     var encoded: [UInt8] = []
 

@@ -173,6 +173,14 @@ extension Request {
                 trace.proxy(pass, location: location, uri: String(decoding: uri, as: UTF8.self))
                 return .done
             }
+            if head.headLength == 0 {
+                // An error page of a refused head has no request to pass on: its status
+                // is answered with the built-in page.
+                let status = overrideStatus ?? 400
+                overrideStatus = nil
+                ErrorPages.sendDefault(self, status)
+                return .done
+            }
             if proxy == nil { proxy = ProxyExchange(request: self) }
             proxy.unsafelyUnwrapped.start(pass, location: location)
             return .done
@@ -196,7 +204,8 @@ extension Request {
             return
         }
         if !server.autoRedirects.isEmpty, server.autoRedirects.contains(String(decoding: uri, as: UTF8.self)) {
-            var target = uri + [UInt8(ascii: "/")]
+            // The location's name, escaped (nginx's escaped_name).
+            var target = URIEscape.uri.escaped(uri) + [UInt8(ascii: "/")]
             if hasArgs { target += [UInt8(ascii: "?")] + args }
             trace?.note("a proxied prefix location ends in \"/\": 301 to the URI with the slash")
             ReturnHandler.redirect(self, 301, location: target, settings: server.defaultSettings)

@@ -50,6 +50,8 @@ final class Request {
     var status = 0
     /// Set when an error_page redirect answers with another status.
     var overrideStatus: Int? = nil
+    /// try_files chose a file under a regex location's alias: the path is alias + URI.
+    var addURIToAlias = false
     var isInternal = false
     /// A rewrite changed the URI (proxy_pass then sends the changed URI whole).
     var uriChanged = false
@@ -128,6 +130,7 @@ final class Request {
         hasArgs = false
         status = 0
         overrideStatus = nil
+        addURIToAlias = false
         isInternal = false
         uriChanged = false
         expectContinue = false
@@ -235,4 +238,6 @@ enum ActiveContent {
     /// The request's `proxy` exchange.
     case proxy
     case waitingForSubrequest
+    /// `auth_delay`: this status is answered when the timer fires.
+    case delayedStatus(Int)
 }

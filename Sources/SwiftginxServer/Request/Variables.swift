@@ -31,6 +31,18 @@ enum Variables {
         return Array(out.readable)
     }
 
+    /// One variable's value as bytes (re-entrant as `evaluate`).
+    static func evaluate(_ r: Request, variable v: Variable) -> [UInt8] {
+        let worker = r.worker
+        let nested = worker.evaluating
+        let out = nested ? ByteBuffer(capacity: 256) : worker.scratch
+        out.clear()
+        worker.evaluating = true
+        defer { worker.evaluating = nested }
+        append(r, v, to: out)
+        return Array(out.readable)
+    }
+
     /// Appends a variable's value (nothing when it is not set).
     static func append(_ r: Request, _ v: Variable, to out: ByteBuffer) {
         let hasHead = r.head.headLength > 0
@@ -123,8 +135,11 @@ enum Variables {
                 out.append(v)
             } else if let map = r.worker.generation.config.maps[name], r.mapDepth < 8 {
                 // A map is evaluated when used (its source may be another map: bounded).
+                // Unless `volatile`, the value is kept for the rest of the request (also
+                // across internal redirects), as nginx caches a variable's value.
                 r.mapDepth += 1
                 let key = evaluate(r, map.source)
+                var result: [UInt8] = []
                 if let (value, regex, captures) = map.lookupWithCaptures(key) {
                     if let regex {
                         // The value sees the map regex's captures ($1, named groups).
@@ -132,12 +147,14 @@ enum Variables {
                         r.captureRegex = regex
                         r.captureSubject = key
                         r.captures = captures
-                        out.append(evaluate(r, value))
+                        result = evaluate(r, value)
                         (r.captureRegex, r.captureSubject, r.captures) = saved
                     } else {
-                        out.append(evaluate(r, value))
+                        result = evaluate(r, value)
                     }
                 }
+                out.append(result)
+                if !map.volatile { r.customVariables[name] = result }
                 r.mapDepth -= 1
             } else if let split = r.worker.generation.config.splits[name] {
                 if let value = split.lookup(evaluate(r, split.source)) { out.append(evaluate(r, value)) }
