@@ -61,7 +61,7 @@ extension ConfigCompiler {
             else { throw d.directiveError("invalid value") }
             level.serverSetters.append { $0.largeClientHeaderBuffers = (count, size) }
         case "server_tokens":
-            let v = try ConfigValues.choice(d, ["on": true, "off": false, "build": true])
+            let v = try ConfigValues.choice(d, ["on": ServerTokens.on, "off": .off, "build": .build])
             level.setters.append { $0.serverTokens = v }
         case "lingering_close":
             let v = try ConfigValues.choice(d, ["off": LingeringClose.off, "on": .on, "always": .always])

@@ -358,6 +358,9 @@ public struct OpenFileCacheSettings: Sendable, Equatable {
 }
 
 public enum LingeringClose: Sendable { case off, on, always }
+/// `server_tokens`: what the Server header and error pages name (`nginx`, `nginx/1.31.5`,
+/// or that followed by the build name).
+public enum ServerTokens: UInt8, Sendable { case off, on, build }
 
 /// Extension → MIME type, from `types {}` blocks (mime.types).
 public final class MimeTypes: Sendable {
@@ -397,8 +400,8 @@ public struct LocationSettings: Sendable {
     public var clientBodyBufferSize: Int = 8192
     public var clientBodyTimeout: Int = 60_000
     public var sendTimeout: Int = 60_000
-    /// `server_tokens on|off|build` (`build` behaves as `on`: there is no build name).
-    public var serverTokens: Bool = true
+    /// `server_tokens on|off|build`.
+    public var serverTokens: ServerTokens = .on
     public var accessLogs: [AccessLogTarget] = []
     public var logNotFound: Bool = true
     public var lingeringClose: LingeringClose = .on

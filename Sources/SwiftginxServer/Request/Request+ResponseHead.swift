@@ -16,8 +16,8 @@ extension Request {
         bodyBytesSent = 0
         self.status = status
         output.append(HTTPStatus.statusLine(status))
-        let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? true
-        output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+        let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? .on
+        output.append(ServerVersion.serverLine(tokens))
         output.append(worker.clock.dateHeader)
     }
 

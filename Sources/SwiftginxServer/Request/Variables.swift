@@ -98,7 +98,7 @@ enum Variables {
         case .requestFilename:
             if let l = r.location { out.append(StaticFileHandler(request: r).documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
-        case .nginxVersion: out.append(string: ServerVersion.number)
+        case .nginxVersion: out.append(string: ServerVersion.nginxCompatible)
         case .pipe: out.append(UInt8(ascii: "."))
         case .httpHeader(let name):
             if hasHead {
