@@ -204,8 +204,9 @@ public final class ListenGroup: Sendable {
 public final class VirtualServer: Sendable {
     /// `server_name` entries in written order ("" for the empty name).
     public let serverNames: [String]
-    /// The name used for `$server_name` and redirects: the first server_name.
-    public var primaryName: String { serverNames.first ?? "" }
+    /// The name used for `$server_name` and redirects: the first server_name, without the
+    /// leading dot of a `.example.com` name (a regex keeps its `~`), as nginx.
+    public let primaryName: String
     public let settings: ServerSettings
     public let locations: LocationIndex<Location>
     /// `return` written at server level (runs before location matching).
@@ -234,6 +235,8 @@ public final class VirtualServer: Sendable {
     ) {
         self.autoRedirects = autoRedirects
         self.serverNames = serverNames
+        let first = serverNames.first ?? ""
+        self.primaryName = first.hasPrefix(".") ? String(first.dropFirst()) : first
         self.settings = settings
         self.locations = locations
         self.serverReturn = serverReturn

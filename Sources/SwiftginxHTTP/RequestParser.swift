@@ -24,7 +24,8 @@
 // * Transfer-Encoding is parsed as a list: `chunked` must appear once and last (else 400);
 //   any other coding → 501 like nginx. `Content-Length` is 1*DIGIT (no lists, even of
 //   equal values), a second Content-Length / Host / Transfer-Encoding line → 400.
-// * `*` is accepted only for OPTIONS; authority-form only for CONNECT. CONNECT and TRACE
+// * `*` is accepted only for OPTIONS; authority-form only for CONNECT, and CONNECT only in
+//   authority form (`CONNECT / ...` → 400, as nginx). CONNECT and TRACE
 //   are parsed, then answered 405 (`.methodNotAllowed`) exactly as nginx ≥ 1.21.1 does,
 //   so the server closes the connection instead of tunnelling.
 // * Versions: `HTTP/1.0`, `HTTP/1.1` and `HTTP/1.2`…`HTTP/1.9` (treated as 1.1, as nginx);
@@ -293,16 +294,7 @@ public struct RequestParser: Sendable {
     ) -> RequestParseError? {
         let invalid = RequestParseError.badRequest("client sent invalid request")
         let first = buf[t.lowerBound]
-        if first == 0x2F {  // origin-form
-            splitPathQuery(buf, t, &head)
-            return nil
-        }
-        if first == 0x2A {  // "*"
-            guard t.count == 1, head.method == .options else { return invalid }
-            head.path = t
-            return nil
-        }
-        if head.method == .connect {  // authority-form: host ":" port
+        if head.method == .connect {  // authority-form only: host ":" port
             guard let colon = authorityEnd(buf, t), colon.end == t.upperBound, colon.hasPort else { return invalid }
             guard let name = RequestParser.validateHost(buf, t) else {
                 return .badRequest("client sent invalid host in request line")
@@ -311,6 +303,15 @@ public struct RequestParser: Sendable {
             head.hostName = name
             hostFromTarget = true
             head.path = t.upperBound..<t.upperBound
+            return nil
+        }
+        if first == 0x2F {  // origin-form
+            splitPathQuery(buf, t, &head)
+            return nil
+        }
+        if first == 0x2A {  // "*"
+            guard t.count == 1, head.method == .options else { return invalid }
+            head.path = t
             return nil
         }
         // absolute-form: scheme "://" authority [path-abempty] ["?" query]
@@ -330,7 +331,7 @@ public struct RequestParser: Sendable {
             splitPathQuery(buf, rest, &head)
         } else if buf[rest.lowerBound] == 0x3F {
             head.path = secondSlash..<secondSlash &+ 1
-            head.query = rest.lowerBound &+ 1..<rest.upperBound
+            head.query = rest.lowerBound &+ 1..<fragmentStart(buf, rest)
         } else {
             return invalid
         }
@@ -343,14 +344,18 @@ public struct RequestParser: Sendable {
         return nil
     }
 
-    /// Scans `host [":" port]` (host: reg-name letters/digits/`.-_`, or `[v6]`).
+    /// Scans `host [":" port]` as nginx's request-line parser does: a host of letters,
+    /// digits, `.` and `-`, or an IP literal `[...]` of unreserved and sub-delims characters
+    /// and `:`; then `:` and digits. The caller checks what follows (`/`, `?` or the end).
     private func authorityEnd(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> (end: Int, hasPort: Bool)? {
         var h = r.lowerBound
         if h < r.upperBound, buf[h] == 0x5B {
             h &+= 1
             while h < r.upperBound, buf[h] != 0x5D {
                 let c = buf[h]
-                guard ASCII.hexValue(c) != nil || c == 0x3A || c == 0x2E else { return nil }
+                guard ASCII.isAlphanumeric(c) || c == 0x3A || c == 0x2D || c == 0x2E || c == 0x5F || c == 0x7E
+                    || RequestParser.isSubDelim(c)
+                else { return nil }
                 h &+= 1
             }
             guard h < r.upperBound else { return nil }
@@ -358,11 +363,10 @@ public struct RequestParser: Sendable {
         } else {
             while h < r.upperBound {
                 let c = buf[h]
-                guard (c | 0x20) &- 0x61 < 26 || ASCII.isDigit(c) || c == 0x2E || c == 0x2D || c == 0x5F else { break }
+                guard ASCII.isAlphanumeric(c) || c == 0x2E || c == 0x2D else { break }
                 h &+= 1
             }
         }
-        if h == r.lowerBound { return nil }
         var hasPort = false
         if h < r.upperBound, buf[h] == 0x3A {
             h &+= 1
@@ -373,49 +377,97 @@ public struct RequestParser: Sendable {
         return (h, hasPort)
     }
 
+    /// The path up to `?`, and the query after it up to a `#` (nginx leaves the fragment out
+    /// of `$args`). A `#` before any `?` stays in the path, where URI normalization ends it.
     private func splitPathQuery(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>, _ head: inout RequestHead) {
         var i = r.lowerBound
-        while i < r.upperBound, buf[i] != 0x3F { i &+= 1 }
-        head.path = r.lowerBound..<i
-        head.query = i < r.upperBound ? (i &+ 1)..<r.upperBound : nil
-    }
-
-    /// nginx's `ngx_http_validate_host`: rejects "..", "/", "\", controls, SP, DEL and an
-    /// empty name. Returns the name without port and without one trailing dot, or nil.
-    @inlinable
-    public static func validateHost(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int>? {
-        var dotPos = -2
-        var hostLen = r.count
-        var state = 0  // 0 usual, 1 IPv6 literal, 2 after the name
-        var i = 0
-        while i < r.count {
-            let c = buf[r.lowerBound &+ i]
-            switch c {
-            case 0x2E:
-                if dotPos == i &- 1 { return nil }
-                dotPos = i
-            case 0x3A:
-                if state == 0 {
-                    hostLen = i
-                    state = 2
-                }
-            case 0x5B:
-                if i == 0 { state = 1 }
-            case 0x5D:
-                if state == 1 {
-                    hostLen = i &+ 1
-                    state = 2
-                }
-            case 0x2F, 0x5C:
-                return nil
-            default:
-                if c <= 0x20 || c == 0x7F { return nil }
+        while i < r.upperBound {
+            let c = buf[i]
+            if c == 0x3F { break }
+            if c == 0x23 {
+                head.path = r
+                head.query = nil
+                return
             }
             i &+= 1
         }
+        head.path = r.lowerBound..<i
+        head.query = i < r.upperBound ? (i &+ 1)..<fragmentStart(buf, (i &+ 1)..<r.upperBound) : nil
+    }
+
+    /// Where a `#` fragment starts in `r`, or its end.
+    private func fragmentStart(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int {
+        var i = r.lowerBound
+        while i < r.upperBound, buf[i] != 0x23 { i &+= 1 }
+        return i
+    }
+
+    /// nginx's `ngx_http_validate_host` (1.31.5): a reg-name of letters, digits, `-`, `.`,
+    /// unreserved and sub-delims characters and `%` (no empty label: `..` → nil), or an IP
+    /// literal `[...]` of the same characters and `:` (closed, nothing but a port after it),
+    /// then an optional `:` and a port of digits up to 65535. Returns the name without the
+    /// port and without one trailing dot of a reg-name, or nil.
+    @inlinable
+    public static func validateHost(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int>? {
+        // 0 name start, 1 reg-name, 2 IP literal, 3 after "]", 4 port
+        var state = 0
+        var dotPos = -2
+        var hostLen = r.count
+        var port = 0
+        var i = 0
+        while i < r.count {
+            let c = buf[r.lowerBound &+ i]
+            if state == 0 {
+                if c == 0x5B {
+                    state = 2
+                    i &+= 1
+                    continue
+                }
+                state = 1
+            }
+            switch state {
+            case 1, 2:
+                if ASCII.isAlphanumeric(c) || c == 0x2D || c == 0x5F || c == 0x7E || isSubDelim(c) {
+                    // a letter, digit, "-" or another allowed character
+                } else if c == 0x2E {
+                    if dotPos == i &- 1 { return nil }
+                    dotPos = i
+                } else if c == 0x3A {
+                    if state == 1 {
+                        hostLen = i
+                        state = 4
+                    }
+                } else if c == 0x25, state == 1 {
+                    // pct-encoded in a reg-name
+                } else if c == 0x5D, state == 2 {
+                    hostLen = i &+ 1
+                    state = 3
+                } else {
+                    return nil
+                }
+            case 3:
+                guard c == 0x3A else { return nil }
+                state = 4
+            default:
+                guard ASCII.isDigit(c) else { return nil }
+                port = port &* 10 &+ Int(c &- 0x30)
+                if port > 65535 { return nil }
+            }
+            i &+= 1
+        }
+        if state == 2 { return nil }
         if dotPos == hostLen &- 1 { hostLen &-= 1 }
         if hostLen <= 0 { return nil }
         return r.lowerBound..<(r.lowerBound &+ hostLen)
+    }
+
+    /// RFC 3986's sub-delims: `!$&'()*+,;=`.
+    @inlinable
+    static func isSubDelim(_ c: UInt8) -> Bool {
+        switch c {
+        case 0x21, 0x24, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x3B, 0x3D: return true
+        default: return false
+        }
     }
 
     // MARK: header lines

@@ -32,6 +32,36 @@ import Testing
     }
 }
 
+extension ServerSelectionTests {
+    /// nginx's details: a request without Host goes to the server named "" (a server
+    /// without server_name has that name), `$server_name` of `.example.org` has no dot,
+    /// and the Host name is taken without one trailing dot, also for IPv6 literals.
+    @Test func emptyNameDotNamesAndIPLiterals() throws {
+        let s = try TestServer(
+            config: """
+                daemon off;
+                error_log logs/error.log;
+                pid logs/swiftginx.pid;
+                events {}
+                http {
+                    server { listen 127.0.0.1:PORT; server_name first.test; return 200 "first"; }
+                    server { listen 127.0.0.1:PORT; return 200 "unnamed"; }
+                    server { listen 127.0.0.1:PORT; server_name .example.org; return 200 "$server_name $host"; }
+                    server { listen 127.0.0.1:PORT; server_name [::1]; return 200 "v6 $host"; }
+                }
+                """)
+        try s.start()
+        let c = try RawClient(port: s.port)
+        try c.send("GET / HTTP/1.0\r\n\r\n")
+        #expect(try c.readResponse().bodyText == "unnamed")
+        #expect(try get(s.port, "/", host: "www.Example.org.").bodyText == "example.org www.example.org")
+        #expect(try get(s.port, "/", host: "[::1]:80").bodyText == "v6 [::1]")
+        let bad = try RawClient(port: s.port)
+        try bad.send("GET / HTTP/1.0\r\nHost: [::1].\r\n\r\n")
+        #expect(try bad.readResponse().status == 400)
+    }
+}
+
 @Suite struct ListenAddressTests {
     @Test func wildcardSocketDispatchesBySpecificAddress() throws {
         let s = try TestServer(

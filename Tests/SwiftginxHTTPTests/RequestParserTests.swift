@@ -192,6 +192,58 @@ import Testing
         _ = b
     }
 
+    /// nginx 1.31.5's Host rules (ngx_http_validate_host), for the header and the request line.
+    @Test func hostValidationAsNginx() {
+        let good: [(String, String)] = [
+            ("l", "l"), ("a.b:", "a.b"), ("www.a-b.xyz.", "www.a-b.xyz"), ("a-b.xyz.:88", "a-b.xyz"),
+            ("1.2.3.4:65535", "1.2.3.4"), ("[abcd::ef98:0:7654:321]", "[abcd::ef98:0:7654:321]"),
+            ("[::ffff:12.30.67.89]:80", "[::ffff:12.30.67.89]"), ("a_b~c!$&'()*+,;=%41", "a_b~c!$&'()*+,;=%41"),
+            ("[v1F.!$&'()*+,;=-._~Az09:]", "[v1F.!$&'()*+,;=-._~Az09:]"),
+        ]
+        for (value, name) in good {
+            let (r, h, b) = parseHead("GET / HTTP/1.1\r\nHost: \(value)\r\n\r\n")
+            #expect(r == .complete, "\(value)")
+            #expect(b.string(h.hostName) == name, "\(value)")
+        }
+        let bad = [
+            "example.com.:1.2", "1.2.3.4:65536", "1.2.3.4:98777", "1.2.3.4:9000:80", "[a::1].", "[a::1].:98",
+            "[a::1]..:98", "extra[a::1]:98", "[a::1", "[a::1]x", "..a", "a/b", "[a:/:1]", "a b", "a\"b", "a@b",
+        ]
+        for value in bad {
+            #expect(
+                error("GET / HTTP/1.1\r\nHost: \(value)\r\n\r\n") == .badRequest("client sent invalid host header"),
+                "\(value)")
+        }
+    }
+
+    @Test func absoluteFormHostAsNginx() {
+        for (authority, name) in [
+            ("[abcd::ef98:0:7654:321]:5", "[abcd::ef98:0:7654:321]"), ("a.b.:2", "a.b"),
+            ("[v0A.!$&'()*+,;=-._~z:]", "[v0A.!$&'()*+,;=-._~z:]"),
+        ] {
+            let (r, h, b) = parseHead("GET http://\(authority)/ HTTP/1.0\r\n\r\n")
+            #expect(r == .complete, "\(authority)")
+            #expect(b.string(h.hostName) == name, "\(authority)")
+        }
+        #expect(error("GET http://1.2.3.4:123456/ HTTP/1.0\r\n\r\n") == .badRequest("client sent invalid host in request line"))
+        #expect(error("GET http://a_b/ HTTP/1.0\r\n\r\n") == .badRequest("client sent invalid request"))
+        #expect(error("GET http://extra[::1]/ HTTP/1.0\r\n\r\n") == .badRequest("client sent invalid request"))
+    }
+
+    @Test func connectNeedsAuthorityForm() {
+        #expect(error("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n") == .badRequest("client sent invalid request"))
+        #expect(error("CONNECT http://a:1 HTTP/1.1\r\nHost: a\r\n\r\n") == .badRequest("client sent invalid request"))
+    }
+
+    @Test func fragmentIsNotPartOfTheQuery() {
+        let (_, h, b) = parseHead("GET http://localhost:8080?args#frag HTTP/1.0\r\n\r\n")
+        #expect(b.string(h.path) == "/" && b.string(h.query) == "args")
+        let (_, h2, b2) = parseHead("GET /a?x=1#f?g HTTP/1.0\r\n\r\n")
+        #expect(b2.string(h2.path) == "/a" && b2.string(h2.query) == "x=1")
+        let (_, h3, b3) = parseHead("GET /a#f?g HTTP/1.0\r\n\r\n")
+        #expect(b3.string(h3.path) == "/a#f?g" && h3.query == nil)
+    }
+
     @Test func contentLength() {
         let (r, h, _) = parseHead("POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\t 0042 \r\n\r\n")
         #expect(r == .complete && h.contentLength == 42 && h.hasBody)

@@ -57,11 +57,8 @@ enum Variables {
         case .bytesSent: out.append(decimal: Int64(r.responseHeadLength) + r.bodyBytesSent)
         case .requestTime: out.append(seconds: max(0, r.worker.clock.milliseconds - r.startMilliseconds))
         case .host:
-            if hasHead, let h = r.head.host {
-                for c in buf[h] {
-                    if c == UInt8(ascii: ":") { break }
-                    out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
-                }
+            if hasHead, let h = r.head.hostName {
+                for c in buf[h] { out.append(c >= 65 && c <= 90 ? c | 0x20 : c) }
             } else if let s = r.server {
                 out.append(string: s.primaryName)
             }
