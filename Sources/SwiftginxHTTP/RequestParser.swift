@@ -353,8 +353,9 @@ public struct RequestParser: Sendable {
             h &+= 1
             while h < r.upperBound, buf[h] != 0x5D {
                 let c = buf[h]
-                guard ASCII.isAlphanumeric(c) || c == 0x3A || c == 0x2D || c == 0x2E || c == 0x5F || c == 0x7E
-                    || RequestParser.isSubDelim(c)
+                guard
+                    ASCII.isAlphanumeric(c) || c == 0x3A || c == 0x2D || c == 0x2E || c == 0x5F || c == 0x7E
+                        || RequestParser.isSubDelim(c)
                 else { return nil }
                 h &+= 1
             }

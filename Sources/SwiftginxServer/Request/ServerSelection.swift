@@ -13,7 +13,9 @@ enum ServerSelection {
     /// (without port and trailing dot), lowercased.
     static func select(_ r: Request, _ buf: UnsafeRawBufferPointer, _ group: ListenGroup) -> VirtualServer {
         // No Host (HTTP/1.0): the server named "" (nginx's default server_name), if any.
-        guard let h = r.head.hostName else { return group.server(forHost: UnsafeRawBufferPointer(start: nil, count: 0)) }
+        guard let h = r.head.hostName else {
+            return group.server(forHost: UnsafeRawBufferPointer(start: nil, count: 0))
+        }
         let end = h.upperBound
         let count = end - h.lowerBound
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { tmp in
