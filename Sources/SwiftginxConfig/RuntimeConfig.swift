@@ -402,6 +402,10 @@ public struct LocationSettings: Sendable {
     /// Default two memory pages (8k on x86-64), as nginx.
     public var clientBodyBufferSize: Int = 8192
     public var clientBodyTimeout: Int = 60_000
+    public var clientBodyInFileOnly: ClientBodyInFileOnly = .off
+    /// `client_body_in_single_buffer` (a body in memory is always one buffer here).
+    public var clientBodyInSingleBuffer: Bool = false
+    public var clientBodyTempPath = TempPath()
     public var sendTimeout: Int = 60_000
     /// `server_tokens on|off|build`.
     public var serverTokens: ServerTokens = .on

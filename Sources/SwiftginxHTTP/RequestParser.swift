@@ -21,8 +21,8 @@
 //   `_`) make the header "invalid": left out of `headers` when `ignoreInvalidHeaders`.
 // * Header values: HTAB, SP, VCHAR and obs-text only; NUL, other controls and DEL → 400.
 // * obs-fold (a line starting with SP/HTAB) → 400.
-// * Transfer-Encoding is parsed as a list: `chunked` must appear once and last (else 400);
-//   any other coding → 501 like nginx. `Content-Length` is 1*DIGIT (no lists, even of
+// * Transfer-Encoding must be exactly `chunked` (any case); any other value, a list
+//   included, → 501 as nginx 1.31.5. `Content-Length` is 1*DIGIT (no lists, even of
 //   equal values), a second Content-Length / Host / Transfer-Encoding line → 400.
 // * `*` is accepted only for OPTIONS; authority-form only for CONNECT, and CONNECT only in
 //   authority form (`CONNECT / ...` → 400, as nginx). CONNECT and TRACE
@@ -572,20 +572,8 @@ public struct RequestParser: Sendable {
             if !http11 {
                 return .badRequest("client sent HTTP/1.0 request with \"Transfer-Encoding\" header")
             }
-            var elements = 0
-            var chunked = 0
-            var others = 0
-            var lastIsChunked = false
-            ASCII.forEachListElement(buf, te.value) { r in
-                elements += 1
-                lastIsChunked = ASCII.equalsLowercased(buf.slice(r), "chunked")
-                if lastIsChunked { chunked += 1 } else { others += 1 }
-                return true
-            }
-            if chunked > 1 || (chunked == 1 && !lastIsChunked) {
-                return .badRequest("client sent invalid \"Transfer-Encoding\": \"\(logString(buf, te.value))\"")
-            }
-            if others > 0 || elements == 0 {
+            // nginx 1.31.5: exactly `chunked` (any case); any other value or list → 501.
+            if !ASCII.equalsLowercased(buf.slice(te.value), "chunked") {
                 return .notImplemented("client sent unknown \"Transfer-Encoding\": \"\(logString(buf, te.value))\"")
             }
             if contentLengthField != nil {

@@ -14,14 +14,17 @@ import Testing
     @Test func acceptedWithoutEffect() throws {
         let list = DirectiveTable.acceptedWithoutEffect
         for name in [
-            "client_body_temp_path", "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path",
+            "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path",
             "server_names_hash_bucket_size", "server_names_hash_max_size", "types_hash_max_size",
             "types_hash_bucket_size", "variables_hash_max_size", "variables_hash_bucket_size", "map_hash_max_size",
             "map_hash_bucket_size", "user", "accept_mutex", "accept_mutex_delay", "worker_cpu_affinity",
             "worker_priority", "timer_resolution", "reset_timedout_connection", "output_buffers", "postpone_output",
-            "sendfile_max_chunk", "directio", "aio", "client_body_in_file_only",
+            "sendfile_max_chunk", "directio", "aio",
         ] {
             #expect(list.contains(name), "\(name)")
+        }
+        for name in ["client_body_temp_path", "client_body_in_file_only", "client_body_in_single_buffer"] {
+            #expect(!list.contains(name), "\(name)")
         }
         // Every listed directive loads in a context it allows.
         _ = try load(

@@ -262,15 +262,17 @@ import Testing
     }
 
     @Test func transferEncoding() {
-        let (r, h, _) = parseHead("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , ChUnKeD \r\n\r\n")
+        let (r, h, _) = parseHead("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:  ChUnKeD \r\n\r\n")
         #expect(r == .complete && h.isChunked && h.contentLength == nil && h.hasBody)
+        // nginx 1.31.5 takes exactly "chunked": any list is an unknown coding (501).
+        #expect(error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: , chunked\r\n\r\n")?.status == 501)
         #expect(
             error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n")
                 == .notImplemented("client sent unknown \"Transfer-Encoding\": \"gzip\""))
         #expect(error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")?.status == 501)
         #expect(error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \"chunked\"\r\n\r\n")?.status == 501)
-        #expect(error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")?.status == 400)
-        #expect(error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n")?.status == 400)
+        #expect(error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n")?.status == 501)
+        #expect(error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, chunked\r\n\r\n")?.status == 501)
         #expect(
             error("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n")?
                 .status == 400)

@@ -35,6 +35,7 @@ extension Request {
         if isSubrequest { return }
         worker.writeAccessLog(self)
         releaseConnections()
+        proxy?.releaseBodyFile()
     }
 
     /// The connection closed under the request.

@@ -36,6 +36,15 @@ extension Request {
             bodyPending = false
             expectContinue = true
         }
+        if head.isChunked, bodyPending, let e = bufferedChunkedBodyError() {
+            // A malformed chunked body already here is refused before any answer, as nginx
+            // refuses it when a handler first reads or discards it.
+            logInfo(e.logMessage)
+            keepAlive = false
+            bodyPending = false
+            ErrorPages.sendDefault(self, 400)
+            return
+        }
         let path = buf[head.path]
         guard path.first == UInt8(ascii: "/"),
             URINormalizer.normalize(

@@ -153,8 +153,13 @@ enum Variables {
         case .binaryRemoteAddr: out.append(r.peer.rawAddress)
         case .requestCompletion: if r.status > 0 && !r.aborted { out.append("OK") }
         case .https: if r.tls != nil { out.append("on") }
-        // Request bodies are passed upstream, not kept as a variable.
-        case .requestBody: break
+        // The body a proxy read, when it is in memory (nginx's $request_body is empty for
+        // a body in a file); `$request_body_file` names the file.
+        case .requestBody:
+            if let p = r.proxy, p.pass != nil, !p.streaming, p.bodyFileName == nil, p.phase != .tunnel {
+                out.append(p.bodyMemory.readable)
+            }
+        case .requestBodyFile: if let p = r.proxy, let name = p.bodyFileName { out.append(string: name) }
         case .ssl(let field): appendTLS(r, field, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {
