@@ -25,7 +25,12 @@ public struct DirectiveContext: OptionSet, Sendable, Hashable {
 
     /// http, server and location: where most HTTP settings live.
     public static let httpAll: DirectiveContext = [.http, .server, .location]
-    public static let any: DirectiveContext = [.main, .events, .http, .server, .location, .types, .upstream]
+    /// Every block (nginx's NGX_ANY_CONF: `include` works in all of them, `if` and
+    /// `limit_except` included).
+    public static let any: DirectiveContext = [
+        .main, .events, .http, .server, .location, .types, .upstream, .ifInLocation, .map, .matchBlock,
+        .limitExcept,
+    ]
 }
 
 /// Argument counts, as nginx's NGX_CONF_NOARGS / TAKEn / FLAG / 1MORE / 2MORE.
