@@ -392,6 +392,8 @@ public enum DirectiveTable {
         DirectiveSpec("directio", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("aio", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("read_ahead", .httpAll, t1, slot: .ignored(.size)),
+        DirectiveSpec("connection_pool_size", [.http, .server], t1, slot: .ignored(.size)),
+        DirectiveSpec("request_pool_size", [.http, .server], t1, slot: .ignored(.size)),
         DirectiveSpec("gzip_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_window", .httpAll, t1, slot: .ignored(.size)),
