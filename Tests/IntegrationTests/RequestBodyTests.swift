@@ -1,8 +1,8 @@
 // Request bodies as nginx keeps them for a proxy: `$request_body` while the body is in
 // memory, `$request_body_file` once it is in a temporary file, `client_body_in_file_only`
 // (`on` keeps the file, `clean` removes it after the request, `off` removes the name at
-// once), `client_body_temp_path` with levels, and a malformed chunked body that arrived
-// with the head refused before any answer.
+// once), `client_body_temp_path` with levels, 100 Continue for an empty body, and a
+// malformed chunked body that arrived with the head refused before any answer.
 
 import Foundation
 import Testing
@@ -80,6 +80,24 @@ import Testing
             if !gone { usleep(20_000) }
         }
         #expect(gone)
+    }
+
+    /// A proxy answers 100 Continue when it reads the body, even an empty one (nginx), and
+    /// only to HTTP/1.1 clients; the expectation's name is case-insensitive.
+    @Test func continueForAnEmptyBody() throws {
+        let s = try start()
+        defer { s.stop() }
+        for (version, value, expected) in [
+            ("1.1", "100-continue", true), ("1.1", "100-Continue", true), ("1.0", "100-continue", false),
+        ] {
+            let c = try RawClient(port: s.port)
+            try c.send(
+                "POST / HTTP/\(version)\r\nHost: x\r\nExpect: \(value)\r\nContent-Length: 0\r\n"
+                    + "Connection: close\r\n\r\n")
+            let raw = String(decoding: c.readToEnd(), as: UTF8.self)
+            #expect(raw.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK") == expected, "\(raw)")
+            #expect(raw.hasSuffix("got 0\n"))
+        }
     }
 
     @Test func malformedChunkedBodyIsRefusedBeforeTheAnswer() throws {

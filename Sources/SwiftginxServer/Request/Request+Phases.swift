@@ -29,12 +29,15 @@ extension Request {
         adopt(server.defaultSettings)
         keepAlive = head.keepAlive
         bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
-        if head.expectContinue && bodyPending {
-            // The body is never read for static content: do not invite it, close after
-            // (a proxied location undoes this and answers 100 Continue).
-            keepAlive = false
-            bodyPending = false
+        if head.expectContinue {
+            // A proxy answers 100 Continue when it starts reading the body, as nginx does
+            // (also for an empty body). The body is never read for static content: it is
+            // not invited, and the connection closes after (a proxy undoes this).
             expectContinue = true
+            if bodyPending {
+                keepAlive = false
+                bodyPending = false
+            }
         }
         if head.isChunked, bodyPending, let e = bufferedChunkedBodyError() {
             // A malformed chunked body already here is refused before any answer, as nginx
