@@ -156,6 +156,7 @@ public enum DirectiveTable {
             DirectiveSpec(
                 "client_header_buffer_size", [.http, .server], t1, slot: .serverSize(\.clientHeaderBufferSize)),
             DirectiveSpec("large_client_header_buffers", [.http, .server], t2),
+            DirectiveSpec("max_headers", [.http, .server], t1),
             DirectiveSpec("send_timeout", .httpAll, t1, slot: .locationMsec(\.sendTimeout)),
             DirectiveSpec("server_tokens", .httpAll, t1),
             DirectiveSpec(

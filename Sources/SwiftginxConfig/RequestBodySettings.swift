@@ -2,7 +2,7 @@
 // core module configures it: `client_body_in_file_only` (always a file, kept or
 // removed after the request), `client_body_in_single_buffer` and `client_body_temp_path`
 // (the directory and its levels of subdirectories for the files). The directives are
-// parsed in ConfigCompiler+RequestBody.swift; the server names and opens the files
+// parsed in ConfigCompiler+Request.swift; the server names and opens the files
 // (RequestBodyFile.swift).
 
 /// `client_body_in_file_only off|on|clean`.

@@ -258,6 +258,8 @@ public struct ServerSettings: Sendable {
     public var clientHeaderTimeout: Int = 60_000
     public var ignoreInvalidHeaders: Bool = true
     public var underscoresInHeaders: Bool = false
+    /// `max_headers`: more header lines than this → 400 "Request Header Or Cookie Too Large".
+    public var maxHeaders: Int = 1000
     public var mergeSlashes: Bool = true
     /// For connections that do not get as far as a location (400s, 408s): location-level
     /// copies of these live in LocationSettings.

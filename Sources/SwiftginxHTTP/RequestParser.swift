@@ -44,6 +44,9 @@ public struct RequestParserOptions: Sendable {
     public var ignoreInvalidHeaders: Bool = true
     /// `underscores_in_headers`: `_` counts as a valid header-name character.
     public var underscoresInHeaders: Bool = false
+    /// `max_headers`: more header lines (those ignored as invalid not counted) → 400
+    /// "Request Header Or Cookie Too Large".
+    public var maxHeaders: Int = 1000
     /// Require Host on HTTP/1.1 (always on in the server; tests of pure framing turn it off).
     var requireHost: Bool = true
 
@@ -502,11 +505,10 @@ public struct RequestParser: Sendable {
             i &+= 1
         }
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
-        if invalidName {
-            if !options.ignoreInvalidHeaders { head.headers.append(field) }
-            return nil
-        }
+        if invalidName && options.ignoreInvalidHeaders { return nil }
+        if head.headers.count >= options.maxHeaders { return .headerTooLarge("client sent too many header lines") }
         head.headers.append(field)
+        if invalidName { return nil }
         let name = buf.slice(field.name)
         switch field.name.count {
         case 4 where ASCII.equalsLowercased(name, "host"):

@@ -92,3 +92,30 @@ extension ServerSelectionTests {
         #expect(r.stderr.contains("[emerg] bind() to 127.0.0.1:\(first.port) failed (98: Address already in use)"))
     }
 }
+
+/// nginx 1.29's request head additions: `max_headers` (a 400 "Request Header Or Cookie
+/// Too Large" past the limit) and `$request_port` / `$is_request_port`.
+@Suite struct RequestHeadLimitTests {
+    @Test func maxHeadersAndRequestPort() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        max_headers 3;
+                        return 200 "[$host$is_request_port$request_port]";
+                    }
+                }
+                """)
+        try s.start()
+        #expect(try get(s.port, "/", host: "a").bodyText == "[a]")
+        #expect(try get(s.port, "/", host: "a:8080").bodyText == "[a:8080]")
+        let abs = try request(s.port, "GET http://b:81/ HTTP/1.0\r\nHost: a:82\r\n\r\n")
+        #expect(abs.bodyText == "[b:81]")
+        let many = try request(s.port, "GET / HTTP/1.0\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+        #expect(many.status == 400)
+        #expect(many.bodyText.contains("Request Header Or Cookie Too Large"))
+        #expect(try request(s.port, "GET / HTTP/1.0\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n").status == 200)
+    }
+}

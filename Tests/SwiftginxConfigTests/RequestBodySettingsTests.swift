@@ -1,6 +1,7 @@
-// The request-body directives: `client_body_in_file_only`, `client_body_in_single_buffer`
-// and `client_body_temp_path` (inherited, paths against the prefix, levels), and the
-// temporary file names nginx gives (ten digits, level directories from the end).
+// The request directives: `max_headers`, and the request-body ones
+// (`client_body_in_file_only`, `client_body_in_single_buffer` and `client_body_temp_path`:
+// inherited, paths against the prefix, levels), and the temporary file names nginx gives
+// (ten digits, level directories from the end).
 
 import Testing
 
@@ -47,6 +48,18 @@ import Testing
                 == "invalid value \"3\" in nginx.conf:3")
         #expect(
             try loadError(http("client_body_in_file_only yes;"))?.hasPrefix("invalid value \"yes\"") == true)
+    }
+
+    @Test func maxHeaders() throws {
+        let config = try load(
+            http("max_headers 5; server { listen 8080; } server { listen 8081; max_headers 7; }"))
+        #expect(config.listenGroups.map(\.defaultServer.settings.maxHeaders) == [5, 7])
+        #expect(try load(http("server { listen 8080; }")).listenGroups[0].defaultServer.settings.maxHeaders == 1000)
+        #expect(
+            try loadError(http("max_headers x;")) == "\"max_headers\" directive invalid number in nginx.conf:3")
+        #expect(
+            try loadError(http("server { location / { max_headers 1; } }"))
+                == "\"max_headers\" directive is not allowed here in nginx.conf:3")
     }
 
     @Test func fileNamesWithLevels() {

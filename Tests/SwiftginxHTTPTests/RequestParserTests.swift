@@ -232,6 +232,35 @@ import Testing
         #expect(error("GET http://extra[::1]/ HTTP/1.0\r\n\r\n") == .badRequest("client sent invalid request"))
     }
 
+    /// `$request_port`: the port sent with the host that named the server (the absolute
+    /// target's over the Host header); none for no port, an empty one or 0.
+    @Test func requestPort() {
+        func port(_ text: String) -> Int? {
+            let (r, h, b) = parseHead(text)
+            #expect(r == .complete, "\(text)")
+            return b.withUnsafeBytes { h.requestPort(in: $0) }
+        }
+        #expect(port("GET / HTTP/1.0\r\n\r\n") == nil)
+        #expect(port("GET / HTTP/1.0\r\nHost: a\r\n\r\n") == nil)
+        #expect(port("GET / HTTP/1.0\r\nHost: a:\r\n\r\n") == nil)
+        #expect(port("GET / HTTP/1.0\r\nHost: a:0\r\n\r\n") == nil)
+        #expect(port("GET / HTTP/1.0\r\nHost: a.:8080\r\n\r\n") == 8080)
+        #expect(port("GET / HTTP/1.0\r\nHost: [::1]:443\r\n\r\n") == 443)
+        #expect(port("GET http://a:8080 HTTP/1.0\r\nHost: a:9000\r\n\r\n") == 8080)
+    }
+
+    /// `max_headers`: counted over the headers kept (ignored invalid names do not count).
+    @Test func maxHeaders() {
+        var o = RequestParserOptions()
+        o.maxHeaders = 2
+        let (r, h, _) = parseHead("GET / HTTP/1.0\r\nHost: a\r\nX_A: 1\r\nB: 2\r\n\r\n", options: o)
+        #expect(r == .complete && h.headers.count == 2)
+        #expect(
+            error("GET / HTTP/1.0\r\nHost: a\r\nA: 1\r\nB: 2\r\n\r\n", options: o)
+                == .headerTooLarge("client sent too many header lines"))
+        #expect(RequestParserOptions().maxHeaders == 1000)
+    }
+
     @Test func connectNeedsAuthorityForm() {
         #expect(error("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n") == .badRequest("client sent invalid request"))
         #expect(error("CONNECT http://a:1 HTTP/1.1\r\nHost: a\r\n\r\n") == .badRequest("client sent invalid request"))

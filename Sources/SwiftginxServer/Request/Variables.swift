@@ -160,6 +160,9 @@ enum Variables {
                 out.append(p.bodyMemory.readable)
             }
         case .requestBodyFile: if let p = r.proxy, let name = p.bodyFileName { out.append(string: name) }
+        case .requestPort:
+            if hasHead, let port = r.head.requestPort(in: buf) { out.append(decimal: Int64(port)) }
+        case .isRequestPort: if hasHead, r.head.requestPort(in: buf) != nil { out.append(UInt8(ascii: ":")) }
         case .ssl(let field): appendTLS(r, field, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {

@@ -1,11 +1,14 @@
-// Handlers of the request-body directives (`client_body_in_file_only`,
-// `client_body_in_single_buffer`, `client_body_temp_path`); the settings they fill are
-// in RequestBodySettings.swift.
+// Handlers of the directives about reading requests: `max_headers`, and the request-body
+// ones (`client_body_in_file_only`, `client_body_in_single_buffer`,
+// `client_body_temp_path`, whose settings are in RequestBodySettings.swift).
 
 extension ConfigCompiler {
-    /// The request-body directives; false when `d` is not one of them.
-    func requestBodyDirective(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) -> Bool {
+    /// The request directives; false when `d` is not one of them.
+    func requestDirective(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) -> Bool {
         switch d.name {
+        case "max_headers":
+            let n = try ConfigValues.num(d)
+            level.serverSetters.append { $0.maxHeaders = n }
         case "client_body_in_file_only":
             let v = try ConfigValues.choice(
                 d, ["off": ClientBodyInFileOnly.off, "on": .on, "clean": .clean])
