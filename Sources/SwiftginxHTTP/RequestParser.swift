@@ -132,6 +132,8 @@ public struct RequestParser: Sendable {
     @usableFromInline var connectionKeepAlive = false
     @usableFromInline var connectionUpgrade = false
     @usableFromInline var expect100 = false
+    /// `UniqueHeader` bits of the headers seen.
+    @usableFromInline var uniqueSeen: UInt16 = 0
     /// The head's line-ending style, set by the request line's terminator.
     @usableFromInline var lineEnding: LineEnding = .unknown
 
@@ -157,6 +159,7 @@ public struct RequestParser: Sendable {
         connectionKeepAlive = false
         connectionUpgrade = false
         expect100 = false
+        uniqueSeen = 0
         lineEnding = .unknown
     }
 
@@ -406,74 +409,6 @@ public struct RequestParser: Sendable {
         return i
     }
 
-    /// nginx's `ngx_http_validate_host` (1.31.5): a reg-name of letters, digits, `-`, `.`,
-    /// unreserved and sub-delims characters and `%` (no empty label: `..` → nil), or an IP
-    /// literal `[...]` of the same characters and `:` (closed, nothing but a port after it),
-    /// then an optional `:` and a port of digits up to 65535. Returns the name without the
-    /// port and without one trailing dot of a reg-name, or nil.
-    @inlinable
-    public static func validateHost(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int>? {
-        // 0 name start, 1 reg-name, 2 IP literal, 3 after "]", 4 port
-        var state = 0
-        var dotPos = -2
-        var hostLen = r.count
-        var port = 0
-        var i = 0
-        while i < r.count {
-            let c = buf[r.lowerBound &+ i]
-            if state == 0 {
-                if c == 0x5B {
-                    state = 2
-                    i &+= 1
-                    continue
-                }
-                state = 1
-            }
-            switch state {
-            case 1, 2:
-                if ASCII.isAlphanumeric(c) || c == 0x2D || c == 0x5F || c == 0x7E || isSubDelim(c) {
-                    // a letter, digit, "-" or another allowed character
-                } else if c == 0x2E {
-                    if dotPos == i &- 1 { return nil }
-                    dotPos = i
-                } else if c == 0x3A {
-                    if state == 1 {
-                        hostLen = i
-                        state = 4
-                    }
-                } else if c == 0x25, state == 1 {
-                    // pct-encoded in a reg-name
-                } else if c == 0x5D, state == 2 {
-                    hostLen = i &+ 1
-                    state = 3
-                } else {
-                    return nil
-                }
-            case 3:
-                guard c == 0x3A else { return nil }
-                state = 4
-            default:
-                guard ASCII.isDigit(c) else { return nil }
-                port = port &* 10 &+ Int(c &- 0x30)
-                if port > 65535 { return nil }
-            }
-            i &+= 1
-        }
-        if state == 2 { return nil }
-        if dotPos == hostLen &- 1 { hostLen &-= 1 }
-        if hostLen <= 0 { return nil }
-        return r.lowerBound..<(r.lowerBound &+ hostLen)
-    }
-
-    /// RFC 3986's sub-delims: `!$&'()*+,;=`.
-    @inlinable
-    static func isSubDelim(_ c: UInt8) -> Bool {
-        switch c {
-        case 0x21, 0x24, 0x26, 0x27, 0x28, 0x29, 0x2A, 0x2B, 0x2C, 0x3B, 0x3D: return true
-        default: return false
-        }
-    }
-
     // MARK: header lines
 
     private mutating func parseHeaderLine(
@@ -542,14 +477,31 @@ public struct RequestParser: Sendable {
         case 7 where ASCII.equalsLowercased(name, "upgrade"):
             if upgradeField == nil { upgradeField = field.value }
         case 6 where ASCII.equalsLowercased(name, "expect"):
+            if let e = unique(.expect, buf, field, head) { return e }
             if ASCII.equalsLowercased(buf.slice(field.value), "100-continue") { expect100 = true }
+        case 8:
+            if ASCII.equalsLowercased(name, "if-match") { return unique(.ifMatch, buf, field, head) }
+            if ASCII.equalsLowercased(name, "if-range") { return unique(.ifRange, buf, field, head) }
+        case 13:
+            if ASCII.equalsLowercased(name, "authorization") { return unique(.authorization, buf, field, head) }
+            if ASCII.equalsLowercased(name, "if-none-match") { return unique(.ifNoneMatch, buf, field, head) }
+            if ASCII.equalsLowercased(name, "content-range") { return unique(.contentRange, buf, field, head) }
+        case 17 where ASCII.equalsLowercased(name, "if-modified-since"):
+            return unique(.ifModifiedSince, buf, field, head)
+        case 19:
+            if ASCII.equalsLowercased(name, "if-unmodified-since") {
+                return unique(.ifUnmodifiedSince, buf, field, head)
+            }
+            if ASCII.equalsLowercased(name, "proxy-authorization") {
+                return unique(.proxyAuthorization, buf, field, head)
+            }
         default:
             break
         }
         return nil
     }
 
-    private func duplicate(_ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ prev: HeaderField)
+    func duplicate(_ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ prev: HeaderField)
         -> RequestParseError
     {
         .badRequest(

@@ -261,6 +261,26 @@ import Testing
         #expect(RequestParserOptions().maxHeaders == 1000)
     }
 
+    /// Headers nginx takes once: a second line is a 400 naming both.
+    @Test func uniqueHeaders() {
+        for name in [
+            "If-Modified-Since", "If-Unmodified-Since", "If-Match", "If-None-Match", "Content-Range", "If-Range",
+            "Expect", "Authorization", "Proxy-Authorization",
+        ] {
+            #expect(
+                error("GET / HTTP/1.1\r\nHost: a\r\n\(name): x\r\n\(name.lowercased()): y\r\n\r\n")
+                    == .badRequest(
+                        "client sent duplicate header line: \"\(name.lowercased()): y\", previous value: \"\(name): x\""
+                    ),
+                "\(name)")
+        }
+        // Repeatable ones are kept (joined by the variables).
+        let (r, h, _) = parseHead(
+            "GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: a\r\nUser-Agent: b\r\nContent-Type: a\r\n"
+                + "Content-Type: b\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n")
+        #expect(r == .complete && h.headers.count == 7)
+    }
+
     @Test func connectNeedsAuthorityForm() {
         #expect(error("CONNECT / HTTP/1.1\r\nHost: a\r\n\r\n") == .badRequest("client sent invalid request"))
         #expect(error("CONNECT http://a:1 HTTP/1.1\r\nHost: a\r\n\r\n") == .badRequest("client sent invalid request"))

@@ -54,6 +54,7 @@ extension Request {
                 UnsafeRawBufferPointer(rebasing: path), mergeSlashes: server.settings.mergeSlashes, into: &uri)
         else {
             trace?.note("the URI is invalid: 400")
+            uri.removeAll(keepingCapacity: true)  // nginx has no $uri for a URI it refused
             logInfo("client sent invalid request")
             keepAlive = false
             ErrorPages.sendDefault(self, 400)

@@ -119,6 +119,7 @@ extension Request {
         if applies && expires != .off {
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }
+        writer.buildingHead = true
         for h in addHeaders where h.always || applies {
             let v = Variables.evaluate(self, h.value)
             if v.isEmpty { continue }
@@ -127,6 +128,7 @@ extension Request {
             output.append(v)
             output.append("\r\n")
         }
+        writer.buildingHead = false
         output.append("\r\n")
         responseHeadLength = output.writerIndex - responseStart
         // Kept for `$sent_http_*` when the configuration uses it (no copy otherwise).

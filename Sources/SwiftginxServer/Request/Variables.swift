@@ -84,10 +84,7 @@ enum Variables {
             if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
         case .connection: out.append(decimal: Int64(r.connectionNumber))
         case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
-        case .contentType:
-            if hasHead, let range = r.head.header(HeaderName.contentType, in: buf) {
-                out.append(UnsafeRawBufferPointer(rebasing: buf[range]))
-            }
+        case .contentType: if hasHead { appendHeaderValues(r, named: "content-type", buf: buf, to: out) }
         case .contentLength:
             if let n = r.head.contentLength, hasHead { out.append(decimal: n) }
         case .documentRoot, .realpathRoot:
@@ -110,8 +107,14 @@ enum Variables {
         case .connectionsWaiting: out.append(decimal: Int64(r.worker.state.connectionCounts.waiting))
         case .arg(let name): appendArgument(r, name, to: out)
         case .cookie(let name):
-            if hasHead, let range = r.head.header(HeaderName.cookie, in: buf) {
-                appendCookie(name, in: buf[range], to: out)
+            // The first `name=` among all Cookie lines, in order.
+            if hasHead {
+                for h in r.head.headers
+                where h.name.count == 6
+                    && ASCII.equalsLowercased(UnsafeRawBufferPointer(rebasing: buf[h.name]), "cookie")
+                {
+                    if appendCookie(name, in: buf[h.value], to: out) { break }
+                }
             }
         case .capture(let n):
             appendCapture(r, n, to: out)
@@ -184,10 +187,29 @@ enum Variables {
         case .upstreamResponseLength:
             if let p = r.proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
         case .upstreamHeader(let name):
-            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0, let v = p.response.headerValue(name) {
-                out.append(v)
+            // Every line of a repeated field, joined by ", " (nginx 1.23).
+            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0 {
+                let lower = Array(name.utf8)
+                var first = true
+                p.response.headCopy.withUnsafeBytes { b in
+                    for h in p.response.head.headers
+                    where ASCII.equalsLowercased(UnsafeRawBufferPointer(rebasing: b[h.name]), lower) {
+                        if !first { out.append(", ") }
+                        first = false
+                        out.append(UnsafeRawBufferPointer(rebasing: b[h.value]))
+                    }
+                }
             }
         case .upstreamCacheStatus: break
+        }
+    }
+
+    /// An empty value nginx logs as empty, not "-" (a value found but empty, where most
+    /// empty variables are "not found"): `$uri` of a request whose URI was refused.
+    static func foundWhenEmpty(_ r: Request, _ v: Variable) -> Bool {
+        switch v {
+        case .uri, .documentUri: return r.head.headLength > 0
+        default: return false
         }
     }
 
@@ -195,13 +217,22 @@ enum Variables {
     /// them joined by ", " when repeated).
     private static func appendSentHeader(_ r: Request, _ name: String, to out: ByteBuffer) {
         var first = true
-        r.lastResponseHead.withUnsafeBytes { head in
+        func scan(_ head: UnsafeRawBufferPointer) {
             // `$sent_http_x_y` names "X-Y": underscores in the field's name match too.
             ResponseHeadScan.forEachValue(of: Array(name.utf8), in: head, underscoresAsDashes: true) { value in
                 if !first { out.append(", ") }
                 first = false
                 out.append(value)
             }
+        }
+        if r.writer.buildingHead {
+            // An add_header value: the fields written so far for this response.
+            let output = r.output
+            scan(
+                UnsafeRawBufferPointer(
+                    start: output.base + r.responseStart, count: output.writerIndex - r.responseStart))
+        } else {
+            r.lastResponseHead.withUnsafeBytes { scan($0) }
         }
     }
 
@@ -259,15 +290,18 @@ enum Variables {
         r.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
-    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
+    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer)
+        -> Bool
+    {
         appendNamedValue(name, in: UnsafeRawBufferPointer(rebasing: value), separator: UInt8(ascii: ";"), to: out)
     }
 
     /// The value of the first `name=value` item of a `separator`-separated list
     /// (query arguments, cookies; spaces before an item are skipped).
+    @discardableResult
     private static func appendNamedValue(
         _ name: String, in list: UnsafeRawBufferPointer, separator: UInt8, to out: ByteBuffer
-    ) {
+    ) -> Bool {
         let nameCount = name.utf8.count
         var i = 0
         while i < list.count {
@@ -278,10 +312,11 @@ enum Variables {
                 && name.utf8.elementsEqual(list[i..<(i + nameCount)])
             {
                 out.append(UnsafeRawBufferPointer(rebasing: list[(i + nameCount + 1)..<j]))
-                return
+                return true
             }
             i = j + 1
         }
+        return false
     }
 
     /// `$ssl_*` values (empty without TLS).
