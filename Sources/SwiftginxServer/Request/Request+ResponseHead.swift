@@ -88,12 +88,12 @@ extension Request {
         finishHead(
             keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
             keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,
-            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in })
+            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in }, fromUpstream: true)
     }
 
     private func finishHead(
         keepaliveRequests: Int, keepaliveTimeout: Int, keepaliveHeaderTimeout: Int?, expires: Expires,
-        addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void
+        addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void, fromUpstream: Bool = false
     ) {
         let status = self.status
         if self.keepAlive && !shuttingDown && status != 101 {
@@ -117,11 +117,13 @@ extension Request {
         if !self.carriedHeaders.isEmpty { output.append(self.carriedHeaders) }
         let applies = isSuccessOrRedirect(status)
         if applies && expires != .off {
+            let mtime = fromUpstream ? replaceUpstreamCaching(mtime: mtime) : mtime
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }
         writer.buildingHead = true
         for h in addHeaders where h.always || applies {
             let v = Variables.evaluate(self, h.value)
+            if Self.addHeaderReplaces(h.name) { removeHeadLines(named: h.name) }
             if v.isEmpty { continue }
             output.append(string: h.name)
             output.append(": ")
