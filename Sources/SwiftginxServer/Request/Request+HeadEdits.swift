@@ -11,9 +11,10 @@ extension Request {
     @inline(__always) static func addHeaderReplaces(_ name: String) -> Bool {
         let n = name.utf8.count
         guard n == 4 || n == 13 else { return false }
-        let lower = name.lowercased()
-        return lower == "etag" || lower == "last-modified"
+        return asciiCaseEqual(name.utf8, etagName) || asciiCaseEqual(name.utf8, lastModifiedName)
     }
+
+    private static let etagName = Array("etag".utf8)
 
     /// Removes every line named `name` (any case) from the head written so far.
     func removeHeadLines(named name: String) {
