@@ -61,7 +61,7 @@ extension ConfigCompiler {
             else { throw d.directiveError("invalid value") }
             level.serverSetters.append { $0.largeClientHeaderBuffers = (count, size) }
         case "server_tokens":
-            let v = try ConfigValues.choice(d, ["on": true, "off": false, "build": true])
+            let v = try ConfigValues.choice(d, ["on": ServerTokens.on, "off": .off, "build": .build])
             level.setters.append { $0.serverTokens = v }
         case "lingering_close":
             let v = try ConfigValues.choice(d, ["off": LingeringClose.off, "on": .on, "always": .always])
@@ -211,6 +211,7 @@ extension ConfigCompiler {
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
         default:
             if try accessDirective(d, level: level) { break }
+            if try requestDirective(d, level: level) { break }
             if try proxyDirective(d, level: level, location: location) { break }
             if try sslDirective(d, level: level) { break }
             try genericSlot(d, level: level)

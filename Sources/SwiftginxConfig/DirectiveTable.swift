@@ -25,7 +25,12 @@ public struct DirectiveContext: OptionSet, Sendable, Hashable {
 
     /// http, server and location: where most HTTP settings live.
     public static let httpAll: DirectiveContext = [.http, .server, .location]
-    public static let any: DirectiveContext = [.main, .events, .http, .server, .location, .types, .upstream]
+    /// Every block (nginx's NGX_ANY_CONF: `include` works in all of them, `if` and
+    /// `limit_except` included).
+    public static let any: DirectiveContext = [
+        .main, .events, .http, .server, .location, .types, .upstream, .ifInLocation, .map, .matchBlock,
+        .limitExcept,
+    ]
 }
 
 /// Argument counts, as nginx's NGX_CONF_NOARGS / TAKEn / FLAG / 1MORE / 2MORE.
@@ -147,10 +152,14 @@ public enum DirectiveTable {
             DirectiveSpec("client_max_body_size", .httpAll, t1),
             DirectiveSpec("client_body_buffer_size", .httpAll, t1, slot: .locationSize(\.clientBodyBufferSize)),
             DirectiveSpec("client_body_timeout", .httpAll, t1, slot: .locationMsec(\.clientBodyTimeout)),
+            DirectiveSpec("client_body_in_file_only", .httpAll, t1),
+            DirectiveSpec("client_body_in_single_buffer", .httpAll, .flag),
+            DirectiveSpec("client_body_temp_path", .httpAll, t1234),
             DirectiveSpec("client_header_timeout", [.http, .server], t1, slot: .serverMsec(\.clientHeaderTimeout)),
             DirectiveSpec(
                 "client_header_buffer_size", [.http, .server], t1, slot: .serverSize(\.clientHeaderBufferSize)),
             DirectiveSpec("large_client_header_buffers", [.http, .server], t2),
+            DirectiveSpec("max_headers", [.http, .server], t1),
             DirectiveSpec("send_timeout", .httpAll, t1, slot: .locationMsec(\.sendTimeout)),
             DirectiveSpec("server_tokens", .httpAll, t1),
             DirectiveSpec(
@@ -371,7 +380,6 @@ public enum DirectiveTable {
         DirectiveSpec("lock_file", .main, t1, slot: .ignored(.none)),
         DirectiveSpec("accept_mutex", .events, .flag, slot: .ignored(.flag)),
         DirectiveSpec("accept_mutex_delay", .events, t1, slot: .ignored(.time)),
-        DirectiveSpec("client_body_temp_path", .httpAll, t1234, slot: .ignored(.none)),
         DirectiveSpec("proxy_temp_path", .httpAll, t1234, slot: .ignored(.none)),
         DirectiveSpec("zone", .upstream, t12, slot: .ignored(.none)),
         DirectiveSpec("fastcgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
@@ -391,8 +399,9 @@ public enum DirectiveTable {
         DirectiveSpec("sendfile_max_chunk", .httpAll, t1, slot: .ignored(.size)),
         DirectiveSpec("directio", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("aio", .httpAll, t1, slot: .ignored(.none)),
-        DirectiveSpec("client_body_in_file_only", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("read_ahead", .httpAll, t1, slot: .ignored(.size)),
+        DirectiveSpec("connection_pool_size", [.http, .server], t1, slot: .ignored(.size)),
+        DirectiveSpec("request_pool_size", [.http, .server], t1, slot: .ignored(.size)),
         DirectiveSpec("gzip_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_window", .httpAll, t1, slot: .ignored(.size)),

@@ -225,8 +225,9 @@ public final class ListenGroup: Sendable {
 public final class VirtualServer: Sendable {
     /// `server_name` entries in written order ("" for the empty name).
     public let serverNames: [String]
-    /// The name used for `$server_name` and redirects: the first server_name.
-    public var primaryName: String { serverNames.first ?? "" }
+    /// The name used for `$server_name` and redirects: the first server_name, without the
+    /// leading dot of a `.example.com` name (a regex keeps its `~`), as nginx.
+    public let primaryName: String
     public let settings: ServerSettings
     public let locations: LocationIndex<Location>
     /// `return` written at server level (runs before location matching).
@@ -255,6 +256,8 @@ public final class VirtualServer: Sendable {
     ) {
         self.autoRedirects = autoRedirects
         self.serverNames = serverNames
+        let first = serverNames.first ?? ""
+        self.primaryName = first.hasPrefix(".") ? String(first.dropFirst()) : first
         self.settings = settings
         self.locations = locations
         self.serverReturn = serverReturn
@@ -276,6 +279,8 @@ public struct ServerSettings: Sendable {
     public var clientHeaderTimeout: Int = 60_000
     public var ignoreInvalidHeaders: Bool = true
     public var underscoresInHeaders: Bool = false
+    /// `max_headers`: more header lines than this → 400 "Request Header Or Cookie Too Large".
+    public var maxHeaders: Int = 1000
     public var mergeSlashes: Bool = true
     /// For connections that do not get as far as a location (400s, 408s): location-level
     /// copies of these live in LocationSettings.
@@ -366,6 +371,9 @@ public struct OpenFileCacheSettings: Sendable, Equatable {
 }
 
 public enum LingeringClose: Sendable { case off, on, always }
+/// `server_tokens`: what the Server header and error pages name (`nginx`, `nginx/1.31.5`,
+/// or that followed by the build name).
+public enum ServerTokens: UInt8, Sendable { case off, on, build }
 
 /// Extension → MIME type, from `types {}` blocks (mime.types).
 public final class MimeTypes: Sendable {
@@ -408,9 +416,13 @@ public struct LocationSettings: Sendable {
     /// Default two memory pages (8k on x86-64), as nginx.
     public var clientBodyBufferSize: Int = 8192
     public var clientBodyTimeout: Int = 60_000
+    public var clientBodyInFileOnly: ClientBodyInFileOnly = .off
+    /// `client_body_in_single_buffer` (a body in memory is always one buffer here).
+    public var clientBodyInSingleBuffer: Bool = false
+    public var clientBodyTempPath = TempPath()
     public var sendTimeout: Int = 60_000
-    /// `server_tokens on|off|build` (`build` behaves as `on`: there is no build name).
-    public var serverTokens: Bool = true
+    /// `server_tokens on|off|build`.
+    public var serverTokens: ServerTokens = .on
     public var accessLogs: [AccessLogTarget] = []
     public var logNotFound: Bool = true
     public var lingeringClose: LingeringClose = .on

@@ -12,7 +12,8 @@ public enum Variable: Sendable, Hashable {
     case isArgs, requestUri, requestMethod, requestLength, scheme, serverName, serverPort, serverAddr
     case serverProtocol, connection, connectionRequests, contentType, contentLength, documentRoot
     case realpathRoot, requestFilename, pid, nginxVersion, pipe
-    case requestId, binaryRemoteAddr, https, requestCompletion, requestBody
+    case requestId, binaryRemoteAddr, https, requestCompletion, requestBody, requestBodyFile
+    case requestPort, isRequestPort
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate
@@ -97,6 +98,7 @@ extension Variable {
         "request_filename": .requestFilename, "pid": .pid, "nginx_version": .nginxVersion, "pipe": .pipe,
         "request_id": .requestId, "binary_remote_addr": .binaryRemoteAddr, "https": .https,
         "request_completion": .requestCompletion, "request_body": .requestBody,
+        "request_body_file": .requestBodyFile, "request_port": .requestPort, "is_request_port": .isRequestPort,
         "proxy_add_x_forwarded_for": .proxyAddXForwardedFor, "proxy_host": .proxyHost, "proxy_port": .proxyPort,
         "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,

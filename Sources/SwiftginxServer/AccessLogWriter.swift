@@ -58,7 +58,7 @@ extension Worker {
                 case .variable(let v):
                     let before = out.writerIndex
                     Variables.append(c, v, to: out)
-                    if out.writerIndex == before {
+                    if out.writerIndex == before && !Variables.foundWhenEmpty(c, v) {
                         out.append(UInt8(ascii: "-"))
                     } else {
                         escape(out, from: before, t.format.escape)

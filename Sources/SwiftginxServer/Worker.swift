@@ -356,10 +356,10 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// nginx's built-in page for a status, built once per worker.
-    func errorPage(_ status: Int, serverTokens: Bool) -> [UInt8]? {
-        let key = serverTokens ? status : -status
+    func errorPage(_ status: Int, serverTokens: ServerTokens) -> [UInt8]? {
+        let key = status * 4 + Int(serverTokens.rawValue)
         if let cached = errorPages[key] { return cached }
-        let body = HTTPStatus.errorPageBody(status, serverTokens: serverTokens, version: ServerVersion.number)
+        let body = HTTPStatus.errorPageBody(status, signature: ServerVersion.signature(serverTokens))
         errorPages[key] = body
         return body
     }

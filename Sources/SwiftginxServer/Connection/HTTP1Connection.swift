@@ -165,6 +165,7 @@ final class HTTP1Connection {
         o.maxHeaderBytes = s.largeClientHeaderBuffers.size * s.largeClientHeaderBuffers.count
         o.ignoreInvalidHeaders = s.ignoreInvalidHeaders
         o.underscoresInHeaders = s.underscoresInHeaders
+        o.maxHeaders = s.maxHeaders
         parserOptions = o
         parser = RequestParser(options: o)
     }

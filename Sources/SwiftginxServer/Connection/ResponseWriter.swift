@@ -40,6 +40,9 @@ final class ResponseWriter {
     var compressedStream: CompressedStream? = nil
     /// The last response head written (`$sent_http_*`).
     var lastResponseHead: [UInt8] = []
+    /// True while `add_header` values are evaluated: `$sent_http_*` then reads the head
+    /// being written (as nginx's headers filter sees the fields added before).
+    var buildingHead = false
 
     init(worker: Worker, capacity: Int = 1024) {
         self.worker = worker

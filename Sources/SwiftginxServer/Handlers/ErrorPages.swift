@@ -144,7 +144,7 @@ enum ErrorPages {
         case 400, 413, 414, 500, 501: r.keepAlive = false
         default: break
         }
-        let tokens = settings?.serverTokens ?? true
+        let tokens = settings?.serverTokens ?? .on
         var body = r.worker.errorPage(pageCode ?? status, serverTokens: tokens)
         if let title, var b = body {
             // nginx keeps the 400 status but names the real cause (its internal 494).

@@ -236,16 +236,15 @@ extension ProxyExchange {
             return true
         }
         let memoryLimit = request.location?.settings.clientBodyBufferSize ?? 8192
-        if bodyFileSize == 0 && bodyMemory.readableCount + bytes.count <= max(memoryLimit, 0) {
+        if bodyFileSize == 0 && bodyMemory.readableCount + bytes.count <= max(memoryLimit, 0)
+            && request.location?.settings.clientBodyInFileOnly ?? .off == .off
+        {
             bodyMemory.reserve(bytes.count)
             bodyMemory.append(bytes)
             return true
         }
         do {
-            if bodyFile < 0 {
-                bodyFile = try FileSystem.openTemporary(in: worker.state.prefix + "client_body_temp")
-            }
-            if bodyFileSize == 0 { FileSystem.truncate(bodyFile) }
+            if bodyFile < 0 { try openBodyFile() }
             guard let base = bytes.baseAddress else { return true }
             try FileSystem.writeAll(bodyFile, base, bytes.count, at: bodyFileSize)
             bodyFileSize += Int64(bytes.count)

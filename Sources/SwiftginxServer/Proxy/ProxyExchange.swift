@@ -63,6 +63,9 @@ final class ProxyExchange {
     let bodyMemory = ByteBuffer(capacity: 0)
     var bodyFile: Int32 = -1
     var bodyFileSize: Int64 = 0
+    /// `$request_body_file` (see ProxyExchange+BodyFile.swift).
+    var bodyFileName: String? = nil
+    var bodyFileRemoveAtEnd = false
     var bodyLength: Int64 = 0
     var bodySent: Int64 = 0
     /// Client body bytes still expected (Content-Length), or a chunked decoder.
@@ -121,7 +124,7 @@ final class ProxyExchange {
         requestHead.clear()
         requestHeadSent = 0
         bodyMemory.clear()
-        bodyFileSize = 0
+        releaseBodyFile()
         bodyLength = 0
         bodySent = 0
         bodyRemaining = 0

@@ -54,8 +54,7 @@ extension UpstreamResponse {
             }
             output.append("\r\n")
             if !passServer {
-                let tokens = location?.settings.serverTokens ?? true
-                output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+                output.append(ServerVersion.serverLine(location?.settings.serverTokens ?? .on))
             }
             if !passDate { output.append(worker.clock.dateHeader) }
             for h in head.headers {

@@ -40,6 +40,7 @@ extension Request {
         if isSubrequest { return }
         worker.writeAccessLog(self)
         releaseConnections()
+        proxy?.releaseBodyFile()
     }
 
     /// The connection closed under the request.

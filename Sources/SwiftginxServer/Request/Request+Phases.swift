@@ -29,12 +29,24 @@ extension Request {
         adopt(server.defaultSettings)
         keepAlive = head.keepAlive
         bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
-        if head.expectContinue && bodyPending {
-            // The body is never read for static content: do not invite it, close after
-            // (a proxied location undoes this and answers 100 Continue).
+        if head.expectContinue {
+            // A proxy answers 100 Continue when it starts reading the body, as nginx does
+            // (also for an empty body). The body is never read for static content: it is
+            // not invited, and the connection closes after (a proxy undoes this).
+            expectContinue = true
+            if bodyPending {
+                keepAlive = false
+                bodyPending = false
+            }
+        }
+        if head.isChunked, bodyPending, let e = bufferedChunkedBodyError() {
+            // A malformed chunked body already here is refused before any answer, as nginx
+            // refuses it when a handler first reads or discards it.
+            logInfo(e.logMessage)
             keepAlive = false
             bodyPending = false
-            expectContinue = true
+            ErrorPages.sendDefault(self, 400)
+            return
         }
         let path = buf[head.path]
         guard path.first == UInt8(ascii: "/"),
@@ -42,6 +54,7 @@ extension Request {
                 UnsafeRawBufferPointer(rebasing: path), mergeSlashes: server.settings.mergeSlashes, into: &uri)
         else {
             trace?.note("the URI is invalid: 400")
+            uri.removeAll(keepingCapacity: true)  // nginx has no $uri for a URI it refused
             logInfo("client sent invalid request")
             keepAlive = false
             ErrorPages.sendDefault(self, 400)

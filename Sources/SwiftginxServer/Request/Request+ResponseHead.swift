@@ -17,8 +17,8 @@ extension Request {
         bodyBytesSent = 0
         self.status = status
         output.append(HTTPStatus.statusLine(status))
-        let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? true
-        output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+        let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? .on
+        output.append(ServerVersion.serverLine(tokens))
         output.append(worker.clock.dateHeader)
     }
 
@@ -119,12 +119,12 @@ extension Request {
         finishHead(
             keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
             keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,
-            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in })
+            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in }, fromUpstream: true)
     }
 
     private func finishHead(
         keepaliveRequests: Int, keepaliveTimeout: Int, keepaliveHeaderTimeout: Int?, expires: Expires,
-        addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void
+        addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void, fromUpstream: Bool = false
     ) {
         let status = self.status
         if self.keepAlive && !shuttingDown && status != 101 {
@@ -156,19 +156,24 @@ extension Request {
                     start: output.base + responseStart, count: output.writerIndex - responseStart))
             let text = String(decoding: Variables.evaluate(self, value), as: UTF8.self)
             if case .success(let e) = Expires.parse(text, modified: modified), e != .off {
+                let mtime = fromUpstream ? replaceUpstreamCaching(mtime: mtime) : mtime
                 ExpiresHeader.append(e, mtime: mtime, now: worker.clock.seconds, to: output)
             }
         } else if applies && expires != .off {
+            let mtime = fromUpstream ? replaceUpstreamCaching(mtime: mtime) : mtime
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }
+        writer.buildingHead = true
         for h in addHeaders where h.always || applies {
             let v = Variables.evaluate(self, h.value)
+            if Self.addHeaderReplaces(h.name) { removeHeadLines(named: h.name) }
             if v.isEmpty { continue }
             output.append(string: h.name)
             output.append(": ")
             output.append(v)
             output.append("\r\n")
         }
+        writer.buildingHead = false
         output.append("\r\n")
         responseHeadLength = output.writerIndex - responseStart
         // Kept for `$sent_http_*` when the configuration uses it (no copy otherwise).

@@ -69,11 +69,8 @@ enum Variables {
         case .bytesSent: out.append(decimal: Int64(r.responseHeadLength) + r.bodyBytesSent)
         case .requestTime: out.append(seconds: max(0, r.worker.clock.milliseconds - r.startMilliseconds))
         case .host:
-            if hasHead, let h = r.head.host {
-                for c in buf[h] {
-                    if c == UInt8(ascii: ":") { break }
-                    out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
-                }
+            if hasHead, let h = r.head.hostName {
+                for c in buf[h] { out.append(c >= 65 && c <= 90 ? c | 0x20 : c) }
             } else if let s = r.server {
                 out.append(string: s.primaryName)
             }
@@ -99,10 +96,7 @@ enum Variables {
             if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
         case .connection: out.append(decimal: Int64(r.connectionNumber))
         case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
-        case .contentType:
-            if hasHead, let range = r.head.header(HeaderName.contentType, in: buf) {
-                out.append(UnsafeRawBufferPointer(rebasing: buf[range]))
-            }
+        case .contentType: if hasHead { appendHeaderValues(r, named: "content-type", buf: buf, to: out) }
         case .contentLength:
             if let n = r.head.contentLength, hasHead { out.append(decimal: n) }
         case .documentRoot, .realpathRoot:
@@ -110,7 +104,7 @@ enum Variables {
         case .requestFilename:
             if let l = r.location { out.append(StaticFileHandler(request: r).documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
-        case .nginxVersion: out.append(string: ServerVersion.number)
+        case .nginxVersion: out.append(string: ServerVersion.nginxCompatible)
         case .pipe: out.append(UInt8(ascii: "."))
         case .httpHeader(let name):
             if hasHead {
@@ -125,8 +119,14 @@ enum Variables {
         case .connectionsWaiting: out.append(decimal: Int64(r.worker.state.connectionCounts.waiting))
         case .arg(let name): appendArgument(r, name, to: out)
         case .cookie(let name):
-            if hasHead, let range = r.head.header(HeaderName.cookie, in: buf) {
-                appendCookie(name, in: buf[range], to: out)
+            // The first `name=` among all Cookie lines, in order.
+            if hasHead {
+                for h in r.head.headers
+                where h.name.count == 6
+                    && ASCII.equalsLowercased(UnsafeRawBufferPointer(rebasing: buf[h.name]), "cookie")
+                {
+                    if appendCookie(name, in: buf[h.value], to: out) { break }
+                }
             }
         case .capture(let n):
             appendCapture(r, n, to: out)
@@ -173,8 +173,16 @@ enum Variables {
         case .binaryRemoteAddr: out.append(r.peer.rawAddress)
         case .requestCompletion: if r.status > 0 && !r.aborted { out.append("OK") }
         case .https: if r.tls != nil { out.append("on") }
-        // Request bodies are passed upstream, not kept as a variable.
-        case .requestBody: break
+        // The body a proxy read, when it is in memory (nginx's $request_body is empty for
+        // a body in a file); `$request_body_file` names the file.
+        case .requestBody:
+            if let p = r.proxy, p.pass != nil, !p.streaming, p.bodyFileName == nil, p.phase != .tunnel {
+                out.append(p.bodyMemory.readable)
+            }
+        case .requestBodyFile: if let p = r.proxy, let name = p.bodyFileName { out.append(string: name) }
+        case .requestPort:
+            if hasHead, let port = r.head.requestPort(in: buf) { out.append(decimal: Int64(port)) }
+        case .isRequestPort: if hasHead, r.head.requestPort(in: buf) != nil { out.append(UInt8(ascii: ":")) }
         case .ssl(let field): appendTLS(r, field, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {
@@ -196,10 +204,29 @@ enum Variables {
         case .upstreamResponseLength:
             if let p = r.proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
         case .upstreamHeader(let name):
-            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0, let v = p.response.headerValue(name) {
-                out.append(v)
+            // Every line of a repeated field, joined by ", " (nginx 1.23).
+            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0 {
+                let lower = Array(name.utf8)
+                var first = true
+                p.response.headCopy.withUnsafeBytes { b in
+                    for h in p.response.head.headers
+                    where ASCII.equalsLowercased(UnsafeRawBufferPointer(rebasing: b[h.name]), lower) {
+                        if !first { out.append(", ") }
+                        first = false
+                        out.append(UnsafeRawBufferPointer(rebasing: b[h.value]))
+                    }
+                }
             }
         case .upstreamCacheStatus: break
+        }
+    }
+
+    /// An empty value nginx logs as empty, not "-" (a value found but empty, where most
+    /// empty variables are "not found"): `$uri` of a request whose URI was refused.
+    static func foundWhenEmpty(_ r: Request, _ v: Variable) -> Bool {
+        switch v {
+        case .uri, .documentUri: return r.head.headLength > 0
+        default: return false
         }
     }
 
@@ -207,13 +234,22 @@ enum Variables {
     /// them joined by ", " when repeated).
     private static func appendSentHeader(_ r: Request, _ name: String, to out: ByteBuffer) {
         var first = true
-        r.lastResponseHead.withUnsafeBytes { head in
+        func scan(_ head: UnsafeRawBufferPointer) {
             // `$sent_http_x_y` names "X-Y": underscores in the field's name match too.
             ResponseHeadScan.forEachValue(of: Array(name.utf8), in: head, underscoresAsDashes: true) { value in
                 if !first { out.append(", ") }
                 first = false
                 out.append(value)
             }
+        }
+        if r.writer.buildingHead {
+            // An add_header value: the fields written so far for this response.
+            let output = r.output
+            scan(
+                UnsafeRawBufferPointer(
+                    start: output.base + r.responseStart, count: output.writerIndex - r.responseStart))
+        } else {
+            r.lastResponseHead.withUnsafeBytes { scan($0) }
         }
     }
 
@@ -271,15 +307,18 @@ enum Variables {
         r.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
-    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
+    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer)
+        -> Bool
+    {
         appendNamedValue(name, in: UnsafeRawBufferPointer(rebasing: value), separator: UInt8(ascii: ";"), to: out)
     }
 
     /// The value of the first `name=value` item of a `separator`-separated list
     /// (query arguments, cookies; spaces before an item are skipped).
+    @discardableResult
     private static func appendNamedValue(
         _ name: String, in list: UnsafeRawBufferPointer, separator: UInt8, to out: ByteBuffer
-    ) {
+    ) -> Bool {
         let nameCount = name.utf8.count
         var i = 0
         while i < list.count {
@@ -290,10 +329,11 @@ enum Variables {
                 && name.utf8.elementsEqual(list[i..<(i + nameCount)])
             {
                 out.append(UnsafeRawBufferPointer(rebasing: list[(i + nameCount + 1)..<j]))
-                return
+                return true
             }
             i = j + 1
         }
+        return false
     }
 
     /// `$ssl_*` values (empty without TLS).
