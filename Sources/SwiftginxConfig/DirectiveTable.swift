@@ -320,6 +320,7 @@ public enum DirectiveTable {
                 DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_domain", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_path", .httpAll, t12, repeatable: true),
+                DirectiveSpec("proxy_cookie_flags", .httpAll, t1234, repeatable: true),
             ]
         } else {
             specs += [

@@ -225,9 +225,10 @@ public struct UpstreamSettings: Sendable {
     /// `proxy_method`.
     public var method: ComplexValue? = nil
     public var redirect: ProxyRedirect = .default
-    /// `proxy_cookie_domain` / `proxy_cookie_path`: (from, to) pairs; empty = off.
-    public var cookieDomains: [(from: String, to: ComplexValue)] = []
-    public var cookiePaths: [(from: String, to: ComplexValue)] = []
+    /// `proxy_cookie_domain` / `proxy_cookie_path` / `proxy_cookie_flags`; empty = off.
+    public var cookieDomains: [CookieRewrite] = []
+    public var cookiePaths: [CookieRewrite] = []
+    public var cookieFlags: [CookieFlagRule] = []
     /// `proxy_ssl_*`: TLS to the upstream.
     public var upstreamSSL = UpstreamSSLSettings()
     /// `uwsgi_modifier1` / `uwsgi_modifier2`.

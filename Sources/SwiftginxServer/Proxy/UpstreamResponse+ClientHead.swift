@@ -78,10 +78,10 @@ extension UpstreamResponse {
                         value = rewritten
                     }
                 } else if asciiCaseEqual(name, Self.setCookieName) {
-                    if !x.settings.cookieDomains.isEmpty || !x.settings.cookiePaths.isEmpty {
-                        value = ProxyHeaderRewriter.cookie(
-                            Array(raw), domains: x.settings.cookieDomains, paths: x.settings.cookiePaths,
-                            request: request)
+                    let s = x.settings
+                    if !s.cookieDomains.isEmpty || !s.cookiePaths.isEmpty || !s.cookieFlags.isEmpty {
+                        value = CookieRewriter.rewrite(
+                            UnsafeRawBufferPointer(rebasing: raw), settings: s, request: request)
                     }
                 } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
