@@ -310,6 +310,8 @@ extension ProxyExchange {
             headerTimes.append(-1)
             responseTimes.append(-1)
             responseLengths.append(0)
+            bytesReceived.append(0)
+            bytesSent.append(0)
             if let u = worker.takeIdleUpstream(group: group, peer: peer) {
                 u.owner = self
                 upstream = u
@@ -399,6 +401,7 @@ extension ProxyExchange {
                     case .wouldBlock: return waitToSend()
                     case .processed(let n):
                         requestHeadSent += n
+                        countSent(n)
                         requestSentAny = true
                     }
                     continue
@@ -407,7 +410,9 @@ extension ProxyExchange {
                     let from = Int(bodySent)
                     switch try u.write(bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
                     case .wouldBlock: return waitToSend()
-                    case .processed(let n): bodySent += Int64(n)
+                    case .processed(let n):
+                        bodySent += Int64(n)
+                        countSent(n)
                     }
                     continue
                 }
@@ -419,7 +424,9 @@ extension ProxyExchange {
                     case .wouldBlock: return waitToSend()
                     case .processed(0):
                         throw SystemError("sendfile", errno: EIO)
-                    case .processed(let n): bodySent += Int64(n)
+                    case .processed(let n):
+                        bodySent += Int64(n)
+                        countSent(n)
                     }
                     continue
                 }

@@ -97,6 +97,9 @@ final class ProxyExchange {
     var headerTimes: [Int64] = []
     var responseTimes: [Int64] = []
     var responseLengths: [Int64] = []
+    /// `$upstream_bytes_received` / `$upstream_bytes_sent`: all bytes of the try, heads included.
+    var bytesReceived: [Int64] = []
+    var bytesSent: [Int64] = []
     var tryStartedAt: Int64 = 0
 
     init(request: Request) {
@@ -143,13 +146,28 @@ final class ProxyExchange {
         headerTimes.removeAll(keepingCapacity: true)
         responseTimes.removeAll(keepingCapacity: true)
         responseLengths.removeAll(keepingCapacity: true)
+        bytesReceived.removeAll(keepingCapacity: true)
+        bytesSent.removeAll(keepingCapacity: true)
     }
 
     // MARK: what the response side asks of the exchange
 
-    /// Response bytes received in the current try (`$upstream_response_length`).
+    /// Response bytes received in the current try (`$upstream_response_length`,
+    /// `$upstream_bytes_received`).
     @inline(__always) func countReceived(_ n: Int) {
         responseLengths[responseLengths.count - 1] += Int64(n)
+        bytesReceived[bytesReceived.count - 1] += Int64(n)
+    }
+
+    /// A response head (final or interim) of `n` bytes was parsed: it is not part of
+    /// `$upstream_response_length`.
+    @inline(__always) func countHead(_ n: Int) {
+        responseLengths[responseLengths.count - 1] -= Int64(n)
+    }
+
+    /// Request bytes written to the current try's connection (`$upstream_bytes_sent`).
+    @inline(__always) func countSent(_ n: Int) {
+        bytesSent[bytesSent.count - 1] += Int64(n)
     }
 
     /// The current try's response head arrived (`$upstream_status`, `$upstream_header_time`).

@@ -115,6 +115,30 @@ final class UpstreamResponse {
         }
     }
 
+    /// `$upstream_cookie_<name>`: the value of the first Set-Cookie field that sets the
+    /// cookie `name` (caseless; spaces around '=' skipped, the value up to ';'), as
+    /// nginx's Set-Cookie line parser finds it.
+    func appendSetCookieValue(named name: String, to out: ByteBuffer) {
+        let key = Array(name.utf8)
+        headCopy.withUnsafeBytes { buf in
+            for h in head.headers where asciiCaseEqual(buf[h.name], Self.setCookieName) {
+                let v = buf[h.value]
+                guard key.count < v.count, asciiCaseEqual(v.prefix(key.count), key) else { continue }
+                var i = v.startIndex + key.count
+                while i < v.endIndex && v[i] == 32 { i += 1 }
+                guard i < v.endIndex, v[i] == UInt8(ascii: "=") else { continue }
+                i += 1
+                while i < v.endIndex && v[i] == 32 { i += 1 }
+                var end = i
+                while end < v.endIndex && v[end] != UInt8(ascii: ";") { end += 1 }
+                out.append(UnsafeRawBufferPointer(rebasing: buf[i..<end]))
+                return
+            }
+        }
+    }
+
+    private static let setCookieName = Array("set-cookie".utf8)
+
     // MARK: response head
 
     /// Reads and parses the response head; true when the exchange's phase changed.
@@ -169,6 +193,7 @@ final class UpstreamResponse {
                     let status = head.status
                     if status >= 100 && status < 200 && status != 101 {
                         // An interim answer (100 Continue, 103): dropped, the real one follows.
+                        x.countHead(head.headLength)
                         inb.readerIndex += head.headLength
                         inb.compact()
                         parser.reset()
@@ -189,6 +214,7 @@ final class UpstreamResponse {
         let inb = upstreamInput
         let status = head.status
         x.recordHeader(status: status)
+        x.countHead(head.headLength)
         // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
         headCopy.removeAll(keepingCapacity: true)
         headCopy.append(contentsOf: UnsafeRawBufferPointer(start: inb.base, count: head.headLength))

@@ -182,6 +182,14 @@ enum Variables {
             if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0, let v = p.response.headerValue(name) {
                 out.append(v)
             }
+        case .upstreamBytesReceived:
+            if let p = r.proxy, p.pass != nil { appendList(p.bytesReceived.map { Array(String($0).utf8) }, to: out) }
+        case .upstreamBytesSent:
+            if let p = r.proxy, p.pass != nil { appendList(p.bytesSent.map { Array(String($0).utf8) }, to: out) }
+        case .upstreamCookie(let name):
+            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0 {
+                p.response.appendSetCookieValue(named: name, to: out)
+            }
         case .upstreamCacheStatus: break
         }
     }
