@@ -135,11 +135,8 @@ enum UpstreamRequestBuilder {
         let request = x.request
         let buf = request.headBytes
         if let uri = x.dynamicURI {
+            // A URI made by variables is sent as it is (nginx adds no arguments).
             out.append(uri)
-            if request.hasArgs && !uri.contains(UInt8(ascii: "?")) {
-                out.append(UInt8(ascii: "?"))
-                out.append(request.args)
-            }
             return
         }
         guard let part = pass.uri, !request.uriChanged else {

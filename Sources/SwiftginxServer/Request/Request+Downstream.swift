@@ -74,6 +74,20 @@ extension Request {
         try connection.sendfile(file, offset: &offset, count: count)
     }
 
+    /// Whether the client has closed its side: a readable socket whose peek finds the
+    /// end of the stream (nginx's broken-connection check while an upstream is awaited).
+    func clientHasClosed() -> Bool {
+        guard !isSubrequest, let c = connection, c.readReady, c.tls == nil else { return false }
+        var byte: UInt8 = 0
+        switch try? Socket.peek(c.fd, into: &byte, count: 1) {
+        case .wouldBlock?:
+            c.readReady = false
+            return false
+        case .processed(let n)? where n > 0: return false
+        default: return true
+        }
+    }
+
     /// Body bytes that arrived with the head, taken out of the connection's input.
     func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
         connection.takeBufferedBody(body)
