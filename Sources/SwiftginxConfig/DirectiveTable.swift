@@ -273,12 +273,12 @@ public enum DirectiveTable {
         DirectiveSpec("ssl_ocsp_responder", httpServer, t1, slot: .ignored(.none)),
     ]
 
-    private static let locationIfOnly: DirectiveContext = [.location, .ifInLocation]
+    private static let passContexts: DirectiveContext = [.location, .ifInLocation, .limitExcept]
 
     /// The proxy module's directives, and the uwsgi module's namesakes.
     private static func proxySpecs(prefix p: String) -> [DirectiveSpec] {
         var specs: [DirectiveSpec] = [
-            DirectiveSpec(p + "pass", locationIfOnly, t1),
+            DirectiveSpec(p + "pass", passContexts, t1),
             DirectiveSpec(p + "connect_timeout", .httpAll, t1),
             DirectiveSpec(p + "send_timeout", .httpAll, t1),
             DirectiveSpec(p + "read_timeout", .httpAll, t1),

@@ -129,6 +129,12 @@ extension Request {
                     // An `if` block switched the request to its pseudo-location: its
                     // steps after the rewrite phase run instead.
                     enterLocation(current, after: .rewrite)
+                    if passLost {
+                        // nginx: the proxy handler an earlier block set runs without an upstream.
+                        logError("no upstream configuration")
+                        ErrorPages.respond(self, 500)
+                        return .done
+                    }
                 }
                 return .next
             }

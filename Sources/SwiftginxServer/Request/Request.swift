@@ -107,6 +107,9 @@ final class Request {
     var headerOnlySubrequest = false
     /// The route explainer's sink (nil when serving).
     var trace: RouteTrace? = nil
+    /// An `if` block with a proxy_pass matched, then a later one without: nginx keeps the
+    /// proxy content handler with no upstream configured (answered 500).
+    var passLost = false
 
     init(worker: Worker, writer: ResponseWriter, input: ByteBuffer) {
         self.worker = worker
@@ -133,6 +136,7 @@ final class Request {
         expectContinue = false
         redirects = 0
         accessCode = 0
+        passLost = false
         limitConnStatus = .none
         if realAddress != nil {
             realAddress = nil
