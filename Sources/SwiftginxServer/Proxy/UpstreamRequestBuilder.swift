@@ -60,7 +60,7 @@ enum UpstreamRequestBuilder {
         // Request line.
         if let m = x.settings.method {
             out.append(request.evaluate(m))
-        } else if request.isSubrequest || (request.errorPageUsed && !request.isHeadOnly) {
+        } else if request.isSubrequest || ((request.errorPageUsed || request.methodIsGET) && !request.isHeadOnly) {
             out.append("GET")
         } else {
             out.append(UnsafeRawBufferPointer(rebasing: buf[request.head.methodBytes]))

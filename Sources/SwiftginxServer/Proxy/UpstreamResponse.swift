@@ -276,15 +276,74 @@ final class UpstreamResponse {
             request.respondError(500)
             return
         }
-        var path = target
-        var args: [UInt8]? = nil
-        if let q = target.firstIndex(of: UInt8(ascii: "?")) {
-            path = Array(target[..<q])
-            args = Array(target[(q + 1)...])
+        guard let (uri, args) = Self.safeURI(target) else {
+            request.logError("unsafe URI \"\(String(decoding: target, as: UTF8.self))\" was detected")
+            request.respondError(404)
+            return
         }
-        // The target is a URI: decode %XX as nginx does for X-Accel-Redirect.
-        var decoded: [UInt8] = []
-        let ok = path.withUnsafeBytes { URINormalizer.normalize($0, mergeSlashes: false, into: &decoded) }
-        request.internalRedirect(to: ok ? decoded : path, args: args ?? [])
+        request.methodIsGET = true
+        request.internalRedirectFromServer(to: uri, args: args)
+    }
+
+    /// nginx's check of an X-Accel-Redirect URI: split at '?', no "..", "/../" or
+    /// "/.." segment and no NUL, before and after %XX is decoded; the decoded path
+    /// otherwise stays as written. nil when unsafe.
+    static func safeURI(_ value: [UInt8]) -> (uri: [UInt8], args: [UInt8])? {
+        func isSafe(_ p: ArraySlice<UInt8>) -> Bool {
+            let b = Array(p)
+            if b.count >= 2 && b[0] == UInt8(ascii: ".") && b[1] == UInt8(ascii: ".")
+                && (b.count == 2 || b[2] == UInt8(ascii: "/"))
+            {
+                return false
+            }
+            for i in b.indices {
+                if b[i] == 0 { return false }
+                if b[i] == UInt8(ascii: "/") && b.count - i > 2 && b[i + 1] == UInt8(ascii: ".")
+                    && b[i + 2] == UInt8(ascii: ".") && (b.count - i == 3 || b[i + 3] == UInt8(ascii: "/"))
+                {
+                    return false
+                }
+            }
+            return true
+        }
+        guard let first = value.first, first != UInt8(ascii: "?") else { return nil }
+        var path = value[...]
+        var args: [UInt8] = []
+        if let q = value.firstIndex(of: UInt8(ascii: "?")) {
+            path = value[..<q]
+            args = Array(value[(q + 1)...])
+        }
+        guard isSafe(path) else { return nil }
+        guard path.contains(UInt8(ascii: "%")) else { return (Array(path), args) }
+        let decoded = percentDecoded(path)
+        guard isSafe(decoded[...]) else { return nil }
+        return (decoded, args)
+    }
+
+    /// %XX decoded (a '%' without two hex digits stays as it is).
+    private static func percentDecoded(_ s: ArraySlice<UInt8>) -> [UInt8] {
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.count)
+        var i = s.startIndex
+        while i < s.endIndex {
+            if s[i] == UInt8(ascii: "%"), i + 2 < s.endIndex,
+                let h = hex(s[i + 1]), let l = hex(s[i + 2])
+            {
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(s[i])
+                i += 1
+            }
+        }
+        return out
     }
 }

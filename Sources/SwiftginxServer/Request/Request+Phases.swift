@@ -278,4 +278,21 @@ extension Request {
         trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
         findConfig()
     }
+
+    /// An internal redirect that starts again at the server's rewrite phase (nginx's
+    /// ngx_http_internal_redirect, as X-Accel-Redirect uses it).
+    func internalRedirectFromServer(to uri: [UInt8], args: [UInt8]) {
+        guard let server else { return internalRedirect(to: uri, args: args) }
+        redirects += 1
+        isInternal = true
+        uriChanged = true
+        self.uri = uri
+        self.args = args
+        hasArgs = !args.isEmpty
+        trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
+        location = nil
+        steps = server.stepBuffer
+        stepIndex = 0
+        runPhases()
+    }
 }

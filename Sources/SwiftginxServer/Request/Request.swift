@@ -110,6 +110,8 @@ final class Request {
     /// An `if` block with a proxy_pass matched, then a later one without: nginx keeps the
     /// proxy content handler with no upstream configured (answered 500).
     var passLost = false
+    /// X-Accel-Redirect made the request a GET (a HEAD stays HEAD), as nginx does.
+    var methodIsGET = false
 
     init(worker: Worker, writer: ResponseWriter, input: ByteBuffer) {
         self.worker = worker
@@ -137,6 +139,9 @@ final class Request {
         redirects = 0
         accessCode = 0
         passLost = false
+        methodIsGET = false
+        // `$upstream_*` belong to the request that proxied (the exchange is reused).
+        if let proxy, proxy.pass != nil { proxy.pass = nil }
         limitConnStatus = .none
         if realAddress != nil {
             realAddress = nil

@@ -72,7 +72,11 @@ enum Variables {
         case .requestUri:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.target])) }
         case .requestMethod:
-            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.methodBytes])) }
+            if r.methodIsGET && !r.isHeadOnly {
+                out.append("GET")
+            } else if hasHead {
+                out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.methodBytes]))
+            }
         case .requestLength: out.append(decimal: Int64(r.head.headLength))
         case .scheme: out.append(r.tls != nil ? "https" : "http")
         case .serverName: if let s = r.server { out.append(string: s.primaryName) }
