@@ -138,6 +138,7 @@ final class UpstreamResponse {
     }
 
     private static let setCookieName = Array("set-cookie".utf8)
+    private static let wwwAuthenticateName = Array("www-authenticate".utf8)
 
     // MARK: response head
 
@@ -232,6 +233,14 @@ final class UpstreamResponse {
         if x.settings.interceptErrors && status >= 300,
             let settings = request.location?.settings, settings.errorPages[status] != nil
         {
+            if status == 401 {
+                // nginx keeps the upstream's challenges on an intercepted 401.
+                headCopy.withUnsafeBytes { buf in
+                    for h in head.headers where asciiCaseEqual(buf[h.name], Self.wwwAuthenticateName) {
+                        request.carriedHeaders += Array("WWW-Authenticate: ".utf8) + buf[h.value] + [13, 10]
+                    }
+                }
+            }
             x.finishUpstream(reusable: false)
             request.respondError(status)
             return
