@@ -149,6 +149,21 @@ extension ConfigCompiler {
             guard let v = ConfigValues.number(d.args[0]), v <= 255 else { throw d.directiveError("invalid value") }
             if name == "modifier1" { set { $0.modifier1 = UInt8(v) } } else { set { $0.modifier2 = UInt8(v) } }
         case "redirect": try proxyRedirect(d, level: level)
+        case "bind":
+            var v: UpstreamBind? = nil
+            if d.args[0] == "off" {
+                guard d.args.count == 1 else { throw d.error("invalid parameter \"\(d.args[1])\"") }
+            } else {
+                if d.args.count == 2 && d.args[1] != "transparent" {
+                    throw d.error("invalid parameter \"\(d.args[1])\"")
+                }
+                let address = try value(d.args[0], d)
+                if address.isStatic, UpstreamBind.split(d.args[0]) == nil {
+                    throw d.error("invalid address \"\(d.args[0])\"")
+                }
+                v = UpstreamBind(address: address, transparent: d.args.count == 2)
+            }
+            set { $0.bind = v }
         case "ssl_server_name":
             let v = try ConfigValues.flag(d)
             set { $0.upstreamSSL.serverName = v }

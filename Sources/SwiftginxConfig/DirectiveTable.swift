@@ -299,7 +299,7 @@ public enum DirectiveTable {
             DirectiveSpec(p + "pass_request_body", .httpAll, .flag),
             DirectiveSpec(p + "temp_file_write_size", .httpAll, t1, slot: .ignored(.size)),
             DirectiveSpec(p + "socket_keepalive", .httpAll, .flag, slot: .ignored(.flag)),
-            DirectiveSpec(p + "bind", .httpAll, t12, slot: .ignored(.none)),
+            DirectiveSpec(p + "bind", .httpAll, t12),
             // TLS to the upstream: proxy_pass https://, uwsgi_pass suwsgi://.
             DirectiveSpec(p + "ssl_server_name", .httpAll, .flag),
             DirectiveSpec(p + "ssl_name", .httpAll, t1),

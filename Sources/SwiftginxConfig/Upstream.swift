@@ -229,6 +229,8 @@ public struct UpstreamSettings: Sendable {
     public var cookieDomains: [CookieRewrite] = []
     public var cookiePaths: [CookieRewrite] = []
     public var cookieFlags: [CookieFlagRule] = []
+    /// `proxy_bind` / `uwsgi_bind` (nil: off).
+    public var bind: UpstreamBind? = nil
     /// `proxy_ssl_*`: TLS to the upstream.
     public var upstreamSSL = UpstreamSSLSettings()
     /// `uwsgi_modifier1` / `uwsgi_modifier2`.
@@ -251,6 +253,38 @@ public struct UpstreamSettings: Sendable {
         "date", "server", "x-pad", "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
         "x-accel-buffering", "x-accel-charset",
     ]
+}
+
+/// `proxy_bind address [transparent]`: the local address of upstream connections
+/// ("addr" or "addr:port", variables allowed; an empty value binds nothing).
+public struct UpstreamBind: Sendable {
+    public let address: ComplexValue
+    public let transparent: Bool
+    public init(address: ComplexValue, transparent: Bool) {
+        self.address = address
+        self.transparent = transparent
+    }
+
+    /// "127.0.0.1", "127.0.0.1:8000", "[::1]:8000", "::1" split into host and port (0
+    /// when absent); nil when it is not an address and port.
+    public static func split(_ text: String) -> (host: String, port: Int)? {
+        var host = text
+        var port = 0
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let p = Int(rest.dropFirst()), p >= 0, p < 65536 else { return nil }
+                port = p
+            }
+        } else if let colon = text.firstIndex(of: ":"), text.lastIndex(of: ":") == colon {
+            host = String(text[..<colon])
+            guard let p = Int(text[text.index(after: colon)...]), p >= 0, p < 65536 else { return nil }
+            port = p
+        }
+        return host.isEmpty ? nil : (host, port)
+    }
 }
 
 /// An active health check (`health_check` in a location that proxies to an upstream,

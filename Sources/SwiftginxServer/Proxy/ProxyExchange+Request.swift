@@ -328,7 +328,11 @@ extension ProxyExchange {
             switch address {
             case .inet(let host, let port):
                 guard let a = SocketAddress(host: host, port: port) else { throw SystemError("connect", errno: EINVAL) }
-                start = try Socket.connect(to: a)
+                if let bind = settings.bind, let local = localAddress(bind) {
+                    start = try Socket.connect(to: a, from: local, transparent: bind.transparent)
+                } else {
+                    start = try Socket.connect(to: a)
+                }
             case .unix(let path):
                 start = try Socket.connect(unixPath: path)
             }
@@ -354,9 +358,26 @@ extension ProxyExchange {
                 request.schedule(after: settings.connectTimeout)
             }
         } catch {
+            if let e = error as? SystemError, e.call == "bind" || e.call.hasPrefix("setsockopt") {
+                // A local address that cannot be bound is not the peer's fault: 500, as nginx.
+                logUpstream(.crit, "\(error) while connecting to upstream")
+                finishProxyWithError(500)
+                return
+            }
             logUpstream(.error, "\(error) while connecting to upstream")
             nextUpstream(.error)
         }
+    }
+
+    /// The `proxy_bind` address of this request (nil: none, or not an address — logged).
+    private func localAddress(_ bind: UpstreamBind) -> SocketAddress? {
+        let text = String(decoding: request.evaluate(bind.address), as: UTF8.self)
+        if text.isEmpty { return nil }
+        guard let (host, port) = UpstreamBind.split(text), let a = SocketAddress(host: host, port: port) else {
+            request.logError("invalid local address \"\(text)\"")
+            return nil
+        }
+        return a
     }
 
     // MARK: sending
