@@ -149,6 +149,9 @@ extension ConfigCompiler {
             guard let v = ConfigValues.number(d.args[0]), v <= 255 else { throw d.directiveError("invalid value") }
             if name == "modifier1" { set { $0.modifier1 = UInt8(v) } } else { set { $0.modifier2 = UInt8(v) } }
         case "redirect": try proxyRedirect(d, level: level)
+        case "set_body":
+            let v = try value(d.args[0], d)
+            set { $0.setBody = v }
         case "bind":
             var v: UpstreamBind? = nil
             if d.args[0] == "off" {

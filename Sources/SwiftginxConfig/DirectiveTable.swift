@@ -317,6 +317,7 @@ public enum DirectiveTable {
                 DirectiveSpec("proxy_set_header", .httpAll, t2, repeatable: true),
                 DirectiveSpec("proxy_http_version", .httpAll, t1),
                 DirectiveSpec("proxy_method", .httpAll, t1),
+                DirectiveSpec("proxy_set_body", .httpAll, t1),
                 DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_domain", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_path", .httpAll, t12, repeatable: true),

@@ -229,6 +229,8 @@ public struct UpstreamSettings: Sendable {
     public var cookieDomains: [CookieRewrite] = []
     public var cookiePaths: [CookieRewrite] = []
     public var cookieFlags: [CookieFlagRule] = []
+    /// `proxy_set_body`: the body sent instead of the client's (which is read and dropped).
+    public var setBody: ComplexValue? = nil
     /// `proxy_bind` / `uwsgi_bind` (nil: off).
     public var bind: UpstreamBind? = nil
     /// `proxy_ssl_*`: TLS to the upstream.

@@ -42,7 +42,8 @@ extension ProxyExchange {
             bodyChunked = request.head.isChunked ? ChunkedDecoder() : nil
             // proxy_request_buffering off: connect now and pass the body on as it arrives
             // (a chunked body stays chunked; an HTTP/1.0 upstream gets it buffered).
-            streaming = !settings.requestBuffering && (!request.head.isChunked || settings.http11)
+            streaming =
+                !settings.requestBuffering && (!request.head.isChunked || settings.http11) && settings.setBody == nil
             // Body bytes that came with the head move to the body store; the head stays.
             var ok = true
             request.takeBufferedBody { ok = consumeBody($0) }
@@ -408,7 +409,7 @@ extension ProxyExchange {
                 break
             }
         }
-        let sendBody = settings.passRequestBody
+        let sendBody = settings.passRequestBody && settings.setBody == nil
         do {
             while true {
                 let headLeft = requestHead.writerIndex - requestHeadSent

@@ -102,7 +102,12 @@ enum UpstreamRequestBuilder {
             out.append("Connection: close\r\n")
             sentConnectionClose = true
         }
-        if x.streaming {
+        var setBody: [UInt8]? = nil
+        if let b = x.settings.setBody {
+            let body = request.evaluate(b)
+            out.appendHeader("Content-Length", decimal: Int64(body.count))
+            setBody = body
+        } else if x.streaming {
             if let n = request.head.contentLength {
                 out.appendHeader("Content-Length", decimal: n)
             } else {
@@ -125,6 +130,8 @@ enum UpstreamRequestBuilder {
             }
         }
         out.append("\r\n")
+        // proxy_set_body: the body follows the head in the same buffer.
+        if let setBody { out.append(setBody) }
         return Sent(uri: sentURI, connectionClose: sentConnectionClose)
     }
 
