@@ -77,38 +77,73 @@ extension ProxyExchange {
         let scheme = pass.proto == .http ? "http://" : "uwsgi://"
         var rest = Substring(text)
         if rest.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        let config = worker.generation.config
+        if rest.lowercased().hasPrefix("unix:") {
+            // unix:/path[:/uri]
+            var path = rest.dropFirst(5)
+            if let colon = path.firstIndex(of: ":") {
+                let uri = path[path.index(after: colon)...]
+                if !uri.isEmpty { dynamicURI = Array(uri.utf8) }
+                path = path[..<colon]
+            }
+            guard !path.isEmpty else {
+                request.logError("no path in the unix domain socket \"\(text)\"")
+                return false
+            }
+            proxyHost = "localhost"
+            proxyPort = ""
+            if let g = config.implicitUpstreams["unix:" + path.lowercased()], use(g, tables) { return true }
+            useAdHoc(name: "unix:" + path, address: .unix(String(path)))
+            return true
+        }
         var authority = rest
         if let slash = rest.firstIndex(of: "/") {
             authority = rest[..<slash]
             dynamicURI = Array(rest[slash...].utf8)
         }
-        let config = worker.generation.config
-        if let g = config.upstreamsByName[String(authority)], g.index < tables.count {
-            group = g
-            peers = tables[g.index]
+        if let g = config.upstreamsByName[String(authority)], use(g, tables) {
             proxyHost = String(authority)
             proxyPort = "80"
             return true
         }
         var host = String(authority)
         var port = 80
-        if let colon = host.lastIndex(of: ":"), let n = Int(host[host.index(after: colon)...]) {
+        var portWritten = false
+        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), let n = Int(host[host.index(after: colon)...]) {
             port = n
+            portWritten = true
             host = String(host[..<colon])
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        proxyHost = String(authority)
+        proxyPort = String(port)
+        let key = authority.lowercased()
+        if let g = config.implicitUpstreams[portWritten ? key : key + ":80"] ?? config.implicitUpstreams[key],
+            use(g, tables)
+        {
+            return true
+        }
         guard SocketAddress(host: host, port: port) != nil else {
             request.logError("no resolver defined to resolve \(host)")
             return false
         }
-        let g = UpstreamGroup(
-            name: String(authority), servers: [UpstreamServer(address: .inet(host: host, port: port))],
-            isExplicit: false, index: -1)
+        useAdHoc(name: String(authority), address: .inet(host: host, port: port))
+        return true
+    }
+
+    /// A group of the configuration with its shared peer table.
+    private func use(_ g: UpstreamGroup, _ tables: [PeerTable]) -> Bool {
+        guard g.index >= 0 && g.index < tables.count && tables[g.index].group === g else { return false }
+        group = g
+        peers = tables[g.index]
+        return true
+    }
+
+    /// A one-address group made for this request (a literal address from variables).
+    private func useAdHoc(name: String, address: PeerAddress) {
+        let g = UpstreamGroup(name: name, servers: [UpstreamServer(address: address)], isExplicit: false, index: -1)
         group = g
         peers = PeerTable(group: g)
-        proxyHost = String(authority)
-        proxyPort = String(port)
-        return true
     }
 
     /// An event on the upstream socket: drive the exchange; when it has ended, the
