@@ -186,6 +186,8 @@ enum UpstreamRequestBuilder {
 
     // MARK: uwsgi
 
+    private static let uwsgiCookieKey = Array("HTTP_COOKIE".utf8)
+
     private static func buildUwsgi(for x: ProxyExchange) {
         let request = x.request
         var params: [(key: [UInt8], value: [UInt8])] = []
@@ -198,6 +200,7 @@ enum UpstreamRequestBuilder {
         }
         if x.settings.passRequestHeaders {
             let buf = request.headBytes
+            var headerParams: [[UInt8]: Int] = [:]
             for h in request.head.headers {
                 var key = Array("HTTP_".utf8)
                 for c in buf[h.name] {
@@ -211,6 +214,14 @@ enum UpstreamRequestBuilder {
                 }
                 // A uwsgi_param of the same name wins over the client's header.
                 if configured.contains(key) { continue }
+                // A repeated header is one parameter, its values joined as nginx joins
+                // them: "; " for Cookie, ", " for the others.
+                if let i = headerParams[key] {
+                    params[i].value += key == Self.uwsgiCookieKey ? [59, 32] : [44, 32]
+                    params[i].value += buf[h.value]
+                    continue
+                }
+                headerParams[key] = params.count
                 params.append((key, Array(buf[h.value])))
             }
         }

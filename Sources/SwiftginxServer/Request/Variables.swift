@@ -96,7 +96,12 @@ enum Variables {
                 out.append(UnsafeRawBufferPointer(rebasing: buf[range]))
             }
         case .contentLength:
-            if let n = r.head.contentLength, hasHead { out.append(decimal: n) }
+            if let n = r.head.contentLength, hasHead {
+                out.append(decimal: n)
+            } else if hasHead, r.head.isChunked, !r.bodyPending, let p = r.proxy, p.pass != nil, !p.streaming {
+                // A chunked body once read whole: its length, as nginx sets it.
+                out.append(decimal: p.bodyLength)
+            }
         case .documentRoot, .realpathRoot:
             if let l = r.location { out.append(evaluate(r, l.settings.alias ?? l.settings.root)) }
         case .requestFilename:
