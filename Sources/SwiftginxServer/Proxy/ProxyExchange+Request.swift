@@ -332,6 +332,15 @@ extension ProxyExchange {
             switch peers.pick(now: worker.now, tried: tried, key: key) {
             case .noLivePeers:
                 logUpstream(.error, "no live upstreams while connecting to upstream")
+                // nginx reports the group's name as this try's address.
+                addresses.append(group.name)
+                statuses.append(502)
+                connectTimes.append(-1)
+                headerTimes.append(-1)
+                responseTimes.append(0)
+                responseLengths.append(0)
+                bytesReceived.append(0)
+                bytesSent.append(0)
                 finishProxyWithError(502)
                 return
             case .peer(let i):
