@@ -52,7 +52,8 @@ extension ProxyExchange {
             }
         }
         guard let group = group else { return false }
-        return tried.count < group.servers.count || tried.contains(false)
+        // nginx tries each peer that is not marked `down` once (backups included).
+        return tries < group.servers.reduce(0) { $0 + ($1.down ? 0 : 1) }
     }
 
     /// Ends the peer's part in this request; a failure may take it out (logged as nginx does).
