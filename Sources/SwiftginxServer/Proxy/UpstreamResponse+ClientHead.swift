@@ -23,6 +23,31 @@ extension UpstreamResponse {
         "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te", "trailer",
     ].map { Array($0.utf8) }
 
+    /// Fields nginx reads as single values: a repeated one is ignored (with a warning).
+    private static let uniqueNames: [[UInt8]] = [
+        "status", "content-type", "date", "last-modified", "etag", "server", "location", "refresh", "expires",
+        "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
+    ].map { Array($0.utf8) }
+
+    @inline(__always) private static func uniqueIndex(_ name: UnsafeRawBufferPointer.SubSequence) -> Int? {
+        guard name.count >= 4 && name.count <= 18 else { return nil }
+        for (i, u) in uniqueNames.enumerated() where u.count == name.count && asciiCaseEqual(name, u) { return i }
+        return nil
+    }
+
+    private func warnDuplicate(_ x: ProxyExchange, _ index: Int, _ buf: UnsafeRawBufferPointer) {
+        let h = head.headers[index]
+        func line(_ f: HeaderField) -> String {
+            String(decoding: buf[f.name], as: UTF8.self) + ": " + String(decoding: buf[f.value], as: UTF8.self)
+        }
+        let lower = buf[h.name].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        guard let first = head.headers.first(where: { asciiCaseEqual(buf[$0.name], lower) }) else { return }
+        x.logUpstream(
+            .warn,
+            "upstream sent duplicate header line: \"\(line(h))\", previous value: \"\(line(first))\", ignored"
+                + " while reading response header from upstream")
+    }
+
     /// Writes the client's response head from the upstream's, and sets up the body relay.
     func writeClientHead(_ x: ProxyExchange) {
         let status = head.status
@@ -56,8 +81,17 @@ extension UpstreamResponse {
                 output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
             }
             if !passDate { output.append(worker.clock.dateHeader) }
-            for h in head.headers {
+            var seen: UInt16 = 0
+            for (index, h) in head.headers.enumerated() {
                 let name = buf[h.name]
+                if let u = Self.uniqueIndex(name) {
+                    // nginx keeps the first of the fields it reads as single values.
+                    if seen & (1 << u) != 0 {
+                        warnDuplicate(x, index, buf)
+                        continue
+                    }
+                    seen |= 1 << u
+                }
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
                 if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
