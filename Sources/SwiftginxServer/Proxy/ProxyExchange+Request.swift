@@ -216,7 +216,11 @@ extension ProxyExchange {
     private func consumeBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if var dec = bodyChunked {
             var off = 0
-            defer { bodyChunked = dec }
+            defer {
+                bodyChunked = dec
+                // Streamed: what this read decoded goes upstream as one chunk, as nginx does.
+                if streaming { flushPendingChunk() }
+            }
             while off < bytes.count || dec.isDone {
                 switch dec.next(bytes, offset: &off) {
                 case .data(let r):
@@ -226,6 +230,7 @@ extension ProxyExchange {
                 case .done:
                     if off < bytes.count { leftover += bytes[off...] }
                     if streaming {
+                        flushPendingChunk()
                         bodyMemory.reserve(5)
                         bodyMemory.append("0\r\n\r\n")
                     }
@@ -246,6 +251,18 @@ extension ProxyExchange {
         return storeBody(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
     }
 
+    /// The decoded bytes of a streamed chunked body gathered so far, as one chunk.
+    private func flushPendingChunk() {
+        guard !pendingChunk.isEmpty else { return }
+        let size = String(pendingChunk.count, radix: 16)
+        bodyMemory.reserve(pendingChunk.count + size.utf8.count + 4)
+        bodyMemory.append(string: size)
+        bodyMemory.append("\r\n")
+        bodyMemory.append(pendingChunk)
+        bodyMemory.append("\r\n")
+        pendingChunk.removeAll(keepingCapacity: true)
+    }
+
     private func storeBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
         bodyLength += Int64(bytes.count)
@@ -259,12 +276,7 @@ extension ProxyExchange {
         if streaming {
             // Passed on as it comes (re-chunked for a chunked request).
             if bodyChunked != nil {
-                let size = String(bytes.count, radix: 16)
-                bodyMemory.reserve(bytes.count + size.utf8.count + 4)
-                bodyMemory.append(string: size)
-                bodyMemory.append("\r\n")
-                bodyMemory.append(bytes)
-                bodyMemory.append("\r\n")
+                pendingChunk.append(contentsOf: bytes)
             } else {
                 bodyMemory.reserve(bytes.count)
                 bodyMemory.append(bytes)

@@ -68,6 +68,8 @@ final class ProxyExchange {
     /// Client body bytes still expected (Content-Length), or a chunked decoder.
     var bodyRemaining: Int64 = 0
     var bodyChunked: ChunkedDecoder? = nil
+    /// proxy_request_buffering off, chunked: decoded bytes of the current read (one chunk upstream).
+    var pendingChunk: [UInt8] = []
     /// Bytes read after the end of the body (a pipelined request), returned to the connection.
     var leftover: [UInt8] = []
     var expectContinue = false
@@ -129,6 +131,7 @@ final class ProxyExchange {
         bodySent = 0
         bodyRemaining = 0
         bodyChunked = nil
+        pendingChunk.removeAll(keepingCapacity: true)
         leftover.removeAll(keepingCapacity: true)
         expectContinue = false
         streaming = false
