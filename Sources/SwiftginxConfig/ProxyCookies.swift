@@ -82,7 +82,7 @@ extension ConfigCompiler {
         }
         if isOff { throw d.directiveError("is duplicate") }
         if d.args.count == 1 {
-            guard d.args[0] == "off" else { throw d.directiveError("invalid parameter \"\(d.args[0])\"") }
+            guard d.args[0] == "off" else { throw d.error("invalid parameter \"\(d.args[0])\"") }
             switch kind {
             case "domain":
                 if rules.domains != nil { throw d.directiveError("is duplicate") }

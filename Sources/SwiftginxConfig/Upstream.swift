@@ -285,7 +285,16 @@ public struct UpstreamBind: Sendable {
             guard let p = Int(text[text.index(after: colon)...]), p >= 0, p < 65536 else { return nil }
             port = p
         }
-        return host.isEmpty ? nil : (host, port)
+        return isIPLiteral(host) ? (host, port) : nil
+    }
+
+    /// A dotted IPv4 address or an IPv6 literal (nginx binds addresses, not names).
+    static func isIPLiteral(_ host: String) -> Bool {
+        if host.contains(":") {
+            return host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && host.count >= 2
+        }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && Int(p).map { $0 <= 255 } == true }
     }
 }
 
