@@ -106,7 +106,8 @@ extension ProxyExchange {
         default: return false
         }
         guard !request.bodyPending, request.clientHasClosed() else { return false }
-        request.logInfo("client prematurely closed connection, so upstream connection is closed too while \(phaseText())")
+        request.logInfo(
+            "client prematurely closed connection, so upstream connection is closed too while \(phaseText())")
         let last = responseTimes.count - 1
         if last >= 0 && responseTimes[last] < 0 { responseTimes[last] = worker.clock.milliseconds - tryStartedAt }
         abortProxy(status: 499)
