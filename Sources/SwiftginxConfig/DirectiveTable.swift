@@ -132,6 +132,7 @@ public enum DirectiveTable {
             DirectiveSpec("return", [.server, .location, .ifInLocation], t12, repeatable: true),
             DirectiveSpec("error_page", locationIf, .twoOrMore, repeatable: true),
             DirectiveSpec("add_header", locationIf, t23, repeatable: true),
+            DirectiveSpec("add_trailer", locationIf, t23, repeatable: true),
             DirectiveSpec("expires", locationIf, t12),
             DirectiveSpec("etag", .httpAll, .flag, slot: .locationFlag(\.etag)),
             DirectiveSpec("internal", .location, noArgs),

@@ -387,6 +387,8 @@ public struct LocationSettings: Sendable {
     public var returnAction: ReturnAction? = nil
     public var errorPages: [Int: ErrorPage] = [:]
     public var addHeaders: [AddHeader] = []
+    /// `add_trailer` (inherited apart from add_header, as nginx does).
+    public var addTrailers: [AddHeader] = []
     public var expires: Expires = .off
     public var etag: Bool = true
     public var isInternal: Bool = false

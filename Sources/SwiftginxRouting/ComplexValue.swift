@@ -28,6 +28,8 @@ public enum Variable: Sendable, Hashable {
     case httpHeader(String)
     /// `$sent_http_<name>`: a response header.
     case sentHeader(String)
+    /// `$sent_trailer_<name>`: a trailer field added so far (`add_trailer`).
+    case sentTrailer(String)
     /// `$arg_<name>`: a query argument.
     case arg(String)
     /// `$cookie_<name>`.
@@ -133,6 +135,8 @@ extension Variable {
             self = .httpHeader(headerName(s))
         } else if let s = suffix("sent_http_") {
             self = .sentHeader(headerName(s))
+        } else if let s = suffix("sent_trailer_") {
+            self = .sentTrailer(headerName(s))
         } else if let s = suffix("upstream_http_") {
             self = .upstreamHeader(headerName(s))
         } else if let s = suffix("upstream_cookie_") {

@@ -143,7 +143,9 @@ extension UpstreamResponse {
             output.append("\r\n")
             if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
         }
-        if let n = h.contentLength, coding == nil {
+        // add_trailer: a body with trailers is chunked whatever the upstream's framing.
+        sendTrailers = !noBody && ResponseTrailers.apply(request, status: status)
+        if let n = h.contentLength, coding == nil, !sendTrailers {
             if status != 204 && status != 304 { request.appendContentLength(n) }
             responseRemaining = noBody ? 0 : n
         } else {

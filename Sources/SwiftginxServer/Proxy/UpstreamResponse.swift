@@ -32,6 +32,8 @@ final class UpstreamResponse {
     var responseRemaining: Int64 = -1
     var upstreamDone = false
     var clientChunked = false
+    /// `add_trailer` applies: the last chunk carries the trailer fields.
+    var sendTrailers = false
     var noBody = false
     var headerSent = false
     /// The upstream connection may go to the keep-alive cache afterwards.
@@ -73,6 +75,7 @@ final class UpstreamResponse {
         responseRemaining = -1
         upstreamDone = false
         clientChunked = false
+        sendTrailers = false
         noBody = false
         headerSent = false
         spoolWritten = 0

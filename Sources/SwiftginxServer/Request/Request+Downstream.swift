@@ -33,6 +33,7 @@ extension Request {
 
     /// The answer is in the writer: the connection sends it.
     func flushResponse() {
+        if let l = location, !l.settings.addTrailers.isEmpty { ResponseTrailers.frameAnswer(self) }
         if isSubrequest {
             subrequestAnswered()
             return

@@ -112,6 +112,8 @@ final class Request {
     var passLost = false
     /// X-Accel-Redirect made the request a GET (a HEAD stays HEAD), as nginx does.
     var methodIsGET = false
+    /// The trailer fields written after a chunked body (`$sent_trailer_*`).
+    var sentTrailers: [UInt8] = []
 
     init(worker: Worker, writer: ResponseWriter, input: ByteBuffer) {
         self.worker = worker
@@ -140,6 +142,7 @@ final class Request {
         accessCode = 0
         passLost = false
         methodIsGET = false
+        if !sentTrailers.isEmpty { sentTrailers.removeAll(keepingCapacity: true) }
         // `$upstream_*` belong to the request that proxied (the exchange is reused).
         if let proxy, proxy.pass != nil { proxy.pass = nil }
         limitConnStatus = .none

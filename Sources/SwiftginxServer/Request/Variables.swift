@@ -199,6 +199,8 @@ enum Variables {
             if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0 {
                 p.response.appendSetCookieValue(named: name, to: out)
             }
+        case .sentTrailer(let name):
+            ResponseTrailers.appendSent(r, named: name, to: out)
         case .upstreamCacheStatus: break
         }
     }
