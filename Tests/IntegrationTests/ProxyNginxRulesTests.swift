@@ -203,4 +203,36 @@ import Testing
         #expect(r.headers.filter { $0.0 == "Expires" }.map(\.1) == ["foo"])
         #expect(s.waitForFile("logs/error.log", containing: "upstream sent duplicate header line: \"Expires: bar\""))
     }
+
+    @Test func trailersFollowAChunkedBody() throws {
+        let (s, _) = try start(
+            front: """
+                add_trailer X-Host $host;
+                add_trailer X-Again $sent_trailer_x_host always;
+                location / { }
+                location /r { return 200 "hello"; }
+                location /p { proxy_pass http://127.0.0.1:UP/; add_trailer X-L $upstream_response_length; }
+                """,
+            upstream: "location / { return 200 \"upstream\"; }")
+        defer { s.stop() }
+        let c = try RawClient(port: s.port)
+        try c.send("GET /r HTTP/1.1\r\nHost: h\r\n\r\nGET /p HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let raw = String(decoding: c.readToEnd(), as: UTF8.self)
+        #expect(raw.contains("Transfer-Encoding: chunked\r\n"))
+        #expect(!raw.contains("Content-Length"))
+        #expect(raw.contains("\r\n\r\n5\r\nhello\r\n0\r\nX-Host: h\r\nX-Again: h\r\n\r\nHTTP/1.1 200"))
+        #expect(raw.hasSuffix("\r\n\r\n8\r\nupstream\r\n0\r\nX-L: 8\r\n\r\n"))
+        // HTTP/1.0 and HEAD: no trailers, the length stays.
+        let old = try request(s.port, "GET /r HTTP/1.0\r\nHost: h\r\n\r\n")
+        #expect(old.header("Content-Length") == "5" && old.bodyText == "hello")
+        let head = try request(s.port, "HEAD /r HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", headRequest: true)
+        #expect(head.header("Content-Length") == "5")
+        // A 404: only the `always` trailer, empty here (X-Host was not sent), so none.
+        let c2 = try RawClient(port: s.port)
+        try c2.send("GET /missing HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        let nx = String(decoding: c2.readToEnd(), as: UTF8.self)
+        #expect(nx.hasPrefix("HTTP/1.1 404"))
+        #expect(nx.hasSuffix("\r\n0\r\n\r\n"))
+        #expect(!nx.contains("X-Host") && !nx.contains("X-Again"))
+    }
 }
