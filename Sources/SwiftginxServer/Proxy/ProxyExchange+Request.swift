@@ -46,7 +46,10 @@ extension ProxyExchange {
                 !settings.requestBuffering && (!request.head.isChunked || settings.http11) && settings.setBody == nil
             // Body bytes that came with the head move to the body store; the head stays.
             var ok = true
-            request.takeBufferedBody { ok = consumeBody($0) }
+            request.takeBufferedBody {
+                prereadLength = $0.count
+                ok = consumeBody($0)
+            }
             if !ok { return }
             if bodyComplete() {
                 finishBody()
@@ -251,6 +254,20 @@ extension ProxyExchange {
         return storeBody(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
     }
 
+    /// A streamed body that stays within `client_body_buffer_size` (beyond what came with
+    /// the head) is kept: nginx's `$request_body` shows it after it went upstream, as
+    /// its buffer is not reused.
+    private func keepStreamedCopy(_ bytes: UnsafeRawBufferPointer) {
+        guard streamedCopyKept else { return }
+        let limit = (request.location?.settings.clientBodyBufferSize ?? 8192) + prereadLength
+        if streamedCopy.count + bytes.count > limit {
+            streamedCopyKept = false
+            streamedCopy.removeAll(keepingCapacity: true)
+            return
+        }
+        streamedCopy.append(contentsOf: bytes)
+    }
+
     /// The decoded bytes of a streamed chunked body gathered so far, as one chunk.
     private func flushPendingChunk() {
         guard !pendingChunk.isEmpty else { return }
@@ -274,6 +291,7 @@ extension ProxyExchange {
             return false
         }
         if streaming {
+            keepStreamedCopy(bytes)
             // Passed on as it comes (re-chunked for a chunked request).
             if bodyChunked != nil {
                 pendingChunk.append(contentsOf: bytes)

@@ -70,6 +70,11 @@ final class ProxyExchange {
     var bodyChunked: ChunkedDecoder? = nil
     /// proxy_request_buffering off, chunked: decoded bytes of the current read (one chunk upstream).
     var pendingChunk: [UInt8] = []
+    /// proxy_request_buffering off: the body sent so far while it fits in memory
+    /// (`requestBodyInMemory`), and the body bytes that came with the head.
+    var streamedCopy: [UInt8] = []
+    var streamedCopyKept = true
+    var prereadLength = 0
     /// Bytes read after the end of the body (a pipelined request), returned to the connection.
     var leftover: [UInt8] = []
     var expectContinue = false
@@ -132,6 +137,9 @@ final class ProxyExchange {
         bodyRemaining = 0
         bodyChunked = nil
         pendingChunk.removeAll(keepingCapacity: true)
+        if !streamedCopy.isEmpty { streamedCopy.removeAll(keepingCapacity: true) }
+        streamedCopyKept = true
+        prereadLength = 0
         leftover.removeAll(keepingCapacity: true)
         expectContinue = false
         streaming = false
@@ -151,6 +159,14 @@ final class ProxyExchange {
         responseLengths.removeAll(keepingCapacity: true)
         bytesReceived.removeAll(keepingCapacity: true)
         bytesSent.removeAll(keepingCapacity: true)
+    }
+
+    /// The request body as `$request_body` shows it: the bytes read, when they are all in
+    /// memory (buffered and not spilled to a file, or streamed and kept), else nil.
+    var requestBodyInMemory: [UInt8]? {
+        guard pass != nil, phase != .tunnel else { return nil }
+        if streaming { return streamedCopyKept ? streamedCopy : nil }
+        return bodyFileSize == 0 ? Array(bodyMemory.readable) : nil
     }
 
     // MARK: what the response side asks of the exchange

@@ -165,8 +165,8 @@ enum Variables {
         case .binaryRemoteAddr: out.append(r.peer.rawAddress)
         case .requestCompletion: if r.status > 0 && !r.aborted { out.append("OK") }
         case .https: if r.tls != nil { out.append("on") }
-        // Request bodies are passed upstream, not kept as a variable.
-        case .requestBody: break
+        // The body a proxy read, when it is all in memory (nginx's $request_body).
+        case .requestBody: if let p = r.proxy, let b = p.requestBodyInMemory { out.append(b) }
         case .ssl(let field): appendTLS(r, field, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {
