@@ -118,6 +118,20 @@ final class UpstreamResponse {
         }
     }
 
+    /// `$upstream_http_<name>`: every value of the field, joined by ", " as nginx joins
+    /// repeated fields (Set-Cookie too).
+    func appendHeaderValues(named lowercasedName: String, to out: ByteBuffer) {
+        let name = Array(lowercasedName.utf8)
+        headCopy.withUnsafeBytes { buf in
+            var first = true
+            for h in head.headers where asciiCaseEqual(buf[h.name], name) {
+                if !first { out.append(", ") }
+                first = false
+                out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
+            }
+        }
+    }
+
     /// `$upstream_cookie_<name>`: the value of the first Set-Cookie field that sets the
     /// cookie `name` (caseless; spaces around '=' skipped, the value up to ';'), as
     /// nginx's Set-Cookie line parser finds it.

@@ -51,8 +51,10 @@ enum ResponseTrailers {
         r.sentTrailers.withUnsafeBytes { block in
             var first = true
             ResponseHeadScan.forEachValue(of: Array(name.utf8), in: block, underscoresAsDashes: true) { value in
-                if first { out.append(value) }
+                // Repeated trailers joined by ", ", as nginx joins fields.
+                if !first { out.append(", ") }
                 first = false
+                out.append(value)
             }
         }
     }

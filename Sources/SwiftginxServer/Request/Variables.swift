@@ -188,8 +188,8 @@ enum Variables {
         case .upstreamResponseLength:
             if let p = r.proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
         case .upstreamHeader(let name):
-            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0, let v = p.response.headerValue(name) {
-                out.append(v)
+            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0 {
+                p.response.appendHeaderValues(named: name, to: out)
             }
         case .upstreamBytesReceived:
             if let p = r.proxy, p.pass != nil { appendList(p.bytesReceived.map { Array(String($0).utf8) }, to: out) }
