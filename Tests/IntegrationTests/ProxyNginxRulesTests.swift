@@ -68,13 +68,22 @@ import Testing
                 location / {
                     proxy_pass http://127.0.0.1:UP;
                     add_header X-C $upstream_cookie_tc;
+                    add_header X-Bar $upstream_http_bar;
                     add_header X-Bytes "$upstream_bytes_received $upstream_bytes_sent $upstream_response_length";
                 }
                 """,
-            upstream: "location / { add_header Set-Cookie \"tc = one;two\"; return 200 body; }")
+            upstream: """
+                location / {
+                    add_header Set-Cookie "tc = one;two";
+                    add_header Bar a;
+                    add_header Bar b;
+                    return 200 body;
+                }
+                """)
         defer { s.stop() }
         let r = try get(s.port, "/")
         #expect(r.header("X-C") == "one")
+        #expect(r.header("X-Bar") == "a, b")
         let parts = (r.header("X-Bytes") ?? "").split(separator: " ").compactMap { Int($0) }
         #expect(parts.count == 3)
         if parts.count == 3 {
