@@ -213,6 +213,7 @@ extension ConfigCompiler {
             if try accessDirective(d, level: level) { break }
             if try requestDirective(d, level: level) { break }
             if try proxyDirective(d, level: level, location: location) { break }
+            if try trailerDirective(d, level: level) { break }
             if try sslDirective(d, level: level) { break }
             try genericSlot(d, level: level)
         }

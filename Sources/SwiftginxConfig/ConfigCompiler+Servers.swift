@@ -260,7 +260,9 @@ extension ConfigCompiler {
         if let (methods, level) = b.level.limitExcept {
             // The block's settings over the location's (nginx merges the limit_except
             // configuration with its location's).
-            let own = level.apply(to: settings)
+            var own = level.apply(to: settings)
+            // The location's proxy_pass applies unless the block has its own.
+            if level.pass == nil { own.pass = settings.pass }
             noteAccessLogs(own)
             limited = LimitExcept(
                 methods: methods,

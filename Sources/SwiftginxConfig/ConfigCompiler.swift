@@ -19,6 +19,7 @@ final class ConfigLevel {
     var index: [ComplexValue]? = nil
     var errorPages: [Int: ErrorPage]? = nil
     var addHeaders: [AddHeader]? = nil
+    var addTrailers: [AddHeader]? = nil
     var authRequestSet: [AuthRequestSet]? = nil
     var accessRules: [AccessRule]? = nil
     var realIPFrom: [AccessRule]? = nil
@@ -69,6 +70,7 @@ final class ConfigLevel {
         if let index { s.index = index }
         if let errorPages { s.errorPages = errorPages }
         if let addHeaders { s.addHeaders = addHeaders }
+        if let addTrailers { s.addTrailers = addTrailers }
         if let authRequestSet { s.authRequestSet = authRequestSet }
         if let accessRules { s.accessRules = accessRules }
         if let realIPFrom { s.realIPFrom = realIPFrom }

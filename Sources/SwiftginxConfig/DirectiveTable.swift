@@ -140,6 +140,7 @@ public enum DirectiveTable {
             DirectiveSpec("return", [.server, .location, .ifInLocation], t12, repeatable: true),
             DirectiveSpec("error_page", locationIf, .twoOrMore, repeatable: true),
             DirectiveSpec("add_header", locationIf, t23, repeatable: true),
+            DirectiveSpec("add_trailer", locationIf, t23, repeatable: true),
             DirectiveSpec("expires", locationIf, t12),
             DirectiveSpec("etag", .httpAll, .flag, slot: .locationFlag(\.etag)),
             DirectiveSpec("internal", .location, noArgs),
@@ -290,12 +291,12 @@ public enum DirectiveTable {
         DirectiveSpec("ssl_ocsp_responder", httpServer, t1, slot: .ignored(.none)),
     ]
 
-    private static let locationIfOnly: DirectiveContext = [.location, .ifInLocation]
+    private static let passContexts: DirectiveContext = [.location, .ifInLocation, .limitExcept]
 
     /// The proxy module's directives, and the uwsgi module's namesakes.
     private static func proxySpecs(prefix p: String) -> [DirectiveSpec] {
         var specs: [DirectiveSpec] = [
-            DirectiveSpec(p + "pass", locationIfOnly, t1),
+            DirectiveSpec(p + "pass", passContexts, t1),
             DirectiveSpec(p + "connect_timeout", .httpAll, t1),
             DirectiveSpec(p + "send_timeout", .httpAll, t1),
             DirectiveSpec(p + "read_timeout", .httpAll, t1),
@@ -316,7 +317,7 @@ public enum DirectiveTable {
             DirectiveSpec(p + "pass_request_body", .httpAll, .flag),
             DirectiveSpec(p + "temp_file_write_size", .httpAll, t1, slot: .ignored(.size)),
             DirectiveSpec(p + "socket_keepalive", .httpAll, .flag, slot: .ignored(.flag)),
-            DirectiveSpec(p + "bind", .httpAll, t12, slot: .ignored(.none)),
+            DirectiveSpec(p + "bind", .httpAll, t12),
             // TLS to the upstream: proxy_pass https://, uwsgi_pass suwsgi://.
             DirectiveSpec(p + "ssl_server_name", .httpAll, .flag),
             DirectiveSpec(p + "ssl_name", .httpAll, t1),
@@ -334,9 +335,11 @@ public enum DirectiveTable {
                 DirectiveSpec("proxy_set_header", .httpAll, t2, repeatable: true),
                 DirectiveSpec("proxy_http_version", .httpAll, t1),
                 DirectiveSpec("proxy_method", .httpAll, t1),
+                DirectiveSpec("proxy_set_body", .httpAll, t1),
                 DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_domain", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_path", .httpAll, t12, repeatable: true),
+                DirectiveSpec("proxy_cookie_flags", .httpAll, t1234, repeatable: true),
             ]
         } else {
             specs += [

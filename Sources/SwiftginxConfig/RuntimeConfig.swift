@@ -35,6 +35,10 @@ public final class RuntimeConfig: Sendable {
     public let healthChecks: [Int: [HealthCheck]]
     /// Explicit `upstream` blocks by name (for proxy_pass with variables).
     public let upstreamsByName: [String: UpstreamGroup]
+    /// The implicit groups of proxy_pass addresses by their address as written,
+    /// lowercased ("localhost:8080", "unix:/path"): a proxy_pass with variables that
+    /// names one uses it, as nginx finds them, without a resolver.
+    public let implicitUpstreams: [String: UpstreamGroup]
 
     /// Locations that can never match (printed by `-T`).
     public let locationWarnings: [String]
@@ -53,6 +57,11 @@ public final class RuntimeConfig: Sendable {
         var byName: [String: UpstreamGroup] = [:]
         for g in upstreams where g.isExplicit { byName[g.name] = g }
         self.upstreamsByName = byName
+        var implicit: [String: UpstreamGroup] = [:]
+        for g in upstreams where !g.isExplicit && implicit[g.name.lowercased()] == nil {
+            implicit[g.name.lowercased()] = g
+        }
+        self.implicitUpstreams = implicit
         self.main = main
         self.maps = maps
         self.splits = splits
@@ -398,6 +407,8 @@ public struct LocationSettings: Sendable {
     public var returnAction: ReturnAction? = nil
     public var errorPages: [Int: ErrorPage] = [:]
     public var addHeaders: [AddHeader] = []
+    /// `add_trailer` (inherited apart from add_header, as nginx does).
+    public var addTrailers: [AddHeader] = []
     public var expires: Expires = .off
     public var etag: Bool = true
     public var isInternal: Bool = false

@@ -16,17 +16,21 @@ public enum Variable: Sendable, Hashable {
     case requestPort, isRequestPort
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
-    case upstreamResponseLength, upstreamCacheStatus, limitRate
+    case upstreamResponseLength, upstreamCacheStatus, limitRate, upstreamBytesReceived, upstreamBytesSent
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
     case realipRemoteAddr, realipRemotePort, limitConnStatus
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
     case upstreamHeader(String)
+    /// `$upstream_cookie_<name>`: a cookie the upstream set (Set-Cookie), by name.
+    case upstreamCookie(String)
     /// `$http_<name>`: a request header; name is lowercased with '_' standing for '-'.
     case httpHeader(String)
     /// `$sent_http_<name>`: a response header.
     case sentHeader(String)
+    /// `$sent_trailer_<name>`: a trailer field added so far (`add_trailer`).
+    case sentTrailer(String)
     /// `$arg_<name>`: a query argument.
     case arg(String)
     /// `$cookie_<name>`.
@@ -103,6 +107,7 @@ extension Variable {
         "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
         "upstream_header_time": .upstreamHeaderTime, "upstream_response_length": .upstreamResponseLength,
+        "upstream_bytes_received": .upstreamBytesReceived, "upstream_bytes_sent": .upstreamBytesSent,
         "upstream_cache_status": .upstreamCacheStatus, "request_scheme": .scheme, "limit_rate": .limitRate,
         "connections_active": .connectionsActive, "connections_reading": .connectionsReading,
         "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
@@ -132,8 +137,12 @@ extension Variable {
             self = .httpHeader(headerName(s))
         } else if let s = suffix("sent_http_") {
             self = .sentHeader(headerName(s))
+        } else if let s = suffix("sent_trailer_") {
+            self = .sentTrailer(headerName(s))
         } else if let s = suffix("upstream_http_") {
             self = .upstreamHeader(headerName(s))
+        } else if let s = suffix("upstream_cookie_") {
+            self = .upstreamCookie(s)
         } else if let s = suffix("arg_") {
             self = .arg(s)
         } else if let s = suffix("cookie_") {

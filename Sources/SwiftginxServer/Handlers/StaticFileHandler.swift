@@ -24,7 +24,8 @@ struct StaticFileHandler {
     func serve(_ location: Location) {
         let s = location.settings
         let method =
-            request.errorPageUsed && request.head.method != .head ? HTTPMethod.get : request.head.method
+            (request.errorPageUsed || request.methodIsGET) && request.head.method != .head
+            ? HTTPMethod.get : request.head.method
         if method != .get && method != .head {
             request.trace?.note(
                 "handler: static files answer \(String(decoding: request.headBytes[request.head.methodBytes], as: UTF8.self)) with 405"

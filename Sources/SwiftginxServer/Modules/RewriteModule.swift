@@ -44,8 +44,13 @@ enum RewriteModule {
                         + (ifLocation?.location == nil ? "" : ", its block's settings apply"))
                 if let location = ifLocation?.location {
                     // The request now runs with the if block's settings (nginx's "if in location").
+                    if location.settings.pass == nil && r.location?.settings.pass != nil { r.passLost = true }
                     r.location = location
                     r.adopt(location.settings)
+                } else if s.pass == nil && r.location?.settings.pass != nil {
+                    // A block of rewrite directives only: the location's own settings
+                    // (without a proxy_pass) after an earlier block's.
+                    r.passLost = true
                 }
                 if let outcome = runSteps(r, inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):

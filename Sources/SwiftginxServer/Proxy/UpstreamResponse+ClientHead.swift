@@ -24,6 +24,31 @@ extension UpstreamResponse {
         "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te", "trailer",
     ].map { Array($0.utf8) }
 
+    /// Fields nginx reads as single values: a repeated one is ignored (with a warning).
+    private static let uniqueNames: [[UInt8]] = [
+        "status", "content-type", "date", "last-modified", "etag", "server", "location", "refresh", "expires",
+        "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
+    ].map { Array($0.utf8) }
+
+    @inline(__always) private static func uniqueIndex(_ name: UnsafeRawBufferPointer.SubSequence) -> Int? {
+        guard name.count >= 4 && name.count <= 18 else { return nil }
+        for (i, u) in uniqueNames.enumerated() where u.count == name.count && asciiCaseEqual(name, u) { return i }
+        return nil
+    }
+
+    private func warnDuplicate(_ x: ProxyExchange, _ index: Int, _ buf: UnsafeRawBufferPointer) {
+        let h = head.headers[index]
+        func line(_ f: HeaderField) -> String {
+            String(decoding: buf[f.name], as: UTF8.self) + ": " + String(decoding: buf[f.value], as: UTF8.self)
+        }
+        let lower = buf[h.name].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        guard let first = head.headers.first(where: { asciiCaseEqual(buf[$0.name], lower) }) else { return }
+        x.logUpstream(
+            .warn,
+            "upstream sent duplicate header line: \"\(line(h))\", previous value: \"\(line(first))\", ignored"
+                + " while reading response header from upstream")
+    }
+
     /// Writes the client's response head from the upstream's, and sets up the body relay.
     func writeClientHead(_ x: ProxyExchange) {
         let status = head.status
@@ -57,8 +82,17 @@ extension UpstreamResponse {
                 output.append(ServerVersion.serverLine(location?.settings.serverTokens ?? .on))
             }
             if !passDate { output.append(worker.clock.dateHeader) }
-            for h in head.headers {
+            var seen: UInt16 = 0
+            for (index, h) in head.headers.enumerated() {
                 let name = buf[h.name]
+                if let u = Self.uniqueIndex(name) {
+                    // nginx keeps the first of the fields it reads as single values.
+                    if seen & (1 << u) != 0 {
+                        warnDuplicate(x, index, buf)
+                        continue
+                    }
+                    seen |= 1 << u
+                }
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
                 if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
@@ -81,10 +115,10 @@ extension UpstreamResponse {
                         value = rewritten
                     }
                 } else if asciiCaseEqual(name, Self.setCookieName) {
-                    if !x.settings.cookieDomains.isEmpty || !x.settings.cookiePaths.isEmpty {
-                        value = ProxyHeaderRewriter.cookie(
-                            Array(raw), domains: x.settings.cookieDomains, paths: x.settings.cookiePaths,
-                            request: request)
+                    let s = x.settings
+                    if !s.cookieDomains.isEmpty || !s.cookiePaths.isEmpty || !s.cookieFlags.isEmpty {
+                        value = CookieRewriter.rewrite(
+                            UnsafeRawBufferPointer(rebasing: raw), settings: s, request: request)
                     }
                 } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
@@ -114,7 +148,9 @@ extension UpstreamResponse {
             output.append("\r\n")
             if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
         }
-        if let n = h.contentLength, coding == nil {
+        // add_trailer: a body with trailers is chunked whatever the upstream's framing.
+        sendTrailers = !noBody && ResponseTrailers.apply(request, status: status)
+        if let n = h.contentLength, coding == nil, !sendTrailers {
             if status != 204 && status != 304 { request.appendContentLength(n) }
             responseRemaining = noBody ? 0 : n
         } else {

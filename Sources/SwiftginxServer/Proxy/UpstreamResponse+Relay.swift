@@ -219,6 +219,7 @@ extension UpstreamResponse {
             let tail = encoded
             if !tail.withUnsafeBytes({ frame($0) }) { return false }
         }
+        if clientChunked && sendTrailers { return ResponseTrailers.lastChunk(request).withUnsafeBytes { spool($0) } }
         if clientChunked { return spool(UnsafeRawBufferPointer(start: Self.lastChunk.utf8Start, count: 5)) }
         return true
     }

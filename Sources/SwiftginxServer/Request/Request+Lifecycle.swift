@@ -13,7 +13,9 @@ extension Request {
         case .none:
             return true
         case .proxy:
-            return proxy?.drive() ?? true
+            guard let proxy else { return true }
+            if proxy.clientGone() { return true }
+            return proxy.drive()
         case .waitingForSubrequest:
             guard let sub = subrequest else { return true }
             if !sub.request.resume() { return false }

@@ -142,6 +142,12 @@ extension Request {
                     // An `if` block switched the request to its pseudo-location: its
                     // steps after the rewrite phase run instead.
                     enterLocation(current, after: .rewrite)
+                    if passLost {
+                        // nginx: the proxy handler an earlier block set runs without an upstream.
+                        logError("no upstream configuration")
+                        ErrorPages.respond(self, 500)
+                        return .done
+                    }
                 }
                 return .next
             }
@@ -293,5 +299,22 @@ extension Request {
         }
         trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
         findConfig()
+    }
+
+    /// An internal redirect that starts again at the server's rewrite phase (nginx's
+    /// ngx_http_internal_redirect, as X-Accel-Redirect uses it).
+    func internalRedirectFromServer(to uri: [UInt8], args: [UInt8]) {
+        guard let server else { return internalRedirect(to: uri, args: args) }
+        redirects += 1
+        isInternal = true
+        uriChanged = true
+        self.uri = uri
+        self.args = args
+        hasArgs = !args.isEmpty
+        trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
+        location = nil
+        steps = server.stepBuffer
+        stepIndex = 0
+        runPhases()
     }
 }

@@ -109,6 +109,13 @@ final class Request {
     var headerOnlySubrequest = false
     /// The route explainer's sink (nil when serving).
     var trace: RouteTrace? = nil
+    /// An `if` block with a proxy_pass matched, then a later one without: nginx keeps the
+    /// proxy content handler with no upstream configured (answered 500).
+    var passLost = false
+    /// X-Accel-Redirect made the request a GET (a HEAD stays HEAD), as nginx does.
+    var methodIsGET = false
+    /// The trailer fields written after a chunked body (`$sent_trailer_*`).
+    var sentTrailers: [UInt8] = []
 
     init(worker: Worker, writer: ResponseWriter, input: ByteBuffer) {
         self.worker = worker
@@ -136,6 +143,11 @@ final class Request {
         expectContinue = false
         redirects = 0
         accessCode = 0
+        passLost = false
+        methodIsGET = false
+        if !sentTrailers.isEmpty { sentTrailers.removeAll(keepingCapacity: true) }
+        // `$upstream_*` belong to the request that proxied (the exchange is reused).
+        if let proxy, proxy.pass != nil { proxy.pass = nil }
         limitConnStatus = .none
         if realAddress != nil {
             realAddress = nil

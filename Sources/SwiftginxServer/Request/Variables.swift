@@ -81,7 +81,11 @@ enum Variables {
         case .requestUri:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.target])) }
         case .requestMethod:
-            if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.methodBytes])) }
+            if r.methodIsGET && !r.isHeadOnly {
+                out.append("GET")
+            } else if hasHead {
+                out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.methodBytes]))
+            }
         case .requestLength: out.append(decimal: Int64(r.head.headLength))
         case .scheme: out.append(r.tls != nil ? "https" : "http")
         case .serverName: if let s = r.server { out.append(string: s.primaryName) }
@@ -98,7 +102,12 @@ enum Variables {
         case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
         case .contentType: if hasHead { appendHeaderValues(r, named: "content-type", buf: buf, to: out) }
         case .contentLength:
-            if let n = r.head.contentLength, hasHead { out.append(decimal: n) }
+            if let n = r.head.contentLength, hasHead {
+                out.append(decimal: n)
+            } else if hasHead, r.head.isChunked, !r.bodyPending, let p = r.proxy, p.pass != nil, !p.streaming {
+                // A chunked body once read whole: its length, as nginx sets it.
+                out.append(decimal: p.bodyLength)
+            }
         case .documentRoot, .realpathRoot:
             if let l = r.location { out.append(evaluate(r, l.settings.alias ?? l.settings.root)) }
         case .requestFilename:
@@ -173,12 +182,10 @@ enum Variables {
         case .binaryRemoteAddr: out.append(r.peer.rawAddress)
         case .requestCompletion: if r.status > 0 && !r.aborted { out.append("OK") }
         case .https: if r.tls != nil { out.append("on") }
-        // The body a proxy read, when it is in memory (nginx's $request_body is empty for
-        // a body in a file); `$request_body_file` names the file.
+        // The body a proxy read, when it is all in memory (nginx's $request_body is empty
+        // for a body in a file); `$request_body_file` names the file.
         case .requestBody:
-            if let p = r.proxy, p.pass != nil, !p.streaming, p.bodyFileName == nil, p.phase != .tunnel {
-                out.append(p.bodyMemory.readable)
-            }
+            if let p = r.proxy, p.bodyFileName == nil, let b = p.requestBodyInMemory { out.append(b) }
         case .requestBodyFile: if let p = r.proxy, let name = p.bodyFileName { out.append(string: name) }
         case .requestPort:
             if hasHead, let port = r.head.requestPort(in: buf) { out.append(decimal: Int64(port)) }
@@ -204,19 +211,19 @@ enum Variables {
         case .upstreamResponseLength:
             if let p = r.proxy, p.pass != nil { appendList(p.responseLengths.map { Array(String($0).utf8) }, to: out) }
         case .upstreamHeader(let name):
-            // Every line of a repeated field, joined by ", " (nginx 1.23).
             if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0 {
-                let lower = Array(name.utf8)
-                var first = true
-                p.response.headCopy.withUnsafeBytes { b in
-                    for h in p.response.head.headers
-                    where ASCII.equalsLowercased(UnsafeRawBufferPointer(rebasing: b[h.name]), lower) {
-                        if !first { out.append(", ") }
-                        first = false
-                        out.append(UnsafeRawBufferPointer(rebasing: b[h.value]))
-                    }
-                }
+                p.response.appendHeaderValues(named: name, to: out)
             }
+        case .upstreamBytesReceived:
+            if let p = r.proxy, p.pass != nil { appendList(p.bytesReceived.map { Array(String($0).utf8) }, to: out) }
+        case .upstreamBytesSent:
+            if let p = r.proxy, p.pass != nil { appendList(p.bytesSent.map { Array(String($0).utf8) }, to: out) }
+        case .upstreamCookie(let name):
+            if let p = r.proxy, p.pass != nil, p.response.head.headLength > 0 {
+                p.response.appendSetCookieValue(named: name, to: out)
+            }
+        case .sentTrailer(let name):
+            ResponseTrailers.appendSent(r, named: name, to: out)
         case .upstreamCacheStatus: break
         }
     }
