@@ -138,3 +138,37 @@ extension ConfigCompiler {
         }
     }
 }
+
+extension ConfigCompiler {
+    /// nginx's check of an `ssl` address: its default server needs a certificate unless it
+    /// rejects handshakes; then every other server of the address needs one or rejects
+    /// too (a server without either would have nothing to answer with). Otherwise a
+    /// server without certificates of its own is served with the default server's.
+    func checkSSLCertificates(
+        _ servers: [ServerBuilder], default first: ServerBuilder, _ built: [ObjectIdentifier: VirtualServer]
+    ) throws(ConfigError) {
+        func ready(_ b: ServerBuilder) -> (certificates: Bool, rejects: Bool) {
+            let ssl = built[ObjectIdentifier(b)]!.settings.ssl
+            return (!ssl.certificates.isEmpty, ssl.rejectHandshake)
+        }
+        let main = ready(first)
+        if main.certificates { return }
+        if !main.rejects {
+            throw first.directive.error("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
+        }
+        for b in servers where b !== first {
+            let r = ready(b)
+            if !r.certificates && !r.rejects {
+                throw b.directive.error("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
+            }
+        }
+    }
+
+    /// Every `ssl_certificate` needs its `ssl_certificate_key`.
+    func checkCertificateKeys(_ ssl: SSLSettings) throws(ConfigError) {
+        if ssl.certificateKeys.count < ssl.certificates.count {
+            let cert = ssl.certificates[ssl.certificateKeys.count]
+            throw ConfigError("no \"ssl_certificate_key\" is defined for certificate \"\(cert)\"")
+        }
+    }
+}

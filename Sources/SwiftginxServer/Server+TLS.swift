@@ -57,6 +57,9 @@ extension Server {
         var extra: [TLSContext] = []
         for group in config.listenGroups where group.options.ssl {
             for server in group.servers where out.byServer[ObjectIdentifier(server)] == nil {
+                // A server without certificates of its own (allowed when the address's
+                // default server has some) is served with the default server's context.
+                if server.settings.ssl.certificates.isEmpty && !server.settings.ssl.rejectHandshake { continue }
                 let c = try context(for: server)
                 out.byServer[ObjectIdentifier(server)] = c
                 for w in c.warnings where !out.warnings.contains(w) { out.warnings.append(w) }
@@ -79,6 +82,7 @@ extension Server {
                 }
                 if server.settings.ssl.rejectHandshake { return nil }
                 return table.byServer[ObjectIdentifier(server)]?.context
+                    ?? table.byServer[ObjectIdentifier(group.defaultServer)]?.context
             }
             out.byAddress[group.address] = listenerContext
         }

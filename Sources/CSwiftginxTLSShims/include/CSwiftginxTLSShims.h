@@ -117,6 +117,20 @@ static inline int swiftginx_BIO_get_ktls_send(BIO *bio) {
     return BIO_get_ktls_send(bio);
 }
 
+static inline int swiftginx_SSL_get0_raw_cipherlist(SSL *ssl, unsigned char **list) {
+    return (int)SSL_get0_raw_cipherlist(ssl, list);
+}
+
+static inline int swiftginx_SSL_get_negotiated_group(SSL *ssl) {
+    return (int)SSL_get_negotiated_group(ssl);
+}
+
+static inline int swiftginx_SSL_get1_groups(SSL *ssl, int *groups) {
+    return (int)SSL_get1_groups(ssl, groups);
+}
+
+static const int swiftginx_TLSEXT_nid_unknown = TLSEXT_nid_unknown;
+
 static inline void *swiftginx_OPENSSL_malloc(size_t size) {
     return OPENSSL_malloc(size);
 }
