@@ -149,37 +149,8 @@ extension ConfigCompiler {
             guard let v = ConfigValues.number(d.args[0]), v <= 255 else { throw d.directiveError("invalid value") }
             if name == "modifier1" { set { $0.modifier1 = UInt8(v) } } else { set { $0.modifier2 = UInt8(v) } }
         case "redirect": try proxyRedirect(d, level: level)
-        case "ssl_server_name":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.serverName = v }
-        case "ssl_name":
-            let v = try value(d.args[0], d)
-            set { $0.upstreamSSL.name = v }
-        case "ssl_verify":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.verify = v }
-        case "ssl_verify_depth":
-            let v = try ConfigValues.num(d)
-            set { $0.upstreamSSL.verifyDepth = v }
-        case "ssl_trusted_certificate", "ssl_certificate", "ssl_certificate_key":
-            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            let path = ConfigFiles.resolve(d.args[0], against: dir + "/")
-            switch name {
-            case "ssl_trusted_certificate": set { $0.upstreamSSL.trustedCertificate = path }
-            case "ssl_certificate": set { $0.upstreamSSL.certificate = path }
-            default: set { $0.upstreamSSL.certificateKey = path }
-            }
-        case "ssl_protocols":
-            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
-            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
-            let v = Set(d.args)
-            set { $0.upstreamSSL.protocols = v }
-        case "ssl_ciphers":
-            let v = d.args[0]
-            set { $0.upstreamSSL.ciphers = v }
-        case "ssl_session_reuse":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.sessionReuse = v }
+        case _ where name.hasPrefix("ssl_"):
+            try upstreamSSLDirective(d, String(name.dropFirst(4))) { f in set { f(&$0.upstreamSSL) } }
         case "cookie_domain", "cookie_path":
             if d.args.count == 1 {
                 guard d.args[0] == "off" else { throw d.directiveError("invalid parameter \"\(d.args[0])\"") }

@@ -103,6 +103,15 @@ extension ConfigCompiler {
         case "ssl_conf_command":
             let pair = (d.args[0], d.args[1])
             level.sslConfCommands = (level.sslConfCommands ?? []) + [pair]
+            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            set { $0.confDirectory = dir }
+        case "ssl_certificate_cache":
+            // Certificates named by variables are read for each handshake; the cache is
+            // accepted and has no effect.
+            try checkCertificateCache(d)
+        case "ssl_certificate_compression":
+            let v = try ConfigValues.flag(d)
+            set { $0.certificateCompression = v }
         case "ssl_stapling":
             let v = try ConfigValues.flag(d)
             set { $0.stapling = v }
@@ -170,5 +179,99 @@ extension ConfigCompiler {
             let cert = ssl.certificates[ssl.certificateKeys.count]
             throw ConfigError("no \"ssl_certificate_key\" is defined for certificate \"\(cert)\"")
         }
+    }
+}
+
+extension ConfigCompiler {
+    /// `proxy_ssl_*` / `uwsgi_ssl_*` (`name` without the prefix and "ssl_"): TLS to upstreams.
+    func upstreamSSLDirective(
+        _ d: ConfigDirective, _ name: String, set: (@escaping (inout UpstreamSSLSettings) -> Void) -> Void
+    ) throws(ConfigError) {
+        let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        func path() -> String {
+            d.args[0].hasPrefix("data:") ? d.args[0] : ConfigFiles.resolve(d.args[0], against: dir + "/")
+        }
+        switch name {
+        case "server_name":
+            let v = try ConfigValues.flag(d)
+            set { $0.serverName = v }
+        case "name":
+            let v = try value(d.args[0], d)
+            set { $0.name = v }
+        case "verify":
+            let v = try ConfigValues.flag(d)
+            set { $0.verify = v }
+        case "verify_depth":
+            let v = try ConfigValues.num(d)
+            set { $0.verifyDepth = v }
+        case "trusted_certificate":
+            let p = path()
+            set { $0.trustedCertificate = p }
+        case "crl":
+            let p = path()
+            set { $0.crl = p }
+        case "password_file":
+            let p = path()
+            set { $0.passwordFile = p }
+        case "certificate", "certificate_key":
+            // With variables the value is evaluated per connection (relative results are
+            // resolved then); "" means no certificate.
+            let text = d.args[0]
+            let v: ComplexValue
+            if text.isEmpty || text.hasPrefix("data:") || !text.contains("$") {
+                v = ComplexValue(literal: text.isEmpty ? "" : path())
+            } else {
+                v = try value(text, d)
+            }
+            if name == "certificate" {
+                set {
+                    $0.certificate = v
+                    $0.certificateDirectory = dir
+                }
+            } else {
+                set { $0.certificateKey = v }
+            }
+        case "protocols":
+            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
+            let v = Set(d.args)
+            set { $0.protocols = v }
+        case "ciphers":
+            let v = d.args[0]
+            set { $0.ciphers = v }
+        case "session_reuse":
+            let v = try ConfigValues.flag(d)
+            set { $0.sessionReuse = v }
+        case "conf_command":
+            let pair = (d.args[0], d.args[1])
+            set {
+                $0.confCommands.append(pair)
+                $0.confDirectory = dir
+            }
+        case "certificate_cache":
+            // Certificates named by variables are read for each connection; the cache is
+            // accepted and has no effect.
+            try checkCertificateCache(d)
+        default:
+            try genericSlot(d, level: nil)
+        }
+    }
+
+    /// `ssl_certificate_cache off | max=N [inactive=time] [valid=time]`.
+    func checkCertificateCache(_ d: ConfigDirective) throws(ConfigError) {
+        if d.args == ["off"] { return }
+        var sawMax = false
+        for a in d.args {
+            if a.hasPrefix("max="), let n = ConfigValues.number(String(a.dropFirst(4))), n > 0 {
+                sawMax = true
+            } else if a.hasPrefix("inactive="), ConfigValues.time(String(a.dropFirst(9)), isSeconds: true) != nil {
+                continue
+            } else if a.hasPrefix("valid="), ConfigValues.time(String(a.dropFirst(6)), isSeconds: true) != nil {
+                continue
+            } else {
+                throw d.error("invalid parameter \"\(a)\"")
+            }
+        }
+        if !sawMax { throw d.error("\"\(d.name)\" must have \"max\" parameter") }
     }
 }

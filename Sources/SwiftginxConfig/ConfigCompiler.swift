@@ -280,6 +280,7 @@ final class ConfigCompiler {
         case "daemon": main.daemon = try ConfigValues.flag(d)
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
+        case "ssl_object_cache_inheritable": main.sslObjectCacheInheritable = try ConfigValues.flag(d)
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }

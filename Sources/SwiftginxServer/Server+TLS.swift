@@ -23,6 +23,11 @@ public struct TLSContexts: Sendable {
     var sessionStores: [String: SessionStore] = [:]
     /// nginx's warnings about the contexts (`"ssl_stapling" ignored, ...`), once each.
     public var warnings: [String] = []
+    /// The certificate, key, CA and CRL files the contexts were built from, each read once
+    /// (inherited by the next generation with `ssl_object_cache_inheritable on`).
+    var files = TLSFileCache()
+    /// The client contexts of upstream TLS, by location (`proxy_ssl_*`, `uwsgi_ssl_*`).
+    var upstream: [ObjectIdentifier: TLSContext] = [:]
 
     /// Every context, each once.
     var all: [TLSContext] { Array(byServer.values) + extra }
@@ -50,6 +55,8 @@ extension Server {
         -> TLSContexts
     {
         var out = TLSContexts()
+        out.files = TLSFileCache(
+            inheriting: config.main.sslObjectCacheInheritable ? previous?.files : nil, identity: fileIdentity)
         func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
             try Self.context(for: server, shared: &out, previous: previous)
         }
@@ -87,7 +94,14 @@ extension Server {
             out.byAddress[group.address] = listenerContext
         }
         out.extra = extra
+        try buildUpstreamTLS(config, into: &out)
         return out
+    }
+
+    /// A file's version as nginx's object cache tells it: inode, device and mtime.
+    @Sendable static func fileIdentity(_ path: String) -> [Int]? {
+        guard !path.hasPrefix("data:"), let info = try? FileSystem.info(path: path) else { return nil }
+        return [Int(truncatingIfNeeded: info.inode), Int(truncatingIfNeeded: info.device), info.mtime, info.mtimeNanos]
     }
 
     private static func isDynamic(_ path: String) -> Bool { !path.hasPrefix("data:") && path.contains("$") }
@@ -134,11 +148,11 @@ extension Server {
         } else {
             o.certificates = pairs
         }
+        o.files = shared.files
         if let file = s.passwordFile {
-            guard let bytes = FileSystem.readFile(file) else {
-                throw StartupError(description: "open() \"\(file)\" failed (2: No such file or directory)")
+            do { o.passwords = try shared.files.passwords(file) } catch {
+                throw StartupError(description: error.message)
             }
-            o.passwords = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         }
         o.protocols = s.protocols
         o.ciphers = s.ciphers
@@ -192,6 +206,8 @@ extension Server {
         o.trustedCertificate = s.trustedCertificate
         o.crl = s.crl
         o.confCommands = s.confCommands
+        o.confDirectory = s.confDirectory
+        o.certificateCompression = s.certificateCompression
         o.rejectHandshake = s.rejectHandshake
         o.staplingFile = s.staplingFile
         o.stapling = s.stapling

@@ -178,6 +178,14 @@ public final class TLSConnection {
         _ = SSL_set1_host(ssl, name)
     }
 
+    /// A certificate and key for this connection only (client side: an upstream
+    /// certificate named by variables), an encrypted key tried with the context's
+    /// passwords.
+    public func useCertificate(_ certificate: String, key: String) throws(TLSError) {
+        try TLSContext.loadCertificate(into: .connection(ssl), certificate)
+        try TLSContext.loadKey(into: .connection(ssl), key, passwords: context.passwords)
+    }
+
     /// Best-effort close_notify; never waits for the peer's.
     public func shutdown() {
         if failedFatally || SSL_in_init(ssl) != 0 {

@@ -131,6 +131,22 @@ static inline int swiftginx_SSL_get1_groups(SSL *ssl, int *groups) {
 
 static const int swiftginx_TLSEXT_nid_unknown = TLSEXT_nid_unknown;
 
+static inline STACK_OF(X509_NAME) *swiftginx_sk_X509_NAME_new_null(void) {
+    return sk_X509_NAME_new_null();
+}
+
+static inline int swiftginx_sk_X509_NAME_num(const STACK_OF(X509_NAME) *list) {
+    return sk_X509_NAME_num(list);
+}
+
+static inline X509_NAME *swiftginx_sk_X509_NAME_value(const STACK_OF(X509_NAME) *list, int i) {
+    return sk_X509_NAME_value(list, i);
+}
+
+static inline int swiftginx_sk_X509_NAME_push(STACK_OF(X509_NAME) *list, X509_NAME *name) {
+    return sk_X509_NAME_push(list, name);
+}
+
 static inline void *swiftginx_OPENSSL_malloc(size_t size) {
     return OPENSSL_malloc(size);
 }
