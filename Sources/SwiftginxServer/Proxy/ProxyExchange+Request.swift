@@ -64,6 +64,7 @@ extension ProxyExchange {
     /// Finds the group and peer table of a proxy_pass (evaluating one with variables).
     private func resolveTarget(_ pass: UpstreamPass) -> Bool {
         let tables = worker.generation.peerTables
+        upstreamTLS = pass.ssl
         if let g = pass.group {
             group = g
             peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
@@ -73,9 +74,13 @@ extension ProxyExchange {
         }
         guard let dynamic = pass.dynamic else { return false }
         let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
-        let scheme = pass.proto == .http ? "http://" : "uwsgi://"
         var rest = Substring(text)
-        if rest.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        let lower = rest.prefix(9).lowercased()
+        let schemes = pass.proto == .http ? ["http://", "https://"] : ["uwsgi://", "suwsgi://"]
+        for (i, scheme) in schemes.enumerated() where lower.hasPrefix(scheme) {
+            rest = rest.dropFirst(scheme.count)
+            upstreamTLS = i == 1
+        }
         var authority = rest
         if let slash = rest.firstIndex(of: "/") {
             authority = rest[..<slash]
@@ -86,11 +91,11 @@ extension ProxyExchange {
             group = g
             peers = tables[g.index]
             proxyHost = String(authority)
-            proxyPort = "80"
+            proxyPort = upstreamTLS ? "443" : "80"
             return true
         }
         var host = String(authority)
-        var port = 80
+        var port = upstreamTLS ? 443 : 80
         if let colon = host.lastIndex(of: ":"), let n = Int(host[host.index(after: colon)...]) {
             port = n
             host = String(host[..<colon])
@@ -342,7 +347,7 @@ extension ProxyExchange {
             u.owner = self
             u.connected = connected
             upstream = u
-            if pass?.ssl == true && !beginUpstreamTLS(u) {
+            if upstreamTLS && !beginUpstreamTLS(u) {
                 nextUpstream(.error)
                 return
             }
