@@ -28,6 +28,9 @@ public final class TLSConnection {
     /// The context SNI switched to (or `context`); kept alive while the SSL points at it.
     var activeContext: TLSContext
     public let isClient: Bool
+    /// The server was chosen from the ClientHello's server name (the SNI callback then
+    /// has nothing left to do).
+    var serverNameChosen = false
     /// Why a certificate named by variables could not be loaded during the handshake.
     public internal(set) var certificateError: TLSError? = nil
     /// After a fatal error no close_notify may be sent.

@@ -98,6 +98,7 @@ public final class TLSContext: @unchecked Sendable {
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = swiftginx_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
         _ = swiftginx_SSL_CTX_set_tlsext_servername_arg(ctx, me)
+        SSL_CTX_set_client_hello_cb(ctx, clientHelloCallback, me)
         if alpnWire != nil {
             SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
         }
@@ -199,7 +200,7 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError("invalid value \"\(name)\" in ssl_protocols")
         }
         let enabled = known.filter { protocols.contains($0.0) }
-        guard let lowest = enabled.first, let highest = enabled.last else {
+        guard !enabled.isEmpty else {
             throw TLSError("no TLS protocol version enabled")
         }
         var off: UInt64 = swiftginx_SSL_OP_NO_SSLv3
@@ -208,8 +209,11 @@ public final class TLSContext: @unchecked Sendable {
         }
         SSL_CTX_set_options(ctx, off)
         ERR_clear_error()
-        if swiftginx_SSL_CTX_set_min_proto_version(ctx, lowest.1) != 1
-            || swiftginx_SSL_CTX_set_max_proto_version(ctx, highest.1) != 1
+        // The whole range stays open on the context and the options above decide, as
+        // nginx: a handshake moved to another server's context by SNI takes that
+        // context's options, and with them its protocols.
+        if swiftginx_SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) != 1
+            || swiftginx_SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1
         {
             throw TLSError.openSSL("SSL_CTX_set_min_proto_version() failed")
         }
