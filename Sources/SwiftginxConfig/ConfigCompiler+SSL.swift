@@ -106,9 +106,8 @@ extension ConfigCompiler {
             let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             set { $0.confDirectory = dir }
         case "ssl_certificate_cache":
-            // Certificates named by variables are read for each handshake; the cache is
-            // accepted and has no effect.
-            try checkCertificateCache(d)
+            let v = try certificateCache(d)
+            set { $0.certificateCache = v }
         case "ssl_certificate_compression":
             let v = try ConfigValues.flag(d)
             set { $0.certificateCompression = v }
@@ -249,29 +248,31 @@ extension ConfigCompiler {
                 $0.confDirectory = dir
             }
         case "certificate_cache":
-            // Certificates named by variables are read for each connection; the cache is
-            // accepted and has no effect.
-            try checkCertificateCache(d)
+            let v = try certificateCache(d)
+            set { $0.certificateCache = v }
         default:
             try genericSlot(d, level: nil)
         }
     }
 
     /// `ssl_certificate_cache off | max=N [inactive=time] [valid=time]`.
-    func checkCertificateCache(_ d: ConfigDirective) throws(ConfigError) {
-        if d.args == ["off"] { return }
-        var sawMax = false
+    func certificateCache(_ d: ConfigDirective) throws(ConfigError) -> CertificateCacheSpec? {
+        if d.args == ["off"] { return nil }
+        var max: Int? = nil
+        var inactive = 10_000
+        var valid = 60_000
         for a in d.args {
             if a.hasPrefix("max="), let n = ConfigValues.number(String(a.dropFirst(4))), n > 0 {
-                sawMax = true
-            } else if a.hasPrefix("inactive="), ConfigValues.time(String(a.dropFirst(9)), isSeconds: true) != nil {
-                continue
-            } else if a.hasPrefix("valid="), ConfigValues.time(String(a.dropFirst(6)), isSeconds: true) != nil {
-                continue
+                max = n
+            } else if a.hasPrefix("inactive="), let t = ConfigValues.time(String(a.dropFirst(9)), isSeconds: true) {
+                inactive = t * 1000
+            } else if a.hasPrefix("valid="), let t = ConfigValues.time(String(a.dropFirst(6)), isSeconds: true) {
+                valid = t * 1000
             } else {
                 throw d.error("invalid parameter \"\(a)\"")
             }
         }
-        if !sawMax { throw d.error("\"\(d.name)\" must have \"max\" parameter") }
+        guard let max else { throw d.error("\"\(d.name)\" must have \"max\" parameter") }
+        return CertificateCacheSpec(max: max, inactive: inactive, valid: valid)
     }
 }

@@ -32,6 +32,9 @@ public struct SSLSettings: Sendable {
     public var confCommands: [(String, String)] = []
     /// The directory relative file values of `ssl_conf_command` are taken from.
     public var confDirectory: String = ""
+    /// `ssl_certificate_cache` (nil: off): files of certificates named by variables kept
+    /// between handshakes.
+    public var certificateCache: CertificateCacheSpec? = nil
     /// `ssl_certificate_compression` (needs OpenSSL 3.2: a warning otherwise, as nginx).
     public var certificateCompression: Bool = false
     /// `ssl_stapling`, `ssl_stapling_file`, `ssl_stapling_responder` (a URL, checked when
@@ -72,6 +75,8 @@ public struct UpstreamSSLSettings: Sendable {
     public var certificate: ComplexValue? = nil
     public var certificateKey: ComplexValue? = nil
     public var certificateDirectory: String = ""
+    /// `proxy_ssl_certificate_cache` (nil: off).
+    public var certificateCache: CertificateCacheSpec? = nil
     /// `proxy_ssl_password_file`.
     public var passwordFile: String? = nil
     public var protocols: Set<String> = ["TLSv1.2", "TLSv1.3"]
@@ -85,5 +90,18 @@ public struct UpstreamSSLSettings: Sendable {
     /// Whether the certificate is named per connection.
     public var certificateHasVariables: Bool {
         !(certificate?.isStatic ?? true) || !(certificateKey?.isStatic ?? true)
+    }
+}
+
+/// `ssl_certificate_cache max=N [inactive=time] [valid=time]` (milliseconds). One object
+/// per directive: the levels inheriting it share one cache.
+public final class CertificateCacheSpec: Sendable {
+    public let max: Int
+    public let inactive: Int
+    public let valid: Int
+    public init(max: Int, inactive: Int = 10_000, valid: Int = 60_000) {
+        self.max = max
+        self.inactive = inactive
+        self.valid = valid
     }
 }

@@ -28,6 +28,18 @@ public struct TLSContexts: Sendable {
     var files = TLSFileCache()
     /// The client contexts of upstream TLS, by location (`proxy_ssl_*`, `uwsgi_ssl_*`).
     var upstream: [ObjectIdentifier: TLSContext] = [:]
+    /// One cache per `ssl_certificate_cache` / `proxy_ssl_certificate_cache` directive.
+    var certificateCaches: [ObjectIdentifier: TLSCertificateCache] = [:]
+
+    /// The cache of a directive, made on first use while building.
+    mutating func certificateCache(_ spec: CertificateCacheSpec?) -> TLSCertificateCache? {
+        guard let spec else { return nil }
+        if let cache = certificateCaches[ObjectIdentifier(spec)] { return cache }
+        let cache = TLSCertificateCache(
+            max: spec.max, inactive: spec.inactive, valid: spec.valid, identity: Server.fileIdentity)
+        certificateCaches[ObjectIdentifier(spec)] = cache
+        return cache
+    }
 
     /// Every context, each once.
     var all: [TLSContext] { Array(byServer.values) + extra }
@@ -98,10 +110,10 @@ extension Server {
         return out
     }
 
-    /// A file's version as nginx's object cache tells it: inode, device and mtime.
+    /// A file's version as nginx's object cache tells it: inode, device and mtime (seconds).
     @Sendable static func fileIdentity(_ path: String) -> [Int]? {
         guard !path.hasPrefix("data:"), let info = try? FileSystem.info(path: path) else { return nil }
-        return [Int(truncatingIfNeeded: info.inode), Int(truncatingIfNeeded: info.device), info.mtime, info.mtimeNanos]
+        return [Int(truncatingIfNeeded: info.inode), Int(truncatingIfNeeded: info.device), info.mtime]
     }
 
     private static func isDynamic(_ path: String) -> Bool { !path.hasPrefix("data:") && path.contains("$") }
@@ -145,6 +157,7 @@ extension Server {
         let pairs = zip(s.certificates, s.certificateKeys).map { (certificate: $0, key: $1) }
         if pairs.contains(where: { isDynamic($0.certificate) || isDynamic($0.key) }) {
             o.certificateProvider = certificateProvider(pairs)
+            o.certificateCache = shared.certificateCache(s.certificateCache)
         } else {
             o.certificates = pairs
         }

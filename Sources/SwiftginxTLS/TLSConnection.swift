@@ -184,9 +184,11 @@ public final class TLSConnection {
     /// A certificate and key for this connection only (client side: an upstream
     /// certificate named by variables), an encrypted key tried with the context's
     /// passwords.
-    public func useCertificate(_ certificate: String, key: String) throws(TLSError) {
-        try TLSContext.loadCertificate(into: .connection(ssl), certificate)
-        try TLSContext.loadKey(into: .connection(ssl), key, passwords: context.passwords)
+    public func useCertificate(
+        _ certificate: String, key: String, cache: (any TLSFileSource)? = nil
+    ) throws(TLSError) {
+        try TLSContext.loadPair(
+            into: .connection(ssl), certificate, key, passwords: context.passwords, cache: cache)
     }
 
     /// Best-effort close_notify; never waits for the peer's.

@@ -123,8 +123,9 @@ func certificateCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?)
     }
     do throws(TLSError) {
         for pair in pairs {
-            try TLSContext.loadCertificate(into: .connection(ssl), pair.certificate)
-            try TLSContext.loadKey(into: .connection(ssl), pair.key, passwords: context.passwords)
+            try TLSContext.loadPair(
+                into: .connection(ssl), pair.certificate, pair.key, passwords: context.passwords,
+                cache: context.certificateFiles)
         }
         return 1
     } catch {

@@ -32,6 +32,8 @@ public final class TLSContext: @unchecked Sendable {
     let sessionStore: SessionStore?
     /// Certificates named per handshake (`ssl_certificate` with variables).
     let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
+    /// `ssl_certificate_cache`: where certificates named per handshake are read from.
+    let certificateFiles: (any TLSFileSource)?
     /// `ssl_password_file` lines, for keys loaded during handshakes.
     let passwords: [String]
     /// Whether 0-RTT data is read (server side).
@@ -87,6 +89,7 @@ public final class TLSContext: @unchecked Sendable {
                 ? ["\"ssl_certificate_compression\" is not supported on this platform, ignored"] : [])
         self.sessionStore = options.sessionStore
         self.certificateProvider = options.certificateProvider
+        self.certificateFiles = options.certificateCache
         self.passwords = options.passwords
         self.earlyData = options.earlyData
         self.recordLimit = options.bufferSize < maxRecordSize ? max(options.bufferSize, 1) : nil
@@ -142,6 +145,7 @@ public final class TLSContext: @unchecked Sendable {
         self.warnings = []
         self.sessionStore = nil
         self.certificateProvider = nil
+        self.certificateFiles = nil
         self.passwords = options.passwords
         self.earlyData = false
         self.recordLimit = nil

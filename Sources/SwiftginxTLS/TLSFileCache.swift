@@ -14,7 +14,7 @@ import Synchronization
 /// `ssl_object_cache_inheritable` (nginx's default) a reload's cache starts from the
 /// previous one's entries and keeps those whose file identity (inode, device, mtime) is
 /// unchanged, without reading them again.
-public final class TLSFileCache: Sendable {
+public final class TLSFileCache: TLSFileSource {
     struct Entry: Sendable {
         let bytes: [UInt8]
         let identity: [Int]?
@@ -41,7 +41,7 @@ public final class TLSFileCache: Sendable {
     }
 
     /// The file's bytes, read on first use.
-    func bytes(_ path: String, what: String) throws(TLSError) -> [UInt8] {
+    public func bytes(_ path: String, what: String) throws(TLSError) -> [UInt8] {
         if let known = files.withLock({ $0[path] }) { return known.bytes }
         let id = identity?(path)
         if let id, let old = inherited[path], old.identity == id {
@@ -53,9 +53,27 @@ public final class TLSFileCache: Sendable {
         return read
     }
 
+}
+
+/// Where certificate and key files come from when contexts or connections load them:
+/// a generation's files read once, or a `ssl_certificate_cache`.
+public protocol TLSFileSource: AnyObject, Sendable {
+    func bytes(_ path: String, what: String) throws(TLSError) -> [UInt8]
+    /// A private key's bytes (a cache may keep encrypted keys out).
+    func keyBytes(_ path: String) throws(TLSError) -> [UInt8]
+    /// Forgets a file (a cached certificate and key that no longer match).
+    func invalidate(_ path: String)
+}
+
+extension TLSFileSource {
+    public func keyBytes(_ path: String) throws(TLSError) -> [UInt8] { try bytes(path, what: "certificate key") }
+    public func invalidate(_ path: String) {}
+
     /// A memory BIO over the file (or over a `data:` value's text); the caller frees it.
-    func bio(_ path: String, what: String) throws(TLSError) -> OpaquePointer {
-        let text: [UInt8] = path.hasPrefix("data:") ? Array(path.utf8.dropFirst(5)) : try bytes(path, what: what)
+    func bio(_ path: String, what: String, key: Bool = false) throws(TLSError) -> OpaquePointer {
+        let text: [UInt8] =
+            path.hasPrefix("data:")
+            ? Array(path.utf8.dropFirst(5)) : key ? try keyBytes(path) : try bytes(path, what: what)
         ERR_clear_error()
         guard let bio = BIO_new(BIO_s_mem()) else { throw TLSError.openSSL("BIO_new() failed") }
         if !text.isEmpty && BIO_write(bio, text, Int32(text.count)) != Int32(text.count) {
@@ -69,9 +87,9 @@ public final class TLSFileCache: Sendable {
 extension TLSContext {
     /// Opens `path` through the cache when there is one, else directly (nil on failure,
     /// with OpenSSL's error queue telling why).
-    static func openBIO(_ path: String, cache: TLSFileCache?) -> OpaquePointer? {
+    static func openBIO(_ path: String, cache: (any TLSFileSource)?, key: Bool = false) -> OpaquePointer? {
         guard let cache else { return openBIO(path) }
-        return try? cache.bio(path, what: "certificate")
+        return try? cache.bio(path, what: "certificate", key: key)
     }
 
     /// The certificates of a PEM CA file, trusted for verification; with `names`, their

@@ -34,6 +34,9 @@ public struct TLSServerOptions: Sendable {
     /// server name (nil without SNI), it names the certificate/key files to load for that
     /// handshake (read per handshake, as nginx does; `certificates` is then empty).
     public var certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])? = nil
+    /// `ssl_certificate_cache`: the files of `certificateProvider`'s certificates are
+    /// read through it (nil: read for every handshake).
+    public var certificateCache: (any TLSFileSource)? = nil
     /// Files of 48 or 80 bytes; the first encrypts, all decrypt.
     public var ticketKeys: [String] = []
     /// Without key files: rotate random ticket keys every this many seconds (0: OpenSSL's

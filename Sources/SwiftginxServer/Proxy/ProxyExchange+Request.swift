@@ -347,10 +347,7 @@ extension ProxyExchange {
             u.owner = self
             u.connected = connected
             upstream = u
-            if upstreamTLS && !beginUpstreamTLS(u) {
-                nextUpstream(.error)
-                return
-            }
+            if upstreamTLS && !beginUpstreamTLS(u) { return }
             phase = .sending
             if !connected {
                 timer = .connecting

@@ -15,8 +15,8 @@ import SwiftginxRouting
 import SwiftginxTLS
 
 extension ProxyExchange {
-    /// Starts TLS on a freshly connected upstream socket; false (and a 502 path taken)
-    /// when the context cannot be made.
+    /// Starts TLS on a freshly connected upstream socket; false (answered 500, as nginx)
+    /// when the connection cannot be set up or its certificate cannot be loaded.
     func beginUpstreamTLS(_ u: UpstreamConnection) -> Bool {
         guard let location = request.location else { return false }
         let ssl = settings.upstreamSSL
@@ -32,7 +32,10 @@ extension ProxyExchange {
                 let path = evaluatePath(certificate, ssl.certificateDirectory)
                 if !path.isEmpty {
                     let key = ssl.certificateKey.map { evaluatePath($0, ssl.certificateDirectory) } ?? path
-                    try tls.useCertificate(path, key: key)
+                    let cache = ssl.certificateCache.flatMap {
+                        worker.generation.tls.certificateCaches[ObjectIdentifier($0)]
+                    }
+                    try tls.useCertificate(path, key: key, cache: cache)
                 }
             }
             u.tls = tls
@@ -41,6 +44,7 @@ extension ProxyExchange {
             return true
         } catch {
             logUpstream(.error, "\(error.message) while SSL handshaking to upstream")
+            finishProxyWithError(500)
             return false
         }
     }
@@ -155,6 +159,7 @@ extension Server {
                     let ssl =
                         pass.proto == .uwsgi ? location.settings.uwsgi.upstreamSSL : location.settings.proxy.upstreamSSL
                     let key = identity(ssl)
+                    _ = out.certificateCache(ssl.certificateCache)
                     if let context = made[key] {
                         out.upstream[ObjectIdentifier(location)] = context
                         continue
