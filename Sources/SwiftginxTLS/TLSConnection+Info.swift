@@ -204,12 +204,10 @@ extension TLSConnection {
     /// `$ssl_client_v_remain`: whole days left (0 within the last day or after it ended).
     public var clientValidDays: Int? {
         withPeerCertificate { certificate -> Int? in
-            var days: Int32 = 0
-            var seconds: Int32 = 0
-            // From now (nil) to the end of validity.
-            guard ASN1_TIME_diff(&days, &seconds, nil, X509_get0_notAfter(certificate)) == 1 else { return nil }
-            let total = Int(days) * 86400 + Int(seconds)
-            return total < 86400 ? 0 : total / 86400
+            var tm = Glibc.tm()
+            guard ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &tm) == 1 else { return nil }
+            let left = Int(timegm(&tm)) - time(nil)
+            return left < 86400 ? 0 : left / 86400
         } ?? nil
     }
 
