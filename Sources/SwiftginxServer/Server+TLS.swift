@@ -110,10 +110,14 @@ extension Server {
         return out
     }
 
-    /// A file's version as nginx's object cache tells it: inode, device and mtime (seconds).
+    /// A file's version as nginx's object cache tells it: inode, device and mtime (seconds);
+    /// also the size (a file rewritten within the same second, its inode reused, with
+    /// another length is not taken for the old one).
     @Sendable static func fileIdentity(_ path: String) -> [Int]? {
         guard !path.hasPrefix("data:"), let info = try? FileSystem.info(path: path) else { return nil }
-        return [Int(truncatingIfNeeded: info.inode), Int(truncatingIfNeeded: info.device), info.mtime]
+        return [
+            Int(truncatingIfNeeded: info.inode), Int(truncatingIfNeeded: info.device), info.mtime, Int(info.size),
+        ]
     }
 
     private static func isDynamic(_ path: String) -> Bool { !path.hasPrefix("data:") && path.contains("$") }
