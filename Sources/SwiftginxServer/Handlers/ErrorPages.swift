@@ -81,10 +81,12 @@ enum ErrorPages {
         }
         guard let tls = r.tls else { return true }
         let verify = server.settings.ssl.verifyClient
-        // A Host other than the name SNI negotiated, for a server that verifies client
-        // certificates: the certificate was checked against another server's settings.
-        if verify != .off, let sni = tls.serverName, !sni.isEmpty,
-            !Array(sni.lowercased().utf8).elementsEqual(normalizedHost(r))
+        // A Host other than the name SNI negotiated (a name of one of the address's
+        // servers, as nginx keeps it), for a server that verifies client certificates:
+        // the certificate was checked against another server's settings.
+        if verify != .off, let sni = tls.serverName?.lowercased(), !sni.isEmpty,
+            !Array(sni.utf8).elementsEqual(normalizedHost(r)),
+            Array(sni.utf8).withUnsafeBytes({ r.group.names.match($0) }) != nil
         {
             r.logInfo("client attempted to request the server name different from the one that was negotiated")
             r.keepAlive = false
