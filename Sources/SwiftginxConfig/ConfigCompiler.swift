@@ -308,6 +308,7 @@ final class ConfigCompiler {
         case "user": try userDirective(d)
         case "load_module": loadModule(d)
         case "env": main.environment.append(d.args[0])
+        case "ssl_object_cache_inheritable": main.sslObjectCacheInheritable = try ConfigValues.flag(d)
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }

@@ -286,6 +286,9 @@ public enum DirectiveTable {
         DirectiveSpec("ssl_buffer_size", httpServer, t1),
         DirectiveSpec("ssl_stapling_verify", httpServer, .flag),
         DirectiveSpec("ssl_stapling_responder", httpServer, t1),
+        DirectiveSpec("ssl_certificate_cache", httpServer, .take([1, 2, 3])),
+        DirectiveSpec("ssl_certificate_compression", httpServer, .flag),
+        DirectiveSpec("ssl_object_cache_inheritable", .main, .flag),
         DirectiveSpec("ssl_ocsp", httpServer, t1, slot: .ignored(.none)),
         DirectiveSpec("ssl_ocsp_cache", httpServer, .take([1, 2]), slot: .ignored(.none)),
         DirectiveSpec("ssl_ocsp_responder", httpServer, t1, slot: .ignored(.none)),
@@ -329,6 +332,10 @@ public enum DirectiveTable {
             DirectiveSpec(p + "ssl_protocols", .httpAll, .oneOrMore),
             DirectiveSpec(p + "ssl_ciphers", .httpAll, t1),
             DirectiveSpec(p + "ssl_session_reuse", .httpAll, .flag),
+            DirectiveSpec(p + "ssl_crl", .httpAll, t1),
+            DirectiveSpec(p + "ssl_password_file", .httpAll, t1),
+            DirectiveSpec(p + "ssl_conf_command", .httpAll, t2, repeatable: true),
+            DirectiveSpec(p + "ssl_certificate_cache", .httpAll, .take([1, 2, 3])),
         ]
         if p == "proxy_" {
             specs += [

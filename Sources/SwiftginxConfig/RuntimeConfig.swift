@@ -144,6 +144,9 @@ public struct MainSettings: Sendable {
     /// events { worker_connections }: default 512.
     public var workerConnections: Int = 512
     public var multiAccept: Bool = false
+    /// `ssl_object_cache_inheritable`: a reload reuses certificate, key, CA and CRL
+    /// files read before when their inode and mtime are unchanged.
+    public var sslObjectCacheInheritable: Bool = true
     public var prefix: String = ""
     public init() {}
 }

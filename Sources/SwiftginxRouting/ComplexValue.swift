@@ -225,4 +225,8 @@ public enum SSLField: String, Sendable, Hashable {
     case clientVerify = "client_verify", clientSubjectDN = "client_s_dn", clientIssuerDN = "client_i_dn"
     case clientSerial = "client_serial", clientFingerprint = "client_fingerprint", clientCert = "client_cert"
     case clientRawCert = "client_raw_cert"
+    case ciphers, curve, curves, clientEscapedCert = "client_escaped_cert"
+    case clientSubjectDNLegacy = "client_s_dn_legacy", clientIssuerDNLegacy = "client_i_dn_legacy"
+    case clientValidFrom = "client_v_start", clientValidUntil = "client_v_end"
+    case clientValidDays = "client_v_remain"
 }

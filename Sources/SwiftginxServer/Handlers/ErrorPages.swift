@@ -95,6 +95,18 @@ enum ErrorPages {
         }
         guard let tls = r.tls else { return true }
         let verify = server.settings.ssl.verifyClient
+        // A Host other than the name SNI negotiated (a name of one of the address's
+        // servers, as nginx keeps it), for a server that verifies client certificates:
+        // the certificate was checked against another server's settings.
+        if verify != .off, let sni = tls.serverName?.lowercased(), !sni.isEmpty,
+            !Array(sni.utf8).elementsEqual(normalizedHost(r)),
+            Array(sni.utf8).withUnsafeBytes({ r.group.names.match($0) }) != nil
+        {
+            r.logInfo("client attempted to request the server name different from the one that was negotiated")
+            r.keepAlive = false
+            sendDefault(r, 421)
+            return false
+        }
         if verify != .off && verify != .optionalNoCA {
             let result = tls.clientVerify
             if result == "NONE" {
@@ -112,16 +124,20 @@ enum ErrorPages {
                 return false
             }
         }
-        if let sni = tls.serverName?.lowercased(), !sni.isEmpty {
-            let chosen = Array(sni.utf8).withUnsafeBytes { r.group.server(forHost: $0) }
-            if chosen !== server && chosen.settings.ssl.verifyClient != .off {
-                r.logInfo("client attempted to request the server name different from the one that was negotiated")
-                r.keepAlive = false
-                sendDefault(r, 421)
-                return false
-            }
-        }
         return true
+    }
+
+    /// The request's host as server selection sees it: lowercased, without port or
+    /// trailing dot ("" without a Host).
+    private static func normalizedHost(_ r: Request) -> [UInt8] {
+        guard let h = r.head.host else { return [] }
+        var host = Array(r.headBytes[h])
+        if let colon = host.lastIndex(of: UInt8(ascii: ":")), !host[(colon + 1)...].contains(UInt8(ascii: "]")) {
+            host.removeSubrange(colon...)
+        }
+        if host.last == UInt8(ascii: ".") { host.removeLast() }
+        for i in host.indices where host[i] >= 65 && host[i] <= 90 { host[i] |= 0x20 }
+        return host
     }
 
     /// nginx's built-in page for `status`.

@@ -68,6 +68,7 @@ extension ProxyExchange {
     /// Finds the group and peer table of a proxy_pass (evaluating one with variables).
     private func resolveTarget(_ pass: UpstreamPass) -> Bool {
         let tables = worker.generation.peerTables
+        upstreamTLS = pass.ssl
         if let g = pass.group {
             group = g
             peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
@@ -77,9 +78,13 @@ extension ProxyExchange {
         }
         guard let dynamic = pass.dynamic else { return false }
         let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
-        let scheme = pass.proto == .http ? "http://" : "uwsgi://"
         var rest = Substring(text)
-        if rest.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        let lower = rest.prefix(9).lowercased()
+        let schemes = pass.proto == .http ? ["http://", "https://"] : ["uwsgi://", "suwsgi://"]
+        for (i, scheme) in schemes.enumerated() where lower.hasPrefix(scheme) {
+            rest = rest.dropFirst(scheme.count)
+            upstreamTLS = i == 1
+        }
         let config = worker.generation.config
         if rest.lowercased().hasPrefix("unix:") {
             // unix:/path[:/uri]
@@ -106,11 +111,11 @@ extension ProxyExchange {
         }
         if let g = config.upstreamsByName[String(authority)], use(g, tables) {
             proxyHost = String(authority)
-            proxyPort = "80"
+            proxyPort = upstreamTLS ? "443" : "80"
             return true
         }
         var host = String(authority)
-        var port = 80
+        var port = upstreamTLS ? 443 : 80
         var portWritten = false
         if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), let n = Int(host[host.index(after: colon)...]) {
             port = n
@@ -121,7 +126,7 @@ extension ProxyExchange {
         proxyHost = String(authority)
         proxyPort = String(port)
         let key = authority.lowercased()
-        if let g = config.implicitUpstreams[portWritten ? key : key + ":80"] ?? config.implicitUpstreams[key],
+        if let g = config.implicitUpstreams[portWritten ? key : key + ":\(port)"] ?? config.implicitUpstreams[key],
             use(g, tables)
         {
             return true
@@ -422,10 +427,7 @@ extension ProxyExchange {
             u.owner = self
             u.connected = connected
             upstream = u
-            if pass?.ssl == true && !beginUpstreamTLS(u) {
-                nextUpstream(.error)
-                return
-            }
+            if upstreamTLS && !beginUpstreamTLS(u) { return }
             phase = .sending
             if !connected {
                 timer = .connecting

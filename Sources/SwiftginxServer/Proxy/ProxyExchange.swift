@@ -93,6 +93,8 @@ final class ProxyExchange {
     var proxyHost = ""
     var proxyPort = ""
     var dynamicURI: [UInt8]? = nil
+    /// TLS to the upstream: `https://` / `suwsgi://` written or (with variables) evaluated.
+    var upstreamTLS = false
     /// Request bytes reached the current upstream (non-idempotent requests are then not retried).
     var requestSentAny = false
     /// Retry the same peer on a fresh connection (a cached one was closed under us).
@@ -150,6 +152,7 @@ final class ProxyExchange {
         sentURI = 0..<0
         sentConnectionClose = true
         dynamicURI = nil
+        upstreamTLS = false
         requestSentAny = false
         retryFresh = false
         // The rest of the response is reset when the first try begins (connectUpstream).

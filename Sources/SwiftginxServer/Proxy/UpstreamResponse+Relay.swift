@@ -356,6 +356,8 @@ extension UpstreamResponse {
         request.takeBufferedBody { up.append($0) }
         // Bytes the upstream sent after its 101 go to the client after the head.
         if upstreamInput.readableCount > 0 {
+            // They count as body bytes, as every tunnelled byte does (nginx's $body_bytes_sent).
+            request.bodyBytesSent += Int64(upstreamInput.readableCount)
             output.append(upstreamInput.readable)
             upstreamInput.clear()
         }

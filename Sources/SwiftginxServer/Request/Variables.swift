@@ -342,30 +342,4 @@ enum Variables {
         }
         return false
     }
-
-    /// `$ssl_*` values (empty without TLS).
-    private static func appendTLS(_ r: Request, _ field: SSLField, to out: ByteBuffer) {
-        guard let tls = r.tls else { return }
-        switch field {
-        case .protocol: out.append(string: tls.protocolVersion)
-        case .cipher: out.append(string: tls.cipher)
-        case .serverName: if let n = tls.serverName { out.append(string: n) }
-        case .sessionReused: out.append(tls.sessionReused ? "r" : ".")
-        case .sessionID: out.append(string: tls.sessionID)
-        case .earlyData: if tls.inEarlyData { out.append("1") }
-        case .alpnProtocol: if let a = tls.alpnProtocol { out.append(string: a) }
-        case .clientVerify: out.append(string: tls.clientVerify)
-        case .clientSubjectDN: if let v = tls.clientSubjectDN { out.append(string: v) }
-        case .clientIssuerDN: if let v = tls.clientIssuerDN { out.append(string: v) }
-        case .clientSerial: if let v = tls.clientSerial { out.append(string: v) }
-        case .clientFingerprint: if let v = tls.clientFingerprint { out.append(string: v) }
-        case .clientRawCert: if let v = tls.clientCertificatePEM { out.append(string: v) }
-        case .clientCert:
-            // nginx's $ssl_client_cert: the PEM with every line after the first indented by a tab.
-            if let v = tls.clientCertificatePEM {
-                let lines = v.split(separator: "\n", omittingEmptySubsequences: true)
-                out.append(string: lines.joined(separator: "\n\t"))
-            }
-        }
-    }
 }
