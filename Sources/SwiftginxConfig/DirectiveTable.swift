@@ -113,6 +113,7 @@ public enum DirectiveTable {
             DirectiveSpec("daemon", .main, .flag),
             DirectiveSpec("master_process", .main, .flag),
             DirectiveSpec("worker_rlimit_nofile", .main, t1),
+            DirectiveSpec("worker_shutdown_timeout", .main, t1),
             DirectiveSpec("include", .any, t1, repeatable: true),
             DirectiveSpec("events", .main, noArgs, block: .events),
             DirectiveSpec("http", .main, noArgs, block: .http),

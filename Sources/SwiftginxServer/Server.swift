@@ -142,7 +142,8 @@ public final class Server {
         state.requestStop(mode)
         for w in workers { w.wake() }
         for t in threads { ProcessControl.join(t) }
-        for fds in sockets.values { for fd in fds { Socket.close(fd) } }
+        for fd in Set(sockets.values.flatMap { $0 }) { Socket.close(fd) }
+        for a in sockets.keys { a.unixPath.map(FileSystem.unlink) }
         FileSystem.unlink(pidPath)
         state.errorLog.log(.notice, "exit")
         return 0
@@ -234,20 +235,34 @@ public final class Server {
     private func bindListeners(_ config: RuntimeConfig) throws(StartupError) -> [[ListenerSpec]] {
         var next: [ListenAddress: [Int32]] = [:]
         var fresh: [Int32] = []
+        var freshPaths: [String] = []
         let bound = config.listenGroups.filter { $0.bindsOwnSocket }
         for group in bound {
             if let existing = sockets[group.address] {
                 next[group.address] = existing
                 continue
             }
-            guard let addr = SocketAddress(host: group.address.host, port: group.address.port) else {
+            let address =
+                group.address.unixPath.map { SocketAddress(unixPath: $0) }
+                ?? SocketAddress(host: group.address.host, port: group.address.port)
+            guard let addr = address else {
                 for fd in fresh { Socket.close(fd) }
                 throw StartupError(description: "invalid listen address \(group.address)")
             }
             // Per-worker SO_REUSEPORT sockets would silently share a port that another
             // process already uses; probe it first so a busy address fails as in nginx.
+            // A unix socket is one socket that every worker accepts from.
             var fds: [Int32] = []
             do throws(SystemError) {
+                if addr.isUnix {
+                    let fd = try Socket.listen(
+                        address: addr, backlog: group.options.backlog, reusePort: false, ipv6Only: false)
+                    fresh.append(fd)
+                    freshPaths.append(group.address.unixPath!)
+                    fds = Array(repeating: fd, count: workerCount)
+                    next[group.address] = fds
+                    continue
+                }
                 let probe = try Socket.listen(
                     address: addr, backlog: 1, reusePort: false, ipv6Only: group.options.ipv6only)
                 Socket.close(probe)
@@ -261,6 +276,7 @@ public final class Server {
                 }
             } catch {
                 for fd in fresh { Socket.close(fd) }
+                for path in freshPaths { FileSystem.unlink(path) }
                 throw StartupError(
                     description:
                         "\(error.call)() to \(group.address) failed (\(error.errno): \(SystemError.message(error.errno)))"
@@ -268,8 +284,11 @@ public final class Server {
             }
             next[group.address] = fds
         }
-        let removed = sockets.filter { next[$0.key] == nil }.flatMap { $0.value }
+        let gone = sockets.filter { next[$0.key] == nil }
+        let removed = Array(Set(gone.flatMap { $0.value }))
         if !removed.isEmpty { retiredSockets.append((Clock.monotonicMilliseconds() + 2000, removed)) }
+        // A unix socket no longer listened on loses its file now (nginx deletes it too).
+        for a in gone.keys { a.unixPath.map(FileSystem.unlink) }
         sockets = next
         return (0..<workerCount).map { w in
             bound.map { ListenerSpec(fd: next[$0.address]![w], group: $0) }

@@ -43,7 +43,7 @@ enum Variables {
             if port > 0 { out.append(decimal: Int64(port)) }
         case .limitConnStatus: out.append(r.limitConnStatus.text)
         case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
-        case .realipRemotePort: out.append(decimal: Int64(r.connection.peer.port))
+        case .realipRemotePort: if r.connection.peer.port > 0 { out.append(decimal: Int64(r.connection.peer.port)) }
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
         case .timeLocal: out.append(r.worker.clock.timeLocal)
         case .timeISO8601: out.append(r.worker.clock.timeISO8601)
@@ -76,7 +76,7 @@ enum Variables {
         case .requestLength: out.append(decimal: Int64(r.head.headLength))
         case .scheme: out.append(r.tls != nil ? "https" : "http")
         case .serverName: if let s = r.server { out.append(string: s.primaryName) }
-        case .serverPort: out.append(decimal: Int64(r.group.address.port))
+        case .serverPort: if r.group.address.port > 0 { out.append(decimal: Int64(r.group.address.port)) }
         case .serverAddr:
             if let l = r.localAddress {
                 var b: [UInt8] = []
