@@ -58,8 +58,8 @@ enum Variables {
         case .requestTime: out.append(seconds: max(0, r.worker.clock.milliseconds - r.startMilliseconds))
         case .host:
             if hasHead, let h = r.head.host {
-                for c in buf[h] {
-                    if c == UInt8(ascii: ":") { break }
+                // The validated name: without the port, an IPv6 literal with its brackets.
+                for c in buf[RequestParser.validateHost(buf, h) ?? h] {
                     out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
                 }
             } else if let s = r.server {
