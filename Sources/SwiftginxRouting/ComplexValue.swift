@@ -20,6 +20,10 @@ public enum Variable: Sendable, Hashable {
     case realipRemoteAddr, realipRemotePort, limitConnStatus
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
+    /// `$proxy_protocol_addr`, `_port`, `_server_addr`, `_server_port`.
+    case proxyProtocol(ProxyProtocolField)
+    /// `$proxy_protocol_tlv_<name>`.
+    case proxyProtocolTLV(ProxyProtocolTLVKey)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
     case upstreamHeader(String)
     /// `$http_<name>`: a request header; name is lowercased with '_' standing for '-'.
@@ -120,6 +124,10 @@ extension Variable {
         }
         if lower.hasPrefix("ssl_"), let f = SSLField(rawValue: String(lower.dropFirst(4))) {
             self = .ssl(f)
+            return
+        }
+        if lower.hasPrefix("proxy_protocol_"), let v = Variable.proxyProtocol(lower) {
+            self = v
             return
         }
         func suffix(_ prefix: String) -> String? {

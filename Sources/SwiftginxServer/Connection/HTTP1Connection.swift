@@ -17,6 +17,8 @@ import SwiftginxTLS
 
 final class HTTP1Connection {
     enum State {
+        /// On a `proxy_protocol` address, waiting for the PROXY protocol header.
+        case readingProxyProtocol
         /// On an `ssl` address, waiting for the first byte (TLS record or plain HTTP).
         case detectingTLS
         /// The TLS handshake of a connection accepted on an `ssl` address.
@@ -80,6 +82,8 @@ final class HTTP1Connection {
     var readReady = true
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
+    /// What the PROXY protocol header carried (`listen ... proxy_protocol`).
+    var proxyProtocol: ProxyProtocolHeader? = nil
     /// The worker's stub_status counters, and whether this connection is in `reading`.
     let stats: ConnectionStats
     var countedReading = false
@@ -152,6 +156,7 @@ final class HTTP1Connection {
         request.shuttingDown = false
         readReady = true
         plainHTTPOnTLSPort = false
+        proxyProtocol = nil
     }
 
     deinit {
@@ -186,6 +191,7 @@ final class HTTP1Connection {
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
         if group.options.ssl { state = .detectingTLS }
+        if group.options.proxyProtocol { state = .readingProxyProtocol }
         drive()
     }
 
@@ -204,6 +210,8 @@ final class HTTP1Connection {
     func drive() {
         while true {
             switch state {
+            case .readingProxyProtocol:
+                if !readProxyProtocol() { return }
             case .detectingTLS:
                 if !beginTLSIfNeeded() { return }
             case .handshaking:
@@ -481,6 +489,9 @@ final class HTTP1Connection {
         case .handshaking, .detectingTLS:
             logInfo("client timed out (110: Connection timed out) while SSL handshaking")
             close()
+        case .readingProxyProtocol:
+            logInfo("client timed out (110: Connection timed out) while reading PROXY protocol")
+            close()
         case .idle, .lingering:
             close()
         case .closed:
@@ -500,7 +511,7 @@ final class HTTP1Connection {
         case .closed: return
         case .sending, .active, .discardingBody, .lingering: stats.bump(stats.finished)
         case .handshaking: if countedReading { endReading() }
-        case .idle, .readingHead, .detectingTLS:
+        case .idle, .readingHead, .detectingTLS, .readingProxyProtocol:
             // A head cut short (timeout, client gone) was a request for nginx too.
             if countedReading {
                 endReading()

@@ -159,6 +159,8 @@ enum Variables {
         // Request bodies are passed upstream, not kept as a variable.
         case .requestBody: break
         case .ssl(let field): appendTLS(r, field, to: out)
+        case .proxyProtocol(let field): r.connection.appendProxyProtocol(field, to: out)
+        case .proxyProtocolTLV(let key): r.connection.appendProxyProtocolTLV(key, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {
                 appendHeaderValues(r, named: "x-forwarded-for", buf: buf, to: out)
