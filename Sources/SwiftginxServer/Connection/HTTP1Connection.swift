@@ -42,6 +42,9 @@ final class HTTP1Connection {
     private(set) var slotGeneration: UInt32
     /// `$connection`.
     private(set) var number: Int
+    /// The configuration generation current when the connection was accepted
+    /// (worker_shutdown_timeout closes connections older than a reload).
+    var acceptedGeneration = 0
     var deadline: Int64 = 0
     /// The servers for this connection's local address (refreshed per request, so a
     /// reload applies to the next request on a keep-alive connection).
