@@ -142,6 +142,8 @@ public enum DirectiveTable {
             DirectiveSpec("tcp_nodelay", .httpAll, .flag, slot: .locationFlag(\.tcpNodelay)),
             DirectiveSpec("keepalive_timeout", .httpAll, t12),
             DirectiveSpec("keepalive_requests", .httpAll, t1, slot: .locationNumber(\.keepaliveRequests)),
+            DirectiveSpec("keepalive_time", .httpAll, t1, slot: .locationMsec(\.keepaliveTime)),
+            DirectiveSpec("keepalive_disable", .httpAll, .oneOrMore),
             DirectiveSpec("client_max_body_size", .httpAll, t1),
             DirectiveSpec("client_body_buffer_size", .httpAll, t1, slot: .locationSize(\.clientBodyBufferSize)),
             DirectiveSpec("client_body_timeout", .httpAll, t1, slot: .locationMsec(\.clientBodyTimeout)),

@@ -406,6 +406,10 @@ public struct LocationSettings: Sendable {
     /// Second `keepalive_timeout` argument: seconds for the `Keep-Alive: timeout=` header.
     public var keepaliveHeaderTimeout: Int? = nil
     public var keepaliveRequests: Int = 1000
+    /// `keepalive_time` (ms): no keep-alive after a connection has lived this long.
+    public var keepaliveTime: Int = 3_600_000
+    /// `keepalive_disable`: browsers that get no keep-alive (default msie6).
+    public var keepaliveDisable: KeepAliveDisable = .msie6
     /// Bytes; 0 = unlimited.
     public var clientMaxBodySize: Int64 = 1 << 20
     /// Default two memory pages (8k on x86-64), as nginx.

@@ -18,6 +18,7 @@ public enum Variable: Sendable, Hashable {
     case upstreamResponseLength, upstreamCacheStatus, limitRate
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
     case realipRemoteAddr, realipRemotePort, limitConnStatus
+    case connectionTime
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
     /// `$proxy_protocol_addr`, `_port`, `_server_addr`, `_server_port`.
@@ -110,6 +111,7 @@ extension Variable {
         "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
         "realip_remote_addr": .realipRemoteAddr, "realip_remote_port": .realipRemotePort,
         "limit_conn_status": .limitConnStatus,
+        "connection_time": .connectionTime,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.

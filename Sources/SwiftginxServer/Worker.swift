@@ -308,6 +308,7 @@ public final class Worker: @unchecked Sendable {
         }
         connections[Int(slot)] = c
         c.acceptedGeneration = generation.number
+        c.acceptedAt = now
         activeConnections += 1
         stats.bump(stats.accepted)
         c.start()

@@ -45,6 +45,8 @@ final class HTTP1Connection {
     /// The configuration generation current when the connection was accepted
     /// (worker_shutdown_timeout closes connections older than a reload).
     var acceptedGeneration = 0
+    /// Monotonic ms when the connection was accepted (`$connection_time`, keepalive_time).
+    var acceptedAt: Int64 = 0
     var deadline: Int64 = 0
     /// The servers for this connection's local address (refreshed per request, so a
     /// reload applies to the next request on a keep-alive connection).

@@ -87,6 +87,7 @@ enum Variables {
             if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
         case .connection: out.append(decimal: Int64(r.connectionNumber))
         case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
+        case .connectionTime: out.append(seconds: max(0, r.worker.now - (r.connection?.acceptedAt ?? r.worker.now)))
         case .contentType:
             if hasHead, let range = r.head.header(HeaderName.contentType, in: buf) {
                 out.append(UnsafeRawBufferPointer(rebasing: buf[range]))
