@@ -108,7 +108,8 @@ public enum ProxyProtocol {
             let c = buf[i]
             if c == 0x20 { return i > from ? (Array(buf[from..<i]), i + 1) : nil }
             let ok =
-                c == 0x3A || c == 0x2E || (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46)
+                c == 0x3A || c == 0x2E || (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66)
+                || (c >= 0x41 && c <= 0x46)
             if !ok { return nil }
             i += 1
         }

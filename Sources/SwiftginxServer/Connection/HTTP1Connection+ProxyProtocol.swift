@@ -75,7 +75,8 @@ extension HTTP1Connection {
             }
             if key.isVerify {
                 let s = ssl.startIndex
-                let verify = UInt32(ssl[s + 1]) << 24 | UInt32(ssl[s + 2]) << 16 | UInt32(ssl[s + 3]) << 8
+                let verify =
+                    UInt32(ssl[s + 1]) << 24 | UInt32(ssl[s + 2]) << 16 | UInt32(ssl[s + 3]) << 8
                     | UInt32(ssl[s + 4])
                 out.append(decimal: Int64(verify))
                 return
