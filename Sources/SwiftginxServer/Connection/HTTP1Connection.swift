@@ -202,6 +202,7 @@ final class HTTP1Connection {
 
     func onEvent(_ events: EpollEvents) {
         if !events.isDisjoint(with: readableEvents) { readReady = true }
+        if clientClosedWhileSending(events) { return }
         drive()
     }
 
