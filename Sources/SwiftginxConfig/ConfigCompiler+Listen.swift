@@ -45,6 +45,16 @@ extension ConfigCompiler {
                         throw d.error("invalid sndbuf \"\(p)\"")
                     }
                     options.sndbuf = n
+                } else if p.hasPrefix("so_keepalive=") {
+                    guard let k = ListenKeepalive(String(p.dropFirst(13))) else {
+                        throw d.error("invalid so_keepalive value: \"\(p)\"")
+                    }
+                    options.soKeepalive = k
+                } else if p.hasPrefix("fastopen=") {
+                    guard let n = ConfigValues.number(String(p.dropFirst(9))) else {
+                        throw d.error("invalid fastopen \"\(p)\"")
+                    }
+                    options.fastopen = n
                 } else {
                     throw d.error("invalid parameter \"\(p)\"")
                 }
@@ -122,5 +132,37 @@ extension ConfigCompiler {
             throw d.error("invalid port range in \"\(text)\" of the \"listen\" directive")
         }
         return first...last
+    }
+}
+
+/// `so_keepalive=on`, `off`, or `[idle]:[interval]:[count]` (idle and interval in
+/// seconds, any of the three may be empty).
+public struct ListenKeepalive: Sendable, Equatable {
+    public var enabled: Bool
+    public var idle: Int? = nil
+    public var interval: Int? = nil
+    public var count: Int? = nil
+
+    init?(_ text: String) {
+        switch text {
+        case "on": enabled = true
+        case "off": enabled = false
+        default:
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts.contains(where: { !$0.isEmpty }) else { return nil }
+            enabled = true
+            func seconds(_ s: Substring) -> Int?? {
+                if s.isEmpty { return .some(nil) }
+                guard let seconds = ConfigValues.time(String(s), isSeconds: true) else { return nil }
+                return .some(seconds)
+            }
+            guard let idle = seconds(parts[0]), let interval = seconds(parts[1]) else { return nil }
+            self.idle = idle
+            self.interval = interval
+            if !parts[2].isEmpty {
+                guard let n = ConfigValues.number(String(parts[2])), n > 0 else { return nil }
+                count = n
+            }
+        }
     }
 }

@@ -173,6 +173,10 @@ public struct ListenOptions: Sendable, Equatable {
     /// `rcvbuf=size` / `sndbuf=size` (nil = system default).
     public var rcvbuf: Int? = nil
     public var sndbuf: Int? = nil
+    /// `so_keepalive=on|off|[idle]:[interval]:[count]` (nil = system default).
+    public var soKeepalive: ListenKeepalive? = nil
+    /// `fastopen=N`: the TCP Fast Open queue length.
+    public var fastopen: Int? = nil
     public init() {}
 }
 

@@ -30,6 +30,41 @@ public enum Socket {
         return fd
     }
 
+    /// Options of a `listen` that accepted sockets inherit: buffer sizes, TCP keep-alive
+    /// probes, TCP Fast Open. Each one that fails is returned as nginx's alert text
+    /// ("setsockopt(SO_RCVBUF, 1024) unix:/x failed (...)") and skipped, as nginx does.
+    public struct ListenTuning: Sendable, Equatable {
+        public var receiveBuffer: Int? = nil
+        public var sendBuffer: Int? = nil
+        /// SO_KEEPALIVE on (true) or off (false); nil leaves the system default.
+        public var keepalive: Bool? = nil
+        public var keepIdle: Int? = nil
+        public var keepInterval: Int? = nil
+        public var keepCount: Int? = nil
+        public var fastOpen: Int? = nil
+        public init() {}
+    }
+
+    public static func tune(_ fd: Int32, _ t: ListenTuning, address: String) -> [String] {
+        var failures: [String] = []
+        func set(_ level: Int32, _ name: Int32, _ label: String, _ value: Int?) {
+            guard let value else { return }
+            do { try setOption(fd, level, name, Int32(clamping: value)) } catch {
+                failures.append(
+                    "setsockopt(\(label), \(value)) \(address) failed (\(error.errno): \(SystemError.message(error.errno))), ignored"
+                )
+            }
+        }
+        set(SOL_SOCKET, SO_RCVBUF, "SO_RCVBUF", t.receiveBuffer)
+        set(SOL_SOCKET, SO_SNDBUF, "SO_SNDBUF", t.sendBuffer)
+        set(SOL_SOCKET, SO_KEEPALIVE, "SO_KEEPALIVE", t.keepalive.map { $0 ? 1 : 0 })
+        set(Int32(IPPROTO_TCP), TCP_KEEPIDLE, "TCP_KEEPIDLE", t.keepIdle)
+        set(Int32(IPPROTO_TCP), TCP_KEEPINTVL, "TCP_KEEPINTVL", t.keepInterval)
+        set(Int32(IPPROTO_TCP), TCP_KEEPCNT, "TCP_KEEPCNT", t.keepCount)
+        set(Int32(IPPROTO_TCP), TCP_FASTOPEN, "TCP_FASTOPEN", t.fastOpen)
+        return failures
+    }
+
     public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) throws(SystemError) {
         var v = value
         if setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size)) < 0 {

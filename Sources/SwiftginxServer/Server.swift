@@ -45,6 +45,8 @@ public final class Server {
     var sockets: [ListenAddress: [Int32]] = [:]
     var retiredSockets: [(closeAt: Int64, fds: [Int32])] = []
     var workerCount = 1
+    /// setsockopt() failures of the last bindListeners (nginx logs them and goes on).
+    var listenAlerts: [String] = []
     var generationNumber = 0
     var pidPath = ""
 
@@ -66,6 +68,7 @@ public final class Server {
         let tls = try Server.buildTLS(config)
         for w in tls.warnings { errorLog.log(.warn, w) }
         let listeners = try bindListeners(config)
+        for a in listenAlerts { errorLog.log(.alert, a) }
         let accessFiles = try openAccessLogs(config)
         generationNumber = 1
         let generation = Generation(
@@ -177,6 +180,7 @@ public final class Server {
             let errorTargets = try openErrorLogs(config)
             let tls = try Server.buildTLS(config, previous: state.generation.tls)
             let listeners = try bindListeners(config)
+            for a in listenAlerts { state.errorLog.log(.alert, a) }
             let accessFiles = try openAccessLogs(config)
             if config.main.workerProcesses != workerCount {
                 state.errorLog.log(
@@ -230,12 +234,28 @@ public final class Server {
         }
     }
 
+    /// What a listen's options ask of its socket.
+    static func tuning(_ o: ListenOptions) -> Socket.ListenTuning {
+        var t = Socket.ListenTuning()
+        t.receiveBuffer = o.rcvbuf
+        t.sendBuffer = o.sndbuf
+        t.fastOpen = o.fastopen
+        if let k = o.soKeepalive {
+            t.keepalive = k.enabled
+            t.keepIdle = k.idle
+            t.keepInterval = k.interval
+            t.keepCount = k.count
+        }
+        return t
+    }
+
     /// Binds every address of `config` (reusing sockets already bound), one
     /// SO_REUSEPORT socket per worker; sockets no longer used are retired.
     private func bindListeners(_ config: RuntimeConfig) throws(StartupError) -> [[ListenerSpec]] {
         var next: [ListenAddress: [Int32]] = [:]
         var fresh: [Int32] = []
         var freshPaths: [String] = []
+        listenAlerts = []
         let bound = config.listenGroups.filter { $0.bindsOwnSocket }
         for group in bound {
             if let existing = sockets[group.address] {
@@ -259,6 +279,7 @@ public final class Server {
                         address: addr, backlog: group.options.backlog, reusePort: false, ipv6Only: false)
                     fresh.append(fd)
                     freshPaths.append(group.address.unixPath!)
+                    listenAlerts += Socket.tune(fd, Server.tuning(group.options), address: "\(group.address)")
                     fds = Array(repeating: fd, count: workerCount)
                     next[group.address] = fds
                     continue
@@ -273,6 +294,7 @@ public final class Server {
                         ipv6Only: group.options.ipv6only, deferAccept: group.options.deferred)
                     fds.append(fd)
                     fresh.append(fd)
+                    listenAlerts += Socket.tune(fd, Server.tuning(group.options), address: "\(group.address)")
                 }
             } catch {
                 for fd in fresh { Socket.close(fd) }

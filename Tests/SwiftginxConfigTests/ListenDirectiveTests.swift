@@ -99,3 +99,28 @@ import Testing
         ) { try ConfigLoader.load(path: conf, prefix: "/srv/", environment: env) }
     }
 }
+
+@Suite struct ListenSocketOptionTests {
+    @Test func keepaliveAndFastOpen() throws {
+        let config = try load(
+            http(
+                """
+                server { listen 8080 so_keepalive=30s:10:3 fastopen=16 sndbuf=32k; }
+                server { listen 8081 so_keepalive=off; }
+                server { listen 8082 so_keepalive=::5; }
+                server { listen 8083 so_keepalive=on; }
+                """))
+        let o = config.listenGroups.map(\.options)
+        #expect(o[0].soKeepalive == ListenKeepalive("30:10:3"))
+        #expect(o[0].soKeepalive?.idle == 30 && o[0].soKeepalive?.interval == 10 && o[0].soKeepalive?.count == 3)
+        #expect(o[0].fastopen == 16 && o[0].sndbuf == 32768 && o[0].bind)
+        #expect(o[1].soKeepalive?.enabled == false)
+        #expect(o[2].soKeepalive?.count == 5 && o[2].soKeepalive?.idle == nil)
+        #expect(o[3].soKeepalive?.enabled == true && o[3].soKeepalive?.idle == nil)
+        #expect(
+            try loadError(http("server { listen 8080 so_keepalive=yes; }"))?.hasPrefix(
+                "invalid so_keepalive value: \"so_keepalive=yes\"") == true)
+        #expect(try loadError(http("server { listen 8080 so_keepalive=::; }")) != nil)
+        #expect(try loadError(http("server { listen 8080 fastopen=x; }"))?.hasPrefix("invalid fastopen") == true)
+    }
+}
