@@ -101,6 +101,20 @@ import Testing
         }
     }
 
+    @Test func randomInputNeverCrashes() {
+        var rng = SystemRandomNumberGenerator()
+        let seeds: [[UInt8]] = [Array("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n".utf8), Self.signature + [0x21, 0x11, 0, 12]]
+        for i in 0..<3000 {
+            var b = seeds[i % 2]
+            for _ in 0..<Int.random(in: 0...8, using: &rng) {
+                let at = Int.random(in: 0..<b.count, using: &rng)
+                b[at] = UInt8.random(in: 0...255, using: &rng)
+            }
+            b += (0..<Int.random(in: 0...40, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            if case .complete(let n, _) = parse(b) { #expect(n <= b.count) }
+        }
+    }
+
     @Test func addressFormatting() {
         func format(_ raw: [UInt8]) -> String {
             var out: [UInt8] = []
