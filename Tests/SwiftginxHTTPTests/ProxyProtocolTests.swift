@@ -103,7 +103,9 @@ import Testing
 
     @Test func randomInputNeverCrashes() {
         var rng = SystemRandomNumberGenerator()
-        let seeds: [[UInt8]] = [Array("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n".utf8), Self.signature + [0x21, 0x11, 0, 12]]
+        let seeds: [[UInt8]] = [
+            Array("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\n".utf8), Self.signature + [0x21, 0x11, 0, 12],
+        ]
         for i in 0..<3000 {
             var b = seeds[i % 2]
             for _ in 0..<Int.random(in: 0...8, using: &rng) {
