@@ -13,12 +13,12 @@ public enum Variable: Sendable, Hashable {
     case serverProtocol, connection, connectionRequests, contentType, contentLength, documentRoot
     case realpathRoot, requestFilename, pid, nginxVersion, pipe
     case requestId, binaryRemoteAddr, https, requestCompletion, requestBody
+    case connectionTime
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
     case realipRemoteAddr, realipRemotePort, limitConnStatus
-    case connectionTime
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
     /// `$proxy_protocol_addr`, `_port`, `_server_addr`, `_server_port`.
@@ -97,6 +97,7 @@ extension Variable {
         "request_uri": .requestUri, "request_method": .requestMethod, "request_length": .requestLength,
         "scheme": .scheme, "server_name": .serverName, "server_port": .serverPort, "server_addr": .serverAddr,
         "server_protocol": .serverProtocol, "connection": .connection,
+        "connection_time": .connectionTime,
         "connection_requests": .connectionRequests, "content_type": .contentType,
         "content_length": .contentLength, "document_root": .documentRoot, "realpath_root": .realpathRoot,
         "request_filename": .requestFilename, "pid": .pid, "nginx_version": .nginxVersion, "pipe": .pipe,
@@ -111,7 +112,6 @@ extension Variable {
         "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
         "realip_remote_addr": .realipRemoteAddr, "realip_remote_port": .realipRemotePort,
         "limit_conn_status": .limitConnStatus,
-        "connection_time": .connectionTime,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.

@@ -154,8 +154,8 @@ public final class Worker: @unchecked Sendable {
                 checkShared()
             }
         }
-        expireTimers()
         if !retirements.isEmpty { retireConnections() }
+        expireTimers()
         if now - lastFlush >= 1000 {
             accessLog.flushAll()
             files.expire(now: now)

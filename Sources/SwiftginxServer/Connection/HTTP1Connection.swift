@@ -201,8 +201,8 @@ final class HTTP1Connection {
     }
 
     func onEvent(_ events: EpollEvents) {
-        if !events.isDisjoint(with: readableEvents) { readReady = true }
         if clientClosedWhileSending(events) { return }
+        if !events.isDisjoint(with: readableEvents) { readReady = true }
         drive()
     }
 
