@@ -139,6 +139,7 @@ final class HTTP1Connection {
         self.slotGeneration = slotGeneration
         self.number = number
         remoteAddressCache = nil
+        proxyProtocol = nil
         localAddress = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         refreshGroup()
         deadline = 0
@@ -161,7 +162,6 @@ final class HTTP1Connection {
         request.shuttingDown = false
         readReady = true
         plainHTTPOnTLSPort = false
-        proxyProtocol = nil
     }
 
     deinit {
