@@ -362,10 +362,9 @@ extension ConfigCompiler {
             }
             let group = try implicitGroup(t, d, proto: p.proto)
             let defaultPort = t.ssl ? 443 : 80
-            // An IPv6 literal keeps its brackets in `$proxy_host` (and so in Host).
-            let hostText = t.host.contains(":") ? "[\(t.host)]" : t.host
-            let proxyHost =
-                t.unixPath != nil ? "localhost" : (t.port == defaultPort ? hostText : "\(hostText):\(t.port)")
+            // An IPv6 literal keeps its brackets in $proxy_host (and so in Host).
+            let host = t.host.contains(":") ? "[\(t.host)]" : t.host
+            let proxyHost = t.unixPath != nil ? "localhost" : (t.port == defaultPort ? host : "\(host):\(t.port)")
             p.box.pass = UpstreamPass(
                 proto: p.proto, group: group, dynamic: nil, uri: t.uri, proxyHost: proxyHost,
                 proxyPort: t.unixPath != nil ? "" : String(t.port), schemeAndHost: scheme + t.written, ssl: t.ssl)

@@ -279,8 +279,8 @@ final class ConfigCompiler {
         case "error_log": main.errorLogs.append(try errorLog(d))
         case "daemon": main.daemon = try ConfigValues.flag(d)
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
-        case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
         case "worker_shutdown_timeout": main.workerShutdownTimeout = try ConfigValues.msec(d)
+        case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }

@@ -13,8 +13,8 @@ public enum Variable: Sendable, Hashable {
     case serverProtocol, connection, connectionRequests, contentType, contentLength, documentRoot
     case realpathRoot, requestFilename, pid, nginxVersion, pipe
     case requestId, binaryRemoteAddr, https, requestCompletion, requestBody
-    case connectionTime
     case proxyAddXForwardedFor, proxyHost, proxyPort
+    case connectionTime
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting

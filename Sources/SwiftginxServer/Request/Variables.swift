@@ -58,8 +58,8 @@ enum Variables {
         case .requestTime: out.append(seconds: max(0, r.worker.clock.milliseconds - r.startMilliseconds))
         case .host:
             if hasHead, let h = r.head.host {
-                // The validated name: without the port, an IPv6 literal with its brackets.
-                for c in buf[RequestParser.validateHost(buf, h) ?? h] {
+                for c in buf[h] {
+                    if c == UInt8(ascii: ":") { break }
                     out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
                 }
             } else if let s = r.server {
@@ -86,8 +86,8 @@ enum Variables {
         case .serverProtocol:
             if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
         case .connection: out.append(decimal: Int64(r.connectionNumber))
-        case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
         case .connectionTime: out.append(seconds: max(0, r.worker.now - (r.connection?.acceptedAt ?? r.worker.now)))
+        case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
         case .contentType:
             if hasHead, let range = r.head.header(HeaderName.contentType, in: buf) {
                 out.append(UnsafeRawBufferPointer(rebasing: buf[range]))
