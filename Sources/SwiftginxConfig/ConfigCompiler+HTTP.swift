@@ -210,6 +210,7 @@ extension ConfigCompiler {
         case "health_check": try healthCheckDirective(d, level: level)
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
         default:
+            if try connectionDirective(d, level: level) { break }
             if try accessDirective(d, level: level) { break }
             if try requestDirective(d, level: level) { break }
             if try proxyDirective(d, level: level, location: location) { break }

@@ -304,6 +304,7 @@ final class ConfigCompiler {
         case "error_log": main.errorLogs.append(try errorLog(d))
         case "daemon": main.daemon = try ConfigValues.flag(d)
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
+        case "worker_shutdown_timeout": main.workerShutdownTimeout = try ConfigValues.msec(d)
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
         case "user": try userDirective(d)
         case "load_module": loadModule(d)

@@ -141,6 +141,9 @@ public struct MainSettings: Sendable {
     public var user: ServingAccount? = nil
     /// `env NAME[=value]` lines: the only variables (with TZ) the serving process keeps.
     public var environment: [String] = []
+    /// `worker_shutdown_timeout` (ms): on a graceful stop or a reload, connections
+    /// still open this long after it are closed (nil: they may finish in their own time).
+    public var workerShutdownTimeout: Int? = nil
     /// events { worker_connections }: default 512.
     public var workerConnections: Int = 512
     public var multiAccept: Bool = false
@@ -165,16 +168,25 @@ public struct ServingAccount: Sendable, Equatable {
 
 /// A `listen` address shared by one or more servers.
 public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
-    /// Numeric host: "0.0.0.0", "127.0.0.1", "::", "::1".
+    /// Numeric host: "0.0.0.0", "127.0.0.1", "::", "::1"; "unix:/path" for a unix socket.
     public var host: String
+    /// The TCP port (0 for a unix socket).
     public var port: Int
-    public var isIPv6: Bool { host.contains(":") }
+    public var isUnix: Bool { host.hasPrefix("unix:") }
+    public var isIPv6: Bool { !isUnix && host.contains(":") }
+    /// The socket's path when it is a unix-domain socket.
+    public var unixPath: String? { isUnix ? String(host.dropFirst(5)) : nil }
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
-    /// nginx's spelling: "127.0.0.1:8080", "[::]:80".
-    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// `listen unix:/path`.
+    public init(unixPath: String) {
+        self.host = "unix:" + unixPath
+        self.port = 0
+    }
+    /// nginx's spelling: "127.0.0.1:8080", "[::]:80", "unix:/path".
+    public var description: String { isUnix ? host : isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// Socket options gathered from every `listen` of one address.
@@ -186,11 +198,18 @@ public struct ListenOptions: Sendable, Equatable {
     public var ssl: Bool = false
     /// `http2` was given on some listen of this address.
     public var http2: Bool = false
+    /// `proxy_protocol` was given on some listen of this address: every connection
+    /// starts with a PROXY protocol header (v1 or v2).
+    public var proxyProtocol: Bool = false
     /// `bind`: bind this address separately even when a wildcard listens on its port.
     public var bind: Bool = false
     /// `rcvbuf=size` / `sndbuf=size` (nil = system default).
     public var rcvbuf: Int? = nil
     public var sndbuf: Int? = nil
+    /// `so_keepalive=on|off|[idle]:[interval]:[count]` (nil = system default).
+    public var soKeepalive: ListenKeepalive? = nil
+    /// `fastopen=N`: the TCP Fast Open queue length.
+    public var fastopen: Int? = nil
     public init() {}
 }
 
@@ -425,6 +444,10 @@ public struct LocationSettings: Sendable {
     /// Second `keepalive_timeout` argument: seconds for the `Keep-Alive: timeout=` header.
     public var keepaliveHeaderTimeout: Int? = nil
     public var keepaliveRequests: Int = 1000
+    /// `keepalive_time` (ms): no keep-alive after a connection has lived this long.
+    public var keepaliveTime: Int = 3_600_000
+    /// `keepalive_disable`: browsers that get no keep-alive (default msie6).
+    public var keepaliveDisable: KeepAliveDisable = .msie6
     /// Bytes; 0 = unlimited.
     public var clientMaxBodySize: Int64 = 1 << 20
     /// Default two memory pages (8k on x86-64), as nginx.

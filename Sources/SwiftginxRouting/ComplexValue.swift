@@ -15,12 +15,17 @@ public enum Variable: Sendable, Hashable {
     case requestId, binaryRemoteAddr, https, requestCompletion, requestBody, requestBodyFile
     case requestPort, isRequestPort
     case proxyAddXForwardedFor, proxyHost, proxyPort
+    case connectionTime
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate, upstreamBytesReceived, upstreamBytesSent
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
     case realipRemoteAddr, realipRemotePort, limitConnStatus
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
+    /// `$proxy_protocol_addr`, `_port`, `_server_addr`, `_server_port`.
+    case proxyProtocol(ProxyProtocolField)
+    /// `$proxy_protocol_tlv_<name>`.
+    case proxyProtocolTLV(ProxyProtocolTLVKey)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
     case upstreamHeader(String)
     /// `$upstream_cookie_<name>`: a cookie the upstream set (Set-Cookie), by name.
@@ -97,6 +102,7 @@ extension Variable {
         "request_uri": .requestUri, "request_method": .requestMethod, "request_length": .requestLength,
         "scheme": .scheme, "server_name": .serverName, "server_port": .serverPort, "server_addr": .serverAddr,
         "server_protocol": .serverProtocol, "connection": .connection,
+        "connection_time": .connectionTime,
         "connection_requests": .connectionRequests, "content_type": .contentType,
         "content_length": .contentLength, "document_root": .documentRoot, "realpath_root": .realpathRoot,
         "request_filename": .requestFilename, "pid": .pid, "nginx_version": .nginxVersion, "pipe": .pipe,
@@ -127,6 +133,10 @@ extension Variable {
         }
         if lower.hasPrefix("ssl_"), let f = SSLField(rawValue: String(lower.dropFirst(4))) {
             self = .ssl(f)
+            return
+        }
+        if lower.hasPrefix("proxy_protocol_"), let v = Variable.proxyProtocol(lower) {
+            self = v
             return
         }
         func suffix(_ prefix: String) -> String? {

@@ -52,6 +52,8 @@ public final class Server {
     var sockets: [ListenAddress: [Int32]] = [:]
     var retiredSockets: [(closeAt: Int64, addresses: [ListenAddress], fds: [Int32])] = []
     var workerCount = 1
+    /// setsockopt() failures of the last bindListeners (nginx logs them and goes on).
+    var listenAlerts: [String] = []
     var generationNumber = 0
     var pidPath = ""
 
@@ -86,6 +88,7 @@ public final class Server {
         let tls = try Server.buildTLS(config)
         for w in tls.warnings { errorLog.log(.warn, w) }
         let listeners = try bindListeners(config)
+        for a in listenAlerts { errorLog.log(.alert, a) }
         let accessFiles = try openAccessLogs(config)
         generationNumber = 1
         let generation = Generation(
@@ -168,7 +171,8 @@ public final class Server {
         state.requestStop(mode)
         for w in workers { w.wake() }
         for t in threads { ProcessControl.join(t) }
-        for fds in sockets.values { for fd in fds { Socket.close(fd) } }
+        for fd in Set(sockets.values.flatMap { $0 }) { Socket.close(fd) }
+        for a in sockets.keys { a.unixPath.map(FileSystem.unlink) }
         if broker == nil { FileSystem.unlink(pidPath) }
         state.errorLog.log(.notice, "exit")
         return 0
@@ -202,6 +206,7 @@ public final class Server {
             let errorTargets = try openErrorLogs(config)
             let tls = try Server.buildTLS(config, previous: state.generation.tls)
             let listeners = try bindListeners(config)
+            for a in listenAlerts { state.errorLog.log(.alert, a) }
             let accessFiles = try openAccessLogs(config)
             if config.main.workerProcesses != workerCount {
                 state.errorLog.log(
@@ -256,12 +261,28 @@ public final class Server {
         }
     }
 
+    /// What a listen's options ask of its socket.
+    static func tuning(_ o: ListenOptions) -> Socket.ListenTuning {
+        var t = Socket.ListenTuning()
+        t.receiveBuffer = o.rcvbuf
+        t.sendBuffer = o.sndbuf
+        t.fastOpen = o.fastopen
+        if let k = o.soKeepalive {
+            t.keepalive = k.enabled
+            t.keepIdle = k.idle
+            t.keepInterval = k.interval
+            t.keepCount = k.count
+        }
+        return t
+    }
+
     /// Binds every address of `config` (reusing sockets already bound), one
     /// SO_REUSEPORT socket per worker; sockets no longer used are retired.
     private func bindListeners(_ config: RuntimeConfig) throws(StartupError) -> [[ListenerSpec]] {
         var next: [ListenAddress: [Int32]] = [:]
         var fresh: [Int32] = []
         var freshAddresses: [ListenAddress] = []
+        listenAlerts = []
         let bound = config.listenGroups.filter { $0.bindsOwnSocket }
         for group in bound {
             if let existing = sockets[group.address] {
@@ -273,8 +294,11 @@ public final class Server {
                 fresh += fds
                 freshAddresses.append(group.address)
                 next[group.address] = fds
+                for fd in Set(fds) {
+                    listenAlerts += Socket.tune(fd, Server.tuning(group.options), address: "\(group.address)")
+                }
             } catch {
-                for fd in fresh { Socket.close(fd) }
+                for fd in Set(fresh) { Socket.close(fd) }
                 for address in freshAddresses { access.release(address) }
                 throw StartupError(
                     description:
@@ -284,8 +308,11 @@ public final class Server {
         }
         let gone = sockets.filter { next[$0.key] == nil }
         if !gone.isEmpty {
-            retiredSockets.append((Clock.monotonicMilliseconds() + 2000, Array(gone.keys), gone.flatMap { $0.value }))
+            let fds = Array(Set(gone.flatMap { $0.value }))
+            retiredSockets.append((Clock.monotonicMilliseconds() + 2000, Array(gone.keys), fds))
         }
+        // A unix socket no longer listened on loses its file now (nginx deletes it too).
+        for a in gone.keys { a.unixPath.map(FileSystem.unlink) }
         sockets = next
         return (0..<workerCount).map { w in
             bound.map { ListenerSpec(fd: next[$0.address]![w], group: $0) }

@@ -17,6 +17,8 @@ import SwiftginxTLS
 
 final class HTTP1Connection {
     enum State {
+        /// On a `proxy_protocol` address, waiting for the PROXY protocol header.
+        case readingProxyProtocol
         /// On an `ssl` address, waiting for the first byte (TLS record or plain HTTP).
         case detectingTLS
         /// The TLS handshake of a connection accepted on an `ssl` address.
@@ -40,6 +42,11 @@ final class HTTP1Connection {
     private(set) var slotGeneration: UInt32
     /// `$connection`.
     private(set) var number: Int
+    /// The configuration generation current when the connection was accepted
+    /// (worker_shutdown_timeout closes connections older than a reload).
+    var acceptedGeneration = 0
+    /// Monotonic ms when the connection was accepted (`$connection_time`, keepalive_time).
+    var acceptedAt: Int64 = 0
     var deadline: Int64 = 0
     /// The servers for this connection's local address (refreshed per request, so a
     /// reload applies to the next request on a keep-alive connection).
@@ -80,6 +87,8 @@ final class HTTP1Connection {
     var readReady = true
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
+    /// What the PROXY protocol header carried (`listen ... proxy_protocol`).
+    var proxyProtocol: ProxyProtocolHeader? = nil
     /// The worker's stub_status counters, and whether this connection is in `reading`.
     let stats: ConnectionStats
     var countedReading = false
@@ -130,6 +139,7 @@ final class HTTP1Connection {
         self.slotGeneration = slotGeneration
         self.number = number
         remoteAddressCache = nil
+        proxyProtocol = nil
         localAddress = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         refreshGroup()
         deadline = 0
@@ -187,10 +197,12 @@ final class HTTP1Connection {
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
         if group.options.ssl { state = .detectingTLS }
+        if group.options.proxyProtocol { state = .readingProxyProtocol }
         drive()
     }
 
     func onEvent(_ events: EpollEvents) {
+        if clientClosedWhileSending(events) { return }
         if !events.isDisjoint(with: readableEvents) { readReady = true }
         drive()
     }
@@ -205,6 +217,8 @@ final class HTTP1Connection {
     func drive() {
         while true {
             switch state {
+            case .readingProxyProtocol:
+                if !readProxyProtocol() { return }
             case .detectingTLS:
                 if !beginTLSIfNeeded() { return }
             case .handshaking:
@@ -482,6 +496,9 @@ final class HTTP1Connection {
         case .handshaking, .detectingTLS:
             logInfo("client timed out (110: Connection timed out) while SSL handshaking")
             close()
+        case .readingProxyProtocol:
+            logInfo("client timed out (110: Connection timed out) while reading PROXY protocol")
+            close()
         case .idle, .lingering:
             close()
         case .closed:
@@ -501,7 +518,7 @@ final class HTTP1Connection {
         case .closed: return
         case .sending, .active, .discardingBody, .lingering: stats.bump(stats.finished)
         case .handshaking: if countedReading { endReading() }
-        case .idle, .readingHead, .detectingTLS:
+        case .idle, .readingHead, .detectingTLS, .readingProxyProtocol:
             // A head cut short (timeout, client gone) was a request for nginx too.
             if countedReading {
                 endReading()

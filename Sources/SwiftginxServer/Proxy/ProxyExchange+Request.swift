@@ -359,7 +359,8 @@ extension ProxyExchange {
             }
             let key: [UInt8]
             switch group.method {
-            case .ipHash: key = request.peer.rawAddress
+            // A unix-socket client hashes as nginx's pseudo address (three zero octets).
+            case .ipHash: key = request.peer.isUnix ? [0, 0, 0, 0] : request.peer.rawAddress
             case .hash: key = group.hashKey.map { request.evaluate($0) } ?? []
             default: key = []
             }

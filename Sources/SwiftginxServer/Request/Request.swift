@@ -177,6 +177,7 @@ final class Request {
         lingeringTime = s.lingeringTime
         lingeringTimeout = s.lingeringTimeout
         tcpNodelay = s.tcpNodelay
+        applyKeepAliveLimits(s)
     }
 
     var isHeadOnly: Bool { head.method == .head }

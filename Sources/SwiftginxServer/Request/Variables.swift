@@ -55,7 +55,7 @@ enum Variables {
             if port > 0 { out.append(decimal: Int64(port)) }
         case .limitConnStatus: out.append(r.limitConnStatus.text)
         case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
-        case .realipRemotePort: out.append(decimal: Int64(r.connection.peer.port))
+        case .realipRemotePort: if r.connection.peer.port > 0 { out.append(decimal: Int64(r.connection.peer.port)) }
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
         case .timeLocal: out.append(r.worker.clock.timeLocal)
         case .timeISO8601: out.append(r.worker.clock.timeISO8601)
@@ -89,7 +89,7 @@ enum Variables {
         case .requestLength: out.append(decimal: Int64(r.head.headLength))
         case .scheme: out.append(r.tls != nil ? "https" : "http")
         case .serverName: if let s = r.server { out.append(string: s.primaryName) }
-        case .serverPort: out.append(decimal: Int64(r.group.address.port))
+        case .serverPort: if r.group.address.port > 0 { out.append(decimal: Int64(r.group.address.port)) }
         case .serverAddr:
             if let l = r.localAddress {
                 var b: [UInt8] = []
@@ -99,6 +99,7 @@ enum Variables {
         case .serverProtocol:
             if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
         case .connection: out.append(decimal: Int64(r.connectionNumber))
+        case .connectionTime: out.append(seconds: max(0, r.worker.now - (r.connection?.acceptedAt ?? r.worker.now)))
         case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
         case .contentType: if hasHead { appendHeaderValues(r, named: "content-type", buf: buf, to: out) }
         case .contentLength:
@@ -191,6 +192,8 @@ enum Variables {
             if hasHead, let port = r.head.requestPort(in: buf) { out.append(decimal: Int64(port)) }
         case .isRequestPort: if hasHead, r.head.requestPort(in: buf) != nil { out.append(UInt8(ascii: ":")) }
         case .ssl(let field): appendTLS(r, field, to: out)
+        case .proxyProtocol(let field): r.connection.appendProxyProtocol(field, to: out)
+        case .proxyProtocolTLV(let key): r.connection.appendProxyProtocolTLV(key, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {
                 appendHeaderValues(r, named: "x-forwarded-for", buf: buf, to: out)
