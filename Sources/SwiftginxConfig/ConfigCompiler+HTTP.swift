@@ -199,6 +199,7 @@ extension ConfigCompiler {
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
         default:
             if try accessDirective(d, level: level) { break }
+            if try limitReqDirective(d, level: level) { break }
             if try proxyDirective(d, level: level, location: location) { break }
             if try sslDirective(d, level: level) { break }
             try genericSlot(d, level: level)

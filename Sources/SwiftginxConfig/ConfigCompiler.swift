@@ -23,6 +23,7 @@ final class ConfigLevel {
     var accessRules: [AccessRule]? = nil
     var realIPFrom: [AccessRule]? = nil
     var limitConns: [LimitConnRule]? = nil
+    var limitReqs: [LimitReqRule]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -73,6 +74,7 @@ final class ConfigLevel {
         if let accessRules { s.accessRules = accessRules }
         if let realIPFrom { s.realIPFrom = realIPFrom }
         if let limitConns { s.limitConns = limitConns }
+        if let limitReqs { s.limitReq.rules = limitReqs }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []
@@ -155,6 +157,9 @@ final class ConfigCompiler {
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
+    var limitReqZones: [String: LimitReqZoneConfig] = [:]
+    /// `limit_req` lines and their zones, checked once the whole file is read.
+    var limitReqUses: [(ConfigDirective, String)] = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -216,6 +221,9 @@ final class ConfigCompiler {
             // nginx's wording: the zone was only referenced, so it has no size.
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
         }
+        for (_, zone) in limitReqUses where limitReqZones[zone] == nil {
+            throw ConfigError("zero size shared memory zone \"\(zone)\"")
+        }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
         if main.errorLogs.isEmpty {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
@@ -224,7 +232,7 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, limitConnZones: limitConnZones, upstreams: allUpstreams,
+            maps: maps, splits: splits, limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }

@@ -18,6 +18,8 @@ public final class RuntimeConfig: Sendable {
     public let splits: [String: SplitClients]
     /// `limit_conn_zone` zones by name.
     public let limitConnZones: [String: LimitConnZoneConfig]
+    /// `limit_req_zone` zones by name.
+    public let limitReqZones: [String: LimitReqZoneConfig]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -41,6 +43,7 @@ public final class RuntimeConfig: Sendable {
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
         splits: [String: SplitClients] = [:], limitConnZones: [String: LimitConnZoneConfig] = [:],
+        limitReqZones: [String: LimitReqZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
@@ -54,6 +57,7 @@ public final class RuntimeConfig: Sendable {
         self.maps = maps
         self.splits = splits
         self.limitConnZones = limitConnZones
+        self.limitReqZones = limitReqZones
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings
@@ -468,6 +472,8 @@ public struct LocationSettings: Sendable {
     public var limitConnStatus = 503
     public var limitConnLogLevel: LogLevel = .error
     public var limitConnDryRun = false
+    /// The limit_req module (LimitReq.swift).
+    public var limitReq = LimitReqSettings()
     /// The realip module: `set_real_ip_from` (trusted addresses), `real_ip_header`,
     /// `real_ip_recursive`.
     public var realIPFrom: [AccessRule] = []

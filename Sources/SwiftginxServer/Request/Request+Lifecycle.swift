@@ -18,6 +18,8 @@ extension Request {
             guard let sub = subrequest else { return true }
             if !sub.request.resume() { return false }
             return subrequestEnded()
+        case .limitReqDelay:
+            return false
         }
     }
 
@@ -27,6 +29,7 @@ extension Request {
         case .none: break
         case .proxy: proxy?.onTimeout()
         case .waitingForSubrequest: subrequest?.request.onTimeout()
+        case .limitReqDelay: limitReqDelayEnded()
         }
     }
 

@@ -97,6 +97,8 @@ final class Request {
     /// `$limit_conn_status`.
     var heldConnections: [(LimitConnZone, [UInt8])] = []
     var limitConnStatus = LimitConnHandler.Status.none
+    /// `$limit_req_status` (also: the request was limited once already).
+    var limitReqStatus = LimitReqHandler.Status.none
     /// The client's address as the realip module found it (nil: the connection's).
     var realAddress: SocketAddress? = nil
     var realAddressText: [UInt8]? = nil
@@ -134,6 +136,7 @@ final class Request {
         redirects = 0
         accessCode = 0
         limitConnStatus = .none
+        limitReqStatus = .none
         if realAddress != nil {
             realAddress = nil
             realAddressText = nil
@@ -235,4 +238,6 @@ enum ActiveContent {
     /// The request's `proxy` exchange.
     case proxy
     case waitingForSubrequest
+    /// A limit_req delay: the connection's timer resumes the phases.
+    case limitReqDelay
 }

@@ -42,6 +42,7 @@ enum Variables {
             let port = r.peer.port
             if port > 0 { out.append(decimal: Int64(port)) }
         case .limitConnStatus: out.append(r.limitConnStatus.text)
+        case .limitReqStatus: out.append(r.limitReqStatus.text)
         case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
         case .realipRemotePort: out.append(decimal: Int64(r.connection.peer.port))
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
