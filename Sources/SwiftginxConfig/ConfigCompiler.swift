@@ -24,6 +24,7 @@ final class ConfigLevel {
     var realIPFrom: [AccessRule]? = nil
     var limitConns: [LimitConnRule]? = nil
     var limitReqs: [LimitReqRule]? = nil
+    var errorLogs: [ErrorLogTarget]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -75,6 +76,7 @@ final class ConfigLevel {
         if let realIPFrom { s.realIPFrom = realIPFrom }
         if let limitConns { s.limitConns = limitConns }
         if let limitReqs { s.limitReq.rules = limitReqs }
+        if let errorLogs { s.logs.errorLogs = errorLogs }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []
@@ -232,7 +234,8 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
+            maps: maps, splits: splits, limitConnZones: limitConnZones, limitReqZones: limitReqZones,
+            upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }

@@ -336,16 +336,27 @@ public struct AccessLogTarget: Sendable {
     /// Absolute path.
     public let path: String
     public let format: LogFormat
-    /// `buffer=size` (0 = write each line; swiftginx always buffers per worker and flushes
-    /// at least once a second, see README).
+    /// `buffer=size` (0 = each line written when the request ends, as nginx).
     public let bufferSize: Int
     /// `flush=time` in milliseconds (nil when not given).
     public let flushInterval: Int?
-    public init(path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil) {
+    /// `gzip[=level]` (0: none): each flushed buffer is written as a gzip member.
+    public let gzipLevel: Int
+    /// `if=condition`: no line when it is empty or "0".
+    public let condition: ComplexValue?
+    /// A path with variables (then `path` is its text), opened per line.
+    public let pathValue: ComplexValue?
+    public init(
+        path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil, gzipLevel: Int = 0,
+        condition: ComplexValue? = nil, pathValue: ComplexValue? = nil
+    ) {
         self.path = path
         self.format = format
         self.bufferSize = bufferSize
         self.flushInterval = flushInterval
+        self.gzipLevel = gzipLevel
+        self.condition = condition
+        self.pathValue = pathValue
     }
 }
 
@@ -474,6 +485,10 @@ public struct LocationSettings: Sendable {
     public var limitConnDryRun = false
     /// The limit_req module (LimitReq.swift).
     public var limitReq = LimitReqSettings()
+    /// `limit_rate`, `limit_rate_after`, `proxy_limit_rate` (SendRate.swift).
+    public var sendRate = SendRateSettings()
+    /// `error_log` below main, `open_log_file_cache` (ConfigCompiler+Logs.swift).
+    public var logs = LogSettings()
     /// The realip module: `set_real_ip_from` (trusted addresses), `real_ip_header`,
     /// `real_ip_recursive`.
     public var realIPFrom: [AccessRule] = []

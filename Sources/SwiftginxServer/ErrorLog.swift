@@ -29,15 +29,39 @@ public final class ErrorLog: Sendable {
     /// Writes `message` at `level`; `connection` is the connection number (`*N`), if any.
     public func log(_ level: LogLevel, _ message: String, connection: Int? = nil) {
         guard enabled(level) else { return }
+        var line = ErrorLog.line(level, message, connection: connection)
+        let t = targets.withLock { $0 }
+        line.withUTF8 { buf in
+            for (file, lvl) in t where level.rawValue <= lvl.rawValue {
+                file.write(UnsafeRawBufferPointer(buf))
+            }
+        }
+    }
+
+    /// One line in nginx's format, newline included.
+    static func line(_ level: LogLevel, _ message: String, connection: Int?) -> String {
         var line = ErrorLog.timestamp()
         line += " [\(level.name)] \(ProcessControl.pid)#\(ProcessControl.threadID): "
         if let connection { line += "*\(connection) " }
         line += message
         line += "\n"
-        let t = targets.withLock { $0 }
+        return line
+    }
+
+    /// Writes to the `error_log` targets of an http, server or location level, each
+    /// whose level takes the line (`files` holds the open files by path).
+    static func log(
+        _ level: LogLevel, _ message: String, connection: Int?, to targets: [ErrorLogTarget],
+        files: [String: LogFile]
+    ) {
+        var line = ErrorLog.line(level, message, connection: connection)
         line.withUTF8 { buf in
-            for (file, lvl) in t where level.rawValue <= lvl.rawValue {
-                file.write(UnsafeRawBufferPointer(buf))
+            for t in targets where level.rawValue <= t.level.rawValue {
+                if t.path == "stderr" {
+                    FileSystem.writeAll(2, UnsafeRawBufferPointer(buf))
+                } else if let f = files[t.path] {
+                    f.write(UnsafeRawBufferPointer(buf))
+                }
             }
         }
     }

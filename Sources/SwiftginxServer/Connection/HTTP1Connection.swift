@@ -83,6 +83,8 @@ final class HTTP1Connection {
     /// The worker's stub_status counters, and whether this connection is in `reading`.
     let stats: ConnectionStats
     var countedReading = false
+    /// `$pipe`: the current request's head was already read with the previous one.
+    var pipelined = false
     /// `$remote_addr`, formatted on first use for this connection.
     var remoteAddressCache: [UInt8]? = nil
     var remoteAddressText: [UInt8] {
@@ -152,6 +154,7 @@ final class HTTP1Connection {
         request.shuttingDown = false
         readReady = true
         plainHTTPOnTLSPort = false
+        pipelined = false
     }
 
     deinit {
@@ -346,7 +349,7 @@ final class HTTP1Connection {
         case .done:
             return true
         case .blocked:
-            worker.schedule(self, after: request.sendTimeout)
+            worker.schedule(self, after: request.timeout(request.sendTimeout))
             return false
         case .failed(let error):
             logInfo("\(error) while sending response to client")
@@ -407,7 +410,8 @@ final class HTTP1Connection {
             try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             nodelaySet = true
         }
-        if input.readableCount > 0 {
+        pipelined = input.readableCount > 0
+        if pipelined {
             state = .readingHead
             worker.schedule(self, after: headerTimeout)
         } else {
@@ -469,6 +473,10 @@ final class HTTP1Connection {
             if input.readableCount > 0 { worker.writeAccessLog(request, timedOutHead: true) }
             close()
         case .sending:
+            if request.rateWakeDue() {
+                drive()
+                return
+            }
             logInfo("client timed out (110: Connection timed out) while sending response to client")
             request.aborted = true
             finishResponse()

@@ -32,7 +32,9 @@ final class LimitReqZone: Sendable {
 
     /// Looks `key` up at `now` (ms) against `burst`; `excess` gets the key's excess.
     func lookup(_ key: [UInt8], now: Int64, burst: Int, account: Bool, excess: inout Int) -> Outcome {
-        store.state.withLock { $0.lookup(key, now: now, rate: config.rate, burst: burst, account: account, excess: &excess) }
+        store.state.withLock {
+            $0.lookup(key, now: now, rate: config.rate, burst: burst, account: account, excess: &excess)
+        }
     }
 
     /// Accounts a held state (the request goes on); returns its excess.
@@ -169,14 +171,14 @@ struct ZoneState {
     }
 
     private mutating func remove(_ i: Int32) {
-        unlink(i)
+        detach(i)
         index[nodes[Int(i)].key] = nil
         used -= nodes[Int(i)].cost
         nodes[Int(i)].key = []
         free.append(i)
     }
 
-    private mutating func unlink(_ i: Int32) {
+    private mutating func detach(_ i: Int32) {
         let p = nodes[Int(i)].prev
         let n = nodes[Int(i)].next
         if p >= 0 { nodes[Int(p)].next = n } else { head = n }
@@ -195,7 +197,7 @@ struct ZoneState {
 
     private mutating func moveToFront(_ i: Int32) {
         if head == i { return }
-        unlink(i)
+        detach(i)
         linkFront(i)
     }
 }

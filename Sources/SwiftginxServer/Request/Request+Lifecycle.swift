@@ -25,6 +25,8 @@ extension Request {
 
     /// The connection's timer fired while the content handler was active.
     func onTimeout() {
+        // A limit_rate / proxy_limit_rate pause ended: the content handler goes on.
+        if rateWakeDue() { return }
         switch activeContent {
         case .none: break
         case .proxy: proxy?.onTimeout()

@@ -99,6 +99,11 @@ final class Request {
     var limitConnStatus = LimitConnHandler.Status.none
     /// `$limit_req_status` (also: the request was limited once already).
     var limitReqStatus = LimitReqHandler.Status.none
+    /// `limit_rate` and `proxy_limit_rate` state (Connection/SendRate.swift), and a rate
+    /// set for this response (X-Accel-Limit-Rate).
+    var clientRate = SendRate()
+    var upstreamRate = SendRate()
+    var limitRateOverride: Int? = nil
     /// The client's address as the realip module found it (nil: the connection's).
     var realAddress: SocketAddress? = nil
     var realAddressText: [UInt8]? = nil
@@ -137,6 +142,9 @@ final class Request {
         accessCode = 0
         limitConnStatus = .none
         limitReqStatus = .none
+        if clientRate.resolved { clientRate = SendRate() }
+        if upstreamRate.resolved { upstreamRate = SendRate() }
+        limitRateOverride = nil
         if realAddress != nil {
             realAddress = nil
             realAddressText = nil
@@ -173,12 +181,18 @@ final class Request {
 
     /// Messages are built only when the error log takes their level.
     func logInfo(_ message: @autoclosure () -> String) {
-        let log = worker.state.errorLog
-        guard log.enabled(.info) else { return }
-        log.log(.info, message() + clientSuffix(), connection: connectionNumber)
+        logError(message(), level: .info)
     }
 
     func logError(_ message: @autoclosure () -> String, level: LogLevel = .error) {
+        if let levelLogs = (location?.settings ?? server?.defaultSettings)?.logs.errorLogs, !levelLogs.isEmpty {
+            // error_log of the location, server or http level (ConfigCompiler+Logs.swift).
+            guard levelLogs.contains(where: { level.rawValue <= $0.level.rawValue }) else { return }
+            ErrorLog.log(
+                level, message() + clientSuffix(), connection: connectionNumber, to: levelLogs,
+                files: worker.generation.accessLogFiles)
+            return
+        }
         let log = worker.state.errorLog
         guard log.enabled(level) else { return }
         log.log(level, message() + clientSuffix(), connection: connectionNumber)

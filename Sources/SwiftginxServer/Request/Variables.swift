@@ -100,14 +100,13 @@ enum Variables {
             if let l = r.location { out.append(StaticFileHandler(request: r).documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
         case .nginxVersion: out.append(string: ServerVersion.number)
-        case .pipe: out.append(UInt8(ascii: "."))
+        case .pipe: out.append(r.connection.pipelined ? UInt8(ascii: "p") : UInt8(ascii: "."))
         case .httpHeader(let name):
             if hasHead {
                 appendHeaderValues(r, named: name, buf: buf, to: out)
             }
         case .sentHeader(let name): appendSentHeader(r, name, to: out)
-        // No `limit_rate` is built: the rate is never limited, which nginx reports as 0.
-        case .limitRate: out.append("0")
+        case .limitRate: out.append(decimal: Int64(r.currentLimitRate))
         case .connectionsActive: out.append(decimal: Int64(r.worker.state.connectionCounts.active))
         case .connectionsReading: out.append(decimal: Int64(r.worker.state.connectionCounts.reading))
         case .connectionsWriting: out.append(decimal: Int64(r.worker.state.connectionCounts.writing))
