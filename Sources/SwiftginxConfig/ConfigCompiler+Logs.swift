@@ -37,7 +37,9 @@ extension ConfigCompiler {
         case "open_log_file_cache": try openLogFileCache(d, level: level)
         case "error_log":
             let target = try errorLog(d)
-            if target.path != "stderr" && !accessLogPaths.contains(target.path) { accessLogPaths.append(target.path) }
+            if target.path != "stderr" && target.syslog == nil && !accessLogPaths.contains(target.path) {
+                accessLogPaths.append(target.path)
+            }
             level.errorLogs = (level.errorLogs ?? []) + [target]
         default: return false
         }
@@ -51,7 +53,13 @@ extension ConfigCompiler {
             level.accessLogOff = true
             return
         }
-        if path.hasPrefix("syslog:") { throw d.error("syslog logging is not supported yet") }
+        var syslog: SyslogTarget? = nil
+        if path.hasPrefix("syslog:") {
+            switch SyslogTarget.parse(String(path.dropFirst(7))) {
+            case .success(let t): syslog = t
+            case .failure(let e): throw d.error(e.message)
+            }
+        }
         let formatName = d.args.count >= 2 ? d.args[1] : "combined"
         guard let format = logFormats[formatName] else { throw d.error("unknown log format \"\(formatName)\"") }
         var buffer = 0
@@ -84,6 +92,12 @@ extension ConfigCompiler {
         }
         // nginx: gzip and flush need a buffer (64k by default).
         if (flush != nil || gzip > 0) && buffer == 0 { buffer = 64 * 1024 }
+        if let syslog {
+            let target = AccessLogTarget(
+                path: path, format: format, bufferSize: 0, condition: condition, syslog: syslog)
+            level.accessLogs = (level.accessLogs ?? []) + [target]
+            return
+        }
         let pathValue = try value(path, d)
         let dynamic = pathValue.segments.contains { if case .variable = $0 { true } else { false } }
         let full = dynamic ? path : fullPath(path)

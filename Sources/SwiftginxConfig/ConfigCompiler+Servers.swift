@@ -283,7 +283,8 @@ extension ConfigCompiler {
     }
 
     private func noteAccessLogs(_ settings: LocationSettings) {
-        for log in settings.accessLogs where log.pathValue == nil && !accessLogPaths.contains(log.path) {
+        for log in settings.accessLogs
+        where log.pathValue == nil && log.syslog == nil && !accessLogPaths.contains(log.path) {
             accessLogPaths.append(log.path)
         }
     }

@@ -320,7 +320,14 @@ final class ConfigCompiler {
 
     /// `error_log file [level...]`.
     func errorLog(_ d: ConfigDirective) throws(ConfigError) -> ErrorLogTarget {
-        let path = d.args[0] == "stderr" ? "stderr" : fullPath(d.args[0])
+        var syslog: SyslogTarget? = nil
+        if d.args[0].hasPrefix("syslog:") {
+            switch SyslogTarget.parse(String(d.args[0].dropFirst(7))) {
+            case .success(let t): syslog = t
+            case .failure(let e): throw d.error(e.message)
+            }
+        }
+        let path = d.args[0] == "stderr" || syslog != nil ? d.args[0] : fullPath(d.args[0])
         let debugFlags: Set<String> = [
             "debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream",
         ]
@@ -339,7 +346,7 @@ final class ConfigCompiler {
                 throw d.error("invalid log level \"\(name)\"")
             }
         }
-        return ErrorLogTarget(path: path, level: level)
+        return ErrorLogTarget(path: path, level: level, syslog: syslog)
     }
 
     /// The generic slots of the directive table (nginx's ngx_conf_set_*_slot).

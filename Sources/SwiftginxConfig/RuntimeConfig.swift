@@ -103,13 +103,16 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
     public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// An `error_log` target: an absolute path or "stderr", and the minimum level.
+/// An `error_log` target: an absolute path, "stderr" or a `syslog:` text (then
+/// `syslog` is set), and the minimum level.
 public struct ErrorLogTarget: Sendable, Equatable {
     public let path: String
     public let level: LogLevel
-    public init(path: String, level: LogLevel) {
+    public let syslog: SyslogTarget?
+    public init(path: String, level: LogLevel, syslog: SyslogTarget? = nil) {
         self.path = path
         self.level = level
+        self.syslog = syslog
     }
 }
 
@@ -346,10 +349,13 @@ public struct AccessLogTarget: Sendable {
     public let condition: ComplexValue?
     /// A path with variables (then `path` is its text), opened per line.
     public let pathValue: ComplexValue?
+    /// `syslog:...` (then `path` is its text): each line is sent as a datagram.
+    public let syslog: SyslogTarget?
     public init(
         path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil, gzipLevel: Int = 0,
-        condition: ComplexValue? = nil, pathValue: ComplexValue? = nil
+        condition: ComplexValue? = nil, pathValue: ComplexValue? = nil, syslog: SyslogTarget? = nil
     ) {
+        self.syslog = syslog
         self.path = path
         self.format = format
         self.bufferSize = bufferSize

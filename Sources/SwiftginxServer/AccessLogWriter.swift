@@ -144,6 +144,10 @@ extension Worker {
                     }
                 }
             }
+            if let syslog = t.syslog {
+                state.logFiles.syslog(syslog).send(out.readable, severity: syslog.severity)
+                continue
+            }
             out.append(UInt8(ascii: "\n"))
             if let pathValue = t.pathValue {
                 let path = Variables.evaluate(c, pathValue)

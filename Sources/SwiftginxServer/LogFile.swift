@@ -2,6 +2,7 @@
 // opens the path anew and dup2()s the new descriptor over the old number, so
 // writers never see a closed descriptor and need no lock.
 
+import SwiftginxConfig
 import SwiftginxPosix
 import Synchronization
 
@@ -33,6 +34,7 @@ public final class LogFile: Sendable {
 /// Every log file the server has open, by path, so a reload reuses descriptors.
 public final class LogFiles: Sendable {
     private let files = Mutex<[String: LogFile]>([:])
+    private let syslogs = Mutex<[SyslogTarget: SyslogSink]>([:])
 
     public init() {}
 
@@ -45,6 +47,16 @@ public final class LogFiles: Sendable {
             if let e = d[path] { return e }
             d[path] = f
             return f
+        }
+    }
+
+    /// The datagram sender for a `syslog:` target (one per distinct target).
+    func syslog(_ target: SyslogTarget) -> SyslogSink {
+        syslogs.withLock { d in
+            if let s = d[target] { return s }
+            let s = SyslogSink(target)
+            d[target] = s
+            return s
         }
     }
 

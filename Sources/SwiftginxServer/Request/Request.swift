@@ -190,7 +190,7 @@ final class Request {
             guard levelLogs.contains(where: { level.rawValue <= $0.level.rawValue }) else { return }
             ErrorLog.log(
                 level, message() + clientSuffix(), connection: connectionNumber, to: levelLogs,
-                files: worker.generation.accessLogFiles)
+                files: worker.generation.accessLogFiles, syslog: worker.state.logFiles.syslog)
             return
         }
         let log = worker.state.errorLog
