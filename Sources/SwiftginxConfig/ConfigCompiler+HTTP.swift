@@ -102,7 +102,10 @@ extension ConfigCompiler {
             let target = d.args[0]
             guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
             let name = String(target.dropFirst()).lowercased()
-            if Variable(name: name) != nil { throw d.error("the duplicate \"\(name)\" variable") }
+            // $limit_rate is the one built-in variable nginx lets `set` change.
+            if name != "limit_rate" && Variable(name: name) != nil {
+                throw d.error("the duplicate \"\(name)\" variable")
+            }
             customVariables.insert(name)
             level.rewrites.append(.set(name: name, value: try value(d.args[1], d)))
         case "break":
