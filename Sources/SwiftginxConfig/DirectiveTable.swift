@@ -237,6 +237,7 @@ public enum DirectiveTable {
             DirectiveSpec("limit_rate", locationIf, t1),
             DirectiveSpec("limit_rate_after", locationIf, t1),
             DirectiveSpec("proxy_limit_rate", .httpAll, t1),
+            DirectiveSpec("uwsgi_limit_rate", .httpAll, t1),
             DirectiveSpec("set_real_ip_from", .httpAll, t1, repeatable: true),
             DirectiveSpec("real_ip_header", .httpAll, t1),
             DirectiveSpec("real_ip_recursive", .httpAll, t1),

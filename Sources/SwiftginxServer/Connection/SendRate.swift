@@ -86,11 +86,13 @@ extension Request {
         clientRate.startSecond = startMilliseconds / 1000
     }
 
-    /// How many bytes may be read from the upstream now (`proxy_limit_rate`).
+    /// How many bytes may be read from the upstream now (`proxy_limit_rate`,
+    /// `uwsgi_limit_rate`).
     @inline(__always) func upstreamAllowance() -> Int {
         if !upstreamRate.resolved {
             upstreamRate.resolved = true
-            upstreamRate.rate = sizeValue(location?.settings.sendRate.proxyLimitRate)
+            let s = location?.settings.sendRate
+            upstreamRate.rate = sizeValue(proxy?.pass?.proto == .uwsgi ? s?.uwsgiLimitRate : s?.proxyLimitRate)
             upstreamRate.startSecond = worker.clock.milliseconds / 1000
         }
         if upstreamRate.rate == 0 { return Int.max }
