@@ -111,18 +111,14 @@ extension Worker {
     func writeAccessLog(_ c: Request, timedOutHead: Bool = false) {
         // Only the list is taken (the settings are read in place, not copied whole).
         let targets: [AccessLogTarget]
-        let settings: LocationSettings
         if let location = c.location {
             targets = location.settings.accessLogs
-            if targets.isEmpty { return }
-            settings = location.settings
         } else if let server = c.server {
             targets = server.defaultSettings.accessLogs
-            if targets.isEmpty { return }
-            settings = server.defaultSettings
         } else {
             return
         }
+        if targets.isEmpty { return }
         for t in targets {
             if let condition = t.condition {
                 let v = Variables.evaluate(c, condition)
@@ -151,8 +147,10 @@ extension Worker {
             out.append(UInt8(ascii: "\n"))
             if let pathValue = t.pathValue {
                 let path = Variables.evaluate(c, pathValue)
-                accessLog.cache.write(path, accessLog.line.readable, settings: settings.logs.openLogFileCache, now: now)
-                {
+                let cache =
+                    c.location.map { $0.settings.logs.openLogFileCache }
+                    ?? c.server.map { $0.defaultSettings.logs.openLogFileCache } ?? nil
+                accessLog.cache.write(path, accessLog.line.readable, settings: cache, now: now) {
                     c.logError($0, level: .crit)
                 }
                 continue

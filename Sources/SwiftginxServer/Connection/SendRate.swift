@@ -78,11 +78,15 @@ extension Request {
 
     private func resolveClientRate() {
         clientRate.resolved = true
-        guard !isSubrequest else { return }
-        let s = location?.settings.sendRate
-        clientRate.rate = limitRateOverride ?? sizeValue(s?.limitRate)
+        guard !isSubrequest, let location else { return }
+        if let limitRateOverride {
+            clientRate.rate = limitRateOverride
+        } else {
+            guard let v = location.settings.sendRate.limitRate else { return }
+            clientRate.rate = sizeValue(v)
+        }
         if clientRate.rate == 0 { return }
-        clientRate.after = Int64(sizeValue(s?.limitRateAfter))
+        clientRate.after = Int64(sizeValue(location.settings.sendRate.limitRateAfter))
         clientRate.startSecond = startMilliseconds / 1000
     }
 

@@ -185,7 +185,9 @@ final class Request {
     }
 
     func logError(_ message: @autoclosure () -> String, level: LogLevel = .error) {
-        if let levelLogs = (location?.settings ?? server?.defaultSettings)?.logs.errorLogs, !levelLogs.isEmpty {
+        let levelLogs =
+            location.map { $0.settings.logs.errorLogs } ?? server.map { $0.defaultSettings.logs.errorLogs } ?? []
+        if !levelLogs.isEmpty {
             // error_log of the location, server or http level (ConfigCompiler+Logs.swift).
             guard levelLogs.contains(where: { level.rawValue <= $0.level.rawValue }) else { return }
             ErrorLog.log(
