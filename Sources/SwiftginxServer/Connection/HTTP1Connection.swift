@@ -194,6 +194,14 @@ final class HTTP1Connection {
 
     func onEvent(_ events: EpollEvents) {
         if !events.isDisjoint(with: readableEvents) { readReady = true }
+        if state == .sending && request.clientRate.wakeAt != 0 && events.contains(.readHangup) {
+            // A limit_rate pause: a client gone is noticed now, not at the next write
+            // (nginx's test_reading while the write is delayed).
+            logInfo("client prematurely closed connection while sending response to client")
+            request.aborted = true
+            finishResponse()
+            return
+        }
         drive()
     }
 
