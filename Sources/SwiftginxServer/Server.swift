@@ -173,6 +173,10 @@ public final class Server {
             state.errorLog.log(.emerg, error.description)
             return
         }
+        if let e = LimitReqZone.reloadConflict(config, previous: state.generation.limitReqZones) {
+            state.errorLog.log(.emerg, e)
+            return
+        }
         do {
             let (errorTargets, errorSyslogs) = try openErrorLogs(config)
             let tls = try Server.buildTLS(config, previous: state.generation.tls)

@@ -77,7 +77,8 @@ enum LimitReqHandler {
                     "limiting requests\(s.dryRun ? ", dry run" : ""), excess: \(format(excess)) by zone \"\(limit.rule.zone)\"",
                     level: s.logLevel)
             } else {
-                r.logError("could not allocate node in limit_req zone \"\(limit.rule.zone)\"", level: .alert)
+                // nginx writes this one to the main error log, without the request's context.
+                r.worker.state.errorLog.log(.alert, "could not allocate node in limit_req zone \"\(limit.rule.zone)\"")
             }
             for h in held { h.zone.unlock(h.node) }
             if s.dryRun {

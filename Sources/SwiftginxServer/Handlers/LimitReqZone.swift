@@ -61,6 +61,18 @@ final class LimitReqZone: Sendable {
         return out
     }
 
+    /// nginx refuses a reload that keeps a zone's name and size but changes its key.
+    static func reloadConflict(_ config: RuntimeConfig, previous: [String: LimitReqZone]) -> String? {
+        for (name, c) in config.limitReqZones.sorted(by: { $0.key < $1.key }) {
+            guard let old = previous[name], old.config.size == c.size, old.config.key.source != c.key.source else {
+                continue
+            }
+            return
+                "limit_req \"\(name)\" uses the \"\(c.key.source)\" key while previously it used the \"\(old.config.key.source)\" key"
+        }
+        return nil
+    }
+
     final class Store: Sendable {
         let state: Mutex<ZoneState>
         init(size: Int) { state = Mutex(ZoneState(size: size)) }
