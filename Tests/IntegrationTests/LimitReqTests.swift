@@ -81,8 +81,8 @@ import Testing
         defer { s.stop() }
         #expect(try get(s.port, "/dry/f.txt").status == 200)
         #expect(try get(s.port, "/dry/f.txt").status == 200)
-        #expect(
-            s.waitForFile("logs/error.log", containing: "limiting requests, dry run, excess: 1.000 by zone \"dry\""))
+        #expect(s.waitForFile("logs/error.log", containing: "limiting requests, dry run, excess: "))
+        #expect(s.waitForFile("logs/error.log", containing: " by zone \"dry\""))
         #expect(s.waitForFile("logs/access.log", containing: "/dry/f.txt 200 REJECTED_DRY_RUN"))
     }
 
