@@ -321,6 +321,8 @@ final class ConfigCompiler {
     /// `error_log file [level...]`.
     func errorLog(_ d: ConfigDirective) throws(ConfigError) -> ErrorLogTarget {
         var syslog: SyslogTarget? = nil
+        // nginx keeps a `memory:` log only in builds with --with-debug, which -V does not claim.
+        if d.args[0].hasPrefix("memory:") { throw d.error("nginx was built without debug support") }
         if d.args[0].hasPrefix("syslog:") {
             switch SyslogTarget.parse(String(d.args[0].dropFirst(7))) {
             case .success(let t): syslog = t

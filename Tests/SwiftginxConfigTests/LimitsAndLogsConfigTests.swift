@@ -131,6 +131,9 @@ import Testing
             SyslogTarget.parse("server=1.2.3.4,tag=a-b").failureMessage
                 == "syslog \"tag\" only allows alphanumeric characters and underscore")
         #expect(SyslogTarget.parse("server=unix:/dev/log").failureMessage == nil)
+        #expect(
+            try loadError(http("error_log memory:1m; server { listen 8080; }"))?.hasPrefix(
+                "nginx was built without debug support") == true)
     }
 }
 
