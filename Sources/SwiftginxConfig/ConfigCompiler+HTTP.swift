@@ -102,7 +102,10 @@ extension ConfigCompiler {
             let target = d.args[0]
             guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
             let name = String(target.dropFirst()).lowercased()
-            if Variable(name: name) != nil { throw d.error("the duplicate \"\(name)\" variable") }
+            // $limit_rate is the one built-in variable nginx lets `set` change.
+            if name != "limit_rate" && Variable(name: name) != nil {
+                throw d.error("the duplicate \"\(name)\" variable")
+            }
             customVariables.insert(name)
             level.rewrites.append(.set(name: name, value: try value(d.args[1], d)))
         case "break":
@@ -200,11 +203,8 @@ extension ConfigCompiler {
         case "charset_types":
             let types: Set<String> = d.args == ["*"] ? ["*"] : Set(d.args)
             level.setters.append { $0.charsetTypes = types }
-        case "access_log": try accessLog(d, level: level)
-        case "log_format": try logFormat(d)
         case "map": try mapBlock(d)
         case "split_clients": try splitClients(d)
-        case "error_log": _ = try errorLog(d)
         case "upstream": try upstreamBlock(d)
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)
@@ -213,6 +213,9 @@ extension ConfigCompiler {
             if try connectionDirective(d, level: level) { break }
             if try accessDirective(d, level: level) { break }
             if try requestDirective(d, level: level) { break }
+            if try limitReqDirective(d, level: level) { break }
+            if try logDirective(d, level: level) { break }
+            if try sendRateDirective(d, level: level) { break }
             if try proxyDirective(d, level: level, location: location) { break }
             if try trailerDirective(d, level: level) { break }
             if try sslDirective(d, level: level) { break }
@@ -525,60 +528,6 @@ extension ConfigCompiler {
     }
 
     // MARK: - logs and caches
-
-    private func accessLog(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
-        let path = d.args[0]
-        if path == "off" {
-            if d.args.count > 1 { throw d.error("invalid parameter \"\(d.args[1])\"") }
-            level.accessLogOff = true
-            return
-        }
-        if path.hasPrefix("syslog:") { throw d.error("syslog logging is not supported yet") }
-        if path.contains("$") { throw d.error("variables in \"access_log\" paths are not supported yet") }
-        let formatName = d.args.count >= 2 ? d.args[1] : "combined"
-        guard let format = logFormats[formatName] else { throw d.error("unknown log format \"\(formatName)\"") }
-        var buffer = 0
-        var flush: Int? = nil
-        for p in d.args.dropFirst(2) {
-            if p.hasPrefix("buffer=") {
-                guard let size = ConfigValues.size(String(p.dropFirst(7))), size > 0 else {
-                    throw d.error("invalid buffer size \"\(p.dropFirst(7))\"")
-                }
-                buffer = size
-            } else if p.hasPrefix("flush=") {
-                guard let t = ConfigValues.time(String(p.dropFirst(6)), isSeconds: false), t > 0 else {
-                    throw d.error("invalid flush time \"\(p.dropFirst(6))\"")
-                }
-                flush = t
-            } else if p == "gzip" || p.hasPrefix("gzip=") {
-                continue  // accepted; lines are written uncompressed
-            } else if p.hasPrefix("if=") {
-                throw d.error("the \"if=\" parameter of \"access_log\" is not supported yet")
-            } else {
-                throw d.error("invalid parameter \"\(p)\"")
-            }
-        }
-        if flush != nil && buffer == 0 { buffer = 64 * 1024 }
-        let target = AccessLogTarget(path: fullPath(path), format: format, bufferSize: buffer, flushInterval: flush)
-        level.accessLogs = (level.accessLogs ?? []) + [target]
-    }
-
-    private func logFormat(_ d: ConfigDirective) throws(ConfigError) {
-        let name = d.args[0]
-        if logFormats[name] != nil { throw d.error("duplicate \"log_format\" name \"\(name)\"") }
-        var parts = d.args.dropFirst()
-        var escape = LogEscape.default
-        if let first = parts.first, first.hasPrefix("escape=") {
-            switch first.dropFirst(7) {
-            case "default": escape = .default
-            case "json": escape = .json
-            case "none": escape = .none
-            default: throw d.error("unknown log format escaping \"\(first.dropFirst(7))\"")
-            }
-            parts = parts.dropFirst()
-        }
-        logFormats[name] = LogFormat(name: name, value: try value(parts.joined(), d), escape: escape)
-    }
 
     private func openFileCache(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
         var max: Int? = nil

@@ -193,7 +193,10 @@ extension ConfigCompiler {
     }
 
     private func noteAccessLogs(_ settings: LocationSettings) {
-        for log in settings.accessLogs where !accessLogPaths.contains(log.path) { accessLogPaths.append(log.path) }
+        for log in settings.accessLogs
+        where log.pathValue == nil && log.syslog == nil && !accessLogPaths.contains(log.path) {
+            accessLogPaths.append(log.path)
+        }
     }
 
     /// nginx's `conflicting server name "x" on addr, ignored` for names (exact or

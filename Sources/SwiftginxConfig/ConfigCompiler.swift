@@ -24,6 +24,8 @@ final class ConfigLevel {
     var accessRules: [AccessRule]? = nil
     var realIPFrom: [AccessRule]? = nil
     var limitConns: [LimitConnRule]? = nil
+    var limitReqs: [LimitReqRule]? = nil
+    var errorLogs: [ErrorLogTarget]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -75,6 +77,8 @@ final class ConfigLevel {
         if let accessRules { s.accessRules = accessRules }
         if let realIPFrom { s.realIPFrom = realIPFrom }
         if let limitConns { s.limitConns = limitConns }
+        if let limitReqs { s.limitReq.rules = limitReqs }
+        if let errorLogs { s.logs.errorLogs = errorLogs }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []
@@ -159,6 +163,9 @@ final class ConfigCompiler {
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
+    var limitReqZones: [String: LimitReqZoneConfig] = [:]
+    /// `limit_req` lines and their zones, checked once the whole file is read.
+    var limitReqUses: [(ConfigDirective, String)] = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -220,6 +227,9 @@ final class ConfigCompiler {
             // nginx's wording: the zone was only referenced, so it has no size.
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
         }
+        for (_, zone) in limitReqUses where limitReqZones[zone] == nil {
+            throw ConfigError("zero size shared memory zone \"\(zone)\"")
+        }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
         if environment.isSuperuser && main.user == nil {
             // nginx's built-in default account: nobody, in the group nobody (nogroup
@@ -235,7 +245,7 @@ final class ConfigCompiler {
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
             maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks),
-            limitConnZones: limitConnZones, upstreams: allUpstreams,
+            limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }
@@ -385,7 +395,16 @@ final class ConfigCompiler {
 
     /// `error_log file [level...]`.
     func errorLog(_ d: ConfigDirective) throws(ConfigError) -> ErrorLogTarget {
-        let path = d.args[0] == "stderr" ? "stderr" : fullPath(d.args[0])
+        var syslog: SyslogTarget? = nil
+        // nginx keeps a `memory:` log only in builds with --with-debug, which -V does not claim.
+        if d.args[0].hasPrefix("memory:") { throw d.error("nginx was built without debug support") }
+        if d.args[0].hasPrefix("syslog:") {
+            switch SyslogTarget.parse(String(d.args[0].dropFirst(7))) {
+            case .success(let t): syslog = t
+            case .failure(let e): throw d.error(e.message)
+            }
+        }
+        let path = d.args[0] == "stderr" || syslog != nil ? d.args[0] : fullPath(d.args[0])
         let debugFlags: Set<String> = [
             "debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream",
         ]
@@ -404,7 +423,7 @@ final class ConfigCompiler {
                 throw d.error("invalid log level \"\(name)\"")
             }
         }
-        return ErrorLogTarget(path: path, level: level)
+        return ErrorLogTarget(path: path, level: level, syslog: syslog)
     }
 
     /// The generic slots of the directive table (nginx's ngx_conf_set_*_slot).

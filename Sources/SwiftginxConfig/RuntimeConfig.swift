@@ -20,6 +20,8 @@ public final class RuntimeConfig: Sendable {
     public let charsetMaps: CharsetMaps
     /// `limit_conn_zone` zones by name.
     public let limitConnZones: [String: LimitConnZoneConfig]
+    /// `limit_req_zone` zones by name.
+    public let limitReqZones: [String: LimitReqZoneConfig]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -47,7 +49,7 @@ public final class RuntimeConfig: Sendable {
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
         splits: [String: SplitClients] = [:], charsetMaps: CharsetMaps = .none,
-        limitConnZones: [String: LimitConnZoneConfig] = [:],
+        limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
@@ -67,6 +69,7 @@ public final class RuntimeConfig: Sendable {
         self.splits = splits
         self.charsetMaps = charsetMaps
         self.limitConnZones = limitConnZones
+        self.limitReqZones = limitReqZones
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings
@@ -112,13 +115,16 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
     public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// An `error_log` target: an absolute path or "stderr", and the minimum level.
+/// An `error_log` target: an absolute path, "stderr" or a `syslog:` text (then
+/// `syslog` is set), and the minimum level.
 public struct ErrorLogTarget: Sendable, Equatable {
     public let path: String
     public let level: LogLevel
-    public init(path: String, level: LogLevel) {
+    public let syslog: SyslogTarget?
+    public init(path: String, level: LogLevel, syslog: SyslogTarget? = nil) {
         self.path = path
         self.level = level
+        self.syslog = syslog
     }
 }
 
@@ -376,16 +382,30 @@ public struct AccessLogTarget: Sendable {
     /// Absolute path.
     public let path: String
     public let format: LogFormat
-    /// `buffer=size` (0 = write each line; swiftginx always buffers per worker and flushes
-    /// at least once a second, see README).
+    /// `buffer=size` (0 = each line written when the request ends, as nginx).
     public let bufferSize: Int
     /// `flush=time` in milliseconds (nil when not given).
     public let flushInterval: Int?
-    public init(path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil) {
+    /// `gzip[=level]` (0: none): each flushed buffer is written as a gzip member.
+    public let gzipLevel: Int
+    /// `if=condition`: no line when it is empty or "0".
+    public let condition: ComplexValue?
+    /// A path with variables (then `path` is its text), opened per line.
+    public let pathValue: ComplexValue?
+    /// `syslog:...` (then `path` is its text): each line is sent as a datagram.
+    public let syslog: SyslogTarget?
+    public init(
+        path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil, gzipLevel: Int = 0,
+        condition: ComplexValue? = nil, pathValue: ComplexValue? = nil, syslog: SyslogTarget? = nil
+    ) {
+        self.syslog = syslog
         self.path = path
         self.format = format
         self.bufferSize = bufferSize
         self.flushInterval = flushInterval
+        self.gzipLevel = gzipLevel
+        self.condition = condition
+        self.pathValue = pathValue
     }
 }
 
@@ -538,6 +558,12 @@ public struct LocationSettings: Sendable {
     public var limitConnStatus = 503
     public var limitConnLogLevel: LogLevel = .error
     public var limitConnDryRun = false
+    /// The limit_req module (LimitReq.swift).
+    public var limitReq = LimitReqSettings()
+    /// `limit_rate`, `limit_rate_after`, `proxy_limit_rate` (SendRate.swift).
+    public var sendRate = SendRateSettings()
+    /// `error_log` below main, `open_log_file_cache` (ConfigCompiler+Logs.swift).
+    public var logs = LogSettings()
     /// The realip module: `set_real_ip_from` (trusted addresses), `real_ip_header`,
     /// `real_ip_recursive`.
     public var realIPFrom: [AccessRule] = []

@@ -19,7 +19,7 @@ public enum Variable: Sendable, Hashable {
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate, upstreamBytesReceived, upstreamBytesSent
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
-    case realipRemoteAddr, realipRemotePort, limitConnStatus
+    case realipRemoteAddr, realipRemotePort, limitConnStatus, limitReqStatus
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
     /// `$proxy_protocol_addr`, `_port`, `_server_addr`, `_server_port`.
@@ -118,7 +118,7 @@ extension Variable {
         "connections_active": .connectionsActive, "connections_reading": .connectionsReading,
         "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
         "realip_remote_addr": .realipRemoteAddr, "realip_remote_port": .realipRemotePort,
-        "limit_conn_status": .limitConnStatus,
+        "limit_conn_status": .limitConnStatus, "limit_req_status": .limitReqStatus,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.

@@ -77,7 +77,8 @@ public final class Server {
         }
         SignalReceiver.ignoreBrokenPipe()
         ProcessControl.restrictEnvironment(to: config.main.environment)
-        let errorLog = ErrorLog(targets: try openErrorLogs(config))
+        let (errorFiles, errorSyslogs) = try openErrorLogs(config)
+        let errorLog = ErrorLog(targets: errorFiles, syslogs: errorSyslogs)
         workerCount = max(1, config.main.workerProcesses)
         if let n = config.main.workerRlimitNofile {
             do { try ProcessControl.setOpenFileLimit(n) } catch {
@@ -202,8 +203,12 @@ public final class Server {
             state.errorLog.log(.emerg, error.description)
             return
         }
+        if let e = LimitReqZone.reloadConflict(config, previous: state.generation.limitReqZones) {
+            state.errorLog.log(.emerg, e)
+            return
+        }
         do {
-            let errorTargets = try openErrorLogs(config)
+            let (errorTargets, errorSyslogs) = try openErrorLogs(config)
             let tls = try Server.buildTLS(config, previous: state.generation.tls)
             let listeners = try bindListeners(config)
             for a in listenAlerts { state.errorLog.log(.alert, a) }
@@ -213,7 +218,7 @@ public final class Server {
                     .warn, "changing worker_processes from \(workerCount) needs a restart; keeping \(workerCount)")
             }
             for w in config.warnings { state.errorLog.log(.warn, w) }
-            state.errorLog.replaceTargets(errorTargets)
+            state.errorLog.replaceTargets(errorTargets, syslogs: errorSyslogs)
             for w in tls.warnings { state.errorLog.log(.warn, w) }
             generationNumber += 1
             let generation = Generation(
@@ -240,12 +245,22 @@ public final class Server {
 
     // MARK: resources
 
-    private func openErrorLogs(_ config: RuntimeConfig) throws(StartupError) -> [(LogFile, LogLevel)] {
-        var targets = config.main.errorLogs.map { ($0.path, $0.level) }
-        if targets.isEmpty { targets = [(options.prefix + "logs/error.log", .error)] }
-        var out: [(LogFile, LogLevel)] = []
-        for (path, level) in targets { out.append((try openLog(path), level)) }
-        return out
+    /// The main context's error logs: files, and `syslog:` destinations.
+    private func openErrorLogs(_ config: RuntimeConfig) throws(StartupError) -> (
+        [(LogFile, LogLevel)], [(SyslogSink, LogLevel)]
+    ) {
+        var targets = config.main.errorLogs
+        if targets.isEmpty { targets = [ErrorLogTarget(path: options.prefix + "logs/error.log", level: .error)] }
+        var files: [(LogFile, LogLevel)] = []
+        var syslogs: [(SyslogSink, LogLevel)] = []
+        for t in targets {
+            if let s = t.syslog {
+                syslogs.append((logFiles.syslog(s), t.level))
+            } else {
+                files.append((try openLog(t.path), t.level))
+            }
+        }
+        return (files, syslogs)
     }
 
     private func openAccessLogs(_ config: RuntimeConfig) throws(StartupError) -> [String: LogFile] {

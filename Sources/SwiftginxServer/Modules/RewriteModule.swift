@@ -54,6 +54,11 @@ enum RewriteModule {
                 }
                 if let outcome = runSteps(r, inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
+                if name.utf8.count == 10 && name == "limit_rate" {
+                    // The response's rate, whatever location sends it (Connection/SendRate.swift).
+                    r.limitRateOverride = SendRateSettings.size(Variables.evaluate(r, value)) ?? 0
+                    continue
+                }
                 r.customVariables[name] = Variables.evaluate(r, value)
                 r.trace?.note("set $\(name) = \"\(String(decoding: r.customVariables[name] ?? [], as: UTF8.self))\"")
             case .breakProcessing:

@@ -44,13 +44,18 @@ final class Supervisor {
     func run() throws(StartupError) -> Int32 {
         SignalReceiver.ignoreBrokenPipe()
         var targets: [(LogFile, LogLevel)] = []
+        var syslogs: [(SyslogSink, LogLevel)] = []
         for e in config.main.errorLogs {
+            if let s = e.syslog {
+                syslogs.append((logFiles.syslog(s), e.level))
+                continue
+            }
             do { targets.append((try logFiles.file(e.path), e.level)) } catch {
                 throw StartupError(
                     description: "open() \"\(e.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
             }
         }
-        errorLog = ErrorLog(targets: targets)
+        errorLog = ErrorLog(targets: targets, syslogs: syslogs)
         if let n = config.main.workerRlimitNofile {
             do { try ProcessControl.setOpenFileLimit(n) } catch {
                 errorLog.log(.alert, "\(error.call)() failed (\(error.errno): \(SystemError.message(error.errno)))")

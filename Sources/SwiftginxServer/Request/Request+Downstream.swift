@@ -58,7 +58,7 @@ extension Request {
 
     /// Arms the connection's timer for the active content handler.
     @inline(__always) func schedule(after ms: Int) {
-        worker.schedule(connection, after: ms)
+        worker.schedule(connection, after: timeout(ms))
     }
 
     /// Reads request body bytes from the client.

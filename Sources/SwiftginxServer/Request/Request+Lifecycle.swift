@@ -20,13 +20,15 @@ extension Request {
             guard let sub = subrequest else { return true }
             if !sub.request.resume() { return false }
             return subrequestEnded()
-        case .delayedStatus:
+        case .delayedStatus, .limitReqDelay:
             return false
         }
     }
 
     /// The connection's timer fired while the content handler was active.
     func onTimeout() {
+        // A limit_rate / proxy_limit_rate pause ended: the content handler goes on.
+        if rateWakeDue() { return }
         switch activeContent {
         case .none: break
         case .proxy: proxy?.onTimeout()
@@ -34,6 +36,7 @@ extension Request {
         case .delayedStatus(let status):
             activeContent = .none
             ErrorPages.respond(self, status)
+        case .limitReqDelay: limitReqDelayEnded()
         }
     }
 

@@ -157,6 +157,8 @@ extension Request {
         case .realIPLocation:
             guard let location else { return .next }
             return RealIPHandler.run(self, location.settings)
+        case .limitReq:
+            return LimitReqHandler.run(self)
         case .limitConn:
             return LimitConnHandler.run(self)
         case .access:

@@ -54,6 +54,7 @@ enum Variables {
             let port = r.peer.port
             if port > 0 { out.append(decimal: Int64(port)) }
         case .limitConnStatus: out.append(r.limitConnStatus.text)
+        case .limitReqStatus: out.append(r.limitReqStatus.text)
         case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
         case .realipRemotePort: if r.connection.peer.port > 0 { out.append(decimal: Int64(r.connection.peer.port)) }
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
@@ -115,14 +116,13 @@ enum Variables {
             if let l = r.location { out.append(StaticFileHandler(request: r).documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
         case .nginxVersion: out.append(string: ServerVersion.nginxCompatible)
-        case .pipe: out.append(UInt8(ascii: "."))
+        case .pipe: out.append(r.connection.pipelined ? UInt8(ascii: "p") : UInt8(ascii: "."))
         case .httpHeader(let name):
             if hasHead {
                 appendHeaderValues(r, named: name, buf: buf, to: out)
             }
         case .sentHeader(let name): appendSentHeader(r, name, to: out)
-        // No `limit_rate` is built: the rate is never limited, which nginx reports as 0.
-        case .limitRate: out.append("0")
+        case .limitRate: out.append(decimal: Int64(r.currentLimitRate))
         case .connectionsActive: out.append(decimal: Int64(r.worker.state.connectionCounts.active))
         case .connectionsReading: out.append(decimal: Int64(r.worker.state.connectionCounts.reading))
         case .connectionsWriting: out.append(decimal: Int64(r.worker.state.connectionCounts.writing))
