@@ -204,9 +204,11 @@ enum RewriteModule {
         case .file(let v, let kind, let negated):
             var path = Variables.evaluate(r, v)
             path.append(0)
-            let info = path.withUnsafeBufferPointer {
+            var info = path.withUnsafeBufferPointer {
                 try? FileSystem.info(path: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
+            // A path `disable_symlinks` refuses does not exist for the test (as nginx).
+            if info != nil, let s = r.location?.settings, r.symlinkViolation(path, s) != nil { info = nil }
             let result: Bool
             switch kind {
             case .file: result = info?.isRegular == true
