@@ -92,7 +92,11 @@ extension ConfigCompiler {
             let text = d.args[0]
             let dir = confPrefix ?? ConfigFiles.directory(of: d.file)
             let file = try value(text.hasPrefix("$") ? text : ConfigFiles.resolve(text, against: dir), d)
-            level.setters.append { $0.authBasicUserFile = file }
+            let base = Array((dir.hasSuffix("/") ? dir : dir + "/").utf8)
+            level.setters.append {
+                $0.authBasicUserFile = file
+                $0.authBasicUserFileBase = base
+            }
         // nginx ignores the argument of the pre-1.7.5 form (`stub_status on;`).
         case "stub_status": level.stubStatus = true
         case "auth_request":

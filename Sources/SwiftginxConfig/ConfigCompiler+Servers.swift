@@ -112,18 +112,7 @@ extension ConfigCompiler {
         for s in servers {
             let settings = s.level.apply(to: httpSettings)
             var serverSettings = s.level.applyServer(to: httpServer)
-            let hasSSLListen = s.listens.contains { a in
-                listenRegistry.byAddress[a].map { listenRegistry.entries[$0].options.ssl } ?? false
-            }
-            if hasSSLListen && !serverSettings.ssl.rejectHandshake {
-                if serverSettings.ssl.certificates.isEmpty {
-                    throw s.directive.error("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
-                }
-                if serverSettings.ssl.certificateKeys.count < serverSettings.ssl.certificates.count {
-                    let cert = serverSettings.ssl.certificates[serverSettings.ssl.certificateKeys.count]
-                    throw ConfigError("no \"ssl_certificate_key\" is defined for certificate \"\(cert)\"")
-                }
-            }
+            try checkCertificateKeys(serverSettings.ssl)
             serverSettings.keepaliveTimeout = settings.keepaliveTimeout
             let entries = s.locations.map { entry($0, parent: settings) }
             let index: LocationIndex<Location>
@@ -155,6 +144,7 @@ extension ConfigCompiler {
             let servers = e.servers.map { built[ObjectIdentifier($0)]! }
             warnConflictingNames(servers, address: e.address)
             let defaultServer = e.defaultServer.map { built[ObjectIdentifier($0)]! } ?? servers[0]
+            if e.options.ssl { try checkSSLCertificates(e.servers, default: e.defaultServer ?? e.servers[0], built) }
             let isWildcard = e.address.host == "0.0.0.0" || e.address.host == "::"
             let wildcardHost = e.address.isIPv6 ? "::" : "0.0.0.0"
             let hasWildcard = listenRegistry.byAddress[ListenAddress(host: wildcardHost, port: e.address.port)] != nil
@@ -178,7 +168,9 @@ extension ConfigCompiler {
         if let (methods, level) = b.level.limitExcept {
             // The block's settings over the location's (nginx merges the limit_except
             // configuration with its location's).
-            let own = level.apply(to: settings)
+            var own = level.apply(to: settings)
+            // The location's proxy_pass applies unless the block has its own.
+            if level.pass == nil { own.pass = settings.pass }
             noteAccessLogs(own)
             limited = LimitExcept(
                 methods: methods,
@@ -201,7 +193,10 @@ extension ConfigCompiler {
     }
 
     private func noteAccessLogs(_ settings: LocationSettings) {
-        for log in settings.accessLogs where !accessLogPaths.contains(log.path) { accessLogPaths.append(log.path) }
+        for log in settings.accessLogs
+        where log.pathValue == nil && log.syslog == nil && !accessLogPaths.contains(log.path) {
+            accessLogPaths.append(log.path)
+        }
     }
 
     /// nginx's `conflicting server name "x" on addr, ignored` for names (exact or

@@ -163,6 +163,23 @@ public enum FileSystem {
 
     /// Creates a directory if it does not exist.
     public static func makeDirectory(_ path: String) { _ = mkdir(path, 0o755) }
+
+    /// Creates a new file for reading and writing (mode 0600, never an existing one: nil
+    /// when `path` exists). When its directory is missing, `directories` (outermost first)
+    /// are created (0700) and the file is tried again, as nginx does for temporary files.
+    public static func createNew(_ path: String, directories: [String] = []) throws(SystemError) -> Int32? {
+        let flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC
+        var fd = Glibc.open(path, flags, 0o600)
+        if fd < 0 && errno == ENOENT && !directories.isEmpty {
+            for dir in directories { _ = mkdir(dir, 0o700) }
+            fd = Glibc.open(path, flags, 0o600)
+        }
+        if fd < 0 {
+            if errno == EEXIST { return nil }
+            throw SystemError("open", errno: errno)
+        }
+        return fd
+    }
 }
 
 extension FileInfo {

@@ -135,11 +135,6 @@ public enum Socket {
         return r
     }
 
-    /// Another descriptor for the same socket (close-on-exec).
-    public static func duplicate(_ fd: Int32) throws(SystemError) -> Int32 {
-        try syscall("fcntl", fcntl(fd, F_DUPFD_CLOEXEC, 0))
-    }
-
     public static func shutdownWrite(_ fd: Int32) { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
     public static func close(_ fd: Int32) { _ = Glibc.close(fd) }

@@ -109,7 +109,7 @@ public final class Worker: @unchecked Sendable {
     func run() {
         lastFlush = Clock.monotonicMilliseconds()
         while true {
-            turn(maxWait: 1000)
+            turn(maxWait: accessLog.maxWait(now: now, limit: 1000))
             if stopping {
                 if state.stopMode == .fast || activeConnections == 0 { break }
             }
@@ -117,6 +117,7 @@ public final class Worker: @unchecked Sendable {
         for case let c? in connections { c.close() }
         for case let u? in upstreams { closeUpstream(u) }
         accessLog.flushAll()
+        accessLog.cache.closeAll()
     }
 
     /// One turn of the loop: wait for events (at most `maxWait` ms, less when a timer
@@ -156,6 +157,7 @@ public final class Worker: @unchecked Sendable {
         }
         if !retirements.isEmpty { retireConnections() }
         expireTimers()
+        accessLog.flushDue(now: now)
         if now - lastFlush >= 1000 {
             accessLog.flushAll()
             files.expire(now: now)
@@ -366,10 +368,10 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// nginx's built-in page for a status, built once per worker.
-    func errorPage(_ status: Int, serverTokens: Bool) -> [UInt8]? {
-        let key = serverTokens ? status : -status
+    func errorPage(_ status: Int, serverTokens: ServerTokens) -> [UInt8]? {
+        let key = status * 4 + Int(serverTokens.rawValue)
         if let cached = errorPages[key] { return cached }
-        let body = HTTPStatus.errorPageBody(status, serverTokens: serverTokens, version: ServerVersion.number)
+        let body = HTTPStatus.errorPageBody(status, signature: ServerVersion.signature(serverTokens))
         errorPages[key] = body
         return body
     }

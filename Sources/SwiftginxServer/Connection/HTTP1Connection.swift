@@ -92,6 +92,8 @@ final class HTTP1Connection {
     /// The worker's stub_status counters, and whether this connection is in `reading`.
     let stats: ConnectionStats
     var countedReading = false
+    /// `$pipe`: the current request's head was already read with the previous one.
+    var pipelined = false
     /// `$remote_addr`, formatted on first use for this connection.
     var remoteAddressCache: [UInt8]? = nil
     var remoteAddressText: [UInt8] {
@@ -162,6 +164,7 @@ final class HTTP1Connection {
         request.shuttingDown = false
         readReady = true
         plainHTTPOnTLSPort = false
+        pipelined = false
     }
 
     deinit {
@@ -175,6 +178,7 @@ final class HTTP1Connection {
         o.maxHeaderBytes = s.largeClientHeaderBuffers.size * s.largeClientHeaderBuffers.count
         o.ignoreInvalidHeaders = s.ignoreInvalidHeaders
         o.underscoresInHeaders = s.underscoresInHeaders
+        o.maxHeaders = s.maxHeaders
         parserOptions = o
         parser = RequestParser(options: o)
     }
@@ -203,6 +207,14 @@ final class HTTP1Connection {
     func onEvent(_ events: EpollEvents) {
         if clientClosedWhileSending(events) { return }
         if !events.isDisjoint(with: readableEvents) { readReady = true }
+        if state == .sending && request.clientRate.wakeAt != 0 && events.contains(.readHangup) {
+            // A limit_rate pause: a client gone is noticed now, not at the next write
+            // (nginx's test_reading while the write is delayed).
+            logInfo("client prematurely closed connection while sending response to client")
+            request.aborted = true
+            finishResponse()
+            return
+        }
         drive()
     }
 
@@ -360,7 +372,7 @@ final class HTTP1Connection {
         case .done:
             return true
         case .blocked:
-            worker.schedule(self, after: request.sendTimeout)
+            worker.schedule(self, after: request.timeout(request.sendTimeout))
             return false
         case .failed(let error):
             logInfo("\(error) while sending response to client")
@@ -421,7 +433,8 @@ final class HTTP1Connection {
             try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             nodelaySet = true
         }
-        if input.readableCount > 0 {
+        pipelined = input.readableCount > 0
+        if pipelined {
             state = .readingHead
             worker.schedule(self, after: headerTimeout)
         } else {
@@ -483,6 +496,10 @@ final class HTTP1Connection {
             if input.readableCount > 0 { worker.writeAccessLog(request, timedOutHead: true) }
             close()
         case .sending:
+            if request.rateWakeDue() {
+                drive()
+                return
+            }
             logInfo("client timed out (110: Connection timed out) while sending response to client")
             request.aborted = true
             finishResponse()

@@ -48,18 +48,10 @@ public final class DirectAccess: PrivilegedAccess {
 
     public func listen(_ address: ListenAddress, options: ListenOptions, count: Int) throws(SystemError) -> [Int32] {
         if let path = address.unixPath {
-            // One unix socket that every worker accepts from (each holds its own descriptor).
-            guard let addr = SocketAddress(unixPath: path) else { throw SystemError("bind", errno: 36) }
+            // One unix socket that every worker accepts from (mode 0666, as nginx).
+            guard let addr = SocketAddress(unixPath: path) else { throw SystemError("bind", errno: 22) }
             let fd = try Socket.listen(address: addr, backlog: options.backlog, reusePort: false, ipv6Only: false)
-            var fds = [fd]
-            do throws(SystemError) {
-                while fds.count < count { fds.append(try Socket.duplicate(fd)) }
-            } catch {
-                for fd in fds { Socket.close(fd) }
-                FileSystem.unlink(path)
-                throw error
-            }
-            return fds
+            return Array(repeating: fd, count: count)
         }
         guard let addr = SocketAddress(host: address.host, port: address.port) else {
             throw SystemError("bind", errno: 22)
@@ -83,6 +75,6 @@ public final class DirectAccess: PrivilegedAccess {
         return fds
     }
 
-    /// A unix socket's file is removed (nginx deletes it when it stops listening there).
+    /// A unix socket's file goes with it.
     public func release(_ address: ListenAddress) { address.unixPath.map(FileSystem.unlink) }
 }
