@@ -62,6 +62,7 @@ import Testing
                 }
                 location /exp/ { expires $lifetime; }
                 location /auto/ { autoindex on; }
+                location /setargs { set $args "a=1&b=2"; return 200 "$args $arg_b"; }
             }
         }
         """
@@ -202,6 +203,11 @@ import Testing
         let s = try makeServer()
         #expect(try get(s.port, "/exp/a.txt").header("Cache-Control") == "max-age=3600")
         #expect(try get(s.port, "/exp/a.html").header("Cache-Control") == nil)
+    }
+
+    @Test func setArgs() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/setargs?x=y").bodyText == "a=1&b=2 2")
     }
 
     @Test func autoindexLinksAreURIComponents() throws {

@@ -53,7 +53,7 @@ extension StaticFileHandler {
 
         // source_charset → charset through a charset_map: the recoded bytes are served
         // (not compressed); a byte-for-byte table keeps lengths and ranges.
-        let recoded = s.sourceCharset == nil ? nil : recodedContents(entry, settings: s)
+        let recoded = s.sourceCharset == nil || encoding != nil ? nil : recodedContents(entry, settings: s)
         if recoded == nil && encoding == nil && status == 200 && plain,
             sendCompressed(entry, settings: s, etag: etag)
         {
@@ -86,7 +86,8 @@ extension StaticFileHandler {
                 }
                 return
             case .multiple(let ranges):
-                sendMultipart(entry, ranges: ranges, etag: etag, settings: s, contents: recoded?.bytes)
+                sendMultipart(
+                    entry, ranges: ranges, etag: etag, settings: s, contents: recoded?.bytes, encoded: encoding != nil)
                 return
             case .ignore:
                 break
@@ -95,7 +96,7 @@ extension StaticFileHandler {
 
         request.beginHead(status)
         let type = fileType(entry, settings: s)
-        request.appendContentType(type)
+        request.appendContentType(type, encoded: encoding != nil)
         request.appendContentLength(length)
         let varyForCompression =
             !vary && encoding == nil && s.gzipVary
@@ -130,12 +131,12 @@ extension StaticFileHandler {
     /// its bytes, then "\r\n--boundary--\r\n".
     private func sendMultipart(
         _ entry: OpenFileCache.Entry, ranges: [ClosedRange<Int64>], etag: [UInt8]?, settings s: LocationSettings,
-        contents recoded: [UInt8]? = nil
+        contents recoded: [UInt8]? = nil, encoded: Bool = false
     ) {
         let size = recoded.map { Int64($0.count) } ?? entry.info.size
         let boundary = request.worker.nextBoundary()
         var type = fileType(entry, settings: s)
-        if let charset = request.charset(for: type) { type += "; charset=" + charset }
+        if let charset = request.charset(for: type, encoded: encoded) { type += "; charset=" + charset }
         var prefixes: [[UInt8]] = []
         var total: Int64 = 0
         for r in ranges {

@@ -49,8 +49,9 @@ enum RewriteModule {
                 }
                 if let outcome = runSteps(r, inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
-                r.customVariables[name] = Variables.evaluate(r, value)
-                r.trace?.note("set $\(name) = \"\(String(decoding: r.customVariables[name] ?? [], as: UTF8.self))\"")
+                let v = Variables.evaluate(r, value)
+                Variables.set(r, name, v)
+                r.trace?.note("set $\(name) = \"\(String(decoding: v, as: UTF8.self))\"")
             case .breakProcessing:
                 r.trace?.note("break")
                 return .proceed

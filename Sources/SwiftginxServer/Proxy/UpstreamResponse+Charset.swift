@@ -44,6 +44,8 @@ extension UpstreamResponse {
         }
         let source = upstreamCharset ?? l.settings.sourceCharset
         if let source, source.lowercased() != charset.lowercased() {
+            // A content-encoded body cannot be recoded: left as it is, as nginx does.
+            if hasUpstreamHeader("content-encoding") { return nil }
             guard let table = request.worker.generation.config.charsetMaps.table(from: source, to: charset) else {
                 request.logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
                 return nil

@@ -23,15 +23,16 @@ extension Request {
     }
 
     /// Content-Type, with `; charset=...` when `charset` applies to this type, else
-    /// the response's own charset (`own`: autoindex's xml is utf-8), if any.
-    func appendContentType(_ type: String, own: String? = nil) {
+    /// the response's own charset (`own`: autoindex's xml is utf-8), if any. `encoded`:
+    /// the body is content-encoded (a precompressed file), so it cannot be recoded.
+    func appendContentType(_ type: String, own: String? = nil, encoded: Bool = false) {
         if let carried = self.carriedContentType {
             output.appendHeader("Content-Type", carried)
             return
         }
         output.append("Content-Type: ")
         output.append(string: type)
-        if let charset = charset(for: type) ?? own {
+        if let charset = charset(for: type, encoded: encoded) ?? own {
             output.append("; charset=")
             output.append(string: charset)
         }
@@ -41,13 +42,16 @@ extension Request {
     /// The `charset` to announce with `type`, if any: the configured (or evaluated) name;
     /// none when `source_charset` names another charset no charset_map links it to
     /// (nginx logs that and announces nothing).
-    func charset(for type: String) -> String? {
+    /// A content-encoded body (`encoded`) that would need recoding gets no charset, as
+    /// nginx's charset filter leaves such a response alone.
+    func charset(for type: String, encoded: Bool = false) -> String? {
         guard let (charset, source) = charsetNames(for: type) else { return nil }
-        if let source, source.lowercased() != charset.lowercased(),
-            worker.generation.config.charsetMaps.table(from: source, to: charset) == nil
-        {
-            logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
-            return nil
+        if let source, source.lowercased() != charset.lowercased() {
+            if encoded { return nil }
+            if worker.generation.config.charsetMaps.table(from: source, to: charset) == nil {
+                logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
+                return nil
+            }
         }
         return charset
     }
