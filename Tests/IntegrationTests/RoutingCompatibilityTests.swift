@@ -17,6 +17,7 @@ import Testing
             include mime.types;
             default_type application/octet-stream;
             charset_map B A { 58 59; }
+            charset_map K utf-8 { C1 D0B0; }
             map $args $early { default $later; x one; }
             map $args $later { default later; y two; }
             map $args $host_kind {
@@ -54,6 +55,8 @@ import Testing
                 location /v/next { return 200 "$fresh"; }
                 location /lm/ { add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT"; }
                 location /recode/ { charset A; source_charset B; }
+                location /k/ { charset K; source_charset utf-8; }
+                location /to-utf/ { charset utf-8; override_charset on; proxy_pass http://127.0.0.1:PORT/k/; }
                 location /gz/ { gzip on; gzip_min_length 1; gzip_types text/plain; }
                 location /delay/ {
                     auth_delay 1s;
@@ -73,7 +76,7 @@ import Testing
             files: [
                 "html/tree/x.txt": "tree x", "html/tree/re-alias.txt": "regex alias",
                 "html/dir sp/index.html": "in dir", "html/m/next": "", "html/v/next": "",
-                "html/lm/a.txt": "0123456789", "html/recode/t.txt": "X000XXXX",
+                "html/lm/a.txt": "0123456789", "html/k/t.txt": "аа!", "html/recode/t.txt": "X000XXXX",
                 "html/gz/a.txt": String(repeating: "compress me ", count: 20), "html/exp/a.txt": "plain",
                 "html/exp/a.html": "<p>", "html/auto/a:b": "", "conf/htpasswd": "u:{PLAIN}p\n",
             ])
@@ -179,6 +182,14 @@ import Testing
         let proxied = try get(s.port, "/override/t.txt")
         #expect(proxied.header("Content-Type") == "text/plain; charset=B")
         #expect(proxied.bodyText == "X000XXXX")
+        // UTF-8 to a single-byte charset (static), and back as a proxied body (chunked).
+        let k = try get(s.port, "/k/t.txt")
+        #expect(k.body == [0xC1, 0xC1, UInt8(ascii: "!")])
+        #expect(k.header("Content-Length") == "3")
+        let back = try get(s.port, "/to-utf/t.txt")
+        #expect(back.header("Content-Type") == "text/plain; charset=utf-8")
+        #expect(back.header("Content-Length") == nil)
+        #expect(back.bodyText == "аа!")
     }
 
     @Test func compressedHead() throws {

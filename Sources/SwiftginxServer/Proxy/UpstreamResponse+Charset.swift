@@ -2,8 +2,8 @@
 // in the Content-Type when the upstream gave none (for `charset_types`), or replaces
 // the upstream's with `override_charset on`; when the two charsets differ and a
 // `charset_map` links them byte for byte, the body is recoded as it is relayed
-// (UpstreamResponse+Relay.swift). A table to or from UTF-8 is not applied to proxied
-// bodies (the README says so): the upstream's Content-Type is then kept.
+// (UpstreamResponse+Relay.swift); a table to or from UTF-8 changes the length, so the
+// answer is then sent chunked (or until close).
 
 import SwiftginxConfig
 
@@ -50,7 +50,6 @@ extension UpstreamResponse {
                 request.logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
                 return nil
             }
-            guard table.keepsLength else { return nil }
             recoder = table
         }
         return type + Array("; charset=".utf8) + Array(charset.utf8)

@@ -39,6 +39,7 @@ extension UpstreamResponse {
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
         var coding: ContentCoding? = nil
         recoder = nil
+        recodeCarry.removeAll()
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
         }
@@ -115,7 +116,7 @@ extension UpstreamResponse {
             output.append("\r\n")
             if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
         }
-        if let n = h.contentLength, coding == nil {
+        if let n = h.contentLength, coding == nil, recoder?.keepsLength != false {
             if status != 204 && status != 304 { request.appendContentLength(n) }
             responseRemaining = noBody ? 0 : n
         } else {
