@@ -121,6 +121,31 @@ import Testing
         #expect(try get(s.port, "/x").bodyText == "x")
     }
 
+    /// Named locations and error pages that send the request back where it came from
+    /// end in nginx's 500 after ten steps (never an endless recursion).
+    @Test func cyclesThroughNamedLocationsAndErrorPages() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        recursive_error_pages on;
+                        location /a { error_page 404 @x; return 404; }
+                        location @x { error_page 404 @x; return 404; }
+                        location /b { error_page 404 /b; return 404; }
+                        location /d { try_files /nope @d; }
+                        location @d { try_files /nope @d; }
+                    }
+                }
+                """)
+        try s.start()
+        for path in ["/a", "/b", "/d"] { #expect(try get(s.port, path).status == 500) }
+        #expect(
+            s.read("logs/error.log").contains(
+                "rewrite or internal redirection cycle while redirect to named location \"@x\""))
+    }
+
     @Test func errorPageAfterRedirect() throws {
         let s = try makeServer()
         let kept = try get(s.port, "/first302")

@@ -245,9 +245,7 @@ final class UpstreamResponse {
         if target.first == UInt8(ascii: "@") {
             let name = String(decoding: target.dropFirst(), as: UTF8.self)
             if let server = request.server, let named = server.locations.named(name) {
-                request.isInternal = true
-                request.redirects += 1
-                request.runLocation(named, captures: [])
+                request.runNamedLocation(named, name: name, captures: [])
                 return
             }
             request.logError("could not find named location \"\(name)\"")
