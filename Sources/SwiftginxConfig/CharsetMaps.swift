@@ -89,13 +89,24 @@ public final class CharsetTable: Sendable {
     }
 }
 
-/// Every `charset_map` of the configuration, by (source, destination), lowercased.
+/// Every `charset_map` of the configuration, by (source, destination), lowercased, and
+/// the charsets the configuration names (those an upstream's `X-Accel-Charset` may ask for).
 public final class CharsetMaps: Sendable {
     private let tables: [String: CharsetTable]
+    private let known: Set<String>
 
-    public static let none = CharsetMaps(tables: [:])
+    public static let none = CharsetMaps(tables: [:], known: [])
 
-    init(tables: [String: CharsetTable]) { self.tables = tables }
+    init(tables: [String: CharsetTable], known: Set<String>) {
+        self.tables = tables
+        self.known = known
+    }
+
+    /// No charset is named anywhere (the charset module has nothing to do).
+    public var isEmptyOfNames: Bool { known.isEmpty }
+
+    /// Whether a `charset`, `source_charset` or `charset_map` names `charset`.
+    public func isKnown(_ charset: String) -> Bool { known.contains(charset.lowercased()) }
 
     public var isEmpty: Bool { tables.isEmpty }
 
@@ -106,11 +117,13 @@ public final class CharsetMaps: Sendable {
 
     /// Builds the tables from `charset_map` blocks: (source, destination, lines of
     /// two hex values); errors in nginx's words.
-    static func build(_ maps: [ConfigDirective]) throws(ConfigError) -> CharsetMaps {
+    static func build(_ maps: [ConfigDirective], names: Set<String>) throws(ConfigError) -> CharsetMaps {
         var tables: [String: CharsetTable] = [:]
+        var known = Set(names.map { $0.lowercased() })
         for d in maps {
             let src = d.args[0].lowercased()
             let dst = d.args[1].lowercased()
+            known.formUnion([src, dst])
             if src == dst {
                 throw d.error("\"charset_map\" between the same charsets \"\(d.args[0])\" and \"\(d.args[1])\"")
             }
@@ -161,7 +174,7 @@ public final class CharsetMaps: Sendable {
                 tables[dst + "\0" + src] = CharsetTable(bytes: backward)
             }
         }
-        return CharsetMaps(tables: tables)
+        return CharsetMaps(tables: tables, known: known)
     }
 
     private static func hex(_ s: String) -> Int? {

@@ -173,12 +173,14 @@ extension ConfigCompiler {
             // A name, or a value with variables decided per request.
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
             let variable = d.args[0].contains("$") ? try value(d.args[0], d) : nil
+            if let v, variable == nil { charsetNames.insert(v) }
             level.setters.append {
                 $0.charset = v
                 $0.charsetVariable = variable
             }
         case "source_charset":
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
+            if let v { charsetNames.insert(v) }
             level.setters.append { $0.sourceCharset = v }
         case "override_charset":
             let on = try ConfigValues.flag(d)

@@ -56,6 +56,8 @@ import Testing
                 location /lm/ { add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT"; }
                 location /recode/ { charset A; source_charset B; }
                 location /k/ { charset K; source_charset utf-8; }
+                location = /accel-src { add_header X-Accel-Charset A; return 200 "XX"; }
+                location = /accel { source_charset B; proxy_pass http://127.0.0.1:PORT/accel-src; }
                 location /to-utf/ { charset utf-8; override_charset on; proxy_pass http://127.0.0.1:PORT/k/; }
                 location /gz/ { gzip on; gzip_min_length 1; gzip_types text/plain; }
                 location /delay/ {
@@ -215,6 +217,11 @@ import Testing
         #expect(back.header("Content-Type") == "text/plain; charset=utf-8")
         #expect(back.header("Content-Length") == nil)
         #expect(back.bodyText == "аа!")
+        // The upstream's X-Accel-Charset names the charset to send (and is not passed on).
+        let accel = try get(s.port, "/accel")
+        #expect(accel.header("Content-Type") == "application/octet-stream; charset=A")
+        #expect(accel.header("X-Accel-Charset") == nil)
+        #expect(accel.bodyText == "YY")
     }
 
     @Test func compressedHead() throws {

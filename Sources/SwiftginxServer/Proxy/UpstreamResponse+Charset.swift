@@ -10,8 +10,22 @@ import SwiftginxConfig
 extension UpstreamResponse {
     /// The client's Content-Type for the upstream's `raw` one, or nil to keep it; sets
     /// `recoder` when the body must be recoded.
-    func charsetContentType(_ raw: Slice<UnsafeRawBufferPointer>, location l: Location) -> [UInt8]? {
-        guard var charset = l.settings.charset else { return nil }
+    func charsetContentType(_ raw: Slice<UnsafeRawBufferPointer>, location l: Location, _ x: ProxyExchange)
+        -> [UInt8]?
+    {
+        // The upstream's X-Accel-Charset names the charset to send, whatever the location says.
+        var accel: String? = nil
+        if !request.worker.generation.config.charsetMaps.isEmptyOfNames,
+            !x.settings.ignoreHeaders.contains("x-accel-charset"), let v = headerValue("x-accel-charset")
+        {
+            let name = String(decoding: v, as: UTF8.self)
+            if request.worker.generation.config.charsetMaps.isKnown(name) {
+                accel = name
+            } else {
+                request.logError("unknown charset \"\(name)\" to override")
+            }
+        }
+        guard var charset = accel ?? l.settings.charset else { return nil }
         let text = Array(raw)
         // "type; charset=name": the type part and the upstream's charset, if any.
         let semicolon = text.firstIndex(of: UInt8(ascii: ";")) ?? text.endIndex
@@ -32,13 +46,15 @@ extension UpstreamResponse {
                 break
             }
         }
-        if upstreamCharset != nil {
+        if accel != nil {
+            // As asked: no type or override_charset check.
+        } else if upstreamCharset != nil {
             guard l.settings.overrideCharset else { return nil }
         } else {
             let t = String(decoding: type, as: UTF8.self).lowercased()
             guard l.settings.charsetTypes.contains(t) || l.settings.charsetTypes.contains("*") else { return nil }
         }
-        if let v = l.settings.charsetVariable {
+        if accel == nil, let v = l.settings.charsetVariable {
             charset = String(decoding: request.evaluate(v), as: UTF8.self)
             if charset.isEmpty { return nil }
         }
