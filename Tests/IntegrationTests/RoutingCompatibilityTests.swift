@@ -54,7 +54,8 @@ import Testing
                 location /v/ { index $fresh; }
                 location /v/next { return 200 "$fresh"; }
                 location /lm/ { add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT"; }
-                location /recode/ { charset A; source_charset B; }
+                location /recode/ { charset A; source_charset B; charset_types *; }
+                location = /recode/text { charset A; source_charset B; charset_types *; return 200 "XoX"; }
                 location /k/ { charset K; source_charset utf-8; }
                 location = /accel-src { add_header X-Accel-Charset A; return 200 "XX"; }
                 location = /accel { source_charset B; proxy_pass http://127.0.0.1:PORT/accel-src; }
@@ -202,6 +203,7 @@ import Testing
         let whole = try get(s.port, "/recode/t.txt")
         #expect(whole.header("Content-Type") == "text/plain; charset=A")
         #expect(whole.bodyText == "Y000YYYY")
+        #expect(try get(s.port, "/recode/text").bodyText == "YoY")
         let part = try get(s.port, "/recode/t.txt", extra: "Range: bytes=4-5\r\n")
         #expect(part.status == 206)
         #expect(part.bodyText == "YY")
