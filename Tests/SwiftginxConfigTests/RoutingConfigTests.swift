@@ -64,6 +64,19 @@ import Testing
         fromUTF8.recode([0xB0], into: &out, carry: &carry, final: false)
         #expect(out == [0x41, 0xC1])
         #expect(carry.isEmpty)
+        // Any bytes in any pieces: no trap, and the carry never holds a whole character.
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            carry = []
+            out = []
+            for _ in 0..<4 {
+                let piece = (0..<Int.random(in: 0..<9, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
+                fromUTF8.recode(piece, into: &out, carry: &carry, final: false)
+                #expect(carry.count < 4)
+            }
+            fromUTF8.recode([], into: &out, carry: &carry, final: true)
+            #expect(carry.isEmpty)
+        }
     }
 
     @Test func charsetMapErrors() throws {
