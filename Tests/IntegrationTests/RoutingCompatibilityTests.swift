@@ -54,6 +54,8 @@ import Testing
                 location /v/ { index $fresh; }
                 location /v/next { return 200 "$fresh"; }
                 location /lm/ { add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT"; }
+                location /etag/ { alias html/lm/; add_header ETag foo; add_header ETag ""; }
+                location /expmod/ { expires modified 2048; proxy_pass http://127.0.0.1:PORT/lm/; }
                 location /recode/ { charset A; source_charset B; charset_types *; }
                 location = /recode/text { charset A; source_charset B; charset_types *; return 200 "XoX"; }
                 location /k/ { charset K; source_charset utf-8; }
@@ -196,6 +198,15 @@ import Testing
         let r = try get(s.port, "/lm/a.txt", extra: "Range: bytes=0-1\r\nIf-Range: Mon, 28 Sep 1970 06:00:00 GMT\r\n")
         #expect(r.status == 206)
         #expect(r.bodyText == "01")
+    }
+
+    @Test func addHeaderReplacesETagAndExpiresFollowsTheUpstream() throws {
+        let s = try makeServer()
+        let r = try get(s.port, "/etag/a.txt")
+        #expect(r.status == 200)
+        #expect(r.header("ETag") == nil)
+        let proxied = try get(s.port, "/expmod/a.txt")
+        #expect(proxied.header("Expires") == "Mon, 28 Sep 1970 06:34:08 GMT")
     }
 
     @Test func charsetRecodingKeepsRanges() throws {

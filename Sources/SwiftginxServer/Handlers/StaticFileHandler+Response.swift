@@ -17,6 +17,8 @@ extension StaticFileHandler {
         let info = entry.info
         let buf = request.headBytes
         let etag: [UInt8]? = s.etag ? entry.etag : nil
+        // `add_header ETag` replaces the file's in the head (conditions use the file's).
+        let shownETag = Self.addsHeader(s, "etag") ? nil : etag
         var status = request.overrideStatus ?? 200
         let plain = request.overrideStatus == nil
 
@@ -43,7 +45,7 @@ extension StaticFileHandler {
                 request.beginHead(304)
                 request.output.appendHeader("Last-Modified", entry.lastModified)
                 request.finishHead(settings: s, mtime: info.mtime) { o in
-                    if let etag { o.appendHeader("ETag", etag) }
+                    if let shownETag { o.appendHeader("ETag", shownETag) }
                     if vary { o.append("Vary: Accept-Encoding\r\n") }
                 }
                 request.flushResponse()
@@ -55,7 +57,7 @@ extension StaticFileHandler {
         // (not compressed); a byte-for-byte table keeps lengths and ranges.
         let recoded = s.sourceCharset == nil || encoding != nil ? nil : recodedContents(entry, settings: s)
         if recoded == nil && encoding == nil && status == 200 && plain,
-            sendCompressed(entry, settings: s, etag: etag)
+            sendCompressed(entry, settings: s, etag: shownETag)
         {
             return
         }
@@ -87,7 +89,8 @@ extension StaticFileHandler {
                 return
             case .multiple(let ranges):
                 sendMultipart(
-                    entry, ranges: ranges, etag: etag, settings: s, contents: recoded?.bytes, encoded: encoding != nil)
+                    entry, ranges: ranges, etag: shownETag, settings: s, contents: recoded?.bytes,
+                    encoded: encoding != nil)
                 return
             case .ignore:
                 break
@@ -106,7 +109,7 @@ extension StaticFileHandler {
             request.output.appendHeader("Last-Modified", entry.lastModified)
         }
         request.finishHead(settings: s, mtime: info.mtime) { o in
-            if let etag { o.appendHeader("ETag", etag) }
+            if let shownETag { o.appendHeader("ETag", shownETag) }
             if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
                 o.append("Accept-Ranges: bytes\r\n")
             }
@@ -213,13 +216,18 @@ extension StaticFileHandler {
     }
 
     /// The time of an `add_header Last-Modified` of the location (-1: empty or not a
-    /// date), nil when it has none.
+    /// date), nil when it has none. The last such line counts, as in nginx.
     private func addedLastModified(_ s: LocationSettings) -> Int? {
-        for h in s.addHeaders where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
+        for h in s.addHeaders.reversed() where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
             let v = request.evaluate(h.value)
             return v.withUnsafeBytes { HTTPDate.parse($0) } ?? -1
         }
         return nil
+    }
+
+    /// Whether the location has an `add_header` of this (lowercased) name.
+    static func addsHeader(_ s: LocationSettings, _ name: String) -> Bool {
+        s.addHeaders.contains { $0.name.utf8.count == name.utf8.count && $0.name.lowercased() == name }
     }
 
     /// The entry's MIME type for this request's URI and location (cached on the entry).

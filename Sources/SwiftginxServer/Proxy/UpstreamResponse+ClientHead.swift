@@ -139,7 +139,12 @@ extension UpstreamResponse {
         maxTempFileSize = x.settings.maxTempFileSize
         keepUpstream =
             x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
-        request.finishHead(location: location)
+        // `expires modified` counts from the upstream's Last-Modified, as nginx does.
+        var mtime: Int? = nil
+        if let l = location, l.settings.expires.usesModifiedTime, let v = headerValue("last-modified") {
+            mtime = v.withUnsafeBytes { HTTPDate.parse($0) }
+        }
+        request.finishHead(location: location, mtime: mtime)
         headerSent = true
         upstreamInput.readerIndex = h.headLength
         if upstreamInput.readableCount == 0 { upstreamInput.clear() }

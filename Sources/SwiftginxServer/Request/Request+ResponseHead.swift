@@ -117,13 +117,14 @@ extension Request {
     }
 
     /// The same for a location, its fields read in place through the reference (the
-    /// proxied response's path: no copy of the whole settings struct).
-    func finishHead(location l: Location?) {
+    /// proxied response's path: no copy of the whole settings struct). `mtime`: the
+    /// upstream's Last-Modified, for `expires modified`.
+    func finishHead(location l: Location?, mtime: Int? = nil) {
         guard let l else { return finishHead(settings: nil) }
         finishHead(
             keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
             keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,
-            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in })
+            addHeaders: l.settings.addHeaders, mtime: mtime, trailing: { _ in })
     }
 
     private func finishHead(
@@ -165,7 +166,9 @@ extension Request {
         } else if applies && expires != .off {
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }
-        for h in addHeaders where h.always || applies {
+        for (i, h) in addHeaders.enumerated() where h.always || applies {
+            // ETag and Last-Modified replace the response's: only the last line counts.
+            if Self.isSingleField(h.name), addHeaders[(i + 1)...].contains(where: { $0.name == h.name }) { continue }
             let v = Variables.evaluate(self, h.value)
             if v.isEmpty { continue }
             output.append(string: h.name)
@@ -181,6 +184,14 @@ extension Request {
             lastResponseHead.append(
                 contentsOf: UnsafeRawBufferPointer(start: output.base + responseStart, count: responseHeadLength))
         }
+    }
+
+    /// Fields nginx's add_header replaces rather than adds (ETag, Last-Modified).
+    private static func isSingleField(_ name: String) -> Bool {
+        let n = name.utf8.count
+        guard n == 4 || n == 13 else { return false }
+        let lower = name.lowercased()
+        return lower == "etag" || lower == "last-modified"
     }
 
     /// Appends a body held in memory.
