@@ -160,6 +160,8 @@ final class ConfigCompiler {
     var splits: [String: SplitClients] = [:]
     /// `charset_map` blocks, built into tables once the file is read.
     var charsetMapBlocks: [ConfigDirective] = []
+    /// Charsets named by `charset` and `source_charset`.
+    var charsetNames: Set<String> = []
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
@@ -244,7 +246,7 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks),
+            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
             limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)

@@ -51,9 +51,8 @@ enum ErrorPages {
             if uri.first == UInt8(ascii: "@") {
                 let name = String(decoding: uri.dropFirst(), as: UTF8.self)
                 if let server = r.server, let named = server.locations.named(name) {
-                    r.isInternal = true
                     r.headOnly = r.isHeadOnly
-                    r.runLocation(named, captures: [])
+                    r.runNamedLocation(named, name: name, captures: [])
                     return
                 }
                 r.logError("could not find named location \"\(name)\"")

@@ -59,8 +59,9 @@ enum RewriteModule {
                     r.limitRateOverride = SendRateSettings.size(Variables.evaluate(r, value)) ?? 0
                     continue
                 }
-                r.customVariables[name] = Variables.evaluate(r, value)
-                r.trace?.note("set $\(name) = \"\(String(decoding: r.customVariables[name] ?? [], as: UTF8.self))\"")
+                let v = Variables.evaluate(r, value)
+                Variables.set(r, name, v)
+                r.trace?.note("set $\(name) = \"\(String(decoding: v, as: UTF8.self))\"")
             case .breakProcessing:
                 r.trace?.note("break")
                 return .proceed

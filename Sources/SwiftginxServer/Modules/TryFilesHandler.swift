@@ -75,8 +75,7 @@ enum TryFilesHandler {
                 ErrorPages.respond(r, 500)
                 return .done
             }
-            r.isInternal = true
-            r.runLocation(named, captures: r.captures)
+            r.runNamedLocation(named, name: name, captures: r.captures)
             return .done
         case .uri(let value):
             let uri = Variables.evaluate(r, value)

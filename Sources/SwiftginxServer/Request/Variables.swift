@@ -31,6 +31,17 @@ enum Variables {
         return Array(out.readable)
     }
 
+    /// `set` / `auth_request_set`: a variable of the configuration, or one of nginx's
+    /// changeable built-in ones (`$args` sets the request's arguments).
+    static func set(_ r: Request, _ name: String, _ value: [UInt8]) {
+        if name == "args" {
+            r.args = value
+            r.hasArgs = !value.isEmpty
+            return
+        }
+        r.customVariables[name] = value
+    }
+
     /// One variable's value as bytes (re-entrant as `evaluate`).
     static func evaluate(_ r: Request, variable v: Variable) -> [UInt8] {
         let worker = r.worker
