@@ -217,6 +217,12 @@ final class ConfigCompiler {
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
         }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
+        if environment.isSuperuser && main.user == nil {
+            // nginx's built-in default account: nobody, in the group nobody (nogroup
+            // on systems such as Debian that have no group of that name).
+            let group = environment.groupID("nobody") != nil ? "nobody" : "nogroup"
+            main.user = try account("nobody", group: group, at: nil)
+        }
         if main.errorLogs.isEmpty {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
         }
@@ -280,6 +286,9 @@ final class ConfigCompiler {
         case "daemon": main.daemon = try ConfigValues.flag(d)
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
+        case "user": try userDirective(d)
+        case "load_module": loadModule(d)
+        case "env": main.environment.append(d.args[0])
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }
@@ -290,6 +299,52 @@ final class ConfigCompiler {
         default:
             try genericSlot(d, level: nil)
         }
+    }
+
+    /// `user name [group]`, as nginx's ngx_set_user: looked up at once when started as
+    /// root (the group defaults to the user's name), otherwise ignored with a warning.
+    private func userDirective(_ d: ConfigDirective) throws(ConfigError) {
+        guard environment.isSuperuser else {
+            let warning =
+                "the \"user\" directive makes sense only if the master process runs with super-user privileges, ignored"
+            warnings.append(ConfigError(warning, file: d.file, line: d.line).description)
+            return
+        }
+        main.user = try account(d.args[0], group: d.args.count > 1 ? d.args[1] : d.args[0], at: d)
+    }
+
+    /// `load_module file.so`: a shared object built for nginx cannot be loaded here. The
+    /// line is accepted with a warning that says whether swiftginx has that module built
+    /// in; the module's directives are then known (built in) or unknown at their line.
+    private func loadModule(_ d: ConfigDirective) {
+        var name = Substring(d.args[0].split(separator: "/").last ?? "")
+        if name.hasSuffix(".so") { name = name.dropLast(3) }
+        let state =
+            ConfigCompiler.builtInModules.contains(String(name))
+            ? "is built into swiftginx, the line is ignored"
+            : "is not available in swiftginx (it cannot load nginx modules), its directives are unknown"
+        warnings.append(
+            ConfigError("module \"\(name)\" of \"load_module\" \(state)", file: d.file, line: d.line).description)
+    }
+
+    /// nginx modules (as their shared objects are named) whose features swiftginx has.
+    static let builtInModules: Set<String> = [
+        "ngx_http_ssl_module", "ngx_http_realip_module", "ngx_http_stub_status_module",
+        "ngx_http_auth_request_module", "ngx_http_gzip_static_module", "ngx_http_brotli_filter_module",
+        "ngx_http_brotli_static_module", "ngx_http_zstd_filter_module", "ngx_http_zstd_static_module",
+        "ngx_http_upstream_module",
+    ]
+
+    func account(_ name: String, group: String, at d: ConfigDirective?) throws(ConfigError) -> ServingAccount {
+        guard let uid = environment.userID(name) else {
+            let message = "getpwnam(\"\(name)\") failed"
+            throw d.map { $0.error(message) } ?? ConfigError(message)
+        }
+        guard let gid = environment.groupID(group) else {
+            let message = "getgrnam(\"\(group)\") failed"
+            throw d.map { $0.error(message) } ?? ConfigError(message)
+        }
+        return ServingAccount(name: name, uid: uid, gid: gid)
     }
 
     private func eventsDirective(_ d: ConfigDirective) throws(ConfigError) {

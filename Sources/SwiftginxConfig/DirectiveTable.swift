@@ -118,6 +118,9 @@ public enum DirectiveTable {
             DirectiveSpec("daemon", .main, .flag),
             DirectiveSpec("master_process", .main, .flag),
             DirectiveSpec("worker_rlimit_nofile", .main, t1),
+            DirectiveSpec("user", .main, t12),
+            DirectiveSpec("load_module", .main, t1, repeatable: true),
+            DirectiveSpec("env", .main, t1, repeatable: true),
             DirectiveSpec("include", .any, t1, repeatable: true),
             DirectiveSpec("events", .main, noArgs, block: .events),
             DirectiveSpec("http", .main, noArgs, block: .http),
@@ -365,7 +368,6 @@ public enum DirectiveTable {
     /// Directives accepted (and their values checked) but without effect in swiftginx,
     /// because nothing observable depends on them here.
     private static let ignoredSpecs: [DirectiveSpec] = [
-        DirectiveSpec("user", .main, t12, slot: .ignored(.none)),
         DirectiveSpec("worker_cpu_affinity", .main, .oneOrMore, slot: .ignored(.none)),
         DirectiveSpec("worker_priority", .main, t1, slot: .ignored(.none)),
         DirectiveSpec("timer_resolution", .main, t1, slot: .ignored(.time)),

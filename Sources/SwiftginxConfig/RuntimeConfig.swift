@@ -123,11 +123,28 @@ public struct MainSettings: Sendable {
     public var daemon: Bool = true
     public var masterProcess: Bool = true
     public var workerRlimitNofile: Int? = nil
+    /// The account that serves when started as root (`user`, default `nobody`); nil when
+    /// not started as root, where nginx ignores `user` with a warning.
+    public var user: ServingAccount? = nil
+    /// `env NAME[=value]` lines: the only variables (with TZ) the serving process keeps.
+    public var environment: [String] = []
     /// events { worker_connections }: default 512.
     public var workerConnections: Int = 512
     public var multiAccept: Bool = false
     public var prefix: String = ""
     public init() {}
+}
+
+/// `user name [group]`, resolved: the serving process drops root for this account.
+public struct ServingAccount: Sendable, Equatable {
+    public var name: String
+    public var uid: UInt32
+    public var gid: UInt32
+    public init(name: String, uid: UInt32, gid: UInt32) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+    }
 }
 
 /// A `listen` address shared by one or more servers.

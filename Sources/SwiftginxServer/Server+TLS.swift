@@ -131,7 +131,7 @@ extension Server {
             o.certificates = pairs
         }
         if let file = s.passwordFile {
-            guard let bytes = FileSystem.readFile(file) else {
+            guard let bytes = TLSFiles.read(file) else {
                 throw StartupError(description: "open() \"\(file)\" failed (2: No such file or directory)")
             }
             o.passwords = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)

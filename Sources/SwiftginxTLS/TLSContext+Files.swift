@@ -125,7 +125,7 @@ extension TLSContext {
 
     static func loadDHParameters(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
         ERR_clear_error()
-        guard let bio = BIO_new_file(path, "r") else {
+        guard let bio = TLSFiles.bio(path) else {
             throw TLSError.openSSL("BIO_new_file(\"\(path)\") failed")
         }
         defer { BIO_free(bio) }
@@ -141,7 +141,7 @@ extension TLSContext {
     /// A BIO over a file, or over the PEM text of a `data:` value.
     static func openBIO(_ path: String) -> OpaquePointer? {
         ERR_clear_error()
-        guard path.hasPrefix("data:") else { return BIO_new_file(path, "r") }
+        guard path.hasPrefix("data:") else { return TLSFiles.bio(path) }
         guard let bio = BIO_new(BIO_s_mem()) else { return nil }
         let text = Array(path.utf8.dropFirst(5))
         if !text.isEmpty && BIO_write(bio, text, Int32(text.count)) != Int32(text.count) {
@@ -160,7 +160,7 @@ extension TLSContext {
 /// Reads a whole (small) file through OpenSSL's BIO so errors read like the others.
 func readFile(_ path: String, what: String) throws(TLSError) -> [UInt8] {
     ERR_clear_error()
-    guard let bio = BIO_new_file(path, "rb") else {
+    guard let bio = TLSFiles.bio(path) else {
         throw TLSError.openSSL("cannot open \(what) \"\(path)\": BIO_new_file() failed")
     }
     defer { BIO_free(bio) }

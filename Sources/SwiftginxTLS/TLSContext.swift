@@ -321,27 +321,24 @@ public final class TLSContext: @unchecked Sendable {
     ) throws(TLSError) {
         if let ca = options.clientCertificate {
             ERR_clear_error()
-            if SSL_CTX_load_verify_locations(ctx, ca, nil) != 1 {
-                throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(ca)\") failed")
-            }
-            guard let names = SSL_load_client_CA_file(ca) else {
-                throw TLSError.openSSL("SSL_load_client_CA_file(\"\(ca)\") failed")
+            let (list, call) = TLSFiles.loadClientCAList(ctx, ca)
+            guard let names = list else {
+                throw TLSError.openSSL("\(call)(\"\(ca)\") failed")
             }
             SSL_CTX_set_client_CA_list(ctx, names)
         }
         if let trusted = options.trustedCertificate {
             ERR_clear_error()
-            if SSL_CTX_load_verify_locations(ctx, trusted, nil) != 1 {
+            if !TLSFiles.loadVerifyLocations(ctx, trusted) {
                 throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(trusted)\") failed")
             }
         }
         if let crl = options.crl {
             ERR_clear_error()
-            guard let store = SSL_CTX_get_cert_store(ctx), let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file())
-            else {
+            guard let store = SSL_CTX_get_cert_store(ctx) else {
                 throw TLSError.openSSL("X509_STORE_add_lookup() failed")
             }
-            if X509_load_crl_file(lookup, crl, X509_FILETYPE_PEM) == 0 {
+            if !TLSFiles.loadCRL(store, crl) {
                 throw TLSError.openSSL("X509_LOOKUP_load_file(\"\(crl)\") failed")
             }
             _ = X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
@@ -364,7 +361,7 @@ public final class TLSContext: @unchecked Sendable {
             ctx, options.reuseSessions ? swiftginx_SSL_SESS_CACHE_CLIENT : swiftginx_SSL_SESS_CACHE_OFF)
         if let trusted = options.trustedCertificate {
             ERR_clear_error()
-            if SSL_CTX_load_verify_locations(ctx, trusted, nil) != 1 {
+            if !TLSFiles.loadVerifyLocations(ctx, trusted) {
                 throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(trusted)\") failed")
             }
         } else if options.verify {
