@@ -132,6 +132,9 @@ public struct MainSettings: Sendable {
     public var workerConnections: Int = 512
     public var multiAccept: Bool = false
     public var prefix: String = ""
+    /// Every `client_body_temp_path` directory, and the default `<prefix>client_body_temp`:
+    /// created at startup (given to `user` when started as root), as nginx creates them.
+    public var clientBodyTempPaths: [String] = []
     public init() {}
 }
 

@@ -138,9 +138,10 @@ enum RewriteModule {
         case .file(let v, let kind, let negated):
             var path = Variables.evaluate(r, v)
             path.append(0)
-            let info = path.withUnsafeBufferPointer {
+            var info = path.withUnsafeBufferPointer {
                 try? FileSystem.info(path: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
+            if info != nil && !r.fileTestAllowed(path) { info = nil }  // disable_symlinks
             let result: Bool
             switch kind {
             case .file: result = info?.isRegular == true
