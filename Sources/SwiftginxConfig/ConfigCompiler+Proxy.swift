@@ -20,8 +20,7 @@ struct UpstreamLevelArrays {
     var ignore: Set<String>? = nil
     var redirects: [ProxyRedirectRule]? = nil
     var redirectMode: ProxyRedirect? = nil
-    var cookieDomains: [(from: String, to: ComplexValue)]? = nil
-    var cookiePaths: [(from: String, to: ComplexValue)]? = nil
+    var cookies = CookieLevelRules()
 
     func apply(to s: inout UpstreamSettings) {
         if let params { s.params = params }
@@ -31,8 +30,9 @@ struct UpstreamLevelArrays {
         if let ignore { s.ignoreHeaders = ignore }
         if let redirectMode { s.redirect = redirectMode }
         if let redirects { s.redirect = .rules(redirects) }
-        if let cookieDomains { s.cookieDomains = cookieDomains }
-        if let cookiePaths { s.cookiePaths = cookiePaths }
+        if let v = cookies.domains { s.cookieDomains = v }
+        if let v = cookies.paths { s.cookiePaths = v }
+        if let v = cookies.flags { s.cookieFlags = v }
     }
 }
 
@@ -149,55 +149,29 @@ extension ConfigCompiler {
             guard let v = ConfigValues.number(d.args[0]), v <= 255 else { throw d.directiveError("invalid value") }
             if name == "modifier1" { set { $0.modifier1 = UInt8(v) } } else { set { $0.modifier2 = UInt8(v) } }
         case "redirect": try proxyRedirect(d, level: level)
-        case "ssl_server_name":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.serverName = v }
-        case "ssl_name":
+        case "set_body":
             let v = try value(d.args[0], d)
-            set { $0.upstreamSSL.name = v }
-        case "ssl_verify":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.verify = v }
-        case "ssl_verify_depth":
-            let v = try ConfigValues.num(d)
-            set { $0.upstreamSSL.verifyDepth = v }
-        case "ssl_trusted_certificate", "ssl_certificate", "ssl_certificate_key":
-            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            let path = ConfigFiles.resolve(d.args[0], against: dir + "/")
-            switch name {
-            case "ssl_trusted_certificate": set { $0.upstreamSSL.trustedCertificate = path }
-            case "ssl_certificate": set { $0.upstreamSSL.certificate = path }
-            default: set { $0.upstreamSSL.certificateKey = path }
-            }
-        case "ssl_protocols":
-            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
-            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
-            let v = Set(d.args)
-            set { $0.upstreamSSL.protocols = v }
-        case "ssl_ciphers":
-            let v = d.args[0]
-            set { $0.upstreamSSL.ciphers = v }
-        case "ssl_session_reuse":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.sessionReuse = v }
-        case "cookie_domain", "cookie_path":
-            if d.args.count == 1 {
-                guard d.args[0] == "off" else { throw d.directiveError("invalid parameter \"\(d.args[0])\"") }
-                if name == "cookie_domain" {
-                    arrays { $0.cookieDomains = [] }
-                } else {
-                    arrays { $0.cookiePaths = [] }
-                }
-                return true
-            }
-            var from = d.args[0]
-            if name == "cookie_domain" && from.hasPrefix(".") { from.removeFirst() }
-            let pair = (from: from.lowercased(), to: try value(d.args[1], d))
-            if name == "cookie_domain" {
-                arrays { $0.cookieDomains = ($0.cookieDomains ?? []) + [pair] }
+            set { $0.setBody = v }
+        case "bind":
+            var v: UpstreamBind? = nil
+            if d.args[0] == "off" {
+                guard d.args.count == 1 else { throw d.error("invalid parameter \"\(d.args[1])\"") }
             } else {
-                arrays { $0.cookiePaths = ($0.cookiePaths ?? []) + [pair] }
+                if d.args.count == 2 && d.args[1] != "transparent" {
+                    throw d.error("invalid parameter \"\(d.args[1])\"")
+                }
+                let address = try value(d.args[0], d)
+                if address.isStatic, UpstreamBind.split(d.args[0]) == nil {
+                    throw d.error("invalid address \"\(d.args[0])\"")
+                }
+                v = UpstreamBind(address: address, transparent: d.args.count == 2)
             }
+            set { $0.bind = v }
+        case _ where name.hasPrefix("ssl_"):
+            try upstreamSSLDirective(d, String(name.dropFirst(4))) { f in set { f(&$0.upstreamSSL) } }
+        case "cookie_domain", "cookie_path", "cookie_flags":
+            let kind = String(name.dropFirst(7))
+            try cookieDirective(d, kind: kind, rules: &level.proxyArrays.cookies)
         default:
             try genericSlot(d, level: level)
         }
@@ -362,8 +336,9 @@ extension ConfigCompiler {
             }
             let group = try implicitGroup(t, d, proto: p.proto)
             let defaultPort = t.ssl ? 443 : 80
-            let proxyHost =
-                t.unixPath != nil ? "localhost" : (t.port == defaultPort ? t.host : "\(t.host):\(t.port)")
+            // An IPv6 literal keeps its brackets in $proxy_host (and so in Host).
+            let host = t.host.contains(":") ? "[\(t.host)]" : t.host
+            let proxyHost = t.unixPath != nil ? "localhost" : (t.port == defaultPort ? host : "\(host):\(t.port)")
             p.box.pass = UpstreamPass(
                 proto: p.proto, group: group, dynamic: nil, uri: t.uri, proxyHost: proxyHost,
                 proxyPort: t.unixPath != nil ? "" : String(t.port), schemeAndHost: scheme + t.written, ssl: t.ssl)

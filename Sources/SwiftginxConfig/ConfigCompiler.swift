@@ -19,10 +19,13 @@ final class ConfigLevel {
     var index: [ComplexValue]? = nil
     var errorPages: [Int: ErrorPage]? = nil
     var addHeaders: [AddHeader]? = nil
+    var addTrailers: [AddHeader]? = nil
     var authRequestSet: [AuthRequestSet]? = nil
     var accessRules: [AccessRule]? = nil
     var realIPFrom: [AccessRule]? = nil
     var limitConns: [LimitConnRule]? = nil
+    var limitReqs: [LimitReqRule]? = nil
+    var errorLogs: [ErrorLogTarget]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -69,10 +72,13 @@ final class ConfigLevel {
         if let index { s.index = index }
         if let errorPages { s.errorPages = errorPages }
         if let addHeaders { s.addHeaders = addHeaders }
+        if let addTrailers { s.addTrailers = addTrailers }
         if let authRequestSet { s.authRequestSet = authRequestSet }
         if let accessRules { s.accessRules = accessRules }
         if let realIPFrom { s.realIPFrom = realIPFrom }
         if let limitConns { s.limitConns = limitConns }
+        if let limitReqs { s.limitReq.rules = limitReqs }
+        if let errorLogs { s.logs.errorLogs = errorLogs }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []
@@ -152,9 +158,14 @@ final class ConfigCompiler {
     /// `map` blocks by variable name.
     var maps: [String: VariableMap] = [:]
     var splits: [String: SplitClients] = [:]
+    /// `charset_map` blocks, built into tables once the file is read.
+    var charsetMapBlocks: [ConfigDirective] = []
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
+    var limitReqZones: [String: LimitReqZoneConfig] = [:]
+    /// `limit_req` lines and their zones, checked once the whole file is read.
+    var limitReqUses: [(ConfigDirective, String)] = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -216,6 +227,9 @@ final class ConfigCompiler {
             // nginx's wording: the zone was only referenced, so it has no size.
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
         }
+        for (_, zone) in limitReqUses where limitReqZones[zone] == nil {
+            throw ConfigError("zero size shared memory zone \"\(zone)\"")
+        }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
         if environment.isSuperuser && main.user == nil {
             // nginx's built-in default account: nobody, in the group nobody (nogroup
@@ -230,13 +244,28 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, limitConnZones: limitConnZones, upstreams: allUpstreams,
+            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks),
+            limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }
 
+    /// Collects the names of regex groups and of declared variables (`set`, `map`,
+    /// `split_clients`, `auth_request_set`) before compiling: as in nginx, a value may
+    /// use a variable that a later directive declares (nginx checks the names once the
+    /// whole configuration is read).
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {
         for d in tree {
+            let declared: String? =
+                switch d.name {
+                case "map", "split_clients": d.args.count > 1 ? d.args[1] : nil
+                case "set", "auth_request_set": d.args.first
+                default: nil
+                }
+            if let declared, declared.hasPrefix("$"), declared.count > 1 {
+                let name = String(declared.dropFirst()).lowercased()
+                if Variable(name: name) == nil { customVariables.insert(name) }
+            }
             if d.name == "location", let (kind, name) = try? locationKind(d), case .regex(let caseless) = kind,
                 let re = try? Regex(name, caseless: caseless)
             {
@@ -285,10 +314,12 @@ final class ConfigCompiler {
         case "error_log": main.errorLogs.append(try errorLog(d))
         case "daemon": main.daemon = try ConfigValues.flag(d)
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
+        case "worker_shutdown_timeout": main.workerShutdownTimeout = try ConfigValues.msec(d)
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
         case "user": try userDirective(d)
         case "load_module": loadModule(d)
         case "env": main.environment.append(d.args[0])
+        case "ssl_object_cache_inheritable": main.sslObjectCacheInheritable = try ConfigValues.flag(d)
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }
@@ -364,7 +395,16 @@ final class ConfigCompiler {
 
     /// `error_log file [level...]`.
     func errorLog(_ d: ConfigDirective) throws(ConfigError) -> ErrorLogTarget {
-        let path = d.args[0] == "stderr" ? "stderr" : fullPath(d.args[0])
+        var syslog: SyslogTarget? = nil
+        // nginx keeps a `memory:` log only in builds with --with-debug, which -V does not claim.
+        if d.args[0].hasPrefix("memory:") { throw d.error("nginx was built without debug support") }
+        if d.args[0].hasPrefix("syslog:") {
+            switch SyslogTarget.parse(String(d.args[0].dropFirst(7))) {
+            case .success(let t): syslog = t
+            case .failure(let e): throw d.error(e.message)
+            }
+        }
+        let path = d.args[0] == "stderr" || syslog != nil ? d.args[0] : fullPath(d.args[0])
         let debugFlags: Set<String> = [
             "debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream",
         ]
@@ -383,7 +423,7 @@ final class ConfigCompiler {
                 throw d.error("invalid log level \"\(name)\"")
             }
         }
-        return ErrorLogTarget(path: path, level: level)
+        return ErrorLogTarget(path: path, level: level, syslog: syslog)
     }
 
     /// The generic slots of the directive table (nginx's ngx_conf_set_*_slot).

@@ -121,6 +121,7 @@ public enum DirectiveTable {
             DirectiveSpec("user", .main, t12),
             DirectiveSpec("load_module", .main, t1, repeatable: true),
             DirectiveSpec("env", .main, t1, repeatable: true),
+            DirectiveSpec("worker_shutdown_timeout", .main, t1),
             DirectiveSpec("include", .any, t1, repeatable: true),
             DirectiveSpec("events", .main, noArgs, block: .events),
             DirectiveSpec("http", .main, noArgs, block: .http),
@@ -140,6 +141,7 @@ public enum DirectiveTable {
             DirectiveSpec("return", [.server, .location, .ifInLocation], t12, repeatable: true),
             DirectiveSpec("error_page", locationIf, .twoOrMore, repeatable: true),
             DirectiveSpec("add_header", locationIf, t23, repeatable: true),
+            DirectiveSpec("add_trailer", locationIf, t23, repeatable: true),
             DirectiveSpec("expires", locationIf, t12),
             DirectiveSpec("etag", .httpAll, .flag, slot: .locationFlag(\.etag)),
             DirectiveSpec("internal", .location, noArgs),
@@ -149,6 +151,8 @@ public enum DirectiveTable {
             DirectiveSpec("tcp_nodelay", .httpAll, .flag, slot: .locationFlag(\.tcpNodelay)),
             DirectiveSpec("keepalive_timeout", .httpAll, t12),
             DirectiveSpec("keepalive_requests", .httpAll, t1, slot: .locationNumber(\.keepaliveRequests)),
+            DirectiveSpec("keepalive_time", .httpAll, t1, slot: .locationMsec(\.keepaliveTime)),
+            DirectiveSpec("keepalive_disable", .httpAll, .oneOrMore),
             DirectiveSpec("client_max_body_size", .httpAll, t1),
             DirectiveSpec("client_body_buffer_size", .httpAll, t1, slot: .locationSize(\.clientBodyBufferSize)),
             DirectiveSpec("client_body_timeout", .httpAll, t1, slot: .locationMsec(\.clientBodyTimeout)),
@@ -184,6 +188,8 @@ public enum DirectiveTable {
             DirectiveSpec("max_ranges", .httpAll, t1),
             DirectiveSpec("chunked_transfer_encoding", .httpAll, .flag, slot: .locationFlag(\.chunkedTransferEncoding)),
             DirectiveSpec("absolute_redirect", .httpAll, .flag, slot: .locationFlag(\.absoluteRedirect)),
+            DirectiveSpec("recursive_error_pages", .httpAll, .flag, slot: .locationFlag(\.recursiveErrorPages)),
+            DirectiveSpec("auth_delay", .httpAll, t1, slot: .locationMsec(\.authDelay)),
             DirectiveSpec("server_name_in_redirect", .httpAll, .flag, slot: .locationFlag(\.serverNameInRedirect)),
             DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
             DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),
@@ -221,6 +227,9 @@ public enum DirectiveTable {
             DirectiveSpec("zstd_min_length", .httpAll, t1),
             DirectiveSpec("charset", [.http, .server, .location, .ifInLocation], t1),
             DirectiveSpec("charset_types", .httpAll, .oneOrMore),
+            DirectiveSpec("charset_map", .http, t2, block: .map, repeatable: true),
+            DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1),
+            DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag),
             DirectiveSpec("disable_symlinks", .httpAll, t12),
             // upstream
             DirectiveSpec("upstream", .http, t1, block: .upstream, repeatable: true),
@@ -240,6 +249,16 @@ public enum DirectiveTable {
             DirectiveSpec("limit_conn_status", .httpAll, t1),
             DirectiveSpec("limit_conn_log_level", .httpAll, t1),
             DirectiveSpec("limit_conn_dry_run", .httpAll, t1),
+            DirectiveSpec("limit_req_zone", .http, .take([3]), repeatable: true),
+            DirectiveSpec("limit_req", .httpAll, .take([1, 2, 3]), repeatable: true),
+            DirectiveSpec("limit_req_status", .httpAll, t1),
+            DirectiveSpec("limit_req_log_level", .httpAll, t1),
+            DirectiveSpec("limit_req_dry_run", .httpAll, t1),
+            DirectiveSpec("open_log_file_cache", .httpAll, .take([1, 2, 3, 4])),
+            DirectiveSpec("limit_rate", locationIf, t1),
+            DirectiveSpec("limit_rate_after", locationIf, t1),
+            DirectiveSpec("proxy_limit_rate", .httpAll, t1),
+            DirectiveSpec("uwsgi_limit_rate", .httpAll, t1),
             DirectiveSpec("set_real_ip_from", .httpAll, t1, repeatable: true),
             DirectiveSpec("real_ip_header", .httpAll, t1),
             DirectiveSpec("real_ip_recursive", .httpAll, t1),
@@ -280,17 +299,20 @@ public enum DirectiveTable {
         DirectiveSpec("ssl_buffer_size", httpServer, t1),
         DirectiveSpec("ssl_stapling_verify", httpServer, .flag),
         DirectiveSpec("ssl_stapling_responder", httpServer, t1),
+        DirectiveSpec("ssl_certificate_cache", httpServer, .take([1, 2, 3])),
+        DirectiveSpec("ssl_certificate_compression", httpServer, .flag),
+        DirectiveSpec("ssl_object_cache_inheritable", .main, .flag),
         DirectiveSpec("ssl_ocsp", httpServer, t1, slot: .ignored(.none)),
         DirectiveSpec("ssl_ocsp_cache", httpServer, .take([1, 2]), slot: .ignored(.none)),
         DirectiveSpec("ssl_ocsp_responder", httpServer, t1, slot: .ignored(.none)),
     ]
 
-    private static let locationIfOnly: DirectiveContext = [.location, .ifInLocation]
+    private static let passContexts: DirectiveContext = [.location, .ifInLocation, .limitExcept]
 
     /// The proxy module's directives, and the uwsgi module's namesakes.
     private static func proxySpecs(prefix p: String) -> [DirectiveSpec] {
         var specs: [DirectiveSpec] = [
-            DirectiveSpec(p + "pass", locationIfOnly, t1),
+            DirectiveSpec(p + "pass", passContexts, t1),
             DirectiveSpec(p + "connect_timeout", .httpAll, t1),
             DirectiveSpec(p + "send_timeout", .httpAll, t1),
             DirectiveSpec(p + "read_timeout", .httpAll, t1),
@@ -311,7 +333,7 @@ public enum DirectiveTable {
             DirectiveSpec(p + "pass_request_body", .httpAll, .flag),
             DirectiveSpec(p + "temp_file_write_size", .httpAll, t1, slot: .ignored(.size)),
             DirectiveSpec(p + "socket_keepalive", .httpAll, .flag, slot: .ignored(.flag)),
-            DirectiveSpec(p + "bind", .httpAll, t12, slot: .ignored(.none)),
+            DirectiveSpec(p + "bind", .httpAll, t12),
             // TLS to the upstream: proxy_pass https://, uwsgi_pass suwsgi://.
             DirectiveSpec(p + "ssl_server_name", .httpAll, .flag),
             DirectiveSpec(p + "ssl_name", .httpAll, t1),
@@ -323,15 +345,21 @@ public enum DirectiveTable {
             DirectiveSpec(p + "ssl_protocols", .httpAll, .oneOrMore),
             DirectiveSpec(p + "ssl_ciphers", .httpAll, t1),
             DirectiveSpec(p + "ssl_session_reuse", .httpAll, .flag),
+            DirectiveSpec(p + "ssl_crl", .httpAll, t1),
+            DirectiveSpec(p + "ssl_password_file", .httpAll, t1),
+            DirectiveSpec(p + "ssl_conf_command", .httpAll, t2, repeatable: true),
+            DirectiveSpec(p + "ssl_certificate_cache", .httpAll, .take([1, 2, 3])),
         ]
         if p == "proxy_" {
             specs += [
                 DirectiveSpec("proxy_set_header", .httpAll, t2, repeatable: true),
                 DirectiveSpec("proxy_http_version", .httpAll, t1),
                 DirectiveSpec("proxy_method", .httpAll, t1),
+                DirectiveSpec("proxy_set_body", .httpAll, t1),
                 DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_domain", .httpAll, t12, repeatable: true),
                 DirectiveSpec("proxy_cookie_path", .httpAll, t12, repeatable: true),
+                DirectiveSpec("proxy_cookie_flags", .httpAll, t1234, repeatable: true),
             ]
         } else {
             specs += [
@@ -400,8 +428,6 @@ public enum DirectiveTable {
         DirectiveSpec("gzip_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_window", .httpAll, t1, slot: .ignored(.size)),
-        DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1, slot: .ignored(.none)),
-        DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag, slot: .ignored(.flag)),
     ]
 
     /// Names of the directives accepted without effect (the README lists them). `error_log`

@@ -225,9 +225,14 @@ public struct UpstreamSettings: Sendable {
     /// `proxy_method`.
     public var method: ComplexValue? = nil
     public var redirect: ProxyRedirect = .default
-    /// `proxy_cookie_domain` / `proxy_cookie_path`: (from, to) pairs; empty = off.
-    public var cookieDomains: [(from: String, to: ComplexValue)] = []
-    public var cookiePaths: [(from: String, to: ComplexValue)] = []
+    /// `proxy_cookie_domain` / `proxy_cookie_path` / `proxy_cookie_flags`; empty = off.
+    public var cookieDomains: [CookieRewrite] = []
+    public var cookiePaths: [CookieRewrite] = []
+    public var cookieFlags: [CookieFlagRule] = []
+    /// `proxy_set_body`: the body sent instead of the client's (which is read and dropped).
+    public var setBody: ComplexValue? = nil
+    /// `proxy_bind` / `uwsgi_bind` (nil: off).
+    public var bind: UpstreamBind? = nil
     /// `proxy_ssl_*`: TLS to the upstream.
     public var upstreamSSL = UpstreamSSLSettings()
     /// `uwsgi_modifier1` / `uwsgi_modifier2`.
@@ -250,6 +255,47 @@ public struct UpstreamSettings: Sendable {
         "date", "server", "x-pad", "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
         "x-accel-buffering", "x-accel-charset",
     ]
+}
+
+/// `proxy_bind address [transparent]`: the local address of upstream connections
+/// ("addr" or "addr:port", variables allowed; an empty value binds nothing).
+public struct UpstreamBind: Sendable {
+    public let address: ComplexValue
+    public let transparent: Bool
+    public init(address: ComplexValue, transparent: Bool) {
+        self.address = address
+        self.transparent = transparent
+    }
+
+    /// "127.0.0.1", "127.0.0.1:8000", "[::1]:8000", "::1" split into host and port (0
+    /// when absent); nil when it is not an address and port.
+    public static func split(_ text: String) -> (host: String, port: Int)? {
+        var host = text
+        var port = 0
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":"), let p = Int(rest.dropFirst()), p >= 0, p < 65536 else { return nil }
+                port = p
+            }
+        } else if let colon = text.firstIndex(of: ":"), text.lastIndex(of: ":") == colon {
+            host = String(text[..<colon])
+            guard let p = Int(text[text.index(after: colon)...]), p >= 0, p < 65536 else { return nil }
+            port = p
+        }
+        return isIPLiteral(host) ? (host, port) : nil
+    }
+
+    /// A dotted IPv4 address or an IPv6 literal (nginx binds addresses, not names).
+    static func isIPLiteral(_ host: String) -> Bool {
+        if host.contains(":") {
+            return host.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." } && host.count >= 2
+        }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { p in p.count <= 3 && Int(p).map { $0 <= 255 } == true }
+    }
 }
 
 /// An active health check (`health_check` in a location that proxies to an upstream,
@@ -290,23 +336,6 @@ public enum HeaderCondition: Sendable {
     case present(String, negated: Bool)
     case equals(String, String, negated: Bool)
     case matches(String, Regex, negated: Bool)
-}
-
-/// `proxy_ssl_*` settings (TLS from swiftginx to an https upstream).
-public struct UpstreamSSLSettings: Sendable {
-    /// `proxy_ssl_server_name`: send SNI (off by default, as nginx).
-    public var serverName: Bool = false
-    /// `proxy_ssl_name` (default `$proxy_host`).
-    public var name: ComplexValue? = nil
-    public var verify: Bool = false
-    public var verifyDepth: Int = 1
-    public var trustedCertificate: String? = nil
-    public var certificate: String? = nil
-    public var certificateKey: String? = nil
-    public var protocols: Set<String> = ["TLSv1.2", "TLSv1.3"]
-    public var ciphers: String = "DEFAULT"
-    public var sessionReuse: Bool = true
-    public init() {}
 }
 
 /// Copy-on-write storage for a large settings value inside LocationSettings: copying the

@@ -193,6 +193,11 @@ public struct RequestParser: Sendable {
             }
             if i == end {
                 if end == count {
+                    // As nginx, a method byte that no method may hold fails at once, without
+                    // waiting for the line to end (binary data sent to an HTTP port).
+                    if inRequestLine && !Self.methodPrefixIsValid(buf, from: lineStart, to: count) {
+                        return fail(.badRequest("client sent invalid method"))
+                    }
                     scan = count
                     return .incomplete
                 }
@@ -251,6 +256,19 @@ public struct RequestParser: Sendable {
     }
 
     // MARK: request line
+
+    /// Whether the request line's bytes so far may still begin a method: upper-case
+    /// letters, '_' and '-' up to the first space.
+    private static func methodPrefixIsValid(_ buf: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool {
+        var p = start
+        while p < end {
+            let c = buf[p]
+            if c == ASCII.sp { return p > start }
+            guard c &- 0x41 < 26 || c == 0x5F || c == 0x2D else { return false }
+            p &+= 1
+        }
+        return true
+    }
 
     private mutating func parseRequestLine(
         _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout RequestHead

@@ -13,10 +13,37 @@ extension Socket {
         case inProgress(Int32)
     }
 
-    /// Starts a non-blocking connect to `address` (TCP).
-    public static func connect(to address: SocketAddress) throws(SystemError) -> ConnectStart {
+    /// Starts a non-blocking connect to `address` (TCP), from `local` when given
+    /// (`proxy_bind`: port 0 leaves the port to connect, as IP_BIND_ADDRESS_NO_PORT asks;
+    /// `transparent` binds a foreign address with IP_TRANSPARENT).
+    public static func connect(to address: SocketAddress, from local: SocketAddress? = nil, transparent: Bool = false)
+        throws(SystemError) -> ConnectStart
+    {
         let type = Int32(SOCK_STREAM.rawValue) | swiftginx_sock_nonblock() | swiftginx_sock_cloexec()
         let fd = try syscall("socket", Glibc.socket(address.family, type, 0))
+        if let local {
+            var on: Int32 = 1
+            let size = socklen_t(MemoryLayout<Int32>.size)
+            if transparent {
+                let level = local.family == AF_INET6 ? Int32(IPPROTO_IPV6) : Int32(IPPROTO_IP)
+                // IP_TRANSPARENT (19) and IPV6_TRANSPARENT (75).
+                let option: Int32 = local.family == AF_INET6 ? 75 : 19
+                if setsockopt(fd, level, option, &on, size) < 0 {
+                    let e = errno
+                    Glibc.close(fd)
+                    throw SystemError("setsockopt(IP_TRANSPARENT)", errno: e)
+                }
+            }
+            if local.port == 0 {
+                // IP_BIND_ADDRESS_NO_PORT (24): the port is chosen at connect.
+                _ = setsockopt(fd, Int32(IPPROTO_IP), 24, &on, size)
+            }
+            if local.withSockaddr({ Glibc.bind(fd, $0, $1) }) < 0 {
+                let e = errno
+                Glibc.close(fd)
+                throw SystemError("bind", errno: e)
+            }
+        }
         let r = address.withSockaddr { Glibc.connect(fd, $0, $1) }
         return try finishStart(fd, r)
     }

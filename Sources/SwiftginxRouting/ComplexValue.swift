@@ -15,18 +15,27 @@ public enum Variable: Sendable, Hashable {
     case requestId, binaryRemoteAddr, https, requestCompletion, requestBody, requestBodyFile
     case requestPort, isRequestPort
     case proxyAddXForwardedFor, proxyHost, proxyPort
+    case connectionTime
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
-    case upstreamResponseLength, upstreamCacheStatus, limitRate
+    case upstreamResponseLength, upstreamCacheStatus, limitRate, upstreamBytesReceived, upstreamBytesSent
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
-    case realipRemoteAddr, realipRemotePort, limitConnStatus
+    case realipRemoteAddr, realipRemotePort, limitConnStatus, limitReqStatus
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
+    /// `$proxy_protocol_addr`, `_port`, `_server_addr`, `_server_port`.
+    case proxyProtocol(ProxyProtocolField)
+    /// `$proxy_protocol_tlv_<name>`.
+    case proxyProtocolTLV(ProxyProtocolTLVKey)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
     case upstreamHeader(String)
+    /// `$upstream_cookie_<name>`: a cookie the upstream set (Set-Cookie), by name.
+    case upstreamCookie(String)
     /// `$http_<name>`: a request header; name is lowercased with '_' standing for '-'.
     case httpHeader(String)
     /// `$sent_http_<name>`: a response header.
     case sentHeader(String)
+    /// `$sent_trailer_<name>`: a trailer field added so far (`add_trailer`).
+    case sentTrailer(String)
     /// `$arg_<name>`: a query argument.
     case arg(String)
     /// `$cookie_<name>`.
@@ -93,6 +102,7 @@ extension Variable {
         "request_uri": .requestUri, "request_method": .requestMethod, "request_length": .requestLength,
         "scheme": .scheme, "server_name": .serverName, "server_port": .serverPort, "server_addr": .serverAddr,
         "server_protocol": .serverProtocol, "connection": .connection,
+        "connection_time": .connectionTime,
         "connection_requests": .connectionRequests, "content_type": .contentType,
         "content_length": .contentLength, "document_root": .documentRoot, "realpath_root": .realpathRoot,
         "request_filename": .requestFilename, "pid": .pid, "nginx_version": .nginxVersion, "pipe": .pipe,
@@ -103,11 +113,12 @@ extension Variable {
         "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
         "upstream_header_time": .upstreamHeaderTime, "upstream_response_length": .upstreamResponseLength,
+        "upstream_bytes_received": .upstreamBytesReceived, "upstream_bytes_sent": .upstreamBytesSent,
         "upstream_cache_status": .upstreamCacheStatus, "request_scheme": .scheme, "limit_rate": .limitRate,
         "connections_active": .connectionsActive, "connections_reading": .connectionsReading,
         "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
         "realip_remote_addr": .realipRemoteAddr, "realip_remote_port": .realipRemotePort,
-        "limit_conn_status": .limitConnStatus,
+        "limit_conn_status": .limitConnStatus, "limit_req_status": .limitReqStatus,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.
@@ -124,6 +135,10 @@ extension Variable {
             self = .ssl(f)
             return
         }
+        if lower.hasPrefix("proxy_protocol_"), let v = Variable.proxyProtocol(lower) {
+            self = v
+            return
+        }
         func suffix(_ prefix: String) -> String? {
             lower.hasPrefix(prefix) ? String(lower.dropFirst(prefix.count)) : nil
         }
@@ -132,8 +147,12 @@ extension Variable {
             self = .httpHeader(headerName(s))
         } else if let s = suffix("sent_http_") {
             self = .sentHeader(headerName(s))
+        } else if let s = suffix("sent_trailer_") {
+            self = .sentTrailer(headerName(s))
         } else if let s = suffix("upstream_http_") {
             self = .upstreamHeader(headerName(s))
+        } else if let s = suffix("upstream_cookie_") {
+            self = .upstreamCookie(s)
         } else if let s = suffix("arg_") {
             self = .arg(s)
         } else if let s = suffix("cookie_") {
@@ -216,4 +235,8 @@ public enum SSLField: String, Sendable, Hashable {
     case clientVerify = "client_verify", clientSubjectDN = "client_s_dn", clientIssuerDN = "client_i_dn"
     case clientSerial = "client_serial", clientFingerprint = "client_fingerprint", clientCert = "client_cert"
     case clientRawCert = "client_raw_cert"
+    case ciphers, curve, curves, clientEscapedCert = "client_escaped_cert"
+    case clientSubjectDNLegacy = "client_s_dn_legacy", clientIssuerDNLegacy = "client_i_dn_legacy"
+    case clientValidFrom = "client_v_start", clientValidUntil = "client_v_end"
+    case clientValidDays = "client_v_remain"
 }

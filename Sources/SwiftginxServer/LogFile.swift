@@ -2,6 +2,7 @@
 // opens the path anew and dup2()s the new descriptor over the old number, so
 // writers never see a closed descriptor and need no lock.
 
+import SwiftginxConfig
 import SwiftginxPosix
 import Synchronization
 
@@ -37,6 +38,7 @@ public final class LogFiles: Sendable {
     private let files = Mutex<[String: LogFile]>([:])
     /// Who opens the files: this process, or the privileged supervisor.
     let access: any PrivilegedAccess
+    private let syslogs = Mutex<[SyslogTarget: SyslogSink]>([:])
 
     public init(access: any PrivilegedAccess = DirectAccess()) {
         self.access = access
@@ -56,6 +58,16 @@ public final class LogFiles: Sendable {
 
     /// The descriptors of every open file.
     var descriptors: [Int32] { files.withLock { $0.values.map(\.fd) } }
+
+    /// The datagram sender for a `syslog:` target (one per distinct target).
+    func syslog(_ target: SyslogTarget) -> SyslogSink {
+        syslogs.withLock { d in
+            if let s = d[target] { return s }
+            let s = SyslogSink(target)
+            d[target] = s
+            return s
+        }
+    }
 
     /// Reopens all files; returns the errors to log.
     public func reopenAll() -> [String] {

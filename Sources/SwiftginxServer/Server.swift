@@ -52,6 +52,8 @@ public final class Server {
     var sockets: [ListenAddress: [Int32]] = [:]
     var retiredSockets: [(closeAt: Int64, addresses: [ListenAddress], fds: [Int32])] = []
     var workerCount = 1
+    /// setsockopt() failures of the last bindListeners (nginx logs them and goes on).
+    var listenAlerts: [String] = []
     var generationNumber = 0
     var pidPath = ""
 
@@ -75,7 +77,8 @@ public final class Server {
         }
         SignalReceiver.ignoreBrokenPipe()
         ProcessControl.restrictEnvironment(to: config.main.environment)
-        let errorLog = ErrorLog(targets: try openErrorLogs(config))
+        let (errorFiles, errorSyslogs) = try openErrorLogs(config)
+        let errorLog = ErrorLog(targets: errorFiles, syslogs: errorSyslogs)
         workerCount = max(1, config.main.workerProcesses)
         if let n = config.main.workerRlimitNofile {
             do { try ProcessControl.setOpenFileLimit(n) } catch {
@@ -86,6 +89,7 @@ public final class Server {
         let tls = try Server.buildTLS(config)
         for w in tls.warnings { errorLog.log(.warn, w) }
         let listeners = try bindListeners(config)
+        for a in listenAlerts { errorLog.log(.alert, a) }
         let accessFiles = try openAccessLogs(config)
         generationNumber = 1
         let generation = Generation(
@@ -168,7 +172,8 @@ public final class Server {
         state.requestStop(mode)
         for w in workers { w.wake() }
         for t in threads { ProcessControl.join(t) }
-        for fds in sockets.values { for fd in fds { Socket.close(fd) } }
+        for fd in Set(sockets.values.flatMap { $0 }) { Socket.close(fd) }
+        for a in sockets.keys { a.unixPath.map(FileSystem.unlink) }
         if broker == nil { FileSystem.unlink(pidPath) }
         state.errorLog.log(.notice, "exit")
         return 0
@@ -198,17 +203,22 @@ public final class Server {
             state.errorLog.log(.emerg, error.description)
             return
         }
+        if let e = LimitReqZone.reloadConflict(config, previous: state.generation.limitReqZones) {
+            state.errorLog.log(.emerg, e)
+            return
+        }
         do {
-            let errorTargets = try openErrorLogs(config)
+            let (errorTargets, errorSyslogs) = try openErrorLogs(config)
             let tls = try Server.buildTLS(config, previous: state.generation.tls)
             let listeners = try bindListeners(config)
+            for a in listenAlerts { state.errorLog.log(.alert, a) }
             let accessFiles = try openAccessLogs(config)
             if config.main.workerProcesses != workerCount {
                 state.errorLog.log(
                     .warn, "changing worker_processes from \(workerCount) needs a restart; keeping \(workerCount)")
             }
             for w in config.warnings { state.errorLog.log(.warn, w) }
-            state.errorLog.replaceTargets(errorTargets)
+            state.errorLog.replaceTargets(errorTargets, syslogs: errorSyslogs)
             for w in tls.warnings { state.errorLog.log(.warn, w) }
             generationNumber += 1
             let generation = Generation(
@@ -235,12 +245,22 @@ public final class Server {
 
     // MARK: resources
 
-    private func openErrorLogs(_ config: RuntimeConfig) throws(StartupError) -> [(LogFile, LogLevel)] {
-        var targets = config.main.errorLogs.map { ($0.path, $0.level) }
-        if targets.isEmpty { targets = [(options.prefix + "logs/error.log", .error)] }
-        var out: [(LogFile, LogLevel)] = []
-        for (path, level) in targets { out.append((try openLog(path), level)) }
-        return out
+    /// The main context's error logs: files, and `syslog:` destinations.
+    private func openErrorLogs(_ config: RuntimeConfig) throws(StartupError) -> (
+        [(LogFile, LogLevel)], [(SyslogSink, LogLevel)]
+    ) {
+        var targets = config.main.errorLogs
+        if targets.isEmpty { targets = [ErrorLogTarget(path: options.prefix + "logs/error.log", level: .error)] }
+        var files: [(LogFile, LogLevel)] = []
+        var syslogs: [(SyslogSink, LogLevel)] = []
+        for t in targets {
+            if let s = t.syslog {
+                syslogs.append((logFiles.syslog(s), t.level))
+            } else {
+                files.append((try openLog(t.path), t.level))
+            }
+        }
+        return (files, syslogs)
     }
 
     private func openAccessLogs(_ config: RuntimeConfig) throws(StartupError) -> [String: LogFile] {
@@ -256,12 +276,28 @@ public final class Server {
         }
     }
 
+    /// What a listen's options ask of its socket.
+    static func tuning(_ o: ListenOptions) -> Socket.ListenTuning {
+        var t = Socket.ListenTuning()
+        t.receiveBuffer = o.rcvbuf
+        t.sendBuffer = o.sndbuf
+        t.fastOpen = o.fastopen
+        if let k = o.soKeepalive {
+            t.keepalive = k.enabled
+            t.keepIdle = k.idle
+            t.keepInterval = k.interval
+            t.keepCount = k.count
+        }
+        return t
+    }
+
     /// Binds every address of `config` (reusing sockets already bound), one
     /// SO_REUSEPORT socket per worker; sockets no longer used are retired.
     private func bindListeners(_ config: RuntimeConfig) throws(StartupError) -> [[ListenerSpec]] {
         var next: [ListenAddress: [Int32]] = [:]
         var fresh: [Int32] = []
         var freshAddresses: [ListenAddress] = []
+        listenAlerts = []
         let bound = config.listenGroups.filter { $0.bindsOwnSocket }
         for group in bound {
             if let existing = sockets[group.address] {
@@ -273,8 +309,11 @@ public final class Server {
                 fresh += fds
                 freshAddresses.append(group.address)
                 next[group.address] = fds
+                for fd in Set(fds) {
+                    listenAlerts += Socket.tune(fd, Server.tuning(group.options), address: "\(group.address)")
+                }
             } catch {
-                for fd in fresh { Socket.close(fd) }
+                for fd in Set(fresh) { Socket.close(fd) }
                 for address in freshAddresses { access.release(address) }
                 throw StartupError(
                     description:
@@ -284,8 +323,11 @@ public final class Server {
         }
         let gone = sockets.filter { next[$0.key] == nil }
         if !gone.isEmpty {
-            retiredSockets.append((Clock.monotonicMilliseconds() + 2000, Array(gone.keys), gone.flatMap { $0.value }))
+            let fds = Array(Set(gone.flatMap { $0.value }))
+            retiredSockets.append((Clock.monotonicMilliseconds() + 2000, Array(gone.keys), fds))
         }
+        // A unix socket no longer listened on loses its file now (nginx deletes it too).
+        for a in gone.keys { a.unixPath.map(FileSystem.unlink) }
         sockets = next
         return (0..<workerCount).map { w in
             bound.map { ListenerSpec(fd: next[$0.address]![w], group: $0) }

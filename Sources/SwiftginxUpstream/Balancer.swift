@@ -67,6 +67,8 @@ public struct Balancer: Sendable {
         case .ipHash:
             return ipHash(now: now, tried: tried, address: key)
         case .hash(let consistent):
+            // An empty key: round robin, as nginx falls back.
+            if key.isEmpty { return rr.pick(now: now, tried: tried) }
             return consistent
                 ? consistentHash(now: now, tried: tried, key: key) : plainHash(now: now, tried: tried, key: key)
         case .random(let two):

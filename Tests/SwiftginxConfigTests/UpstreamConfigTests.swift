@@ -93,9 +93,64 @@ import Testing
         ),
         ("match m { status 99; }", "invalid status \"99\" in nginx.conf:3"),
         ("server { location / { proxy_next_upstream error bogus; } }", "invalid value \"bogus\" in nginx.conf:3"),
+        ("server { location / { proxy_cookie_flags on; } }", "invalid parameter \"on\" in nginx.conf:3"),
+        (
+            "server { location / { proxy_cookie_flags off; proxy_cookie_flags a secure; } }",
+            "\"proxy_cookie_flags\" directive is duplicate in nginx.conf:3"
+        ),
+        (
+            "server { location / { proxy_cookie_path /a /b; proxy_cookie_path off; } }",
+            "\"proxy_cookie_path\" directive is duplicate in nginx.conf:3"
+        ),
+        ("server { location / { proxy_bind 127.0.0.1 bogus; } }", "invalid parameter \"bogus\" in nginx.conf:3"),
+        ("server { location / { proxy_bind bad:address:1; } }", "invalid address \"bad:address:1\" in nginx.conf:3"),
     ])
     func errors(_ text: String, _ message: String) throws {
         #expect(try loadError(http(text)) == message)
+    }
+
+    @Test func cookieRulesBindAndSetBodyCompile() throws {
+        let c = try load(
+            http(
+                """
+                proxy_bind 127.0.0.2;
+                server {
+                    listen 127.0.0.1:8080;
+                    location / {
+                        proxy_pass http://127.0.0.1:8000;
+                        proxy_cookie_domain .Example.org .example.com;
+                        proxy_cookie_path ~*^/a/(.*)$ /$1;
+                        proxy_cookie_flags ~^s secure samesite=lax;
+                        proxy_cookie_flags $arg_c $arg_f;
+                        proxy_set_body "x=$arg_x";
+                    }
+                    location /t { proxy_pass http://127.0.0.1:8000; proxy_bind $arg_b transparent; }
+                    location /o { proxy_pass http://127.0.0.1:8000; proxy_bind off; }
+                }
+                """))
+        let server = c.listenGroups[0].servers[0]
+        func settings(_ uri: String) -> UpstreamSettings? {
+            uri.utf8.withContiguousStorageIfAvailable { server.locations.match(UnsafeRawBufferPointer($0)) }??
+                .location.settings.proxy
+        }
+        let s = try #require(settings("/"))
+        #expect(s.cookieDomains.count == 1 && s.cookiePaths.count == 1 && s.cookieFlags.count == 2)
+        if case .text(let from) = s.cookieDomains[0].pattern {
+            // The leading dots are dropped from the pattern and the replacement, as nginx does.
+            #expect(from.source == "Example.org")
+            #expect(s.cookieDomains[0].replacement.source == "example.com")
+        } else {
+            Issue.record("a text pattern was expected")
+        }
+        #expect(s.setBody?.source == "x=$arg_x")
+        #expect(s.bind?.address.source == "127.0.0.2" && s.bind?.transparent == false)
+        #expect(settings("/t")?.bind?.transparent == true)
+        #expect(settings("/o")?.bind == nil)
+        #expect(UpstreamBind.split("[::1]:80")! == ("::1", 80))
+        #expect(UpstreamBind.split("10.0.0.1")! == ("10.0.0.1", 0))
+        #expect(UpstreamBind.split("10.0.0.1:x") == nil)
+        let bad = try loadError(http("server { location / { proxy_cookie_domain ~( x; } }"))
+        #expect(bad?.contains("missing closing parenthesis") == true)
     }
 
     @Test func healthChecksAttachToTheirUpstream() throws {

@@ -408,4 +408,22 @@ import Testing
         h.reset()
         #expect(h.headers.capacity == cap)
     }
+
+    /// As nginx, bytes no method may hold fail the request line before it ends (a uwsgi
+    /// packet or a TLS record sent to an HTTP port gets its 400 at once).
+    @Test func anInvalidMethodByteFailsBeforeTheLineEnds() {
+        var p = RequestParser()
+        var h = RequestHead()
+        let binary: [UInt8] = [0x00, 0x2c, 0x01, 0x00, 0x0c]
+        #expect(binary.withUnsafeBytes { p.parse($0, into: &h) } == .error(.badRequest("client sent invalid method")))
+        p.reset()
+        let lower = Array("get".utf8)
+        #expect(lower.withUnsafeBytes { p.parse($0, into: &h) } == .error(.badRequest("client sent invalid method")))
+        p.reset()
+        let partial = Array("GE".utf8)
+        #expect(partial.withUnsafeBytes { p.parse($0, into: &h) } == .incomplete)
+        p.reset()
+        let method = Array("GET /pa".utf8)
+        #expect(method.withUnsafeBytes { p.parse($0, into: &h) } == .incomplete)
+    }
 }

@@ -47,6 +47,12 @@ public final class DirectAccess: PrivilegedAccess {
     }
 
     public func listen(_ address: ListenAddress, options: ListenOptions, count: Int) throws(SystemError) -> [Int32] {
+        if let path = address.unixPath {
+            // One unix socket that every worker accepts from (mode 0666, as nginx).
+            guard let addr = SocketAddress(unixPath: path) else { throw SystemError("bind", errno: 22) }
+            let fd = try Socket.listen(address: addr, backlog: options.backlog, reusePort: false, ipv6Only: false)
+            return Array(repeating: fd, count: count)
+        }
         guard let addr = SocketAddress(host: address.host, port: address.port) else {
             throw SystemError("bind", errno: 22)
         }
@@ -69,5 +75,6 @@ public final class DirectAccess: PrivilegedAccess {
         return fds
     }
 
-    public func release(_ address: ListenAddress) {}
+    /// A unix socket's file goes with it.
+    public func release(_ address: ListenAddress) { address.unixPath.map(FileSystem.unlink) }
 }

@@ -44,13 +44,18 @@ final class Supervisor {
     func run() throws(StartupError) -> Int32 {
         SignalReceiver.ignoreBrokenPipe()
         var targets: [(LogFile, LogLevel)] = []
+        var syslogs: [(SyslogSink, LogLevel)] = []
         for e in config.main.errorLogs {
+            if let s = e.syslog {
+                syslogs.append((logFiles.syslog(s), e.level))
+                continue
+            }
             do { targets.append((try logFiles.file(e.path), e.level)) } catch {
                 throw StartupError(
                     description: "open() \"\(e.path)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
             }
         }
-        errorLog = ErrorLog(targets: targets)
+        errorLog = ErrorLog(targets: targets, syslogs: syslogs)
         if let n = config.main.workerRlimitNofile {
             do { try ProcessControl.setOpenFileLimit(n) } catch {
                 errorLog.log(.alert, "\(error.call)() failed (\(error.errno): \(SystemError.message(error.errno)))")
@@ -85,7 +90,7 @@ final class Supervisor {
             FileSystem.close(mine)
             FileSystem.close(signals.fd)
             if channel >= 0 { FileSystem.close(channel) }
-            for fds in sockets.values { for fd in fds { FileSystem.close(fd) } }
+            for fd in Set(sockets.values.flatMap { $0 }) { FileSystem.close(fd) }
             for fd in logFiles.descriptors where fd > 2 { FileSystem.close(fd) }
             serve(channel: theirs, fresh: fresh)
         }
@@ -195,7 +200,8 @@ final class Supervisor {
     }
 
     private func finish(_ code: Int32) -> Int32 {
-        for fds in sockets.values { for fd in fds { Socket.close(fd) } }
+        for fd in Set(sockets.values.flatMap { $0 }) { Socket.close(fd) }
+        for address in sockets.keys { direct.release(address) }
         sockets = [:]
         if everReady { FileSystem.unlink(pidPath) }
         if stopping { errorLog.log(.notice, "exit") }
@@ -233,12 +239,13 @@ final class Supervisor {
                     o.ipv6only = ipv6only
                     o.deferred = deferred
                     let fds = try direct.listen(address, options: o, count: count)
-                    if let old = sockets[address] { for fd in old { Socket.close(fd) } }
+                    if let old = sockets[address] { for fd in Set(old) { Socket.close(fd) } }
                     sockets[address] = fds
                     handOver = fds
                 }
             case .release(let address):
-                for fd in sockets.removeValue(forKey: address) ?? [] { Socket.close(fd) }
+                for fd in Set(sockets.removeValue(forKey: address) ?? []) { Socket.close(fd) }
+                direct.release(address)
             case .ready:
                 if !everReady { try FileSystem.writeFile(pidPath, "\(ProcessControl.pid)\n") }
                 everReady = true

@@ -52,7 +52,8 @@ extension ProxyExchange {
             }
         }
         guard let group = group else { return false }
-        return tried.count < group.servers.count || tried.contains(false)
+        // nginx tries each peer that is not marked `down` once (backups included).
+        return tries < group.servers.reduce(0) { $0 + ($1.down ? 0 : 1) }
     }
 
     /// Ends the peer's part in this request; a failure may take it out (logged as nginx does).
@@ -94,6 +95,23 @@ extension ProxyExchange {
         request.keepAlive = false
         request.aborted = true
         request.responseFinished()
+    }
+
+    /// While the upstream is awaited (the body read, no answer yet), a client that
+    /// closed its connection ends the request: the upstream connection is closed too
+    /// and 499 logged, as nginx does (`proxy_ignore_client_abort off`).
+    func clientGone() -> Bool {
+        switch phase {
+        case .connecting, .sending, .readingHead: break
+        default: return false
+        }
+        guard !request.bodyPending, request.clientHasClosed() else { return false }
+        request.logInfo(
+            "client prematurely closed connection, so upstream connection is closed too while \(phaseText())")
+        let last = responseTimes.count - 1
+        if last >= 0 && responseTimes[last] < 0 { responseTimes[last] = worker.clock.milliseconds - tryStartedAt }
+        abortProxy(status: 499)
+        return true
     }
 
     /// Bytes read past the body belong to the next request on this connection.
@@ -186,7 +204,7 @@ extension ProxyExchange {
             s += ", request: \"\(String(decoding: b[request.head.requestLine], as: UTF8.self))\""
         }
         if let last = addresses.last {
-            let tls = pass?.ssl == true
+            let tls = upstreamTLS
             let scheme = pass?.proto == .uwsgi ? (tls ? "suwsgi://" : "uwsgi://") : (tls ? "https://" : "http://")
             let uri =
                 sentURI.upperBound <= requestHead.writerIndex

@@ -42,10 +42,14 @@ extension ProxyExchange {
             bodyChunked = request.head.isChunked ? ChunkedDecoder() : nil
             // proxy_request_buffering off: connect now and pass the body on as it arrives
             // (a chunked body stays chunked; an HTTP/1.0 upstream gets it buffered).
-            streaming = !settings.requestBuffering && (!request.head.isChunked || settings.http11)
+            streaming =
+                !settings.requestBuffering && (!request.head.isChunked || settings.http11) && settings.setBody == nil
             // Body bytes that came with the head move to the body store; the head stays.
             var ok = true
-            request.takeBufferedBody { ok = consumeBody($0) }
+            request.takeBufferedBody {
+                prereadLength = $0.count
+                ok = consumeBody($0)
+            }
             if !ok { return }
             if bodyComplete() {
                 finishBody()
@@ -64,6 +68,7 @@ extension ProxyExchange {
     /// Finds the group and peer table of a proxy_pass (evaluating one with variables).
     private func resolveTarget(_ pass: UpstreamPass) -> Bool {
         let tables = worker.generation.peerTables
+        upstreamTLS = pass.ssl
         if let g = pass.group {
             group = g
             peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
@@ -73,41 +78,80 @@ extension ProxyExchange {
         }
         guard let dynamic = pass.dynamic else { return false }
         let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
-        let scheme = pass.proto == .http ? "http://" : "uwsgi://"
         var rest = Substring(text)
-        if rest.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        let lower = rest.prefix(9).lowercased()
+        let schemes = pass.proto == .http ? ["http://", "https://"] : ["uwsgi://", "suwsgi://"]
+        for (i, scheme) in schemes.enumerated() where lower.hasPrefix(scheme) {
+            rest = rest.dropFirst(scheme.count)
+            upstreamTLS = i == 1
+        }
+        let config = worker.generation.config
+        if rest.lowercased().hasPrefix("unix:") {
+            // unix:/path[:/uri]
+            var path = rest.dropFirst(5)
+            if let colon = path.firstIndex(of: ":") {
+                let uri = path[path.index(after: colon)...]
+                if !uri.isEmpty { dynamicURI = Array(uri.utf8) }
+                path = path[..<colon]
+            }
+            guard !path.isEmpty else {
+                request.logError("no path in the unix domain socket \"\(text)\"")
+                return false
+            }
+            proxyHost = "localhost"
+            proxyPort = ""
+            if let g = config.implicitUpstreams["unix:" + path.lowercased()], use(g, tables) { return true }
+            useAdHoc(name: "unix:" + path, address: .unix(String(path)))
+            return true
+        }
         var authority = rest
         if let slash = rest.firstIndex(of: "/") {
             authority = rest[..<slash]
             dynamicURI = Array(rest[slash...].utf8)
         }
-        let config = worker.generation.config
-        if let g = config.upstreamsByName[String(authority)], g.index < tables.count {
-            group = g
-            peers = tables[g.index]
+        if let g = config.upstreamsByName[String(authority)], use(g, tables) {
             proxyHost = String(authority)
-            proxyPort = "80"
+            proxyPort = upstreamTLS ? "443" : "80"
             return true
         }
         var host = String(authority)
-        var port = 80
-        if let colon = host.lastIndex(of: ":"), let n = Int(host[host.index(after: colon)...]) {
+        var port = upstreamTLS ? 443 : 80
+        var portWritten = false
+        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), let n = Int(host[host.index(after: colon)...]) {
             port = n
+            portWritten = true
             host = String(host[..<colon])
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        proxyHost = String(authority)
+        proxyPort = String(port)
+        let key = authority.lowercased()
+        if let g = config.implicitUpstreams[portWritten ? key : key + ":\(port)"] ?? config.implicitUpstreams[key],
+            use(g, tables)
+        {
+            return true
+        }
         guard SocketAddress(host: host, port: port) != nil else {
             request.logError("no resolver defined to resolve \(host)")
             return false
         }
-        let g = UpstreamGroup(
-            name: String(authority), servers: [UpstreamServer(address: .inet(host: host, port: port))],
-            isExplicit: false, index: -1)
+        useAdHoc(name: String(authority), address: .inet(host: host, port: port))
+        return true
+    }
+
+    /// A group of the configuration with its shared peer table.
+    private func use(_ g: UpstreamGroup, _ tables: [PeerTable]) -> Bool {
+        guard g.index >= 0 && g.index < tables.count && tables[g.index].group === g else { return false }
+        group = g
+        peers = tables[g.index]
+        return true
+    }
+
+    /// A one-address group made for this request (a literal address from variables).
+    private func useAdHoc(name: String, address: PeerAddress) {
+        let g = UpstreamGroup(name: name, servers: [UpstreamServer(address: address)], isExplicit: false, index: -1)
         group = g
         peers = PeerTable(group: g)
-        proxyHost = String(authority)
-        proxyPort = String(port)
-        return true
     }
 
     /// An event on the upstream socket: drive the exchange; when it has ended, the
@@ -180,7 +224,11 @@ extension ProxyExchange {
     private func consumeBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         if var dec = bodyChunked {
             var off = 0
-            defer { bodyChunked = dec }
+            defer {
+                bodyChunked = dec
+                // Streamed: what this read decoded goes upstream as one chunk, as nginx does.
+                if streaming { flushPendingChunk() }
+            }
             while off < bytes.count || dec.isDone {
                 switch dec.next(bytes, offset: &off) {
                 case .data(let r):
@@ -190,6 +238,7 @@ extension ProxyExchange {
                 case .done:
                     if off < bytes.count { leftover += bytes[off...] }
                     if streaming {
+                        flushPendingChunk()
                         bodyMemory.reserve(5)
                         bodyMemory.append("0\r\n\r\n")
                     }
@@ -210,6 +259,32 @@ extension ProxyExchange {
         return storeBody(UnsafeRawBufferPointer(rebasing: bytes[0..<take]))
     }
 
+    /// A streamed body that stays within `client_body_buffer_size` (beyond what came with
+    /// the head) is kept: nginx's `$request_body` shows it after it went upstream, as
+    /// its buffer is not reused.
+    private func keepStreamedCopy(_ bytes: UnsafeRawBufferPointer) {
+        guard streamedCopyKept else { return }
+        let limit = (request.location?.settings.clientBodyBufferSize ?? 8192) + prereadLength
+        if streamedCopy.count + bytes.count > limit {
+            streamedCopyKept = false
+            streamedCopy.removeAll(keepingCapacity: true)
+            return
+        }
+        streamedCopy.append(contentsOf: bytes)
+    }
+
+    /// The decoded bytes of a streamed chunked body gathered so far, as one chunk.
+    private func flushPendingChunk() {
+        guard !pendingChunk.isEmpty else { return }
+        let size = String(pendingChunk.count, radix: 16)
+        bodyMemory.reserve(pendingChunk.count + size.utf8.count + 4)
+        bodyMemory.append(string: size)
+        bodyMemory.append("\r\n")
+        bodyMemory.append(pendingChunk)
+        bodyMemory.append("\r\n")
+        pendingChunk.removeAll(keepingCapacity: true)
+    }
+
     private func storeBody(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
         bodyLength += Int64(bytes.count)
@@ -221,14 +296,10 @@ extension ProxyExchange {
             return false
         }
         if streaming {
+            keepStreamedCopy(bytes)
             // Passed on as it comes (re-chunked for a chunked request).
             if bodyChunked != nil {
-                let size = String(bytes.count, radix: 16)
-                bodyMemory.reserve(bytes.count + size.utf8.count + 4)
-                bodyMemory.append(string: size)
-                bodyMemory.append("\r\n")
-                bodyMemory.append(bytes)
-                bodyMemory.append("\r\n")
+                pendingChunk.append(contentsOf: bytes)
             } else {
                 bodyMemory.reserve(bytes.count)
                 bodyMemory.append(bytes)
@@ -288,13 +359,23 @@ extension ProxyExchange {
             }
             let key: [UInt8]
             switch group.method {
-            case .ipHash: key = request.peer.rawAddress
+            // A unix-socket client hashes as nginx's pseudo address (three zero octets).
+            case .ipHash: key = request.peer.isUnix ? [0, 0, 0, 0] : request.peer.rawAddress
             case .hash: key = group.hashKey.map { request.evaluate($0) } ?? []
             default: key = []
             }
             switch peers.pick(now: worker.now, tried: tried, key: key) {
             case .noLivePeers:
                 logUpstream(.error, "no live upstreams while connecting to upstream")
+                // nginx reports the group's name as this try's address.
+                addresses.append(group.name)
+                statuses.append(502)
+                connectTimes.append(-1)
+                headerTimes.append(-1)
+                responseTimes.append(0)
+                responseLengths.append(0)
+                bytesReceived.append(0)
+                bytesSent.append(0)
                 finishProxyWithError(502)
                 return
             case .peer(let i):
@@ -309,6 +390,8 @@ extension ProxyExchange {
             headerTimes.append(-1)
             responseTimes.append(-1)
             responseLengths.append(0)
+            bytesReceived.append(0)
+            bytesSent.append(0)
             if let u = worker.takeIdleUpstream(group: group, peer: peer) {
                 u.owner = self
                 upstream = u
@@ -325,7 +408,11 @@ extension ProxyExchange {
             switch address {
             case .inet(let host, let port):
                 guard let a = SocketAddress(host: host, port: port) else { throw SystemError("connect", errno: EINVAL) }
-                start = try Socket.connect(to: a)
+                if let bind = settings.bind, let local = localAddress(bind) {
+                    start = try Socket.connect(to: a, from: local, transparent: bind.transparent)
+                } else {
+                    start = try Socket.connect(to: a)
+                }
             case .unix(let path):
                 start = try Socket.connect(unixPath: path)
             }
@@ -341,19 +428,33 @@ extension ProxyExchange {
             u.owner = self
             u.connected = connected
             upstream = u
-            if pass?.ssl == true && !beginUpstreamTLS(u) {
-                nextUpstream(.error)
-                return
-            }
+            if upstreamTLS && !beginUpstreamTLS(u) { return }
             phase = .sending
             if !connected {
                 timer = .connecting
                 request.schedule(after: settings.connectTimeout)
             }
         } catch {
+            if let e = error as? SystemError, e.call == "bind" || e.call.hasPrefix("setsockopt") {
+                // A local address that cannot be bound is not the peer's fault: 500, as nginx.
+                logUpstream(.crit, "\(error) while connecting to upstream")
+                finishProxyWithError(500)
+                return
+            }
             logUpstream(.error, "\(error) while connecting to upstream")
             nextUpstream(.error)
         }
+    }
+
+    /// The `proxy_bind` address of this request (nil: none, or not an address — logged).
+    private func localAddress(_ bind: UpstreamBind) -> SocketAddress? {
+        let text = String(decoding: request.evaluate(bind.address), as: UTF8.self)
+        if text.isEmpty { return nil }
+        guard let (host, port) = UpstreamBind.split(text), let a = SocketAddress(host: host, port: port) else {
+            request.logError("invalid local address \"\(text)\"")
+            return nil
+        }
+        return a
     }
 
     // MARK: sending
@@ -384,7 +485,7 @@ extension ProxyExchange {
                 break
             }
         }
-        let sendBody = settings.passRequestBody
+        let sendBody = settings.passRequestBody && settings.setBody == nil
         do {
             while true {
                 let headLeft = requestHead.writerIndex - requestHeadSent
@@ -398,6 +499,7 @@ extension ProxyExchange {
                     case .wouldBlock: return waitToSend()
                     case .processed(let n):
                         requestHeadSent += n
+                        countSent(n)
                         requestSentAny = true
                     }
                     continue
@@ -406,7 +508,9 @@ extension ProxyExchange {
                     let from = Int(bodySent)
                     switch try u.write(bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
                     case .wouldBlock: return waitToSend()
-                    case .processed(let n): bodySent += Int64(n)
+                    case .processed(let n):
+                        bodySent += Int64(n)
+                        countSent(n)
                     }
                     continue
                 }
@@ -418,7 +522,9 @@ extension ProxyExchange {
                     case .wouldBlock: return waitToSend()
                     case .processed(0):
                         throw SystemError("sendfile", errno: EIO)
-                    case .processed(let n): bodySent += Int64(n)
+                    case .processed(let n):
+                        bodySent += Int64(n)
+                        countSent(n)
                     }
                     continue
                 }

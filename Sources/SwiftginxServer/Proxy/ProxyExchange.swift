@@ -71,6 +71,13 @@ final class ProxyExchange {
     /// Client body bytes still expected (Content-Length), or a chunked decoder.
     var bodyRemaining: Int64 = 0
     var bodyChunked: ChunkedDecoder? = nil
+    /// proxy_request_buffering off, chunked: decoded bytes of the current read (one chunk upstream).
+    var pendingChunk: [UInt8] = []
+    /// proxy_request_buffering off: the body sent so far while it fits in memory
+    /// (`requestBodyInMemory`), and the body bytes that came with the head.
+    var streamedCopy: [UInt8] = []
+    var streamedCopyKept = true
+    var prereadLength = 0
     /// Bytes read after the end of the body (a pipelined request), returned to the connection.
     var leftover: [UInt8] = []
     var expectContinue = false
@@ -86,6 +93,8 @@ final class ProxyExchange {
     var proxyHost = ""
     var proxyPort = ""
     var dynamicURI: [UInt8]? = nil
+    /// TLS to the upstream: `https://` / `suwsgi://` written or (with variables) evaluated.
+    var upstreamTLS = false
     /// Request bytes reached the current upstream (non-idempotent requests are then not retried).
     var requestSentAny = false
     /// Retry the same peer on a fresh connection (a cached one was closed under us).
@@ -100,6 +109,9 @@ final class ProxyExchange {
     var headerTimes: [Int64] = []
     var responseTimes: [Int64] = []
     var responseLengths: [Int64] = []
+    /// `$upstream_bytes_received` / `$upstream_bytes_sent`: all bytes of the try, heads included.
+    var bytesReceived: [Int64] = []
+    var bytesSent: [Int64] = []
     var tryStartedAt: Int64 = 0
 
     init(request: Request) {
@@ -129,6 +141,10 @@ final class ProxyExchange {
         bodySent = 0
         bodyRemaining = 0
         bodyChunked = nil
+        pendingChunk.removeAll(keepingCapacity: true)
+        if !streamedCopy.isEmpty { streamedCopy.removeAll(keepingCapacity: true) }
+        streamedCopyKept = true
+        prereadLength = 0
         leftover.removeAll(keepingCapacity: true)
         expectContinue = false
         streaming = false
@@ -136,6 +152,7 @@ final class ProxyExchange {
         sentURI = 0..<0
         sentConnectionClose = true
         dynamicURI = nil
+        upstreamTLS = false
         requestSentAny = false
         retryFresh = false
         // The rest of the response is reset when the first try begins (connectUpstream).
@@ -146,13 +163,36 @@ final class ProxyExchange {
         headerTimes.removeAll(keepingCapacity: true)
         responseTimes.removeAll(keepingCapacity: true)
         responseLengths.removeAll(keepingCapacity: true)
+        bytesReceived.removeAll(keepingCapacity: true)
+        bytesSent.removeAll(keepingCapacity: true)
+    }
+
+    /// The request body as `$request_body` shows it: the bytes read, when they are all in
+    /// memory (buffered and not spilled to a file, or streamed and kept), else nil.
+    var requestBodyInMemory: [UInt8]? {
+        guard pass != nil, phase != .tunnel else { return nil }
+        if streaming { return streamedCopyKept ? streamedCopy : nil }
+        return bodyFileSize == 0 ? Array(bodyMemory.readable) : nil
     }
 
     // MARK: what the response side asks of the exchange
 
-    /// Response bytes received in the current try (`$upstream_response_length`).
+    /// Response bytes received in the current try (`$upstream_response_length`,
+    /// `$upstream_bytes_received`).
     @inline(__always) func countReceived(_ n: Int) {
         responseLengths[responseLengths.count - 1] += Int64(n)
+        bytesReceived[bytesReceived.count - 1] += Int64(n)
+    }
+
+    /// A response head (final or interim) of `n` bytes was parsed: it is not part of
+    /// `$upstream_response_length`.
+    @inline(__always) func countHead(_ n: Int) {
+        responseLengths[responseLengths.count - 1] -= Int64(n)
+    }
+
+    /// Request bytes written to the current try's connection (`$upstream_bytes_sent`).
+    @inline(__always) func countSent(_ n: Int) {
+        bytesSent[bytesSent.count - 1] += Int64(n)
     }
 
     /// The current try's response head arrived (`$upstream_status`, `$upstream_header_time`).

@@ -1,9 +1,9 @@
 // The rewriting of upstream response fields that name the upstream: `proxy_redirect`
 // on Location and Refresh (the proxy_pass URL back to the location's prefix by
-// default, or the configured rules, with regex captures), and `proxy_cookie_domain` /
-// `proxy_cookie_path` on Set-Cookie. Pure functions of the field value, the settings
-// and the request (whose variables the replacements evaluate); used while the client's
-// head is written (UpstreamResponse+ClientHead.swift).
+// default, or the configured rules, with regex captures); Set-Cookie's rules are in
+// CookieRewriter.swift. Pure functions of the field value, the settings and the
+// request (whose variables the replacements evaluate); used while the client's head is
+// written (UpstreamResponse+ClientHead.swift).
 
 import SwiftginxConfig
 import SwiftginxRouting
@@ -66,40 +66,5 @@ enum ProxyHeaderRewriter {
             return i + needle.count
         }
         return nil
-    }
-
-    /// `proxy_cookie_domain` / `proxy_cookie_path` on one Set-Cookie value.
-    static func cookie(
-        _ value: [UInt8], domains: [(from: String, to: ComplexValue)], paths: [(from: String, to: ComplexValue)],
-        request: Request
-    ) -> [UInt8] {
-        if domains.isEmpty && paths.isEmpty { return value }
-        var parts = value.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false).map { Array($0) }
-        for i in parts.indices.dropFirst() {
-            var attr = parts[i]
-            let lead = attr.prefix { $0 == 32 }.count
-            attr.removeFirst(lead)
-            guard let eq = attr.firstIndex(of: UInt8(ascii: "=")) else { continue }
-            let key = String(decoding: attr[..<eq], as: UTF8.self).lowercased()
-            var v = Array(attr[(eq + 1)...])
-            if key == "domain" {
-                var bare = v
-                if bare.first == UInt8(ascii: ".") { bare.removeFirst() }
-                let text = String(decoding: bare, as: UTF8.self).lowercased()
-                if let rule = domains.first(where: { $0.from == text }) {
-                    v = request.evaluate(rule.to)
-                } else {
-                    continue
-                }
-            } else if key == "path" {
-                let text = String(decoding: v, as: UTF8.self)
-                guard let rule = paths.first(where: { text.hasPrefix($0.from) }) else { continue }
-                v = request.evaluate(rule.to) + Array(text.utf8.dropFirst(rule.from.utf8.count))
-            } else {
-                continue
-            }
-            parts[i] = Array(repeating: 32, count: lead) + Array(attr[...eq]) + v
-        }
-        return Array(parts.joined(separator: [UInt8(ascii: ";")]))
     }
 }

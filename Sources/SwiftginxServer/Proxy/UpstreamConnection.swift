@@ -156,15 +156,16 @@ extension Worker {
         idleUpstreams[g.index].removeAll { $0 === u }
     }
 
-    /// Closes idle connections past `keepalive_timeout` or `keepalive_time` (once a second).
+    /// Closes idle connections past `keepalive_timeout` (once a second). `keepalive_time`
+    /// is checked when a request ends, as nginx does: an idle connection past it still
+    /// serves one more request.
     func expireIdleUpstreams() {
         let current = generation.config
         for gi in idleUpstreams.indices where !idleUpstreams[gi].isEmpty {
             idleUpstreams[gi].removeAll { u in
                 // A reload retires the old generation's groups: their connections go.
                 guard let g = u.group, gi < current.upstreams.count, current.upstreams[gi] === g,
-                    !stopping, now - u.idleSince < Int64(g.keepaliveTimeout),
-                    now - u.openedAt < Int64(g.keepaliveTime)
+                    !stopping, now - u.idleSince < Int64(g.keepaliveTimeout)
                 else {
                     closeUpstream(u)
                     return true

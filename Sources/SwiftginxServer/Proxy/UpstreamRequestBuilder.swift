@@ -60,7 +60,7 @@ enum UpstreamRequestBuilder {
         // Request line.
         if let m = x.settings.method {
             out.append(request.evaluate(m))
-        } else if request.isSubrequest || (request.errorPageUsed && !request.isHeadOnly) {
+        } else if request.isSubrequest || ((request.errorPageUsed || request.methodIsGET) && !request.isHeadOnly) {
             out.append("GET")
         } else {
             out.append(UnsafeRawBufferPointer(rebasing: buf[request.head.methodBytes]))
@@ -102,7 +102,12 @@ enum UpstreamRequestBuilder {
             out.append("Connection: close\r\n")
             sentConnectionClose = true
         }
-        if x.streaming {
+        var setBody: [UInt8]? = nil
+        if let b = x.settings.setBody {
+            let body = request.evaluate(b)
+            out.appendHeader("Content-Length", decimal: Int64(body.count))
+            setBody = body
+        } else if x.streaming {
             if let n = request.head.contentLength {
                 out.appendHeader("Content-Length", decimal: n)
             } else {
@@ -125,6 +130,8 @@ enum UpstreamRequestBuilder {
             }
         }
         out.append("\r\n")
+        // proxy_set_body: the body follows the head in the same buffer.
+        if let setBody { out.append(setBody) }
         return Sent(uri: sentURI, connectionClose: sentConnectionClose)
     }
 
@@ -135,11 +142,8 @@ enum UpstreamRequestBuilder {
         let request = x.request
         let buf = request.headBytes
         if let uri = x.dynamicURI {
+            // A URI made by variables is sent as it is (nginx adds no arguments).
             out.append(uri)
-            if request.hasArgs && !uri.contains(UInt8(ascii: "?")) {
-                out.append(UInt8(ascii: "?"))
-                out.append(request.args)
-            }
             return
         }
         guard let part = pass.uri, !request.uriChanged else {
@@ -182,6 +186,8 @@ enum UpstreamRequestBuilder {
 
     // MARK: uwsgi
 
+    private static let uwsgiCookieKey = Array("HTTP_COOKIE".utf8)
+
     private static func buildUwsgi(for x: ProxyExchange) {
         let request = x.request
         var params: [(key: [UInt8], value: [UInt8])] = []
@@ -194,6 +200,7 @@ enum UpstreamRequestBuilder {
         }
         if x.settings.passRequestHeaders {
             let buf = request.headBytes
+            var headerParams: [[UInt8]: Int] = [:]
             for h in request.head.headers {
                 var key = Array("HTTP_".utf8)
                 for c in buf[h.name] {
@@ -207,6 +214,14 @@ enum UpstreamRequestBuilder {
                 }
                 // A uwsgi_param of the same name wins over the client's header.
                 if configured.contains(key) { continue }
+                // A repeated header is one parameter, its values joined as nginx joins
+                // them: "; " for Cookie, ", " for the others.
+                if let i = headerParams[key] {
+                    params[i].value += key == Self.uwsgiCookieKey ? [59, 32] : [44, 32]
+                    params[i].value += buf[h.value]
+                    continue
+                }
+                headerParams[key] = params.count
                 params.append((key, Array(buf[h.value])))
             }
         }

@@ -17,11 +17,37 @@ extension UpstreamResponse {
     private static let refreshName = Array("refresh".utf8)
     private static let setCookieName = Array("set-cookie".utf8)
     private static let etagName = Array("etag".utf8)
+    private static let acceptRangesName = Array("accept-ranges".utf8)
     private static let yesValue = Array("yes".utf8)
 
     private static let hopByHop: [[UInt8]] = [
         "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te", "trailer",
     ].map { Array($0.utf8) }
+
+    /// Fields nginx reads as single values: a repeated one is ignored (with a warning).
+    private static let uniqueNames: [[UInt8]] = [
+        "status", "content-type", "date", "last-modified", "etag", "server", "location", "refresh", "expires",
+        "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
+    ].map { Array($0.utf8) }
+
+    @inline(__always) private static func uniqueIndex(_ name: UnsafeRawBufferPointer.SubSequence) -> Int? {
+        guard name.count >= 4 && name.count <= 18 else { return nil }
+        for (i, u) in uniqueNames.enumerated() where u.count == name.count && asciiCaseEqual(name, u) { return i }
+        return nil
+    }
+
+    private func warnDuplicate(_ x: ProxyExchange, _ index: Int, _ buf: UnsafeRawBufferPointer) {
+        let h = head.headers[index]
+        func line(_ f: HeaderField) -> String {
+            String(decoding: buf[f.name], as: UTF8.self) + ": " + String(decoding: buf[f.value], as: UTF8.self)
+        }
+        let lower = buf[h.name].map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }
+        guard let first = head.headers.first(where: { asciiCaseEqual(buf[$0.name], lower) }) else { return }
+        x.logUpstream(
+            .warn,
+            "upstream sent duplicate header line: \"\(line(h))\", previous value: \"\(line(first))\", ignored"
+                + " while reading response header from upstream")
+    }
 
     /// Writes the client's response head from the upstream's, and sets up the body relay.
     func writeClientHead(_ x: ProxyExchange) {
@@ -37,6 +63,7 @@ extension UpstreamResponse {
         let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
         var coding: ContentCoding? = nil
+        recoder = nil
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
         }
@@ -55,11 +82,22 @@ extension UpstreamResponse {
                 output.append(ServerVersion.serverLine(location?.settings.serverTokens ?? .on))
             }
             if !passDate { output.append(worker.clock.dateHeader) }
-            for h in head.headers {
+            var seen: UInt16 = 0
+            for (index, h) in head.headers.enumerated() {
                 let name = buf[h.name]
+                if let u = Self.uniqueIndex(name) {
+                    // nginx keeps the first of the fields it reads as single values.
+                    if seen & (1 << u) != 0 {
+                        warnDuplicate(x, index, buf)
+                        continue
+                    }
+                    seen |= 1 << u
+                }
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
                 if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                // A compressed body cannot be ranged: nginx's gzip filter drops Accept-Ranges.
+                if coding != nil && asciiCaseEqual(name, Self.acceptRangesName) { continue }
                 let raw = buf[h.value]
                 var value: [UInt8]? = nil
                 let isLocation = asciiCaseEqual(name, Self.locationName)
@@ -77,16 +115,18 @@ extension UpstreamResponse {
                         value = rewritten
                     }
                 } else if asciiCaseEqual(name, Self.setCookieName) {
-                    if !x.settings.cookieDomains.isEmpty || !x.settings.cookiePaths.isEmpty {
-                        value = ProxyHeaderRewriter.cookie(
-                            Array(raw), domains: x.settings.cookieDomains, paths: x.settings.cookiePaths,
-                            request: request)
+                    let s = x.settings
+                    if !s.cookieDomains.isEmpty || !s.cookiePaths.isEmpty || !s.cookieFlags.isEmpty {
+                        value = CookieRewriter.rewrite(
+                            UnsafeRawBufferPointer(rebasing: raw), settings: s, request: request)
                     }
                 } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
                 } else if asciiCaseEqual(name, HeaderName.contentType) {
+                    // The charset module may announce (and recode into) the location's charset.
+                    if let l = location, l.settings.charset != nil { value = charsetContentType(raw, location: l) }
                     request.contentType.removeAll(keepingCapacity: true)
-                    request.contentType.append(contentsOf: raw)
+                    request.contentType.append(contentsOf: value ?? Array(raw))
                 }
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")
@@ -108,7 +148,9 @@ extension UpstreamResponse {
             output.append("\r\n")
             if location?.settings.gzipVary == true { output.append("Vary: Accept-Encoding\r\n") }
         }
-        if let n = h.contentLength, coding == nil {
+        // add_trailer: a body with trailers is chunked whatever the upstream's framing.
+        sendTrailers = !noBody && ResponseTrailers.apply(request, status: status)
+        if let n = h.contentLength, coding == nil, !sendTrailers {
             if status != 204 && status != 304 { request.appendContentLength(n) }
             responseRemaining = noBody ? 0 : n
         } else {

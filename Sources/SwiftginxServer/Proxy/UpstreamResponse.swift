@@ -32,6 +32,8 @@ final class UpstreamResponse {
     var responseRemaining: Int64 = -1
     var upstreamDone = false
     var clientChunked = false
+    /// `add_trailer` applies: the last chunk carries the trailer fields.
+    var sendTrailers = false
     var noBody = false
     var headerSent = false
     /// The upstream connection may go to the keep-alive cache afterwards.
@@ -48,6 +50,8 @@ final class UpstreamResponse {
     /// On-the-fly compression of this response (gzip/brotli/zstd), with encoders kept
     /// per session by coding and level, and their output staged here.
     var encoder: StreamingEncoder? = nil
+    /// The charset module's byte-for-byte recoding of the body, if any.
+    var recoder: CharsetTable? = nil
     var encoders: [String: StreamingEncoder] = [:]
     var encoded: [UInt8] = []
 
@@ -73,6 +77,7 @@ final class UpstreamResponse {
         responseRemaining = -1
         upstreamDone = false
         clientChunked = false
+        sendTrailers = false
         noBody = false
         headerSent = false
         spoolWritten = 0
@@ -114,6 +119,45 @@ final class UpstreamResponse {
             return nil
         }
     }
+
+    /// `$upstream_http_<name>`: every value of the field, joined by ", " as nginx joins
+    /// repeated fields (Set-Cookie too).
+    func appendHeaderValues(named lowercasedName: String, to out: ByteBuffer) {
+        let name = Array(lowercasedName.utf8)
+        headCopy.withUnsafeBytes { buf in
+            var first = true
+            for h in head.headers where asciiCaseEqual(buf[h.name], name) {
+                if !first { out.append(", ") }
+                first = false
+                out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
+            }
+        }
+    }
+
+    /// `$upstream_cookie_<name>`: the value of the first Set-Cookie field that sets the
+    /// cookie `name` (caseless; spaces around '=' skipped, the value up to ';'), as
+    /// nginx's Set-Cookie line parser finds it.
+    func appendSetCookieValue(named name: String, to out: ByteBuffer) {
+        let key = Array(name.utf8)
+        headCopy.withUnsafeBytes { buf in
+            for h in head.headers where asciiCaseEqual(buf[h.name], Self.setCookieName) {
+                let v = buf[h.value]
+                guard key.count < v.count, asciiCaseEqual(v.prefix(key.count), key) else { continue }
+                var i = v.startIndex + key.count
+                while i < v.endIndex && v[i] == 32 { i += 1 }
+                guard i < v.endIndex, v[i] == UInt8(ascii: "=") else { continue }
+                i += 1
+                while i < v.endIndex && v[i] == 32 { i += 1 }
+                var end = i
+                while end < v.endIndex && v[end] != UInt8(ascii: ";") { end += 1 }
+                out.append(UnsafeRawBufferPointer(rebasing: buf[i..<end]))
+                return
+            }
+        }
+    }
+
+    private static let setCookieName = Array("set-cookie".utf8)
+    private static let wwwAuthenticateName = Array("www-authenticate".utf8)
 
     // MARK: response head
 
@@ -169,6 +213,7 @@ final class UpstreamResponse {
                     let status = head.status
                     if status >= 100 && status < 200 && status != 101 {
                         // An interim answer (100 Continue, 103): dropped, the real one follows.
+                        x.countHead(head.headLength)
                         inb.readerIndex += head.headLength
                         inb.compact()
                         parser.reset()
@@ -189,6 +234,7 @@ final class UpstreamResponse {
         let inb = upstreamInput
         let status = head.status
         x.recordHeader(status: status)
+        x.countHead(head.headLength)
         // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
         headCopy.removeAll(keepingCapacity: true)
         headCopy.append(contentsOf: UnsafeRawBufferPointer(start: inb.base, count: head.headLength))
@@ -197,6 +243,12 @@ final class UpstreamResponse {
             return
         }
         let ignored = x.settings.ignoreHeaders
+        if hasUpstreamHeader("x-accel-limit-rate"), !ignored.contains("x-accel-limit-rate"),
+            let v = headerValue("x-accel-limit-rate"), let n = Int(String(decoding: v, as: UTF8.self)), n >= 0
+        {
+            // The response's limit_rate, whatever location answers (nginx's limit_rate_set).
+            request.limitRateOverride = n
+        }
         if hasUpstreamHeader("x-accel-redirect"), !ignored.contains("x-accel-redirect"),
             let r = headerValue("x-accel-redirect"), !r.isEmpty
         {
@@ -206,6 +258,14 @@ final class UpstreamResponse {
         if x.settings.interceptErrors && status >= 300,
             let settings = request.location?.settings, settings.errorPages[status] != nil
         {
+            if status == 401 {
+                // nginx keeps the upstream's challenges on an intercepted 401.
+                headCopy.withUnsafeBytes { buf in
+                    for h in head.headers where asciiCaseEqual(buf[h.name], Self.wwwAuthenticateName) {
+                        request.carriedHeaders += Array("WWW-Authenticate: ".utf8) + buf[h.value] + [13, 10]
+                    }
+                }
+            }
             x.finishUpstream(reusable: false)
             request.respondError(status)
             return
@@ -250,15 +310,74 @@ final class UpstreamResponse {
             request.respondError(500)
             return
         }
-        var path = target
-        var args: [UInt8]? = nil
-        if let q = target.firstIndex(of: UInt8(ascii: "?")) {
-            path = Array(target[..<q])
-            args = Array(target[(q + 1)...])
+        guard let (uri, args) = Self.safeURI(target) else {
+            request.logError("unsafe URI \"\(String(decoding: target, as: UTF8.self))\" was detected")
+            request.respondError(404)
+            return
         }
-        // The target is a URI: decode %XX as nginx does for X-Accel-Redirect.
-        var decoded: [UInt8] = []
-        let ok = path.withUnsafeBytes { URINormalizer.normalize($0, mergeSlashes: false, into: &decoded) }
-        request.internalRedirect(to: ok ? decoded : path, args: args ?? [])
+        request.methodIsGET = true
+        request.internalRedirectFromServer(to: uri, args: args)
+    }
+
+    /// nginx's check of an X-Accel-Redirect URI: split at '?', no "..", "/../" or
+    /// "/.." segment and no NUL, before and after %XX is decoded; the decoded path
+    /// otherwise stays as written. nil when unsafe.
+    static func safeURI(_ value: [UInt8]) -> (uri: [UInt8], args: [UInt8])? {
+        func isSafe(_ p: ArraySlice<UInt8>) -> Bool {
+            let b = Array(p)
+            if b.count >= 2 && b[0] == UInt8(ascii: ".") && b[1] == UInt8(ascii: ".")
+                && (b.count == 2 || b[2] == UInt8(ascii: "/"))
+            {
+                return false
+            }
+            for i in b.indices {
+                if b[i] == 0 { return false }
+                if b[i] == UInt8(ascii: "/") && b.count - i > 2 && b[i + 1] == UInt8(ascii: ".")
+                    && b[i + 2] == UInt8(ascii: ".") && (b.count - i == 3 || b[i + 3] == UInt8(ascii: "/"))
+                {
+                    return false
+                }
+            }
+            return true
+        }
+        guard let first = value.first, first != UInt8(ascii: "?") else { return nil }
+        var path = value[...]
+        var args: [UInt8] = []
+        if let q = value.firstIndex(of: UInt8(ascii: "?")) {
+            path = value[..<q]
+            args = Array(value[(q + 1)...])
+        }
+        guard isSafe(path) else { return nil }
+        guard path.contains(UInt8(ascii: "%")) else { return (Array(path), args) }
+        let decoded = percentDecoded(path)
+        guard isSafe(decoded[...]) else { return nil }
+        return (decoded, args)
+    }
+
+    /// %XX decoded (a '%' without two hex digits stays as it is).
+    private static func percentDecoded(_ s: ArraySlice<UInt8>) -> [UInt8] {
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(s.count)
+        var i = s.startIndex
+        while i < s.endIndex {
+            if s[i] == UInt8(ascii: "%"), i + 2 < s.endIndex,
+                let h = hex(s[i + 1]), let l = hex(s[i + 2])
+            {
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(s[i])
+                i += 1
+            }
+        }
+        return out
     }
 }

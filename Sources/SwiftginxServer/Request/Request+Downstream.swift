@@ -34,6 +34,7 @@ extension Request {
 
     /// The answer is in the writer: the connection sends it.
     func flushResponse() {
+        if let l = location, !l.settings.addTrailers.isEmpty { ResponseTrailers.frameAnswer(self) }
         if isSubrequest {
             subrequestAnswered()
             return
@@ -57,7 +58,7 @@ extension Request {
 
     /// Arms the connection's timer for the active content handler.
     @inline(__always) func schedule(after ms: Int) {
-        worker.schedule(connection, after: ms)
+        worker.schedule(connection, after: timeout(ms))
     }
 
     /// Reads request body bytes from the client.
@@ -73,6 +74,20 @@ extension Request {
     /// A file region to the client (a spooled proxied response).
     func sendfileClient(_ file: Int32, offset: inout Int64, count: Int) throws(SystemError) -> IOResult<Int> {
         try connection.sendfile(file, offset: &offset, count: count)
+    }
+
+    /// Whether the client has closed its side: a readable socket whose peek finds the
+    /// end of the stream (nginx's broken-connection check while an upstream is awaited).
+    func clientHasClosed() -> Bool {
+        guard !isSubrequest, let c = connection, c.readReady, c.tls == nil else { return false }
+        var byte: UInt8 = 0
+        switch try? Socket.peek(c.fd, into: &byte, count: 1) {
+        case .wouldBlock?:
+            c.readReady = false
+            return false
+        case .processed(let n)? where n > 0: return false
+        default: return true
+        }
     }
 
     /// Body bytes that arrived with the head, taken out of the connection's input.

@@ -142,6 +142,12 @@ extension Request {
                     // An `if` block switched the request to its pseudo-location: its
                     // steps after the rewrite phase run instead.
                     enterLocation(current, after: .rewrite)
+                    if passLost {
+                        // nginx: the proxy handler an earlier block set runs without an upstream.
+                        logError("no upstream configuration")
+                        ErrorPages.respond(self, 500)
+                        return .done
+                    }
                 }
                 return .next
             }
@@ -151,6 +157,8 @@ extension Request {
         case .realIPLocation:
             guard let location else { return .next }
             return RealIPHandler.run(self, location.settings)
+        case .limitReq:
+            return LimitReqHandler.run(self)
         case .limitConn:
             return LimitConnHandler.run(self)
         case .access:
@@ -186,6 +194,14 @@ extension Request {
                 trace.proxy(pass, location: location, uri: String(decoding: uri, as: UTF8.self))
                 return .done
             }
+            if head.headLength == 0 {
+                // An error page of a refused head has no request to pass on: its status
+                // is answered with the built-in page.
+                let status = overrideStatus ?? 400
+                overrideStatus = nil
+                ErrorPages.sendDefault(self, status)
+                return .done
+            }
             if proxy == nil { proxy = ProxyExchange(request: self) }
             proxy.unsafelyUnwrapped.start(pass, location: location)
             return .done
@@ -209,7 +225,8 @@ extension Request {
             return
         }
         if !server.autoRedirects.isEmpty, server.autoRedirects.contains(String(decoding: uri, as: UTF8.self)) {
-            var target = uri + [UInt8(ascii: "/")]
+            // The location's name, escaped (nginx's escaped_name).
+            var target = URIEscape.uri.escaped(uri) + [UInt8(ascii: "/")]
             if hasArgs { target += [UInt8(ascii: "?")] + args }
             trace?.note("a proxied prefix location ends in \"/\": 301 to the URI with the slash")
             ReturnHandler.redirect(self, 301, location: target, settings: server.defaultSettings)
@@ -284,5 +301,22 @@ extension Request {
         }
         trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
         findConfig()
+    }
+
+    /// An internal redirect that starts again at the server's rewrite phase (nginx's
+    /// ngx_http_internal_redirect, as X-Accel-Redirect uses it).
+    func internalRedirectFromServer(to uri: [UInt8], args: [UInt8]) {
+        guard let server else { return internalRedirect(to: uri, args: args) }
+        redirects += 1
+        isInternal = true
+        uriChanged = true
+        self.uri = uri
+        self.args = args
+        hasArgs = !args.isEmpty
+        trace?.note("internal redirect to \"\(String(decoding: uri, as: UTF8.self))\"")
+        location = nil
+        steps = server.stepBuffer
+        stepIndex = 0
+        runPhases()
     }
 }
