@@ -157,6 +157,9 @@ public struct MainSettings: Sendable {
     /// files read before when their inode and mtime are unchanged.
     public var sslObjectCacheInheritable: Bool = true
     public var prefix: String = ""
+    /// Every `client_body_temp_path` directory, and the default `<prefix>client_body_temp`:
+    /// created at startup (given to `user` when started as root), as nginx creates them.
+    public var clientBodyTempPaths: [String] = []
     public init() {}
 }
 

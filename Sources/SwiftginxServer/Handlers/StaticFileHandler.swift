@@ -44,7 +44,7 @@ struct StaticFileHandler {
             return
         }
         request.trace?.note("handler: static file \(String(decoding: path, as: UTF8.self))")
-        if let e = request.symlinkViolation(path, s) {
+        if let e = request.symlinkViolation(path, settings: s) {
             request.logError(
                 "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
             )
@@ -257,22 +257,5 @@ struct StaticFileHandler {
             request.logError(text(), level: .crit)
             request.respondError(500)
         }
-    }
-}
-
-extension Request {
-    /// Why `disable_symlinks` of `s` refuses `path` (a symbolic link on the way, or one
-    /// whose owner differs from its target's), or nil. Static files, `try_files`
-    /// candidates and `if (-f ...)` tests all ask, as nginx's open file cache does.
-    func symlinkViolation(_ path: [UInt8], _ s: LocationSettings) -> SystemError? {
-        if s.disableSymlinks == .off { return nil }
-        var skip = 0
-        if let from = s.disableSymlinksFrom {
-            let f = evaluate(from)
-            if path.starts(with: f) { skip = f.count }
-        }
-        var name = path
-        if name.last == 0 { name.removeLast() }
-        return FileSystem.symlinkViolation(name, skip: skip, ifNotOwner: s.disableSymlinks == .ifNotOwner)
     }
 }

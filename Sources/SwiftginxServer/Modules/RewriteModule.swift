@@ -208,8 +208,7 @@ enum RewriteModule {
             var info = path.withUnsafeBufferPointer {
                 try? FileSystem.info(path: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
-            // A path `disable_symlinks` refuses does not exist for the test (as nginx).
-            if info != nil, let s = r.location?.settings, r.symlinkViolation(path, s) != nil { info = nil }
+            if info != nil && !r.fileTestAllowed(path) { info = nil }  // disable_symlinks
             let result: Bool
             switch kind {
             case .file: result = info?.isRegular == true

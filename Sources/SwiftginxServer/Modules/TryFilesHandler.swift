@@ -38,8 +38,7 @@ enum TryFilesHandler {
             let info = path.withUnsafeBufferPointer { p in
                 try? FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
-            guard let info, wantsDirectory ? info.isDirectory : !info.isDirectory, r.symlinkViolation(path, s) == nil
-            else {
+            guard let info, wantsDirectory ? info.isDirectory : !info.isDirectory, r.fileTestAllowed(path) else {
                 r.trace?.note(
                     "candidate \(candidate.source): \(String(decoding: path.dropLast(), as: UTF8.self)) missing")
                 continue
