@@ -106,6 +106,18 @@ extension Server {
             out.byAddress[group.address] = listenerContext
         }
         out.extra = extra
+        // As nginx, the certificates of servers without an ssl address are loaded too: their
+        // configuration is checked (a wrong key password stops startup) and a fifo named
+        // by ssl_password_file is read.
+        var checked: Set<ObjectIdentifier> = []
+        for group in config.listenGroups where !group.options.ssl {
+            for server in group.servers where out.byServer[ObjectIdentifier(server)] == nil {
+                guard !server.settings.ssl.certificates.isEmpty, checked.insert(ObjectIdentifier(server)).inserted
+                else { continue }
+                let c = try context(for: server)
+                for w in c.warnings where !out.warnings.contains(w) { out.warnings.append(w) }
+            }
+        }
         try buildUpstreamTLS(config, into: &out)
         return out
     }

@@ -72,6 +72,25 @@ import Testing
             "\(t.stderr)")
     }
 
+    /// As nginx, a server's certificates are loaded even when it has no ssl address.
+    @Test func certificatesOfPlainServersAreChecked() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        ssl_certificate /nonexistent/cert.pem;
+                        ssl_certificate_key /nonexistent/cert.key;
+                    }
+                }
+                """)
+        defer { s.cleanup() }
+        let t = try runBinary(["-t", "-p", s.prefix + "/", "-c", "conf/swiftginx.conf"])
+        #expect(t.status != 0)
+        #expect(t.stderr.contains("cannot load certificate \"/nonexistent/cert.pem\""), "\(t.stderr)")
+    }
+
     @Test func clientCertificateVariablesAndMisdirectedRequests() throws {
         let pki = try TestPKI()
         let s = try TestServer(
