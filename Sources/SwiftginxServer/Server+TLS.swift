@@ -28,6 +28,8 @@ public struct TLSContexts: Sendable {
     var files = TLSFileCache()
     /// The client contexts of upstream TLS, by location (`proxy_ssl_*`, `uwsgi_ssl_*`).
     var upstream: [ObjectIdentifier: TLSContext] = [:]
+    /// The `ssl_ocsp_cache shared:NAME` caches, by name.
+    var ocspCaches: [String: OCSPStatusCache] = [:]
     /// One cache per `ssl_certificate_cache` / `proxy_ssl_certificate_cache` directive.
     var certificateCaches: [ObjectIdentifier: TLSCertificateCache] = [:]
 
@@ -234,6 +236,21 @@ extension Server {
         o.clientCertificate = s.clientCertificate
         o.trustedCertificate = s.trustedCertificate
         o.crl = s.crl
+        if s.ocsp != .off {
+            var responder: OCSPResponder? = nil
+            if let url = s.ocspResponder {
+                switch OCSPResponder.parse(url) {
+                case .success(let r): responder = r
+                case .failure(let e): throw StartupError(description: e.message)
+                }
+            }
+            var cache: OCSPStatusCache? = nil
+            if let (name, size) = s.ocspCache {
+                cache = shared.ocspCaches[name] ?? OCSPStatusCache(capacity: size / 256)
+                shared.ocspCaches[name] = cache
+            }
+            o.clientOCSP = ClientOCSPSettings(leafOnly: s.ocsp == .leaf, responder: responder, cache: cache)
+        }
         o.confCommands = s.confCommands
         o.confDirectory = s.confDirectory
         o.certificateCompression = s.certificateCompression

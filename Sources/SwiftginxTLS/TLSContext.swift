@@ -32,6 +32,9 @@ public final class TLSContext: @unchecked Sendable {
     let sessionStore: SessionStore?
     /// Certificates named per handshake (`ssl_certificate` with variables).
     let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
+    /// `ssl_ocsp`: what the client certificate chains of this context's handshakes are
+    /// checked with (nil: not checked).
+    public let clientOCSP: ClientOCSPSettings?
     /// `ssl_certificate_cache`: where certificates named per handshake are read from.
     let certificateFiles: (any TLSFileSource)?
     /// `ssl_password_file` lines, for keys loaded during handshakes.
@@ -90,6 +93,7 @@ public final class TLSContext: @unchecked Sendable {
         self.sessionStore = options.sessionStore
         self.certificateProvider = options.certificateProvider
         self.certificateFiles = options.certificateCache
+        self.clientOCSP = options.clientOCSP
         self.passwords = options.passwords
         self.earlyData = options.earlyData
         self.recordLimit = options.bufferSize < maxRecordSize ? max(options.bufferSize, 1) : nil
@@ -146,6 +150,7 @@ public final class TLSContext: @unchecked Sendable {
         self.sessionStore = nil
         self.certificateProvider = nil
         self.certificateFiles = nil
+        self.clientOCSP = nil
         self.passwords = options.passwords
         self.earlyData = false
         self.recordLimit = nil
