@@ -106,6 +106,13 @@ enum ErrorPages {
             sendDefault(r, 421)
             return false
         }
+        if verify == .optionalNoCA, let failure = tls.ocspFailure {
+            // Chain errors pass with optional_no_ca; an OCSP verdict does not (nginx).
+            r.logInfo("client SSL certificate verify error: \(failure) while reading client request headers")
+            r.keepAlive = false
+            respond(r, 495)
+            return false
+        }
         if verify != .off && verify != .optionalNoCA {
             let result = tls.clientVerify
             if result == "NONE" {
