@@ -26,6 +26,8 @@ import Testing
                         location /var/ { access_log logs/v_$arg_n.log t; }
                         location /gz/ { access_log logs/gz.log t gzip buffer=4k flush=100ms; }
                         location /err/ { error_log logs/err_info.log info; error_log logs/err_crit.log crit; }
+                        location /up/ { error_log logs/up.log; proxy_pass http://127.0.0.1:1; }
+                        location /rw/ { error_log logs/rw.log notice; rewrite_log on; rewrite ^/rw/(.*) /if/$1; }
                         location /sys/ { access_log syslog:server=127.0.0.1:\(syslogPort),tag=SG t; }
                         location /rate/ { access_log logs/p.log p; set $limit_rate 2k; }
                         location /pipe/ { access_log logs/p.log p; }
@@ -98,6 +100,12 @@ import Testing
         #expect(!s.read("logs/err_crit.log").contains("[error]"))
         // Not in the main error log any more.
         #expect(!s.read("logs/error.log").contains("html/err/missing"))
+        // Upstream failures and rewrite_log lines go to the location's logs too.
+        #expect(try get(s.port, "/up/x").status == 502)
+        #expect(s.waitForFile("logs/up.log", containing: "connect() failed (111: Connection refused) while connecting"))
+        _ = try get(s.port, "/rw/f.txt")
+        #expect(s.waitForFile("logs/rw.log", containing: "[notice]"))
+        #expect(s.read("logs/rw.log").contains("\"^/rw/(.*)\" matches \"/rw/f.txt\""))
     }
 
     @Test func syslogDatagramsInNginxForm() throws {

@@ -65,10 +65,9 @@ enum RewriteModule {
                 guard let captures = r.uri.withUnsafeBytes({ regex.match($0) }) else {
                     r.trace?.note("rewrite \(regex.pattern): does not match")
                     if s.rewriteLog {
-                        r.worker.state.errorLog.log(
-                            .notice,
-                            "\"\(regex.pattern)\" does not match \"\(String(decoding: r.uri, as: UTF8.self))\""
-                                + r.clientSuffix(), connection: r.connectionNumber)
+                        r.logError(
+                            "\"\(regex.pattern)\" does not match \"\(String(decoding: r.uri, as: UTF8.self))\"",
+                            level: .notice)
                     }
                     continue
                 }
@@ -77,10 +76,8 @@ enum RewriteModule {
                 r.captures = captures
                 var target = Variables.evaluate(r, replacement)
                 if s.rewriteLog {
-                    r.worker.state.errorLog.log(
-                        .notice,
-                        "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\""
-                            + r.clientSuffix(), connection: r.connectionNumber)
+                    r.logError(
+                        "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\"", level: .notice)
                 }
                 var args = r.args
                 var hasArgs = r.hasArgs
