@@ -95,8 +95,12 @@ extension Request {
     @inline(__always) func upstreamAllowance() -> Int {
         if !upstreamRate.resolved {
             upstreamRate.resolved = true
-            let s = location?.settings.sendRate
-            upstreamRate.rate = sizeValue(proxy?.pass?.proto == .uwsgi ? s?.uwsgiLimitRate : s?.proxyLimitRate)
+            if let location {
+                let v =
+                    proxy?.pass?.proto == .uwsgi
+                    ? location.settings.sendRate.uwsgiLimitRate : location.settings.sendRate.proxyLimitRate
+                if v != nil { upstreamRate.rate = sizeValue(v) }
+            }
             upstreamRate.startSecond = worker.clock.milliseconds / 1000
         }
         if upstreamRate.rate == 0 { return Int.max }
