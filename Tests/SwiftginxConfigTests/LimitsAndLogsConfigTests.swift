@@ -50,6 +50,7 @@ import Testing
     @Test func limitReqErrorsAsNginx() throws {
         let cases: [(String, String)] = [
             ("limit_req_zone $a zone=one:1m rate=0r/s;", "invalid rate \"rate=0r/s\""),
+            ("limit_req_zone $a zone=one:1m rate=99999999999999r/s;", "invalid rate \"rate=99999999999999r/s\""),
             ("limit_req_zone $a zone=one:8k rate=1r/s;", "zone \"zone=one:8k\" is too small"),
             ("limit_req_zone $a rate=1r/s x;", "invalid parameter \"x\""),
             ("limit_req_zone $a rate=1r/s y;", "invalid parameter \"y\""),
