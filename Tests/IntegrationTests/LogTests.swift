@@ -24,6 +24,7 @@ import Testing
                         location /if/ { access_log logs/if.log t if=$arg_log; }
                         location /raw/ { access_log logs/raw.log raw; }
                         location /var/ { access_log logs/v_$arg_n.log t; }
+                        location /noroot/ { root html/none; access_log logs/nr_$arg_n.log t; }
                         location /gz/ { access_log logs/gz.log t gzip buffer=4k flush=100ms; }
                         location /err/ { error_log logs/err_info.log info; error_log logs/err_crit.log crit; }
                         location /up/ { error_log logs/up.log; proxy_pass http://127.0.0.1:1; }
@@ -74,6 +75,11 @@ import Testing
         #expect(s.waitForFile("logs/v_two.log", containing: "\n"))
         #expect(s.read("logs/v_one.log") == "/var/f.txt:200:-\n")
         #expect(s.read("logs/v_two.log") == "/var/f.txt:200:2\n")
+        // As nginx: no file while the request's root directory is missing.
+        _ = try get(s.port, "/noroot/f.txt?n=x")
+        #expect(
+            s.waitForFile("logs/error.log", containing: "html/none\" existence failed (2: No such file or directory)"))
+        #expect(!FileManager.default.fileExists(atPath: s.prefix + "logs/nr_x.log"))
     }
 
     @Test func gzipBuffersAreFlushedAsGzipMembers() throws {
