@@ -133,8 +133,9 @@ extension Worker {
                     let before = out.writerIndex
                     Variables.append(c, v, to: out)
                     if out.writerIndex == before {
-                        // nginx writes "-" for a value it has not found (escape=default).
-                        if t.format.escape == .default { out.append(UInt8(ascii: "-")) }
+                        // nginx writes "-" for a value it has not found (escape=default), and
+                        // nothing for one found empty.
+                        if t.format.escape == .default && !Self.foundEmpty(c, v) { out.append(UInt8(ascii: "-")) }
                     } else {
                         escape(out, from: before, t.format.escape)
                     }
@@ -162,6 +163,23 @@ extension Worker {
             }
             guard let file = generation.accessLogFiles[t.path] else { continue }
             accessLog.emit(file, t, now: now)
+        }
+    }
+
+    /// Variables nginx has found even when their value is empty (`$is_args` without
+    /// arguments, `$https` over plain HTTP, `$arg_a` of `?a=`, ...): logged as nothing.
+    private static func foundEmpty(_ c: Request, _ v: Variable) -> Bool {
+        switch v {
+        // (An empty `$args` is "-", for "/x?" too: checked against nginx.)
+        case .isArgs, .requestCompletion, .serverName, .https: return true
+        case .arg(let name):
+            let key = Array(name.utf8) + [UInt8(ascii: "=")]
+            for item in c.args.split(separator: UInt8(ascii: "&")) {
+                let trimmed = item.drop { $0 == 32 }
+                if trimmed.count >= key.count && trimmed.prefix(key.count).elementsEqual(key) { return true }
+            }
+            return false
+        default: return false
         }
     }
 

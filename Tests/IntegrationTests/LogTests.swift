@@ -17,6 +17,7 @@ import Testing
                     log_format t '$uri:$status:$arg_a';
                     log_format raw escape=none '$uri:$arg_a:$arg_b';
                     log_format p '$uri $pipe $limit_rate';
+                    log_format fe '[$arg_a][$arg_b][$args][$https][$http_x_none]';
                     access_log logs/access.log t;
                     server {
                         listen 127.0.0.1:PORT;
@@ -24,6 +25,7 @@ import Testing
                         location /if/ { access_log logs/if.log t if=$arg_log; }
                         location /raw/ { access_log logs/raw.log raw; }
                         location /var/ { access_log logs/v_$arg_n.log t; }
+                        location /fe/ { access_log logs/fe.log fe; }
                         location /noroot/ { root html/none; access_log logs/nr_$arg_n.log t; }
                         location /gz/ { access_log logs/gz.log t gzip buffer=4k flush=100ms; }
                         location /err/ { error_log logs/err_info.log info; error_log logs/err_crit.log crit; }
@@ -80,6 +82,17 @@ import Testing
         #expect(
             s.waitForFile("logs/error.log", containing: "html/none\" existence failed (2: No such file or directory)"))
         #expect(!FileManager.default.fileExists(atPath: s.prefix + "logs/nr_x.log"))
+    }
+
+    @Test func aValueFoundEmptyIsNothingAndOneNotFoundIsADash() throws {
+        let s = try start()
+        defer { s.stop() }
+        // As nginx 1.22 writes them for the same requests.
+        _ = try get(s.port, "/fe/x?a=")
+        _ = try get(s.port, "/fe/x")
+        _ = try get(s.port, "/fe/x?")
+        #expect(s.waitForFile("logs/fe.log", containing: "[-][-][-][][-]\n[-][-][-][][-]\n"))
+        #expect(s.read("logs/fe.log") == "[][-][a=][][-]\n[-][-][-][][-]\n[-][-][-][][-]\n")
     }
 
     @Test func gzipBuffersAreFlushedAsGzipMembers() throws {
