@@ -133,6 +133,9 @@ import Testing
                 == "syslog \"tag\" only allows alphanumeric characters and underscore")
         #expect(SyslogTarget.parse("server=unix:/dev/log").failureMessage == nil)
         #expect(
+            try loadError(http("error_log syslog:server=no.such.host.invalid; server { listen 8080; }"))?.hasPrefix(
+                "host not found in syslog server \"no.such.host.invalid\"") == true)
+        #expect(
             try loadError(http("error_log memory:1m; server { listen 8080; }"))?.hasPrefix(
                 "nginx was built without debug support") == true)
     }
