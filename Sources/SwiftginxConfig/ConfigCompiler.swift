@@ -401,10 +401,7 @@ final class ConfigCompiler {
         // nginx keeps a `memory:` log only in builds with --with-debug, which -V does not claim.
         if d.args[0].hasPrefix("memory:") { throw d.error("nginx was built without debug support") }
         if d.args[0].hasPrefix("syslog:") {
-            switch SyslogTarget.parse(String(d.args[0].dropFirst(7))) {
-            case .success(let t): syslog = t
-            case .failure(let e): throw d.error(e.message)
-            }
+            syslog = try syslogTarget(String(d.args[0].dropFirst(7)), d)
         }
         let path = d.args[0] == "stderr" || syslog != nil ? d.args[0] : fullPath(d.args[0])
         let debugFlags: Set<String> = [

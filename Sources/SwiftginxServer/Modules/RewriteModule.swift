@@ -72,10 +72,9 @@ enum RewriteModule {
                 guard let captures = r.uri.withUnsafeBytes({ regex.match($0) }) else {
                     r.trace?.note("rewrite \(regex.pattern): does not match")
                     if s.rewriteLog {
-                        r.worker.state.errorLog.log(
-                            .notice,
-                            "\"\(regex.pattern)\" does not match \"\(String(decoding: r.uri, as: UTF8.self))\""
-                                + r.clientSuffix(), connection: r.connectionNumber)
+                        r.logError(
+                            "\"\(regex.pattern)\" does not match \"\(String(decoding: r.uri, as: UTF8.self))\"",
+                            level: .notice)
                     }
                     continue
                 }
@@ -88,10 +87,8 @@ enum RewriteModule {
                     || source.hasPrefix("https://") || source.hasPrefix("$scheme")
                 var (target, argsAt, addArgs) = expand(r, replacement, redirect: redirecting)
                 if s.rewriteLog {
-                    r.worker.state.errorLog.log(
-                        .notice,
-                        "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\""
-                            + r.clientSuffix(), connection: r.connectionNumber)
+                    r.logError(
+                        "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\"", level: .notice)
                 }
                 let absolute =
                     target.starts(with: Array("http://".utf8)) || target.starts(with: Array("https://".utf8))
