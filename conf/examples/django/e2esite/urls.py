@@ -12,4 +12,8 @@ urlpatterns = [
     path("status/<int:code>/", views.status),
     path("slow/", views.slow),
     path("health/", views.health),
+    # Stand-ins for the admin and the login view of a real site (the protected example
+    # configuration guards these paths): they report what the proxy sent.
+    path("admin/", views.headers),
+    path("accounts/login/", views.headers),
 ]
