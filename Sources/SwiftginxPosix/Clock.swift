@@ -13,6 +13,15 @@ public enum Clock {
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
     }
 
+    /// Monotonic milliseconds to the millisecond (the coarse clock above moves in steps of
+    /// the kernel tick, 4 ms at 250 Hz): what a per-millisecond rate needs (limit_req).
+    @inline(__always)
+    public static func preciseMonotonicMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
     /// Wall-clock time in milliseconds since the epoch.
     @inline(__always)
     public static func wallMilliseconds() -> Int64 {

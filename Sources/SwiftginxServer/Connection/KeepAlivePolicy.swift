@@ -9,13 +9,12 @@ import SwiftginxHTTP
 
 extension Request {
     /// Turns keep-alive off when `s`'s limits say so.
-    @inline(__always) func applyKeepAliveLimits(_ s: LocationSettings) {
+    @inline(__always) func applyKeepAliveLimits(keepaliveTime: Int, disable: KeepAliveDisable) {
         guard keepAlive, let c = connection else { return }
-        if worker.now - c.acceptedAt > Int64(s.keepaliveTime) {
+        if worker.now - c.acceptedAt > Int64(keepaliveTime) {
             keepAlive = false
             return
         }
-        let disable = s.keepaliveDisable
         if disable.isEmpty || head.headLength == 0 { return }
         let wantsMSIE = disable.contains(.msie6) && head.method == .post
         guard wantsMSIE || disable.contains(.safari) else { return }

@@ -12,6 +12,7 @@
 // limited once (internal redirects and subrequests are not counted again).
 
 import SwiftginxConfig
+import SwiftginxPosix
 
 enum LimitReqHandler {
     /// `$limit_req_status`.
@@ -44,7 +45,12 @@ enum LimitReqHandler {
             return .next
         }
         let zones = r.worker.generation.limitReqZones
-        let now = r.worker.now
+        // The precise clock, read now: the loop turn's cached time moves in kernel ticks
+        // (4 ms) and a turn may serve many requests, so with it a zone without a burst
+        // would admit one request per tick, a quarter of a 1000r/s rate. Read per request,
+        // every millisecond counts, from every worker thread alike (nginx's own time is
+        // gettimeofday's, to the millisecond).
+        let now = Clock.preciseMonotonicMilliseconds()
         var held: [Held] = []
         var outcome = LimitReqZone.Outcome.ok
         var decided = false

@@ -179,7 +179,7 @@ final class Request {
     }
 
     /// Copies what the connection needs after the response from a location.
-    func adopt(_ s: LocationSettings) {
+    @inline(__always) func adopt(_ s: LocationSettings) {
         keepaliveTimeout = s.keepaliveTimeout
         sendTimeout = s.sendTimeout
         bodyTimeout = s.clientBodyTimeout
@@ -188,7 +188,8 @@ final class Request {
         lingeringTime = s.lingeringTime
         lingeringTimeout = s.lingeringTimeout
         tcpNodelay = s.tcpNodelay
-        applyKeepAliveLimits(s)
+        // (Scalars, not the settings: passing the whole struct on made it a copy per request.)
+        applyKeepAliveLimits(keepaliveTime: s.keepaliveTime, disable: s.keepaliveDisable)
     }
 
     var isHeadOnly: Bool { head.method == .head }
