@@ -61,7 +61,7 @@ import Testing
         _ = z.lookup([1], now: 0, rate: 1000, burst: 0, account: true, excess: &excess)
         _ = z.lookup([2], now: 70_000, rate: 1000, burst: 0, account: true, excess: &excess)
         #expect(z.index[ZoneKey([1])] == nil)
-        #expect(z.index[[2]] != nil)
+        #expect(z.index[ZoneKey([2])] != nil)
     }
 
     @Test func excessIsPrintedAsNginxDoes() {
