@@ -50,6 +50,17 @@ int swiftginx_o_tmpfile(void) { return O_TMPFILE; }
 
 int swiftginx_gettid(void) { return (int)gettid(); }
 
+#include <sched.h>
+
+int swiftginx_bind_thread(const int *cpus, int n) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int i = 0; i < n; i++) {
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE) CPU_SET(cpus[i], &set);
+    }
+    return sched_setaffinity(0, sizeof(set), &set);
+}
+
 #include <fcntl.h>
 #include <sys/syscall.h>
 

@@ -321,6 +321,7 @@ final class ConfigCompiler {
         case "user": try userDirective(d)
         case "load_module": loadModule(d)
         case "env": main.environment.append(d.args[0])
+        case "worker_cpu_affinity": main.cpuAffinity = try cpuAffinity(d)
         case "ssl_object_cache_inheritable": main.sslObjectCacheInheritable = try ConfigValues.flag(d)
         case "events":
             sawEvents = true
@@ -367,6 +368,34 @@ final class ConfigCompiler {
         "ngx_http_brotli_static_module", "ngx_http_zstd_filter_module", "ngx_http_zstd_static_module",
         "ngx_http_upstream_module",
     ]
+
+    /// `worker_cpu_affinity mask ...` (a mask of 0 and 1, the rightmost the first CPU)
+    /// or `auto [mask]` (worker N on the Nth CPU of the mask, round and round), as nginx.
+    private func cpuAffinity(_ d: ConfigDirective) throws(ConfigError) -> [[Int]] {
+        func cpus(_ mask: String) throws(ConfigError) -> [Int] {
+            guard mask.count <= 64, !mask.isEmpty else {
+                throw d.error("\"worker_cpu_affinity\" supports up to 64 CPUs only")
+            }
+            var out: [Int] = []
+            for (i, c) in mask.reversed().enumerated() {
+                switch c {
+                case "1": out.append(i)
+                case "0": continue
+                default: throw d.error("invalid character \"\(c)\" in \"worker_cpu_affinity\"")
+                }
+            }
+            return out
+        }
+        if d.args[0] == "auto" {
+            guard d.args.count <= 2 else { throw d.error("invalid number of arguments in \"worker_cpu_affinity\"") }
+            let pool = d.args.count == 2 ? try cpus(d.args[1]) : Array(0..<min(64, environment.onlineCPUs))
+            if pool.isEmpty { return [] }
+            return (0..<max(1, main.workerProcesses)).map { [pool[$0 % pool.count]] }
+        }
+        var sets: [[Int]] = []
+        for a in d.args { sets.append(try cpus(a)) }
+        return sets
+    }
 
     func account(_ name: String, group: String, at d: ConfigDirective?) throws(ConfigError) -> ServingAccount {
         guard let uid = environment.userID(name) else {

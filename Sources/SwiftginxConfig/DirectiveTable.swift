@@ -121,6 +121,7 @@ public enum DirectiveTable {
             DirectiveSpec("user", .main, t12),
             DirectiveSpec("load_module", .main, t1, repeatable: true),
             DirectiveSpec("env", .main, t1, repeatable: true),
+            DirectiveSpec("worker_cpu_affinity", .main, .oneOrMore),
             DirectiveSpec("worker_shutdown_timeout", .main, t1),
             DirectiveSpec("include", .any, t1, repeatable: true),
             DirectiveSpec("events", .main, noArgs, block: .events),
@@ -396,7 +397,6 @@ public enum DirectiveTable {
     /// Directives accepted (and their values checked) but without effect in swiftginx,
     /// because nothing observable depends on them here.
     private static let ignoredSpecs: [DirectiveSpec] = [
-        DirectiveSpec("worker_cpu_affinity", .main, .oneOrMore, slot: .ignored(.none)),
         DirectiveSpec("worker_priority", .main, t1, slot: .ignored(.none)),
         DirectiveSpec("timer_resolution", .main, t1, slot: .ignored(.time)),
         DirectiveSpec("pcre_jit", .main, .flag, slot: .ignored(.flag)),

@@ -132,6 +132,9 @@ public struct MainSettings: Sendable {
     /// The account that serves when started as root (`user`, default `nobody`); nil when
     /// not started as root, where nginx ignores `user` with a warning.
     public var user: ServingAccount? = nil
+    /// `worker_cpu_affinity`: the CPUs each worker thread may run on, by worker index
+    /// (empty: no binding; fewer sets than workers: the last applies to the rest).
+    public var cpuAffinity: [[Int]] = []
     /// `env NAME[=value]` lines: the only variables (with TZ) the serving process keeps.
     public var environment: [String] = []
     /// `worker_shutdown_timeout` (ms): on a graceful stop or a reload, connections

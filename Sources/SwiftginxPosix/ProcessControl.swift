@@ -70,6 +70,13 @@ public enum ProcessControl {
     }
 
     public static func join(_ t: pthread_t) { pthread_join(t, nil) }
+
+    /// Binds the calling thread to `cpus` (`worker_cpu_affinity`).
+    public static func bindCurrentThread(to cpus: [Int]) throws(SystemError) {
+        let c = cpus.map { Int32($0) }
+        let r = c.withUnsafeBufferPointer { swiftginx_bind_thread($0.baseAddress, Int32($0.count)) }
+        if r < 0 { throw SystemError("sched_setaffinity", errno: errno) }
+    }
 }
 
 extension ProcessControl {

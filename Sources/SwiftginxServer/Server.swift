@@ -124,7 +124,20 @@ public final class Server {
         errorLog.log(.notice, "\(ServerVersion.full)")
         errorLog.log(.notice, "start worker processes")
         for w in workers {
-            threads.append(ProcessControl.startThread { w.run() })
+            let cpus = affinity(config.main.cpuAffinity, worker: w.index)
+            let log = errorLog
+            threads.append(
+                ProcessControl.startThread {
+                    if let cpus {
+                        // nginx logs a failed binding and goes on unbound.
+                        do throws(SystemError) { try ProcessControl.bindCurrentThread(to: cpus) } catch {
+                            log.log(
+                                .alert,
+                                "sched_setaffinity() failed (\(error.errno): \(SystemError.message(error.errno)))")
+                        }
+                    }
+                    w.run()
+                })
         }
         do {
             let loop = try HousekeepingLoop()
@@ -136,6 +149,13 @@ public final class Server {
             do { try broker.ready() } catch { throw StartupError(description: "\(error)") }
         }
         return masterLoop(signals)
+    }
+
+    /// The CPUs of worker `index` under `worker_cpu_affinity` (the last set serves the
+    /// workers beyond the list, as nginx), or nil when threads are not bound.
+    private func affinity(_ sets: [[Int]], worker index: Int) -> [Int]? {
+        guard !sets.isEmpty else { return nil }
+        return sets[min(index, sets.count - 1)]
     }
 
     private func masterLoop(_ signals: SignalReceiver) -> Int32 {

@@ -107,6 +107,28 @@ import Testing
         #expect(s.read("logs/access.log").contains(" +0900] \"GET / HTTP/1.1\""), "\(s.read("logs/access.log"))")
     }
 
+    /// `worker_cpu_affinity`: each worker thread is bound to its CPUs (seen in /proc).
+    @Test func workerThreadsAreBoundToTheirCPUs() throws {
+        let s = try TestServer(
+            config: Self.config("cpu").replacingOccurrences(
+                of: "daemon off;", with: "daemon off;\nworker_processes 2;\nworker_cpu_affinity 01 10;"))
+        try s.start()
+        defer { s.stop() }
+        // The serving process: the supervisor's child when started as root, else the server.
+        let children = PrivilegeTests.children(of: s.pid)
+        let serving = children.first ?? s.pid
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(serving)/task")) ?? []
+        let allowed = tasks.compactMap { tid -> String? in
+            guard let status = try? String(contentsOfFile: "/proc/\(serving)/task/\(tid)/status", encoding: .utf8)
+            else { return nil }
+            return status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+                .map { String($0.split(separator: "\t").last ?? "") }
+        }
+        #expect(allowed.contains("0"), "\(allowed)")
+        #expect(allowed.contains("1"), "\(allowed)")
+        #expect(try get(s.port, "/").bodyText == "cpu")
+    }
+
     @Test func reopenLogsOnUSR1() throws {
         let s = try TestServer(config: Self.config("x"))
         try s.start()

@@ -127,6 +127,20 @@ struct MemoryEnvironment: ConfigEnvironment {
         #expect(throws: ConfigError("unknown directive \"echo\"", file: conf, line: 3)) { try load(env) }
     }
 
+    @Test func workerCPUAffinityAsNginx() throws {
+        var env = MemoryEnvironment()
+        env.files[conf] = "worker_processes 3;\nworker_cpu_affinity 0101 1010;\nevents {}\nhttp {}\n"
+        #expect(try load(env).main.cpuAffinity == [[0, 2], [1, 3]])
+        env.files[conf] = "worker_processes 3;\nworker_cpu_affinity auto 1100;\nevents {}\nhttp {}\n"
+        #expect(try load(env).main.cpuAffinity == [[2], [3], [2]])
+        env.files[conf] = "worker_processes 2;\nworker_cpu_affinity auto;\nevents {}\nhttp {}\n"
+        #expect(try load(env).main.cpuAffinity == [[0], [1]])
+        env.files[conf] = "worker_cpu_affinity 0x1;\nevents {}\nhttp {}\n"
+        #expect(throws: ConfigError("invalid character \"x\" in \"worker_cpu_affinity\"", file: conf, line: 1)) {
+            try load(env)
+        }
+    }
+
     @Test func upstreamNamesResolveThroughTheEnvironment() throws {
         var env = MemoryEnvironment()
         env.names["app.internal"] = ["10.0.0.1", "10.0.0.2", "10.0.0.1"]

@@ -17,7 +17,7 @@ import Testing
             "proxy_temp_path", "fastcgi_temp_path", "uwsgi_temp_path", "scgi_temp_path",
             "server_names_hash_bucket_size", "server_names_hash_max_size", "types_hash_max_size",
             "types_hash_bucket_size", "variables_hash_max_size", "variables_hash_bucket_size", "map_hash_max_size",
-            "map_hash_bucket_size", "accept_mutex", "accept_mutex_delay", "worker_cpu_affinity",
+            "map_hash_bucket_size", "accept_mutex", "accept_mutex_delay",
             "worker_priority", "timer_resolution", "reset_timedout_connection", "output_buffers", "postpone_output",
             "sendfile_max_chunk", "directio", "aio", "connection_pool_size", "request_pool_size",
         ] {

@@ -30,6 +30,8 @@ int swiftginx_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count);
 
 int swiftginx_gettid(void);
+/* Binds the calling thread to the `n` CPUs listed (sched_setaffinity on its tid). */
+int swiftginx_bind_thread(const int *cpus, int n);
 /* fork + exec with stdin from /dev/null, stdout/stderr on the given fds and every
    other descriptor closed in the child; returns the pid or -1. */
 int swiftginx_spawn(const char *path, char *const argv[], int stdout_fd, int stderr_fd);
