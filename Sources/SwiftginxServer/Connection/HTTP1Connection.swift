@@ -78,6 +78,9 @@ final class HTTP1Connection {
     /// readable again: a keep-alive connection waiting for its next request costs no
     /// read that can only fail.
     var readReady = true
+    /// epoll reported that the client closed (its side): a proxy waiting for its
+    /// upstream checks whether the request was abandoned.
+    var peerHungUp = false
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
     /// The worker's stub_status counters, and whether this connection is in `reading`.
@@ -151,6 +154,7 @@ final class HTTP1Connection {
         shuttingDown = false
         request.shuttingDown = false
         readReady = true
+        peerHungUp = false
         plainHTTPOnTLSPort = false
     }
 
@@ -191,6 +195,7 @@ final class HTTP1Connection {
 
     func onEvent(_ events: EpollEvents) {
         if !events.isDisjoint(with: readableEvents) { readReady = true }
+        if !events.isDisjoint(with: hangupEvents) { peerHungUp = true }
         drive()
     }
 

@@ -75,10 +75,11 @@ extension Request {
         try connection.sendfile(file, offset: &offset, count: count)
     }
 
-    /// Whether the client has closed its side: a readable socket whose peek finds the
-    /// end of the stream (nginx's broken-connection check while an upstream is awaited).
+    /// Whether the client has closed its side: epoll reported a hang-up and a peek finds
+    /// the end of the stream (nginx's broken-connection check while an upstream is
+    /// awaited). No system call unless the hang-up was reported.
     func clientHasClosed() -> Bool {
-        guard !isSubrequest, let c = connection, c.readReady, c.tls == nil else { return false }
+        guard !isSubrequest, let c = connection, c.peerHungUp, c.tls == nil else { return false }
         var byte: UInt8 = 0
         switch try? Socket.peek(c.fd, into: &byte, count: 1) {
         case .wouldBlock?:
