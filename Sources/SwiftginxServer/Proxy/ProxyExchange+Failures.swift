@@ -207,7 +207,7 @@ extension ProxyExchange {
             s += ", request: \"\(String(decoding: b[request.head.requestLine], as: UTF8.self))\""
         }
         if let last = addresses.last {
-            let tls = pass?.ssl == true
+            let tls = upstreamTLS
             let scheme = pass?.proto == .uwsgi ? (tls ? "suwsgi://" : "uwsgi://") : (tls ? "https://" : "http://")
             let uri =
                 sentURI.upperBound <= requestHead.writerIndex

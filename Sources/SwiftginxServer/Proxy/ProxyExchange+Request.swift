@@ -339,7 +339,7 @@ extension ProxyExchange {
             u.owner = self
             u.connected = connected
             upstream = u
-            if pass?.ssl == true && !beginUpstreamTLS(u) {
+            if upstreamTLS && !beginUpstreamTLS(u) {
                 nextUpstream(.error)
                 return
             }

@@ -21,9 +21,17 @@ extension ProxyExchange {
         }
         guard let dynamic = pass.dynamic else { return false }
         let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
-        let scheme = pass.proto == .http ? "http://" : "uwsgi://"
         var rest = Substring(text)
-        if rest.lowercased().hasPrefix(scheme) { rest = rest.dropFirst(scheme.count) }
+        // The scheme may come from the value too: https:// (suwsgi://) means TLS.
+        let (plain, secure) = pass.proto == .http ? ("http://", "https://") : ("uwsgi://", "suwsgi://")
+        let lowerText = text.lowercased()
+        if lowerText.hasPrefix(secure) {
+            rest = rest.dropFirst(secure.count)
+            dynamicTLS = true
+        } else if lowerText.hasPrefix(plain) {
+            rest = rest.dropFirst(plain.count)
+        }
+        let defaultPort = dynamicTLS ? 443 : 80
         let config = worker.generation.config
         if rest.lowercased().hasPrefix("unix:") {
             // unix:/path[:/uri]
@@ -50,11 +58,11 @@ extension ProxyExchange {
         }
         if let g = config.upstreamsByName[String(authority)], use(g, tables) {
             proxyHost = String(authority)
-            proxyPort = "80"
+            proxyPort = String(defaultPort)
             return true
         }
         var host = String(authority)
-        var port = 80
+        var port = defaultPort
         var portWritten = false
         if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), let n = Int(host[host.index(after: colon)...]) {
             port = n
@@ -65,7 +73,7 @@ extension ProxyExchange {
         proxyHost = String(authority)
         proxyPort = String(port)
         let key = authority.lowercased()
-        if let g = config.implicitUpstreams[portWritten ? key : key + ":80"] ?? config.implicitUpstreams[key],
+        if let g = config.implicitUpstreams[portWritten ? key : key + ":\(defaultPort)"] ?? config.implicitUpstreams[key],
             use(g, tables)
         {
             return true

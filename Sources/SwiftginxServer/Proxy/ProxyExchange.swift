@@ -90,6 +90,10 @@ final class ProxyExchange {
     var proxyHost = ""
     var proxyPort = ""
     var dynamicURI: [UInt8]? = nil
+    /// A proxy_pass with variables whose value starts with https:// (suwsgi://).
+    var dynamicTLS = false
+    /// TLS to the upstream: written in proxy_pass, or from its variables.
+    var upstreamTLS: Bool { pass?.ssl == true || dynamicTLS }
     /// Request bytes reached the current upstream (non-idempotent requests are then not retried).
     var requestSentAny = false
     /// Retry the same peer on a fresh connection (a cached one was closed under us).
@@ -147,6 +151,7 @@ final class ProxyExchange {
         sentURI = 0..<0
         sentConnectionClose = true
         dynamicURI = nil
+        dynamicTLS = false
         requestSentAny = false
         retryFresh = false
         // The rest of the response is reset when the first try begins (connectUpstream).
