@@ -73,9 +73,8 @@ extension ProxyExchange {
         proxyHost = String(authority)
         proxyPort = String(port)
         let key = authority.lowercased()
-        if let g = config.implicitUpstreams[portWritten ? key : key + ":\(defaultPort)"] ?? config.implicitUpstreams[key],
-            use(g, tables)
-        {
+        let implicit = config.implicitUpstreams
+        if let g = implicit[portWritten ? key : key + ":\(defaultPort)"] ?? implicit[key], use(g, tables) {
             return true
         }
         guard SocketAddress(host: host, port: port) != nil else {
