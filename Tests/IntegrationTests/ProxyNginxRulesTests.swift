@@ -294,4 +294,22 @@ import Testing
         #expect(s.waitForFile("logs/access.log", containing: "499 -", timeout: 3))
         #expect(s.waitForFile("logs/error.log", containing: "client prematurely closed connection"))
     }
+
+    @Test func variablesCarryTheTLSScheme() throws {
+        let pki = try TestPKI()
+        let tlsPort = freePort()
+        let (s, up) = try start(
+            front: "location / { proxy_pass $arg_s://127.0.0.1:$arg_p/; }",
+            upstream: "location / { return 200 \"plain $scheme\"; }",
+            http: """
+                server {
+                    listen 127.0.0.1:\(tlsPort) ssl;
+                    \(pki.certificate("rsa"))
+                    location / { return 200 "tls $scheme"; }
+                }
+                """)
+        defer { s.stop() }
+        #expect(try get(s.port, "/?s=https&p=\(tlsPort)").bodyText == "tls https")
+        #expect(try get(s.port, "/?s=http&p=\(up)").bodyText == "plain http")
+    }
 }
