@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <crypt.h>
+#include <string.h>
 #include "CSwiftginxShims.h"
 
 int swiftginx_epoll_create1(int flags) { return epoll_create1(flags); }
@@ -72,3 +73,50 @@ char *swiftginx_crypt_r(const char *phrase, const char *setting, void *data) {
 }
 
 size_t swiftginx_crypt_data_size(void) { return sizeof(struct crypt_data); }
+
+#define SWIFTGINX_MAX_FDS 64
+
+ssize_t swiftginx_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds) {
+    struct iovec iov = { (void *)buf, len };
+    struct msghdr msg = { 0 };
+    union { struct cmsghdr align; char data[CMSG_SPACE(sizeof(int) * SWIFTGINX_MAX_FDS)]; } control;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > SWIFTGINX_MAX_FDS) { errno = EINVAL; return -1; }
+    if (nfds > 0) {
+        memset(&control, 0, sizeof(control));
+        msg.msg_control = control.data;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    ssize_t n;
+    do { n = sendmsg(sock, &msg, MSG_NOSIGNAL); } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+ssize_t swiftginx_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds) {
+    struct iovec iov = { buf, len };
+    struct msghdr msg = { 0 };
+    union { struct cmsghdr align; char data[CMSG_SPACE(sizeof(int) * SWIFTGINX_MAX_FDS)]; } control;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data;
+    msg.msg_controllen = sizeof(control.data);
+    *nfds = 0;
+    ssize_t n;
+    do { n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC); } while (n < 0 && errno == EINTR);
+    if (n < 0) return n;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        int count = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        int *in = (int *)CMSG_DATA(c);
+        for (int i = 0; i < count; i++) {
+            if (*nfds < maxfds) fds[(*nfds)++] = in[i]; else close(in[i]);
+        }
+    }
+    return n;
+}

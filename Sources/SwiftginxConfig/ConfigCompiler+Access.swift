@@ -20,11 +20,18 @@ extension ConfigCompiler {
             level.accessRules = (level.accessRules ?? []) + [rule]
         case "set_real_ip_from":
             var warning: String? = nil
-            guard let rule = AccessRule.parse(d.args[0], allow: true, warning: &warning) else {
-                throw d.error("invalid parameter \"\(d.args[0])\"")
+            var rules: [AccessRule] = []
+            if let rule = AccessRule.parse(d.args[0], allow: true, warning: &warning) {
+                rules = [rule]
+            } else {
+                // A host name: every address it resolves to, as nginx does.
+                guard let addresses = environment.resolve(d.args[0]), !addresses.isEmpty else {
+                    throw d.error("host not found in set_real_ip_from \"\(d.args[0])\"")
+                }
+                rules = addresses.compactMap { AccessRule.parse($0, allow: true, warning: &warning) }
             }
             if let warning { warnings.append(ConfigError(warning, file: d.file, line: d.line).description) }
-            level.realIPFrom = (level.realIPFrom ?? []) + [rule]
+            level.realIPFrom = (level.realIPFrom ?? []) + rules
         case "real_ip_header":
             let header: RealIPHeader
             switch d.args[0].lowercased() {
@@ -85,7 +92,11 @@ extension ConfigCompiler {
             let text = d.args[0]
             let dir = confPrefix ?? ConfigFiles.directory(of: d.file)
             let file = try value(text.hasPrefix("$") ? text : ConfigFiles.resolve(text, against: dir), d)
-            level.setters.append { $0.authBasicUserFile = file }
+            let base = Array((dir.hasSuffix("/") ? dir : dir + "/").utf8)
+            level.setters.append {
+                $0.authBasicUserFile = file
+                $0.authBasicUserFileBase = base
+            }
         // nginx ignores the argument of the pre-1.7.5 form (`stub_status on;`).
         case "stub_status": level.stubStatus = true
         case "auth_request":

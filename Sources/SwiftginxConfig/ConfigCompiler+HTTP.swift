@@ -61,7 +61,7 @@ extension ConfigCompiler {
             else { throw d.directiveError("invalid value") }
             level.serverSetters.append { $0.largeClientHeaderBuffers = (count, size) }
         case "server_tokens":
-            let v = try ConfigValues.choice(d, ["on": true, "off": false, "build": true])
+            let v = try ConfigValues.choice(d, ["on": ServerTokens.on, "off": .off, "build": .build])
             level.setters.append { $0.serverTokens = v }
         case "lingering_close":
             let v = try ConfigValues.choice(d, ["off": LingeringClose.off, "on": .on, "always": .always])
@@ -102,7 +102,10 @@ extension ConfigCompiler {
             let target = d.args[0]
             guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
             let name = String(target.dropFirst()).lowercased()
-            if Variable(name: name) != nil { throw d.error("the duplicate \"\(name)\" variable") }
+            // $limit_rate is the one built-in variable nginx lets `set` change.
+            if name != "limit_rate" && Variable(name: name) != nil {
+                throw d.error("the duplicate \"\(name)\" variable")
+            }
             customVariables.insert(name)
             level.rewrites.append(.set(name: name, value: try value(d.args[1], d)))
         case "break":
@@ -168,8 +171,20 @@ extension ConfigCompiler {
                 $0.gzipDisableMSIE6 = m
             }
         case "charset":
+            // A name, or a value with variables decided per request.
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
-            level.setters.append { $0.charset = v }
+            let variable = d.args[0].contains("$") ? try value(d.args[0], d) : nil
+            level.setters.append {
+                $0.charset = v
+                $0.charsetVariable = variable
+            }
+        case "source_charset":
+            let v: String? = d.args[0] == "off" ? nil : d.args[0]
+            level.setters.append { $0.sourceCharset = v }
+        case "override_charset":
+            let on = try ConfigValues.flag(d)
+            level.setters.append { $0.overrideCharset = on }
+        case "charset_map": charsetMapBlocks.append(d)
         case "disable_symlinks":
             let mode = try ConfigValues.choice(
                 d, ["off": DisableSymlinks.off, "on": .on, "if_not_owner": .ifNotOwner])
@@ -188,17 +203,19 @@ extension ConfigCompiler {
         case "charset_types":
             let types: Set<String> = d.args == ["*"] ? ["*"] : Set(d.args)
             level.setters.append { $0.charsetTypes = types }
-        case "access_log": try accessLog(d, level: level)
-        case "log_format": try logFormat(d)
         case "map": try mapBlock(d)
         case "split_clients": try splitClients(d)
-        case "error_log": _ = try errorLog(d)
         case "upstream": try upstreamBlock(d)
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)
         case "upstream_status": level.setters.append { $0.upstreamStatus = true }
         default:
+            if try connectionDirective(d, level: level) { break }
             if try accessDirective(d, level: level) { break }
+            if try requestDirective(d, level: level) { break }
+            if try limitReqDirective(d, level: level) { break }
+            if try logDirective(d, level: level) { break }
+            if try sendRateDirective(d, level: level) { break }
             if try proxyDirective(d, level: level, location: location) { break }
             if try trailerDirective(d, level: level) { break }
             if try sslDirective(d, level: level) { break }
@@ -291,7 +308,17 @@ extension ConfigCompiler {
         if !text.isEmpty && !text.hasPrefix("/") && !text.hasPrefix("$") { text = fullPath(text) }
         let v = try value(text, d)
         if isAlias {
-            level.setters.append { $0.alias = v }
+            var prefixLength: Int? = nil
+            if let location {
+                switch location.kind {
+                case .exact, .prefix, .prefixNoRegex: prefixLength = location.name.utf8.count
+                default: break
+                }
+            }
+            level.setters.append {
+                $0.alias = v
+                $0.aliasPrefixLength = prefixLength
+            }
         } else {
             level.setters.append {
                 $0.root = v
@@ -390,96 +417,6 @@ extension ConfigCompiler {
         return .ifBlock(condition, inner.rewrites, box)
     }
 
-    /// `map source $variable { [hostnames;] [volatile;] default value; key value; ~regex value; }`.
-    /// Values may use variables but not the regex's captures (not supported yet).
-    private func mapBlock(_ d: ConfigDirective) throws(ConfigError) {
-        let target = d.args[1]
-        guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
-        let name = String(target.dropFirst()).lowercased()
-        let source = try value(d.args[0], d)
-        var exact: [String: ComplexValue] = [:]
-        var wildcards: [(suffix: String, value: ComplexValue)] = []
-        var regexes: [(Regex, ComplexValue)] = []
-        var defaultValue: ComplexValue? = nil
-        var hostnames = false
-        for line in d.block ?? [] {
-            switch (line.name, line.args.count) {
-            case ("hostnames", 0):
-                hostnames = true
-                continue
-            case ("volatile", 0):
-                continue
-            case (_, 1):
-                break
-            default:
-                throw line.error("invalid number of the map parameters")
-            }
-            let v = try value(line.args[0], line)
-            var key = line.name
-            if key == "default" {
-                defaultValue = v
-            } else if key.hasPrefix("~") {
-                let caseless = key.hasPrefix("~*")
-                let pattern = String(key.dropFirst(caseless ? 2 : 1))
-                do { regexes.append((try Regex(pattern, caseless: caseless), v)) } catch {
-                    throw line.error(error.message)
-                }
-            } else {
-                if key.hasPrefix("\\") { key.removeFirst() }
-                key = key.lowercased()
-                if hostnames && (key.hasPrefix("*.") || key.hasPrefix(".")) {
-                    wildcards.append((key.hasPrefix("*") ? String(key.dropFirst()) : key, v))
-                } else if exact[key] != nil {
-                    throw line.error("duplicate entry \"\(line.name)\"")
-                } else {
-                    exact[key] = v
-                }
-            }
-        }
-        maps[name] = VariableMap(
-            source: source, exact: exact, wildcards: wildcards, regexes: regexes, defaultValue: defaultValue)
-        customVariables.insert(name)
-    }
-
-    /// `split_clients string $variable { 0.5% value; ... * value; }`: percentages with
-    /// two decimals, at most 100% in all, as nginx checks them.
-    private func splitClients(_ d: ConfigDirective) throws(ConfigError) {
-        let target = d.args[1]
-        guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
-        let name = String(target.dropFirst()).lowercased()
-        let source = try value(d.args[0], d)
-        var bands: [(bound: UInt64, value: ComplexValue)] = []
-        var sum = 0
-        for line in d.block ?? [] {
-            guard line.args.count == 1 else { throw line.error("invalid number of arguments in split_clients") }
-            let v = try value(line.args[0], line)
-            if line.name == "*" {
-                bands.append((UInt64(UInt32.max) + 1, v))
-                continue
-            }
-            guard line.name.hasSuffix("%"), let percent = Self.hundredths(String(line.name.dropLast())), percent > 0
-            else { throw line.error("invalid percent value \"\(line.name)\"") }
-            sum += percent
-            if sum > 10000 { throw line.error("percent total is greater than 100%") }
-            bands.append((UInt64(UInt32.max) * UInt64(sum) / 10000, v))
-        }
-        splits[name] = SplitClients(source: source, bands: bands)
-        customVariables.insert(name)
-    }
-
-    /// "12.34" → 1234 (nginx's ngx_atofp with two decimals); nil when invalid.
-    static func hundredths(_ text: String) -> Int? {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count <= 2, let whole = Int(parts[0].isEmpty ? "0" : String(parts[0])) else { return nil }
-        var frac = 0
-        if parts.count == 2 {
-            let f = String(parts[1])
-            guard f.count <= 2, f.allSatisfy(\.isNumber) else { return nil }
-            frac = (Int(f) ?? 0) * (f.count == 1 ? 10 : 1)
-        }
-        return whole * 100 + frac
-    }
-
     /// `try_files file ... uri | =code | @name`.
     private func tryFiles(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
         var candidates: [ComplexValue] = []
@@ -558,31 +495,12 @@ extension ConfigCompiler {
             text = d.args[1]
         }
         let result: Expires
-        switch text {
-        case "epoch": result = .epoch
-        case "max": result = .max
-        case "off": result = .off
-        default:
-            if text.hasPrefix("@") {
-                if modified { throw d.directiveError("daily time cannot be used with \"modified\" parameter") }
-                guard let t = ConfigValues.time(String(text.dropFirst()), isSeconds: true) else {
-                    throw d.directiveError("invalid value")
-                }
-                if t > 24 * 60 * 60 { throw d.directiveError("daily time value must be less than 24 hours") }
-                result = .daily(t)
-            } else {
-                var body = Substring(text)
-                var sign = 1
-                if body.hasPrefix("+") {
-                    body = body.dropFirst()
-                } else if body.hasPrefix("-") {
-                    body = body.dropFirst()
-                    sign = -1
-                }
-                guard let t = ConfigValues.time(String(body), isSeconds: true) else {
-                    throw d.directiveError("invalid value")
-                }
-                result = modified ? .modified(sign * t) : .access(sign * t)
+        if text.contains("$") {
+            result = .variable(try value(text, d), modified: modified)
+        } else {
+            switch Expires.parse(text, modified: modified) {
+            case .success(let e): result = e
+            case .failure(let e): throw d.directiveError(e.message)
             }
         }
         level.setters.append { $0.expires = result }
@@ -610,60 +528,6 @@ extension ConfigCompiler {
     }
 
     // MARK: - logs and caches
-
-    private func accessLog(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
-        let path = d.args[0]
-        if path == "off" {
-            if d.args.count > 1 { throw d.error("invalid parameter \"\(d.args[1])\"") }
-            level.accessLogOff = true
-            return
-        }
-        if path.hasPrefix("syslog:") { throw d.error("syslog logging is not supported yet") }
-        if path.contains("$") { throw d.error("variables in \"access_log\" paths are not supported yet") }
-        let formatName = d.args.count >= 2 ? d.args[1] : "combined"
-        guard let format = logFormats[formatName] else { throw d.error("unknown log format \"\(formatName)\"") }
-        var buffer = 0
-        var flush: Int? = nil
-        for p in d.args.dropFirst(2) {
-            if p.hasPrefix("buffer=") {
-                guard let size = ConfigValues.size(String(p.dropFirst(7))), size > 0 else {
-                    throw d.error("invalid buffer size \"\(p.dropFirst(7))\"")
-                }
-                buffer = size
-            } else if p.hasPrefix("flush=") {
-                guard let t = ConfigValues.time(String(p.dropFirst(6)), isSeconds: false), t > 0 else {
-                    throw d.error("invalid flush time \"\(p.dropFirst(6))\"")
-                }
-                flush = t
-            } else if p == "gzip" || p.hasPrefix("gzip=") {
-                continue  // accepted; lines are written uncompressed
-            } else if p.hasPrefix("if=") {
-                throw d.error("the \"if=\" parameter of \"access_log\" is not supported yet")
-            } else {
-                throw d.error("invalid parameter \"\(p)\"")
-            }
-        }
-        if flush != nil && buffer == 0 { buffer = 64 * 1024 }
-        let target = AccessLogTarget(path: fullPath(path), format: format, bufferSize: buffer, flushInterval: flush)
-        level.accessLogs = (level.accessLogs ?? []) + [target]
-    }
-
-    private func logFormat(_ d: ConfigDirective) throws(ConfigError) {
-        let name = d.args[0]
-        if logFormats[name] != nil { throw d.error("duplicate \"log_format\" name \"\(name)\"") }
-        var parts = d.args.dropFirst()
-        var escape = LogEscape.default
-        if let first = parts.first, first.hasPrefix("escape=") {
-            switch first.dropFirst(7) {
-            case "default": escape = .default
-            case "json": escape = .json
-            case "none": escape = .none
-            default: throw d.error("unknown log format escaping \"\(first.dropFirst(7))\"")
-            }
-            parts = parts.dropFirst()
-        }
-        logFormats[name] = LogFormat(name: name, value: try value(parts.joined(), d), escape: escape)
-    }
 
     private func openFileCache(_ d: ConfigDirective, level: ConfigLevel) throws(ConfigError) {
         var max: Int? = nil

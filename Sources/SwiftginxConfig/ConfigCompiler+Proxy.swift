@@ -167,37 +167,8 @@ extension ConfigCompiler {
                 v = UpstreamBind(address: address, transparent: d.args.count == 2)
             }
             set { $0.bind = v }
-        case "ssl_server_name":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.serverName = v }
-        case "ssl_name":
-            let v = try value(d.args[0], d)
-            set { $0.upstreamSSL.name = v }
-        case "ssl_verify":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.verify = v }
-        case "ssl_verify_depth":
-            let v = try ConfigValues.num(d)
-            set { $0.upstreamSSL.verifyDepth = v }
-        case "ssl_trusted_certificate", "ssl_certificate", "ssl_certificate_key":
-            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            let path = ConfigFiles.resolve(d.args[0], against: dir + "/")
-            switch name {
-            case "ssl_trusted_certificate": set { $0.upstreamSSL.trustedCertificate = path }
-            case "ssl_certificate": set { $0.upstreamSSL.certificate = path }
-            default: set { $0.upstreamSSL.certificateKey = path }
-            }
-        case "ssl_protocols":
-            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
-            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
-            let v = Set(d.args)
-            set { $0.upstreamSSL.protocols = v }
-        case "ssl_ciphers":
-            let v = d.args[0]
-            set { $0.upstreamSSL.ciphers = v }
-        case "ssl_session_reuse":
-            let v = try ConfigValues.flag(d)
-            set { $0.upstreamSSL.sessionReuse = v }
+        case _ where name.hasPrefix("ssl_"):
+            try upstreamSSLDirective(d, String(name.dropFirst(4))) { f in set { f(&$0.upstreamSSL) } }
         case "cookie_domain", "cookie_path", "cookie_flags":
             let kind = String(name.dropFirst(7))
             try cookieDirective(d, kind: kind, rules: &level.proxyArrays.cookies)
@@ -365,8 +336,9 @@ extension ConfigCompiler {
             }
             let group = try implicitGroup(t, d, proto: p.proto)
             let defaultPort = t.ssl ? 443 : 80
-            let proxyHost =
-                t.unixPath != nil ? "localhost" : (t.port == defaultPort ? t.host : "\(t.host):\(t.port)")
+            // An IPv6 literal keeps its brackets in $proxy_host (and so in Host).
+            let host = t.host.contains(":") ? "[\(t.host)]" : t.host
+            let proxyHost = t.unixPath != nil ? "localhost" : (t.port == defaultPort ? host : "\(host):\(t.port)")
             p.box.pass = UpstreamPass(
                 proto: p.proto, group: group, dynamic: nil, uri: t.uri, proxyHost: proxyHost,
                 proxyPort: t.unixPath != nil ? "" : String(t.port), schemeAndHost: scheme + t.written, ssl: t.ssl)

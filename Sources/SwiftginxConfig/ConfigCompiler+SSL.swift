@@ -103,6 +103,14 @@ extension ConfigCompiler {
         case "ssl_conf_command":
             let pair = (d.args[0], d.args[1])
             level.sslConfCommands = (level.sslConfCommands ?? []) + [pair]
+            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+            set { $0.confDirectory = dir }
+        case "ssl_certificate_cache":
+            let v = try certificateCache(d)
+            set { $0.certificateCache = v }
+        case "ssl_certificate_compression":
+            let v = try ConfigValues.flag(d)
+            set { $0.certificateCompression = v }
         case "ssl_stapling":
             let v = try ConfigValues.flag(d)
             set { $0.stapling = v }
@@ -136,5 +144,135 @@ extension ConfigCompiler {
             throw d.error(
                 "only $ssl_server_name can be used in \"\(d.name)\" (the value is evaluated during the handshake)")
         }
+    }
+}
+
+extension ConfigCompiler {
+    /// nginx's check of an `ssl` address: its default server needs a certificate unless it
+    /// rejects handshakes; then every other server of the address needs one or rejects
+    /// too (a server without either would have nothing to answer with). Otherwise a
+    /// server without certificates of its own is served with the default server's.
+    func checkSSLCertificates(
+        _ servers: [ServerBuilder], default first: ServerBuilder, _ built: [ObjectIdentifier: VirtualServer]
+    ) throws(ConfigError) {
+        func ready(_ b: ServerBuilder) -> (certificates: Bool, rejects: Bool) {
+            let ssl = built[ObjectIdentifier(b)]!.settings.ssl
+            return (!ssl.certificates.isEmpty, ssl.rejectHandshake)
+        }
+        let main = ready(first)
+        if main.certificates { return }
+        if !main.rejects {
+            throw first.directive.error("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
+        }
+        for b in servers where b !== first {
+            let r = ready(b)
+            if !r.certificates && !r.rejects {
+                throw b.directive.error("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
+            }
+        }
+    }
+
+    /// Every `ssl_certificate` needs its `ssl_certificate_key`.
+    func checkCertificateKeys(_ ssl: SSLSettings) throws(ConfigError) {
+        if ssl.certificateKeys.count < ssl.certificates.count {
+            let cert = ssl.certificates[ssl.certificateKeys.count]
+            throw ConfigError("no \"ssl_certificate_key\" is defined for certificate \"\(cert)\"")
+        }
+    }
+}
+
+extension ConfigCompiler {
+    /// `proxy_ssl_*` / `uwsgi_ssl_*` (`name` without the prefix and "ssl_"): TLS to upstreams.
+    func upstreamSSLDirective(
+        _ d: ConfigDirective, _ name: String, set: (@escaping (inout UpstreamSSLSettings) -> Void) -> Void
+    ) throws(ConfigError) {
+        let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        func path() -> String {
+            d.args[0].hasPrefix("data:") ? d.args[0] : ConfigFiles.resolve(d.args[0], against: dir + "/")
+        }
+        switch name {
+        case "server_name":
+            let v = try ConfigValues.flag(d)
+            set { $0.serverName = v }
+        case "name":
+            let v = try value(d.args[0], d)
+            set { $0.name = v }
+        case "verify":
+            let v = try ConfigValues.flag(d)
+            set { $0.verify = v }
+        case "verify_depth":
+            let v = try ConfigValues.num(d)
+            set { $0.verifyDepth = v }
+        case "trusted_certificate":
+            let p = path()
+            set { $0.trustedCertificate = p }
+        case "crl":
+            let p = path()
+            set { $0.crl = p }
+        case "password_file":
+            let p = path()
+            set { $0.passwordFile = p }
+        case "certificate", "certificate_key":
+            // With variables the value is evaluated per connection (relative results are
+            // resolved then); "" means no certificate.
+            let text = d.args[0]
+            let v: ComplexValue
+            if text.isEmpty || text.hasPrefix("data:") || !text.contains("$") {
+                v = ComplexValue(literal: text.isEmpty ? "" : path())
+            } else {
+                v = try value(text, d)
+            }
+            if name == "certificate" {
+                set {
+                    $0.certificate = v
+                    $0.certificateDirectory = dir
+                }
+            } else {
+                set { $0.certificateKey = v }
+            }
+        case "protocols":
+            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
+            let v = Set(d.args)
+            set { $0.protocols = v }
+        case "ciphers":
+            let v = d.args[0]
+            set { $0.ciphers = v }
+        case "session_reuse":
+            let v = try ConfigValues.flag(d)
+            set { $0.sessionReuse = v }
+        case "conf_command":
+            let pair = (d.args[0], d.args[1])
+            set {
+                $0.confCommands.append(pair)
+                $0.confDirectory = dir
+            }
+        case "certificate_cache":
+            let v = try certificateCache(d)
+            set { $0.certificateCache = v }
+        default:
+            try genericSlot(d, level: nil)
+        }
+    }
+
+    /// `ssl_certificate_cache off | max=N [inactive=time] [valid=time]`.
+    func certificateCache(_ d: ConfigDirective) throws(ConfigError) -> CertificateCacheSpec? {
+        if d.args == ["off"] { return nil }
+        var max: Int? = nil
+        var inactive = 10_000
+        var valid = 60_000
+        for a in d.args {
+            if a.hasPrefix("max="), let n = ConfigValues.number(String(a.dropFirst(4))), n > 0 {
+                max = n
+            } else if a.hasPrefix("inactive="), let t = ConfigValues.time(String(a.dropFirst(9)), isSeconds: true) {
+                inactive = t * 1000
+            } else if a.hasPrefix("valid="), let t = ConfigValues.time(String(a.dropFirst(6)), isSeconds: true) {
+                valid = t * 1000
+            } else {
+                throw d.error("invalid parameter \"\(a)\"")
+            }
+        }
+        guard let max else { throw d.error("\"\(d.name)\" must have \"max\" parameter") }
+        return CertificateCacheSpec(max: max, inactive: inactive, valid: valid)
     }
 }

@@ -1,6 +1,5 @@
-// Servers and their addresses: `listen` parsing and nginx's per-address checks
-// (duplicate listen, duplicate listen options, duplicate default server),
-// `server_name`, and the final build of every server's merged settings and location
+// Servers and their addresses: nginx's per-address registry (`listen` itself is
+// parsed in ConfigCompiler+Listen.swift), `server_name`, and the final build of every server's merged settings and location
 // index into ListenGroups, with nginx's "conflicting server name" warnings.
 
 import SwiftginxRouting
@@ -24,54 +23,6 @@ struct ListenRegistry {
 }
 
 extension ConfigCompiler {
-    func listen(_ d: ConfigDirective, server: ServerBuilder) throws(ConfigError) {
-        let address = try listenAddress(d.args[0], d)
-        var options = ListenOptions()
-        var optionsSet = false
-        var isDefault = false
-        for p in d.args.dropFirst() {
-            switch p {
-            case "default_server", "default": isDefault = true
-            case "ssl": options.ssl = true
-            case "http2": options.http2 = true
-            case "reuseport":
-                options.reuseport = true
-                optionsSet = true
-            case "deferred":
-                options.deferred = true
-                optionsSet = true
-            case "bind": optionsSet = true
-            case "ipv6only=on", "ipv6only=off":
-                options.ipv6only = p == "ipv6only=on"
-                optionsSet = true
-            default:
-                if p.hasPrefix("backlog=") {
-                    guard let n = ConfigValues.number(String(p.dropFirst(8))), n > 0 else {
-                        throw d.error("invalid backlog \"\(p)\"")
-                    }
-                    options.backlog = n
-                } else if p.hasPrefix("rcvbuf=") {
-                    guard let n = ConfigValues.size(String(p.dropFirst(7))) else {
-                        throw d.error("invalid rcvbuf \"\(p)\"")
-                    }
-                    options.rcvbuf = n
-                } else if p.hasPrefix("sndbuf=") {
-                    guard let n = ConfigValues.size(String(p.dropFirst(7))) else {
-                        throw d.error("invalid sndbuf \"\(p)\"")
-                    }
-                    options.sndbuf = n
-                } else {
-                    throw d.error("invalid parameter \"\(p)\"")
-                }
-                optionsSet = true
-            }
-        }
-        // nginx binds an address separately whenever socket options were given.
-        if optionsSet { options.bind = true }
-        try addListen(
-            address, options: options, optionsSet: optionsSet, isDefault: isDefault, server: server, directive: d)
-    }
-
     func addListen(
         _ address: ListenAddress, options: ListenOptions, optionsSet: Bool, isDefault: Bool, server: ServerBuilder,
         directive d: ConfigDirective
@@ -91,6 +42,7 @@ extension ConfigCompiler {
         if entry.servers.contains(where: { $0 === server }) { throw d.error("a duplicate listen \(address)") }
         let ssl = entry.options.ssl || options.ssl
         let http2 = entry.options.http2 || options.http2
+        let proxyProtocol = entry.options.proxyProtocol || options.proxyProtocol
         if optionsSet {
             if entry.optionsSet { throw d.error("duplicate listen options for \(address)") }
             entry.options = options
@@ -98,47 +50,13 @@ extension ConfigCompiler {
         }
         entry.options.ssl = ssl
         entry.options.http2 = http2
+        entry.options.proxyProtocol = proxyProtocol
         if isDefault {
             if entry.defaultServer != nil { throw d.error("a duplicate default server for \(address)") }
             entry.defaultServer = server
         }
         entry.servers.append(server)
         listenRegistry.entries[i] = entry
-    }
-
-    /// `port`, `addr`, `addr:port`, `*:port`, `[v6]`, `[v6]:port`, `localhost:port`.
-    func listenAddress(_ text: String, _ d: ConfigDirective) throws(ConfigError) -> ListenAddress {
-        if text.hasPrefix("unix:") { throw d.error("unix domain sockets are not supported yet in \"listen\"") }
-        var host = "*"
-        var portText: String? = nil
-        if text.hasPrefix("[") {
-            guard let close = text.firstIndex(of: "]") else { throw d.error("invalid host in \"\(text)\"") }
-            host = String(text[text.index(after: text.startIndex)..<close])
-            let rest = text[text.index(after: close)...]
-            if rest.hasPrefix(":") {
-                portText = String(rest.dropFirst())
-            } else if !rest.isEmpty {
-                throw d.error("invalid host in \"\(text)\"")
-            }
-        } else if let colon = text.lastIndex(of: ":") {
-            host = String(text[..<colon])
-            portText = String(text[text.index(after: colon)...])
-        } else if text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            portText = text
-        } else {
-            host = text
-        }
-        var port = 80
-        if let portText {
-            guard let p = ConfigValues.number(portText), p >= 1, p <= 65535 else {
-                throw d.error("invalid port in \"\(text)\" of the \"listen\" directive")
-            }
-            port = p
-        }
-        if host == "*" || host.isEmpty { return ListenAddress(host: "0.0.0.0", port: port) }
-        if host.lowercased() == "localhost" { return ListenAddress(host: "127.0.0.1", port: port) }
-        if let numeric = Self.numericHost(host) { return ListenAddress(host: numeric, port: port) }
-        throw d.error("host not found in \"\(text)\" of the \"listen\" directive")
     }
 
     /// The canonical text of a numeric IPv4 or IPv6 address, or nil.
@@ -194,18 +112,7 @@ extension ConfigCompiler {
         for s in servers {
             let settings = s.level.apply(to: httpSettings)
             var serverSettings = s.level.applyServer(to: httpServer)
-            let hasSSLListen = s.listens.contains { a in
-                listenRegistry.byAddress[a].map { listenRegistry.entries[$0].options.ssl } ?? false
-            }
-            if hasSSLListen && !serverSettings.ssl.rejectHandshake {
-                if serverSettings.ssl.certificates.isEmpty {
-                    throw s.directive.error("no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive")
-                }
-                if serverSettings.ssl.certificateKeys.count < serverSettings.ssl.certificates.count {
-                    let cert = serverSettings.ssl.certificates[serverSettings.ssl.certificateKeys.count]
-                    throw ConfigError("no \"ssl_certificate_key\" is defined for certificate \"\(cert)\"")
-                }
-            }
+            try checkCertificateKeys(serverSettings.ssl)
             serverSettings.keepaliveTimeout = settings.keepaliveTimeout
             let entries = s.locations.map { entry($0, parent: settings) }
             let index: LocationIndex<Location>
@@ -237,6 +144,7 @@ extension ConfigCompiler {
             let servers = e.servers.map { built[ObjectIdentifier($0)]! }
             warnConflictingNames(servers, address: e.address)
             let defaultServer = e.defaultServer.map { built[ObjectIdentifier($0)]! } ?? servers[0]
+            if e.options.ssl { try checkSSLCertificates(e.servers, default: e.defaultServer ?? e.servers[0], built) }
             let isWildcard = e.address.host == "0.0.0.0" || e.address.host == "::"
             let wildcardHost = e.address.isIPv6 ? "::" : "0.0.0.0"
             let hasWildcard = listenRegistry.byAddress[ListenAddress(host: wildcardHost, port: e.address.port)] != nil
@@ -285,7 +193,10 @@ extension ConfigCompiler {
     }
 
     private func noteAccessLogs(_ settings: LocationSettings) {
-        for log in settings.accessLogs where !accessLogPaths.contains(log.path) { accessLogPaths.append(log.path) }
+        for log in settings.accessLogs
+        where log.pathValue == nil && log.syslog == nil && !accessLogPaths.contains(log.path) {
+            accessLogPaths.append(log.path)
+        }
     }
 
     /// nginx's `conflicting server name "x" on addr, ignored` for names (exact or

@@ -24,6 +24,8 @@ final class ConfigLevel {
     var accessRules: [AccessRule]? = nil
     var realIPFrom: [AccessRule]? = nil
     var limitConns: [LimitConnRule]? = nil
+    var limitReqs: [LimitReqRule]? = nil
+    var errorLogs: [ErrorLogTarget]? = nil
     var types: [String: String]? = nil
     var accessLogs: [AccessLogTarget]? = nil
     /// `access_log off` at this level (wins over other access_log lines here, as nginx).
@@ -75,6 +77,8 @@ final class ConfigLevel {
         if let accessRules { s.accessRules = accessRules }
         if let realIPFrom { s.realIPFrom = realIPFrom }
         if let limitConns { s.limitConns = limitConns }
+        if let limitReqs { s.limitReq.rules = limitReqs }
+        if let errorLogs { s.logs.errorLogs = errorLogs }
         if let types { s.types = MimeTypes(types) }
         if accessLogOff {
             s.accessLogs = []
@@ -154,9 +158,14 @@ final class ConfigCompiler {
     /// `map` blocks by variable name.
     var maps: [String: VariableMap] = [:]
     var splits: [String: SplitClients] = [:]
+    /// `charset_map` blocks, built into tables once the file is read.
+    var charsetMapBlocks: [ConfigDirective] = []
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
+    var limitReqZones: [String: LimitReqZoneConfig] = [:]
+    /// `limit_req` lines and their zones, checked once the whole file is read.
+    var limitReqUses: [(ConfigDirective, String)] = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -218,7 +227,16 @@ final class ConfigCompiler {
             // nginx's wording: the zone was only referenced, so it has no size.
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
         }
+        for (_, zone) in limitReqUses where limitReqZones[zone] == nil {
+            throw ConfigError("zero size shared memory zone \"\(zone)\"")
+        }
         if main.pidPath.isEmpty { main.pidPath = fullPath("logs/swiftginx.pid") }
+        if environment.isSuperuser && main.user == nil {
+            // nginx's built-in default account: nobody, in the group nobody (nogroup
+            // on systems such as Debian that have no group of that name).
+            let group = environment.groupID("nobody") != nil ? "nobody" : "nogroup"
+            main.user = try account("nobody", group: group, at: nil)
+        }
         if main.errorLogs.isEmpty {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
         }
@@ -226,13 +244,28 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, limitConnZones: limitConnZones, upstreams: allUpstreams,
+            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks),
+            limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }
 
+    /// Collects the names of regex groups and of declared variables (`set`, `map`,
+    /// `split_clients`, `auth_request_set`) before compiling: as in nginx, a value may
+    /// use a variable that a later directive declares (nginx checks the names once the
+    /// whole configuration is read).
     private func collectNamedCaptures(_ tree: [ConfigDirective]) {
         for d in tree {
+            let declared: String? =
+                switch d.name {
+                case "map", "split_clients": d.args.count > 1 ? d.args[1] : nil
+                case "set", "auth_request_set": d.args.first
+                default: nil
+                }
+            if let declared, declared.hasPrefix("$"), declared.count > 1 {
+                let name = String(declared.dropFirst()).lowercased()
+                if Variable(name: name) == nil { customVariables.insert(name) }
+            }
             if d.name == "location", let (kind, name) = try? locationKind(d), case .regex(let caseless) = kind,
                 let re = try? Regex(name, caseless: caseless)
             {
@@ -281,7 +314,12 @@ final class ConfigCompiler {
         case "error_log": main.errorLogs.append(try errorLog(d))
         case "daemon": main.daemon = try ConfigValues.flag(d)
         case "master_process": main.masterProcess = try ConfigValues.flag(d)
+        case "worker_shutdown_timeout": main.workerShutdownTimeout = try ConfigValues.msec(d)
         case "worker_rlimit_nofile": main.workerRlimitNofile = try ConfigValues.num(d)
+        case "user": try userDirective(d)
+        case "load_module": loadModule(d)
+        case "env": main.environment.append(d.args[0])
+        case "ssl_object_cache_inheritable": main.sslObjectCacheInheritable = try ConfigValues.flag(d)
         case "events":
             sawEvents = true
             for e in d.block ?? [] { try eventsDirective(e) }
@@ -292,6 +330,52 @@ final class ConfigCompiler {
         default:
             try genericSlot(d, level: nil)
         }
+    }
+
+    /// `user name [group]`, as nginx's ngx_set_user: looked up at once when started as
+    /// root (the group defaults to the user's name), otherwise ignored with a warning.
+    private func userDirective(_ d: ConfigDirective) throws(ConfigError) {
+        guard environment.isSuperuser else {
+            let warning =
+                "the \"user\" directive makes sense only if the master process runs with super-user privileges, ignored"
+            warnings.append(ConfigError(warning, file: d.file, line: d.line).description)
+            return
+        }
+        main.user = try account(d.args[0], group: d.args.count > 1 ? d.args[1] : d.args[0], at: d)
+    }
+
+    /// `load_module file.so`: a shared object built for nginx cannot be loaded here. The
+    /// line is accepted with a warning that says whether swiftginx has that module built
+    /// in; the module's directives are then known (built in) or unknown at their line.
+    private func loadModule(_ d: ConfigDirective) {
+        var name = Substring(d.args[0].split(separator: "/").last ?? "")
+        if name.hasSuffix(".so") { name = name.dropLast(3) }
+        let state =
+            ConfigCompiler.builtInModules.contains(String(name))
+            ? "is built into swiftginx, the line is ignored"
+            : "is not available in swiftginx (it cannot load nginx modules), its directives are unknown"
+        warnings.append(
+            ConfigError("module \"\(name)\" of \"load_module\" \(state)", file: d.file, line: d.line).description)
+    }
+
+    /// nginx modules (as their shared objects are named) whose features swiftginx has.
+    static let builtInModules: Set<String> = [
+        "ngx_http_ssl_module", "ngx_http_realip_module", "ngx_http_stub_status_module",
+        "ngx_http_auth_request_module", "ngx_http_gzip_static_module", "ngx_http_brotli_filter_module",
+        "ngx_http_brotli_static_module", "ngx_http_zstd_filter_module", "ngx_http_zstd_static_module",
+        "ngx_http_upstream_module",
+    ]
+
+    func account(_ name: String, group: String, at d: ConfigDirective?) throws(ConfigError) -> ServingAccount {
+        guard let uid = environment.userID(name) else {
+            let message = "getpwnam(\"\(name)\") failed"
+            throw d.map { $0.error(message) } ?? ConfigError(message)
+        }
+        guard let gid = environment.groupID(group) else {
+            let message = "getgrnam(\"\(group)\") failed"
+            throw d.map { $0.error(message) } ?? ConfigError(message)
+        }
+        return ServingAccount(name: name, uid: uid, gid: gid)
     }
 
     private func eventsDirective(_ d: ConfigDirective) throws(ConfigError) {
@@ -311,7 +395,16 @@ final class ConfigCompiler {
 
     /// `error_log file [level...]`.
     func errorLog(_ d: ConfigDirective) throws(ConfigError) -> ErrorLogTarget {
-        let path = d.args[0] == "stderr" ? "stderr" : fullPath(d.args[0])
+        var syslog: SyslogTarget? = nil
+        // nginx keeps a `memory:` log only in builds with --with-debug, which -V does not claim.
+        if d.args[0].hasPrefix("memory:") { throw d.error("nginx was built without debug support") }
+        if d.args[0].hasPrefix("syslog:") {
+            switch SyslogTarget.parse(String(d.args[0].dropFirst(7))) {
+            case .success(let t): syslog = t
+            case .failure(let e): throw d.error(e.message)
+            }
+        }
+        let path = d.args[0] == "stderr" || syslog != nil ? d.args[0] : fullPath(d.args[0])
         let debugFlags: Set<String> = [
             "debug_core", "debug_alloc", "debug_mutex", "debug_event", "debug_http", "debug_mail", "debug_stream",
         ]
@@ -330,7 +423,7 @@ final class ConfigCompiler {
                 throw d.error("invalid log level \"\(name)\"")
             }
         }
-        return ErrorLogTarget(path: path, level: level)
+        return ErrorLogTarget(path: path, level: level, syslog: syslog)
     }
 
     /// The generic slots of the directive table (nginx's ngx_conf_set_*_slot).

@@ -36,6 +36,11 @@ public protocol ConfigEnvironment: Sendable {
     func resolve(_ host: String) -> [String]?
     /// Online CPUs (`worker_processes auto`).
     var onlineCPUs: Int { get }
-    /// Running as root: a server without `listen` then listens on port 80, else 8000.
+    /// Running as root: a server without `listen` then listens on port 80, else 8000, and
+    /// `user` names the account that serves.
     var isSuperuser: Bool { get }
+    /// The user id of an account name (`user`), nil when there is none.
+    func userID(_ name: String) -> UInt32?
+    /// The group id of a group name (`user name group`), nil when there is none.
+    func groupID(_ name: String) -> UInt32?
 }

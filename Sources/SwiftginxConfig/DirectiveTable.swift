@@ -25,7 +25,12 @@ public struct DirectiveContext: OptionSet, Sendable, Hashable {
 
     /// http, server and location: where most HTTP settings live.
     public static let httpAll: DirectiveContext = [.http, .server, .location]
-    public static let any: DirectiveContext = [.main, .events, .http, .server, .location, .types, .upstream]
+    /// Every block (nginx's NGX_ANY_CONF: `include` works in all of them, `if` and
+    /// `limit_except` included).
+    public static let any: DirectiveContext = [
+        .main, .events, .http, .server, .location, .types, .upstream, .ifInLocation, .map, .matchBlock,
+        .limitExcept,
+    ]
 }
 
 /// Argument counts, as nginx's NGX_CONF_NOARGS / TAKEn / FLAG / 1MORE / 2MORE.
@@ -113,6 +118,10 @@ public enum DirectiveTable {
             DirectiveSpec("daemon", .main, .flag),
             DirectiveSpec("master_process", .main, .flag),
             DirectiveSpec("worker_rlimit_nofile", .main, t1),
+            DirectiveSpec("user", .main, t12),
+            DirectiveSpec("load_module", .main, t1, repeatable: true),
+            DirectiveSpec("env", .main, t1, repeatable: true),
+            DirectiveSpec("worker_shutdown_timeout", .main, t1),
             DirectiveSpec("include", .any, t1, repeatable: true),
             DirectiveSpec("events", .main, noArgs, block: .events),
             DirectiveSpec("http", .main, noArgs, block: .http),
@@ -142,13 +151,19 @@ public enum DirectiveTable {
             DirectiveSpec("tcp_nodelay", .httpAll, .flag, slot: .locationFlag(\.tcpNodelay)),
             DirectiveSpec("keepalive_timeout", .httpAll, t12),
             DirectiveSpec("keepalive_requests", .httpAll, t1, slot: .locationNumber(\.keepaliveRequests)),
+            DirectiveSpec("keepalive_time", .httpAll, t1, slot: .locationMsec(\.keepaliveTime)),
+            DirectiveSpec("keepalive_disable", .httpAll, .oneOrMore),
             DirectiveSpec("client_max_body_size", .httpAll, t1),
             DirectiveSpec("client_body_buffer_size", .httpAll, t1, slot: .locationSize(\.clientBodyBufferSize)),
             DirectiveSpec("client_body_timeout", .httpAll, t1, slot: .locationMsec(\.clientBodyTimeout)),
+            DirectiveSpec("client_body_in_file_only", .httpAll, t1),
+            DirectiveSpec("client_body_in_single_buffer", .httpAll, .flag),
+            DirectiveSpec("client_body_temp_path", .httpAll, t1234),
             DirectiveSpec("client_header_timeout", [.http, .server], t1, slot: .serverMsec(\.clientHeaderTimeout)),
             DirectiveSpec(
                 "client_header_buffer_size", [.http, .server], t1, slot: .serverSize(\.clientHeaderBufferSize)),
             DirectiveSpec("large_client_header_buffers", [.http, .server], t2),
+            DirectiveSpec("max_headers", [.http, .server], t1),
             DirectiveSpec("send_timeout", .httpAll, t1, slot: .locationMsec(\.sendTimeout)),
             DirectiveSpec("server_tokens", .httpAll, t1),
             DirectiveSpec(
@@ -173,6 +188,8 @@ public enum DirectiveTable {
             DirectiveSpec("max_ranges", .httpAll, t1),
             DirectiveSpec("chunked_transfer_encoding", .httpAll, .flag, slot: .locationFlag(\.chunkedTransferEncoding)),
             DirectiveSpec("absolute_redirect", .httpAll, .flag, slot: .locationFlag(\.absoluteRedirect)),
+            DirectiveSpec("recursive_error_pages", .httpAll, .flag, slot: .locationFlag(\.recursiveErrorPages)),
+            DirectiveSpec("auth_delay", .httpAll, t1, slot: .locationMsec(\.authDelay)),
             DirectiveSpec("server_name_in_redirect", .httpAll, .flag, slot: .locationFlag(\.serverNameInRedirect)),
             DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
             DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),
@@ -210,6 +227,9 @@ public enum DirectiveTable {
             DirectiveSpec("zstd_min_length", .httpAll, t1),
             DirectiveSpec("charset", [.http, .server, .location, .ifInLocation], t1),
             DirectiveSpec("charset_types", .httpAll, .oneOrMore),
+            DirectiveSpec("charset_map", .http, t2, block: .map, repeatable: true),
+            DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1),
+            DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag),
             DirectiveSpec("disable_symlinks", .httpAll, t12),
             // upstream
             DirectiveSpec("upstream", .http, t1, block: .upstream, repeatable: true),
@@ -229,6 +249,16 @@ public enum DirectiveTable {
             DirectiveSpec("limit_conn_status", .httpAll, t1),
             DirectiveSpec("limit_conn_log_level", .httpAll, t1),
             DirectiveSpec("limit_conn_dry_run", .httpAll, t1),
+            DirectiveSpec("limit_req_zone", .http, .take([3]), repeatable: true),
+            DirectiveSpec("limit_req", .httpAll, .take([1, 2, 3]), repeatable: true),
+            DirectiveSpec("limit_req_status", .httpAll, t1),
+            DirectiveSpec("limit_req_log_level", .httpAll, t1),
+            DirectiveSpec("limit_req_dry_run", .httpAll, t1),
+            DirectiveSpec("open_log_file_cache", .httpAll, .take([1, 2, 3, 4])),
+            DirectiveSpec("limit_rate", locationIf, t1),
+            DirectiveSpec("limit_rate_after", locationIf, t1),
+            DirectiveSpec("proxy_limit_rate", .httpAll, t1),
+            DirectiveSpec("uwsgi_limit_rate", .httpAll, t1),
             DirectiveSpec("set_real_ip_from", .httpAll, t1, repeatable: true),
             DirectiveSpec("real_ip_header", .httpAll, t1),
             DirectiveSpec("real_ip_recursive", .httpAll, t1),
@@ -269,6 +299,9 @@ public enum DirectiveTable {
         DirectiveSpec("ssl_buffer_size", httpServer, t1),
         DirectiveSpec("ssl_stapling_verify", httpServer, .flag),
         DirectiveSpec("ssl_stapling_responder", httpServer, t1),
+        DirectiveSpec("ssl_certificate_cache", httpServer, .take([1, 2, 3])),
+        DirectiveSpec("ssl_certificate_compression", httpServer, .flag),
+        DirectiveSpec("ssl_object_cache_inheritable", .main, .flag),
         DirectiveSpec("ssl_ocsp", httpServer, t1, slot: .ignored(.none)),
         DirectiveSpec("ssl_ocsp_cache", httpServer, .take([1, 2]), slot: .ignored(.none)),
         DirectiveSpec("ssl_ocsp_responder", httpServer, t1, slot: .ignored(.none)),
@@ -312,6 +345,10 @@ public enum DirectiveTable {
             DirectiveSpec(p + "ssl_protocols", .httpAll, .oneOrMore),
             DirectiveSpec(p + "ssl_ciphers", .httpAll, t1),
             DirectiveSpec(p + "ssl_session_reuse", .httpAll, .flag),
+            DirectiveSpec(p + "ssl_crl", .httpAll, t1),
+            DirectiveSpec(p + "ssl_password_file", .httpAll, t1),
+            DirectiveSpec(p + "ssl_conf_command", .httpAll, t2, repeatable: true),
+            DirectiveSpec(p + "ssl_certificate_cache", .httpAll, .take([1, 2, 3])),
         ]
         if p == "proxy_" {
             specs += [
@@ -359,7 +396,6 @@ public enum DirectiveTable {
     /// Directives accepted (and their values checked) but without effect in swiftginx,
     /// because nothing observable depends on them here.
     private static let ignoredSpecs: [DirectiveSpec] = [
-        DirectiveSpec("user", .main, t12, slot: .ignored(.none)),
         DirectiveSpec("worker_cpu_affinity", .main, .oneOrMore, slot: .ignored(.none)),
         DirectiveSpec("worker_priority", .main, t1, slot: .ignored(.none)),
         DirectiveSpec("timer_resolution", .main, t1, slot: .ignored(.time)),
@@ -367,7 +403,6 @@ public enum DirectiveTable {
         DirectiveSpec("lock_file", .main, t1, slot: .ignored(.none)),
         DirectiveSpec("accept_mutex", .events, .flag, slot: .ignored(.flag)),
         DirectiveSpec("accept_mutex_delay", .events, t1, slot: .ignored(.time)),
-        DirectiveSpec("client_body_temp_path", .httpAll, t1234, slot: .ignored(.none)),
         DirectiveSpec("proxy_temp_path", .httpAll, t1234, slot: .ignored(.none)),
         DirectiveSpec("zone", .upstream, t12, slot: .ignored(.none)),
         DirectiveSpec("fastcgi_temp_path", .httpAll, t1234, slot: .ignored(.none)),
@@ -387,13 +422,12 @@ public enum DirectiveTable {
         DirectiveSpec("sendfile_max_chunk", .httpAll, t1, slot: .ignored(.size)),
         DirectiveSpec("directio", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("aio", .httpAll, t1, slot: .ignored(.none)),
-        DirectiveSpec("client_body_in_file_only", .httpAll, t1, slot: .ignored(.none)),
         DirectiveSpec("read_ahead", .httpAll, t1, slot: .ignored(.size)),
+        DirectiveSpec("connection_pool_size", [.http, .server], t1, slot: .ignored(.size)),
+        DirectiveSpec("request_pool_size", [.http, .server], t1, slot: .ignored(.size)),
         DirectiveSpec("gzip_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_buffers", .httpAll, t2, slot: .ignored(.none)),
         DirectiveSpec("brotli_window", .httpAll, t1, slot: .ignored(.size)),
-        DirectiveSpec("source_charset", [.http, .server, .location, .ifInLocation], t1, slot: .ignored(.none)),
-        DirectiveSpec("override_charset", [.http, .server, .location, .ifInLocation], .flag, slot: .ignored(.flag)),
     ]
 
     /// Names of the directives accepted without effect (the README lists them). `error_log`

@@ -10,40 +10,54 @@ public final class VariableMap: Sendable {
     public let source: ComplexValue
     /// Exact keys, lowercased (matching is case-insensitive, as nginx's hash lookup).
     public let exact: [String: ComplexValue]
-    /// `hostnames`: ".example.com" / "*.example.com" keys match subdomains (longest wins).
-    public let wildcards: [(suffix: String, value: ComplexValue)]
+    /// `hostnames`: ".example.com" (also matches "example.com") and "*.example.com"
+    /// keys match subdomains; the longest suffix wins.
+    public let wildcards: [(suffix: String, matchesBare: Bool, value: ComplexValue)]
+    /// `hostnames`: "example.*" keys, stored as "example." (longest prefix wins).
+    public let tailWildcards: [(prefix: String, value: ComplexValue)]
     /// `~` / `~*` keys in configuration order.
     public let regexes: [(Regex, ComplexValue)]
     public let defaultValue: ComplexValue?
+    /// `hostnames`: a trailing dot of the source value is ignored.
+    public let hostnames: Bool
+    /// `volatile`: the value is not cached for the rest of the request.
+    public let volatile: Bool
 
     public init(
-        source: ComplexValue, exact: [String: ComplexValue], wildcards: [(suffix: String, value: ComplexValue)],
-        regexes: [(Regex, ComplexValue)], defaultValue: ComplexValue?
+        source: ComplexValue, exact: [String: ComplexValue],
+        wildcards: [(suffix: String, matchesBare: Bool, value: ComplexValue)] = [],
+        tailWildcards: [(prefix: String, value: ComplexValue)] = [],
+        regexes: [(Regex, ComplexValue)], defaultValue: ComplexValue?, hostnames: Bool = false,
+        volatile: Bool = false
     ) {
         self.source = source
         self.exact = exact
         self.wildcards = wildcards.sorted { $0.suffix.count > $1.suffix.count }
+        self.tailWildcards = tailWildcards.sorted { $0.prefix.count > $1.prefix.count }
         self.regexes = regexes
         self.defaultValue = defaultValue
+        self.hostnames = hostnames
+        self.volatile = volatile
     }
 
     /// The value for `key` (the evaluated source), or the default.
-    public func lookup(_ key: [UInt8]) -> ComplexValue? {
-        let text = String(decoding: key, as: UTF8.self)
-        let lower = text.lowercased()
-        if let v = exact[lower] { return v }
-        for w in wildcards where lower.hasSuffix(w.suffix) || "." + lower == w.suffix { return w.value }
-        for (regex, value) in regexes where key.withUnsafeBytes({ regex.matches($0) }) { return value }
-        return defaultValue
-    }
+    public func lookup(_ key: [UInt8]) -> ComplexValue? { lookupWithCaptures(key)?.0 }
 
     /// The same, with the regex and its captures when a `~` key decided (the value may
-    /// use them: `$1`, named groups).
+    /// use them: `$1`, named groups). nginx's order: exact key (".x" keys also match "x"),
+    /// then the longest leading wildcard, the longest trailing wildcard, regexes in order, the default.
     public func lookupWithCaptures(_ key: [UInt8]) -> (ComplexValue, Regex?, [Range<Int>])? {
-        let text = String(decoding: key, as: UTF8.self)
-        let lower = text.lowercased()
+        var key = key
+        if hostnames, key.last == UInt8(ascii: ".") { key.removeLast() }
+        let lower = String(decoding: key, as: UTF8.self).lowercased()
         if let v = exact[lower] { return (v, nil, []) }
-        for w in wildcards where lower.hasSuffix(w.suffix) || "." + lower == w.suffix { return (w.value, nil, []) }
+        for w in wildcards where w.matchesBare && "." + lower == w.suffix { return (w.value, nil, []) }
+        for w in wildcards where lower.hasSuffix(w.suffix) && lower.count > w.suffix.count {
+            return (w.value, nil, [])
+        }
+        for w in tailWildcards where lower.hasPrefix(w.prefix) && lower.count > w.prefix.count {
+            return (w.value, nil, [])
+        }
         for (regex, value) in regexes {
             if let captures = key.withUnsafeBytes({ regex.match($0) }) { return (value, regex, captures) }
         }

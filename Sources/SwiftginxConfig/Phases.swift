@@ -50,6 +50,8 @@ public enum PhaseStep: UInt8, Sendable {
     case bodySizeLimit
     /// The location's rewrite module steps.
     case rewrite
+    /// `limit_req` (preaccess, before limit_conn as in nginx): request rate per key.
+    case limitReq
     /// `limit_conn` (preaccess): requests in progress per key, per zone.
     case limitConn
     /// `allow` / `deny` (access): the first rule that covers the client decides.
@@ -72,7 +74,7 @@ public enum PhaseStep: UInt8, Sendable {
     public var phase: HTTPPhase {
         switch self {
         case .realIP: .postRead
-        case .realIPLocation, .limitConn: .preaccess
+        case .realIPLocation, .limitReq, .limitConn: .preaccess
         case .serverRewrite: .serverRewrite
         case .findConfig, .internalOnly, .bodySizeLimit: .findConfig
         case .rewrite: .rewrite
@@ -108,6 +110,7 @@ extension Location {
         if s.clientMaxBodySize > 0 { steps.append(.bodySizeLimit) }
         if !s.rewrites.isEmpty { steps.append(.rewrite) }
         if !s.realIPFrom.isEmpty { steps.append(.realIPLocation) }
+        if !s.limitReq.rules.isEmpty { steps.append(.limitReq) }
         if !s.limitConns.isEmpty { steps.append(.limitConn) }
         // nginx runs the access phase's handlers in this order: allow/deny, auth_basic,
         // auth_request.

@@ -16,8 +16,12 @@ public final class RuntimeConfig: Sendable {
     public let maps: [String: VariableMap]
     /// `split_clients` blocks by the variable they define.
     public let splits: [String: SplitClients]
+    /// `charset_map` tables.
+    public let charsetMaps: CharsetMaps
     /// `limit_conn_zone` zones by name.
     public let limitConnZones: [String: LimitConnZoneConfig]
+    /// `limit_req_zone` zones by name.
+    public let limitReqZones: [String: LimitReqZoneConfig]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -44,7 +48,8 @@ public final class RuntimeConfig: Sendable {
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
-        splits: [String: SplitClients] = [:], limitConnZones: [String: LimitConnZoneConfig] = [:],
+        splits: [String: SplitClients] = [:], charsetMaps: CharsetMaps = .none,
+        limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
@@ -62,7 +67,9 @@ public final class RuntimeConfig: Sendable {
         self.main = main
         self.maps = maps
         self.splits = splits
+        self.charsetMaps = charsetMaps
         self.limitConnZones = limitConnZones
+        self.limitReqZones = limitReqZones
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings
@@ -108,13 +115,16 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
     public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// An `error_log` target: an absolute path or "stderr", and the minimum level.
+/// An `error_log` target: an absolute path, "stderr" or a `syslog:` text (then
+/// `syslog` is set), and the minimum level.
 public struct ErrorLogTarget: Sendable, Equatable {
     public let path: String
     public let level: LogLevel
-    public init(path: String, level: LogLevel) {
+    public let syslog: SyslogTarget?
+    public init(path: String, level: LogLevel, syslog: SyslogTarget? = nil) {
         self.path = path
         self.level = level
+        self.syslog = syslog
     }
 }
 
@@ -132,25 +142,57 @@ public struct MainSettings: Sendable {
     public var daemon: Bool = true
     public var masterProcess: Bool = true
     public var workerRlimitNofile: Int? = nil
+    /// The account that serves when started as root (`user`, default `nobody`); nil when
+    /// not started as root, where nginx ignores `user` with a warning.
+    public var user: ServingAccount? = nil
+    /// `env NAME[=value]` lines: the only variables (with TZ) the serving process keeps.
+    public var environment: [String] = []
+    /// `worker_shutdown_timeout` (ms): on a graceful stop or a reload, connections
+    /// still open this long after it are closed (nil: they may finish in their own time).
+    public var workerShutdownTimeout: Int? = nil
     /// events { worker_connections }: default 512.
     public var workerConnections: Int = 512
     public var multiAccept: Bool = false
+    /// `ssl_object_cache_inheritable`: a reload reuses certificate, key, CA and CRL
+    /// files read before when their inode and mtime are unchanged.
+    public var sslObjectCacheInheritable: Bool = true
     public var prefix: String = ""
     public init() {}
 }
 
+/// `user name [group]`, resolved: the serving process drops root for this account.
+public struct ServingAccount: Sendable, Equatable {
+    public var name: String
+    public var uid: UInt32
+    public var gid: UInt32
+    public init(name: String, uid: UInt32, gid: UInt32) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+    }
+}
+
 /// A `listen` address shared by one or more servers.
 public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
-    /// Numeric host: "0.0.0.0", "127.0.0.1", "::", "::1".
+    /// Numeric host: "0.0.0.0", "127.0.0.1", "::", "::1"; "unix:/path" for a unix socket.
     public var host: String
+    /// The TCP port (0 for a unix socket).
     public var port: Int
-    public var isIPv6: Bool { host.contains(":") }
+    public var isUnix: Bool { host.hasPrefix("unix:") }
+    public var isIPv6: Bool { !isUnix && host.contains(":") }
+    /// The socket's path when it is a unix-domain socket.
+    public var unixPath: String? { isUnix ? String(host.dropFirst(5)) : nil }
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
-    /// nginx's spelling: "127.0.0.1:8080", "[::]:80".
-    public var description: String { isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    /// `listen unix:/path`.
+    public init(unixPath: String) {
+        self.host = "unix:" + unixPath
+        self.port = 0
+    }
+    /// nginx's spelling: "127.0.0.1:8080", "[::]:80", "unix:/path".
+    public var description: String { isUnix ? host : isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 /// Socket options gathered from every `listen` of one address.
@@ -162,11 +204,18 @@ public struct ListenOptions: Sendable, Equatable {
     public var ssl: Bool = false
     /// `http2` was given on some listen of this address.
     public var http2: Bool = false
+    /// `proxy_protocol` was given on some listen of this address: every connection
+    /// starts with a PROXY protocol header (v1 or v2).
+    public var proxyProtocol: Bool = false
     /// `bind`: bind this address separately even when a wildcard listens on its port.
     public var bind: Bool = false
     /// `rcvbuf=size` / `sndbuf=size` (nil = system default).
     public var rcvbuf: Int? = nil
     public var sndbuf: Int? = nil
+    /// `so_keepalive=on|off|[idle]:[interval]:[count]` (nil = system default).
+    public var soKeepalive: ListenKeepalive? = nil
+    /// `fastopen=N`: the TCP Fast Open queue length.
+    public var fastopen: Int? = nil
     public init() {}
 }
 
@@ -213,8 +262,9 @@ public final class ListenGroup: Sendable {
 public final class VirtualServer: Sendable {
     /// `server_name` entries in written order ("" for the empty name).
     public let serverNames: [String]
-    /// The name used for `$server_name` and redirects: the first server_name.
-    public var primaryName: String { serverNames.first ?? "" }
+    /// The name used for `$server_name` and redirects: the first server_name, without the
+    /// leading dot of a `.example.com` name (a regex keeps its `~`), as nginx.
+    public let primaryName: String
     public let settings: ServerSettings
     public let locations: LocationIndex<Location>
     /// `return` written at server level (runs before location matching).
@@ -243,6 +293,8 @@ public final class VirtualServer: Sendable {
     ) {
         self.autoRedirects = autoRedirects
         self.serverNames = serverNames
+        let first = serverNames.first ?? ""
+        self.primaryName = first.hasPrefix(".") ? String(first.dropFirst()) : first
         self.settings = settings
         self.locations = locations
         self.serverReturn = serverReturn
@@ -264,6 +316,8 @@ public struct ServerSettings: Sendable {
     public var clientHeaderTimeout: Int = 60_000
     public var ignoreInvalidHeaders: Bool = true
     public var underscoresInHeaders: Bool = false
+    /// `max_headers`: more header lines than this → 400 "Request Header Or Cookie Too Large".
+    public var maxHeaders: Int = 1000
     public var mergeSlashes: Bool = true
     /// For connections that do not get as far as a location (400s, 408s): location-level
     /// copies of these live in LocationSettings.
@@ -308,19 +362,6 @@ public struct AddHeader: Sendable {
     }
 }
 
-/// `expires`.
-public enum Expires: Sendable, Equatable {
-    case off
-    case epoch
-    case max
-    /// Seconds after the time of the request (negative allowed → `no-cache`).
-    case access(Int)
-    /// Seconds after the file's modification time.
-    case modified(Int)
-    /// `expires @15h30m`: the next occurrence of this time of day (seconds after midnight).
-    case daily(Int)
-}
-
 /// A compiled `log_format`.
 public final class LogFormat: Sendable {
     public let name: String
@@ -341,16 +382,30 @@ public struct AccessLogTarget: Sendable {
     /// Absolute path.
     public let path: String
     public let format: LogFormat
-    /// `buffer=size` (0 = write each line; swiftginx always buffers per worker and flushes
-    /// at least once a second, see README).
+    /// `buffer=size` (0 = each line written when the request ends, as nginx).
     public let bufferSize: Int
     /// `flush=time` in milliseconds (nil when not given).
     public let flushInterval: Int?
-    public init(path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil) {
+    /// `gzip[=level]` (0: none): each flushed buffer is written as a gzip member.
+    public let gzipLevel: Int
+    /// `if=condition`: no line when it is empty or "0".
+    public let condition: ComplexValue?
+    /// A path with variables (then `path` is its text), opened per line.
+    public let pathValue: ComplexValue?
+    /// `syslog:...` (then `path` is its text): each line is sent as a datagram.
+    public let syslog: SyslogTarget?
+    public init(
+        path: String, format: LogFormat, bufferSize: Int, flushInterval: Int? = nil, gzipLevel: Int = 0,
+        condition: ComplexValue? = nil, pathValue: ComplexValue? = nil, syslog: SyslogTarget? = nil
+    ) {
+        self.syslog = syslog
         self.path = path
         self.format = format
         self.bufferSize = bufferSize
         self.flushInterval = flushInterval
+        self.gzipLevel = gzipLevel
+        self.condition = condition
+        self.pathValue = pathValue
     }
 }
 
@@ -367,6 +422,9 @@ public struct OpenFileCacheSettings: Sendable, Equatable {
 }
 
 public enum LingeringClose: Sendable { case off, on, always }
+/// `server_tokens`: what the Server header and error pages name (`nginx`, `nginx/1.31.5`,
+/// or that followed by the build name).
+public enum ServerTokens: UInt8, Sendable { case off, on, build }
 
 /// Extension → MIME type, from `types {}` blocks (mime.types).
 public final class MimeTypes: Sendable {
@@ -383,6 +441,10 @@ public struct LocationSettings: Sendable {
     public var root: ComplexValue = ComplexValue(literal: "html")
     /// `alias` replaces the location's matched prefix.
     public var alias: ComplexValue? = nil
+    /// The length of the prefix `alias` replaces (that of the location that set it, also
+    /// in the locations nested in it); nil: set in a regex location, the alias is the
+    /// whole path (nginx's alias of NGX_MAX_SIZE_T_VALUE).
+    public var aliasPrefixLength: Int? = nil
     public var index: [ComplexValue] = [ComplexValue(literal: "index.html")]
     public var returnAction: ReturnAction? = nil
     public var errorPages: [Int: ErrorPage] = [:]
@@ -402,14 +464,22 @@ public struct LocationSettings: Sendable {
     /// Second `keepalive_timeout` argument: seconds for the `Keep-Alive: timeout=` header.
     public var keepaliveHeaderTimeout: Int? = nil
     public var keepaliveRequests: Int = 1000
+    /// `keepalive_time` (ms): no keep-alive after a connection has lived this long.
+    public var keepaliveTime: Int = 3_600_000
+    /// `keepalive_disable`: browsers that get no keep-alive (default msie6).
+    public var keepaliveDisable: KeepAliveDisable = .msie6
     /// Bytes; 0 = unlimited.
     public var clientMaxBodySize: Int64 = 1 << 20
     /// Default two memory pages (8k on x86-64), as nginx.
     public var clientBodyBufferSize: Int = 8192
     public var clientBodyTimeout: Int = 60_000
+    public var clientBodyInFileOnly: ClientBodyInFileOnly = .off
+    /// `client_body_in_single_buffer` (a body in memory is always one buffer here).
+    public var clientBodyInSingleBuffer: Bool = false
+    public var clientBodyTempPath = TempPath()
     public var sendTimeout: Int = 60_000
-    /// `server_tokens on|off|build` (`build` behaves as `on`: there is no build name).
-    public var serverTokens: Bool = true
+    /// `server_tokens on|off|build`.
+    public var serverTokens: ServerTokens = .on
     public var accessLogs: [AccessLogTarget] = []
     public var logNotFound: Bool = true
     public var lingeringClose: LingeringClose = .on
@@ -421,6 +491,10 @@ public struct LocationSettings: Sendable {
     public var maxRanges: Int? = nil
     public var chunkedTransferEncoding: Bool = true
     public var absoluteRedirect: Bool = true
+    /// `recursive_error_pages`: an error page may itself use error_page.
+    public var recursiveErrorPages: Bool = false
+    /// `auth_delay` (ms): a 401 from an access module is answered after this delay.
+    public var authDelay: Int = 0
     public var serverNameInRedirect: Bool = false
     public var portInRedirect: Bool = true
     public var msiePadding: Bool = true
@@ -457,6 +531,11 @@ public struct LocationSettings: Sendable {
     public var disableSymlinksFrom: ComplexValue? = nil
     /// `charset` (nil = off) and the types it applies to (`charset_types`).
     public var charset: String? = nil
+    /// `charset` with variables (the name is evaluated per request).
+    public var charsetVariable: ComplexValue? = nil
+    /// `source_charset`, `override_charset`.
+    public var sourceCharset: String? = nil
+    public var overrideCharset: Bool = false
     /// `proxy_pass` / `uwsgi_pass` of this location (nil: not proxied).
     public var pass: UpstreamPass? = nil
     /// The proxy and uwsgi modules' settings (boxed: see CopyOnWrite).
@@ -479,6 +558,12 @@ public struct LocationSettings: Sendable {
     public var limitConnStatus = 503
     public var limitConnLogLevel: LogLevel = .error
     public var limitConnDryRun = false
+    /// The limit_req module (LimitReq.swift).
+    public var limitReq = LimitReqSettings()
+    /// `limit_rate`, `limit_rate_after`, `proxy_limit_rate` (SendRate.swift).
+    public var sendRate = SendRateSettings()
+    /// `error_log` below main, `open_log_file_cache` (ConfigCompiler+Logs.swift).
+    public var logs = LogSettings()
     /// The realip module: `set_real_ip_from` (trusted addresses), `real_ip_header`,
     /// `real_ip_recursive`.
     public var realIPFrom: [AccessRule] = []
@@ -492,6 +577,9 @@ public struct LocationSettings: Sendable {
     /// off for that request, as in nginx) and `auth_basic_user_file`.
     public var authBasic: ComplexValue? = nil
     public var authBasicUserFile: ComplexValue? = nil
+    /// The directory a relative `auth_basic_user_file` with variables resolves against
+    /// per request (nginx's conf prefix).
+    public var authBasicUserFileBase: [UInt8] = []
     /// `stub_status`: this location (or, at server level, a URI no location matches)
     /// answers with the connection counts; like a content handler, not inherited.
     public var stubStatus: Bool = false

@@ -338,23 +338,6 @@ public enum HeaderCondition: Sendable {
     case matches(String, Regex, negated: Bool)
 }
 
-/// `proxy_ssl_*` settings (TLS from swiftginx to an https upstream).
-public struct UpstreamSSLSettings: Sendable {
-    /// `proxy_ssl_server_name`: send SNI (off by default, as nginx).
-    public var serverName: Bool = false
-    /// `proxy_ssl_name` (default `$proxy_host`).
-    public var name: ComplexValue? = nil
-    public var verify: Bool = false
-    public var verifyDepth: Int = 1
-    public var trustedCertificate: String? = nil
-    public var certificate: String? = nil
-    public var certificateKey: String? = nil
-    public var protocols: Set<String> = ["TLSv1.2", "TLSv1.3"]
-    public var ciphers: String = "DEFAULT"
-    public var sessionReuse: Bool = true
-    public init() {}
-}
-
 /// Copy-on-write storage for a large settings value inside LocationSettings: copying the
 /// location's settings (done per request on the static path) then retains one box
 /// instead of every array and set inside the value.

@@ -33,6 +33,10 @@ public enum ASCII {
     @inlinable @inline(__always)
     public static func isDigit(_ c: UInt8) -> Bool { c &- 0x30 < 10 }
 
+    /// A letter (either case) or a digit.
+    @inlinable @inline(__always)
+    public static func isAlphanumeric(_ c: UInt8) -> Bool { (c | 0x20) &- 0x61 < 26 || c &- 0x30 < 10 }
+
     /// Value of a hexadecimal digit, or nil.
     @inlinable @inline(__always)
     public static func hexValue(_ c: UInt8) -> UInt8? {

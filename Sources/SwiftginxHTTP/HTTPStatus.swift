@@ -80,9 +80,9 @@ public enum HTTPStatus {
     }
 
     /// nginx's built-in error page for `code` (494–497 are the 400 variants), ending with
-    /// the server signature ("swiftginx/VERSION", or "swiftginx" when `serverTokens` is off).
+    /// the server signature (`server_tokens`: "nginx/1.31.5", "nginx", or with the build name).
     /// nil for codes nginx answers without a body (1xx, 2xx, 304) or has no page for.
-    public static func errorPageBody(_ code: Int, serverTokens: Bool, version: String) -> [UInt8]? {
+    public static func errorPageBody(_ code: Int, signature: String) -> [UInt8]? {
         guard let title = pageTitle(code) else { return nil }
         var s = "<html>\r\n<head><title>\(title)</title></head>\r\n<body>\r\n"
         if code >= 494 && code <= 497 {
@@ -91,7 +91,7 @@ public enum HTTPStatus {
         } else {
             s += "<center><h1>\(title)</h1></center>\r\n"
         }
-        s += serverTokens ? "<hr><center>swiftginx/\(version)</center>\r\n" : "<hr><center>swiftginx</center>\r\n"
+        s += "<hr><center>\(signature)</center>\r\n"
         s += "</body>\r\n</html>\r\n"
         return Array(s.utf8)
     }

@@ -100,6 +100,22 @@ public struct RequestHead: Sendable {
     @inlinable
     public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
 
+    /// The port sent with the host (`$request_port`): the digits after the name's `:` in
+    /// the authority or Host that named the server; nil when none was sent or it is 0.
+    public func requestPort(in buf: UnsafeRawBufferPointer) -> Int? {
+        guard let host, let name = hostName else { return nil }
+        var i = name.upperBound
+        while i < host.upperBound, buf[i] != UInt8(ascii: ":") { i += 1 }
+        i += 1
+        var port = 0
+        while i < host.upperBound, ASCII.isDigit(buf[i]) {
+            port = port * 10 + Int(buf[i] - 0x30)
+            if port > 65535 { return nil }
+            i += 1
+        }
+        return port > 0 ? port : nil
+    }
+
     /// Value of the first header named `lowercasedName` (compared case-insensitively).
     @inlinable
     public func header(_ lowercasedName: StaticString, in buf: UnsafeRawBufferPointer) -> Range<Int>? {

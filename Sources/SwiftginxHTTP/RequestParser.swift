@@ -21,10 +21,11 @@
 //   `_`) make the header "invalid": left out of `headers` when `ignoreInvalidHeaders`.
 // * Header values: HTAB, SP, VCHAR and obs-text only; NUL, other controls and DEL → 400.
 // * obs-fold (a line starting with SP/HTAB) → 400.
-// * Transfer-Encoding is parsed as a list: `chunked` must appear once and last (else 400);
-//   any other coding → 501 like nginx. `Content-Length` is 1*DIGIT (no lists, even of
+// * Transfer-Encoding must be exactly `chunked` (any case); any other value, a list
+//   included, → 501 as nginx 1.31.5. `Content-Length` is 1*DIGIT (no lists, even of
 //   equal values), a second Content-Length / Host / Transfer-Encoding line → 400.
-// * `*` is accepted only for OPTIONS; authority-form only for CONNECT. CONNECT and TRACE
+// * `*` is accepted only for OPTIONS; authority-form only for CONNECT, and CONNECT only in
+//   authority form (`CONNECT / ...` → 400, as nginx). CONNECT and TRACE
 //   are parsed, then answered 405 (`.methodNotAllowed`) exactly as nginx ≥ 1.21.1 does,
 //   so the server closes the connection instead of tunnelling.
 // * Versions: `HTTP/1.0`, `HTTP/1.1` and `HTTP/1.2`…`HTTP/1.9` (treated as 1.1, as nginx);
@@ -43,6 +44,9 @@ public struct RequestParserOptions: Sendable {
     public var ignoreInvalidHeaders: Bool = true
     /// `underscores_in_headers`: `_` counts as a valid header-name character.
     public var underscoresInHeaders: Bool = false
+    /// `max_headers`: more header lines (those ignored as invalid not counted) → 400
+    /// "Request Header Or Cookie Too Large".
+    public var maxHeaders: Int = 1000
     /// Require Host on HTTP/1.1 (always on in the server; tests of pure framing turn it off).
     var requireHost: Bool = true
 
@@ -128,6 +132,8 @@ public struct RequestParser: Sendable {
     @usableFromInline var connectionKeepAlive = false
     @usableFromInline var connectionUpgrade = false
     @usableFromInline var expect100 = false
+    /// `UniqueHeader` bits of the headers seen.
+    @usableFromInline var uniqueSeen: UInt16 = 0
     /// The head's line-ending style, set by the request line's terminator.
     @usableFromInline var lineEnding: LineEnding = .unknown
 
@@ -153,6 +159,7 @@ public struct RequestParser: Sendable {
         connectionKeepAlive = false
         connectionUpgrade = false
         expect100 = false
+        uniqueSeen = 0
         lineEnding = .unknown
     }
 
@@ -186,6 +193,11 @@ public struct RequestParser: Sendable {
             }
             if i == end {
                 if end == count {
+                    // As nginx, a method byte that no method may hold fails at once, without
+                    // waiting for the line to end (binary data sent to an HTTP port).
+                    if inRequestLine && !Self.methodPrefixIsValid(buf, from: lineStart, to: count) {
+                        return fail(.badRequest("client sent invalid method"))
+                    }
                     scan = count
                     return .incomplete
                 }
@@ -245,6 +257,19 @@ public struct RequestParser: Sendable {
 
     // MARK: request line
 
+    /// Whether the request line's bytes so far may still begin a method: upper-case
+    /// letters, '_' and '-' up to the first space.
+    private static func methodPrefixIsValid(_ buf: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Bool {
+        var p = start
+        while p < end {
+            let c = buf[p]
+            if c == ASCII.sp { return p > start }
+            guard c &- 0x41 < 26 || c == 0x5F || c == 0x2D else { return false }
+            p &+= 1
+        }
+        return true
+    }
+
     private mutating func parseRequestLine(
         _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout RequestHead
     ) -> RequestParseError? {
@@ -293,16 +318,7 @@ public struct RequestParser: Sendable {
     ) -> RequestParseError? {
         let invalid = RequestParseError.badRequest("client sent invalid request")
         let first = buf[t.lowerBound]
-        if first == 0x2F {  // origin-form
-            splitPathQuery(buf, t, &head)
-            return nil
-        }
-        if first == 0x2A {  // "*"
-            guard t.count == 1, head.method == .options else { return invalid }
-            head.path = t
-            return nil
-        }
-        if head.method == .connect {  // authority-form: host ":" port
+        if head.method == .connect {  // authority-form only: host ":" port
             guard let colon = authorityEnd(buf, t), colon.end == t.upperBound, colon.hasPort else { return invalid }
             guard let name = RequestParser.validateHost(buf, t) else {
                 return .badRequest("client sent invalid host in request line")
@@ -311,6 +327,15 @@ public struct RequestParser: Sendable {
             head.hostName = name
             hostFromTarget = true
             head.path = t.upperBound..<t.upperBound
+            return nil
+        }
+        if first == 0x2F {  // origin-form
+            splitPathQuery(buf, t, &head)
+            return nil
+        }
+        if first == 0x2A {  // "*"
+            guard t.count == 1, head.method == .options else { return invalid }
+            head.path = t
             return nil
         }
         // absolute-form: scheme "://" authority [path-abempty] ["?" query]
@@ -330,7 +355,7 @@ public struct RequestParser: Sendable {
             splitPathQuery(buf, rest, &head)
         } else if buf[rest.lowerBound] == 0x3F {
             head.path = secondSlash..<secondSlash &+ 1
-            head.query = rest.lowerBound &+ 1..<rest.upperBound
+            head.query = rest.lowerBound &+ 1..<fragmentStart(buf, rest)
         } else {
             return invalid
         }
@@ -343,14 +368,19 @@ public struct RequestParser: Sendable {
         return nil
     }
 
-    /// Scans `host [":" port]` (host: reg-name letters/digits/`.-_`, or `[v6]`).
+    /// Scans `host [":" port]` as nginx's request-line parser does: a host of letters,
+    /// digits, `.` and `-`, or an IP literal `[...]` of unreserved and sub-delims characters
+    /// and `:`; then `:` and digits. The caller checks what follows (`/`, `?` or the end).
     private func authorityEnd(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> (end: Int, hasPort: Bool)? {
         var h = r.lowerBound
         if h < r.upperBound, buf[h] == 0x5B {
             h &+= 1
             while h < r.upperBound, buf[h] != 0x5D {
                 let c = buf[h]
-                guard ASCII.hexValue(c) != nil || c == 0x3A || c == 0x2E else { return nil }
+                guard
+                    ASCII.isAlphanumeric(c) || c == 0x3A || c == 0x2D || c == 0x2E || c == 0x5F || c == 0x7E
+                        || RequestParser.isSubDelim(c)
+                else { return nil }
                 h &+= 1
             }
             guard h < r.upperBound else { return nil }
@@ -358,11 +388,10 @@ public struct RequestParser: Sendable {
         } else {
             while h < r.upperBound {
                 let c = buf[h]
-                guard (c | 0x20) &- 0x61 < 26 || ASCII.isDigit(c) || c == 0x2E || c == 0x2D || c == 0x5F else { break }
+                guard ASCII.isAlphanumeric(c) || c == 0x2E || c == 0x2D else { break }
                 h &+= 1
             }
         }
-        if h == r.lowerBound { return nil }
         var hasPort = false
         if h < r.upperBound, buf[h] == 0x3A {
             h &+= 1
@@ -373,49 +402,29 @@ public struct RequestParser: Sendable {
         return (h, hasPort)
     }
 
+    /// The path up to `?`, and the query after it up to a `#` (nginx leaves the fragment out
+    /// of `$args`). A `#` before any `?` stays in the path, where URI normalization ends it.
     private func splitPathQuery(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>, _ head: inout RequestHead) {
         var i = r.lowerBound
-        while i < r.upperBound, buf[i] != 0x3F { i &+= 1 }
-        head.path = r.lowerBound..<i
-        head.query = i < r.upperBound ? (i &+ 1)..<r.upperBound : nil
-    }
-
-    /// nginx's `ngx_http_validate_host`: rejects "..", "/", "\", controls, SP, DEL and an
-    /// empty name. Returns the name without port and without one trailing dot, or nil.
-    @inlinable
-    public static func validateHost(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int>? {
-        var dotPos = -2
-        var hostLen = r.count
-        var state = 0  // 0 usual, 1 IPv6 literal, 2 after the name
-        var i = 0
-        while i < r.count {
-            let c = buf[r.lowerBound &+ i]
-            switch c {
-            case 0x2E:
-                if dotPos == i &- 1 { return nil }
-                dotPos = i
-            case 0x3A:
-                if state == 0 {
-                    hostLen = i
-                    state = 2
-                }
-            case 0x5B:
-                if i == 0 { state = 1 }
-            case 0x5D:
-                if state == 1 {
-                    hostLen = i &+ 1
-                    state = 2
-                }
-            case 0x2F, 0x5C:
-                return nil
-            default:
-                if c <= 0x20 || c == 0x7F { return nil }
+        while i < r.upperBound {
+            let c = buf[i]
+            if c == 0x3F { break }
+            if c == 0x23 {
+                head.path = r
+                head.query = nil
+                return
             }
             i &+= 1
         }
-        if dotPos == hostLen &- 1 { hostLen &-= 1 }
-        if hostLen <= 0 { return nil }
-        return r.lowerBound..<(r.lowerBound &+ hostLen)
+        head.path = r.lowerBound..<i
+        head.query = i < r.upperBound ? (i &+ 1)..<fragmentStart(buf, (i &+ 1)..<r.upperBound) : nil
+    }
+
+    /// Where a `#` fragment starts in `r`, or its end.
+    private func fragmentStart(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int {
+        var i = r.lowerBound
+        while i < r.upperBound, buf[i] != 0x23 { i &+= 1 }
+        return i
     }
 
     // MARK: header lines
@@ -449,11 +458,10 @@ public struct RequestParser: Sendable {
             i &+= 1
         }
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
-        if invalidName {
-            if !options.ignoreInvalidHeaders { head.headers.append(field) }
-            return nil
-        }
+        if invalidName && options.ignoreInvalidHeaders { return nil }
+        if head.headers.count >= options.maxHeaders { return .headerTooLarge("client sent too many header lines") }
         head.headers.append(field)
+        if invalidName { return nil }
         let name = buf.slice(field.name)
         switch field.name.count {
         case 4 where ASCII.equalsLowercased(name, "host"):
@@ -487,14 +495,31 @@ public struct RequestParser: Sendable {
         case 7 where ASCII.equalsLowercased(name, "upgrade"):
             if upgradeField == nil { upgradeField = field.value }
         case 6 where ASCII.equalsLowercased(name, "expect"):
+            if let e = unique(.expect, buf, field, head) { return e }
             if ASCII.equalsLowercased(buf.slice(field.value), "100-continue") { expect100 = true }
+        case 8:
+            if ASCII.equalsLowercased(name, "if-match") { return unique(.ifMatch, buf, field, head) }
+            if ASCII.equalsLowercased(name, "if-range") { return unique(.ifRange, buf, field, head) }
+        case 13:
+            if ASCII.equalsLowercased(name, "authorization") { return unique(.authorization, buf, field, head) }
+            if ASCII.equalsLowercased(name, "if-none-match") { return unique(.ifNoneMatch, buf, field, head) }
+            if ASCII.equalsLowercased(name, "content-range") { return unique(.contentRange, buf, field, head) }
+        case 17 where ASCII.equalsLowercased(name, "if-modified-since"):
+            return unique(.ifModifiedSince, buf, field, head)
+        case 19:
+            if ASCII.equalsLowercased(name, "if-unmodified-since") {
+                return unique(.ifUnmodifiedSince, buf, field, head)
+            }
+            if ASCII.equalsLowercased(name, "proxy-authorization") {
+                return unique(.proxyAuthorization, buf, field, head)
+            }
         default:
             break
         }
         return nil
     }
 
-    private func duplicate(_ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ prev: HeaderField)
+    func duplicate(_ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ prev: HeaderField)
         -> RequestParseError
     {
         .badRequest(
@@ -519,20 +544,8 @@ public struct RequestParser: Sendable {
             if !http11 {
                 return .badRequest("client sent HTTP/1.0 request with \"Transfer-Encoding\" header")
             }
-            var elements = 0
-            var chunked = 0
-            var others = 0
-            var lastIsChunked = false
-            ASCII.forEachListElement(buf, te.value) { r in
-                elements += 1
-                lastIsChunked = ASCII.equalsLowercased(buf.slice(r), "chunked")
-                if lastIsChunked { chunked += 1 } else { others += 1 }
-                return true
-            }
-            if chunked > 1 || (chunked == 1 && !lastIsChunked) {
-                return .badRequest("client sent invalid \"Transfer-Encoding\": \"\(logString(buf, te.value))\"")
-            }
-            if others > 0 || elements == 0 {
+            // nginx 1.31.5: exactly `chunked` (any case); any other value or list → 501.
+            if !ASCII.equalsLowercased(buf.slice(te.value), "chunked") {
                 return .notImplemented("client sent unknown \"Transfer-Encoding\": \"\(logString(buf, te.value))\"")
             }
             if contentLengthField != nil {

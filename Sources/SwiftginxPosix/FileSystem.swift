@@ -99,8 +99,18 @@ public enum FileSystem {
     /// Reads a whole file (blocking: configuration, certificates, pid files); the error
     /// names the call that failed, `open` or `read`.
     public static func readWholeFile(_ path: String) throws(SystemError) -> [UInt8] {
-        let fd = try syscall("open", Glibc.open(path, O_RDONLY | O_CLOEXEC))
+        let fd = try openForReading(path)
         defer { Glibc.close(fd) }
+        return try readAll(fd)
+    }
+
+    /// Opens a file read-only and blocking (configuration, certificates), close-on-exec.
+    public static func openForReading(_ path: String) throws(SystemError) -> Int32 {
+        try syscall("open", Glibc.open(path, O_RDONLY | O_CLOEXEC))
+    }
+
+    /// Reads `fd` from its current offset to the end.
+    public static func readAll(_ fd: Int32) throws(SystemError) -> [UInt8] {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
@@ -134,7 +144,12 @@ public enum FileSystem {
     public static func reopenAppend(_ path: String, onto fd: Int32) throws(SystemError) {
         let nfd = try openAppend(path)
         defer { Glibc.close(nfd) }
-        _ = try syscall("dup2", Glibc.dup2(nfd, fd))
+        try replace(fd, with: nfd)
+    }
+
+    /// Puts the file open as `source` in place of `fd` (dup2); `source` stays open.
+    public static func replace(_ fd: Int32, with source: Int32) throws(SystemError) {
+        _ = try syscall("dup2", Glibc.dup2(source, fd))
     }
 
     /// The working directory, or nil when it cannot be named (getcwd).
@@ -148,6 +163,23 @@ public enum FileSystem {
 
     /// Creates a directory if it does not exist.
     public static func makeDirectory(_ path: String) { _ = mkdir(path, 0o755) }
+
+    /// Creates a new file for reading and writing (mode 0600, never an existing one: nil
+    /// when `path` exists). When its directory is missing, `directories` (outermost first)
+    /// are created (0700) and the file is tried again, as nginx does for temporary files.
+    public static func createNew(_ path: String, directories: [String] = []) throws(SystemError) -> Int32? {
+        let flags = O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC
+        var fd = Glibc.open(path, flags, 0o600)
+        if fd < 0 && errno == ENOENT && !directories.isEmpty {
+            for dir in directories { _ = mkdir(dir, 0o700) }
+            fd = Glibc.open(path, flags, 0o600)
+        }
+        if fd < 0 {
+            if errno == EEXIST { return nil }
+            throw SystemError("open", errno: errno)
+        }
+        return fd
+    }
 }
 
 extension FileInfo {

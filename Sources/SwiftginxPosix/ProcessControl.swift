@@ -21,7 +21,7 @@ public enum ProcessControl {
     /// Detaches from the terminal: fork (the parent exits), setsid, stdio to /dev/null.
     /// Must run before any thread is started.
     public static func daemonize() throws(SystemError) {
-        let p = fork()
+        let p = Glibc.fork()
         if p < 0 { throw SystemError("fork", errno: errno) }
         if p > 0 { _exit(0) }
         if setsid() < 0 { throw SystemError("setsid", errno: errno) }
@@ -111,5 +111,24 @@ extension ProcessControl {
             if Clock.monotonicMilliseconds() >= deadline { return nil }
             usleep(10_000)
         }
+    }
+}
+
+extension ProcessControl {
+    /// nginx's `env`: the environment becomes TZ (when set) plus the listed variables,
+    /// `NAME` keeping its inherited value and `NAME=value` setting one.
+    public static func restrictEnvironment(to lines: [String]) {
+        var keep: [(String, String)] = []
+        if let tz = getenv("TZ") { keep.append(("TZ", String(cString: tz))) }
+        for line in lines {
+            if let eq = line.firstIndex(of: "=") {
+                keep.append((String(line[..<eq]), String(line[line.index(after: eq)...])))
+            } else if let value = getenv(line) {
+                keep.append((line, String(cString: value)))
+            }
+        }
+        clearenv()
+        for (name, value) in keep { setenv(name, value, 1) }
+        tzset()
     }
 }

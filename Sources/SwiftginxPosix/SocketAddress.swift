@@ -1,9 +1,10 @@
-// IPv4 and IPv6 socket addresses: parsing numeric hosts, formatting peers for
-// `$remote_addr` and logs, and handing a sockaddr to bind/connect.
+// IPv4, IPv6 and unix-domain socket addresses: parsing numeric hosts, formatting
+// peers for `$remote_addr` and logs ("unix:" for a unix-socket client, as nginx
+// prints it), and handing a sockaddr to bind/connect.
 
 import Glibc
 
-/// An IPv4 or IPv6 address with a port.
+/// An IPv4 or IPv6 address with a port, or a unix-domain socket path.
 public struct SocketAddress: Sendable, CustomStringConvertible {
     public var storage: sockaddr_storage
 
@@ -28,23 +29,65 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         self.storage = st
     }
 
-    public var family: Int32 { Int32(storage.ss_family) }
-
-    public var length: socklen_t {
-        family == AF_INET6 ? socklen_t(MemoryLayout<sockaddr_in6>.size) : socklen_t(MemoryLayout<sockaddr_in>.size)
+    /// A unix-domain socket address; nil when the path does not fit in sockaddr_un.
+    public init?(unixPath path: String) {
+        var a = sockaddr_un()
+        a.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: a.sun_path) else { return nil }
+        withUnsafeMutableBytes(of: &a.sun_path) { dst in
+            for (i, b) in bytes.enumerated() { dst[i] = b }
+        }
+        var st = sockaddr_storage()
+        withUnsafeMutableBytes(of: &st) { dst in withUnsafeBytes(of: a) { dst.copyMemory(from: $0) } }
+        self.storage = st
     }
 
-    public var port: Int {
-        withUnsafeBytes(of: storage) { raw in
-            if family == AF_INET6 {
-                return Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
-            }
-            return Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+    public var family: Int32 { Int32(storage.ss_family) }
+
+    public var isUnix: Bool { family == AF_UNIX }
+
+    public var length: socklen_t {
+        switch family {
+        case AF_INET6: socklen_t(MemoryLayout<sockaddr_in6>.size)
+        case AF_UNIX: socklen_t(MemoryLayout<sockaddr_un>.size)
+        default: socklen_t(MemoryLayout<sockaddr_in>.size)
         }
     }
 
-    /// Appends the numeric host ("127.0.0.1", "::1") as bytes.
+    /// The port (0 for a unix-domain socket).
+    public var port: Int {
+        withUnsafeBytes(of: storage) { raw in
+            switch family {
+            case AF_INET6: Int(UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port))
+            case AF_INET: Int(UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port))
+            default: 0
+            }
+        }
+    }
+
+    /// The path of a unix-domain socket address (empty for an unnamed client socket).
+    public var unixPath: String? {
+        guard family == AF_UNIX else { return nil }
+        return withUnsafeBytes(of: storage) { raw in
+            let start = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+            var bytes: [UInt8] = []
+            for i in start..<MemoryLayout<sockaddr_un>.size {
+                if raw[i] == 0 { break }
+                bytes.append(raw[i])
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// Appends the numeric host ("127.0.0.1", "::1") as bytes; "unix:" and the path
+    /// (none for a client) for a unix-domain socket, as nginx prints it.
     public func appendHost(to out: inout [UInt8]) {
+        if family == AF_UNIX {
+            out += Array("unix:".utf8)
+            out += Array((unixPath ?? "").utf8)
+            return
+        }
         var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         withUnsafeBytes(of: storage) { raw in
             if family == AF_INET6 {
@@ -80,9 +123,15 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         }
     }
 
-    /// The raw address bytes (4 or 16), for `$binary_remote_addr`.
+    /// The raw address bytes (4 or 16), for `$binary_remote_addr`; a unix-socket client
+    /// gives its text ("unix:"), as in nginx.
     public var rawAddress: [UInt8] {
-        withUnsafeBytes(of: storage) { raw in
+        if family == AF_UNIX {
+            var b: [UInt8] = []
+            appendHost(to: &b)
+            return b
+        }
+        return withUnsafeBytes(of: storage) { raw in
             if family == AF_INET6 {
                 return withUnsafeBytes(of: raw.load(as: sockaddr_in6.self).sin6_addr) { Array($0) }
             }
@@ -96,7 +145,13 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
         return String(decoding: b, as: UTF8.self)
     }
 
-    public var description: String { family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String {
+        switch family {
+        case AF_INET6: "[\(host)]:\(port)"
+        case AF_UNIX: host
+        default: "\(host):\(port)"
+        }
+    }
 
     @inlinable
     public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {

@@ -12,14 +12,20 @@ public enum Variable: Sendable, Hashable {
     case isArgs, requestUri, requestMethod, requestLength, scheme, serverName, serverPort, serverAddr
     case serverProtocol, connection, connectionRequests, contentType, contentLength, documentRoot
     case realpathRoot, requestFilename, pid, nginxVersion, pipe
-    case requestId, binaryRemoteAddr, https, requestCompletion, requestBody
+    case requestId, binaryRemoteAddr, https, requestCompletion, requestBody, requestBodyFile
+    case requestPort, isRequestPort
     case proxyAddXForwardedFor, proxyHost, proxyPort
+    case connectionTime
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate, upstreamBytesReceived, upstreamBytesSent
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
-    case realipRemoteAddr, realipRemotePort, limitConnStatus
+    case realipRemoteAddr, realipRemotePort, limitConnStatus, limitReqStatus
     /// `$ssl_protocol`, `$ssl_cipher`, `$ssl_client_verify`, ...
     case ssl(SSLField)
+    /// `$proxy_protocol_addr`, `_port`, `_server_addr`, `_server_port`.
+    case proxyProtocol(ProxyProtocolField)
+    /// `$proxy_protocol_tlv_<name>`.
+    case proxyProtocolTLV(ProxyProtocolTLVKey)
     /// `$upstream_http_<name>`: a header of the upstream response ('_' standing for '-').
     case upstreamHeader(String)
     /// `$upstream_cookie_<name>`: a cookie the upstream set (Set-Cookie), by name.
@@ -96,11 +102,13 @@ extension Variable {
         "request_uri": .requestUri, "request_method": .requestMethod, "request_length": .requestLength,
         "scheme": .scheme, "server_name": .serverName, "server_port": .serverPort, "server_addr": .serverAddr,
         "server_protocol": .serverProtocol, "connection": .connection,
+        "connection_time": .connectionTime,
         "connection_requests": .connectionRequests, "content_type": .contentType,
         "content_length": .contentLength, "document_root": .documentRoot, "realpath_root": .realpathRoot,
         "request_filename": .requestFilename, "pid": .pid, "nginx_version": .nginxVersion, "pipe": .pipe,
         "request_id": .requestId, "binary_remote_addr": .binaryRemoteAddr, "https": .https,
         "request_completion": .requestCompletion, "request_body": .requestBody,
+        "request_body_file": .requestBodyFile, "request_port": .requestPort, "is_request_port": .isRequestPort,
         "proxy_add_x_forwarded_for": .proxyAddXForwardedFor, "proxy_host": .proxyHost, "proxy_port": .proxyPort,
         "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
@@ -110,7 +118,7 @@ extension Variable {
         "connections_active": .connectionsActive, "connections_reading": .connectionsReading,
         "connections_writing": .connectionsWriting, "connections_waiting": .connectionsWaiting,
         "realip_remote_addr": .realipRemoteAddr, "realip_remote_port": .realipRemotePort,
-        "limit_conn_status": .limitConnStatus,
+        "limit_conn_status": .limitConnStatus, "limit_req_status": .limitReqStatus,
     ]
 
     /// The variable nginx knows by `name` (without '$', any case), or nil.
@@ -125,6 +133,10 @@ extension Variable {
         }
         if lower.hasPrefix("ssl_"), let f = SSLField(rawValue: String(lower.dropFirst(4))) {
             self = .ssl(f)
+            return
+        }
+        if lower.hasPrefix("proxy_protocol_"), let v = Variable.proxyProtocol(lower) {
+            self = v
             return
         }
         func suffix(_ prefix: String) -> String? {
@@ -223,4 +235,8 @@ public enum SSLField: String, Sendable, Hashable {
     case clientVerify = "client_verify", clientSubjectDN = "client_s_dn", clientIssuerDN = "client_i_dn"
     case clientSerial = "client_serial", clientFingerprint = "client_fingerprint", clientCert = "client_cert"
     case clientRawCert = "client_raw_cert"
+    case ciphers, curve, curves, clientEscapedCert = "client_escaped_cert"
+    case clientSubjectDNLegacy = "client_s_dn_legacy", clientIssuerDNLegacy = "client_i_dn_legacy"
+    case clientValidFrom = "client_v_start", clientValidUntil = "client_v_end"
+    case clientValidDays = "client_v_remain"
 }

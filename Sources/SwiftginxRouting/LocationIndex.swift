@@ -132,6 +132,9 @@ public final class LocationIndex<L: Sendable>: Sendable {
         self.namedLocations = named
     }
 
+    /// Every location (nested ones included), in no particular order.
+    public var all: [L] { nodes.map(\.payload) }
+
     /// The location for a normalized URI path, or nil when nothing matches.
     public func match(_ path: UnsafeRawBufferPointer) -> LocationMatch<L>? {
         var state = SearchState()

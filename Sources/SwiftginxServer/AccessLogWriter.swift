@@ -1,38 +1,108 @@
-// Per-worker access logging: each line is formatted from its `log_format` into a
-// buffer per log file and written when the buffer fills, once a second, and when
-// the worker stops — one write() per flush, never a lock.
+// Per-worker access logging, as nginx's log module writes: a line is formatted from its
+// `log_format` when the request ends and, for a plain `access_log`, written at once
+// (one write() per line and file, so another process reading the log sees it as soon
+// as the response is done). `buffer=size` collects lines per file until the buffer
+// would overflow, `flush=time` has passed, once a second, or the worker stops; with
+// `gzip` each flushed buffer is written as one gzip member. `if=` skips a line whose
+// condition is empty or "0". A path with variables is evaluated per line and opened
+// for it — through a per-worker `open_log_file_cache` when one is set (descriptors kept
+// after `min_uses` uses, the least recently used closed when `max` is reached, unused
+// ones after `inactive`). Never a lock: the buffers and the cache belong to the worker.
 
+import SwiftginxCompression
 import SwiftginxConfig
+import SwiftginxPosix
 import SwiftginxRouting
 
 final class AccessLogWriter {
-    private struct Pending {
+    private final class Pending {
         let file: LogFile
         let buffer: ByteBuffer
+        var size: Int
+        var gzipLevel: Int
+        var flushInterval: Int?
+        var deadline: Int64 = 0
+        init(file: LogFile, size: Int, gzipLevel: Int, flushInterval: Int?) {
+            self.file = file
+            self.size = size
+            self.gzipLevel = gzipLevel
+            self.flushInterval = flushInterval
+            buffer = ByteBuffer(capacity: min(size, 64 * 1024) + 4096)
+        }
     }
     private var pending: [ObjectIdentifier: Pending] = [:]
-    static let flushThreshold = 32 * 1024
+    /// The line being formatted.
+    let line = ByteBuffer(capacity: 1024)
+    /// The earliest `flush=` deadline of a non-empty buffer (0: none).
+    private(set) var nextFlush: Int64 = 0
+    let cache = LogFileCache()
 
-    func buffer(for file: LogFile) -> ByteBuffer {
+    /// Queues or writes the formatted `line` for `file`.
+    func emit(_ file: LogFile, _ t: AccessLogTarget, now: Int64) {
+        if t.bufferSize == 0 {
+            file.write(line.readable)
+            return
+        }
         let key = ObjectIdentifier(file)
-        if let p = pending[key] { return p.buffer }
-        let b = ByteBuffer(capacity: Self.flushThreshold + 4096)
-        pending[key] = Pending(file: file, buffer: b)
-        return b
+        let p: Pending
+        if let existing = pending[key] {
+            p = existing
+        } else {
+            p = Pending(file: file, size: t.bufferSize, gzipLevel: t.gzipLevel, flushInterval: t.flushInterval)
+            pending[key] = p
+        }
+        if p.buffer.readableCount > 0 && p.buffer.readableCount + line.readableCount > p.size { write(p) }
+        if line.readableCount > p.size {
+            // Longer than the buffer: written by itself, as nginx does.
+            file.write(line.readable)
+            return
+        }
+        if p.buffer.readableCount == 0, let interval = p.flushInterval {
+            p.deadline = now + Int64(interval)
+            if nextFlush == 0 || p.deadline < nextFlush { nextFlush = p.deadline }
+        }
+        p.buffer.append(line.readable)
     }
 
-    func lineWritten(_ file: LogFile) {
-        if let p = pending[ObjectIdentifier(file)], p.buffer.readableCount >= Self.flushThreshold {
-            file.write(p.buffer.readable)
-            p.buffer.clear()
+    /// Writes the buffers whose `flush=` time has come.
+    func flushDue(now: Int64) {
+        guard nextFlush != 0 && now >= nextFlush else { return }
+        nextFlush = 0
+        for p in pending.values where p.buffer.readableCount > 0 {
+            if p.deadline != 0 && p.deadline <= now {
+                write(p)
+            } else if p.deadline != 0 && (nextFlush == 0 || p.deadline < nextFlush) {
+                nextFlush = p.deadline
+            }
         }
+    }
+
+    /// How long the worker may wait for events before a `flush=` deadline.
+    func maxWait(now: Int64, limit: Int32) -> Int32 {
+        if nextFlush == 0 { return limit }
+        return Int32(clamping: max(0, min(Int64(limit), nextFlush - now)))
     }
 
     func flushAll() {
-        for p in pending.values where p.buffer.readableCount > 0 {
+        for p in pending.values where p.buffer.readableCount > 0 { write(p) }
+        nextFlush = 0
+    }
+
+    private func write(_ p: Pending) {
+        p.deadline = 0
+        if p.gzipLevel > 0, let encoder = try? StreamingEncoder(coding: .gzip, level: p.gzipLevel) {
+            var out: [UInt8] = []
+            do {
+                try encoder.compress(p.buffer.readable, into: &out)
+                try encoder.finish(into: &out)
+                out.withUnsafeBytes { p.file.write($0) }
+            } catch {
+                p.file.write(p.buffer.readable)
+            }
+        } else {
             p.file.write(p.buffer.readable)
-            p.buffer.clear()
         }
+        p.buffer.clear()
     }
 }
 
@@ -50,23 +120,43 @@ extension Worker {
         }
         if targets.isEmpty { return }
         for t in targets {
-            guard let file = generation.accessLogFiles[t.path] else { continue }
-            let out = accessLog.buffer(for: file)
+            if let condition = t.condition {
+                let v = Variables.evaluate(c, condition)
+                if v.isEmpty || v == [UInt8(ascii: "0")] { continue }
+            }
+            let out = accessLog.line
+            out.clear()
             for seg in t.format.value.segments {
                 switch seg {
                 case .literal(let b): out.append(b)
                 case .variable(let v):
                     let before = out.writerIndex
                     Variables.append(c, v, to: out)
-                    if out.writerIndex == before {
-                        out.append(UInt8(ascii: "-"))
+                    if out.writerIndex == before && !Variables.foundWhenEmpty(c, v) {
+                        // nginx writes "-" for a value it has not found (escape=default).
+                        if t.format.escape == .default { out.append(UInt8(ascii: "-")) }
                     } else {
                         escape(out, from: before, t.format.escape)
                     }
                 }
             }
+            if let syslog = t.syslog {
+                state.logFiles.syslog(syslog).send(out.readable, severity: syslog.severity)
+                continue
+            }
             out.append(UInt8(ascii: "\n"))
-            accessLog.lineWritten(file)
+            if let pathValue = t.pathValue {
+                let path = Variables.evaluate(c, pathValue)
+                let cache =
+                    c.location.map { $0.settings.logs.openLogFileCache }
+                    ?? c.server.map { $0.defaultSettings.logs.openLogFileCache } ?? nil
+                accessLog.cache.write(path, accessLog.line.readable, settings: cache, now: now) {
+                    c.logError($0, level: .crit)
+                }
+                continue
+            }
+            guard let file = generation.accessLogFiles[t.path] else { continue }
+            accessLog.emit(file, t, now: now)
         }
     }
 

@@ -31,6 +31,10 @@ public struct PosixConfigEnvironment: ConfigEnvironment {
 
     public var isSuperuser: Bool { ProcessControl.isSuperuser }
 
+    public func userID(_ name: String) -> UInt32? { Privileges.userID(name) }
+
+    public func groupID(_ name: String) -> UInt32? { Privileges.groupID(name) }
+
     private static func converted(_ e: SystemError) -> ConfigSystemError {
         ConfigSystemError(call: e.call, code: e.errno, reason: SystemError.message(e.errno))
     }

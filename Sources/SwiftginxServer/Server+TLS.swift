@@ -23,6 +23,23 @@ public struct TLSContexts: Sendable {
     var sessionStores: [String: SessionStore] = [:]
     /// nginx's warnings about the contexts (`"ssl_stapling" ignored, ...`), once each.
     public var warnings: [String] = []
+    /// The certificate, key, CA and CRL files the contexts were built from, each read once
+    /// (inherited by the next generation with `ssl_object_cache_inheritable on`).
+    var files = TLSFileCache()
+    /// The client contexts of upstream TLS, by location (`proxy_ssl_*`, `uwsgi_ssl_*`).
+    var upstream: [ObjectIdentifier: TLSContext] = [:]
+    /// One cache per `ssl_certificate_cache` / `proxy_ssl_certificate_cache` directive.
+    var certificateCaches: [ObjectIdentifier: TLSCertificateCache] = [:]
+
+    /// The cache of a directive, made on first use while building.
+    mutating func certificateCache(_ spec: CertificateCacheSpec?) -> TLSCertificateCache? {
+        guard let spec else { return nil }
+        if let cache = certificateCaches[ObjectIdentifier(spec)] { return cache }
+        let cache = TLSCertificateCache(
+            max: spec.max, inactive: spec.inactive, valid: spec.valid, identity: Server.fileIdentity)
+        certificateCaches[ObjectIdentifier(spec)] = cache
+        return cache
+    }
 
     /// Every context, each once.
     var all: [TLSContext] { Array(byServer.values) + extra }
@@ -50,6 +67,8 @@ extension Server {
         -> TLSContexts
     {
         var out = TLSContexts()
+        out.files = TLSFileCache(
+            inheriting: config.main.sslObjectCacheInheritable ? previous?.files : nil, identity: fileIdentity)
         func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
             try Self.context(for: server, shared: &out, previous: previous)
         }
@@ -57,6 +76,9 @@ extension Server {
         var extra: [TLSContext] = []
         for group in config.listenGroups where group.options.ssl {
             for server in group.servers where out.byServer[ObjectIdentifier(server)] == nil {
+                // A server without certificates of its own (allowed when the address's
+                // default server has some) is served with the default server's context.
+                if server.settings.ssl.certificates.isEmpty && !server.settings.ssl.rejectHandshake { continue }
                 let c = try context(for: server)
                 out.byServer[ObjectIdentifier(server)] = c
                 for w in c.warnings where !out.warnings.contains(w) { out.warnings.append(w) }
@@ -79,11 +101,23 @@ extension Server {
                 }
                 if server.settings.ssl.rejectHandshake { return nil }
                 return table.byServer[ObjectIdentifier(server)]?.context
+                    ?? table.byServer[ObjectIdentifier(group.defaultServer)]?.context
             }
             out.byAddress[group.address] = listenerContext
         }
         out.extra = extra
+        try buildUpstreamTLS(config, into: &out)
         return out
+    }
+
+    /// A file's version as nginx's object cache tells it: inode, device and mtime (seconds);
+    /// also the size (a file rewritten within the same second, its inode reused, with
+    /// another length is not taken for the old one).
+    @Sendable static func fileIdentity(_ path: String) -> [Int]? {
+        guard !path.hasPrefix("data:"), let info = try? FileSystem.info(path: path) else { return nil }
+        return [
+            Int(truncatingIfNeeded: info.inode), Int(truncatingIfNeeded: info.device), info.mtime, Int(info.size),
+        ]
     }
 
     private static func isDynamic(_ path: String) -> Bool { !path.hasPrefix("data:") && path.contains("$") }
@@ -127,14 +161,15 @@ extension Server {
         let pairs = zip(s.certificates, s.certificateKeys).map { (certificate: $0, key: $1) }
         if pairs.contains(where: { isDynamic($0.certificate) || isDynamic($0.key) }) {
             o.certificateProvider = certificateProvider(pairs)
+            o.certificateCache = shared.certificateCache(s.certificateCache)
         } else {
             o.certificates = pairs
         }
+        o.files = shared.files
         if let file = s.passwordFile {
-            guard let bytes = FileSystem.readFile(file) else {
-                throw StartupError(description: "open() \"\(file)\" failed (2: No such file or directory)")
+            do { o.passwords = try shared.files.passwords(file) } catch {
+                throw StartupError(description: error.message)
             }
-            o.passwords = String(decoding: bytes, as: UTF8.self).split(separator: "\n").map(String.init)
         }
         o.protocols = s.protocols
         o.ciphers = s.ciphers
@@ -188,6 +223,8 @@ extension Server {
         o.trustedCertificate = s.trustedCertificate
         o.crl = s.crl
         o.confCommands = s.confCommands
+        o.confDirectory = s.confDirectory
+        o.certificateCompression = s.certificateCompression
         o.rejectHandshake = s.rejectHandshake
         o.staplingFile = s.staplingFile
         o.stapling = s.stapling

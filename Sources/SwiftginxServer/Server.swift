@@ -2,6 +2,9 @@
 // startup order (logs, listening sockets, daemon, pid file, workers), then reads
 // signals: HUP reloads (a bad new config is logged and the old one keeps
 // serving), USR1 reopens logs, QUIT stops gracefully, TERM/INT stop at once.
+// Started as root with a `user` account (nginx's default: nobody), it becomes a
+// privileged supervisor instead (Privileged/Supervisor.swift) and this runs in the
+// serving process it starts, opening files and sockets through it.
 
 import Glibc
 import SwiftginxConfig
@@ -34,7 +37,11 @@ public struct StartupError: Error, CustomStringConvertible {
 
 public final class Server {
     let options: ServerOptions
-    let logFiles = LogFiles()
+    /// Opens files and binds sockets: this process, or the privileged supervisor.
+    let access: any PrivilegedAccess
+    /// Set in a serving process started by the supervisor.
+    let broker: BrokerAccess?
+    let logFiles: LogFiles
     var state: ServerState!
     var workers: [Worker] = []
     var threads: [pthread_t] = []
@@ -43,19 +50,35 @@ public final class Server {
     var housekeeping: HousekeepingLoop? = nil
     /// Listening sockets by address: one per worker.
     var sockets: [ListenAddress: [Int32]] = [:]
-    var retiredSockets: [(closeAt: Int64, fds: [Int32])] = []
+    var retiredSockets: [(closeAt: Int64, addresses: [ListenAddress], fds: [Int32])] = []
     var workerCount = 1
+    /// setsockopt() failures of the last bindListeners (nginx logs them and goes on).
+    var listenAlerts: [String] = []
     var generationNumber = 0
     var pidPath = ""
 
-    public init(options: ServerOptions) {
-        self.options = options
+    public convenience init(options: ServerOptions) {
+        self.init(options: options, access: DirectAccess(), broker: nil)
     }
 
-    /// Starts everything and serves until stopped; returns the exit status.
+    init(options: ServerOptions, access: any PrivilegedAccess, broker: BrokerAccess?) {
+        self.options = options
+        self.access = access
+        self.broker = broker
+        self.logFiles = LogFiles(access: access)
+    }
+
+    /// Starts everything and serves until stopped; returns the exit status. Started as
+    /// root with `master_process on` (the default), the process becomes the privileged
+    /// supervisor of a serving process that runs as the `user` account.
     public func run(_ config: RuntimeConfig) throws(StartupError) -> Int32 {
+        if broker == nil, config.main.masterProcess, let account = config.main.user, ProcessControl.isSuperuser {
+            return try Supervisor(options: options, config: config, account: account).run()
+        }
         SignalReceiver.ignoreBrokenPipe()
-        let errorLog = ErrorLog(targets: try openErrorLogs(config))
+        ProcessControl.restrictEnvironment(to: config.main.environment)
+        let (errorFiles, errorSyslogs) = try openErrorLogs(config)
+        let errorLog = ErrorLog(targets: errorFiles, syslogs: errorSyslogs)
         workerCount = max(1, config.main.workerProcesses)
         if let n = config.main.workerRlimitNofile {
             do { try ProcessControl.setOpenFileLimit(n) } catch {
@@ -66,19 +89,23 @@ public final class Server {
         let tls = try Server.buildTLS(config)
         for w in tls.warnings { errorLog.log(.warn, w) }
         let listeners = try bindListeners(config)
+        for a in listenAlerts { errorLog.log(.alert, a) }
         let accessFiles = try openAccessLogs(config)
         generationNumber = 1
         let generation = Generation(
             number: 1, config: config, listeners: listeners, accessLogFiles: accessFiles, tls: tls)
         state = ServerState(generation: generation, errorLog: errorLog, logFiles: logFiles, prefix: options.prefix)
 
-        if config.main.daemon {
-            do { try ProcessControl.daemonize() } catch { throw StartupError(description: "\(error)") }
-        }
-        pidPath = config.main.pidPath
-        do { try FileSystem.writeFile(pidPath, "\(ProcessControl.pid)\n") } catch {
-            throw StartupError(
-                description: "open() \"\(pidPath)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+        if broker == nil {
+            // (A supervised server's supervisor has daemonized and writes the pid file.)
+            if config.main.daemon {
+                do { try ProcessControl.daemonize() } catch { throw StartupError(description: "\(error)") }
+            }
+            pidPath = config.main.pidPath
+            do { try FileSystem.writeFile(pidPath, "\(ProcessControl.pid)\n") } catch {
+                throw StartupError(
+                    description: "open() \"\(pidPath)\" failed (\(error.errno): \(SystemError.message(error.errno)))")
+            }
         }
         if config.main.daemon && !config.main.errorLogs.contains(where: { $0.path == "stderr" }) {
             ProcessControl.detachStderr()
@@ -105,6 +132,9 @@ public final class Server {
             loop.replace(with: HousekeepingWork(generation: generation, log: errorLog))
             housekeeping = loop
         } catch { throw StartupError(description: "\(error)") }
+        if let broker {
+            do { try broker.ready() } catch { throw StartupError(description: "\(error)") }
+        }
         return masterLoop(signals)
     }
 
@@ -142,8 +172,9 @@ public final class Server {
         state.requestStop(mode)
         for w in workers { w.wake() }
         for t in threads { ProcessControl.join(t) }
-        for fds in sockets.values { for fd in fds { Socket.close(fd) } }
-        FileSystem.unlink(pidPath)
+        for fd in Set(sockets.values.flatMap { $0 }) { Socket.close(fd) }
+        for a in sockets.keys { a.unixPath.map(FileSystem.unlink) }
+        if broker == nil { FileSystem.unlink(pidPath) }
         state.errorLog.log(.notice, "exit")
         return 0
     }
@@ -172,17 +203,22 @@ public final class Server {
             state.errorLog.log(.emerg, error.description)
             return
         }
+        if let e = LimitReqZone.reloadConflict(config, previous: state.generation.limitReqZones) {
+            state.errorLog.log(.emerg, e)
+            return
+        }
         do {
-            let errorTargets = try openErrorLogs(config)
+            let (errorTargets, errorSyslogs) = try openErrorLogs(config)
             let tls = try Server.buildTLS(config, previous: state.generation.tls)
             let listeners = try bindListeners(config)
+            for a in listenAlerts { state.errorLog.log(.alert, a) }
             let accessFiles = try openAccessLogs(config)
             if config.main.workerProcesses != workerCount {
                 state.errorLog.log(
                     .warn, "changing worker_processes from \(workerCount) needs a restart; keeping \(workerCount)")
             }
             for w in config.warnings { state.errorLog.log(.warn, w) }
-            state.errorLog.replaceTargets(errorTargets)
+            state.errorLog.replaceTargets(errorTargets, syslogs: errorSyslogs)
             for w in tls.warnings { state.errorLog.log(.warn, w) }
             generationNumber += 1
             let generation = Generation(
@@ -202,18 +238,29 @@ public final class Server {
         retiredSockets.removeAll { entry in
             if entry.closeAt > now { return false }
             for fd in entry.fds { Socket.close(fd) }
+            for address in entry.addresses { access.release(address) }
             return true
         }
     }
 
     // MARK: resources
 
-    private func openErrorLogs(_ config: RuntimeConfig) throws(StartupError) -> [(LogFile, LogLevel)] {
-        var targets = config.main.errorLogs.map { ($0.path, $0.level) }
-        if targets.isEmpty { targets = [(options.prefix + "logs/error.log", .error)] }
-        var out: [(LogFile, LogLevel)] = []
-        for (path, level) in targets { out.append((try openLog(path), level)) }
-        return out
+    /// The main context's error logs: files, and `syslog:` destinations.
+    private func openErrorLogs(_ config: RuntimeConfig) throws(StartupError) -> (
+        [(LogFile, LogLevel)], [(SyslogSink, LogLevel)]
+    ) {
+        var targets = config.main.errorLogs
+        if targets.isEmpty { targets = [ErrorLogTarget(path: options.prefix + "logs/error.log", level: .error)] }
+        var files: [(LogFile, LogLevel)] = []
+        var syslogs: [(SyslogSink, LogLevel)] = []
+        for t in targets {
+            if let s = t.syslog {
+                syslogs.append((logFiles.syslog(s), t.level))
+            } else {
+                files.append((try openLog(t.path), t.level))
+            }
+        }
+        return (files, syslogs)
     }
 
     private func openAccessLogs(_ config: RuntimeConfig) throws(StartupError) -> [String: LogFile] {
@@ -229,47 +276,58 @@ public final class Server {
         }
     }
 
+    /// What a listen's options ask of its socket.
+    static func tuning(_ o: ListenOptions) -> Socket.ListenTuning {
+        var t = Socket.ListenTuning()
+        t.receiveBuffer = o.rcvbuf
+        t.sendBuffer = o.sndbuf
+        t.fastOpen = o.fastopen
+        if let k = o.soKeepalive {
+            t.keepalive = k.enabled
+            t.keepIdle = k.idle
+            t.keepInterval = k.interval
+            t.keepCount = k.count
+        }
+        return t
+    }
+
     /// Binds every address of `config` (reusing sockets already bound), one
     /// SO_REUSEPORT socket per worker; sockets no longer used are retired.
     private func bindListeners(_ config: RuntimeConfig) throws(StartupError) -> [[ListenerSpec]] {
         var next: [ListenAddress: [Int32]] = [:]
         var fresh: [Int32] = []
+        var freshAddresses: [ListenAddress] = []
+        listenAlerts = []
         let bound = config.listenGroups.filter { $0.bindsOwnSocket }
         for group in bound {
             if let existing = sockets[group.address] {
                 next[group.address] = existing
                 continue
             }
-            guard let addr = SocketAddress(host: group.address.host, port: group.address.port) else {
-                for fd in fresh { Socket.close(fd) }
-                throw StartupError(description: "invalid listen address \(group.address)")
-            }
-            // Per-worker SO_REUSEPORT sockets would silently share a port that another
-            // process already uses; probe it first so a busy address fails as in nginx.
-            var fds: [Int32] = []
             do throws(SystemError) {
-                let probe = try Socket.listen(
-                    address: addr, backlog: 1, reusePort: false, ipv6Only: group.options.ipv6only)
-                Socket.close(probe)
-                for _ in 0..<workerCount {
-                    let fd = try Socket.listen(
-                        address: addr, backlog: group.options.backlog,
-                        reusePort: workerCount > 1 || group.options.reuseport,
-                        ipv6Only: group.options.ipv6only, deferAccept: group.options.deferred)
-                    fds.append(fd)
-                    fresh.append(fd)
+                let fds = try access.listen(group.address, options: group.options, count: workerCount)
+                fresh += fds
+                freshAddresses.append(group.address)
+                next[group.address] = fds
+                for fd in Set(fds) {
+                    listenAlerts += Socket.tune(fd, Server.tuning(group.options), address: "\(group.address)")
                 }
             } catch {
-                for fd in fresh { Socket.close(fd) }
+                for fd in Set(fresh) { Socket.close(fd) }
+                for address in freshAddresses { access.release(address) }
                 throw StartupError(
                     description:
                         "\(error.call)() to \(group.address) failed (\(error.errno): \(SystemError.message(error.errno)))"
                 )
             }
-            next[group.address] = fds
         }
-        let removed = sockets.filter { next[$0.key] == nil }.flatMap { $0.value }
-        if !removed.isEmpty { retiredSockets.append((Clock.monotonicMilliseconds() + 2000, removed)) }
+        let gone = sockets.filter { next[$0.key] == nil }
+        if !gone.isEmpty {
+            let fds = Array(Set(gone.flatMap { $0.value }))
+            retiredSockets.append((Clock.monotonicMilliseconds() + 2000, Array(gone.keys), fds))
+        }
+        // A unix socket no longer listened on loses its file now (nginx deletes it too).
+        for a in gone.keys { a.unixPath.map(FileSystem.unlink) }
         sockets = next
         return (0..<workerCount).map { w in
             bound.map { ListenerSpec(fd: next[$0.address]![w], group: $0) }

@@ -26,6 +26,8 @@ public final class Generation: Sendable {
     let tls: TLSContexts
     /// limit_conn zones by name (shared by the workers; kept across reloads when unchanged).
     let limitConnZones: [String: LimitConnZone]
+    /// limit_req zones by name (shared likewise).
+    let limitReqZones: [String: LimitReqZone]
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
@@ -34,6 +36,7 @@ public final class Generation: Sendable {
         self.number = number
         self.tls = tls
         self.limitConnZones = LimitConnZone.zones(config, previous: previous?.limitConnZones ?? [:])
+        self.limitReqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
         self.peerTables = config.upstreams.map { g in
             PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
         }

@@ -56,6 +56,9 @@ public final class Worker: @unchecked Sendable {
     var timers = TimerHeap()
     var acceptPaused = false
     var stopping = false
+    /// worker_shutdown_timeout deadlines: at `at`, connections accepted under a
+    /// generation older than `before` are closed (a reload or a graceful stop).
+    var retirements: [(before: Int, at: Int64)] = []
     /// Monotonic milliseconds at the start of this loop turn.
     var now: Int64 = 0
     let clock = WorkerClock()
@@ -106,7 +109,7 @@ public final class Worker: @unchecked Sendable {
     func run() {
         lastFlush = Clock.monotonicMilliseconds()
         while true {
-            turn(maxWait: 1000)
+            turn(maxWait: accessLog.maxWait(now: now, limit: 1000))
             if stopping {
                 if state.stopMode == .fast || activeConnections == 0 { break }
             }
@@ -114,6 +117,7 @@ public final class Worker: @unchecked Sendable {
         for case let c? in connections { c.close() }
         for case let u? in upstreams { closeUpstream(u) }
         accessLog.flushAll()
+        accessLog.cache.closeAll()
     }
 
     /// One turn of the loop: wait for events (at most `maxWait` ms, less when a timer
@@ -121,7 +125,8 @@ public final class Worker: @unchecked Sendable {
     /// logs and expire cached files and idle upstream connections.
     func turn(maxWait: Int32) {
         let timeout: Int32
-        if let t = timers.earliest {
+        let t = min(timers.earliest ?? .max, nextRetirement)
+        if t != .max {
             timeout = Int32(clamping: max(0, min(t - now, Int64(maxWait))))
         } else {
             timeout = maxWait
@@ -150,7 +155,9 @@ public final class Worker: @unchecked Sendable {
                 checkShared()
             }
         }
+        if !retirements.isEmpty { retireConnections() }
         expireTimers()
+        accessLog.flushDue(now: now)
         if now - lastFlush >= 1000 {
             accessLog.flushAll()
             files.expire(now: now)
@@ -184,6 +191,8 @@ public final class Worker: @unchecked Sendable {
         }
         let g = state.generation
         if g.number != generation.number {
+            // The old configuration's worker_shutdown_timeout bounds its connections.
+            if let t = generation.config.main.workerShutdownTimeout { scheduleRetirement(before: g.number, after: t) }
             generation = g
             workerConnections = g.config.main.workerConnections
             applyListeners(g.listeners[index])
@@ -193,6 +202,7 @@ public final class Worker: @unchecked Sendable {
     private func beginStop() {
         guard !stopping else { return }
         stopping = true
+        if let t = generation.config.main.workerShutdownTimeout { scheduleRetirement(before: .max, after: t) }
         for l in listeners where l.registered {
             epoll.remove(l.fd)
             l.registered = false
@@ -299,6 +309,8 @@ public final class Worker: @unchecked Sendable {
                 number: state.nextConnectionNumber())
         }
         connections[Int(slot)] = c
+        c.acceptedGeneration = generation.number
+        c.acceptedAt = now
         activeConnections += 1
         stats.bump(stats.accepted)
         c.start()
@@ -356,10 +368,10 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// nginx's built-in page for a status, built once per worker.
-    func errorPage(_ status: Int, serverTokens: Bool) -> [UInt8]? {
-        let key = serverTokens ? status : -status
+    func errorPage(_ status: Int, serverTokens: ServerTokens) -> [UInt8]? {
+        let key = status * 4 + Int(serverTokens.rawValue)
         if let cached = errorPages[key] { return cached }
-        let body = HTTPStatus.errorPageBody(status, serverTokens: serverTokens, version: ServerVersion.number)
+        let body = HTTPStatus.errorPageBody(status, signature: ServerVersion.signature(serverTokens))
         errorPages[key] = body
         return body
     }

@@ -94,7 +94,7 @@ extension TLSConnection {
         } ?? nil
     }
 
-    private func withPeerCertificate<T>(_ body: (OpaquePointer) -> T) -> T? {
+    func withPeerCertificate<T>(_ body: (OpaquePointer) -> T) -> T? {
         guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
         defer { X509_free(certificate) }
         return body(certificate)
@@ -107,7 +107,7 @@ extension TLSConnection {
 }
 
 /// Text written by `body` into a memory BIO.
-private func memoryBIOText(_ body: (OpaquePointer) -> Bool) -> String? {
+func memoryBIOText(_ body: (OpaquePointer) -> Bool) -> String? {
     guard let bio = BIO_new(BIO_s_mem()) else { return nil }
     defer { BIO_free(bio) }
     guard body(bio) else {
@@ -120,7 +120,7 @@ private func memoryBIOText(_ body: (OpaquePointer) -> Bool) -> String? {
     return String(decoding: bytes[0..<Int(max(0, n))], as: UTF8.self)
 }
 
-private func hex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+func hex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
     let digits: [UInt8] = Array("0123456789abcdef".utf8)
     var out: [UInt8] = []
     out.reserveCapacity(bytes.count * 2)
@@ -129,4 +129,91 @@ private func hex(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         out.append(digits[Int(byte & 15)])
     }
     return String(decoding: out, as: UTF8.self)
+}
+
+// The rest of nginx's handshake and client-certificate variables.
+extension TLSConnection {
+    /// `$ssl_ciphers`: the client's cipher list, names joined by ":" (unknown ones as
+    /// "0x" and their hex code).
+    public var clientCiphers: String {
+        var list: UnsafeMutablePointer<UInt8>? = nil
+        let width = Int(swiftginx_SSL_get0_raw_cipherlist(ssl, nil))
+        let total = Int(swiftginx_SSL_get0_raw_cipherlist(ssl, &list))
+        guard width > 0, total > 0, let list else { return "" }
+        var names: [String] = []
+        for i in stride(from: 0, to: total - width + 1, by: width) {
+            if let cipher = SSL_CIPHER_find(ssl, list + i), let name = SSL_CIPHER_get_name(cipher) {
+                names.append(String(cString: name))
+            } else {
+                names.append("0x" + hex(UnsafeBufferPointer(start: list + i, count: width)))
+            }
+        }
+        return names.joined(separator: ":")
+    }
+
+    /// `$ssl_curve`: the key-exchange group ("prime256v1", "X25519"), "" when none.
+    public var curve: String {
+        let nid = swiftginx_SSL_get_negotiated_group(ssl)
+        return nid == NID_undef ? "" : groupName(nid)
+    }
+
+    /// `$ssl_curves`: the groups the client supports, joined by ":".
+    public var clientCurves: String {
+        let count = swiftginx_SSL_get1_groups(ssl, nil)
+        guard count > 0 else { return "" }
+        var groups = [Int32](repeating: 0, count: Int(count))
+        let n = swiftginx_SSL_get1_groups(ssl, &groups)
+        return groups.prefix(Int(max(0, n))).map(groupName).joined(separator: ":")
+    }
+
+    private func groupName(_ nid: Int32) -> String {
+        if nid & swiftginx_TLSEXT_nid_unknown == 0, let name = OBJ_nid2sn(nid) { return String(cString: name) }
+        if let name = SSL_group_to_name(ssl, nid) { return String(cString: name) }
+        let code = UInt16(truncatingIfNeeded: nid)
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = Array("0x".utf8)
+        for shift in stride(from: 12, through: 0, by: -4) { out.append(digits[Int((code >> UInt16(shift)) & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// `$ssl_client_s_dn_legacy`: the subject in OpenSSL's one-line form ("/CN=name").
+    public var clientSubjectDNLegacy: String? {
+        withPeerCertificate { oneLine(X509_get_subject_name($0)) } ?? nil
+    }
+
+    /// `$ssl_client_i_dn_legacy`.
+    public var clientIssuerDNLegacy: String? {
+        withPeerCertificate { oneLine(X509_get_issuer_name($0)) } ?? nil
+    }
+
+    /// `$ssl_client_v_start`: "Dec  7 09:00:00 2026 GMT".
+    public var clientValidFrom: String? {
+        withPeerCertificate { certificate in
+            memoryBIOText { ASN1_TIME_print($0, X509_get0_notBefore(certificate)) == 1 }
+        }
+            ?? nil
+    }
+
+    /// `$ssl_client_v_end`.
+    public var clientValidUntil: String? {
+        withPeerCertificate { certificate in memoryBIOText { ASN1_TIME_print($0, X509_get0_notAfter(certificate)) == 1 }
+        }
+            ?? nil
+    }
+
+    /// `$ssl_client_v_remain`: whole days left (0 within the last day or after it ended).
+    public var clientValidDays: Int? {
+        withPeerCertificate { certificate -> Int? in
+            var tm = Glibc.tm()
+            guard ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &tm) == 1 else { return nil }
+            let left = Int(timegm(&tm)) - time(nil)
+            return left < 86400 ? 0 : left / 86400
+        } ?? nil
+    }
+
+    private func oneLine(_ name: OpaquePointer?) -> String? {
+        guard let name, let text = X509_NAME_oneline(name, nil, 0) else { return nil }
+        defer { swiftginx_OPENSSL_free(text) }
+        return String(cString: text)
+    }
 }

@@ -28,6 +28,9 @@ public final class TLSConnection {
     /// The context SNI switched to (or `context`); kept alive while the SSL points at it.
     var activeContext: TLSContext
     public let isClient: Bool
+    /// The server was chosen from the ClientHello's server name (the SNI callback then
+    /// has nothing left to do).
+    var serverNameChosen = false
     /// Why a certificate named by variables could not be loaded during the handshake.
     public internal(set) var certificateError: TLSError? = nil
     /// After a fatal error no close_notify may be sent.
@@ -176,6 +179,16 @@ public final class TLSConnection {
     /// OpenSSL during verification, as nginx's proxy_ssl_verify with proxy_ssl_name).
     public func setVerifiedHostName(_ name: String) {
         _ = SSL_set1_host(ssl, name)
+    }
+
+    /// A certificate and key for this connection only (client side: an upstream
+    /// certificate named by variables), an encrypted key tried with the context's
+    /// passwords.
+    public func useCertificate(
+        _ certificate: String, key: String, cache: (any TLSFileSource)? = nil
+    ) throws(TLSError) {
+        try TLSContext.loadPair(
+            into: .connection(ssl), certificate, key, passwords: context.passwords, cache: cache)
     }
 
     /// Best-effort close_notify; never waits for the peer's.

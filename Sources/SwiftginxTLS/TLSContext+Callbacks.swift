@@ -18,12 +18,51 @@ func connection(of ssl: OpaquePointer?) -> TLSConnection? {
     return Unmanaged<TLSConnection>.fromOpaque(pointer).takeUnretainedValue()
 }
 
+/// SNI, decided in the ClientHello callback (before the protocol version is chosen, so a
+/// server's `ssl_protocols` apply to handshakes that name it, as nginx 1.29.2+): the
+/// server name extension is read from the ClientHello itself.
+func clientHelloCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?, _ arg: UnsafeMutableRawPointer?)
+    -> Int32
+{
+    guard let ssl, let connection = connection(of: ssl), !connection.isClient else { return 1 }
+    var data: UnsafePointer<UInt8>? = nil
+    var length = 0
+    var name: String? = nil
+    if SSL_client_hello_get0_ext(ssl, UInt32(TLSEXT_TYPE_server_name), &data, &length) == 1, let data {
+        // A list of one host_name: list length, type 0, name length, name.
+        let bytes = UnsafeBufferPointer(start: data, count: length)
+        guard length >= 5, Int(bytes[0]) << 8 | Int(bytes[1]) + 2 == length,
+            bytes[2] == UInt8(TLSEXT_NAMETYPE_host_name), Int(bytes[3]) << 8 | Int(bytes[4]) + 5 == length
+        else {
+            alert?.pointee = SSL_AD_DECODE_ERROR
+            return 0
+        }
+        let host = bytes[5...]
+        if host.count > 255 || host.contains(0) {
+            alert?.pointee = SSL_AD_UNRECOGNIZED_NAME
+            return 0
+        }
+        name = String(decoding: host, as: UTF8.self)
+    }
+    let rc = chooseServer(ssl, connection.context, name, alert)
+    connection.serverNameChosen = true
+    return rc == SSL_TLSEXT_ERR_OK ? 1 : 0
+}
+
 func serverNameCallback(
     _ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?, _ arg: UnsafeMutableRawPointer?
 ) -> Int32 {
     guard let ssl, let arg else { return SSL_TLSEXT_ERR_NOACK }
+    if connection(of: ssl)?.serverNameChosen == true { return SSL_TLSEXT_ERR_OK }
     let initial = Unmanaged<TLSContext>.fromOpaque(arg).takeUnretainedValue()
     let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)).map { String(cString: $0) }
+    return chooseServer(ssl, initial, name, alert)
+}
+
+/// Switches the handshake to the context of the server `name` chooses, or refuses it.
+private func chooseServer(
+    _ ssl: OpaquePointer, _ initial: TLSContext, _ name: String?, _ alert: UnsafeMutablePointer<Int32>?
+) -> Int32 {
     var target = initial
     if let handler = initial.serverNameHandler {
         guard let chosen = handler(name) else {
@@ -40,8 +79,9 @@ func serverNameCallback(
         // The connection keeps the new context alive: its callbacks point at it.
         connection(of: ssl)?.activeContext = target
         _ = SSL_set_SSL_CTX(ssl, target.ctx)
-        // SSL_set_SSL_CTX takes the certificates; verification and options were copied
-        // from the first context when the SSL was made, so copy them again (as nginx).
+        // SSL_set_SSL_CTX takes the certificates; verification and options (the
+        // protocols among them) were copied from the first context when the SSL was
+        // made, so copy them again (as nginx).
         SSL_set_verify(ssl, SSL_CTX_get_verify_mode(target.ctx), SSL_CTX_get_verify_callback(target.ctx))
         SSL_set_verify_depth(ssl, SSL_CTX_get_verify_depth(target.ctx))
         SSL_clear_options(ssl, SSL_get_options(ssl) & ~SSL_CTX_get_options(target.ctx))
@@ -83,8 +123,9 @@ func certificateCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?)
     }
     do throws(TLSError) {
         for pair in pairs {
-            try TLSContext.loadCertificate(into: .connection(ssl), pair.certificate)
-            try TLSContext.loadKey(into: .connection(ssl), pair.key, passwords: context.passwords)
+            try TLSContext.loadPair(
+                into: .connection(ssl), pair.certificate, pair.key, passwords: context.passwords,
+                cache: context.certificateFiles)
         }
         return 1
     } catch {

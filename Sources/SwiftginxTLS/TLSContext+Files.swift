@@ -12,13 +12,15 @@ extension TLSContext {
     /// certificate of its key type (so RSA and ECDSA pairs live side by side). The
     /// certificates loaded are appended to `loaded` (retained; the caller frees them).
     static func loadCertificate(
-        _ ctx: OpaquePointer, _ path: String, into loaded: inout [OpaquePointer]
+        _ ctx: OpaquePointer, _ path: String, into loaded: inout [OpaquePointer], cache: (any TLSFileSource)? = nil
     ) throws(TLSError) {
-        try loadCertificate(into: .context(ctx), path, keeping: &loaded)
+        try loadCertificate(into: .context(ctx), path, keeping: &loaded, cache: cache)
     }
 
-    static func loadKey(_ ctx: OpaquePointer, _ path: String, passwords: [String]) throws(TLSError) {
-        try loadKey(into: .context(ctx), path, passwords: passwords)
+    static func loadKey(
+        _ ctx: OpaquePointer, _ path: String, passwords: [String], cache: (any TLSFileSource)? = nil
+    ) throws(TLSError) {
+        try loadKey(into: .context(ctx), path, passwords: passwords, cache: cache)
     }
 
     /// Where a certificate or key goes: the context (at startup), or one connection (a
@@ -51,17 +53,39 @@ extension TLSContext {
     }
 
     /// A certificate (and its chain) for one handshake; nothing is kept.
-    static func loadCertificate(into target: CertificateTarget, _ path: String) throws(TLSError) {
+    static func loadCertificate(
+        into target: CertificateTarget, _ path: String, cache: (any TLSFileSource)? = nil
+    ) throws(TLSError) {
         var loaded: [OpaquePointer] = []
         defer { for x509 in loaded { X509_free(x509) } }
-        try loadCertificate(into: target, path, keeping: &loaded)
+        try loadCertificate(into: target, path, keeping: &loaded, cache: cache)
+    }
+
+    /// A certificate and its key for one handshake. Through a cache the two files may be
+    /// of different generations (one was replaced since the other was kept): then both
+    /// are read again, once (nginx's retry after "key values mismatch").
+    static func loadPair(
+        into target: CertificateTarget, _ certificate: String, _ key: String, passwords: [String],
+        cache: (any TLSFileSource)?
+    ) throws(TLSError) {
+        try loadCertificate(into: target, certificate, cache: cache)
+        do {
+            try loadKey(into: target, key, passwords: passwords, cache: cache)
+        } catch {
+            guard let cache, error.message.contains("key values mismatch") else { throw error }
+            cache.invalidate(certificate)
+            cache.invalidate(key)
+            try loadCertificate(into: target, certificate, cache: cache)
+            try loadKey(into: target, key, passwords: passwords, cache: cache)
+        }
     }
 
     static func loadCertificate(
-        into target: CertificateTarget, _ path: String, keeping loaded: inout [OpaquePointer]
+        into target: CertificateTarget, _ path: String, keeping loaded: inout [OpaquePointer],
+        cache: (any TLSFileSource)? = nil
     ) throws(TLSError) {
         let shown = describe(path)
-        guard let bio = openBIO(path) else {
+        guard let bio = openBIO(path, cache: cache) else {
             throw TLSError.openSSL("cannot load certificate \"\(shown)\": BIO_new_file() failed")
         }
         defer { BIO_free(bio) }
@@ -93,13 +117,15 @@ extension TLSContext {
 
     /// The private key, trying each password in order for an encrypted one; with no
     /// password the callback answers "none" so OpenSSL never prompts on a terminal.
-    static func loadKey(into target: CertificateTarget, _ path: String, passwords: [String]) throws(TLSError) {
+    static func loadKey(
+        into target: CertificateTarget, _ path: String, passwords: [String], cache: (any TLSFileSource)? = nil
+    ) throws(TLSError) {
         let shown = describe(path)
         let attempts: [String?] = passwords.isEmpty ? [nil] : passwords
         var key: OpaquePointer? = nil
         for (index, password) in attempts.enumerated() {
             ERR_clear_error()
-            guard let bio = openBIO(path) else {
+            guard let bio = openBIO(path, cache: cache, key: true) else {
                 throw TLSError.openSSL("cannot load certificate key \"\(shown)\": BIO_new_file() failed")
             }
             defer { BIO_free(bio) }
@@ -125,7 +151,7 @@ extension TLSContext {
 
     static func loadDHParameters(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
         ERR_clear_error()
-        guard let bio = BIO_new_file(path, "r") else {
+        guard let bio = TLSFiles.bio(path) else {
             throw TLSError.openSSL("BIO_new_file(\"\(path)\") failed")
         }
         defer { BIO_free(bio) }
@@ -141,7 +167,7 @@ extension TLSContext {
     /// A BIO over a file, or over the PEM text of a `data:` value.
     static func openBIO(_ path: String) -> OpaquePointer? {
         ERR_clear_error()
-        guard path.hasPrefix("data:") else { return BIO_new_file(path, "r") }
+        guard path.hasPrefix("data:") else { return TLSFiles.bio(path) }
         guard let bio = BIO_new(BIO_s_mem()) else { return nil }
         let text = Array(path.utf8.dropFirst(5))
         if !text.isEmpty && BIO_write(bio, text, Int32(text.count)) != Int32(text.count) {
@@ -160,7 +186,7 @@ extension TLSContext {
 /// Reads a whole (small) file through OpenSSL's BIO so errors read like the others.
 func readFile(_ path: String, what: String) throws(TLSError) -> [UInt8] {
     ERR_clear_error()
-    guard let bio = BIO_new_file(path, "rb") else {
+    guard let bio = TLSFiles.bio(path) else {
         throw TLSError.openSSL("cannot open \(what) \"\(path)\": BIO_new_file() failed")
     }
     defer { BIO_free(bio) }

@@ -32,6 +32,8 @@ public final class TLSContext: @unchecked Sendable {
     let sessionStore: SessionStore?
     /// Certificates named per handshake (`ssl_certificate` with variables).
     let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
+    /// `ssl_certificate_cache`: where certificates named per handshake are read from.
+    let certificateFiles: (any TLSFileSource)?
     /// `ssl_password_file` lines, for keys loaded during handshakes.
     let passwords: [String]
     /// Whether 0-RTT data is read (server side).
@@ -69,7 +71,7 @@ public final class TLSContext: @unchecked Sendable {
                 ring = TicketKeyRing(keys: [], rotation: 0)  // OpenSSL's own keys for this context
             }
             stapling = try Self.makeStaples(ctx, options, loaded)
-            try Self.applyConfCommands(ctx, options.confCommands, server: true)
+            try Self.applyConfCommands(ctx, options.confCommands, server: true, directory: options.confDirectory)
         } catch {
             SSL_CTX_free(ctx)
             throw error
@@ -81,9 +83,13 @@ public final class TLSContext: @unchecked Sendable {
         self.defaultServerName = nil
         self.ticketRing = ring
         self.staples = stapling.staples
-        self.warnings = stapling.warnings
+        self.warnings =
+            stapling.warnings
+            + (options.certificateCompression
+                ? ["\"ssl_certificate_compression\" is not supported on this platform, ignored"] : [])
         self.sessionStore = options.sessionStore
         self.certificateProvider = options.certificateProvider
+        self.certificateFiles = options.certificateCache
         self.passwords = options.passwords
         self.earlyData = options.earlyData
         self.recordLimit = options.bufferSize < maxRecordSize ? max(options.bufferSize, 1) : nil
@@ -95,6 +101,7 @@ public final class TLSContext: @unchecked Sendable {
         let me = Unmanaged.passUnretained(self).toOpaque()
         _ = swiftginx_SSL_CTX_set_tlsext_servername_callback(ctx, serverNameCallback)
         _ = swiftginx_SSL_CTX_set_tlsext_servername_arg(ctx, me)
+        SSL_CTX_set_client_hello_cb(ctx, clientHelloCallback, me)
         if alpnWire != nil {
             SSL_CTX_set_alpn_select_cb(ctx, alpnSelectCallback, me)
         }
@@ -123,7 +130,7 @@ public final class TLSContext: @unchecked Sendable {
         do {
             try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
             try Self.configureClient(ctx, options)
-            try Self.applyConfCommands(ctx, options.confCommands, server: false)
+            try Self.applyConfCommands(ctx, options.confCommands, server: false, directory: options.confDirectory)
         } catch {
             SSL_CTX_free(ctx)
             throw error
@@ -138,7 +145,8 @@ public final class TLSContext: @unchecked Sendable {
         self.warnings = []
         self.sessionStore = nil
         self.certificateProvider = nil
-        self.passwords = []
+        self.certificateFiles = nil
+        self.passwords = options.passwords
         self.earlyData = false
         self.recordLimit = nil
         self.alpnWire = nil
@@ -196,7 +204,7 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError("invalid value \"\(name)\" in ssl_protocols")
         }
         let enabled = known.filter { protocols.contains($0.0) }
-        guard let lowest = enabled.first, let highest = enabled.last else {
+        guard !enabled.isEmpty else {
             throw TLSError("no TLS protocol version enabled")
         }
         var off: UInt64 = swiftginx_SSL_OP_NO_SSLv3
@@ -205,15 +213,20 @@ public final class TLSContext: @unchecked Sendable {
         }
         SSL_CTX_set_options(ctx, off)
         ERR_clear_error()
-        if swiftginx_SSL_CTX_set_min_proto_version(ctx, lowest.1) != 1
-            || swiftginx_SSL_CTX_set_max_proto_version(ctx, highest.1) != 1
+        // The whole range stays open on the context and the options above decide, as
+        // nginx: a handshake moved to another server's context by SNI takes that
+        // context's options, and with them its protocols.
+        if swiftginx_SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) != 1
+            || swiftginx_SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1
         {
             throw TLSError.openSSL("SSL_CTX_set_min_proto_version() failed")
         }
     }
 
+    /// nginx's `ssl_conf_command`: a relative file or directory value is taken from
+    /// `directory` (the configuration's).
     private static func applyConfCommands(
-        _ ctx: OpaquePointer, _ commands: [(String, String)], server: Bool
+        _ ctx: OpaquePointer, _ commands: [(String, String)], server: Bool, directory: String
     ) throws(TLSError) {
         if commands.isEmpty { return }
         guard let cctx = SSL_CONF_CTX_new() else { throw TLSError.openSSL("SSL_CONF_CTX_new() failed") }
@@ -224,7 +237,14 @@ public final class TLSContext: @unchecked Sendable {
             UInt32(SSL_CONF_FLAG_FILE) | side | UInt32(SSL_CONF_FLAG_CERTIFICATE)
                 | UInt32(SSL_CONF_FLAG_SHOW_ERRORS))
         SSL_CONF_CTX_set_ssl_ctx(cctx, ctx)
-        for (name, value) in commands {
+        for (name, written) in commands {
+            var value = written
+            let type = SSL_CONF_cmd_value_type(cctx, name)
+            if (type == SSL_CONF_TYPE_FILE || type == SSL_CONF_TYPE_DIR) && !value.hasPrefix("/")
+                && !directory.isEmpty
+            {
+                value = directory + "/" + value
+            }
             ERR_clear_error()
             if SSL_CONF_cmd(cctx, name, value) <= 0 {
                 throw TLSError.openSSL("SSL_CONF_cmd(\"\(name)\", \"\(value)\") failed")
@@ -249,8 +269,9 @@ public final class TLSContext: @unchecked Sendable {
         }
         for pair in options.certificates {
             loaded.append(LoadedCertificate(name: pair.certificate, certificates: []))
-            try loadCertificate(ctx, pair.certificate, into: &loaded[loaded.count - 1].certificates)
-            try loadKey(ctx, pair.key, passwords: options.passwords)
+            try loadCertificate(
+                ctx, pair.certificate, into: &loaded[loaded.count - 1].certificates, cache: options.files)
+            try loadKey(ctx, pair.key, passwords: options.passwords, cache: options.files)
             ERR_clear_error()
             if SSL_CTX_check_private_key(ctx) != 1 {
                 throw TLSError.openSSL("SSL_CTX_check_private_key(\"\(describe(pair.key))\") failed")
@@ -320,31 +341,13 @@ public final class TLSContext: @unchecked Sendable {
         _ ctx: OpaquePointer, _ options: TLSServerOptions
     ) throws(TLSError) {
         if let ca = options.clientCertificate {
-            ERR_clear_error()
-            if SSL_CTX_load_verify_locations(ctx, ca, nil) != 1 {
-                throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(ca)\") failed")
-            }
-            guard let names = SSL_load_client_CA_file(ca) else {
-                throw TLSError.openSSL("SSL_load_client_CA_file(\"\(ca)\") failed")
-            }
-            SSL_CTX_set_client_CA_list(ctx, names)
+            try loadCertificateAuthorities(ctx, ca, cache: options.files, names: true)
         }
         if let trusted = options.trustedCertificate {
-            ERR_clear_error()
-            if SSL_CTX_load_verify_locations(ctx, trusted, nil) != 1 {
-                throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(trusted)\") failed")
-            }
+            try loadCertificateAuthorities(ctx, trusted, cache: options.files, names: false)
         }
         if let crl = options.crl {
-            ERR_clear_error()
-            guard let store = SSL_CTX_get_cert_store(ctx), let lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file())
-            else {
-                throw TLSError.openSSL("X509_STORE_add_lookup() failed")
-            }
-            if X509_load_crl_file(lookup, crl, X509_FILETYPE_PEM) == 0 {
-                throw TLSError.openSSL("X509_LOOKUP_load_file(\"\(crl)\") failed")
-            }
-            _ = X509_STORE_set_flags(store, UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL))
+            try loadCRL(ctx, crl, cache: options.files)
         }
         switch options.verifyClient {
         case .off:
@@ -363,19 +366,20 @@ public final class TLSContext: @unchecked Sendable {
         _ = swiftginx_SSL_CTX_set_session_cache_mode(
             ctx, options.reuseSessions ? swiftginx_SSL_SESS_CACHE_CLIENT : swiftginx_SSL_SESS_CACHE_OFF)
         if let trusted = options.trustedCertificate {
-            ERR_clear_error()
-            if SSL_CTX_load_verify_locations(ctx, trusted, nil) != 1 {
-                throw TLSError.openSSL("SSL_CTX_load_verify_locations(\"\(trusted)\") failed")
-            }
+            try loadCertificateAuthorities(ctx, trusted, cache: options.files, names: false)
         } else if options.verify {
             _ = SSL_CTX_set_default_verify_paths(ctx)
         }
+        if let crl = options.crl {
+            try loadCRL(ctx, crl, cache: options.files)
+        }
         SSL_CTX_set_verify(ctx, options.verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nil)
-        if let certificate = options.certificate {
+        if let depth = options.verifyDepth { SSL_CTX_set_verify_depth(ctx, Int32(clamping: depth)) }
+        if let certificate = options.certificate, !certificate.isEmpty {
             var certificates: [OpaquePointer] = []
             defer { LoadedCertificate(name: certificate, certificates: certificates).free() }
-            try loadCertificate(ctx, certificate, into: &certificates)
-            try loadKey(ctx, options.key ?? certificate, passwords: [])
+            try loadCertificate(ctx, certificate, into: &certificates, cache: options.files)
+            try loadKey(ctx, options.key ?? certificate, passwords: options.passwords, cache: options.files)
         }
         if let wire = wireFormat(options.alpn) {
             defer { wire.deallocate() }

@@ -34,6 +34,9 @@ public struct TLSServerOptions: Sendable {
     /// server name (nil without SNI), it names the certificate/key files to load for that
     /// handshake (read per handshake, as nginx does; `certificates` is then empty).
     public var certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])? = nil
+    /// `ssl_certificate_cache`: the files of `certificateProvider`'s certificates are
+    /// read through it (nil: read for every handshake).
+    public var certificateCache: (any TLSFileSource)? = nil
     /// Files of 48 or 80 bytes; the first encrypts, all decrypt.
     public var ticketKeys: [String] = []
     /// Without key files: rotate random ticket keys every this many seconds (0: OpenSSL's
@@ -53,8 +56,14 @@ public struct TLSServerOptions: Sendable {
     /// CA file trusted but not sent.
     public var trustedCertificate: String? = nil
     public var crl: String? = nil
-    /// `ssl_conf_command` pairs, applied last, e.g. ("Options", "KTLS").
+    /// Files already read for this generation (each path read once); nil reads directly.
+    public var files: TLSFileCache? = nil
+    /// `ssl_conf_command` pairs, applied last, e.g. ("Options", "KTLS"); relative file
+    /// values are taken from `confDirectory`.
     public var confCommands: [(String, String)] = []
+    public var confDirectory: String = ""
+    /// `ssl_certificate_compression on` (OpenSSL 3.2+; a warning before).
+    public var certificateCompression: Bool = false
     /// TLS 1.3 early data (0-RTT): requests sent with the ClientHello of a resumed
     /// session are read and answered before the handshake finishes (nginx's
     /// `ssl_early_data`, up to 16 KiB as nginx). Replayable: see `$ssl_early_data`.
@@ -83,6 +92,14 @@ public struct TLSClientOptions: Sendable {
     public var trustedCertificate: String? = nil
     public var certificate: String? = nil
     public var key: String? = nil
+    /// `proxy_ssl_password_file` lines, tried in order for an encrypted key.
+    public var passwords: [String] = []
+    /// `proxy_ssl_crl`.
+    public var crl: String? = nil
+    /// `proxy_ssl_verify_depth` (nil: OpenSSL's default).
+    public var verifyDepth: Int? = nil
+    /// Files already read for this generation (each path read once); nil reads directly.
+    public var files: TLSFileCache? = nil
     public var protocols: Set<String> = ["TLSv1.2", "TLSv1.3"]
     public var ciphers: String? = nil
     public var alpn: [String] = []
@@ -91,6 +108,7 @@ public struct TLSClientOptions: Sendable {
     public var reuseSessions = true
     /// SSL_CONF_cmd pairs applied last, e.g. ("SignatureAlgorithms", "ECDSA+SHA256").
     public var confCommands: [(String, String)] = []
+    public var confDirectory: String = ""
 
     public init() {}
 }

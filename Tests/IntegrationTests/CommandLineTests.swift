@@ -103,6 +103,17 @@ import Testing
         #expect(a.stdout.contains("handler: static file "))
     }
 
+    /// Debian's stock configuration (nginx-light: `include modules-enabled/*.conf` loading
+    /// the echo module, `user www-data`, absolute paths) passes `-t`, with a warning for
+    /// the module swiftginx cannot load.
+    @Test func debiansStockConfigurationPassesTheTest() throws {
+        try requireNginx()
+        let r = try runBinary(["-p", "/etc/nginx/", "-c", "/etc/nginx/nginx.conf", "-t"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("test is successful"))
+        #expect(r.stderr.contains("[warn] module \"ngx_http_echo_module\" of \"load_module\" is not available"))
+    }
+
     @Test func versionFlags() throws {
         let v = try runBinary(["-v"])
         #expect(v.status == 0)

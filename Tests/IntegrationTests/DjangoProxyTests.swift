@@ -32,7 +32,7 @@ import Testing
                 of: "127.0.0.1:0;", with: "127.0.0.1:PORT;"))
         defer { server.stop() }
         try ExampleConfigsUnderNginxTests.checkExample(
-            kind: kind, backend: backend, port: server.port, serverPrefix: "swiftginx",
+            kind: kind, backend: backend, port: server.port, serverPrefix: "nginx/1.31.5",
             log: { server.read("logs/error.log") })
     }
 

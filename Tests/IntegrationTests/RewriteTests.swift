@@ -178,9 +178,13 @@ import Testing
         let s = try TestServer(config: "events {}\nhttp { server { rewrite ^ /x foo; } }\n")
         let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
         #expect(r.stderr.contains("[emerg] invalid parameter \"foo\" in \(s.prefix)conf/swiftginx.conf:2"))
-        let u = try TestServer(config: "events {}\nhttp { server { return 200 $undeclared; set $undeclared 1; } }\n")
+        let u = try TestServer(config: "events {}\nhttp { server { return 200 $undeclared; set $other 1; } }\n")
         let e = try runBinary(["-p", u.prefix, "-c", "conf/swiftginx.conf", "-t"])
         #expect(e.stderr.contains("unknown \"undeclared\" variable"))
+        // As in nginx, a variable may be used before the `set` (or `map`) that declares it.
+        let later = try TestServer(config: "events {}\nhttp { server { return 200 $later; set $later 1; } }\n")
+        let l = try runBinary(["-p", later.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(l.stderr.contains("test is successful"))
     }
 
     @Test func sameAsNginx() throws {

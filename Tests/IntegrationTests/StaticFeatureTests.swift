@@ -97,7 +97,7 @@ import Testing
         #expect(parsed?.first?["type"] as? String == "directory")
         #expect(parsed?.last?["size"] as? Int == 11)
         let x = try get(s.port, "/xml/")
-        #expect(x.header("Content-Type") == "text/xml")
+        #expect(x.header("Content-Type") == "text/xml; charset=utf-8")
         #expect(x.bodyText.contains("<file mtime=\""))
         #expect(x.bodyText.contains(">&lt;script&gt;.txt</file>"))
         let p = try get(s.port, "/jsonp/?callback=cb")

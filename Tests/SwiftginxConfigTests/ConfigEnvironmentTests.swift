@@ -13,6 +13,8 @@ struct MemoryEnvironment: ConfigEnvironment {
     var host = "box.example"
     var onlineCPUs = 6
     var isSuperuser = false
+    var users: [String: UInt32] = ["nobody": 65534, "www-data": 33]
+    var groups: [String: UInt32] = ["nogroup": 65534, "www-data": 33]
 
     func readFile(_ path: String) -> Result<[UInt8], ConfigSystemError> {
         guard let text = files[path] else {
@@ -32,6 +34,10 @@ struct MemoryEnvironment: ConfigEnvironment {
     }
 
     func hostname() -> String { host }
+
+    func userID(_ name: String) -> UInt32? { users[name] }
+
+    func groupID(_ name: String) -> UInt32? { groups[name] }
 
     func resolve(_ host: String) -> [String]? { host.first?.isNumber == true ? [host] : names[host] }
 }
@@ -76,6 +82,49 @@ struct MemoryEnvironment: ConfigEnvironment {
         config = try load(env)
         #expect(config.main.workerProcesses == 3)
         #expect(config.listenGroups.map(\.address) == [ListenAddress(host: "0.0.0.0", port: 80)])
+    }
+
+    @Test func userNamesTheServingAccountOnlyForRoot() throws {
+        var env = MemoryEnvironment()
+        env.files[conf] = "user www-data;\nevents {}\nhttp {}\n"
+        var config = try load(env)
+        #expect(config.main.user == nil)
+        #expect(
+            config.warnings == [
+                "the \"user\" directive makes sense only if the master process runs with super-user privileges, "
+                    + "ignored in \(conf):1"
+            ])
+        env.isSuperuser = true
+        config = try load(env)
+        #expect(config.main.user == ServingAccount(name: "www-data", uid: 33, gid: 33))
+        // nginx's default account, in nogroup where there is no group "nobody"
+        env.files[conf] = "events {}\nhttp {}\n"
+        #expect(try load(env).main.user == ServingAccount(name: "nobody", uid: 65534, gid: 65534))
+        env.files[conf] = "user www-data nobody;\nevents {}\nhttp {}\n"
+        #expect(throws: ConfigError("getgrnam(\"nobody\") failed", file: conf, line: 1)) { try load(env) }
+        env.files[conf] = "user ghost;\nevents {}\nhttp {}\n"
+        #expect(throws: ConfigError("getpwnam(\"ghost\") failed", file: conf, line: 1)) { try load(env) }
+    }
+
+    @Test func loadModuleIsAcceptedWithAWarningNamingTheModule() throws {
+        var env = MemoryEnvironment()
+        env.files[conf] = """
+            load_module modules/ngx_http_echo_module.so;
+            load_module /usr/lib/nginx/modules/ngx_http_realip_module.so;
+            events {}
+            http {}
+
+            """
+        let config = try load(env)
+        #expect(
+            config.warnings == [
+                "module \"ngx_http_echo_module\" of \"load_module\" is not available in swiftginx (it cannot load "
+                    + "nginx modules), its directives are unknown in \(conf):1",
+                "module \"ngx_http_realip_module\" of \"load_module\" is built into swiftginx, the line is ignored "
+                    + "in \(conf):2",
+            ])
+        env.files[conf] = "load_module ngx_http_echo_module.so;\nevents {}\nhttp { server { echo hi; } }\n"
+        #expect(throws: ConfigError("unknown directive \"echo\"", file: conf, line: 3)) { try load(env) }
     }
 
     @Test func upstreamNamesResolveThroughTheEnvironment() throws {

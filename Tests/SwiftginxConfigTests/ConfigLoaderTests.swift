@@ -94,6 +94,29 @@ import Testing
         #expect(try load(http("include none/*.conf;")).listenGroups.isEmpty)
     }
 
+    /// `include` works in every block, as nginx's NGX_ANY_CONF: `if` (server and location),
+    /// `limit_except`, `upstream`, `map`, `types`.
+    @Test func includeInEveryBlock() throws {
+        let config = try load(
+            http(
+                """
+                upstream u { include ups.conf; }
+                map $arg_a $m { include map.conf; }
+                server { listen 8080;
+                    if ($arg_s) { include ret.conf; }
+                    location / { if ($arg_l) { include ret.conf; } }
+                    location /lmt { limit_except GET { include deny.conf; } }
+                }
+                """),
+            extra: [
+                "ups.conf": "server 127.0.0.1:8081;", "map.conf": "x 1;", "ret.conf": "return 200 R;",
+                "deny.conf": "deny all;",
+            ])
+        #expect(config.upstreamsByName["u"]?.servers.count == 1)
+        let lmt = try #require(config.listenGroups[0].defaultServer.locations.match("/lmt")).location
+        #expect(lmt.limitExcept != nil)
+    }
+
     @Test func includeErrors() throws {
         let missing = try TestPrefix(files: ["nginx.conf": http("include missing.conf;")])
         #expect(

@@ -28,7 +28,6 @@ import Testing
             ])
         #expect(config.listenGroups[8].options.ipv6only == false)
         #expect(config.listenGroups[4].options.ipv6only)
-        #expect(try loadError(http("server { listen unix:/tmp/s; }"))?.hasPrefix("unix domain sockets") == true)
     }
 
     @Test func defaultListenWithoutListen() throws {

@@ -22,20 +22,20 @@ import Testing
 
     @Test func errorPages() {
         #expect(
-            str(HTTPStatus.errorPageBody(404, serverTokens: true, version: "0.1.0"))
+            str(HTTPStatus.errorPageBody(404, signature: "nginx/1.31.5"))
                 == "<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
-                + "<center><h1>404 Not Found</h1></center>\r\n<hr><center>swiftginx/0.1.0</center>\r\n</body>\r\n</html>\r\n"
+                + "<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx/1.31.5</center>\r\n</body>\r\n</html>\r\n"
         )
         #expect(
-            str(HTTPStatus.errorPageBody(494, serverTokens: false, version: "0.1.0"))
+            str(HTTPStatus.errorPageBody(494, signature: "nginx"))
                 == "<html>\r\n<head><title>400 Request Header Or Cookie Too Large</title></head>\r\n<body>\r\n"
                 + "<center><h1>400 Bad Request</h1></center>\r\n<center>Request Header Or Cookie Too Large</center>\r\n"
-                + "<hr><center>swiftginx</center>\r\n</body>\r\n</html>\r\n")
+                + "<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
         #expect(
-            str(HTTPStatus.errorPageBody(302, serverTokens: false, version: ""))?.contains("<title>302 Found</title>")
+            str(HTTPStatus.errorPageBody(302, signature: "nginx"))?.contains("<title>302 Found</title>")
                 == true)
         for code in [100, 101, 200, 204, 304, 422] {
-            #expect(HTTPStatus.errorPageBody(code, serverTokens: true, version: "1") == nil, "\(code)")
+            #expect(HTTPStatus.errorPageBody(code, signature: "nginx") == nil, "\(code)")
         }
     }
 }

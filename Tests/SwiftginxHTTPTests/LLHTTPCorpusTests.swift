@@ -245,6 +245,8 @@ let llhttpDeliberate: [String: (reject: Bool, why: String)] = [
     "invalid.md: HTTP protocol and ANNOUNCE method":
         (false, "any token is a method (RFC 9110 §9.1); nginx parses unknown methods"),
     "invalid.md: Invalid method": (false, "MKCOLA is a valid token; nginx parses unknown upper-case methods"),
+    "uri.md: Underscore in hostname":
+        (true, "a request-line host is letters, digits, `.` and `-` in nginx's parser: `_` is a 400"),
     "uri.md: Disallow UTF-8 in URI path in strict mode":
         (false, "nginx accepts obs-text bytes in the target; only controls and spaces are refused"),
 ]

@@ -40,6 +40,10 @@ import Testing
         print("smuggling verdicts checked: \(counts.sorted { $0.key < $1.key })")
     }
 
+    /// Vectors the corpus calls 400 that nginx 1.31.5 refuses with 501 (a Transfer-Encoding
+    /// other than exactly `chunked`, here `chunked, chunked`): refused and closed either way.
+    static let nginx501: Set<String> = ["te-te-chunked-twice.raw"]
+
     func rejected(_ o: Outcome, _ statuses: Set<Int>) -> Bool {
         guard o.messages.isEmpty, case .rejected(let e) = o.end else { return false }
         return statuses.contains(e.status)
@@ -48,6 +52,8 @@ import Testing
     func check(_ v: Vector, _ o: Outcome) {
         let one = o.messages.count == 1 ? o.messages[0] : nil
         switch v.expect {
+        case "reject-400" where Self.nginx501.contains(v.file):
+            #expect(rejected(o, [501]), "\(v.id): \(o)")
         case "reject-400":
             #expect(rejected(o, [400]), "\(v.id): \(o)")
         case "reject-501-or-400":

@@ -138,6 +138,21 @@ import Testing
         #expect(d.statuses == [200])
     }
 
+    @Test func aClientThatClosesItsSideMidResponseIsFinishedAtOnce() throws {
+        let h = try harness()
+        let c = try h.connect(sendBuffer: 16384, receiveBuffer: 16384)
+        c.send("GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        h.turn()
+        h.turn()
+        #expect(c.connection.state == .sending)
+        // No write will fail (the client's buffer is full, nothing is read): only the
+        // end of its stream tells that it has gone.
+        shutdown(c.fd, Int32(SHUT_WR))
+        let closed = h.run(for: 2) { h.worker.activeConnections == 0 }
+        #expect(closed)
+        #expect(h.errorLog.contains("client prematurely closed connection while sending response to client"))
+    }
+
     /// A keep-alive connection whose next head is cut short: the log line must not name
     /// (or read) the previous request, whose bytes are gone from the buffer.
     @Test func aHeadCutShortAfterAKeepAliveRequestIsLoggedWithoutTheOldRequest() throws {

@@ -43,4 +43,11 @@ int swiftginx_sock_cloexec(void);
 char *swiftginx_crypt_r(const char *phrase, const char *setting, void *data);
 size_t swiftginx_crypt_data_size(void);
 
+/* One datagram on a SOCK_SEQPACKET socket with up to `nfds` descriptors attached
+ * (SCM_RIGHTS); the CMSG_* macros are not importable from Swift. */
+ssize_t swiftginx_send_fds(int sock, const void *buf, size_t len, const int *fds, int nfds);
+/* Receives one datagram; descriptors arrive close-on-exec in `fds` (at most `maxfds`,
+ * the count in *nfds; any beyond are closed). */
+ssize_t swiftginx_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
+
 #endif

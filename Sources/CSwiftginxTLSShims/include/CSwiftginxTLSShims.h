@@ -117,6 +117,36 @@ static inline int swiftginx_BIO_get_ktls_send(BIO *bio) {
     return BIO_get_ktls_send(bio);
 }
 
+static inline int swiftginx_SSL_get0_raw_cipherlist(SSL *ssl, unsigned char **list) {
+    return (int)SSL_get0_raw_cipherlist(ssl, list);
+}
+
+static inline int swiftginx_SSL_get_negotiated_group(SSL *ssl) {
+    return (int)SSL_get_negotiated_group(ssl);
+}
+
+static inline int swiftginx_SSL_get1_groups(SSL *ssl, int *groups) {
+    return (int)SSL_get1_groups(ssl, groups);
+}
+
+static const int swiftginx_TLSEXT_nid_unknown = TLSEXT_nid_unknown;
+
+static inline STACK_OF(X509_NAME) *swiftginx_sk_X509_NAME_new_null(void) {
+    return sk_X509_NAME_new_null();
+}
+
+static inline int swiftginx_sk_X509_NAME_num(const STACK_OF(X509_NAME) *list) {
+    return sk_X509_NAME_num(list);
+}
+
+static inline X509_NAME *swiftginx_sk_X509_NAME_value(const STACK_OF(X509_NAME) *list, int i) {
+    return sk_X509_NAME_value(list, i);
+}
+
+static inline int swiftginx_sk_X509_NAME_push(STACK_OF(X509_NAME) *list, X509_NAME *name) {
+    return sk_X509_NAME_push(list, name);
+}
+
 static inline void *swiftginx_OPENSSL_malloc(size_t size) {
     return OPENSSL_malloc(size);
 }

@@ -17,6 +17,24 @@ extension HTTP1Connection {
         input.writerIndex = bodyStart
     }
 
+    /// The chunked framing of the body bytes that came with the head, checked without
+    /// consuming them: the error when they are already malformed (nginx finds it when a
+    /// handler first reads or discards the body, before it answers).
+    func bufferedChunkedBodyError() -> RequestParseError? {
+        let bodyStart = headBase + request.head.headLength
+        guard input.writerIndex > bodyStart else { return nil }
+        let buf = UnsafeRawBufferPointer(start: input.base + bodyStart, count: input.writerIndex - bodyStart)
+        var dec = ChunkedDecoder()
+        var off = 0
+        while true {
+            switch dec.next(buf, offset: &off) {
+            case .data: continue
+            case .needMore, .done: return nil
+            case .error(let e): return e
+            }
+        }
+    }
+
     /// Transport calls for the request's content handler (made in place: the
     /// transport is not copied out of the connection).
     @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {

@@ -17,6 +17,8 @@ import SwiftginxTLS
 
 final class HTTP1Connection {
     enum State {
+        /// On a `proxy_protocol` address, waiting for the PROXY protocol header.
+        case readingProxyProtocol
         /// On an `ssl` address, waiting for the first byte (TLS record or plain HTTP).
         case detectingTLS
         /// The TLS handshake of a connection accepted on an `ssl` address.
@@ -40,6 +42,11 @@ final class HTTP1Connection {
     private(set) var slotGeneration: UInt32
     /// `$connection`.
     private(set) var number: Int
+    /// The configuration generation current when the connection was accepted
+    /// (worker_shutdown_timeout closes connections older than a reload).
+    var acceptedGeneration = 0
+    /// Monotonic ms when the connection was accepted (`$connection_time`, keepalive_time).
+    var acceptedAt: Int64 = 0
     var deadline: Int64 = 0
     /// The servers for this connection's local address (refreshed per request, so a
     /// reload applies to the next request on a keep-alive connection).
@@ -83,9 +90,13 @@ final class HTTP1Connection {
     var peerHungUp = false
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
+    /// What the PROXY protocol header carried (`listen ... proxy_protocol`).
+    var proxyProtocol: ProxyProtocolHeader? = nil
     /// The worker's stub_status counters, and whether this connection is in `reading`.
     let stats: ConnectionStats
     var countedReading = false
+    /// `$pipe`: the current request's head was already read with the previous one.
+    var pipelined = false
     /// `$remote_addr`, formatted on first use for this connection.
     var remoteAddressCache: [UInt8]? = nil
     var remoteAddressText: [UInt8] {
@@ -133,6 +144,7 @@ final class HTTP1Connection {
         self.slotGeneration = slotGeneration
         self.number = number
         remoteAddressCache = nil
+        proxyProtocol = nil
         localAddress = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         refreshGroup()
         deadline = 0
@@ -156,6 +168,7 @@ final class HTTP1Connection {
         readReady = true
         peerHungUp = false
         plainHTTPOnTLSPort = false
+        pipelined = false
     }
 
     deinit {
@@ -169,6 +182,7 @@ final class HTTP1Connection {
         o.maxHeaderBytes = s.largeClientHeaderBuffers.size * s.largeClientHeaderBuffers.count
         o.ignoreInvalidHeaders = s.ignoreInvalidHeaders
         o.underscoresInHeaders = s.underscoresInHeaders
+        o.maxHeaders = s.maxHeaders
         parserOptions = o
         parser = RequestParser(options: o)
     }
@@ -190,12 +204,22 @@ final class HTTP1Connection {
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
         if group.options.ssl { state = .detectingTLS }
+        if group.options.proxyProtocol { state = .readingProxyProtocol }
         drive()
     }
 
     func onEvent(_ events: EpollEvents) {
+        if clientClosedWhileSending(events) { return }
         if !events.isDisjoint(with: readableEvents) { readReady = true }
         if !events.isDisjoint(with: hangupEvents) { peerHungUp = true }
+        if state == .sending && request.clientRate.wakeAt != 0 && events.contains(.readHangup) {
+            // A limit_rate pause: a client gone is noticed now, not at the next write
+            // (nginx's test_reading while the write is delayed).
+            logInfo("client prematurely closed connection while sending response to client")
+            request.aborted = true
+            finishResponse()
+            return
+        }
         drive()
     }
 
@@ -209,6 +233,8 @@ final class HTTP1Connection {
     func drive() {
         while true {
             switch state {
+            case .readingProxyProtocol:
+                if !readProxyProtocol() { return }
             case .detectingTLS:
                 if !beginTLSIfNeeded() { return }
             case .handshaking:
@@ -351,7 +377,7 @@ final class HTTP1Connection {
         case .done:
             return true
         case .blocked:
-            worker.schedule(self, after: request.sendTimeout)
+            worker.schedule(self, after: request.timeout(request.sendTimeout))
             return false
         case .failed(let error):
             logInfo("\(error) while sending response to client")
@@ -412,7 +438,8 @@ final class HTTP1Connection {
             try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             nodelaySet = true
         }
-        if input.readableCount > 0 {
+        pipelined = input.readableCount > 0
+        if pipelined {
             state = .readingHead
             worker.schedule(self, after: headerTimeout)
         } else {
@@ -474,6 +501,10 @@ final class HTTP1Connection {
             if input.readableCount > 0 { worker.writeAccessLog(request, timedOutHead: true) }
             close()
         case .sending:
+            if request.rateWakeDue() {
+                drive()
+                return
+            }
             logInfo("client timed out (110: Connection timed out) while sending response to client")
             request.aborted = true
             finishResponse()
@@ -485,6 +516,9 @@ final class HTTP1Connection {
             if state != .closed { drive() }
         case .handshaking, .detectingTLS:
             logInfo("client timed out (110: Connection timed out) while SSL handshaking")
+            close()
+        case .readingProxyProtocol:
+            logInfo("client timed out (110: Connection timed out) while reading PROXY protocol")
             close()
         case .idle, .lingering:
             close()
@@ -505,7 +539,7 @@ final class HTTP1Connection {
         case .closed: return
         case .sending, .active, .discardingBody, .lingering: stats.bump(stats.finished)
         case .handshaking: if countedReading { endReading() }
-        case .idle, .readingHead, .detectingTLS:
+        case .idle, .readingHead, .detectingTLS, .readingProxyProtocol:
             // A head cut short (timeout, client gone) was a request for nginx too.
             if countedReading {
                 endReading()

@@ -40,6 +40,9 @@ final class ResponseWriter {
     var compressedStream: CompressedStream? = nil
     /// The last response head written (`$sent_http_*`).
     var lastResponseHead: [UInt8] = []
+    /// True while `add_header` values are evaluated: `$sent_http_*` then reads the head
+    /// being written (as nginx's headers filter sees the fields added before).
+    var buildingHead = false
 
     init(worker: Worker, capacity: Int = 1024) {
         self.worker = worker
@@ -91,16 +94,22 @@ final class ResponseWriter {
     func flush(_ transport: Transport, request: Request) -> FlushResult {
         do {
             while true {
+                // limit_rate: what the rate allows now (Connection/SendRate.swift).
+                let allowed = request.clientAllowance()
+                if allowed == 0 && (output.readableCount > 0 || fileRemaining > 0) { return .blocked }
                 if output.readableCount > 0 {
                     let more = fileRemaining > 0
-                    switch try transport.write(output.base + output.readerIndex, output.readableCount, more: more) {
+                    let count = min(output.readableCount, allowed)
+                    switch try transport.write(output.base + output.readerIndex, count, more: more) {
                     case .wouldBlock: return .blocked
-                    case .processed(let n): output.readerIndex += n
+                    case .processed(let n):
+                        output.readerIndex += n
+                        request.clientSent(n)
                     }
                     continue
                 }
                 if fileRemaining > 0 {
-                    let chunk = Int(min(fileRemaining, 1 << 30))
+                    let chunk = Int(min(fileRemaining, Int64(min(allowed, 1 << 30))))
                     switch try transport.sendfile(
                         fileEntry?.fd ?? -1, offset: &fileOffset, count: chunk, bounce: worker.tlsBuffer)
                     {
@@ -113,6 +122,7 @@ final class ResponseWriter {
                     case .processed(let n):
                         fileRemaining -= Int64(n)
                         bodyBytesSent += Int64(n)
+                        request.clientSent(n)
                     }
                     continue
                 }

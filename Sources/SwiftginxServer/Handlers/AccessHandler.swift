@@ -62,8 +62,7 @@ extension Request {
     /// client is asked for credentials) until the post-access step.
     func denyAccess(_ status: Int) -> StepResult {
         guard let location, location.settings.satisfyAny else {
-            ErrorPages.respond(self, status)
-            return .done
+            return refuse(status)
         }
         if accessCode != 401 { accessCode = status }
         return .next
@@ -75,6 +74,18 @@ extension Request {
         let status = accessCode
         accessCode = 0
         trace?.note("satisfy any: no access module allowed the request (\(status))")
+        return refuse(status)
+    }
+
+    /// Answers an access denial; a 401 waits `auth_delay` first (as nginx, against
+    /// timing attacks on passwords).
+    private func refuse(_ status: Int) -> StepResult {
+        if status == 401 || status == 407, let delay = location?.settings.authDelay, delay > 0, trace == nil {
+            logInfo("delaying unauthorized request")
+            activate(.delayedStatus(status))
+            schedule(after: delay)
+            return .done
+        }
         ErrorPages.respond(self, status)
         return .done
     }

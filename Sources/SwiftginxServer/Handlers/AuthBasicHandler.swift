@@ -57,7 +57,11 @@ enum AuthBasicHandler {
             r.logInfo("no user/password was provided for basic authentication")
             return challenge(r, realm)
         }
-        let path = Variables.evaluate(r, fileValue)
+        var path = Variables.evaluate(r, fileValue)
+        if path.first != UInt8(ascii: "/") {
+            // A value with variables resolves against the conf prefix per request.
+            path = settings.authBasicUserFileBase + path
+        }
         let pathText = String(decoding: path, as: UTF8.self)
         let file: [UInt8]
         do {

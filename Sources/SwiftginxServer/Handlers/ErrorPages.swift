@@ -23,14 +23,25 @@ enum ErrorPages {
             write(r, 400, title: "400 Request Header Or Cookie Too Large", settings: nil)
             return
         }
+        if server.defaultSettings.errorPages[e.status] != nil {
+            // nginx runs the server's error_page for a refused head too (say, an invalid
+            // Host): the page's URI is a request of its own, without the head's fields
+            // (nothing of the refused head is read; a page that would proxy gets the
+            // built-in page instead).
+            r.head.reset()
+            respond(r, e.status)
+            return
+        }
         sendDefault(r, e.status)
     }
 
     /// An error status: `error_page` if the location has one for it, else the default page.
     static func respond(_ r: Request, _ status: Int) {
         let settings = r.location?.settings ?? r.server?.defaultSettings
+        // A new error replaces the status an earlier error_page kept (nginx's err_status).
+        r.overrideStatus = nil
         if let settings, !r.errorPageUsed, let page = settings.errorPages[status] {
-            r.errorPageUsed = true
+            if !settings.recursiveErrorPages { r.errorPageUsed = true }
             let uri = Variables.evaluate(r, page.uri)
             if page.useTargetStatus {
                 r.overrideStatus = nil
@@ -52,7 +63,10 @@ enum ErrorPages {
             }
             if uri.first != UInt8(ascii: "/") {
                 r.overrideStatus = nil
-                ReturnHandler.redirect(r, page.overrideStatus ?? 302, location: uri, settings: settings)
+                // A code that is not a redirect's ("=200", or none) becomes 302, as in nginx.
+                let code = page.overrideStatus.flatMap { [301, 302, 303, 307, 308].contains($0) ? $0 : nil } ?? 302
+                r.errorPageUsed = true
+                ReturnHandler.redirect(r, code, location: uri, settings: settings)
                 return
             }
             r.headOnly = r.isHeadOnly
@@ -81,6 +95,18 @@ enum ErrorPages {
         }
         guard let tls = r.tls else { return true }
         let verify = server.settings.ssl.verifyClient
+        // A Host other than the name SNI negotiated (a name of one of the address's
+        // servers, as nginx keeps it), for a server that verifies client certificates:
+        // the certificate was checked against another server's settings.
+        if verify != .off, let sni = tls.serverName?.lowercased(), !sni.isEmpty,
+            !Array(sni.utf8).elementsEqual(normalizedHost(r)),
+            Array(sni.utf8).withUnsafeBytes({ r.group.names.match($0) }) != nil
+        {
+            r.logInfo("client attempted to request the server name different from the one that was negotiated")
+            r.keepAlive = false
+            sendDefault(r, 421)
+            return false
+        }
         if verify != .off && verify != .optionalNoCA {
             let result = tls.clientVerify
             if result == "NONE" {
@@ -98,16 +124,20 @@ enum ErrorPages {
                 return false
             }
         }
-        if let sni = tls.serverName?.lowercased(), !sni.isEmpty {
-            let chosen = Array(sni.utf8).withUnsafeBytes { r.group.server(forHost: $0) }
-            if chosen !== server && chosen.settings.ssl.verifyClient != .off {
-                r.logInfo("client attempted to request the server name different from the one that was negotiated")
-                r.keepAlive = false
-                sendDefault(r, 421)
-                return false
-            }
-        }
         return true
+    }
+
+    /// The request's host as server selection sees it: lowercased, without port or
+    /// trailing dot ("" without a Host).
+    private static func normalizedHost(_ r: Request) -> [UInt8] {
+        guard let h = r.head.host else { return [] }
+        var host = Array(r.headBytes[h])
+        if let colon = host.lastIndex(of: UInt8(ascii: ":")), !host[(colon + 1)...].contains(UInt8(ascii: "]")) {
+            host.removeSubrange(colon...)
+        }
+        if host.last == UInt8(ascii: ".") { host.removeLast() }
+        for i in host.indices where host[i] >= 65 && host[i] <= 90 { host[i] |= 0x20 }
+        return host
     }
 
     /// nginx's built-in page for `status`.
@@ -130,7 +160,7 @@ enum ErrorPages {
         case 400, 413, 414, 500, 501: r.keepAlive = false
         default: break
         }
-        let tokens = settings?.serverTokens ?? true
+        let tokens = settings?.serverTokens ?? .on
         var body = r.worker.errorPage(pageCode ?? status, serverTokens: tokens)
         if let title, var b = body {
             // nginx keeps the 400 status but names the real cause (its internal 494).

@@ -8,8 +8,8 @@
 // server's did not apply. `$remote_addr`, `$remote_port`, `$binary_remote_addr`, access
 // rules, ip_hash and log lines then use the new address; `$realip_remote_addr` and
 // `$realip_remote_port` keep the connection's. A value that is not an address changes
-// nothing, as in nginx. `proxy_protocol` takes nothing yet: there are no PROXY protocol
-// listeners (the README says so).
+// nothing, as in nginx. `real_ip_header proxy_protocol` takes the client address and
+// port of the connection's PROXY protocol header (nothing when it had none).
 
 import SwiftginxConfig
 import SwiftginxHTTP
@@ -25,7 +25,8 @@ enum RealIPHandler {
         var found: SocketAddress? = nil
         switch s.realIPHeader {
         case .proxyProtocol:
-            return .next
+            guard let pp = r.connection.proxyProtocol else { return .next }
+            found = SocketAddress(host: String(decoding: pp.sourceAddress, as: UTF8.self), port: pp.sourcePort)
         case .xRealIP:
             if let v = r.head.header(HeaderName.xRealIP, in: buf) {
                 found = parse(UnsafeRawBufferPointer(rebasing: buf[v]))

@@ -26,11 +26,13 @@ enum ReturnHandler {
                 redirect(r, code, location: value, settings: settings)
                 return
             }
-            r.status = code
-            r.beginHead(code)
+            // After an error_page, the error's status is sent (nginx's err_status).
+            let status = r.overrideStatus ?? code
+            r.status = status
+            r.beginHead(status)
             let body: [UInt8]
             if settings.gzip.enabled || settings.brotli.enabled || settings.zstd.enabled {
-                body = r.appendMemoryBodyHeaders(value, type: settings.defaultType, status: code, settings: settings)
+                body = r.appendMemoryBodyHeaders(value, type: settings.defaultType, status: status, settings: settings)
             } else {
                 // No compression filter is on, so appendMemoryBodyHeaders would only add
                 // these two; calling it would copy the settings into an Optional (a retain
@@ -48,20 +50,31 @@ enum ReturnHandler {
             ErrorPages.respond(r, code)
             return
         }
-        r.status = code
-        r.beginHead(code)
-        if code != 204 && code != 304 { r.appendContentLength(0) }
+        let status = r.overrideStatus ?? code
+        r.status = status
+        r.beginHead(status)
+        if status != 204 && status != 304 { r.appendContentLength(0) }
         r.finishHead(settings: settings)
         r.flushResponse()
     }
 
     /// A redirect with nginx's default body; a relative target becomes absolute
     /// (`absolute_redirect`, `server_name_in_redirect`, `port_in_redirect`).
+    /// An `error_page` for the code takes over (the Location is then not sent), as
+    /// nginx's redirects end in its special-response handler.
     static func redirect(_ r: Request, _ code: Int, location: [UInt8], settings: LocationSettings) {
         var target = location
         if settings.absoluteRedirect && target.first == UInt8(ascii: "/") {
             target = absolutePrefix(r, settings: settings) + target
         }
+        if !r.carriedHeaders.isEmpty { r.dropCarriedHeader(Array("location".utf8)) }
+        if !r.errorPageUsed, settings.errorPages[code] != nil {
+            // The Location stays with the response unless the page redirects again.
+            r.carriedHeaders += Array("Location: ".utf8) + target + [13, 10]
+            ErrorPages.respond(r, code)
+            return
+        }
+        r.overrideStatus = nil
         r.status = code
         ErrorPages.write(r, code, settings: settings) { $0.appendHeader("Location", target) }
     }
@@ -71,13 +84,16 @@ enum ReturnHandler {
         var out = Array((r.tls != nil ? "https://" : "http://").utf8)
         if settings.serverNameInRedirect, let name = r.server?.primaryName, !name.isEmpty {
             out += Array(name.utf8)
-        } else if let h = r.head.host {
+        } else if let h = r.head.host, r.head.headLength > 0 {
+            // The Host the request gave, lowercased, without its port or trailing dot.
             let b = r.headBytes[h]
             var end = b.endIndex
             if let colon = b.lastIndex(of: UInt8(ascii: ":")), !b[colon...].contains(UInt8(ascii: "]")) { end = colon }
-            out += b[b.startIndex..<end]
-        } else if let name = r.server?.primaryName, !name.isEmpty {
-            out += Array(name.utf8)
+            if end > b.startIndex, b[end - 1] == UInt8(ascii: ".") { end -= 1 }
+            for c in b[b.startIndex..<end] { out.append(c >= 65 && c <= 90 ? c | 0x20 : c) }
+        } else if let l = r.localAddress {
+            // No (valid) Host: the address the connection came to, as nginx does.
+            l.appendHost(to: &out)
         } else {
             out += Array(r.group.address.host.utf8)
         }

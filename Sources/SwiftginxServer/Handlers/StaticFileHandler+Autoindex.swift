@@ -55,7 +55,7 @@ extension StaticFileHandler {
         }
         request.status = 200
         request.beginHead(200)
-        request.appendContentType(type)
+        request.appendContentType(type, own: s.autoindexFormat == .xml ? "utf-8" : nil)
         request.appendContentLength(Int64(body.count))
         request.finishHead(settings: s)
         if !request.isHeadOnly { request.appendBody(body) }
@@ -81,7 +81,8 @@ extension StaticFileHandler {
             var name = e.name
             if e.info.isDirectory { name.append(UInt8(ascii: "/")) }
             b += Array("<a href=\"".utf8)
-            Self.escapeURI(name, into: &b)
+            URIEscape.uriComponent.append(e.name, to: &b)
+            if e.info.isDirectory { b.append(UInt8(ascii: "/")) }
             b += Array("\">".utf8)
             // Width counts characters, not bytes (UTF-8 continuation bytes do not count).
             let chars = name.reduce(0) { $0 + (($1 & 0xC0) == 0x80 ? 0 : 1) }
@@ -182,20 +183,6 @@ extension StaticFileHandler {
             case UInt8(ascii: "&"): b += Array("&amp;".utf8)
             case UInt8(ascii: "\""): b += Array("&quot;".utf8)
             default: b.append(c)
-            }
-        }
-    }
-
-    /// Percent-encodes for an href as nginx's autoindex does: space, quotes, '#', '%',
-    /// '&', '<', '>', '?', control bytes and non-ASCII bytes.
-    static func escapeURI(_ s: [UInt8], into b: inout [UInt8]) {
-        let hex = Array("0123456789ABCDEF".utf8)
-        for c in s {
-            let safe = c > 0x20 && c < 0x7F && !" \"#%&'<>?".utf8.contains(c)
-            if safe {
-                b.append(c)
-            } else {
-                b += [UInt8(ascii: "%"), hex[Int(c >> 4)], hex[Int(c & 15)]]
             }
         }
     }

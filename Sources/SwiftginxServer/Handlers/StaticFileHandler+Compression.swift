@@ -26,6 +26,20 @@ extension StaticFileHandler {
         else {
             return false
         }
+        if request.isHeadOnly {
+            // HEAD: the compressed response's head (its length unknown, as nginx's gzip
+            // filter clears it), without compressing anything.
+            request.beginHead(200)
+            request.appendContentType(type)
+            request.output.appendHeader("Last-Modified", entry.lastModified)
+            request.finishHead(settings: s, mtime: entry.info.mtime) { o in
+                if let etag { o.appendHeader("ETag", etag.first == UInt8(ascii: "W") ? etag : Array("W/".utf8) + etag) }
+                o.appendHeader("Content-Encoding", Array(coding.rawValue.utf8))
+                if s.gzipVary { o.append("Vary: Accept-Encoding\r\n") }
+            }
+            request.flushResponse()
+            return true
+        }
         if size > Self.compressLimit {
             return startCompressedStream(
                 entry, coding: coding, level: config.level, type: type, settings: s, etag: etag)

@@ -51,35 +51,42 @@ extension StaticFileHandler {
             }
         }
 
-        if encoding == nil && status == 200 && plain && !request.isHeadOnly,
+        // source_charset → charset through a charset_map: the recoded bytes are served
+        // (not compressed); a byte-for-byte table keeps lengths and ranges.
+        let recoded = s.sourceCharset == nil ? nil : recodedContents(entry, settings: s)
+        if recoded == nil && encoding == nil && status == 200 && plain,
             sendCompressed(entry, settings: s, etag: etag)
         {
             return
         }
 
+        let size = recoded.map { Int64($0.bytes.count) } ?? info.size
         var start: Int64 = 0
-        var length = info.size
+        var length = size
         var contentRange: [UInt8]? = nil
-        let acceptRanges = plain && s.maxRanges != 0
+        let acceptRanges = plain && s.maxRanges != 0 && recoded?.keepsLength != false
+        // `add_header Last-Modified` replaces the file's (nginx's headers filter runs
+        // before the range filter): its date, or none when empty, decides If-Range.
+        let replacedLastModified = addedLastModified(s)
         if acceptRanges, let r = request.head.header(HeaderName.range, in: buf),
-            ifRangeAllows(buf, info: info, etag: etag)
+            ifRangeAllows(buf, mtime: replacedLastModified ?? info.mtime, etag: etag)
         {
             switch ByteRangeSpec.evaluate(
-                UnsafeRawBufferPointer(rebasing: buf[r]), size: info.size, maxRanges: s.maxRanges)
+                UnsafeRawBufferPointer(rebasing: buf[r]), size: size, maxRanges: s.maxRanges)
             {
             case .single(let range):
                 status = 206
                 start = range.lowerBound
                 length = range.upperBound - range.lowerBound + 1
-                contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(info.size)".utf8)
+                contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(size)".utf8)
             case .unsatisfiable:
                 request.status = 416
                 request.writeDefaultPage(416, settings: s) { o in
-                    o.appendHeader("Content-Range", Array("bytes */\(info.size)".utf8))
+                    o.appendHeader("Content-Range", Array("bytes */\(size)".utf8))
                 }
                 return
             case .multiple(let ranges):
-                sendMultipart(entry, ranges: ranges, etag: etag, settings: s)
+                sendMultipart(entry, ranges: ranges, etag: etag, settings: s, contents: recoded?.bytes)
                 return
             case .ignore:
                 break
@@ -92,9 +99,11 @@ extension StaticFileHandler {
         request.appendContentLength(length)
         let varyForCompression =
             !vary && encoding == nil && s.gzipVary
-            && ResponseCompression.varyApplies(settings: s, type: type, length: info.size, status: status)
+            && ResponseCompression.varyApplies(settings: s, type: type, length: size, status: status)
         // As nginx: Last-Modified only on 200, 206 (and 304), not on error_page answers.
-        if status == 200 || status == 206 { request.output.appendHeader("Last-Modified", entry.lastModified) }
+        if (status == 200 || status == 206) && replacedLastModified == nil {
+            request.output.appendHeader("Last-Modified", entry.lastModified)
+        }
         request.finishHead(settings: s, mtime: info.mtime) { o in
             if let etag { o.appendHeader("ETag", etag) }
             if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
@@ -105,7 +114,7 @@ extension StaticFileHandler {
             if vary || varyForCompression { o.append("Vary: Accept-Encoding\r\n") }
         }
         if !request.isHeadOnly && length > 0 {
-            if let contents = entry.contents {
+            if let contents = recoded?.bytes ?? entry.contents {
                 contents.withUnsafeBytes {
                     request.appendBody(UnsafeRawBufferPointer(rebasing: $0[Int(start)..<Int(start + length)]))
                 }
@@ -120,9 +129,10 @@ extension StaticFileHandler {
     /// "\r\n--boundary\r\nContent-Type: ..\r\nContent-Range: bytes a-b/size\r\n\r\n" and
     /// its bytes, then "\r\n--boundary--\r\n".
     private func sendMultipart(
-        _ entry: OpenFileCache.Entry, ranges: [ClosedRange<Int64>], etag: [UInt8]?, settings s: LocationSettings
+        _ entry: OpenFileCache.Entry, ranges: [ClosedRange<Int64>], etag: [UInt8]?, settings s: LocationSettings,
+        contents recoded: [UInt8]? = nil
     ) {
-        let size = entry.info.size
+        let size = recoded.map { Int64($0.count) } ?? entry.info.size
         let boundary = request.worker.nextBoundary()
         var type = fileType(entry, settings: s)
         if let charset = request.charset(for: type) { type += "; charset=" + charset }
@@ -148,7 +158,7 @@ extension StaticFileHandler {
             if let etag { o.appendHeader("ETag", etag) }
         }
         if !request.isHeadOnly {
-            if let contents = entry.contents {
+            if let contents = recoded ?? entry.contents {
                 for (r, p) in zip(ranges, prefixes) {
                     request.appendBody(p)
                     contents.withUnsafeBytes {
@@ -193,12 +203,22 @@ extension StaticFileHandler {
     }
 
     /// If-Range: a date equal to Last-Modified or the strong ETag.
-    private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, info: FileInfo, etag: [UInt8]?) -> Bool {
+    private func ifRangeAllows(_ buf: UnsafeRawBufferPointer, mtime: Int, etag: [UInt8]?) -> Bool {
         guard let v = request.head.header(HeaderName.ifRange, in: buf) else { return true }
         let value = buf[v]
         if value.first == UInt8(ascii: "\"") { return etag.map { Array(value) == $0 } ?? false }
-        if let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == info.mtime }
+        if mtime >= 0, let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: value)) { return t == mtime }
         return false
+    }
+
+    /// The time of an `add_header Last-Modified` of the location (-1: empty or not a
+    /// date), nil when it has none.
+    private func addedLastModified(_ s: LocationSettings) -> Int? {
+        for h in s.addHeaders where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
+            let v = request.evaluate(h.value)
+            return v.withUnsafeBytes { HTTPDate.parse($0) } ?? -1
+        }
+        return nil
     }
 
     /// The entry's MIME type for this request's URI and location (cached on the entry).

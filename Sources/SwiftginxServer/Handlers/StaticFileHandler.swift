@@ -67,7 +67,8 @@ struct StaticFileHandler {
         case .file(let entry):
             sendFile(entry, settings: s, vary: precompressed)
         case .directory:
-            var target = request.uri
+            // The URI escaped as nginx escapes a Location (a space is %20 again).
+            var target = URIEscape.uri.escaped(request.uri)
             target.append(UInt8(ascii: "/"))
             if request.hasArgs {
                 target.append(UInt8(ascii: "?"))
@@ -168,8 +169,12 @@ struct StaticFileHandler {
         p.removeAll(keepingCapacity: true)
         if let alias = s.alias {
             appendValue(alias, to: &p)
-            if location.isRegex { return }
-            let prefixCount = location.prefix.utf8.count
+            // try_files found a file under a regex location's alias: alias + URI.
+            if request.addURIToAlias {
+                p += request.uri
+                return
+            }
+            guard let prefixCount = s.aliasPrefixLength else { return }
             if request.uri.count >= prefixCount {
                 p += request.uri[prefixCount...]
             }

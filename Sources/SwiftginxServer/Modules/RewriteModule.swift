@@ -8,6 +8,7 @@
 // phase engine calls `run` for the server-rewrite and rewrite phases.
 
 import SwiftginxConfig
+import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxRouting
 
@@ -53,6 +54,11 @@ enum RewriteModule {
                 }
                 if let outcome = runSteps(r, inner, settings: s, changed: &changed) { return outcome }
             case .set(let name, let value):
+                if name.utf8.count == 10 && name == "limit_rate" {
+                    // The response's rate, whatever location sends it (Connection/SendRate.swift).
+                    r.limitRateOverride = SendRateSettings.size(Variables.evaluate(r, value)) ?? 0
+                    continue
+                }
                 r.customVariables[name] = Variables.evaluate(r, value)
                 r.trace?.note("set $\(name) = \"\(String(decoding: r.customVariables[name] ?? [], as: UTF8.self))\"")
             case .breakProcessing:
@@ -75,34 +81,44 @@ enum RewriteModule {
                 r.captureRegex = regex
                 r.captureSubject = r.uri
                 r.captures = captures
-                var target = Variables.evaluate(r, replacement)
+                let source = replacement.source
+                let redirecting =
+                    flag == .redirect || flag == .permanent || source.hasPrefix("http://")
+                    || source.hasPrefix("https://") || source.hasPrefix("$scheme")
+                var (target, argsAt, addArgs) = expand(r, replacement, redirect: redirecting)
                 if s.rewriteLog {
                     r.worker.state.errorLog.log(
                         .notice,
                         "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\""
                             + r.clientSuffix(), connection: r.connectionNumber)
                 }
-                var args = r.args
-                var hasArgs = r.hasArgs
-                if let q = target.firstIndex(of: UInt8(ascii: "?")) {
-                    let newArgs = Array(target[(q + 1)...])
-                    let keepOld = q != target.count - 1
-                    target = Array(target[..<q])
-                    args = newArgs
-                    if keepOld && r.hasArgs && !r.args.isEmpty {
-                        args += [UInt8(ascii: "&")] + r.args
-                    }
-                    hasArgs = !args.isEmpty
-                }
                 let absolute =
                     target.starts(with: Array("http://".utf8)) || target.starts(with: Array("https://".utf8))
-                if flag == .redirect || flag == .permanent || absolute {
-                    var location = target
-                    if hasArgs && !args.isEmpty { location += [UInt8(ascii: "?")] + args }
+                if redirecting || absolute {
+                    // nginx unescapes the Location (printable bytes only) and appends the
+                    // request's arguments unless the replacement ends with '?'.
+                    var location = URIEscape.unescapeRedirect(target)
+                    if addArgs && r.hasArgs && !r.args.isEmpty {
+                        location.append(UInt8(ascii: argsAt == nil ? "?" : "&"))
+                        location += r.args
+                    }
                     r.trace?.note(
                         "rewrite \(regex.pattern): matches, redirect to \(String(decoding: location, as: UTF8.self))")
                     ReturnHandler.redirect(r, flag == .permanent ? 301 : 302, location: location, settings: s)
                     return .handled
+                }
+                var args = r.args
+                var hasArgs = r.hasArgs
+                if let q = argsAt {
+                    args = Array(target[(q + 1)...])
+                    target.removeSubrange(q...)
+                    if addArgs && r.hasArgs && !r.args.isEmpty {
+                        args += [UInt8(ascii: "&")] + r.args
+                    }
+                    hasArgs = !args.isEmpty
+                } else if !addArgs {
+                    args = []
+                    hasArgs = false
                 }
                 r.trace?.note(
                     "rewrite \(regex.pattern): matches, URI becomes \(String(decoding: target, as: UTF8.self))"
@@ -121,6 +137,51 @@ enum RewriteModule {
             }
         }
         return nil
+    }
+
+    /// A rewrite's replacement evaluated as nginx's script engine does: a literal '?'
+    /// starts the arguments (its offset is returned); a capture is escaped (nginx's
+    /// argument table) in the arguments, or anywhere in a redirect, when the request's
+    /// URI came escaped ('%' or '+' in it); a final '?' is dropped and means "do not
+    /// append the request's arguments".
+    private static func expand(_ r: Request, _ replacement: ComplexValue, redirect: Bool) -> (
+        [UInt8], argsAt: Int?, addArgs: Bool
+    ) {
+        var quoted = false
+        if r.head.headLength > 0 {
+            for c in r.headBytes[r.head.path] where c == UInt8(ascii: "%") || c == UInt8(ascii: "+") {
+                quoted = true
+                break
+            }
+        }
+        var out: [UInt8] = []
+        var argsAt: Int? = nil
+        for segment in replacement.segments {
+            switch segment {
+            case .literal(let bytes):
+                if argsAt == nil, let q = bytes.firstIndex(of: UInt8(ascii: "?")) { argsAt = out.count + q }
+                out += bytes
+            case .variable(let v):
+                let value = Variables.evaluate(r, variable: v)
+                var isCapture = false
+                switch v {
+                case .capture, .namedCapture: isCapture = true
+                default: break
+                }
+                if isCapture && quoted && (redirect || argsAt != nil) {
+                    URIEscape.args.append(value, to: &out)
+                } else {
+                    out += value
+                }
+            }
+        }
+        var addArgs = true
+        if replacement.source.hasSuffix("?"), out.last == UInt8(ascii: "?") {
+            out.removeLast()
+            addArgs = false
+            if argsAt == out.count { argsAt = nil }
+        }
+        return (out, argsAt, addArgs)
     }
 
     /// Evaluates an `if` condition; a matching regex sets the captures ($1, named groups).

@@ -12,20 +12,28 @@ enum TryFilesHandler {
         guard let location = r.location else { return .done }
         let s = location.settings
         for candidate in t.candidates {
-            let value = Variables.evaluate(r, candidate)
-            let wantsDirectory = value.last == UInt8(ascii: "/")
-            var path: [UInt8] = []
+            // A trailing "/" written in the parameter asks for a directory; it is not part
+            // of the name tested (nor of the URI then served: a directory found is
+            // redirected to "dir/"). A value that only evaluates to a name ending in "/"
+            // (`$uri` for "/dir/") asks for a file, as in nginx.
+            var name = Variables.evaluate(r, candidate)
+            let wantsDirectory = candidate.source.hasSuffix("/")
+            if wantsDirectory && name.last == UInt8(ascii: "/") { name.removeLast() }
+            var path: [UInt8]
+            // The alias replaces the prefix of the location that set it when the name
+            // starts with it (nginx compares it with the URI's first bytes).
+            var aliasCut = 0
             if let alias = s.alias {
-                // As nginx: the alias replaces the location prefix in the candidate.
                 path = Variables.evaluate(r, alias)
-                let prefix = location.prefix.utf8.count
-                path += value.count >= prefix ? value[prefix...] : value[...]
+                if let n = s.aliasPrefixLength, n <= r.uri.count, name.starts(with: r.uri[..<n]) {
+                    aliasCut = n
+                }
+                path += name[aliasCut...]
             } else {
                 path = Variables.evaluate(r, s.root)
                 if path.last == UInt8(ascii: "/") { path.removeLast() }
-                path += value
+                path += name
             }
-            if wantsDirectory && path.count > 1 { path.removeLast() }
             path.append(0)
             let info = path.withUnsafeBufferPointer { p in
                 try? FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self))
@@ -37,13 +45,23 @@ enum TryFilesHandler {
             }
             r.trace?.note("candidate \(candidate.source): \(String(decoding: path.dropLast(), as: UTF8.self)) exists")
             // Found: serve it from this location under the new URI (args are kept).
-            var uri = value
+            var uri = name
             if let q = uri.firstIndex(of: UInt8(ascii: "?")) {
                 r.args = Array(uri[(q + 1)...])
                 r.hasArgs = true
                 uri = Array(uri[..<q])
             }
-            r.uri = uri
+            if s.alias != nil {
+                if let n = s.aliasPrefixLength {
+                    r.uri = Array(r.uri[..<min(n, r.uri.count)]) + uri[aliasCut...]
+                } else if !wantsDirectory {
+                    // A regex location's alias: the file is the alias followed by the name.
+                    r.uri = uri
+                    r.addURIToAlias = true
+                }
+            } else {
+                r.uri = uri
+            }
             return .next
         }
         switch t.fallback {

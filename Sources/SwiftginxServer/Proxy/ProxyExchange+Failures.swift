@@ -128,10 +128,7 @@ extension ProxyExchange {
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil
         phase = .finished
-        if bodyFile >= 0 {
-            FileSystem.close(bodyFile)
-            bodyFile = -1
-        }
+        releaseBodyFile()
         response.close()
     }
 

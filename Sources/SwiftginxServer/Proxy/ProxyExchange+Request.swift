@@ -218,16 +218,15 @@ extension ProxyExchange {
             return true
         }
         let memoryLimit = request.location?.settings.clientBodyBufferSize ?? 8192
-        if bodyFileSize == 0 && bodyMemory.readableCount + bytes.count <= max(memoryLimit, 0) {
+        if bodyFileSize == 0 && bodyMemory.readableCount + bytes.count <= max(memoryLimit, 0)
+            && request.location?.settings.clientBodyInFileOnly ?? .off == .off
+        {
             bodyMemory.reserve(bytes.count)
             bodyMemory.append(bytes)
             return true
         }
         do {
-            if bodyFile < 0 {
-                bodyFile = try FileSystem.openTemporary(in: worker.state.prefix + "client_body_temp")
-            }
-            if bodyFileSize == 0 { FileSystem.truncate(bodyFile) }
+            if bodyFile < 0 { try openBodyFile() }
             guard let base = bytes.baseAddress else { return true }
             try FileSystem.writeAll(bodyFile, base, bytes.count, at: bodyFileSize)
             bodyFileSize += Int64(bytes.count)
@@ -271,7 +270,8 @@ extension ProxyExchange {
             }
             let key: [UInt8]
             switch group.method {
-            case .ipHash: key = request.peer.rawAddress
+            // A unix-socket client hashes as nginx's pseudo address (three zero octets).
+            case .ipHash: key = request.peer.isUnix ? [0, 0, 0, 0] : request.peer.rawAddress
             case .hash: key = group.hashKey.map { request.evaluate($0) } ?? []
             default: key = []
             }
@@ -339,10 +339,7 @@ extension ProxyExchange {
             u.owner = self
             u.connected = connected
             upstream = u
-            if upstreamTLS && !beginUpstreamTLS(u) {
-                nextUpstream(.error)
-                return
-            }
+            if upstreamTLS && !beginUpstreamTLS(u) { return }
             phase = .sending
             if !connected {
                 timer = .connecting

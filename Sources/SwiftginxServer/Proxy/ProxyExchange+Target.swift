@@ -12,6 +12,7 @@ extension ProxyExchange {
     /// Finds the group and peer table of a proxy_pass (evaluating one with variables).
     func resolveTarget(_ pass: UpstreamPass) -> Bool {
         let tables = worker.generation.peerTables
+        upstreamTLS = pass.ssl
         if let g = pass.group {
             group = g
             peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
@@ -27,11 +28,11 @@ extension ProxyExchange {
         let lowerText = text.lowercased()
         if lowerText.hasPrefix(secure) {
             rest = rest.dropFirst(secure.count)
-            dynamicTLS = true
+            upstreamTLS = true
         } else if lowerText.hasPrefix(plain) {
             rest = rest.dropFirst(plain.count)
         }
-        let defaultPort = dynamicTLS ? 443 : 80
+        let defaultPort = upstreamTLS ? 443 : 80
         let config = worker.generation.config
         if rest.lowercased().hasPrefix("unix:") {
             // unix:/path[:/uri]

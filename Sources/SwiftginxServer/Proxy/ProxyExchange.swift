@@ -63,6 +63,9 @@ final class ProxyExchange {
     let bodyMemory = ByteBuffer(capacity: 0)
     var bodyFile: Int32 = -1
     var bodyFileSize: Int64 = 0
+    /// `$request_body_file` (see ProxyExchange+BodyFile.swift).
+    var bodyFileName: String? = nil
+    var bodyFileRemoveAtEnd = false
     var bodyLength: Int64 = 0
     var bodySent: Int64 = 0
     /// Client body bytes still expected (Content-Length), or a chunked decoder.
@@ -90,10 +93,8 @@ final class ProxyExchange {
     var proxyHost = ""
     var proxyPort = ""
     var dynamicURI: [UInt8]? = nil
-    /// A proxy_pass with variables whose value starts with https:// (suwsgi://).
-    var dynamicTLS = false
-    /// TLS to the upstream: written in proxy_pass, or from its variables.
-    var upstreamTLS: Bool { pass?.ssl == true || dynamicTLS }
+    /// TLS to the upstream: `https://` / `suwsgi://` written or (with variables) evaluated.
+    var upstreamTLS = false
     /// Request bytes reached the current upstream (non-idempotent requests are then not retried).
     var requestSentAny = false
     /// Retry the same peer on a fresh connection (a cached one was closed under us).
@@ -135,7 +136,7 @@ final class ProxyExchange {
         requestHead.clear()
         requestHeadSent = 0
         bodyMemory.clear()
-        bodyFileSize = 0
+        releaseBodyFile()
         bodyLength = 0
         bodySent = 0
         bodyRemaining = 0
@@ -151,7 +152,7 @@ final class ProxyExchange {
         sentURI = 0..<0
         sentConnectionClose = true
         dynamicURI = nil
-        dynamicTLS = false
+        upstreamTLS = false
         requestSentAny = false
         retryFresh = false
         // The rest of the response is reset when the first try begins (connectUpstream).

@@ -17,6 +17,7 @@ extension UpstreamResponse {
     private static let refreshName = Array("refresh".utf8)
     private static let setCookieName = Array("set-cookie".utf8)
     private static let etagName = Array("etag".utf8)
+    private static let acceptRangesName = Array("accept-ranges".utf8)
     private static let yesValue = Array("yes".utf8)
 
     private static let hopByHop: [[UInt8]] = [
@@ -85,6 +86,7 @@ extension UpstreamResponse {
         let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
         var coding: ContentCoding? = nil
+        recoder = nil
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
         }
@@ -100,8 +102,7 @@ extension UpstreamResponse {
             }
             output.append("\r\n")
             if !passServer {
-                let tokens = location?.settings.serverTokens ?? true
-                output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+                output.append(ServerVersion.serverLine(location?.settings.serverTokens ?? .on))
             }
             if !passDate { output.append(worker.clock.dateHeader) }
             var seen: UInt16 = 0
@@ -118,6 +119,8 @@ extension UpstreamResponse {
                 if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
                 if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                // A compressed body cannot be ranged: nginx's gzip filter drops Accept-Ranges.
+                if coding != nil && asciiCaseEqual(name, Self.acceptRangesName) { continue }
                 let raw = buf[h.value]
                 var value: [UInt8]? = nil
                 let isLocation = asciiCaseEqual(name, Self.locationName)
@@ -143,8 +146,10 @@ extension UpstreamResponse {
                 } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
                 } else if asciiCaseEqual(name, HeaderName.contentType) {
+                    // The charset module may announce (and recode into) the location's charset.
+                    if let l = location, l.settings.charset != nil { value = charsetContentType(raw, location: l) }
                     request.contentType.removeAll(keepingCapacity: true)
-                    request.contentType.append(contentsOf: raw)
+                    request.contentType.append(contentsOf: value ?? Array(raw))
                 }
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")

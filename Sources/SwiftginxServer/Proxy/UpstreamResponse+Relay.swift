@@ -73,16 +73,19 @@ extension UpstreamResponse {
     /// no reframing is needed, else into `upstreamInput` for decoding.
     private func readBody(_ x: ProxyExchange, _ u: UpstreamConnection) -> ReadOutcome {
         guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return .blocked }
+        // proxy_limit_rate: what the rate allows now (Connection/SendRate.swift).
+        let allowed = request.upstreamAllowance()
+        if allowed == 0 { return .blocked }
         let memory = memoryLimit
         let direct =
-            responseChunked == nil && !clientChunked && encoder == nil && spoolPending == 0
+            responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && spoolPending == 0
             && output.readableCount < memory
         do {
             let n: Int
             if direct {
                 if output.readableCount == 0 { output.clear() }
                 output.reserve(min(memory, 65536))
-                var want = min(output.writableCount, max(memory - output.readableCount, 4096))
+                var want = min(output.writableCount, max(memory - output.readableCount, 4096), allowed)
                 if responseRemaining >= 0 { want = Int(min(Int64(want), responseRemaining)) }
                 switch try u.read(output.writable, want) {
                 case .wouldBlock:
@@ -91,6 +94,7 @@ extension UpstreamResponse {
                 case .processed(let got): n = got
                 }
                 if n > 0 {
+                    request.upstreamReceived(n)
                     output.writerIndex += n
                     request.bodyBytesSent += Int64(n)
                     x.countReceived(n)
@@ -105,13 +109,14 @@ extension UpstreamResponse {
                 }
             } else {
                 upstreamInput.clear()
-                switch try u.read(upstreamInput.writable, upstreamInput.writableCount) {
+                switch try u.read(upstreamInput.writable, min(upstreamInput.writableCount, allowed)) {
                 case .wouldBlock:
                     u.readReady = false
                     return .blocked
                 case .processed(let got): n = got
                 }
                 if n > 0 {
+                    request.upstreamReceived(n)
                     upstreamInput.writerIndex += n
                     x.countReceived(n)
                     return .data
@@ -230,6 +235,16 @@ extension UpstreamResponse {
     /// spool; false on a failure (logged).
     private func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
+        guard let recoder else { return encode(bytes) }
+        // The charset module's recoding (byte for byte) comes before compression.
+        var recoded: [UInt8] = []
+        recoded.reserveCapacity(bytes.count)
+        recoder.recode(bytes, into: &recoded)
+        return recoded.withUnsafeBytes { encode($0) }
+    }
+
+    /// Bytes compressed when a coding was chosen, then framed.
+    private func encode(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let encoder = encoder else { return frame(bytes) }
         encoded.removeAll(keepingCapacity: true)
         do {
@@ -300,21 +315,30 @@ extension UpstreamResponse {
         }
         do {
             while output.readableCount > 0 {
+                let allowed = request.clientAllowance()
+                if allowed == 0 { return .blocked }
                 switch try request.writeClient(
-                    output.base + output.readerIndex, output.readableCount)
+                    output.base + output.readerIndex, min(output.readableCount, allowed))
                 {
                 case .wouldBlock: return .blocked
-                case .processed(let n): output.readerIndex += n
+                case .processed(let n):
+                    output.readerIndex += n
+                    request.clientSent(n)
                 }
             }
             output.clear()
             request.writer.responseStart = 0
             while spoolPending > 0 {
                 var offset = spoolSent
-                switch try request.sendfileClient(spoolFile, offset: &offset, count: Int(min(spoolPending, 1 << 30))) {
+                let allowed = request.clientAllowance()
+                if allowed == 0 { return .blocked }
+                let count = Int(min(spoolPending, Int64(min(allowed, 1 << 30))))
+                switch try request.sendfileClient(spoolFile, offset: &offset, count: count) {
                 case .wouldBlock: return .blocked
                 case .processed(0): return .failed
-                case .processed(let n): spoolSent += Int64(n)
+                case .processed(let n):
+                    spoolSent += Int64(n)
+                    request.clientSent(n)
                 }
             }
             if spoolWritten > 0 {
@@ -346,6 +370,8 @@ extension UpstreamResponse {
         request.takeBufferedBody { up.append($0) }
         // Bytes the upstream sent after its 101 go to the client after the head.
         if upstreamInput.readableCount > 0 {
+            // They count as body bytes, as every tunnelled byte does (nginx's $body_bytes_sent).
+            request.bodyBytesSent += Int64(upstreamInput.readableCount)
             output.append(upstreamInput.readable)
             upstreamInput.clear()
         }

@@ -50,6 +50,8 @@ final class UpstreamResponse {
     /// On-the-fly compression of this response (gzip/brotli/zstd), with encoders kept
     /// per session by coding and level, and their output staged here.
     var encoder: StreamingEncoder? = nil
+    /// The charset module's byte-for-byte recoding of the body, if any.
+    var recoder: CharsetTable? = nil
     var encoders: [String: StreamingEncoder] = [:]
     var encoded: [UInt8] = []
 
@@ -241,6 +243,12 @@ final class UpstreamResponse {
             return
         }
         let ignored = x.settings.ignoreHeaders
+        if hasUpstreamHeader("x-accel-limit-rate"), !ignored.contains("x-accel-limit-rate"),
+            let v = headerValue("x-accel-limit-rate"), let n = Int(String(decoding: v, as: UTF8.self)), n >= 0
+        {
+            // The response's limit_rate, whatever location answers (nginx's limit_rate_set).
+            request.limitRateOverride = n
+        }
         if hasUpstreamHeader("x-accel-redirect"), !ignored.contains("x-accel-redirect"),
             let r = headerValue("x-accel-redirect"), !r.isEmpty
         {

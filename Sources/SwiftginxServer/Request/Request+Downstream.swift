@@ -6,6 +6,7 @@
 // for its stream; nothing above this file knows how requests are framed.
 
 import SwiftginxConfig
+import SwiftginxHTTP
 import SwiftginxPosix
 import SwiftginxTLS
 
@@ -57,7 +58,7 @@ extension Request {
 
     /// Arms the connection's timer for the active content handler.
     @inline(__always) func schedule(after ms: Int) {
-        worker.schedule(connection, after: ms)
+        worker.schedule(connection, after: timeout(ms))
     }
 
     /// Reads request body bytes from the client.
@@ -93,6 +94,11 @@ extension Request {
     /// Body bytes that arrived with the head, taken out of the connection's input.
     func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
         connection.takeBufferedBody(body)
+    }
+
+    /// The error in the chunked framing of the body bytes that came with the head, if any.
+    func bufferedChunkedBodyError() -> RequestParseError? {
+        connection.bufferedChunkedBodyError()
     }
 
     /// Bytes read after the end of the body belong to the next request.

@@ -20,15 +20,23 @@ extension Request {
             guard let sub = subrequest else { return true }
             if !sub.request.resume() { return false }
             return subrequestEnded()
+        case .delayedStatus, .limitReqDelay:
+            return false
         }
     }
 
     /// The connection's timer fired while the content handler was active.
     func onTimeout() {
+        // A limit_rate / proxy_limit_rate pause ended: the content handler goes on.
+        if rateWakeDue() { return }
         switch activeContent {
         case .none: break
         case .proxy: proxy?.onTimeout()
         case .waitingForSubrequest: subrequest?.request.onTimeout()
+        case .delayedStatus(let status):
+            activeContent = .none
+            ErrorPages.respond(self, status)
+        case .limitReqDelay: limitReqDelayEnded()
         }
     }
 
@@ -37,6 +45,7 @@ extension Request {
         if isSubrequest { return }
         worker.writeAccessLog(self)
         releaseConnections()
+        proxy?.releaseBodyFile()
     }
 
     /// The connection closed under the request.

@@ -29,12 +29,24 @@ extension Request {
         adopt(server.defaultSettings)
         keepAlive = head.keepAlive
         bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
-        if head.expectContinue && bodyPending {
-            // The body is never read for static content: do not invite it, close after
-            // (a proxied location undoes this and answers 100 Continue).
+        if head.expectContinue {
+            // A proxy answers 100 Continue when it starts reading the body, as nginx does
+            // (also for an empty body). The body is never read for static content: it is
+            // not invited, and the connection closes after (a proxy undoes this).
+            expectContinue = true
+            if bodyPending {
+                keepAlive = false
+                bodyPending = false
+            }
+        }
+        if head.isChunked, bodyPending, let e = bufferedChunkedBodyError() {
+            // A malformed chunked body already here is refused before any answer, as nginx
+            // refuses it when a handler first reads or discards it.
+            logInfo(e.logMessage)
             keepAlive = false
             bodyPending = false
-            expectContinue = true
+            ErrorPages.sendDefault(self, 400)
+            return
         }
         let path = buf[head.path]
         guard path.first == UInt8(ascii: "/"),
@@ -42,6 +54,7 @@ extension Request {
                 UnsafeRawBufferPointer(rebasing: path), mergeSlashes: server.settings.mergeSlashes, into: &uri)
         else {
             trace?.note("the URI is invalid: 400")
+            uri.removeAll(keepingCapacity: true)  // nginx has no $uri for a URI it refused
             logInfo("client sent invalid request")
             keepAlive = false
             ErrorPages.sendDefault(self, 400)
@@ -144,6 +157,8 @@ extension Request {
         case .realIPLocation:
             guard let location else { return .next }
             return RealIPHandler.run(self, location.settings)
+        case .limitReq:
+            return LimitReqHandler.run(self)
         case .limitConn:
             return LimitConnHandler.run(self)
         case .access:
@@ -179,6 +194,14 @@ extension Request {
                 trace.proxy(pass, location: location, uri: String(decoding: uri, as: UTF8.self))
                 return .done
             }
+            if head.headLength == 0 {
+                // An error page of a refused head has no request to pass on: its status
+                // is answered with the built-in page.
+                let status = overrideStatus ?? 400
+                overrideStatus = nil
+                ErrorPages.sendDefault(self, status)
+                return .done
+            }
             if proxy == nil { proxy = ProxyExchange(request: self) }
             proxy.unsafelyUnwrapped.start(pass, location: location)
             return .done
@@ -202,7 +225,8 @@ extension Request {
             return
         }
         if !server.autoRedirects.isEmpty, server.autoRedirects.contains(String(decoding: uri, as: UTF8.self)) {
-            var target = uri + [UInt8(ascii: "/")]
+            // The location's name, escaped (nginx's escaped_name).
+            var target = URIEscape.uri.escaped(uri) + [UInt8(ascii: "/")]
             if hasArgs { target += [UInt8(ascii: "?")] + args }
             trace?.note("a proxied prefix location ends in \"/\": 301 to the URI with the slash")
             ReturnHandler.redirect(self, 301, location: target, settings: server.defaultSettings)

@@ -7,6 +7,7 @@
 import SwiftginxConfig
 import SwiftginxHTTP
 import SwiftginxPosix
+import SwiftginxRouting
 
 extension Request {
     /// Clears the output and writes the status line, Server and Date.
@@ -16,42 +17,72 @@ extension Request {
         bodyBytesSent = 0
         self.status = status
         output.append(HTTPStatus.statusLine(status))
-        let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? true
-        output.append(tokens ? "Server: swiftginx/0.1.0\r\n" : "Server: swiftginx\r\n")
+        let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? .on
+        output.append(ServerVersion.serverLine(tokens))
         output.append(worker.clock.dateHeader)
     }
 
-    /// Content-Type, with `; charset=...` when `charset` applies to this type.
-    func appendContentType(_ type: String) {
+    /// Content-Type, with `; charset=...` when `charset` applies to this type, else
+    /// the response's own charset (`own`: autoindex's xml is utf-8), if any.
+    func appendContentType(_ type: String, own: String? = nil) {
         if let carried = self.carriedContentType {
             output.appendHeader("Content-Type", carried)
             return
         }
         output.append("Content-Type: ")
         output.append(string: type)
-        if let charset = charset(for: type) {
+        if let charset = charset(for: type) ?? own {
             output.append("; charset=")
             output.append(string: charset)
         }
         output.append("\r\n")
     }
 
-    /// The `charset` to announce with `type`, if any.
+    /// The `charset` to announce with `type`, if any: the configured (or evaluated) name;
+    /// none when `source_charset` names another charset no charset_map links it to
+    /// (nginx logs that and announces nothing).
     func charset(for type: String) -> String? {
-        // Fields are read through the owning object: copying LocationSettings costs retains.
-        let charset: String?
-        let types: Set<String>
-        if let l = self.location {
-            charset = l.settings.charset
-            types = charset == nil ? [] : l.settings.charsetTypes
-        } else if let server = self.server {
-            charset = server.defaultSettings.charset
-            types = charset == nil ? [] : server.defaultSettings.charsetTypes
-        } else {
+        guard let (charset, source) = charsetNames(for: type) else { return nil }
+        if let source, source.lowercased() != charset.lowercased(),
+            worker.generation.config.charsetMaps.table(from: source, to: charset) == nil
+        {
+            logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
             return nil
         }
-        guard let charset, types.contains(type) || types.contains("*") else { return nil }
         return charset
+    }
+
+    /// The table recoding this response's `source_charset` into its `charset`, if any.
+    func charsetRecoding(for type: String) -> CharsetTable? {
+        guard let (charset, source) = charsetNames(for: type), let source,
+            source.lowercased() != charset.lowercased()
+        else { return nil }
+        return worker.generation.config.charsetMaps.table(from: source, to: charset)
+    }
+
+    /// The charset name (`charset`, evaluated when it has variables) and the
+    /// `source_charset` when the charset module applies to `type`.
+    private func charsetNames(for type: String) -> (String, String?)? {
+        // Fields are read through the owning object: copying LocationSettings costs retains.
+        if let l = self.location {
+            guard let charset = l.settings.charset else { return nil }
+            return charsetNames(
+                charset, l.settings.charsetVariable, l.settings.sourceCharset, l.settings.charsetTypes, type)
+        } else if let server = self.server {
+            guard let charset = server.defaultSettings.charset else { return nil }
+            let d = server.defaultSettings
+            return charsetNames(charset, d.charsetVariable, d.sourceCharset, d.charsetTypes, type)
+        }
+        return nil
+    }
+
+    private func charsetNames(
+        _ charset: String, _ variable: ComplexValue?, _ source: String?, _ types: Set<String>, _ type: String
+    ) -> (String, String?)? {
+        guard types.contains(type) || types.contains("*") else { return nil }
+        guard let variable else { return (charset, source) }
+        let name = String(decoding: Variables.evaluate(self, variable), as: UTF8.self)
+        return name.isEmpty ? nil : (name, source)
     }
 
     func appendContentLength(_ n: Int64) {
@@ -88,12 +119,12 @@ extension Request {
         finishHead(
             keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
             keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,
-            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in })
+            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in }, fromUpstream: true)
     }
 
     private func finishHead(
         keepaliveRequests: Int, keepaliveTimeout: Int, keepaliveHeaderTimeout: Int?, expires: Expires,
-        addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void
+        addHeaders: [AddHeader], mtime: Int?, trailing: (ByteBuffer) -> Void, fromUpstream: Bool = false
     ) {
         let status = self.status
         if self.keepAlive && !shuttingDown && status != 101 {
@@ -116,17 +147,33 @@ extension Request {
         trailing(output)
         if !self.carriedHeaders.isEmpty { output.append(self.carriedHeaders) }
         let applies = isSuccessOrRedirect(status)
-        if applies && expires != .off {
+        if applies, case .variable(let value, let modified) = expires {
+            // `expires $var`: parsed per response; its value may use `$sent_http_*` of
+            // the head written so far. An invalid value adds nothing (as nginx).
+            lastResponseHead.removeAll(keepingCapacity: true)
+            lastResponseHead.append(
+                contentsOf: UnsafeRawBufferPointer(
+                    start: output.base + responseStart, count: output.writerIndex - responseStart))
+            let text = String(decoding: Variables.evaluate(self, value), as: UTF8.self)
+            if case .success(let e) = Expires.parse(text, modified: modified), e != .off {
+                let mtime = fromUpstream ? replaceUpstreamCaching(mtime: mtime) : mtime
+                ExpiresHeader.append(e, mtime: mtime, now: worker.clock.seconds, to: output)
+            }
+        } else if applies && expires != .off {
+            let mtime = fromUpstream ? replaceUpstreamCaching(mtime: mtime) : mtime
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }
+        writer.buildingHead = true
         for h in addHeaders where h.always || applies {
             let v = Variables.evaluate(self, h.value)
+            if Self.addHeaderReplaces(h.name) { removeHeadLines(named: h.name) }
             if v.isEmpty { continue }
             output.append(string: h.name)
             output.append(": ")
             output.append(v)
             output.append("\r\n")
         }
+        writer.buildingHead = false
         output.append("\r\n")
         responseHeadLength = output.writerIndex - responseStart
         // Kept for `$sent_http_*` when the configuration uses it (no copy otherwise).

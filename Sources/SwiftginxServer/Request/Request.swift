@@ -50,6 +50,8 @@ final class Request {
     var status = 0
     /// Set when an error_page redirect answers with another status.
     var overrideStatus: Int? = nil
+    /// try_files chose a file under a regex location's alias: the path is alias + URI.
+    var addURIToAlias = false
     var isInternal = false
     /// A rewrite changed the URI (proxy_pass then sends the changed URI whole).
     var uriChanged = false
@@ -97,6 +99,13 @@ final class Request {
     /// `$limit_conn_status`.
     var heldConnections: [(LimitConnZone, [UInt8])] = []
     var limitConnStatus = LimitConnHandler.Status.none
+    /// `$limit_req_status` (also: the request was limited once already).
+    var limitReqStatus = LimitReqHandler.Status.none
+    /// `limit_rate` and `proxy_limit_rate` state (Connection/SendRate.swift), and a rate
+    /// set for this response (X-Accel-Limit-Rate).
+    var clientRate = SendRate()
+    var upstreamRate = SendRate()
+    var limitRateOverride: Int? = nil
     /// The client's address as the realip module found it (nil: the connection's).
     var realAddress: SocketAddress? = nil
     var realAddressText: [UInt8]? = nil
@@ -135,6 +144,7 @@ final class Request {
         hasArgs = false
         status = 0
         overrideStatus = nil
+        addURIToAlias = false
         isInternal = false
         uriChanged = false
         expectContinue = false
@@ -146,6 +156,10 @@ final class Request {
         // `$upstream_*` belong to the request that proxied (the exchange is reused).
         if let proxy, proxy.pass != nil { proxy.pass = nil }
         limitConnStatus = .none
+        limitReqStatus = .none
+        if clientRate.resolved { clientRate = SendRate() }
+        if upstreamRate.resolved { upstreamRate = SendRate() }
+        limitRateOverride = nil
         if realAddress != nil {
             realAddress = nil
             realAddressText = nil
@@ -174,6 +188,7 @@ final class Request {
         lingeringTime = s.lingeringTime
         lingeringTimeout = s.lingeringTimeout
         tcpNodelay = s.tcpNodelay
+        applyKeepAliveLimits(s)
     }
 
     var isHeadOnly: Bool { head.method == .head }
@@ -182,12 +197,20 @@ final class Request {
 
     /// Messages are built only when the error log takes their level.
     func logInfo(_ message: @autoclosure () -> String) {
-        let log = worker.state.errorLog
-        guard log.enabled(.info) else { return }
-        log.log(.info, message() + clientSuffix(), connection: connectionNumber)
+        logError(message(), level: .info)
     }
 
     func logError(_ message: @autoclosure () -> String, level: LogLevel = .error) {
+        let levelLogs =
+            location.map { $0.settings.logs.errorLogs } ?? server.map { $0.defaultSettings.logs.errorLogs } ?? []
+        if !levelLogs.isEmpty {
+            // error_log of the location, server or http level (ConfigCompiler+Logs.swift).
+            guard levelLogs.contains(where: { level.rawValue <= $0.level.rawValue }) else { return }
+            ErrorLog.log(
+                level, message() + clientSuffix(), connection: connectionNumber, to: levelLogs,
+                files: worker.generation.accessLogFiles, syslog: worker.state.logFiles.syslog)
+            return
+        }
         let log = worker.state.errorLog
         guard log.enabled(level) else { return }
         log.log(level, message() + clientSuffix(), connection: connectionNumber)
@@ -247,4 +270,8 @@ enum ActiveContent {
     /// The request's `proxy` exchange.
     case proxy
     case waitingForSubrequest
+    /// `auth_delay`: this status is answered when the timer fires.
+    case delayedStatus(Int)
+    /// A limit_req delay: the connection's timer resumes the phases.
+    case limitReqDelay
 }

@@ -35,7 +35,7 @@ enum ExpiresHeader {
     /// Expires and Cache-Control for `expires` (not `.off`), `mtime` for `modified`.
     static func append(_ e: Expires, mtime: Int?, now: Int, to output: ByteBuffer) {
         switch e {
-        case .off:
+        case .off, .variable:
             return
         case .epoch:
             output.append("Expires: Thu, 01 Jan 1970 00:00:01 GMT\r\nCache-Control: no-cache\r\n")

@@ -28,6 +28,7 @@ final class RouteTrace {
         case .authBasic: note("phase access: auth_basic")
         case .authRequest: note("phase access: auth_request")
         case .access: note("phase access: allow/deny")
+        case .limitReq: note("phase preaccess: limit_req")
         case .limitConn: note("phase preaccess: limit_conn")
         case .realIP: note("phase post-read: realip")
         case .realIPLocation: note("phase preaccess: realip")

@@ -9,22 +9,14 @@ import SwiftginxHTTP
 import SwiftginxRouting
 
 enum ServerSelection {
-    /// Host header (or absolute-form authority) → server: lowercased, port and trailing dot removed.
+    /// Host header (or absolute-form authority) → server: the name the parser validated
+    /// (without port and trailing dot), lowercased.
     static func select(_ r: Request, _ buf: UnsafeRawBufferPointer, _ group: ListenGroup) -> VirtualServer {
-        guard let h = r.head.host else { return group.defaultServer }
-        var end = h.upperBound
-        // Strip ":port" (not inside an IPv6 literal).
-        var i = end - 1
-        while i >= h.lowerBound {
-            let c = buf[i]
-            if c == UInt8(ascii: ":") {
-                end = i
-                break
-            }
-            if c == UInt8(ascii: "]") || !(c >= 48 && c <= 57) { break }
-            i -= 1
+        // No Host (HTTP/1.0): the server named "" (nginx's default server_name), if any.
+        guard let h = r.head.hostName else {
+            return group.server(forHost: UnsafeRawBufferPointer(start: nil, count: 0))
         }
-        if end > h.lowerBound && buf[end - 1] == UInt8(ascii: ".") { end -= 1 }
+        let end = h.upperBound
         let count = end - h.lowerBound
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { tmp in
             for j in 0..<count {

@@ -31,6 +31,18 @@ enum Variables {
         return Array(out.readable)
     }
 
+    /// One variable's value as bytes (re-entrant as `evaluate`).
+    static func evaluate(_ r: Request, variable v: Variable) -> [UInt8] {
+        let worker = r.worker
+        let nested = worker.evaluating
+        let out = nested ? ByteBuffer(capacity: 256) : worker.scratch
+        out.clear()
+        worker.evaluating = true
+        defer { worker.evaluating = nested }
+        append(r, v, to: out)
+        return Array(out.readable)
+    }
+
     /// Appends a variable's value (nothing when it is not set).
     static func append(_ r: Request, _ v: Variable, to out: ByteBuffer) {
         let hasHead = r.head.headLength > 0
@@ -42,8 +54,9 @@ enum Variables {
             let port = r.peer.port
             if port > 0 { out.append(decimal: Int64(port)) }
         case .limitConnStatus: out.append(r.limitConnStatus.text)
+        case .limitReqStatus: out.append(r.limitReqStatus.text)
         case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
-        case .realipRemotePort: out.append(decimal: Int64(r.connection.peer.port))
+        case .realipRemotePort: if r.connection.peer.port > 0 { out.append(decimal: Int64(r.connection.peer.port)) }
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
         case .timeLocal: out.append(r.worker.clock.timeLocal)
         case .timeISO8601: out.append(r.worker.clock.timeISO8601)
@@ -57,11 +70,8 @@ enum Variables {
         case .bytesSent: out.append(decimal: Int64(r.responseHeadLength) + r.bodyBytesSent)
         case .requestTime: out.append(seconds: max(0, r.worker.clock.milliseconds - r.startMilliseconds))
         case .host:
-            if hasHead, let h = r.head.host {
-                for c in buf[h] {
-                    if c == UInt8(ascii: ":") { break }
-                    out.append(c >= 65 && c <= 90 ? c | 0x20 : c)
-                }
+            if hasHead, let h = r.head.hostName {
+                for c in buf[h] { out.append(c >= 65 && c <= 90 ? c | 0x20 : c) }
             } else if let s = r.server {
                 out.append(string: s.primaryName)
             }
@@ -80,7 +90,7 @@ enum Variables {
         case .requestLength: out.append(decimal: Int64(r.head.headLength))
         case .scheme: out.append(r.tls != nil ? "https" : "http")
         case .serverName: if let s = r.server { out.append(string: s.primaryName) }
-        case .serverPort: out.append(decimal: Int64(r.group.address.port))
+        case .serverPort: if r.group.address.port > 0 { out.append(decimal: Int64(r.group.address.port)) }
         case .serverAddr:
             if let l = r.localAddress {
                 var b: [UInt8] = []
@@ -90,11 +100,9 @@ enum Variables {
         case .serverProtocol:
             if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
         case .connection: out.append(decimal: Int64(r.connectionNumber))
+        case .connectionTime: out.append(seconds: max(0, r.worker.now - (r.connection?.acceptedAt ?? r.worker.now)))
         case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))
-        case .contentType:
-            if hasHead, let range = r.head.header(HeaderName.contentType, in: buf) {
-                out.append(UnsafeRawBufferPointer(rebasing: buf[range]))
-            }
+        case .contentType: if hasHead { appendHeaderValues(r, named: "content-type", buf: buf, to: out) }
         case .contentLength:
             if let n = r.head.contentLength, hasHead {
                 out.append(decimal: n)
@@ -107,23 +115,28 @@ enum Variables {
         case .requestFilename:
             if let l = r.location { out.append(StaticFileHandler(request: r).documentPath(l)) }
         case .pid: out.append(decimal: Int64(ProcessControl.pid))
-        case .nginxVersion: out.append(string: ServerVersion.number)
-        case .pipe: out.append(UInt8(ascii: "."))
+        case .nginxVersion: out.append(string: ServerVersion.nginxCompatible)
+        case .pipe: out.append(r.connection.pipelined ? UInt8(ascii: "p") : UInt8(ascii: "."))
         case .httpHeader(let name):
             if hasHead {
                 appendHeaderValues(r, named: name, buf: buf, to: out)
             }
         case .sentHeader(let name): appendSentHeader(r, name, to: out)
-        // No `limit_rate` is built: the rate is never limited, which nginx reports as 0.
-        case .limitRate: out.append("0")
+        case .limitRate: out.append(decimal: Int64(r.currentLimitRate))
         case .connectionsActive: out.append(decimal: Int64(r.worker.state.connectionCounts.active))
         case .connectionsReading: out.append(decimal: Int64(r.worker.state.connectionCounts.reading))
         case .connectionsWriting: out.append(decimal: Int64(r.worker.state.connectionCounts.writing))
         case .connectionsWaiting: out.append(decimal: Int64(r.worker.state.connectionCounts.waiting))
         case .arg(let name): appendArgument(r, name, to: out)
         case .cookie(let name):
-            if hasHead, let range = r.head.header(HeaderName.cookie, in: buf) {
-                appendCookie(name, in: buf[range], to: out)
+            // The first `name=` among all Cookie lines, in order.
+            if hasHead {
+                for h in r.head.headers
+                where h.name.count == 6
+                    && ASCII.equalsLowercased(UnsafeRawBufferPointer(rebasing: buf[h.name]), "cookie")
+                {
+                    if appendCookie(name, in: buf[h.value], to: out) { break }
+                }
             }
         case .capture(let n):
             appendCapture(r, n, to: out)
@@ -132,8 +145,11 @@ enum Variables {
                 out.append(v)
             } else if let map = r.worker.generation.config.maps[name], r.mapDepth < 8 {
                 // A map is evaluated when used (its source may be another map: bounded).
+                // Unless `volatile`, the value is kept for the rest of the request (also
+                // across internal redirects), as nginx caches a variable's value.
                 r.mapDepth += 1
                 let key = evaluate(r, map.source)
+                var result: [UInt8] = []
                 if let (value, regex, captures) = map.lookupWithCaptures(key) {
                     if let regex {
                         // The value sees the map regex's captures ($1, named groups).
@@ -141,12 +157,14 @@ enum Variables {
                         r.captureRegex = regex
                         r.captureSubject = key
                         r.captures = captures
-                        out.append(evaluate(r, value))
+                        result = evaluate(r, value)
                         (r.captureRegex, r.captureSubject, r.captures) = saved
                     } else {
-                        out.append(evaluate(r, value))
+                        result = evaluate(r, value)
                     }
                 }
+                out.append(result)
+                if !map.volatile { r.customVariables[name] = result }
                 r.mapDepth -= 1
             } else if let split = r.worker.generation.config.splits[name] {
                 if let value = split.lookup(evaluate(r, split.source)) { out.append(evaluate(r, value)) }
@@ -165,9 +183,17 @@ enum Variables {
         case .binaryRemoteAddr: out.append(r.peer.rawAddress)
         case .requestCompletion: if r.status > 0 && !r.aborted { out.append("OK") }
         case .https: if r.tls != nil { out.append("on") }
-        // The body a proxy read, when it is all in memory (nginx's $request_body).
-        case .requestBody: if let p = r.proxy, let b = p.requestBodyInMemory { out.append(b) }
+        // The body a proxy read, when it is all in memory (nginx's $request_body is empty
+        // for a body in a file); `$request_body_file` names the file.
+        case .requestBody:
+            if let p = r.proxy, p.bodyFileName == nil, let b = p.requestBodyInMemory { out.append(b) }
+        case .requestBodyFile: if let p = r.proxy, let name = p.bodyFileName { out.append(string: name) }
+        case .requestPort:
+            if hasHead, let port = r.head.requestPort(in: buf) { out.append(decimal: Int64(port)) }
+        case .isRequestPort: if hasHead, r.head.requestPort(in: buf) != nil { out.append(UInt8(ascii: ":")) }
         case .ssl(let field): appendTLS(r, field, to: out)
+        case .proxyProtocol(let field): r.connection.appendProxyProtocol(field, to: out)
+        case .proxyProtocolTLV(let key): r.connection.appendProxyProtocolTLV(key, to: out)
         case .proxyAddXForwardedFor:
             if hasHead, r.head.header(HeaderName.xForwardedFor, in: buf) != nil {
                 appendHeaderValues(r, named: "x-forwarded-for", buf: buf, to: out)
@@ -205,17 +231,35 @@ enum Variables {
         }
     }
 
+    /// An empty value nginx logs as empty, not "-" (a value found but empty, where most
+    /// empty variables are "not found"): `$uri` of a request whose URI was refused.
+    static func foundWhenEmpty(_ r: Request, _ v: Variable) -> Bool {
+        switch v {
+        case .uri, .documentUri: return r.head.headLength > 0
+        default: return false
+        }
+    }
+
     /// `$sent_http_name`: the value of that field in the response head sent (all of
     /// them joined by ", " when repeated).
     private static func appendSentHeader(_ r: Request, _ name: String, to out: ByteBuffer) {
         var first = true
-        r.lastResponseHead.withUnsafeBytes { head in
+        func scan(_ head: UnsafeRawBufferPointer) {
             // `$sent_http_x_y` names "X-Y": underscores in the field's name match too.
             ResponseHeadScan.forEachValue(of: Array(name.utf8), in: head, underscoresAsDashes: true) { value in
                 if !first { out.append(", ") }
                 first = false
                 out.append(value)
             }
+        }
+        if r.writer.buildingHead {
+            // An add_header value: the fields written so far for this response.
+            let output = r.output
+            scan(
+                UnsafeRawBufferPointer(
+                    start: output.base + r.responseStart, count: output.writerIndex - r.responseStart))
+        } else {
+            r.lastResponseHead.withUnsafeBytes { scan($0) }
         }
     }
 
@@ -273,15 +317,18 @@ enum Variables {
         r.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
-    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer) {
+    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer)
+        -> Bool
+    {
         appendNamedValue(name, in: UnsafeRawBufferPointer(rebasing: value), separator: UInt8(ascii: ";"), to: out)
     }
 
     /// The value of the first `name=value` item of a `separator`-separated list
     /// (query arguments, cookies; spaces before an item are skipped).
+    @discardableResult
     private static func appendNamedValue(
         _ name: String, in list: UnsafeRawBufferPointer, separator: UInt8, to out: ByteBuffer
-    ) {
+    ) -> Bool {
         let nameCount = name.utf8.count
         var i = 0
         while i < list.count {
@@ -292,35 +339,10 @@ enum Variables {
                 && name.utf8.elementsEqual(list[i..<(i + nameCount)])
             {
                 out.append(UnsafeRawBufferPointer(rebasing: list[(i + nameCount + 1)..<j]))
-                return
+                return true
             }
             i = j + 1
         }
-    }
-
-    /// `$ssl_*` values (empty without TLS).
-    private static func appendTLS(_ r: Request, _ field: SSLField, to out: ByteBuffer) {
-        guard let tls = r.tls else { return }
-        switch field {
-        case .protocol: out.append(string: tls.protocolVersion)
-        case .cipher: out.append(string: tls.cipher)
-        case .serverName: if let n = tls.serverName { out.append(string: n) }
-        case .sessionReused: out.append(tls.sessionReused ? "r" : ".")
-        case .sessionID: out.append(string: tls.sessionID)
-        case .earlyData: if tls.inEarlyData { out.append("1") }
-        case .alpnProtocol: if let a = tls.alpnProtocol { out.append(string: a) }
-        case .clientVerify: out.append(string: tls.clientVerify)
-        case .clientSubjectDN: if let v = tls.clientSubjectDN { out.append(string: v) }
-        case .clientIssuerDN: if let v = tls.clientIssuerDN { out.append(string: v) }
-        case .clientSerial: if let v = tls.clientSerial { out.append(string: v) }
-        case .clientFingerprint: if let v = tls.clientFingerprint { out.append(string: v) }
-        case .clientRawCert: if let v = tls.clientCertificatePEM { out.append(string: v) }
-        case .clientCert:
-            // nginx's $ssl_client_cert: the PEM with every line after the first indented by a tab.
-            if let v = tls.clientCertificatePEM {
-                let lines = v.split(separator: "\n", omittingEmptySubsequences: true)
-                out.append(string: lines.joined(separator: "\n\t"))
-            }
-        }
+        return false
     }
 }

@@ -50,6 +50,26 @@ final class RawClient {
         }
     }
 
+    /// Connects to a unix-domain socket (`listen unix:/path`).
+    init(unixPath: String, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(unixPath.utf8)
+        withUnsafeMutableBytes(of: &addr.sun_path) { dst in
+            for (i, b) in bytes.prefix(dst.count - 1).enumerated() { dst[i] = b }
+        }
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if r != 0 { throw TestFailure("connect to \(unixPath) failed: errno \(errno)") }
+    }
+
     deinit {
         if fd >= 0 { Glibc.close(fd) }
         fd = -1

@@ -114,12 +114,19 @@ final class TestServer {
         (try? String(contentsOfFile: prefix + path, encoding: .utf8)) ?? ""
     }
 
-    /// Starts the server and waits (≤ 10 s) until it accepts connections.
+    /// Starts the server and waits (≤ 10 s) until it accepts connections. As root, the
+    /// server still serves as root (`-g "user root;"`, unless the test passes its own
+    /// `-g`): the backends' unix sockets and the test files are root's. It runs under
+    /// its privileged supervisor all the same, so every test goes through it.
     func start(extraArgs: [String] = []) throws {
         let errFD = open(prefix + "stderr.txt", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { close(errFD) }
+        var args = extraArgs
+        if getuid() == 0 && !args.contains("-g") && !read("conf/swiftginx.conf").contains("user ") {
+            args += ["-g", "user root;"]
+        }
         pid = try ProcessControl.spawn(
-            binaryPath, [binaryPath, "-p", prefix, "-c", "conf/swiftginx.conf"] + extraArgs, stdout: -1, stderr: errFD)
+            binaryPath, [binaryPath, "-p", prefix, "-c", "conf/swiftginx.conf"] + args, stdout: -1, stderr: errFD)
         exitStatus = nil
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {

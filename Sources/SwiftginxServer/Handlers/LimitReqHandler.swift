@@ -1,0 +1,141 @@
+// nginx's limit_req module in the preaccess phase (before limit_conn, as nginx orders
+// them). For each `limit_req` of the location the zone's key is evaluated (an empty key
+// is not limited; one over 65535 bytes is logged and skipped) and looked up: a key
+// whose excess would pass the burst is refused with `limit_req_status` (503) and
+// nginx's line "limiting requests, excess: 1.000 by zone "one"" at
+// `limit_req_log_level`. Earlier limits are only held until the last one is decided,
+// then accounted together; the longest delay any of them asks for (excess beyond
+// `delay=`, at the zone's rate; none with `nodelay`) is logged one level lower
+// ("delaying request, excess: ..., by zone ...") and waited out on the connection's
+// timer — the request suspends and its phases resume when it fires. With
+// `limit_req_dry_run on` nothing is refused or delayed, only logged. A main request is
+// limited once (internal redirects and subrequests are not counted again).
+
+import SwiftginxConfig
+
+enum LimitReqHandler {
+    /// `$limit_req_status`.
+    enum Status: UInt8 {
+        case none, passed, delayed, rejected, delayedDryRun, rejectedDryRun
+
+        var text: StaticString {
+            switch self {
+            case .none: ""
+            case .passed: "PASSED"
+            case .delayed: "DELAYED"
+            case .rejected: "REJECTED"
+            case .delayedDryRun: "DELAYED_DRY_RUN"
+            case .rejectedDryRun: "REJECTED_DRY_RUN"
+            }
+        }
+    }
+
+    private struct Held {
+        let zone: LimitReqZone
+        let node: Int32
+        let rule: LimitReqRule
+    }
+
+    static func run(_ r: Request) -> Request.StepResult {
+        guard !r.isSubrequest, r.limitReqStatus == .none, let location = r.location else { return .next }
+        let s = location.settings.limitReq
+        if let trace = r.trace {
+            for rule in s.rules { trace.note("limit_req: zone \"\(rule.zone)\"") }
+            return .next
+        }
+        let zones = r.worker.generation.limitReqZones
+        let now = r.worker.now
+        var held: [Held] = []
+        var outcome = LimitReqZone.Outcome.ok
+        var decided = false
+        var excess = 0
+        var limit: (zone: LimitReqZone, rule: LimitReqRule)? = nil
+        for (n, rule) in s.rules.enumerated() {
+            guard let zone = zones[rule.zone] else { continue }
+            let key = Variables.evaluate(r, zone.config.key)
+            if key.isEmpty { continue }
+            if key.count > 65535 {
+                r.logError(
+                    "the value of the \"\(zone.config.key.source)\" key is more than 65535 bytes: \"\(String(decoding: key, as: UTF8.self))\""
+                )
+                continue
+            }
+            limit = (zone, rule)
+            decided = true
+            outcome = zone.lookup(key, now: now, burst: rule.burst, account: n == s.rules.count - 1, excess: &excess)
+            if case .again(let node) = outcome {
+                held.append(Held(zone: zone, node: node, rule: rule))
+                continue
+            }
+            break
+        }
+        guard decided, let limit else { return .next }
+        switch outcome {
+        case .busy, .full:
+            if outcome == .busy {
+                r.logError(
+                    "limiting requests\(s.dryRun ? ", dry run" : ""), excess: \(format(excess)) by zone \"\(limit.rule.zone)\"",
+                    level: s.logLevel)
+            } else {
+                // nginx writes this one to the main error log, without the request's context.
+                r.worker.state.errorLog.log(.alert, "could not allocate node in limit_req zone \"\(limit.rule.zone)\"")
+            }
+            for h in held { h.zone.unlock(h.node) }
+            if s.dryRun {
+                r.limitReqStatus = .rejectedDryRun
+                return .next
+            }
+            r.limitReqStatus = .rejected
+            ErrorPages.respond(r, s.status)
+            return .done
+        case .again:
+            excess = 0
+        case .ok:
+            break
+        }
+        // Account the held limits; the longest delay wins.
+        var maxDelay = excess <= limit.rule.delay ? 0 : (excess - limit.rule.delay) * 1000 / limit.zone.config.rate
+        var delayZone = limit.rule.zone
+        for h in held.reversed() {
+            let e = h.zone.account(h.node, now: now)
+            if e <= h.rule.delay { continue }
+            let delay = (e - h.rule.delay) * 1000 / h.zone.config.rate
+            if delay > maxDelay {
+                maxDelay = delay
+                excess = e
+                delayZone = h.rule.zone
+            }
+        }
+        if maxDelay == 0 {
+            r.limitReqStatus = .passed
+            return .next
+        }
+        r.logError(
+            "delaying request\(s.dryRun ? ", dry run" : ""), excess: \(format(excess)), by zone \"\(delayZone)\"",
+            level: s.delayLogLevel)
+        if s.dryRun {
+            r.limitReqStatus = .delayedDryRun
+            return .next
+        }
+        r.limitReqStatus = .delayed
+        r.activate(.limitReqDelay)
+        r.schedule(after: maxDelay)
+        return .suspend
+    }
+
+    /// nginx's "1.500" form of an excess in thousandths.
+    static func format(_ excess: Int) -> String {
+        let frac = excess % 1000
+        return "\(excess / 1000)." + (frac < 10 ? "00" : frac < 100 ? "0" : "") + "\(frac)"
+    }
+}
+
+extension Request {
+    /// The limit_req delay is over: the phases go on from the next step.
+    func limitReqDelayEnded() {
+        activeContent = .none
+        contentActive = false
+        connection.respond()
+        resumePhases()
+    }
+}
