@@ -24,16 +24,31 @@ public final class CharsetTable: Sendable {
 
     /// Appends `input` recoded to `out`.
     public func recode<C: Collection>(_ input: C, into out: inout [UInt8]) where C.Element == UInt8 {
+        var carry: [UInt8] = []
+        recode(input, into: &out, carry: &carry, final: true)
+    }
+
+    /// The same for a body recoded piece by piece: an incomplete UTF-8 character at the
+    /// end of a piece waits in `carry` for the next one (`final`: there is none, and
+    /// such a character becomes '?').
+    public func recode<C: Collection>(_ input: C, into out: inout [UInt8], carry: inout [UInt8], final: Bool)
+    where C.Element == UInt8 {
         if let bytes {
             for b in input { out.append(bytes[Int(b)]) }
         } else if let toUTF8 {
             for b in input { out += toUTF8[Int(b)] }
         } else if let fromUTF8 {
-            Self.decodeUTF8(Array(input), table: fromUTF8, into: &out)
+            let data = carry + Array(input)
+            let end = Self.decodeUTF8(data, table: fromUTF8, into: &out, final: final)
+            carry = Array(data[end...])
         }
     }
 
-    private static func decodeUTF8(_ s: [UInt8], table: [UInt32: UInt8], into out: inout [UInt8]) {
+    /// Decodes `s`; returns where an incomplete final character starts (`s.count` when
+    /// there is none, or when `final`).
+    private static func decodeUTF8(_ s: [UInt8], table: [UInt32: UInt8], into out: inout [UInt8], final: Bool)
+        -> Int
+    {
         var i = 0
         while i < s.count {
             let b = s[i]
@@ -43,6 +58,9 @@ public final class CharsetTable: Sendable {
                 continue
             }
             let n = b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 0
+            if n > 0, i + n > s.count, !final, s[(i + 1)...].allSatisfy({ $0 & 0xC0 == 0x80 }) {
+                return i
+            }
             guard n > 0, i + n <= s.count else {
                 out.append(UInt8(ascii: "?"))
                 i += 1
@@ -67,16 +85,28 @@ public final class CharsetTable: Sendable {
             }
             i += n
         }
+        return s.count
     }
 }
 
-/// Every `charset_map` of the configuration, by (source, destination), lowercased.
+/// Every `charset_map` of the configuration, by (source, destination), lowercased, and
+/// the charsets the configuration names (those an upstream's `X-Accel-Charset` may ask for).
 public final class CharsetMaps: Sendable {
     private let tables: [String: CharsetTable]
+    private let known: Set<String>
 
-    public static let none = CharsetMaps(tables: [:])
+    public static let none = CharsetMaps(tables: [:], known: [])
 
-    init(tables: [String: CharsetTable]) { self.tables = tables }
+    init(tables: [String: CharsetTable], known: Set<String>) {
+        self.tables = tables
+        self.known = known
+    }
+
+    /// No charset is named anywhere (the charset module has nothing to do).
+    public var isEmptyOfNames: Bool { known.isEmpty }
+
+    /// Whether a `charset`, `source_charset` or `charset_map` names `charset`.
+    public func isKnown(_ charset: String) -> Bool { known.contains(charset.lowercased()) }
 
     public var isEmpty: Bool { tables.isEmpty }
 
@@ -87,11 +117,13 @@ public final class CharsetMaps: Sendable {
 
     /// Builds the tables from `charset_map` blocks: (source, destination, lines of
     /// two hex values); errors in nginx's words.
-    static func build(_ maps: [ConfigDirective]) throws(ConfigError) -> CharsetMaps {
+    static func build(_ maps: [ConfigDirective], names: Set<String>) throws(ConfigError) -> CharsetMaps {
         var tables: [String: CharsetTable] = [:]
+        var known = Set(names.map { $0.lowercased() })
         for d in maps {
             let src = d.args[0].lowercased()
             let dst = d.args[1].lowercased()
+            known.formUnion([src, dst])
             if src == dst {
                 throw d.error("\"charset_map\" between the same charsets \"\(d.args[0])\" and \"\(d.args[1])\"")
             }
@@ -142,7 +174,7 @@ public final class CharsetMaps: Sendable {
                 tables[dst + "\0" + src] = CharsetTable(bytes: backward)
             }
         }
-        return CharsetMaps(tables: tables)
+        return CharsetMaps(tables: tables, known: known)
     }
 
     private static func hex(_ s: String) -> Int? {

@@ -106,8 +106,10 @@ extension ConfigCompiler {
             let target = d.args[0]
             guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
             let name = String(target.dropFirst()).lowercased()
-            if Variable(name: name) != nil { throw d.error("the duplicate \"\(name)\" variable") }
-            customVariables.insert(name)
+            if Variable(name: name) != nil && !Variable.changeable.contains(name) {
+                throw d.error("the duplicate \"\(name)\" variable")
+            }
+            if Variable(name: name) == nil { customVariables.insert(name) }
             let set = AuthRequestSet(name: name, value: try value(d.args[1], d))
             level.authRequestSet = (level.authRequestSet ?? []) + [set]
         default:

@@ -102,11 +102,10 @@ extension ConfigCompiler {
             let target = d.args[0]
             guard target.hasPrefix("$"), target.count > 1 else { throw d.error("invalid variable name \"\(target)\"") }
             let name = String(target.dropFirst()).lowercased()
-            // $limit_rate is the one built-in variable nginx lets `set` change.
-            if name != "limit_rate" && Variable(name: name) != nil {
+            if Variable(name: name) != nil && !Variable.changeable.contains(name) && name != "limit_rate" {
                 throw d.error("the duplicate \"\(name)\" variable")
             }
-            customVariables.insert(name)
+            if Variable(name: name) == nil { customVariables.insert(name) }
             level.rewrites.append(.set(name: name, value: try value(d.args[1], d)))
         case "break":
             level.rewrites.append(.breakProcessing)
@@ -174,12 +173,14 @@ extension ConfigCompiler {
             // A name, or a value with variables decided per request.
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
             let variable = d.args[0].contains("$") ? try value(d.args[0], d) : nil
+            if let v, variable == nil { charsetNames.insert(v) }
             level.setters.append {
                 $0.charset = v
                 $0.charsetVariable = variable
             }
         case "source_charset":
             let v: String? = d.args[0] == "off" ? nil : d.args[0]
+            if let v { charsetNames.insert(v) }
             level.setters.append { $0.sourceCharset = v }
         case "override_charset":
             let on = try ConfigValues.flag(d)

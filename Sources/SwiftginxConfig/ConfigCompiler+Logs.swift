@@ -55,10 +55,7 @@ extension ConfigCompiler {
         }
         var syslog: SyslogTarget? = nil
         if path.hasPrefix("syslog:") {
-            switch SyslogTarget.parse(String(path.dropFirst(7))) {
-            case .success(let t): syslog = t
-            case .failure(let e): throw d.error(e.message)
-            }
+            syslog = try syslogTarget(String(path.dropFirst(7)), d)
         }
         let formatName = d.args.count >= 2 ? d.args[1] : "combined"
         guard let format = logFormats[formatName] else { throw d.error("unknown log format \"\(formatName)\"") }
@@ -106,6 +103,23 @@ extension ConfigCompiler {
             gzipLevel: dynamic ? 0 : gzip, condition: condition,
             pathValue: dynamic ? try value(path.hasPrefix("/") ? path : prefix + path, d) : nil)
         level.accessLogs = (level.accessLogs ?? []) + [target]
+    }
+
+    /// A `syslog:` target with its server's name resolved now (as nginx resolves it
+    /// when it reads the configuration), so that sending never waits for a resolver.
+    func syslogTarget(_ text: String, _ d: ConfigDirective) throws(ConfigError) -> SyslogTarget {
+        var t: SyslogTarget
+        switch SyslogTarget.parse(text) {
+        case .success(let parsed): t = parsed
+        case .failure(let e): throw d.error(e.message)
+        }
+        if t.unixPath == nil {
+            guard let address = environment.resolve(t.host)?.first else {
+                throw d.error("host not found in syslog server \"\(t.host)\"")
+            }
+            t.host = address
+        }
+        return t
     }
 
     private func logFormat(_ d: ConfigDirective) throws(ConfigError) {

@@ -24,6 +24,7 @@ extension ConfigCompiler {
             }
             var dir = fullPath(d.args[0])
             while dir.count > 1 && dir.hasSuffix("/") { dir.removeLast() }
+            if !main.clientBodyTempPaths.contains(dir) { main.clientBodyTempPaths.append(dir) }
             let path = TempPath(directory: dir, levels: levels)
             level.setters.append { $0.clientBodyTempPath = path }
         default:

@@ -105,6 +105,22 @@ extension ConfigCompiler {
             level.sslConfCommands = (level.sslConfCommands ?? []) + [pair]
             let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             set { $0.confDirectory = dir }
+        case "ssl_ocsp":
+            let v = try ConfigValues.choice(d, ["off": SSLOCSPMode.off, "on": .on, "leaf": .leaf])
+            set { $0.ocsp = v }
+        case "ssl_ocsp_responder":
+            let v = d.args[0]
+            set { $0.ocspResponder = v }
+        case "ssl_ocsp_cache":
+            var cache: (name: String, size: Int)? = nil
+            for a in d.args where a != "off" {
+                let parts = a.split(separator: ":", omittingEmptySubsequences: false)
+                guard parts.count == 3, parts[0] == "shared", !parts[1].isEmpty,
+                    let size = ConfigValues.size(String(parts[2])), size >= 8192
+                else { throw d.error("invalid parameter \"\(a)\"") }
+                cache = (String(parts[1]), size)
+            }
+            set { $0.ocspCache = cache }
         case "ssl_certificate_cache":
             let v = try certificateCache(d)
             set { $0.certificateCache = v }

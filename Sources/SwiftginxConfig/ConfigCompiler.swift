@@ -160,6 +160,8 @@ final class ConfigCompiler {
     var splits: [String: SplitClients] = [:]
     /// `charset_map` blocks, built into tables once the file is read.
     var charsetMapBlocks: [ConfigDirective] = []
+    /// Charsets named by `charset` and `source_charset`.
+    var charsetNames: Set<String> = []
     var limitConnZones: [String: LimitConnZoneConfig] = [:]
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
@@ -244,7 +246,7 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks),
+            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
             limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
@@ -399,10 +401,7 @@ final class ConfigCompiler {
         // nginx keeps a `memory:` log only in builds with --with-debug, which -V does not claim.
         if d.args[0].hasPrefix("memory:") { throw d.error("nginx was built without debug support") }
         if d.args[0].hasPrefix("syslog:") {
-            switch SyslogTarget.parse(String(d.args[0].dropFirst(7))) {
-            case .success(let t): syslog = t
-            case .failure(let e): throw d.error(e.message)
-            }
+            syslog = try syslogTarget(String(d.args[0].dropFirst(7)), d)
         }
         let path = d.args[0] == "stderr" || syslog != nil ? d.args[0] : fullPath(d.args[0])
         let debugFlags: Set<String> = [

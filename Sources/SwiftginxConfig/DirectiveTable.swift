@@ -302,9 +302,9 @@ public enum DirectiveTable {
         DirectiveSpec("ssl_certificate_cache", httpServer, .take([1, 2, 3])),
         DirectiveSpec("ssl_certificate_compression", httpServer, .flag),
         DirectiveSpec("ssl_object_cache_inheritable", .main, .flag),
-        DirectiveSpec("ssl_ocsp", httpServer, t1, slot: .ignored(.none)),
-        DirectiveSpec("ssl_ocsp_cache", httpServer, .take([1, 2]), slot: .ignored(.none)),
-        DirectiveSpec("ssl_ocsp_responder", httpServer, t1, slot: .ignored(.none)),
+        DirectiveSpec("ssl_ocsp", httpServer, t1),
+        DirectiveSpec("ssl_ocsp_cache", httpServer, t1),
+        DirectiveSpec("ssl_ocsp_responder", httpServer, t1),
     ]
 
     private static let passContexts: DirectiveContext = [.location, .ifInLocation, .limitExcept]

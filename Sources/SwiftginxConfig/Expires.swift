@@ -19,6 +19,14 @@ public enum Expires: Sendable, Equatable {
     /// A value with variables, parsed per response (`modified`: after the file's time).
     case variable(ComplexValue, modified: Bool)
 
+    /// Counted from the modification time (`expires modified ...`).
+    public var usesModifiedTime: Bool {
+        switch self {
+        case .modified, .variable(_, modified: true): true
+        default: false
+        }
+    }
+
     /// nginx's ngx_http_parse_expires: the value, or nginx's error message.
     public static func parse(_ text: String, modified: Bool) -> Result<Expires, ExpiresError> {
         if !modified {

@@ -101,7 +101,8 @@ extension ConfigCompiler {
                     scale = 60
                     text = text.dropLast(3)
                 }
-                guard let n = Int(text), n > 0 else { throw d.error("invalid rate \"\(arg)\"") }
+                // Bounded so that the thousandths and their products stay far from overflow.
+                guard let n = Int(text), n > 0 && n <= 1 << 32 else { throw d.error("invalid rate \"\(arg)\"") }
                 rate = n
             } else {
                 throw d.error("invalid parameter \"\(arg)\"")
@@ -123,13 +124,17 @@ extension ConfigCompiler {
             if arg.hasPrefix("zone=") {
                 zone = String(arg.dropFirst(5))
             } else if arg.hasPrefix("burst=") {
-                guard let n = Int(arg.dropFirst(6)), n > 0 else { throw d.error("invalid burst value \"\(arg)\"") }
+                guard let n = Int(arg.dropFirst(6)), n > 0 && n <= 1 << 32 else {
+                    throw d.error("invalid burst value \"\(arg)\"")
+                }
                 burst = n
             } else if arg.hasPrefix("delay=") {
-                guard let n = Int(arg.dropFirst(6)), n > 0 else { throw d.error("invalid delay value \"\(arg)\"") }
+                guard let n = Int(arg.dropFirst(6)), n > 0 && n <= 1 << 32 else {
+                    throw d.error("invalid delay value \"\(arg)\"")
+                }
                 delay = n
             } else if arg == "nodelay" {
-                delay = Int.max / 1000
+                delay = Int.max / 1000  // nginx's NGX_MAX_INT_T_VALUE / 1000: never delayed
             } else {
                 throw d.error("invalid parameter \"\(arg)\"")
             }

@@ -32,6 +32,11 @@ public struct SSLSettings: Sendable {
     public var confCommands: [(String, String)] = []
     /// The directory relative file values of `ssl_conf_command` are taken from.
     public var confDirectory: String = ""
+    /// `ssl_ocsp off|on|leaf`, `ssl_ocsp_responder`, `ssl_ocsp_cache shared:NAME:SIZE`
+    /// (the cache's name and size in bytes; nil: off).
+    public var ocsp: SSLOCSPMode = .off
+    public var ocspResponder: String? = nil
+    public var ocspCache: (name: String, size: Int)? = nil
     /// `ssl_certificate_cache` (nil: off): files of certificates named by variables kept
     /// between handshakes.
     public var certificateCache: CertificateCacheSpec? = nil
@@ -57,6 +62,8 @@ public enum SSLSessionCache: Sendable, Equatable {
 }
 
 public enum SSLVerifyClient: Sendable { case off, on, optional, optionalNoCA }
+
+public enum SSLOCSPMode: Sendable { case off, on, leaf }
 
 /// `proxy_ssl_*` / `uwsgi_ssl_*` settings (TLS from swiftginx to an https upstream).
 public struct UpstreamSSLSettings: Sendable {

@@ -1,7 +1,7 @@
 // `syslog:` log targets, as nginx parses them: `error_log syslog:server=addr[,...]` and
 // `access_log syslog:server=addr[,...]` with the comma-separated parameters
-// `server=` (an IP address or name with an optional port, 514 by default, or
-// `unix:/path`), `facility=` (local7 by default), `severity=` (info by default; for
+// `server=` (an IP address or name with an optional port, 514 by default — a name is
+// resolved when the configuration is read — or `unix:/path`), `facility=` (local7 by default), `severity=` (info by default; for
 // access_log only — error lines carry their own level), `tag=` (nginx by default: up to
 // 32 letters, digits and underscores) and `nohostname`. The server sends each line as
 // one datagram in nginx's BSD syslog form (Server's SyslogSink).

@@ -81,7 +81,7 @@ extension RequestParser {
 
     /// Records a unique header; the duplicate error (naming the first line) when seen before.
     mutating func unique(
-        _ kind: UniqueHeader, _ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ head: RequestHead
+        _ kind: UniqueHeader, _ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ head: inout RequestHead
     ) -> RequestParseError? {
         if uniqueSeen & kind.rawValue == 0 {
             uniqueSeen |= kind.rawValue

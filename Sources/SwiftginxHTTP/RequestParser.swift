@@ -495,23 +495,23 @@ public struct RequestParser: Sendable {
         case 7 where ASCII.equalsLowercased(name, "upgrade"):
             if upgradeField == nil { upgradeField = field.value }
         case 6 where ASCII.equalsLowercased(name, "expect"):
-            if let e = unique(.expect, buf, field, head) { return e }
+            if let e = unique(.expect, buf, field, &head) { return e }
             if ASCII.equalsLowercased(buf.slice(field.value), "100-continue") { expect100 = true }
         case 8:
-            if ASCII.equalsLowercased(name, "if-match") { return unique(.ifMatch, buf, field, head) }
-            if ASCII.equalsLowercased(name, "if-range") { return unique(.ifRange, buf, field, head) }
+            if ASCII.equalsLowercased(name, "if-match") { return unique(.ifMatch, buf, field, &head) }
+            if ASCII.equalsLowercased(name, "if-range") { return unique(.ifRange, buf, field, &head) }
         case 13:
-            if ASCII.equalsLowercased(name, "authorization") { return unique(.authorization, buf, field, head) }
-            if ASCII.equalsLowercased(name, "if-none-match") { return unique(.ifNoneMatch, buf, field, head) }
-            if ASCII.equalsLowercased(name, "content-range") { return unique(.contentRange, buf, field, head) }
+            if ASCII.equalsLowercased(name, "authorization") { return unique(.authorization, buf, field, &head) }
+            if ASCII.equalsLowercased(name, "if-none-match") { return unique(.ifNoneMatch, buf, field, &head) }
+            if ASCII.equalsLowercased(name, "content-range") { return unique(.contentRange, buf, field, &head) }
         case 17 where ASCII.equalsLowercased(name, "if-modified-since"):
-            return unique(.ifModifiedSince, buf, field, head)
+            return unique(.ifModifiedSince, buf, field, &head)
         case 19:
             if ASCII.equalsLowercased(name, "if-unmodified-since") {
-                return unique(.ifUnmodifiedSince, buf, field, head)
+                return unique(.ifUnmodifiedSince, buf, field, &head)
             }
             if ASCII.equalsLowercased(name, "proxy-authorization") {
-                return unique(.proxyAuthorization, buf, field, head)
+                return unique(.proxyAuthorization, buf, field, &head)
             }
         default:
             break

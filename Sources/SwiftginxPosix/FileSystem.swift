@@ -164,6 +164,9 @@ public enum FileSystem {
     /// Creates a directory if it does not exist.
     public static func makeDirectory(_ path: String) { _ = mkdir(path, 0o755) }
 
+    /// Creates a directory only its owner may use (0700) if it does not exist.
+    public static func makePrivateDirectory(_ path: String) { _ = mkdir(path, 0o700) }
+
     /// Creates a new file for reading and writing (mode 0600, never an existing one: nil
     /// when `path` exists). When its directory is missing, `directories` (outermost first)
     /// are created (0700) and the file is tried again, as nginx does for temporary files.

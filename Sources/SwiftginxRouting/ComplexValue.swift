@@ -125,6 +125,10 @@ extension Variable {
     /// (`$ssl_*` names are the SSLField cases.)
     /// `namedCaptures` are the `(?<name>...)` groups of the configuration's regexes.
     /// `customNames` are the variables declared so far with `set`.
+    /// Built-in variables `set` and `auth_request_set` may change (nginx's
+    /// NGX_HTTP_VAR_CHANGEABLE ones that are built here).
+    public static let changeable: Set<String> = ["args"]
+
     public init?(name: String, namedCaptures: Set<String> = [], customNames: Set<String> = []) {
         let lower = name.lowercased()
         if let v = Variable.plain[lower] {

@@ -4,8 +4,8 @@
 // as the response is done). `buffer=size` collects lines per file until the buffer
 // would overflow, `flush=time` has passed, once a second, or the worker stops; with
 // `gzip` each flushed buffer is written as one gzip member. `if=` skips a line whose
-// condition is empty or "0". A path with variables is evaluated per line and opened
-// for it — through a per-worker `open_log_file_cache` when one is set (descriptors kept
+// condition is empty or "0". A path with variables is evaluated per line (nothing is
+// written while the request's root directory is missing, as nginx) and opened for it — through a per-worker `open_log_file_cache` when one is set (descriptors kept
 // after `min_uses` uses, the least recently used closed when `max` is reached, unused
 // ones after `inactive`). Never a lock: the buffers and the cache belong to the worker.
 
@@ -132,9 +132,12 @@ extension Worker {
                 case .variable(let v):
                     let before = out.writerIndex
                     Variables.append(c, v, to: out)
-                    if out.writerIndex == before && !Variables.foundWhenEmpty(c, v) {
-                        // nginx writes "-" for a value it has not found (escape=default).
-                        if t.format.escape == .default { out.append(UInt8(ascii: "-")) }
+                    if out.writerIndex == before {
+                        // nginx writes "-" for a value it has not found (escape=default), and
+                        // nothing for one found empty.
+                        if t.format.escape == .default && !Self.foundEmpty(c, v) && !Variables.foundWhenEmpty(c, v) {
+                            out.append(UInt8(ascii: "-"))
+                        }
                     } else {
                         escape(out, from: before, t.format.escape)
                     }
@@ -146,6 +149,11 @@ extension Worker {
             }
             out.append(UInt8(ascii: "\n"))
             if let pathValue = t.pathValue {
+                // As nginx: no line (and no file) while the request's root directory is missing.
+                if let l = c.location, let missing = Self.missingRoot(c, l) {
+                    c.logError(missing)
+                    continue
+                }
                 let path = Variables.evaluate(c, pathValue)
                 let cache =
                     c.location.map { $0.settings.logs.openLogFileCache }
@@ -157,6 +165,38 @@ extension Worker {
             }
             guard let file = generation.accessLogFiles[t.path] else { continue }
             accessLog.emit(file, t, now: now)
+        }
+    }
+
+    /// Variables nginx has found even when their value is empty (`$is_args` without
+    /// arguments, `$https` over plain HTTP, `$arg_a` of `?a=`, ...): logged as nothing.
+    private static func foundEmpty(_ c: Request, _ v: Variable) -> Bool {
+        switch v {
+        // (An empty `$args` is "-", for "/x?" too: checked against nginx.)
+        case .isArgs, .requestCompletion, .serverName, .https: return true
+        case .arg(let name):
+            let key = Array(name.utf8) + [UInt8(ascii: "=")]
+            for item in c.args.split(separator: UInt8(ascii: "&")) {
+                let trimmed = item.drop { $0 == 32 }
+                if trimmed.count >= key.count && trimmed.prefix(key.count).elementsEqual(key) { return true }
+            }
+            return false
+        default: return false
+        }
+    }
+
+    /// The error line when the request's root is not a directory, else nil.
+    private static func missingRoot(_ c: Request, _ l: Location) -> String? {
+        let root = String(decoding: Variables.evaluate(c, l.settings.alias ?? l.settings.root), as: UTF8.self)
+        if root.isEmpty { return nil }
+        let result: Result<FileInfo, SystemError> = root.withCString { p in
+            do throws(SystemError) { return .success(try FileSystem.info(path: p)) } catch { return .failure(error) }
+        }
+        switch result {
+        case .success(let info):
+            return info.isDirectory ? nil : "testing \"\(root)\" existence failed (20: Not a directory)"
+        case .failure(let error):
+            return "testing \"\(root)\" existence failed (\(error.errno): \(SystemError.message(error.errno)))"
         }
     }
 

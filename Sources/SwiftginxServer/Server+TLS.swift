@@ -28,6 +28,8 @@ public struct TLSContexts: Sendable {
     var files = TLSFileCache()
     /// The client contexts of upstream TLS, by location (`proxy_ssl_*`, `uwsgi_ssl_*`).
     var upstream: [ObjectIdentifier: TLSContext] = [:]
+    /// The `ssl_ocsp_cache shared:NAME` caches, by name.
+    var ocspCaches: [String: OCSPStatusCache] = [:]
     /// One cache per `ssl_certificate_cache` / `proxy_ssl_certificate_cache` directive.
     var certificateCaches: [ObjectIdentifier: TLSCertificateCache] = [:]
 
@@ -106,6 +108,18 @@ extension Server {
             out.byAddress[group.address] = listenerContext
         }
         out.extra = extra
+        // As nginx, the certificates of servers without an ssl address are loaded too: their
+        // configuration is checked (a wrong key password stops startup) and a fifo named
+        // by ssl_password_file is read.
+        var checked: Set<ObjectIdentifier> = []
+        for group in config.listenGroups where !group.options.ssl {
+            for server in group.servers where out.byServer[ObjectIdentifier(server)] == nil {
+                guard !server.settings.ssl.certificates.isEmpty, checked.insert(ObjectIdentifier(server)).inserted
+                else { continue }
+                let c = try context(for: server)
+                for w in c.warnings where !out.warnings.contains(w) { out.warnings.append(w) }
+            }
+        }
         try buildUpstreamTLS(config, into: &out)
         return out
     }
@@ -222,6 +236,21 @@ extension Server {
         o.clientCertificate = s.clientCertificate
         o.trustedCertificate = s.trustedCertificate
         o.crl = s.crl
+        if s.ocsp != .off {
+            var responder: OCSPResponder? = nil
+            if let url = s.ocspResponder {
+                switch OCSPResponder.parse(url) {
+                case .success(let r): responder = r
+                case .failure(let e): throw StartupError(description: e.message)
+                }
+            }
+            var cache: OCSPStatusCache? = nil
+            if let (name, size) = s.ocspCache {
+                cache = shared.ocspCaches[name] ?? OCSPStatusCache(capacity: size / 256)
+                shared.ocspCaches[name] = cache
+            }
+            o.clientOCSP = ClientOCSPSettings(leafOnly: s.ocsp == .leaf, responder: responder, cache: cache)
+        }
         o.confCommands = s.confCommands
         o.confDirectory = s.confDirectory
         o.certificateCompression = s.certificateCompression

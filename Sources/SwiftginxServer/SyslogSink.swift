@@ -20,12 +20,10 @@ final class SyslogSink: Sendable {
         if let path = target.unixPath {
             fd = (try? Socket.connectDatagram(unixPath: path)) ?? -1
         } else {
-            let host = target.host == "localhost" ? "127.0.0.1" : target.host
-            var address = SocketAddress(host: host, port: target.port)
-            if address == nil, case .success(let all) = SocketAddress.resolve(host: host, port: target.port) {
-                address = all.first
+            // The configuration resolved the name: the host is numeric (no resolver here).
+            if let address = SocketAddress(host: target.host, port: target.port) {
+                fd = (try? Socket.connectDatagram(to: address)) ?? -1
             }
-            if let address { fd = (try? Socket.connectDatagram(to: address)) ?? -1 }
         }
         self.fd = fd
     }

@@ -52,7 +52,7 @@ extension TLSConnection {
     public var clientVerify: String {
         guard peerCertificatePresented else { return "NONE" }
         let result = SSL_get_verify_result(ssl)
-        if result == X509_V_OK { return "SUCCESS" }
+        if result == X509_V_OK { return ocspFailure.map { "FAILED:" + $0 } ?? "SUCCESS" }
         return "FAILED:" + String(cString: X509_verify_cert_error_string(result))
     }
 

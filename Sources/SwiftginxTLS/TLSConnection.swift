@@ -31,6 +31,13 @@ public final class TLSConnection {
     /// The server was chosen from the ClientHello's server name (the SNI callback then
     /// has nothing left to do).
     var serverNameChosen = false
+    /// `ssl_ocsp`: the check of the client's chain (the server drives its requests), and
+    /// whether it ended; `ocspFailure` is its verdict ("certificate revoked", ...).
+    public var ocspCheck: ClientOCSPCheck? = nil
+    public var ocspDone = false
+    public var ocspFailure: String? = nil
+    /// Called when the connection is freed (the server cancels what it started for it).
+    public var onRelease: (() -> Void)? = nil
     /// Why a certificate named by variables could not be loaded during the handshake.
     public internal(set) var certificateError: TLSError? = nil
     /// After a fatal error no close_notify may be sent.
@@ -84,7 +91,15 @@ public final class TLSConnection {
     }
 
     deinit {
+        onRelease?()
         SSL_free(ssl)
+    }
+
+    /// The `ssl_ocsp` check this connection's client chain needs, or nil (not asked for,
+    /// no certificate, or one that failed verification).
+    public func makeOCSPCheck() -> ClientOCSPCheck? {
+        guard let settings = activeContext.clientOCSP, let ctx = SSL_get_SSL_CTX(ssl) else { return nil }
+        return ClientOCSPCheck(ssl: ssl, ctx: ctx, settings: settings)
     }
 
     /// `.done` when requests can be read: the handshake finished, or (early data on) the

@@ -186,7 +186,13 @@ extension TLSContext {
 /// Reads a whole (small) file through OpenSSL's BIO so errors read like the others.
 func readFile(_ path: String, what: String) throws(TLSError) -> [UInt8] {
     ERR_clear_error()
+    errno = 0
     guard let bio = TLSFiles.bio(path) else {
+        if what == "password file" {
+            // nginx reads password files itself: `open() "…" failed (2: No such file or directory)`.
+            let code = errno == 0 ? ENOENT : errno
+            throw TLSError.system("open() \"\(path)\" failed", errno: code)
+        }
         throw TLSError.openSSL("cannot open \(what) \"\(path)\": BIO_new_file() failed")
     }
     defer { BIO_free(bio) }

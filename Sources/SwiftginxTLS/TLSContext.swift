@@ -32,6 +32,9 @@ public final class TLSContext: @unchecked Sendable {
     let sessionStore: SessionStore?
     /// Certificates named per handshake (`ssl_certificate` with variables).
     let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
+    /// `ssl_ocsp`: what the client certificate chains of this context's handshakes are
+    /// checked with (nil: not checked).
+    public let clientOCSP: ClientOCSPSettings?
     /// `ssl_certificate_cache`: where certificates named per handshake are read from.
     let certificateFiles: (any TLSFileSource)?
     /// `ssl_password_file` lines, for keys loaded during handshakes.
@@ -90,6 +93,7 @@ public final class TLSContext: @unchecked Sendable {
         self.sessionStore = options.sessionStore
         self.certificateProvider = options.certificateProvider
         self.certificateFiles = options.certificateCache
+        self.clientOCSP = options.clientOCSP
         self.passwords = options.passwords
         self.earlyData = options.earlyData
         self.recordLimit = options.bufferSize < maxRecordSize ? max(options.bufferSize, 1) : nil
@@ -146,6 +150,7 @@ public final class TLSContext: @unchecked Sendable {
         self.sessionStore = nil
         self.certificateProvider = nil
         self.certificateFiles = nil
+        self.clientOCSP = nil
         self.passwords = options.passwords
         self.earlyData = false
         self.recordLimit = nil
@@ -267,14 +272,32 @@ public final class TLSContext: @unchecked Sendable {
         if !options.sessionTickets {
             SSL_CTX_set_options(ctx, swiftginx_SSL_OP_NO_TICKET)
         }
-        for pair in options.certificates {
-            loaded.append(LoadedCertificate(name: pair.certificate, certificates: []))
-            try loadCertificate(
-                ctx, pair.certificate, into: &loaded[loaded.count - 1].certificates, cache: options.files)
+        func load(_ pair: (certificate: String, key: String), into certificates: inout [OpaquePointer])
+            throws(TLSError)
+        {
+            try loadCertificate(ctx, pair.certificate, into: &certificates, cache: options.files)
             try loadKey(ctx, pair.key, passwords: options.passwords, cache: options.files)
             ERR_clear_error()
             if SSL_CTX_check_private_key(ctx) != 1 {
                 throw TLSError.openSSL("SSL_CTX_check_private_key(\"\(describe(pair.key))\") failed")
+            }
+        }
+        for pair in options.certificates {
+            loaded.append(LoadedCertificate(name: pair.certificate, certificates: []))
+            do {
+                try load(pair, into: &loaded[loaded.count - 1].certificates)
+            } catch {
+                // Files kept from the previous configuration may no longer belong together
+                // (one was replaced keeping its inode, mtime and size, so a key does not
+                // match its renewed certificate): both are read again, once.
+                guard let files = options.files, files.wasInherited(pair.certificate) || files.wasInherited(pair.key)
+                else { throw error }
+                files.invalidate(pair.certificate)
+                files.invalidate(pair.key)
+                loaded[loaded.count - 1].free()
+                loaded[loaded.count - 1].certificates = []
+                _ = swiftginx_SSL_CTX_clear_chain_certs(ctx)
+                try load(pair, into: &loaded[loaded.count - 1].certificates)
             }
         }
         if options.ecdhCurve != "auto" {

@@ -18,9 +18,13 @@ public final class TLSFileCache: TLSFileSource {
     struct Entry: Sendable {
         let bytes: [UInt8]
         let identity: [Int]?
+        /// Taken over from the previous configuration's cache.
+        var inherited = false
     }
 
     private let files = Mutex<[String: Entry]>([:])
+    /// Paths whose inherited bytes must not be used (read from disk instead).
+    private let stale = Mutex<Set<String>>([])
     private let inherited: [String: Entry]
     private let identity: (@Sendable (String) -> [Int]?)?
 
@@ -40,11 +44,21 @@ public final class TLSFileCache: TLSFileSource {
         return passwords
     }
 
+    /// Whether the file's bytes were taken over from the previous configuration.
+    public func wasInherited(_ path: String) -> Bool { files.withLock { $0[path]?.inherited ?? false } }
+
+    /// Forgets a file: the next use reads it from disk.
+    public func invalidate(_ path: String) {
+        stale.withLock { _ = $0.insert(path) }
+        files.withLock { $0[path] = nil }
+    }
+
     /// The file's bytes, read on first use.
     public func bytes(_ path: String, what: String) throws(TLSError) -> [UInt8] {
         if let known = files.withLock({ $0[path] }) { return known.bytes }
         let id = identity?(path)
-        if let id, let old = inherited[path], old.identity == id {
+        if let id, var old = inherited[path], old.identity == id, !stale.withLock({ $0.contains(path) }) {
+            old.inherited = true
             files.withLock { $0[path] = old }
             return old.bytes
         }

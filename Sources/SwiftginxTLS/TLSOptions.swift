@@ -74,6 +74,8 @@ public struct TLSServerOptions: Sendable {
     public var rejectHandshake: Bool = false
     /// DER OCSP response stapled as is for every certificate (`ssl_stapling_file`).
     public var staplingFile: String? = nil
+    /// `ssl_ocsp on|leaf`: client certificate chains are checked with OCSP after the handshake.
+    public var clientOCSP: ClientOCSPSettings? = nil
     /// `ssl_stapling on`: each certificate gets a staple fetched from its responder.
     public var stapling: Bool = false
     /// `ssl_stapling_responder`: replaces the certificates' OCSP URL.

@@ -114,9 +114,17 @@ import Testing
         try FileManager.default.moveItem(atPath: s.prefix + "logs/access.log", toPath: s.prefix + "logs/access.log.1")
         s.signal(SIGUSR1)
         #expect(s.waitForFile("logs/error.log", containing: "reopening logs"))
-        _ = try get(s.port, "/second")
+        // Lines are written as requests end (as nginx writes them): one that ends while
+        // the files are being reopened may still go to the old file, so ask until the
+        // new file takes them.
+        var reopened = false
+        for _ in 0..<100 where !reopened {
+            _ = try get(s.port, "/second")
+            reopened = s.waitForFile("logs/access.log", containing: "GET /second", timeout: 0.05)
+        }
         s.signal(SIGQUIT)
         #expect(s.waitForExit() == 0)
+        #expect(reopened)
         #expect(s.read("logs/access.log").contains("GET /second"))
         #expect(s.read("logs/access.log.1").contains("GET /first"))
     }

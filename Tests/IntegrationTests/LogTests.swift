@@ -17,6 +17,7 @@ import Testing
                     log_format t '$uri:$status:$arg_a';
                     log_format raw escape=none '$uri:$arg_a:$arg_b';
                     log_format p '$uri $pipe $limit_rate';
+                    log_format fe '[$arg_a][$arg_b][$args][$https][$http_x_none]';
                     access_log logs/access.log t;
                     server {
                         listen 127.0.0.1:PORT;
@@ -24,8 +25,12 @@ import Testing
                         location /if/ { access_log logs/if.log t if=$arg_log; }
                         location /raw/ { access_log logs/raw.log raw; }
                         location /var/ { access_log logs/v_$arg_n.log t; }
+                        location /fe/ { access_log logs/fe.log fe; }
+                        location /noroot/ { root html/none; access_log logs/nr_$arg_n.log t; }
                         location /gz/ { access_log logs/gz.log t gzip buffer=4k flush=100ms; }
                         location /err/ { error_log logs/err_info.log info; error_log logs/err_crit.log crit; }
+                        location /up/ { error_log logs/up.log; proxy_pass http://127.0.0.1:1; }
+                        location /rw/ { error_log logs/rw.log notice; rewrite_log on; rewrite ^/rw/(.*) /if/$1; }
                         location /sys/ { access_log syslog:server=127.0.0.1:\(syslogPort),tag=SG t; }
                         location /rate/ { access_log logs/p.log p; set $limit_rate 2k; }
                         location /pipe/ { access_log logs/p.log p; }
@@ -72,6 +77,22 @@ import Testing
         #expect(s.waitForFile("logs/v_two.log", containing: "\n"))
         #expect(s.read("logs/v_one.log") == "/var/f.txt:200:-\n")
         #expect(s.read("logs/v_two.log") == "/var/f.txt:200:2\n")
+        // As nginx: no file while the request's root directory is missing.
+        _ = try get(s.port, "/noroot/f.txt?n=x")
+        #expect(
+            s.waitForFile("logs/error.log", containing: "html/none\" existence failed (2: No such file or directory)"))
+        #expect(!FileManager.default.fileExists(atPath: s.prefix + "logs/nr_x.log"))
+    }
+
+    @Test func aValueFoundEmptyIsNothingAndOneNotFoundIsADash() throws {
+        let s = try start()
+        defer { s.stop() }
+        // As nginx 1.22 writes them for the same requests.
+        _ = try get(s.port, "/fe/x?a=")
+        _ = try get(s.port, "/fe/x")
+        _ = try get(s.port, "/fe/x?")
+        #expect(s.waitForFile("logs/fe.log", containing: "[-][-][-][][-]\n[-][-][-][][-]\n"))
+        #expect(s.read("logs/fe.log") == "[][-][a=][][-]\n[-][-][-][][-]\n[-][-][-][][-]\n")
     }
 
     @Test func gzipBuffersAreFlushedAsGzipMembers() throws {
@@ -98,6 +119,12 @@ import Testing
         #expect(!s.read("logs/err_crit.log").contains("[error]"))
         // Not in the main error log any more.
         #expect(!s.read("logs/error.log").contains("html/err/missing"))
+        // Upstream failures and rewrite_log lines go to the location's logs too.
+        #expect(try get(s.port, "/up/x").status == 502)
+        #expect(s.waitForFile("logs/up.log", containing: "connect() failed (111: Connection refused) while connecting"))
+        _ = try get(s.port, "/rw/f.txt")
+        #expect(s.waitForFile("logs/rw.log", containing: "[notice]"))
+        #expect(s.read("logs/rw.log").contains("\"^/rw/(.*)\" matches \"/rw/f.txt\""))
     }
 
     @Test func syslogDatagramsInNginxForm() throws {

@@ -1,10 +1,13 @@
 // Request bodies as nginx keeps them for a proxy: `$request_body` while the body is in
 // memory, `$request_body_file` once it is in a temporary file, `client_body_in_file_only`
 // (`on` keeps the file, `clean` removes it after the request, `off` removes the name at
-// once), `client_body_temp_path` with levels, 100 Continue for an empty body, and a
-// malformed chunked body that arrived with the head refused before any answer.
+// once), `client_body_temp_path` with levels (created for the `user` account when
+// started as root), 100 Continue for an empty body, and a malformed chunked body that
+// arrived with the head refused before any answer.
 
 import Foundation
+import Glibc
+import SwiftginxPosix
 import Testing
 
 @Suite(.serialized) struct RequestBodyTests {
@@ -98,6 +101,44 @@ import Testing
             #expect(raw.hasPrefix("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK") == expected, "\(raw)")
             #expect(raw.hasSuffix("got 0\n"))
         }
+    }
+
+    /// Started as root, the serving process (nobody) buffers bodies in directories the
+    /// supervisor created and gave it, as nginx's master creates its temp paths.
+    @Test(.enabled(if: getuid() == 0)) func bodyFilesWhenServingAsNobody() throws {
+        let backend = freePort()
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        client_body_buffer_size 1k;
+                        location / { add_header X-Body-File $request_body_file; proxy_pass http://127.0.0.1:\(backend); }
+                        location /lv {
+                            client_body_temp_path PREFIXlv 1;
+                            client_body_in_file_only on;
+                            add_header X-Body-File $request_body_file;
+                            proxy_pass http://127.0.0.1:\(backend);
+                        }
+                    }
+                    server { listen 127.0.0.1:\(backend); return 200 "got $content_length\\n"; }
+                }
+                """)
+        // No `user` directive and no `-g "user root;"`: served as nobody.
+        try s.start(extraArgs: ["-g", "worker_processes 1;"])
+        defer { s.stop() }
+        let large = try post(s.port, "/", String(repeating: "x", count: 3000))
+        #expect(large.bodyText == "got 3000\n")
+        #expect(large.header("X-Body-File")?.hasPrefix(s.prefix + "client_body_temp/") == true)
+        let kept = try post(s.port, "/lv", "abc")
+        #expect(kept.bodyText == "got 3\n")
+        let file = kept.header("X-Body-File") ?? ""
+        #expect(file.hasPrefix(s.prefix + "lv/"))
+        let nobody = Privileges.userID("nobody") ?? 0
+        var st = stat()
+        #expect(stat(s.prefix + "lv", &st) == 0 && st.st_uid == nobody && st.st_mode & 0o777 == 0o700)
+        #expect(stat(file, &st) == 0 && st.st_uid == nobody)
     }
 
     @Test func malformedChunkedBodyIsRefusedBeforeTheAnswer() throws {

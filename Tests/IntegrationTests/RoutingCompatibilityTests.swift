@@ -17,6 +17,7 @@ import Testing
             include mime.types;
             default_type application/octet-stream;
             charset_map B A { 58 59; }
+            charset_map K utf-8 { C1 D0B0; }
             map $args $early { default $later; x one; }
             map $args $later { default later; y two; }
             map $args $host_kind {
@@ -53,7 +54,14 @@ import Testing
                 location /v/ { index $fresh; }
                 location /v/next { return 200 "$fresh"; }
                 location /lm/ { add_header Last-Modified "Mon, 28 Sep 1970 06:00:00 GMT"; }
-                location /recode/ { charset A; source_charset B; }
+                location /etag/ { alias html/lm/; add_header ETag foo; add_header ETag ""; }
+                location /expmod/ { expires modified 2048; proxy_pass http://127.0.0.1:PORT/lm/; }
+                location /recode/ { charset A; source_charset B; charset_types *; }
+                location = /recode/text { charset A; source_charset B; charset_types *; return 200 "XoX"; }
+                location /k/ { charset K; source_charset utf-8; }
+                location = /accel-src { add_header X-Accel-Charset A; return 200 "XX"; }
+                location = /accel { source_charset B; proxy_pass http://127.0.0.1:PORT/accel-src; }
+                location /to-utf/ { charset utf-8; override_charset on; proxy_pass http://127.0.0.1:PORT/k/; }
                 location /gz/ { gzip on; gzip_min_length 1; gzip_types text/plain; }
                 location /delay/ {
                     auth_delay 1s;
@@ -62,6 +70,7 @@ import Testing
                 }
                 location /exp/ { expires $lifetime; }
                 location /auto/ { autoindex on; }
+                location /setargs { set $args "a=1&b=2"; return 200 "$args $arg_b"; }
             }
         }
         """
@@ -72,7 +81,7 @@ import Testing
             files: [
                 "html/tree/x.txt": "tree x", "html/tree/re-alias.txt": "regex alias",
                 "html/dir sp/index.html": "in dir", "html/m/next": "", "html/v/next": "",
-                "html/lm/a.txt": "0123456789", "html/recode/t.txt": "X000XXXX",
+                "html/lm/a.txt": "0123456789", "html/k/t.txt": "аа!", "html/recode/t.txt": "X000XXXX",
                 "html/gz/a.txt": String(repeating: "compress me ", count: 20), "html/exp/a.txt": "plain",
                 "html/exp/a.html": "<p>", "html/auto/a:b": "", "conf/htpasswd": "u:{PLAIN}p\n",
             ])
@@ -115,6 +124,31 @@ import Testing
         let long = try request(s.port, "GET /" + String(repeating: "a", count: 20000) + " HTTP/1.0\r\n\r\n")
         #expect(long.status == 414)
         #expect(try get(s.port, "/x").bodyText == "x")
+    }
+
+    /// Named locations and error pages that send the request back where it came from
+    /// end in nginx's 500 after ten steps (never an endless recursion).
+    @Test func cyclesThroughNamedLocationsAndErrorPages() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        recursive_error_pages on;
+                        location /a { error_page 404 @x; return 404; }
+                        location @x { error_page 404 @x; return 404; }
+                        location /b { error_page 404 /b; return 404; }
+                        location /d { try_files /nope @d; }
+                        location @d { try_files /nope @d; }
+                    }
+                }
+                """)
+        try s.start()
+        for path in ["/a", "/b", "/d"] { #expect(try get(s.port, path).status == 500) }
+        #expect(
+            s.read("logs/error.log").contains(
+                "rewrite or internal redirection cycle while redirect to named location \"@x\""))
     }
 
     @Test func errorPageAfterRedirect() throws {
@@ -166,11 +200,21 @@ import Testing
         #expect(r.bodyText == "01")
     }
 
+    @Test func addHeaderReplacesETagAndExpiresFollowsTheUpstream() throws {
+        let s = try makeServer()
+        let r = try get(s.port, "/etag/a.txt")
+        #expect(r.status == 200)
+        #expect(r.header("ETag") == nil)
+        let proxied = try get(s.port, "/expmod/a.txt")
+        #expect(proxied.header("Expires") == "Mon, 28 Sep 1970 06:34:08 GMT")
+    }
+
     @Test func charsetRecodingKeepsRanges() throws {
         let s = try makeServer()
         let whole = try get(s.port, "/recode/t.txt")
         #expect(whole.header("Content-Type") == "text/plain; charset=A")
         #expect(whole.bodyText == "Y000YYYY")
+        #expect(try get(s.port, "/recode/text").bodyText == "YoY")
         let part = try get(s.port, "/recode/t.txt", extra: "Range: bytes=4-5\r\n")
         #expect(part.status == 206)
         #expect(part.bodyText == "YY")
@@ -178,6 +222,19 @@ import Testing
         let proxied = try get(s.port, "/override/t.txt")
         #expect(proxied.header("Content-Type") == "text/plain; charset=B")
         #expect(proxied.bodyText == "X000XXXX")
+        // UTF-8 to a single-byte charset (static), and back as a proxied body (chunked).
+        let k = try get(s.port, "/k/t.txt")
+        #expect(k.body == [0xC1, 0xC1, UInt8(ascii: "!")])
+        #expect(k.header("Content-Length") == "3")
+        let back = try get(s.port, "/to-utf/t.txt")
+        #expect(back.header("Content-Type") == "text/plain; charset=utf-8")
+        #expect(back.header("Content-Length") == nil)
+        #expect(back.bodyText == "аа!")
+        // The upstream's X-Accel-Charset names the charset to send (and is not passed on).
+        let accel = try get(s.port, "/accel")
+        #expect(accel.header("Content-Type") == "application/octet-stream; charset=A")
+        #expect(accel.header("X-Accel-Charset") == nil)
+        #expect(accel.bodyText == "YY")
     }
 
     @Test func compressedHead() throws {
@@ -202,6 +259,11 @@ import Testing
         let s = try makeServer()
         #expect(try get(s.port, "/exp/a.txt").header("Cache-Control") == "max-age=3600")
         #expect(try get(s.port, "/exp/a.html").header("Cache-Control") == nil)
+    }
+
+    @Test func setArgs() throws {
+        let s = try makeServer()
+        #expect(try get(s.port, "/setargs?x=y").bodyText == "a=1&b=2 2")
     }
 
     @Test func autoindexLinksAreURIComponents() throws {

@@ -294,13 +294,24 @@ import Testing
                         location /on/ { alias html/real/; disable_symlinks on; }
                         location /owner/ { alias html/real/; disable_symlinks if_not_owner; }
                         location /real/ { root linked; disable_symlinks on from=$document_root; }
+                        location /try/ {
+                            alias html/real/; disable_symlinks on;
+                            try_files $uri $uri.txt =404;
+                        }
+                        location /if/ {
+                            alias html/real/; disable_symlinks on;
+                            if (-f $request_filename) { return 204; }
+                        }
+                        location /dir { disable_symlinks on; try_files $uri/ =404; }
                     }
                 }
-                """, files: ["html/real/file.txt": "real", "html/real/other.txt": "other"])
+                """,
+            files: ["html/real/file.txt": "real", "html/real/other.txt": "other", "html/real/link.txt.txt": "local"])
         symlink(s.prefix + "html/real/file.txt", s.prefix + "html/real/link.txt")
         symlink(s.prefix + "html/real/other.txt", s.prefix + "html/real/foreign.txt")
         lchown(s.prefix + "html/real/foreign.txt", 65534, 65534)
         symlink(s.prefix + "html", s.prefix + "linked")
+        symlink(s.prefix + "html/real", s.prefix + "html/dirlink")
         try s.start()
         #expect(try get(s.port, "/open/link.txt").bodyText == "real")
         #expect(try get(s.port, "/on/link.txt").status == 403)
@@ -314,6 +325,11 @@ import Testing
         // The symlinked root itself is allowed by from=$document_root; links below it are not.
         #expect(try get(s.port, "/real/file.txt").bodyText == "real")
         #expect(try get(s.port, "/real/link.txt").status == 403)
+        // try_files and `if (-f ...)` see a refused link as missing, as nginx's open file cache.
+        #expect(try get(s.port, "/try/link.txt").bodyText == "local")
+        #expect(try get(s.port, "/if/file.txt").status == 204)
+        #expect(try get(s.port, "/if/link.txt").status == 403)
+        #expect(try get(s.port, "/dirlink").status == 404)
     }
 
     @Test func openFileCacheValidErrorsAndMinUses() throws {

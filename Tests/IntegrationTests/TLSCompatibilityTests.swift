@@ -72,6 +72,25 @@ import Testing
             "\(t.stderr)")
     }
 
+    /// As nginx, a server's certificates are loaded even when it has no ssl address.
+    @Test func certificatesOfPlainServersAreChecked() throws {
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        ssl_certificate /nonexistent/cert.pem;
+                        ssl_certificate_key /nonexistent/cert.key;
+                    }
+                }
+                """)
+        defer { s.cleanup() }
+        let t = try runBinary(["-t", "-p", s.prefix + "/", "-c", "conf/swiftginx.conf"])
+        #expect(t.status != 0)
+        #expect(t.stderr.contains("cannot load certificate \"/nonexistent/cert.pem\""), "\(t.stderr)")
+    }
+
     @Test func clientCertificateVariablesAndMisdirectedRequests() throws {
         let pki = try TestPKI()
         let s = try TestServer(
@@ -207,5 +226,53 @@ import Testing
         #expect(try get(s.port, "/crl/x").status == 200)
         // RFC 6066: no SNI for an IP address.
         #expect(try get(s.port, "/ip/x").bodyText.hasSuffix("sni=\n"))
+    }
+}
+
+/// `ssl_ocsp`: client certificates checked with a local `openssl ocsp` responder.
+@Suite(.serialized) struct ClientOCSPTests {
+    @Test func clientCertificatesAreCheckedWithOCSP() throws {
+        let pki = try StaplingPKI()
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    access_log off;
+                    server {
+                        listen 127.0.0.1:PORT ssl;
+                        \(pki.pki.certificate("rsa"))
+                        ssl_verify_client optional;
+                        ssl_client_certificate \(pki.path("ca.pem"));
+                        ssl_ocsp leaf;
+                        location / { return 200 "$ssl_client_verify\\n"; }
+                    }
+                }
+                """)
+        try s.start()
+        defer { s.stop() }
+        func get() throws -> String {
+            try runCommand(
+                [
+                    "/usr/bin/curl", "-s", "--max-time", "10", "--cacert", pki.path("ca.pem"), "--cert",
+                    pki.path("aia.pem"), "--key", pki.path("aia.key"), "https://localhost:\(s.port)/",
+                ], timeout: 20
+            ).stdout
+        }
+        // The certificate's AIA names the responder; its answer: good.
+        var responder = try LocalOCSPResponder(pki)
+        #expect(try get() == "SUCCESS\n", "\(s.read("logs/error.log"))")
+        responder.stop()
+        // Revoked: nginx's 400 page for a certificate error.
+        responder = try LocalOCSPResponder(pki, index: "revoked.txt")
+        let revoked = try get()
+        #expect(revoked.contains("<title>400 The SSL certificate error</title>"), "\(revoked)")
+        #expect(s.waitForFile("logs/error.log", containing: "client SSL certificate verify error: certificate revoked"))
+        responder.stop()
+        // No responder: the request fails.
+        #expect(try get().contains("400 The SSL certificate error"))
+        #expect(
+            s.waitForFile(
+                "logs/error.log", containing: "certificate status request failed while reading client request headers"))
+        #expect(s.read("logs/error.log").contains("while requesting certificate status"))
     }
 }

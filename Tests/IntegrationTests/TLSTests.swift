@@ -325,7 +325,7 @@ struct TestPKI {
             try FileManager.default.copyItem(atPath: pki.path(from), toPath: pki.path(to))
         }
         s.signal(SIGHUP)
-        #expect(s.waitForFile("logs/error.log", containing: "reconfigured"))
+        #expect(s.waitForFile("logs/error.log", containing: "reconfigured"), "\(s.read("logs/error.log"))")
         let after = try curl(resolve)
         #expect(after.stderr.contains("CN=b.test"), "\(after.stderr)")
         #expect(after.stdout == "ok\n")

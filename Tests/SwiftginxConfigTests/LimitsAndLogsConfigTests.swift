@@ -50,6 +50,7 @@ import Testing
     @Test func limitReqErrorsAsNginx() throws {
         let cases: [(String, String)] = [
             ("limit_req_zone $a zone=one:1m rate=0r/s;", "invalid rate \"rate=0r/s\""),
+            ("limit_req_zone $a zone=one:1m rate=99999999999999r/s;", "invalid rate \"rate=99999999999999r/s\""),
             ("limit_req_zone $a zone=one:8k rate=1r/s;", "zone \"zone=one:8k\" is too small"),
             ("limit_req_zone $a rate=1r/s x;", "invalid parameter \"x\""),
             ("limit_req_zone $a rate=1r/s y;", "invalid parameter \"y\""),
@@ -131,6 +132,9 @@ import Testing
             SyslogTarget.parse("server=1.2.3.4,tag=a-b").failureMessage
                 == "syslog \"tag\" only allows alphanumeric characters and underscore")
         #expect(SyslogTarget.parse("server=unix:/dev/log").failureMessage == nil)
+        #expect(
+            try loadError(http("error_log syslog:server=no.such.host.invalid; server { listen 8080; }"))?.hasPrefix(
+                "host not found in syslog server \"no.such.host.invalid\"") == true)
         #expect(
             try loadError(http("error_log memory:1m; server { listen 8080; }"))?.hasPrefix(
                 "nginx was built without debug support") == true)

@@ -54,6 +54,29 @@ import Testing
         out = []
         try #require(config.charsetMaps.table(from: "utf-8", to: "A")).recode(Array("а!я".utf8), into: &out)
         #expect(out == [0xC1, UInt8(ascii: "!")] + Array("&#1103;".utf8))
+        // A body recoded in pieces: a character split between them waits for the rest.
+        let fromUTF8 = try #require(config.charsetMaps.table(from: "utf-8", to: "A"))
+        var carry: [UInt8] = []
+        out = []
+        fromUTF8.recode([0x41, 0xD0], into: &out, carry: &carry, final: false)
+        #expect(out == [0x41])
+        #expect(carry == [0xD0])
+        fromUTF8.recode([0xB0], into: &out, carry: &carry, final: false)
+        #expect(out == [0x41, 0xC1])
+        #expect(carry.isEmpty)
+        // Any bytes in any pieces: no trap, and the carry never holds a whole character.
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            carry = []
+            out = []
+            for _ in 0..<4 {
+                let piece = (0..<Int.random(in: 0..<9, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
+                fromUTF8.recode(piece, into: &out, carry: &carry, final: false)
+                #expect(carry.count < 4)
+            }
+            fromUTF8.recode([], into: &out, carry: &carry, final: true)
+            #expect(carry.isEmpty)
+        }
     }
 
     @Test func charsetMapErrors() throws {

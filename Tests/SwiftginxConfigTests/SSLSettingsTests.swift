@@ -94,4 +94,24 @@ import Testing
                     """))
                 == "no \"ssl_certificate\" is defined for the \"listen ... ssl\" directive in nginx.conf:4")
     }
+
+    @Test func ocspDirectives() throws {
+        let config = try load(
+            http(
+                """
+                ssl_ocsp leaf;
+                ssl_ocsp_cache shared:OCSP:1m;
+                server { listen 8080; server_name a; }
+                server { listen 8080; server_name b; ssl_ocsp on; ssl_ocsp_responder http://127.0.0.1:9/; }
+                server { listen 8080; server_name c; ssl_ocsp off; ssl_ocsp_cache off; }
+                """))
+        let servers = config.listenGroups[0].servers
+        #expect(servers[0].settings.ssl.ocsp == .leaf)
+        #expect(servers[0].settings.ssl.ocspCache?.name == "OCSP" && servers[0].settings.ssl.ocspCache?.size == 1 << 20)
+        #expect(servers[1].settings.ssl.ocsp == .on && servers[1].settings.ssl.ocspResponder == "http://127.0.0.1:9/")
+        #expect(servers[2].settings.ssl.ocsp == .off && servers[2].settings.ssl.ocspCache == nil)
+        #expect(try loadError(http("ssl_ocsp maybe;")) == "invalid value \"maybe\" in nginx.conf:3")
+        #expect(
+            try loadError(http("ssl_ocsp_cache builtin:100;")) == "invalid parameter \"builtin:100\" in nginx.conf:3")
+    }
 }

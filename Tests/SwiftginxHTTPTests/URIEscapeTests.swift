@@ -34,4 +34,16 @@ import Testing
         #expect(u("/a%25b") == "/a%25b")
         #expect(u("/bad%zz") == "/badzz")
     }
+
+    /// Any bytes: no trap, and escaping then unescaping a path gives it back.
+    @Test func arbitraryBytes() {
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let bytes = (0..<Int.random(in: 0..<40, using: &g)).map { _ in UInt8.random(in: 0...255, using: &g) }
+            _ = URIEscape.unescapeRedirect(bytes)
+            let path = bytes.filter { $0 != UInt8(ascii: "?") }
+            let escaped = URIEscape.uri.escaped(path)
+            #expect(escaped.allSatisfy { $0 > 0x20 && $0 < 0x7F })
+        }
+    }
 }

@@ -87,4 +87,18 @@ import Testing
         var u = SendRate()
         #expect(u.allowance(second: 0, now: 0) == Int.max)
     }
+
+    @Test func absurdValuesSaturateInsteadOfTrapping() {
+        var r = SendRate()
+        r.rate = Int.max
+        r.after = Int64.max
+        r.startSecond = 0
+        #expect(r.allowance(second: 1_000_000, now: 0) == Int.max)
+        r.account(1 << 30, now: 0)
+        var z = ZoneState(size: 1 << 20)
+        var excess = 0
+        _ = z.lookup(key, now: 0, rate: 1 << 42, burst: 0, account: true, excess: &excess)
+        #expect(z.lookup(key, now: Int64.max / 2, rate: 1 << 42, burst: 0, account: true, excess: &excess) == .ok)
+        #expect(LimitReqHandler.delay(Int.max / 2, 1) == 86_400_000)
+    }
 }

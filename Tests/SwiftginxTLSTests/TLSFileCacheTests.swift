@@ -67,6 +67,32 @@ import Testing
         #expect(try next.bytes(path, what: "certificate") != before)
     }
 
+    /// A reload that inherits a key but reads its renewed certificate (the key was replaced
+    /// keeping what identifies it) reads both again instead of failing.
+    @Test func aMismatchedInheritedPairIsReadAgain() throws {
+        let dir = try scratch(["rsa.pem", "rsa.key", "other.pem", "other.key"])
+        let cert = dir + "/live.pem"
+        let key = dir + "/live.key"
+        try FileManager.default.copyItem(atPath: dir + "/rsa.pem", toPath: cert)
+        try FileManager.default.copyItem(atPath: dir + "/rsa.key", toPath: key)
+        let sameKey: @Sendable (String) -> [Int]? = { path in
+            path.hasSuffix(".key") ? [1] : [Int.random(in: 0...1 << 30)]
+        }
+        var options = certs.server([])
+        options.certificates = [(certificate: cert, key: key)]
+        options.files = TLSFileCache(identity: sameKey)
+        _ = try TLSContext(server: options)
+        try FileManager.default.removeItem(atPath: cert)
+        try FileManager.default.removeItem(atPath: key)
+        try FileManager.default.copyItem(atPath: dir + "/other.pem", toPath: cert)
+        try FileManager.default.copyItem(atPath: dir + "/other.key", toPath: key)
+        options.files = TLSFileCache(inheriting: options.files, identity: sameKey)
+        let renewed = try TLSContext(server: options)
+        let pair = try Pair(server: renewed, client: TLSContext(client: certs.client(verify: false)))
+        #expect(pair.succeeded)
+        #expect(pair.client.clientSubjectDN == "CN=other.test")
+    }
+
     @Test func passwordFileLines() throws {
         let dir = try scratch([])
         try "first\r\nsecond\n".write(toFile: dir + "/pw", atomically: true, encoding: .utf8)

@@ -76,6 +76,10 @@ static inline int swiftginx_SSL_CTX_add0_chain_cert(SSL_CTX *ctx, X509 *cert) {
     return (int)SSL_CTX_add0_chain_cert(ctx, cert);
 }
 
+static inline int swiftginx_SSL_CTX_clear_chain_certs(SSL_CTX *ctx) {
+    return (int)SSL_CTX_clear_chain_certs(ctx);
+}
+
 static inline int swiftginx_SSL_add0_chain_cert(SSL *ssl, X509 *cert) {
     return (int)SSL_add0_chain_cert(ssl, cert);
 }

@@ -50,6 +50,8 @@ extension HTTP1Connection {
         guard let tls else { return true }
         switch tls.handshake() {
         case .done:
+            // `ssl_ocsp`: the client's chain is checked before a request is read.
+            if !clientOCSPReady(tls) { return false }
             state = .readingHead
             endReading()
             readReady = true

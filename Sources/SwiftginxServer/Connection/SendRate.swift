@@ -27,9 +27,15 @@ struct SendRate {
         if rate == 0 { return Int.max }
         if wakeAt > now { return 0 }
         wakeAt = 0
-        let limit = Int64(rate) * (second - startSecond + 1) - (sent - after)
+        // Saturating: absurd rates or offsets mean "no limit now", never a trap.
+        let (allowed, o1) = Int64(rate).multipliedReportingOverflow(by: max(1, second - startSecond + 1))
+        let (counted, o2) = sent.subtractingReportingOverflow(after)
+        if o1 || o2 { return Int.max }
+        let (limit, o3) = allowed.subtractingReportingOverflow(counted)
+        if o3 { return Int.max }
         if limit <= 0 {
-            wakeAt = now + (-limit * 1000 / Int64(rate) + 1)
+            wakeAt =
+                now + min(86_400_000, -limit / Int64(rate) * 1000 + (-limit % Int64(rate)) * 1000 / Int64(rate) + 1)
             return 0
         }
         return Int(clamping: limit)
@@ -40,7 +46,8 @@ struct SendRate {
         let before = sent
         sent += Int64(n)
         if rate == 0 { return }
-        let delay = (max(0, sent - after) - max(0, before - after)) * 1000 / Int64(rate)
+        let limited = max(0, sent &- after) - max(0, before &- after)
+        let delay = min(86_400_000, limited / Int64(rate) * 1000 + (limited % Int64(rate)) * 1000 / Int64(rate))
         if delay > 0 { wakeAt = now + delay }
     }
 }
@@ -95,8 +102,12 @@ extension Request {
     @inline(__always) func upstreamAllowance() -> Int {
         if !upstreamRate.resolved {
             upstreamRate.resolved = true
-            let s = location?.settings.sendRate
-            upstreamRate.rate = sizeValue(proxy?.pass?.proto == .uwsgi ? s?.uwsgiLimitRate : s?.proxyLimitRate)
+            if let location {
+                let v =
+                    proxy?.pass?.proto == .uwsgi
+                    ? location.settings.sendRate.uwsgiLimitRate : location.settings.sendRate.proxyLimitRate
+                if v != nil { upstreamRate.rate = sizeValue(v) }
+            }
             upstreamRate.startSecond = worker.clock.milliseconds / 1000
         }
         if upstreamRate.rate == 0 { return Int.max }

@@ -51,7 +51,7 @@ enum AuthRequestHandler {
         if status >= 200 && status < 300 {
             if let location = r.location, !location.settings.authRequestSet.isEmpty {
                 for set in location.settings.authRequestSet {
-                    r.customVariables[set.name] = Variables.evaluate(sub.request, set.value)
+                    Variables.set(r, set.name, Variables.evaluate(sub.request, set.value))
                 }
             }
             return r.accessGranted()

@@ -51,9 +51,8 @@ enum ErrorPages {
             if uri.first == UInt8(ascii: "@") {
                 let name = String(decoding: uri.dropFirst(), as: UTF8.self)
                 if let server = r.server, let named = server.locations.named(name) {
-                    r.isInternal = true
                     r.headOnly = r.isHeadOnly
-                    r.runLocation(named, captures: [])
+                    r.runNamedLocation(named, name: name, captures: [])
                     return
                 }
                 r.logError("could not find named location \"\(name)\"")
@@ -105,6 +104,13 @@ enum ErrorPages {
             r.logInfo("client attempted to request the server name different from the one that was negotiated")
             r.keepAlive = false
             sendDefault(r, 421)
+            return false
+        }
+        if verify == .optionalNoCA, let failure = tls.ocspFailure {
+            // Chain errors pass with optional_no_ca; an OCSP verdict does not (nginx).
+            r.logInfo("client SSL certificate verify error: \(failure) while reading client request headers")
+            r.keepAlive = false
+            respond(r, 495)
             return false
         }
         if verify != .off && verify != .optionalNoCA {

@@ -94,12 +94,12 @@ enum LimitReqHandler {
             break
         }
         // Account the held limits; the longest delay wins.
-        var maxDelay = excess <= limit.rule.delay ? 0 : (excess - limit.rule.delay) * 1000 / limit.zone.config.rate
+        var maxDelay = excess <= limit.rule.delay ? 0 : Self.delay(excess - limit.rule.delay, limit.zone.config.rate)
         var delayZone = limit.rule.zone
         for h in held.reversed() {
             let e = h.zone.account(h.node, now: now)
             if e <= h.rule.delay { continue }
-            let delay = (e - h.rule.delay) * 1000 / h.zone.config.rate
+            let delay = Self.delay(e - h.rule.delay, h.zone.config.rate)
             if delay > maxDelay {
                 maxDelay = delay
                 excess = e
@@ -121,6 +121,12 @@ enum LimitReqHandler {
         r.activate(.limitReqDelay)
         r.schedule(after: maxDelay)
         return .suspend
+    }
+
+    /// Milliseconds for `excess` thousandths to drain at `rate` (at most a day).
+    static func delay(_ excess: Int, _ rate: Int) -> Int {
+        let (p, overflow) = excess.multipliedReportingOverflow(by: 1000)
+        return overflow ? 86_400_000 : min(86_400_000, p / rate)
     }
 
     /// nginx's "1.500" form of an excess in thousandths.

@@ -105,6 +105,13 @@ struct ZoneState {
         capacity = size - 8 * 4096
     }
 
+    /// Thousandths of a request drained in `ms` at `rate` (saturating: a key idle for
+    /// ages has drained everything).
+    static func drained(_ rate: Int, _ ms: Int64) -> Int {
+        let (p, overflow) = rate.multipliedReportingOverflow(by: Int(ms))
+        return overflow ? Int.max / 2 : p / 1000
+    }
+
     /// What nginx's slab allocator spends on a state with this key.
     static func cost(_ keyLength: Int) -> Int {
         var n = 128
@@ -119,7 +126,7 @@ struct ZoneState {
             moveToFront(i)
             var ms = now - nodes[Int(i)].last
             if ms < -60000 { ms = 1 } else if ms < 0 { ms = 0 }
-            let excess = max(0, nodes[Int(i)].excess - rate * Int(ms) / 1000 + 1000)
+            let excess = max(0, nodes[Int(i)].excess - Self.drained(rate, ms) + 1000)
             ep = excess
             if excess > burst { return .busy }
             if account {
@@ -156,7 +163,7 @@ struct ZoneState {
     mutating func account(_ i: Int32, now: Int64, rate: Int) -> Int {
         var ms = now - nodes[Int(i)].last
         if ms < -60000 { ms = 1 } else if ms < 0 { ms = 0 }
-        let excess = max(0, nodes[Int(i)].excess - rate * Int(ms) / 1000 + 1000)
+        let excess = max(0, nodes[Int(i)].excess - Self.drained(rate, ms) + 1000)
         if ms != 0 { nodes[Int(i)].last = now }
         nodes[Int(i)].excess = excess
         nodes[Int(i)].count -= 1
@@ -175,7 +182,7 @@ struct ZoneState {
             if n != 0 {
                 let ms = abs(now - node.last)
                 if ms < 60000 { return }
-                if node.excess - rate * Int(ms) / 1000 > 0 { return }
+                if node.excess - Self.drained(rate, ms) > 0 { return }
             }
             n += 1
             remove(t)

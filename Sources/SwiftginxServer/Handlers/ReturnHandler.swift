@@ -21,10 +21,16 @@ enum ReturnHandler {
             return
         }
         if let text = action.text {
-            let value = Variables.evaluate(r, text)
+            var value = Variables.evaluate(r, text)
             if [301, 302, 303, 307, 308].contains(code) {
                 redirect(r, code, location: value, settings: settings)
                 return
+            }
+            if settings.sourceCharset != nil, let table = r.charsetRecoding(for: settings.defaultType) {
+                // The charset module recodes the text as it would a file.
+                var recoded: [UInt8] = []
+                table.recode(value, into: &recoded)
+                value = recoded
             }
             // After an error_page, the error's status is sent (nginx's err_status).
             let status = r.overrideStatus ?? code

@@ -17,6 +17,8 @@ extension StaticFileHandler {
         let info = entry.info
         let buf = request.headBytes
         let etag: [UInt8]? = s.etag ? entry.etag : nil
+        // `add_header ETag` replaces the file's in the head (conditions use the file's).
+        let shownETag = Self.addsHeader(s, "etag") ? nil : etag
         var status = request.overrideStatus ?? 200
         let plain = request.overrideStatus == nil
 
@@ -43,7 +45,7 @@ extension StaticFileHandler {
                 request.beginHead(304)
                 request.output.appendHeader("Last-Modified", entry.lastModified)
                 request.finishHead(settings: s, mtime: info.mtime) { o in
-                    if let etag { o.appendHeader("ETag", etag) }
+                    if let shownETag { o.appendHeader("ETag", shownETag) }
                     if vary { o.append("Vary: Accept-Encoding\r\n") }
                 }
                 request.flushResponse()
@@ -53,9 +55,9 @@ extension StaticFileHandler {
 
         // source_charset → charset through a charset_map: the recoded bytes are served
         // (not compressed); a byte-for-byte table keeps lengths and ranges.
-        let recoded = s.sourceCharset == nil ? nil : recodedContents(entry, settings: s)
+        let recoded = s.sourceCharset == nil || encoding != nil ? nil : recodedContents(entry, settings: s)
         if recoded == nil && encoding == nil && status == 200 && plain,
-            sendCompressed(entry, settings: s, etag: etag)
+            sendCompressed(entry, settings: s, etag: shownETag)
         {
             return
         }
@@ -86,7 +88,9 @@ extension StaticFileHandler {
                 }
                 return
             case .multiple(let ranges):
-                sendMultipart(entry, ranges: ranges, etag: etag, settings: s, contents: recoded?.bytes)
+                sendMultipart(
+                    entry, ranges: ranges, etag: shownETag, settings: s, contents: recoded?.bytes,
+                    encoded: encoding != nil)
                 return
             case .ignore:
                 break
@@ -95,7 +99,7 @@ extension StaticFileHandler {
 
         request.beginHead(status)
         let type = fileType(entry, settings: s)
-        request.appendContentType(type)
+        request.appendContentType(type, encoded: encoding != nil)
         request.appendContentLength(length)
         let varyForCompression =
             !vary && encoding == nil && s.gzipVary
@@ -105,7 +109,7 @@ extension StaticFileHandler {
             request.output.appendHeader("Last-Modified", entry.lastModified)
         }
         request.finishHead(settings: s, mtime: info.mtime) { o in
-            if let etag { o.appendHeader("ETag", etag) }
+            if let shownETag { o.appendHeader("ETag", shownETag) }
             if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
                 o.append("Accept-Ranges: bytes\r\n")
             }
@@ -130,12 +134,12 @@ extension StaticFileHandler {
     /// its bytes, then "\r\n--boundary--\r\n".
     private func sendMultipart(
         _ entry: OpenFileCache.Entry, ranges: [ClosedRange<Int64>], etag: [UInt8]?, settings s: LocationSettings,
-        contents recoded: [UInt8]? = nil
+        contents recoded: [UInt8]? = nil, encoded: Bool = false
     ) {
         let size = recoded.map { Int64($0.count) } ?? entry.info.size
         let boundary = request.worker.nextBoundary()
         var type = fileType(entry, settings: s)
-        if let charset = request.charset(for: type) { type += "; charset=" + charset }
+        if let charset = request.charset(for: type, encoded: encoded) { type += "; charset=" + charset }
         var prefixes: [[UInt8]] = []
         var total: Int64 = 0
         for r in ranges {
@@ -212,13 +216,18 @@ extension StaticFileHandler {
     }
 
     /// The time of an `add_header Last-Modified` of the location (-1: empty or not a
-    /// date), nil when it has none.
+    /// date), nil when it has none. The last such line counts, as in nginx.
     private func addedLastModified(_ s: LocationSettings) -> Int? {
-        for h in s.addHeaders where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
+        for h in s.addHeaders.reversed() where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
             let v = request.evaluate(h.value)
             return v.withUnsafeBytes { HTTPDate.parse($0) } ?? -1
         }
         return nil
+    }
+
+    /// Whether the location has an `add_header` of this (lowercased) name.
+    static func addsHeader(_ s: LocationSettings, _ name: String) -> Bool {
+        s.addHeaders.contains { $0.name.utf8.count == name.utf8.count && $0.name.lowercased() == name }
     }
 
     /// The entry's MIME type for this request's URI and location (cached on the entry).

@@ -44,19 +44,12 @@ struct StaticFileHandler {
             return
         }
         request.trace?.note("handler: static file \(String(decoding: path, as: UTF8.self))")
-        if s.disableSymlinks != .off {
-            var skip = 0
-            if let from = s.disableSymlinksFrom {
-                let f = request.evaluate(from)
-                if path.starts(with: f) { skip = f.count }
-            }
-            if let e = FileSystem.symlinkViolation(path, skip: skip, ifNotOwner: s.disableSymlinks == .ifNotOwner) {
-                request.logError(
-                    "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
-                )
-                request.respondError(403)
-                return
-            }
+        if let e = request.symlinkViolation(path, settings: s) {
+            request.logError(
+                "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
+            )
+            request.respondError(403)
+            return
         }
         let precompressed = s.gzipStatic != .off || s.brotliStatic != .off || s.zstdStatic != .off
         if precompressed, let (variant, coding) = precompressedVariant(path: &path, settings: s) {

@@ -59,8 +59,9 @@ enum RewriteModule {
                     r.limitRateOverride = SendRateSettings.size(Variables.evaluate(r, value)) ?? 0
                     continue
                 }
-                r.customVariables[name] = Variables.evaluate(r, value)
-                r.trace?.note("set $\(name) = \"\(String(decoding: r.customVariables[name] ?? [], as: UTF8.self))\"")
+                let v = Variables.evaluate(r, value)
+                Variables.set(r, name, v)
+                r.trace?.note("set $\(name) = \"\(String(decoding: v, as: UTF8.self))\"")
             case .breakProcessing:
                 r.trace?.note("break")
                 return .proceed
@@ -71,10 +72,9 @@ enum RewriteModule {
                 guard let captures = r.uri.withUnsafeBytes({ regex.match($0) }) else {
                     r.trace?.note("rewrite \(regex.pattern): does not match")
                     if s.rewriteLog {
-                        r.worker.state.errorLog.log(
-                            .notice,
-                            "\"\(regex.pattern)\" does not match \"\(String(decoding: r.uri, as: UTF8.self))\""
-                                + r.clientSuffix(), connection: r.connectionNumber)
+                        r.logError(
+                            "\"\(regex.pattern)\" does not match \"\(String(decoding: r.uri, as: UTF8.self))\"",
+                            level: .notice)
                     }
                     continue
                 }
@@ -87,10 +87,8 @@ enum RewriteModule {
                     || source.hasPrefix("https://") || source.hasPrefix("$scheme")
                 var (target, argsAt, addArgs) = expand(r, replacement, redirect: redirecting)
                 if s.rewriteLog {
-                    r.worker.state.errorLog.log(
-                        .notice,
-                        "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\""
-                            + r.clientSuffix(), connection: r.connectionNumber)
+                    r.logError(
+                        "\"\(regex.pattern)\" matches \"\(String(decoding: r.uri, as: UTF8.self))\"", level: .notice)
                 }
                 let absolute =
                     target.starts(with: Array("http://".utf8)) || target.starts(with: Array("https://".utf8))
@@ -204,9 +202,10 @@ enum RewriteModule {
         case .file(let v, let kind, let negated):
             var path = Variables.evaluate(r, v)
             path.append(0)
-            let info = path.withUnsafeBufferPointer {
+            var info = path.withUnsafeBufferPointer {
                 try? FileSystem.info(path: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
+            if info != nil && !r.fileTestAllowed(path) { info = nil }  // disable_symlinks
             let result: Bool
             switch kind {
             case .file: result = info?.isRegular == true

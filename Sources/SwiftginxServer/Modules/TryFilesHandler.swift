@@ -38,7 +38,7 @@ enum TryFilesHandler {
             let info = path.withUnsafeBufferPointer { p in
                 try? FileSystem.info(path: UnsafeRawPointer(p.baseAddress!).assumingMemoryBound(to: CChar.self))
             }
-            guard let info, wantsDirectory ? info.isDirectory : !info.isDirectory else {
+            guard let info, wantsDirectory ? info.isDirectory : !info.isDirectory, r.fileTestAllowed(path) else {
                 r.trace?.note(
                     "candidate \(candidate.source): \(String(decoding: path.dropLast(), as: UTF8.self)) missing")
                 continue
@@ -74,8 +74,7 @@ enum TryFilesHandler {
                 ErrorPages.respond(r, 500)
                 return .done
             }
-            r.isInternal = true
-            r.runLocation(named, captures: r.captures)
+            r.runNamedLocation(named, name: name, captures: r.captures)
             return .done
         case .uri(let value):
             let uri = Variables.evaluate(r, value)

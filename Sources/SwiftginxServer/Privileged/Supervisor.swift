@@ -69,6 +69,7 @@ final class Supervisor {
         do {
             signals = try SignalReceiver([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH, SIGCHLD])
         } catch { throw StartupError(description: "\(error)") }
+        prepareTempPaths()
         do { try spawn(signals, fresh: false) } catch { throw StartupError(description: "\(error)") }
         return loop(signals)
     }

@@ -195,8 +195,7 @@ extension ProxyExchange {
 
     /// An error-log line with nginx's upstream context: client, server, request, upstream, host.
     func logUpstream(_ level: LogLevel, _ message: String) {
-        let log = worker.state.errorLog
-        guard log.enabled(level) else { return }
+        guard request.logTakes(level) else { return }
         var s = message + ", client: \(request.peer.host)"
         if let server = request.server { s += ", server: \(server.primaryName)" }
         let b = request.headBytes
@@ -216,6 +215,6 @@ extension ProxyExchange {
         if request.head.headLength > 0, let h = request.head.host {
             s += ", host: \"\(String(decoding: b[h], as: UTF8.self))\""
         }
-        log.log(level, s, connection: request.connectionNumber)
+        request.logLine(level, s)
     }
 }

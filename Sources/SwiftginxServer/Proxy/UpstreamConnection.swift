@@ -20,6 +20,8 @@ final class UpstreamConnection {
     var slotGeneration: UInt32 = 0
     /// The proxy exchange using it (nil while cached idle).
     var owner: ProxyExchange? = nil
+    /// Or the `ssl_ocsp` request of a client connection using it.
+    var ocspFetch: ClientOCSPFetch? = nil
     /// What it is connected to: the group (by identity) and the peer index.
     var group: UpstreamGroup? = nil
     var peer = 0
@@ -105,6 +107,10 @@ extension Worker {
         if !events.isDisjoint(with: readableEvents) { u.readReady = true }
         if let x = u.owner {
             x.onUpstreamEvent()
+            return
+        }
+        if let f = u.ocspFetch {
+            f.onEvent()
             return
         }
         if u.tls != nil {

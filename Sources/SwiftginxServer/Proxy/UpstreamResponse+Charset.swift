@@ -2,16 +2,30 @@
 // in the Content-Type when the upstream gave none (for `charset_types`), or replaces
 // the upstream's with `override_charset on`; when the two charsets differ and a
 // `charset_map` links them byte for byte, the body is recoded as it is relayed
-// (UpstreamResponse+Relay.swift). A table to or from UTF-8 is not applied to proxied
-// bodies (the README says so): the upstream's Content-Type is then kept.
+// (UpstreamResponse+Relay.swift); a table to or from UTF-8 changes the length, so the
+// answer is then sent chunked (or until close).
 
 import SwiftginxConfig
 
 extension UpstreamResponse {
     /// The client's Content-Type for the upstream's `raw` one, or nil to keep it; sets
     /// `recoder` when the body must be recoded.
-    func charsetContentType(_ raw: Slice<UnsafeRawBufferPointer>, location l: Location) -> [UInt8]? {
-        guard var charset = l.settings.charset else { return nil }
+    func charsetContentType(_ raw: Slice<UnsafeRawBufferPointer>, location l: Location, _ x: ProxyExchange)
+        -> [UInt8]?
+    {
+        // The upstream's X-Accel-Charset names the charset to send, whatever the location says.
+        var accel: String? = nil
+        if !request.worker.generation.config.charsetMaps.isEmptyOfNames,
+            !x.settings.ignoreHeaders.contains("x-accel-charset"), let v = headerValue("x-accel-charset")
+        {
+            let name = String(decoding: v, as: UTF8.self)
+            if request.worker.generation.config.charsetMaps.isKnown(name) {
+                accel = name
+            } else {
+                request.logError("unknown charset \"\(name)\" to override")
+            }
+        }
+        guard var charset = accel ?? l.settings.charset else { return nil }
         let text = Array(raw)
         // "type; charset=name": the type part and the upstream's charset, if any.
         let semicolon = text.firstIndex(of: UInt8(ascii: ";")) ?? text.endIndex
@@ -32,23 +46,26 @@ extension UpstreamResponse {
                 break
             }
         }
-        if upstreamCharset != nil {
+        if accel != nil {
+            // As asked: no type or override_charset check.
+        } else if upstreamCharset != nil {
             guard l.settings.overrideCharset else { return nil }
         } else {
             let t = String(decoding: type, as: UTF8.self).lowercased()
             guard l.settings.charsetTypes.contains(t) || l.settings.charsetTypes.contains("*") else { return nil }
         }
-        if let v = l.settings.charsetVariable {
+        if accel == nil, let v = l.settings.charsetVariable {
             charset = String(decoding: request.evaluate(v), as: UTF8.self)
             if charset.isEmpty { return nil }
         }
         let source = upstreamCharset ?? l.settings.sourceCharset
         if let source, source.lowercased() != charset.lowercased() {
+            // A content-encoded body cannot be recoded: left as it is, as nginx does.
+            if hasUpstreamHeader("content-encoding") { return nil }
             guard let table = request.worker.generation.config.charsetMaps.table(from: source, to: charset) else {
                 request.logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
                 return nil
             }
-            guard table.keepsLength else { return nil }
             recoder = table
         }
         return type + Array("; charset=".utf8) + Array(charset.utf8)

@@ -87,6 +87,7 @@ extension UpstreamResponse {
         let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
         var coding: ContentCoding? = nil
         recoder = nil
+        recodeCarry.removeAll()
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
         }
@@ -147,7 +148,7 @@ extension UpstreamResponse {
                     value = Array("W/".utf8) + raw
                 } else if asciiCaseEqual(name, HeaderName.contentType) {
                     // The charset module may announce (and recode into) the location's charset.
-                    if let l = location, l.settings.charset != nil { value = charsetContentType(raw, location: l) }
+                    if let l = location { value = charsetContentType(raw, location: l, x) }
                     request.contentType.removeAll(keepingCapacity: true)
                     request.contentType.append(contentsOf: value ?? Array(raw))
                 }
@@ -173,7 +174,7 @@ extension UpstreamResponse {
         }
         // add_trailer: a body with trailers is chunked whatever the upstream's framing.
         sendTrailers = !noBody && ResponseTrailers.apply(request, status: status)
-        if let n = h.contentLength, coding == nil, !sendTrailers {
+        if let n = h.contentLength, coding == nil, !sendTrailers, recoder?.keepsLength != false {
             if status != 204 && status != 304 { request.appendContentLength(n) }
             responseRemaining = noBody ? 0 : n
         } else {
@@ -196,7 +197,12 @@ extension UpstreamResponse {
         maxTempFileSize = x.settings.maxTempFileSize
         keepUpstream =
             x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
-        request.finishHead(location: location)
+        // `expires modified` counts from the upstream's Last-Modified, as nginx does.
+        var mtime: Int? = nil
+        if let l = location, l.settings.expires.usesModifiedTime, let v = headerValue("last-modified") {
+            mtime = v.withUnsafeBytes { HTTPDate.parse($0) }
+        }
+        request.finishHead(location: location, mtime: mtime)
         headerSent = true
         upstreamInput.readerIndex = h.headLength
         if upstreamInput.readableCount == 0 { upstreamInput.clear() }

@@ -216,6 +216,11 @@ extension UpstreamResponse {
     /// spool; false when they could not be stored (the caller abandons the response).
     private func bodyEnded() -> Bool {
         upstreamDone = true
+        if !recodeCarry.isEmpty {
+            // The body ended inside a UTF-8 character.
+            recodeCarry.removeAll()
+            if !Array("?".utf8).withUnsafeBytes({ encode($0) }) { return false }
+        }
         if let encoder = encoder {
             encoded.removeAll(keepingCapacity: true)
             do { try encoder.finish(into: &encoded) } catch {
@@ -236,10 +241,10 @@ extension UpstreamResponse {
     private func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
         guard let recoder else { return encode(bytes) }
-        // The charset module's recoding (byte for byte) comes before compression.
+        // The charset module's recoding comes before compression.
         var recoded: [UInt8] = []
         recoded.reserveCapacity(bytes.count)
-        recoder.recode(bytes, into: &recoded)
+        recoder.recode(bytes, into: &recoded, carry: &recodeCarry, final: false)
         return recoded.withUnsafeBytes { encode($0) }
     }
 

@@ -52,6 +52,8 @@ final class UpstreamResponse {
     var encoder: StreamingEncoder? = nil
     /// The charset module's byte-for-byte recoding of the body, if any.
     var recoder: CharsetTable? = nil
+    /// An incomplete UTF-8 character waiting for the next piece of the body.
+    var recodeCarry: [UInt8] = []
     var encoders: [String: StreamingEncoder] = [:]
     var encoded: [UInt8] = []
 
@@ -301,9 +303,7 @@ final class UpstreamResponse {
         if target.first == UInt8(ascii: "@") {
             let name = String(decoding: target.dropFirst(), as: UTF8.self)
             if let server = request.server, let named = server.locations.named(name) {
-                request.isInternal = true
-                request.redirects += 1
-                request.runLocation(named, captures: [])
+                request.runNamedLocation(named, name: name, captures: [])
                 return
             }
             request.logError("could not find named location \"\(name)\"")

@@ -221,6 +221,7 @@ extension Request {
             )
             trace?.note("rewrite or internal redirection cycle: 500")
             keepAlive = false
+            overrideStatus = nil
             ErrorPages.sendDefault(self, 500)
             return
         }
@@ -291,6 +292,22 @@ extension Request {
     var methodBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: headBytes[head.methodBytes]) }
 
     /// Restarts location matching with a new URI (index, error_page, try_files).
+    /// A jump to a named location (error_page, try_files, X-Accel-Redirect), counted
+    /// against the cycle limit as nginx counts it (a location that sends the request
+    /// back to itself ends in a 500, not in an endless loop).
+    func runNamedLocation(_ named: Location, name: String, captures: [Range<Int>]) {
+        redirects += 1
+        if redirects > Request.maxInternalRedirects {
+            logError("rewrite or internal redirection cycle while redirect to named location \"@\(name)\"")
+            keepAlive = false
+            overrideStatus = nil
+            ErrorPages.sendDefault(self, 500)
+            return
+        }
+        isInternal = true
+        runLocation(named, captures: captures)
+    }
+
     func internalRedirect(to uri: [UInt8], args: [UInt8]?) {
         redirects += 1
         isInternal = true

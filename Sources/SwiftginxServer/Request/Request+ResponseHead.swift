@@ -23,15 +23,16 @@ extension Request {
     }
 
     /// Content-Type, with `; charset=...` when `charset` applies to this type, else
-    /// the response's own charset (`own`: autoindex's xml is utf-8), if any.
-    func appendContentType(_ type: String, own: String? = nil) {
+    /// the response's own charset (`own`: autoindex's xml is utf-8), if any. `encoded`:
+    /// the body is content-encoded (a precompressed file), so it cannot be recoded.
+    func appendContentType(_ type: String, own: String? = nil, encoded: Bool = false) {
         if let carried = self.carriedContentType {
             output.appendHeader("Content-Type", carried)
             return
         }
         output.append("Content-Type: ")
         output.append(string: type)
-        if let charset = charset(for: type) ?? own {
+        if let charset = charset(for: type, encoded: encoded) ?? own {
             output.append("; charset=")
             output.append(string: charset)
         }
@@ -41,13 +42,16 @@ extension Request {
     /// The `charset` to announce with `type`, if any: the configured (or evaluated) name;
     /// none when `source_charset` names another charset no charset_map links it to
     /// (nginx logs that and announces nothing).
-    func charset(for type: String) -> String? {
+    /// A content-encoded body (`encoded`) that would need recoding gets no charset, as
+    /// nginx's charset filter leaves such a response alone.
+    func charset(for type: String, encoded: Bool = false) -> String? {
         guard let (charset, source) = charsetNames(for: type) else { return nil }
-        if let source, source.lowercased() != charset.lowercased(),
-            worker.generation.config.charsetMaps.table(from: source, to: charset) == nil
-        {
-            logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
-            return nil
+        if let source, source.lowercased() != charset.lowercased() {
+            if encoded { return nil }
+            if worker.generation.config.charsetMaps.table(from: source, to: charset) == nil {
+                logError("no \"charset_map\" between the charsets \"\(source)\" and \"\(charset)\"")
+                return nil
+            }
         }
         return charset
     }
@@ -113,13 +117,14 @@ extension Request {
     }
 
     /// The same for a location, its fields read in place through the reference (the
-    /// proxied response's path: no copy of the whole settings struct).
-    func finishHead(location l: Location?) {
+    /// proxied response's path: no copy of the whole settings struct). `mtime`: the
+    /// upstream's Last-Modified, for `expires modified`.
+    func finishHead(location l: Location?, mtime: Int? = nil) {
         guard let l else { return finishHead(settings: nil) }
         finishHead(
             keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
             keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,
-            addHeaders: l.settings.addHeaders, mtime: nil, trailing: { _ in }, fromUpstream: true)
+            addHeaders: l.settings.addHeaders, mtime: mtime, trailing: { _ in }, fromUpstream: true)
     }
 
     private func finishHead(
@@ -164,7 +169,9 @@ extension Request {
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }
         writer.buildingHead = true
-        for h in addHeaders where h.always || applies {
+        for (i, h) in addHeaders.enumerated() where h.always || applies {
+            // ETag and Last-Modified replace the response's: only the last line counts.
+            if Self.isSingleField(h.name), addHeaders[(i + 1)...].contains(where: { $0.name == h.name }) { continue }
             let v = Variables.evaluate(self, h.value)
             if Self.addHeaderReplaces(h.name) { removeHeadLines(named: h.name) }
             if v.isEmpty { continue }
@@ -182,6 +189,14 @@ extension Request {
             lastResponseHead.append(
                 contentsOf: UnsafeRawBufferPointer(start: output.base + responseStart, count: responseHeadLength))
         }
+    }
+
+    /// Fields nginx's add_header replaces rather than adds (ETag, Last-Modified).
+    private static func isSingleField(_ name: String) -> Bool {
+        let n = name.utf8.count
+        guard n == 4 || n == 13 else { return false }
+        let lower = name.lowercased()
+        return lower == "etag" || lower == "last-modified"
     }
 
     /// Appends a body held in memory.

@@ -201,19 +201,32 @@ final class Request {
     }
 
     func logError(_ message: @autoclosure () -> String, level: LogLevel = .error) {
+        logLine(level, message() + clientSuffix())
+    }
+
+    /// Whether one of the request's error logs takes lines of `level`.
+    func logTakes(_ level: LogLevel) -> Bool {
+        let levelLogs =
+            location.map { $0.settings.logs.errorLogs } ?? server.map { $0.defaultSettings.logs.errorLogs } ?? []
+        if levelLogs.isEmpty { return worker.state.errorLog.enabled(level) }
+        return levelLogs.contains { level.rawValue <= $0.level.rawValue }
+    }
+
+    /// A line whose context is already written, to the request's error logs: those of
+    /// its location, server or http level (`error_log` there), else the main ones.
+    func logLine(_ level: LogLevel, _ line: @autoclosure () -> String) {
         let levelLogs =
             location.map { $0.settings.logs.errorLogs } ?? server.map { $0.defaultSettings.logs.errorLogs } ?? []
         if !levelLogs.isEmpty {
-            // error_log of the location, server or http level (ConfigCompiler+Logs.swift).
             guard levelLogs.contains(where: { level.rawValue <= $0.level.rawValue }) else { return }
             ErrorLog.log(
-                level, message() + clientSuffix(), connection: connectionNumber, to: levelLogs,
-                files: worker.generation.accessLogFiles, syslog: worker.state.logFiles.syslog)
+                level, line(), connection: connectionNumber, to: levelLogs, files: worker.generation.accessLogFiles,
+                syslog: worker.state.logFiles.syslog)
             return
         }
         let log = worker.state.errorLog
         guard log.enabled(level) else { return }
-        log.log(level, message() + clientSuffix(), connection: connectionNumber)
+        log.log(level, line(), connection: connectionNumber)
     }
 
     /// ", client: 127.0.0.1, server: localhost, request: "GET / HTTP/1.1", host: "x"".

@@ -31,6 +31,17 @@ enum Variables {
         return Array(out.readable)
     }
 
+    /// `set` / `auth_request_set`: a variable of the configuration, or one of nginx's
+    /// changeable built-in ones (`$args` sets the request's arguments).
+    static func set(_ r: Request, _ name: String, _ value: [UInt8]) {
+        if name == "args" {
+            r.args = value
+            r.hasArgs = !value.isEmpty
+            return
+        }
+        r.customVariables[name] = value
+    }
+
     /// One variable's value as bytes (re-entrant as `evaluate`).
     static func evaluate(_ r: Request, variable v: Variable) -> [UInt8] {
         let worker = r.worker
@@ -317,10 +328,44 @@ enum Variables {
         r.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
-    private static func appendCookie(_ name: String, in value: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer)
+    /// nginx's cookie lookup in one Cookie line: items split at `;`, the name compared
+    /// without case, spaces allowed around `=`; the value runs to the next `;`.
+    private static func appendCookie(_ name: String, in line: Slice<UnsafeRawBufferPointer>, to out: ByteBuffer)
         -> Bool
     {
-        appendNamedValue(name, in: UnsafeRawBufferPointer(rebasing: value), separator: UInt8(ascii: ";"), to: out)
+        let v = UnsafeRawBufferPointer(rebasing: line)
+        let n = name.utf8
+        let end = v.count
+        var i = 0
+        while i < end {
+            var matches = end - i >= n.count
+            if matches {
+                var k = i
+                for c in n {
+                    let b = v[k]
+                    if (b >= 65 && b <= 90 ? b | 0x20 : b) != c {
+                        matches = false
+                        break
+                    }
+                    k += 1
+                }
+                if matches {
+                    while k < end && v[k] == 32 { k += 1 }
+                    if k < end && v[k] == UInt8(ascii: "=") {
+                        k += 1
+                        while k < end && v[k] == 32 { k += 1 }
+                        var last = k
+                        while last < end && v[last] != UInt8(ascii: ";") { last += 1 }
+                        out.append(UnsafeRawBufferPointer(rebasing: v[k..<last]))
+                        return true
+                    }
+                }
+            }
+            while i < end && v[i] != UInt8(ascii: ";") { i += 1 }
+            i += 1
+            while i < end && v[i] == 32 { i += 1 }
+        }
+        return false
     }
 
     /// The value of the first `name=value` item of a `separator`-separated list
