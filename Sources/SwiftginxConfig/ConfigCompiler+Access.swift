@@ -134,7 +134,16 @@ extension ConfigCompiler {
         }
         if methods.contains("GET") { methods.insert("HEAD") }
         let inner = ConfigLevel(.location)
-        for c in d.block ?? [] { try httpDirective(c, level: inner, server: nil, location: nil) }
+        for c in d.block ?? [] {
+            if c.name == "proxy_pass", !c.args.isEmpty, !c.args[0].contains("$"),
+                (try? parseTarget(c.args[0], c, proto: .http))?.uri != nil
+            {
+                throw c.error(
+                    "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside "
+                        + "named location, or inside \"if\" statement, or inside \"limit_except\" block")
+            }
+            try httpDirective(c, level: inner, server: nil, location: nil)
+        }
         level.limitExcept = (methods, inner)
     }
 }

@@ -270,4 +270,46 @@ import Testing
         #expect(nx.hasSuffix("\r\n0\r\n\r\n"))
         #expect(!nx.contains("X-Host") && !nx.contains("X-Again"))
     }
+
+    @Test func aClientGoneWhileTheUpstreamThinksEndsTheRequestWith499() throws {
+        let b = try EchoBackend()
+        let (s, _) = try start(
+            front: """
+                location / {
+                    proxy_pass http://127.0.0.1:\(b.port);
+                    access_log logs/access.log gone;
+                }
+                """,
+            upstream: "location / { return 204; }",
+            http: "log_format gone '$status $upstream_header_time';")
+        defer {
+            s.stop()
+            b.stop()
+        }
+        let c = try RawClient(port: s.port)
+        try c.send("GET /slow?ms=1500 HTTP/1.1\r\nHost: l\r\n\r\n")
+        usleep(300_000)
+        c.close()
+        // 499 and no header time: the request ended before the upstream answered.
+        #expect(s.waitForFile("logs/access.log", containing: "499 -", timeout: 3))
+        #expect(s.waitForFile("logs/error.log", containing: "client prematurely closed connection"))
+    }
+
+    @Test func variablesCarryTheTLSScheme() throws {
+        let pki = try TestPKI()
+        let tlsPort = freePort()
+        let (s, up) = try start(
+            front: "location / { proxy_pass $arg_s://127.0.0.1:$arg_p/; }",
+            upstream: "location / { return 200 \"plain $scheme\"; }",
+            http: """
+                server {
+                    listen 127.0.0.1:\(tlsPort) ssl;
+                    \(pki.certificate("rsa"))
+                    location / { return 200 "tls $scheme"; }
+                }
+                """)
+        defer { s.stop() }
+        #expect(try get(s.port, "/?s=https&p=\(tlsPort)").bodyText == "tls https")
+        #expect(try get(s.port, "/?s=http&p=\(up)").bodyText == "plain http")
+    }
 }

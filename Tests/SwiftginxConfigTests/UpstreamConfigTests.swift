@@ -103,6 +103,10 @@ import Testing
             "\"proxy_cookie_path\" directive is duplicate in nginx.conf:3"
         ),
         ("server { location / { proxy_bind 127.0.0.1 bogus; } }", "invalid parameter \"bogus\" in nginx.conf:3"),
+        (
+            "server { location / { limit_except GET { proxy_pass http://127.0.0.1:1/u; } } }",
+            "\"proxy_pass\" cannot have URI part in location given by regular expression, or inside named location, or inside \"if\" statement, or inside \"limit_except\" block in nginx.conf:3"
+        ),
         ("server { location / { proxy_bind bad:address:1; } }", "invalid address \"bad:address:1\" in nginx.conf:3"),
     ])
     func errors(_ text: String, _ message: String) throws {

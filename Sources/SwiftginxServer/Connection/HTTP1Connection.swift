@@ -85,6 +85,9 @@ final class HTTP1Connection {
     /// readable again: a keep-alive connection waiting for its next request costs no
     /// read that can only fail.
     var readReady = true
+    /// epoll reported that the client closed (its side): a proxy waiting for its
+    /// upstream checks whether the request was abandoned.
+    var peerHungUp = false
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
     /// What the PROXY protocol header carried (`listen ... proxy_protocol`).
@@ -163,6 +166,7 @@ final class HTTP1Connection {
         shuttingDown = false
         request.shuttingDown = false
         readReady = true
+        peerHungUp = false
         plainHTTPOnTLSPort = false
         pipelined = false
     }
@@ -207,6 +211,7 @@ final class HTTP1Connection {
     func onEvent(_ events: EpollEvents) {
         if clientClosedWhileSending(events) { return }
         if !events.isDisjoint(with: readableEvents) { readReady = true }
+        if !events.isDisjoint(with: hangupEvents) { peerHungUp = true }
         if state == .sending && request.clientRate.wakeAt != 0 && events.contains(.readHangup) {
             // A limit_rate pause: a client gone is noticed now, not at the next write
             // (nginx's test_reading while the write is delayed).

@@ -107,7 +107,8 @@ extension ProxyExchange {
         }
         guard !request.bodyPending, request.clientHasClosed() else { return false }
         request.logInfo(
-            "client prematurely closed connection, so upstream connection is closed too while \(phaseText())")
+            "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too"
+                + " while \(phaseText())")
         let last = responseTimes.count - 1
         if last >= 0 && responseTimes[last] < 0 { responseTimes[last] = worker.clock.milliseconds - tryStartedAt }
         abortProxy(status: 499)

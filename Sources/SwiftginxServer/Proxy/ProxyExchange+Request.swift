@@ -65,95 +65,6 @@ extension ProxyExchange {
         }
     }
 
-    /// Finds the group and peer table of a proxy_pass (evaluating one with variables).
-    private func resolveTarget(_ pass: UpstreamPass) -> Bool {
-        let tables = worker.generation.peerTables
-        upstreamTLS = pass.ssl
-        if let g = pass.group {
-            group = g
-            peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
-            proxyHost = pass.proxyHost
-            proxyPort = pass.proxyPort
-            return peers != nil
-        }
-        guard let dynamic = pass.dynamic else { return false }
-        let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
-        var rest = Substring(text)
-        let lower = rest.prefix(9).lowercased()
-        let schemes = pass.proto == .http ? ["http://", "https://"] : ["uwsgi://", "suwsgi://"]
-        for (i, scheme) in schemes.enumerated() where lower.hasPrefix(scheme) {
-            rest = rest.dropFirst(scheme.count)
-            upstreamTLS = i == 1
-        }
-        let config = worker.generation.config
-        if rest.lowercased().hasPrefix("unix:") {
-            // unix:/path[:/uri]
-            var path = rest.dropFirst(5)
-            if let colon = path.firstIndex(of: ":") {
-                let uri = path[path.index(after: colon)...]
-                if !uri.isEmpty { dynamicURI = Array(uri.utf8) }
-                path = path[..<colon]
-            }
-            guard !path.isEmpty else {
-                request.logError("no path in the unix domain socket \"\(text)\"")
-                return false
-            }
-            proxyHost = "localhost"
-            proxyPort = ""
-            if let g = config.implicitUpstreams["unix:" + path.lowercased()], use(g, tables) { return true }
-            useAdHoc(name: "unix:" + path, address: .unix(String(path)))
-            return true
-        }
-        var authority = rest
-        if let slash = rest.firstIndex(of: "/") {
-            authority = rest[..<slash]
-            dynamicURI = Array(rest[slash...].utf8)
-        }
-        if let g = config.upstreamsByName[String(authority)], use(g, tables) {
-            proxyHost = String(authority)
-            proxyPort = upstreamTLS ? "443" : "80"
-            return true
-        }
-        var host = String(authority)
-        var port = upstreamTLS ? 443 : 80
-        var portWritten = false
-        if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), let n = Int(host[host.index(after: colon)...]) {
-            port = n
-            portWritten = true
-            host = String(host[..<colon])
-        }
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        proxyHost = String(authority)
-        proxyPort = String(port)
-        let key = authority.lowercased()
-        if let g = config.implicitUpstreams[portWritten ? key : key + ":\(port)"] ?? config.implicitUpstreams[key],
-            use(g, tables)
-        {
-            return true
-        }
-        guard SocketAddress(host: host, port: port) != nil else {
-            request.logError("no resolver defined to resolve \(host)")
-            return false
-        }
-        useAdHoc(name: String(authority), address: .inet(host: host, port: port))
-        return true
-    }
-
-    /// A group of the configuration with its shared peer table.
-    private func use(_ g: UpstreamGroup, _ tables: [PeerTable]) -> Bool {
-        guard g.index >= 0 && g.index < tables.count && tables[g.index].group === g else { return false }
-        group = g
-        peers = tables[g.index]
-        return true
-    }
-
-    /// A one-address group made for this request (a literal address from variables).
-    private func useAdHoc(name: String, address: PeerAddress) {
-        let g = UpstreamGroup(name: name, servers: [UpstreamServer(address: address)], isExplicit: false, index: -1)
-        group = g
-        peers = PeerTable(group: g)
-    }
-
     /// An event on the upstream socket: drive the exchange; when it has ended, the
     /// client side goes on (sends the answer, reads the next request).
     func onUpstreamEvent() {
@@ -444,17 +355,6 @@ extension ProxyExchange {
             logUpstream(.error, "\(error) while connecting to upstream")
             nextUpstream(.error)
         }
-    }
-
-    /// The `proxy_bind` address of this request (nil: none, or not an address — logged).
-    private func localAddress(_ bind: UpstreamBind) -> SocketAddress? {
-        let text = String(decoding: request.evaluate(bind.address), as: UTF8.self)
-        if text.isEmpty { return nil }
-        guard let (host, port) = UpstreamBind.split(text), let a = SocketAddress(host: host, port: port) else {
-            request.logError("invalid local address \"\(text)\"")
-            return nil
-        }
-        return a
     }
 
     // MARK: sending

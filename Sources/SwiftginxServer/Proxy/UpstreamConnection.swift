@@ -44,6 +44,8 @@ final class UpstreamConnection {
 
 /// Events after which a socket must be read (data, end of stream, error).
 let readableEvents: EpollEvents = [.readable, .readHangup, .hangup, .error]
+/// The peer closed (its side): what a client connection watched by a proxy looks for.
+let hangupEvents: EpollEvents = [.readHangup, .hangup]
 
 extension Worker {
     /// A new upstream connection record in a free slot, registered with epoll.

@@ -30,14 +30,37 @@ extension UpstreamResponse {
         "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
     ].map { Array($0.utf8) }
 
-    @inline(__always) private static func uniqueIndex(_ name: UnsafeRawBufferPointer.SubSequence) -> Int? {
-        guard name.count >= 4 && name.count <= 18 else { return nil }
-        for (i, u) in uniqueNames.enumerated() where u.count == name.count && asciiCaseEqual(name, u) { return i }
-        return nil
+    /// The field's index in `uniqueNames`: one candidate by length and first letter,
+    /// then one comparison (most fields cost two integer tests).
+    @inline(__always) private static func uniqueIndex(_ buf: UnsafeRawBufferPointer, _ name: Range<Int>) -> Int? {
+        let n = name.count
+        guard n >= 4 && n <= 18 else { return nil }
+        let first = buf[name.lowerBound] | 0x20
+        let candidate: Int
+        switch (n, first) {
+        case (6, UInt8(ascii: "s")): candidate = buf[name.lowerBound + 1] | 0x20 == UInt8(ascii: "t") ? 0 : 5
+        case (12, UInt8(ascii: "c")): candidate = 1
+        case (4, UInt8(ascii: "d")): candidate = 2
+        case (13, UInt8(ascii: "l")): candidate = 3
+        case (4, UInt8(ascii: "e")): candidate = 4
+        case (8, UInt8(ascii: "l")): candidate = 6
+        case (7, UInt8(ascii: "r")): candidate = 7
+        case (7, UInt8(ascii: "e")): candidate = 8
+        case (15, UInt8(ascii: "x")): candidate = 9
+        case (16, UInt8(ascii: "x")): candidate = 10
+        case (18, UInt8(ascii: "x")): candidate = 11
+        default: return nil
+        }
+        return uniqueNames[candidate].withUnsafeBufferPointer { lower in
+            for i in 0..<n {
+                let c = buf[name.lowerBound + i]
+                if (c >= 65 && c <= 90 ? c | 0x20 : c) != lower[i] { return nil }
+            }
+            return candidate
+        }
     }
 
-    private func warnDuplicate(_ x: ProxyExchange, _ index: Int, _ buf: UnsafeRawBufferPointer) {
-        let h = head.headers[index]
+    private func warnDuplicate(_ x: ProxyExchange, _ h: HeaderField, _ buf: UnsafeRawBufferPointer) {
         func line(_ f: HeaderField) -> String {
             String(decoding: buf[f.name], as: UTF8.self) + ": " + String(decoding: buf[f.value], as: UTF8.self)
         }
@@ -84,12 +107,12 @@ extension UpstreamResponse {
             }
             if !passDate { output.append(worker.clock.dateHeader) }
             var seen: UInt16 = 0
-            for (index, h) in head.headers.enumerated() {
+            for h in head.headers {
                 let name = buf[h.name]
-                if let u = Self.uniqueIndex(name) {
+                if let u = Self.uniqueIndex(buf, h.name) {
                     // nginx keeps the first of the fields it reads as single values.
                     if seen & (1 << u) != 0 {
-                        warnDuplicate(x, index, buf)
+                        warnDuplicate(x, h, buf)
                         continue
                     }
                     seen |= 1 << u
