@@ -127,6 +127,9 @@ extension ConfigCompiler {
         case "intercept_errors":
             let v = try ConfigValues.flag(d)
             set { $0.interceptErrors = v }
+        case "ignore_client_abort":
+            let v = try ConfigValues.flag(d)
+            set { $0.ignoreClientAbort = v }
         case "pass_request_headers":
             let v = try ConfigValues.flag(d)
             set { $0.passRequestHeaders = v }

@@ -330,6 +330,7 @@ public enum DirectiveTable {
             DirectiveSpec(p + "next_upstream_tries", .httpAll, t1),
             DirectiveSpec(p + "next_upstream_timeout", .httpAll, t1),
             DirectiveSpec(p + "intercept_errors", .httpAll, .flag),
+            DirectiveSpec(p + "ignore_client_abort", .httpAll, .flag),
             DirectiveSpec(p + "pass_request_headers", .httpAll, .flag),
             DirectiveSpec(p + "pass_request_body", .httpAll, .flag),
             DirectiveSpec(p + "temp_file_write_size", .httpAll, t1, slot: .ignored(.size)),

@@ -216,6 +216,9 @@ public struct UpstreamSettings: Sendable {
     /// Milliseconds, 0 = unlimited.
     public var nextUpstreamTimeout: Int = 0
     public var interceptErrors: Bool = false
+    /// `proxy_ignore_client_abort`: a client that closes does not end the upstream request
+    /// (its answer is read to the end and dropped, so the upstream finishes its work).
+    public var ignoreClientAbort: Bool = false
     public var passRequestHeaders: Bool = true
     public var passRequestBody: Bool = true
     /// `proxy_set_header` / `uwsgi_param` lines of the nearest level that has any.

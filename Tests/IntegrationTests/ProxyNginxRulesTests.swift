@@ -295,6 +295,32 @@ import Testing
         #expect(s.waitForFile("logs/error.log", containing: "client prematurely closed connection"))
     }
 
+    /// `proxy_ignore_client_abort on`: the client leaving does not end the upstream request;
+    /// its answer is read to the end (and dropped), so the upstream's status is logged.
+    @Test func ignoreClientAbortLetsTheUpstreamFinish() throws {
+        let b = try EchoBackend()
+        let (s, _) = try start(
+            front: """
+                location / {
+                    proxy_pass http://127.0.0.1:\(b.port);
+                    proxy_ignore_client_abort on;
+                    access_log logs/access.log kept;
+                }
+                """,
+            upstream: "location / { return 204; }",
+            http: "log_format kept '$status $upstream_status';")
+        defer {
+            s.stop()
+            b.stop()
+        }
+        let c = try RawClient(port: s.port)
+        try c.send("GET /slow?ms=1000 HTTP/1.1\r\nHost: l\r\n\r\n")
+        usleep(300_000)
+        c.close()
+        #expect(s.waitForFile("logs/access.log", containing: " 200", timeout: 4), "\(s.read("logs/access.log"))")
+        #expect(!s.read("logs/access.log").contains("499"))
+    }
+
     @Test func variablesCarryTheTLSScheme() throws {
         let pki = try TestPKI()
         let tlsPort = freePort()

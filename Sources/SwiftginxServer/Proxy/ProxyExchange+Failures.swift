@@ -105,7 +105,7 @@ extension ProxyExchange {
         case .connecting, .sending, .readingHead: break
         default: return false
         }
-        guard !request.bodyPending, request.clientHasClosed() else { return false }
+        guard !request.bodyPending, !settings.ignoreClientAbort, request.clientHasClosed() else { return false }
         request.logInfo(
             "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too"
                 + " while \(phaseText())")

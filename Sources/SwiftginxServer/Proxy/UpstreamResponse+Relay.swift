@@ -39,7 +39,12 @@ extension UpstreamResponse {
                 case .failed: return true
                 }
             }
-            let flushed = flush()
+            var flushed = flush()
+            if flushed == .failed && x.settings.ignoreClientAbort {
+                // nginx's ignore_client_abort: the upstream's answer is read to its end.
+                discarding = true
+                flushed = flush()
+            }
             if flushed == .failed {
                 x.abortProxy(status: request.status)
                 return true
@@ -312,6 +317,11 @@ extension UpstreamResponse {
 
     /// Writes memory, then the temporary file, to the client.
     func flush() -> FlushResult {
+        if discarding {
+            output.clear()
+            spoolSent = spoolWritten
+            return .done
+        }
         if request.isSubrequest {
             // A subrequest's answer goes to its parent, not to the client; the body of
             // a header-only one (auth_request) is dropped as it comes.

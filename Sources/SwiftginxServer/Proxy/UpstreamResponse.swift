@@ -36,6 +36,9 @@ final class UpstreamResponse {
     var sendTrailers = false
     var noBody = false
     var headerSent = false
+    /// `proxy_ignore_client_abort on` and the client has gone: the rest of the answer is
+    /// read from the upstream and dropped.
+    var discarding = false
     /// The upstream connection may go to the keep-alive cache afterwards.
     var keepUpstream = false
     /// proxy_buffering (or X-Accel-Buffering) of this response, the memory it may
@@ -85,6 +88,7 @@ final class UpstreamResponse {
         spoolWritten = 0
         spoolSent = 0
         encoder = nil
+        discarding = false
         headCopy.removeAll(keepingCapacity: true)
     }
 
