@@ -160,6 +160,8 @@ final class ConfigCompiler {
     var splits: [String: SplitClients] = [:]
     /// `geo` blocks by variable name.
     var geos: [String: GeoBlock] = [:]
+    /// The variables `geo` blocks declare (known before any block is compiled).
+    var geoNames: Set<String> = []
     /// `charset_map` blocks, built into tables once the file is read.
     var charsetMapBlocks: [ConfigDirective] = []
     /// Charsets named by `charset` and `source_charset`.
@@ -284,7 +286,10 @@ final class ConfigCompiler {
                     }
                 }
             }
-            if d.name == "geo" { continue }
+            if d.name == "geo", let declared, declared.hasPrefix("$") {
+                geoNames.insert(String(declared.dropFirst()).lowercased())
+                continue
+            }
             if d.name == "map" {
                 // Named groups of map regexes are variables in the map's values.
                 for line in d.block ?? [] where line.name.hasPrefix("~") {

@@ -144,6 +144,46 @@ import Testing
         #expect(try ask(s.port, "/?ip=192.0.2.1", "").bodyText == "firstfirst first second\n")
     }
 
+    /// `ssl_certificate $geo.crt`: the certificate is chosen by the client's address
+    /// during the handshake (127.0.0.1 gets the ECDSA CN=localhost, others CN=b.test).
+    @Test func certificatesChosenByAddress() throws {
+        let pki = try TestPKI()
+        for (from, to) in [("ec", "near"), ("b", "far")] {
+            try FileManager.default.copyItem(atPath: pki.path(from + ".pem"), toPath: pki.path(to + ".crt"))
+            try FileManager.default.copyItem(atPath: pki.path(from + ".key"), toPath: pki.path(to + ".key"))
+        }
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    access_log off;
+                    geo $cert { default far; 127.0.0.1 near; }
+                    server {
+                        listen 127.0.0.1:PORT ssl;
+                        ssl_certificate \(pki.dir)/$cert.crt;
+                        ssl_certificate_key \(pki.dir)/$cert.key;
+                        location / { return 200 "$cert\\n"; }
+                    }
+                }
+                """)
+        try s.start()
+        defer { s.stop() }
+        func fetch(from source: String) throws -> CommandResult {
+            try runCommand(
+                [
+                    "/usr/bin/curl", "-s", "-v", "--max-time", "10", "--interface", source, "--cacert",
+                    pki.path("ca.pem"),
+                    "https://127.0.0.1:\(s.port)/",
+                ], timeout: 20)
+        }
+        let near = try fetch(from: "127.0.0.1")
+        #expect(near.stdout == "near\n", "\(near.stderr) \(s.read("logs/error.log"))")
+        #expect(near.stderr.contains("CN=localhost"))
+        let far = try fetch(from: "127.0.0.2")
+        #expect(far.stdout == "far\n", "\(far.stderr)")
+        #expect(far.stderr.contains("CN=b.test"))
+    }
+
     @Test func theSameAnswersAsNginx() throws {
         try requireNginx()
         let (_, nginx) = try PrefixNginx.serving(Self.http + Self.servers)

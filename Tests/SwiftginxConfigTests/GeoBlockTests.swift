@@ -186,6 +186,15 @@ import Testing
         #expect(error("geo $g { default a; }\nserver { listen 80; return 200 $g; }") == nil)
     }
 
+    @Test func certificatesMayBeNamedByGeoVariables() {
+        let server = "server { listen 443 ssl; ssl_certificate_key k.key; ssl_certificate "
+        #expect(error("geo $c { default a; }\n" + server + "$c.crt; }") == nil)
+        #expect(error(server + "$c.crt; }\ngeo $c { default a; }") == nil)
+        // Other variables are still refused (only the handshake's name and address are known).
+        #expect(error("map $host $c { default a; }\n" + server + "$c.crt; }") != nil)
+        #expect(error(server + "$host.crt; }")?.contains("only $ssl_server_name can be used") == true)
+    }
+
     @Test func warnings() throws {
         let config = try load(
             """
