@@ -16,6 +16,8 @@ extension ConfigCompiler {
                 guard variables else { throw d.error("variables in \"\(d.name)\" are not supported") }
                 try checkHandshakeVariables(text, d)
             }
+            // An OpenSSL store URI (`store:file:/path`) is not a path.
+            if text.hasPrefix("store:") { return text }
             let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             return ConfigFiles.resolve(text, against: dir + "/")
         }
