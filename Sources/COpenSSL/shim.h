@@ -3,3 +3,5 @@
 #include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/opensslv.h>
+#include <openssl/store.h>
+#include <openssl/ui.h>

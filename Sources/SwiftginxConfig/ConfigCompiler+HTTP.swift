@@ -206,6 +206,7 @@ extension ConfigCompiler {
             level.setters.append { $0.charsetTypes = types }
         case "map": try mapBlock(d)
         case "split_clients": try splitClients(d)
+        case "geo": try geoBlock(d)
         case "upstream": try upstreamBlock(d)
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)

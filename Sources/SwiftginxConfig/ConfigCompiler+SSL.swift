@@ -14,8 +14,10 @@ extension ConfigCompiler {
             if text.hasPrefix("data:") { return text }
             if text.contains("$") {
                 guard variables else { throw d.error("variables in \"\(d.name)\" are not supported") }
-                try Self.checkHandshakeVariables(text, d)
+                try checkHandshakeVariables(text, d)
             }
+            // An OpenSSL store URI (`store:file:/path`) is not a path.
+            if text.hasPrefix("store:") { return text }
             let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             return ConfigFiles.resolve(text, against: dir + "/")
         }
@@ -152,11 +154,13 @@ extension ConfigCompiler {
     }
 
     /// `ssl_certificate` / `ssl_certificate_key` with variables are evaluated during the
-    /// handshake, where only the client's server name is known: `$ssl_server_name`.
-    static func checkHandshakeVariables(_ text: String, _ d: ConfigDirective) throws(ConfigError) {
+    /// handshake, where only the client's server name and address are known:
+    /// `$ssl_server_name` and `geo` variables.
+    func checkHandshakeVariables(_ text: String, _ d: ConfigDirective) throws(ConfigError) {
         let value: ComplexValue
-        do { value = try ComplexValue.parse(text) } catch { throw d.error(error.message) }
+        do { value = try ComplexValue.parse(text, customNames: geoNames) } catch { throw d.error(error.message) }
         for case .variable(let v) in value.segments where v != .ssl(.serverName) {
+            if case .custom(let name) = v, geoNames.contains(name) { continue }
             throw d.error(
                 "only $ssl_server_name can be used in \"\(d.name)\" (the value is evaluated during the handshake)")
         }

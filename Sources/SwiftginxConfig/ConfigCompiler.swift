@@ -158,6 +158,10 @@ final class ConfigCompiler {
     /// `map` blocks by variable name.
     var maps: [String: VariableMap] = [:]
     var splits: [String: SplitClients] = [:]
+    /// `geo` blocks by variable name.
+    var geos: [String: GeoBlock] = [:]
+    /// The variables `geo` blocks declare (known before any block is compiled).
+    var geoNames: Set<String> = []
     /// `charset_map` blocks, built into tables once the file is read.
     var charsetMapBlocks: [ConfigDirective] = []
     /// Charsets named by `charset` and `source_charset`.
@@ -246,7 +250,8 @@ final class ConfigCompiler {
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
-            maps: maps, splits: splits, charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
+            maps: maps, splits: splits, geos: geos,
+            charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
             limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
@@ -261,6 +266,7 @@ final class ConfigCompiler {
             let declared: String? =
                 switch d.name {
                 case "map", "split_clients": d.args.count > 1 ? d.args[1] : nil
+                case "geo": d.args.last
                 case "set", "auth_request_set": d.args.first
                 default: nil
                 }
@@ -279,6 +285,10 @@ final class ConfigCompiler {
                         namedCaptures.formUnion(re.namedGroups.keys)
                     }
                 }
+            }
+            if d.name == "geo", let declared, declared.hasPrefix("$") {
+                geoNames.insert(String(declared.dropFirst()).lowercased())
+                continue
             }
             if d.name == "map" {
                 // Named groups of map regexes are variables in the map's values.

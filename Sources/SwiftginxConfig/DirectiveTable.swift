@@ -177,6 +177,7 @@ public enum DirectiveTable {
             DirectiveSpec("log_format", .http, .twoOrMore, repeatable: true),
             DirectiveSpec("map", .http, t2, block: .map, repeatable: true),
             DirectiveSpec("split_clients", .http, t2, block: .map, repeatable: true),
+            DirectiveSpec("geo", .http, t12, block: .map, repeatable: true),
             DirectiveSpec("log_not_found", .httpAll, .flag, slot: .locationFlag(\.logNotFound)),
             DirectiveSpec("lingering_close", .httpAll, t1),
             DirectiveSpec("lingering_time", .httpAll, t1, slot: .locationMsec(\.lingeringTime)),

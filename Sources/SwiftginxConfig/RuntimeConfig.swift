@@ -16,6 +16,8 @@ public final class RuntimeConfig: Sendable {
     public let maps: [String: VariableMap]
     /// `split_clients` blocks by the variable they define.
     public let splits: [String: SplitClients]
+    /// `geo` blocks by the variable they define.
+    public let geos: [String: GeoBlock]
     /// `charset_map` tables.
     public let charsetMaps: CharsetMaps
     /// `limit_conn_zone` zones by name.
@@ -48,7 +50,7 @@ public final class RuntimeConfig: Sendable {
     public init(
         main: MainSettings, listenGroups: [ListenGroup], sources: [ConfigSource], warnings: [String] = [],
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
-        splits: [String: SplitClients] = [:], charsetMaps: CharsetMaps = .none,
+        splits: [String: SplitClients] = [:], geos: [String: GeoBlock] = [:], charsetMaps: CharsetMaps = .none,
         limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
         upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
     ) {
@@ -67,6 +69,7 @@ public final class RuntimeConfig: Sendable {
         self.main = main
         self.maps = maps
         self.splits = splits
+        self.geos = geos
         self.charsetMaps = charsetMaps
         self.limitConnZones = limitConnZones
         self.limitReqZones = limitReqZones

@@ -72,7 +72,7 @@ extension Server {
         out.files = TLSFileCache(
             inheriting: config.main.sslObjectCacheInheritable ? previous?.files : nil, identity: fileIdentity)
         func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
-            try Self.context(for: server, shared: &out, previous: previous)
+            try Self.context(for: server, shared: &out, previous: previous, geos: config.geos)
         }
         var claimed: Set<ObjectIdentifier> = []
         var extra: [TLSContext] = []
@@ -139,16 +139,19 @@ extension Server {
     /// `ssl_certificate $ssl_server_name.crt`: the files of each pair are named during the
     /// handshake from the client's server name. A name that could leave the directory
     /// (a path separator, "..", a NUL) names nothing and the handshake is refused, as
-    /// nginx refuses such a server name.
-    private static func certificateProvider(_ pairs: [(certificate: String, key: String)])
-        -> @Sendable (String?) -> [(certificate: String, key: String)]
+    /// nginx refuses such a server name. A `geo` variable (`ssl_certificate $geo.crt`) is
+    /// looked up with the client's address; one whose source is another value sees no
+    /// address, as in nginx's handshake, where no request exists yet.
+    private static func certificateProvider(_ pairs: [(certificate: String, key: String)], geos: [String: GeoBlock])
+        -> @Sendable (String?, [UInt8]) -> [(certificate: String, key: String)]
     {
         func compile(_ path: String) -> ComplexValue {
             isDynamic(path)
-                ? ((try? ComplexValue.parse(path)) ?? ComplexValue(literal: path)) : ComplexValue(literal: path)
+                ? ((try? ComplexValue.parse(path, customNames: Set(geos.keys))) ?? ComplexValue(literal: path))
+                : ComplexValue(literal: path)
         }
         let values = pairs.map { (certificate: compile($0.certificate), key: compile($0.key)) }
-        return { name in
+        return { name, client in
             let sni = name ?? ""
             if sni.contains("/") || sni.contains("..") || sni.contains("\u{0}") { return [] }
             func evaluate(_ value: ComplexValue) -> String {
@@ -156,7 +159,13 @@ extension Server {
                 for segment in value.segments {
                     switch segment {
                     case .literal(let bytes): out += bytes
-                    case .variable: out += Array(sni.utf8)  // only $ssl_server_name (checked when compiled)
+                    case .variable(.custom(let geoName)):
+                        // Only `geo` variables (checked when compiled).
+                        guard let geo = geos[geoName] else { break }
+                        let address =
+                            geo.source == nil ? client.withUnsafeBytes { GeoAddress(raw: $0.isEmpty ? nil : $0) } : nil
+                        out += geo.lookup(address)
+                    case .variable: out += Array(sni.utf8)  // $ssl_server_name (checked when compiled)
                     }
                 }
                 return String(decoding: out, as: UTF8.self)
@@ -168,13 +177,13 @@ extension Server {
     /// The context of one server; `shared` collects the per-name ticket keys and session
     /// stores (taken over from `previous` on reload).
     private static func context(
-        for server: VirtualServer, shared: inout TLSContexts, previous: TLSContexts?
+        for server: VirtualServer, shared: inout TLSContexts, previous: TLSContexts?, geos: [String: GeoBlock]
     ) throws(StartupError) -> TLSContext {
         let s = server.settings.ssl
         var o = TLSServerOptions()
         let pairs = zip(s.certificates, s.certificateKeys).map { (certificate: $0, key: $1) }
         if pairs.contains(where: { isDynamic($0.certificate) || isDynamic($0.key) }) {
-            o.certificateProvider = certificateProvider(pairs)
+            o.certificateProvider = certificateProvider(pairs, geos: geos)
             o.certificateCache = shared.certificateCache(s.certificateCache)
         } else {
             o.certificates = pairs

@@ -38,6 +38,9 @@ public final class TLSConnection {
     public var ocspFailure: String? = nil
     /// Called when the connection is freed (the server cancels what it started for it).
     public var onRelease: (() -> Void)? = nil
+    /// The client's address (4 or 16 bytes; empty for a unix socket): certificates named
+    /// by `geo` variables are chosen by it.
+    public var clientAddress: [UInt8] = []
     /// Why a certificate named by variables could not be loaded during the handshake.
     public internal(set) var certificateError: TLSError? = nil
     /// After a fatal error no close_notify may be sent.

@@ -116,7 +116,7 @@ func certificateCallback(_ ssl: OpaquePointer?, _ arg: UnsafeMutableRawPointer?)
     let context = connection?.activeContext ?? initial
     guard let provider = context.certificateProvider else { return 1 }
     let name = SSL_get_servername(ssl, Int32(TLSEXT_NAMETYPE_host_name)).map { String(cString: $0) }
-    let pairs = provider(name)
+    let pairs = provider(name, connection?.clientAddress ?? [])
     if pairs.isEmpty {
         connection?.certificateError = TLSError("invalid server name \"\(name ?? "")\" for \"ssl_certificate\"")
         return 0

@@ -123,7 +123,10 @@ extension TLSContext {
         let shown = describe(path)
         let attempts: [String?] = passwords.isEmpty ? [nil] : passwords
         var key: OpaquePointer? = nil
-        for (index, password) in attempts.enumerated() {
+        if path.hasPrefix("store:") {
+            key = try loadStoreKey(String(path.dropFirst(6)), shown: shown, attempts: attempts)
+        }
+        for (index, password) in attempts.enumerated() where key == nil {
             ERR_clear_error()
             guard let bio = openBIO(path, cache: cache, key: true) else {
                 throw TLSError.openSSL("cannot load certificate key \"\(shown)\": BIO_new_file() failed")
@@ -147,6 +150,32 @@ extension TLSContext {
         if !target.use(key: key) {
             throw TLSError.openSSL("SSL_CTX_use_PrivateKey(\"\(shown)\") failed")
         }
+    }
+
+    /// `store:URI` (nginx 1.29.0): the first private key an OSSL_STORE loader finds at
+    /// the URI (`store:file:/path`), each password tried in turn as for a file.
+    static func loadStoreKey(_ uri: String, shown: String, attempts: [String?]) throws(TLSError) -> OpaquePointer {
+        guard let ui = UI_UTIL_wrap_read_pem_callback(passwordCallback, 0) else {
+            throw TLSError.openSSL("UI_UTIL_wrap_read_pem_callback() failed")
+        }
+        defer { UI_destroy_method(ui) }
+        for (index, password) in attempts.enumerated() {
+            ERR_clear_error()
+            let key: OpaquePointer? = withOptionalCString(password) { userdata in
+                guard let store = OSSL_STORE_open(uri, ui, userdata, nil, nil) else { return nil }
+                defer { OSSL_STORE_close(store) }
+                var key: OpaquePointer? = nil
+                while key == nil && OSSL_STORE_eof(store) == 0 {
+                    guard let info = OSSL_STORE_load(store) else { continue }
+                    if OSSL_STORE_INFO_get_type(info) == OSSL_STORE_INFO_PKEY { key = OSSL_STORE_INFO_get1_PKEY(info) }
+                    OSSL_STORE_INFO_free(info)
+                }
+                return key
+            }
+            if let key { return key }
+            if index == attempts.count - 1 { break }
+        }
+        throw TLSError.openSSL("cannot load certificate key \"\(shown)\": OSSL_STORE_load() failed")
     }
 
     static func loadDHParameters(_ ctx: OpaquePointer, _ path: String) throws(TLSError) {
@@ -204,6 +233,12 @@ func readFile(_ path: String, what: String) throws(TLSError) -> [UInt8] {
         bytes.append(contentsOf: chunk[0..<Int(n)])
     }
     return bytes
+}
+
+/// `body` with a C string of `text` (nil stays nil).
+private func withOptionalCString<R>(_ text: String?, _ body: (UnsafeMutableRawPointer?) -> R) -> R {
+    guard let text else { return body(nil) }
+    return text.withCString { body(UnsafeMutableRawPointer(mutating: $0)) }
 }
 
 private func passwordCallback(

@@ -31,7 +31,7 @@ public final class TLSContext: @unchecked Sendable {
     /// The sessions of a `shared:NAME` cache (nil: OpenSSL's cache of this context).
     let sessionStore: SessionStore?
     /// Certificates named per handshake (`ssl_certificate` with variables).
-    let certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])?
+    let certificateProvider: (@Sendable (String?, [UInt8]) -> [(certificate: String, key: String)])?
     /// `ssl_ocsp`: what the client certificate chains of this context's handshakes are
     /// checked with (nil: not checked).
     public let clientOCSP: ClientOCSPSettings?

@@ -31,9 +31,10 @@ public struct TLSServerOptions: Sendable {
     public var sessionTimeout: Int = 300
     public var sessionTickets: Bool = true
     /// `ssl_certificate` with variables: called during each handshake with the client's
-    /// server name (nil without SNI), it names the certificate/key files to load for that
-    /// handshake (read per handshake, as nginx does; `certificates` is then empty).
-    public var certificateProvider: (@Sendable (String?) -> [(certificate: String, key: String)])? = nil
+    /// server name (nil without SNI) and address (TLSConnection.clientAddress), it names
+    /// the certificate/key files to load for that handshake (read per handshake, as nginx
+    /// does; `certificates` is then empty).
+    public var certificateProvider: (@Sendable (String?, [UInt8]) -> [(certificate: String, key: String)])? = nil
     /// `ssl_certificate_cache`: the files of `certificateProvider`'s certificates are
     /// read through it (nil: read for every handshake).
     public var certificateCache: (any TLSFileSource)? = nil

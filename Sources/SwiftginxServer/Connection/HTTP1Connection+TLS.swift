@@ -34,6 +34,7 @@ extension HTTP1Connection {
         }
         do {
             let t = try TLSConnection(context: context, fd: fd)
+            t.clientAddress = peer.withAddressBytes { $0.map { Array($0) } ?? [] }
             transport.tls = t
             state = .handshaking
             beginReading()

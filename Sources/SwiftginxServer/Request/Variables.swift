@@ -177,6 +177,11 @@ enum Variables {
                 out.append(result)
                 if !map.volatile { r.customVariables[name] = result }
                 r.mapDepth -= 1
+            } else if let geo = r.worker.generation.config.geos[name] {
+                // Cached for the rest of the request unless `volatile`, as a map.
+                let result = geoValue(r, geo)
+                out.append(result)
+                if !geo.volatile { r.customVariables[name] = result }
             } else if let split = r.worker.generation.config.splits[name] {
                 if let value = split.lookup(evaluate(r, split.source)) { out.append(evaluate(r, value)) }
             }
