@@ -77,6 +77,12 @@ public struct ComplexValue: Sendable, Hashable {
         return true
     }
 
+    /// True when the value is `$binary_remote_addr` alone (the usual limit zone key).
+    @inlinable public var isBinaryRemoteAddr: Bool {
+        if segments.count == 1, case .variable(.binaryRemoteAddr) = segments[0] { return true }
+        return false
+    }
+
     /// The bytes of a static value (variables, if any, are skipped).
     public var staticBytes: [UInt8] {
         var out: [UInt8] = []

@@ -49,7 +49,7 @@ final class OpenFileCache {
 
     static let smallFileLimit: Int64 = 32 * 1024
     static let defaultCapacity = 1024
-    private var entries: [[UInt8]: Entry] = [:]
+    private var entries: [ByteKey: Entry] = [:]
 
     /// What a lookup found.
     enum Lookup {
@@ -81,13 +81,13 @@ final class OpenFileCache {
     }
 
     /// Failed opens remembered under open_file_cache_errors: the error and when.
-    private var failures: [[UInt8]: (error: SystemError, at: Int64)] = [:]
+    private var failures: [ByteKey: (error: SystemError, at: Int64)] = [:]
 
     /// Looks `path` up: `path` ends with a NUL and `cpath` points at the same bytes.
     func lookup(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, policy: Policy) -> Lookup {
-        if policy.cacheErrors, let f = failures[path] {
+        if policy.cacheErrors, let f = failures[ByteKey(path)] {
             if now - f.at < Int64(policy.validMs) { return .failure(f.error, call: "open") }
-            failures[path] = nil
+            failures[ByteKey(path)] = nil
         }
         let result = find(path: path, cpath: cpath, now: now, policy: policy)
         switch result {
@@ -96,7 +96,7 @@ final class OpenFileCache {
             e.uses += 1
         case .failure(let error, let call) where call == "open" && policy.cacheErrors && policy.validMs > 0:
             if failures.count >= policy.capacity { failures.removeAll() }
-            failures[path] = (error, now)
+            failures[ByteKey(path)] = (error, now)
         default:
             break
         }
@@ -104,13 +104,13 @@ final class OpenFileCache {
     }
 
     private func find(path: [UInt8], cpath: UnsafePointer<CChar>, now: Int64, policy: Policy) -> Lookup {
-        if let e = entries[path] {
+        if let e = entries[ByteKey(path)] {
             if policy.validMs > 0 && e.uses >= policy.minUses && now - e.validatedAt < Int64(policy.validMs) {
                 e.lastUsed = now
                 return .file(e)
             }
             guard let info = try? FileSystem.info(path: cpath) else {
-                remove(path, e)
+                remove(ByteKey(path), e)
                 return lookupUncached(path: path, cpath: cpath, now: now, capacity: policy.capacity)
             }
             if info.sameVersion(as: e.info) {
@@ -118,7 +118,7 @@ final class OpenFileCache {
                 e.lastUsed = now
                 return .file(e)
             }
-            remove(path, e)
+            remove(ByteKey(path), e)
         }
         return lookupUncached(path: path, cpath: cpath, now: now, capacity: policy.capacity)
     }
@@ -151,7 +151,7 @@ final class OpenFileCache {
         let e = Entry(fd: fd, info: info, contents: contents, now: now)
         if entries.count >= capacity { evict(now: now, capacity: capacity) }
         if entries.count < capacity {
-            entries[path] = e
+            entries[ByteKey(path)] = e
         } else {
             e.retired = true  // not cached: closed when its response ends
         }
@@ -167,8 +167,8 @@ final class OpenFileCache {
         if e.users == 0 && e.retired { FileSystem.close(e.fd) }
     }
 
-    private func remove(_ path: [UInt8], _ e: Entry) {
-        entries[path] = nil
+    private func remove(_ key: ByteKey, _ e: Entry) {
+        entries[key] = nil
         e.retired = true
         if e.users == 0 { FileSystem.close(e.fd) }
     }

@@ -35,7 +35,7 @@ import Testing
         }
         // In use: never expired, even by force.
         z.expire(now: 10_000_000, rate: 1000, force: true)
-        #expect(z.index[ZoneKey(key)] == node)
+        #expect(z.index[ByteKey(key)] == node)
         #expect(z.account(node, now: 0, rate: 1000) == 1000)
         #expect(z.nodes[Int(node)].count == 0)
     }
@@ -47,7 +47,7 @@ import Testing
         #expect(z.lookup([1], now: 0, rate: 1000, burst: 0, account: true, excess: &excess) == .ok)
         #expect(z.lookup([2], now: 0, rate: 1000, burst: 0, account: true, excess: &excess) == .ok)
         #expect(z.lookup([3], now: 0, rate: 1000, burst: 0, account: true, excess: &excess) == .ok)
-        #expect(z.index[ZoneKey([1])] == nil)
+        #expect(z.index[ByteKey([1])] == nil)
         #expect(z.index.count == 2)
         // With every state in use, a new key has no room.
         var held = ZoneState(size: 8 * 4096 + 128)
@@ -60,8 +60,8 @@ import Testing
         var excess = 0
         _ = z.lookup([1], now: 0, rate: 1000, burst: 0, account: true, excess: &excess)
         _ = z.lookup([2], now: 70_000, rate: 1000, burst: 0, account: true, excess: &excess)
-        #expect(z.index[ZoneKey([1])] == nil)
-        #expect(z.index[ZoneKey([2])] != nil)
+        #expect(z.index[ByteKey([1])] == nil)
+        #expect(z.index[ByteKey([2])] != nil)
     }
 
     @Test func excessIsPrintedAsNginxDoes() {

@@ -58,7 +58,9 @@ enum LimitReqHandler {
         var limit: (zone: LimitReqZone, rule: LimitReqRule)? = nil
         for (n, rule) in s.rules.enumerated() {
             guard let zone = zones[rule.zone] else { continue }
-            let key = Variables.evaluate(r, zone.config.key)
+            // The usual key, $binary_remote_addr, is the peer's address bytes as they are.
+            let key =
+                zone.config.key.isBinaryRemoteAddr ? r.peer.rawAddress : Variables.evaluate(r, zone.config.key)
             if key.isEmpty { continue }
             if key.count > 65535 {
                 r.logError(

@@ -93,7 +93,7 @@ struct ZoneState {
 
     var nodes: [Node] = []
     var free: [Int32] = []
-    var index: [ZoneKey: Int32] = [:]
+    var index: [ByteKey: Int32] = [:]
     /// Most and least recently used (-1: empty).
     var head: Int32 = -1
     var tail: Int32 = -1
@@ -122,7 +122,7 @@ struct ZoneState {
     mutating func lookup(
         _ key: [UInt8], now: Int64, rate: Int, burst: Int, account: Bool, excess ep: inout Int
     ) -> LimitReqZone.Outcome {
-        if let i = index[ZoneKey(key)] {
+        if let i = index[ByteKey(key)] {
             moveToFront(i)
             var ms = now - nodes[Int(i)].last
             if ms < -60000 { ms = 1 } else if ms < 0 { ms = 0 }
@@ -155,7 +155,7 @@ struct ZoneState {
             nodes.append(node)
         }
         used += cost
-        index[ZoneKey(key)] = i
+        index[ByteKey(key)] = i
         linkFront(i)
         return account ? .ok : .again(i)
     }
@@ -191,7 +191,7 @@ struct ZoneState {
 
     private mutating func remove(_ i: Int32) {
         detach(i)
-        index[ZoneKey(nodes[Int(i)].key)] = nil
+        index[ByteKey(nodes[Int(i)].key)] = nil
         used -= nodes[Int(i)].cost
         nodes[Int(i)].key = []
         free.append(i)
@@ -219,12 +219,4 @@ struct ZoneState {
         detach(i)
         linkFront(i)
     }
-}
-
-/// A zone's key as a dictionary key, hashed in one pass over its bytes (an array of
-/// bytes hashes element by element, several times the cost for an address or a name).
-struct ZoneKey: Hashable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
