@@ -123,6 +123,9 @@ public final class Worker: @unchecked Sendable {
     /// One turn of the loop: wait for events (at most `maxWait` ms, less when a timer
     /// is due), dispatch them, fire due timers, and once a second flush the access
     /// logs and expire cached files and idle upstream connections.
+    /// Listeners with connections to accept in this loop turn (see `turn`).
+    private var acceptReady: [Int] = []
+
     func turn(maxWait: Int32) {
         let timeout: Int32
         let t = min(timers.earliest ?? .max, nextRetirement)
@@ -148,12 +151,19 @@ public final class Worker: @unchecked Sendable {
                     slot: Int(UInt32(truncatingIfNeeded: token)), generation: UInt32((token >> 32) & 0x3FFF_FFFF),
                     events: epoll.events(at: i))
             case 1:
+                // Accepted after the rest of the batch: a connection that closed (a client
+                // that hung up while its request waited) releases what it held first, as
+                // nginx's new connections wait for their own read event.
                 let li = Int(UInt32(truncatingIfNeeded: token))
-                if li < listeners.count { accept(listeners[li]) }
+                if li < listeners.count { acceptReady.append(li) }
             default:
                 notifier.drain()
                 checkShared()
             }
+        }
+        if !acceptReady.isEmpty {
+            for li in acceptReady { accept(listeners[li]) }
+            acceptReady.removeAll(keepingCapacity: true)
         }
         if !retirements.isEmpty { retireConnections() }
         expireTimers()

@@ -15,6 +15,11 @@ import SwiftginxTLS
 final class Transport {
     var fd: Int32
     var tls: TLSConnection?
+    /// TLS only: TCP_CORK is on while a write said more bytes follow at once (`more`), so
+    /// a request head and the body bytes already read leave in one segment, as plain
+    /// writes with MSG_MORE do (an upstream reading the head may expect the first body
+    /// bytes with it).
+    var corked = false
     /// Who logs the OpenSSL message of a failed TLS call: the client connection, or the
     /// upstream connection (for its current proxy exchange's request). References, not
     /// a closure: an idle connection carries no closure context.
@@ -33,13 +38,41 @@ final class Transport {
 
     @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
         guard let tls else { return try Socket.read(fd, buf, count) }
-        return try map(tls.read(buf, count), call: "SSL_read")
+        return try readTLS(tls, buf, count)
+    }
+
+    /// SSL_read returns one record at a time: the records OpenSSL already holds (read
+    /// ahead) are taken too, as nginx's ngx_ssl_recv does, so a request head and the body
+    /// bytes sent with it in the next record are seen together (no system call is added:
+    /// only bytes already received are read).
+    private func readTLS(_ tls: TLSConnection, _ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError)
+        -> IOResult<Int>
+    {
+        var total = 0
+        while true {
+            let r: IOResult<Int>
+            do { r = try map(tls.read(buf + total, count - total), call: "SSL_read") } catch {
+                if total > 0 { return .processed(total) }
+                throw error
+            }
+            switch r {
+            case .wouldBlock: return total > 0 ? .processed(total) : .wouldBlock
+            case .processed(let n):
+                if n == 0 { return .processed(total) }
+                total += n
+                if total == count || !tls.hasPendingInput { return .processed(total) }
+            }
+        }
     }
 
     @inline(__always) func write(_ buf: UnsafeRawPointer, _ count: Int, more: Bool = false) throws(SystemError)
         -> IOResult<Int>
     {
         guard let tls else { return try Socket.write(fd, buf, count, more: more) }
+        if more != corked {
+            corked = more
+            try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_CORK, more ? 1 : 0)
+        }
         return try map(tls.write(buf, count), call: "SSL_write")
     }
 
