@@ -18,8 +18,7 @@ extension ConfigCompiler {
             }
             // An OpenSSL store URI (`store:file:/path`) is not a path.
             if text.hasPrefix("store:") { return text }
-            let dir = d.file.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-            return ConfigFiles.resolve(text, against: dir + "/")
+            return ConfigFiles.resolve(text, against: ConfigFiles.directory(of: d.file))
         }
         switch d.name {
         case "ssl_certificate":
@@ -32,9 +31,7 @@ extension ConfigCompiler {
             let p = try path()
             set { $0.passwordFile = p }
         case "ssl_protocols":
-            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
-            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
-            let v = Set(d.args)
+            let v = try ConfigCompiler.sslProtocols(d)
             set { $0.protocols = v }
         case "ssl_ciphers":
             let v = d.args[0]
@@ -251,9 +248,7 @@ extension ConfigCompiler {
                 set { $0.certificateKey = v }
             }
         case "protocols":
-            let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
-            for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
-            let v = Set(d.args)
+            let v = try ConfigCompiler.sslProtocols(d)
             set { $0.protocols = v }
         case "ciphers":
             let v = d.args[0]
@@ -294,5 +289,14 @@ extension ConfigCompiler {
         }
         guard let max else { throw d.error("\"\(d.name)\" must have \"max\" parameter") }
         return CertificateCacheSpec(max: max, inactive: inactive, valid: valid)
+    }
+}
+
+extension ConfigCompiler {
+    /// `ssl_protocols` / `proxy_ssl_protocols`: nginx's protocol names, checked.
+    static func sslProtocols(_ d: ConfigDirective) throws(ConfigError) -> Set<String> {
+        let known = ["SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"]
+        for a in d.args where !known.contains(a) { throw d.error("invalid value \"\(a)\"") }
+        return Set(d.args)
     }
 }
