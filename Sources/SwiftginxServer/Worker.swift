@@ -71,6 +71,9 @@ public final class Worker: @unchecked Sendable {
     /// File bytes on their way into SSL_write (TLS without kTLS).
     lazy var tlsBuffer = ByteBuffer(capacity: 65536)
     var workerConnections: Int
+    /// Connections taken per listener event: one (`multi_accept off`, nginx's default),
+    /// or all that wait, up to 64 (`multi_accept on`).
+    var acceptBatch: Int
     var flushRequestsSeen = 0
     /// Monotonic ms of the last once-a-second housekeeping in `turn`.
     private var lastFlush: Int64 = 0
@@ -95,6 +98,7 @@ public final class Worker: @unchecked Sendable {
         notifier = try EventNotifier()
         accessLog = AccessLogWriter()
         workerConnections = generation.config.main.workerConnections
+        acceptBatch = generation.config.main.multiAccept ? 64 : 1
         now = Clock.monotonicMilliseconds()
         try epoll.add(notifier.fd, .readable, token: Token.notifier)
         applyListeners(generation.listeners[index])
@@ -205,6 +209,7 @@ public final class Worker: @unchecked Sendable {
             if let t = generation.config.main.workerShutdownTimeout { scheduleRetirement(before: g.number, after: t) }
             generation = g
             workerConnections = g.config.main.workerConnections
+            acceptBatch = g.config.main.multiAccept ? 64 : 1
             applyListeners(g.listeners[index])
         }
     }
@@ -265,7 +270,11 @@ public final class Worker: @unchecked Sendable {
     private func accept(_ listener: WorkerListener) {
         var peer = sockaddr_storage()
         var accepted = 0
-        while accepted < 64 {
+        // One at a time by default, as nginx: the listener is level-triggered, so the
+        // next connection waits for the next turn of the loop, after the events that
+        // came with it — a client that hung up while its request waited releases its
+        // limit_conn slot before a connection made after that is served.
+        while accepted < acceptBatch {
             if activeConnections >= workerConnections {
                 state.errorLog.log(.alert, "\(workerConnections) worker_connections are not enough")
                 pauseAccepting()
