@@ -170,6 +170,8 @@ final class ConfigCompiler {
     /// `limit_conn` lines, checked against the zones once the whole file is read.
     var limitConnUses: [ConfigDirective] = []
     var limitReqZones: [String: LimitReqZoneConfig] = [:]
+    /// limit_req zone names in the order first named (definition or use): a rule's index.
+    var limitReqZoneNames: [String] = []
     /// `limit_req` lines and their zones, checked once the whole file is read.
     var limitReqUses: [(ConfigDirective, String)] = []
     var http: ConfigLevel? = nil
@@ -252,7 +254,8 @@ final class ConfigCompiler {
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
             maps: maps, splits: splits, geos: geos,
             charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
-            limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
+            limitConnZones: limitConnZones, limitReqZones: limitReqZones,
+            limitReqZoneNames: limitReqZoneNames, upstreams: allUpstreams,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }

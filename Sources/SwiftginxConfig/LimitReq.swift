@@ -28,11 +28,14 @@ public struct LimitReqZoneConfig: Sendable {
 /// One `limit_req zone=name burst=N delay=N|nodelay`, in thousandths of a request.
 public struct LimitReqRule: Sendable {
     public let zone: String
+    /// The zone's place in `RuntimeConfig.limitReqZoneNames` (and the server's zone list).
+    public let zoneIndex: Int
     public let burst: Int
     public let delay: Int
 
-    public init(zone: String, burst: Int, delay: Int) {
+    public init(zone: String, zoneIndex: Int, burst: Int, delay: Int) {
         self.zone = zone
+        self.zoneIndex = zoneIndex
         self.burst = burst
         self.delay = delay
     }
@@ -112,6 +115,7 @@ extension ConfigCompiler {
         if let old = limitReqZones[name] {
             throw d.error("limit_req_zone \"\(name)\" is already bound to key \"\(old.key.source)\"")
         }
+        _ = limitReqZoneIndex(name)
         limitReqZones[name] = LimitReqZoneConfig(
             name: name, key: try value(d.args[0], d), size: size, rate: max(1, rate * 1000 / scale))
     }
@@ -145,6 +149,16 @@ extension ConfigCompiler {
             throw d.directiveError("is duplicate")
         }
         limitReqUses.append((d, zone))
-        level.limitReqs = rules + [LimitReqRule(zone: zone, burst: burst * 1000, delay: delay * 1000)]
+        level.limitReqs =
+            rules + [
+                LimitReqRule(zone: zone, zoneIndex: limitReqZoneIndex(zone), burst: burst * 1000, delay: delay * 1000)
+            ]
+    }
+
+    /// The index of the zone `name`, given when it is first named.
+    func limitReqZoneIndex(_ name: String) -> Int {
+        if let i = limitReqZoneNames.firstIndex(of: name) { return i }
+        limitReqZoneNames.append(name)
+        return limitReqZoneNames.count - 1
     }
 }

@@ -24,6 +24,8 @@ public final class RuntimeConfig: Sendable {
     public let limitConnZones: [String: LimitConnZoneConfig]
     /// `limit_req_zone` zones by name.
     public let limitReqZones: [String: LimitReqZoneConfig]
+    /// The zones' names by `LimitReqRule.zoneIndex`.
+    public let limitReqZoneNames: [String]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -52,7 +54,8 @@ public final class RuntimeConfig: Sendable {
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
         splits: [String: SplitClients] = [:], geos: [String: GeoBlock] = [:], charsetMaps: CharsetMaps = .none,
         limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
-        upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
+        limitReqZoneNames: [String]? = nil, upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:],
+        usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
         self.upstreams = upstreams
@@ -73,6 +76,7 @@ public final class RuntimeConfig: Sendable {
         self.charsetMaps = charsetMaps
         self.limitConnZones = limitConnZones
         self.limitReqZones = limitReqZones
+        self.limitReqZoneNames = limitReqZoneNames ?? limitReqZones.keys.sorted()
         self.listenGroups = listenGroups
         self.sources = sources
         self.warnings = warnings

@@ -28,6 +28,8 @@ public final class Generation: Sendable {
     let limitConnZones: [String: LimitConnZone]
     /// limit_req zones by name (shared likewise).
     let limitReqZones: [String: LimitReqZone]
+    /// The same zones by `LimitReqRule.zoneIndex`: what a request looks up.
+    let limitReqZoneList: [LimitReqZone?]
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
@@ -36,7 +38,9 @@ public final class Generation: Sendable {
         self.number = number
         self.tls = tls
         self.limitConnZones = LimitConnZone.zones(config, previous: previous?.limitConnZones ?? [:])
-        self.limitReqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
+        let reqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
+        self.limitReqZones = reqZones
+        self.limitReqZoneList = config.limitReqZoneNames.map { reqZones[$0] }
         self.peerTables = config.upstreams.map { g in
             PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
         }

@@ -59,7 +59,8 @@ public final class Worker: @unchecked Sendable {
     /// worker_shutdown_timeout deadlines: at `at`, connections accepted under a
     /// generation older than `before` are closed (a reload or a graceful stop).
     var retirements: [(before: Int, at: Int64)] = []
-    /// Monotonic milliseconds at the start of this loop turn.
+    /// Monotonic milliseconds at the start of this loop turn (to the millisecond, as
+    /// nginx's ngx_current_msec: limit_req accounts with it).
     var now: Int64 = 0
     let clock = WorkerClock()
     let accessLog: AccessLogWriter
@@ -99,7 +100,7 @@ public final class Worker: @unchecked Sendable {
         accessLog = AccessLogWriter()
         workerConnections = generation.config.main.workerConnections
         acceptBatch = generation.config.main.multiAccept ? 64 : 1
-        now = Clock.monotonicMilliseconds()
+        now = Clock.preciseMonotonicMilliseconds()
         try epoll.add(notifier.fd, .readable, token: Token.notifier)
         applyListeners(generation.listeners[index])
         state.register(stats)
@@ -139,7 +140,7 @@ public final class Worker: @unchecked Sendable {
             timeout = maxWait
         }
         let n = epoll.wait(timeout: timeout)
-        now = Clock.monotonicMilliseconds()
+        now = Clock.preciseMonotonicMilliseconds()
         clock.update()
         for i in 0..<n {
             let token = epoll.token(at: i)

@@ -35,7 +35,7 @@ import Testing
         }
         // In use: never expired, even by force.
         z.expire(now: 10_000_000, rate: 1000, force: true)
-        #expect(z.index[ByteKey(key)] == node)
+        #expect(z.node(for: key) == node)
         #expect(z.account(node, now: 0, rate: 1000) == 1000)
         #expect(z.nodes[Int(node)].count == 0)
     }
@@ -47,7 +47,7 @@ import Testing
         #expect(z.lookup([1], now: 0, rate: 1000, burst: 0, account: true, excess: &excess) == .ok)
         #expect(z.lookup([2], now: 0, rate: 1000, burst: 0, account: true, excess: &excess) == .ok)
         #expect(z.lookup([3], now: 0, rate: 1000, burst: 0, account: true, excess: &excess) == .ok)
-        #expect(z.index[ByteKey([1])] == nil)
+        #expect(z.node(for: [1]) == nil)
         #expect(z.index.count == 2)
         // With every state in use, a new key has no room.
         var held = ZoneState(size: 8 * 4096 + 128)
@@ -60,8 +60,51 @@ import Testing
         var excess = 0
         _ = z.lookup([1], now: 0, rate: 1000, burst: 0, account: true, excess: &excess)
         _ = z.lookup([2], now: 70_000, rate: 1000, burst: 0, account: true, excess: &excess)
-        #expect(z.index[ByteKey([1])] == nil)
-        #expect(z.index[ByteKey([2])] != nil)
+        #expect(z.node(for: [1]) == nil)
+        #expect(z.node(for: [2]) != nil)
+    }
+
+    @Test func theKeyIndexFindsEveryKeyThroughCollisionsAndRemovals() {
+        // Hashes from a narrow range collide in long probe runs; removals shift entries
+        // back. A dictionary is the model.
+        var index = ZoneKeyIndex(seed: 1)
+        var model: [Int32: UInt64] = [:]
+        var rng = SystemRandomNumberGenerator()
+        for step in 0..<20_000 {
+            let node = Int32.random(in: 0..<400, using: &rng)
+            if let h = model[node] {
+                index.remove(h, node: node)
+                model[node] = nil
+            } else {
+                let h = UInt64.random(in: 0..<64, using: &rng) &* (step % 3 == 0 ? 1 : 1 << 20)
+                index.insert(h, node: node)
+                model[node] = h
+            }
+            if step % 97 == 0 {
+                for (n, h) in model { #expect(index.find(h) { $0 == n } == n) }
+                #expect(index.count == model.count)
+            }
+        }
+        // The seeded hash: equal bytes hash alike, a different seed differently.
+        let a: [UInt8] = [10, 0, 0, 1]
+        let h1 = a.withUnsafeBytes { ZoneKeyIndex(seed: 7).hash($0) }
+        #expect(h1 == a.withUnsafeBytes { ZoneKeyIndex(seed: 7).hash($0) })
+        #expect(h1 != a.withUnsafeBytes { ZoneKeyIndex(seed: 8).hash($0) })
+        #expect(h1 != [UInt8]([10, 0, 0, 2]).withUnsafeBytes { ZoneKeyIndex(seed: 7).hash($0) })
+    }
+
+    @Test func manyKeysAreEachFoundAgain() {
+        var z = ZoneState(size: 1 << 24)
+        var excess = 0
+        for i in 0..<5000 {
+            let k: [UInt8] = [UInt8(i & 255), UInt8(i >> 8), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+            #expect(z.lookup(k, now: 0, rate: 1000, burst: 5000, account: true, excess: &excess) == .ok)
+        }
+        for i in 0..<5000 {
+            let k: [UInt8] = [UInt8(i & 255), UInt8(i >> 8), 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+            #expect(z.node(for: k) != nil)
+        }
+        #expect(z.index.count == 5000)
     }
 
     @Test func excessIsPrintedAsNginxDoes() {

@@ -34,7 +34,7 @@ enum LimitReqHandler {
     private struct Held {
         let zone: LimitReqZone
         let node: Int32
-        let rule: LimitReqRule
+        let rule: Int
     }
 
     static func run(_ r: Request) -> Request.StepResult {
@@ -44,49 +44,63 @@ enum LimitReqHandler {
             for rule in s.rules { trace.note("limit_req: zone \"\(rule.zone)\"") }
             return .next
         }
-        let zones = r.worker.generation.limitReqZones
-        // The precise clock, read now: the loop turn's cached time moves in kernel ticks
-        // (4 ms) and a turn may serve many requests, so with it a zone without a burst
-        // would admit one request per tick, a quarter of a 1000r/s rate. Read per request,
-        // every millisecond counts, from every worker thread alike (nginx's own time is
-        // gettimeofday's, to the millisecond).
-        let now = Clock.preciseMonotonicMilliseconds()
+        let worker = r.worker
+        let zones = worker.generation.limitReqZoneList
+        // The loop turn's time, read once after epoll_wait to the millisecond, as nginx's
+        // ngx_current_msec: every request of a turn is accounted at the same moment.
+        let now = worker.now
         var held: [Held] = []
         var outcome = LimitReqZone.Outcome.ok
-        var decided = false
         var excess = 0
-        var limit: (zone: LimitReqZone, rule: LimitReqRule)? = nil
-        for (n, rule) in s.rules.enumerated() {
-            guard let zone = zones[rule.zone] else { continue }
-            // The usual key, $binary_remote_addr, is the peer's address bytes as they are.
-            let key =
-                zone.config.key.isBinaryRemoteAddr ? r.peer.rawAddress : Variables.evaluate(r, zone.config.key)
-            if key.isEmpty { continue }
-            if key.count > 65535 {
-                r.logError(
-                    "the value of the \"\(zone.config.key.source)\" key is more than 65535 bytes: \"\(String(decoding: key, as: UTF8.self))\""
-                )
-                continue
+        var decided = -1
+        let last = s.rules.count - 1
+        for n in 0...last {
+            guard let zone = zones[s.rules[n].zoneIndex] else { continue }
+            let burst = s.rules[n].burst
+            // The usual key, $binary_remote_addr, is the peer's address bytes where they are.
+            let looked: LimitReqZone.Outcome?
+            if zone.keyIsBinaryRemoteAddr {
+                looked = r.withPeerAddressBytes { bytes in
+                    guard let bytes else { return nil }
+                    return zone.lookup(bytes, now: now, burst: burst, account: n == last, excess: &excess)
+                }
+            } else {
+                looked = nil
             }
-            limit = (zone, rule)
-            decided = true
-            outcome = zone.lookup(key, now: now, burst: rule.burst, account: n == s.rules.count - 1, excess: &excess)
+            if let looked {
+                outcome = looked
+            } else {
+                let key =
+                    zone.keyIsBinaryRemoteAddr ? r.peer.rawAddress : Variables.evaluate(r, zone.config.key)
+                if key.isEmpty { continue }
+                if key.count > 65535 {
+                    r.logError(
+                        "the value of the \"\(zone.config.key.source)\" key is more than 65535 bytes: \"\(String(decoding: key, as: UTF8.self))\""
+                    )
+                    continue
+                }
+                outcome = key.withUnsafeBytes {
+                    zone.lookup($0, now: now, burst: burst, account: n == last, excess: &excess)
+                }
+            }
+            decided = n
             if case .again(let node) = outcome {
-                held.append(Held(zone: zone, node: node, rule: rule))
+                held.append(Held(zone: zone, node: node, rule: n))
                 continue
             }
             break
         }
-        guard decided, let limit else { return .next }
+        guard decided >= 0, let limitZone = zones[s.rules[decided].zoneIndex] else { return .next }
         switch outcome {
         case .busy, .full:
             if outcome == .busy {
                 r.logError(
-                    "limiting requests\(s.dryRun ? ", dry run" : ""), excess: \(format(excess)) by zone \"\(limit.rule.zone)\"",
+                    "limiting requests\(s.dryRun ? ", dry run" : ""), excess: \(format(excess)) by zone \"\(s.rules[decided].zone)\"",
                     level: s.logLevel)
             } else {
                 // nginx writes this one to the main error log, without the request's context.
-                r.worker.state.errorLog.log(.alert, "could not allocate node in limit_req zone \"\(limit.rule.zone)\"")
+                r.worker.state.errorLog.log(
+                    .alert, "could not allocate node in limit_req zone \"\(s.rules[decided].zone)\"")
             }
             for h in held { h.zone.unlock(h.node) }
             if s.dryRun {
@@ -102,16 +116,18 @@ enum LimitReqHandler {
             break
         }
         // Account the held limits; the longest delay wins.
-        var maxDelay = excess <= limit.rule.delay ? 0 : Self.delay(excess - limit.rule.delay, limit.zone.config.rate)
-        var delayZone = limit.rule.zone
+        let limitDelay = s.rules[decided].delay
+        var maxDelay = excess <= limitDelay ? 0 : Self.delay(excess - limitDelay, limitZone.config.rate)
+        var delayRule = decided
         for h in held.reversed() {
             let e = h.zone.account(h.node, now: now)
-            if e <= h.rule.delay { continue }
-            let delay = Self.delay(e - h.rule.delay, h.zone.config.rate)
+            let ruleDelay = s.rules[h.rule].delay
+            if e <= ruleDelay { continue }
+            let delay = Self.delay(e - ruleDelay, h.zone.config.rate)
             if delay > maxDelay {
                 maxDelay = delay
                 excess = e
-                delayZone = h.rule.zone
+                delayRule = h.rule
             }
         }
         if maxDelay == 0 {
@@ -119,7 +135,7 @@ enum LimitReqHandler {
             return .next
         }
         r.logError(
-            "delaying request\(s.dryRun ? ", dry run" : ""), excess: \(format(excess)), by zone \"\(delayZone)\"",
+            "delaying request\(s.dryRun ? ", dry run" : ""), excess: \(format(excess)), by zone \"\(s.rules[delayRule].zone)\"",
             level: s.delayLogLevel)
         if s.dryRun {
             r.limitReqStatus = .delayedDryRun

@@ -7,6 +7,7 @@
 // its node (a power of two of at least 128 bytes for short keys), so a zone holds
 // about as many keys as nginx's. Zones outlive a reload that keeps their definition.
 
+import Glibc
 import SwiftginxConfig
 import Synchronization
 
@@ -24,14 +25,17 @@ final class LimitReqZone: Sendable {
 
     let config: LimitReqZoneConfig
     let store: Store
+    /// The key is `$binary_remote_addr`: looked up by the address bytes where they are.
+    let keyIsBinaryRemoteAddr: Bool
 
     init(_ config: LimitReqZoneConfig, store: Store? = nil) {
         self.config = config
         self.store = store ?? Store(size: config.size)
+        keyIsBinaryRemoteAddr = config.key.isBinaryRemoteAddr
     }
 
     /// Looks `key` up at `now` (ms) against `burst`; `excess` gets the key's excess.
-    func lookup(_ key: [UInt8], now: Int64, burst: Int, account: Bool, excess: inout Int) -> Outcome {
+    func lookup(_ key: UnsafeRawBufferPointer, now: Int64, burst: Int, account: Bool, excess: inout Int) -> Outcome {
         store.state.withLock {
             $0.lookup(key, now: now, rate: config.rate, burst: burst, account: account, excess: &excess)
         }
@@ -82,7 +86,7 @@ final class LimitReqZone: Sendable {
 /// The keys of one zone in recency order (a doubly linked list over an array).
 struct ZoneState {
     struct Node {
-        var key: [UInt8]
+        var hash: UInt64
         var excess: Int
         var last: Int64
         var count: Int
@@ -91,9 +95,12 @@ struct ZoneState {
         var cost: Int
     }
 
+    /// Plain values only, so that reading or moving a node costs no reference counting;
+    /// the key bytes are in `keys`, at the same index.
     var nodes: [Node] = []
+    var keys: [[UInt8]] = []
     var free: [Int32] = []
-    var index: [ByteKey: Int32] = [:]
+    var index = ZoneKeyIndex()
     /// Most and least recently used (-1: empty).
     var head: Int32 = -1
     var tail: Int32 = -1
@@ -119,10 +126,45 @@ struct ZoneState {
         return n
     }
 
+    @inline(__always)
+    static func equal(_ a: [UInt8], _ b: UnsafeRawBufferPointer) -> Bool {
+        a.withUnsafeBytes { a in
+            if a.count != b.count { return false }
+            switch b.count {
+            case 0: return true
+            case 4: return a.loadUnaligned(as: UInt32.self) == b.loadUnaligned(as: UInt32.self)
+            case 16:
+                return a.loadUnaligned(as: UInt64.self) == b.loadUnaligned(as: UInt64.self)
+                    && a.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                        == b.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            default: return memcmp(a.baseAddress!, b.baseAddress!, b.count) == 0
+            }
+        }
+    }
+
+    func node(for key: [UInt8]) -> Int32? { key.withUnsafeBytes { node(for: $0) } }
+
+    /// The node holding `key`, if the zone has it.
+    func node(for key: UnsafeRawBufferPointer) -> Int32? {
+        index.find(index.hash(key)) { n in
+            Self.equal(keys[Int(n)], key)
+        }
+    }
+
     mutating func lookup(
         _ key: [UInt8], now: Int64, rate: Int, burst: Int, account: Bool, excess ep: inout Int
     ) -> LimitReqZone.Outcome {
-        if let i = index[ByteKey(key)] {
+        key.withUnsafeBytes { lookup($0, now: now, rate: rate, burst: burst, account: account, excess: &ep) }
+    }
+
+    mutating func lookup(
+        _ key: UnsafeRawBufferPointer, now: Int64, rate: Int, burst: Int, account: Bool, excess ep: inout Int
+    ) -> LimitReqZone.Outcome {
+        let hash = index.hash(key)
+        let found = index.find(hash) { n in
+            Self.equal(keys[Int(n)], key)
+        }
+        if let i = found {
             moveToFront(i)
             var ms = now - nodes[Int(i)].last
             if ms < -60000 { ms = 1 } else if ms < 0 { ms = 0 }
@@ -145,17 +187,19 @@ struct ZoneState {
             if used + cost > capacity { return .full }
         }
         let node = Node(
-            key: key, excess: 0, last: account ? now : 0, count: account ? 0 : 1, prev: -1, next: -1, cost: cost)
+            hash: hash, excess: 0, last: account ? now : 0, count: account ? 0 : 1, prev: -1, next: -1, cost: cost)
         let i: Int32
         if let f = free.popLast() {
             i = f
             nodes[Int(f)] = node
+            keys[Int(f)] = Array(key)
         } else {
             i = Int32(nodes.count)
             nodes.append(node)
+            keys.append(Array(key))
         }
         used += cost
-        index[ByteKey(key)] = i
+        index.insert(hash, node: i)
         linkFront(i)
         return account ? .ok : .again(i)
     }
@@ -191,9 +235,9 @@ struct ZoneState {
 
     private mutating func remove(_ i: Int32) {
         detach(i)
-        index[ByteKey(nodes[Int(i)].key)] = nil
+        index.remove(nodes[Int(i)].hash, node: i)
         used -= nodes[Int(i)].cost
-        nodes[Int(i)].key = []
+        keys[Int(i)] = []
         free.append(i)
     }
 

@@ -17,6 +17,14 @@ extension Request {
     }
     /// The client's address: the connection's, or the one the realip module found.
     var peer: SocketAddress { realAddress ?? connection.peer }
+
+    /// The client address's bytes (4 or 16; nil for a unix-socket client) where they
+    /// are, without copying the address (`$binary_remote_addr` keys).
+    @inline(__always)
+    func withPeerAddressBytes<R>(_ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        if let realAddress { return realAddress.withAddressBytes(body) }
+        return connection.peer.withAddressBytes(body)
+    }
     var remoteAddressText: [UInt8] { realAddressText ?? connection.remoteAddressText }
     var localAddress: SocketAddress? { connection.localAddress ?? Socket.localAddress(connection.fd) }
     var tls: TLSConnection? { connection.tls }
