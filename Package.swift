@@ -36,8 +36,9 @@ let package = Package(
             name: "SwiftginxCompression", dependencies: ["CZlib", "CBrotli", "CZstd"], swiftSettings: optimize),
         .target(name: "SwiftginxUpstream", swiftSettings: optimize),
         .target(name: "CSwiftginxTLSShims", dependencies: ["COpenSSL"]),
+        .target(name: "CSwiftginxDNS", linkerSettings: [.linkedLibrary("cares")]),
         .target(name: "SwiftginxTLS", dependencies: ["COpenSSL", "CSwiftginxTLSShims"], swiftSettings: optimize),
-        .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims"], swiftSettings: optimize),
+        .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims", "CSwiftginxDNS"], swiftSettings: optimize),
         .target(
             name: "SwiftginxServer",
             dependencies: [

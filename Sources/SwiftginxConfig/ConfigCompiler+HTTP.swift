@@ -216,6 +216,7 @@ extension ConfigCompiler {
             if try accessDirective(d, level: level) { break }
             if try requestDirective(d, level: level) { break }
             if try limitReqDirective(d, level: level) { break }
+            if try resolverDirective(d, level: level) { break }
             if try logDirective(d, level: level) { break }
             if try sendRateDirective(d, level: level) { break }
             if try proxyDirective(d, level: level, location: location) { break }

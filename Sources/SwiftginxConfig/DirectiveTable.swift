@@ -254,6 +254,8 @@ public enum DirectiveTable {
             DirectiveSpec("limit_req_zone", .http, .take([3]), repeatable: true),
             DirectiveSpec("limit_req", .httpAll, .take([1, 2, 3]), repeatable: true),
             DirectiveSpec("limit_req_status", .httpAll, t1),
+            DirectiveSpec("resolver", .httpAll, .oneOrMore),
+            DirectiveSpec("resolver_timeout", .httpAll, t1),
             DirectiveSpec("limit_req_log_level", .httpAll, t1),
             DirectiveSpec("limit_req_dry_run", .httpAll, t1),
             DirectiveSpec("open_log_file_cache", .httpAll, .take([1, 2, 3, 4])),

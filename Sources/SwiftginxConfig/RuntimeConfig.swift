@@ -427,6 +427,10 @@ public struct LocationSettings: Sendable {
     public var limitConnDryRun = false
     /// The limit_req module (LimitReq.swift).
     public var limitReq = LimitReqSettings()
+    /// `resolver`: the DNS servers for names only known per request (nil: none).
+    public var resolver: ResolverConfig? = nil
+    /// `resolver_timeout` in ms (30s).
+    public var resolverTimeout = 30_000
     /// `limit_rate`, `limit_rate_after`, `proxy_limit_rate` (SendRate.swift).
     public var sendRate = SendRateSettings()
     /// `error_log` below main, `open_log_file_cache` (ConfigCompiler+Logs.swift).

@@ -30,6 +30,8 @@ public final class Generation: Sendable {
     let limitReqZones: [String: LimitReqZone]
     /// The same zones by `LimitReqRule.zoneIndex`: what a request looks up.
     let limitReqZoneList: [LimitReqZone?]
+    /// Names resolved per request (`resolver`), shared by the worker threads.
+    let dnsCache = DNSCache()
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],

@@ -43,7 +43,7 @@ final class SyslogSink: Sendable {
         line += target.tag.utf8
         line += ": ".utf8
         line += message
-        line.withUnsafeBytes { Socket.sendDatagram(fd, $0) }
+        _ = line.withUnsafeBytes { Socket.sendDatagram(fd, $0) }
     }
 
     /// An error-log line (its newline dropped) at its level.

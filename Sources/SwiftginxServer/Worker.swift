@@ -63,6 +63,16 @@ public final class Worker: @unchecked Sendable {
     /// nginx's ngx_current_msec: limit_req accounts with it).
     var now: Int64 = 0
     let clock = WorkerClock()
+    /// DNS for `resolver` (made when a request first needs it).
+    var resolver: WorkerResolver {
+        if let r = resolverStorage { return r }
+        let r = WorkerResolver(worker: self)
+        resolverStorage = r
+        resolverUsed = true
+        return r
+    }
+    private var resolverStorage: WorkerResolver? = nil
+    private var resolverUsed = false
     let accessLog: AccessLogWriter
     /// Scratch space for discarding request bodies and building values.
     let scratch = ByteBuffer(capacity: 16384)
@@ -133,7 +143,8 @@ public final class Worker: @unchecked Sendable {
 
     func turn(maxWait: Int32) {
         let timeout: Int32
-        let t = min(timers.earliest ?? .max, nextRetirement)
+        var t = min(timers.earliest ?? .max, nextRetirement)
+        if resolverUsed, let due = resolver.nextTimeout() { t = min(t, now + Int64(due)) }
         if t != .max {
             timeout = Int32(clamping: max(0, min(t - now, Int64(maxWait))))
         } else {
@@ -162,10 +173,15 @@ public final class Worker: @unchecked Sendable {
                 let li = Int(UInt32(truncatingIfNeeded: token))
                 if li < listeners.count { acceptReady.append(li) }
             default:
+                if token != Token.notifier {
+                    resolver.onEvent(token: token, events: epoll.events(at: i))
+                    continue
+                }
                 notifier.drain()
                 checkShared()
             }
         }
+        if resolverUsed && resolver.pending > 0 { resolver.processTimeouts() }
         if !acceptReady.isEmpty {
             for li in acceptReady { accept(listeners[li]) }
             acceptReady.removeAll(keepingCapacity: true)

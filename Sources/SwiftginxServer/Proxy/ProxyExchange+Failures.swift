@@ -67,6 +67,7 @@ extension ProxyExchange {
 
     func phaseText() -> String {
         switch phase {
+        case .resolving: "resolving"
         case .connecting: "connecting to upstream"
         case .sending: "sending request to upstream"
         case .readingHead: "reading response header from upstream"
@@ -102,7 +103,7 @@ extension ProxyExchange {
     /// and 499 logged, as nginx does (`proxy_ignore_client_abort off`).
     func clientGone() -> Bool {
         switch phase {
-        case .connecting, .sending, .readingHead: break
+        case .resolving, .connecting, .sending, .readingHead: break
         default: return false
         }
         guard !request.bodyPending, !settings.ignoreClientAbort, request.clientHasClosed() else { return false }
@@ -163,6 +164,8 @@ extension ProxyExchange {
     /// A timer of the proxied request fired.
     func onTimeout() {
         switch phase {
+        case .resolving:
+            resolutionFailed(DNSChannel.Failure(code: 110))
         case .readingBody:
             request.logInfo("client timed out (110: Connection timed out) while reading client request body")
             abortProxy(status: 408)

@@ -21,6 +21,8 @@ extension ProxyExchange {
         self.pass = pass
         settingsStorage = pass.proto == .http ? location.settings.proxyStorage : location.settings.uwsgiStorage
         startedAt = worker.now
+        resolverConfig = location.settings.resolver
+        resolverTimeout = location.settings.resolverTimeout
         guard resolveTarget(pass) else {
             request.keepAlive = false
             request.respondError(502)
@@ -77,6 +79,8 @@ extension ProxyExchange {
             switch phase {
             case .readingBody:
                 if !readRequestBody() { return false }
+            case .resolving:
+                return false
             case .connecting:
                 connectUpstream()
             case .sending:
@@ -248,6 +252,10 @@ extension ProxyExchange {
     // MARK: connecting
 
     private func connectUpstream() {
+        if pendingName != nil {
+            startResolving()
+            return
+        }
         guard let group = group, let peers = peers else {
             finishProxyWithError(502)
             return

@@ -79,8 +79,15 @@ extension ProxyExchange {
             return true
         }
         guard SocketAddress(host: host, port: port) != nil else {
-            request.logError("no resolver defined to resolve \(host)")
-            return false
+            guard resolverConfig != nil else {
+                request.logError("no resolver defined to resolve \(host)")
+                return false
+            }
+            // Resolved when the exchange is about to connect (after the body is read).
+            pendingName = (host, port, String(authority))
+            group = nil
+            peers = nil
+            return true
         }
         useAdHoc(name: String(authority), address: .inet(host: host, port: port))
         return true
@@ -94,11 +101,52 @@ extension ProxyExchange {
         return true
     }
 
-    /// A one-address group made for this request (a literal address from variables).
-    private func useAdHoc(name: String, address: PeerAddress) {
-        let g = UpstreamGroup(name: name, servers: [UpstreamServer(address: address)], isExplicit: false, index: -1)
+    /// A group made for this request (a literal address from variables, or what the
+    /// resolver answered for a name: every address, tried in turn as nginx does).
+    private func useAdHoc(name: String, address: PeerAddress) { useAdHoc(name: name, addresses: [address]) }
+
+    private func useAdHoc(name: String, addresses: [PeerAddress]) {
+        let g = UpstreamGroup(
+            name: name, servers: addresses.map { UpstreamServer(address: $0) }, isExplicit: false, index: -1)
         group = g
         peers = PeerTable(group: g)
+    }
+
+    // MARK: the resolver
+
+    /// Asks the worker's resolver for the pending name; the answer (or the timer,
+    /// `resolver_timeout`) moves the exchange on.
+    func startResolving() {
+        guard let pending = pendingName, let config = resolverConfig else { return }
+        phase = .resolving
+        timer = .resolving
+        resolveSeq &+= 1
+        let seq = resolveSeq
+        var inline = true
+        request.schedule(after: resolverTimeout)
+        worker.resolver.resolve(pending.host, config: config, timeout: resolverTimeout) { [weak self] result in
+            guard let self, self.resolveSeq == seq, self.phase == .resolving else { return }
+            switch result {
+            case .success(let addresses):
+                self.pendingName = nil
+                self.useAdHoc(
+                    name: pending.name, addresses: addresses.map { .inet(host: $0.host, port: pending.port) })
+                self.phase = .connecting
+            case .failure(let failure):
+                self.resolutionFailed(failure)
+            }
+            // An answer from the cache came inside this call: drive() goes on by itself.
+            if !inline, self.drive() { self.request.wakeDownstream() }
+        }
+        inline = false
+    }
+
+    /// nginx's "could not be resolved" line and 502.
+    func resolutionFailed(_ failure: DNSChannel.Failure) {
+        let host = pendingName?.host ?? ""
+        pendingName = nil
+        request.logError("\(host) could not be resolved \(failure)")
+        finishProxyWithError(502)
     }
 
     /// The `proxy_bind` address of this request (nil: none, or not an address — logged).

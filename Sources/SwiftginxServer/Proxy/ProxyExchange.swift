@@ -15,6 +15,8 @@ final class ProxyExchange {
     enum Phase {
         /// Reading the client's request body before connecting (request buffering).
         case readingBody
+        /// Waiting for the resolver's answer for a name from variables.
+        case resolving
         case connecting
         case sending
         case readingHead
@@ -101,6 +103,13 @@ final class ProxyExchange {
     var retryFresh = false
     /// What the pending timer means.
     var timer: Phase = .finished
+    /// A host from variables that the resolver must find before connecting.
+    var pendingName: (host: String, port: Int, name: String)? = nil
+    /// The location's `resolver` and `resolver_timeout`.
+    var resolverConfig: ResolverConfig? = nil
+    var resolverTimeout = 30_000
+    /// Tells a resolver answer for an earlier request or try from the current one.
+    var resolveSeq: UInt64 = 0
 
     // $upstream_* values of this request (one entry per try, nginx's ", " lists).
     var addresses: [String] = []
@@ -124,6 +133,7 @@ final class ProxyExchange {
     /// Back to a clean state for a new request (buffers keep their capacity).
     func reset() {
         phase = .finished
+        pendingName = nil
         pass = nil
         group = nil
         peers = nil

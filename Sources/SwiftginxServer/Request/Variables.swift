@@ -330,7 +330,7 @@ enum Variables {
     }
 
     private static func appendArgument(_ r: Request, _ name: String, to out: ByteBuffer) {
-        r.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
+        _ = r.args.withUnsafeBytes { appendNamedValue(name, in: $0, separator: UInt8(ascii: "&"), to: out) }
     }
 
     /// nginx's cookie lookup in one Cookie line: items split at `;`, the name compared
