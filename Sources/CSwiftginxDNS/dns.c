@@ -26,13 +26,16 @@ swiftginx_dns *swiftginx_dns_new(const char *servers, int try_timeout_ms, int tr
     if (dns == NULL) return NULL;
     struct ares_options o;
     memset(&o, 0, sizeof(o));
-    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES;
+    /* An error answer (SERVFAIL, REFUSED...) is the answer, as for nginx, not a reason to
+     * ask the next server; successive queries go to the servers in turn. */
+    o.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOALIASES | ARES_FLAG_NOCHECKRESP;
     o.timeout = try_timeout_ms > 0 ? try_timeout_ms : 1;
     o.tries = tries > 0 ? tries : 1;
     o.sock_state_cb = (ares_sock_state_cb)socket_cb;
     o.sock_state_cb_data = data;
     o.lookups = (char *)"b";
-    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS;
+    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB | ARES_OPT_LOOKUPS
+               | ARES_OPT_ROTATE;
     if (ares_init_options(&dns->channel, &o, mask) != ARES_SUCCESS) {
         free(dns);
         return NULL;
@@ -75,16 +78,18 @@ struct query {
     struct sockaddr_storage addrs[64]; /* MAX_ADDRS of each family */
     int count4, count6;
     int ttl;
+    int family;
+    int depth;
 };
 
+static int is_error(int status) { return status >= 0 && status != ARES_SUCCESS && status != ARES_ENODATA; }
+
 static void finish(struct query *q) {
-    int code = 0;
-    if (q->count4 + q->count6 == 0) {
-        /* nginx reports the A query's failure first. */
-        int status = q->status4 >= 0 ? q->status4 : q->status6;
-        if (status == ARES_SUCCESS && q->status6 >= 0 && q->status6 != ARES_SUCCESS) status = q->status6;
-        code = status == ARES_SUCCESS ? 3 : nginx_code(status);
-        q->cb(q->arg, code, NULL, 0, 0);
+    /* Any failed query fails the name (the A query's failure is reported first). */
+    if (is_error(q->status4) || is_error(q->status6)) {
+        q->cb(q->arg, nginx_code(is_error(q->status4) ? q->status4 : q->status6), NULL, 0, 0);
+    } else if (q->count4 + q->count6 == 0) {
+        q->cb(q->arg, 3, NULL, 0, 0);
     } else {
         /* IPv4 addresses are in addrs[0..count4), IPv6 in addrs[MAX_ADDRS..). */
         struct sockaddr_storage out[2 * MAX_ADDRS];
@@ -101,15 +106,86 @@ static void note_ttl(struct query *q, int ttl) {
     if (q->ttl < 0 || ttl < q->ttl) q->ttl = ttl;
 }
 
+
+/* The target of the last CNAME in an answer section (a chain ends there), or NULL;
+ * `ttl` gets the smallest TTL of the CNAMEs. Free with ares_free_string. */
+static char *cname_target(const unsigned char *abuf, int alen, int *ttl) {
+    if (alen < 12) return NULL;
+    int qd = (abuf[4] << 8) | abuf[5];
+    int an = (abuf[6] << 8) | abuf[7];
+    const unsigned char *p = abuf + 12;
+    const unsigned char *end = abuf + alen;
+    char *name = NULL;
+    long len = 0;
+    for (int i = 0; i < qd; i++) {
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return NULL;
+        ares_free_string(name);
+        p += len + 4;
+        if (p > end) return NULL;
+    }
+    char *target = NULL;
+    for (int i = 0; i < an; i++) {
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) break;
+        ares_free_string(name);
+        p += len;
+        if (p + 10 > end) break;
+        int type = (p[0] << 8) | p[1];
+        int rttl = (int)(((unsigned)p[4] << 24) | (p[5] << 16) | (p[6] << 8) | p[7]);
+        int rdlen = (p[8] << 8) | p[9];
+        p += 10;
+        if (p + rdlen > end) break;
+        if (type == 5 /* CNAME */) {
+            char *t = NULL;
+            if (ares_expand_name(p, abuf, alen, &t, &len) == ARES_SUCCESS) {
+                if (target) ares_free_string(target);
+                target = t;
+                if (rttl < 0) rttl = 0;
+                if (*ttl < 0 || rttl < *ttl) *ttl = rttl;
+            }
+        }
+        p += rdlen;
+    }
+    return target;
+}
+
+
+static void ask(struct query *q, const char *name);
+
+/* One query's answer is in. An answer that is only a CNAME counts as nothing while the
+ * other query is still out, or when the other found addresses; when it is the last
+ * answer and nothing was found, the CNAME's target is asked for instead (both
+ * families, a chain of at most 8) — nginx's resolver decides the same way. */
+static void answered(struct query *q, int type, int status, const unsigned char *abuf, int alen, int n) {
+    int last = q->outstanding == 1;
+    int nodata = status == ARES_ENODATA || (status == ARES_SUCCESS && n == 0);
+    if (nodata && last && q->count4 + q->count6 == 0 && !is_error(type == 1 ? q->status6 : q->status4)
+        && q->depth < 8) {
+        char *target = cname_target(abuf, alen, &q->ttl);
+        if (target != NULL) {
+            q->depth++;
+            q->count4 = q->count6 = 0;
+            q->status4 = q->status6 = -1;
+            ask(q, target);
+            ares_free_string(target);
+            return;
+        }
+    }
+    if (type == 1) q->status4 = nodata ? ARES_ENODATA : status;
+    else q->status6 = nodata ? ARES_ENODATA : status;
+    if (--q->outstanding == 0) finish(q);
+}
+
 static void answered_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
     (void)timeouts;
     struct query *q = arg;
     q->dns->pending--;
+    int n = 0;
     if (status == ARES_SUCCESS) {
         struct ares_addrttl list[MAX_ADDRS];
-        int n = MAX_ADDRS;
+        n = MAX_ADDRS;
         status = ares_parse_a_reply(abuf, alen, NULL, list, &n);
-        for (int i = 0; status == ARES_SUCCESS && i < n; i++) {
+        if (status != ARES_SUCCESS) n = 0;
+        for (int i = 0; i < n; i++) {
             struct sockaddr_in *sin = (struct sockaddr_in *)&q->addrs[q->count4++];
             memset(sin, 0, sizeof(struct sockaddr_storage));
             sin->sin_family = AF_INET;
@@ -117,19 +193,20 @@ static void answered_a(void *arg, int status, int timeouts, unsigned char *abuf,
             note_ttl(q, list[i].ttl);
         }
     }
-    q->status4 = status;
-    if (--q->outstanding == 0) finish(q);
+    answered(q, 1, status, abuf, alen, n);
 }
 
 static void answered_aaaa(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
     (void)timeouts;
     struct query *q = arg;
     q->dns->pending--;
+    int n = 0;
     if (status == ARES_SUCCESS) {
         struct ares_addr6ttl list[MAX_ADDRS];
-        int n = MAX_ADDRS;
+        n = MAX_ADDRS;
         status = ares_parse_aaaa_reply(abuf, alen, NULL, list, &n);
-        for (int i = 0; status == ARES_SUCCESS && i < n; i++) {
+        if (status != ARES_SUCCESS) n = 0;
+        for (int i = 0; i < n; i++) {
             struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&q->addrs[MAX_ADDRS + q->count6++];
             memset(sin6, 0, sizeof(struct sockaddr_storage));
             sin6->sin6_family = AF_INET6;
@@ -137,8 +214,22 @@ static void answered_aaaa(void *arg, int status, int timeouts, unsigned char *ab
             note_ttl(q, list[i].ttl);
         }
     }
-    q->status6 = status;
-    if (--q->outstanding == 0) finish(q);
+    answered(q, 28, status, abuf, alen, n);
+}
+
+/* Sends the A and/or AAAA queries for `name` (A first, as nginx). */
+static void ask(struct query *q, const char *name) {
+    q->outstanding = q->family == 0 ? 2 : 1;
+    /* Plain queries (no search list, no /etc/hosts, "localhost" asked like any name),
+     * as nginx's resolver sends them. */
+    if (q->family != 6) {
+        q->dns->pending++;
+        ares_query(q->dns->channel, name, 1 /* C_IN */, 1 /* T_A */, answered_a, q);
+    }
+    if (q->family != 4) {
+        q->dns->pending++;
+        ares_query(q->dns->channel, name, 1 /* C_IN */, 28 /* T_AAAA */, answered_aaaa, q);
+    }
 }
 
 void swiftginx_dns_resolve(swiftginx_dns *dns, const char *name, int family,
@@ -151,20 +242,11 @@ void swiftginx_dns_resolve(swiftginx_dns *dns, const char *name, int family,
     q->dns = dns;
     q->cb = cb;
     q->arg = arg;
+    q->family = family;
     q->ttl = -1;
     q->status4 = -1;
     q->status6 = -1;
-    q->outstanding = family == 0 ? 2 : 1;
-    /* Plain queries (no search list, no /etc/hosts, "localhost" asked like any name),
-     * as nginx's resolver sends them. */
-    if (family != 6) {
-        dns->pending++;
-        ares_query(dns->channel, name, 1 /* C_IN */, 1 /* T_A */, answered_a, q);
-    }
-    if (family != 4) {
-        dns->pending++;
-        ares_query(dns->channel, name, 1 /* C_IN */, 28 /* T_AAAA */, answered_aaaa, q);
-    }
+    ask(q, name);
 }
 
 void swiftginx_dns_process(swiftginx_dns *dns, int read_fd, int write_fd) {
