@@ -97,7 +97,9 @@ final class WorkerResolver {
         if let c = channels[name] { return c }
         // nginx resends an unanswered query every 5 seconds until resolver_timeout.
         let tryTimeout = min(5000, max(1, timeout))
-        guard let c = DNSChannel(servers: config.servers, tryTimeout: tryTimeout, tries: max(1, (timeout + tryTimeout - 1) / tryTimeout))
+        guard
+            let c = DNSChannel(
+                servers: config.servers, tryTimeout: tryTimeout, tries: max(1, (timeout + tryTimeout - 1) / tryTimeout))
         else { return nil }
         let slot = slots.count
         slots.append(c)
