@@ -388,6 +388,8 @@ extension ConfigCompiler {
         var keepaliveTime = 3_600_000
         var method = BalancingMethod.roundRobin
         var hashKey: ComplexValue? = nil
+        var resolver: ResolverConfig? = nil
+        var resolverTimeout: Int? = nil
         var seen: Set<String> = []
         func setMethod(_ m: BalancingMethod, _ c: ConfigDirective) throws(ConfigError) {
             // nginx: "load balancing method redefined" when a second one is given.
@@ -398,6 +400,8 @@ extension ConfigCompiler {
             if c.name != "server" && !seen.insert(c.name).inserted { throw c.directiveError("is duplicate") }
             switch c.name {
             case "server": servers += try upstreamServer(c)
+            case "resolver": resolver = try resolverConfig(c)
+            case "resolver_timeout": resolverTimeout = try ConfigValues.msec(c)
             case "keepalive":
                 guard let n = ConfigValues.number(c.args[0]), n > 0 else {
                     throw c.error("invalid value \"\(c.args[0])\" in \"keepalive\" directive")
@@ -430,10 +434,14 @@ extension ConfigCompiler {
             }
         }
         if servers.isEmpty { throw d.error("no servers are inside upstream") }
+        let resolvable = servers.filter { $0.resolveName != nil }
         let g = UpstreamGroup(
-            name: name, servers: servers, keepalive: keepalive, keepaliveTimeout: keepaliveTimeout,
-            keepaliveRequests: keepaliveRequests, keepaliveTime: keepaliveTime, isExplicit: true,
-            index: allUpstreams.count, method: method, hashKey: hashKey)
+            name: name, servers: servers.filter { $0.resolveName == nil }, keepalive: keepalive,
+            keepaliveTimeout: keepaliveTimeout, keepaliveRequests: keepaliveRequests, keepaliveTime: keepaliveTime,
+            isExplicit: true, index: allUpstreams.count, method: method, hashKey: hashKey, resolvable: resolvable)
+        if !resolvable.isEmpty {
+            upstreamResolveUses.append((g, d, resolver, resolverTimeout))
+        }
         allUpstreams.append(g)
         upstreamGroups[name] = g
     }
@@ -442,6 +450,7 @@ extension ConfigCompiler {
     private func upstreamServer(_ d: ConfigDirective) throws(ConfigError) -> [UpstreamServer] {
         let addr = d.args[0]
         var template = UpstreamServer(address: .unix(""))
+        var resolve = false
         for a in d.args.dropFirst() {
             func num(_ p: String) throws(ConfigError) -> Int {
                 guard let v = ConfigValues.number(String(a.dropFirst(p.count))) else {
@@ -472,7 +481,7 @@ extension ConfigCompiler {
             } else if a == "down" {
                 template.down = true
             } else if a == "resolve" {
-                continue
+                resolve = true
             } else {
                 throw d.error("invalid parameter \"\(a)\"")
             }
@@ -493,6 +502,13 @@ extension ConfigCompiler {
             host = String(addr[..<colon])
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if resolve && !Self.isNumericHost(host) {
+            // Resolved at run time (and again when the answer expires), not now.
+            var s = template
+            s.address = .inet(host: host, port: port)
+            s.resolveName = host
+            return [s]
+        }
         guard let resolved = Resolver.resolve(host, port: port, in: environment), !resolved.isEmpty else {
             throw d.error("host not found in upstream \"\(addr)\"")
         }
@@ -500,6 +516,23 @@ extension ConfigCompiler {
             var s = template
             s.address = $0
             return s
+        }
+    }
+
+    /// An IPv4 or IPv6 literal (no resolver needed).
+    static func isNumericHost(_ host: String) -> Bool {
+        host.contains(":") || (!host.isEmpty && host.allSatisfy { $0 == "." || $0.isNumber })
+    }
+
+    /// Each group with `resolve` servers gets its own resolver or the http level's.
+    func resolveUpstreamResolvers() throws(ConfigError) {
+        for (g, d, own, ownTimeout) in upstreamResolveUses {
+            guard let r = own ?? httpResolver else {
+                throw d.error(
+                    "no resolver defined to resolve \(g.resolvable[0].resolveName ?? "") in upstream \"\(g.name)\"")
+            }
+            upstreamResolvers[g.index] = UpstreamResolve(
+                resolver: r, timeout: ownTimeout ?? httpResolverTimeout ?? 30_000)
         }
     }
 }

@@ -174,6 +174,12 @@ final class ConfigCompiler {
     var limitReqZoneNames: [String] = []
     /// `limit_req` lines and their zones, checked once the whole file is read.
     var limitReqUses: [(ConfigDirective, String)] = []
+    /// Upstream groups with `resolve` servers, with their own resolver if any.
+    var upstreamResolveUses: [(UpstreamGroup, ConfigDirective, ResolverConfig?, Int?)] = []
+    var upstreamResolvers: [Int: UpstreamResolve] = [:]
+    /// `resolver` / `resolver_timeout` of the http level (for upstream blocks).
+    var httpResolver: ResolverConfig? = nil
+    var httpResolverTimeout: Int? = nil
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -230,6 +236,7 @@ final class ConfigCompiler {
         for d in tree { try mainDirective(d) }
         if complete && !sawEvents { throw ConfigError("no \"events\" section in configuration") }
         try resolvePasses()
+        try resolveUpstreamResolvers()
         try resolveHealthChecks()
         for d in limitConnUses where limitConnZones[d.args[0]] == nil {
             // nginx's wording: the zone was only referenced, so it has no size.
@@ -255,7 +262,7 @@ final class ConfigCompiler {
             maps: maps, splits: splits, geos: geos,
             charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
             limitConnZones: limitConnZones, limitReqZones: limitReqZones,
-            limitReqZoneNames: limitReqZoneNames, upstreams: allUpstreams,
+            limitReqZoneNames: limitReqZoneNames, upstreams: allUpstreams, upstreamResolvers: upstreamResolvers,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }

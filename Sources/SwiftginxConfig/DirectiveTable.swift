@@ -382,6 +382,8 @@ public enum DirectiveTable {
         "keepalive_timeout": DirectiveSpec("keepalive_timeout", .upstream, t1),
         "keepalive_requests": DirectiveSpec("keepalive_requests", .upstream, t1),
         "keepalive_time": DirectiveSpec("keepalive_time", .upstream, t1),
+        "resolver": DirectiveSpec("resolver", .upstream, .oneOrMore),
+        "resolver_timeout": DirectiveSpec("resolver_timeout", .upstream, t1),
     ]
 
     /// The conditions of a `match {}` block.

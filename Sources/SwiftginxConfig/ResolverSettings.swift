@@ -31,9 +31,18 @@ extension ConfigCompiler {
         case "resolver_timeout":
             let ms = try ConfigValues.msec(d)
             level.setters.append { $0.resolverTimeout = ms }
+            if level.kind == .http { httpResolverTimeout = ms }
             return true
         default: return false
         }
+        let config = try resolverConfig(d)
+        level.setters.append { $0.resolver = config }
+        if level.kind == .http { httpResolver = config }
+        return true
+    }
+
+    /// The servers and parameters of a `resolver` directive.
+    func resolverConfig(_ d: ConfigDirective) throws(ConfigError) -> ResolverConfig {
         var servers: [String] = []
         var valid: Int? = nil
         var ipv4 = true
@@ -57,10 +66,7 @@ extension ConfigCompiler {
         }
         if !ipv4 && !ipv6 { throw d.error("\"ipv4\" and \"ipv6\" cannot both be \"off\"") }
         if servers.isEmpty { throw d.directiveError("invalid number of arguments") }
-        let config = ResolverConfig(
-            servers: servers.joined(separator: ","), valid: valid, ipv4: ipv4, ipv6: ipv6)
-        level.setters.append { $0.resolver = config }
-        return true
+        return ResolverConfig(servers: servers.joined(separator: ","), valid: valid, ipv4: ipv4, ipv6: ipv6)
     }
 
     private func onOff(_ arg: String, _ d: ConfigDirective) throws(ConfigError) -> Bool {

@@ -26,6 +26,8 @@ public final class RuntimeConfig: Sendable {
     public let limitReqZones: [String: LimitReqZoneConfig]
     /// The zones' names by `LimitReqRule.zoneIndex`.
     public let limitReqZoneNames: [String]
+    /// The resolver of each upstream group with `resolve` servers, by group index.
+    public let upstreamResolvers: [Int: UpstreamResolve]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -54,11 +56,13 @@ public final class RuntimeConfig: Sendable {
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
         splits: [String: SplitClients] = [:], geos: [String: GeoBlock] = [:], charsetMaps: CharsetMaps = .none,
         limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
-        limitReqZoneNames: [String]? = nil, upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:],
+        limitReqZoneNames: [String]? = nil, upstreams: [UpstreamGroup] = [],
+        upstreamResolvers: [Int: UpstreamResolve] = [:], healthChecks: [Int: [HealthCheck]] = [:],
         usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
         self.upstreams = upstreams
+        self.upstreamResolvers = upstreamResolvers
         self.healthChecks = healthChecks
         self.locationWarnings = locationWarnings
         var byName: [String: UpstreamGroup] = [:]

@@ -37,7 +37,22 @@ public struct UpstreamServer: Sendable {
     public var down: Bool = false
     /// `slow_start` in milliseconds (0 = off).
     public var slowStart: Int = 0
+    /// `server name resolve`: the name whose addresses the resolver keeps current (the
+    /// server is then a template for them, with `address` unused).
+    public var resolveName: String? = nil
     public init(address: PeerAddress) { self.address = address }
+}
+
+/// The resolver of an upstream group with `resolve` servers: its own `resolver` or the
+/// http level's.
+public struct UpstreamResolve: Sendable {
+    public let resolver: ResolverConfig
+    public let timeout: Int
+
+    public init(resolver: ResolverConfig, timeout: Int) {
+        self.resolver = resolver
+        self.timeout = timeout
+    }
 }
 
 /// An `upstream` block, or the implicit one-server group nginx makes for
@@ -59,12 +74,18 @@ public final class UpstreamGroup: Sendable {
     public let method: BalancingMethod
     /// The key of `hash KEY`.
     public let hashKey: ComplexValue?
+    /// `server name resolve` lines: templates whose addresses come from the resolver
+    /// at run time (the group's peers are then `servers` plus those addresses).
+    public let resolvable: [UpstreamServer]
+    /// The group has `resolve` servers: its peers change at run time.
+    public var isDynamic: Bool { !resolvable.isEmpty }
 
     public init(
         name: String, servers: [UpstreamServer], keepalive: Int = 0, keepaliveTimeout: Int = 60_000,
         keepaliveRequests: Int = 1000, keepaliveTime: Int = 3_600_000, isExplicit: Bool, index: Int,
-        method: BalancingMethod = .roundRobin, hashKey: ComplexValue? = nil
+        method: BalancingMethod = .roundRobin, hashKey: ComplexValue? = nil, resolvable: [UpstreamServer] = []
     ) {
+        self.resolvable = resolvable
         self.method = method
         self.hashKey = hashKey
         self.name = name

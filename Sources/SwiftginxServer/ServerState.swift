@@ -32,6 +32,9 @@ public final class Generation: Sendable {
     let limitReqZoneList: [LimitReqZone?]
     /// Names resolved per request (`resolver`), shared by the worker threads.
     let dnsCache = DNSCache()
+    /// Upstream groups with `resolve` servers, by group index (peers kept current by
+    /// the first worker thread).
+    let dynamicUpstreams: [Int: DynamicUpstream]
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
@@ -43,6 +46,13 @@ public final class Generation: Sendable {
         let reqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
         self.limitReqZones = reqZones
         self.limitReqZoneList = config.limitReqZoneNames.map { reqZones[$0] }
+        var dynamic: [Int: DynamicUpstream] = [:]
+        for g in config.upstreams where g.isDynamic {
+            guard let r = config.upstreamResolvers[g.index] else { continue }
+            let before = previous?.dynamicUpstreams.values.first { $0.template.name == g.name }
+            dynamic[g.index] = DynamicUpstream(template: g, resolve: r, previous: before)
+        }
+        self.dynamicUpstreams = dynamic
         self.peerTables = config.upstreams.map { g in
             PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
         }

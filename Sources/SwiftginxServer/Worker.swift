@@ -73,6 +73,8 @@ public final class Worker: @unchecked Sendable {
     }
     private var resolverStorage: WorkerResolver? = nil
     private var resolverUsed = false
+    /// When the first worker next looks at the `resolve` upstreams' answers.
+    private var nextUpstreamResolve: Int64 = 0
     let accessLog: AccessLogWriter
     /// Scratch space for discarding request bodies and building values.
     let scratch = ByteBuffer(capacity: 16384)
@@ -145,6 +147,7 @@ public final class Worker: @unchecked Sendable {
         let timeout: Int32
         var t = min(timers.earliest ?? .max, nextRetirement)
         if resolverUsed, let due = resolver.nextTimeout() { t = min(t, now + Int64(due)) }
+        if index == 0 && !generation.dynamicUpstreams.isEmpty { t = min(t, nextUpstreamResolve) }
         if t != .max {
             timeout = Int32(clamping: max(0, min(t - now, Int64(maxWait))))
         } else {
@@ -182,6 +185,11 @@ public final class Worker: @unchecked Sendable {
             }
         }
         if resolverUsed && resolver.pending > 0 { resolver.processTimeouts() }
+        if index == 0 && !generation.dynamicUpstreams.isEmpty && now >= nextUpstreamResolve {
+            var next = now + 1000
+            for d in generation.dynamicUpstreams.values { next = min(next, d.refresh(with: resolver, now: now)) }
+            nextUpstreamResolve = max(next, now + 10)
+        }
         if !acceptReady.isEmpty {
             for li in acceptReady { accept(listeners[li]) }
             acceptReady.removeAll(keepingCapacity: true)
@@ -227,6 +235,7 @@ public final class Worker: @unchecked Sendable {
             generation = g
             workerConnections = g.config.main.workerConnections
             acceptBatch = g.config.main.multiAccept ? 64 : 1
+            nextUpstreamResolve = 0
             applyListeners(g.listeners[index])
         }
     }

@@ -13,7 +13,9 @@ enum UpstreamStatusHandler {
         let now = r.worker.now
         var json = "{\"upstreams\":{"
         var firstGroup = true
-        for (gi, table) in generation.peerTables.enumerated() where table.group.isExplicit {
+        for (gi, staticTable) in generation.peerTables.enumerated() where staticTable.group.isExplicit {
+            // A group with `resolve` servers shows the peers it has now.
+            let table = generation.dynamicUpstreams[gi]?.current.table ?? staticTable
             let g = table.group
             if !firstGroup { json += "," }
             firstGroup = false

@@ -14,6 +14,12 @@ extension ProxyExchange {
         let tables = worker.generation.peerTables
         upstreamTLS = pass.ssl
         if let g = pass.group {
+            if g.isDynamic, let d = worker.generation.dynamicUpstreams[g.index] {
+                (group, peers) = d.current
+                proxyHost = pass.proxyHost
+                proxyPort = pass.proxyPort
+                return true
+            }
             group = g
             peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
             proxyHost = pass.proxyHost
@@ -93,8 +99,13 @@ extension ProxyExchange {
         return true
     }
 
-    /// A group of the configuration with its shared peer table.
+    /// A group of the configuration with its shared peer table (for a group with
+    /// `resolve` servers, its current peers).
     private func use(_ g: UpstreamGroup, _ tables: [PeerTable]) -> Bool {
+        if g.isDynamic, let d = worker.generation.dynamicUpstreams[g.index] {
+            (group, peers) = d.current
+            return true
+        }
         guard g.index >= 0 && g.index < tables.count && tables[g.index].group === g else { return false }
         group = g
         peers = tables[g.index]
@@ -127,10 +138,10 @@ extension ProxyExchange {
         worker.resolver.resolve(pending.host, config: config, timeout: resolverTimeout) { [weak self] result in
             guard let self, self.resolveSeq == seq, self.phase == .resolving else { return }
             switch result {
-            case .success(let addresses):
+            case .success(let answer):
                 self.pendingName = nil
                 self.useAdHoc(
-                    name: pending.name, addresses: addresses.map { .inet(host: $0.host, port: pending.port) })
+                    name: pending.name, addresses: answer.addresses.map { .inet(host: $0.host, port: pending.port) })
                 self.phase = .connecting
             case .failure(let failure):
                 self.resolutionFailed(failure)

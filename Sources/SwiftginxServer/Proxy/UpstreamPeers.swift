@@ -93,6 +93,29 @@ final class PeerTable: Sendable {
         }
     }
 
+    /// Takes over the state of the peers `old` has at the same addresses (a group
+    /// whose resolved addresses changed): failures, their window, health, counters.
+    func carryState(from old: PeerTable) {
+        let (oldPeers, oldHealth) = old.snapshot
+        let oldTexts = old.addressTexts
+        state.withLock { s in
+            for (i, text) in addressTexts.enumerated() {
+                guard let j = oldTexts.firstIndex(of: text), j < oldPeers.count else { continue }
+                let o = oldPeers[j]
+                s.balancer.rr.peers[i].fails = o.fails
+                s.balancer.rr.peers[i].accessed = o.accessed
+                s.balancer.rr.peers[i].checked = o.checked
+                s.balancer.rr.peers[i].requests = o.requests
+                s.balancer.rr.peers[i].totalFails = o.totalFails
+                s.balancer.rr.peers[i].unhealthy = o.unhealthy
+                s.balancer.rr.peers[i].recoveredAt = o.recoveredAt
+                s.balancer.rr.peers[i].effectiveWeight = o.effectiveWeight
+                s.balancer.rr.peers[i].currentWeight = o.currentWeight
+                if j < oldHealth.count { s.health[i] = oldHealth[j] }
+            }
+        }
+    }
+
     var snapshot: (peers: [PeerState], health: [HealthStats]) {
         state.withLock { ($0.balancer.peers, $0.health) }
     }

@@ -12,34 +12,36 @@ import SwiftginxPosix
 
 /// Answers shared by the worker threads of one generation.
 final class DNSCache: Sendable {
-    private struct Entry {
+    struct Entry {
         let addresses: [SocketAddress]
         let expires: Int64
     }
 
     private let entries = Mutex<[String: Entry]>([:])
 
-    func lookup(_ key: String, now: Int64) -> [SocketAddress]? {
+    func lookup(_ key: String, now: Int64) -> Entry? {
         entries.withLock { e in
             guard let hit = e[key] else { return nil }
             if hit.expires <= now {
                 e[key] = nil
                 return nil
             }
-            return hit.addresses
+            return hit
         }
     }
 
-    func store(_ key: String, _ addresses: [SocketAddress], until: Int64) {
+    func store(_ key: String, _ entry: Entry) {
         entries.withLock { e in
             if e.count >= 4096 { e.removeAll(keepingCapacity: true) }
-            e[key] = Entry(addresses: addresses, expires: until)
+            e[key] = entry
         }
     }
 }
 
 final class WorkerResolver {
-    typealias Completion = (Result<[SocketAddress], DNSChannel.Failure>) -> Void
+    /// Addresses, and until when (monotonic ms) they may be used.
+    typealias Result = Swift.Result<DNSCache.Entry, DNSChannel.Failure>
+    typealias Completion = (Result) -> Void
 
     unowned let worker: Worker
     /// Channels by servers and timeout, made on first use; `slots` gives their token number.
@@ -82,10 +84,10 @@ final class WorkerResolver {
             switch result {
             case .success(let answer):
                 let seconds = config.valid ?? answer.ttl
-                if seconds > 0 {
-                    cache.store(key, answer.addresses, until: self.worker.now + Int64(seconds) * 1000)
-                }
-                for w in waiters { w(.success(answer.addresses)) }
+                let entry = DNSCache.Entry(
+                    addresses: answer.addresses, expires: self.worker.now + Int64(seconds) * 1000)
+                if seconds > 0 { cache.store(key, entry) }
+                for w in waiters { w(.success(entry)) }
             case .failure(let failure):
                 for w in waiters { w(.failure(failure)) }
             }
