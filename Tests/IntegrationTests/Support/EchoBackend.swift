@@ -15,14 +15,14 @@ final class EchoBackend {
         "echo_backend.py"
     ).path
 
-    init(name: String = "b1", port: Int? = nil) throws {
+    init(name: String = "b1", port: Int? = nil, address: String = "127.0.0.1") throws {
         self.name = name
         let port = port ?? freePort()
         self.port = port
         pid = try ProcessControl.spawn(
-            "/usr/bin/python3", ["python3", Self.script, String(port), name], stdout: -1, stderr: -1)
+            "/usr/bin/python3", ["python3", Self.script, String(port), name, address], stdout: -1, stderr: -1)
         for _ in 0..<250 {
-            if canConnect(port: port) { return }
+            if canConnect(port: port, host: address) { return }
             usleep(20_000)
         }
         stop()

@@ -184,8 +184,8 @@ struct TestFailure: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-func canConnect(port: Int) -> Bool {
-    guard let c = try? RawClient(port: port) else { return false }
+func canConnect(port: Int, host: String = "127.0.0.1") -> Bool {
+    guard let c = try? RawClient(port: port, host: host) else { return false }
     c.close()
     return true
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A small HTTP/1.1 upstream for the proxy tests: it reports what it received.
 
-usage: echo_backend.py PORT NAME
+usage: echo_backend.py PORT NAME [ADDRESS]
+
+ADDRESS is the loopback address to listen on (127.0.0.1 unless given).
 
 Every answer carries X-Backend: NAME. Paths:
   /status/N         answer status N
@@ -34,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 PORT = int(sys.argv[1])
 NAME = sys.argv[2] if len(sys.argv) > 2 else "b"
+ADDRESS = sys.argv[3] if len(sys.argv) > 3 else "127.0.0.1"
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -171,4 +174,4 @@ class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
 
 
-Server(("127.0.0.1", PORT), Handler).serve_forever()
+Server((ADDRESS, PORT), Handler).serve_forever()
