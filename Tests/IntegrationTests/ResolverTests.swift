@@ -245,6 +245,36 @@ final class TestDNS {
         }
     }
 
+    /// conf/examples/docker-resolver.conf with the test DNS in place of Docker's: both
+    /// its forms reach the container named `web`.
+    @Test func theDockerExampleFindsItsContainer() throws {
+        let web = try EchoBackend(name: "web")
+        defer { web.stop() }
+        let dir = FileManager.default.temporaryDirectory.path + "/swiftginx-dns-\(UUID().uuidString)/"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dns = try TestDNS(directory: dir, records: ["web": ["A": ["127.0.0.1"], "ttl": 5]])
+        defer { dns.stop() }
+        let conf = repositoryRoot.appendingPathComponent("conf").path
+        let text = try String(contentsOfFile: conf + "/examples/docker-resolver.conf", encoding: .utf8)
+            .replacingOccurrences(of: "resolver 127.0.0.11", with: "resolver 127.0.0.1:\(dns.port)")
+            .replacingOccurrences(of: "web:8000", with: "web:\(web.port)")
+            .replacingOccurrences(of: "$web:8000", with: "$web:\(web.port)")
+            .replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:PORT")
+            .replacingOccurrences(of: "include ../", with: "include \(conf)/")
+            .replacingOccurrences(of: "pid logs/docker-resolver.pid;", with: "pid logs/swiftginx.pid;")
+        let s = try TestServer(config: "daemon off;\n" + text)
+        try s.start()
+        defer { s.stop() }
+        var upstream = ask(s.port, "/")
+        for _ in 0..<50 where upstream.backend != "web" {
+            usleep(50_000)
+            upstream = ask(s.port, "/")
+        }
+        #expect(upstream.status == 200 && upstream.backend == "web")
+        #expect(ask(s.port, "/api/items").backend == "web")
+        #expect(dns.queries.contains("web A") && !dns.queries.contains("web AAAA"))
+    }
+
     @Test func configurationErrorsAreNginxs() throws {
         let cases: [(String, String)] = [
             ("resolver 127.0.0.1 ipv4=off ipv6=off;", "\"ipv4\" and \"ipv6\" cannot both be \"off\""),
