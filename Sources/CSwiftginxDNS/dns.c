@@ -249,6 +249,106 @@ void swiftginx_dns_resolve(swiftginx_dns *dns, const char *name, int family,
     ask(q, name);
 }
 
+/* The smallest TTL of the answer records of `type`, or -1. */
+static int answer_ttl(const unsigned char *abuf, int alen, int type) {
+    if (alen < 12) return -1;
+    int qd = (abuf[4] << 8) | abuf[5];
+    int an = (abuf[6] << 8) | abuf[7];
+    const unsigned char *p = abuf + 12;
+    const unsigned char *end = abuf + alen;
+    char *name = NULL;
+    long len = 0;
+    for (int i = 0; i < qd; i++) {
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) return -1;
+        ares_free_string(name);
+        p += len + 4;
+        if (p > end) return -1;
+    }
+    int ttl = -1;
+    for (int i = 0; i < an; i++) {
+        if (ares_expand_name(p, abuf, alen, &name, &len) != ARES_SUCCESS) break;
+        ares_free_string(name);
+        p += len;
+        if (p + 10 > end) break;
+        int rtype = (p[0] << 8) | p[1];
+        int rttl = (int)(((unsigned)p[4] << 24) | (p[5] << 16) | (p[6] << 8) | p[7]);
+        int rdlen = (p[8] << 8) | p[9];
+        if (rtype == type || rtype == 5 /* CNAME */) {
+            if (rttl < 0) rttl = 0;
+            if (ttl < 0 || rttl < ttl) ttl = rttl;
+        }
+        p += 10 + rdlen;
+        if (p > end) break;
+    }
+    return ttl;
+}
+
+struct srv_query {
+    swiftginx_dns *dns;
+    swiftginx_dns_srv_cb cb;
+    void *arg;
+    int depth;
+    int cname_ttl;
+};
+
+#define MAX_SRV 64
+
+static void answered_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+    (void)timeouts;
+    struct srv_query *q = arg;
+    q->dns->pending--;
+    struct ares_srv_reply *reply = NULL;
+    if (status == ARES_SUCCESS) status = ares_parse_srv_reply(abuf, alen, &reply);
+    if ((status == ARES_ENODATA || (status == ARES_SUCCESS && reply == NULL)) && q->depth < 8) {
+        /* A CNAME without the records: ask for the target's. */
+        char *target = cname_target(abuf, alen, &q->cname_ttl);
+        if (target != NULL) {
+            if (reply) ares_free_data(reply);
+            q->depth++;
+            q->dns->pending++;
+            ares_query(q->dns->channel, target, 1, 33, answered_srv, q);
+            ares_free_string(target);
+            return;
+        }
+    }
+    if (status != ARES_SUCCESS) {
+        q->cb(q->arg, status == ARES_ENODATA ? 3 : nginx_code(status), NULL, 0, 0);
+        free(q);
+        return;
+    }
+    swiftginx_srv out[MAX_SRV];
+    int k = 0;
+    for (struct ares_srv_reply *r = reply; r != NULL && k < MAX_SRV; r = r->next) {
+        out[k].priority = r->priority;
+        out[k].weight = r->weight;
+        out[k].port = r->port;
+        strncpy(out[k].target, r->host ? r->host : "", sizeof(out[k].target) - 1);
+        out[k].target[sizeof(out[k].target) - 1] = 0;
+        k++;
+    }
+    ares_free_data(reply);
+    int ttl = answer_ttl(abuf, alen, 33);
+    if (q->cname_ttl >= 0 && (ttl < 0 || q->cname_ttl < ttl)) ttl = q->cname_ttl;
+    if (k == 0) q->cb(q->arg, 3, NULL, 0, 0);
+    else q->cb(q->arg, 0, out, k, ttl < 0 ? 0 : ttl);
+    free(q);
+}
+
+void swiftginx_dns_resolve_srv(swiftginx_dns *dns, const char *name, swiftginx_dns_srv_cb cb, void *arg) {
+    struct srv_query *q = malloc(sizeof(*q));
+    if (q == NULL) {
+        cb(arg, 2, NULL, 0, 0);
+        return;
+    }
+    q->dns = dns;
+    q->cb = cb;
+    q->arg = arg;
+    q->depth = 0;
+    q->cname_ttl = -1;
+    dns->pending++;
+    ares_query(dns->channel, name, 1 /* C_IN */, 33 /* T_SRV */, answered_srv, q);
+}
+
 void swiftginx_dns_process(swiftginx_dns *dns, int read_fd, int write_fd) {
     ares_process_fd(dns->channel, read_fd >= 0 ? read_fd : ARES_SOCKET_BAD,
                     write_fd >= 0 ? write_fd : ARES_SOCKET_BAD);

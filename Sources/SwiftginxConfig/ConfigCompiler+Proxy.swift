@@ -451,6 +451,7 @@ extension ConfigCompiler {
         let addr = d.args[0]
         var template = UpstreamServer(address: .unix(""))
         var resolve = false
+        var service: String? = nil
         for a in d.args.dropFirst() {
             func num(_ p: String) throws(ConfigError) -> Int {
                 guard let v = ConfigValues.number(String(a.dropFirst(p.count))) else {
@@ -482,11 +483,24 @@ extension ConfigCompiler {
                 template.down = true
             } else if a == "resolve" {
                 resolve = true
+            } else if a.hasPrefix("service=") {
+                service = String(a.dropFirst(8))
+                if service?.isEmpty != false { throw d.error("invalid parameter \"\(a)\"") }
             } else {
                 throw d.error("invalid parameter \"\(a)\"")
             }
         }
         template.name = addr
+        if let service {
+            // nginx: "server example.net service=http resolve" — an SRV name, no port.
+            guard resolve else { throw d.error("service upstream \"\(addr)\" requires \"resolve\"") }
+            if addr.contains(":") { throw d.error("service upstream \"\(addr)\" may not have port") }
+            var s = template
+            s.address = .inet(host: addr, port: 0)
+            s.resolveName = addr
+            s.service = service.contains(".") ? "\(service).\(addr)" : "_\(service)._tcp.\(addr)"
+            return [s]
+        }
         if addr.lowercased().hasPrefix("unix:") {
             var s = template
             s.address = .unix(String(addr.dropFirst(5)))

@@ -40,6 +40,9 @@ public struct UpstreamServer: Sendable {
     /// `server name resolve`: the name whose addresses the resolver keeps current (the
     /// server is then a template for them, with `address` unused).
     public var resolveName: String? = nil
+    /// `service=`: the SRV name asked instead ("_http._tcp.example.net"); the records'
+    /// targets and ports are the peers (the lowest priority, the others as backups).
+    public var service: String? = nil
     public init(address: PeerAddress) { self.address = address }
 }
 

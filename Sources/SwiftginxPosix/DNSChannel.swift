@@ -97,6 +97,46 @@ public final class DNSChannel {
             }, query)
     }
 
+    /// One SRV record: where a service runs.
+    public struct Service: Sendable {
+        public let priority: Int
+        public let weight: Int
+        public let port: Int
+        public let target: String
+    }
+
+    public typealias ServiceCompletion = (Result<(records: [Service], ttl: Int), Failure>) -> Void
+
+    private final class ServiceQuery {
+        let completion: ServiceCompletion
+        init(_ completion: @escaping ServiceCompletion) { self.completion = completion }
+    }
+
+    /// Asks for the SRV records of `name` ("_http._tcp.example.net").
+    public func resolveService(_ name: String, completion: @escaping ServiceCompletion) {
+        let query = Unmanaged.passRetained(ServiceQuery(completion)).toOpaque()
+        swiftginx_dns_resolve_srv(
+            dns, name,
+            { arg, code, records, count, ttl in
+                guard let arg else { return }
+                let query = Unmanaged<ServiceQuery>.fromOpaque(arg).takeRetainedValue()
+                guard code == 0, let records, count > 0 else {
+                    query.completion(.failure(Failure(code: Int(code == 0 ? 3 : code))))
+                    return
+                }
+                var out: [Service] = []
+                for i in 0..<Int(count) {
+                    var r = records[i]
+                    let target = withUnsafeBytes(of: &r.target) { raw in
+                        String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                    }
+                    out.append(
+                        Service(priority: Int(r.priority), weight: Int(r.weight), port: Int(r.port), target: target))
+                }
+                query.completion(.success((out, Int(ttl))))
+            }, query)
+    }
+
     /// Readiness of one of c-ares's sockets.
     public func process(fd: Int32, readable: Bool, writable: Bool) {
         swiftginx_dns_process(dns, readable ? fd : -1, writable ? fd : -1)

@@ -275,12 +275,68 @@ final class TestDNS {
         #expect(dns.queries.contains("web A") && !dns.queries.contains("web AAAA"))
     }
 
+    /// `server name service=http resolve`: the SRV records' targets and ports are the
+    /// peers, the lowest priority first, the others as backups.
+    @Test func srvRecordsGiveThePeersAndTheirPorts() throws {
+        let primary = try EchoBackend(name: "primary", address: "127.0.0.2")
+        let spare = try EchoBackend(name: "spare", address: "127.0.0.3")
+        defer {
+            primary.stop()
+            spare.stop()
+        }
+        let dir = FileManager.default.temporaryDirectory.path + "/swiftginx-dns-\(UUID().uuidString)/"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dns = try TestDNS(
+            directory: dir,
+            records: [
+                "_http._tcp.app.test": ["SRV": ["1 5 \(primary.port) one.app.test", "2 5 \(spare.port) two.app.test"]],
+                "one.app.test": ["A": ["127.0.0.2"], "ttl": 1], "two.app.test": ["A": ["127.0.0.3"], "ttl": 1],
+            ])
+        defer { dns.stop() }
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    access_log off;
+                    resolver 127.0.0.1:\(dns.port) valid=1s ipv6=off;
+                    upstream pool {
+                        zone pool 64k;
+                        server app.test service=http resolve;
+                    }
+                    server {
+                        listen 127.0.0.1:PORT;
+                        server_name localhost;
+                        location / { proxy_pass http://pool; }
+                    }
+                }
+                """)
+        try s.start()
+        defer { s.stop() }
+        var r = ask(s.port, "/")
+        for _ in 0..<50 where r.backend != "primary" {
+            usleep(50_000)
+            r = ask(s.port, "/")
+        }
+        // Only the lowest priority is used while it answers...
+        #expect(r.backend == "primary")
+        #expect((0..<5).allSatisfy { _ in ask(s.port, "/").backend == "primary" })
+        #expect(dns.queries.contains("_http._tcp.app.test SRV"))
+        // ... and the backup when it is gone.
+        primary.stop()
+        #expect(ask(s.port, "/").backend == "spare")
+    }
+
     @Test func configurationErrorsAreNginxs() throws {
         let cases: [(String, String)] = [
             ("resolver 127.0.0.1 ipv4=off ipv6=off;", "\"ipv4\" and \"ipv6\" cannot both be \"off\""),
             ("resolver 127.0.0.1 valid=xyz;", "invalid parameter: valid=xyz"),
             ("resolver 127.0.0.1:0;", "invalid port in resolver \"127.0.0.1:0\""),
             ("upstream u { server app.test:80 resolve; }", "no resolver defined to resolve app.test in upstream \"u\""),
+            ("upstream u { server app.test service=http; }", "service upstream \"app.test\" requires \"resolve\""),
+            (
+                "resolver 127.0.0.1; upstream u { server app.test:80 service=http resolve; }",
+                "service upstream \"app.test:80\" may not have port"
+            ),
         ]
         for (line, message) in cases {
             let s = try TestServer(

@@ -23,6 +23,21 @@ void swiftginx_dns_free(swiftginx_dns *dns);
 /* family: 0 both, 4 IPv4 only, 6 IPv6 only. */
 void swiftginx_dns_resolve(swiftginx_dns *dns, const char *name, int family,
                            swiftginx_dns_answer_cb cb, void *arg);
+/* One SRV record. */
+typedef struct swiftginx_srv {
+    int priority;
+    int weight;
+    int port;
+    char target[256];
+} swiftginx_srv;
+
+/* An SRV answer: `code` 0 and `count` records valid for `ttl` seconds, or nginx's
+ * resolver code and no records. */
+typedef void (*swiftginx_dns_srv_cb)(void *arg, int code, const swiftginx_srv *records, int count, int ttl);
+
+/* Asks for the SRV records of `name` ("_http._tcp.example.net"). */
+void swiftginx_dns_resolve_srv(swiftginx_dns *dns, const char *name, swiftginx_dns_srv_cb cb, void *arg);
+
 /* Readiness of a socket (-1 for none); with both -1, the retries and timeouts due. */
 void swiftginx_dns_process(swiftginx_dns *dns, int read_fd, int write_fd);
 /* Milliseconds until a retry or timeout is due; -1 when nothing is pending. */

@@ -94,6 +94,21 @@ final class WorkerResolver {
         }
     }
 
+    /// Asks for the SRV records of `name` (not cached: an upstream asks when they expire).
+    func resolveService(
+        _ name: String, config: ResolverConfig, timeout: Int, completion: @escaping DNSChannel.ServiceCompletion
+    ) {
+        guard let channel = channel(for: config, timeout: timeout) else {
+            completion(.failure(DNSChannel.Failure(code: 2)))
+            return
+        }
+        pending += 1
+        channel.resolveService(name) { [weak self] result in
+            self?.pending -= 1
+            completion(result)
+        }
+    }
+
     private func channel(for config: ResolverConfig, timeout: Int) -> DNSChannel? {
         let name = "\(config.servers)|\(timeout)"
         if let c = channels[name] { return c }
