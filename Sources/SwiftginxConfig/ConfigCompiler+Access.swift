@@ -99,6 +99,9 @@ extension ConfigCompiler {
             }
         // nginx ignores the argument of the pre-1.7.5 form (`stub_status on;`).
         case "stub_status": level.stubStatus = true
+        case "metrics":
+            level.metrics = true
+            metricsUsed = true
         case "auth_request":
             let uri = d.args[0] == "off" ? nil : try value(d.args[0], d)
             level.setters.append { $0.authRequest = uri }

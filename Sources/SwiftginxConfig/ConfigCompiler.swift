@@ -43,6 +43,8 @@ final class ConfigLevel {
     var pass: PassBox? = nil
     /// `stub_status` at this level (a content handler: not inherited, as `pass`).
     var stubStatus = false
+    /// `metrics` at this level (a content handler: not inherited).
+    var metrics = false
     /// `if` blocks of this location that hold more than rewrite directives.
     var ifLevels: [(ConfigLevel, IfLocation)] = []
     /// `limit_except`: the methods it lets through and the block's level.
@@ -91,6 +93,7 @@ final class ConfigLevel {
         uwsgiArrays.apply(to: &s.uwsgi)
         s.pass = pass?.pass
         s.stubStatus = stubStatus
+        s.metrics = metrics
         return s
     }
 }
@@ -180,6 +183,8 @@ final class ConfigCompiler {
     /// `resolver` / `resolver_timeout` of the http level (for upstream blocks).
     var httpResolver: ResolverConfig? = nil
     var httpResolverTimeout: Int? = nil
+    /// Some location has `metrics`.
+    var metricsUsed = false
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -263,6 +268,7 @@ final class ConfigCompiler {
             charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
             limitConnZones: limitConnZones, limitReqZones: limitReqZones,
             limitReqZoneNames: limitReqZoneNames, upstreams: allUpstreams, upstreamResolvers: upstreamResolvers,
+            metricsEnabled: metricsUsed,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }

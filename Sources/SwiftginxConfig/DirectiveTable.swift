@@ -269,6 +269,7 @@ public enum DirectiveTable {
             DirectiveSpec("auth_basic", [.http, .server, .location, .limitExcept], t1),
             DirectiveSpec("auth_basic_user_file", [.http, .server, .location, .limitExcept], t1),
             DirectiveSpec("stub_status", [.server, .location], .take([0, 1]), repeatable: true),
+            DirectiveSpec("metrics", [.server, .location], .take([0])),
             DirectiveSpec("auth_request", .httpAll, t1),
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),

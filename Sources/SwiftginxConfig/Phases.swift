@@ -68,6 +68,8 @@ public enum PhaseStep: UInt8, Sendable {
     case upstreamStatus
     /// `stub_status`: nginx's connection and request counts as text.
     case stubStatus
+    /// `metrics`: the Prometheus exposition.
+    case metrics
     case pass
     case staticFiles
 
@@ -81,7 +83,7 @@ public enum PhaseStep: UInt8, Sendable {
         case .access, .authBasic, .authRequest: .access
         case .postAccess: .postAccess
         case .tryFiles: .precontent
-        case .upstreamStatus, .stubStatus, .pass, .staticFiles: .content
+        case .upstreamStatus, .stubStatus, .metrics, .pass, .staticFiles: .content
         }
     }
 }
@@ -119,7 +121,9 @@ extension Location {
         if s.authBasic != nil && s.authBasicUserFile != nil { steps.append(.authBasic) }
         if s.authRequest != nil { steps.append(.authRequest) }
         if s.satisfyAny && steps.count > accessSteps { steps.append(.postAccess) }
-        if s.stubStatus {
+        if s.metrics {
+            steps.append(.metrics)
+        } else if s.stubStatus {
             steps.append(.stubStatus)
         } else if s.upstreamStatus {
             steps.append(.upstreamStatus)

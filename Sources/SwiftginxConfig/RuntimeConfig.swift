@@ -28,6 +28,8 @@ public final class RuntimeConfig: Sendable {
     public let limitReqZoneNames: [String]
     /// The resolver of each upstream group with `resolve` servers, by group index.
     public let upstreamResolvers: [Int: UpstreamResolve]
+    /// Some location has `metrics`: requests are counted.
+    public let metricsEnabled: Bool
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -57,12 +59,14 @@ public final class RuntimeConfig: Sendable {
         splits: [String: SplitClients] = [:], geos: [String: GeoBlock] = [:], charsetMaps: CharsetMaps = .none,
         limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
         limitReqZoneNames: [String]? = nil, upstreams: [UpstreamGroup] = [],
-        upstreamResolvers: [Int: UpstreamResolve] = [:], healthChecks: [Int: [HealthCheck]] = [:],
+        upstreamResolvers: [Int: UpstreamResolve] = [:], metricsEnabled: Bool = false,
+        healthChecks: [Int: [HealthCheck]] = [:],
         usesSentHeaders: Bool = false
     ) {
         self.usesSentHeaders = usesSentHeaders
         self.upstreams = upstreams
         self.upstreamResolvers = upstreamResolvers
+        self.metricsEnabled = metricsEnabled
         self.healthChecks = healthChecks
         self.locationWarnings = locationWarnings
         var byName: [String: UpstreamGroup] = [:]
@@ -455,6 +459,8 @@ public struct LocationSettings: Sendable {
     /// The directory a relative `auth_basic_user_file` with variables resolves against
     /// per request (nginx's conf prefix).
     public var authBasicUserFileBase: [UInt8] = []
+    /// `metrics`: this location answers with the Prometheus metrics (not inherited).
+    public var metrics: Bool = false
     /// `stub_status`: this location (or, at server level, a URI no location matches)
     /// answers with the connection counts; like a content handler, not inherited.
     public var stubStatus: Bool = false
@@ -560,6 +566,9 @@ public final class Location: Sendable {
     public var steps: [PhaseStep] { Array(stepBuffer) }
     /// `limit_except`: requests with another method run with the block's location.
     public let limitExcept: LimitExcept?
+    /// The location's series in the `metrics` counters (-1: not counted). Set once by the
+    /// server when it takes the configuration, before any request can see it.
+    nonisolated(unsafe) public var metricsID = -1
 
     public init(pattern: String, prefix: String, settings: LocationSettings, limitExcept: LimitExcept? = nil) {
         self.pattern = pattern

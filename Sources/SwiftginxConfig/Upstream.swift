@@ -82,6 +82,9 @@ public final class UpstreamGroup: Sendable {
     public let resolvable: [UpstreamServer]
     /// The group has `resolve` servers: its peers change at run time.
     public var isDynamic: Bool { !resolvable.isEmpty }
+    /// The group's series in the `metrics` counters (-1: not counted); set once by the
+    /// server when it takes the configuration.
+    nonisolated(unsafe) public var metricsID = -1
 
     public init(
         name: String, servers: [UpstreamServer], keepalive: Int = 0, keepaliveTimeout: Int = 60_000,

@@ -73,6 +73,8 @@ public final class LocationIndex<L: Sendable>: Sendable {
     }
 
     let nodes: [Node]
+    /// Every location of the index (nested and named ones included), in written order.
+    public var payloads: [L] { nodes.map(\.payload) }
     let levels: [Level]
     let namedLocations: [String: Int]
     /// The server-level locations (built last, after their nested levels).

@@ -43,6 +43,7 @@ public final class Generation: Sendable {
         self.number = number
         self.tls = tls
         self.limitConnZones = LimitConnZone.zones(config, previous: previous?.limitConnZones ?? [:])
+        MetricsRegistry.shared.assign(config)
         let reqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
         self.limitReqZones = reqZones
         self.limitReqZoneList = config.limitReqZoneNames.map { reqZones[$0] }
@@ -81,6 +82,8 @@ public final class ServerState: Sendable {
     public let prefix: String
     /// Every worker's connection counters (stub_status sums them).
     private let workerStats = Mutex<[ConnectionStats]>([])
+    /// Every worker's `metrics` counters (a scrape sums them).
+    private let workerMetrics = Mutex<[WorkerMetrics]>([])
 
     init(generation: Generation, errorLog: ErrorLog, logFiles: LogFiles, prefix: String) {
         current = Mutex(generation)
@@ -99,6 +102,8 @@ public final class ServerState: Sendable {
 
     /// A worker's counters, registered when it starts.
     func register(_ stats: ConnectionStats) { workerStats.withLock { $0.append(stats) } }
+    func register(_ metrics: WorkerMetrics) { workerMetrics.withLock { $0.append(metrics) } }
+    var allWorkerMetrics: [WorkerMetrics] { workerMetrics.withLock { $0 } }
 
     /// The counters of every worker, summed (stub_status, `$connections_*`).
     var connectionCounts: ConnectionCounts { ConnectionCounts(workerStats.withLock { $0 }) }

@@ -52,6 +52,8 @@ public final class Worker: @unchecked Sendable {
     var activeConnections = 0
     /// This worker's stub_status counters (it is their only writer).
     let stats = ConnectionStats()
+    /// `metrics` counters of this worker's requests.
+    let metrics = WorkerMetrics()
     var slotGenerations: [UInt32] = []
     var timers = TimerHeap()
     var acceptPaused = false
@@ -116,6 +118,7 @@ public final class Worker: @unchecked Sendable {
         try epoll.add(notifier.fd, .readable, token: Token.notifier)
         applyListeners(generation.listeners[index])
         state.register(stats)
+        state.register(metrics)
     }
 
     /// Wakes the worker to look at the shared state (new generation, stop).

@@ -52,4 +52,14 @@ ssize_t swiftginx_send_fds(int sock, const void *buf, size_t len, const int *fds
  * the count in *nfds; any beyond are closed). */
 ssize_t swiftginx_recv_fds(int sock, void *buf, size_t len, int *fds, int maxfds, int *nfds);
 
+
+/* Counters one thread adds to and others read (metrics): relaxed atomic load and store
+ * (a plain add, no locked instruction), and pointers published with release/acquire. */
+static inline void swiftginx_counter_add(long *cell, long n) {
+    __atomic_store_n(cell, __atomic_load_n(cell, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+static inline long swiftginx_counter_load(const long *cell) { return __atomic_load_n(cell, __ATOMIC_RELAXED); }
+static inline void swiftginx_pointer_publish(void **slot, void *p) { __atomic_store_n(slot, p, __ATOMIC_RELEASE); }
+static inline void *swiftginx_pointer_load(void *const *slot) { return __atomic_load_n(slot, __ATOMIC_ACQUIRE); }
+
 #endif

@@ -196,6 +196,7 @@ final class DynamicUpstream: Sendable {
             name: g.name, servers: servers, keepalive: g.keepalive, keepaliveTimeout: g.keepaliveTimeout,
             keepaliveRequests: g.keepaliveRequests, keepaliveTime: g.keepaliveTime, isExplicit: g.isExplicit,
             index: g.index, method: g.method, hashKey: g.hashKey, resolvable: g.resolvable)
+        group.metricsID = g.metricsID
         let table = PeerTable(group: group)
         table.carryState(from: s.table)
         s.group = group

@@ -43,7 +43,9 @@ extension Request {
     /// The response has been sent (or abandoned): the log phase.
     func finalize() {
         if isSubrequest { return }
-        worker.writeAccessLog(self)
+        let w = worker
+        if let location, location.metricsID >= 0 { countMetrics(location.metricsID, w) }
+        w.writeAccessLog(self)
         releaseConnections()
         proxy?.releaseBodyFile()
     }
@@ -89,5 +91,19 @@ extension Request {
     var lastResponseHead: [UInt8] {
         get { writer.lastResponseHead }
         _modify { yield &writer.lastResponseHead }
+    }
+
+    /// The `metrics` counts of a finished request (its location's series, and its
+    /// upstream group's when it was proxied to an `upstream` block).
+    private func countMetrics(_ id: Int, _ w: Worker) {
+        let ms = max(0, w.clock.milliseconds - startMilliseconds)
+        w.metrics.record(
+            id, status: status, received: head.headLength, sent: Int64(responseHeadLength) + bodyBytesSent, ms: ms)
+        guard let p = proxy, p.pass != nil, let g = p.group, g.metricsID >= 0 else { return }
+        let tries = p.statuses.count
+        if tries == 0 { return }
+        var upstreamMs: Int64 = 0
+        for i in 0..<p.responseTimes.count where p.responseTimes[i] > 0 { upstreamMs += p.responseTimes[i] }
+        w.metrics.recordUpstream(g.metricsID, status: p.statuses[tries - 1], ms: upstreamMs)
     }
 }

@@ -180,6 +180,14 @@ extension Request {
             }
             UpstreamStatusHandler.serve(self, settings: location.settings)
             return .done
+        case .metrics:
+            guard let location else { return .done }
+            if let trace {
+                trace.note("handler: metrics (Prometheus text exposition)")
+                return .done
+            }
+            MetricsHandler.serve(self, settings: location.settings)
+            return .done
         case .stubStatus:
             guard let location else { return .done }
             if let trace {

@@ -19,7 +19,7 @@ final class RouteTrace {
 
     func step(_ step: PhaseStep) {
         switch step {
-        case .findConfig, .staticFiles, .pass, .upstreamStatus, .stubStatus: break
+        case .findConfig, .staticFiles, .pass, .upstreamStatus, .stubStatus, .metrics: break
         case .serverRewrite: note("phase server rewrite: the server's rewrite directives")
         case .internalOnly: note("phase find config: internal location")
         case .bodySizeLimit: break
