@@ -78,7 +78,19 @@ public final class UpstreamGroup: Sendable {
     }
 }
 
-public enum UpstreamProtocol: Sendable { case http, uwsgi }
+public enum UpstreamProtocol: Sendable {
+    case http, uwsgi, fastcgi, scgi
+
+    /// The directive prefix of the module ("proxy_", "uwsgi_", "fastcgi_", "scgi_").
+    public var directivePrefix: String {
+        switch self {
+        case .http: "proxy_"
+        case .uwsgi: "uwsgi_"
+        case .fastcgi: "fastcgi_"
+        case .scgi: "scgi_"
+        }
+    }
+}
 
 /// A compiled `proxy_pass` / `uwsgi_pass` (a class: LocationSettings copies stay cheap).
 public final class UpstreamPass: Sendable {
@@ -241,14 +253,27 @@ public struct UpstreamSettings: Sendable {
     /// `uwsgi_modifier1` / `uwsgi_modifier2`.
     public var modifier1: UInt8 = 0
     public var modifier2: UInt8 = 0
+    /// `fastcgi_index`, `fastcgi_split_path_info`, `fastcgi_keep_conn`, `fastcgi_catch_stderr`.
+    public var fastcgi = FastCGISettings()
+    /// Names the module hides besides `defaultHidden` ("status" for FastCGI and SCGI).
+    public var protocolHidden: Set<String> = []
     public init() {}
+
+    /// The settings a CGI-style module (FastCGI, SCGI) starts from: its `Status` field is
+    /// hidden from the client, as nginx's fastcgi and scgi modules hide it.
+    public static func cgi() -> UpstreamSettings {
+        var s = UpstreamSettings()
+        s.protocolHidden = ["status"]
+        s.updateHidden()
+        return s
+    }
 
     /// Lowercased names not passed to the client: nginx's defaults minus `passHeaders`
     /// plus `hideHeaders` (kept in step by `updateHidden()`).
     public var hidden: [[UInt8]] = UpstreamSettings.defaultHidden.sorted().map { Array($0.utf8) }
 
     mutating func updateHidden() {
-        hidden = UpstreamSettings.defaultHidden.subtracting(passHeaders).union(hideHeaders).sorted().map {
+        hidden = UpstreamSettings.defaultHidden.union(protocolHidden).subtracting(passHeaders).union(hideHeaders).sorted().map {
             Array($0.utf8)
         }
     }
