@@ -6,9 +6,8 @@
 // (`UpstreamResponse.deframe`): STDOUT contents are moved together so that the head
 // parser (in its CGI mode) and the body relay see plain CGI output; STDERR contents
 // are logged as nginx logs them ("FastCGI sent in stderr: ...") and checked against
-// `fastcgi_catch_stderr`; END_REQUEST (or the end of STDOUT without
-// `fastcgi_keep_conn`) is the end of the body, after which a kept connection may go
-// back to the keep-alive cache. SCGI and uwsgi need none of this: their bodies are
+// `fastcgi_catch_stderr`; END_REQUEST (or the connection's end) is the end of the body,
+// after which a kept connection may go back to the keep-alive cache. SCGI and uwsgi need none of this: their bodies are
 // unframed both ways.
 
 import SwiftginxConfig
@@ -93,8 +92,10 @@ extension ProxyExchange {
 struct FastCGIInput {
     /// Set for a FastCGI exchange (nil: the upstream's bytes are used as they come).
     var decoder: FastCGIRecordDecoder? = nil
-    /// The body is over: END_REQUEST came, or STDOUT ended without `fastcgi_keep_conn`.
+    /// The body is over: END_REQUEST came.
     var ended = false
+    /// The empty STDOUT record came (a head still incomplete then never completes).
+    var stdoutClosed = false
     /// END_REQUEST came and nothing followed it (the connection may be kept).
     var clean = false
     var keepConn = false
@@ -150,7 +151,9 @@ extension UpstreamResponse {
                 }
                 continue
             case .stdoutClosed:
-                if !fastcgi.keepConn { fastcgi.ended = true }
+                // The body ends with END_REQUEST (read too, so that the application's
+                // last writes do not meet a closed socket), or when the connection closes.
+                fastcgi.stdoutClosed = true
                 continue
             case .endRequest:
                 fastcgi.ended = true
@@ -209,7 +212,7 @@ extension UpstreamResponse {
         return false
     }
 
-    /// The body ended with the records (END_REQUEST, or STDOUT closed): finish it as a
+    /// The body ended with the records (END_REQUEST): finish it as a
     /// close-delimited body would, keeping the connection if END_REQUEST was clean.
     func recordsEnded(_ x: ProxyExchange) -> Bool {
         keepUpstream = x.mayKeepConnection && fastcgi.clean && upstreamInput.readableCount == 0

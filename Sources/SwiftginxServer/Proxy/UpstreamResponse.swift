@@ -208,7 +208,7 @@ final class UpstreamResponse {
             while true {
                 switch parser.parse(inb.readable, into: &head) {
                 case .incomplete:
-                    if fastcgi.ended {
+                    if fastcgi.ended || fastcgi.stdoutClosed {
                         x.logUpstream(
                             .error, "upstream prematurely closed FastCGI stdout while reading response header from upstream")
                         x.nextUpstream(.invalidHeader)
