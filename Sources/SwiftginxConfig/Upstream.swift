@@ -273,9 +273,8 @@ public struct UpstreamSettings: Sendable {
     public var hidden: [[UInt8]] = UpstreamSettings.defaultHidden.sorted().map { Array($0.utf8) }
 
     mutating func updateHidden() {
-        hidden = UpstreamSettings.defaultHidden.union(protocolHidden).subtracting(passHeaders).union(hideHeaders).sorted().map {
-            Array($0.utf8)
-        }
+        let names = UpstreamSettings.defaultHidden.union(protocolHidden)
+        hidden = names.subtracting(passHeaders).union(hideHeaders).sorted().map { Array($0.utf8) }
     }
 
     /// nginx's defaults hidden from the client (besides hop-by-hop fields).

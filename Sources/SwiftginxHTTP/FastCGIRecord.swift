@@ -211,7 +211,8 @@ public struct FastCGIRecordDecoder: Sendable {
                 if type == FastCGIRecordType.endRequest.rawValue {
                     let body = endBody << (8 &* UInt64(8 &- min(endFill, 8)))
                     return .endRequest(
-                        appStatus: UInt32(truncatingIfNeeded: body >> 32), protocolStatus: UInt8(truncatingIfNeeded: body >> 24))
+                        appStatus: UInt32(truncatingIfNeeded: body >> 32),
+                        protocolStatus: UInt8(truncatingIfNeeded: body >> 24))
                 }
             }
         }

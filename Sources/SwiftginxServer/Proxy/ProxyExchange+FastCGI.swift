@@ -141,7 +141,9 @@ extension UpstreamResponse {
             case .needMore:
                 break
             case .stdout(let r):
-                if write != r.lowerBound { (inb.base + write).copyMemory(from: inb.base + r.lowerBound, byteCount: r.count) }
+                if write != r.lowerBound {
+                    (inb.base + write).copyMemory(from: inb.base + r.lowerBound, byteCount: r.count)
+                }
                 write += r.count
                 continue
             case .stderr(let r):

@@ -406,9 +406,8 @@ extension ProxyExchange {
                     sendBody ? bodyMemory.writerIndex - Int(min(bodySent, Int64(bodyMemory.writerIndex))) : 0
                 let fileLeft = sendBody ? bodyFileSize - max(0, bodySent - Int64(bodyMemory.writerIndex)) : 0
                 if headLeft > 0 {
-                    switch try u.write(
-                        requestHead.base + requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0 || framesBody)
-                    {
+                    let more = memoryLeft + Int(fileLeft) > 0 || framesBody
+                    switch try u.write(requestHead.base + requestHeadSent, headLeft, more: more) {
                     case .wouldBlock: return waitToSend()
                     case .processed(let n):
                         requestHeadSent += n

@@ -210,7 +210,8 @@ final class UpstreamResponse {
                 case .incomplete:
                     if fastcgi.ended || fastcgi.stdoutClosed {
                         x.logUpstream(
-                            .error, "upstream prematurely closed FastCGI stdout while reading response header from upstream")
+                            .error,
+                            "upstream prematurely closed FastCGI stdout while reading response header from upstream")
                         x.nextUpstream(.invalidHeader)
                         return true
                     }
