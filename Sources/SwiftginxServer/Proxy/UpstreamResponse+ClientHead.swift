@@ -151,6 +151,11 @@ extension UpstreamResponse {
                     if let l = location { value = charsetContentType(raw, location: l, x) }
                     request.contentType.removeAll(keepingCapacity: true)
                     request.contentType.append(contentsOf: value ?? Array(raw))
+                    // nginx writes its own "Content-Type" name (PHP sends "Content-type").
+                    output.append("Content-Type: ")
+                    if let value { output.append(value) } else { output.append(UnsafeRawBufferPointer(rebasing: raw)) }
+                    output.append("\r\n")
+                    continue
                 }
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")

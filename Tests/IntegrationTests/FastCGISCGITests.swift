@@ -1,0 +1,250 @@
+// fastcgi_pass and scgi_pass end to end, against real servers: php-fpm (Debian's) running
+// PHP scripts, and flup's SCGI server running the example Django project, each over TCP
+// and a unix socket, through the fastcgi.conf / scgi_params files the project ships.
+// Checked: the parameters the application sees (SCRIPT_NAME and PATH_INFO from
+// fastcgi_split_path_info, fastcgi_index, the query, HTTP_* headers), request bodies
+// (in memory, in a temporary file, chunked, unbuffered), CGI status heads (Status:,
+// Location: → 302, http_response_code), large answers, PHP's stderr in the error log,
+// fastcgi_keep_conn with an upstream keepalive cache, and the 502 of a dead backend.
+
+import Foundation
+import Glibc
+import Testing
+
+@Suite(.serialized) struct FastCGISCGITests {
+    static func json(_ r: HTTPResponse) throws -> [String: Any] {
+        guard let o = try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any] else {
+            throw TestFailure("not a JSON object: \(r.rawHead)\n\(r.bodyText)")
+        }
+        return o
+    }
+
+    /// A server whose conf/ has the shipped fastcgi.conf, fastcgi_params and scgi_params.
+    static func server(_ http: String) throws -> TestServer {
+        var files: [String: String] = [:]
+        for name in ["fastcgi.conf", "fastcgi_params", "scgi_params"] {
+            files["conf/" + name] = try String(
+                contentsOf: repositoryRoot.appendingPathComponent("conf/" + name), encoding: .utf8)
+        }
+        let s = try TestServer(
+            config: TestServer.preamble + "\nhttp {\n access_log logs/access.log;\n" + http + "\n}\n", files: files)
+        try s.start()
+        return s
+    }
+
+    static func post(_ port: Int, _ path: String, _ body: [UInt8], chunked: Bool = false) throws -> HTTPResponse {
+        let c = try RawClient(port: port, timeoutSeconds: 20)
+        let framing = chunked ? "Transfer-Encoding: chunked" : "Content-Length: \(body.count)"
+        try c.send("POST \(path) HTTP/1.1\r\nHost: localhost\r\n\(framing)\r\nConnection: close\r\n\r\n")
+        if chunked {
+            var i = 0
+            while i < body.count {
+                let n = min(70000, body.count - i)
+                try c.send(String(n, radix: 16) + "\r\n")
+                try c.send(Array(body[i..<(i + n)]))
+                try c.send("\r\n")
+                i += n
+            }
+            try c.send("0\r\n\r\n")
+        } else {
+            try c.send(body)
+        }
+        return try c.readResponse()
+    }
+
+    @Test(arguments: [false, true])
+    func phpFPM(unixSocket: Bool) throws {
+        let php = try CGIBackend.startPHPFPM(unixSocket: unixSocket)
+        defer { php.stop() }
+        let s = try Self.server(
+            """
+            upstream fpm { server \(php.address); keepalive 2; }
+            server {
+                listen 127.0.0.1:PORT;
+                server_name localhost;
+                root \(php.documentRoot);
+                location ~ [^/]\\.php(/|$) {
+                    fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
+                    include fastcgi.conf;
+                    fastcgi_param PATH_INFO $fastcgi_path_info;
+                    fastcgi_pass \(php.address);
+                }
+                location = / {
+                    fastcgi_index index.php;
+                    include fastcgi.conf;
+                    fastcgi_pass \(php.address);
+                }
+                location ^~ /kept/ {
+                    rewrite ^/kept(/.*)$ $1 break;
+                    include fastcgi.conf;
+                    fastcgi_pass fpm;
+                    fastcgi_keep_conn on;
+                }
+            }
+            """)
+        defer { s.stop() }
+        let root = php.documentRoot
+
+        let info = try get(s.port, "/info.php/extra/path?x=1&y=2", extra: "X-Custom: yes\r\n")
+        #expect(info.status == 200, "\(info.rawHead)\n\(info.bodyText)\n\(php.log)\n\(s.read("logs/error.log"))")
+        #expect(info.header("Content-Type") == "application/json")
+        #expect(info.header("Status") == nil)
+        #expect(info.rawHead.contains("\r\nContent-Type: application/json\r\n"))
+        let j = try Self.json(info)
+        #expect(j["script_name"] as? String == "/info.php")
+        #expect(j["script_filename"] as? String == root + "/info.php")
+        #expect(j["path_info"] as? String == "/extra/path")
+        #expect(j["query"] as? String == "x=1&y=2")
+        #expect(j["request_uri"] as? String == "/info.php/extra/path?x=1&y=2")
+        #expect(j["method"] as? String == "GET")
+        #expect(j["x_custom"] as? String == "yes")
+        #expect(j["gateway"] as? String == "CGI/1.1")
+        #expect(j["remote_addr"] as? String == "127.0.0.1")
+        #expect(j["https"] == nil || j["https"] is NSNull)
+
+        #expect(try get(s.port, "/").bodyText == "php index")
+
+        // Bodies: in memory, in a temporary file (past client_body_buffer_size), chunked.
+        for (size, chunked) in [(100, false), (300_000, false), (150_000, true)] {
+            let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 11) }
+            let r = try Self.post(s.port, "/info.php", body, chunked: chunked)
+            #expect(r.status == 200, "\(r.bodyText)")
+            let u = try Self.json(r)
+            #expect(u["length"] as? Int == size)
+            #expect(u["sha256"] as? String == sha256Hex(body))
+            #expect(u["content_length"] as? String == String(size))
+        }
+
+        let teapot = try get(s.port, "/teapot.php")
+        #expect(teapot.status == 418)
+        #expect(teapot.header("X-App") == "php")
+        #expect(teapot.bodyText == "short and stout")
+        let busy = try get(s.port, "/status.php")
+        #expect(busy.status == 503)
+        #expect(busy.rawHead.hasPrefix("HTTP/1.1 503 Try Later\r\n"))
+        let redirect = try get(s.port, "/redirect.php")
+        #expect(redirect.status == 302)
+        #expect(redirect.header("Location") == "/info.php")
+        #expect(redirect.header("Set-Cookie") == "a=1")
+
+        let big = try get(s.port, "/big.php")
+        #expect(big.status == 200)
+        #expect(big.body.count == 2_000_000)
+        #expect(big.body.prefix(3) == [97, 97, 97] && big.body.suffix(3) == [102, 102, 102])
+
+        #expect(try get(s.port, "/warn.php").bodyText == "warned")
+        #expect(s.waitForFile("logs/error.log", containing: "FastCGI sent in stderr: \"PHP message: php says hello\""))
+
+        // fastcgi_keep_conn with a keepalive upstream: the same connections serve again.
+        for i in 0..<6 {
+            let r = try get(s.port, "/kept/info.php?n=\(i)")
+            #expect(r.status == 200)
+            #expect(try Self.json(r)["query"] as? String == "n=\(i)")
+        }
+
+        php.stop()
+        let down = try get(s.port, "/info.php")
+        #expect(down.status == 502)
+    }
+
+    @Test(arguments: [false, true])
+    func flupSCGI(unixSocket: Bool) throws {
+        let scgi = try CGIBackend.startFlupSCGI(unixSocket: unixSocket)
+        defer { scgi.stop() }
+        let s = try Self.server(
+            """
+            server {
+                listen 127.0.0.1:PORT;
+                server_name localhost;
+                location / {
+                    include scgi_params;
+                    scgi_param PATH_INFO $uri;
+                    scgi_pass \(scgi.address);
+                }
+                location /streamed/ {
+                    rewrite ^/streamed(/.*)$ $1 break;
+                    include scgi_params;
+                    scgi_param PATH_INFO $uri;
+                    scgi_request_buffering off;
+                    scgi_pass \(scgi.address);
+                }
+            }
+            """)
+        defer { s.stop() }
+
+        let health = try get(s.port, "/health/")
+        #expect(health.status == 200, "\(health.rawHead)\n\(health.bodyText)\n\(scgi.log)\n\(s.read("logs/error.log"))")
+        #expect(health.bodyText == "ok")
+
+        let h = try get(s.port, "/headers/?a=1&b=two", host: "example.test", extra: "X-Custom: yes\r\n")
+        #expect(h.status == 200, "\(h.bodyText)")
+        let j = try Self.json(h)
+        #expect(j["path"] as? String == "/headers/")
+        #expect(j["query"] as? String == "a=1&b=two")
+        #expect(j["method"] as? String == "GET")
+        #expect(j["host"] as? String == "example.test")
+        #expect((j["headers"] as? [String: String])?["HTTP_X_CUSTOM"] == "yes")
+        if !unixSocket { #expect(j["remote_addr"] as? String == "127.0.0.1") }
+
+        for (path, size, chunked) in [
+            ("/upload/", 1000, false), ("/upload/", 1 << 20, false), ("/upload/", 200_000, true),
+            ("/streamed/upload/", 500_000, false),
+        ] {
+            let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+            let r = try Self.post(s.port, path, body, chunked: chunked)
+            #expect(r.status == 200, "\(path) \(size): \(r.bodyText)")
+            let u = try Self.json(r)
+            #expect(u["length"] as? Int == size)
+            #expect(u["sha256"] as? String == sha256Hex(body))
+        }
+
+        let download = try get(s.port, "/download/?size=100000")
+        #expect(download.status == 200)
+        #expect(download.body == (0..<100000).map { UInt8($0 % 251) })
+
+        let redirect = try get(s.port, "/redirect/")
+        #expect(redirect.status == 302)
+        #expect(redirect.header("Location") == "/headers/")
+        let cookies = redirect.headers.filter { $0.0.lowercased() == "set-cookie" }.map(\.1)
+        #expect(cookies.contains("a=1; Path=/"))
+        #expect(try get(s.port, "/status/503/").status == 503)
+    }
+
+    /// conf/examples/django-php-fpm.conf with its real backends: gunicorn for Django,
+    /// php-fpm (on a socket of the test's own) for the PHP application.
+    @Test func djangoAndPHPExample() throws {
+        let gunicorn = try Backend.start(.gunicornTCP, name: "django-php")
+        defer { gunicorn.stop() }
+        let php = try CGIBackend.startPHPFPM(unixSocket: true)
+        defer { php.stop() }
+        let conf = repositoryRoot.appendingPathComponent("conf").path
+        var text = try String(contentsOfFile: conf + "/examples/django-php-fpm.conf", encoding: .utf8)
+        for (from, to) in [
+            ("127.0.0.1:8080", "127.0.0.1:PORT"), ("127.0.0.1:8000", gunicorn.address),
+            ("unix:/run/php/php8.2-fpm.sock", php.address), ("include ../", "include \(conf)/"),
+            ("alias conf/examples/", "alias \(conf)/examples/"), ("root conf/examples;", "root \(conf)/examples;"),
+            ("pid logs/django-php-fpm.pid;", "pid logs/swiftginx.pid;"),
+        ] {
+            text = text.replacingOccurrences(of: from, with: to)
+        }
+        let s = try TestServer(config: "daemon off;\n" + text)
+        try s.start()
+        defer { s.stop() }
+
+        let index = try get(s.port, "/php/?a=b")
+        #expect(index.status == 200, "\(index.rawHead)\n\(index.bodyText)\n\(s.read("logs/error.log"))\n\(php.log)")
+        #expect(index.bodyText.contains("PHP via CGI/1.1\nscript: /php/index.php\n"))
+        #expect(index.bodyText.contains("query: a=b\n"))
+        let info = try get(s.port, "/php/index.php/extra/path")
+        #expect(info.bodyText.contains("script: /php/index.php\npath_info: /extra/path\n"), "\(info.bodyText)")
+        #expect(try get(s.port, "/php/missing.php").status == 404)
+
+        let django = try get(s.port, "/headers/?q=1")
+        #expect(django.status == 200)
+        let j = try Self.json(django)
+        #expect(j["path"] as? String == "/headers/")
+        #expect(j["x_forwarded_for"] as? String == "127.0.0.1")
+        let staticFile = try get(s.port, "/static/hello.txt")
+        #expect(staticFile.bodyText == "static file for the example configs\n")
+    }
+}
