@@ -9,6 +9,7 @@ extension DirectiveTable {
         for p in ["fastcgi_", "scgi_"] {
             specs += proxySpecs(prefix: p).filter { $0.name.hasPrefix(p) && !$0.name.hasPrefix(p + "ssl_") }
             specs.append(DirectiveSpec(p + "param", .httpAll, .take([2, 3]), repeatable: true))
+            specs.append(DirectiveSpec(p + "limit_rate", .httpAll, .take([1])))
         }
         specs += [
             DirectiveSpec("fastcgi_index", .httpAll, .take([1])),

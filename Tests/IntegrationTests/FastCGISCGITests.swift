@@ -74,6 +74,13 @@ import Testing
                     include fastcgi.conf;
                     fastcgi_pass \(php.address);
                 }
+                location = /slow/big.php {
+                    include fastcgi.conf;
+                    fastcgi_param SCRIPT_FILENAME $document_root/big.php;
+                    fastcgi_limit_rate 1m;
+                    fastcgi_buffering off;
+                    fastcgi_pass \(php.address);
+                }
                 location ^~ /kept/ {
                     rewrite ^/kept(/.*)$ $1 break;
                     include fastcgi.conf;
@@ -131,6 +138,11 @@ import Testing
         #expect(big.status == 200)
         #expect(big.body.count == 2_000_000)
         #expect(big.body.prefix(3) == [97, 97, 97] && big.body.suffix(3) == [102, 102, 102])
+
+        // fastcgi_limit_rate: 2 MB read from PHP at 1 MB/s cannot take less than a second.
+        let started = Date()
+        #expect(try get(s.port, "/slow/big.php").body.count == 2_000_000)
+        #expect(Date().timeIntervalSince(started) >= 1.0)
 
         #expect(try get(s.port, "/warn.php").bodyText == "warned")
         #expect(s.waitForFile("logs/error.log", containing: "FastCGI sent in stderr: \"PHP message: php says hello\""))

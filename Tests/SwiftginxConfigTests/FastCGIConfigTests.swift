@@ -32,7 +32,9 @@ import Testing
                         fastcgi_hide_header X-Secret;
                     }
                     location /u/ { fastcgi_pass unix:/run/php.sock; }
-                    location /s/ { scgi_pass 127.0.0.1:4000; scgi_param SCGI 1; scgi_request_buffering off; }
+                    location /s/ {
+                        scgi_pass 127.0.0.1:4000; scgi_param SCGI 1; scgi_request_buffering off; scgi_limit_rate 10k;
+                    }
                     location /v/ { scgi_pass $arg_to; }
                 }
                 """))
@@ -62,6 +64,7 @@ import Testing
         #expect(sc.settings.pass?.proto == .scgi)
         #expect(!sc.settings.scgi.requestBuffering && sc.settings.fastcgi.requestBuffering)
         #expect(sc.settings.scgi.params.map(\.name) == ["SCGI"])
+        #expect(sc.settings.sendRate.scgiLimitRate != nil && sc.settings.sendRate.fastcgiLimitRate == nil)
         #expect(try #require(location(c, "/v/x")).settings.pass?.dynamic != nil)
     }
 

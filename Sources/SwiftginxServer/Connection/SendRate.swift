@@ -106,7 +106,8 @@ extension Request {
                 let v: ComplexValue?
                 switch proxy?.pass?.proto {
                 case .uwsgi?: v = location.settings.sendRate.uwsgiLimitRate
-                case .fastcgi?, .scgi?: v = nil
+                case .fastcgi?: v = location.settings.sendRate.fastcgiLimitRate
+                case .scgi?: v = location.settings.sendRate.scgiLimitRate
                 default: v = location.settings.sendRate.proxyLimitRate
                 }
                 if v != nil { upstreamRate.rate = sizeValue(v) }
