@@ -9,6 +9,7 @@
 
 import Foundation
 import Glibc
+import SwiftginxPosix
 import Testing
 
 @Suite(.serialized) struct FastCGISCGITests {
@@ -258,5 +259,53 @@ import Testing
         #expect(j["x_forwarded_for"] as? String == "127.0.0.1")
         let staticFile = try get(s.port, "/static/hello.txt")
         #expect(staticFile.bodyText == "static file for the example configs\n")
+    }
+
+    /// fastcgi_keep_conn with answers that carry a Content-Length: the connection goes
+    /// back to the keep-alive cache once END_REQUEST is read, and is closed when the
+    /// answer had more bytes than it announced (nginx's warning, the extra bytes dropped).
+    @Test func keepConnWithContentLength() throws {
+        let port = freePort()
+        let script = repositoryRoot.appendingPathComponent("Tests/IntegrationTests/Support/fastcgi_counter.py").path
+        let pid = try ProcessControl.spawn(
+            "/usr/bin/setsid", ["/usr/bin/setsid", "/usr/bin/python3", script, "\(port)"], stdout: -1, stderr: -1)
+        defer {
+            Glibc.kill(-pid, SIGKILL)
+            _ = ProcessControl.wait(pid, timeout: 5000)
+        }
+        let deadline = Date().addingTimeInterval(10)
+        // The probe is the counter's connection 1.
+        while !canConnect(port: port) && Date() < deadline { usleep(50_000) }
+        let s = try Self.server(
+            """
+            upstream counter { server 127.0.0.1:\(port); keepalive 2; }
+            server {
+                listen 127.0.0.1:PORT;
+                location / {
+                    fastcgi_param REQUEST_URI $request_uri;
+                    fastcgi_pass counter;
+                    fastcgi_keep_conn on;
+                }
+                location /closed/ {
+                    fastcgi_param REQUEST_URI $request_uri;
+                    fastcgi_pass 127.0.0.1:\(port);
+                }
+            }
+            """)
+        defer { s.stop() }
+        for _ in 0..<4 {
+            let r = try get(s.port, "/kept")
+            #expect(r.status == 200 && r.bodyText == "connection 2", "\(r.rawHead)\n\(r.bodyText)")
+            #expect(r.header("Content-Length") == "12")
+        }
+        // Without fastcgi_keep_conn each request has a connection of its own.
+        #expect(try get(s.port, "/closed/a").bodyText == "connection 3")
+        #expect(try get(s.port, "/closed/b").bodyText == "connection 4")
+        #expect(try get(s.port, "/again").bodyText == "connection 2")
+        // Two bytes past Content-Length: dropped, warned about, and the connection closed.
+        let extra = try get(s.port, "/extra")
+        #expect(extra.bodyText == "connection 2")
+        #expect(s.waitForFile("logs/error.log", containing: "upstream sent more data than specified"))
+        #expect(try get(s.port, "/after").bodyText == "connection 5")
     }
 }

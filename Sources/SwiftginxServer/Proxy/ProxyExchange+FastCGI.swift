@@ -96,8 +96,9 @@ struct FastCGIInput {
     var ended = false
     /// The empty STDOUT record came (a head still incomplete then never completes).
     var stdoutClosed = false
-    /// END_REQUEST came and nothing followed it (the connection may be kept).
-    var clean = false
+    /// Nothing but the answer came (no bytes past Content-Length or after END_REQUEST):
+    /// the connection may be kept once END_REQUEST is read.
+    var clean = true
     var keepConn = false
 
     @inline(__always) var active: Bool { decoder != nil }
@@ -159,7 +160,7 @@ extension UpstreamResponse {
                 continue
             case .endRequest:
                 fastcgi.ended = true
-                fastcgi.clean = offset == end && dec.atRecordBoundary
+                fastcgi.clean = fastcgi.clean && offset == end && dec.atRecordBoundary
                 continue
             case .error(let e):
                 inb.writerIndex = write

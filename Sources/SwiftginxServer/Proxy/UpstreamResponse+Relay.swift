@@ -208,8 +208,11 @@ extension UpstreamResponse {
                 if inb.readableCount > 0 {
                     x.logUpstream(.warn, "upstream sent more data than specified in \"Content-Length\" header")
                     keepUpstream = false
+                    fastcgi.clean = false
                 }
                 inb.clear()
+                // FastCGI: the body ends with END_REQUEST (maybe still to be read).
+                if fastcgi.active && (!fastcgi.ended || !recordsEnded(x)) { return fastcgi.ended ? false : true }
                 if !bodyEnded() {
                     x.endAfterPartialBody()
                     return false
