@@ -211,8 +211,11 @@ extension UpstreamResponse {
                     fastcgi.clean = false
                 }
                 inb.clear()
-                // FastCGI: the body ends with END_REQUEST (maybe still to be read).
-                if fastcgi.active && (!fastcgi.ended || !recordsEnded(x)) { return fastcgi.ended ? false : true }
+                if fastcgi.active {
+                    // FastCGI: the body ends with END_REQUEST, maybe still to be read.
+                    if !fastcgi.ended { return true }
+                    if !recordsEnded(x) { return false }
+                }
                 if !bodyEnded() {
                     x.endAfterPartialBody()
                     return false
