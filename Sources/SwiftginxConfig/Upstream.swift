@@ -187,6 +187,8 @@ public struct ProxyRedirectRule: Sendable {
 /// A `proxy_set_header` or `uwsgi_param`.
 public struct UpstreamParam: Sendable {
     public let name: String
+    /// `name` as bytes (what a uwsgi, FastCGI or SCGI request carries).
+    public let nameBytes: [UInt8]
     /// Lowercased `name` as bytes, for comparisons with client headers.
     public let lowercasedName: [UInt8]
     public let value: ComplexValue
@@ -194,6 +196,7 @@ public struct UpstreamParam: Sendable {
     public let ifNotEmpty: Bool
     public init(name: String, value: ComplexValue, ifNotEmpty: Bool) {
         self.name = name
+        self.nameBytes = Array(name.utf8)
         self.lowercasedName = Array(name.lowercased().utf8)
         self.value = value
         self.ifNotEmpty = ifNotEmpty
