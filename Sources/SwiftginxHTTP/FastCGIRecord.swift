@@ -22,6 +22,8 @@ public enum FastCGIRecord {
     public static let headerLength = 8
     /// Largest content of one record.
     public static let maxContent = 65535
+    /// The empty STDIN record: the end of the request body.
+    public static let stdinEnd: [UInt8] = [1, 5, 0, 1, 0, 0, 0, 0]
 
     /// Appends a record header (version 1, request id 1).
     @inlinable

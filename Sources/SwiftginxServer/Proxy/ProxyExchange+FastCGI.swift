@@ -23,11 +23,13 @@ struct StdinFraming {
     /// The empty STDIN record has been queued.
     var endQueued = false
 
-    mutating func reset() {
+    /// Before a try; `endInHead`: the request head already ends with the empty STDIN
+    /// record (a request without a body).
+    mutating func reset(endInHead: Bool = false) {
         header.removeAll(keepingCapacity: true)
         headerSent = 0
         recordLeft = 0
-        endQueued = false
+        endQueued = endInHead
     }
 
     @inline(__always) mutating func sentContent(_ n: Int) {
@@ -51,6 +53,19 @@ extension ProxyExchange {
 
     /// Whether the request body goes upstream in FastCGI STDIN records.
     @inline(__always) var framesBody: Bool { pass?.proto == .fastcgi }
+
+    /// Prepares the STDIN framing for a try: nothing is left to frame when the head
+    /// (UpstreamRequestBuilder+CGI.swift) already ends with the empty STDIN record.
+    func resetStdin() {
+        let n = requestHead.writerIndex
+        let end = FastCGIRecord.stdinEnd
+        let endInHead =
+            framesBody && n >= end.count
+            && end.withUnsafeBytes {
+                UnsafeRawBufferPointer(start: requestHead.base + n - end.count, count: end.count).elementsEqual($0)
+            }
+        stdin.reset(endInHead: endInHead)
+    }
 
     /// The next framing step of the request body: a record header to write, the body bytes
     /// the current record may carry, or the empty STDIN record once `bodyEnded`.

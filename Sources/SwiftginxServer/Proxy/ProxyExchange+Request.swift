@@ -270,7 +270,7 @@ extension ProxyExchange {
                 return
             }
         }
-        stdin.reset()
+        resetStdin()
         requestHeadSent = 0
         bodySent = 0
         requestSentAny = false

@@ -75,6 +75,10 @@ extension UpstreamRequestBuilder {
             out.base.storeBytes(of: UInt8(padding), toByteOffset: 22, as: UInt8.self)
             for _ in 0..<padding { out.append(0) }
             out.append(fastcgiParamsEnd)
+            // No body to send: the empty STDIN record goes with the head, in one write.
+            if !settings.passRequestBody || (!x.streaming && x.bodyLength == 0) {
+                out.append(FastCGIRecord.stdinEnd)
+            }
             return Sent(uri: 0..<0, connectionClose: !keep)
         case .scgi:
             // The netstring's length goes right before the headers; the block moves down to it.
