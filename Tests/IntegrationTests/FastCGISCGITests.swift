@@ -82,6 +82,22 @@ import Testing
                     fastcgi_buffering off;
                     fastcgi_pass \(php.address);
                 }
+                location ^~ /bare/ {
+                    rewrite ^/bare(/.*)$ $1 break;
+                    include fastcgi.conf;
+                    fastcgi_pass_request_headers off;
+                    fastcgi_pass_request_body off;
+                    fastcgi_hide_header X-Powered-By;
+                    fastcgi_pass \(php.address);
+                }
+                location ^~ /caught/ {
+                    rewrite ^/caught(/.*)$ $1 break;
+                    include fastcgi.conf;
+                    fastcgi_intercept_errors on;
+                    error_page 418 = @teapot;
+                    fastcgi_pass \(php.address);
+                }
+                location @teapot { return 200 "intercepted\n"; }
                 location ^~ /kept/ {
                     rewrite ^/kept(/.*)$ $1 break;
                     include fastcgi.conf;
@@ -122,6 +138,18 @@ import Testing
             #expect(u["sha256"] as? String == sha256Hex(body))
             #expect(u["content_length"] as? String == String(size))
         }
+
+        // Neither headers nor body passed, X-Powered-By hidden.
+        let bare = try request(
+            s.port,
+            "POST /bare/info.php HTTP/1.1\r\nHost: localhost\r\nX-Custom: yes\r\nContent-Length: 4\r\n"
+                + "Connection: close\r\n\r\nbody")
+        let bj = try Self.json(bare)
+        #expect(bj["length"] as? Int == 0)
+        #expect(bj["x_custom"] == nil || bj["x_custom"] is NSNull)
+        #expect(bare.header("X-Powered-By") == nil)
+        #expect(info.header("X-Powered-By") != nil)
+        #expect(try get(s.port, "/caught/teapot.php").bodyText == "intercepted\n")
 
         let teapot = try get(s.port, "/teapot.php")
         #expect(teapot.status == 418)
