@@ -1,5 +1,6 @@
 // The FastCGI module's own directives (`fastcgi_index`, `fastcgi_split_path_info`,
-// `fastcgi_keep_conn`, `fastcgi_catch_stderr`); the ones it shares with the proxy, uwsgi
+// `fastcgi_keep_conn`; `fastcgi_catch_stderr` is a level array like `fastcgi_param`,
+// in ConfigCompiler+Proxy.swift); the ones it shares with the proxy, uwsgi
 // and scgi modules (`fastcgi_pass`, `fastcgi_param`, timeouts, buffering, retries,
 // headers) go through the same handler as theirs (ConfigCompiler+Proxy.swift).
 
@@ -33,10 +34,6 @@ extension ConfigCompiler {
         case "keep_conn":
             let v = try ConfigValues.flag(d)
             return { $0.fastcgi.keepConn = v }
-        case "catch_stderr":
-            let v = Array(d.args[0].utf8)
-            // Repeated lines add up (an array directive of one level, as nginx's).
-            return { $0.fastcgi.catchStderr.append(v) }
         default:
             return nil
         }

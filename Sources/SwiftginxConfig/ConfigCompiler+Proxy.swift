@@ -21,9 +21,12 @@ struct UpstreamLevelArrays {
     var redirects: [ProxyRedirectRule]? = nil
     var redirectMode: ProxyRedirect? = nil
     var cookies = CookieLevelRules()
+    /// `fastcgi_catch_stderr` lines of the level.
+    var catchStderr: [[UInt8]]? = nil
 
     func apply(to s: inout UpstreamSettings) {
         if let params { s.params = params }
+        if let catchStderr { s.fastcgi.catchStderr = catchStderr }
         if let hide { s.hideHeaders = hide }
         if let pass { s.passHeaders = pass }
         if hide != nil || pass != nil { s.updateHidden() }
@@ -67,6 +70,12 @@ extension ConfigCompiler {
             case .fastcgi: f(&level.fastcgiArrays)
             case .scgi: f(&level.scgiArrays)
             }
+        }
+        if proto == .fastcgi && name == "catch_stderr" {
+            // A level with its own lines replaces the inherited list (nginx's array rule).
+            let v = Array(d.args[0].utf8)
+            arrays { $0.catchStderr = ($0.catchStderr ?? []) + [v] }
+            return true
         }
         if proto == .fastcgi, let handled = try fastcgiDirective(d, name) {
             set(handled)

@@ -18,6 +18,7 @@ import Testing
                 """
                 fastcgi_read_timeout 5s;
                 fastcgi_param A a;
+                fastcgi_catch_stderr fatal;
                 upstream php { server 127.0.0.1:9000; keepalive 4; }
                 server {
                     listen 127.0.0.1:8080;
@@ -59,6 +60,7 @@ import Testing
         #expect(u.settings.pass?.group?.servers.first?.address == .unix("/run/php.sock"))
         #expect(u.settings.fastcgi.params.map(\.name) == ["A"])
         #expect(!u.settings.fastcgi.fastcgi.keepConn)
+        #expect(u.settings.fastcgi.fastcgi.catchStderr == [Array("fatal".utf8)])
 
         let sc = try #require(location(c, "/s/x"))
         #expect(sc.settings.pass?.proto == .scgi)
