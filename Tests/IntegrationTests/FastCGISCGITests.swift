@@ -251,41 +251,58 @@ import Testing
         #expect(try get(s.port, "/status/503/").status == 503)
     }
 
-    /// conf/examples/django-php-fpm.conf with its real backends: gunicorn for Django,
-    /// php-fpm (on a socket of the test's own) for the PHP application.
-    @Test func djangoAndPHPExample() throws {
+    /// conf/examples/django-php-fpm.conf with its real backends — gunicorn for Django,
+    /// php-fpm (on a socket of the test's own) for the PHP application — under swiftginx
+    /// and under nginx (the reference), with the same checks.
+    @Test(arguments: ["swiftginx", "nginx"])
+    func djangoAndPHPExample(_ front: String) throws {
+        if front == "nginx" { try requireNginx() }
         let gunicorn = try Backend.start(.gunicornTCP, name: "django-php")
         defer { gunicorn.stop() }
         let php = try CGIBackend.startPHPFPM(unixSocket: true)
         defer { php.stop() }
         let conf = repositoryRoot.appendingPathComponent("conf").path
         var text = try String(contentsOfFile: conf + "/examples/django-php-fpm.conf", encoding: .utf8)
+        let port = front == "nginx" ? freePort() : 0
         for (from, to) in [
-            ("127.0.0.1:8080", "127.0.0.1:PORT"), ("127.0.0.1:8000", gunicorn.address),
-            ("unix:/run/php/php8.2-fpm.sock", php.address), ("include ../", "include \(conf)/"),
-            ("alias conf/examples/", "alias \(conf)/examples/"), ("root conf/examples;", "root \(conf)/examples;"),
-            ("pid logs/django-php-fpm.pid;", "pid logs/swiftginx.pid;"),
+            ("127.0.0.1:8080", front == "nginx" ? "127.0.0.1:\(port)" : "127.0.0.1:PORT"),
+            ("127.0.0.1:8000", gunicorn.address), ("unix:/run/php/php8.2-fpm.sock", php.address),
+            ("include ../", "include \(conf)/"), ("alias conf/examples/", "alias \(conf)/examples/"),
+            ("root conf/examples;", "root \(conf)/examples;"),
+            ("pid logs/django-php-fpm.pid;", front == "nginx" ? "pid logs/nginx.pid;" : "pid logs/swiftginx.pid;"),
         ] {
             text = text.replacingOccurrences(of: from, with: to)
         }
-        let s = try TestServer(config: "daemon off;\n" + text)
-        try s.start()
-        defer { s.stop() }
+        var head = "daemon off;\n"
+        if front == "nginx" {
+            head += "master_process off;\n" + (getuid() == 0 ? "user root;\n" : "")
+            let nginx = try ReferenceNginx(config: head + text, port: port)
+            defer { nginx.stop() }
+            try Self.checkDjangoAndPHP(port: port, log: { nginx.log + php.log })
+        } else {
+            let s = try TestServer(config: head + text)
+            try s.start()
+            defer { s.stop() }
+            try Self.checkDjangoAndPHP(port: s.port, log: { s.read("logs/error.log") + php.log })
+        }
+    }
 
-        let index = try get(s.port, "/php/?a=b")
-        #expect(index.status == 200, "\(index.rawHead)\n\(index.bodyText)\n\(s.read("logs/error.log"))\n\(php.log)")
+    static func checkDjangoAndPHP(port: Int, log: () -> String) throws {
+        let index = try get(port, "/php/?a=b")
+        #expect(index.status == 200, "\(index.rawHead)\n\(index.bodyText)\n\(log())")
         #expect(index.bodyText.contains("PHP via CGI/1.1\nscript: /php/index.php\n"))
         #expect(index.bodyText.contains("query: a=b\n"))
-        let info = try get(s.port, "/php/index.php/extra/path")
+        #expect(index.header("Content-Type") == "text/plain;charset=UTF-8")
+        let info = try get(port, "/php/index.php/extra/path")
         #expect(info.bodyText.contains("script: /php/index.php\npath_info: /extra/path\n"), "\(info.bodyText)")
-        #expect(try get(s.port, "/php/missing.php").status == 404)
+        #expect(try get(port, "/php/missing.php").status == 404)
 
-        let django = try get(s.port, "/headers/?q=1")
+        let django = try get(port, "/headers/?q=1")
         #expect(django.status == 200)
-        let j = try Self.json(django)
+        let j = try json(django)
         #expect(j["path"] as? String == "/headers/")
         #expect(j["x_forwarded_for"] as? String == "127.0.0.1")
-        let staticFile = try get(s.port, "/static/hello.txt")
+        let staticFile = try get(port, "/static/hello.txt")
         #expect(staticFile.bodyText == "static file for the example configs\n")
     }
 
