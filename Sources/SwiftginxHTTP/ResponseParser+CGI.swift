@@ -4,7 +4,9 @@
 // one is a CGI head from its first byte). Without a status line the status comes from
 // the `Status` field ("404 Not Found", "404": its first three bytes must be digits, the
 // rest is the reason phrase), else 302 when a `Location` field came, else 200. The header
-// rules (names, values, Content-Length, Transfer-Encoding) are the HTTP parser's.
+// rules (names, values, Content-Length, Transfer-Encoding) are the HTTP parser's, except
+// that a chunked Transfer-Encoding does not frame the body (`isChunked` stays false), as
+// in nginx's modules for these protocols.
 
 /// How an upstream's response head starts.
 public enum ResponseHeadKind: UInt8, Sendable {

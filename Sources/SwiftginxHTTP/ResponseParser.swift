@@ -213,6 +213,9 @@ public struct ResponseParser: Sendable {
                 head.headLength = next
                 if kind != .http && !statusLineParsed, let e = cgiStatus(buf, &head) { return fail(e) }
                 finish(&head)
+                // nginx's fastcgi, scgi and uwsgi modules check Transfer-Encoding but never
+                // decode it: the body is what the records (or the connection) carry.
+                if kind != .http { head.isChunked = false }
                 phase = .complete
                 return .complete
             } else if let e = parseHeaderLine(buf, line, &head) {

@@ -45,6 +45,15 @@ import Testing
         #expect(allWays("HTTP/1.1 200 OK\r\n\r\n", kind: .cgi).0 != .complete)
     }
 
+    @Test func transferEncodingIsCheckedButDoesNotFrame() {
+        for kind in [ResponseHeadKind.cgi, .statusLineOrCGI] {
+            let (r, head) = parse("Transfer-Encoding: chunked\r\n\r\n", kind: kind)
+            #expect(r == .complete && !head.isChunked)
+            #expect(parse("Transfer-Encoding: gzip\r\n\r\n", kind: kind).0 == .error(.unknownTransferEncoding("gzip")))
+        }
+        #expect(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", kind: .http).1.isChunked)
+    }
+
     @Test func invalidStatus() {
         let r = allWays("Status: OK\r\n\r\n", kind: .cgi)
         #expect(r.0 == .error(.invalidStatus("OK")))
