@@ -71,7 +71,7 @@ let package = Package(
             name: "IntegrationTests", dependencies: ["SwiftginxPosix"],
             exclude: [
                 "Support/echo_backend.py", "Support/wss_client.py", "Support/tls_resume.py", "Support/dns_server.py",
-                "Support/parse_metrics.py",
+                "Support/parse_metrics.py", "Support/scgi_server.py", "Support/fastcgi_counter.py",
             ]),
     ]
 )

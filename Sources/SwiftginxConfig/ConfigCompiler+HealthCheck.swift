@@ -129,7 +129,10 @@ extension ConfigCompiler {
     func resolveHealthChecks() throws(ConfigError) {
         for p in pendingHealthChecks {
             let d = p.directive
-            guard let pass = p.level.pass?.pass, let group = pass.group, group.isExplicit else {
+            // Checks speak HTTP or uwsgi only (a FastCGI or SCGI check is not implemented).
+            guard let pass = p.level.pass?.pass, let group = pass.group, group.isExplicit,
+                pass.proto == .http || pass.proto == .uwsgi
+            else {
                 throw d.error("\"health_check\" requires an \"upstream\" block named in proxy_pass or uwsgi_pass")
             }
             var h = p.check

@@ -21,9 +21,12 @@ struct UpstreamLevelArrays {
     var redirects: [ProxyRedirectRule]? = nil
     var redirectMode: ProxyRedirect? = nil
     var cookies = CookieLevelRules()
+    /// `fastcgi_catch_stderr` lines of the level.
+    var catchStderr: [[UInt8]]? = nil
 
     func apply(to s: inout UpstreamSettings) {
         if let params { s.params = params }
+        if let catchStderr { s.fastcgi.catchStderr = catchStderr }
         if let hide { s.hideHeaders = hide }
         if let pass { s.passHeaders = pass }
         if hide != nil || pass != nil { s.updateHidden() }
@@ -44,22 +47,42 @@ struct PendingPass {
 }
 
 extension ConfigCompiler {
-    /// Handles proxy_* / uwsgi_* directives; false when `d` is not one of them.
+    /// Handles proxy_* / uwsgi_* / fastcgi_* / scgi_* directives; false when `d` is not one of them.
     func proxyDirective(_ d: ConfigDirective, level: ConfigLevel, location: LocationBuilder?) throws(ConfigError)
         -> Bool
     {
-        let isUwsgi = d.name.hasPrefix("uwsgi_")
-        guard isUwsgi || d.name.hasPrefix("proxy_") else { return false }
-        let key: WritableKeyPath<LocationSettings, UpstreamSettings> = isUwsgi ? \.uwsgi : \.proxy
-        let name = String(d.name.dropFirst(isUwsgi ? 6 : 6))
+        guard let proto = UpstreamProtocol.ofDirective(d.name) else { return false }
+        let key: WritableKeyPath<LocationSettings, UpstreamSettings>
+        switch proto {
+        case .http: key = \.proxy
+        case .uwsgi: key = \.uwsgi
+        case .fastcgi: key = \.fastcgi
+        case .scgi: key = \.scgi
+        }
+        let name = String(d.name.dropFirst(proto.directivePrefix.count))
         func set(_ f: @escaping (inout UpstreamSettings) -> Void) {
             level.setters.append { f(&$0[keyPath: key]) }
         }
         func arrays(_ f: (inout UpstreamLevelArrays) -> Void) {
-            if isUwsgi { f(&level.uwsgiArrays) } else { f(&level.proxyArrays) }
+            switch proto {
+            case .http: f(&level.proxyArrays)
+            case .uwsgi: f(&level.uwsgiArrays)
+            case .fastcgi: f(&level.fastcgiArrays)
+            case .scgi: f(&level.scgiArrays)
+            }
+        }
+        if proto == .fastcgi && name == "catch_stderr" {
+            // A level with its own lines replaces the inherited list (nginx's array rule).
+            let v = Array(d.args[0].utf8)
+            arrays { $0.catchStderr = ($0.catchStderr ?? []) + [v] }
+            return true
+        }
+        if proto == .fastcgi, let handled = try fastcgiDirective(d, name) {
+            set(handled)
+            return true
         }
         switch name {
-        case "pass": try passDirective(d, level: level, location: location, proto: isUwsgi ? .uwsgi : .http)
+        case "pass": try passDirective(d, level: level, location: location, proto: proto)
         case "connect_timeout":
             let v = try ConfigValues.msec(d)
             set { $0.connectTimeout = v }
@@ -256,7 +279,7 @@ extension ConfigCompiler {
             } else {
                 throw d.error("invalid URL prefix in \"\(text)\"")
             }
-        } else {
+        } else if proto == .uwsgi {
             if lower.hasPrefix("uwsgi://") {
                 rest = rest.dropFirst(8)
             } else if lower.hasPrefix("suwsgi://") {
@@ -309,7 +332,7 @@ extension ConfigCompiler {
             host = String(host[..<colon])
         }
         guard !host.isEmpty else { throw d.error("no host in upstream \"\(text)\"") }
-        if proto == .uwsgi && uri != nil { throw d.error("invalid host in upstream \"\(text)\"") }
+        if proto != .http && uri != nil { throw d.error("invalid host in upstream \"\(text)\"") }
         return PassTarget(
             host: host, port: port, portWritten: portWritten, unixPath: nil, uri: uri, written: String(authority),
             ssl: ssl)
@@ -320,7 +343,7 @@ extension ConfigCompiler {
         for p in pendingPasses {
             let d = p.directive
             let text = d.args[0]
-            var scheme = p.proto == .http ? "http://" : "uwsgi://"
+            var scheme = p.proto == .http ? "http://" : String(p.proto.directivePrefix.dropLast()) + "://"
             if text.lowercased().hasPrefix("https://") { scheme = "https://" }
             if text.contains("$") {
                 let v = try value(text, d)

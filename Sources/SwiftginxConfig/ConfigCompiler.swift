@@ -39,6 +39,8 @@ final class ConfigLevel {
     /// proxy_set_header, uwsgi_param and the other array-valued upstream directives.
     var proxyArrays = UpstreamLevelArrays()
     var uwsgiArrays = UpstreamLevelArrays()
+    var fastcgiArrays = UpstreamLevelArrays()
+    var scgiArrays = UpstreamLevelArrays()
     /// `proxy_pass` / `uwsgi_pass` of this level (not inherited by nested locations).
     var pass: PassBox? = nil
     /// `stub_status` at this level (a content handler: not inherited, as `pass`).
@@ -91,6 +93,8 @@ final class ConfigLevel {
         s.rewrites = rewrites
         proxyArrays.apply(to: &s.proxy)
         uwsgiArrays.apply(to: &s.uwsgi)
+        fastcgiArrays.apply(to: &s.fastcgi)
+        scgiArrays.apply(to: &s.scgi)
         s.pass = pass?.pass
         s.stubStatus = stubStatus
         s.metrics = metrics

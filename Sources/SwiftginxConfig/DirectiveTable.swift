@@ -273,7 +273,7 @@ public enum DirectiveTable {
             DirectiveSpec("auth_request", .httpAll, t1),
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),
-        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + sslSpecs + ignoredSpecs
+        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + cgiSpecs + sslSpecs + ignoredSpecs
 
     private static let httpServer: DirectiveContext = [.http, .server]
 
@@ -315,7 +315,7 @@ public enum DirectiveTable {
     private static let passContexts: DirectiveContext = [.location, .ifInLocation, .limitExcept]
 
     /// The proxy module's directives, and the uwsgi module's namesakes.
-    private static func proxySpecs(prefix p: String) -> [DirectiveSpec] {
+    static func proxySpecs(prefix p: String) -> [DirectiveSpec] {
         var specs: [DirectiveSpec] = [
             DirectiveSpec(p + "pass", passContexts, t1),
             DirectiveSpec(p + "connect_timeout", .httpAll, t1),

@@ -426,6 +426,17 @@ public struct LocationSettings: Sendable {
     /// copying every field.
     public private(set) var proxyStorage = CopyOnWrite(UpstreamSettings())
     public private(set) var uwsgiStorage = CopyOnWrite(UpstreamSettings())
+    /// The fastcgi and scgi modules' settings.
+    public var fastcgi: UpstreamSettings {
+        _read { yield fastcgiStorage.value }
+        set { fastcgiStorage.value = newValue }
+    }
+    public var scgi: UpstreamSettings {
+        _read { yield scgiStorage.value }
+        set { scgiStorage.value = newValue }
+    }
+    public private(set) var fastcgiStorage = CopyOnWrite(UpstreamSettings.cgi())
+    public private(set) var scgiStorage = CopyOnWrite(UpstreamSettings.cgi())
     /// `upstream_status`: this location answers with the upstreams' state as JSON.
     public var upstreamStatus: Bool = false
     /// The limit_conn module: the limits in order, and what a refused request gets.

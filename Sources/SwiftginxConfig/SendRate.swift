@@ -1,7 +1,8 @@
 // nginx's response rate limits, as configured: `limit_rate` (bytes per second sent to
 // the client, 0: none) and `limit_rate_after` (bytes sent before the limit applies),
 // both in http, server, location and `if` in location, and `proxy_limit_rate` /
-// `uwsgi_limit_rate` (bytes per second read from the upstream). Each takes a size or, as since nginx 1.27, a
+// `uwsgi_limit_rate` / `fastcgi_limit_rate` / `scgi_limit_rate` (bytes per second read
+// from the upstream). Each takes a size or, as since nginx 1.27, a
 // value with variables evaluated when the response is sent (an empty or invalid value
 // is 0, the invalid one logged). The limiting itself is in the server
 // (Connection/SendRate.swift).
@@ -14,6 +15,8 @@ public struct SendRateSettings: Sendable {
     public var limitRateAfter: ComplexValue? = nil
     public var proxyLimitRate: ComplexValue? = nil
     public var uwsgiLimitRate: ComplexValue? = nil
+    public var fastcgiLimitRate: ComplexValue? = nil
+    public var scgiLimitRate: ComplexValue? = nil
 
     public init() {}
 
@@ -32,6 +35,8 @@ extension ConfigCompiler {
         case "limit_rate_after": kp = \.limitRateAfter
         case "proxy_limit_rate": kp = \.proxyLimitRate
         case "uwsgi_limit_rate": kp = \.uwsgiLimitRate
+        case "fastcgi_limit_rate": kp = \.fastcgiLimitRate
+        case "scgi_limit_rate": kp = \.scgiLimitRate
         default: return false
         }
         let v = try value(d.args[0], d)

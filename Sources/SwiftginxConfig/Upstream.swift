@@ -105,7 +105,19 @@ public final class UpstreamGroup: Sendable {
     }
 }
 
-public enum UpstreamProtocol: Sendable { case http, uwsgi }
+public enum UpstreamProtocol: Sendable {
+    case http, uwsgi, fastcgi, scgi
+
+    /// The directive prefix of the module ("proxy_", "uwsgi_", "fastcgi_", "scgi_").
+    public var directivePrefix: String {
+        switch self {
+        case .http: "proxy_"
+        case .uwsgi: "uwsgi_"
+        case .fastcgi: "fastcgi_"
+        case .scgi: "scgi_"
+        }
+    }
+}
 
 /// A compiled `proxy_pass` / `uwsgi_pass` (a class: LocationSettings copies stay cheap).
 public final class UpstreamPass: Sendable {
@@ -202,6 +214,8 @@ public struct ProxyRedirectRule: Sendable {
 /// A `proxy_set_header` or `uwsgi_param`.
 public struct UpstreamParam: Sendable {
     public let name: String
+    /// `name` as bytes (what a uwsgi, FastCGI or SCGI request carries).
+    public let nameBytes: [UInt8]
     /// Lowercased `name` as bytes, for comparisons with client headers.
     public let lowercasedName: [UInt8]
     public let value: ComplexValue
@@ -209,6 +223,7 @@ public struct UpstreamParam: Sendable {
     public let ifNotEmpty: Bool
     public init(name: String, value: ComplexValue, ifNotEmpty: Bool) {
         self.name = name
+        self.nameBytes = Array(name.utf8)
         self.lowercasedName = Array(name.lowercased().utf8)
         self.value = value
         self.ifNotEmpty = ifNotEmpty
@@ -268,16 +283,28 @@ public struct UpstreamSettings: Sendable {
     /// `uwsgi_modifier1` / `uwsgi_modifier2`.
     public var modifier1: UInt8 = 0
     public var modifier2: UInt8 = 0
+    /// `fastcgi_index`, `fastcgi_split_path_info`, `fastcgi_keep_conn`, `fastcgi_catch_stderr`.
+    public var fastcgi = FastCGISettings()
+    /// Names the module hides besides `defaultHidden` ("status" for FastCGI and SCGI).
+    public var protocolHidden: Set<String> = []
     public init() {}
+
+    /// The settings a CGI-style module (FastCGI, SCGI) starts from: its `Status` field is
+    /// hidden from the client, as nginx's fastcgi and scgi modules hide it.
+    public static func cgi() -> UpstreamSettings {
+        var s = UpstreamSettings()
+        s.protocolHidden = ["status"]
+        s.updateHidden()
+        return s
+    }
 
     /// Lowercased names not passed to the client: nginx's defaults minus `passHeaders`
     /// plus `hideHeaders` (kept in step by `updateHidden()`).
     public var hidden: [[UInt8]] = UpstreamSettings.defaultHidden.sorted().map { Array($0.utf8) }
 
     mutating func updateHidden() {
-        hidden = UpstreamSettings.defaultHidden.subtracting(passHeaders).union(hideHeaders).sorted().map {
-            Array($0.utf8)
-        }
+        let names = UpstreamSettings.defaultHidden.union(protocolHidden)
+        hidden = names.subtracting(passHeaders).union(hideHeaders).sorted().map { Array($0.utf8) }
     }
 
     /// nginx's defaults hidden from the client (besides hop-by-hop fields).

@@ -53,6 +53,8 @@ public enum ResponseParseError: Error, Sendable, Equatable {
     case invalidContentLength(String)
     /// A Transfer-Encoding other than `chunked`: its value.
     case unknownTransferEncoding(String)
+    /// A CGI head's `Status` field that does not start with three digits: its value.
+    case invalidStatus(String)
 
     /// Status code for the client's response (nginx: NGX_HTTP_UPSTREAM_INVALID_HEADER → 502).
     public var status: Int { 502 }
@@ -74,6 +76,8 @@ public enum ResponseParseError: Error, Sendable, Equatable {
             return "upstream sent invalid \"Content-Length\" header: \"\(line)\""
         case .unknownTransferEncoding(let value):
             return "upstream sent unknown \"Transfer-Encoding\": \"\(value)\""
+        case .invalidStatus(let value):
+            return "upstream sent invalid status \"\(value)\""
         }
     }
 }
@@ -100,6 +104,9 @@ public struct ResponseParser: Sendable {
     /// nginx's `proxy_buffer_size`: a head (with its final empty line) longer than this
     /// is `ResponseParseError.headerTooBig`.
     public var maxHeadBytes: Int
+    /// How the head starts (kept across `reset()`): an HTTP status line (`proxy_pass`),
+    /// or a CGI head for FastCGI and SCGI (see ResponseParser+CGI.swift).
+    public var kind: ResponseHeadKind = .http
 
     @usableFromInline
     enum Phase: UInt8, Sendable { case start, statusLine, headers, complete, failed }
@@ -117,6 +124,10 @@ public struct ResponseParser: Sendable {
     @usableFromInline var connectionClose = false
     @usableFromInline var connectionKeepAlive = false
     @usableFromInline var connectionUpgrade = false
+    /// CGI heads: the `Status` field, whether `Location` came, whether a status line did.
+    @usableFromInline var statusField: HeaderField? = nil
+    @usableFromInline var locationSeen = false
+    @usableFromInline var statusLineParsed = false
 
     public init(maxHeadBytes: Int = 8192) {
         self.maxHeadBytes = maxHeadBytes
@@ -134,6 +145,9 @@ public struct ResponseParser: Sendable {
         connectionClose = false
         connectionKeepAlive = false
         connectionUpgrade = false
+        statusField = nil
+        locationSeen = false
+        statusLineParsed = false
     }
 
     /// Parses (more of) the response head in `buf`, which starts at the first byte of the
@@ -145,7 +159,7 @@ public struct ResponseParser: Sendable {
         case .start:
             head.reset()
             reset()
-            phase = .statusLine
+            phase = kind == .cgi ? .headers : .statusLine
         case .statusLine, .headers:
             break
         }
@@ -153,7 +167,9 @@ public struct ResponseParser: Sendable {
         precondition(count >= scan, "ResponseParser: the buffer shrank between calls")
         let limit = maxHeadBytes
         if phase == .statusLine, !statusPrefixIsPlausible(buf, upTo: min(count, limit)) {
-            return fail(.invalidStatusLine)
+            // SCGI and uwsgi: no status line, a CGI head from the first byte (as nginx).
+            guard kind == .statusLineOrCGI else { return fail(.invalidStatusLine) }
+            phase = .headers
         }
         while true {
             let end = min(count, limit)
@@ -191,10 +207,15 @@ public struct ResponseParser: Sendable {
             scan = next
             if phase == .statusLine {
                 if !parseStatusLine(buf, line, &head) { return fail(.invalidStatusLine) }
+                statusLineParsed = true
                 phase = .headers
             } else if line.isEmpty {
                 head.headLength = next
+                if kind != .http && !statusLineParsed, let e = cgiStatus(buf, &head) { return fail(e) }
                 finish(&head)
+                // nginx's fastcgi, scgi and uwsgi modules check Transfer-Encoding but never
+                // decode it: the body is what the records (or the connection) carry.
+                if kind != .http { head.isChunked = false }
                 phase = .complete
                 return .complete
             } else if let e = parseHeaderLine(buf, line, &head) {
@@ -324,6 +345,10 @@ public struct ResponseParser: Sendable {
                 }
                 return true
             }
+        case 6 where kind != .http && ASCII.equalsLowercased(name, "status"):
+            if statusField == nil { statusField = field }
+        case 8 where kind != .http && ASCII.equalsLowercased(name, "location"):
+            locationSeen = true
         default:
             break
         }

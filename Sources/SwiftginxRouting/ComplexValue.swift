@@ -15,6 +15,7 @@ public enum Variable: Sendable, Hashable {
     case requestId, binaryRemoteAddr, https, requestCompletion, requestBody, requestBodyFile
     case requestPort, isRequestPort
     case proxyAddXForwardedFor, proxyHost, proxyPort
+    case fastcgiScriptName, fastcgiPathInfo
     case connectionTime
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate, upstreamBytesReceived, upstreamBytesSent
@@ -116,6 +117,7 @@ extension Variable {
         "request_completion": .requestCompletion, "request_body": .requestBody,
         "request_body_file": .requestBodyFile, "request_port": .requestPort, "is_request_port": .isRequestPort,
         "proxy_add_x_forwarded_for": .proxyAddXForwardedFor, "proxy_host": .proxyHost, "proxy_port": .proxyPort,
+        "fastcgi_script_name": .fastcgiScriptName, "fastcgi_path_info": .fastcgiPathInfo,
         "upstream_addr": .upstreamAddr, "upstream_status": .upstreamStatus,
         "upstream_response_time": .upstreamResponseTime, "upstream_connect_time": .upstreamConnectTime,
         "upstream_header_time": .upstreamHeaderTime, "upstream_response_length": .upstreamResponseLength,

@@ -17,7 +17,7 @@ public enum BuildInfo {
 
     /// nginx modules this build does not have (yet), as `--without-...` flags.
     public static let absentModules = [
-        "http_fastcgi_module", "http_scgi_module", "http_grpc_module", "http_memcached_module",
+        "http_grpc_module", "http_memcached_module",
         "http_referer_module",
         "http_ssi_module", "http_userid_module", "http_mirror_module", "http_empty_gif_module",
         "http_browser_module", "http_upstream_least_time_module", "http_upstream_sticky_module",

@@ -36,7 +36,7 @@ final class Harness {
             let full = prefix + path
             let parent = (full as NSString).deletingLastPathComponent
             try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            FileManager.default.createFile(atPath: full, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: full, contents: Data(bytes))
         }
         let confPath = prefix + "conf/swiftginx.conf"
         try text.replacingOccurrences(of: "PREFIX", with: prefix).write(

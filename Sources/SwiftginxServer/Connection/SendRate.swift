@@ -103,9 +103,13 @@ extension Request {
         if !upstreamRate.resolved {
             upstreamRate.resolved = true
             if let location {
-                let v =
-                    proxy?.pass?.proto == .uwsgi
-                    ? location.settings.sendRate.uwsgiLimitRate : location.settings.sendRate.proxyLimitRate
+                let v: ComplexValue?
+                switch proxy?.pass?.proto {
+                case .uwsgi?: v = location.settings.sendRate.uwsgiLimitRate
+                case .fastcgi?: v = location.settings.sendRate.fastcgiLimitRate
+                case .scgi?: v = location.settings.sendRate.scgiLimitRate
+                default: v = location.settings.sendRate.proxyLimitRate
+                }
                 if v != nil { upstreamRate.rate = sizeValue(v) }
             }
             upstreamRate.startSecond = worker.clock.milliseconds / 1000

@@ -208,7 +208,7 @@ extension ProxyExchange {
         }
         if let last = addresses.last {
             let tls = upstreamTLS
-            let scheme = pass?.proto == .uwsgi ? (tls ? "suwsgi://" : "uwsgi://") : (tls ? "https://" : "http://")
+            let scheme = (pass?.proto ?? .http).scheme(tls: tls)
             let uri =
                 sentURI.upperBound <= requestHead.writerIndex
                 ? String(

@@ -19,7 +19,12 @@ extension ProxyExchange {
     func start(_ pass: UpstreamPass, location: Location) {
         reset()
         self.pass = pass
-        settingsStorage = pass.proto == .http ? location.settings.proxyStorage : location.settings.uwsgiStorage
+        switch pass.proto {
+        case .http: settingsStorage = location.settings.proxyStorage
+        case .uwsgi: settingsStorage = location.settings.uwsgiStorage
+        case .fastcgi: settingsStorage = location.settings.fastcgiStorage
+        case .scgi: settingsStorage = location.settings.scgiStorage
+        }
         startedAt = worker.now
         resolverConfig = location.settings.resolver
         resolverTimeout = location.settings.resolverTimeout
@@ -44,8 +49,10 @@ extension ProxyExchange {
             bodyChunked = request.head.isChunked ? ChunkedDecoder() : nil
             // proxy_request_buffering off: connect now and pass the body on as it arrives
             // (a chunked body stays chunked; an HTTP/1.0 upstream gets it buffered).
+            // FastCGI frames a chunked body in STDIN records as it comes.
             streaming =
-                !settings.requestBuffering && (!request.head.isChunked || settings.http11) && settings.setBody == nil
+                !settings.requestBuffering && (!request.head.isChunked || settings.http11 || framesBody)
+                && settings.setBody == nil
             // Body bytes that came with the head move to the body store; the head stays.
             var ok = true
             request.takeBufferedBody {
@@ -152,7 +159,7 @@ extension ProxyExchange {
                     return true
                 case .done:
                     if off < bytes.count { leftover += bytes[off...] }
-                    if streaming {
+                    if streaming && !framesBody {
                         flushPendingChunk()
                         bodyMemory.reserve(5)
                         bodyMemory.append("0\r\n\r\n")
@@ -213,7 +220,7 @@ extension ProxyExchange {
         if streaming {
             keepStreamedCopy(bytes)
             // Passed on as it comes (re-chunked for a chunked request).
-            if bodyChunked != nil {
+            if bodyChunked != nil && !framesBody {
                 pendingChunk.append(contentsOf: bytes)
             } else {
                 bodyMemory.reserve(bytes.count)
@@ -261,11 +268,17 @@ extension ProxyExchange {
             return
         }
         response.reset()
+        response.prepare(for: self)
         if requestHead.readableCount == 0 && requestHead.writerIndex == 0, pass != nil {
             let sent = UpstreamRequestBuilder.build(for: self)
             sentURI = sent.uri
             sentConnectionClose = sent.connectionClose
+            if sent.failed {
+                finishProxyWithError(500)
+                return
+            }
         }
+        resetStdin()
         requestHeadSent = 0
         bodySent = 0
         requestSentAny = false
@@ -401,9 +414,8 @@ extension ProxyExchange {
                     sendBody ? bodyMemory.writerIndex - Int(min(bodySent, Int64(bodyMemory.writerIndex))) : 0
                 let fileLeft = sendBody ? bodyFileSize - max(0, bodySent - Int64(bodyMemory.writerIndex)) : 0
                 if headLeft > 0 {
-                    switch try u.write(
-                        requestHead.base + requestHeadSent, headLeft, more: memoryLeft + Int(fileLeft) > 0)
-                    {
+                    let more = memoryLeft + Int(fileLeft) > 0 || framesBody
+                    switch try u.write(requestHead.base + requestHeadSent, headLeft, more: more) {
                     case .wouldBlock: return waitToSend()
                     case .processed(let n):
                         requestHeadSent += n
@@ -412,20 +424,33 @@ extension ProxyExchange {
                     }
                     continue
                 }
+                // FastCGI: the body goes in STDIN records (ProxyExchange+FastCGI.swift).
+                var cap = Int.max
+                if framesBody {
+                    let ended = memoryLeft == 0 && fileLeft == 0 && !(streaming && request.bodyPending)
+                    switch try frameStdin(u, bodyLeft: Int64(memoryLeft) + fileLeft, bodyEnded: ended) {
+                    case .wouldBlock: return waitToSend()
+                    case .wrote: continue
+                    case .content(let n): cap = n
+                    case .finished: break
+                    }
+                }
                 if memoryLeft > 0 {
                     let from = Int(bodySent)
-                    switch try u.write(bodyMemory.base + from, memoryLeft, more: fileLeft > 0) {
+                    switch try u.write(bodyMemory.base + from, min(memoryLeft, cap), more: fileLeft > 0 || framesBody) {
                     case .wouldBlock: return waitToSend()
                     case .processed(let n):
                         bodySent += Int64(n)
                         countSent(n)
+                        stdin.sentContent(n)
                     }
                     continue
                 }
                 if fileLeft > 0 {
                     var offset = bodySent - Int64(bodyMemory.writerIndex)
                     switch try u.sendfile(
-                        bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30)), bounce: worker.tlsBuffer)
+                        bodyFile, offset: &offset, count: Int(min(fileLeft, 1 << 30, Int64(cap))),
+                        bounce: worker.tlsBuffer)
                     {
                     case .wouldBlock: return waitToSend()
                     case .processed(0):
@@ -433,6 +458,7 @@ extension ProxyExchange {
                     case .processed(let n):
                         bodySent += Int64(n)
                         countSent(n)
+                        stdin.sentContent(n)
                     }
                     continue
                 }

@@ -30,7 +30,7 @@ extension ProxyExchange {
         let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
         var rest = Substring(text)
         // The scheme may come from the value too: https:// (suwsgi://) means TLS.
-        let (plain, secure) = pass.proto == .http ? ("http://", "https://") : ("uwsgi://", "suwsgi://")
+        let (plain, secure) = (pass.proto.scheme(tls: false), pass.proto.scheme(tls: true))
         let lowerText = text.lowercased()
         if lowerText.hasPrefix(secure) {
             rest = rest.dropFirst(secure.count)

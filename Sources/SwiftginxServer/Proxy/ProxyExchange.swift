@@ -110,6 +110,8 @@ final class ProxyExchange {
     var resolverTimeout = 30_000
     /// Tells a resolver answer for an earlier request or try from the current one.
     var resolveSeq: UInt64 = 0
+    /// FastCGI: the STDIN record being written (ProxyExchange+FastCGI.swift).
+    var stdin = StdinFraming()
 
     // $upstream_* values of this request (one entry per try, nginx's ", " lists).
     var addresses: [String] = []
@@ -224,9 +226,10 @@ final class ProxyExchange {
     }
 
     /// Whether this request's upstream connection may be cached after a cleanly framed
-    /// keep-alive answer (HTTP, a group with `keepalive`, no `Connection: close` sent).
+    /// keep-alive answer (HTTP, or FastCGI with `fastcgi_keep_conn on`; a group with
+    /// `keepalive`, no `Connection: close` / FCGI_KEEP_CONN missing).
     @inline(__always) var mayKeepConnection: Bool {
-        pass?.proto == .http && (group?.keepalive ?? 0) > 0 && !sentConnectionClose
+        (pass?.proto == .http || pass?.proto == .fastcgi) && (group?.keepalive ?? 0) > 0 && !sentConnectionClose
     }
 
     /// Arms the request's timer for what the exchange now waits on.

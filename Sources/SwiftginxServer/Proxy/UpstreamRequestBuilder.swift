@@ -2,8 +2,9 @@
 // forwarded raw): the request line with nginx's URI rules, `proxy_set_header`
 // lines over nginx's defaults (Host $proxy_host, Connection close), the body length,
 // and the client's headers minus hop-by-hop fields and those the configuration
-// sets; or, for uwsgi_pass, the uwsgi packet of `uwsgi_param` values and HTTP_*
-// variables for the client's headers. A namespace of static functions: it reads what
+// sets; or, for uwsgi_pass, fastcgi_pass and scgi_pass, the parameters of the
+// `*_param` values and HTTP_* variables for the client's headers in the protocol's
+// framing (UpstreamRequestBuilder+CGI.swift). A namespace of static functions: it reads what
 // the head is made from in the exchange (its request, pass and settings, `$proxy_host`,
 // the URI of a proxy_pass with variables, the body's framing; read in place, so
 // nothing is reference counted), writes into the exchange's request buffer, and
@@ -21,6 +22,8 @@ enum UpstreamRequestBuilder {
         var uri: Range<Int>
         /// The head says `Connection: close` (then the connection is never cached).
         var connectionClose: Bool
+        /// The request could not be made (logged): the client gets 500.
+        var failed = false
     }
 
     /// Client headers never passed as they are (nginx's proxy defaults replace them).
@@ -52,9 +55,9 @@ enum UpstreamRequestBuilder {
         let request = x.request
         guard let pass = x.pass else { return Sent(uri: 0..<0, connectionClose: true) }
         out.clear()
-        if pass.proto == .uwsgi {
-            buildUwsgi(for: x)
-            return Sent(uri: 0..<0, connectionClose: true)
+        if pass.proto != .http {
+            // uwsgi, FastCGI, SCGI: UpstreamRequestBuilder+CGI.swift.
+            return buildCGI(for: x, proto: pass.proto)
         }
         let buf = request.headBytes
         // Request line.
@@ -182,57 +185,6 @@ enum UpstreamRequestBuilder {
                 out.append(c)
             }
         }
-    }
-
-    // MARK: uwsgi
-
-    private static let uwsgiCookieKey = Array("HTTP_COOKIE".utf8)
-
-    private static func buildUwsgi(for x: ProxyExchange) {
-        let request = x.request
-        var params: [(key: [UInt8], value: [UInt8])] = []
-        var configured: Set<[UInt8]> = []
-        for param in x.settings.params {
-            let v = request.evaluate(param.value)
-            configured.insert(Array(param.name.utf8))
-            if v.isEmpty && param.ifNotEmpty { continue }
-            params.append((Array(param.name.utf8), v))
-        }
-        if x.settings.passRequestHeaders {
-            let buf = request.headBytes
-            var headerParams: [[UInt8]: Int] = [:]
-            for h in request.head.headers {
-                var key = Array("HTTP_".utf8)
-                for c in buf[h.name] {
-                    if c == UInt8(ascii: "-") {
-                        key.append(UInt8(ascii: "_"))
-                    } else if c >= 97 && c <= 122 {
-                        key.append(c - 32)
-                    } else {
-                        key.append(c)
-                    }
-                }
-                // A uwsgi_param of the same name wins over the client's header.
-                if configured.contains(key) { continue }
-                // A repeated header is one parameter, its values joined as nginx joins
-                // them: "; " for Cookie, ", " for the others.
-                if let i = headerParams[key] {
-                    params[i].value += key == Self.uwsgiCookieKey ? [59, 32] : [44, 32]
-                    params[i].value += buf[h.value]
-                    continue
-                }
-                headerParams[key] = params.count
-                params.append((key, Array(buf[h.value])))
-            }
-        }
-        var packet: [UInt8] = []
-        if !UwsgiPacket.append(
-            params: params, modifier1: x.settings.modifier1, modifier2: x.settings.modifier2, to: &packet)
-        {
-            request.logError("uwsgi request is too big: \(params.reduce(0) { $0 + $1.key.count + $1.value.count })")
-            packet.removeAll()
-        }
-        x.requestHead.append(packet)
     }
 }
 

@@ -151,6 +151,11 @@ extension UpstreamResponse {
                     if let l = location { value = charsetContentType(raw, location: l, x) }
                     request.contentType.removeAll(keepingCapacity: true)
                     request.contentType.append(contentsOf: value ?? Array(raw))
+                    // nginx writes its own "Content-Type" name (PHP sends "Content-type").
+                    output.append("Content-Type: ")
+                    if let value { output.append(value) } else { output.append(UnsafeRawBufferPointer(rebasing: raw)) }
+                    output.append("\r\n")
+                    continue
                 }
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")
@@ -197,6 +202,8 @@ extension UpstreamResponse {
         maxTempFileSize = x.settings.maxTempFileSize
         keepUpstream =
             x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
+        // FastCGI: the connection is kept only after a clean END_REQUEST (recordsEnded).
+        if fastcgi.active { keepUpstream = false }
         // `expires modified` counts from the upstream's Last-Modified, as nginx does.
         var mtime: Int? = nil
         if let l = location, l.settings.expires.usesModifiedTime, let v = headerValue("last-modified") {

@@ -79,12 +79,21 @@ extension UpstreamResponse {
     private func readBody(_ x: ProxyExchange, _ u: UpstreamConnection) -> ReadOutcome {
         guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return .blocked }
         // proxy_limit_rate: what the rate allows now (Connection/SendRate.swift).
+        if fastcgi.ended {
+            // FastCGI's END_REQUEST (or closed STDOUT) already read: the body is over.
+            if !recordsEnded(x) { return .failed }
+            if !bodyEnded() {
+                x.endAfterPartialBody()
+                return .failed
+            }
+            return .data
+        }
         let allowed = request.upstreamAllowance()
         if allowed == 0 { return .blocked }
         let memory = memoryLimit
         let direct =
             responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && spoolPending == 0
-            && output.readableCount < memory
+            && output.readableCount < memory && !fastcgi.active
         do {
             let n: Int
             if direct {
@@ -124,6 +133,7 @@ extension UpstreamResponse {
                     request.upstreamReceived(n)
                     upstreamInput.writerIndex += n
                     x.countReceived(n)
+                    if fastcgi.active && !deframe(x, from: upstreamInput.writerIndex - n) { return .failed }
                     return .data
                 }
             }
@@ -198,8 +208,14 @@ extension UpstreamResponse {
                 if inb.readableCount > 0 {
                     x.logUpstream(.warn, "upstream sent more data than specified in \"Content-Length\" header")
                     keepUpstream = false
+                    fastcgi.clean = false
                 }
                 inb.clear()
+                if fastcgi.active {
+                    // FastCGI: the body ends with END_REQUEST, maybe still to be read.
+                    if !fastcgi.ended { return true }
+                    if !recordsEnded(x) { return false }
+                }
                 if !bodyEnded() {
                     x.endAfterPartialBody()
                     return false

@@ -59,6 +59,8 @@ final class UpstreamResponse {
     var recodeCarry: [UInt8] = []
     var encoders: [String: StreamingEncoder] = [:]
     var encoded: [UInt8] = []
+    /// FastCGI's record layer (ProxyExchange+FastCGI.swift); inactive for other protocols.
+    var fastcgi = FastCGIInput()
 
     private static let keptOnRedirectContentType = Array("content-type".utf8)
     /// Headers of an X-Accel-Redirect answer that are kept for the redirected response.
@@ -192,6 +194,7 @@ final class UpstreamResponse {
                 case .processed(let n):
                     inb.writerIndex += n
                     x.countReceived(n)
+                    if fastcgi.active && !deframe(x, from: inb.writerIndex - n) { return true }
                 }
             } catch {
                 if x.reused && inb.writerIndex == 0 {
@@ -205,6 +208,13 @@ final class UpstreamResponse {
             while true {
                 switch parser.parse(inb.readable, into: &head) {
                 case .incomplete:
+                    if fastcgi.ended || fastcgi.stdoutClosed {
+                        x.logUpstream(
+                            .error,
+                            "upstream prematurely closed FastCGI stdout while reading response header from upstream")
+                        x.nextUpstream(.invalidHeader)
+                        return true
+                    }
                     if inb.readableCount > limit {
                         x.logUpstream(
                             .error, "upstream sent too big header while reading response header from upstream")

@@ -69,7 +69,7 @@ final class RouteTrace {
     /// What a proxied location would do: the upstream, its peers and balancing, and
     /// the URI sent (nothing is connected to).
     func proxy(_ pass: UpstreamPass, location: Location, uri: String) {
-        let module = pass.proto == .uwsgi ? "uwsgi_pass" : "proxy_pass"
+        let module = pass.proto.passDirective
         if let dynamic = pass.dynamic {
             note("handler: \(module) \(dynamic.source) (evaluated per request)")
             return
@@ -79,7 +79,7 @@ final class RouteTrace {
         if pass.proto == .http, let part = pass.uri {
             sent = String(decoding: part, as: UTF8.self) + uri.dropFirst(min(uri.count, location.prefix.count))
         }
-        let scheme = pass.proto == .uwsgi ? (pass.ssl ? "suwsgi://" : "uwsgi://") : (pass.ssl ? "https://" : "http://")
+        let scheme = pass.proto.scheme(tls: pass.ssl)
         note("handler: \(module) to \(scheme)\(group.name)" + (pass.proto == .http ? ", URI sent: \(sent)" : ""))
         note("upstream \"\(group.name)\": \(RouteTrace.methodName(group.method)), keepalive \(group.keepalive)")
         for server in group.servers {

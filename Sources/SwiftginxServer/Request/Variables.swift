@@ -218,6 +218,10 @@ enum Variables {
             out.append(r.remoteAddressText)
         case .proxyHost: if let p = r.proxy, p.pass != nil { out.append(string: p.proxyHost) }
         case .proxyPort: if let p = r.proxy, p.pass != nil { out.append(string: p.proxyPort) }
+        case .fastcgiScriptName, .fastcgiPathInfo:
+            // fastcgi_split_path_info and fastcgi_index of the location (FastCGISettings).
+            let parts = (r.location?.settings.fastcgi.fastcgi ?? FastCGISettings()).split(r.uri)
+            out.append(v == .fastcgiScriptName ? parts.scriptName : parts.pathInfo)
         case .upstreamAddr:
             if let p = r.proxy, p.pass != nil { appendList(p.addresses.map { Array($0.utf8) }, to: out) }
         case .upstreamStatus:
