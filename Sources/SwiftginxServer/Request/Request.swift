@@ -123,6 +123,9 @@ final class Request {
     var methodIsGET = false
     /// The trailer fields written after a chunked body (`$sent_trailer_*`).
     var sentTrailers: [UInt8] = []
+    /// `$request_id`: 16 random bytes made when first read, the same for the rest of the
+    /// request (its log line, its upstream header, its subrequests); (0, 0): not made.
+    var requestID: (UInt64, UInt64) = (0, 0)
 
     init(worker: Worker, writer: ResponseWriter, input: ByteBuffer) {
         self.worker = worker
@@ -152,6 +155,7 @@ final class Request {
         accessCode = 0
         passLost = false
         methodIsGET = false
+        requestID = (0, 0)
         if !sentTrailers.isEmpty { sentTrailers.removeAll(keepingCapacity: true) }
         // `$upstream_*` belong to the request that proxied (the exchange is reused).
         if let proxy, proxy.pass != nil { proxy.pass = nil }

@@ -194,8 +194,19 @@ enum Variables {
                 out.append(v)
             }
         case .requestId:
-            let hex = Array("0123456789abcdef".utf8)
-            for _ in 0..<32 { out.append(hex[Int.random(in: 0..<16)]) }
+            // Subrequests (auth_request) carry their main request's id.
+            var main = r
+            while let p = main.parent { main = p }
+            if main.requestID == (0, 0) {
+                var rng = SystemRandomNumberGenerator()
+                main.requestID = (rng.next(), rng.next() | 1)
+            }
+            let digits: StaticString = "0123456789abcdef"
+            for word in [main.requestID.0, main.requestID.1] {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    out.append(digits.utf8Start[Int((word >> UInt64(shift)) & 15)])
+                }
+            }
         case .binaryRemoteAddr: out.append(r.peer.rawAddress)
         case .requestCompletion: if r.status > 0 && !r.aborted { out.append("OK") }
         case .https: if r.tls != nil { out.append("on") }
