@@ -189,6 +189,9 @@ final class ConfigCompiler {
     var httpResolverTimeout: Int? = nil
     /// Some location has `metrics`.
     var metricsUsed = false
+    /// Directives accepted without effect, the first line of each (for `-t`).
+    var ignoredLines: [String] = []
+    var ignoredSeen: Set<String> = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -272,7 +275,7 @@ final class ConfigCompiler {
             charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
             limitConnZones: limitConnZones, limitReqZones: limitReqZones,
             limitReqZoneNames: limitReqZoneNames, upstreams: allUpstreams, upstreamResolvers: upstreamResolvers,
-            metricsEnabled: metricsUsed,
+            metricsEnabled: metricsUsed, acceptedWithoutEffect: ignoredLines,
             healthChecks: healthChecks,
             usesSentHeaders: usesSentHeaders)
     }
@@ -510,6 +513,10 @@ final class ConfigCompiler {
             let v = try ConfigValues.size(d)
             level?.serverSetters.append { $0[keyPath: kp] = v }
         case .ignored(let check):
+            if !ignoredSeen.contains(d.name) {
+                ignoredSeen.insert(d.name)
+                ignoredLines.append("\"\(d.name)\" is accepted without effect in \(d.file):\(d.line)")
+            }
             switch check {
             case .none: break
             case .flag: _ = try ConfigValues.flag(d)

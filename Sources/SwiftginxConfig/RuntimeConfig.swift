@@ -30,6 +30,10 @@ public final class RuntimeConfig: Sendable {
     public let upstreamResolvers: [Int: UpstreamResolve]
     /// Some location has `metrics`: requests are counted.
     public let metricsEnabled: Bool
+    /// Directives of this configuration that swiftginx accepts without effect, one line
+    /// each ("\"sendfile\" is accepted without effect in /etc/nginx/nginx.conf:20"):
+    /// `-t` prints them, so a migration sees what does nothing here.
+    public let acceptedWithoutEffect: [String]
     /// Non-fatal findings nginx logs at `[warn]` while loading (e.g.
     /// `conflicting server name "x" on 0.0.0.0:80, ignored`), for the server to log.
     public let warnings: [String]
@@ -60,6 +64,7 @@ public final class RuntimeConfig: Sendable {
         limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
         limitReqZoneNames: [String]? = nil, upstreams: [UpstreamGroup] = [],
         upstreamResolvers: [Int: UpstreamResolve] = [:], metricsEnabled: Bool = false,
+        acceptedWithoutEffect: [String] = [],
         healthChecks: [Int: [HealthCheck]] = [:],
         usesSentHeaders: Bool = false
     ) {
@@ -67,6 +72,7 @@ public final class RuntimeConfig: Sendable {
         self.upstreams = upstreams
         self.upstreamResolvers = upstreamResolvers
         self.metricsEnabled = metricsEnabled
+        self.acceptedWithoutEffect = acceptedWithoutEffect
         self.healthChecks = healthChecks
         self.locationWarnings = locationWarnings
         var byName: [String: UpstreamGroup] = [:]

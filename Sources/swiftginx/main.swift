@@ -165,6 +165,10 @@ if opts.test {
         stderrPrint("swiftginx: configuration file \(configPath) test failed")
         exit(1)
     }
+    if !opts.quiet {
+        // Beyond nginx: what this configuration asks for that does nothing here.
+        for line in config.acceptedWithoutEffect { stderrPrint("swiftginx: [notice] \(line)") }
+    }
     if !opts.quiet || opts.dump {
         stderrPrint("swiftginx: the configuration file \(configPath) syntax is ok")
         stderrPrint("swiftginx: configuration file \(configPath) test is successful")

@@ -20,6 +20,17 @@ import Testing
         #expect(r.stderr.isEmpty)
     }
 
+    @Test func testFlagNamesDirectivesWithoutEffect() throws {
+        let s = try TestServer(config: "events {}\nhttp {\n    proxy_temp_path /tmp/x;\n    server { }\n}\n")
+        let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
+        #expect(r.status == 0)
+        #expect(
+            r.stderr.contains(
+                "swiftginx: [notice] \"proxy_temp_path\" is accepted without effect in \(s.prefix)conf/swiftginx.conf:3"))
+        let quiet = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-tq"])
+        #expect(quiet.stderr.isEmpty)
+    }
+
     @Test func unknownDirectiveFailsWithPlace() throws {
         let s = try TestServer(config: "events {}\nhttp {\n    foo bar;\n}\n")
         let r = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-t"])
