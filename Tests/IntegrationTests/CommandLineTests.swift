@@ -26,7 +26,8 @@ import Testing
         #expect(r.status == 0)
         #expect(
             r.stderr.contains(
-                "swiftginx: [notice] \"proxy_temp_path\" is accepted without effect in \(s.prefix)conf/swiftginx.conf:3"))
+                "swiftginx: [notice] \"proxy_temp_path\" is accepted without effect in \(s.prefix)conf/swiftginx.conf:3"
+            ))
         let quiet = try runBinary(["-p", s.prefix, "-c", "conf/swiftginx.conf", "-tq"])
         #expect(quiet.stderr.isEmpty)
     }
