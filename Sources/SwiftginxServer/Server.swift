@@ -147,6 +147,9 @@ public final class Server {
         } catch { throw StartupError(description: "\(error)") }
         if let broker {
             do { try broker.ready() } catch { throw StartupError(description: "\(error)") }
+        } else {
+            // systemd (Type=notify): serving now.
+            ServiceNotify.send("READY=1\nMAINPID=\(ProcessControl.pid)")
         }
         return masterLoop(signals)
     }

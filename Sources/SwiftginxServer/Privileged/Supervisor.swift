@@ -247,7 +247,11 @@ final class Supervisor {
                 for fd in Set(sockets.removeValue(forKey: address) ?? []) { Socket.close(fd) }
                 direct.release(address)
             case .ready:
-                if !everReady { try FileSystem.writeFile(pidPath, "\(ProcessControl.pid)\n") }
+                if !everReady {
+                    try FileSystem.writeFile(pidPath, "\(ProcessControl.pid)\n")
+                    // systemd (Type=notify): the supervisor is the main process.
+                    ServiceNotify.send("READY=1\nMAINPID=\(ProcessControl.pid)")
+                }
                 everReady = true
             }
         } catch {
