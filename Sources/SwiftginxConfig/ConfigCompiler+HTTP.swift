@@ -210,7 +210,10 @@ extension ConfigCompiler {
         case "upstream": try upstreamBlock(d)
         case "match": try matchBlock(d)
         case "health_check": try healthCheckDirective(d, level: level)
-        case "upstream_status": level.setters.append { $0.upstreamStatus = true }
+        case "upstream_status":
+            level.setters.append { $0.upstreamStatus = true }
+            // Its server zones come from the request counters.
+            metricsUsed = true
         default:
             if try connectionDirective(d, level: level) { break }
             if try accessDirective(d, level: level) { break }

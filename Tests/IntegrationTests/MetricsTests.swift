@@ -58,6 +58,7 @@ import Testing
                         location / { }
                         location /app/ { proxy_pass http://app; }
                         location = /metrics { metrics; }
+                        location = /status { upstream_status; }
                     }
                 }
                 """)
@@ -110,6 +111,15 @@ import Testing
         #expect((m["swiftginx_requests_total{}"] ?? 0) >= 300 + Double(scrapes))
         #expect(m["swiftginx_config_generation{}"] == 1)
         #expect(m["swiftginx_connections{state=active}"] ?? 0 >= 1)
+
+        // The JSON status view's server zone and connections (NGINX Plus's names) agree.
+        let status = try JSONSerialization.jsonObject(with: Data(get(port, "/status").bodyText.utf8)) as? [String: Any]
+        let http = status?["http"] as? [String: Any]
+        let zone = (http?["server_zones"] as? [String: Any])?["site.test"] as? [String: Any]
+        let responses = zone?["responses"] as? [String: Int]
+        // (2xx: the 200 requests to / and /app/, and the scrapes of /metrics.)
+        #expect((responses?["2xx"] ?? 0) >= 200 + scrapes && responses?["4xx"] == 100)
+        #expect((status?["connections"] as? [String: Int])?["accepted"] ?? 0 >= 300)
 
         // A reload keeps the series (the same server and location), and is counted.
         s.signal(SIGHUP)

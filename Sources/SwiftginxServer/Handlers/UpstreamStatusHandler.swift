@@ -5,6 +5,7 @@
 // A content handler: a namespace of functions taking the request.
 
 import SwiftginxConfig
+import SwiftginxPosix
 import SwiftginxUpstream
 
 enum UpstreamStatusHandler {
@@ -55,7 +56,9 @@ enum UpstreamStatusHandler {
             }
             json += "]}"
         }
-        json += "}}\n"
+        json += "},"
+        json += connectionsAndZones(r.worker)
+        json += "}\n"
         r.status = 200
         r.beginHead(200)
         let body = r.appendMemoryBodyHeaders(
@@ -64,6 +67,41 @@ enum UpstreamStatusHandler {
         r.finishHead(settings: settings)
         if !r.isHeadOnly { r.appendBody(body) }
         r.flushResponse()
+    }
+
+    /// NGINX Plus's `connections` and `http.server_zones` parts: stub_status's counts,
+    /// and per server (its first name) the requests, responses by class and bytes the
+    /// request counters hold (Metrics.swift), summed over its locations.
+    static func connectionsAndZones(_ worker: Worker) -> String {
+        let c = worker.state.connectionCounts
+        var json = "\"connections\":{\"accepted\":\(c.accepts),\"dropped\":0,\"active\":\(c.active - c.waiting),"
+        json += "\"idle\":\(c.waiting),\"reading\":\(c.reading),\"writing\":\(c.writing)},"
+        json += "\"http\":{\"requests\":{\"total\":\(c.requests),\"current\":\(c.writing)},\"server_zones\":{"
+        var zones: [String: [Int]] = [:]
+        var order: [String] = []
+        let workers = worker.state.allWorkerMetrics
+        for (id, s) in MetricsRegistry.shared.all.enumerated() where s.kind == .location {
+            var sum = [Int](repeating: 0, count: MetricsLayout.cells)
+            for w in workers {
+                guard let cells = w.pages.read(id) else { continue }
+                for i in 0..<MetricsLayout.cells { sum[i] &+= CounterPages.load(cells + i) }
+            }
+            if zones[s.labels.0] == nil {
+                order.append(s.labels.0)
+                zones[s.labels.0] = [Int](repeating: 0, count: MetricsLayout.cells)
+            }
+            for i in 0..<MetricsLayout.cells { zones[s.labels.0]![i] &+= sum[i] }
+        }
+        for (n, name) in order.enumerated() {
+            let z = zones[name]!
+            let responses = (0..<5).map { z[MetricsLayout.status + $0] }
+            if n > 0 { json += "," }
+            json += "\(jsonString(name)):{\"requests\":\(responses.reduce(0, +)),\"responses\":{"
+            json += "\"1xx\":\(responses[0]),\"2xx\":\(responses[1]),\"3xx\":\(responses[2]),"
+            json += "\"4xx\":\(responses[3]),\"5xx\":\(responses[4]),\"total\":\(responses.reduce(0, +))},"
+            json += "\"received\":\(z[MetricsLayout.received]),\"sent\":\(z[MetricsLayout.sent])}"
+        }
+        return json + "}}"
     }
 
     static func jsonString(_ s: String) -> String {
