@@ -58,6 +58,11 @@ extension ConfigCompiler {
         func arrays(_ f: (inout UpstreamLevelArrays) -> Void) {
             if isUwsgi { f(&level.uwsgiArrays) } else { f(&level.proxyArrays) }
         }
+        if name.hasPrefix("cache") || name == "no_cache",
+            try cacheDirective(d, name: name, level: level, set: { f in set { f(&$0.cache) } })
+        {
+            return true
+        }
         switch name {
         case "pass": try passDirective(d, level: level, location: location, proto: isUwsgi ? .uwsgi : .http)
         case "connect_timeout":

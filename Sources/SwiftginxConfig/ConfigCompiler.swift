@@ -172,6 +172,9 @@ final class ConfigCompiler {
     var limitReqZones: [String: LimitReqZoneConfig] = [:]
     /// `limit_req` lines and their zones, checked once the whole file is read.
     var limitReqUses: [(ConfigDirective, String)] = []
+    /// `proxy_cache_path` / `uwsgi_cache_path` zones by name, and the `proxy_cache` lines naming them.
+    var cachePaths: [String: CachePathConfig] = [:]
+    var cacheZoneUses: [(ConfigDirective, String)] = []
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -229,6 +232,7 @@ final class ConfigCompiler {
         if complete && !sawEvents { throw ConfigError("no \"events\" section in configuration") }
         try resolvePasses()
         try resolveHealthChecks()
+        try resolveCacheZones()
         for d in limitConnUses where limitConnZones[d.args[0]] == nil {
             // nginx's wording: the zone was only referenced, so it has no size.
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
@@ -254,7 +258,7 @@ final class ConfigCompiler {
             charsetMaps: try CharsetMaps.build(charsetMapBlocks, names: charsetNames),
             limitConnZones: limitConnZones, limitReqZones: limitReqZones, upstreams: allUpstreams,
             healthChecks: healthChecks,
-            usesSentHeaders: usesSentHeaders)
+            usesSentHeaders: usesSentHeaders, cachePaths: cachePaths)
     }
 
     /// Collects the names of regex groups and of declared variables (`set`, `map`,

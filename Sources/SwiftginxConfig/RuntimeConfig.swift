@@ -44,6 +44,9 @@ public final class RuntimeConfig: Sendable {
     /// names one uses it, as nginx finds them, without a resolver.
     public let implicitUpstreams: [String: UpstreamGroup]
 
+    /// `proxy_cache_path` / `uwsgi_cache_path` zones by name.
+    public let cachePaths: [String: CachePathConfig]
+
     /// Locations that can never match (printed by `-T`).
     public let locationWarnings: [String]
 
@@ -52,8 +55,10 @@ public final class RuntimeConfig: Sendable {
         locationWarnings: [String] = [], accessLogPaths: [String] = [], maps: [String: VariableMap] = [:],
         splits: [String: SplitClients] = [:], geos: [String: GeoBlock] = [:], charsetMaps: CharsetMaps = .none,
         limitConnZones: [String: LimitConnZoneConfig] = [:], limitReqZones: [String: LimitReqZoneConfig] = [:],
-        upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false
+        upstreams: [UpstreamGroup] = [], healthChecks: [Int: [HealthCheck]] = [:], usesSentHeaders: Bool = false,
+        cachePaths: [String: CachePathConfig] = [:]
     ) {
+        self.cachePaths = cachePaths
         self.usesSentHeaders = usesSentHeaders
         self.upstreams = upstreams
         self.healthChecks = healthChecks

@@ -241,6 +241,8 @@ public struct UpstreamSettings: Sendable {
     /// `uwsgi_modifier1` / `uwsgi_modifier2`.
     public var modifier1: UInt8 = 0
     public var modifier2: UInt8 = 0
+    /// `proxy_cache*` / `uwsgi_cache*` (CacheSettings.swift).
+    public var cache = UpstreamCacheSettings()
     public init() {}
 
     /// Lowercased names not passed to the client: nginx's defaults minus `passHeaders`

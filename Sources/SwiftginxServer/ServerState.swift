@@ -28,6 +28,8 @@ public final class Generation: Sendable {
     let limitConnZones: [String: LimitConnZone]
     /// limit_req zones by name (shared likewise).
     let limitReqZones: [String: LimitReqZone]
+    /// proxy_cache_path / uwsgi_cache_path zones by name (shared likewise, Cache/CacheZone.swift).
+    let cacheZones: [String: CacheZone]
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
@@ -37,6 +39,7 @@ public final class Generation: Sendable {
         self.tls = tls
         self.limitConnZones = LimitConnZone.zones(config, previous: previous?.limitConnZones ?? [:])
         self.limitReqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
+        self.cacheZones = CacheZone.zones(config, previous: previous?.cacheZones ?? [:])
         self.peerTables = config.upstreams.map { g in
             PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
         }

@@ -80,6 +80,7 @@ extension ProxyExchange {
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil
         phase = .finished
+        if cache.zone != nil && cacheServeStale(errorStatus: status) { return }
         if request.bodyPending { request.keepAlive = false }
         restoreLeftover()
         request.respondError(status)
@@ -91,6 +92,7 @@ extension ProxyExchange {
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil
         phase = .finished
+        if cache.zone != nil { cacheFinished() }
         if request.status == 0 { request.status = status }
         request.keepAlive = false
         request.aborted = true
@@ -130,6 +132,7 @@ extension ProxyExchange {
         upstream = nil
         phase = .finished
         releaseBodyFile()
+        if cache.zone != nil { cacheFinished() }
         response.close()
     }
 
@@ -187,6 +190,8 @@ extension ProxyExchange {
         case .tunnel:
             logUpstream(.error, "upstream timed out (110: Connection timed out) while proxying upgraded connection")
             abortProxy(status: 101)
+        case .cacheWait:
+            cacheLockCheck()
         case .finished:
             break
         }

@@ -21,6 +21,8 @@ final class ProxyExchange {
         case relaying
         /// A 101 answer turned both connections into a byte tunnel.
         case tunnel
+        /// Waiting for another request's fetch of the same cache key (proxy_cache_lock).
+        case cacheWait
         case finished
     }
 
@@ -101,6 +103,8 @@ final class ProxyExchange {
     var retryFresh = false
     /// What the pending timer means.
     var timer: Phase = .finished
+    /// proxy_cache: the lookup and the entry of this request (Cache/ProxyExchange+Cache.swift).
+    var cache = CacheRequest()
 
     // $upstream_* values of this request (one entry per try, nginx's ", " lists).
     var addresses: [String] = []
@@ -155,6 +159,7 @@ final class ProxyExchange {
         upstreamTLS = false
         requestSentAny = false
         retryFresh = false
+        if cache.zone != nil { cacheReset() }
         // The rest of the response is reset when the first try begins (connectUpstream).
         response.forgetHead()
         addresses.removeAll(keepingCapacity: true)

@@ -164,7 +164,9 @@ extension UpstreamResponse {
         }
         // Body framing towards the client.
         let h = head
-        noBody = request.isHeadOnly || status == 204 || status == 304 || status == 101
+        // A HEAD sent upstream as GET for the cache: the body is stored, not sent.
+        cacheOnly = request.isHeadOnly && cacheWriter != nil
+        noBody = (request.isHeadOnly && !cacheOnly) || status == 204 || status == 304 || status == 101
         let clientHTTP11 = request.head.version != .http10
         if let coding {
             output.append("Content-Encoding: ")
@@ -181,7 +183,9 @@ extension UpstreamResponse {
             responseChunked = h.isChunked && !noBody ? ChunkedDecoder() : nil
             responseRemaining = noBody ? 0 : (h.contentLength ?? -1)
             if !noBody {
-                if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
+                if cacheOnly {
+                    // No body follows for the client.
+                } else if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
                     output.append("Transfer-Encoding: chunked\r\n")
                     clientChunked = true
                 } else {

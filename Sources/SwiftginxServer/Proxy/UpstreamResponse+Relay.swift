@@ -84,6 +84,7 @@ extension UpstreamResponse {
         let memory = memoryLimit
         let direct =
             responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && spoolPending == 0
+            && !cacheOnly
             && output.readableCount < memory
         do {
             let n: Int
@@ -101,6 +102,7 @@ extension UpstreamResponse {
                 if n > 0 {
                     request.upstreamReceived(n)
                     output.writerIndex += n
+                    if let w = cacheWriter { w.append(UnsafeRawBufferPointer(start: output.base + output.writerIndex - n, count: n)) }
                     request.bodyBytesSent += Int64(n)
                     x.countReceived(n)
                     if responseRemaining >= 0 {
@@ -219,7 +221,7 @@ extension UpstreamResponse {
 
     /// The upstream's body ended: the coder's tail and the last chunk go into the
     /// spool; false when they could not be stored (the caller abandons the response).
-    private func bodyEnded() -> Bool {
+    func bodyEnded() -> Bool {
         upstreamDone = true
         if !recodeCarry.isEmpty {
             // The body ended inside a UTF-8 character.
@@ -243,8 +245,12 @@ extension UpstreamResponse {
 
     /// Body bytes (compressed when a coding was chosen), framed for the client, into the
     /// spool; false on a failure (logged).
-    private func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
+        if let w = cacheWriter {
+            w.append(bytes)
+            if cacheOnly { return true }
+        }
         guard let recoder else { return encode(bytes) }
         // The charset module's recoding comes before compression.
         var recoded: [UInt8] = []
@@ -370,6 +376,7 @@ extension UpstreamResponse {
 
     /// The whole response reached the client: release the upstream and go on.
     private func complete(_ x: ProxyExchange) {
+        if cacheWriter != nil { x.cacheBodyEnded() }
         x.finishUpstream(reusable: keepUpstream)
         request.responseFinished()
     }

@@ -59,6 +59,10 @@ final class UpstreamResponse {
     var recodeCarry: [UInt8] = []
     var encoders: [String: StreamingEncoder] = [:]
     var encoded: [UInt8] = []
+    /// proxy_cache: the entry the body is stored into (Cache/CacheEntryFile.swift).
+    var cacheWriter: CacheWriter? = nil
+    /// The body goes to the cache only (a HEAD request sent upstream as GET).
+    var cacheOnly = false
 
     private static let keptOnRedirectContentType = Array("content-type".utf8)
     /// Headers of an X-Accel-Redirect answer that are kept for the redirected response.
@@ -248,6 +252,7 @@ final class UpstreamResponse {
             x.tryNext(afterStatus: status)
             return
         }
+        if x.cache.zone != nil && x.cacheResponseHead(status: status) { return }
         let ignored = x.settings.ignoreHeaders
         if hasUpstreamHeader("x-accel-limit-rate"), !ignored.contains("x-accel-limit-rate"),
             let v = headerValue("x-accel-limit-rate"), let n = Int(String(decoding: v, as: UTF8.self)), n >= 0

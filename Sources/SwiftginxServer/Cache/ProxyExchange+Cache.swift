@@ -1,0 +1,318 @@
+// The cache's part in a proxied request (proxy_cache / uwsgi_cache), hooked into the
+// exchange at three places: before connecting (`cacheStart`: the key, bypass, the
+// lookup — a fresh entry is answered from its file like a static one, an expired one
+// may be served stale or revalidated, a key another request is fetching may wait for
+// it: the lock), when the upstream's head has arrived (`cacheResponseHead`: whether the
+// answer may be stored and for how long, from X-Accel-Expires, Cache-Control, Expires
+// and proxy_cache_valid; a 304 to a revalidation; a 5xx that proxy_cache_use_stale
+// answers from the stale entry), and at the end of the body (`cacheBodyEnded`: the
+// entry renamed into place). The body is teed into the entry by the relay
+// (UpstreamResponse.cacheWriter). A location without a cache costs one flag test.
+
+import COpenSSL
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+import SwiftginxRouting
+
+/// `$upstream_cache_status`.
+enum CacheStatus: UInt8 {
+    case none, miss, bypass, expired, stale, updating, revalidated, hit
+
+    var text: String {
+        switch self {
+        case .none: ""
+        case .miss: "MISS"
+        case .bypass: "BYPASS"
+        case .expired: "EXPIRED"
+        case .stale: "STALE"
+        case .updating: "UPDATING"
+        case .revalidated: "REVALIDATED"
+        case .hit: "HIT"
+        }
+    }
+}
+
+/// What one proxied request has to do with the cache.
+struct CacheRequest {
+    var zone: CacheZone? = nil
+    var key: [UInt8] = []
+    var hash = CacheKeyHash(md5: [UInt8](repeating: 0, count: 16))
+    var status: CacheStatus = .none
+    /// The answer may be stored (method, min_uses, no bypass).
+    var storable = false
+    /// This request holds the key's lock.
+    var locked = false
+    /// An expired entry is on disk (for use_stale and revalidation).
+    var staleExists = false
+    /// Monotonic ms when waiting for another request's fetch ends (the lock).
+    var lockDeadline: Int64 = 0
+    /// HEAD sent upstream as GET (proxy_cache_convert_head).
+    var sendGET = false
+    /// Conditional fields sent upstream (proxy_cache_revalidate).
+    var conditional: [UInt8] = []
+    /// The multipart boundary of a ranged answer from the entry.
+    var boundary = ""
+}
+
+enum CacheStart { case answered, proceed, wait }
+
+extension ProxyExchange {
+    private static let defaultKey = try! ComplexValue.parse("$scheme$proxy_host$request_uri")
+
+    /// Looks the request up before anything goes upstream.
+    func cacheStart() -> CacheStart {
+        let c = settings.cache
+        let zoneName = c.zoneValue.map { String(decoding: request.evaluate($0), as: UTF8.self) } ?? c.zone ?? ""
+        guard let zone = worker.generation.cacheZones[zoneName] else { return .proceed }
+        let method = Array(request.headBytes[request.head.methodBytes])
+        guard c.methods.contains(String(decoding: method, as: UTF8.self)) else { return .proceed }
+        cache.zone = zone
+        cache.key = request.evaluate(c.key ?? (pass?.proto == .uwsgi ? ComplexValue(literal: "") : Self.defaultKey))
+        cache.hash = CacheKeyHash(md5: Self.md5(cache.key))
+        cache.sendGET = c.convertHead && pass?.proto == .http && request.isHeadOnly
+        if Self.anyTrue(c.bypass, request) {
+            cache.status = .bypass
+            cache.storable = !Self.anyTrue(c.noCache, request)
+            return .proceed
+        }
+        let now = Int64(worker.clock.seconds)
+        let node = zone.lookup(cache.hash, now: now)
+        if node.exists && node.validUntil > now {
+            if let e = CacheEntry.open(zone.path(cache.hash)) {
+                serveCached(e, status: .hit)
+                return .answered
+            }
+            zone.remove(cache.hash)
+        } else if node.exists {
+            cache.staleExists = true
+            if c.useStale.contains(.updating) && zone.isUpdating(cache.hash, nowMs: worker.now, age: c.lockAge),
+                let e = CacheEntry.open(zone.path(cache.hash))
+            {
+                serveCached(e, status: .updating)
+                return .answered
+            }
+        }
+        cache.storable = node.uses >= c.minUses || node.exists
+        cache.status = node.exists ? .expired : .miss
+        if cache.storable {
+            if zone.tryLock(cache.hash, nowMs: worker.now, age: c.lockAge) {
+                cache.locked = true
+            } else if c.lock {
+                cache.lockDeadline = worker.now + Int64(c.lockTimeout)
+                return .wait
+            }
+        }
+        if cache.staleExists && c.revalidate { prepareRevalidation() }
+        return .proceed
+    }
+
+    /// Waiting for another request's fetch of the key (proxy_cache_lock): looks again;
+    /// after `proxy_cache_lock_timeout` the request goes upstream without storing.
+    func cacheLockCheck() {
+        guard let zone = cache.zone else { return }
+        let c = settings.cache
+        let now = Int64(worker.clock.seconds)
+        let node = zone.lookup(cache.hash, now: now)
+        if node.exists && node.validUntil > now, let e = CacheEntry.open(zone.path(cache.hash)) {
+            phase = .finished
+            serveCached(e, status: .hit)
+            return
+        }
+        if zone.tryLock(cache.hash, nowMs: worker.now, age: c.lockAge) {
+            cache.locked = true
+            proceedUpstream()
+            return
+        }
+        if worker.now >= cache.lockDeadline {
+            // nginx: the request goes upstream, its answer not stored.
+            cache.storable = false
+            proceedUpstream()
+            return
+        }
+        wait(for: .cacheWait, timeout: 50)
+    }
+
+    /// The key's lock is released, and the entry writer dropped (its temporary file goes).
+    func cacheFinished() {
+        response.cacheWriter = nil
+        if cache.locked, let zone = cache.zone { zone.unlock(cache.hash) }
+        cache.locked = false
+    }
+
+    /// Back to no cache for the next request on the connection.
+    func cacheReset() {
+        cacheFinished()
+        cache = CacheRequest()
+    }
+
+    // MARK: upstream answer
+
+    /// The upstream's head arrived: a 304 to a revalidation, a stale answer for a listed
+    /// status, or the decision to store. True when the request was answered here.
+    func cacheResponseHead(status: Int) -> Bool {
+        guard let zone = cache.zone else { return false }
+        let c = settings.cache
+        if status == 304 && !cache.conditional.isEmpty {
+            if let e = CacheEntry.open(zone.path(cache.hash)) {
+                let valid = validity(status: 200)
+                if let valid {
+                    zone.refresh(cache.hash, validUntil: Int64(worker.clock.seconds) + Int64(valid))
+                    CacheEntry.setValidity(
+                        zone.path(cache.hash), validUntil: Int64(worker.clock.seconds) + Int64(valid),
+                        storedAt: Int64(worker.clock.seconds))
+                }
+                finishUpstream(reusable: false)
+                serveCached(e, status: .revalidated)
+                return true
+            }
+        }
+        if cache.staleExists, let cond = CacheUseStale.status(status), c.useStale.contains(cond),
+            let e = CacheEntry.open(zone.path(cache.hash))
+        {
+            finishUpstream(reusable: false)
+            serveCached(e, status: .stale)
+            return true
+        }
+        guard cache.storable, response.head.status != 101, response.head.status != 206 else { return false }
+        if Self.anyTrue(c.noCache, request) { return false }
+        guard let valid = validity(status: status), valid > 0 else { return false }
+        let ignored = settings.ignoreHeaders
+        if !ignored.contains("set-cookie") && response.hasUpstreamHeader("set-cookie") { return false }
+        if !ignored.contains("vary") && response.hasUpstreamHeader("vary") { return false }
+        guard let writer = CacheWriter(zone: zone, hash: cache.hash, key: cache.key) else {
+            request.logError("cache file could not be created in \"\(zone.config.path)\"", level: .crit)
+            return false
+        }
+        writer.validUntil = Int64(worker.clock.seconds) + Int64(valid)
+        response.cacheWriter = writer
+        return false
+    }
+
+    /// The body is complete: the entry goes into place.
+    func cacheBodyEnded() {
+        guard let writer = response.cacheWriter, let zone = cache.zone else { return }
+        response.cacheWriter = nil
+        let head = Self.storedHead(response.headCopy, response.head, bodyLength: writer.bodyLength)
+        if writer.commit(head: head, validUntil: writer.validUntil, now: Int64(worker.clock.seconds), keyLength: cache.key.count)
+        {
+            cache.locked = false
+        }
+        _ = zone
+    }
+
+    /// An error or timeout of the upstream: the stale entry when use_stale allows.
+    func cacheServeStale(errorStatus: Int) -> Bool {
+        guard let zone = cache.zone, cache.staleExists, !response.headerSent else { return false }
+        let c = settings.cache.useStale
+        let allowed = errorStatus == 504 ? c.contains(.timeout) : (c.contains(.error) || c.contains(.invalidHeader))
+        guard allowed, let e = CacheEntry.open(zone.path(cache.hash)) else { return false }
+        cacheFinished()
+        serveCached(e, status: .stale)
+        return true
+    }
+
+    /// The seconds an answer may be stored: X-Accel-Expires, Cache-Control, Expires (each
+    /// unless ignored), else proxy_cache_valid; nil or 0 when not cacheable.
+    private func validity(status: Int) -> Int? {
+        let ignored = settings.ignoreHeaders
+        let now = worker.clock.seconds
+        if !ignored.contains("x-accel-expires"), let v = response.headerValue("x-accel-expires") {
+            let text = String(decoding: v, as: UTF8.self).trimmingSpaces
+            if text.hasPrefix("@") {
+                guard let t = Int(text.dropFirst()) else { return nil }
+                return t > now ? t - now : 0
+            }
+            if let n = Int(text) { return n }
+        }
+        if !ignored.contains("cache-control"), let v = response.headerValue("cache-control") {
+            let cc = String(decoding: v, as: UTF8.self).lowercased()
+            for token in ["no-cache", "no-store", "private"] where cc.contains(token) { return 0 }
+            for name in ["s-maxage=", "max-age="] {
+                if let n = Self.directiveValue(cc, name) { return n }
+            }
+        }
+        if !ignored.contains("expires"), let v = response.headerValue("expires") {
+            guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }) else { return 0 }
+            return t > now ? t - now : 0
+        }
+        return settings.cache.validity(for: status)
+    }
+
+    /// If-Modified-Since / If-None-Match from the stale entry (proxy_cache_revalidate).
+    private func prepareRevalidation() {
+        guard let zone = cache.zone, let e = CacheEntry.open(zone.path(cache.hash)) else { return }
+        FileSystem.close(e.fd)
+        var p = ResponseParser()
+        var h = ResponseHead()
+        guard case .complete = e.head.withUnsafeBytes({ p.parse($0, into: &h) }) else { return }
+        e.head.withUnsafeBytes { buf in
+            if let lm = h.header("last-modified", in: buf) {
+                cache.conditional += Array("If-Modified-Since: ".utf8) + buf[lm] + [13, 10]
+            }
+            if let et = h.header("etag", in: buf) {
+                cache.conditional += Array("If-None-Match: ".utf8) + buf[et] + [13, 10]
+            }
+        }
+    }
+
+    // MARK: helpers
+
+    /// The number after `name` (e.g. "max-age=") in a Cache-Control value, if present.
+    static func directiveValue(_ cc: String, _ name: String) -> Int? {
+        let b = Array(cc.utf8)
+        let n = Array(name.utf8)
+        guard b.count >= n.count else { return nil }
+        for i in 0...(b.count - n.count) where Array(b[i..<(i + n.count)]) == n {
+            if i > 0 && b[i - 1] != 32 && b[i - 1] != UInt8(ascii: ",") { continue }
+            let digits = b[(i + n.count)...].prefix { $0 >= 48 && $0 <= 57 }
+            return Int(String(decoding: digits, as: UTF8.self)) ?? 0
+        }
+        return nil
+    }
+
+    static func md5(_ bytes: [UInt8]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 64)
+        var length: UInt32 = 0
+        _ = EVP_Digest(bytes, bytes.count, &out, &length, EVP_md5(), nil)
+        return Array(out.prefix(16))
+    }
+
+    /// nginx's test of proxy_cache_bypass / proxy_no_cache: any value not empty and not "0".
+    static func anyTrue(_ values: [ComplexValue], _ r: Request) -> Bool {
+        for v in values {
+            let s = r.evaluate(v)
+            if !s.isEmpty && s != [UInt8(ascii: "0")] { return true }
+        }
+        return false
+    }
+
+    private static let framingFields: [[UInt8]] = ["content-length", "transfer-encoding", "connection", "keep-alive"]
+        .map { Array($0.utf8) }
+
+    /// The head stored with an entry: the upstream's, its framing replaced by the body's length.
+    static func storedHead(_ raw: [UInt8], _ head: ResponseHead, bodyLength: Int64) -> [UInt8] {
+        var out: [UInt8] = []
+        raw.withUnsafeBytes { buf in
+            let firstLineEnd = head.headers.first.map { $0.name.lowerBound } ?? head.headLength - 2
+            out += buf[0..<firstLineEnd]
+            for h in head.headers where !framingFields.contains(where: { asciiCaseEqual(buf[h.name], $0) }) {
+                out += buf[h.name]
+                out += Array(": ".utf8)
+                out += buf[h.value]
+                out += [13, 10]
+            }
+        }
+        out += Array("Content-Length: \(bodyLength)\r\n\r\n".utf8)
+        return out
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s = s.dropFirst() }
+        while s.last == " " || s.last == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

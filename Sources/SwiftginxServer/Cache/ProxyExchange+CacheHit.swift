@@ -1,0 +1,232 @@
+// Answering from a cache entry (HIT, STALE, UPDATING, REVALIDATED): the stored head
+// goes through the same client-head writer as a fresh upstream answer (hidden fields,
+// proxy_redirect, cookies, add_header, gzip), after nginx's not-modified and range
+// filters have had their say on a whole 200 — a conditional request gets 304, a
+// range request 206 (one range, or multipart/byteranges) or 416. The body is the
+// entry's file region, sent with sendfile as a static file is; when the answer is
+// compressed or recoded on the way, the body is read and passed through the coder.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+extension ProxyExchange {
+    /// Answers the request from `e` (its descriptor is owned from here on).
+    func serveCached(_ e: CacheEntry, status: CacheStatus) {
+        cache.status = status
+        let r = request
+        let bodyLength = e.header.bodyLength
+        var head = e.head
+        var region: (offset: Int64, length: Int64)? = (0, bodyLength)
+        var parts: [ClosedRange<Int64>] = []
+        var boundary = ""
+        if let filtered = notModifiedHead(head) {
+            head = filtered
+            region = nil
+        } else if let (h, rangeResult) = rangedHead(head, size: bodyLength) {
+            head = h
+            switch rangeResult {
+            case .single(let range): region = (range.lowerBound, range.upperBound - range.lowerBound + 1)
+            case .multiple(let ranges):
+                parts = ranges
+                region = nil
+                boundary = cache.boundary
+            default: region = nil
+            }
+        }
+        let resp = response
+        resp.reset()
+        resp.upstreamInput.clear()
+        head.withUnsafeBytes { resp.upstreamInput.append($0) }
+        resp.headCopy = head
+        guard case .complete = head.withUnsafeBytes({ resp.parser.parse($0, into: &resp.head) }) else {
+            FileSystem.close(e.fd)
+            cache.zone?.remove(cache.hash)
+            r.respondError(500)
+            return
+        }
+        resp.writeClientHead(self)
+        phase = .finished
+        let info = e.fileInfo
+        let entry = OpenFileCache.Entry(fd: e.fd, info: info, contents: nil, now: worker.now)
+        entry.retired = true
+        worker.files.retain(entry)
+        defer { worker.files.release(entry) }
+        if resp.noBody || (region == nil && parts.isEmpty) {
+            r.flushResponse()
+            return
+        }
+        let base = e.header.bodyOffset
+        if !parts.isEmpty {
+            let size = bodyLength
+            let type = String(decoding: resp.headerValue("content-type") ?? [], as: UTF8.self)
+            let trailer = Array("\r\n--\(boundary)--\r\n".utf8)
+            var first = true
+            for p in parts {
+                var prefix = Array("\r\n--\(boundary)\r\n".utf8)
+                if !type.isEmpty { prefix += Array("Content-Type: \(type)\r\n".utf8) }
+                prefix += Array("Content-Range: bytes \(p.lowerBound)-\(p.upperBound)/\(size)\r\n\r\n".utf8)
+                if first {
+                    r.appendBody(prefix)
+                    r.writer.sendFile(entry, offset: base + p.lowerBound, length: p.upperBound - p.lowerBound + 1)
+                    first = false
+                } else {
+                    r.writer.pendingParts.append(
+                        BodyPart(prefix: prefix, offset: base + p.lowerBound, length: p.upperBound - p.lowerBound + 1))
+                    r.writer.bodyBytesSent += Int64(prefix.count)
+                }
+            }
+            r.writer.pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
+            r.writer.bodyBytesSent += Int64(trailer.count)
+            r.flushResponse()
+            return
+        }
+        guard let region else { return }
+        if resp.encoder == nil && resp.recoder == nil && !resp.clientChunked && !resp.sendTrailers {
+            if region.length > 0 { r.writer.sendFile(entry, offset: base + region.offset, length: region.length) }
+            r.flushResponse()
+            return
+        }
+        // Compressed or recoded on the way: the body passes through the coder in memory
+        // and goes out as one chunk, as nginx sends a cached body it had in one buffer.
+        resp.memoryLimit = Int.max
+        let output = r.output
+        let bodyStart = output.writerIndex
+        let rechunk = resp.clientChunked && !resp.sendTrailers
+        if rechunk { resp.clientChunked = false }
+        var offset: Int64 = 0
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while offset < region.length {
+            let n = Int(min(Int64(chunk.count), region.length - offset))
+            let ok = chunk.withUnsafeMutableBytes {
+                FileSystem.readFully(e.fd, into: $0.baseAddress!, count: n, offset: base + region.offset + offset)
+            }
+            guard ok, chunk.withUnsafeBytes({ resp.emit(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }) else {
+                r.keepAlive = false
+                break
+            }
+            offset += Int64(n)
+        }
+        _ = resp.bodyEnded()
+        if rechunk {
+            let body = Array(UnsafeRawBufferPointer(start: output.base + bodyStart, count: output.writerIndex - bodyStart))
+            output.writerIndex = bodyStart
+            if !body.isEmpty {
+                output.append(string: String(body.count, radix: 16))
+                output.append("\r\n")
+                output.append(body)
+                output.append("\r\n")
+            }
+            output.append("0\r\n\r\n")
+        }
+        r.flushResponse()
+    }
+
+    // MARK: nginx's not-modified and range filters on a cached 200
+
+    private static let dropOn304: [[UInt8]] = ["content-length", "accept-ranges"].map { Array($0.utf8) }
+
+    /// A 304 head when the request's conditions match the entry's ETag / Last-Modified.
+    private func notModifiedHead(_ head: [UInt8]) -> [UInt8]? {
+        let r = request
+        let buf = r.headBytes
+        let inm = r.head.header(HeaderName.ifNoneMatch, in: buf)
+        let ims = r.head.header(HeaderName.ifModifiedSince, in: buf)
+        guard inm != nil || ims != nil else { return nil }
+        var p = ResponseParser()
+        var h = ResponseHead()
+        guard case .complete = head.withUnsafeBytes({ p.parse($0, into: &h) }), h.status == 200 else { return nil }
+        let matched: Bool = head.withUnsafeBytes { hb in
+            if let inm {
+                guard let etag = h.header("etag", in: hb) else { return false }
+                let tag = Array(hb[etag])
+                let list = Array(buf[inm])
+                if list == [UInt8(ascii: "*")] { return true }
+                let strip: ([UInt8]) -> [UInt8] = { $0.starts(with: Array("W/".utf8)) ? Array($0.dropFirst(2)) : $0 }
+                for item in list.split(separator: UInt8(ascii: ",")) {
+                    let t = Array(item.drop { $0 == 32 || $0 == 9 }.reversed().drop { $0 == 32 || $0 == 9 }.reversed())
+                    if strip(t) == strip(tag) { return true }
+                }
+                return false
+            }
+            guard let ims, let lm = h.header("last-modified", in: hb),
+                let since = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[ims])),
+                let modified = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: hb[lm]))
+            else { return false }
+            return request.location?.settings.ifModifiedSince == .before ? modified <= since : modified == since
+        }
+        guard matched else { return nil }
+        return rewrittenHead(head, h, statusLine: "HTTP/1.1 304 Not Modified\r\n", drop: Self.dropOn304, add: [])
+    }
+
+    /// A 206 (or 416) head for a Range request on a whole cached 200, with the result.
+    private func rangedHead(_ head: [UInt8], size: Int64) -> ([UInt8], ByteRangeSpec.Result)? {
+        let r = request
+        let buf = r.headBytes
+        guard let rv = r.head.header(HeaderName.range, in: buf), r.head.header(HeaderName.ifRange, in: buf) == nil,
+            let s = r.location?.settings, s.maxRanges != 0
+        else { return nil }
+        if let limit = settings.cache.maxRangeOffset, let start = Self.firstRangeStart(Array(buf[rv])), start > limit {
+            return nil
+        }
+        var p = ResponseParser()
+        var h = ResponseHead()
+        guard case .complete = head.withUnsafeBytes({ p.parse($0, into: &h) }), h.status == 200 else { return nil }
+        let result = ByteRangeSpec.evaluate(UnsafeRawBufferPointer(rebasing: buf[rv]), size: size, maxRanges: s.maxRanges)
+        switch result {
+        case .single(let range):
+            let add = [
+                "Content-Length: \(range.upperBound - range.lowerBound + 1)",
+                "Content-Range: bytes \(range.lowerBound)-\(range.upperBound)/\(size)",
+            ]
+            return (rewrittenHead(head, h, statusLine: "HTTP/1.1 206 Partial Content\r\n", drop: Self.rangeDropped, add: add), result)
+        case .multiple(let ranges):
+            let boundary = worker.nextBoundary()
+            cache.boundary = boundary
+            let type = head.withUnsafeBytes { hb in h.header("content-type", in: hb).map { String(decoding: hb[$0], as: UTF8.self) } }
+            var total: Int64 = 0
+            for x in ranges {
+                var prefix = "\r\n--\(boundary)\r\n"
+                if let type { prefix += "Content-Type: \(type)\r\n" }
+                prefix += "Content-Range: bytes \(x.lowerBound)-\(x.upperBound)/\(size)\r\n\r\n"
+                total += Int64(prefix.utf8.count) + x.upperBound - x.lowerBound + 1
+            }
+            total += Int64("\r\n--\(boundary)--\r\n".utf8.count)
+            let add = ["Content-Type: multipart/byteranges; boundary=\(boundary)", "Content-Length: \(total)"]
+            return (rewrittenHead(head, h, statusLine: "HTTP/1.1 206 Partial Content\r\n", drop: Self.multipartDropped, add: add), result)
+        case .unsatisfiable:
+            let add = ["Content-Range: bytes */\(size)", "Content-Length: 0"]
+            return (rewrittenHead(head, h, statusLine: "HTTP/1.1 416 Requested Range Not Satisfiable\r\n", drop: Self.rangeDropped, add: add), result)
+        case .ignore:
+            return nil
+        }
+    }
+
+    private static let rangeDropped: [[UInt8]] = ["content-length", "accept-ranges"].map { Array($0.utf8) }
+    private static let multipartDropped: [[UInt8]] = ["content-length", "accept-ranges", "content-type"].map {
+        Array($0.utf8)
+    }
+
+    private static func firstRangeStart(_ v: [UInt8]) -> Int64? {
+        guard let eq = v.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+        let digits = v[(eq + 1)...].drop { $0 == 32 }.prefix { $0 >= 48 && $0 <= 57 }
+        return Int64(String(decoding: digits, as: UTF8.self))
+    }
+
+    private func rewrittenHead(_ raw: [UInt8], _ h: ResponseHead, statusLine: String, drop: [[UInt8]], add: [String])
+        -> [UInt8]
+    {
+        var out = Array(statusLine.utf8)
+        raw.withUnsafeBytes { buf in
+            for f in h.headers where !drop.contains(where: { asciiCaseEqual(buf[f.name], $0) }) {
+                out += buf[f.name]
+                out += Array(": ".utf8)
+                out += buf[f.value]
+                out += [13, 10]
+            }
+        }
+        for a in add { out += Array((a + "\r\n").utf8) }
+        out += [13, 10]
+        return out
+    }
+}
