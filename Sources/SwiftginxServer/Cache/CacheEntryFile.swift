@@ -17,6 +17,7 @@
 // upstream leave at most a temporary file (the loader removes those), never a part of
 // an entry under its name.
 
+import SwiftginxHTTP
 import SwiftginxPosix
 import Synchronization
 
@@ -137,6 +138,9 @@ final class CacheWriter {
     var failed = false
     /// Wall-clock seconds until which the entry will be fresh.
     var validUntil: Int64 = 0
+    /// The upstream's head as received (the client may get a ranged one).
+    var headRaw: [UInt8] = []
+    var head = ResponseHead()
     private var committed = false
     private static let counter = Mutex(0)
 

@@ -72,6 +72,8 @@ struct CacheNode {
     var updatingSince: Int64 = 0
     /// `Vary` of the stored response: the entry of a request is the variant of its values.
     var vary: [UInt8]? = nil
+    /// An intercepted error status cached without a file (answered by error_page), or 0.
+    var errorStatus = 0
 }
 
 final class CacheZone: Sendable {
@@ -184,10 +186,29 @@ final class CacheZone: Sendable {
             node.size = size
             node.lastUsed = now
             node.updating = false
+            node.errorStatus = 0
             node.vary = vary
             ix.nodes[hash] = node
             ix.totalSize += size
             return sweep(&ix, now: now, keep: hash)
+        }
+    }
+
+    /// Remembers an intercepted error (proxy_intercept_errors) for `validUntil`.
+    func setError(_ hash: CacheKeyHash, status: Int, validUntil: Int64) -> [CacheKeyHash] {
+        state.withLock { ix in
+            var node = ix.nodes[hash] ?? CacheNode()
+            var victims: [CacheKeyHash] = []
+            if node.exists {
+                ix.totalSize -= node.size
+                victims.append(hash)
+            }
+            node.exists = false
+            node.errorStatus = status
+            node.validUntil = validUntil
+            node.updating = false
+            ix.nodes[hash] = node
+            return victims
         }
     }
 

@@ -78,6 +78,11 @@ extension ProxyExchange {
         }
         let now = Int64(worker.clock.seconds)
         let node = zone.lookup(cache.hash, now: now)
+        if node.errorStatus != 0 && node.validUntil > now {
+            cache.status = .hit
+            request.respondError(node.errorStatus)
+            return .answered
+        }
         if node.exists && node.validUntil > now {
             if let e = CacheEntry.open(zone.path(cache.hash)) {
                 serveCached(e, status: .hit)
@@ -93,7 +98,7 @@ extension ProxyExchange {
                 return .answered
             }
         }
-        cache.storable = node.uses >= c.minUses || node.exists
+        cache.storable = (node.uses >= c.minUses || node.exists) && rangeAllowsStoring(c)
         cache.status = node.exists ? .expired : .miss
         if cache.storable {
             if zone.tryLock(cache.hash, nowMs: worker.now, age: c.lockAge) {
@@ -155,12 +160,10 @@ extension ProxyExchange {
         let c = settings.cache
         if status == 304 && !cache.conditional.isEmpty {
             if let e = CacheEntry.open(zone.path(cache.hash)) {
-                let valid = validity(status: 200)
-                if let valid {
-                    zone.refresh(cache.hash, validUntil: Int64(worker.clock.seconds) + Int64(valid))
-                    CacheEntry.setValidity(
-                        zone.path(cache.hash), validUntil: Int64(worker.clock.seconds) + Int64(valid),
-                        storedAt: Int64(worker.clock.seconds))
+                var windows: (updating: Int64, error: Int64) = (0, 0)
+                if let valid = validUntil(status: 200, windows: &windows) {
+                    zone.refresh(cache.hash, validUntil: valid)
+                    CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: Int64(worker.clock.seconds))
                 }
                 finishUpstream(reusable: false)
                 serveCached(e, status: .revalidated)
@@ -176,7 +179,16 @@ extension ProxyExchange {
         }
         guard cache.storable, response.head.status != 101, response.head.status != 206 else { return false }
         if Self.anyTrue(c.noCache, request) { return false }
-        guard let valid = validity(status: status), valid > 0 else { return false }
+        if settings.interceptErrors && status >= 300, request.location?.settings.errorPages[status] != nil {
+            // nginx remembers an intercepted error in the keys zone, without a file.
+            if let valid = c.validity(for: status), valid > 0 {
+                zone.unlinkAll(zone.setError(cache.hash, status: status, validUntil: Int64(worker.clock.seconds) + Int64(valid)))
+                cache.locked = false
+            }
+            return false
+        }
+        var windows: (updating: Int64, error: Int64) = (0, 0)
+        guard let valid = validUntil(status: status, windows: &windows) else { return false }
         let ignored = settings.ignoreHeaders
         if !ignored.contains("set-cookie") && response.hasUpstreamHeader("set-cookie") { return false }
         if !ignored.contains("vary") && response.hasUpstreamHeader("vary") { return false }
@@ -184,8 +196,11 @@ extension ProxyExchange {
             request.logError("cache file could not be created in \"\(zone.config.path)\"", level: .crit)
             return false
         }
-        writer.validUntil = Int64(worker.clock.seconds) + Int64(valid)
+        writer.validUntil = valid
+        writer.headRaw = response.headCopy
+        writer.head = response.head
         response.cacheWriter = writer
+        applyRangeToStoredResponse()
         return false
     }
 
@@ -193,7 +208,7 @@ extension ProxyExchange {
     func cacheBodyEnded() {
         guard let writer = response.cacheWriter, let zone = cache.zone else { return }
         response.cacheWriter = nil
-        let head = Self.storedHead(response.headCopy, response.head, bodyLength: writer.bodyLength)
+        let head = Self.storedHead(writer.headRaw, writer.head, bodyLength: writer.bodyLength)
         if writer.commit(head: head, validUntil: writer.validUntil, now: Int64(worker.clock.seconds), keyLength: cache.key.count)
         {
             cache.locked = false
@@ -212,31 +227,57 @@ extension ProxyExchange {
         return true
     }
 
-    /// The seconds an answer may be stored: X-Accel-Expires, Cache-Control, Expires (each
-    /// unless ignored), else proxy_cache_valid; nil or 0 when not cacheable.
-    private func validity(status: Int) -> Int? {
+    /// Until when (wall-clock seconds) an answer may be stored, as nginx decides it:
+    /// X-Accel-Expires (seconds, or `@` an absolute time), else Cache-Control (no-cache,
+    /// no-store and private forbid; s-maxage, then max-age), else Expires, each unless
+    /// ignored; else proxy_cache_valid for the status. nil when not cacheable. The
+    /// Cache-Control extensions stale-while-revalidate / stale-if-error go to `windows`.
+    func validUntil(status: Int, windows: inout (updating: Int64, error: Int64)) -> Int64? {
         let ignored = settings.ignoreHeaders
-        let now = worker.clock.seconds
+        let now = Int64(worker.clock.seconds)
+        var accel: Int64?? = nil
         if !ignored.contains("x-accel-expires"), let v = response.headerValue("x-accel-expires") {
+            // X-Accel-Expires decides whatever Cache-Control and Expires say.
             let text = String(decoding: v, as: UTF8.self).trimmingSpaces
             if text.hasPrefix("@") {
-                guard let t = Int(text.dropFirst()) else { return nil }
-                return t > now ? t - now : 0
-            }
-            if let n = Int(text) { return n }
-        }
-        if !ignored.contains("cache-control"), let v = response.headerValue("cache-control") {
-            let cc = String(decoding: v, as: UTF8.self).lowercased()
-            for token in ["no-cache", "no-store", "private"] where cc.contains(token) { return 0 }
-            for name in ["s-maxage=", "max-age="] {
-                if let n = Self.directiveValue(cc, name) { return n }
+                if let t = Self.saturating(Array(text.utf8.dropFirst())) { accel = .some(t) }
+            } else if let n = Self.saturating(Array(text.utf8)) {
+                accel = .some(n == 0 ? nil : now &+ n)
             }
         }
+        var fromCacheControl: Int64? = nil
+        if !ignored.contains("cache-control") && response.hasUpstreamHeader("cache-control") {
+            let out = ByteBuffer(capacity: 64)
+            response.appendHeaderValues(named: "cache-control", to: out)
+            let cc = String(decoding: out.readable, as: UTF8.self).lowercased()
+            if let n = Self.directiveValue(cc, "stale-while-revalidate=") { windows.updating = n }
+            if let n = Self.directiveValue(cc, "stale-if-error=") { windows.error = n }
+            if let accel { return accel }
+            for token in ["no-cache", "no-store", "private"] where cc.contains(token) { return nil }
+            if let n = Self.directiveValue(cc, "s-maxage=") ?? Self.directiveValue(cc, "max-age=") {
+                if n == 0 { return nil }
+                fromCacheControl = now &+ n
+            }
+        }
+        if let accel { return accel }
+        if let fromCacheControl { return fromCacheControl }
         if !ignored.contains("expires"), let v = response.headerValue("expires") {
-            guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }) else { return 0 }
-            return t > now ? t - now : 0
+            guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }), Int64(t) > now else { return nil }
+            return Int64(t)
         }
-        return settings.cache.validity(for: status)
+        guard let n = settings.cache.validity(for: status), n > 0 else { return nil }
+        return now + Int64(n)
+    }
+
+    /// Decimal digits as a number, capped at a century of seconds (nil when not digits).
+    static func saturating(_ digits: [UInt8]) -> Int64? {
+        guard !digits.isEmpty else { return nil }
+        var v: Int64 = 0
+        for c in digits {
+            guard c >= 48 && c <= 57 else { return nil }
+            v = min(v * 10 + Int64(c - 48), 1 << 40)
+        }
+        return v
     }
 
     /// If-Modified-Since / If-None-Match from the stale entry (proxy_cache_revalidate).
@@ -258,15 +299,29 @@ extension ProxyExchange {
 
     // MARK: helpers
 
+    /// proxy_cache_max_range_offset: a range request starting beyond it (or a suffix
+    /// range, or any range with 0) is passed upstream as it is and its answer not stored.
+    private func rangeAllowsStoring(_ c: UpstreamCacheSettings) -> Bool {
+        guard let limit = c.maxRangeOffset,
+            let rv = request.head.header(HeaderName.range, in: request.headBytes)
+        else { return true }
+        if limit == 0 { return false }
+        let v = Array(request.headBytes[rv])
+        guard v.count > 6, asciiCaseEqual(v[0..<6], Array("bytes=".utf8)) else { return true }
+        let spec = v[6...].drop { $0 == 32 }
+        let digits = spec.prefix { $0 >= 48 && $0 <= 57 }
+        guard !digits.isEmpty, let offset = Self.saturating(Array(digits)) else { return false }
+        return offset <= limit
+    }
+
     /// The number after `name` (e.g. "max-age=") in a Cache-Control value, if present.
-    static func directiveValue(_ cc: String, _ name: String) -> Int? {
+    static func directiveValue(_ cc: String, _ name: String) -> Int64? {
         let b = Array(cc.utf8)
         let n = Array(name.utf8)
         guard b.count >= n.count else { return nil }
         for i in 0...(b.count - n.count) where Array(b[i..<(i + n.count)]) == n {
-            if i > 0 && b[i - 1] != 32 && b[i - 1] != UInt8(ascii: ",") { continue }
-            let digits = b[(i + n.count)...].prefix { $0 >= 48 && $0 <= 57 }
-            return Int(String(decoding: digits, as: UTF8.self)) ?? 0
+            if i > 0 && b[i - 1] != 32 && b[i - 1] != UInt8(ascii: ",") && b[i - 1] != 9 { continue }
+            return saturating(Array(b[(i + n.count)...].prefix { $0 >= 48 && $0 <= 57 })) ?? 0
         }
         return nil
     }

@@ -160,7 +160,7 @@ extension ProxyExchange {
     }
 
     /// A 206 (or 416) head for a Range request on a whole cached 200, with the result.
-    private func rangedHead(_ head: [UInt8], size: Int64) -> ([UInt8], ByteRangeSpec.Result)? {
+    func rangedHead(_ head: [UInt8], size: Int64) -> ([UInt8], ByteRangeSpec.Result)? {
         let r = request
         let buf = r.headBytes
         guard let rv = r.head.header(HeaderName.range, in: buf), r.head.header(HeaderName.ifRange, in: buf) == nil,
@@ -200,6 +200,24 @@ extension ProxyExchange {
         case .ignore:
             return nil
         }
+    }
+
+    /// A single range asked of an answer being stored: the client gets 206 with that part
+    /// while the whole body goes into the entry (nginx's range filter on a cacheable answer).
+    func applyRangeToStoredResponse() {
+        let resp = response
+        guard resp.head.status == 200, let full = resp.head.contentLength, !request.isHeadOnly,
+            let (h, result) = rangedHead(resp.headCopy, size: full), case .single(let range) = result
+        else { return }
+        var p = ResponseParser()
+        var parsed = ResponseHead()
+        guard case .complete = h.withUnsafeBytes({ p.parse($0, into: &parsed) }) else { return }
+        parsed.headLength = resp.head.headLength
+        resp.headCopy = h
+        resp.head = parsed
+        resp.clientSkip = range.lowerBound
+        resp.clientTake = range.upperBound - range.lowerBound + 1
+        resp.upstreamLength = full
     }
 
     private static let rangeDropped: [[UInt8]] = ["content-length", "accept-ranges"].map { Array($0.utf8) }

@@ -127,7 +127,7 @@ enum UpstreamRequestBuilder {
                 let name = buf[h.name]
                 if Self.proxyDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if x.settings.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
-                if x.cache.zone != nil && Self.cacheDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                if x.cache.storable && Self.cacheDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 out.append(UnsafeRawBufferPointer(rebasing: name))
                 out.append(": ")
                 out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))

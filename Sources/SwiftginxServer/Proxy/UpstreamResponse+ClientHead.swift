@@ -165,7 +165,7 @@ extension UpstreamResponse {
         // Body framing towards the client.
         let h = head
         // A HEAD sent upstream as GET for the cache: the body is stored, not sent.
-        cacheOnly = request.isHeadOnly && cacheWriter != nil
+        cacheOnly = request.isHeadOnly && cacheWriter != nil && x.cache.sendGET
         noBody = (request.isHeadOnly && !cacheOnly) || status == 204 || status == 304 || status == 101
         let clientHTTP11 = request.head.version != .http10
         if let coding {
@@ -193,6 +193,7 @@ extension UpstreamResponse {
                 }
             }
         }
+        if clientTake >= 0 { responseRemaining = upstreamLength }
         let xab =
             !hasUpstreamHeader("x-accel-buffering") || x.settings.ignoreHeaders.contains("x-accel-buffering")
             ? nil : headerValue("x-accel-buffering")

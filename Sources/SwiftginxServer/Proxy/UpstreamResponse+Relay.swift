@@ -84,7 +84,7 @@ extension UpstreamResponse {
         let memory = memoryLimit
         let direct =
             responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && spoolPending == 0
-            && !cacheOnly
+            && !cacheOnly && clientTake < 0
             && output.readableCount < memory
         do {
             let n: Int
@@ -247,9 +247,19 @@ extension UpstreamResponse {
     /// spool; false on a failure (logged).
     func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
+        var bytes = bytes
         if let w = cacheWriter {
             w.append(bytes)
             if cacheOnly { return true }
+            if clientTake >= 0 {
+                // Only the asked range goes to the client.
+                let skip = Int(min(clientSkip, Int64(bytes.count)))
+                clientSkip -= Int64(skip)
+                let take = Int(min(clientTake, Int64(bytes.count - skip)))
+                clientTake -= Int64(take)
+                bytes = UnsafeRawBufferPointer(rebasing: bytes[skip..<(skip + take)])
+                if bytes.isEmpty { return true }
+            }
         }
         guard let recoder else { return encode(bytes) }
         // The charset module's recoding comes before compression.

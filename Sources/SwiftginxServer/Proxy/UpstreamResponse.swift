@@ -63,6 +63,10 @@ final class UpstreamResponse {
     var cacheWriter: CacheWriter? = nil
     /// The body goes to the cache only (a HEAD request sent upstream as GET).
     var cacheOnly = false
+    /// proxy_cache: a range of the body being stored goes to the client (-1: all of it).
+    var clientSkip: Int64 = 0
+    var clientTake: Int64 = -1
+    var upstreamLength: Int64 = 0
 
     private static let keptOnRedirectContentType = Array("content-type".utf8)
     /// Headers of an X-Accel-Redirect answer that are kept for the redirected response.
@@ -93,6 +97,7 @@ final class UpstreamResponse {
         spoolSent = 0
         encoder = nil
         discarding = false
+        clientTake = -1
         headCopy.removeAll(keepingCapacity: true)
     }
 
