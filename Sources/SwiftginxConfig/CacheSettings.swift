@@ -112,6 +112,8 @@ public struct UpstreamCacheSettings: Sendable {
     public var revalidate = false
     public var backgroundUpdate = false
     public var convertHead = true
+    /// `proxy_force_ranges`: byte ranges of an answer whatever its Accept-Ranges.
+    public var forceRanges = false
     /// `proxy_cache_max_range_offset` (nil: off).
     public var maxRangeOffset: Int64? = nil
     /// Which level set the lists last (a level's first line replaces the inherited list).

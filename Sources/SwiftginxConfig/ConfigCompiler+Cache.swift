@@ -25,6 +25,7 @@ extension DirectiveTable {
             DirectiveSpec(p + "cache_revalidate", .httpAll, .flag),
             DirectiveSpec(p + "cache_background_update", .httpAll, .flag),
             DirectiveSpec(p + "cache_max_range_offset", .httpAll, .take([1])),
+            DirectiveSpec(p + "force_ranges", .httpAll, .flag),
         ]
         if p == "proxy_" { specs.append(DirectiveSpec("proxy_cache_convert_head", .httpAll, .flag)) }
         return specs
@@ -149,6 +150,9 @@ extension ConfigCompiler {
         case "cache_background_update":
             let v = try ConfigValues.flag(d)
             set { $0.backgroundUpdate = v }
+        case "force_ranges":
+            let v = try ConfigValues.flag(d)
+            set { $0.forceRanges = v }
         case "cache_convert_head":
             let v = try ConfigValues.flag(d)
             set { $0.convertHead = v }

@@ -58,7 +58,7 @@ extension ConfigCompiler {
         func arrays(_ f: (inout UpstreamLevelArrays) -> Void) {
             if isUwsgi { f(&level.uwsgiArrays) } else { f(&level.proxyArrays) }
         }
-        if name.hasPrefix("cache") || name == "no_cache",
+        if name.hasPrefix("cache") || name == "no_cache" || name == "force_ranges",
             try cacheDirective(d, name: name, level: level, set: { f in set { f(&$0.cache) } })
         {
             return true

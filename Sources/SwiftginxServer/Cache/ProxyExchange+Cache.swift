@@ -64,7 +64,12 @@ extension ProxyExchange {
     func cacheStart() -> CacheStart {
         let c = settings.cache
         let zoneName = c.zoneValue.map { String(decoding: request.evaluate($0), as: UTF8.self) } ?? c.zone ?? ""
-        guard let zone = worker.generation.cacheZones[zoneName] else { return .proceed }
+        guard let zone = worker.generation.cacheZones[zoneName] else {
+            if c.zoneValue == nil || zoneName.isEmpty { return .proceed }
+            request.logError("cache \"\(zoneName)\" not found")
+            request.respondError(500)
+            return .answered
+        }
         let method = Array(request.headBytes[request.head.methodBytes])
         guard c.methods.contains(String(decoding: method, as: UTF8.self)) else { return .proceed }
         cache.zone = zone
@@ -181,8 +186,9 @@ extension ProxyExchange {
         if Self.anyTrue(c.noCache, request) { return false }
         if settings.interceptErrors && status >= 300, request.location?.settings.errorPages[status] != nil {
             // nginx remembers an intercepted error in the keys zone, without a file.
-            if let valid = c.validity(for: status), valid > 0 {
-                zone.unlinkAll(zone.setError(cache.hash, status: status, validUntil: Int64(worker.clock.seconds) + Int64(valid)))
+            var windows: (updating: Int64, error: Int64) = (0, 0)
+            if let valid = validUntil(status: status, windows: &windows) {
+                zone.unlinkAll(zone.setError(cache.hash, status: status, validUntil: valid))
                 cache.locked = false
             }
             return false
@@ -286,7 +292,8 @@ extension ProxyExchange {
         FileSystem.close(e.fd)
         var p = ResponseParser()
         var h = ResponseHead()
-        guard case .complete = e.head.withUnsafeBytes({ p.parse($0, into: &h) }) else { return }
+        // Only a stored 200 is revalidated (nginx keeps its validators for those).
+        guard case .complete = e.head.withUnsafeBytes({ p.parse($0, into: &h) }), h.status == 200 else { return }
         e.head.withUnsafeBytes { buf in
             if let lm = h.header("last-modified", in: buf) {
                 cache.conditional += Array("If-Modified-Since: ".utf8) + buf[lm] + [13, 10]

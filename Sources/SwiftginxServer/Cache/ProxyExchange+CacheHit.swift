@@ -163,8 +163,7 @@ extension ProxyExchange {
     func rangedHead(_ head: [UInt8], size: Int64) -> ([UInt8], ByteRangeSpec.Result)? {
         let r = request
         let buf = r.headBytes
-        guard let rv = r.head.header(HeaderName.range, in: buf), r.head.header(HeaderName.ifRange, in: buf) == nil,
-            let s = r.location?.settings, s.maxRanges != 0
+        guard let rv = r.head.header(HeaderName.range, in: buf), let s = r.location?.settings, s.maxRanges != 0
         else { return nil }
         if let limit = settings.cache.maxRangeOffset, let start = Self.firstRangeStart(Array(buf[rv])), start > limit {
             return nil
@@ -172,6 +171,22 @@ extension ProxyExchange {
         var p = ResponseParser()
         var h = ResponseHead()
         guard case .complete = head.withUnsafeBytes({ p.parse($0, into: &h) }), h.status == 200 else { return nil }
+        if let ir = r.head.header(HeaderName.ifRange, in: buf) {
+            // If-Range: the entity tag (strong) or the exact Last-Modified date.
+            let cond = Array(buf[ir])
+            let matches: Bool = head.withUnsafeBytes { hb in
+                if cond.first == UInt8(ascii: "\"") {
+                    guard let et = h.header("etag", in: hb) else { return false }
+                    return Array(hb[et]) == cond
+                }
+                guard let lm = h.header("last-modified", in: hb),
+                    let a = cond.withUnsafeBytes({ HTTPDate.parse($0) }),
+                    let b = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: hb[lm]))
+                else { return false }
+                return a == b
+            }
+            if !matches { return nil }
+        }
         let result = ByteRangeSpec.evaluate(UnsafeRawBufferPointer(rebasing: buf[rv]), size: size, maxRanges: s.maxRanges)
         switch result {
         case .single(let range):

@@ -83,8 +83,10 @@ extension UpstreamResponse {
         output.append("HTTP/1.1 ")
         output.append(decimal: Int64(status))
         let hidden = x.settings.hidden
-        let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
-        let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
+        // With proxy_pass_header Server / Date, nginx adds neither of its own, even when
+        // the upstream sent none.
+        let passServer = !hidden.contains(Self.serverName)
+        let passDate = !hidden.contains(Self.dateName)
         var coding: ContentCoding? = nil
         recoder = nil
         recodeCarry.removeAll()

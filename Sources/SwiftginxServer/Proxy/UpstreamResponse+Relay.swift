@@ -251,15 +251,15 @@ extension UpstreamResponse {
         if let w = cacheWriter {
             w.append(bytes)
             if cacheOnly { return true }
-            if clientTake >= 0 {
-                // Only the asked range goes to the client.
-                let skip = Int(min(clientSkip, Int64(bytes.count)))
-                clientSkip -= Int64(skip)
-                let take = Int(min(clientTake, Int64(bytes.count - skip)))
-                clientTake -= Int64(take)
-                bytes = UnsafeRawBufferPointer(rebasing: bytes[skip..<(skip + take)])
-                if bytes.isEmpty { return true }
-            }
+        }
+        if clientTake >= 0 {
+            // A byte range of the body (a cached or proxy_force_ranges answer) goes to the client.
+            let skip = Int(min(clientSkip, Int64(bytes.count)))
+            clientSkip -= Int64(skip)
+            let take = Int(min(clientTake, Int64(bytes.count - skip)))
+            clientTake -= Int64(take)
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[skip..<(skip + take)])
+            if bytes.isEmpty { return true }
         }
         guard let recoder else { return encode(bytes) }
         // The charset module's recoding comes before compression.

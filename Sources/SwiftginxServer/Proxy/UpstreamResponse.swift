@@ -258,6 +258,7 @@ final class UpstreamResponse {
             return
         }
         if x.cache.zone != nil && x.cacheResponseHead(status: status) { return }
+        if x.settings.cache.forceRanges && cacheWriter == nil { x.applyRangeToStoredResponse() }
         let ignored = x.settings.ignoreHeaders
         if hasUpstreamHeader("x-accel-limit-rate"), !ignored.contains("x-accel-limit-rate"),
             let v = headerValue("x-accel-limit-rate"), let n = Int(String(decoding: v, as: UTF8.self)), n >= 0
