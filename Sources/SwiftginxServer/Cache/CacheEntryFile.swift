@@ -140,6 +140,8 @@ final class CacheWriter {
     var validUntil: Int64 = 0
     /// The upstream's head as received (the client may get a ranged one).
     var headRaw: [UInt8] = []
+    /// The answer's Vary names (it is stored as a variant of the key), or nil.
+    var varyNames: [UInt8]? = nil
     var head = ResponseHead()
     private var committed = false
     private static let counter = Mutex(0)

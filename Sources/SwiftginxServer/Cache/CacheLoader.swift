@@ -6,9 +6,25 @@
 // is done once, not per worker); a cache of a few hundred thousand entries loads in
 // about a second.
 
+import SwiftginxHTTP
 import SwiftginxPosix
 
 enum CacheLoader {
+    /// The Vary names of a stored head (lowercased, comma-joined), or nil.
+    static func varyNames(_ head: [UInt8]) -> [UInt8]? {
+        var p = ResponseParser()
+        var h = ResponseHead()
+        guard case .complete = head.withUnsafeBytes({ p.parse($0, into: &h) }) else { return nil }
+        var items: [[UInt8]] = []
+        head.withUnsafeBytes { buf in
+            for f in h.headers where asciiCaseEqual(buf[f.name], Array("vary".utf8)) {
+                items += CacheVary.normalizedItems(Array(buf[f.value]))
+            }
+        }
+        let lower = items.map { $0.map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 } }
+        return lower.isEmpty ? nil : Array(lower.joined(separator: [UInt8(ascii: ",")]))
+    }
+
     static func load(_ zone: CacheZone) {
         FileSystem.makeDirectories(zone.config.path)
         let now = Clock.wallMilliseconds() / 1000
@@ -37,6 +53,11 @@ enum CacheLoader {
             }
             FileSystem.close(entry.fd)
             zone.loaded(hash, validUntil: entry.header.validUntil, size: e.info.size, now: now, vary: nil)
+            if let names = varyNames(entry.head) {
+                // A variant: its key's node learns that the key's answers vary.
+                let main = CacheKeyHash(md5: ProxyExchange.md5(entry.key))
+                if main != hash { zone.setVary(main, names) }
+            }
         }
     }
 }

@@ -212,6 +212,15 @@ final class CacheZone: Sendable {
         }
     }
 
+    /// Records whether the key's answers vary (and by which fields).
+    func setVary(_ hash: CacheKeyHash, _ names: [UInt8]?) {
+        state.withLock { ix in
+            var node = ix.nodes[hash] ?? CacheNode()
+            node.vary = names
+            ix.nodes[hash] = node
+        }
+    }
+
     /// Sets a stored entry's validity (a revalidated or refreshed entry).
     func refresh(_ hash: CacheKeyHash, validUntil: Int64) {
         state.withLock { ix in

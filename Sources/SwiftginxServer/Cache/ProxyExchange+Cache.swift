@@ -38,6 +38,8 @@ struct CacheRequest {
     var zone: CacheZone? = nil
     var key: [UInt8] = []
     var hash = CacheKeyHash(md5: [UInt8](repeating: 0, count: 16))
+    /// The key's own hash (`hash` is a variant's when the key's answers vary).
+    var mainHash = CacheKeyHash(md5: [UInt8](repeating: 0, count: 16))
     var status: CacheStatus = .none
     /// The answer may be stored (method, min_uses, no bypass).
     var storable = false
@@ -53,6 +55,8 @@ struct CacheRequest {
     var conditional: [UInt8] = []
     /// The multipart boundary of a ranged answer from the entry.
     var boundary = ""
+    /// The Content-Type of each part of a multipart/byteranges answer.
+    var partType = ""
 }
 
 enum CacheStart { case answered, proceed, wait }
@@ -82,7 +86,13 @@ extension ProxyExchange {
             return .proceed
         }
         let now = Int64(worker.clock.seconds)
-        let node = zone.lookup(cache.hash, now: now)
+        var node = zone.lookup(cache.hash, now: now)
+        cache.mainHash = cache.hash
+        if let names = node.vary {
+            // The key's answers vary: this request's variant.
+            cache.hash = CacheVary.variant(key: cache.key, names: names, request: request)
+            node = zone.lookup(cache.hash, now: now)
+        }
         if node.errorStatus != 0 && node.validUntil > now {
             cache.status = .hit
             request.respondError(node.errorStatus)
@@ -197,12 +207,19 @@ extension ProxyExchange {
         guard let valid = validUntil(status: status, windows: &windows) else { return false }
         let ignored = settings.ignoreHeaders
         if !ignored.contains("set-cookie") && response.hasUpstreamHeader("set-cookie") { return false }
-        if !ignored.contains("vary") && response.hasUpstreamHeader("vary") { return false }
-        guard let writer = CacheWriter(zone: zone, hash: cache.hash, key: cache.key) else {
+        var target = cache.mainHash
+        var varyNames: [UInt8]? = nil
+        if !ignored.contains("vary"), let names = CacheVary.names(response) {
+            if names == [UInt8(ascii: "*")] { return false }
+            varyNames = names
+            target = CacheVary.variant(key: cache.key, names: names, request: request)
+        }
+        guard let writer = CacheWriter(zone: zone, hash: target, key: cache.key) else {
             request.logError("cache file could not be created in \"\(zone.config.path)\"", level: .crit)
             return false
         }
         writer.validUntil = valid
+        writer.varyNames = varyNames
         writer.headRaw = response.headCopy
         writer.head = response.head
         response.cacheWriter = writer
@@ -217,9 +234,10 @@ extension ProxyExchange {
         let head = Self.storedHead(writer.headRaw, writer.head, bodyLength: writer.bodyLength)
         if writer.commit(head: head, validUntil: writer.validUntil, now: Int64(worker.clock.seconds), keyLength: cache.key.count)
         {
+            zone.setVary(cache.mainHash, writer.varyNames)
+            if writer.hash != cache.hash && cache.locked { zone.unlock(cache.hash) }
             cache.locked = false
         }
-        _ = zone
     }
 
     /// An error or timeout of the upstream: the stale entry when use_stale allows.

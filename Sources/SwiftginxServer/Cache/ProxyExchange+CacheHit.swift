@@ -59,7 +59,7 @@ extension ProxyExchange {
         let base = e.header.bodyOffset
         if !parts.isEmpty {
             let size = bodyLength
-            let type = String(decoding: resp.headerValue("content-type") ?? [], as: UTF8.self)
+            let type = cache.partType
             let trailer = Array("\r\n--\(boundary)--\r\n".utf8)
             var first = true
             for p in parts {
@@ -198,7 +198,10 @@ extension ProxyExchange {
         case .multiple(let ranges):
             let boundary = worker.nextBoundary()
             cache.boundary = boundary
-            let type = head.withUnsafeBytes { hb in h.header("content-type", in: hb).map { String(decoding: hb[$0], as: UTF8.self) } }
+            let type = head.withUnsafeBytes { hb in
+                h.header("content-type", in: hb).map { String(decoding: hb[$0], as: UTF8.self) }
+            }
+            cache.partType = type ?? ""
             var total: Int64 = 0
             for x in ranges {
                 var prefix = "\r\n--\(boundary)\r\n"
@@ -235,10 +238,12 @@ extension ProxyExchange {
         resp.upstreamLength = full
     }
 
-    private static let rangeDropped: [[UInt8]] = ["content-length", "accept-ranges"].map { Array($0.utf8) }
-    private static let multipartDropped: [[UInt8]] = ["content-length", "accept-ranges", "content-type"].map {
+    private static let rangeDropped: [[UInt8]] = ["content-length", "accept-ranges", "content-range"].map {
         Array($0.utf8)
     }
+    private static let multipartDropped: [[UInt8]] = [
+        "content-length", "accept-ranges", "content-type", "content-range",
+    ].map { Array($0.utf8) }
 
     private static func firstRangeStart(_ v: [UInt8]) -> Int64? {
         guard let eq = v.firstIndex(of: UInt8(ascii: "=")) else { return nil }
