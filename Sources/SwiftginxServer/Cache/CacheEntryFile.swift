@@ -5,7 +5,7 @@
 //     8   valid until (wall-clock seconds)        16  stored at (seconds)
 //     24  body offset                             32  body length
 //     40  head length                             44  key length
-//     48  reserved (16 bytes)
+//     48  stale-while-revalidate seconds          56  stale-if-error seconds
 //     64  the cache key, then the body, then the response head
 //
 // The head is the upstream's status line and fields as received, without its framing
@@ -32,6 +32,9 @@ struct CacheEntryHeader {
     var bodyLength: Int64 = 0
     var headLength: Int = 0
     var keyLength: Int = 0
+    /// Cache-Control's stale-while-revalidate / stale-if-error windows (seconds).
+    var updatingSeconds: Int64 = 0
+    var errorSeconds: Int64 = 0
 
     var bytes: [UInt8] {
         var out = Self.magic
@@ -43,6 +46,8 @@ struct CacheEntryHeader {
         put64(bodyLength)
         put32(headLength)
         put32(keyLength)
+        put64(updatingSeconds)
+        put64(errorSeconds)
         out += [UInt8](repeating: 0, count: Self.size - out.count)
         return out
     }
@@ -67,6 +72,8 @@ struct CacheEntryHeader {
         bodyLength = get64(32)
         headLength = get32(40)
         keyLength = get32(44)
+        updatingSeconds = get64(48)
+        errorSeconds = get64(56)
         guard bodyOffset >= Int64(Self.size), bodyLength >= 0, headLength > 0 && headLength < 1 << 20,
             keyLength < 1 << 16
         else { return nil }
@@ -142,6 +149,8 @@ final class CacheWriter {
     var headRaw: [UInt8] = []
     /// The answer's Vary names (it is stored as a variant of the key), or nil.
     var varyNames: [UInt8]? = nil
+    /// stale-while-revalidate / stale-if-error of the answer (seconds).
+    var windows: (updating: Int64, error: Int64) = (0, 0)
     var head = ResponseHead()
     private var committed = false
     private static let counter = Mutex(0)
@@ -200,6 +209,8 @@ final class CacheWriter {
         h.bodyLength = bodyLength
         h.headLength = head.count
         h.keyLength = keyLength
+        h.updatingSeconds = windows.updating
+        h.errorSeconds = windows.error
         do {
             try head.withUnsafeBytes { try FileSystem.writeAll(fd, $0.baseAddress!, $0.count, at: bodyOffset + bodyLength) }
             try h.bytes.withUnsafeBytes { try FileSystem.writeAll(fd, $0.baseAddress!, $0.count, at: 0) }
@@ -214,7 +225,7 @@ final class CacheWriter {
         }
         committed = true
         let size = bodyOffset + bodyLength + Int64(head.count)
-        zone.unlinkAll(zone.commit(hash, validUntil: validUntil, size: size, now: now))
+        zone.unlinkAll(zone.commit(hash, validUntil: validUntil, size: size, now: now, windows: windows))
         return true
     }
 

@@ -52,7 +52,7 @@ enum CacheLoader {
                 continue
             }
             FileSystem.close(entry.fd)
-            zone.loaded(hash, validUntil: entry.header.validUntil, size: e.info.size, now: now, vary: nil)
+            zone.loaded(hash, header: entry.header, size: e.info.size, now: now)
             if let names = varyNames(entry.head) {
                 // A variant: its key's node learns that the key's answers vary.
                 let main = CacheKeyHash(md5: ProxyExchange.md5(entry.key))

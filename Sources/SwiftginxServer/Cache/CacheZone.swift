@@ -72,6 +72,9 @@ struct CacheNode {
     var updatingSince: Int64 = 0
     /// `Vary` of the stored response: the entry of a request is the variant of its values.
     var vary: [UInt8]? = nil
+    /// Cache-Control's stale-while-revalidate / stale-if-error windows (seconds after validUntil).
+    var updatingSeconds: Int64 = 0
+    var errorSeconds: Int64 = 0
     /// An intercepted error status cached without a file (answered by error_page), or 0.
     var errorStatus = 0
 }
@@ -175,9 +178,9 @@ final class CacheZone: Sendable {
 
     /// The entry for `hash` is on disk now (its file renamed into place): returns the
     /// files to unlink so the zone keeps within `max_size`, `inactive` and its keys.
-    func commit(_ hash: CacheKeyHash, validUntil: Int64, size: Int64, now: Int64, vary: [UInt8]? = nil)
-        -> [CacheKeyHash]
-    {
+    func commit(
+        _ hash: CacheKeyHash, validUntil: Int64, size: Int64, now: Int64, windows: (updating: Int64, error: Int64)
+    ) -> [CacheKeyHash] {
         state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             if node.exists { ix.totalSize -= node.size }
@@ -187,7 +190,8 @@ final class CacheZone: Sendable {
             node.lastUsed = now
             node.updating = false
             node.errorStatus = 0
-            node.vary = vary
+            node.updatingSeconds = windows.updating
+            node.errorSeconds = windows.error
             ix.nodes[hash] = node
             ix.totalSize += size
             return sweep(&ix, now: now, keep: hash)
@@ -282,16 +286,17 @@ final class CacheZone: Sendable {
     }
 
     /// Registers an entry found on disk (the loader).
-    func loaded(_ hash: CacheKeyHash, validUntil: Int64, size: Int64, now: Int64, vary: [UInt8]?) {
+    func loaded(_ hash: CacheKeyHash, header h: CacheEntryHeader, size: Int64, now: Int64) {
         state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             if node.exists { ix.totalSize -= node.size }
             node.exists = true
-            node.validUntil = validUntil
+            node.validUntil = h.validUntil
+            node.updatingSeconds = h.updatingSeconds
+            node.errorSeconds = h.errorSeconds
             node.size = size
             node.lastUsed = now
             node.uses = 1
-            node.vary = vary
             ix.nodes[hash] = node
             ix.totalSize += size
         }

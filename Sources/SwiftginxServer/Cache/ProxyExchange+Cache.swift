@@ -53,6 +53,11 @@ struct CacheRequest {
     var sendGET = false
     /// Conditional fields sent upstream (proxy_cache_revalidate).
     var conditional: [UInt8] = []
+    /// The stale entry's stale-if-error limit (wall-clock seconds).
+    var staleErrorUntil: Int64 = 0
+    /// The client has the stale entry; the upstream's answer only refreshes the cache
+    /// (proxy_cache_background_update).
+    var background = false
     /// The multipart boundary of a ranged answer from the entry.
     var boundary = ""
     /// The Content-Type of each part of a multipart/byteranges answer.
@@ -79,6 +84,7 @@ extension ProxyExchange {
         cache.zone = zone
         cache.key = request.evaluate(c.key ?? (pass?.proto == .uwsgi ? ComplexValue(literal: "") : Self.defaultKey))
         cache.hash = CacheKeyHash(md5: Self.md5(cache.key))
+        cache.mainHash = cache.hash
         cache.sendGET = c.convertHead && pass?.proto == .http && request.isHeadOnly
         if Self.anyTrue(c.bypass, request) {
             cache.status = .bypass
@@ -87,7 +93,6 @@ extension ProxyExchange {
         }
         let now = Int64(worker.clock.seconds)
         var node = zone.lookup(cache.hash, now: now)
-        cache.mainHash = cache.hash
         if let names = node.vary {
             // The key's answers vary: this request's variant.
             cache.hash = CacheVary.variant(key: cache.key, names: names, request: request)
@@ -104,9 +109,14 @@ extension ProxyExchange {
                 return .answered
             }
             zone.remove(cache.hash)
-        } else if node.exists {
+        }
+        // An expired entry may be served while another request updates it
+        // (use_stale updating, or within Cache-Control's stale-while-revalidate).
+        let updatingAllowed = c.useStale.contains(.updating) || now < node.validUntil &+ node.updatingSeconds
+        if node.exists {
             cache.staleExists = true
-            if c.useStale.contains(.updating) && zone.isUpdating(cache.hash, nowMs: worker.now, age: c.lockAge),
+            cache.staleErrorUntil = node.validUntil &+ node.errorSeconds
+            if updatingAllowed && zone.isUpdating(cache.hash, nowMs: worker.now, age: c.lockAge),
                 let e = CacheEntry.open(zone.path(cache.hash))
             {
                 serveCached(e, status: .updating)
@@ -124,6 +134,15 @@ extension ProxyExchange {
             }
         }
         if cache.staleExists && c.revalidate { prepareRevalidation() }
+        if cache.staleExists && cache.locked && c.backgroundUpdate && updatingAllowed && !request.isSubrequest,
+            let e = CacheEntry.open(zone.path(cache.hash))
+        {
+            // The client gets the stale entry now; the upstream's answer refreshes the cache.
+            serveCached(e, status: .stale, deferred: true)
+            cache.background = true
+            cache.storable = true
+            _ = response.flush()
+        }
         return .proceed
     }
 
@@ -172,6 +191,7 @@ extension ProxyExchange {
     /// status, or the decision to store. True when the request was answered here.
     func cacheResponseHead(status: Int) -> Bool {
         guard let zone = cache.zone else { return false }
+        if cache.background { return backgroundHead(status: status) }
         let c = settings.cache
         if status == 304 && !cache.conditional.isEmpty {
             if let e = CacheEntry.open(zone.path(cache.hash)) {
@@ -185,7 +205,8 @@ extension ProxyExchange {
                 return true
             }
         }
-        if cache.staleExists, let cond = CacheUseStale.status(status), c.useStale.contains(cond),
+        if cache.staleExists, let cond = CacheUseStale.status(status),
+            c.useStale.contains(cond) || (status >= 500 && Int64(worker.clock.seconds) < cache.staleErrorUntil),
             let e = CacheEntry.open(zone.path(cache.hash))
         {
             finishUpstream(reusable: false)
@@ -220,11 +241,37 @@ extension ProxyExchange {
         }
         writer.validUntil = valid
         writer.varyNames = varyNames
+        writer.windows = windows
         writer.headRaw = response.headCopy
         writer.head = response.head
         response.cacheWriter = writer
         applyRangeToStoredResponse()
         return false
+    }
+
+    /// The upstream's answer to a background update: stored if it may be (the client has
+    /// its answer already), else dropped.
+    private func backgroundHead(status: Int) -> Bool {
+        guard let zone = cache.zone else { return false }
+        if status == 304 && !cache.conditional.isEmpty {
+            var windows: (updating: Int64, error: Int64) = (0, 0)
+            if let valid = validUntil(status: 200, windows: &windows) {
+                zone.refresh(cache.hash, validUntil: valid)
+                CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: Int64(worker.clock.seconds))
+            }
+        } else if CacheUseStale.status(status) == nil || !settings.cache.useStale.contains(CacheUseStale.status(status)!) {
+            cache.background = false
+            _ = cacheResponseHead(status: status)
+            cache.background = true
+            if response.cacheWriter != nil {
+                response.beginBackgroundBody(self)
+                return true
+            }
+        }
+        finishUpstream(reusable: false)
+        cacheFinished()
+        request.flushResponse()
+        return true
     }
 
     /// The body is complete: the entry goes into place.
@@ -242,9 +289,17 @@ extension ProxyExchange {
 
     /// An error or timeout of the upstream: the stale entry when use_stale allows.
     func cacheServeStale(errorStatus: Int) -> Bool {
+        if cache.background {
+            // The client has the stale entry already.
+            cacheFinished()
+            request.flushResponse()
+            return true
+        }
         guard let zone = cache.zone, cache.staleExists, !response.headerSent else { return false }
         let c = settings.cache.useStale
-        let allowed = errorStatus == 504 ? c.contains(.timeout) : (c.contains(.error) || c.contains(.invalidHeader))
+        let allowed =
+            (errorStatus == 504 ? c.contains(.timeout) : (c.contains(.error) || c.contains(.invalidHeader)))
+            || Int64(worker.clock.seconds) < cache.staleErrorUntil
         guard allowed, let e = CacheEntry.open(zone.path(cache.hash)) else { return false }
         cacheFinished()
         serveCached(e, status: .stale)

@@ -11,8 +11,10 @@ import SwiftginxHTTP
 import SwiftginxPosix
 
 extension ProxyExchange {
-    /// Answers the request from `e` (its descriptor is owned from here on).
-    func serveCached(_ e: CacheEntry, status: CacheStatus) {
+    /// Answers the request from `e` (its descriptor is owned from here on). `deferred`:
+    /// the whole answer is put in the request's output, not flushed (a background
+    /// update sends it while the upstream is asked).
+    func serveCached(_ e: CacheEntry, status: CacheStatus, deferred: Bool = false) {
         cache.status = status
         let r = request
         let bodyLength = e.header.bodyLength
@@ -52,11 +54,26 @@ extension ProxyExchange {
         entry.retired = true
         worker.files.retain(entry)
         defer { worker.files.release(entry) }
+        let base = e.header.bodyOffset
+        if deferred {
+            if !resp.noBody && resp.encoder == nil && resp.recoder == nil && !resp.clientChunked && parts.isEmpty,
+                let region, region.length > 0
+            {
+                var body = [UInt8](repeating: 0, count: Int(region.length))
+                if body.withUnsafeMutableBytes({
+                    FileSystem.readFully(e.fd, into: $0.baseAddress!, count: $0.count, offset: base + region.offset)
+                }) {
+                    r.appendBody(body)
+                } else {
+                    r.keepAlive = false
+                }
+            }
+            return
+        }
         if resp.noBody || (region == nil && parts.isEmpty) {
             r.flushResponse()
             return
         }
-        let base = e.header.bodyOffset
         if !parts.isEmpty {
             let size = bodyLength
             let type = cache.partType
@@ -87,6 +104,13 @@ extension ProxyExchange {
             r.flushResponse()
             return
         }
+        serveCodedBody(e, base: base, region: region)
+    }
+
+    /// A cached body compressed or recoded on the way (read from the entry, in memory).
+    private func serveCodedBody(_ e: CacheEntry, base: Int64, region: (offset: Int64, length: Int64)) {
+        let r = request
+        let resp = response
         // Compressed or recoded on the way: the body passes through the coder in memory
         // and goes out as one chunk, as nginx sends a cached body it had in one buffer.
         resp.memoryLimit = Int.max
@@ -266,5 +290,32 @@ extension ProxyExchange {
         for a in add { out += Array((a + "\r\n").utf8) }
         out += [13, 10]
         return out
+    }
+}
+
+extension UpstreamResponse {
+    /// A background update's answer: its body goes into the cache entry only (the client
+    /// has the stale entry, which the relay keeps sending from the output meanwhile).
+    func beginBackgroundBody(_ x: ProxyExchange) {
+        let h = cacheWriter?.head ?? head
+        clientTake = -1
+        cacheOnly = true
+        clientChunked = false
+        sendTrailers = false
+        encoder = nil
+        recoder = nil
+        noBody = false
+        buffering = true
+        memoryLimit = x.settings.buffers.count * x.settings.buffers.size
+        maxTempFileSize = 0
+        responseChunked = h.isChunked ? ChunkedDecoder() : nil
+        responseRemaining = h.isChunked ? -1 : (h.contentLength ?? -1)
+        keepUpstream = x.mayKeepConnection && h.keepAlive && (h.contentLength != nil || h.isChunked)
+        headerSent = true
+        upstreamInput.readerIndex = h.headLength
+        if upstreamInput.readableCount == 0 { upstreamInput.clear() }
+        if responseRemaining == 0 { upstreamDone = true }
+        x.phase = .relaying
+        x.wait(for: .relaying, timeout: x.settings.readTimeout)
     }
 }
