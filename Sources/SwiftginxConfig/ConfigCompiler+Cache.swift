@@ -39,7 +39,8 @@ extension ConfigCompiler {
     /// Handles `name` (the directive without its module prefix) when it is a cache
     /// directive; false otherwise.
     func cacheDirective(
-        _ d: ConfigDirective, name: String, level: ConfigLevel, set: (@escaping (inout UpstreamCacheSettings) -> Void) -> Void
+        _ d: ConfigDirective, name: String, level: ConfigLevel,
+        set: (@escaping (inout UpstreamCacheSettings) -> Void) -> Void
     ) throws(ConfigError) -> Bool {
         switch name {
         case "cache_path": try cachePath(d)
@@ -98,8 +99,10 @@ extension ConfigCompiler {
             var methods: Set<String> = ["GET", "HEAD"]
             for a in d.args {
                 let m = a.uppercased()
-                let known = ["GET", "HEAD", "POST", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "OPTIONS",
-                    "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH", "TRACE"]
+                let known = [
+                    "GET", "HEAD", "POST", "PUT", "DELETE", "MKCOL", "COPY", "MOVE", "OPTIONS",
+                    "PROPFIND", "PROPPATCH", "LOCK", "UNLOCK", "PATCH", "TRACE",
+                ]
                 guard known.contains(m) else { throw d.error("invalid value \"\(a)\"") }
                 methods.insert(m)
             }
@@ -204,7 +207,9 @@ extension ConfigCompiler {
                 }
                 c.inactive = t
             case "max_size", "min_free":
-                guard let n = ConfigValues.size(v, allowGiga: true) else { throw d.error("invalid \(key) value \"\(a)\"") }
+                guard let n = ConfigValues.size(v, allowGiga: true) else {
+                    throw d.error("invalid \(key) value \"\(a)\"")
+                }
                 if key == "max_size" { c.maxSize = Int64(n) } else { c.minFree = Int64(n) }
             case "loader_files", "manager_files":
                 guard let n = ConfigValues.number(v), n > 0 else { throw d.error("invalid \(key) value \"\(a)\"") }
@@ -232,7 +237,8 @@ extension ConfigCompiler {
             throw d.error("duplicate zone \"\(c.name)\"")
         }
         if let other = cachePaths.values.first(where: { $0.path == c.path }) {
-            throw d.error("cache \"\(c.name)\" uses the \"\(c.path)\" cache path while previously it used by \"\(other.name)\"")
+            throw d.error(
+                "cache \"\(c.name)\" uses the \"\(c.path)\" cache path while previously it used by \"\(other.name)\"")
         }
         cachePaths[c.name] = c
     }

@@ -38,7 +38,9 @@ struct CacheEntryHeader {
 
     var bytes: [UInt8] {
         var out = Self.magic
-        func put64(_ v: Int64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(bitPattern: v) >> (8 * UInt64(i)))) } }
+        func put64(_ v: Int64) {
+            for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(bitPattern: v) >> (8 * UInt64(i)))) }
+        }
         func put32(_ v: Int) { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
         put64(validUntil)
         put64(storedAt)
@@ -89,14 +91,15 @@ struct CacheEntry {
     let fileInfo: FileInfo
 
     /// Opens and checks the entry at `path`; nil when missing or damaged.
-    static func open(_ path: String) -> CacheEntry? {
+    static func load(_ path: String) -> CacheEntry? {
         guard let fd = FileSystem.openExisting(path) else { return nil }
         guard let info = try? FileSystem.info(fd), info.isRegular else {
             FileSystem.close(fd)
             return nil
         }
         var raw = [UInt8](repeating: 0, count: CacheEntryHeader.size)
-        guard raw.withUnsafeMutableBytes({ FileSystem.readFully(fd, into: $0.baseAddress!, count: $0.count, offset: 0) }),
+        guard
+            raw.withUnsafeMutableBytes({ FileSystem.readFully(fd, into: $0.baseAddress!, count: $0.count, offset: 0) }),
             let h = CacheEntryHeader(raw), h.bodyOffset + h.bodyLength + Int64(h.headLength) == info.size
         else {
             FileSystem.close(fd)
@@ -106,7 +109,9 @@ struct CacheEntry {
         var head = [UInt8](repeating: 0, count: h.headLength)
         let ok =
             key.withUnsafeMutableBytes {
-                $0.isEmpty || FileSystem.readFully(fd, into: $0.baseAddress!, count: $0.count, offset: Int64(CacheEntryHeader.size))
+                $0.isEmpty
+                    || FileSystem.readFully(
+                        fd, into: $0.baseAddress!, count: $0.count, offset: Int64(CacheEntryHeader.size))
             }
             && head.withUnsafeMutableBytes {
                 FileSystem.readFully(fd, into: $0.baseAddress!, count: $0.count, offset: h.bodyOffset + h.bodyLength)
@@ -120,7 +125,7 @@ struct CacheEntry {
 
     /// Rewrites the header's validity in place (a revalidated entry).
     static func setValidity(_ path: String, validUntil: Int64, storedAt: Int64) {
-        guard let e = open(path) else { return }
+        guard let e = load(path) else { return }
         defer { FileSystem.close(e.fd) }
         var h = e.header
         h.validUntil = validUntil
@@ -212,7 +217,9 @@ final class CacheWriter {
         h.updatingSeconds = windows.updating
         h.errorSeconds = windows.error
         do {
-            try head.withUnsafeBytes { try FileSystem.writeAll(fd, $0.baseAddress!, $0.count, at: bodyOffset + bodyLength) }
+            try head.withUnsafeBytes {
+                try FileSystem.writeAll(fd, $0.baseAddress!, $0.count, at: bodyOffset + bodyLength)
+            }
             try h.bytes.withUnsafeBytes { try FileSystem.writeAll(fd, $0.baseAddress!, $0.count, at: 0) }
         } catch {
             return false

@@ -47,7 +47,7 @@ enum CacheLoader {
                 continue
             }
             guard let hash = CacheKeyHash(hex: e.name) else { continue }
-            guard let entry = CacheEntry.open(text) else {
+            guard let entry = CacheEntry.load(text) else {
                 FileSystem.unlink(text)
                 continue
             }

@@ -104,7 +104,7 @@ extension ProxyExchange {
             return .answered
         }
         if node.exists && node.validUntil > now {
-            if let e = CacheEntry.open(zone.path(cache.hash)) {
+            if let e = CacheEntry.load(zone.path(cache.hash)) {
                 serveCached(e, status: .hit)
                 return .answered
             }
@@ -117,7 +117,7 @@ extension ProxyExchange {
             cache.staleExists = true
             cache.staleErrorUntil = node.validUntil &+ node.errorSeconds
             if updatingAllowed && zone.isUpdating(cache.hash, nowMs: worker.now, age: c.lockAge),
-                let e = CacheEntry.open(zone.path(cache.hash))
+                let e = CacheEntry.load(zone.path(cache.hash))
             {
                 serveCached(e, status: .updating)
                 return .answered
@@ -135,7 +135,7 @@ extension ProxyExchange {
         }
         if cache.staleExists && c.revalidate { prepareRevalidation() }
         if cache.staleExists && cache.locked && c.backgroundUpdate && updatingAllowed && !request.isSubrequest,
-            let e = CacheEntry.open(zone.path(cache.hash))
+            let e = CacheEntry.load(zone.path(cache.hash))
         {
             // The client gets the stale entry now; the upstream's answer refreshes the cache.
             serveCached(e, status: .stale, deferred: true)
@@ -153,7 +153,7 @@ extension ProxyExchange {
         let c = settings.cache
         let now = Int64(worker.clock.seconds)
         let node = zone.lookup(cache.hash, now: now)
-        if node.exists && node.validUntil > now, let e = CacheEntry.open(zone.path(cache.hash)) {
+        if node.exists && node.validUntil > now, let e = CacheEntry.load(zone.path(cache.hash)) {
             phase = .finished
             serveCached(e, status: .hit)
             return
@@ -194,11 +194,12 @@ extension ProxyExchange {
         if cache.background { return backgroundHead(status: status) }
         let c = settings.cache
         if status == 304 && !cache.conditional.isEmpty {
-            if let e = CacheEntry.open(zone.path(cache.hash)) {
+            if let e = CacheEntry.load(zone.path(cache.hash)) {
                 var windows: (updating: Int64, error: Int64) = (0, 0)
                 if let valid = validUntil(status: 200, windows: &windows) {
                     zone.refresh(cache.hash, validUntil: valid)
-                    CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: Int64(worker.clock.seconds))
+                    CacheEntry.setValidity(
+                        zone.path(cache.hash), validUntil: valid, storedAt: Int64(worker.clock.seconds))
                 }
                 finishUpstream(reusable: false)
                 serveCached(e, status: .revalidated)
@@ -207,7 +208,7 @@ extension ProxyExchange {
         }
         if cache.staleExists, let cond = CacheUseStale.status(status),
             c.useStale.contains(cond) || (status >= 500 && Int64(worker.clock.seconds) < cache.staleErrorUntil),
-            let e = CacheEntry.open(zone.path(cache.hash))
+            let e = CacheEntry.load(zone.path(cache.hash))
         {
             finishUpstream(reusable: false)
             serveCached(e, status: .stale)
@@ -259,7 +260,9 @@ extension ProxyExchange {
                 zone.refresh(cache.hash, validUntil: valid)
                 CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: Int64(worker.clock.seconds))
             }
-        } else if CacheUseStale.status(status) == nil || !settings.cache.useStale.contains(CacheUseStale.status(status)!) {
+        } else if CacheUseStale.status(status) == nil
+            || !settings.cache.useStale.contains(CacheUseStale.status(status)!)
+        {
             cache.background = false
             _ = cacheResponseHead(status: status)
             cache.background = true
@@ -279,7 +282,8 @@ extension ProxyExchange {
         guard let writer = response.cacheWriter, let zone = cache.zone else { return }
         response.cacheWriter = nil
         let head = Self.storedHead(writer.headRaw, writer.head, bodyLength: writer.bodyLength)
-        if writer.commit(head: head, validUntil: writer.validUntil, now: Int64(worker.clock.seconds), keyLength: cache.key.count)
+        if writer.commit(
+            head: head, validUntil: writer.validUntil, now: Int64(worker.clock.seconds), keyLength: cache.key.count)
         {
             zone.setVary(cache.mainHash, writer.varyNames)
             if writer.hash != cache.hash && cache.locked { zone.unlock(cache.hash) }
@@ -300,7 +304,7 @@ extension ProxyExchange {
         let allowed =
             (errorStatus == 504 ? c.contains(.timeout) : (c.contains(.error) || c.contains(.invalidHeader)))
             || Int64(worker.clock.seconds) < cache.staleErrorUntil
-        guard allowed, let e = CacheEntry.open(zone.path(cache.hash)) else { return false }
+        guard allowed, let e = CacheEntry.load(zone.path(cache.hash)) else { return false }
         cacheFinished()
         serveCached(e, status: .stale)
         return true
@@ -361,7 +365,7 @@ extension ProxyExchange {
 
     /// If-Modified-Since / If-None-Match from the stale entry (proxy_cache_revalidate).
     private func prepareRevalidation() {
-        guard let zone = cache.zone, let e = CacheEntry.open(zone.path(cache.hash)) else { return }
+        guard let zone = cache.zone, let e = CacheEntry.load(zone.path(cache.hash)) else { return }
         FileSystem.close(e.fd)
         var p = ResponseParser()
         var h = ResponseHead()

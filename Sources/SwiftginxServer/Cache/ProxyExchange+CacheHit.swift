@@ -133,7 +133,8 @@ extension ProxyExchange {
         }
         _ = resp.bodyEnded()
         if rechunk {
-            let body = Array(UnsafeRawBufferPointer(start: output.base + bodyStart, count: output.writerIndex - bodyStart))
+            let body = Array(
+                UnsafeRawBufferPointer(start: output.base + bodyStart, count: output.writerIndex - bodyStart))
             output.writerIndex = bodyStart
             if !body.isEmpty {
                 output.append(string: String(body.count, radix: 16))
@@ -211,14 +212,18 @@ extension ProxyExchange {
             }
             if !matches { return nil }
         }
-        let result = ByteRangeSpec.evaluate(UnsafeRawBufferPointer(rebasing: buf[rv]), size: size, maxRanges: s.maxRanges)
+        let result = ByteRangeSpec.evaluate(
+            UnsafeRawBufferPointer(rebasing: buf[rv]), size: size, maxRanges: s.maxRanges)
         switch result {
         case .single(let range):
             let add = [
                 "Content-Length: \(range.upperBound - range.lowerBound + 1)",
                 "Content-Range: bytes \(range.lowerBound)-\(range.upperBound)/\(size)",
             ]
-            return (rewrittenHead(head, h, statusLine: "HTTP/1.1 206 Partial Content\r\n", drop: Self.rangeDropped, add: add), result)
+            return (
+                rewrittenHead(
+                    head, h, statusLine: "HTTP/1.1 206 Partial Content\r\n", drop: Self.rangeDropped, add: add), result
+            )
         case .multiple(let ranges):
             let boundary = worker.nextBoundary()
             cache.boundary = boundary
@@ -235,10 +240,18 @@ extension ProxyExchange {
             }
             total += Int64("\r\n--\(boundary)--\r\n".utf8.count)
             let add = ["Content-Type: multipart/byteranges; boundary=\(boundary)", "Content-Length: \(total)"]
-            return (rewrittenHead(head, h, statusLine: "HTTP/1.1 206 Partial Content\r\n", drop: Self.multipartDropped, add: add), result)
+            return (
+                rewrittenHead(
+                    head, h, statusLine: "HTTP/1.1 206 Partial Content\r\n", drop: Self.multipartDropped, add: add),
+                result
+            )
         case .unsatisfiable:
             let add = ["Content-Range: bytes */\(size)", "Content-Length: 0"]
-            return (rewrittenHead(head, h, statusLine: "HTTP/1.1 416 Requested Range Not Satisfiable\r\n", drop: Self.rangeDropped, add: add), result)
+            return (
+                rewrittenHead(
+                    head, h, statusLine: "HTTP/1.1 416 Requested Range Not Satisfiable\r\n", drop: Self.rangeDropped,
+                    add: add), result
+            )
         case .ignore:
             return nil
         }

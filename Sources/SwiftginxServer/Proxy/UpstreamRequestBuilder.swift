@@ -64,7 +64,9 @@ enum UpstreamRequestBuilder {
         // Request line.
         if let m = x.settings.method {
             out.append(request.evaluate(m))
-        } else if x.cache.sendGET || request.isSubrequest || ((request.errorPageUsed || request.methodIsGET) && !request.isHeadOnly) {
+        } else if x.cache.sendGET || request.isSubrequest
+            || ((request.errorPageUsed || request.methodIsGET) && !request.isHeadOnly)
+        {
             out.append("GET")
         } else {
             out.append(UnsafeRawBufferPointer(rebasing: buf[request.head.methodBytes]))

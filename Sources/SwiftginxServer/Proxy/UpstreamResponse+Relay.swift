@@ -102,7 +102,9 @@ extension UpstreamResponse {
                 if n > 0 {
                     request.upstreamReceived(n)
                     output.writerIndex += n
-                    if let w = cacheWriter { w.append(UnsafeRawBufferPointer(start: output.base + output.writerIndex - n, count: n)) }
+                    if let w = cacheWriter {
+                        w.append(UnsafeRawBufferPointer(start: output.base + output.writerIndex - n, count: n))
+                    }
                     request.bodyBytesSent += Int64(n)
                     x.countReceived(n)
                     if responseRemaining >= 0 {
