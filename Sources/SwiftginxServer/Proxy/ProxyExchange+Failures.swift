@@ -107,7 +107,10 @@ extension ProxyExchange {
         case .connecting, .sending, .readingHead: break
         default: return false
         }
-        guard !request.bodyPending, !settings.ignoreClientAbort, request.clientHasClosed() else { return false }
+        // A background cache update goes on without the client, as nginx's does.
+        guard !request.bodyPending, !settings.ignoreClientAbort, !cache.background, request.clientHasClosed() else {
+            return false
+        }
         request.logInfo(
             "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too"
                 + " while \(phaseText())")

@@ -40,7 +40,7 @@ extension UpstreamResponse {
                 }
             }
             var flushed = flush()
-            if flushed == .failed && x.settings.ignoreClientAbort {
+            if flushed == .failed && (x.settings.ignoreClientAbort || x.cache.background) {
                 // nginx's ignore_client_abort: the upstream's answer is read to its end.
                 discarding = true
                 flushed = flush()
