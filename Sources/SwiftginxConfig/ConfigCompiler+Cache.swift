@@ -243,6 +243,11 @@ extension ConfigCompiler {
         cachePaths[c.name] = c
     }
 
+    /// uwsgi has no default cache key: a location that caches must name one (nginx).
+    func noteCacheKey(_ s: LocationSettings) {
+        if s.uwsgi.cache.enabled && s.uwsgi.cache.key == nil && s.pass?.proto == .uwsgi { cacheKeyMissing = true }
+    }
+
     /// Checks every `proxy_cache` zone name once the whole configuration is read.
     func resolveCacheZones() throws(ConfigError) {
         for (d, zone) in cacheZoneUses where cachePaths[zone] == nil {
