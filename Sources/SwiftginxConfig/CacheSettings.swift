@@ -19,8 +19,9 @@ public struct CachePathConfig: Sendable, Equatable {
     public var levels: [Int] = []
     /// `inactive=`: seconds an unused entry stays (10 minutes by default).
     public var inactive: Int = 600
-    /// `max_size=` / `min_free=`: bytes (0 = no limit).
-    public var maxSize: Int64 = 0
+    /// `max_size=`: bytes (unlimited when not given; 0 keeps nothing, as in nginx).
+    public var maxSize: Int64 = .max
+    /// `min_free=`: bytes (0 = no limit).
     public var minFree: Int64 = 0
     /// `use_temp_path=`: entries are always written next to their final place here (a
     /// rename never crosses file systems), so the flag changes nothing observable.

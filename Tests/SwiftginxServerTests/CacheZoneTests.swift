@@ -11,7 +11,7 @@ import Testing
 @testable import SwiftginxServer
 
 @Suite struct CacheZoneTests {
-    func zone(levels: [Int] = [1, 2], maxSize: Int64 = 0) -> (CacheZone, String) {
+    func zone(levels: [Int] = [1, 2], maxSize: Int64 = .max) -> (CacheZone, String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)").path
         var c = CachePathConfig(name: "z", size: 1 << 20, path: dir)
         c.levels = levels

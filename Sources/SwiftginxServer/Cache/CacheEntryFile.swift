@@ -2,7 +2,7 @@
 // reproduced; what is stored and how it behaves is nginx's):
 //
 //     0   "SGXC" and the format version (4 + 4 bytes)
-//     8   valid until (wall-clock seconds)        16  stored at (seconds)
+//     8   valid until (wall-clock seconds)        16  stored at (wall-clock ms)
 //     24  body offset                             32  body length
 //     40  head length                             44  key length
 //     48  stale-while-revalidate seconds          56  stale-if-error seconds
@@ -209,7 +209,7 @@ final class CacheWriter {
         guard !failed, !committed else { return false }
         var h = CacheEntryHeader()
         h.validUntil = validUntil
-        h.storedAt = now
+        h.storedAt = Clock.wallMilliseconds()
         h.bodyOffset = bodyOffset
         h.bodyLength = bodyLength
         h.headLength = head.count

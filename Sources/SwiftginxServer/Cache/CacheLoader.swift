@@ -28,16 +28,24 @@ enum CacheLoader {
     static func load(_ zone: CacheZone) {
         FileSystem.makeDirectories(zone.config.path)
         let now = Clock.wallMilliseconds() / 1000
-        walk(zone, Array(zone.config.path.utf8), depth: 0, now: now)
+        var variants: [CacheKeyHash: (storedAt: Int64, names: [UInt8]?)] = [:]
+        walk(zone, Array(zone.config.path.utf8), depth: 0, now: now, variants: &variants)
+        // A key's answers vary as its most recently stored answer says.
+        for (main, v) in variants { zone.setVary(main, v.names, now: now) }
     }
 
-    private static func walk(_ zone: CacheZone, _ dir: [UInt8], depth: Int, now: Int64) {
+    private static func walk(
+        _ zone: CacheZone, _ dir: [UInt8], depth: Int, now: Int64,
+        variants: inout [CacheKeyHash: (storedAt: Int64, names: [UInt8]?)]
+    ) {
         guard let entries = try? FileSystem.listDirectory(dir, skipHidden: false) else { return }
         for e in entries {
             let path = dir + [UInt8(ascii: "/")] + e.name
             let text = String(decoding: path, as: UTF8.self)
             if e.info.isDirectory {
-                if depth < zone.config.levels.count { walk(zone, path, depth: depth + 1, now: now) }
+                if depth < zone.config.levels.count {
+                    walk(zone, path, depth: depth + 1, now: now, variants: &variants)
+                }
                 continue
             }
             guard e.info.isRegular, depth == zone.config.levels.count else { continue }
@@ -53,10 +61,9 @@ enum CacheLoader {
             }
             FileSystem.close(entry.fd)
             zone.loaded(hash, header: entry.header, size: e.info.size, now: now)
-            if let names = varyNames(entry.head) {
-                // A variant: its key's node learns that the key's answers vary.
-                let main = CacheKeyHash(md5: ProxyExchange.md5(entry.key))
-                if main != hash { zone.setVary(main, names) }
+            let main = CacheKeyHash(md5: ProxyExchange.md5(entry.key))
+            if (variants[main]?.storedAt ?? Int64.min) <= entry.header.storedAt {
+                variants[main] = (entry.header.storedAt, varyNames(entry.head))
             }
         }
     }

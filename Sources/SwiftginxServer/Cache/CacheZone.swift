@@ -194,7 +194,25 @@ final class CacheZone: Sendable {
             node.errorSeconds = windows.error
             ix.nodes[hash] = node
             ix.totalSize += size
-            return sweep(&ix, now: now, keep: hash)
+            // Over max_size or the keys zone's capacity: room is made at once (the
+            // manager does the rest between requests).
+            guard ix.totalSize > config.maxSize || ix.nodes.count > capacity else {
+                return []
+            }
+            return sweep(&ix, now: now, keep: hash, freeBytes: 0)
+        }
+    }
+
+    /// The manager's pass (on the housekeeping thread): entries unused for `inactive`,
+    /// then the least recently used beyond max_size, the keys' capacity, or until
+    /// `min_free` bytes are free on the file system. Returns the files to unlink.
+    func manage(now: Int64) -> [CacheKeyHash] {
+        var shortOfSpace: Int64 = 0
+        if config.minFree > 0, let free = FileSystem.availableSpace(config.path), free < config.minFree {
+            shortOfSpace = config.minFree - free
+        }
+        return state.withLock { ix in
+            sweep(&ix, now: now, keep: nil, freeBytes: shortOfSpace)
         }
     }
 
@@ -217,10 +235,11 @@ final class CacheZone: Sendable {
     }
 
     /// Records whether the key's answers vary (and by which fields).
-    func setVary(_ hash: CacheKeyHash, _ names: [UInt8]?) {
+    func setVary(_ hash: CacheKeyHash, _ names: [UInt8]?, now: Int64) {
         state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             node.vary = names
+            node.lastUsed = max(node.lastUsed, now)
             ix.nodes[hash] = node
         }
     }
@@ -248,30 +267,31 @@ final class CacheZone: Sendable {
     /// The manager's work, done when an entry is stored: entries unused for `inactive`
     /// go, then the least recently used until the zone is within `max_size` and its
     /// keys' capacity. Returns the hashes whose files the caller unlinks.
-    private func sweep(_ ix: inout Index, now: Int64, keep: CacheKeyHash) -> [CacheKeyHash] {
+    private func sweep(_ ix: inout Index, now: Int64, keep: CacheKeyHash?, freeBytes: Int64) -> [CacheKeyHash] {
         var victims: [CacheKeyHash] = []
-        let overSize = config.maxSize > 0 && ix.totalSize > config.maxSize
-        let overKeys = ix.nodes.count > capacity
-        guard overSize || overKeys || now - ix.lastSweep >= 1 else { return victims }
+        var toFree = freeBytes
         ix.lastSweep = now
         let inactive = Int64(config.inactive)
         for (h, n) in ix.nodes where !n.updating && n.lastUsed + inactive < now && h != keep {
             if n.exists {
                 ix.totalSize -= n.size
+                toFree -= n.size
                 victims.append(h)
             }
             ix.nodes[h] = nil
         }
-        if (config.maxSize > 0 && ix.totalSize > config.maxSize) || ix.nodes.count > capacity {
+        func over(_ ix: Index) -> Bool {
+            ix.totalSize > config.maxSize || ix.nodes.count > capacity || toFree > 0
+        }
+        if over(ix) {
             let order = ix.nodes.filter { $0.key != keep && !$0.value.updating }.sorted {
                 $0.value.lastUsed < $1.value.lastUsed
             }
             for (h, n) in order {
-                guard (config.maxSize > 0 && ix.totalSize > config.maxSize) || ix.nodes.count > capacity else {
-                    break
-                }
+                guard over(ix) else { break }
                 if n.exists {
                     ix.totalSize -= n.size
+                    toFree -= n.size
                     victims.append(h)
                 }
                 ix.nodes[h] = nil

@@ -199,7 +199,7 @@ extension ProxyExchange {
                 if let valid = validUntil(status: 200, windows: &windows) {
                     zone.refresh(cache.hash, validUntil: valid)
                     CacheEntry.setValidity(
-                        zone.path(cache.hash), validUntil: valid, storedAt: Int64(worker.clock.seconds))
+                        zone.path(cache.hash), validUntil: valid, storedAt: worker.clock.milliseconds)
                 }
                 finishUpstream(reusable: false)
                 serveCached(e, status: .revalidated)
@@ -258,7 +258,7 @@ extension ProxyExchange {
             var windows: (updating: Int64, error: Int64) = (0, 0)
             if let valid = validUntil(status: 200, windows: &windows) {
                 zone.refresh(cache.hash, validUntil: valid)
-                CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: Int64(worker.clock.seconds))
+                CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: worker.clock.milliseconds)
             }
         } else if CacheUseStale.status(status) == nil
             || !settings.cache.useStale.contains(CacheUseStale.status(status)!)
@@ -285,7 +285,7 @@ extension ProxyExchange {
         if writer.commit(
             head: head, validUntil: writer.validUntil, now: Int64(worker.clock.seconds), keyLength: cache.key.count)
         {
-            zone.setVary(cache.mainHash, writer.varyNames)
+            zone.setVary(cache.mainHash, writer.varyNames, now: Int64(worker.clock.seconds))
             if writer.hash != cache.hash && cache.locked { zone.unlock(cache.hash) }
             cache.locked = false
         }
