@@ -1,4 +1,4 @@
-// nginx's cache manager, as a job of the housekeeping thread: about once a second it
+// nginx's cache manager, as a job of the housekeeping thread: it
 // walks each zone of the current generation and removes the entries unused for
 // `inactive`, then the least recently used ones while the zone is over `max_size`, its
 // keys zone is full, or its file system has less than `min_free` free. Request threads
@@ -9,12 +9,12 @@ import SwiftginxPosix
 
 final class CacheManager {
     let zones: [CacheZone]
-    /// Milliseconds between passes.
-    let interval: Int64
+    /// When each zone wants its next pass (monotonic ms).
+    private var due: [Int64]
 
     init(zones: [CacheZone]) {
         self.zones = zones
-        interval = 1000
+        due = Array(repeating: 0, count: zones.count)
     }
 
     static func jobs(_ g: Generation) -> [HousekeepingJob] {
@@ -24,7 +24,12 @@ final class CacheManager {
 
     func run(now: Int64) -> HousekeepingStep {
         let wall = Clock.wallMilliseconds() / 1000
-        for z in zones { z.unlinkAll(z.manage(now: wall)) }
-        return .idle(until: now + interval)
+        for (i, z) in zones.enumerated() where due[i] <= now {
+            let (victims, next) = z.manage(now: wall)
+            z.unlinkAll(victims)
+            due[i] = now + next
+        }
+        // Woken at least once a second: a busy zone's state changes between passes.
+        return .idle(until: min(due.min() ?? now + 1000, now + 1000))
     }
 }

@@ -89,11 +89,16 @@ final class CacheZone: Sendable {
         var nodes: [CacheKeyHash: CacheNode] = [:]
         var totalSize: Int64 = 0
         var lastSweep: Int64 = 0
+        /// After the keys zone filled up: the manager brings it down to this many keys.
+        var watermark = Int.max
+        /// The last pass stopped at manager_files with more to remove.
+        var pending = false
     }
 
     init(_ config: CachePathConfig) {
         self.config = config
-        capacity = max(16, config.size / 128)
+        // nginx's nodes take 128 bytes of its slab allocator, after the zone's own pages.
+        capacity = max(16, (config.size - 8192) / 128)
         state = Mutex(Index())
     }
 
@@ -194,25 +199,32 @@ final class CacheZone: Sendable {
             node.errorSeconds = windows.error
             ix.nodes[hash] = node
             ix.totalSize += size
-            // Over max_size or the keys zone's capacity: room is made at once (the
-            // manager does the rest between requests).
-            guard ix.totalSize > config.maxSize || ix.nodes.count > capacity else {
-                return []
-            }
-            return sweep(&ix, now: now, keep: hash, freeBytes: 0)
+            // A full keys zone makes room at once (nginx's forced expiry) and leaves the
+            // manager a watermark of 7/8; max_size is the manager's (as in nginx).
+            guard ix.nodes.count > capacity else { return [] }
+            ix.watermark = capacity * 7 / 8
+            return sweep(&ix, now: now, keep: hash, freeBytes: 0, most: .max)
         }
     }
 
     /// The manager's pass (on the housekeeping thread): entries unused for `inactive`,
     /// then the least recently used beyond max_size, the keys' capacity, or until
     /// `min_free` bytes are free on the file system. Returns the files to unlink.
-    func manage(now: Int64) -> [CacheKeyHash] {
+    /// As nginx's manager, a pass removes at most `manager_files` entries over the limits
+    /// and then sleeps `manager_sleep`; `next` is when the zone wants its next pass (ms).
+    func manage(now: Int64) -> (victims: [CacheKeyHash], next: Int64) {
         var shortOfSpace: Int64 = 0
         if config.minFree > 0, let free = FileSystem.availableSpace(config.path), free < config.minFree {
             shortOfSpace = config.minFree - free
         }
         return state.withLock { ix in
-            sweep(&ix, now: now, keep: nil, freeBytes: shortOfSpace)
+            let victims = sweep(&ix, now: now, keep: nil, freeBytes: shortOfSpace, most: config.managerFiles)
+            if ix.pending { return (victims, Int64(config.managerSleep)) }
+            // Nothing over the limits: the next pass when the oldest unused entry goes.
+            let inactive = Int64(config.inactive)
+            let oldest = ix.nodes.values.lazy.filter { !$0.updating }.map { $0.lastUsed }.min()
+            guard let oldest else { return (victims, 10_000) }
+            return (victims, min(10_000, max(1000, (oldest + inactive - now) * 1000)))
         }
     }
 
@@ -267,8 +279,11 @@ final class CacheZone: Sendable {
     /// The manager's work, done when an entry is stored: entries unused for `inactive`
     /// go, then the least recently used until the zone is within `max_size` and its
     /// keys' capacity. Returns the hashes whose files the caller unlinks.
-    private func sweep(_ ix: inout Index, now: Int64, keep: CacheKeyHash?, freeBytes: Int64) -> [CacheKeyHash] {
+    private func sweep(_ ix: inout Index, now: Int64, keep: CacheKeyHash?, freeBytes: Int64, most: Int)
+        -> [CacheKeyHash]
+    {
         var victims: [CacheKeyHash] = []
+        ix.pending = false
         var toFree = freeBytes
         ix.lastSweep = now
         let inactive = Int64(config.inactive)
@@ -280,8 +295,9 @@ final class CacheZone: Sendable {
             }
             ix.nodes[h] = nil
         }
+        let limit = keep == nil ? min(capacity, ix.watermark) : capacity
         func over(_ ix: Index) -> Bool {
-            ix.totalSize > config.maxSize || ix.nodes.count > capacity || toFree > 0
+            ix.totalSize > config.maxSize || ix.nodes.count > limit || toFree > 0
         }
         if over(ix) {
             let order = ix.nodes.filter { $0.key != keep && !$0.value.updating }.sorted {
@@ -289,6 +305,10 @@ final class CacheZone: Sendable {
             }
             for (h, n) in order {
                 guard over(ix) else { break }
+                if victims.count >= most {
+                    ix.pending = true
+                    break
+                }
                 if n.exists {
                     ix.totalSize -= n.size
                     toFree -= n.size
@@ -297,6 +317,7 @@ final class CacheZone: Sendable {
                 ix.nodes[h] = nil
             }
         }
+        if keep == nil && !ix.pending { ix.watermark = .max }
         return victims
     }
 
