@@ -104,6 +104,8 @@ public struct UpstreamCacheSettings: Sendable {
     /// Upper-case method names looked up and stored (GET and HEAD always are).
     public var methods: Set<String> = ["GET", "HEAD"]
     public var bypass: [ComplexValue] = []
+    /// `proxy_cache_purge` (NGINX Plus): a request for which one is true purges its key.
+    public var purge: [ComplexValue] = []
     public var noCache: [ComplexValue] = []
     public var useStale: CacheUseStale = []
     public var lock = false
@@ -121,6 +123,7 @@ public struct UpstreamCacheSettings: Sendable {
     var validLevel = 0
     var bypassLevel = 0
     var noCacheLevel = 0
+    var purgeLevel = 0
 
     public init() {}
 

@@ -26,6 +26,7 @@ extension DirectiveTable {
             DirectiveSpec(p + "cache_background_update", .httpAll, .flag),
             DirectiveSpec(p + "cache_max_range_offset", .httpAll, .take([1])),
             DirectiveSpec(p + "force_ranges", .httpAll, .flag),
+            DirectiveSpec(p + "cache_purge", .httpAll, .oneOrMore, repeatable: true),
         ]
         if p == "proxy_" { specs.append(DirectiveSpec("proxy_cache_convert_head", .httpAll, .flag)) }
         return specs
@@ -107,6 +108,17 @@ extension ConfigCompiler {
                 methods.insert(m)
             }
             set { $0.methods = methods }
+        case "cache_purge":
+            var values: [ComplexValue] = []
+            for a in d.args { values.append(try value(a, d)) }
+            let id = levelID(level)
+            set {
+                if $0.purgeLevel != id {
+                    $0.purge = []
+                    $0.purgeLevel = id
+                }
+                $0.purge += values
+            }
         case "cache_bypass", "no_cache":
             var values: [ComplexValue] = []
             for a in d.args { values.append(try value(a, d)) }

@@ -265,6 +265,49 @@ final class CountingBackend {
         #expect(b.count == before + 1)
     }
 
+    @Test func purgeByKeyAndWildcardFromAnAllowedAddress() throws {
+        let b = try CountingBackend()
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    proxy_cache_path PREFIXcache keys_zone=pages:1m;
+                    geo $purger { default 0; 127.0.0.1 1; }
+                    map "$purger:$request_method" $purge { "1:PURGE" 1; default 0; }
+                    server {
+                        listen 127.0.0.1:PORT;
+                        location / {
+                            proxy_pass http://127.0.0.1:\(b.port);
+                            proxy_cache pages;
+                            proxy_cache_key $uri;
+                            proxy_cache_valid 200 1h;
+                            proxy_cache_purge $purge;
+                            add_header X-Cache $upstream_cache_status;
+                        }
+                    }
+                }
+                """)
+        try s.start()
+        defer { s.stop() }
+        for path in ["/blog/1", "/blog/2", "/about"] { _ = try get(s.port, path) }
+        #expect(try get(s.port, "/blog/1").header("X-Cache") == "HIT")
+        // From an address the geo does not allow, PURGE is just a request for the upstream.
+        let outsider = try RawClient(port: s.port, from: "127.0.0.2")
+        try outsider.send("PURGE /blog/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(try outsider.readResponse().status != 204)
+        #expect(try get(s.port, "/blog/1").header("X-Cache") == "HIT")
+        let purged = try request(s.port, "PURGE /blog/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(purged.status == 204)
+        #expect(try get(s.port, "/blog/1").header("X-Cache") == "MISS")
+        let none = try request(s.port, "PURGE /nothing HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(none.status == 404)
+        let wildcard = try request(s.port, "PURGE /blog/* HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(wildcard.status == 204)
+        #expect(try get(s.port, "/blog/1").header("X-Cache") == "MISS")
+        #expect(try get(s.port, "/blog/2").header("X-Cache") == "MISS")
+        #expect(try get(s.port, "/about").header("X-Cache") == "HIT")
+    }
+
     /// Files of the cache directory whose names have a '.' (entries being written).
     func temporaryFiles(_ s: TestServer) -> [String] {
         let root = s.prefix + "cache"

@@ -79,10 +79,15 @@ extension ProxyExchange {
             request.respondError(500)
             return .answered
         }
+        let key = request.evaluate(c.key ?? (pass?.proto == .uwsgi ? ComplexValue(literal: "") : Self.defaultKey))
+        if !c.purge.isEmpty && Self.anyTrue(c.purge, request) {
+            CachePurge.purge(zone, key: key, request: request)
+            return .answered
+        }
         let method = Array(request.headBytes[request.head.methodBytes])
         guard c.methods.contains(String(decoding: method, as: UTF8.self)) else { return .proceed }
         cache.zone = zone
-        cache.key = request.evaluate(c.key ?? (pass?.proto == .uwsgi ? ComplexValue(literal: "") : Self.defaultKey))
+        cache.key = key
         cache.hash = CacheKeyHash(md5: Self.md5(cache.key))
         cache.mainHash = cache.hash
         cache.sendGET = c.convertHead && pass?.proto == .http && request.isHeadOnly
