@@ -12,7 +12,8 @@ import Testing
     func render(backend: Backend) throws -> String {
         let text = try String(
             contentsOf: repositoryRoot.appendingPathComponent("conf/examples/django-microcache.conf"), encoding: .utf8)
-        return text.replacingOccurrences(of: "127.0.0.1:8000", with: backend.address)
+        return "daemon off;\n"
+            + text.replacingOccurrences(of: "127.0.0.1:8000", with: backend.address)
             .replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:PORT")
             .replacingOccurrences(of: "include ../mime.types;", with: "include mime.types;")
             .replacingOccurrences(of: "pid logs/django-microcache.pid;", with: "pid logs/swiftginx.pid;")

@@ -116,3 +116,15 @@ import Testing
         #expect(String(decoding: stored, as: UTF8.self) == "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 42\r\n\r\n")
     }
 }
+
+@Suite struct MD5Tests {
+    @Test func matchesOpenSSLForEveryLengthAroundTheBlocks() {
+        for n in [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 128, 300] {
+            let bytes = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let ours = bytes.withUnsafeBytes { MD5.hash($0) }
+            #expect(ours == CacheKeyHash(md5: ProxyExchange.md5(bytes)), "length \(n)")
+        }
+        let abc = Array("abc".utf8).withUnsafeBytes { MD5.hash($0) }
+        #expect(String(decoding: abc.hex, as: UTF8.self) == "900150983cd24fb0d6963f7d28e17f72")
+    }
+}

@@ -93,6 +93,19 @@ struct CacheEntry {
     /// Opens and checks the entry at `path`; nil when missing or damaged.
     static func load(_ path: String) -> CacheEntry? {
         guard let fd = FileSystem.openExisting(path) else { return nil }
+        return load(fd: fd)
+    }
+
+    /// Opens the entry at a NUL-terminated path.
+    static func load(pathBytes: [UInt8]) -> CacheEntry? {
+        let fd: Int32? = pathBytes.withUnsafeBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) { try? FileSystem.openReadOnly($0.baseAddress!) }
+        }
+        guard let fd else { return nil }
+        return load(fd: fd)
+    }
+
+    private static func load(fd: Int32) -> CacheEntry? {
         guard let info = try? FileSystem.info(fd), info.isRegular else {
             FileSystem.close(fd)
             return nil

@@ -16,6 +16,11 @@ struct CacheKeyHash: Hashable, Sendable {
     let high: UInt64
     let low: UInt64
 
+    init(high: UInt64 = 0, low: UInt64 = 0) {
+        self.high = high
+        self.low = low
+    }
+
     init(md5 d: [UInt8]) {
         var h: UInt64 = 0
         var l: UInt64 = 0
@@ -75,6 +80,8 @@ struct CacheNode {
     /// Cache-Control's stale-while-revalidate / stale-if-error windows (seconds after validUntil).
     var updatingSeconds: Int64 = 0
     var errorSeconds: Int64 = 0
+    /// Changes whenever the entry's file or validity changes (workers' open entries check it).
+    var version: UInt64 = 0
     /// An intercepted error status cached without a file (answered by error_page), or 0.
     var errorStatus = 0
 }
@@ -84,6 +91,8 @@ final class CacheZone: Sendable {
     let state: Mutex<Index>
     /// The largest number of keys the keys zone holds (nginx: about 8,000 per megabyte).
     let capacity: Int
+    /// `config.path` as bytes.
+    let pathPrefix: [UInt8]
 
     struct Index {
         var nodes: [CacheKeyHash: CacheNode] = [:]
@@ -93,6 +102,8 @@ final class CacheZone: Sendable {
         var watermark = Int.max
         /// The last pass stopped at manager_files with more to remove.
         var pending = false
+        /// The last version given to a node.
+        var versions: UInt64 = 0
     }
 
     init(_ config: CachePathConfig) {
@@ -100,6 +111,7 @@ final class CacheZone: Sendable {
         // nginx's nodes take 128 bytes of its slab allocator, after the zone's own pages.
         capacity = max(16, (config.size - 8192) / 128)
         state = Mutex(Index())
+        pathPrefix = Array(config.path.utf8)
     }
 
     /// The zones of a configuration, keeping the previous generation's where the name and
@@ -131,6 +143,23 @@ final class CacheZone: Sendable {
             end -= n
         }
         return p + "/" + String(decoding: hex, as: UTF8.self)
+    }
+
+    /// The entry's path as NUL-terminated bytes (the hit path: no String is built).
+    func pathBytes(_ hash: CacheKeyHash) -> [UInt8] {
+        let hex = hash.hex
+        var p = pathPrefix
+        p.reserveCapacity(p.count + config.levels.count * 3 + 34)
+        var end = 32
+        for n in config.levels {
+            p.append(UInt8(ascii: "/"))
+            p += hex[(end - n)..<end]
+            end -= n
+        }
+        p.append(UInt8(ascii: "/"))
+        p += hex
+        p.append(0)
+        return p
     }
 
     /// The directory of the entry's path.
@@ -197,6 +226,8 @@ final class CacheZone: Sendable {
             node.errorStatus = 0
             node.updatingSeconds = windows.updating
             node.errorSeconds = windows.error
+            ix.versions += 1
+            node.version = ix.versions
             ix.nodes[hash] = node
             ix.totalSize += size
             // A full keys zone makes room at once (nginx's forced expiry) and leaves the
@@ -238,6 +269,8 @@ final class CacheZone: Sendable {
                 victims.append(hash)
             }
             node.exists = false
+            ix.versions += 1
+            node.version = ix.versions
             node.errorStatus = status
             node.validUntil = validUntil
             node.updating = false
@@ -261,6 +294,8 @@ final class CacheZone: Sendable {
         state.withLock { ix in
             ix.nodes[hash]?.validUntil = validUntil
             ix.nodes[hash]?.updating = false
+            ix.versions += 1
+            ix.nodes[hash]?.version = ix.versions
         }
     }
 
@@ -333,6 +368,8 @@ final class CacheZone: Sendable {
             if node.exists { ix.totalSize -= node.size }
             node.exists = true
             node.validUntil = h.validUntil
+            ix.versions += 1
+            node.version = ix.versions
             node.updatingSeconds = h.updatingSeconds
             node.errorSeconds = h.errorSeconds
             node.size = size

@@ -37,9 +37,9 @@ enum CacheStatus: UInt8 {
 struct CacheRequest {
     var zone: CacheZone? = nil
     var key: [UInt8] = []
-    var hash = CacheKeyHash(md5: [UInt8](repeating: 0, count: 16))
+    var hash = CacheKeyHash()
     /// The key's own hash (`hash` is a variant's when the key's answers vary).
-    var mainHash = CacheKeyHash(md5: [UInt8](repeating: 0, count: 16))
+    var mainHash = CacheKeyHash()
     var status: CacheStatus = .none
     /// The answer may be stored (method, min_uses, no bypass).
     var storable = false
@@ -70,10 +70,12 @@ extension ProxyExchange {
     private static let defaultKey = try! ComplexValue.parse("$scheme$proxy_host$request_uri")
 
     /// Looks the request up before anything goes upstream.
-    func cacheStart() -> CacheStart {
-        let c = settings.cache
+    func cacheStart() -> CacheStart { cacheStart(settingsStorage.value.cache) }
+
+    /// The settings are borrowed from the location (not copied: no reference counting).
+    private func cacheStart(_ c: borrowing UpstreamCacheSettings) -> CacheStart {
         let zoneName = c.zoneValue.map { String(decoding: request.evaluate($0), as: UTF8.self) } ?? c.zone ?? ""
-        guard let zone = worker.generation.cacheZones[zoneName] else {
+        guard let zone = worker.cacheEntries.zone(named: zoneName, in: worker.generation) else {
             if c.zoneValue == nil || zoneName.isEmpty { return .proceed }
             request.logError("cache \"\(zoneName)\" not found")
             request.respondError(500)
@@ -84,11 +86,14 @@ extension ProxyExchange {
             CachePurge.purge(zone, key: key, request: request)
             return .answered
         }
-        let method = Array(request.headBytes[request.head.methodBytes])
-        guard c.methods.contains(String(decoding: method, as: UTF8.self)) else { return .proceed }
+        // GET and HEAD are always cached methods; others are looked up by name.
+        if request.head.method != .get && request.head.method != .head {
+            let method = Array(request.headBytes[request.head.methodBytes])
+            guard c.methods.contains(String(decoding: method, as: UTF8.self)) else { return .proceed }
+        }
         cache.zone = zone
         cache.key = key
-        cache.hash = CacheKeyHash(md5: Self.md5(cache.key))
+        cache.hash = key.withUnsafeBytes { MD5.hash($0) }
         cache.mainHash = cache.hash
         cache.sendGET = c.convertHead && pass?.proto == .http && request.isHeadOnly
         if Self.anyTrue(c.bypass, request) {
@@ -109,8 +114,23 @@ extension ProxyExchange {
             return .answered
         }
         if node.exists && node.validUntil > now {
-            if let e = CacheEntry.load(zone.path(cache.hash)) {
-                serveCached(e, status: .hit)
+            // A hot key's entry is already open in this worker.
+            let entries = worker.cacheEntries
+            if let item = entries.get(zone, cache.hash, version: node.version, now: worker.now) {
+                serveCached(item.entry, status: .hit, open: item)
+                return .answered
+            }
+            if let e = CacheEntry.load(pathBytes: zone.pathBytes(cache.hash)) {
+                var parser = ResponseParser()
+                var head = ResponseHead()
+                if case .complete = e.head.withUnsafeBytes({ parser.parse($0, into: &head) }) {
+                    let item = entries.put(
+                        zone, cache.hash, version: node.version, entry: e, head: head, files: worker.files,
+                        now: worker.now)
+                    serveCached(e, status: .hit, open: item)
+                } else {
+                    serveCached(e, status: .hit)
+                }
                 return .answered
             }
             zone.remove(cache.hash)
@@ -390,7 +410,7 @@ extension ProxyExchange {
 
     /// proxy_cache_max_range_offset: a range request starting beyond it (or a suffix
     /// range, or any range with 0) is passed upstream as it is and its answer not stored.
-    private func rangeAllowsStoring(_ c: UpstreamCacheSettings) -> Bool {
+    private func rangeAllowsStoring(_ c: borrowing UpstreamCacheSettings) -> Bool {
         guard let limit = c.maxRangeOffset,
             let rv = request.head.header(HeaderName.range, in: request.headBytes)
         else { return true }

@@ -14,7 +14,10 @@ extension ProxyExchange {
     /// Answers the request from `e` (its descriptor is owned from here on). `deferred`:
     /// the whole answer is put in the request's output, not flushed (a background
     /// update sends it while the upstream is asked).
-    func serveCached(_ e: CacheEntry, status: CacheStatus, deferred: Bool = false) {
+    /// `open`: the worker keeps this entry open with its head parsed (a hot key's hit).
+    func serveCached(
+        _ e: CacheEntry, status: CacheStatus, deferred: Bool = false, open: CacheOpenEntries.Item? = nil
+    ) {
         cache.status = status
         let r = request
         let bodyLength = e.header.bodyLength
@@ -40,18 +43,28 @@ extension ProxyExchange {
         resp.reset()
         resp.upstreamInput.clear()
         head.withUnsafeBytes { resp.upstreamInput.append($0) }
+        let rewritten = head.count != e.head.count || region == nil || !parts.isEmpty
+            || region.map { $0.offset != 0 || $0.length != bodyLength } == true
         resp.headCopy = head
-        guard case .complete = head.withUnsafeBytes({ resp.parser.parse($0, into: &resp.head) }) else {
-            FileSystem.close(e.fd)
-            cache.zone?.remove(cache.hash)
-            r.respondError(500)
-            return
+        if let open, !rewritten {
+            resp.head = open.head
+        } else {
+            guard case .complete = head.withUnsafeBytes({ resp.parser.parse($0, into: &resp.head) }) else {
+                if open == nil { FileSystem.close(e.fd) }
+                cache.zone?.remove(cache.hash)
+                r.respondError(500)
+                return
+            }
         }
         resp.writeClientHead(self)
         phase = .finished
-        let info = e.fileInfo
-        let entry = OpenFileCache.Entry(fd: e.fd, info: info, contents: nil, now: worker.now)
-        entry.retired = true
+        let entry: OpenFileCache.Entry
+        if let open {
+            entry = open.file
+        } else {
+            entry = OpenFileCache.Entry(fd: e.fd, info: e.fileInfo, contents: nil, now: worker.now)
+            entry.retired = true
+        }
         worker.files.retain(entry)
         defer { worker.files.release(entry) }
         let base = e.header.bodyOffset
