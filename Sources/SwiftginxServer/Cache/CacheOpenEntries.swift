@@ -17,7 +17,10 @@ final class CacheOpenEntries {
         let head: ResponseHead
         var lastUsed: Int64
 
-        init(zone: ObjectIdentifier, version: UInt64, entry: CacheEntry, file: OpenFileCache.Entry, head: ResponseHead, now: Int64) {
+        init(
+            zone: ObjectIdentifier, version: UInt64, entry: CacheEntry, file: OpenFileCache.Entry, head: ResponseHead,
+            now: Int64
+        ) {
             self.zone = zone
             self.version = version
             self.entry = entry

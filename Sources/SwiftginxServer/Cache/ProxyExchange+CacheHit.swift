@@ -43,7 +43,8 @@ extension ProxyExchange {
         resp.reset()
         resp.upstreamInput.clear()
         head.withUnsafeBytes { resp.upstreamInput.append($0) }
-        let rewritten = head.count != e.head.count || region == nil || !parts.isEmpty
+        let rewritten =
+            head.count != e.head.count || region == nil || !parts.isEmpty
             || region.map { $0.offset != 0 || $0.length != bodyLength } == true
         resp.headCopy = head
         if let open, !rewritten {
