@@ -33,13 +33,13 @@ public final class Generation: Sendable {
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
-        tls: TLSContexts = TLSContexts(), previous: Generation? = nil
+        tls: TLSContexts = TLSContexts(), previous: Generation? = nil, loadCaches: Bool = true
     ) {
         self.number = number
         self.tls = tls
         self.limitConnZones = LimitConnZone.zones(config, previous: previous?.limitConnZones ?? [:])
         self.limitReqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
-        self.cacheZones = CacheZone.zones(config, previous: previous?.cacheZones ?? [:])
+        self.cacheZones = CacheZone.zones(config, previous: previous?.cacheZones ?? [:], load: loadCaches)
         self.peerTables = config.upstreams.map { g in
             PeerTable(group: g, mandatoryChecks: config.healthChecks[g.index]?.contains { $0.mandatory } ?? false)
         }

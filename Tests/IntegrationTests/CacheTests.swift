@@ -49,10 +49,11 @@ final class CountingBackend {
 }
 
 @Suite(.serialized) struct CacheTests {
-    func start(_ backend: CountingBackend, extra: String = "") throws -> TestServer {
+    func start(_ backend: CountingBackend, extra: String = "", main: String = "") throws -> TestServer {
         let s = try TestServer(
             config: """
                 \(TestServer.preamble)
+                \(main)
                 http {
                     proxy_cache_path PREFIXcache levels=1:2 keys_zone=pages:1m inactive=1h max_size=10m;
                     log_format c '$uri $upstream_cache_status';
@@ -193,9 +194,10 @@ final class CountingBackend {
 
     @Test func theLockLetsOneRequestThrough() throws {
         let b = try CountingBackend()
-        let s = try start(b, extra: "proxy_cache_lock on; proxy_cache_lock_timeout 10s;")
+        // Two worker threads: the keys zone and its lock are shared by both.
+        let s = try start(b, extra: "proxy_cache_lock on; proxy_cache_lock_timeout 10s;", main: "worker_processes 2;")
         defer { s.stop() }
-        let n = 40
+        let n = 100
         let results = Mutex<[String]>([])
         let port = s.port
         let threads = (0..<n).map { _ in

@@ -116,14 +116,17 @@ final class CacheZone: Sendable {
 
     /// The zones of a configuration, keeping the previous generation's where the name and
     /// path are the same (their index and files stay valid); new zones load their index.
-    static func zones(_ config: RuntimeConfig, previous: [String: CacheZone]) -> [String: CacheZone] {
+    /// `load` false: the zones start empty and touch no file (the route explainer, `-x`).
+    static func zones(_ config: RuntimeConfig, previous: [String: CacheZone], load: Bool = true)
+        -> [String: CacheZone]
+    {
         var out: [String: CacheZone] = [:]
         for (name, c) in config.cachePaths {
             if let old = previous[name], old.config.path == c.path {
                 out[name] = old
             } else {
                 let zone = CacheZone(c)
-                CacheLoader.load(zone)
+                if load { CacheLoader.load(zone) }
                 out[name] = zone
             }
         }
