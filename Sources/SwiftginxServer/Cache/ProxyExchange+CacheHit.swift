@@ -57,6 +57,18 @@ extension ProxyExchange {
                 return
             }
         }
+        // nginx's charset filter runs before its range filter: each part of a multipart
+        // answer carries the recoded type and bytes; the multipart type stays as it is.
+        var partRecoder: CharsetTable? = nil
+        if !parts.isEmpty, let l = r.location {
+            let original = Array(cache.partType.utf8)
+            if let t = original.withUnsafeBytes({ resp.charsetContentType($0[...], location: l, self) }) {
+                cache.partType = String(decoding: t, as: UTF8.self)
+            }
+            partRecoder = resp.recoder?.keepsLength == true ? resp.recoder : nil
+            resp.recoder = nil
+            resp.keepContentType = true
+        }
         resp.writeClientHead(self)
         phase = .finished
         let entry: OpenFileCache.Entry
@@ -97,6 +109,18 @@ extension ProxyExchange {
                 var prefix = Array("\r\n--\(boundary)\r\n".utf8)
                 if !type.isEmpty { prefix += Array("Content-Type: \(type)\r\n".utf8) }
                 prefix += Array("Content-Range: bytes \(p.lowerBound)-\(p.upperBound)/\(size)\r\n\r\n".utf8)
+                if let partRecoder {
+                    // Recoded parts go from memory (a byte-for-byte table keeps the lengths).
+                    var raw = [UInt8](repeating: 0, count: Int(p.upperBound - p.lowerBound + 1))
+                    _ = raw.withUnsafeMutableBytes {
+                        FileSystem.readFully(e.fd, into: $0.baseAddress!, count: $0.count, offset: base + p.lowerBound)
+                    }
+                    var recoded: [UInt8] = []
+                    partRecoder.recode(raw, into: &recoded)
+                    r.appendBody(prefix)
+                    r.appendBody(recoded)
+                    continue
+                }
                 if first {
                     r.appendBody(prefix)
                     r.writer.sendFile(entry, offset: base + p.lowerBound, length: p.upperBound - p.lowerBound + 1)
@@ -107,8 +131,12 @@ extension ProxyExchange {
                     r.writer.bodyBytesSent += Int64(prefix.count)
                 }
             }
-            r.writer.pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
-            r.writer.bodyBytesSent += Int64(trailer.count)
+            if partRecoder != nil {
+                r.appendBody(trailer)
+            } else {
+                r.writer.pendingParts.append(BodyPart(prefix: trailer, offset: 0, length: 0))
+                r.writer.bodyBytesSent += Int64(trailer.count)
+            }
             r.flushResponse()
             return
         }

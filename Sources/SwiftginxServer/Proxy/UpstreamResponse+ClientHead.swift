@@ -150,7 +150,7 @@ extension UpstreamResponse {
                     value = Array("W/".utf8) + raw
                 } else if asciiCaseEqual(name, HeaderName.contentType) {
                     // The charset module may announce (and recode into) the location's charset.
-                    if let l = location { value = charsetContentType(raw, location: l, x) }
+                    if let l = location, !keepContentType { value = charsetContentType(raw, location: l, x) }
                     request.contentType.removeAll(keepingCapacity: true)
                     request.contentType.append(contentsOf: value ?? Array(raw))
                 }

@@ -67,6 +67,9 @@ final class UpstreamResponse {
     var clientSkip: Int64 = 0
     var clientTake: Int64 = -1
     var upstreamLength: Int64 = 0
+    /// A multipart/byteranges answer from the cache: its Content-Type is not the charset
+    /// module's (each part's is).
+    var keepContentType = false
 
     private static let keptOnRedirectContentType = Array("content-type".utf8)
     /// Headers of an X-Accel-Redirect answer that are kept for the redirected response.
@@ -98,6 +101,7 @@ final class UpstreamResponse {
         encoder = nil
         discarding = false
         clientTake = -1
+        keepContentType = false
         headCopy.removeAll(keepingCapacity: true)
     }
 
