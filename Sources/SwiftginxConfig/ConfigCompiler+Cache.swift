@@ -244,10 +244,7 @@ extension ConfigCompiler {
             }
         }
         if c.name.isEmpty { throw d.error("\"\(d.name)\" must have \"keys_zone\" parameter") }
-        if let old = cachePaths[c.name] {
-            if old.path == c.path { throw d.error("duplicate zone \"\(c.name)\"") }
-            throw d.error("duplicate zone \"\(c.name)\"")
-        }
+        if cachePaths[c.name] != nil { throw d.error("duplicate zone \"\(c.name)\"") }
         if let other = cachePaths.values.first(where: { $0.path == c.path }) {
             throw d.error(
                 "cache \"\(c.name)\" uses the \"\(c.path)\" cache path while previously it used by \"\(other.name)\"")

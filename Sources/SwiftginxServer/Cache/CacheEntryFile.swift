@@ -76,7 +76,9 @@ struct CacheEntryHeader {
         keyLength = get32(44)
         updatingSeconds = get64(48)
         errorSeconds = get64(56)
-        guard bodyOffset >= Int64(Self.size), bodyLength >= 0, headLength > 0 && headLength < 1 << 20,
+        // A damaged file's numbers never overflow the checks made on them.
+        guard bodyOffset >= Int64(Self.size), bodyOffset < 1 << 40, bodyLength >= 0, bodyLength < 1 << 56,
+            headLength > 0 && headLength < 1 << 20,
             keyLength < 1 << 16
         else { return nil }
     }

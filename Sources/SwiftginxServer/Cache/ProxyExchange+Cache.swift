@@ -162,6 +162,11 @@ extension ProxyExchange {
         if cache.staleExists && cache.locked && c.backgroundUpdate && updatingAllowed && !request.isSubrequest,
             let e = CacheEntry.load(zone.path(cache.hash))
         {
+            // The stale answer is sent from memory while the update runs: bodies up to 8 MiB.
+            guard e.header.bodyLength <= 8 << 20 else {
+                FileSystem.close(e.fd)
+                return .proceed
+            }
             // The client gets the stale entry now; the upstream's answer refreshes the cache.
             serveCached(e, status: .stale, deferred: true)
             cache.background = true
