@@ -267,6 +267,26 @@ final class CountingBackend {
         #expect(b.count == before + 1)
     }
 
+    @Test func anUpstreamThatStopsMidBodyStoresNothing() throws {
+        let b = try CountingBackend()
+        let s = try start(b, extra: "proxy_cache_valid 200 1h; proxy_read_timeout 1s;")
+        defer { s.stop() }
+        // Half the body, then silence past proxy_read_timeout: the client's answer is cut.
+        let c = try RawClient(port: s.port, timeoutSeconds: 5)
+        try c.send("GET /cut?size=100000&part=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let cut = (try? c.readResponse())?.body.count ?? 0
+        #expect(cut < 100000)
+        #expect(s.waitForFile("logs/error.log", containing: "upstream timed out"))
+        // No entry, no temporary file: the cache directory holds no file at all.
+        let files = (FileManager.default.enumerator(atPath: s.prefix + "cache")?.allObjects as? [String] ?? [])
+            .filter { !(($0 as NSString).lastPathComponent.count <= 2) }
+        #expect(files.isEmpty, "\(files)")
+        let before = b.count
+        let again = try get(s.port, "/cut?size=1000")
+        #expect(again.header("X-Cache") == "MISS")
+        #expect(b.count == before + 1)
+    }
+
     @Test func purgeByKeyAndWildcardFromAnAllowedAddress() throws {
         let b = try CountingBackend()
         let s = try TestServer(
