@@ -251,13 +251,14 @@ final class CountingBackend {
         if child > 0 { kill(child, SIGKILL) }
         var up = false
         for _ in 0..<200 {
-            if let r = try? get(s.port, "/count-probe?nocache=1"), r.status == 200 {
+            if let r = try? get(s.port, "/probe?nocache=1&cookie=1"), r.status == 200 {
                 up = true
                 break
             }
             usleep(50_000)
         }
         #expect(up)
+        // (The probe's answer has Set-Cookie: it is not stored, so it writes no file.)
         // No entry was published, and the loader removed the temporary file.
         #expect(temporaryFiles(s).isEmpty)
         let before = b.count
