@@ -64,6 +64,8 @@ let package = Package(
             dependencies: ["SwiftginxCompression", "CZlib", "CZstd", "CBrotliDecoder"]),
         .testTarget(
             name: "IntegrationTests", dependencies: ["SwiftginxPosix"],
-            exclude: ["Support/echo_backend.py", "Support/wss_client.py", "Support/tls_resume.py"]),
+            exclude: [
+                "Support/echo_backend.py", "Support/wss_client.py", "Support/tls_resume.py", "Support/cache_backend.py",
+            ]),
     ]
 )
