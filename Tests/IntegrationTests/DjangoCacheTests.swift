@@ -1,7 +1,8 @@
 // conf/examples/django-microcache.conf in front of the real gunicorn and the example
 // Django project: anonymous pages are rendered once and then HIT, a logged-in user's
 // requests bypass the cache, a POST and an answer with Set-Cookie are never stored, and
-// the last copy is served (STALE) while gunicorn is down.
+// the last copy is served (STALE) while gunicorn is down; and uwsgi_cache in front of
+// uWSGI's native protocol.
 
 import Foundation
 import Glibc
@@ -59,5 +60,38 @@ import Testing
         #expect(stale.status == 200)
         #expect(stale.header("X-Cache") == "STALE")
         #expect(stale.body == first.body)
+    }
+
+    @Test func uwsgiCacheWithUWSGI() throws {
+        try Backends.require()
+        let backend = try Backend.start(.uwsgiNative, name: "uc")
+        defer { backend.stop() }
+        let server = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    uwsgi_cache_path PREFIXucache levels=1:2 keys_zone=apps:1m;
+                    server {
+                        listen 127.0.0.1:PORT;
+                        location / {
+                            include \(repositoryRoot.appendingPathComponent("conf/uwsgi_params").path);
+                            uwsgi_pass \(backend.address);
+                            uwsgi_cache apps;
+                            uwsgi_cache_key $host$request_uri;
+                            uwsgi_cache_valid 200 1m;
+                            add_header X-Cache $upstream_cache_status;
+                        }
+                    }
+                }
+                """)
+        try server.start()
+        defer { server.stop() }
+        let first = try get(server.port, "/headers/?u=1")
+        #expect(first.status == 200)
+        #expect(first.header("X-Cache") == "MISS")
+        let second = try get(server.port, "/headers/?u=1")
+        #expect(second.header("X-Cache") == "HIT")
+        #expect(second.body == first.body)
+        #expect(try get(server.port, "/headers/?u=2").header("X-Cache") == "MISS")
     }
 }
