@@ -101,9 +101,27 @@ import Testing
         for _ in 0..<3 { z.unlinkAll(z.manage(now: 5).victims) }
         #expect(!FileManager.default.fileExists(atPath: z.path(hashes[0])))
         #expect(FileManager.default.fileExists(atPath: z.path(hashes[4])))
-        let total = z.state.withLock { $0.totalSize }
+        let total = z.store.state.withLock { $0.totalSize }
         #expect(total <= 3000)
         try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    @Test func aReloadKeepsTheIndexAndTakesTheNewLimits() {
+        var c = CachePathConfig(name: "z", size: 1 << 20, path: "/tmp/nowhere-\(UUID().uuidString)")
+        let first = CacheZone.zones(
+            RuntimeConfig(main: MainSettings(), listenGroups: [], sources: [], cachePaths: ["z": c]), previous: [:],
+            load: false)
+        c.inactive = 5
+        let second = CacheZone.zones(
+            RuntimeConfig(main: MainSettings(), listenGroups: [], sources: [], cachePaths: ["z": c]), previous: first,
+            load: false)
+        #expect(second["z"]?.config.inactive == 5)
+        #expect(second["z"]?.store === first["z"]?.store)
+        c.path += "-moved"
+        let third = CacheZone.zones(
+            RuntimeConfig(main: MainSettings(), listenGroups: [], sources: [], cachePaths: ["z": c]), previous: second,
+            load: false)
+        #expect(third["z"]?.store !== second["z"]?.store)
     }
 
     @Test func storedHeadCarriesTheBodyLength() throws {

@@ -88,7 +88,8 @@ struct CacheNode {
 
 final class CacheZone: Sendable {
     let config: CachePathConfig
-    let state: Mutex<Index>
+    /// The index (kept by a reload that keeps the zone's path and levels).
+    let store: Store
     /// The largest number of keys the keys zone holds (nginx: about 8,000 per megabyte).
     let capacity: Int
     /// `config.path` as bytes.
@@ -106,24 +107,30 @@ final class CacheZone: Sendable {
         var versions: UInt64 = 0
     }
 
-    init(_ config: CachePathConfig) {
+    final class Store: Sendable {
+        let state = Mutex(Index())
+    }
+
+    /// `store`: the index of the previous generation's zone of the same path and levels.
+    init(_ config: CachePathConfig, store: Store? = nil) {
         self.config = config
         // nginx's nodes take 128 bytes of its slab allocator, after the zone's own pages.
         capacity = max(16, (config.size - 8192) / 128)
-        state = Mutex(Index())
+        self.store = store ?? Store()
         pathPrefix = Array(config.path.utf8)
     }
 
-    /// The zones of a configuration, keeping the previous generation's where the name and
-    /// path are the same (their index and files stay valid); new zones load their index.
+    /// The zones of a configuration, keeping the previous generation's index where the
+    /// name, path and levels are the same (its files stay valid; the new inactive,
+    /// max_size and the other limits apply); new zones load their index.
     /// `load` false: the zones start empty and touch no file (the route explainer, `-x`).
     static func zones(_ config: RuntimeConfig, previous: [String: CacheZone], load: Bool = true)
         -> [String: CacheZone]
     {
         var out: [String: CacheZone] = [:]
         for (name, c) in config.cachePaths {
-            if let old = previous[name], old.config.path == c.path {
-                out[name] = old
+            if let old = previous[name], old.config.path == c.path, old.config.levels == c.levels {
+                out[name] = old.config == c ? old : CacheZone(c, store: old.store)
             } else {
                 let zone = CacheZone(c)
                 if load { CacheLoader.load(zone) }
@@ -175,7 +182,7 @@ final class CacheZone: Sendable {
 
     /// Reads (and counts a use of) the key's node; a node unused for `inactive` counts as absent.
     func lookup(_ hash: CacheKeyHash, now: Int64) -> CacheNode {
-        state.withLock { ix in
+        store.state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             if node.exists && node.lastUsed + Int64(config.inactive) < now && !node.updating {
                 // Left for the sweep to unlink; a new entry replaces it.
@@ -191,7 +198,7 @@ final class CacheZone: Sendable {
 
     /// Takes the key's lock (true), unless another request holds one younger than `age` ms.
     func tryLock(_ hash: CacheKeyHash, nowMs: Int64, age: Int) -> Bool {
-        state.withLock { ix in
+        store.state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             if node.updating && nowMs - node.updatingSince < Int64(age) { return false }
             node.updating = true
@@ -203,14 +210,14 @@ final class CacheZone: Sendable {
 
     /// Whether a request fetches the key now (for `updating` and lock waiters).
     func isUpdating(_ hash: CacheKeyHash, nowMs: Int64, age: Int) -> Bool {
-        state.withLock { ix in
+        store.state.withLock { ix in
             guard let node = ix.nodes[hash] else { return false }
             return node.updating && nowMs - node.updatingSince < Int64(age)
         }
     }
 
     func unlock(_ hash: CacheKeyHash) {
-        state.withLock { ix in ix.nodes[hash]?.updating = false }
+        store.state.withLock { ix in ix.nodes[hash]?.updating = false }
     }
 
     /// The entry for `hash` is on disk now (its file renamed into place): returns the
@@ -218,7 +225,7 @@ final class CacheZone: Sendable {
     func commit(
         _ hash: CacheKeyHash, validUntil: Int64, size: Int64, now: Int64, windows: (updating: Int64, error: Int64)
     ) -> [CacheKeyHash] {
-        state.withLock { ix in
+        store.state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             if node.exists { ix.totalSize -= node.size }
             node.exists = true
@@ -251,7 +258,7 @@ final class CacheZone: Sendable {
         if config.minFree > 0, let free = FileSystem.availableSpace(config.path), free < config.minFree {
             shortOfSpace = config.minFree - free
         }
-        return state.withLock { ix in
+        return store.state.withLock { ix in
             let victims = sweep(&ix, now: now, keep: nil, freeBytes: shortOfSpace, most: config.managerFiles)
             if ix.pending { return (victims, Int64(config.managerSleep)) }
             // Nothing over the limits: the next pass when the oldest unused entry goes.
@@ -264,7 +271,7 @@ final class CacheZone: Sendable {
 
     /// Remembers an intercepted error (proxy_intercept_errors) for `validUntil`.
     func setError(_ hash: CacheKeyHash, status: Int, validUntil: Int64) -> [CacheKeyHash] {
-        state.withLock { ix in
+        store.state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             var victims: [CacheKeyHash] = []
             if node.exists {
@@ -284,7 +291,7 @@ final class CacheZone: Sendable {
 
     /// Records whether the key's answers vary (and by which fields).
     func setVary(_ hash: CacheKeyHash, _ names: [UInt8]?, now: Int64) {
-        state.withLock { ix in
+        store.state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             node.vary = names
             node.lastUsed = max(node.lastUsed, now)
@@ -294,7 +301,7 @@ final class CacheZone: Sendable {
 
     /// Sets a stored entry's validity (a revalidated or refreshed entry).
     func refresh(_ hash: CacheKeyHash, validUntil: Int64) {
-        state.withLock { ix in
+        store.state.withLock { ix in
             ix.nodes[hash]?.validUntil = validUntil
             ix.nodes[hash]?.updating = false
             ix.versions += 1
@@ -304,14 +311,14 @@ final class CacheZone: Sendable {
 
     /// The entry is gone (purged, or its file unreadable).
     func remove(_ hash: CacheKeyHash) {
-        state.withLock { ix in
+        store.state.withLock { ix in
             if let node = ix.nodes.removeValue(forKey: hash), node.exists { ix.totalSize -= node.size }
         }
     }
 
     /// Every stored key (for purging by wildcard, which then reads each file's key).
     func storedKeys() -> [CacheKeyHash] {
-        state.withLock { ix in ix.nodes.compactMap { $0.value.exists ? $0.key : nil } }
+        store.state.withLock { ix in ix.nodes.compactMap { $0.value.exists ? $0.key : nil } }
     }
 
     /// The manager's work, done when an entry is stored: entries unused for `inactive`
@@ -366,7 +373,7 @@ final class CacheZone: Sendable {
 
     /// Registers an entry found on disk (the loader).
     func loaded(_ hash: CacheKeyHash, header h: CacheEntryHeader, size: Int64, now: Int64) {
-        state.withLock { ix in
+        store.state.withLock { ix in
             var node = ix.nodes[hash] ?? CacheNode()
             if node.exists { ix.totalSize -= node.size }
             node.exists = true
