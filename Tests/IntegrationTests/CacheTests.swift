@@ -215,7 +215,7 @@ final class CountingBackend {
         #expect(b.count == 1)
     }
 
-    @Test func entriesSurviveARestart() throws {
+    @Test func entriesSurviveARestartAndAReload() throws {
         let b = try CountingBackend()
         let s = try start(b, extra: "proxy_cache_valid 200 1h;")
         defer { s.stop() }
@@ -225,6 +225,11 @@ final class CountingBackend {
         let r = try get(s.port, "/k")
         #expect(r.header("X-Cache") == "HIT")
         #expect(r.bodyText == "n=1 path=/k")
+        #expect(b.count == 1)
+        // A reload keeps the zone's index.
+        s.signal(SIGHUP)
+        #expect(s.waitForFile("logs/error.log", containing: "reconfigured (generation 2)"))
+        #expect(try get(s.port, "/k").header("X-Cache") == "HIT")
         #expect(b.count == 1)
     }
 
