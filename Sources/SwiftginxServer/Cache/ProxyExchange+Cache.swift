@@ -259,6 +259,12 @@ extension ProxyExchange {
         guard let valid = validUntil(status: status, windows: &windows) else { return false }
         let ignored = settings.ignoreHeaders
         if !ignored.contains("set-cookie") && response.hasUpstreamHeader("set-cookie") { return false }
+        // An unbuffered answer (proxy_buffering off, X-Accel-Buffering: no) is not stored, as in nginx.
+        if !ignored.contains("x-accel-buffering"), let v = response.headerValue("x-accel-buffering") {
+            if !asciiCaseEqual(v, Array("yes".utf8)) { return false }
+        } else if !settings.buffering {
+            return false
+        }
         var target = cache.mainHash
         var varyNames: [UInt8]? = nil
         if !ignored.contains("vary"), let names = CacheVary.names(response) {
