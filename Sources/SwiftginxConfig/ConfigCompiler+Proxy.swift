@@ -81,6 +81,11 @@ extension ConfigCompiler {
             set(handled)
             return true
         }
+        if name.hasPrefix("cache") || name == "no_cache" || name == "force_ranges",
+            try cacheDirective(d, name: name, level: level, set: { f in set { f(&$0.cache) } })
+        {
+            return true
+        }
         switch name {
         case "pass": try passDirective(d, level: level, location: location, proto: proto)
         case "connect_timeout":

@@ -159,6 +159,7 @@ extension ConfigCompiler {
     private func entry(_ b: LocationBuilder, parent: LocationSettings) -> LocationEntry<Location> {
         let settings = b.level.apply(to: parent)
         noteAccessLogs(settings)
+        noteCacheKey(settings)
         let prefix: String
         switch b.kind {
         case .exact, .prefix, .prefixNoRegex: prefix = b.name

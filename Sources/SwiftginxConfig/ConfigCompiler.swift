@@ -192,6 +192,11 @@ final class ConfigCompiler {
     /// Directives accepted without effect, the first line of each (for `-t`).
     var ignoredLines: [String] = []
     var ignoredSeen: Set<String> = []
+    /// `proxy_cache_path` / `uwsgi_cache_path` zones by name, and the `proxy_cache` lines naming them.
+    var cachePaths: [String: CachePathConfig] = [:]
+    var cacheZoneUses: [(ConfigDirective, String)] = []
+    /// A location with uwsgi_cache and no uwsgi_cache_key (nginx refuses it).
+    var cacheKeyMissing = false
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -250,6 +255,7 @@ final class ConfigCompiler {
         try resolvePasses()
         try resolveUpstreamResolvers()
         try resolveHealthChecks()
+        try resolveCacheZones()
         for d in limitConnUses where limitConnZones[d.args[0]] == nil {
             // nginx's wording: the zone was only referenced, so it has no size.
             throw ConfigError("zero size shared memory zone \"\(d.args[0])\"")
@@ -268,6 +274,7 @@ final class ConfigCompiler {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
         }
         let groups = try buildListenGroups()
+        if cacheKeyMissing { throw ConfigError("no \"uwsgi_cache_key\" for \"uwsgi_cache\"") }
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,
@@ -277,7 +284,7 @@ final class ConfigCompiler {
             limitReqZoneNames: limitReqZoneNames, upstreams: allUpstreams, upstreamResolvers: upstreamResolvers,
             metricsEnabled: metricsUsed, acceptedWithoutEffect: ignoredLines,
             healthChecks: healthChecks,
-            usesSentHeaders: usesSentHeaders)
+            usesSentHeaders: usesSentHeaders, cachePaths: cachePaths)
     }
 
     /// Collects the names of regex groups and of declared variables (`set`, `map`,

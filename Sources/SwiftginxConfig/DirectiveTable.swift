@@ -273,7 +273,8 @@ public enum DirectiveTable {
             DirectiveSpec("auth_request", .httpAll, t1),
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),
-        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + cgiSpecs + sslSpecs + ignoredSpecs
+        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + cgiSpecs + sslSpecs
+        + cacheSpecs(prefix: "proxy_") + cacheSpecs(prefix: "uwsgi_") + ignoredSpecs
 
     private static let httpServer: DirectiveContext = [.http, .server]
 

@@ -54,6 +54,9 @@ public final class RuntimeConfig: Sendable {
     /// names one uses it, as nginx finds them, without a resolver.
     public let implicitUpstreams: [String: UpstreamGroup]
 
+    /// `proxy_cache_path` / `uwsgi_cache_path` zones by name.
+    public let cachePaths: [String: CachePathConfig]
+
     /// Locations that can never match (printed by `-T`).
     public let locationWarnings: [String]
 
@@ -66,8 +69,10 @@ public final class RuntimeConfig: Sendable {
         upstreamResolvers: [Int: UpstreamResolve] = [:], metricsEnabled: Bool = false,
         acceptedWithoutEffect: [String] = [],
         healthChecks: [Int: [HealthCheck]] = [:],
-        usesSentHeaders: Bool = false
+        usesSentHeaders: Bool = false,
+        cachePaths: [String: CachePathConfig] = [:]
     ) {
+        self.cachePaths = cachePaths
         self.usesSentHeaders = usesSentHeaders
         self.upstreams = upstreams
         self.upstreamResolvers = upstreamResolvers

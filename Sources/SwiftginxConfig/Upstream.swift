@@ -287,6 +287,8 @@ public struct UpstreamSettings: Sendable {
     public var fastcgi = FastCGISettings()
     /// Names the module hides besides `defaultHidden` ("status" for FastCGI and SCGI).
     public var protocolHidden: Set<String> = []
+    /// `proxy_cache*` / `uwsgi_cache*` (CacheSettings.swift).
+    public var cache = UpstreamCacheSettings()
     public init() {}
 
     /// The settings a CGI-style module (FastCGI, SCGI) starts from: its `Status` field is

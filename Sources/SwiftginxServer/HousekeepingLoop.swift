@@ -93,11 +93,14 @@ enum HousekeepingStep {
 enum HousekeepingJob {
     case peer(PeerCheck)
     case staple(StapleRefresh)
+    /// The cache manager of the generation's proxy_cache_path zones (Cache/CacheManager.swift).
+    case cacheManager(CacheManager)
 
     func begin(now: Int64) -> HousekeepingStep {
         switch self {
         case .peer(let p): return p.begin(now: now)
         case .staple(let s): return s.begin(now: now)
+        case .cacheManager(let m): return m.run(now: now)
         }
     }
 
@@ -105,6 +108,7 @@ enum HousekeepingJob {
         switch self {
         case .peer(let p): return p.finish(outcome, now: now)
         case .staple(let s): return s.finish(outcome, now: now)
+        case .cacheManager(let m): return m.run(now: now)
         }
     }
 }
@@ -245,6 +249,7 @@ private final class HousekeepingRunner {
         let jobs =
             HealthChecker.jobs(work.generation, log: work.log, seed: rng.next())
             + OCSPStapler.jobs(work.generation, log: work.log, resolutions: resolutions)
+            + CacheManager.jobs(work.generation)
         slots = jobs.map { Slot(job: $0, deadline: Int64.min) }
         for i in slots.indices { setDeadline(now, of: i) }
     }

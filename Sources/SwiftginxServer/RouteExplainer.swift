@@ -89,7 +89,9 @@ public enum RouteExplainer {
         let group: ListenGroup
 
         init(config: RuntimeConfig, group: ListenGroup, prefix: String) throws(SystemError) {
-            let generation = Generation(number: 0, config: config, listeners: [[]], accessLogFiles: [:])
+            // The explainer reads no cache directory (and creates none).
+            let generation = Generation(
+                number: 0, config: config, listeners: [[]], accessLogFiles: [:], loadCaches: false)
             let state = ServerState(
                 generation: generation, errorLog: ErrorLog(targets: []), logFiles: LogFiles(), prefix: prefix)
             worker = try Worker(index: 0, state: state, generation: generation)

@@ -35,10 +35,12 @@ public final class Generation: Sendable {
     /// Upstream groups with `resolve` servers, by group index (peers kept current by
     /// the first worker thread).
     let dynamicUpstreams: [Int: DynamicUpstream]
+    /// proxy_cache_path / uwsgi_cache_path zones by name (shared likewise, Cache/CacheZone.swift).
+    let cacheZones: [String: CacheZone]
 
     init(
         number: Int, config: RuntimeConfig, listeners: [[ListenerSpec]], accessLogFiles: [String: LogFile],
-        tls: TLSContexts = TLSContexts(), previous: Generation? = nil
+        tls: TLSContexts = TLSContexts(), previous: Generation? = nil, loadCaches: Bool = true
     ) {
         self.number = number
         self.tls = tls
@@ -47,6 +49,7 @@ public final class Generation: Sendable {
         let reqZones = LimitReqZone.zones(config, previous: previous?.limitReqZones ?? [:])
         self.limitReqZones = reqZones
         self.limitReqZoneList = config.limitReqZoneNames.map { reqZones[$0] }
+        self.cacheZones = CacheZone.zones(config, previous: previous?.cacheZones ?? [:], load: loadCaches)
         var dynamic: [Int: DynamicUpstream] = [:]
         for g in config.upstreams where g.isDynamic {
             guard let r = config.upstreamResolvers[g.index] else { continue }

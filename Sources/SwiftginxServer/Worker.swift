@@ -93,6 +93,8 @@ public final class Worker: @unchecked Sendable {
     /// Monotonic ms of the last once-a-second housekeeping in `turn`.
     private var lastFlush: Int64 = 0
     let files = OpenFileCache()
+    /// Cache entries this worker answered from lately, kept open (Cache/CacheOpenEntries.swift).
+    let cacheEntries = CacheOpenEntries()
     /// True while `evaluate` is filling `scratch` (nested evaluations use their own buffer).
     var evaluating = false
     private var errorPages: [Int: [UInt8]?] = [:]

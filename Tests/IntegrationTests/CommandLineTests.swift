@@ -135,7 +135,8 @@ import Testing
         #expect(vv.stderr.hasPrefix("nginx version: nginx/1.31.5 (swiftginx/"))
         #expect(vv.stderr.contains("\nTLS SNI support enabled\n"))
         #expect(vv.stderr.contains("--with-http_realip_module"))
-        #expect(vv.stderr.contains("--without-http-cache"))
+        // The HTTP cache is built in: -V no longer says --without-http-cache.
+        #expect(!vv.stderr.contains("--without-http-cache"))
         #expect(vv.stderr.contains("built with OpenSSL 3"))
         #expect(vv.stderr.contains("built with PCRE2 10."))
         #expect(vv.stderr.contains("configure arguments:"))

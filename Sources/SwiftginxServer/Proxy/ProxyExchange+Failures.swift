@@ -81,6 +81,7 @@ extension ProxyExchange {
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil
         phase = .finished
+        if cache.zone != nil && cacheServeStale(errorStatus: status) { return }
         if request.bodyPending { request.keepAlive = false }
         restoreLeftover()
         request.respondError(status)
@@ -92,6 +93,7 @@ extension ProxyExchange {
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil
         phase = .finished
+        if cache.zone != nil { cacheFinished() }
         if request.status == 0 { request.status = status }
         request.keepAlive = false
         request.aborted = true
@@ -106,7 +108,10 @@ extension ProxyExchange {
         case .resolving, .connecting, .sending, .readingHead: break
         default: return false
         }
-        guard !request.bodyPending, !settings.ignoreClientAbort, request.clientHasClosed() else { return false }
+        // A background cache update goes on without the client, as nginx's does.
+        guard !request.bodyPending, !settings.ignoreClientAbort, !cache.background, request.clientHasClosed() else {
+            return false
+        }
         request.logInfo(
             "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too"
                 + " while \(phaseText())")
@@ -131,6 +136,7 @@ extension ProxyExchange {
         upstream = nil
         phase = .finished
         releaseBodyFile()
+        if cache.zone != nil { cacheFinished() }
         response.close()
     }
 
@@ -190,6 +196,8 @@ extension ProxyExchange {
         case .tunnel:
             logUpstream(.error, "upstream timed out (110: Connection timed out) while proxying upgraded connection")
             abortProxy(status: 101)
+        case .cacheWait:
+            cacheLockCheck()
         case .finished:
             break
         }

@@ -33,6 +33,22 @@ extension ProxyExchange {
             request.respondError(502)
             return
         }
+        if settings.cache.enabled {
+            switch cacheStart() {
+            case .answered: return
+            case .wait:
+                request.activate(.proxy)
+                phase = .cacheWait
+                wait(for: .cacheWait, timeout: 50)
+                return
+            case .proceed: break
+            }
+        }
+        proceedUpstream()
+    }
+
+    /// After the cache lookup: the request body, then the upstream.
+    func proceedUpstream() {
         if request.expectContinue {
             // The body was left unread for static content; a proxy needs it.
             request.expectContinue = false
@@ -98,6 +114,8 @@ extension ProxyExchange {
                 if !response.relay(self) { return false }
             case .tunnel:
                 if !response.runTunnel(self) { return false }
+            case .cacheWait:
+                return false
             case .finished:
                 return true
             }

@@ -23,6 +23,8 @@ final class ProxyExchange {
         case relaying
         /// A 101 answer turned both connections into a byte tunnel.
         case tunnel
+        /// Waiting for another request's fetch of the same cache key (proxy_cache_lock).
+        case cacheWait
         case finished
     }
 
@@ -112,6 +114,8 @@ final class ProxyExchange {
     var resolveSeq: UInt64 = 0
     /// FastCGI: the STDIN record being written (ProxyExchange+FastCGI.swift).
     var stdin = StdinFraming()
+    /// proxy_cache: the lookup and the entry of this request (Cache/ProxyExchange+Cache.swift).
+    var cache = CacheRequest()
 
     // $upstream_* values of this request (one entry per try, nginx's ", " lists).
     var addresses: [String] = []
@@ -167,6 +171,7 @@ final class ProxyExchange {
         upstreamTLS = false
         requestSentAny = false
         retryFresh = false
+        if cache.zone != nil { cacheReset() }
         // The rest of the response is reset when the first try begins (connectUpstream).
         response.forgetHead()
         addresses.removeAll(keepingCapacity: true)

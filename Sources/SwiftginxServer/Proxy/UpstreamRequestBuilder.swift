@@ -27,6 +27,10 @@ enum UpstreamRequestBuilder {
     }
 
     /// Client headers never passed as they are (nginx's proxy defaults replace them).
+    /// Fields a caching location does not pass: the cache answers conditions and ranges.
+    private static let cacheDropped: [[UInt8]] = [
+        "if-modified-since", "if-unmodified-since", "if-none-match", "if-match", "range", "if-range",
+    ].map { Array($0.utf8) }
     private static let proxyDropped: [[UInt8]] = [
         "host", "connection", "content-length", "transfer-encoding", "te", "keep-alive", "expect", "upgrade",
         "proxy-connection",
@@ -63,7 +67,9 @@ enum UpstreamRequestBuilder {
         // Request line.
         if let m = x.settings.method {
             out.append(request.evaluate(m))
-        } else if request.isSubrequest || ((request.errorPageUsed || request.methodIsGET) && !request.isHeadOnly) {
+        } else if x.cache.sendGET || request.isSubrequest
+            || ((request.errorPageUsed || request.methodIsGET) && !request.isHeadOnly)
+        {
             out.append("GET")
         } else {
             out.append(UnsafeRawBufferPointer(rebasing: buf[request.head.methodBytes]))
@@ -126,12 +132,14 @@ enum UpstreamRequestBuilder {
                 let name = buf[h.name]
                 if Self.proxyDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 if x.settings.params.contains(where: { asciiCaseEqual(name, $0.lowercasedName) }) { continue }
+                if x.cache.storable && Self.cacheDropped.contains(where: { asciiCaseEqual(name, $0) }) { continue }
                 out.append(UnsafeRawBufferPointer(rebasing: name))
                 out.append(": ")
                 out.append(UnsafeRawBufferPointer(rebasing: buf[h.value]))
                 out.append("\r\n")
             }
         }
+        if !x.cache.conditional.isEmpty { out.append(x.cache.conditional) }
         out.append("\r\n")
         // proxy_set_body: the body follows the head in the same buffer.
         if let setBody { out.append(setBody) }

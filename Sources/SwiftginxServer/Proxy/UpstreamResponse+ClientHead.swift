@@ -83,8 +83,10 @@ extension UpstreamResponse {
         output.append("HTTP/1.1 ")
         output.append(decimal: Int64(status))
         let hidden = x.settings.hidden
-        let passServer = !hidden.contains(Self.serverName) && hasUpstreamHeader("server")
-        let passDate = !hidden.contains(Self.dateName) && hasUpstreamHeader("date")
+        // With proxy_pass_header Server / Date, nginx adds neither of its own, even when
+        // the upstream sent none.
+        let passServer = !hidden.contains(Self.serverName)
+        let passDate = !hidden.contains(Self.dateName)
         var coding: ContentCoding? = nil
         recoder = nil
         recodeCarry.removeAll()
@@ -148,7 +150,7 @@ extension UpstreamResponse {
                     value = Array("W/".utf8) + raw
                 } else if asciiCaseEqual(name, HeaderName.contentType) {
                     // The charset module may announce (and recode into) the location's charset.
-                    if let l = location { value = charsetContentType(raw, location: l, x) }
+                    if let l = location, !keepContentType { value = charsetContentType(raw, location: l, x) }
                     request.contentType.removeAll(keepingCapacity: true)
                     request.contentType.append(contentsOf: value ?? Array(raw))
                     // nginx writes its own "Content-Type" name (PHP sends "Content-type").
@@ -169,7 +171,9 @@ extension UpstreamResponse {
         }
         // Body framing towards the client.
         let h = head
-        noBody = request.isHeadOnly || status == 204 || status == 304 || status == 101
+        // A HEAD sent upstream as GET for the cache: the body is stored, not sent.
+        cacheOnly = request.isHeadOnly && cacheWriter != nil && x.cache.sendGET
+        noBody = (request.isHeadOnly && !cacheOnly) || status == 204 || status == 304 || status == 101
         let clientHTTP11 = request.head.version != .http10
         if let coding {
             output.append("Content-Encoding: ")
@@ -186,7 +190,9 @@ extension UpstreamResponse {
             responseChunked = h.isChunked && !noBody ? ChunkedDecoder() : nil
             responseRemaining = noBody ? 0 : (h.contentLength ?? -1)
             if !noBody {
-                if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
+                if cacheOnly {
+                    // No body follows for the client.
+                } else if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
                     output.append("Transfer-Encoding: chunked\r\n")
                     clientChunked = true
                 } else {
@@ -194,6 +200,7 @@ extension UpstreamResponse {
                 }
             }
         }
+        if clientTake >= 0 { responseRemaining = upstreamLength }
         let xab =
             !hasUpstreamHeader("x-accel-buffering") || x.settings.ignoreHeaders.contains("x-accel-buffering")
             ? nil : headerValue("x-accel-buffering")

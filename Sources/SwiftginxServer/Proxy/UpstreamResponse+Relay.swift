@@ -40,7 +40,7 @@ extension UpstreamResponse {
                 }
             }
             var flushed = flush()
-            if flushed == .failed && x.settings.ignoreClientAbort {
+            if flushed == .failed && (x.settings.ignoreClientAbort || x.cache.background) {
                 // nginx's ignore_client_abort: the upstream's answer is read to its end.
                 discarding = true
                 flushed = flush()
@@ -93,6 +93,7 @@ extension UpstreamResponse {
         let memory = memoryLimit
         let direct =
             responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && spoolPending == 0
+            && !cacheOnly && clientTake < 0
             && output.readableCount < memory && !fastcgi.active
         do {
             let n: Int
@@ -110,6 +111,9 @@ extension UpstreamResponse {
                 if n > 0 {
                     request.upstreamReceived(n)
                     output.writerIndex += n
+                    if let w = cacheWriter {
+                        w.append(UnsafeRawBufferPointer(start: output.base + output.writerIndex - n, count: n))
+                    }
                     request.bodyBytesSent += Int64(n)
                     x.countReceived(n)
                     if responseRemaining >= 0 {
@@ -235,7 +239,7 @@ extension UpstreamResponse {
 
     /// The upstream's body ended: the coder's tail and the last chunk go into the
     /// spool; false when they could not be stored (the caller abandons the response).
-    private func bodyEnded() -> Bool {
+    func bodyEnded() -> Bool {
         upstreamDone = true
         if !recodeCarry.isEmpty {
             // The body ended inside a UTF-8 character.
@@ -259,8 +263,22 @@ extension UpstreamResponse {
 
     /// Body bytes (compressed when a coding was chosen), framed for the client, into the
     /// spool; false on a failure (logged).
-    private func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
+        var bytes = bytes
+        if let w = cacheWriter {
+            w.append(bytes)
+            if cacheOnly { return true }
+        }
+        if clientTake >= 0 {
+            // A byte range of the body (a cached or proxy_force_ranges answer) goes to the client.
+            let skip = Int(min(clientSkip, Int64(bytes.count)))
+            clientSkip -= Int64(skip)
+            let take = Int(min(clientTake, Int64(bytes.count - skip)))
+            clientTake -= Int64(take)
+            bytes = UnsafeRawBufferPointer(rebasing: bytes[skip..<(skip + take)])
+            if bytes.isEmpty { return true }
+        }
         guard let recoder else { return encode(bytes) }
         // The charset module's recoding comes before compression.
         var recoded: [UInt8] = []
@@ -386,6 +404,7 @@ extension UpstreamResponse {
 
     /// The whole response reached the client: release the upstream and go on.
     private func complete(_ x: ProxyExchange) {
+        if cacheWriter != nil { x.cacheBodyEnded() }
         x.finishUpstream(reusable: keepUpstream)
         request.responseFinished()
     }

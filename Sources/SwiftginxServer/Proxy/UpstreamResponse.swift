@@ -61,6 +61,17 @@ final class UpstreamResponse {
     var encoded: [UInt8] = []
     /// FastCGI's record layer (ProxyExchange+FastCGI.swift); inactive for other protocols.
     var fastcgi = FastCGIInput()
+    /// proxy_cache: the entry the body is stored into (Cache/CacheEntryFile.swift).
+    var cacheWriter: CacheWriter? = nil
+    /// The body goes to the cache only (a HEAD request sent upstream as GET).
+    var cacheOnly = false
+    /// proxy_cache: a range of the body being stored goes to the client (-1: all of it).
+    var clientSkip: Int64 = 0
+    var clientTake: Int64 = -1
+    var upstreamLength: Int64 = 0
+    /// A multipart/byteranges answer from the cache: its Content-Type is not the charset
+    /// module's (each part's is).
+    var keepContentType = false
 
     private static let keptOnRedirectContentType = Array("content-type".utf8)
     /// Headers of an X-Accel-Redirect answer that are kept for the redirected response.
@@ -91,6 +102,8 @@ final class UpstreamResponse {
         spoolSent = 0
         encoder = nil
         discarding = false
+        clientTake = -1
+        keepContentType = false
         headCopy.removeAll(keepingCapacity: true)
     }
 
@@ -258,6 +271,8 @@ final class UpstreamResponse {
             x.tryNext(afterStatus: status)
             return
         }
+        if x.cache.zone != nil && x.cacheResponseHead(status: status) { return }
+        if x.settings.cache.forceRanges && cacheWriter == nil { x.applyRangeToStoredResponse() }
         let ignored = x.settings.ignoreHeaders
         if hasUpstreamHeader("x-accel-limit-rate"), !ignored.contains("x-accel-limit-rate"),
             let v = headerValue("x-accel-limit-rate"), let n = Int(String(decoding: v, as: UTF8.self)), n >= 0

@@ -258,7 +258,7 @@ enum Variables {
             }
         case .sentTrailer(let name):
             ResponseTrailers.appendSent(r, named: name, to: out)
-        case .upstreamCacheStatus: break
+        case .upstreamCacheStatus: if let p = r.proxy, p.pass != nil { out.append(string: p.cache.status.text) }
         }
     }
 
