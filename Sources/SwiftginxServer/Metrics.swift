@@ -35,7 +35,7 @@ enum MetricsLayout {
 final class MetricsRegistry: Sendable {
     static let shared = MetricsRegistry()
 
-    enum Kind: Sendable { case location, upstream, limitReq, limitConn }
+    enum Kind: Sendable { case location, upstream, peer, limitReq, limitConn, cache, tls }
 
     struct Series: Sendable {
         let kind: Kind
@@ -57,6 +57,17 @@ final class MetricsRegistry: Sendable {
 
     var all: [Series] { state.withLock { $0.series } }
 
+    /// The one series of TLS handshakes (cells: completed, resumed, failed).
+    static let tlsID = shared.id(.tls, "")
+
+    /// Counts a refusal by a limit zone, when the configuration counts (a rare path: the
+    /// series is looked up by name).
+    static func limitRejected(_ r: Request, _ kind: Kind, zone: String) {
+        let w = r.worker
+        guard w.generation.config.metricsEnabled else { return }
+        w.metrics.count(shared.id(kind, zone), cell: 0)
+    }
+
     /// Numbers the locations and upstream groups of a configuration that counts.
     func assign(_ config: RuntimeConfig) {
         guard config.metricsEnabled else { return }
@@ -72,6 +83,7 @@ final class MetricsRegistry: Sendable {
             }
         }
         for g in config.upstreams where g.isExplicit { g.metricsID = id(.upstream, g.name) }
+        _ = Self.tlsID
     }
 }
 
@@ -116,9 +128,10 @@ final class WorkerMetrics: Sendable {
         CounterPages.add(c + MetricsLayout.sum, Int(ms))
     }
 
-    /// A refusal by a limit zone.
-    func count(_ id: Int) {
+    /// One event in cell `cell` of series `id` (limit refusals, TLS handshakes, cache statuses).
+    @inline(__always)
+    func count(_ id: Int, cell: Int) {
         guard let c = cells(id) else { return }
-        CounterPages.add(c, 1)
+        CounterPages.add(c + cell, 1)
     }
 }

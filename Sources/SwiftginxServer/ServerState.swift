@@ -50,6 +50,9 @@ public final class Generation: Sendable {
         self.limitReqZones = reqZones
         self.limitReqZoneList = config.limitReqZoneNames.map { reqZones[$0] }
         self.cacheZones = CacheZone.zones(config, previous: previous?.cacheZones ?? [:], load: loadCaches)
+        if config.metricsEnabled {
+            for (name, zone) in cacheZones { zone.metricsID = MetricsRegistry.shared.id(.cache, name) }
+        }
         var dynamic: [Int: DynamicUpstream] = [:]
         for g in config.upstreams where g.isDynamic {
             guard let r = config.upstreamResolvers[g.index] else { continue }

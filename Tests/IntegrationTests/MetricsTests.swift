@@ -103,8 +103,9 @@ import Testing
         let app = "location=/app/,server=site.test"
         #expect(m["swiftginx_http_requests_total{code=2xx,\(app)}"] == 100)
         #expect((m["swiftginx_http_sent_bytes_total{\(app)}"] ?? 0) > 100 * 100)
-        #expect(m["swiftginx_upstream_responses_total{code=2xx,upstream=app}"] == 100)
-        #expect(m["swiftginx_upstream_response_duration_seconds_count{upstream=app}"] == 100)
+        let peer = "peer=127.0.0.1:\(backend.port),upstream=app"
+        #expect(m["swiftginx_upstream_responses_total{code=2xx,\(peer)}"] == 100)
+        #expect(m["swiftginx_upstream_response_duration_seconds_count{\(peer)}"] == 100)
         #expect(m["swiftginx_upstream_peer_requests_total{peer=127.0.0.1:\(backend.port),upstream=app}"] == 100)
         #expect(m["swiftginx_upstream_peer_up{peer=127.0.0.1:\(backend.port),upstream=app}"] == 1)
         // Every scrape is a request too (stub_status's count): 300 plus the scrapes.
@@ -128,6 +129,61 @@ import Testing
         let after = try Self.parse(get(port, "/metrics").bodyText)
         #expect(after["swiftginx_http_requests_total{code=2xx,\(root)}"] == 101)
         #expect(after["swiftginx_config_reloads_total{}"] == 1)
+    }
+
+    /// The rarer series: limit_req and limit_conn refusals by zone, cache statuses by
+    /// zone, TLS handshakes (and failed ones).
+    @Test func refusalsCacheStatusesAndHandshakesAreCounted() throws {
+        let pki = try TestPKI()
+        let backend = try EchoBackend(name: "app")
+        defer { backend.stop() }
+        let tlsPort = freePort()
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    access_log off;
+                    limit_req_zone $binary_remote_addr zone=login:1m rate=1r/m;
+                    proxy_cache_path cache levels=1:2 keys_zone=pages:1m;
+                    server {
+                        listen 127.0.0.1:PORT;
+                        listen 127.0.0.1:\(tlsPort) ssl;
+                        \(pki.certificate("rsa"))
+                        location = /index.html { limit_req zone=login; root html; }
+                        location /page {
+                            proxy_pass http://127.0.0.1:\(backend.port);
+                            proxy_cache pages;
+                            proxy_cache_valid 200 1m;
+                        }
+                        location = /metrics { metrics; }
+                    }
+                }
+                """)
+        try s.start()
+        defer { s.stop() }
+        #expect(try get(s.port, "/index.html").status == 200)
+        #expect(try get(s.port, "/index.html").status == 503)
+        #expect(try get(s.port, "/index.html").status == 503)
+        for _ in 0..<3 { #expect(try get(s.port, "/page").status == 200) }
+        let ok = try runCommand(
+            [
+                "/usr/bin/curl", "-s", "--max-time", "10", "--cacert", pki.path("ca.pem"), "--resolve",
+                "localhost:\(tlsPort):127.0.0.1", "https://localhost:\(tlsPort)/metrics",
+            ], timeout: 20)
+        #expect(ok.status == 0)
+        // A client that does not trust the certificate still completes the handshake
+        // (it is the client that gives up); one that speaks no TLS at all fails it.
+        let c = try RawClient(port: tlsPort)
+        try c.send("\u{16}\u{03}\u{01}\u{00}\u{05}garbage")
+        _ = c.isClosedByPeer()
+
+        let m = try Self.parse(get(s.port, "/metrics").bodyText)
+        #expect(m["swiftginx_limit_req_rejected_total{zone=login}"] == 2)
+        #expect(m["swiftginx_cache_requests_total{status=MISS,zone=pages}"] == 1)
+        #expect(m["swiftginx_cache_requests_total{status=HIT,zone=pages}"] == 2)
+        #expect(m["swiftginx_tls_handshakes_total{}"] == 1)
+        #expect(m["swiftginx_tls_handshakes_resumed_total{}"] == 0)
+        #expect((m["swiftginx_tls_handshakes_failed_total{}"] ?? 0) >= 1)
     }
 
     @Test func onlyGetAndHead() throws {

@@ -88,6 +88,9 @@ struct CacheNode {
 
 final class CacheZone: Sendable {
     let config: CachePathConfig
+    /// The zone's `metrics` series (cells: MISS … HIT by CacheStatus), -1: not counted.
+    /// Set when a configuration that counts takes the zone; the same for its name.
+    nonisolated(unsafe) var metricsID = -1
     /// The index (kept by a reload that keeps the zone's path and levels).
     let store: Store
     /// The largest number of keys the keys zone holds (nginx: about 8,000 per megabyte).

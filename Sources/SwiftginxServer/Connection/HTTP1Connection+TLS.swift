@@ -51,6 +51,10 @@ extension HTTP1Connection {
         guard let tls else { return true }
         switch tls.handshake() {
         case .done:
+            if worker.generation.config.metricsEnabled {
+                worker.metrics.count(MetricsRegistry.tlsID, cell: 0)
+                if tls.sessionReused { worker.metrics.count(MetricsRegistry.tlsID, cell: 1) }
+            }
             // `ssl_ocsp`: the client's chain is checked before a request is read.
             if !clientOCSPReady(tls) { return false }
             state = .readingHead
@@ -63,6 +67,7 @@ extension HTTP1Connection {
             close()
             return false
         case .failed(let e):
+            if worker.generation.config.metricsEnabled { worker.metrics.count(MetricsRegistry.tlsID, cell: 2) }
             if let missing = tls.certificateError {
                 // A certificate named by variables could not be loaded: a server error.
                 request.logError("\(missing.message) while SSL handshaking")

@@ -104,6 +104,7 @@ enum LimitConnHandler {
             }
             r.releaseConnections()
             r.limitConnStatus = .rejected
+            MetricsRegistry.limitRejected(r, .limitConn, zone: rule.zone)
             r.trace?.note("limit_conn: zone \"\(rule.zone)\" is at \(rule.number): \(s.limitConnStatus)")
             ErrorPages.respond(r, s.limitConnStatus)
             return .done

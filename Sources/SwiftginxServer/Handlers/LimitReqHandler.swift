@@ -108,6 +108,7 @@ enum LimitReqHandler {
                 return .next
             }
             r.limitReqStatus = .rejected
+            MetricsRegistry.limitRejected(r, .limitReq, zone: s.rules[decided].zone)
             ErrorPages.respond(r, s.status)
             return .done
         case .again:

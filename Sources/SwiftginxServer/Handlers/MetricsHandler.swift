@@ -80,17 +80,23 @@ enum MetricsHandler {
 
         var locations: [(String, [Int])] = []
         var upstreams: [(String, [Int])] = []
+        var limitReq: [(String, Int)] = []
+        var limitConn: [(String, Int)] = []
+        var caches: [(String, [Int])] = []
+        var tls = [Int](repeating: 0, count: MetricsLayout.cells)
         for (id, s) in series.enumerated() {
             // A series never counted (its page was made for a neighbour) is left out.
-            guard let c = sum(id, workers),
-                c[MetricsLayout.status..<MetricsLayout.status + 5].contains(where: { $0 > 0 })
-            else { continue }
+            guard let c = sum(id, workers), c.contains(where: { $0 != 0 }) else { continue }
             switch s.kind {
             case .location:
                 locations.append(("server=\"\(label(s.labels.0))\",location=\"\(label(s.labels.1))\"", c))
-            case .upstream:
-                upstreams.append(("upstream=\"\(label(s.labels.0))\"", c))
-            case .limitReq, .limitConn: break
+            case .peer:
+                upstreams.append(("upstream=\"\(label(s.labels.0))\",peer=\"\(label(s.labels.1))\"", c))
+            case .upstream: break  // numbers the group's peers; counted per peer
+            case .limitReq: limitReq.append((s.labels.0, c[0]))
+            case .limitConn: limitConn.append((s.labels.0, c[0]))
+            case .cache: caches.append((s.labels.0, c))
+            case .tls: tls = c
             }
         }
 
@@ -134,10 +140,35 @@ enum MetricsHandler {
                 out += "swiftginx_upstream_responses_total{\(l),code=\"\(cls)\"} \(c[MetricsLayout.status + i])\n"
             }
         }
-        out += "# HELP swiftginx_upstream_response_duration_seconds Time spent on the upstream side, all tries.\n"
+        out +=
+            "# HELP swiftginx_upstream_response_duration_seconds Time spent on the upstream side (all tries), by the last try's peer.\n"
         out += "# TYPE swiftginx_upstream_response_duration_seconds histogram\n"
         for (l, c) in upstreams { histogram("swiftginx_upstream_response_duration_seconds", l, c) }
         peers(generation, worker.now, into: &out)
+
+        out += "# HELP swiftginx_limit_req_rejected_total Requests refused by a limit_req zone.\n"
+        out += "# TYPE swiftginx_limit_req_rejected_total counter\n"
+        for (zone, n) in limitReq { out += "swiftginx_limit_req_rejected_total{zone=\"\(label(zone))\"} \(n)\n" }
+        out += "# HELP swiftginx_limit_conn_rejected_total Requests refused by a limit_conn zone.\n"
+        out += "# TYPE swiftginx_limit_conn_rejected_total counter\n"
+        for (zone, n) in limitConn { out += "swiftginx_limit_conn_rejected_total{zone=\"\(label(zone))\"} \(n)\n" }
+        out += "# HELP swiftginx_cache_requests_total Cached locations' requests by $upstream_cache_status.\n"
+        out += "# TYPE swiftginx_cache_requests_total counter\n"
+        let statuses = ["MISS", "BYPASS", "EXPIRED", "STALE", "UPDATING", "REVALIDATED", "HIT"]
+        for (zone, c) in caches {
+            for (i, st) in statuses.enumerated() where c[i] > 0 {
+                out += "swiftginx_cache_requests_total{zone=\"\(label(zone))\",status=\"\(st)\"} \(c[i])\n"
+            }
+        }
+        out += "# HELP swiftginx_tls_handshakes_total TLS handshakes completed with clients.\n"
+        out += "# TYPE swiftginx_tls_handshakes_total counter\n"
+        out += "swiftginx_tls_handshakes_total \(tls[0])\n"
+        out += "# HELP swiftginx_tls_handshakes_resumed_total Completed handshakes that resumed a session.\n"
+        out += "# TYPE swiftginx_tls_handshakes_resumed_total counter\n"
+        out += "swiftginx_tls_handshakes_resumed_total \(tls[1])\n"
+        out += "# HELP swiftginx_tls_handshakes_failed_total TLS handshakes that failed.\n"
+        out += "# TYPE swiftginx_tls_handshakes_failed_total counter\n"
+        out += "swiftginx_tls_handshakes_failed_total \(tls[2])\n"
 
         out += "# HELP swiftginx_config_generation The configuration generation serving (1 at start, +1 per reload).\n"
         out += "# TYPE swiftginx_config_generation gauge\n"

@@ -59,6 +59,7 @@ extension ProxyExchange {
     /// Ends the peer's part in this request; a failure may take it out (logged as nginx does).
     func releasePeer(failed: Bool) {
         guard let peers = peers, peer >= 0 else { return }
+        lastPeer = peer
         if peers.release(peer, failed: failed, now: worker.now) {
             logUpstream(.warn, "upstream server temporarily disabled while \(phaseText())")
         }

@@ -105,6 +105,8 @@ final class ProxyExchange {
     var retryFresh = false
     /// What the pending timer means.
     var timer: Phase = .finished
+    /// The peer of the last try, after it was released (`metrics`; -1: none).
+    var lastPeer = -1
     /// A host from variables that the resolver must find before connecting.
     var pendingName: (host: String, port: Int, name: String)? = nil
     /// The location's `resolver` and `resolver_timeout`.
@@ -139,6 +141,7 @@ final class ProxyExchange {
     /// Back to a clean state for a new request (buffers keep their capacity).
     func reset() {
         phase = .finished
+        lastPeer = -1
         pendingName = nil
         pass = nil
         group = nil

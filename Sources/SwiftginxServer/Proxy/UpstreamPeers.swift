@@ -26,11 +26,16 @@ final class PeerTable: Sendable {
     let group: UpstreamGroup
     /// `$upstream_addr` spelling of each peer, made once.
     let addressTexts: [String]
+    /// Each peer's `metrics` series (empty when the group is not counted).
+    let metricsIDs: [Int]
     private let state: Mutex<(balancer: Balancer, health: [HealthStats])>
 
     init(group: UpstreamGroup, mandatoryChecks: Bool = false) {
         self.group = group
         addressTexts = group.servers.map(\.address.description)
+        metricsIDs =
+            group.metricsID >= 0
+            ? addressTexts.map { MetricsRegistry.shared.id(.peer, group.name, $0) } : []
         var balancer = Balancer(
             peers: group.servers.map {
                 PeerState(

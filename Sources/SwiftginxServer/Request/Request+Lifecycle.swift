@@ -93,17 +93,24 @@ extension Request {
         _modify { yield &writer.lastResponseHead }
     }
 
-    /// The `metrics` counts of a finished request (its location's series, and its
-    /// upstream group's when it was proxied to an `upstream` block).
+    /// The `metrics` counts of a finished request (its location's series; when it was
+    /// proxied to an `upstream` block, the series of the peer its last try went to; its
+    /// cache status).
     private func countMetrics(_ id: Int, _ w: Worker) {
         let ms = max(0, w.clock.milliseconds - startMilliseconds)
         w.metrics.record(
             id, status: status, received: head.headLength, sent: Int64(responseHeadLength) + bodyBytesSent, ms: ms)
-        guard let p = proxy, p.pass != nil, let g = p.group, g.metricsID >= 0 else { return }
+        guard let p = proxy, p.pass != nil else { return }
+        if p.cache.status != .none, let zone = p.cache.zone, zone.metricsID >= 0 {
+            w.metrics.count(zone.metricsID, cell: Int(p.cache.status.rawValue) - 1)
+        }
+        // The upstream side, in the series of the peer the last try went to.
+        guard let table = p.peers, !table.metricsIDs.isEmpty, p.lastPeer >= 0, p.lastPeer < table.metricsIDs.count
+        else { return }
         let tries = p.statuses.count
         if tries == 0 { return }
         var upstreamMs: Int64 = 0
         for i in 0..<p.responseTimes.count where p.responseTimes[i] > 0 { upstreamMs += p.responseTimes[i] }
-        w.metrics.recordUpstream(g.metricsID, status: p.statuses[tries - 1], ms: upstreamMs)
+        w.metrics.recordUpstream(table.metricsIDs[p.lastPeer], status: p.statuses[tries - 1], ms: upstreamMs)
     }
 }
