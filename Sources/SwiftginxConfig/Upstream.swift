@@ -303,10 +303,18 @@ public struct UpstreamSettings: Sendable {
     /// Lowercased names not passed to the client: nginx's defaults minus `passHeaders`
     /// plus `hideHeaders` (kept in step by `updateHidden()`).
     public var hidden: [[UInt8]] = UpstreamSettings.defaultHidden.sorted().map { Array($0.utf8) }
+    /// Bit n set when some hidden name is n bytes long (63: 63 or more): a field of
+    /// another length is not compared with them at all.
+    public var hiddenLengths: UInt64 = UpstreamSettings.lengthMask(UpstreamSettings.defaultHidden)
 
     mutating func updateHidden() {
-        let names = UpstreamSettings.defaultHidden.union(protocolHidden)
-        hidden = names.subtracting(passHeaders).union(hideHeaders).sorted().map { Array($0.utf8) }
+        let names = UpstreamSettings.defaultHidden.union(protocolHidden).subtracting(passHeaders).union(hideHeaders)
+        hidden = names.sorted().map { Array($0.utf8) }
+        hiddenLengths = Self.lengthMask(names)
+    }
+
+    static func lengthMask(_ names: Set<String>) -> UInt64 {
+        names.reduce(0) { $0 | 1 << UInt64(min(63, $1.utf8.count)) }
     }
 
     /// nginx's defaults hidden from the client (besides hop-by-hop fields).

@@ -12,17 +12,44 @@ import SwiftginxHTTP
 extension UpstreamResponse {
     private static let serverName = Array("server".utf8)
     private static let dateName = Array("date".utf8)
-    private static let upgradeName = Array("upgrade".utf8)
-    private static let locationName = Array("location".utf8)
-    private static let refreshName = Array("refresh".utf8)
-    private static let setCookieName = Array("set-cookie".utf8)
-    private static let etagName = Array("etag".utf8)
-    private static let acceptRangesName = Array("accept-ranges".utf8)
     private static let yesValue = Array("yes".utf8)
 
-    private static let hopByHop: [[UInt8]] = [
-        "connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "te", "trailer",
-    ].map { Array($0.utf8) }
+    /// What the head writer does with a field, by its name.
+    private enum FieldKind {
+        case other, hopByHop, upgrade, acceptRanges, location, refresh, setCookie, etag, contentType
+    }
+
+    /// The field's kind: one candidate by length and first letter, then one
+    /// case-insensitive comparison (a field of no interest costs two integer tests).
+    @inline(__always) private static func fieldKind(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> FieldKind {
+        let n = r.count
+        guard n >= 2 && n <= 17 else { return .other }
+        let name: StaticString
+        let kind: FieldKind
+        switch (n, buf[r.lowerBound] | 0x20) {
+        case (2, UInt8(ascii: "t")): (name, kind) = ("te", .hopByHop)
+        case (4, UInt8(ascii: "e")): (name, kind) = ("etag", .etag)
+        case (7, UInt8(ascii: "t")): (name, kind) = ("trailer", .hopByHop)
+        case (7, UInt8(ascii: "u")): (name, kind) = ("upgrade", .upgrade)
+        case (7, UInt8(ascii: "r")): (name, kind) = ("refresh", .refresh)
+        case (8, UInt8(ascii: "l")): (name, kind) = ("location", .location)
+        case (10, UInt8(ascii: "c")): (name, kind) = ("connection", .hopByHop)
+        case (10, UInt8(ascii: "k")): (name, kind) = ("keep-alive", .hopByHop)
+        case (10, UInt8(ascii: "s")): (name, kind) = ("set-cookie", .setCookie)
+        case (12, UInt8(ascii: "c")): (name, kind) = ("content-type", .contentType)
+        case (13, UInt8(ascii: "a")): (name, kind) = ("accept-ranges", .acceptRanges)
+        case (14, UInt8(ascii: "c")): (name, kind) = ("content-length", .hopByHop)
+        case (16, UInt8(ascii: "p")): (name, kind) = ("proxy-connection", .hopByHop)
+        case (17, UInt8(ascii: "t")): (name, kind) = ("transfer-encoding", .hopByHop)
+        default: return .other
+        }
+        let lower = name.utf8Start
+        for i in 1..<n {
+            let c = buf[r.lowerBound + i]
+            if (c >= 65 && c <= 90 ? c | 0x20 : c) != lower[i] { return .other }
+        }
+        return kind
+    }
 
     /// Fields nginx reads as single values: a repeated one is ignored (with a warning).
     private static let uniqueNames: [[UInt8]] = [
@@ -83,6 +110,7 @@ extension UpstreamResponse {
         output.append("HTTP/1.1 ")
         output.append(decimal: Int64(status))
         let hidden = x.settings.hidden
+        let hiddenLengths = x.settings.hiddenLengths
         // With proxy_pass_header Server / Date, nginx adds neither of its own, even when
         // the upstream sent none.
         let passServer = !hidden.contains(Self.serverName)
@@ -119,15 +147,20 @@ extension UpstreamResponse {
                     }
                     seen |= 1 << u
                 }
-                if Self.hopByHop.contains(where: { asciiCaseEqual(name, $0) }) { continue }
-                if status != 101 && asciiCaseEqual(name, Self.upgradeName) { continue }
-                if hidden.contains(where: { asciiCaseEqual(name, $0) }) { continue }
+                let kind = Self.fieldKind(buf, h.name)
+                if kind == .hopByHop { continue }
+                if status != 101 && kind == .upgrade { continue }
+                if hiddenLengths & (1 << UInt64(min(63, name.count))) != 0
+                    && hidden.contains(where: { asciiCaseEqual(name, $0) })
+                {
+                    continue
+                }
                 // A compressed body cannot be ranged: nginx's gzip filter drops Accept-Ranges.
-                if coding != nil && asciiCaseEqual(name, Self.acceptRangesName) { continue }
+                if coding != nil && kind == .acceptRanges { continue }
                 let raw = buf[h.value]
                 var value: [UInt8]? = nil
-                let isLocation = asciiCaseEqual(name, Self.locationName)
-                if isLocation || asciiCaseEqual(name, Self.refreshName) {
+                let isLocation = kind == .location
+                if isLocation || kind == .refresh {
                     // An upstream's relative Location stays relative; one that proxy_redirect
                     // rewrote to a relative URI is made absolute (absolute_redirect), as nginx does.
                     let original = Array(raw)
@@ -140,15 +173,15 @@ extension UpstreamResponse {
                     } else {
                         value = rewritten
                     }
-                } else if asciiCaseEqual(name, Self.setCookieName) {
+                } else if kind == .setCookie {
                     let s = x.settings
                     if !s.cookieDomains.isEmpty || !s.cookiePaths.isEmpty || !s.cookieFlags.isEmpty {
                         value = CookieRewriter.rewrite(
                             UnsafeRawBufferPointer(rebasing: raw), settings: s, request: request)
                     }
-                } else if coding != nil, asciiCaseEqual(name, Self.etagName), raw.first != UInt8(ascii: "W") {
+                } else if coding != nil, kind == .etag, raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
-                } else if asciiCaseEqual(name, HeaderName.contentType) {
+                } else if kind == .contentType {
                     // The charset module may announce (and recode into) the location's charset.
                     if let l = location, !keepContentType { value = charsetContentType(raw, location: l, x) }
                     request.contentType.removeAll(keepingCapacity: true)
