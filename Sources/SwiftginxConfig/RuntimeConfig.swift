@@ -234,6 +234,8 @@ public struct ServerSettings: Sendable {
     public var keepaliveTimeout: Int = 75_000
     /// The ssl module's settings (used when a listen of this server has `ssl`).
     public var ssl = SSLSettings()
+    /// The http_v2 module's settings (HTTP2Settings.swift).
+    public var http2 = HTTP2Settings()
     public init() {}
 }
 
