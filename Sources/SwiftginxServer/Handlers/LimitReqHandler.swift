@@ -149,7 +149,7 @@ extension Request {
     func limitReqDelayEnded() {
         activeContent = .none
         contentActive = false
-        connection.respond()
+        answerNow()
         resumePhases()
     }
 }
