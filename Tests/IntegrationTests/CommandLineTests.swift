@@ -129,7 +129,7 @@ import Testing
         #expect(vv.stderr.contains("configure arguments:"))
         #expect(vv.stderr.contains("--with-http_gzip_static_module"))
         #expect(vv.stderr.contains("--with-http_ssl_module"))
-        #expect(!vv.stderr.contains("--with-http_v2_module"))
+        #expect(vv.stderr.contains("--with-http_v2_module"))
         #expect(vv.stderr.contains("--without-http_fastcgi_module"))
         #expect(!vv.stderr.contains("--without-http_upstream_hash_module"))
         #expect(!vv.stderr.contains("--without-http_proxy_module"))

@@ -31,6 +31,7 @@ extension HTTP2Connection {
         var option: OpaquePointer? = nil
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
+        nghttp2_option_set_no_recv_client_magic(option, 1)
         nghttp2_option_set_max_outbound_ack(option, 1000)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_max_continuations(option, 8)

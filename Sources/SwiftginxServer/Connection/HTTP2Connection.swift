@@ -54,6 +54,11 @@ final class HTTP2Connection {
     /// Monotonic ms when the connection last had no open stream.
     var idleSince: Int64 = 0
     var readReady = true
+    /// Bytes of the client connection preface still to come.
+    var magicLeft = 24
+    /// SETTINGS ACKs not to send (the one for the SETTINGS given in the client's name).
+    var droppedAcks = 0
+    static let settingsAck: [UInt8] = [0, 0, 0, 4, 1, 0, 0, 0, 0]
 
     init(client: HTTP1Connection, server: ServerSettings) {
         self.client = client
@@ -132,7 +137,33 @@ final class HTTP2Connection {
         }
     }
 
+    /// Checks the client connection preface, then gives nghttp2 an empty SETTINGS frame
+    /// in the client's name before the client's own frames: nginx does not insist on
+    /// the client's SETTINGS coming first (nghttp2 does), so clients that send it late
+    /// or never (nginx's own test client) are served. Its ACK is not sent.
     private func feed(_ bytes: UnsafeRawBufferPointer) {
+        var rest = bytes
+        if magicLeft > 0 {
+            let preface = HTTP1Connection.http2Preface
+            let n = min(magicLeft, rest.count)
+            let start = preface.count - magicLeft
+            if !rest.prefix(n).elementsEqual(preface[start..<start + n]) {
+                client.logInfo("invalid http2 connection preface")
+                closeConnection()
+                return
+            }
+            magicLeft -= n
+            rest = UnsafeRawBufferPointer(rebasing: rest[n...])
+            if magicLeft == 0 {
+                let settings: [UInt8] = [0, 0, 0, 4, 0, 0, 0, 0, 0]
+                droppedAcks = 1
+                settings.withUnsafeBytes { feedSession($0) }
+            }
+        }
+        if !rest.isEmpty && !closed { feedSession(rest) }
+    }
+
+    private func feedSession(_ bytes: UnsafeRawBufferPointer) {
         guard let s = session, let base = bytes.baseAddress else { return }
         let rv = nghttp2_session_mem_recv(s, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         if rv < 0 {
@@ -160,7 +191,12 @@ final class HTTP2Connection {
                     return
                 }
                 if n == 0 { break }
-                pendingOut.append(UnsafeRawBufferPointer(start: p, count: n))
+                let frame = UnsafeRawBufferPointer(start: p, count: n)
+                if droppedAcks > 0 && frame.elementsEqual(Self.settingsAck) {
+                    droppedAcks -= 1
+                    continue
+                }
+                pendingOut.append(frame)
             }
             if pendingOut.readableCount == 0 { return }
             do {
