@@ -113,6 +113,8 @@ private func h2FrameReceived(
     case NGHTTP2_HEADERS.rawValue:
         if frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
             if endStream { stream.endStreamReceived = true }
+            // The head (and the body's framing) is fixed before any DATA frame comes.
+            stream.buildHead()
             c.ready.append(stream)
         } else if endStream {
             // Trailers end the body (their fields are not passed on).

@@ -168,11 +168,16 @@ final class HTTP2Connection {
         let rv = nghttp2_session_mem_recv(s, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         if rv < 0 {
             client.logInfo("client sent invalid HTTP/2 data (\(String(cString: nghttp2_strerror(Int32(rv)))))")
-            if rv == Int(NGHTTP2_ERR_BAD_CLIENT_MAGIC.rawValue) || rv == Int(NGHTTP2_ERR_FLOODED.rawValue) {
+            if rv == Int(NGHTTP2_ERR_FLOODED.rawValue) {
                 closeConnection()
                 return
             }
-            // nghttp2 has queued the GOAWAY: write it, then close.
+            // A GOAWAY is written (nghttp2's, or this one), then the connection closes:
+            // the session wants neither to read nor to write any more.
+            let code =
+                rv == Int(NGHTTP2_ERR_TOO_MANY_CONTINUATIONS.rawValue)
+                ? NGHTTP2_ENHANCE_YOUR_CALM.rawValue : NGHTTP2_PROTOCOL_ERROR.rawValue
+            nghttp2_session_terminate_session(s, code)
             goingAway = true
             readReady = false
         }
@@ -230,7 +235,6 @@ final class HTTP2Connection {
         requests += 1
         client.stats.bump(client.stats.requests)
         stream.started = true
-        stream.buildHead()
         let r = stream.request
         r.connection = client
         r.stream = stream
@@ -245,7 +249,6 @@ final class HTTP2Connection {
             let end = r.head.requestLine.upperBound
             stream.input.base.storeBytes(of: UInt8(ascii: "2"), toByteOffset: end - 3, as: UInt8.self)
             stream.input.base.storeBytes(of: UInt8(ascii: "0"), toByteOffset: end - 1, as: UInt8.self)
-            if stream.endStreamReceived && stream.chunkedBody { stream.bodyIn.append("0\r\n\r\n") }
             r.begin(group: client.group)
         case .incomplete:
             r.head.headLength = 0

@@ -103,6 +103,8 @@ final class HTTP2Stream {
             cookies.append(contentsOf: value)
             return true
         }
+        // The body's framing is HTTP/2's: a client's transfer-encoding is not passed on.
+        if ASCII.equals(name, "transfer-encoding") { return true }
         if ASCII.equals(name, "host") { hasHost = true }
         if ASCII.equals(name, "content-length") { hasContentLength = true }
         fields.append(contentsOf: name)
@@ -165,7 +167,7 @@ final class HTTP2Stream {
     /// The client's END_STREAM.
     func receiveEnd() {
         endStreamReceived = true
-        if started && chunkedBody { bodyIn.append("0\r\n\r\n") }
+        if chunkedBody { bodyIn.append("0\r\n\r\n") }
     }
 
     func readBody(_ buf: UnsafeMutableRawPointer, _ count: Int) -> IOResult<Int> {
