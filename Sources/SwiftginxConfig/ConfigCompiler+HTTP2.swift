@@ -28,7 +28,8 @@ extension ConfigCompiler {
         case "http2_chunk_size":
             let v = try ConfigValues.size(d)
             if v == 0 { throw d.error("the http2 chunk size cannot be zero") }
-            set { $0.chunkSize = min(v, 16384 * 1024 - 1) }
+            let size = min(v, 16384 * 1024 - 1)
+            level.setters.append { $0.http2ChunkSize = size }
         case "http2_body_preread_size":
             let v = try ConfigValues.size(d)
             if v > 2_147_483_647 { throw d.error("the http2 body preread size is too large") }

@@ -5,7 +5,7 @@
 // TLS chose by SNI for ALPN, as nginx does.
 
 /// `http2`, `http2_max_concurrent_streams`, `http2_recv_buffer_size`,
-/// `http2_chunk_size`, `http2_body_preread_size`.
+/// `http2_body_preread_size` (`http2_chunk_size` is a location's: LocationSettings).
 public struct HTTP2Settings: Sendable {
     /// `http2 on|off` (off by default).
     public var enabled = false
@@ -13,8 +13,6 @@ public struct HTTP2Settings: Sendable {
     public var maxConcurrentStreams = 128
     /// `http2_recv_buffer_size` (256k): how much is read from the socket at once.
     public var recvBufferSize = 256 * 1024
-    /// `http2_chunk_size` (8k): the largest DATA frame sent.
-    public var chunkSize = 8 * 1024
     /// `http2_body_preread_size` (64k): the initial window a stream may send its body in.
     public var bodyPrereadSize = 64 * 1024
     public init() {}

@@ -27,6 +27,7 @@ extension HTTP2Connection {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, h2DataChunk)
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, h2StreamClosed)
         nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, h2FrameSent)
+        nghttp2_session_callbacks_set_data_source_read_length_callback(callbacks, h2DataLength)
 
         var option: OpaquePointer? = nil
         nghttp2_option_new(&option)
@@ -79,6 +80,7 @@ private func h2BeginHeaders(
         return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     let stream = HTTP2Stream(connection: c, id: hd.stream_id)
+    stream.deadline = c.worker.now + Int64(c.server.clientHeaderTimeout)
     c.streams[hd.stream_id] = stream
     return 0
 }
@@ -166,6 +168,17 @@ private func h2FrameSent(
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), hd.stream_id, NGHTTP2_NO_ERROR.rawValue)
     }
     return 0
+}
+
+/// How large a DATA frame may be: http2_chunk_size, within the client's windows and
+/// its SETTINGS_MAX_FRAME_SIZE (nghttp2 alone would stop at 16384).
+private func h2DataLength(
+    _ session: OpaquePointer?, _ type: UInt8, _ streamID: Int32, _ sessionWindow: Int32, _ streamWindow: Int32,
+    _ maxFrame: UInt32, _ userData: UnsafeMutableRawPointer?
+) -> Int {
+    let c = HTTP2Connection.from(userData)
+    let chunk = c.stream(streamID)?.chunkSize ?? 8192
+    return max(1, min(chunk, Int(sessionWindow), Int(streamWindow), Int(maxFrame)))
 }
 
 /// nghttp2 asks for a DATA frame's payload.

@@ -235,6 +235,7 @@ final class HTTP2Connection {
         requests += 1
         client.stats.bump(client.stats.requests)
         stream.started = true
+        stream.deadline = 0
         let r = stream.request
         r.connection = client
         r.stream = stream
@@ -302,6 +303,12 @@ final class HTTP2Connection {
     private func submitHead(_ stream: HTTP2Stream) {
         guard let s = session else { return }
         stream.headSubmitted = true
+        if stream.status == 408 && !stream.endStreamReceived {
+            // client_body_timeout: the stream is reset (PROTOCOL_ERROR), as nginx does.
+            stream.noBody = true
+            nghttp2_submit_rst_stream(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_PROTOCOL_ERROR.rawValue)
+            return
+        }
         var statusText = Array(String(stream.status).utf8)
         let noBody = stream.noBody || stream.drained && stream.out.readableCount == 0 && stream.writer.isDrained
         stream.headerBlock.withUnsafeMutableBufferPointer { block in
@@ -331,6 +338,14 @@ final class HTTP2Connection {
         nghttp2_nv(
             name: UnsafeMutablePointer(mutating: name.utf8Start), value: value, namelen: name.utf8CodeUnitCount,
             valuelen: count, flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+    }
+
+    /// Resets a stream (RST_STREAM); its request ends when nghttp2 reports it closed.
+    func reset(_ stream: HTTP2Stream, code: UInt32) {
+        stream.noBody = true
+        stream.headSubmitted = true
+        if let s = session { nghttp2_submit_rst_stream(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, code) }
+        drive()
     }
 
     /// A stream closed (both halves done, reset by the client, or refused).
@@ -393,6 +408,16 @@ final class HTTP2Connection {
         }
         for (_, stream) in streams where stream.deadline > 0 && stream.deadline <= now && !stream.closed {
             stream.deadline = 0
+            if !stream.started {
+                // client_header_timeout: a header block still incomplete (nginx resets
+                // the stream with PROTOCOL_ERROR and keeps the connection).
+                client.logInfo("client timed out (110: Connection timed out) while reading client request headers")
+                if let s = session {
+                    nghttp2_submit_rst_stream(
+                        s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_PROTOCOL_ERROR.rawValue)
+                }
+                continue
+            }
             if stream.request.rateWakeDue() {
                 wantsResume(stream)
                 continue

@@ -2,6 +2,7 @@
 // the answer is ready or comes later, a timer, bytes written outside the writer (a
 // proxied body, a spooled file region), the end of an answer produced by events.
 
+import CNghttp2
 import Glibc
 import SwiftginxPosix
 
@@ -22,6 +23,13 @@ extension HTTP2Stream {
         active = false
         finished = true
         deadline = 0
+        if request.aborted && !closed {
+            // The answer cannot be completed (a timeout, an upstream cut short): the
+            // stream is reset, as HTTP/1 would close the connection.
+            let code = request.status == 408 ? NGHTTP2_PROTOCOL_ERROR : NGHTTP2_INTERNAL_ERROR
+            connection.reset(self, code: code.rawValue)
+            return
+        }
         connection.dataReady(self)
         connection.drive()
     }

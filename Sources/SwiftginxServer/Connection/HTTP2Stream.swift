@@ -77,7 +77,10 @@ final class HTTP2Stream {
     }
 
     /// How many body bytes may wait for DATA frames before writers are told to wait.
-    var queueLimit: Int { max(65536, 2 * connection.settings.chunkSize) }
+    var queueLimit: Int { max(65536, 2 * chunkSize) }
+
+    /// `http2_chunk_size` of the request's location.
+    var chunkSize: Int { request.location?.settings.http2ChunkSize ?? 8192 }
 
     // MARK: the request head
 
@@ -300,7 +303,7 @@ final class HTTP2Stream {
 
     /// nghttp2 asks for the next DATA frame's payload.
     func produce(_ buf: UnsafeMutablePointer<UInt8>, _ length: Int, _ flags: UnsafeMutablePointer<UInt32>) -> Int {
-        let max = min(length, connection.settings.chunkSize)
+        let max = min(length, chunkSize)
         var n = 0
         if out.readableCount > 0 {
             n = min(max, out.readableCount)
