@@ -208,7 +208,8 @@ final class HTTP1Connection {
     var headerTimeout: Int { group.defaultServer.settings.clientHeaderTimeout }
 
     func start() {
-        http2Allowed = group.options.http2 || group.defaultServer.settings.http2.enabled
+        // h2c (prior knowledge) on plain addresses only: on an ssl address HTTP/2 is ALPN's.
+        http2Allowed = !group.options.ssl && (group.options.http2 || group.defaultServer.settings.http2.enabled)
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
         if group.options.ssl { state = .detectingTLS }
@@ -253,7 +254,8 @@ final class HTTP1Connection {
             case .idle, .readingHead:
                 if http2Allowed && requests == 0 && input.readableCount > 0 {
                     if !detectHTTP2Preface() { return }
-                    if state == .http2 { continue }
+                    // HTTP/2 now, or more bytes of a possible preface read: look again.
+                    if state == .http2 || http2Allowed { continue }
                 }
                 if input.readableCount > 0 && input.readableCount != parsedCount {
                     headBase = input.readerIndex

@@ -21,6 +21,7 @@ extension HTTP2Connection {
         var callbacks: OpaquePointer? = nil
         nghttp2_session_callbacks_new(&callbacks)
         defer { nghttp2_session_callbacks_del(callbacks) }
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks, h2BeginFrame)
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks, h2BeginHeaders)
         nghttp2_session_callbacks_set_on_header_callback(callbacks, h2Header)
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, h2FrameReceived)
@@ -63,6 +64,21 @@ extension HTTP2Connection {
     @inline(__always) func stream(_ id: Int32) -> HTTP2Stream? { streams[id] }
 }
 
+/// Counts header block bytes for `$request_length` (the stream does not exist yet when
+/// its HEADERS frame begins).
+private func h2BeginFrame(
+    _ session: OpaquePointer?, _ hd: UnsafePointer<nghttp2_frame_hd>?, _ userData: UnsafeMutableRawPointer?
+) -> Int32 {
+    guard let hd else { return 0 }
+    let c = HTTP2Connection.from(userData)
+    switch UInt32(hd.pointee.type) {
+    case NGHTTP2_HEADERS.rawValue: c.headerFrameBytes = hd.pointee.length
+    case NGHTTP2_CONTINUATION.rawValue: c.stream(hd.pointee.stream_id)?.requestLength += hd.pointee.length
+    default: break
+    }
+    return 0
+}
+
 private func h2BeginHeaders(
     _ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
@@ -80,6 +96,7 @@ private func h2BeginHeaders(
         return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
     let stream = HTTP2Stream(connection: c, id: hd.stream_id)
+    stream.requestLength = c.headerFrameBytes
     stream.deadline = c.worker.now + Int64(c.server.clientHeaderTimeout)
     c.streams[hd.stream_id] = stream
     return 0

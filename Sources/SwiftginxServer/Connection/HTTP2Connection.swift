@@ -54,6 +54,8 @@ final class HTTP2Connection {
     /// Monotonic ms when the connection last had no open stream.
     var idleSince: Int64 = 0
     var readReady = true
+    /// The payload length of the HEADERS frame being received.
+    var headerFrameBytes = 0
     /// Bytes of the client connection preface still to come.
     var magicLeft = 24
     /// SETTINGS ACKs not to send (the one for the SETTINGS given in the client's name).
@@ -95,14 +97,15 @@ final class HTTP2Connection {
         } while again && !closed
         driving = false
         if closed { return }
-        if let s = session, nghttp2_session_want_read(s) == 0, nghttp2_session_want_write(s) == 0,
-            pendingOut.readableCount == 0
-        {
-            closeConnection()
-            return
-        }
-        if goingAway && streams.isEmpty && pendingOut.readableCount == 0 {
-            closeConnection()
+        let sessionDone =
+            session.map { nghttp2_session_want_read($0) == 0 && nghttp2_session_want_write($0) == 0 } ?? true
+        if pendingOut.readableCount == 0 && (sessionDone || goingAway && streams.isEmpty) {
+            // Everything answered and written: the client may still be sending (a PING,
+            // a WINDOW_UPDATE), so the close lingers, as nginx's does.
+            for (_, stream) in streams { streamClosed(stream, errorCode: NGHTTP2_CANCEL.rawValue) }
+            closed = true
+            releaseEnded()
+            client.beginLingeringClose()
             return
         }
         armTimer()
@@ -243,7 +246,9 @@ final class HTTP2Connection {
         r.connectionRequests = requests
         r.shuttingDown = goingAway
         stream.writer.beginResponse()
-        var parser = RequestParser(options: client.parserOptions)
+        var options = client.parserOptions
+        if stream.addedHost { options.maxHeaders += 1 }
+        var parser = RequestParser(options: options)
         switch parser.parse(stream.input.readable, into: &r.head) {
         case .complete:
             // `$request` as nginx writes it for HTTP/2: "GET / HTTP/2.0".
@@ -257,6 +262,15 @@ final class HTTP2Connection {
         case .error(let e):
             r.head.headLength = 0
             ErrorPages.reject(r, e, server: client.group.defaultServer)
+        }
+        // keepalive_requests, keepalive_timeout 0 and keepalive_time of the location:
+        // no stream after this one (GOAWAY once it is answered).
+        if let l = r.location?.settings {
+            if requests >= l.keepaliveRequests || l.keepaliveTimeout == 0
+                || worker.now - client.acceptedAt >= Int64(l.keepaliveTime)
+            {
+                closeGracefully()
+            }
         }
         if stream.active {
             // As HTTP/1's `.active` state: the content handler runs at once.
@@ -394,15 +408,21 @@ final class HTTP2Connection {
     private func armTimer() {
         var at = Int64.max
         for (_, stream) in streams where stream.deadline > 0 { at = min(at, stream.deadline) }
-        if streams.isEmpty { at = min(at, idleSince + Int64(server.keepaliveTimeout)) }
+        if streams.isEmpty { at = min(at, idleSince + idleTimeout) }
         if pendingOut.readableCount > 0 { at = min(at, worker.now + 60_000) }
         if at == Int64.max { at = worker.now + Int64(server.keepaliveTimeout) }
         worker.schedule(client, after: Int(max(0, at - worker.now)))
     }
 
+    /// How long the connection may stay without a stream: client_header_timeout before
+    /// the first one, keepalive_timeout after (as an HTTP/1 connection waits).
+    var idleTimeout: Int64 {
+        Int64(requests == 0 ? server.clientHeaderTimeout : server.keepaliveTimeout)
+    }
+
     func onTimeout() {
         let now = worker.now
-        if streams.isEmpty && now >= idleSince + Int64(server.keepaliveTimeout) {
+        if streams.isEmpty && now >= idleSince + idleTimeout {
             closeGracefully()
             return
         }

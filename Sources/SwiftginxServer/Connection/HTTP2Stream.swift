@@ -30,10 +30,15 @@ final class HTTP2Stream {
     var fields: [UInt8] = []
     var cookies: [UInt8] = []
     var hasHost = false
+    /// A Host line was written from :authority (max_headers counts the client's fields).
+    var addedHost = false
     var hasContentLength = false
     /// Decoded header list size (name + value + 32 per field, RFC 7541's measure).
     var headerListSize = 0
 
+    /// `$request_length`: the payload of the HEADERS and CONTINUATION frames (and of
+    /// the DATA frames read so far), as nginx counts it.
+    var requestLength = 0
     /// The client's half: END_STREAM received.
     var endStreamReceived = false
     var started = false
@@ -125,6 +130,7 @@ final class HTTP2Stream {
         input.append(path.isEmpty ? Array("/".utf8) : path)
         input.append(" HTTP/1.1\r\n")
         if !hasHost && !authority.isEmpty {
+            addedHost = true
             input.append("Host: ")
             input.append(authority)
             input.append("\r\n")
@@ -150,6 +156,7 @@ final class HTTP2Stream {
     /// Body bytes from a DATA frame.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
+        requestLength += bytes.count
         if chunkedBody {
             var size: [UInt8] = []
             var n = bytes.count

@@ -98,7 +98,7 @@ enum Variables {
             } else if hasHead {
                 out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.methodBytes]))
             }
-        case .requestLength: out.append(decimal: Int64(r.head.headLength))
+        case .requestLength: out.append(decimal: Int64(r.stream?.requestLength ?? r.head.headLength))
         case .scheme: out.append(r.tls != nil ? "https" : "http")
         case .serverName: if let s = r.server { out.append(string: s.primaryName) }
         case .serverPort: if r.group.address.port > 0 { out.append(decimal: Int64(r.group.address.port)) }
