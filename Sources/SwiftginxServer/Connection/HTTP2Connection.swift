@@ -277,6 +277,7 @@ final class HTTP2Connection {
             wantsResume(stream)
         } else {
             stream.finished = true
+            stream.answerComplete = true
         }
         dataReady(stream)
     }
@@ -306,6 +307,12 @@ final class HTTP2Connection {
             for stream in batch where !stream.closed {
                 if !stream.active { stream.pumpWriter() }
                 if stream.headParsed && !stream.headSubmitted { submitHead(stream) }
+                if stream.answerComplete && !stream.headSubmitted && !stream.active && stream.writer.isDrained {
+                    // Answered without a response (`return 444`, a client gone): the
+                    // stream is reset, as nginx closes an HTTP/1 connection then.
+                    reset(stream, code: NGHTTP2_INTERNAL_ERROR.rawValue)
+                    continue
+                }
                 if stream.headSubmitted && stream.dataDeferred, let s = session {
                     stream.dataDeferred = false
                     nghttp2_session_resume_data(s, stream.id)
@@ -417,7 +424,7 @@ final class HTTP2Connection {
     /// How long the connection may stay without a stream: client_header_timeout before
     /// the first one, keepalive_timeout after (as an HTTP/1 connection waits).
     var idleTimeout: Int64 {
-        Int64(requests == 0 ? server.clientHeaderTimeout : server.keepaliveTimeout)
+        Int64(opened == 0 ? server.clientHeaderTimeout : server.keepaliveTimeout)
     }
 
     func onTimeout() {

@@ -22,6 +22,7 @@ extension HTTP2Stream {
     func contentFinished() {
         active = false
         finished = true
+        answerComplete = true
         deadline = 0
         if request.aborted && !closed {
             // The answer cannot be completed (a timeout, an upstream cut short): the

@@ -53,6 +53,10 @@ final class HTTP2Stream {
     var active = false
     /// No more bytes will be written for the answer.
     var finished = false
+    /// The handler has returned with its whole answer written (a stream without a
+    /// response head then is reset). Not so after a limit_req delay: `respond()` comes
+    /// before the phases run on.
+    var answerComplete = false
     /// Bytes of the response head until its empty line.
     var headAccum: [UInt8] = []
     var headParsed = false
