@@ -34,9 +34,6 @@ extension ConfigCompiler {
             let v = try ConfigValues.size(d)
             if v > 2_147_483_647 { throw d.error("the http2 body preread size is too large") }
             set { $0.bodyPrereadSize = v }
-        case "http2_streams_index_size":
-            // nginx sizes a hash of stream ids with it; swiftginx needs none.
-            _ = try ConfigValues.num(d)
         case "http2_idle_timeout": obsolete("keepalive_timeout")
         case "http2_max_requests": obsolete("keepalive_requests")
         case "http2_recv_timeout": obsolete("client_header_timeout")

@@ -405,7 +405,7 @@ public enum DirectiveTable {
         DirectiveSpec("http2_recv_buffer_size", .http, t1),
         DirectiveSpec("http2_chunk_size", .httpAll, t1),
         DirectiveSpec("http2_body_preread_size", [.http, .server], t1),
-        DirectiveSpec("http2_streams_index_size", [.http, .server], t1),
+        DirectiveSpec("http2_streams_index_size", [.http, .server], t1, slot: .ignored(.number)),
         DirectiveSpec("http2_idle_timeout", [.http, .server], t1),
         DirectiveSpec("http2_max_requests", [.http, .server], t1),
         DirectiveSpec("http2_recv_timeout", [.http, .server], t1),
