@@ -39,6 +39,8 @@ extension HTTP2Connection {
         nghttp2_option_set_max_continuations(option, 8)
         nghttp2_option_set_stream_reset_rate_limit(option, 1000, 33)
         nghttp2_option_set_max_deflate_dynamic_table_size(option, 4096)
+        // Response heads as large as nginx sends them (split into CONTINUATION frames).
+        nghttp2_option_set_max_send_header_block_length(option, 1 << 20)
 
         var s: OpaquePointer? = nil
         nghttp2_session_server_new2(&s, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)

@@ -97,7 +97,7 @@ final class HTTP2Stream {
     func addField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, limits: ServerSettings) -> Bool {
         headerListSize += name.count + value.count + 32
         let limit = limits.largeClientHeaderBuffers
-        if name.count + value.count > limit.size || headerListSize > limit.size * limit.count {
+        if name.count > limit.size || value.count > limit.size || headerListSize > limit.size * limit.count {
             return false
         }
         if name.first == UInt8(ascii: ":") {
