@@ -215,6 +215,23 @@ enum H2Frame {
         #expect(a.stdout == "site a\n")
     }
 
+    /// PING and SETTINGS floods from a client that reads nothing: the server's queue of
+    /// answers stays bounded (reading stops behind 1 MiB of unsent frames; nghttp2 closes
+    /// past 1000 queued ACKs) and a normal client is served meanwhile.
+    @Test func pingAndSettingsFloodsStayBounded() throws {
+        try Self.requireClients()
+        let s = try start(Self.plainServer, files: ["html/a.txt": "site a\n"])
+        defer { s.stop() }
+        let c = try RawClient(port: s.port, timeoutSeconds: 2)
+        var flood = H2Frame.preface + H2Frame.settings
+        for i in 0..<30000 {
+            flood += i % 2 == 0 ? H2Frame.frame(6, 0, 0, [UInt8](repeating: 1, count: 8)) : H2Frame.settings
+        }
+        try? c.send(flood)
+        let a = try curl(["--http2-prior-knowledge", "http://127.0.0.1:\(s.port)/a.txt"])
+        #expect(a.stdout == "site a\n")
+    }
+
     /// A header list past large_client_header_buffers: ENHANCE_YOUR_CALM, as nginx.
     @Test func headerListOverTheLimitIsRefused() throws {
         try Self.requireClients()
