@@ -7,6 +7,12 @@
 import SwiftginxConfig
 
 extension HTTP1Connection {
+    /// h2c (prior knowledge) is looked for on plain addresses whose default server has
+    /// HTTP/2 on; on an ssl address HTTP/2 is ALPN's.
+    var h2cAllowed: Bool {
+        !group.options.ssl && (group.options.http2 || group.defaultServer.settings.http2.enabled)
+    }
+
     /// The client connection preface (RFC 9113 §3.4).
     static let http2Preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 

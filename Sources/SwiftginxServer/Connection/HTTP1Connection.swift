@@ -92,8 +92,7 @@ final class HTTP1Connection {
     var peerHungUp = false
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
-    /// HTTP/2 on this connection (HTTP1Connection+HTTP2.swift), and whether the
-    /// address's default server has it on (the h2c preface is then looked for).
+    /// HTTP/2 on this connection, and whether h2c is looked for (HTTP1Connection+HTTP2.swift).
     var http2: HTTP2Connection? = nil
     var http2Allowed = false
     /// What the PROXY protocol header carried (`listen ... proxy_protocol`).
@@ -208,8 +207,7 @@ final class HTTP1Connection {
     var headerTimeout: Int { group.defaultServer.settings.clientHeaderTimeout }
 
     func start() {
-        // h2c (prior knowledge) on plain addresses only: on an ssl address HTTP/2 is ALPN's.
-        http2Allowed = !group.options.ssl && (group.options.http2 || group.defaultServer.settings.http2.enabled)
+        http2Allowed = h2cAllowed
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
         if group.options.ssl { state = .detectingTLS }
@@ -219,10 +217,7 @@ final class HTTP1Connection {
 
     func onEvent(_ events: EpollEvents) {
         if clientClosedWhileSending(events) { return }
-        if !events.isDisjoint(with: readableEvents) {
-            readReady = true
-            http2?.readReady = true
-        }
+        if !events.isDisjoint(with: readableEvents) { readReady = true }
         if !events.isDisjoint(with: hangupEvents) { peerHungUp = true }
         if state == .sending && request.clientRate.wakeAt != 0 && events.contains(.readHangup) {
             // A limit_rate pause: a client gone is noticed now, not at the next write
@@ -254,8 +249,7 @@ final class HTTP1Connection {
             case .idle, .readingHead:
                 if http2Allowed && requests == 0 && input.readableCount > 0 {
                     if !detectHTTP2Preface() { return }
-                    // HTTP/2 now, or more bytes of a possible preface read: look again.
-                    if state == .http2 || http2Allowed { continue }
+                    if state == .http2 || http2Allowed { continue }  // HTTP/2, or more bytes read
                 }
                 if input.readableCount > 0 && input.readableCount != parsedCount {
                     headBase = input.readerIndex
@@ -572,10 +566,8 @@ final class HTTP1Connection {
             }
         }
         state = .closed
-        if let h2 = http2 {
-            http2 = nil
-            h2.teardown()
-        }
+        http2?.teardown()
+        http2 = nil
         writer.releaseFile()
         request.abandon()
         if let t = transport.tls {

@@ -53,7 +53,11 @@ final class HTTP2Connection {
     let protocolName: [UInt8]
     /// Monotonic ms when the connection last had no open stream.
     var idleSince: Int64 = 0
-    var readReady = true
+    /// The socket may have bytes (the client connection's flag, set by epoll events).
+    var readReady: Bool {
+        get { client.readReady }
+        set { client.readReady = newValue }
+    }
     /// The payload length of the HEADERS frame being received.
     var headerFrameBytes = 0
     /// Bytes of the client connection preface still to come.
