@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CBrotli", pkgConfig: "libbrotlienc", providers: [.apt(["libbrotli-dev"])]),
         .systemLibrary(name: "CBrotliDecoder", pkgConfig: "libbrotlidec", providers: [.apt(["libbrotli-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         .target(name: "SwiftginxHTTP", swiftSettings: optimize),
         .target(name: "SwiftginxRouting", dependencies: ["CPCRE2"], swiftSettings: optimize),
         .target(
@@ -47,7 +48,7 @@ let package = Package(
             name: "SwiftginxServer",
             dependencies: [
                 "SwiftginxHTTP", "SwiftginxRouting", "SwiftginxConfig", "SwiftginxPosix", "SwiftginxCompression",
-                "SwiftginxUpstream", "SwiftginxTLS", "COpenSSL", "CPCRE2",
+                "SwiftginxUpstream", "SwiftginxTLS", "COpenSSL", "CPCRE2", "CNghttp2",
             ],
             swiftSettings: serverSettings),
         .executableTarget(

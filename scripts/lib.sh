@@ -14,4 +14,4 @@ need_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-BUILD_PACKAGES=(pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libcrypt-dev libc-ares-dev)
+BUILD_PACKAGES=(pkg-config libssl-dev libpcre2-dev zlib1g-dev libbrotli-dev libzstd-dev libcrypt-dev libc-ares-dev libnghttp2-dev)

@@ -225,6 +225,7 @@ extension ConfigCompiler {
             if try proxyDirective(d, level: level, location: location) { break }
             if try trailerDirective(d, level: level) { break }
             if try sslDirective(d, level: level) { break }
+            if try http2Directive(d, level: level) { break }
             try genericSlot(d, level: level)
         }
     }

@@ -17,7 +17,13 @@ extension ConfigCompiler {
             switch p {
             case "default_server", "default": isDefault = true
             case "ssl": options.ssl = true
-            case "http2": options.http2 = true
+            case "http2":
+                options.http2 = true
+                warnings.append(
+                    ConfigError(
+                        "the \"listen ... http2\" directive is deprecated, use the \"http2\" directive instead",
+                        file: d.file, line: d.line
+                    ).description)
             case "proxy_protocol": options.proxyProtocol = true
             case "reuseport":
                 options.reuseport = true

@@ -273,7 +273,7 @@ public enum DirectiveTable {
             DirectiveSpec("auth_request", .httpAll, t1),
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),
-        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + cgiSpecs + sslSpecs
+        ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + cgiSpecs + sslSpecs + http2Specs
         + cacheSpecs(prefix: "proxy_") + cacheSpecs(prefix: "uwsgi_") + ignoredSpecs
 
     private static let httpServer: DirectiveContext = [.http, .server]
@@ -404,6 +404,23 @@ public enum DirectiveTable {
 
     /// Directives accepted (and their values checked) but without effect in swiftginx,
     /// because nothing observable depends on them here.
+    /// The http_v2 module (ConfigCompiler+HTTP2.swift), its obsolete directives included.
+    private static let http2Specs: [DirectiveSpec] = [
+        DirectiveSpec("http2", [.http, .server], .flag),
+        DirectiveSpec("http2_max_concurrent_streams", [.http, .server], t1),
+        DirectiveSpec("http2_recv_buffer_size", .http, t1),
+        DirectiveSpec("http2_chunk_size", .httpAll, t1),
+        DirectiveSpec("http2_body_preread_size", [.http, .server], t1),
+        DirectiveSpec("http2_streams_index_size", [.http, .server], t1, slot: .ignored(.number)),
+        DirectiveSpec("http2_idle_timeout", [.http, .server], t1),
+        DirectiveSpec("http2_max_requests", [.http, .server], t1),
+        DirectiveSpec("http2_recv_timeout", [.http, .server], t1),
+        DirectiveSpec("http2_max_field_size", [.http, .server], t1),
+        DirectiveSpec("http2_max_header_size", [.http, .server], t1),
+        DirectiveSpec("http2_push", .httpAll, t1, repeatable: true),
+        DirectiveSpec("http2_push_preload", .httpAll, .flag),
+    ]
+
     private static let ignoredSpecs: [DirectiveSpec] = [
         DirectiveSpec("worker_priority", .main, t1, slot: .ignored(.none)),
         DirectiveSpec("timer_resolution", .main, t1, slot: .ignored(.time)),

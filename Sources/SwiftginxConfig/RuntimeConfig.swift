@@ -257,6 +257,8 @@ public struct ServerSettings: Sendable {
     public var keepaliveTimeout: Int = 75_000
     /// The ssl module's settings (used when a listen of this server has `ssl`).
     public var ssl = SSLSettings()
+    /// The http_v2 module's settings (HTTP2Settings.swift).
+    public var http2 = HTTP2Settings()
     public init() {}
 }
 
@@ -350,6 +352,8 @@ public struct LocationSettings: Sendable {
     /// Second `keepalive_timeout` argument: seconds for the `Keep-Alive: timeout=` header.
     public var keepaliveHeaderTimeout: Int? = nil
     public var keepaliveRequests: Int = 1000
+    /// `http2_chunk_size` (8k): the largest DATA frame of a response on HTTP/2.
+    public var http2ChunkSize: Int = 8192
     /// `keepalive_time` (ms): no keep-alive after a connection has lived this long.
     public var keepaliveTime: Int = 3_600_000
     /// `keepalive_disable`: browsers that get no keep-alive (default msie6).

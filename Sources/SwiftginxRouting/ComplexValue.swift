@@ -17,6 +17,8 @@ public enum Variable: Sendable, Hashable {
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case fastcgiScriptName, fastcgiPathInfo
     case connectionTime
+    /// `$http2`: "h2" (TLS) or "h2c" on an HTTP/2 connection, empty otherwise.
+    case http2
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
     case upstreamResponseLength, upstreamCacheStatus, limitRate, upstreamBytesReceived, upstreamBytesSent
     case connectionsActive, connectionsReading, connectionsWriting, connectionsWaiting
@@ -109,7 +111,7 @@ extension Variable {
         "request_uri": .requestUri, "request_method": .requestMethod, "request_length": .requestLength,
         "scheme": .scheme, "server_name": .serverName, "server_port": .serverPort, "server_addr": .serverAddr,
         "server_protocol": .serverProtocol, "connection": .connection,
-        "connection_time": .connectionTime,
+        "connection_time": .connectionTime, "http2": .http2,
         "connection_requests": .connectionRequests, "content_type": .contentType,
         "content_length": .contentLength, "document_root": .documentRoot, "realpath_root": .realpathRoot,
         "request_filename": .requestFilename, "pid": .pid, "nginx_version": .nginxVersion, "pipe": .pipe,

@@ -36,10 +36,11 @@ public enum BuildInfo {
     }
 
     public static var configureArguments: String {
-        // Optional modules are named by --with-... (HTTP/2 is absent: no --with-http_v2_module).
+        // Optional modules are named by --with-... (HTTP/2: --with-http_v2_module).
         let present = [
             "--build=\(ServerVersion.full)",
-            "--with-pcre", "--with-pcre-jit", "--with-http_ssl_module", "--with-http_gzip_static_module",
+            "--with-pcre", "--with-pcre-jit", "--with-http_ssl_module", "--with-http_v2_module",
+            "--with-http_gzip_static_module",
             "--with-http_auth_request_module", "--with-http_realip_module",
             "--with-http_stub_status_module",
         ]

@@ -72,7 +72,11 @@ extension Server {
         out.files = TLSFileCache(
             inheriting: config.main.sslObjectCacheInheritable ? previous?.files : nil, identity: fileIdentity)
         func context(for server: VirtualServer) throws(StartupError) -> TLSContext {
-            try Self.context(for: server, shared: &out, previous: previous, geos: config.geos)
+            // ALPN offers "h2" where the server has `http2 on` or a `listen ... http2`.
+            let h2 =
+                server.settings.http2.enabled
+                || config.listenGroups.contains { g in g.options.http2 && g.servers.contains { $0 === server } }
+            return try Self.context(for: server, shared: &out, previous: previous, geos: config.geos, http2: h2)
         }
         var claimed: Set<ObjectIdentifier> = []
         var extra: [TLSContext] = []
@@ -177,7 +181,8 @@ extension Server {
     /// The context of one server; `shared` collects the per-name ticket keys and session
     /// stores (taken over from `previous` on reload).
     private static func context(
-        for server: VirtualServer, shared: inout TLSContexts, previous: TLSContexts?, geos: [String: GeoBlock]
+        for server: VirtualServer, shared: inout TLSContexts, previous: TLSContexts?, geos: [String: GeoBlock],
+        http2: Bool = false
     ) throws(StartupError) -> TLSContext {
         let s = server.settings.ssl
         var o = TLSServerOptions()
@@ -234,7 +239,7 @@ extension Server {
                 shared.ticketRings[name] = o.ticketKeyRing
             }
         }
-        o.alpn = ["http/1.1"]
+        o.alpn = http2 ? ["h2", "http/1.1"] : ["http/1.1"]
         switch s.verifyClient {
         case .off: o.verifyClient = .off
         case .on: o.verifyClient = .on

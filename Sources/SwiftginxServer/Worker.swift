@@ -238,6 +238,9 @@ public final class Worker: @unchecked Sendable {
             // The old configuration's worker_shutdown_timeout bounds its connections.
             if let t = generation.config.main.workerShutdownTimeout { scheduleRetirement(before: g.number, after: t) }
             generation = g
+            // HTTP/2 connections get a GOAWAY: their open streams finish, new ones go to
+            // new connections (and the new configuration), as nginx does.
+            for case let c? in connections where c.state == .http2 { c.http2?.closeGracefully() }
             workerConnections = g.config.main.workerConnections
             acceptBatch = g.config.main.multiAccept ? 64 : 1
             nextUpstreamResolve = 0

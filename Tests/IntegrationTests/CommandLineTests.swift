@@ -142,7 +142,7 @@ import Testing
         #expect(vv.stderr.contains("configure arguments:"))
         #expect(vv.stderr.contains("--with-http_gzip_static_module"))
         #expect(vv.stderr.contains("--with-http_ssl_module"))
-        #expect(!vv.stderr.contains("--with-http_v2_module"))
+        #expect(vv.stderr.contains("--with-http_v2_module"))
         #expect(vv.stderr.contains("--without-http_grpc_module"))
         #expect(!vv.stderr.contains("--without-http_fastcgi_module"))
         #expect(!vv.stderr.contains("--without-http_scgi_module"))

@@ -60,6 +60,7 @@ extension HTTP1Connection {
             state = .readingHead
             endReading()
             readReady = true
+            startHTTP2IfNegotiated()
             return true
         case .wantRead, .wantWrite:
             return false

@@ -32,6 +32,8 @@ final class HTTP1Connection {
         case active
         case discardingBody
         case lingering
+        /// HTTP/2: the connection's HTTP2Connection owns the events.
+        case http2
         case closed
     }
 
@@ -90,6 +92,9 @@ final class HTTP1Connection {
     var peerHungUp = false
     /// The first bytes on an `ssl` address were plain HTTP (answered 400, nginx's 497).
     var plainHTTPOnTLSPort = false
+    /// HTTP/2 on this connection, and whether h2c is looked for (HTTP1Connection+HTTP2.swift).
+    var http2: HTTP2Connection? = nil
+    var http2Allowed = false
     /// What the PROXY protocol header carried (`listen ... proxy_protocol`).
     var proxyProtocol: ProxyProtocolHeader? = nil
     /// The worker's stub_status counters, and whether this connection is in `reading`.
@@ -169,6 +174,7 @@ final class HTTP1Connection {
         peerHungUp = false
         plainHTTPOnTLSPort = false
         pipelined = false
+        http2 = nil
     }
 
     deinit {
@@ -201,6 +207,7 @@ final class HTTP1Connection {
     var headerTimeout: Int { group.defaultServer.settings.clientHeaderTimeout }
 
     func start() {
+        http2Allowed = h2cAllowed
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
         if group.options.ssl { state = .detectingTLS }
@@ -240,6 +247,10 @@ final class HTTP1Connection {
             case .handshaking:
                 if !continueHandshake() { return }
             case .idle, .readingHead:
+                if http2Allowed && requests == 0 && input.readableCount > 0 {
+                    if !detectHTTP2Preface() { return }
+                    if state == .http2 || http2Allowed { continue }  // HTTP/2, or more bytes read
+                }
                 if input.readableCount > 0 && input.readableCount != parsedCount {
                     headBase = input.readerIndex
                     switch parser.parse(input.readable, into: &request.head) {
@@ -283,6 +294,9 @@ final class HTTP1Connection {
                 nextRequest()
             case .lingering:
                 if !linger() { return }
+            case .http2:
+                http2?.drive()
+                return
             case .closed:
                 return
             }
@@ -522,6 +536,8 @@ final class HTTP1Connection {
             close()
         case .idle, .lingering:
             close()
+        case .http2:
+            http2?.onTimeout()
         case .closed:
             break
         }
@@ -532,12 +548,14 @@ final class HTTP1Connection {
         shuttingDown = true
         request.shuttingDown = true
         if state == .idle { close() }
+        if state == .http2 { http2?.closeGracefully() }
     }
 
     func close() {
         switch state {
         case .closed: return
         case .sending, .active, .discardingBody, .lingering: stats.bump(stats.finished)
+        case .http2: break
         case .handshaking: if countedReading { endReading() }
         case .idle, .readingHead, .detectingTLS, .readingProxyProtocol:
             // A head cut short (timeout, client gone) was a request for nginx too.
@@ -548,6 +566,8 @@ final class HTTP1Connection {
             }
         }
         state = .closed
+        http2?.teardown()
+        http2 = nil
         writer.releaseFile()
         request.abandon()
         if let t = transport.tls {

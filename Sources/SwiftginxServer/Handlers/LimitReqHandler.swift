@@ -166,7 +166,7 @@ extension Request {
     func limitReqDelayEnded() {
         activeContent = .none
         contentActive = false
-        connection.respond()
+        answerNow()
         resumePhases()
     }
 }

@@ -2,8 +2,9 @@
 // its phases and its content handlers need from below goes through here: the head's
 // bytes, the client's address and TLS state, the listen address, reading the rest of
 // the body, writing interim bytes, timers, and telling the connection that the
-// answer is ready or comes later. An HTTP/2 stream will answer the same questions
-// for its stream; nothing above this file knows how requests are framed.
+// answer is ready or comes later. An HTTP/2 stream answers the same questions for
+// its stream (`stream`, HTTP2Stream+Downstream.swift); nothing above this file knows
+// how requests are framed.
 
 import SwiftginxConfig
 import SwiftginxHTTP
@@ -49,7 +50,7 @@ extension Request {
         }
         // Answered at once, the connection is already set to send; an active content
         // handler answering later (an upstream error page) tells it.
-        if contentActive { connection.respond() }
+        if contentActive { answerNow() }
     }
 
     /// The answer comes later: events and timers go to `resume` / `onTimeout`.
@@ -61,27 +62,38 @@ extension Request {
             parent.activate(.waitingForSubrequest)
             return
         }
+        if let stream {
+            stream.activate()
+            return
+        }
         connection.activate()
     }
 
     /// Arms the connection's timer for the active content handler.
     @inline(__always) func schedule(after ms: Int) {
+        if let stream {
+            stream.schedule(after: timeout(ms))
+            return
+        }
         worker.schedule(connection, after: timeout(ms))
     }
 
     /// Reads request body bytes from the client.
     @inline(__always) func readBody(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
-        try connection.read(buf, count)
+        if let stream { return stream.readBody(buf, count) }
+        return try connection.read(buf, count)
     }
 
     /// Writes bytes to the client outside a response body (100 Continue, a tunnel).
     @inline(__always) func writeClient(_ buf: UnsafeRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
-        try connection.write(buf, count)
+        if let stream { return stream.write(buf, count) }
+        return try connection.write(buf, count)
     }
 
     /// A file region to the client (a spooled proxied response).
     func sendfileClient(_ file: Int32, offset: inout Int64, count: Int) throws(SystemError) -> IOResult<Int> {
-        try connection.sendfile(file, offset: &offset, count: count)
+        if let stream { return try stream.sendfile(file, offset: &offset, count: count) }
+        return try connection.sendfile(file, offset: &offset, count: count)
     }
 
     /// Whether epoll reported that the client closed its side (EPOLLRDHUP), as nginx's
@@ -89,21 +101,28 @@ extension Request {
     /// over TLS too.
     func clientHasClosed() -> Bool {
         guard !isSubrequest, let c = connection else { return false }
+        if let stream { return stream.closed }
         return c.peerHungUp
     }
 
     /// Body bytes that arrived with the head, taken out of the connection's input.
     func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
+        if let stream {
+            stream.takeBufferedBody(body)
+            return
+        }
         connection.takeBufferedBody(body)
     }
 
     /// The error in the chunked framing of the body bytes that came with the head, if any.
     func bufferedChunkedBodyError() -> RequestParseError? {
-        connection.bufferedChunkedBodyError()
+        if stream != nil { return nil }
+        return connection.bufferedChunkedBodyError()
     }
 
     /// Bytes read after the end of the body belong to the next request.
     func returnUnreadInput(_ bytes: [UInt8]) {
+        if stream != nil { return }
         connection.returnUnreadInput(bytes)
     }
 
@@ -111,6 +130,10 @@ extension Request {
     func responseFinished() {
         if isSubrequest {
             subrequestAnswered()
+            return
+        }
+        if let stream {
+            stream.contentFinished()
             return
         }
         connection.contentFinished()
@@ -122,6 +145,20 @@ extension Request {
             parent.subrequestProgressed(self)
             return
         }
+        if let stream {
+            stream.connection.drive()
+            return
+        }
         connection.drive()
+    }
+
+    /// The answer is in the writer now (after the content handler was active): the
+    /// connection (or the stream) sends it.
+    func answerNow() {
+        if let stream {
+            stream.respond()
+            return
+        }
+        connection.respond()
     }
 }

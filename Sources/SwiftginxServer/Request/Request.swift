@@ -17,6 +17,8 @@ final class Request {
     unowned let worker: Worker
     /// The connection the request came on (see Request+Downstream.swift).
     unowned(unsafe) var connection: HTTP1Connection! = nil
+    /// The HTTP/2 stream that carries the request (nil on HTTP/1).
+    unowned(unsafe) var stream: HTTP2Stream? = nil
     let writer: ResponseWriter
     /// The writer's buffer (its own reference: read without going through the writer).
     let output: ByteBuffer

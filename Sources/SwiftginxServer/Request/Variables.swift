@@ -98,7 +98,7 @@ enum Variables {
             } else if hasHead {
                 out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.methodBytes]))
             }
-        case .requestLength: out.append(decimal: Int64(r.head.headLength))
+        case .requestLength: out.append(decimal: Int64(r.stream?.requestLength ?? r.head.headLength))
         case .scheme: out.append(r.tls != nil ? "https" : "http")
         case .serverName: if let s = r.server { out.append(string: s.primaryName) }
         case .serverPort: if r.group.address.port > 0 { out.append(decimal: Int64(r.group.address.port)) }
@@ -109,7 +109,10 @@ enum Variables {
                 out.append(b)
             }
         case .serverProtocol:
-            if hasHead { out.append(r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1") }
+            if hasHead {
+                out.append(r.stream != nil ? "HTTP/2.0" : r.head.version == .http10 ? "HTTP/1.0" : "HTTP/1.1")
+            }
+        case .http2: if let h2 = r.connection?.http2 { out.append(h2.protocolName) }
         case .connection: out.append(decimal: Int64(r.connectionNumber))
         case .connectionTime: out.append(seconds: max(0, r.worker.now - (r.connection?.acceptedAt ?? r.worker.now)))
         case .connectionRequests: out.append(decimal: Int64(r.connectionRequests))

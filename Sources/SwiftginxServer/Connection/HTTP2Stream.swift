@@ -1,0 +1,358 @@
+// One HTTP/2 stream of an HTTP2Connection: the request it carries and the answer on
+// its way back. The header list nghttp2 decoded becomes the same `RequestHead` an
+// HTTP/1 request has (an HTTP/1.1 head is written from the pseudo-headers and fields
+// and parsed by the one RequestParser, so every limit and check is the same; the
+// request line then reads "GET / HTTP/2.0", as nginx's `$request`), and the stream's
+// `Request` runs the same phases and handlers. The answer comes back as the bytes
+// every handler writes (a response head, then the body, chunked when the head says
+// so): the head becomes a HEADERS frame, the body DATA frames pulled by nghttp2 as
+// flow control allows (a static file is read straight into the frame, no other copy).
+// Request body bytes from DATA frames are handed to the request in the framing its
+// head announces (Content-Length, or chunked when the client sent no length).
+
+import CNghttp2
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+final class HTTP2Stream {
+    unowned let connection: HTTP2Connection
+    let id: Int32
+    let request: Request
+    let writer: ResponseWriter
+    /// The synthesized HTTP/1.1 head the request's ranges index into.
+    let input: ByteBuffer
+
+    // The request head as nghttp2 decodes it.
+    var method: [UInt8] = []
+    var path: [UInt8] = []
+    var authority: [UInt8] = []
+    var fields: [UInt8] = []
+    var cookies: [UInt8] = []
+    var hasHost = false
+    /// A Host line was written from :authority (max_headers counts the client's fields).
+    var addedHost = false
+    var hasContentLength = false
+    /// Decoded header list size (name + value + 32 per field, RFC 7541's measure).
+    var headerListSize = 0
+
+    /// `$request_length`: the payload of the HEADERS and CONTINUATION frames (and of
+    /// the DATA frames read so far), as nginx counts it.
+    var requestLength = 0
+    /// The client's half: END_STREAM received.
+    var endStreamReceived = false
+    var started = false
+    /// Request body bytes in the framing the head announces.
+    let bodyIn = ByteBuffer(capacity: 0)
+    var chunkedBody = false
+    /// The request's content handler waits for body bytes or for room to write.
+    var waiting = false
+
+    // The answer.
+    /// A content handler produces the answer later (proxy), driven by events.
+    var active = false
+    /// No more bytes will be written for the answer.
+    var finished = false
+    /// The handler has returned with its whole answer written (a stream without a
+    /// response head then is reset). Not so after a limit_req delay: `respond()` comes
+    /// before the phases run on.
+    var answerComplete = false
+    /// Bytes of the response head until its empty line.
+    var headAccum: [UInt8] = []
+    var headParsed = false
+    var headSubmitted = false
+    var noBody = false
+    var status = 0
+    var responseChunked: ChunkedDecoder? = nil
+    /// The response head's fields as nghttp2 name/value pairs (lower-case names).
+    var headerBlock: [UInt8] = []
+    var headerOffsets: [(name: Range<Int>, value: Range<Int>)] = []
+    /// Body bytes queued for DATA frames.
+    let out = ByteBuffer(capacity: 0)
+    var dataDeferred = false
+    /// The stream is gone (closed by either side); its request was ended.
+    var closed = false
+    var logged = false
+    /// Monotonic ms at which the request's content handler wants its timer (0: none).
+    var deadline: Int64 = 0
+
+    init(connection: HTTP2Connection, id: Int32) {
+        self.connection = connection
+        self.id = id
+        let worker = connection.worker
+        writer = ResponseWriter(worker: worker)
+        input = ByteBuffer(capacity: 1024)
+        request = Request(worker: worker, writer: writer, input: input)
+    }
+
+    /// How many body bytes may wait for DATA frames before writers are told to wait.
+    var queueLimit: Int { max(65536, 2 * chunkSize) }
+
+    /// `http2_chunk_size` of the request's location.
+    var chunkSize: Int { request.location?.settings.http2ChunkSize ?? 8192 }
+
+    // MARK: the request head
+
+    /// One decoded header field; false when the list exceeds the configured limits.
+    func addField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, limits: ServerSettings) -> Bool {
+        headerListSize += name.count + value.count + 32
+        let limit = limits.largeClientHeaderBuffers
+        if name.count > limit.size || value.count > limit.size || headerListSize > limit.size * limit.count {
+            return false
+        }
+        if name.first == UInt8(ascii: ":") {
+            if ASCII.equals(name, ":method") {
+                method = Array(value)
+            } else if ASCII.equals(name, ":path") {
+                path = Array(value)
+            } else if ASCII.equals(name, ":authority") {
+                authority = Array(value)
+            }
+            return true
+        }
+        if ASCII.equals(name, "cookie") {
+            if !cookies.isEmpty { cookies.append(contentsOf: "; ".utf8) }
+            cookies.append(contentsOf: value)
+            return true
+        }
+        // The body's framing is HTTP/2's: a client's transfer-encoding is not passed on.
+        if ASCII.equals(name, "transfer-encoding") { return true }
+        if ASCII.equals(name, "host") { hasHost = true }
+        if ASCII.equals(name, "content-length") { hasContentLength = true }
+        fields.append(contentsOf: name)
+        fields.append(contentsOf: ": ".utf8)
+        fields.append(contentsOf: value)
+        fields.append(contentsOf: "\r\n".utf8)
+        return true
+    }
+
+    /// Writes the HTTP/1.1 head the request's parser reads.
+    func buildHead() {
+        input.clear()
+        input.append(method)
+        input.append(UInt8(ascii: " "))
+        input.append(path.isEmpty ? Array("/".utf8) : path)
+        input.append(" HTTP/1.1\r\n")
+        if !hasHost && !authority.isEmpty {
+            addedHost = true
+            input.append("Host: ")
+            input.append(authority)
+            input.append("\r\n")
+        }
+        input.append(fields)
+        if !cookies.isEmpty {
+            input.append("Cookie: ")
+            input.append(cookies)
+            input.append("\r\n")
+        }
+        if !endStreamReceived && !hasContentLength {
+            // A body of unannounced length: framed as chunked for the request's readers.
+            input.append("Transfer-Encoding: chunked\r\n")
+            chunkedBody = true
+        }
+        input.append("\r\n")
+        fields = []
+        cookies = []
+    }
+
+    // MARK: the request body
+
+    /// Body bytes from a DATA frame.
+    func receiveBody(_ bytes: UnsafeRawBufferPointer) {
+        guard !bytes.isEmpty else { return }
+        requestLength += bytes.count
+        if chunkedBody {
+            var size: [UInt8] = []
+            var n = bytes.count
+            repeat {
+                let d = n & 15
+                size.append(UInt8(d < 10 ? 48 + d : 87 + d))
+                n >>= 4
+            } while n > 0
+            bodyIn.append(Array(size.reversed()))
+            bodyIn.append("\r\n")
+            bodyIn.append(bytes)
+            bodyIn.append("\r\n")
+        } else {
+            bodyIn.append(bytes)
+        }
+    }
+
+    /// The client's END_STREAM.
+    func receiveEnd() {
+        endStreamReceived = true
+        if chunkedBody { bodyIn.append("0\r\n\r\n") }
+    }
+
+    func readBody(_ buf: UnsafeMutableRawPointer, _ count: Int) -> IOResult<Int> {
+        if bodyIn.readableCount == 0 {
+            if endStreamReceived || closed { return .processed(0) }
+            waiting = true
+            return .wouldBlock
+        }
+        let n = min(count, bodyIn.readableCount)
+        buf.copyMemory(from: bodyIn.base + bodyIn.readerIndex, byteCount: n)
+        bodyIn.readerIndex += n
+        if bodyIn.readableCount == 0 { bodyIn.clear() }
+        return .processed(n)
+    }
+
+    func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
+        guard bodyIn.readableCount > 0 else { return }
+        body(bodyIn.readable)
+        bodyIn.clear()
+    }
+
+    // MARK: the answer
+
+    /// Bytes of the answer as a handler writes them (head, then body); how many were
+    /// taken (0 with room for none: the writer waits).
+    func accept(_ p: UnsafeRawPointer, _ count: Int) -> Int {
+        var taken = 0
+        if !headParsed {
+            while taken < count && !headParsed {
+                headAccum.append(p.load(fromByteOffset: taken, as: UInt8.self))
+                taken += 1
+                if headAccum.count >= 4 && headAccum.suffix(4).elementsEqual("\r\n\r\n".utf8) { parseHead() }
+            }
+            if taken == count { return taken }
+        }
+        if noBody { return count }
+        if out.readableCount >= queueLimit { return taken }
+        let n = min(count - taken, queueLimit - out.readableCount + 16384)
+        let bytes = UnsafeRawBufferPointer(start: p + taken, count: n)
+        if responseChunked != nil {
+            var off = 0
+            decode: while true {
+                switch responseChunked!.next(bytes, offset: &off) {
+                case .data(let r): out.append(UnsafeRawBufferPointer(rebasing: bytes[r]))
+                case .needMore, .done, .error: break decode
+                }
+            }
+        } else {
+            out.append(bytes)
+        }
+        connection.dataReady(self)
+        return taken + n
+    }
+
+    /// The response head is complete in `headAccum`: its status and fields, the
+    /// connection-specific ones left out (RFC 9113 §8.2.2).
+    private func parseHead() {
+        var head = ResponseHead()
+        var parser = ResponseParser(maxHeadBytes: headAccum.count + 1)
+        let result = headAccum.withUnsafeBytes { parser.parse($0, into: &head) }
+        guard case .complete = result else {
+            headAccum.removeAll()
+            status = 502
+            headParsed = true
+            return
+        }
+        if head.status < 200 {
+            // An interim answer (100 Continue): HTTP/2 clients do not wait for it.
+            headAccum.removeAll()
+            return
+        }
+        status = head.status
+        headParsed = true
+        responseChunked = head.isChunked ? ChunkedDecoder() : nil
+        noBody = request.head.method == .head || status == 204 || status == 304
+        headerBlock.removeAll(keepingCapacity: true)
+        headerOffsets.removeAll(keepingCapacity: true)
+        headAccum.withUnsafeBytes { buf in
+            for f in head.headers {
+                let name = UnsafeRawBufferPointer(rebasing: buf[f.name])
+                if ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "keep-alive")
+                    || ASCII.equalsLowercased(name, "transfer-encoding")
+                    || ASCII.equalsLowercased(name, "proxy-connection") || ASCII.equalsLowercased(name, "upgrade")
+                {
+                    continue
+                }
+                let n0 = headerBlock.count
+                for b in name { headerBlock.append(b >= 65 && b <= 90 ? b | 0x20 : b) }
+                let v0 = headerBlock.count
+                headerBlock.append(contentsOf: buf[f.value])
+                headerOffsets.append((n0..<v0, v0..<headerBlock.count))
+            }
+        }
+        headAccum.removeAll()
+    }
+
+    /// Whether everything of the answer has been queued or read into frames.
+    var drained: Bool {
+        finished && out.readableCount == 0 && (active || writer.isDrained)
+    }
+
+    /// Moves what the writer holds (a handler answered at once) into the queue: the
+    /// head and bytes in memory, the parts of a multipart body, compressed blocks. A
+    /// file region stays where it is: the DATA callback reads it into the frame.
+    func pumpWriter() {
+        while true {
+            let o = writer.output
+            if o.readableCount > 0 {
+                let n = accept(o.base + o.readerIndex, o.readableCount)
+                o.readerIndex += n
+                request.clientSent(n)
+                if o.readableCount > 0 { return }
+                o.clear()
+                continue
+            }
+            if !headParsed || writer.fileRemaining > 0 { return }
+            if writer.compressedStream != nil && StaticFileHandler(request: request).produceCompressedBlock() {
+                continue
+            }
+            if !writer.pendingParts.isEmpty {
+                let part = writer.pendingParts.removeFirst()
+                o.append(part.prefix)
+                writer.fileOffset = part.offset
+                writer.fileRemaining = part.length
+                continue
+            }
+            return
+        }
+    }
+
+    /// nghttp2 asks for the next DATA frame's payload.
+    func produce(_ buf: UnsafeMutablePointer<UInt8>, _ length: Int, _ flags: UnsafeMutablePointer<UInt32>) -> Int {
+        let max = min(length, chunkSize)
+        var n = 0
+        if out.readableCount > 0 {
+            n = min(max, out.readableCount)
+            UnsafeMutableRawPointer(buf).copyMemory(from: out.base + out.readerIndex, byteCount: n)
+            out.readerIndex += n
+            if out.readableCount == 0 { out.clear() }
+            if active && waiting { connection.wantsResume(self) }
+        } else if !active && writer.fileRemaining > 0, let fd = writer.fileEntry?.fd {
+            let count = Int(min(Int64(max), writer.fileRemaining))
+            switch try? FileSystem.pread(
+                fd, into: UnsafeMutableRawPointer(buf), count: count, offset: writer.fileOffset)
+            {
+            case .processed(let got)? where got > 0:
+                n = got
+                writer.fileOffset += Int64(got)
+                writer.fileRemaining -= Int64(got)
+                writer.bodyBytesSent += Int64(got)
+                request.clientSent(got)
+            default:
+                request.fileTruncated()
+                writer.releaseFile()
+                return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+            }
+            if writer.fileRemaining == 0 { pumpWriter() }
+        }
+        if drained {
+            flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            return n
+        }
+        if n == 0 {
+            dataDeferred = true
+            return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+        }
+        return n
+    }
+}
+
+extension ResponseWriter {
+    /// Nothing is left in memory, in a file region, in parts or a compressed stream.
+    var isDrained: Bool { output.readableCount == 0 && isInMemory }
+}
