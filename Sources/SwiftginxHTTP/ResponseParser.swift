@@ -289,6 +289,18 @@ public struct ResponseParser: Sendable {
         if p == line.upperBound { return nil }  // the caller's terminator decides
         if p == line.lowerBound || buf[p] != 0x3A { return p }
         p &+= 1
+        // The value, 8 bytes at a time while none is a control byte or DEL (the usual
+        // case); a word that has one is looked at byte by byte.
+        while p &+ 8 <= line.upperBound {
+            let w = buf.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let high: UInt64 = 0x8080_8080_8080_8080
+            let below20 = (w &- 0x20 &* ones) & ~w & high
+            let x = w ^ (0x7F &* ones)
+            let del = (x &- ones) & ~x & high
+            if below20 | del != 0 { break }
+            p &+= 8
+        }
         while p < line.upperBound {
             if !ASCII.isFieldValueByte(buf[p]) { return p }
             p &+= 1

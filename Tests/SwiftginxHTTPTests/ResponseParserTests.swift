@@ -231,6 +231,34 @@ struct ResponseSnapshot: Equatable, CustomStringConvertible {
         #expect(ResponseParseError.invalidStatusLine.status == 502)
     }
 
+    /// Field values are checked 8 bytes at a time: a bad byte is found at every offset
+    /// of a long value, and tabs and bytes above 0x7F (obs-text) pass wherever they are.
+    @Test func everyBadByteOfALongValueIsFound() {
+        let value = Array(repeating: UInt8(ascii: "v"), count: 40)
+        for bad: UInt8 in [0x00, 0x01, 0x0B, 0x1F, 0x7F] {
+            for at in 0..<value.count {
+                var v = value
+                v[at] = bad
+                let bytes = Array("HTTP/1.1 200 OK\r\nX-Long: ".utf8) + v + Array("\r\nContent-Length: 0\r\n\r\n".utf8)
+                let result = bytes.withUnsafeBytes { b -> ResponseParseResult in
+                    var p = ResponseParser()
+                    var head = ResponseHead()
+                    return p.parse(b, into: &head)
+                }
+                let hex = String(bad, radix: 16)
+                let expected =
+                    "X-Long: " + String(repeating: "v", count: at) + "\\x" + (hex.count == 1 ? "0" : "") + hex + "..."
+                #expect(result == .error(.invalidHeader(expected)), "byte \(bad) at \(at)")
+            }
+        }
+        for good: UInt8 in [0x09, 0x20, 0x7E, 0x80, 0xC3, 0xFF] {
+            var v = value
+            for at in stride(from: 0, to: v.count, by: 3) { v[at] = good }
+            let bytes = Array("HTTP/1.1 200 OK\r\nX-Long: ".utf8) + v + Array("\r\nContent-Length: 0\r\n\r\n".utf8)
+            #expect(ResponseSnapshot.allWays(bytes).result == .complete, "byte \(good)")
+        }
+    }
+
     @Test func invalidHeaderLines() {
         let cases: [(String, String)] = [
             ("X-A: a\u{00}b", "X-A: a\\x00..."),
