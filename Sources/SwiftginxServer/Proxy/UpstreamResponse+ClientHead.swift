@@ -19,72 +19,115 @@ extension UpstreamResponse {
         case other, hopByHop, upgrade, acceptRanges, location, refresh, setCookie, etag, contentType
     }
 
-    /// The field's kind: one candidate by length and first letter, then one
-    /// case-insensitive comparison (a field of no interest costs two integer tests).
-    @inline(__always) private static func fieldKind(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> FieldKind {
-        let n = r.count
-        guard n >= 2 && n <= 17 else { return .other }
-        let name: StaticString
-        let kind: FieldKind
-        switch (n, buf[r.lowerBound] | 0x20) {
-        case (2, UInt8(ascii: "t")): (name, kind) = ("te", .hopByHop)
-        case (4, UInt8(ascii: "e")): (name, kind) = ("etag", .etag)
-        case (7, UInt8(ascii: "t")): (name, kind) = ("trailer", .hopByHop)
-        case (7, UInt8(ascii: "u")): (name, kind) = ("upgrade", .upgrade)
-        case (7, UInt8(ascii: "r")): (name, kind) = ("refresh", .refresh)
-        case (8, UInt8(ascii: "l")): (name, kind) = ("location", .location)
-        case (10, UInt8(ascii: "c")): (name, kind) = ("connection", .hopByHop)
-        case (10, UInt8(ascii: "k")): (name, kind) = ("keep-alive", .hopByHop)
-        case (10, UInt8(ascii: "s")): (name, kind) = ("set-cookie", .setCookie)
-        case (12, UInt8(ascii: "c")): (name, kind) = ("content-type", .contentType)
-        case (13, UInt8(ascii: "a")): (name, kind) = ("accept-ranges", .acceptRanges)
-        case (14, UInt8(ascii: "c")): (name, kind) = ("content-length", .hopByHop)
-        case (16, UInt8(ascii: "p")): (name, kind) = ("proxy-connection", .hopByHop)
-        case (17, UInt8(ascii: "t")): (name, kind) = ("transfer-encoding", .hopByHop)
-        default: return .other
-        }
-        let lower = name.utf8Start
-        for i in 1..<n {
-            let c = buf[r.lowerBound + i]
-            if (c >= 65 && c <= 90 ? c | 0x20 : c) != lower[i] { return .other }
-        }
-        return kind
+    /// A field's kind, and its bit among the fields nginx reads as single values (status,
+    /// content-type, date, last-modified, etag, server, location, refresh, expires and
+    /// the x-accel ones: a repeated one is ignored with a warning; 0: not one of them).
+    private struct FieldClass {
+        var kind: FieldKind
+        var unique: UInt16
     }
 
-    /// Fields nginx reads as single values: a repeated one is ignored (with a warning).
-    private static let uniqueNames: [[UInt8]] = [
-        "status", "content-type", "date", "last-modified", "etag", "server", "location", "refresh", "expires",
-        "x-accel-expires", "x-accel-redirect", "x-accel-limit-rate",
-    ].map { Array($0.utf8) }
+    /// `name` equals `target` (lowercase letters and '-') whatever the letters' case:
+    /// words compared with 0x20 set in each byte, which over header-name characters only
+    /// makes an upper-case letter lower case. Two overlapping loads cover any length 2...16.
+    @inline(__always)
+    private static func named(_ buf: UnsafeRawBufferPointer, _ at: Int, _ n: Int, _ target: StaticString) -> Bool {
+        let t = UnsafeRawPointer(target.utf8Start)
+        if n >= 8 {
+            let a = buf.loadUnaligned(fromByteOffset: at, as: UInt64.self) | 0x2020_2020_2020_2020
+            let b = buf.loadUnaligned(fromByteOffset: at + n - 8, as: UInt64.self) | 0x2020_2020_2020_2020
+            return a == t.loadUnaligned(as: UInt64.self) && b == t.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        }
+        if n >= 4 {
+            let a = buf.loadUnaligned(fromByteOffset: at, as: UInt32.self) | 0x2020_2020
+            let b = buf.loadUnaligned(fromByteOffset: at + n - 4, as: UInt32.self) | 0x2020_2020
+            return a == t.loadUnaligned(as: UInt32.self) && b == t.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)
+        }
+        return buf.loadUnaligned(fromByteOffset: at, as: UInt16.self) | 0x2020 == t.loadUnaligned(as: UInt16.self)
+    }
 
-    /// The field's index in `uniqueNames`: one candidate by length and first letter,
-    /// then one comparison (most fields cost two integer tests).
-    @inline(__always) private static func uniqueIndex(_ buf: UnsafeRawBufferPointer, _ name: Range<Int>) -> Int? {
-        let n = name.count
-        guard n >= 4 && n <= 18 else { return nil }
-        let first = buf[name.lowerBound] | 0x20
-        let candidate: Int
-        switch (n, first) {
-        case (6, UInt8(ascii: "s")): candidate = buf[name.lowerBound + 1] | 0x20 == UInt8(ascii: "t") ? 0 : 5
-        case (12, UInt8(ascii: "c")): candidate = 1
-        case (4, UInt8(ascii: "d")): candidate = 2
-        case (13, UInt8(ascii: "l")): candidate = 3
-        case (4, UInt8(ascii: "e")): candidate = 4
-        case (8, UInt8(ascii: "l")): candidate = 6
-        case (7, UInt8(ascii: "r")): candidate = 7
-        case (7, UInt8(ascii: "e")): candidate = 8
-        case (15, UInt8(ascii: "x")): candidate = 9
-        case (16, UInt8(ascii: "x")): candidate = 10
-        case (18, UInt8(ascii: "x")): candidate = 11
-        default: return nil
-        }
-        return uniqueNames[candidate].withUnsafeBufferPointer { lower in
-            for i in 0..<n {
-                let c = buf[name.lowerBound + i]
-                if (c >= 65 && c <= 90 ? c | 0x20 : c) != lower[i] { return nil }
+    /// The field's class: one candidate by length and first letter, then one word
+    /// comparison (a field of no interest costs a jump and a test).
+    @inline(__always) private static func classify(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> FieldClass {
+        let n = r.count
+        let at = r.lowerBound
+        let other = FieldClass(kind: .other, unique: 0)
+        guard n >= 2 && n <= 18 else { return other }
+        let first = buf[at] | 0x20
+        let name: StaticString
+        var result = other
+        switch n {
+        case 2:
+            guard first == UInt8(ascii: "t") else { return other }
+            (name, result.kind) = ("te", .hopByHop)
+        case 4:
+            if first == UInt8(ascii: "d") {
+                (name, result.unique) = ("date", 1 << 2)
+            } else if first == UInt8(ascii: "e") {
+                (name, result.kind, result.unique) = ("etag", .etag, 1 << 4)
+            } else {
+                return other
             }
-            return candidate
+        case 6:
+            guard first == UInt8(ascii: "s") else { return other }
+            if buf[at + 1] | 0x20 == UInt8(ascii: "t") {
+                (name, result.unique) = ("status", 1 << 0)
+            } else {
+                (name, result.unique) = ("server", 1 << 5)
+            }
+        case 7:
+            switch first {
+            case UInt8(ascii: "t"): (name, result.kind) = ("trailer", .hopByHop)
+            case UInt8(ascii: "u"): (name, result.kind) = ("upgrade", .upgrade)
+            case UInt8(ascii: "r"): (name, result.kind, result.unique) = ("refresh", .refresh, 1 << 7)
+            case UInt8(ascii: "e"): (name, result.unique) = ("expires", 1 << 8)
+            default: return other
+            }
+        case 8:
+            guard first == UInt8(ascii: "l") else { return other }
+            (name, result.kind, result.unique) = ("location", .location, 1 << 6)
+        case 10:
+            switch first {
+            case UInt8(ascii: "c"): (name, result.kind) = ("connection", .hopByHop)
+            case UInt8(ascii: "k"): (name, result.kind) = ("keep-alive", .hopByHop)
+            case UInt8(ascii: "s"): (name, result.kind) = ("set-cookie", .setCookie)
+            default: return other
+            }
+        case 12:
+            guard first == UInt8(ascii: "c") else { return other }
+            (name, result.kind, result.unique) = ("content-type", .contentType, 1 << 1)
+        case 13:
+            if first == UInt8(ascii: "l") {
+                (name, result.unique) = ("last-modified", 1 << 3)
+            } else if first == UInt8(ascii: "a") {
+                (name, result.kind) = ("accept-ranges", .acceptRanges)
+            } else {
+                return other
+            }
+        case 14:
+            guard first == UInt8(ascii: "c") else { return other }
+            (name, result.kind) = ("content-length", .hopByHop)
+        case 15:
+            guard first == UInt8(ascii: "x") else { return other }
+            (name, result.unique) = ("x-accel-expires", 1 << 9)
+        case 16:
+            if first == UInt8(ascii: "x") {
+                (name, result.unique) = ("x-accel-redirect", 1 << 10)
+            } else if first == UInt8(ascii: "p") {
+                (name, result.kind) = ("proxy-connection", .hopByHop)
+            } else {
+                return other
+            }
+        case 17:
+            guard first == UInt8(ascii: "t") else { return other }
+            (name, result.kind) = ("transfer-encoding", .hopByHop)
+        case 18:
+            guard first == UInt8(ascii: "x") else { return other }
+            (name, result.unique) = ("x-accel-limit-rate", 1 << 11)
+        default:
+            return other
         }
+        return named(buf, at, n, name) ? result : other
     }
 
     private func warnDuplicate(_ x: ProxyExchange, _ h: HeaderField, _ buf: UnsafeRawBufferPointer) {
@@ -139,15 +182,16 @@ extension UpstreamResponse {
             var seen: UInt16 = 0
             for h in head.headers {
                 let name = buf[h.name]
-                if let u = Self.uniqueIndex(buf, h.name) {
+                let field = Self.classify(buf, h.name)
+                if field.unique != 0 {
                     // nginx keeps the first of the fields it reads as single values.
-                    if seen & (1 << u) != 0 {
+                    if seen & field.unique != 0 {
                         warnDuplicate(x, h, buf)
                         continue
                     }
-                    seen |= 1 << u
+                    seen |= field.unique
                 }
-                let kind = Self.fieldKind(buf, h.name)
+                let kind = field.kind
                 if kind == .hopByHop { continue }
                 if status != 101 && kind == .upgrade { continue }
                 if hiddenLengths & (1 << UInt64(min(63, name.count))) != 0
