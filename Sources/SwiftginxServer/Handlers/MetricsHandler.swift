@@ -28,8 +28,8 @@ enum MetricsHandler {
         r.flushResponse()
     }
 
-    /// Sums the cells of one series over every worker.
-    private static func sum(_ id: Int, _ workers: [WorkerMetrics]) -> [Int]? {
+    /// Sums the cells of one series over every worker (nil: no worker ever wrote it).
+    static func sum(_ id: Int, _ workers: [WorkerMetrics]) -> [Int]? {
         var out = [Int](repeating: 0, count: MetricsLayout.cells)
         var any = false
         for w in workers {

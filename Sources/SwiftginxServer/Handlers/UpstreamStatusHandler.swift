@@ -5,7 +5,6 @@
 // A content handler: a namespace of functions taking the request.
 
 import SwiftginxConfig
-import SwiftginxPosix
 import SwiftginxUpstream
 
 enum UpstreamStatusHandler {
@@ -81,11 +80,7 @@ enum UpstreamStatusHandler {
         var order: [String] = []
         let workers = worker.state.allWorkerMetrics
         for (id, s) in MetricsRegistry.shared.all.enumerated() where s.kind == .location {
-            var sum = [Int](repeating: 0, count: MetricsLayout.cells)
-            for w in workers {
-                guard let cells = w.pages.read(id) else { continue }
-                for i in 0..<MetricsLayout.cells { sum[i] &+= CounterPages.load(cells + i) }
-            }
+            guard let sum = MetricsHandler.sum(id, workers) else { continue }
             if zones[s.labels.0] == nil {
                 order.append(s.labels.0)
                 zones[s.labels.0] = [Int](repeating: 0, count: MetricsLayout.cells)
