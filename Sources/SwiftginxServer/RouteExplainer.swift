@@ -99,6 +99,7 @@ public enum RouteExplainer {
             connection = HTTP1Connection(
                 fd: -1, peer: SocketAddress(host: "127.0.0.1", port: 0)!, worker: worker, listener: listener, slot: 0,
                 slotGeneration: 0, number: 1)
+            connection.attachRequest()
             self.group = group
         }
 
@@ -106,7 +107,7 @@ public enum RouteExplainer {
             let c = connection
             let request = c.request
             c.input.append(head)
-            guard case .complete = c.parser.parse(c.input.readable, into: &request.head) else {
+            guard case .complete = request.parser.parse(c.input.readable, into: &request.head) else {
                 return ["the request cannot be parsed: 400"]
             }
             let trace = RouteTrace()

@@ -49,6 +49,15 @@ public final class Worker: @unchecked Sendable {
     var freeSlots: [Int32] = []
     /// Closed connection objects kept for reuse.
     var pool: [HTTP1Connection] = []
+    /// Requests with their buffers and parsers, lent to connections while they read and
+    /// answer (HTTP1Connection+Idle.swift); `idleRequest` is what an idle connection
+    /// holds instead, never begun.
+    /// Idle connections that keep their request (at most `maxIdleRequestsKept`).
+    var idleRequestsKept = 0
+    static let maxIdleRequestsKept = 32
+    private var requestPool: Request? = nil
+    private var requestPoolCount = 0
+    private(set) var idleRequest: Request! = nil
     var activeConnections = 0
     /// This worker's stub_status counters (it is their only writer).
     let stats = ConnectionStats()
@@ -121,6 +130,8 @@ public final class Worker: @unchecked Sendable {
         applyListeners(generation.listeners[index])
         state.register(stats)
         state.register(metrics)
+        idleRequest = Request(
+            worker: self, writer: ResponseWriter(worker: self, capacity: 16), input: ByteBuffer(capacity: 16))
     }
 
     /// Wakes the worker to look at the shared state (new generation, stop).
@@ -398,6 +409,26 @@ public final class Worker: @unchecked Sendable {
         if acceptPaused && !stopping && activeConnections < workerConnections {
             acceptPaused = false
             registerListeners()
+        }
+    }
+
+    /// A request with its buffers from the pool (a list through `Request.nextFree`).
+    @inline(__always) func takeRequest() -> Request? {
+        guard let r = requestPool else { return nil }
+        requestPool = r.nextFree
+        r.nextFree = nil
+        requestPoolCount -= 1
+        return r
+    }
+
+    /// A request an idle or reused connection gave back (at most 128 wait; others are freed).
+    @inline(__always) func returnRequest(_ r: Request) {
+        if requestPoolCount < 128 {
+            r.nextFree = requestPool
+            requestPool = r
+            requestPoolCount += 1
+        } else {
+            r.releaseContent()
         }
     }
 

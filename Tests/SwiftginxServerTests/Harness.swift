@@ -54,7 +54,7 @@ final class Harness {
 
     /// A new connection over a socketpair: the server end is adopted by the worker (and
     /// served at once, as an accepted socket is); the client end is non-blocking.
-    func connect(sendBuffer: Int32? = nil, receiveBuffer: Int32? = nil) throws -> Client {
+    func connect(sendBuffer: Int32? = nil, receiveBuffer: Int32? = nil, peer: String = "127.0.0.1") throws -> Client {
         var fds: [Int32] = [0, 0]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds) == 0 else {
             throw HarnessError(description: "socketpair failed: \(errno)")
@@ -63,7 +63,7 @@ final class Harness {
         if let sendBuffer { setBuffer(fds[0], SO_SNDBUF, sendBuffer) }
         if let receiveBuffer { setBuffer(fds[1], SO_RCVBUF, receiveBuffer) }
         let connection = worker.adopt(
-            fd: fds[0], peer: SocketAddress(host: "127.0.0.1", port: 40000)!, listener: listener)
+            fd: fds[0], peer: SocketAddress(host: peer, port: 40000)!, listener: listener)
         return Client(fd: fds[1], connection: connection)
     }
 

@@ -38,7 +38,9 @@ final class HTTP1Connection {
     }
 
     private(set) var peer: SocketAddress
-    unowned let worker: Worker
+    /// The worker owns this object and outlives it; `unowned(unsafe)` reads it without
+    /// the checked reference count `unowned` costs (about 490 instructions per request).
+    unowned(unsafe) let worker: Worker
     private(set) var listener: WorkerListener
     private(set) var slot: Int32
     private(set) var slotGeneration: UInt32
@@ -54,32 +56,47 @@ final class HTTP1Connection {
     /// reload applies to the next request on a keep-alive connection).
     var group: ListenGroup
     /// The socket's local address, when the listener is a wildcard that other
-    /// addresses of the same port share (nginx's per-address dispatch).
-    var localAddress: SocketAddress? = nil
+    /// addresses of the same port share (nginx's per-address dispatch); boxed, so that
+    /// connections on other listeners do not carry its 128 bytes.
+    private var localAddressBox: LocalAddress? = nil
+    var localAddress: SocketAddress? {
+        get { localAddressBox?.address }
+        set { localAddressBox = newValue.map(LocalAddress.init) }
+    }
     let transport = Transport()
     var fd: Int32 { transport.fd }
     var tls: TLSConnection? { transport.tls }
 
     var state: State = .readingHead
-    let input: ByteBuffer
-    var parser: RequestParser
-    var parserOptions = RequestParserOptions()
+    /// The request with its buffers and parser, while the connection reads or answers;
+    /// an idle connection lends them back to the worker and holds the worker's empty
+    /// `idleRequest` (HTTP1Connection+Idle.swift).
+    private(set) var request: Request
+    private(set) var attached = false
+    /// Idle, and one of the worker's idle connections that keep their request.
+    var keepsIdleRequest = false
+    @inline(__always) var input: ByteBuffer { request.input }
+    @inline(__always) var parserOptions: RequestParserOptions { request.parserOptions }
+    /// Responses accumulate in the writer's buffer: pipelined responses held in memory
+    /// are written together, one send for many requests.
+    @inline(__always) var writer: ResponseWriter { request.writer }
+    @inline(__always) var output: ByteBuffer { request.output }
     /// Offset of the current request head in `input`.
     var headBase = 0
     /// Readable byte count when the parser last said "incomplete".
     var parsedCount = -1
     /// `$connection_requests`.
     var requests = 0
-    /// The current request (one object per connection, reset for each request).
-    let request: Request
-    /// Responses accumulate in the writer's buffer: pipelined responses held in memory
-    /// are written together, one send for many requests.
-    let writer: ResponseWriter
-    var output: ByteBuffer { writer.output }
 
-    // Request body being discarded.
-    var bodyRemaining: Int64 = 0
-    var chunked: ChunkedDecoder? = nil
+    // A request body being discarded (kept with the request).
+    @inline(__always) var bodyRemaining: Int64 {
+        get { request.discardRemaining }
+        set { request.discardRemaining = newValue }
+    }
+    @inline(__always) var chunked: ChunkedDecoder? {
+        get { request.discardChunked }
+        set { request.discardChunked = newValue }
+    }
     var lingeringEnd: Int64 = 0
     var nodelaySet = false
     var shuttingDown = false
@@ -96,21 +113,17 @@ final class HTTP1Connection {
     var http2: HTTP2Connection? = nil
     var http2Allowed = false
     /// What the PROXY protocol header carried (`listen ... proxy_protocol`).
-    var proxyProtocol: ProxyProtocolHeader? = nil
+    var proxyProtocol: ProxyProtocolHeader? {
+        get { proxyProtocolBox?.header }
+        set { proxyProtocolBox = newValue.map(ReceivedProxyProtocol.init) }
+    }
+    /// (Boxed: connections on other addresses do not carry its bytes.)
+    private var proxyProtocolBox: ReceivedProxyProtocol? = nil
     /// The worker's stub_status counters, and whether this connection is in `reading`.
     let stats: ConnectionStats
     var countedReading = false
     /// `$pipe`: the current request's head was already read with the previous one.
     var pipelined = false
-    /// `$remote_addr`, formatted on first use for this connection.
-    var remoteAddressCache: [UInt8]? = nil
-    var remoteAddressText: [UInt8] {
-        if let cached = remoteAddressCache { return cached }
-        var b: [UInt8] = []
-        peer.appendHost(to: &b)
-        remoteAddressCache = b
-        return b
-    }
 
     init(
         fd: Int32, peer: SocketAddress, worker: Worker, listener: WorkerListener, slot: Int32, slotGeneration: UInt32,
@@ -124,17 +137,11 @@ final class HTTP1Connection {
         self.number = number
         stats = worker.stats
         let local = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
-        localAddress = local
+        localAddressBox = local.map(LocalAddress.init)
         group = HTTP1Connection.listenGroup(listener, local: local, config: worker.generation.config)
-        let settings = group.defaultServer.settings
-        input = ByteBuffer(capacity: settings.clientHeaderBufferSize)
-        writer = ResponseWriter(worker: worker)
-        parser = RequestParser(options: RequestParserOptions())
-        request = Request(worker: worker, writer: writer, input: input)
+        request = worker.idleRequest
         transport.fd = fd
-        request.connection = self
         transport.client = self
-        configureParser(settings)
     }
 
     /// Makes a closed connection object serve a new socket (connections are pooled
@@ -148,28 +155,18 @@ final class HTTP1Connection {
         self.slot = slot
         self.slotGeneration = slotGeneration
         self.number = number
-        remoteAddressCache = nil
-        proxyProtocol = nil
+        proxyProtocolBox = nil
         localAddress = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         refreshGroup()
         deadline = 0
         state = .readingHead
-        let settings = group.defaultServer.settings
-        input.clear()
-        input.shrink(to: settings.clientHeaderBufferSize)
-        writer.reset()
-        configureParser(settings)
-        request.head.reset()
+        if attached { detachClosedRequest() }
         headBase = 0
         parsedCount = -1
         requests = 0
-        request.reset()
-        bodyRemaining = 0
-        chunked = nil
         lingeringEnd = 0
         nodelaySet = false
         shuttingDown = false
-        request.shuttingDown = false
         readReady = true
         peerHungUp = false
         plainHTTPOnTLSPort = false
@@ -178,24 +175,16 @@ final class HTTP1Connection {
     }
 
     deinit {
-        request.releaseContent()
-    }
-
-    func configureParser(_ s: ServerSettings) {
-        var o = RequestParserOptions()
-        o.maxRequestLine = s.largeClientHeaderBuffers.size
-        o.maxHeaderLine = s.largeClientHeaderBuffers.size
-        o.maxHeaderBytes = s.largeClientHeaderBuffers.size * s.largeClientHeaderBuffers.count
-        o.ignoreInvalidHeaders = s.ignoreInvalidHeaders
-        o.underscoresInHeaders = s.underscoresInHeaders
-        o.maxHeaders = s.maxHeaders
-        parserOptions = o
-        parser = RequestParser(options: o)
+        if attached { request.releaseContent() }
     }
 
     /// Picks the listen group from the current configuration.
     func refreshGroup() {
-        group = HTTP1Connection.listenGroup(listener, local: localAddress, config: worker.generation.config)
+        guard let local = localAddressBox?.address else {
+            group = listener.group
+            return
+        }
+        group = HTTP1Connection.listenGroup(listener, local: local, config: worker.generation.config)
     }
 
     /// The listener's servers, or for a shared wildcard socket those of the local address.
@@ -206,7 +195,14 @@ final class HTTP1Connection {
 
     var headerTimeout: Int { group.defaultServer.settings.clientHeaderTimeout }
 
+    /// Sets the request the connection holds (HTTP1Connection+Idle.swift).
+    func setRequest(_ r: Request, attached: Bool) {
+        request = r
+        self.attached = attached
+    }
+
     func start() {
+        if !attached { attachRequest() }
         http2Allowed = h2cAllowed
         state = .readingHead
         worker.schedule(self, after: headerTimeout)
@@ -247,16 +243,20 @@ final class HTTP1Connection {
             case .handshaking:
                 if !continueHandshake() { return }
             case .idle, .readingHead:
+                // (The request is read once per step: connection fields are `var`s, so
+                // each access would otherwise retain it again.)
+                let r = request
+                let input = r.input
                 if http2Allowed && requests == 0 && input.readableCount > 0 {
                     if !detectHTTP2Preface() { return }
                     if state == .http2 || http2Allowed { continue }  // HTTP/2, or more bytes read
                 }
                 if input.readableCount > 0 && input.readableCount != parsedCount {
                     headBase = input.readerIndex
-                    switch parser.parse(input.readable, into: &request.head) {
+                    switch r.parser.parse(input.readable, into: &r.head) {
                     case .complete:
                         parsedCount = -1
-                        parser.reset()
+                        r.parser.reset()
                         beginRequest()
                         continue
                     case .incomplete:
@@ -268,16 +268,16 @@ final class HTTP1Connection {
                         }
                     case .error(let e):
                         parsedCount = -1
-                        parser.reset()
+                        r.parser.reset()
                         rejectHead(e)
                         continue
                     }
                 }
-                if output.readableCount > 0 {
+                if r.output.readableCount > 0 {
                     // Answers to earlier pipelined requests go out before we wait for input.
                     if !flush() { return }
                     if state == .closed { return }
-                    output.clear()
+                    r.output.clear()
                 }
                 if !readMore() { return }
             case .sending:
@@ -309,11 +309,12 @@ final class HTTP1Connection {
         if countedReading { endReading() }
         stats.bump(stats.requests)
         refreshGroup()
-        writer.beginResponse()
+        let r = request
+        r.writer.beginResponse()
         state = .sending
-        request.headBase = headBase
-        request.connectionRequests = requests
-        request.begin(group: group)
+        r.headBase = headBase
+        r.connectionRequests = requests
+        r.begin(group: group)
     }
 
     /// A head the parser refused: answer its status and close.
@@ -344,6 +345,8 @@ final class HTTP1Connection {
     /// Reads into `input`; false when the caller must wait (or the connection closed).
     private func readMore() -> Bool {
         guard readReady || transport.hasBufferedInput else { return false }
+        if !attached { attachRequest() }
+        let input = request.input
         if input.writableCount == 0 {
             if input.readerIndex > 0 {
                 input.compact()
@@ -360,6 +363,9 @@ final class HTTP1Connection {
             switch try transport.read(input.writable, input.writableCount) {
             case .wouldBlock:
                 readReady = false
+                if input.readableCount == 0 && !countedReading && (state == .idle || state == .readingHead) {
+                    becameIdle()
+                }
                 return false
             case .processed(0):
                 if state == .readingHead && input.readableCount > 0 {
@@ -369,6 +375,7 @@ final class HTTP1Connection {
                 return false
             case .processed(let n):
                 input.writerIndex += n
+                if keepsIdleRequest { leftIdle() }
                 return true
             }
         } catch {
@@ -381,13 +388,15 @@ final class HTTP1Connection {
     /// True when this response is complete in memory and the next pipelined request is
     /// already buffered: keep going and send both with one write.
     @inline(__always) private func canDeferFlush() -> Bool {
-        writer.isInMemory && request.keepAlive && !request.bodyPending && !shuttingDown
-            && output.readableCount < 65536 && input.writerIndex > headBase + request.head.headLength
+        let r = request
+        return r.writer.isInMemory && r.keepAlive && !r.bodyPending && !shuttingDown
+            && r.output.readableCount < 65536 && r.input.writerIndex > headBase + r.head.headLength
     }
 
     /// Writes pending output; true when everything was sent.
     func flush() -> Bool {
-        switch writer.flush(transport, request: request) {
+        let r = request
+        switch r.writer.flush(transport, request: r) {
         case .done:
             return true
         case .blocked:
@@ -404,22 +413,25 @@ final class HTTP1Connection {
 
     /// After the response: log, release the file, then keep alive, discard the body or close.
     func finishResponse() {
-        writer.releaseFile()
+        let r = request
+        let input = r.input
+        let output = r.output
+        r.writer.releaseFile()
         if output.readableCount == 0 {
             output.clear()
             if output.capacity > 256 * 1024 { output.shrink(to: 4096) }
         }
-        request.finalize()
-        if request.aborted {
+        r.finalize()
+        if r.aborted {
             close()
             return
         }
-        input.readerIndex = headBase + request.head.headLength
-        if !request.keepAlive {
+        input.readerIndex = headBase + r.head.headLength
+        if !r.keepAlive {
             // As nginx, linger when the client may still be sending: a body, pipelined
             // bytes, or (TLS early data) the end of its handshake — closing with unread
             // input would reset the connection under the response.
-            if request.bodyPending || request.lingerAlways || input.readerIndex < input.writerIndex
+            if r.bodyPending || r.lingerAlways || input.readerIndex < input.writerIndex
                 || (tls?.inEarlyData ?? false)
             {
                 beginLingeringClose()
@@ -428,11 +440,11 @@ final class HTTP1Connection {
             }
             return
         }
-        if request.bodyPending {
-            bodyRemaining = request.head.contentLength ?? 0
-            chunked = request.head.isChunked ? ChunkedDecoder() : nil
+        if r.bodyPending {
+            bodyRemaining = r.head.contentLength ?? 0
+            chunked = r.head.isChunked ? ChunkedDecoder() : nil
             state = .discardingBody
-            worker.schedule(self, after: request.bodyTimeout)
+            worker.schedule(self, after: r.bodyTimeout)
             return
         }
         nextRequest()
@@ -442,13 +454,15 @@ final class HTTP1Connection {
     func nextRequest() {
         // The finished request's head is about to be overwritten (or cleared, compacted):
         // nothing may read its ranges any more (a log line would point past the buffer).
-        request.head.headLength = 0
+        let r = request
+        let input = r.input
+        r.head.headLength = 0
         if shuttingDown {
             close()
             return
         }
         stats.bump(stats.finished)
-        if !nodelaySet && request.tcpNodelay {
+        if !nodelaySet && r.tcpNodelay {
             try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             nodelaySet = true
         }
@@ -458,9 +472,9 @@ final class HTTP1Connection {
             worker.schedule(self, after: headerTimeout)
         } else {
             input.clear()
-            input.shrink(to: group.defaultServer.settings.clientHeaderBufferSize)
+            input.shrink(to: r.headerBufferSize)
             state = .idle
-            worker.schedule(self, after: request.keepaliveTimeout)
+            worker.schedule(self, after: r.keepaliveTimeout)
         }
     }
 
@@ -506,6 +520,8 @@ final class HTTP1Connection {
 
     func onTimeout() {
         switch state {
+        case .readingHead where !attached:
+            close()
         case .readingHead:
             logInfo("client timed out (110: Connection timed out) while reading client request headers")
             request.reset()
@@ -546,7 +562,7 @@ final class HTTP1Connection {
     /// Graceful stop: idle connections close now, busy ones after their response.
     func onShutdown() {
         shuttingDown = true
-        request.shuttingDown = true
+        if attached { request.shuttingDown = true }
         if state == .idle { close() }
         if state == .http2 { http2?.closeGracefully() }
     }
@@ -566,10 +582,13 @@ final class HTTP1Connection {
             }
         }
         state = .closed
+        if keepsIdleRequest { leftIdle() }
         http2?.teardown()
         http2 = nil
-        writer.releaseFile()
-        request.abandon()
+        if attached {
+            writer.releaseFile()
+            request.abandon()
+        }
         if let t = transport.tls {
             t.shutdown()
             transport.tls = nil

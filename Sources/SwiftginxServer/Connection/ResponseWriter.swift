@@ -23,7 +23,9 @@ final class ResponseWriter {
         case failed(SystemError)
     }
 
-    unowned let worker: Worker
+    /// The worker owns this object and outlives it; `unowned(unsafe)` reads it without
+    /// the checked reference count `unowned` costs (about 490 instructions per request).
+    unowned(unsafe) let worker: Worker
     let output: ByteBuffer
     /// Where the current response starts in `output`.
     var responseStart = 0

@@ -33,7 +33,9 @@ final class ProxyExchange {
         case error, timeout, invalidHeader
     }
 
-    unowned let worker: Worker
+    /// The worker owns this object and outlives it; `unowned(unsafe)` reads it without
+    /// the checked reference count `unowned` costs (about 490 instructions per request).
+    unowned(unsafe) let worker: Worker
     /// The request it answers (the connection's one Request, or a subrequest's). A
     /// strong `let` is read without reference counting; the cycle it makes with
     /// `Request.proxy` is broken when the connection object is dropped and when a

@@ -26,7 +26,18 @@ extension Request {
         if let realAddress { return realAddress.withAddressBytes(body) }
         return connection.peer.withAddressBytes(body)
     }
-    var remoteAddressText: [UInt8] { realAddressText ?? connection.remoteAddressText }
+    var remoteAddressText: [UInt8] { realAddressText ?? connectionAddressText }
+    /// The connection's own client address as text (`$realip_remote_addr`), formatted
+    /// once per connection.
+    var connectionAddressText: [UInt8] {
+        let number = connection.number
+        if peerTextConnection != number {
+            peerText.removeAll(keepingCapacity: true)
+            connection.peer.appendHost(to: &peerText)
+            peerTextConnection = number
+        }
+        return peerText
+    }
     var localAddress: SocketAddress? { connection.localAddress ?? Socket.localAddress(connection.fd) }
     var tls: TLSConnection? { connection.tls }
     var plainHTTPOnTLSPort: Bool { connection.plainHTTPOnTLSPort }

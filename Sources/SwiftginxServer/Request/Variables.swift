@@ -66,7 +66,7 @@ enum Variables {
             if port > 0 { out.append(decimal: Int64(port)) }
         case .limitConnStatus: out.append(r.limitConnStatus.text)
         case .limitReqStatus: out.append(r.limitReqStatus.text)
-        case .realipRemoteAddr: out.append(r.connection.remoteAddressText)
+        case .realipRemoteAddr: out.append(r.connectionAddressText)
         case .realipRemotePort: if r.connection.peer.port > 0 { out.append(decimal: Int64(r.connection.peer.port)) }
         case .remoteUser: AuthBasicHandler.appendUser(r, to: out)
         case .timeLocal: out.append(r.worker.clock.timeLocal)
