@@ -10,6 +10,20 @@ public enum URINormalizer {
     @usableFromInline
     enum State { case usual, slash, dot, dotDot, quoted, quotedSecond }
 
+    /// True when normalizing would give `path` unchanged: no "%", "#" or NUL, and no
+    /// segment that starts with "/" or "." (no "//", "/." or "/.."). Most paths are like
+    /// that; they are copied whole instead of byte by byte.
+    @inline(__always)
+    static func isAlreadyNormal(_ path: UnsafeRawBufferPointer) -> Bool {
+        var afterSlash = false
+        for b in path {
+            if b == 0x25 || b == 0x23 || b == 0 { return false }
+            if afterSlash && (b == 0x2F || b == 0x2E) { return false }
+            afterSlash = b == 0x2F
+        }
+        return true
+    }
+
     /// Normalizes `path` (the path part of the target, without the query) into `out`
     /// (cleared first, capacity kept). Returns false when nginx would answer 400.
     /// An empty path yields "/".
@@ -19,6 +33,17 @@ public enum URINormalizer {
             out.append(0x2F)
             return true
         }
+        if isAlreadyNormal(path) {
+            out.append(contentsOf: path)
+            return true
+        }
+        return normalizeByteByByte(path, mergeSlashes: mergeSlashes, into: &out)
+    }
+
+    /// nginx's state machine over every byte (`out` is empty, `path` is not).
+    static func normalizeByteByByte(
+        _ path: UnsafeRawBufferPointer, mergeSlashes: Bool, into out: inout [UInt8]
+    ) -> Bool {
         var state = State.usual
         var quotedState = State.usual
         var decoded: UInt8 = 0

@@ -43,8 +43,11 @@ public final class ByteBuffer {
 
     /// Makes room for at least `count` more bytes by growing. It never moves the
     /// bytes, so indexes into the buffer stay valid; `compact()` is explicit.
-    public func reserve(_ count: Int) {
-        if writableCount >= count { return }
+    @inline(__always) public func reserve(_ count: Int) {
+        if writableCount < count { grow(count) }
+    }
+
+    @inline(never) private func grow(_ count: Int) {
         var newCap = max(capacity * 2, 64)
         while newCap - writerIndex < count { newCap *= 2 }
         let nb = UnsafeMutableRawPointer.allocate(byteCount: newCap, alignment: 16)
@@ -80,7 +83,7 @@ public final class ByteBuffer {
         bytes.withUnsafeBytes { append($0) }
     }
 
-    public func append(_ s: StaticString) {
+    @inline(__always) public func append(_ s: StaticString) {
         append(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 

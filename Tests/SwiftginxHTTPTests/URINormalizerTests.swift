@@ -49,3 +49,38 @@ import Testing
         }
     }
 }
+
+/// The whole-path copy taken for paths that need no work gives what the byte-by-byte
+/// state machine gives, for every path over bytes that matter to it (exhaustive up to
+/// length 5, then random).
+@Suite struct URINormalizerFastPathTests {
+    static let alphabet = Array("/.a%2e#f".utf8) + [0]
+
+    func check(_ path: [UInt8]) {
+        for merge in [true, false] {
+            var fast: [UInt8] = []
+            var slow: [UInt8] = []
+            let okFast = path.withUnsafeBytes { URINormalizer.normalize($0, mergeSlashes: merge, into: &fast) }
+            let okSlow = path.withUnsafeBytes {
+                $0.isEmpty
+                    ? URINormalizer.normalize($0, mergeSlashes: merge, into: &slow)
+                    : URINormalizer.normalizeByteByByte($0, mergeSlashes: merge, into: &slow)
+            }
+            #expect(okFast == okSlow, "\(path)")
+            if okFast && okSlow { #expect(fast == slow, "\(path)") }
+        }
+    }
+
+    @Test func agreesWithTheStateMachine() {
+        var paths: [[UInt8]] = [[]]
+        for _ in 0..<5 {
+            paths = paths.flatMap { p in Self.alphabet.map { p + [$0] } }
+            for p in paths { check([0x2F] + p) }
+        }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20000 {
+            let n = Int.random(in: 1...40, using: &rng)
+            check([0x2F] + (0..<n).map { _ in Self.alphabet.randomElement(using: &rng)! })
+        }
+    }
+}

@@ -23,39 +23,9 @@ struct ZoneKeyIndex {
         mask = 15
     }
 
-    /// The seeded hash of `key` (8 bytes at a time, folded by a full-width multiply).
+    /// The seeded hash of `key` (SeededHash.swift).
     @inline(__always)
-    func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
-        var h = seed ^ (UInt64(key.count) &* 0x9E37_79B9_7F4A_7C15)
-        var i = 0
-        let n = key.count
-        while i + 8 <= n {
-            h = Self.mix(h ^ key.loadUnaligned(fromByteOffset: i, as: UInt64.self))
-            i += 8
-        }
-        if i < n {
-            var w: UInt64 = 0
-            var shift: UInt64 = 0
-            if i + 4 <= n {
-                w = UInt64(key.loadUnaligned(fromByteOffset: i, as: UInt32.self))
-                shift = 32
-                i += 4
-            }
-            while i < n {
-                w |= UInt64(key[i]) << shift
-                shift += 8
-                i += 1
-            }
-            h = Self.mix(h ^ w)
-        }
-        return Self.mix(h)
-    }
-
-    @inline(__always)
-    private static func mix(_ x: UInt64) -> UInt64 {
-        let m = x.multipliedFullWidth(by: 0xA076_1D64_78BD_642F)
-        return m.high ^ m.low
-    }
+    func hash(_ key: UnsafeRawBufferPointer) -> UInt64 { SeededHash.hash(key, seed: seed) }
 
     /// The node whose key has `hash` and for which `matches` says the bytes are equal.
     @inline(__always)
