@@ -53,7 +53,9 @@ public struct LocationMatch<L: Sendable> {
 
 /// The compiled locations of one server.
 public final class LocationIndex<L: Sendable>: Sendable {
-    struct Node: Sendable {
+    // Nodes and levels are objects: reading one out of its array costs one reference
+    // count, where a struct's copy counted each of its fields (seven per lookup).
+    final class Node: Sendable {
         let payload: L
         let noRegex: Bool
         let regex: Regex?
@@ -61,15 +63,30 @@ public final class LocationIndex<L: Sendable>: Sendable {
         let children: Int
         /// How it was written ("= /x", "^~ /static/", "~* \\.jpg$"), for explanations.
         let written: String
+
+        init(payload: L, noRegex: Bool, regex: Regex?, children: Int, written: String) {
+            self.payload = payload
+            self.noRegex = noRegex
+            self.regex = regex
+            self.children = children
+            self.written = written
+        }
     }
 
-    struct Level: Sendable {
+    final class Level: Sendable {
         let exact: ByteTable
         let prefix: ByteTable
         /// Distinct prefix lengths, longest first.
         let prefixLengths: [Int]
         /// Node indexes of regex locations in configuration order.
         let regexes: [Int]
+
+        init(exact: ByteTable, prefix: ByteTable, prefixLengths: [Int], regexes: [Int]) {
+            self.exact = exact
+            self.prefix = prefix
+            self.prefixLengths = prefixLengths
+            self.regexes = regexes
+        }
     }
 
     let nodes: [Node]
