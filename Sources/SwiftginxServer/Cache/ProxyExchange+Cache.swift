@@ -67,10 +67,14 @@ struct CacheRequest {
 enum CacheStart { case answered, proceed, wait }
 
 extension ProxyExchange {
-    private static let defaultKey = try! ComplexValue.parse("$scheme$proxy_host$request_uri")
+    static let defaultKey = try! ComplexValue.parse("$scheme$proxy_host$request_uri")
 
-    /// Looks the request up before anything goes upstream.
-    func cacheStart() -> CacheStart { cacheStart(settingsStorage.value.cache) }
+    /// Looks the request up before anything goes upstream: a hot key's fresh entry
+    /// first (ProxyExchange+CacheFastHit.swift), else the general lookup.
+    func cacheStart() -> CacheStart {
+        if cacheFastHit() { return .answered }
+        return cacheStart(settingsStorage.value.cache)
+    }
 
     /// The settings are borrowed from the location (not copied: no reference counting).
     private func cacheStart(_ c: borrowing UpstreamCacheSettings) -> CacheStart {
@@ -81,6 +85,7 @@ extension ProxyExchange {
             request.respondError(500)
             return .answered
         }
+        let entries = worker.cacheEntries
         let key = request.evaluate(c.key ?? (pass?.proto == .uwsgi ? ComplexValue(literal: "") : Self.defaultKey))
         if !c.purge.isEmpty && Self.anyTrue(c.purge, request) {
             CachePurge.purge(zone, key: key, request: request)
@@ -115,8 +120,8 @@ extension ProxyExchange {
         }
         if node.exists && node.validUntil > now {
             // A hot key's entry is already open in this worker.
-            let entries = worker.cacheEntries
             if let item = entries.get(zone, cache.hash, version: node.version, now: worker.now) {
+                if cache.hash == cache.mainHash { entries.makeHot(item, key: key) }
                 serveCached(item.entry, status: .hit, open: item)
                 return .answered
             }
@@ -127,6 +132,7 @@ extension ProxyExchange {
                     let item = entries.put(
                         zone, cache.hash, version: node.version, entry: e, head: head, files: worker.files,
                         now: worker.now)
+                    if cache.hash == cache.mainHash { entries.makeHot(item, key: key) }
                     serveCached(e, status: .hit, open: item)
                 } else {
                     serveCached(e, status: .hit)
@@ -212,7 +218,22 @@ extension ProxyExchange {
     /// Back to no cache for the next request on the connection.
     func cacheReset() {
         cacheFinished()
-        cache = CacheRequest()
+        // Field by field: the buffers keep their storage (a new CacheRequest costs more).
+        cache.zone = nil
+        cache.key.removeAll(keepingCapacity: true)
+        cache.hash = CacheKeyHash()
+        cache.mainHash = cache.hash
+        cache.status = .none
+        cache.storable = false
+        cache.locked = false
+        cache.staleExists = false
+        cache.lockDeadline = 0
+        cache.sendGET = false
+        if !cache.conditional.isEmpty { cache.conditional.removeAll(keepingCapacity: true) }
+        cache.staleErrorUntil = 0
+        cache.background = false
+        if !cache.boundary.isEmpty { cache.boundary = "" }
+        if !cache.partType.isEmpty { cache.partType = "" }
     }
 
     // MARK: upstream answer

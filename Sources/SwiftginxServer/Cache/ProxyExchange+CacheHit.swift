@@ -69,7 +69,9 @@ extension ProxyExchange {
             resp.recoder = nil
             resp.keepContentType = true
         }
+        let headStart = max(r.responseStart, r.output.readerIndex)
         resp.writeClientHead(self)
+        if let open, !rewritten, !deferred, status == .hit, parts.isEmpty { memorizeHead(open, start: headStart) }
         phase = .finished
         let entry: OpenFileCache.Entry
         if let open {
