@@ -86,7 +86,7 @@ extension ProxyExchange {
             return .answered
         }
         let entries = worker.cacheEntries
-        let key = request.evaluate(c.key ?? (pass?.proto == .uwsgi ? ComplexValue(literal: "") : Self.defaultKey))
+        let key = request.evaluate(c.key ?? (pass?.proto == .http ? Self.defaultKey : ComplexValue(literal: "")))
         if !c.purge.isEmpty && Self.anyTrue(c.purge, request) {
             CachePurge.purge(zone, key: key, request: request)
             return .answered
@@ -485,14 +485,28 @@ extension ProxyExchange {
 
     private static let framingFields: [[UInt8]] = ["content-length", "transfer-encoding", "connection", "keep-alive"]
         .map { Array($0.utf8) }
+    private static let statusField = Array("status".utf8)
 
-    /// The head stored with an entry: the upstream's, its framing replaced by the body's length.
+    /// The head stored with an entry: the upstream's, its framing replaced by the body's
+    /// length. A CGI head (FastCGI, SCGI, uwsgi without a status line) gets the status
+    /// line its Status field (or Location) meant, and loses that field: an entry's head
+    /// is always an HTTP one.
     static func storedHead(_ raw: [UInt8], _ head: ResponseHead, bodyLength: Int64) -> [UInt8] {
         var out: [UInt8] = []
         raw.withUnsafeBytes { buf in
             let firstLineEnd = head.headers.first.map { $0.name.lowerBound } ?? head.headLength - 2
-            out += buf[0..<firstLineEnd]
+            let cgi = firstLineEnd <= 0 || !raw.starts(with: Array("HTTP/".utf8))
+            if cgi {
+                if head.reason.isEmpty {
+                    out += HTTPStatus.statusLine(head.status)
+                } else {
+                    out += Array("HTTP/1.1 \(head.status) ".utf8) + buf[head.reason] + [13, 10]
+                }
+            } else {
+                out += buf[0..<firstLineEnd]
+            }
             for h in head.headers where !framingFields.contains(where: { asciiCaseEqual(buf[h.name], $0) }) {
+                if cgi && asciiCaseEqual(buf[h.name], statusField) { continue }
                 out += buf[h.name]
                 out += Array(": ".utf8)
                 out += buf[h.value]

@@ -29,7 +29,7 @@ extension ProxyExchange {
         keyBuffer.clear()
         if let key = settings.cache.key {
             request.evaluate(key, into: keyBuffer)
-        } else if pass?.proto != .uwsgi {
+        } else if pass?.proto == .http {
             request.evaluate(Self.defaultKey, into: keyBuffer)
         }
         let keyBytes = keyBuffer.readable

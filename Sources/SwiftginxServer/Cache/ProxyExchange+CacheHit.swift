@@ -50,6 +50,8 @@ extension ProxyExchange {
         if let open, !rewritten {
             resp.head = open.head
         } else {
+            // An entry's head is an HTTP one whatever the protocol (the next try sets the kind again).
+            resp.parser.kind = .http
             guard case .complete = head.withUnsafeBytes({ resp.parser.parse($0, into: &resp.head) }) else {
                 if open == nil { FileSystem.close(e.fd) }
                 cache.zone?.remove(cache.hash)
