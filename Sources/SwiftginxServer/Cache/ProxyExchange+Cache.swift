@@ -246,8 +246,7 @@ extension ProxyExchange {
         let c = settings.cache
         if status == 304 && !cache.conditional.isEmpty {
             if let e = CacheEntry.load(zone.path(cache.hash)) {
-                var windows: (updating: Int64, error: Int64) = (0, 0)
-                if let valid = validUntil(status: 200, windows: &windows) {
+                if let valid = revalidatedUntil(storedHead: e.head) {
                     zone.refresh(cache.hash, validUntil: valid)
                     CacheEntry.setValidity(
                         zone.path(cache.hash), validUntil: valid, storedAt: worker.clock.milliseconds)
@@ -257,8 +256,9 @@ extension ProxyExchange {
                 return true
             }
         }
-        if cache.staleExists, let cond = CacheUseStale.status(status),
-            c.useStale.contains(cond) || (status >= 500 && Int64(worker.clock.seconds) < cache.staleErrorUntil),
+        // A status answer is replaced by the stale entry only when use_stale lists it: a
+        // stale-if-error window covers failures (cacheServeStale), not a 5xx (nginx 1.19.3).
+        if cache.staleExists, let cond = CacheUseStale.status(status), c.useStale.contains(cond),
             let e = CacheEntry.load(zone.path(cache.hash))
         {
             finishUpstream(reusable: false)
@@ -312,8 +312,9 @@ extension ProxyExchange {
     private func backgroundHead(status: Int) -> Bool {
         guard let zone = cache.zone else { return false }
         if status == 304 && !cache.conditional.isEmpty {
-            var windows: (updating: Int64, error: Int64) = (0, 0)
-            if let valid = validUntil(status: 200, windows: &windows) {
+            let stored = CacheEntry.load(zone.path(cache.hash))
+            if let stored { FileSystem.close(stored.fd) }
+            if let valid = revalidatedUntil(storedHead: stored?.head ?? []) {
                 zone.refresh(cache.hash, validUntil: valid)
                 CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: worker.clock.milliseconds)
             }
@@ -367,12 +368,34 @@ extension ProxyExchange {
         return true
     }
 
+    /// The new validity of an entry a 304 revalidated, as nginx decides it: the 304's own
+    /// X-Accel-Expires, Cache-Control or Expires; else the stored answer's (read again
+    /// now: `max-age=1` is one more second); else proxy_cache_valid for 200.
+    func revalidatedUntil(storedHead: [UInt8]) -> Int64? {
+        var windows: (updating: Int64, error: Int64) = (0, 0)
+        if let own = validUntil(status: 200, windows: &windows, headersOnly: true) { return own }
+        var parser = ResponseParser()
+        var head = ResponseHead()
+        if case .complete = storedHead.withUnsafeBytes({ parser.parse($0, into: &head) }) {
+            let resp = response
+            let (savedHead, savedCopy) = (resp.head, resp.headCopy)
+            resp.head = head
+            resp.headCopy = storedHead
+            defer { (resp.head, resp.headCopy) = (savedHead, savedCopy) }
+            if let stored = validUntil(status: 200, windows: &windows, headersOnly: true) { return stored }
+        }
+        return settings.cache.validity(for: 200).flatMap { $0 > 0 ? Int64(worker.clock.seconds) + Int64($0) : nil }
+    }
+
     /// Until when (wall-clock seconds) an answer may be stored, as nginx decides it:
     /// X-Accel-Expires (seconds, or `@` an absolute time), else Cache-Control (no-cache,
     /// no-store and private forbid; s-maxage, then max-age), else Expires, each unless
     /// ignored; else proxy_cache_valid for the status. nil when not cacheable. The
     /// Cache-Control extensions stale-while-revalidate / stale-if-error go to `windows`.
-    func validUntil(status: Int, windows: inout (updating: Int64, error: Int64)) -> Int64? {
+    /// `headersOnly`: nil when the fields say nothing (no proxy_cache_valid).
+    func validUntil(status: Int, windows: inout (updating: Int64, error: Int64), headersOnly: Bool = false)
+        -> Int64?
+    {
         let ignored = settings.ignoreHeaders
         let now = Int64(worker.clock.seconds)
         var accel: Int64?? = nil
@@ -390,7 +413,8 @@ extension ProxyExchange {
             let out = ByteBuffer(capacity: 64)
             response.appendHeaderValues(named: "cache-control", to: out)
             let cc = String(decoding: out.readable, as: UTF8.self).lowercased()
-            if let n = Self.directiveValue(cc, "stale-while-revalidate=") { windows.updating = n }
+            // nginx: stale-while-revalidate sets both windows; stale-if-error then its own.
+            if let n = Self.directiveValue(cc, "stale-while-revalidate=") { windows = (n, n) }
             if let n = Self.directiveValue(cc, "stale-if-error=") { windows.error = n }
             if let accel { return accel }
             for token in ["no-cache", "no-store", "private"] where cc.contains(token) { return nil }
@@ -405,7 +429,7 @@ extension ProxyExchange {
             guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }), Int64(t) > now else { return nil }
             return Int64(t)
         }
-        guard let n = settings.cache.validity(for: status), n > 0 else { return nil }
+        guard !headersOnly, let n = settings.cache.validity(for: status), n > 0 else { return nil }
         return now + Int64(n)
     }
 
