@@ -1,7 +1,7 @@
 // fastcgi_cache against Debian's php-fpm running a script that counts its runs: a MISS
 // then HITs that never reach PHP (the same body, the PHP's own header kept), HEAD from
 // the entry (its CGI head stored with the status line it meant, without the Status
-// field), the bypass, fastcgi_cache_valid per status, and nginx's refusal of a
+// field), the bypass, fastcgi_cache_valid per status, fastcgi_cache_purge, and nginx's refusal of a
 // fastcgi_cache without a key. The server and php-fpm are stopped by pid.
 
 import Foundation
@@ -15,6 +15,7 @@ import Testing
         let s = try FastCGISCGITests.server(
             """
             fastcgi_cache_path PREFIXcache levels=1:2 keys_zone=php:1m;
+            map $request_method $purge { PURGE 1; default 0; }
             server {
                 listen 127.0.0.1:PORT;
                 server_name localhost;
@@ -26,6 +27,7 @@ import Testing
                     fastcgi_cache_key $request_uri;
                     fastcgi_cache_valid 200 302 1h;
                     fastcgi_cache_bypass $arg_nocache;
+                    fastcgi_cache_purge $purge;
                     add_header X-Cache $upstream_cache_status always;
                 }
             }
@@ -57,6 +59,12 @@ import Testing
         let index = try get(s.port, "/index.php?r=1")
         #expect(index.header("X-Cache") == "HIT")
         #expect(index.bodyText == "php index")
+        // fastcgi_cache_purge drops the entry: the next request runs the script again.
+        let purged = try request(s.port, "PURGE /count.php HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        #expect(purged.status == 204)
+        let after = try get(s.port, "/count.php")
+        #expect(after.header("X-Cache") == "MISS")
+        #expect(after.bodyText != n)
     }
 
     @Test func aCacheWithoutAKeyIsRefused() throws {
