@@ -2,8 +2,9 @@
 // hit wrote, CacheOpenEntries / ProxyExchange+CacheFastHit) over real sockets, against
 // the counting upstream: every hit after the second is that fast one, and must answer
 // exactly as the general path does — the location's own head (two locations sharing a
-// zone and a key each get theirs), the current Date, the request's Connection, HEAD
-// without a body, $upstream_http_* and add_header of variables, conditions and ranges;
+// zone and a key each get theirs; gzip chosen per request), the current Date, the
+// request's Connection, HEAD without a body, $upstream_http_* and add_header of
+// variables, conditions and ranges;
 // and it must notice at once what changes the entry: a purge, a new answer, the expiry,
 // a reload that changes add_header.
 
@@ -30,6 +31,12 @@ import Testing
                             proxy_cache_purge $purge;
                             add_header X-Cache $upstream_cache_status;
                             add_header X-Type $upstream_http_content_type;
+                        }
+                        location /gz/ {
+                            proxy_pass http://127.0.0.1:\(b.port);
+                            gzip on;
+                            gzip_types text/plain;
+                            gzip_min_length 1;
                         }
                         location /other/ {
                             proxy_pass http://127.0.0.1:\(b.port);
@@ -96,6 +103,17 @@ import Testing
             #expect(there.header("X-Cache") == nil)
             #expect(there.bodyText == "n=1 path=/x")
         }
+        #expect(b.count == 1)
+    }
+
+    @Test func compressionIsChosenForEachHit() throws {
+        let b = try CountingBackend()
+        let s = try start(b)
+        defer { s.stop() }
+        for _ in 0..<3 { #expect(try get(s.port, "/gz/a").header("Content-Encoding") == nil) }
+        let gz = try get(s.port, "/gz/a", extra: "Accept-Encoding: gzip\r\n")
+        #expect(gz.header("Content-Encoding") == "gzip")
+        #expect(try get(s.port, "/gz/a").header("Content-Encoding") == nil)
         #expect(b.count == 1)
     }
 

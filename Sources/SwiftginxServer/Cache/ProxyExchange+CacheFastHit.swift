@@ -111,13 +111,15 @@ extension ProxyExchange {
     }
 
     /// After a hit from an open entry wrote its head (from `start` in the output): keeps
-    /// the head for the location's next hits when nothing in it depends on the request.
+    /// the head for the location's next hits when nothing in it depends on the request
+    /// (a location that compresses chooses per request, by Accept-Encoding).
     func memorizeHead(_ open: CacheOpenEntries.Item, start: Int) {
         let r = request
         let resp = response
         guard let l = r.location, !r.isSubrequest, !resp.headVaries, resp.encoder == nil, resp.recoder == nil,
             !resp.clientChunked, !resp.sendTrailers, !resp.keepContentType, resp.clientTake < 0,
             resp.head.contentLength != nil, r.status != 204, r.status != 304, r.status != 101,
+            !l.settings.gzip.enabled, !l.settings.brotli.enabled, !l.settings.zstd.enabled,
             l.settings.addTrailers.isEmpty, !l.settings.expires.usesModifiedTime, l.settings.charsetVariable == nil,
             !resp.hasUpstreamHeader("x-accel-charset")
         else { return }
