@@ -255,7 +255,7 @@ extension ConfigCompiler {
     /// uwsgi, FastCGI and SCGI have no default cache key: a location that caches must
     /// name one (nginx).
     func noteCacheKey(_ s: LocationSettings) {
-        guard let proto = s.pass?.proto, proto != .http, cacheKeyMissing == nil else { return }
+        guard let proto = s.pass?.proto, cacheKeyMissing == nil else { return }
         let c: UpstreamCacheSettings
         switch proto {
         case .http: return
