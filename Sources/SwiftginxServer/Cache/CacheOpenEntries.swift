@@ -27,6 +27,9 @@ final class CacheOpenEntries {
         /// Where the body is in the entry's file.
         let bodyOffset: Int64
         let bodyLength: Int64
+        /// The body itself when it is small (as the open-file cache keeps small files):
+        /// a hit sends head and body in one write, as a small static file.
+        let body: [UInt8]?
         var lastUsed: Int64
         /// The key (set when the item is in the hot table) and its table hash.
         var key: [UInt8] = []
@@ -52,6 +55,18 @@ final class CacheOpenEntries {
             self.head = head
             bodyOffset = entry.header.bodyOffset
             bodyLength = entry.header.bodyLength
+            var body: [UInt8]? = nil
+            let (offset, length) = (entry.header.bodyOffset, entry.header.bodyLength)
+            if length <= OpenFileCache.smallFileLimit {
+                var bytes = [UInt8](repeating: 0, count: Int(length))
+                let ok =
+                    bytes.isEmpty
+                    || bytes.withUnsafeMutableBytes {
+                        FileSystem.readFully(entry.fd, into: $0.baseAddress!, count: $0.count, offset: offset)
+                    }
+                if ok { body = bytes }
+            }
+            self.body = body
             lastUsed = now
         }
     }

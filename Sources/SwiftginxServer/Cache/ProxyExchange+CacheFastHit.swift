@@ -4,8 +4,9 @@
 // changed); the entry is open already; and the client head is the one the previous hit
 // of the same location wrote (its fields filtered once: hidden fields, Content-Type,
 // the status line, Server), with the current Date, Content-Length and the request's
-// own fields (Connection, expires, add_header) added as for any answer. The body goes
-// with sendfile from the open descriptor. A request with a condition or a range, a
+// own fields (Connection, expires, add_header) added as for any answer. A small body
+// (up to 32 KiB, as the open-file cache's small files) goes from memory in the head's
+// write; a larger one with sendfile from the open descriptor. A request with a condition or a range, a
 // location whose head depends on the request (gzip, proxy_redirect of a Location,
 // cookie rewriting, a charset from a variable, add_trailer, `expires modified`), a
 // subrequest, a bypass or a purge take the general path (ProxyExchange+Cache.swift).
@@ -101,7 +102,9 @@ extension ProxyExchange {
         r.appendContentLength(length)
         r.finishHead(location: l, mtime: nil)
         phase = .finished
-        if !r.isHeadOnly && length > 0 {
+        if !r.isHeadOnly && length > 0, let body = item.body {
+            r.appendBody(body)
+        } else if !r.isHeadOnly && length > 0 {
             let files = worker.files
             files.retain(item.file)
             r.writer.sendFile(item.file, offset: item.bodyOffset, length: length)
