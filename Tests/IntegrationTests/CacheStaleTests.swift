@@ -1,10 +1,11 @@
-// The Cache-Control extensions and revalidation as nginx (1.19.3 and later) applies them,
-// over real sockets, with a second server of the same swiftginx as the upstream (it
-// answers 500 when asked `?e=1`, and closes without an answer for `?e=2`): an upstream's 5xx answer is passed on even within the
-// entry's stale-if-error window (only proxy_cache_use_stale http_500 serves the stale
-// entry for it), while a failure to connect within the window is answered STALE; and a
-// 304 that says nothing of its own validity gives the entry the stored answer's
-// (max-age counted again from now), so the next request is a HIT.
+// The Cache-Control extensions and revalidation as nginx (1.19.3 and later) applies
+// them, over real sockets, with a second server of the same swiftginx as the upstream
+// (it answers 500 when asked `?e=1`, and closes without an answer for `?e=2`): an
+// upstream's 5xx answer is passed on even within the entry's stale-if-error window
+// (only proxy_cache_use_stale http_500 serves the stale entry for it), while a failure
+// within the window is answered STALE; a 304 that says nothing of its own validity
+// gives the entry the stored answer's (max-age counted again from now), so the next
+// request is a HIT; and an entry is fresh through the second it is valid until.
 
 import Foundation
 import Glibc
@@ -58,6 +59,37 @@ import Testing
         #expect(failed.bodyText == "fresh /a")
     }
 
+    /// nginx counts an entry fresh through the second it is valid until (stale once
+    /// valid_sec < now): `proxy_cache_valid 200 1s` stored at t.0 still hits at t+1.4.
+    @Test func freshThroughTheLastSecond() throws {
+        let b = try CountingBackend()
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    proxy_cache_path PREFIXcache keys_zone=pages:1m;
+                    server {
+                        listen 127.0.0.1:PORT;
+                        location / {
+                            proxy_pass http://127.0.0.1:\(b.port);
+                            proxy_cache pages;
+                            proxy_cache_valid 200 1s;
+                            add_header X-Cache $upstream_cache_status;
+                        }
+                    }
+                }
+                """)
+        try s.start()
+        defer { s.stop() }
+        // Just after a second starts.
+        while Date().timeIntervalSince1970.truncatingRemainder(dividingBy: 1) > 0.1 { usleep(5_000) }
+        #expect(try get(s.port, "/f").header("X-Cache") == "MISS")
+        usleep(1_400_000)
+        #expect(try get(s.port, "/f").header("X-Cache") == "HIT")
+        usleep(1_000_000)
+        #expect(try get(s.port, "/f").header("X-Cache") == "EXPIRED")
+    }
+
     @Test func aBare304RenewsTheStoredValidity() throws {
         let b = try CountingBackend()
         let s = try TestServer(
@@ -80,7 +112,7 @@ import Testing
         defer { s.stop() }
         let path = "/r?cc=max-age=1&lm=1"
         #expect(try get(s.port, path).header("X-Cache") == "MISS")
-        usleep(1_600_000)
+        usleep(2_100_000)
         let revalidated = try get(s.port, path)
         #expect(revalidated.header("X-Cache") == "REVALIDATED")
         #expect(revalidated.bodyText == "n=1 path=\(path)")

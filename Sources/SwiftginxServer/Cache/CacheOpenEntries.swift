@@ -185,7 +185,7 @@ final class CacheOpenEntries {
             item.checkedChanges = changes
             item.checkedSecond = now
         }
-        guard item.validUntil > now else { return nil }
+        guard item.validUntil >= now else { return nil }
         item.lastUsed = nowMs
         return item
     }

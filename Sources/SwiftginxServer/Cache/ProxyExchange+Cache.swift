@@ -113,12 +113,13 @@ extension ProxyExchange {
             cache.hash = CacheVary.variant(key: cache.key, names: names, request: request)
             node = zone.lookup(cache.hash, now: now)
         }
-        if node.errorStatus != 0 && node.validUntil > now {
+        // Fresh through the second it is valid until (nginx: stale once valid_sec < now).
+        if node.errorStatus != 0 && node.validUntil >= now {
             cache.status = .hit
             request.respondError(node.errorStatus)
             return .answered
         }
-        if node.exists && node.validUntil > now {
+        if node.exists && node.validUntil >= now {
             // A hot key's entry is already open in this worker.
             if let item = entries.get(zone, cache.hash, version: node.version, now: worker.now) {
                 if cache.hash == cache.mainHash { entries.makeHot(item, key: key) }
@@ -143,7 +144,7 @@ extension ProxyExchange {
         }
         // An expired entry may be served while another request updates it
         // (use_stale updating, or within Cache-Control's stale-while-revalidate).
-        let updatingAllowed = c.useStale.contains(.updating) || now < node.validUntil &+ node.updatingSeconds
+        let updatingAllowed = c.useStale.contains(.updating) || now <= node.validUntil &+ node.updatingSeconds
         if node.exists {
             cache.staleExists = true
             cache.staleErrorUntil = node.validUntil &+ node.errorSeconds
@@ -189,7 +190,7 @@ extension ProxyExchange {
         let c = settings.cache
         let now = Int64(worker.clock.seconds)
         let node = zone.lookup(cache.hash, now: now)
-        if node.exists && node.validUntil > now, let e = CacheEntry.load(zone.path(cache.hash)) {
+        if node.exists && node.validUntil >= now, let e = CacheEntry.load(zone.path(cache.hash)) {
             phase = .finished
             serveCached(e, status: .hit)
             return
@@ -361,7 +362,7 @@ extension ProxyExchange {
         let c = settings.cache.useStale
         let allowed =
             (errorStatus == 504 ? c.contains(.timeout) : (c.contains(.error) || c.contains(.invalidHeader)))
-            || Int64(worker.clock.seconds) < cache.staleErrorUntil
+            || Int64(worker.clock.seconds) <= cache.staleErrorUntil
         guard allowed, let e = CacheEntry.load(zone.path(cache.hash)) else { return false }
         cacheFinished()
         serveCached(e, status: .stale)
@@ -426,7 +427,7 @@ extension ProxyExchange {
         if let accel { return accel }
         if let fromCacheControl { return fromCacheControl }
         if !ignored.contains("expires"), let v = response.headerValue("expires") {
-            guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }), Int64(t) > now else { return nil }
+            guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }), Int64(t) >= now else { return nil }
             return Int64(t)
         }
         guard !headersOnly, let n = settings.cache.validity(for: status), n > 0 else { return nil }
