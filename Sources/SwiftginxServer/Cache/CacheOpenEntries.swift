@@ -1,7 +1,8 @@
 // The cache entries a worker answered from lately, kept open with their head parsed:
 // a hit on a hot key then costs no open, stat, read or parse — only the keys zone's
 // lookup, whose version says whether the entry is still the one on disk (a new answer,
-// a revalidation or a removal gives the key a new version). At most 64 per worker; the
+// a revalidation or a removal gives the key a new version). A body up to 32 KiB is kept
+// in memory too, as the open-file cache keeps small files. At most 64 per worker; the
 // least recently used is closed when a new one comes (a response still sending from it
 // keeps its descriptor until it ends, as the open-file cache does).
 //
