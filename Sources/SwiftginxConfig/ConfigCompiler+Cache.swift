@@ -7,7 +7,7 @@
 import SwiftginxRouting
 
 extension DirectiveTable {
-    /// The cache directives of one upstream module ("proxy_" or "uwsgi_").
+    /// The cache directives of one upstream module ("proxy_", "uwsgi_", "fastcgi_", "scgi_").
     static func cacheSpecs(prefix p: String) -> [DirectiveSpec] {
         var specs = [
             DirectiveSpec(p + "cache_path", .http, .twoOrMore, repeatable: true),
@@ -252,9 +252,18 @@ extension ConfigCompiler {
         cachePaths[c.name] = c
     }
 
-    /// uwsgi has no default cache key: a location that caches must name one (nginx).
+    /// uwsgi, FastCGI and SCGI have no default cache key: a location that caches must
+    /// name one (nginx).
     func noteCacheKey(_ s: LocationSettings) {
-        if s.uwsgi.cache.enabled && s.uwsgi.cache.key == nil && s.pass?.proto == .uwsgi { cacheKeyMissing = true }
+        guard let proto = s.pass?.proto, cacheKeyMissing == nil else { return }
+        let c: UpstreamCacheSettings
+        switch proto {
+        case .http: return
+        case .uwsgi: c = s.uwsgi.cache
+        case .fastcgi: c = s.fastcgi.cache
+        case .scgi: c = s.scgi.cache
+        }
+        if c.enabled && c.key == nil { cacheKeyMissing = proto.directivePrefix }
     }
 
     /// Checks every `proxy_cache` zone name once the whole configuration is read.

@@ -195,8 +195,9 @@ final class ConfigCompiler {
     /// `proxy_cache_path` / `uwsgi_cache_path` zones by name, and the `proxy_cache` lines naming them.
     var cachePaths: [String: CachePathConfig] = [:]
     var cacheZoneUses: [(ConfigDirective, String)] = []
-    /// A location with uwsgi_cache and no uwsgi_cache_key (nginx refuses it).
-    var cacheKeyMissing = false
+    /// The module of a location with uwsgi_cache (fastcgi_cache, scgi_cache) and no
+    /// cache key ("uwsgi_", ...: nginx refuses it), if any.
+    var cacheKeyMissing: String? = nil
     var http: ConfigLevel? = nil
     var servers: [ServerBuilder] = []
     var listenRegistry = ListenRegistry()
@@ -274,7 +275,7 @@ final class ConfigCompiler {
             main.errorLogs = [ErrorLogTarget(path: defaultErrorLog ?? fullPath("logs/error.log"), level: .error)]
         }
         let groups = try buildListenGroups()
-        if cacheKeyMissing { throw ConfigError("no \"uwsgi_cache_key\" for \"uwsgi_cache\"") }
+        if let p = cacheKeyMissing { throw ConfigError("no \"\(p)cache_key\" for \"\(p)cache\"") }
         return RuntimeConfig(
             main: main, listenGroups: groups, sources: sources, warnings: warnings,
             locationWarnings: shadowedLocationWarnings(), accessLogPaths: accessLogPaths,

@@ -274,7 +274,8 @@ public enum DirectiveTable {
             DirectiveSpec("auth_request_set", .httpAll, t2, repeatable: true),
             DirectiveSpec("match", .http, t1, block: .matchBlock, repeatable: true),
         ] + proxySpecs(prefix: "proxy_") + proxySpecs(prefix: "uwsgi_") + cgiSpecs + sslSpecs + http2Specs
-        + cacheSpecs(prefix: "proxy_") + cacheSpecs(prefix: "uwsgi_") + ignoredSpecs
+        + cacheSpecs(prefix: "proxy_") + cacheSpecs(prefix: "uwsgi_") + cacheSpecs(prefix: "fastcgi_")
+        + cacheSpecs(prefix: "scgi_") + ignoredSpecs
 
     private static let httpServer: DirectiveContext = [.http, .server]
 

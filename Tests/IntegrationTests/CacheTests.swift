@@ -146,7 +146,7 @@ final class CountingBackend {
         defer { s.stop() }
         #expect(try get(s.port, "/s").bodyText == "n=1 path=/s")
         b.stop()
-        usleep(1_200_000)
+        usleep(2_100_000)
         let stale = try get(s.port, "/s")
         #expect(stale.status == 200)
         #expect(stale.header("X-Cache") == "STALE")
@@ -160,7 +160,7 @@ final class CountingBackend {
         let s = try start(b, extra: "proxy_cache_use_stale updating; proxy_cache_background_update on;")
         defer { s.stop() }
         _ = try get(s.port, "/u?ms=800")
-        usleep(1_200_000)
+        usleep(2_100_000)
         let started = Date()
         let stale = try get(s.port, "/u?ms=800")
         #expect(stale.header("X-Cache") == "STALE")
@@ -184,7 +184,7 @@ final class CountingBackend {
         let s = try start(b, extra: "proxy_cache_revalidate on;")
         defer { s.stop() }
         #expect(try get(s.port, "/r?lm=1").bodyText == "n=1 path=/r?lm=1")
-        usleep(1_200_000)
+        usleep(2_100_000)
         let r = try get(s.port, "/r?lm=1")
         #expect(r.header("X-Cache") == "REVALIDATED")
         #expect(r.bodyText == "n=1 path=/r?lm=1")

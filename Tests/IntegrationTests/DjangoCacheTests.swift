@@ -55,7 +55,7 @@ import Testing
         // gunicorn goes away: the last copy keeps the page up.
         backend.kill()
         #expect(backend.waitUntilGone())
-        usleep(1_200_000)
+        usleep(2_100_000)
         let stale = try get(port, "/headers/?page=1")
         #expect(stale.status == 200)
         #expect(stale.header("X-Cache") == "STALE")

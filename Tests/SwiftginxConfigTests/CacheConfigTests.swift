@@ -33,6 +33,10 @@ import Testing
                                     proxy_no_cache $cookie_s; proxy_cache_convert_head off; }
                     location /off { proxy_pass http://127.0.0.1:9000; proxy_cache off; }
                     location /u { uwsgi_pass 127.0.0.1:9001; uwsgi_cache apps; uwsgi_cache_key $request_uri; }
+                    location /f { fastcgi_pass 127.0.0.1:9002; fastcgi_cache apps; fastcgi_cache_key $uri;
+                                  fastcgi_cache_valid 200 1m; fastcgi_no_cache $arg_x; }
+                    location /s { scgi_pass 127.0.0.1:9003; scgi_cache apps; scgi_cache_key $uri;
+                                  scgi_cache_use_stale error; }
                 }
                 """))
         let a = try #require(config.cachePaths["pages"])
@@ -62,6 +66,11 @@ import Testing
         #expect(!own.convertHead)
         #expect(try settings(config, "/off").proxy.cache.enabled == false)
         #expect(try settings(config, "/u").uwsgi.cache.zone == "apps")
+        let f = try settings(config, "/f").fastcgi.cache
+        #expect(f.zone == "apps" && f.validity(for: 200) == 60 && f.noCache.count == 1)
+        #expect(f.key?.source == "$uri")
+        let sc = try settings(config, "/s").scgi.cache
+        #expect(sc.zone == "apps" && sc.useStale == [.error])
     }
 
     @Test func errorsAsNginx() throws {
@@ -74,6 +83,7 @@ import Testing
             ("proxy_cache nope;", "\"proxy_cache\" zone \"nope\" is unknown"),
             ("proxy_cache_valid 99 1m;", "invalid status \"99\""),
             ("proxy_cache_use_stale error bogus;", "invalid value \"bogus\""),
+            ("fastcgi_cache_valid 99 1m;", "invalid status \"99\""),
         ]
         for (text, message) in cases {
             let e = try #require(try loadError(http(text + "\nserver { listen 8080; }")), "\(text)")

@@ -134,6 +134,27 @@ import Testing
         let stored = ProxyExchange.storedHead(raw, head, bodyLength: 42)
         #expect(String(decoding: stored, as: UTF8.self) == "HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Length: 42\r\n\r\n")
     }
+
+    /// FastCGI and SCGI heads have no status line: the entry gets the one they meant.
+    @Test func aCGIHeadIsStoredWithItsStatusLine() throws {
+        func stored(_ text: String) -> String {
+            var parser = ResponseParser()
+            parser.kind = .cgi
+            var head = ResponseHead()
+            let raw = Array(text.utf8)
+            _ = raw.withUnsafeBytes { parser.parse($0, into: &head) }
+            return String(decoding: ProxyExchange.storedHead(raw, head, bodyLength: 3), as: UTF8.self)
+        }
+        #expect(
+            stored("Status: 404 Gone Away\r\nX-A: 1\r\n\r\n")
+                == "HTTP/1.1 404 Gone Away\r\nX-A: 1\r\nContent-Length: 3\r\n\r\n")
+        #expect(
+            stored("Location: http://x/\r\nContent-Type: text/html\r\n\r\n")
+                == "HTTP/1.1 302 Moved Temporarily\r\nLocation: http://x/\r\nContent-Type: text/html\r\n"
+                + "Content-Length: 3\r\n\r\n")
+        #expect(stored("X-B: 2\r\n\r\n") == "HTTP/1.1 200 OK\r\nX-B: 2\r\nContent-Length: 3\r\n\r\n")
+        #expect(stored("\r\n") == "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n")
+    }
 }
 
 @Suite struct MD5Tests {

@@ -112,6 +112,12 @@ final class CacheZone: Sendable {
 
     final class Store: Sendable {
         let state = Mutex(Index())
+        /// Counts the changes that may end an entry's freshness (stored, refreshed, removed,
+        /// expired for inactivity, given an error or a Vary): a worker's open entry checked
+        /// at the current count this second is still the one in the index, without the lock.
+        let changes = Atomic<UInt64>(0)
+
+        @inline(__always) func changed() { changes.add(1, ordering: .releasing) }
     }
 
     /// `store`: the index of the previous generation's zone of the same path and levels.
@@ -191,7 +197,22 @@ final class CacheZone: Sendable {
                 // Left for the sweep to unlink; a new entry replaces it.
                 ix.totalSize -= node.size
                 node = CacheNode()
+                store.changed()
             }
+            node.uses += 1
+            node.lastUsed = now
+            ix.nodes[hash] = node
+            return node
+        }
+    }
+
+    /// A worker's open entry of `hash` at `version`: its node, used now, when it is still
+    /// that entry's and fresh enough to be looked at (else nil, and nothing is counted).
+    func touch(_ hash: CacheKeyHash, version: UInt64, now: Int64) -> CacheNode? {
+        store.state.withLock { ix in
+            guard var node = ix.nodes[hash], node.exists, node.version == version, node.vary == nil,
+                node.errorStatus == 0, node.lastUsed + Int64(config.inactive) >= now || node.updating
+            else { return nil }
             node.uses += 1
             node.lastUsed = now
             ix.nodes[hash] = node
@@ -243,6 +264,7 @@ final class CacheZone: Sendable {
             node.version = ix.versions
             ix.nodes[hash] = node
             ix.totalSize += size
+            store.changed()
             // A full keys zone makes room at once (nginx's forced expiry) and leaves the
             // manager a watermark of 7/8; max_size is the manager's (as in nginx).
             guard ix.nodes.count > capacity else { return [] }
@@ -288,6 +310,7 @@ final class CacheZone: Sendable {
             node.validUntil = validUntil
             node.updating = false
             ix.nodes[hash] = node
+            store.changed()
             return victims
         }
     }
@@ -299,6 +322,7 @@ final class CacheZone: Sendable {
             node.vary = names
             node.lastUsed = max(node.lastUsed, now)
             ix.nodes[hash] = node
+            store.changed()
         }
     }
 
@@ -309,6 +333,7 @@ final class CacheZone: Sendable {
             ix.nodes[hash]?.updating = false
             ix.versions += 1
             ix.nodes[hash]?.version = ix.versions
+            store.changed()
         }
     }
 
@@ -316,6 +341,7 @@ final class CacheZone: Sendable {
     func remove(_ hash: CacheKeyHash) {
         store.state.withLock { ix in
             if let node = ix.nodes.removeValue(forKey: hash), node.exists { ix.totalSize -= node.size }
+            store.changed()
         }
     }
 
@@ -332,6 +358,7 @@ final class CacheZone: Sendable {
     {
         var victims: [CacheKeyHash] = []
         ix.pending = false
+        store.changed()
         var toFree = freeBytes
         ix.lastSweep = now
         let inactive = Int64(config.inactive)
@@ -390,6 +417,7 @@ final class CacheZone: Sendable {
             node.uses = 1
             ix.nodes[hash] = node
             ix.totalSize += size
+            store.changed()
         }
     }
 }

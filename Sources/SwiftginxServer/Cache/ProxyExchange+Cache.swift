@@ -67,10 +67,14 @@ struct CacheRequest {
 enum CacheStart { case answered, proceed, wait }
 
 extension ProxyExchange {
-    private static let defaultKey = try! ComplexValue.parse("$scheme$proxy_host$request_uri")
+    static let defaultKey = try! ComplexValue.parse("$scheme$proxy_host$request_uri")
 
-    /// Looks the request up before anything goes upstream.
-    func cacheStart() -> CacheStart { cacheStart(settingsStorage.value.cache) }
+    /// Looks the request up before anything goes upstream: a hot key's fresh entry
+    /// first (ProxyExchange+CacheFastHit.swift), else the general lookup.
+    func cacheStart() -> CacheStart {
+        if cacheFastHit() { return .answered }
+        return cacheStart(settingsStorage.value.cache)
+    }
 
     /// The settings are borrowed from the location (not copied: no reference counting).
     private func cacheStart(_ c: borrowing UpstreamCacheSettings) -> CacheStart {
@@ -81,7 +85,8 @@ extension ProxyExchange {
             request.respondError(500)
             return .answered
         }
-        let key = request.evaluate(c.key ?? (pass?.proto == .uwsgi ? ComplexValue(literal: "") : Self.defaultKey))
+        let entries = worker.cacheEntries
+        let key = request.evaluate(c.key ?? (pass?.proto == .http ? Self.defaultKey : ComplexValue(literal: "")))
         if !c.purge.isEmpty && Self.anyTrue(c.purge, request) {
             CachePurge.purge(zone, key: key, request: request)
             return .answered
@@ -108,15 +113,16 @@ extension ProxyExchange {
             cache.hash = CacheVary.variant(key: cache.key, names: names, request: request)
             node = zone.lookup(cache.hash, now: now)
         }
-        if node.errorStatus != 0 && node.validUntil > now {
+        // Fresh through the second it is valid until (nginx: stale once valid_sec < now).
+        if node.errorStatus != 0 && node.validUntil >= now {
             cache.status = .hit
             request.respondError(node.errorStatus)
             return .answered
         }
-        if node.exists && node.validUntil > now {
+        if node.exists && node.validUntil >= now {
             // A hot key's entry is already open in this worker.
-            let entries = worker.cacheEntries
             if let item = entries.get(zone, cache.hash, version: node.version, now: worker.now) {
+                if cache.hash == cache.mainHash { entries.makeHot(item, key: key) }
                 serveCached(item.entry, status: .hit, open: item)
                 return .answered
             }
@@ -127,6 +133,7 @@ extension ProxyExchange {
                     let item = entries.put(
                         zone, cache.hash, version: node.version, entry: e, head: head, files: worker.files,
                         now: worker.now)
+                    if cache.hash == cache.mainHash { entries.makeHot(item, key: key) }
                     serveCached(e, status: .hit, open: item)
                 } else {
                     serveCached(e, status: .hit)
@@ -137,7 +144,7 @@ extension ProxyExchange {
         }
         // An expired entry may be served while another request updates it
         // (use_stale updating, or within Cache-Control's stale-while-revalidate).
-        let updatingAllowed = c.useStale.contains(.updating) || now < node.validUntil &+ node.updatingSeconds
+        let updatingAllowed = c.useStale.contains(.updating) || now <= node.validUntil &+ node.updatingSeconds
         if node.exists {
             cache.staleExists = true
             cache.staleErrorUntil = node.validUntil &+ node.errorSeconds
@@ -183,7 +190,7 @@ extension ProxyExchange {
         let c = settings.cache
         let now = Int64(worker.clock.seconds)
         let node = zone.lookup(cache.hash, now: now)
-        if node.exists && node.validUntil > now, let e = CacheEntry.load(zone.path(cache.hash)) {
+        if node.exists && node.validUntil >= now, let e = CacheEntry.load(zone.path(cache.hash)) {
             phase = .finished
             serveCached(e, status: .hit)
             return
@@ -212,7 +219,22 @@ extension ProxyExchange {
     /// Back to no cache for the next request on the connection.
     func cacheReset() {
         cacheFinished()
-        cache = CacheRequest()
+        // Field by field: the buffers keep their storage (a new CacheRequest costs more).
+        cache.zone = nil
+        cache.key.removeAll(keepingCapacity: true)
+        cache.hash = CacheKeyHash()
+        cache.mainHash = cache.hash
+        cache.status = .none
+        cache.storable = false
+        cache.locked = false
+        cache.staleExists = false
+        cache.lockDeadline = 0
+        cache.sendGET = false
+        if !cache.conditional.isEmpty { cache.conditional.removeAll(keepingCapacity: true) }
+        cache.staleErrorUntil = 0
+        cache.background = false
+        if !cache.boundary.isEmpty { cache.boundary = "" }
+        if !cache.partType.isEmpty { cache.partType = "" }
     }
 
     // MARK: upstream answer
@@ -225,8 +247,7 @@ extension ProxyExchange {
         let c = settings.cache
         if status == 304 && !cache.conditional.isEmpty {
             if let e = CacheEntry.load(zone.path(cache.hash)) {
-                var windows: (updating: Int64, error: Int64) = (0, 0)
-                if let valid = validUntil(status: 200, windows: &windows) {
+                if let valid = revalidatedUntil(storedHead: e.head) {
                     zone.refresh(cache.hash, validUntil: valid)
                     CacheEntry.setValidity(
                         zone.path(cache.hash), validUntil: valid, storedAt: worker.clock.milliseconds)
@@ -236,8 +257,9 @@ extension ProxyExchange {
                 return true
             }
         }
-        if cache.staleExists, let cond = CacheUseStale.status(status),
-            c.useStale.contains(cond) || (status >= 500 && Int64(worker.clock.seconds) < cache.staleErrorUntil),
+        // A status answer is replaced by the stale entry only when use_stale lists it: a
+        // stale-if-error window covers failures (cacheServeStale), not a 5xx (nginx 1.19.3).
+        if cache.staleExists, let cond = CacheUseStale.status(status), c.useStale.contains(cond),
             let e = CacheEntry.load(zone.path(cache.hash))
         {
             finishUpstream(reusable: false)
@@ -291,8 +313,9 @@ extension ProxyExchange {
     private func backgroundHead(status: Int) -> Bool {
         guard let zone = cache.zone else { return false }
         if status == 304 && !cache.conditional.isEmpty {
-            var windows: (updating: Int64, error: Int64) = (0, 0)
-            if let valid = validUntil(status: 200, windows: &windows) {
+            let stored = CacheEntry.load(zone.path(cache.hash))
+            if let stored { FileSystem.close(stored.fd) }
+            if let valid = revalidatedUntil(storedHead: stored?.head ?? []) {
                 zone.refresh(cache.hash, validUntil: valid)
                 CacheEntry.setValidity(zone.path(cache.hash), validUntil: valid, storedAt: worker.clock.milliseconds)
             }
@@ -339,11 +362,30 @@ extension ProxyExchange {
         let c = settings.cache.useStale
         let allowed =
             (errorStatus == 504 ? c.contains(.timeout) : (c.contains(.error) || c.contains(.invalidHeader)))
-            || Int64(worker.clock.seconds) < cache.staleErrorUntil
+            || Int64(worker.clock.seconds) <= cache.staleErrorUntil
         guard allowed, let e = CacheEntry.load(zone.path(cache.hash)) else { return false }
         cacheFinished()
         serveCached(e, status: .stale)
         return true
+    }
+
+    /// The new validity of an entry a 304 revalidated, as nginx decides it: the 304's own
+    /// X-Accel-Expires, Cache-Control or Expires; else the stored answer's (read again
+    /// now: `max-age=1` is one more second); else proxy_cache_valid for 200.
+    func revalidatedUntil(storedHead: [UInt8]) -> Int64? {
+        var windows: (updating: Int64, error: Int64) = (0, 0)
+        if let own = validUntil(status: 200, windows: &windows, headersOnly: true) { return own }
+        var parser = ResponseParser()
+        var head = ResponseHead()
+        if case .complete = storedHead.withUnsafeBytes({ parser.parse($0, into: &head) }) {
+            let resp = response
+            let (savedHead, savedCopy) = (resp.head, resp.headCopy)
+            resp.head = head
+            resp.headCopy = storedHead
+            defer { (resp.head, resp.headCopy) = (savedHead, savedCopy) }
+            if let stored = validUntil(status: 200, windows: &windows, headersOnly: true) { return stored }
+        }
+        return settings.cache.validity(for: 200).flatMap { $0 > 0 ? Int64(worker.clock.seconds) + Int64($0) : nil }
     }
 
     /// Until when (wall-clock seconds) an answer may be stored, as nginx decides it:
@@ -351,7 +393,10 @@ extension ProxyExchange {
     /// no-store and private forbid; s-maxage, then max-age), else Expires, each unless
     /// ignored; else proxy_cache_valid for the status. nil when not cacheable. The
     /// Cache-Control extensions stale-while-revalidate / stale-if-error go to `windows`.
-    func validUntil(status: Int, windows: inout (updating: Int64, error: Int64)) -> Int64? {
+    /// `headersOnly`: nil when the fields say nothing (no proxy_cache_valid).
+    func validUntil(status: Int, windows: inout (updating: Int64, error: Int64), headersOnly: Bool = false)
+        -> Int64?
+    {
         let ignored = settings.ignoreHeaders
         let now = Int64(worker.clock.seconds)
         var accel: Int64?? = nil
@@ -369,7 +414,8 @@ extension ProxyExchange {
             let out = ByteBuffer(capacity: 64)
             response.appendHeaderValues(named: "cache-control", to: out)
             let cc = String(decoding: out.readable, as: UTF8.self).lowercased()
-            if let n = Self.directiveValue(cc, "stale-while-revalidate=") { windows.updating = n }
+            // nginx: stale-while-revalidate sets both windows; stale-if-error then its own.
+            if let n = Self.directiveValue(cc, "stale-while-revalidate=") { windows = (n, n) }
             if let n = Self.directiveValue(cc, "stale-if-error=") { windows.error = n }
             if let accel { return accel }
             for token in ["no-cache", "no-store", "private"] where cc.contains(token) { return nil }
@@ -381,10 +427,10 @@ extension ProxyExchange {
         if let accel { return accel }
         if let fromCacheControl { return fromCacheControl }
         if !ignored.contains("expires"), let v = response.headerValue("expires") {
-            guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }), Int64(t) > now else { return nil }
+            guard let t = v.withUnsafeBytes({ HTTPDate.parse($0) }), Int64(t) >= now else { return nil }
             return Int64(t)
         }
-        guard let n = settings.cache.validity(for: status), n > 0 else { return nil }
+        guard !headersOnly, let n = settings.cache.validity(for: status), n > 0 else { return nil }
         return now + Int64(n)
     }
 
@@ -464,14 +510,28 @@ extension ProxyExchange {
 
     private static let framingFields: [[UInt8]] = ["content-length", "transfer-encoding", "connection", "keep-alive"]
         .map { Array($0.utf8) }
+    private static let statusField = Array("status".utf8)
 
-    /// The head stored with an entry: the upstream's, its framing replaced by the body's length.
+    /// The head stored with an entry: the upstream's, its framing replaced by the body's
+    /// length. A CGI head (FastCGI, SCGI, uwsgi without a status line) gets the status
+    /// line its Status field (or Location) meant, and loses that field: an entry's head
+    /// is always an HTTP one.
     static func storedHead(_ raw: [UInt8], _ head: ResponseHead, bodyLength: Int64) -> [UInt8] {
         var out: [UInt8] = []
         raw.withUnsafeBytes { buf in
             let firstLineEnd = head.headers.first.map { $0.name.lowerBound } ?? head.headLength - 2
-            out += buf[0..<firstLineEnd]
+            let cgi = firstLineEnd <= 0 || !raw.starts(with: Array("HTTP/".utf8))
+            if cgi {
+                if head.reason.isEmpty {
+                    out += HTTPStatus.statusLine(head.status)
+                } else {
+                    out += Array("HTTP/1.1 \(head.status) ".utf8) + buf[head.reason] + [13, 10]
+                }
+            } else {
+                out += buf[0..<firstLineEnd]
+            }
             for h in head.headers where !framingFields.contains(where: { asciiCaseEqual(buf[h.name], $0) }) {
+                if cgi && asciiCaseEqual(buf[h.name], statusField) { continue }
                 out += buf[h.name]
                 out += Array(": ".utf8)
                 out += buf[h.value]

@@ -50,6 +50,8 @@ extension ProxyExchange {
         if let open, !rewritten {
             resp.head = open.head
         } else {
+            // An entry's head is an HTTP one whatever the protocol (the next try sets the kind again).
+            resp.parser.kind = .http
             guard case .complete = head.withUnsafeBytes({ resp.parser.parse($0, into: &resp.head) }) else {
                 if open == nil { FileSystem.close(e.fd) }
                 cache.zone?.remove(cache.hash)
@@ -69,7 +71,9 @@ extension ProxyExchange {
             resp.recoder = nil
             resp.keepContentType = true
         }
+        let headStart = max(r.responseStart, r.output.readerIndex)
         resp.writeClientHead(self)
+        if let open, !rewritten, !deferred, status == .hit, parts.isEmpty { memorizeHead(open, start: headStart) }
         phase = .finished
         let entry: OpenFileCache.Entry
         if let open {

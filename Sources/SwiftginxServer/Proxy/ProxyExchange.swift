@@ -149,7 +149,7 @@ final class ProxyExchange {
         group = nil
         peers = nil
         peer = -1
-        tried.removeAll(keepingCapacity: true)
+        if !tried.isEmpty { tried.removeAll(keepingCapacity: true) }
         tries = 0
         upstream = nil
         reused = false
@@ -162,11 +162,11 @@ final class ProxyExchange {
         bodySent = 0
         bodyRemaining = 0
         bodyChunked = nil
-        pendingChunk.removeAll(keepingCapacity: true)
+        if !pendingChunk.isEmpty { pendingChunk.removeAll(keepingCapacity: true) }
         if !streamedCopy.isEmpty { streamedCopy.removeAll(keepingCapacity: true) }
         streamedCopyKept = true
         prereadLength = 0
-        leftover.removeAll(keepingCapacity: true)
+        if !leftover.isEmpty { leftover.removeAll(keepingCapacity: true) }
         expectContinue = false
         streaming = false
         bodyDiscarded = false
@@ -179,14 +179,14 @@ final class ProxyExchange {
         if cache.zone != nil { cacheReset() }
         // The rest of the response is reset when the first try begins (connectUpstream).
         response.forgetHead()
-        addresses.removeAll(keepingCapacity: true)
-        statuses.removeAll(keepingCapacity: true)
-        connectTimes.removeAll(keepingCapacity: true)
-        headerTimes.removeAll(keepingCapacity: true)
-        responseTimes.removeAll(keepingCapacity: true)
-        responseLengths.removeAll(keepingCapacity: true)
-        bytesReceived.removeAll(keepingCapacity: true)
-        bytesSent.removeAll(keepingCapacity: true)
+        if !addresses.isEmpty { addresses.removeAll(keepingCapacity: true) }
+        if !statuses.isEmpty { statuses.removeAll(keepingCapacity: true) }
+        if !connectTimes.isEmpty { connectTimes.removeAll(keepingCapacity: true) }
+        if !headerTimes.isEmpty { headerTimes.removeAll(keepingCapacity: true) }
+        if !responseTimes.isEmpty { responseTimes.removeAll(keepingCapacity: true) }
+        if !responseLengths.isEmpty { responseLengths.removeAll(keepingCapacity: true) }
+        if !bytesReceived.isEmpty { bytesReceived.removeAll(keepingCapacity: true) }
+        if !bytesSent.isEmpty { bytesSent.removeAll(keepingCapacity: true) }
     }
 
     /// The request body as `$request_body` shows it: the bytes read, when they are all in

@@ -131,6 +131,7 @@ extension UpstreamResponse {
     }
 
     private func warnDuplicate(_ x: ProxyExchange, _ h: HeaderField, _ buf: UnsafeRawBufferPointer) {
+        headVaries = true
         func line(_ f: HeaderField) -> String {
             String(decoding: buf[f.name], as: UTF8.self) + ": " + String(decoding: buf[f.value], as: UTF8.self)
         }
@@ -161,6 +162,7 @@ extension UpstreamResponse {
         var coding: ContentCoding? = nil
         recoder = nil
         recodeCarry.removeAll()
+        headVaries = false
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
         }
@@ -205,6 +207,7 @@ extension UpstreamResponse {
                 var value: [UInt8]? = nil
                 let isLocation = kind == .location
                 if isLocation || kind == .refresh {
+                    headVaries = true
                     // An upstream's relative Location stays relative; one that proxy_redirect
                     // rewrote to a relative URI is made absolute (absolute_redirect), as nginx does.
                     let original = Array(raw)
@@ -220,6 +223,7 @@ extension UpstreamResponse {
                 } else if kind == .setCookie {
                     let s = x.settings
                     if !s.cookieDomains.isEmpty || !s.cookiePaths.isEmpty || !s.cookieFlags.isEmpty {
+                        headVaries = true
                         value = CookieRewriter.rewrite(
                             UnsafeRawBufferPointer(rebasing: raw), settings: s, request: request)
                     }
@@ -246,6 +250,7 @@ extension UpstreamResponse {
                 output.append("\r\n")
             }
         }
+        fieldsEnd = output.writerIndex
         // Body framing towards the client.
         let h = head
         // A HEAD sent upstream as GET for the cache: the body is stored, not sent.

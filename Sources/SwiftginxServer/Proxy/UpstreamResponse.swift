@@ -74,6 +74,11 @@ final class UpstreamResponse {
     /// A multipart/byteranges answer from the cache: its Content-Type is not the charset
     /// module's (each part's is).
     var keepContentType = false
+    /// The client head's end of the upstream's fields (before the framing fields), and
+    /// whether those depended on the request (a rewritten Location, cookies, a duplicate
+    /// warned about): a cache hit's head is reused only when not (CacheOpenEntries).
+    var fieldsEnd = 0
+    var headVaries = false
 
     private static let keptOnRedirectContentType = Array("content-type".utf8)
     /// Headers of an X-Accel-Redirect answer that are kept for the redirected response.

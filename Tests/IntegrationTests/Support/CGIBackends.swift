@@ -67,6 +67,15 @@ final class CGIBackend {
         "redirect.php": "<?php header('Location: /info.php'); setcookie('a', '1');\n",
         "big.php": "<?php for ($i = 0; $i < 20000; $i++) { echo str_repeat(chr(97 + $i % 26), 100); }\n",
         "warn.php": "<?php error_log('php says hello'); echo 'warned';\n",
+        // Counts its runs (a file in the temporary directory, per document root).
+        "count.php": """
+        <?php
+        $f = sys_get_temp_dir() . '/swiftginx-count-' . md5(__DIR__);
+        $n = (int)@file_get_contents($f) + 1;
+        file_put_contents($f, (string)$n);
+        header('X-Run: ' . $n);
+        echo "n=$n";
+        """,
     ]
 
     /// Starts php-fpm (one static worker pool of 2) listening on a free port or a socket.
