@@ -238,6 +238,11 @@ extension UpstreamResponse {
             refuseHTTP2(x)
             return false
         }
+        if !h2.ended && !h2.alive {
+            x.logUpstream(.error, "upstream sent invalid http2 data" + context)
+            refuseHTTP2(x)
+            return false
+        }
         if h2.ended {
             if !h2.headDone {
                 x.logUpstream(.error, "upstream prematurely closed stream" + context)

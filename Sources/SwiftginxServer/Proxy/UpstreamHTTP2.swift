@@ -72,9 +72,10 @@ final class UpstreamHTTP2 {
         var s: OpaquePointer? = nil
         nghttp2_session_client_new2(&s, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
         session = s
-        // nginx's connection start: no HPACK table wanted, no push, the largest windows.
+        // nginx's connection start: no push, the largest windows. (nginx also asks for no
+        // HPACK table, but does not hold the upstream to the table size update that
+        // RFC 7541 then requires, which nghttp2 does: the default table is kept.)
         var iv = [
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_HEADER_TABLE_SIZE.rawValue), value: 0),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
             nghttp2_settings_entry(
                 settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue), value: UInt32(Int32.max)),
@@ -93,6 +94,10 @@ final class UpstreamHTTP2 {
         return ended && requestEnded && resetCode == nil && pendingOut.readableCount == 0
             && nghttp2_session_want_read(s) != 0 && streamID < Int32.max - 2
     }
+
+    /// The session still reads: false once it has ended the connection (a protocol
+    /// error it found, answered with GOAWAY).
+    var alive: Bool { session.map { nghttp2_session_want_read($0) != 0 } ?? false }
 
     /// Clears the per-stream state before a request.
     func beginStream() {
