@@ -172,7 +172,8 @@ extension ConfigCompiler {
             arrays { $0.params = ($0.params ?? []) + [p] }
         case "http_version":
             // "2" (proxy_pass only): HTTP/2 to the upstream, which is HTTP/1.1's semantics.
-            let v = try ConfigValues.choice(d, proto == .http ? ["1.0": 10, "1.1": 11, "2": 20] : ["1.0": 10, "1.1": 11])
+            let v = try ConfigValues.choice(
+                d, proto == .http ? ["1.0": 10, "1.1": 11, "2": 20] : ["1.0": 10, "1.1": 11])
             set {
                 $0.http11 = v >= 11
                 $0.http2 = v == 20

@@ -162,7 +162,9 @@ final class UpstreamHTTP2 {
             spans.append((n..<v, v..<store.count))
         }
         add(":method".utf8, head[line.startIndex..<sp1], lower: false)
-        add(":scheme".utf8, UnsafeRawBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount), lower: false)
+        add(
+            ":scheme".utf8, UnsafeRawBufferPointer(start: scheme.utf8Start, count: scheme.utf8CodeUnitCount),
+            lower: false)
         add(":path".utf8, head[(sp1 + 1)..<sp2], lower: false)
         var host: Slice<UnsafeRawBufferPointer>? = nil
         var regular: [(Slice<UnsafeRawBufferPointer>, Slice<UnsafeRawBufferPointer>)] = []
@@ -335,7 +337,8 @@ private func upstreamH2Header(
     let h = UpstreamHTTP2.from(userData)
     guard frame.pointee.hd.stream_id == h.streamID else { return 0 }
     h.headerField(
-        UnsafeRawBufferPointer(start: name, count: nameLength), UnsafeRawBufferPointer(start: value, count: valueLength))
+        UnsafeRawBufferPointer(start: name, count: nameLength), UnsafeRawBufferPointer(start: value, count: valueLength)
+    )
     return 0
 }
 

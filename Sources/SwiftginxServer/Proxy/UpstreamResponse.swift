@@ -206,7 +206,8 @@ final class UpstreamResponse {
                             return true
                         }
                         x.logUpstream(
-                            .error, "upstream prematurely closed connection while reading response header from upstream")
+                            .error, "upstream prematurely closed connection while reading response header from upstream"
+                        )
                         x.nextUpstream(.error)
                         return true
                     case .processed(let n):
