@@ -96,6 +96,7 @@ extension ProxyExchange {
     /// The HEADERS of this try's request (and a DATA provider when it has a body).
     private func submitHTTP2Request(_ h2: UpstreamHTTP2) -> Bool {
         h2.exchange = self
+        h2.maxHead = max(8192, settings.bufferSize)
         let inlineBody = settings.setBody != nil
         let hasBody =
             inlineBody || (settings.passRequestBody && (bodyLength > 0 || (streaming && request.bodyPending)))

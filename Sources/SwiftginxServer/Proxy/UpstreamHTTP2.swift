@@ -46,6 +46,9 @@ final class UpstreamHTTP2 {
     /// `proxy_set_body`: where the next body byte is in the exchange's request head
     /// buffer (-1: the body is the client's).
     var inlineBodyAt = -1
+    /// The largest head accepted (proxy_buffer_size): a longer header list is refused
+    /// before it is all received.
+    var maxHead = 8192
     /// Upstream bytes being fed to nghttp2 (they are moved out of the input buffer first).
     var scratch: [UInt8] = []
     /// Frames taken from nghttp2 and not written yet.
@@ -69,6 +72,8 @@ final class UpstreamHTTP2 {
         nghttp2_option_set_max_outbound_ack(option, 1000)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_max_send_header_block_length(option, 1 << 20)
+        // A header block in more than 64 CONTINUATION frames is a flood, not an answer.
+        nghttp2_option_set_max_continuations(option, 64)
         var s: OpaquePointer? = nil
         nghttp2_session_client_new2(&s, callbacks, Unmanaged.passUnretained(self).toOpaque(), option)
         session = s
@@ -274,6 +279,10 @@ final class UpstreamHTTP2 {
             failure = "upstream sent no :status header"
             return
         }
+        if fields.count + name.count + value.count + 4 > maxHead {
+            failure = "upstream sent too big header"
+            return
+        }
         fields.append(contentsOf: name)
         fields.append(UInt8(ascii: ":"))
         fields.append(UInt8(ascii: " "))
@@ -339,7 +348,8 @@ private func upstreamH2Header(
     h.headerField(
         UnsafeRawBufferPointer(start: name, count: nameLength), UnsafeRawBufferPointer(start: value, count: valueLength)
     )
-    return 0
+    // A refused answer: nghttp2 resets the stream and reads no more of it.
+    return h.failure == nil ? 0 : Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
 }
 
 private func upstreamH2FrameReceived(
