@@ -131,8 +131,6 @@ extension UpstreamResponse {
         case .fastcgi: parser.kind = .cgi
         case .uwsgi, .scgi: parser.kind = .statusLineOrCGI
         }
-        // A head as large as proxy_buffer_size (the parser's own default is 8 KiB).
-        parser.maxHeadBytes = max(8192, x.settings.bufferSize)
         fastcgi = FastCGIInput()
         if proto == .fastcgi {
             fastcgi.decoder = FastCGIRecordDecoder()

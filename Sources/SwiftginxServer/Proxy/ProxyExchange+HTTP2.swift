@@ -29,7 +29,7 @@ extension ProxyExchange {
 
     /// Sends the request through the HTTP/2 session; true when the phase changed.
     func sendHTTP2(_ u: UpstreamConnection) -> Bool {
-        if !settings.http2 || (u.http2 == nil && reused) {
+        if !response.fastcgi.http2 || (u.http2 == nil && reused) {
             // A cached connection of the other protocol: this request needs a new one.
             retryOnFreshConnection()
             return true
@@ -87,6 +87,8 @@ extension ProxyExchange {
             nextUpstream(.error)
             return true
         }
+        // An answer already decoded is parsed after one more read (UpstreamResponse.readHead).
+        if response.upstreamInput.readableCount > 0 { u.readReady = true }
         phase = .readingHead
         timer = .readingHead
         request.schedule(after: settings.readTimeout)

@@ -425,7 +425,7 @@ extension ProxyExchange {
             }
         }
         // proxy_http_version 2: frames through nghttp2 (ProxyExchange+HTTP2.swift).
-        if settings.http2 || u.http2 != nil { return sendHTTP2(u) }
+        if response.fastcgi.http2 || u.http2 != nil { return sendHTTP2(u) }
         let sendBody = settings.passRequestBody && settings.setBody == nil
         do {
             while true {

@@ -187,43 +187,37 @@ final class UpstreamResponse {
         guard let u = x.upstream else { return true }
         let inb = upstreamInput
         let limit = x.settings.bufferSize
-        // HTTP/2: an answer decoded while the request was still being sent is parsed first.
-        var decoded = fastcgi.http2 && inb.readableCount > 0
         while true {
-            if decoded {
-                decoded = false
-            } else {
-                guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return false }
-                if inb.writableCount < 4096 { inb.reserve(max(limit + 1, 16384) - inb.writerIndex) }
-                do {
-                    switch try u.read(inb.writable, inb.writableCount) {
-                    case .wouldBlock:
-                        u.readReady = false
-                        return false
-                    case .processed(0):
-                        if x.reused && inb.writerIndex == 0 {
-                            x.retryOnFreshConnection()
-                            return true
-                        }
-                        x.logUpstream(
-                            .error, "upstream prematurely closed connection while reading response header from upstream"
-                        )
-                        x.nextUpstream(.error)
-                        return true
-                    case .processed(let n):
-                        inb.writerIndex += n
-                        x.countReceived(n)
-                        if fastcgi.active && !deframe(x, from: inb.writerIndex - n) { return true }
-                    }
-                } catch {
+            guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return false }
+            if inb.writableCount < 4096 { inb.reserve(max(limit + 1, 16384) - inb.writerIndex) }
+            do {
+                switch try u.read(inb.writable, inb.writableCount) {
+                case .wouldBlock:
+                    u.readReady = false
+                    // HTTP/2: an answer decoded while the request body was being sent.
+                    if !fastcgi.http2 || inb.readableCount == 0 { return false }
+                case .processed(0):
                     if x.reused && inb.writerIndex == 0 {
                         x.retryOnFreshConnection()
                         return true
                     }
-                    x.logUpstream(.error, "\(error) while reading response header from upstream")
+                    x.logUpstream(
+                        .error, "upstream prematurely closed connection while reading response header from upstream")
                     x.nextUpstream(.error)
                     return true
+                case .processed(let n):
+                    inb.writerIndex += n
+                    x.countReceived(n)
+                    if fastcgi.active && !deframe(x, from: inb.writerIndex - n) { return true }
                 }
+            } catch {
+                if x.reused && inb.writerIndex == 0 {
+                    x.retryOnFreshConnection()
+                    return true
+                }
+                x.logUpstream(.error, "\(error) while reading response header from upstream")
+                x.nextUpstream(.error)
+                return true
             }
             while true {
                 switch parser.parse(inb.readable, into: &head) {
@@ -242,6 +236,13 @@ final class UpstreamResponse {
                         return true
                     }
                 case .error(let e):
+                    if e == .headerTooBig && parser.maxHeadBytes < limit {
+                        // proxy_buffer_size is larger than the parser's default limit.
+                        parser.reset()
+                        head.reset()
+                        parser.maxHeadBytes = limit
+                        continue
+                    }
                     x.logUpstream(.error, "\(e.logMessage) while reading response header from upstream")
                     x.nextUpstream(.invalidHeader)
                     return true
