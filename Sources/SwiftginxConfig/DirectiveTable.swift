@@ -192,6 +192,7 @@ public enum DirectiveTable {
             DirectiveSpec("absolute_redirect", .httpAll, .flag, slot: .locationFlag(\.absoluteRedirect)),
             DirectiveSpec("recursive_error_pages", .httpAll, .flag, slot: .locationFlag(\.recursiveErrorPages)),
             DirectiveSpec("auth_delay", .httpAll, t1, slot: .locationMsec(\.authDelay)),
+            DirectiveSpec("early_hints", .httpAll, .oneOrMore),
             DirectiveSpec("server_name_in_redirect", .httpAll, .flag, slot: .locationFlag(\.serverNameInRedirect)),
             DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
             DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),

@@ -249,7 +249,9 @@ final class UpstreamResponse {
                 case .complete:
                     let status = head.status
                     if status >= 100 && status < 200 && status != 101 {
-                        // An interim answer (100 Continue, 103): dropped, the real one follows.
+                        // An interim answer (100 Continue, 103): dropped, the real one follows
+                        // (a 103 is passed on first where `early_hints` says so).
+                        if status == 103 { passEarlyHints(x) }
                         x.countHead(head.headLength)
                         inb.readerIndex += head.headLength
                         inb.compact()
