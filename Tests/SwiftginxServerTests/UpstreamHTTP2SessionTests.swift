@@ -147,6 +147,28 @@ import Testing
         _ = feed(f, Self.frame(4, 0, 0, []) + Self.frame(1, 5, 1, [0x00, 3] + Array("x-a".utf8) + [1, 98, 0x88]))
         #expect(f.failure != nil || f.resetCode != nil)
     }
+
+    @Test func garbageFromTheUpstreamNeverCrashes() throws {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt8 {
+            seed ^= seed << 13
+            seed ^= seed >> 7
+            seed ^= seed << 17
+            return UInt8(truncatingIfNeeded: seed)
+        }
+        for round in 0..<200 {
+            let (h, _) = try submitted("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            // A valid start half the time (SETTINGS, then frames of random bytes).
+            var bytes = round % 2 == 0 ? Self.frame(4, 0, 0, []) : []
+            for _ in 0..<(64 + round * 8) { bytes.append(next()) }
+            let sink = ByteBuffer(capacity: 16)
+            h.sink = sink
+            _ = bytes.withUnsafeBytes { h.receive($0) }
+            h.sink = nil
+            _ = h.takeFrames()
+            #expect(sink.readableCount <= bytes.count * 64)
+        }
+    }
 }
 
 private struct NoHeadersFrame: Error {}
