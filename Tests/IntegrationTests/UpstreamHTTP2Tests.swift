@@ -29,6 +29,7 @@ import Testing
                 root html;
                 location /hello { return 200 "hello $request_method $http_x_test $server_protocol $http_connection\\n"; }
                 location /conn { return 200 "$connection $connection_requests\\n"; }
+                location /empty { add_header X-Conn $connection; return 204; }
                 location /reset { return 444; }
                 location /echo { proxy_pass http://127.0.0.1:\(echo); }
             }
@@ -163,5 +164,20 @@ import Testing
         // The same upstream connection, its second stream.
         #expect(first.first == second.first, "\(a.bodyText) / \(b.bodyText)")
         #expect(second.last == "2\n")
+    }
+
+    @Test func anAnswerWithoutBodyKeepsTheConnectionToo() throws {
+        let s = try start()
+        defer { stop(s) }
+        let c = try RawClient(port: s.server.port)
+        try c.send("GET /empty HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        let a = try c.readResponse()
+        #expect(a.status == 204)
+        try c.send("HEAD /conn HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        _ = try c.readResponse(headRequest: true)
+        try c.send("GET /conn HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        let b = try c.readResponse()
+        // The 204 (END_STREAM with its HEADERS) and the HEAD left the connection reusable.
+        #expect(b.bodyText == "\(a.header("X-Conn") ?? "-") 3\n", "\(b.bodyText)")
     }
 }
