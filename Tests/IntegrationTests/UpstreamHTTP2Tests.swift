@@ -3,7 +3,8 @@
 // passes bodies on to the Python echo backend. A GET and its request fields, a POST
 // whose body is larger than the upstream's flow-control window, a 2 MiB answer, an
 // upstream that resets the stream (502, and the next peer with invalid_header), a
-// refused first peer, and keep-alive (two requests on one upstream connection).
+// refused first peer, and keep-alive (two requests on one upstream connection; a 204
+// and a HEAD, whose streams end with their HEADERS, leave it reusable).
 
 import Foundation
 import Glibc
