@@ -158,6 +158,9 @@ extension ConfigCompiler {
         case "ignore_client_abort":
             let v = try ConfigValues.flag(d)
             set { $0.ignoreClientAbort = v }
+        case "pass_trailers":
+            let v = try ConfigValues.flag(d)
+            set { $0.passTrailers = v }
         case "pass_request_headers":
             let v = try ConfigValues.flag(d)
             set { $0.passRequestHeaders = v }

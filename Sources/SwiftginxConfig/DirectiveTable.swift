@@ -362,6 +362,7 @@ public enum DirectiveTable {
             specs += [
                 DirectiveSpec("proxy_set_header", .httpAll, t2, repeatable: true),
                 DirectiveSpec("proxy_http_version", .httpAll, t1),
+                DirectiveSpec("proxy_pass_trailers", .httpAll, .flag),
                 DirectiveSpec("proxy_method", .httpAll, t1),
                 DirectiveSpec("proxy_set_body", .httpAll, t1),
                 DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),

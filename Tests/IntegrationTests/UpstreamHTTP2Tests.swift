@@ -31,6 +31,7 @@ import Testing
                 location /hello { return 200 "hello $request_method $http_x_test $server_protocol $http_connection\\n"; }
                 location /conn { return 200 "$connection $connection_requests\\n"; }
                 location /empty { add_header X-Conn $connection; return 204; }
+                location /trailers { add_trailer X-Trailer foo; add_trailer Date hidden; return 200 "body"; }
                 location /reset { return 444; }
                 location /echo { proxy_pass http://127.0.0.1:\(echo); }
             }
@@ -67,6 +68,8 @@ import Testing
                     proxy_next_upstream error invalid_header;
                 }
                 location /refused/ { proxy_pass http://refused/; }
+                location /tr/ { proxy_pass http://h2/trailers; proxy_pass_trailers on; add_trailer X-Own bar; }
+                location /notr/ { proxy_pass http://h2/trailers; add_trailer X-Own bar; }
             }
         }
         """
@@ -165,6 +168,21 @@ import Testing
         // The same upstream connection, its second stream.
         #expect(first.first == second.first, "\(a.bodyText) / \(b.bodyText)")
         #expect(second.last == "2\n")
+    }
+
+    @Test func trailersArePassedWhenAsked() throws {
+        let s = try start()
+        defer { stop(s) }
+        let raw = "GET /tr/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        let c = try RawClient(port: s.server.port)
+        try c.send(raw)
+        let text = String(decoding: c.readToEnd(), as: UTF8.self)
+        // The upstream's trailer (its hidden Date left out), then the location's own.
+        #expect(text.hasSuffix("4\r\nbody\r\n0\r\nx-trailer: foo\r\nX-Own: bar\r\n\r\n"), "\(text)")
+        let d = try RawClient(port: s.server.port)
+        try d.send(raw.replacingOccurrences(of: "/tr/", with: "/notr/"))
+        let plain = String(decoding: d.readToEnd(), as: UTF8.self)
+        #expect(plain.hasSuffix("0\r\nX-Own: bar\r\n\r\n"), "\(plain)")
     }
 
     @Test func anAnswerWithoutBodyKeepsTheConnectionToo() throws {

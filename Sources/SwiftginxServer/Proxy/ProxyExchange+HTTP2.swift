@@ -254,8 +254,23 @@ extension UpstreamResponse {
             }
             fastcgi.ended = true
             fastcgi.clean = h2.reusable
+            if !h2.trailers.isEmpty && x.settings.passTrailers { passTrailers(h2.trailers, hidden: x.settings.hidden) }
         }
         return true
+    }
+
+    /// The trailer lines a client may get: the ones the proxy hides are left out.
+    private func passTrailers(_ lines: [UInt8], hidden: [[UInt8]]) {
+        passedTrailers.removeAll(keepingCapacity: true)
+        var start = 0
+        while start < lines.count {
+            guard let colon = lines[start...].firstIndex(of: UInt8(ascii: ":")),
+                let end = lines[colon...].firstIndex(of: 10)
+            else { break }
+            let name = lines[start..<colon]
+            if !hidden.contains(where: { asciiCaseEqual(name, $0) }) { passedTrailers += lines[start...end] }
+            start = end + 1
+        }
     }
 
     private func refuseHTTP2(_ x: ProxyExchange) {

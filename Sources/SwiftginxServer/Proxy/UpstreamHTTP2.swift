@@ -25,6 +25,8 @@ final class UpstreamHTTP2 {
     // The current stream's answer.
     /// The fields of the head being received, as HTTP/1 lines.
     var fields: [UInt8] = []
+    /// The answer's trailer fields (after its DATA), as HTTP/1 lines.
+    var trailers: [UInt8] = []
     var status = 0
     /// The final (non-1xx) head was written to the sink.
     var headDone = false
@@ -108,6 +110,7 @@ final class UpstreamHTTP2 {
     func beginStream() {
         streamID = -1
         fields.removeAll(keepingCapacity: true)
+        trailers.removeAll(keepingCapacity: true)
         status = 0
         headDone = false
         ended = false
@@ -251,7 +254,16 @@ final class UpstreamHTTP2 {
     fileprivate func headerField(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
         guard failure == nil else { return }
         if headDone {
-            // Trailers: not passed on (proxy_pass_trailers is not supported).
+            // Trailers (kept for proxy_pass_trailers), bounded as the head is.
+            guard name.first != UInt8(ascii: ":"), trailers.count + name.count + value.count + 4 <= maxHead else {
+                return
+            }
+            trailers.append(contentsOf: name)
+            trailers.append(UInt8(ascii: ":"))
+            trailers.append(UInt8(ascii: " "))
+            trailers.append(contentsOf: value)
+            trailers.append(13)
+            trailers.append(10)
             return
         }
         if name.first == UInt8(ascii: ":") {

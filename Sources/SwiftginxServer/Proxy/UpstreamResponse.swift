@@ -34,6 +34,8 @@ final class UpstreamResponse {
     var clientChunked = false
     /// `add_trailer` applies: the last chunk carries the trailer fields.
     var sendTrailers = false
+    /// proxy_pass_trailers: the upstream's trailer lines for the last chunk (HTTP/2 upstreams).
+    var passedTrailers: [UInt8] = []
     var noBody = false
     var headerSent = false
     /// `proxy_ignore_client_abort on` and the client has gone: the rest of the answer is
@@ -96,6 +98,7 @@ final class UpstreamResponse {
         upstreamDone = false
         clientChunked = false
         sendTrailers = false
+        if !passedTrailers.isEmpty { passedTrailers.removeAll(keepingCapacity: true) }
         noBody = false
         headerSent = false
         spoolWritten = 0
