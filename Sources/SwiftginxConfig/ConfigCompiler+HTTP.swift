@@ -34,6 +34,10 @@ extension ConfigCompiler {
             try serverName(d, server: server)
         case "root", "alias": try root(d, level: level, location: location)
         case "index": try index(d, level: level)
+        case "early_hints":
+            var values: [ComplexValue] = []
+            for a in d.args { values.append(try value(a, d)) }
+            level.setters.append { $0.earlyHints = values }
         case "return": try returnDirective(d, level: level)
         case "error_page": try errorPage(d, level: level)
         case "add_header":

@@ -158,6 +158,9 @@ extension ConfigCompiler {
         case "ignore_client_abort":
             let v = try ConfigValues.flag(d)
             set { $0.ignoreClientAbort = v }
+        case "pass_trailers":
+            let v = try ConfigValues.flag(d)
+            set { $0.passTrailers = v }
         case "pass_request_headers":
             let v = try ConfigValues.flag(d)
             set { $0.passRequestHeaders = v }
@@ -171,8 +174,13 @@ extension ConfigCompiler {
             let p = UpstreamParam(name: d.args[0], value: try value(d.args[1], d), ifNotEmpty: d.args.count == 3)
             arrays { $0.params = ($0.params ?? []) + [p] }
         case "http_version":
-            let v = try ConfigValues.choice(d, ["1.0": false, "1.1": true])
-            set { $0.http11 = v }
+            // "2" (proxy_pass only): HTTP/2 to the upstream, which is HTTP/1.1's semantics.
+            let v = try ConfigValues.choice(
+                d, proto == .http ? ["1.0": 10, "1.1": 11, "2": 20] : ["1.0": 10, "1.1": 11])
+            set {
+                $0.http11 = v >= 11
+                $0.http2 = v == 20
+            }
         case "method":
             let v = try value(d.args[0], d)
             set { $0.method = v }

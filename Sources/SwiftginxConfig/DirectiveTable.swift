@@ -192,6 +192,7 @@ public enum DirectiveTable {
             DirectiveSpec("absolute_redirect", .httpAll, .flag, slot: .locationFlag(\.absoluteRedirect)),
             DirectiveSpec("recursive_error_pages", .httpAll, .flag, slot: .locationFlag(\.recursiveErrorPages)),
             DirectiveSpec("auth_delay", .httpAll, t1, slot: .locationMsec(\.authDelay)),
+            DirectiveSpec("early_hints", .httpAll, .oneOrMore),
             DirectiveSpec("server_name_in_redirect", .httpAll, .flag, slot: .locationFlag(\.serverNameInRedirect)),
             DirectiveSpec("port_in_redirect", .httpAll, .flag, slot: .locationFlag(\.portInRedirect)),
             DirectiveSpec("msie_padding", .httpAll, .flag, slot: .locationFlag(\.msiePadding)),
@@ -362,6 +363,7 @@ public enum DirectiveTable {
             specs += [
                 DirectiveSpec("proxy_set_header", .httpAll, t2, repeatable: true),
                 DirectiveSpec("proxy_http_version", .httpAll, t1),
+                DirectiveSpec("proxy_pass_trailers", .httpAll, .flag),
                 DirectiveSpec("proxy_method", .httpAll, t1),
                 DirectiveSpec("proxy_set_body", .httpAll, t1),
                 DirectiveSpec("proxy_redirect", .httpAll, t12, repeatable: true),

@@ -385,6 +385,9 @@ public struct LocationSettings: Sendable {
     public var recursiveErrorPages: Bool = false
     /// `auth_delay` (ms): a 401 from an access module is answered after this delay.
     public var authDelay: Int = 0
+    /// `early_hints`: an upstream's 103 answer is passed to the client when one of these
+    /// evaluates non-empty and not "0" (none: never).
+    public var earlyHints: [ComplexValue] = []
     public var serverNameInRedirect: Bool = false
     public var portInRedirect: Bool = true
     public var msiePadding: Bool = true

@@ -267,6 +267,10 @@ public struct UpstreamSettings: Sendable {
     public var params: [UpstreamParam] = []
     /// `proxy_http_version 1.1` (false = 1.0, nginx's default).
     public var http11: Bool = false
+    /// `proxy_http_version 2`: HTTP/2 to the upstream (http11 is set too).
+    public var http2: Bool = false
+    /// `proxy_pass_trailers`: an HTTP/2 upstream's trailer fields go to a chunked client answer.
+    public var passTrailers: Bool = false
     /// `proxy_method`.
     public var method: ComplexValue? = nil
     public var redirect: ProxyRedirect = .default

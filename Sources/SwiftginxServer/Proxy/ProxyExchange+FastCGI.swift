@@ -115,8 +115,11 @@ struct FastCGIInput {
     /// the connection may be kept once END_REQUEST is read.
     var clean = true
     var keepConn = false
+    /// proxy_http_version 2: the input is HTTP/2 frames (ProxyExchange+HTTP2.swift); `ended`
+    /// is the stream's END_STREAM.
+    var http2 = false
 
-    @inline(__always) var active: Bool { decoder != nil }
+    @inline(__always) var active: Bool { decoder != nil || http2 }
 }
 
 extension UpstreamResponse {
@@ -133,13 +136,14 @@ extension UpstreamResponse {
             fastcgi.decoder = FastCGIRecordDecoder()
             fastcgi.keepConn = x.settings.fastcgi.keepConn
         }
+        if proto == .http && x.settings.http2 { fastcgi.http2 = true }
     }
 
     /// Takes the records in `upstreamInput[from...]` apart in place (STDOUT contents moved
     /// down to `from`, the buffer's end adjusted); false when the answer was refused (a
     /// record error or a caught stderr string: logged, and the exchange moved on).
     func deframe(_ x: ProxyExchange, from: Int) -> Bool {
-        guard var dec = fastcgi.decoder else { return true }
+        guard var dec = fastcgi.decoder else { return fastcgi.http2 ? deframeHTTP2(x, from: from) : true }
         let inb = upstreamInput
         let end = inb.writerIndex
         let buf = UnsafeRawBufferPointer(start: inb.base, count: end)

@@ -177,7 +177,7 @@ extension ProxyExchange {
                     return true
                 case .done:
                     if off < bytes.count { leftover += bytes[off...] }
-                    if streaming && !framesBody {
+                    if streaming && !sendsDecodedBody {
                         flushPendingChunk()
                         bodyMemory.reserve(5)
                         bodyMemory.append("0\r\n\r\n")
@@ -238,7 +238,7 @@ extension ProxyExchange {
         if streaming {
             keepStreamedCopy(bytes)
             // Passed on as it comes (re-chunked for a chunked request).
-            if bodyChunked != nil && !framesBody {
+            if bodyChunked != nil && !sendsDecodedBody {
                 pendingChunk.append(contentsOf: bytes)
             } else {
                 bodyMemory.reserve(bytes.count)
@@ -424,6 +424,8 @@ extension ProxyExchange {
                 break
             }
         }
+        // proxy_http_version 2: frames through nghttp2 (ProxyExchange+HTTP2.swift).
+        if response.fastcgi.http2 || u.http2 != nil { return sendHTTP2(u) }
         let sendBody = settings.passRequestBody && settings.setBody == nil
         do {
             while true {
@@ -507,11 +509,11 @@ extension ProxyExchange {
         return true
     }
 
-    private enum StreamStep { case more, wait, ended }
+    enum StreamStep { case more, wait, ended }
 
     /// proxy_request_buffering off: the next piece of the client's body, once what was
     /// read before has gone upstream (so memory stays at one read).
-    private func readStreamedBody() -> StreamStep {
+    func readStreamedBody() -> StreamStep {
         if bodyComplete() {
             request.bodyPending = false
             return .more
@@ -544,7 +546,7 @@ extension ProxyExchange {
         }
     }
 
-    private func waitToSend() -> Bool {
+    func waitToSend() -> Bool {
         timer = .sending
         request.schedule(after: settings.sendTimeout)
         return false

@@ -21,7 +21,7 @@ extension ProxyExchange {
         guard let location = request.location else { return false }
         let ssl = settings.upstreamSSL
         do {
-            let context = try worker.upstreamTLSContext(for: location, ssl)
+            let context = try worker.upstreamTLSContext(for: location, ssl, http2: settings.http2)
             let name = Self.serverName(
                 ssl.name.map { String(decoding: request.evaluate($0), as: UTF8.self) } ?? proxyHost)
             let sni = ssl.serverName && Self.mayBeSentAsSNI(name) ? name : nil
@@ -113,19 +113,24 @@ extension Worker {
     /// The client TLS context of a location's proxy_ssl settings: the one built with the
     /// generation, else (a location of an older generation, an `if` block) made once per
     /// worker.
-    func upstreamTLSContext(for location: Location, _ ssl: UpstreamSSLSettings) throws(TLSError) -> TLSContext {
+    func upstreamTLSContext(for location: Location, _ ssl: UpstreamSSLSettings, http2: Bool = false) throws(TLSError)
+        -> TLSContext
+    {
         let key = ObjectIdentifier(location)
         if let context = generation.tls.upstream[key] { return context }
         if let (owner, context) = upstreamTLSContexts[key], owner === location { return context }
-        let context = try Server.upstreamContext(ssl, files: nil)
+        let context = try Server.upstreamContext(ssl, files: nil, http2: http2)
         upstreamTLSContexts[key] = (location, context)
         return context
     }
 }
 
 extension Server {
-    /// The client context of one location's upstream TLS settings.
-    static func upstreamContext(_ ssl: UpstreamSSLSettings, files: TLSFileCache?) throws(TLSError) -> TLSContext {
+    /// The client context of one location's upstream TLS settings (ALPN `h2` for
+    /// `proxy_http_version 2`, as nginx offers it).
+    static func upstreamContext(_ ssl: UpstreamSSLSettings, files: TLSFileCache?, http2: Bool = false) throws(TLSError)
+        -> TLSContext
+    {
         var o = TLSClientOptions()
         o.verify = ssl.verify
         o.verifyDepth = ssl.verifyDepth
@@ -142,7 +147,7 @@ extension Server {
         o.confCommands = ssl.confCommands
         o.confDirectory = ssl.confDirectory
         o.files = files
-        o.alpn = ["http/1.1"]
+        o.alpn = http2 ? ["h2"] : ["http/1.1"]
         return try TLSContext(client: o)
     }
 
@@ -158,14 +163,15 @@ extension Server {
                     guard let pass = location.settings.pass, pass.ssl || pass.dynamic != nil else { continue }
                     let ssl =
                         pass.proto == .uwsgi ? location.settings.uwsgi.upstreamSSL : location.settings.proxy.upstreamSSL
-                    let key = identity(ssl)
+                    let http2 = pass.proto == .http && location.settings.proxy.http2
+                    let key = identity(ssl) + (http2 ? "\u{0}h2" : "")
                     _ = out.certificateCache(ssl.certificateCache)
                     if let context = made[key] {
                         out.upstream[ObjectIdentifier(location)] = context
                         continue
                     }
                     do {
-                        let context = try upstreamContext(ssl, files: out.files)
+                        let context = try upstreamContext(ssl, files: out.files, http2: http2)
                         made[key] = context
                         out.upstream[ObjectIdentifier(location)] = context
                     } catch {

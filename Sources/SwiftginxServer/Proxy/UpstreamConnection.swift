@@ -40,6 +40,8 @@ final class UpstreamConnection {
         set { transport.tls = newValue }
     }
     var handshakeDone = false
+    /// `proxy_http_version 2`: the HTTP/2 session on this connection (UpstreamHTTP2.swift).
+    var http2: UpstreamHTTP2? = nil
 }
 
 /// Events after which a socket must be read (data, end of stream, error).

@@ -291,8 +291,9 @@ extension UpstreamResponse {
         maxTempFileSize = x.settings.maxTempFileSize
         keepUpstream =
             x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
-        // FastCGI: the connection is kept only after a clean END_REQUEST (recordsEnded).
-        if fastcgi.active { keepUpstream = false }
+        // FastCGI: the connection is kept only after a clean END_REQUEST (recordsEnded);
+        // HTTP/2: after the stream's clean end, which may have come with the head.
+        if fastcgi.active { keepUpstream = fastcgi.http2 && fastcgi.ended && fastcgi.clean && x.mayKeepConnection }
         // `expires modified` counts from the upstream's Last-Modified, as nginx does.
         var mtime: Int? = nil
         if let l = location, l.settings.expires.usesModifiedTime, let v = headerValue("last-modified") {

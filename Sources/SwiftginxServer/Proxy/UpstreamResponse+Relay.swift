@@ -254,7 +254,10 @@ extension UpstreamResponse {
             let tail = encoded
             if !tail.withUnsafeBytes({ frame($0) }) { return false }
         }
-        if clientChunked && sendTrailers { return ResponseTrailers.lastChunk(request).withUnsafeBytes { spool($0) } }
+        if clientChunked && (sendTrailers || !passedTrailers.isEmpty) {
+            let last = ResponseTrailers.lastChunk(request, upstream: passedTrailers, own: sendTrailers)
+            return last.withUnsafeBytes { spool($0) }
+        }
         if clientChunked { return spool(UnsafeRawBufferPointer(start: Self.lastChunk.utf8Start, count: 5)) }
         return true
     }

@@ -36,6 +36,8 @@ final class UpstreamResponse {
     var clientChunked = false
     /// `add_trailer` applies: the last chunk carries the trailer fields.
     var sendTrailers = false
+    /// proxy_pass_trailers: the upstream's trailer lines for the last chunk (HTTP/2 upstreams).
+    var passedTrailers: [UInt8] = []
     var noBody = false
     var headerSent = false
     /// `proxy_ignore_client_abort on` and the client has gone: the rest of the answer is
@@ -103,6 +105,7 @@ final class UpstreamResponse {
         upstreamDone = false
         clientChunked = false
         sendTrailers = false
+        if !passedTrailers.isEmpty { passedTrailers.removeAll(keepingCapacity: true) }
         noBody = false
         headerSent = false
         spoolWritten = 0
@@ -201,7 +204,8 @@ final class UpstreamResponse {
                 switch try u.read(inb.writable, inb.writableCount) {
                 case .wouldBlock:
                     u.readReady = false
-                    return false
+                    // HTTP/2: an answer decoded while the request body was being sent.
+                    if !fastcgi.http2 || inb.readableCount == 0 { return false }
                 case .processed(0):
                     if x.reused && inb.writerIndex == 0 {
                         x.retryOnFreshConnection()
@@ -242,13 +246,22 @@ final class UpstreamResponse {
                         return true
                     }
                 case .error(let e):
+                    if e == .headerTooBig && parser.maxHeadBytes < limit {
+                        // proxy_buffer_size is larger than the parser's default limit.
+                        parser.reset()
+                        head.reset()
+                        parser.maxHeadBytes = limit
+                        continue
+                    }
                     x.logUpstream(.error, "\(e.logMessage) while reading response header from upstream")
                     x.nextUpstream(.invalidHeader)
                     return true
                 case .complete:
                     let status = head.status
                     if status >= 100 && status < 200 && status != 101 {
-                        // An interim answer (100 Continue, 103): dropped, the real one follows.
+                        // An interim answer (100 Continue, 103): dropped, the real one follows
+                        // (a 103 is passed on first where `early_hints` says so).
+                        if status == 103 { passEarlyHints(x) }
                         x.countHead(head.headLength)
                         inb.readerIndex += head.headLength
                         inb.compact()

@@ -32,9 +32,12 @@ enum ResponseTrailers {
     }
 
     /// "0\r\n", the trailer fields with a value, and the blank line.
-    static func lastChunk(_ r: Request) -> [UInt8] {
+    /// `upstream`: an upstream's trailer lines passed on (proxy_pass_trailers), first, as
+    /// nginx lists them; `own`: the location's add_trailer lines apply.
+    static func lastChunk(_ r: Request, upstream: [UInt8] = [], own: Bool = true) -> [UInt8] {
         r.sentTrailers.removeAll(keepingCapacity: true)
-        if let l = r.location {
+        r.sentTrailers += upstream
+        if own, let l = r.location {
             let safe = isSafe(r.status)
             for t in l.settings.addTrailers where t.always || safe {
                 let v = r.evaluate(t.value)
