@@ -34,6 +34,9 @@ extension HTTP2Connection {
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_no_recv_client_magic(option, 1)
+        // The request head is checked as nginx checks it (HTTP2Stream+Head.swift), and
+        // the body's length against Content-Length (HTTP2Stream.receiveBody).
+        nghttp2_option_set_no_http_messaging(option, 1)
         nghttp2_option_set_max_outbound_ack(option, 1000)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_max_continuations(option, 8)
@@ -114,12 +117,17 @@ private func h2Header(
     else { return 0 }
     let n = UnsafeRawBufferPointer(start: name, count: nameLength)
     let v = UnsafeRawBufferPointer(start: value, count: valueLength)
-    if !stream.addField(name: n, value: v, limits: c.server) {
+    switch stream.addField(name: n, value: v, limits: c.server) {
+    case .ok:
+        return 0
+    case .tooLarge:
         c.client.logInfo("client exceeded http2_max_header_size limit")
         nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
-        return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+    case .emptyName:
+        c.client.logInfo("client sent zero header name length")
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
     }
-    return 0
+    return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
 }
 
 private func h2FrameReceived(

@@ -253,7 +253,12 @@ final class HTTP2Connection {
         var options = client.parserOptions
         if stream.addedHost { options.maxHeaders += 1 }
         var parser = RequestParser(options: options)
-        switch parser.parse(stream.input.readable, into: &r.head) {
+        let parsed =
+            stream.rejection.map { RequestParseResult.error($0) } ?? parser.parse(stream.input.readable, into: &r.head)
+        switch parsed {
+        case .complete where stream.headEndedStream && (r.head.contentLength ?? 0) > 0:
+            r.head.headLength = 0
+            ErrorPages.reject(r, .badRequest("client prematurely closed stream"), server: client.group.defaultServer)
         case .complete:
             // `$request` as nginx writes it for HTTP/2: "GET / HTTP/2.0".
             let end = r.head.requestLine.upperBound

@@ -23,16 +23,28 @@ final class HTTP2Stream {
     /// The synthesized HTTP/1.1 head the request's ranges index into.
     let input: ByteBuffer
 
-    // The request head as nghttp2 decodes it.
+    // The request head as nghttp2 decodes it (checked as nginx checks it:
+    // HTTP2Stream+Head.swift).
     var method: [UInt8] = []
     var path: [UInt8] = []
     var authority: [UInt8] = []
+    var hostValue: [UInt8] = []
     var fields: [UInt8] = []
     var cookies: [UInt8] = []
+    var pseudoSeen: PseudoHeaders = []
+    /// A regular field came: pseudo-header fields are no longer allowed.
+    var regularSeen = false
     var hasHost = false
     /// A Host line was written from :authority (max_headers counts the client's fields).
     var addedHost = false
     var hasContentLength = false
+    var hasTE = false
+    /// END_STREAM came with the head (a body announced then is missing).
+    var headEndedStream = false
+    /// The connection-specific fields nginx refuses on HTTP/2 (TE other than "trailers").
+    var forbiddenField: String? = nil
+    /// The first fault nginx finds in the head: the stream is answered with it.
+    var rejection: RequestParseError? = nil
     /// Decoded header list size (name + value + 32 per field, RFC 7541's measure).
     var headerListSize = 0
 
@@ -90,70 +102,6 @@ final class HTTP2Stream {
 
     /// `http2_chunk_size` of the request's location.
     var chunkSize: Int { request.location?.settings.http2ChunkSize ?? 8192 }
-
-    // MARK: the request head
-
-    /// One decoded header field; false when the list exceeds the configured limits.
-    func addField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, limits: ServerSettings) -> Bool {
-        headerListSize += name.count + value.count + 32
-        let limit = limits.largeClientHeaderBuffers
-        if name.count > limit.size || value.count > limit.size || headerListSize > limit.size * limit.count {
-            return false
-        }
-        if name.first == UInt8(ascii: ":") {
-            if ASCII.equals(name, ":method") {
-                method = Array(value)
-            } else if ASCII.equals(name, ":path") {
-                path = Array(value)
-            } else if ASCII.equals(name, ":authority") {
-                authority = Array(value)
-            }
-            return true
-        }
-        if ASCII.equals(name, "cookie") {
-            if !cookies.isEmpty { cookies.append(contentsOf: "; ".utf8) }
-            cookies.append(contentsOf: value)
-            return true
-        }
-        // The body's framing is HTTP/2's: a client's transfer-encoding is not passed on.
-        if ASCII.equals(name, "transfer-encoding") { return true }
-        if ASCII.equals(name, "host") { hasHost = true }
-        if ASCII.equals(name, "content-length") { hasContentLength = true }
-        fields.append(contentsOf: name)
-        fields.append(contentsOf: ": ".utf8)
-        fields.append(contentsOf: value)
-        fields.append(contentsOf: "\r\n".utf8)
-        return true
-    }
-
-    /// Writes the HTTP/1.1 head the request's parser reads.
-    func buildHead() {
-        input.clear()
-        input.append(method)
-        input.append(UInt8(ascii: " "))
-        input.append(path.isEmpty ? Array("/".utf8) : path)
-        input.append(" HTTP/1.1\r\n")
-        if !hasHost && !authority.isEmpty {
-            addedHost = true
-            input.append("Host: ")
-            input.append(authority)
-            input.append("\r\n")
-        }
-        input.append(fields)
-        if !cookies.isEmpty {
-            input.append("Cookie: ")
-            input.append(cookies)
-            input.append("\r\n")
-        }
-        if !endStreamReceived && !hasContentLength {
-            // A body of unannounced length: framed as chunked for the request's readers.
-            input.append("Transfer-Encoding: chunked\r\n")
-            chunkedBody = true
-        }
-        input.append("\r\n")
-        fields = []
-        cookies = []
-    }
 
     // MARK: the request body
 
