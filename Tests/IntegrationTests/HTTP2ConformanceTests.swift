@@ -132,4 +132,54 @@ struct H2Script {
         try c.send(Array("GET / HTTP/1.0\r\nHost: off.test\r\n\r\n".utf8))
         #expect(String(decoding: c.readToEnd(), as: UTF8.self).hasSuffix("off"))
     }
+
+    /// add_trailer on HTTP/2: a HEADERS frame with END_STREAM after the body (also after
+    /// an empty one, and after a proxied body), without Content-Length, as nginx.
+    @Test func trailersFollowTheBody() throws {
+        let s = try start(
+            """
+            server {
+                listen 127.0.0.1:PORT;
+                server_name localhost;
+                http2 on;
+                root html;
+                location / { add_trailer X-Var "[$host]"; }
+                location /p/ { add_trailer X-P "proxied $status"; proxy_pass http://127.0.0.1:PORT/back/; }
+                location /back/ { add_header Upgrade websocket; return 200 "from back"; }
+            }
+            """, files: ["html/t.txt": "SEE-THIS", "html/empty": ""])
+        defer { s.stop() }
+        func get(_ path: String) throws -> [String: Any] {
+            H2Script.stream(
+                try H2Script.run(
+                    s.port,
+                    [
+                        "requests": [
+                            [
+                                "headers": [
+                                    [":method", "GET"], [":scheme", "http"], [":path", path],
+                                    [":authority", "localhost"],
+                                ]
+                            ]
+                        ]
+                    ]))
+        }
+        let t = try get("/t.txt")
+        #expect(t["status"] as? Int == 200)
+        #expect(t["data"] as? String == "SEE-THIS")
+        #expect(t["trailers"] as? [[String]] == [["x-var", "[localhost]"]])
+        let names = (t["headers"] as? [[String]] ?? []).map { $0[0] }
+        #expect(!names.contains("content-length"), "\(names)")
+        let e = try get("/empty")
+        #expect(e["data"] as? String == "")
+        #expect(e["trailers"] as? [[String]] == [["x-var", "[localhost]"]])
+        let p = try get("/p/")
+        #expect(p["data"] as? String == "from back")
+        #expect(p["trailers"] as? [[String]] == [["x-p", "proxied 200"]])
+        // An upstream's Upgrade is dropped for HTTP/2 and passed to HTTP/1.1 (nginx 1.31.3).
+        #expect(!(p["headers"] as? [[String]] ?? []).contains { $0[0] == "upgrade" })
+        let c = try RawClient(port: s.port)
+        try c.send(Array("GET /p/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+        #expect(String(decoding: c.readToEnd(), as: UTF8.self).contains("\r\nUpgrade: websocket\r\n"))
+    }
 }

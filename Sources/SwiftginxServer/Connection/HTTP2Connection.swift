@@ -340,7 +340,10 @@ final class HTTP2Connection {
             return
         }
         var statusText = Array(String(stream.status).utf8)
-        let noBody = stream.noBody || stream.drained && stream.out.readableCount == 0 && stream.writer.isDrained
+        let noBody =
+            stream.noBody
+            || stream.drained && stream.out.readableCount == 0 && stream.writer.isDrained
+                && !stream.hasTrailers
         stream.headerBlock.withUnsafeMutableBufferPointer { block in
             statusText.withUnsafeMutableBufferPointer { st in
                 var nva: [nghttp2_nv] = []

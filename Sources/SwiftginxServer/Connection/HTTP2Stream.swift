@@ -76,6 +76,9 @@ final class HTTP2Stream {
     var noBody = false
     var status = 0
     var responseChunked: ChunkedDecoder? = nil
+    /// `add_trailer` applies to an answer made at once: the trailers are evaluated and
+    /// sent after its body (HTTP2Stream+Trailers.swift).
+    var trailersAtEnd = false
     /// The response head's fields as nghttp2 name/value pairs (lower-case names).
     var headerBlock: [UInt8] = []
     var headerOffsets: [(name: Range<Int>, value: Range<Int>)] = []
@@ -203,7 +206,12 @@ final class HTTP2Stream {
         }
         status = head.status
         headParsed = true
-        responseChunked = head.isChunked ? ChunkedDecoder() : nil
+        responseChunked = nil
+        if head.isChunked {
+            // A chunked body's trailer section (a proxied answer with trailers) is sent on.
+            responseChunked = ChunkedDecoder()
+            responseChunked!.keepsTrailers = true
+        }
         noBody = request.head.method == .head || status == 204 || status == 304
         headerBlock.removeAll(keepingCapacity: true)
         headerOffsets.removeAll(keepingCapacity: true)
@@ -213,6 +221,7 @@ final class HTTP2Stream {
                 if ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "keep-alive")
                     || ASCII.equalsLowercased(name, "transfer-encoding")
                     || ASCII.equalsLowercased(name, "proxy-connection") || ASCII.equalsLowercased(name, "upgrade")
+                    || trailersAtEnd && ASCII.equalsLowercased(name, "content-length")
                 {
                     continue
                 }
@@ -290,6 +299,7 @@ final class HTTP2Stream {
         }
         if drained {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            if hasTrailers && submitTrailers() { flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue }
             return n
         }
         if n == 0 {
