@@ -37,6 +37,8 @@ extension HTTP2Connection {
         // The request head is checked as nginx checks it (HTTP2Stream+Head.swift), and
         // the body's length against Content-Length (HTTP2Stream.receiveBody).
         nghttp2_option_set_no_http_messaging(option, 1)
+        // WINDOW_UPDATEs as nginx sends them (HTTP2Stream+Body.swift).
+        nghttp2_option_set_no_auto_window_update(option, 1)
         nghttp2_option_set_max_outbound_ack(option, 1000)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_max_continuations(option, 8)
@@ -94,6 +96,16 @@ private func h2BeginHeaders(
         return 0
     }
     c.opened += 1
+    if !c.settingsAcked && hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) == 0
+        && c.settings.bodyPrereadSize < 65535
+    {
+        // A body could overrun a window smaller than the default the client may not
+        // know yet: refused, as nginx does.
+        c.client.logInfo("client sent stream with data before settings were acknowledged")
+        nghttp2_submit_rst_stream(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), hd.stream_id, NGHTTP2_REFUSED_STREAM.rawValue)
+        return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+    }
     if c.goingAway || c.opened > c.maxRequests {
         // keepalive_requests reached or going away: no new stream.
         nghttp2_submit_rst_stream(
@@ -136,6 +148,9 @@ private func h2FrameReceived(
     guard let frame else { return 0 }
     let c = HTTP2Connection.from(userData)
     let hd = frame.pointee.hd
+    if hd.type == UInt8(NGHTTP2_SETTINGS.rawValue) && hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
+        c.settingsAcked = true
+    }
     guard let stream = c.stream(hd.stream_id), !stream.closed else { return 0 }
     let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     switch UInt32(hd.type) {
@@ -166,6 +181,8 @@ private func h2DataChunk(
     _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
     let c = HTTP2Connection.from(userData)
+    // The connection's window is given back at once (nginx keeps it wide open).
+    nghttp2_session_consume_connection(session, length)
     guard let stream = c.stream(streamID), !stream.closed else { return 0 }
     stream.receiveBody(UnsafeRawBufferPointer(start: data, count: length))
     if stream.active && stream.waiting { c.wantsResume(stream) }

@@ -36,6 +36,8 @@ final class HTTP2Connection {
     var dataPending: [HTTP2Stream] = []
     /// Streams whose content handler waits and can go on.
     var resumable: [HTTP2Stream] = []
+    /// Streams whose body broke its Content-Length, answered after nghttp2 returns.
+    var bodyFaults: [HTTP2Stream] = []
     /// Streams that ended, released after nghttp2 returns.
     var ended: [HTTP2Stream] = []
     /// Frames produced by nghttp2 and not yet written.
@@ -62,6 +64,8 @@ final class HTTP2Connection {
     var headerFrameBytes = 0
     /// Bytes of the client connection preface still to come.
     var magicLeft = 24
+    /// The client acknowledged the server's SETTINGS.
+    var settingsAcked = false
     /// SETTINGS ACKs not to send (the one for the SETTINGS given in the client's name).
     var droppedAcks = 0
     static let settingsAck: [UInt8] = [0, 0, 0, 4, 1, 0, 0, 0, 0]
@@ -296,6 +300,12 @@ final class HTTP2Connection {
         dataPending.append(stream)
     }
 
+    /// A stream's body broke its length (answered 400 in `pump`).
+    func bodyFailed(_ stream: HTTP2Stream) {
+        bodyFaults.append(stream)
+        again = true
+    }
+
     /// A stream's waiting content handler can go on (body bytes came, or room to write).
     func wantsResume(_ stream: HTTP2Stream) {
         stream.waiting = false
@@ -305,6 +315,11 @@ final class HTTP2Connection {
     /// Resumes waiting handlers, moves answers into the streams, submits heads and
     /// resumes deferred DATA.
     private func pump() {
+        if !bodyFaults.isEmpty {
+            let batch = bodyFaults
+            bodyFaults.removeAll()
+            for stream in batch { stream.answerBodyFault() }
+        }
         while !resumable.isEmpty {
             let batch = resumable
             resumable.removeAll()

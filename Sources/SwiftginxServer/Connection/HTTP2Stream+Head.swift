@@ -92,6 +92,9 @@ extension HTTP2Stream {
             if forbiddenField == nil { forbiddenField = "\"Keep-Alive\"" }
         case 14 where ASCII.equals(name, "content-length"):
             hasContentLength = true
+            declaredLength =
+                value.isEmpty || value.count > 18 || !value.allSatisfy(ASCII.isDigit)
+                ? nil : value.reduce(0) { $0 * 10 + Int64($1 - 48) }
         case 17 where ASCII.equals(name, "transfer-encoding"):
             if forbiddenField == nil { forbiddenField = "\"Transfer-Encoding\"" }
         default:

@@ -59,6 +59,15 @@ final class HTTP2Stream {
     var chunkedBody = false
     /// The request's content handler waits for body bytes or for room to write.
     var waiting = false
+    /// The Content-Length field's value (nil: none, or not a number).
+    var declaredLength: Int64? = nil
+    /// Body bytes received in DATA frames, and those whose window was given back.
+    var bodyReceived: Int64 = 0
+    var bodyConsumed: Int64 = 0
+    /// The request has begun reading the body (its window is open).
+    var readingBody = false
+    /// The body broke its Content-Length (more, or END_STREAM with less): nginx's 400.
+    var bodyFault = false
 
     // The answer.
     /// A content handler produces the answer later (proxy), driven by events.
@@ -105,54 +114,6 @@ final class HTTP2Stream {
 
     /// `http2_chunk_size` of the request's location.
     var chunkSize: Int { request.location?.settings.http2ChunkSize ?? 8192 }
-
-    // MARK: the request body
-
-    /// Body bytes from a DATA frame.
-    func receiveBody(_ bytes: UnsafeRawBufferPointer) {
-        guard !bytes.isEmpty else { return }
-        requestLength += bytes.count
-        if chunkedBody {
-            var size: [UInt8] = []
-            var n = bytes.count
-            repeat {
-                let d = n & 15
-                size.append(UInt8(d < 10 ? 48 + d : 87 + d))
-                n >>= 4
-            } while n > 0
-            bodyIn.append(Array(size.reversed()))
-            bodyIn.append("\r\n")
-            bodyIn.append(bytes)
-            bodyIn.append("\r\n")
-        } else {
-            bodyIn.append(bytes)
-        }
-    }
-
-    /// The client's END_STREAM.
-    func receiveEnd() {
-        endStreamReceived = true
-        if chunkedBody { bodyIn.append("0\r\n\r\n") }
-    }
-
-    func readBody(_ buf: UnsafeMutableRawPointer, _ count: Int) -> IOResult<Int> {
-        if bodyIn.readableCount == 0 {
-            if endStreamReceived || closed { return .processed(0) }
-            waiting = true
-            return .wouldBlock
-        }
-        let n = min(count, bodyIn.readableCount)
-        buf.copyMemory(from: bodyIn.base + bodyIn.readerIndex, byteCount: n)
-        bodyIn.readerIndex += n
-        if bodyIn.readableCount == 0 { bodyIn.clear() }
-        return .processed(n)
-    }
-
-    func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
-        guard bodyIn.readableCount > 0 else { return }
-        body(bodyIn.readable)
-        bodyIn.clear()
-    }
 
     // MARK: the answer
 
