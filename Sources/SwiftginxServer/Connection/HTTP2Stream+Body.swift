@@ -83,7 +83,12 @@ extension HTTP2Stream {
         readingBody = true
         guard !endStreamReceived, !closed, let s = connection.session else { return }
         if request.proxy?.streaming == true { return }
-        nghttp2_session_set_local_window_size(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, Int32.max)
+        // As nginx: the client's window (the preread size less what came) up to 2^31-1.
+        let window = Int64(connection.settings.bodyPrereadSize) - bodyReceived
+        let delta = Int64(Int32.max) - window
+        if delta > 0 && delta <= Int64(Int32.max) {
+            nghttp2_submit_window_update(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), id, Int32(delta))
+        }
         connection.again = true
     }
 

@@ -272,6 +272,15 @@ extension ProxyExchange {
     private func finishBody() {
         request.bodyPending = false
         phase = .connecting
+        // client_body_in_file_only: an empty chunked body (an HTTP/2 body of no DATA
+        // bytes) still gets its file, as nginx writes one.
+        if bodyFile < 0 && bodyChunked != nil && !streaming
+            && request.location?.settings.clientBodyInFileOnly ?? .off != .off
+        {
+            do { try openBodyFile() } catch {
+                request.logError("\(error) while writing the client request body to a temporary file", level: .crit)
+            }
+        }
     }
 
     // MARK: connecting
