@@ -182,4 +182,55 @@ struct H2Script {
         try c.send(Array("GET /p/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
         #expect(String(decoding: c.readToEnd(), as: UTF8.self).contains("\r\nUpgrade: websocket\r\n"))
     }
+
+    /// The body against its Content-Length, as nginx: more bytes, or END_STREAM before
+    /// all, answer 400 with nginx's log line; a body read whole opens the stream window
+    /// wide (one WINDOW_UPDATE of 2^31-1 less the window left); a head that ends the
+    /// stream while announcing a body is a 400.
+    @Test func requestBodyLengthAndWindow() throws {
+        let s = try start(
+            """
+            server {
+                listen 127.0.0.1:PORT;
+                http2 on;
+                location /p/ { proxy_pass http://127.0.0.1:PORT/back/; }
+                location /back/ { return 200 "got $content_length"; }
+            }
+            """)
+        defer { s.stop() }
+        func post(_ length: String?, _ body: String, pause: Double? = nil) throws -> [String: Any] {
+            var headers = [[":method", "POST"], [":scheme", "http"], [":path", "/p/"], [":authority", "a"]]
+            if let length { headers.append(["content-length", length]) }
+            var req: [String: Any] = ["headers": headers, "data": body]
+            if let pause { req["pause"] = pause }
+            return try H2Script.run(s.port, ["requests": [req]])
+        }
+        #expect(H2Script.stream(try post("5", "TEST"))["status"] as? Int == 400)
+        #expect(
+            s.waitForFile(
+                "logs/error.log",
+                containing: "client prematurely closed stream: only 4 out of 5 bytes of request body received"))
+        #expect(H2Script.stream(try post("3", "TEST"))["status"] as? Int == 400)
+        #expect(s.waitForFile("logs/error.log", containing: "client intended to send body data larger than declared"))
+        let ok = try post("4", "TEST", pause: 0.3)
+        #expect(H2Script.stream(ok)["data"] as? String == "got 4")
+        let updates = ok["window_updates"] as? [String: Int] ?? [:]
+        #expect(updates["1"] == 2_147_483_647 - 65536, "\(updates)")
+        let chunked = try post(nil, String(repeating: "x", count: 30000), pause: 0.3)
+        #expect(H2Script.stream(chunked)["data"] as? String == "got 30000")
+        let noBody = H2Script.stream(
+            try H2Script.run(
+                s.port,
+                [
+                    "requests": [
+                        [
+                            "headers": [
+                                [":method", "POST"], [":scheme", "http"], [":path", "/p/"], [":authority", "a"],
+                                ["content-length", "3"],
+                            ]
+                        ]
+                    ]
+                ]))
+        #expect(noBody["status"] as? Int == 400)
+    }
 }

@@ -8,10 +8,10 @@ connection's GOAWAY code, and the WINDOW_UPDATE increments the server sent.
 usage: h2_client.py PORT SCENARIO_JSON
 
 SCENARIO_JSON: {"requests": [{"headers": [[name, value], ...], "data": "text",
-  "trailers": [[name, value], ...], "end": true}], "timeout": 5,
+  "trailers": [[name, value], ...], "end": true, "pause": 0.2}], "timeout": 5,
   "settings": {"4": 65535}, "tls": false, "protocol": true}
-"end": false leaves the stream open after its data. "protocol": wait for the server's
-SETTINGS and report SETTINGS_ENABLE_CONNECT_PROTOCOL.
+"end": false leaves the stream open after its data; "pause" sends the head alone
+first. "protocol": wait for the server's SETTINGS (reported in "server_settings").
 """
 
 import json
@@ -56,8 +56,16 @@ def main():
         trailers = req.get("trailers")
         end = req.get("end", True)
         conn.send_headers(sid, headers, end_stream=end and data is None and trailers is None)
+        if req.get("pause"):
+            # The head goes out alone; the body follows after a pause.
+            sock.sendall(conn.data_to_send())
+            time.sleep(req["pause"])
         if data is not None:
-            conn.send_data(sid, data.encode("latin-1"), end_stream=end and trailers is None)
+            raw = data.encode("latin-1")
+            pieces = [raw[i : i + 16384] for i in range(0, len(raw), 16384)] or [b""]
+            for i, piece in enumerate(pieces):
+                last = i == len(pieces) - 1
+                conn.send_data(sid, piece, end_stream=last and end and trailers is None)
         if trailers is not None:
             conn.send_headers(
                 sid, [(n.encode("latin-1"), v.encode("latin-1")) for n, v in trailers], end_stream=True
