@@ -183,6 +183,7 @@ private func h2DataChunk(
     let c = HTTP2Connection.from(userData)
     // The connection's window is given back at once (nginx keeps it wide open).
     nghttp2_session_consume_connection(session, length)
+    c.payloadBytes += length
     guard let stream = c.stream(streamID), !stream.closed else { return 0 }
     stream.receiveBody(UnsafeRawBufferPointer(start: data, count: length))
     if stream.active && stream.waiting { c.wantsResume(stream) }

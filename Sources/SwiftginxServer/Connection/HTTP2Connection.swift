@@ -64,6 +64,12 @@ final class HTTP2Connection {
     var headerFrameBytes = 0
     /// Bytes of the client connection preface still to come.
     var magicLeft = 24
+    /// nginx's flood rule: bytes read, and the payload among them (header blocks of the
+    /// requests begun, DATA); frames that carry next to nothing (empty DATA, PRIORITY,
+    /// WINDOW_UPDATE, PING, SETTINGS) past eight times the payload plus 8 MiB end the
+    /// connection.
+    var totalBytes = 0
+    var payloadBytes = 0
     /// The client acknowledged the server's SETTINGS.
     var settingsAcked = false
     /// SETTINGS ACKs not to send (the one for the SETTINGS given in the client's name).
@@ -142,6 +148,14 @@ final class HTTP2Connection {
                 closeConnection()
                 return
             case .processed(let n):
+                totalBytes += n
+                if totalBytes / 8 > payloadBytes + 1_048_576 {
+                    client.logInfo("http2 flood detected")
+                    nghttp2_session_terminate_session(s, NGHTTP2_NO_ERROR.rawValue)
+                    goingAway = true
+                    readReady = false
+                    return
+                }
                 feed(UnsafeRawBufferPointer(start: buf.base, count: n))
                 if closed { return }
             }
@@ -244,6 +258,7 @@ final class HTTP2Connection {
 
     private func begin(_ stream: HTTP2Stream) {
         requests += 1
+        payloadBytes += stream.requestLength
         client.stats.bump(client.stats.requests)
         stream.started = true
         stream.deadline = 0
@@ -310,6 +325,8 @@ final class HTTP2Connection {
     func wantsResume(_ stream: HTTP2Stream) {
         stream.waiting = false
         resumable.append(stream)
+        // Asked from inside `send` (a DATA frame made room): one more turn resumes it.
+        again = true
     }
 
     /// Resumes waiting handlers, moves answers into the streams, submits heads and
