@@ -548,7 +548,7 @@ final class HTTP1Connection {
         shuttingDown = true
         request.shuttingDown = true
         if state == .idle { close() }
-        if state == .http2 { http2?.closeGracefully() }
+        if state == .http2 { http2?.shutDown() }
     }
 
     func close() {

@@ -78,8 +78,27 @@ private func h2BeginFrame(
 ) -> Int32 {
     guard let hd else { return 0 }
     let c = HTTP2Connection.from(userData)
+    let sid = hd.pointee.stream_id
     switch UInt32(hd.pointee.type) {
-    case NGHTTP2_HEADERS.rawValue: c.headerFrameBytes = hd.pointee.length
+    case NGHTTP2_HEADERS.rawValue:
+        // nginx ends the connection at the frame's header for a stream the client cannot
+        // open (one not above the last, unless open: trailers); nghttp2 would answer
+        // STREAM_CLOSED or ignore it.
+        if sid & 1 == 1 && sid <= c.lastStreamID && c.stream(sid) == nil {
+            c.client.logInfo(
+                "client sent HEADERS frame with incorrect identifier \(sid), the last was \(c.lastStreamID)")
+            nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
+            c.goingAway = true
+            return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+        }
+        c.lastStreamID = max(c.lastStreamID, sid)
+        c.headerFrameBytes = hd.pointee.length
+    case NGHTTP2_PUSH_PROMISE.rawValue:
+        // A client never pushes: PROTOCOL_ERROR at once, without waiting for the payload.
+        c.client.logInfo("client sent PUSH_PROMISE frame")
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
+        c.goingAway = true
+        return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
     case NGHTTP2_CONTINUATION.rawValue: c.stream(hd.pointee.stream_id)?.requestLength += hd.pointee.length
     default: break
     }

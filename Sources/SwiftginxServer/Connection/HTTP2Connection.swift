@@ -51,6 +51,8 @@ final class HTTP2Connection {
     var opened = 0
     let maxRequests: Int
     var goingAway = false
+    /// The worker stops (QUIT): see `shutDown`.
+    var stopping = false
     /// `$http2`: "h2" over TLS, "h2c" on a plain connection.
     let protocolName: [UInt8]
     /// Monotonic ms when the connection last had no open stream.
@@ -70,6 +72,8 @@ final class HTTP2Connection {
     /// connection.
     var totalBytes = 0
     var payloadBytes = 0
+    /// The highest stream id the client has opened.
+    var lastStreamID: Int32 = 0
     /// The client acknowledged the server's SETTINGS.
     var settingsAcked = false
     /// SETTINGS ACKs not to send (the one for the SETTINGS given in the client's name).
@@ -113,7 +117,7 @@ final class HTTP2Connection {
         if closed { return }
         let sessionDone =
             session.map { nghttp2_session_want_read($0) == 0 && nghttp2_session_want_write($0) == 0 } ?? true
-        if pendingOut.readableCount == 0 && (sessionDone || goingAway && streams.isEmpty) {
+        if pendingOut.readableCount == 0 && (sessionDone || goingAway && (streams.isEmpty || stoppingProduced)) {
             // Everything answered and written: the client may still be sending (a PING,
             // a WINDOW_UPDATE), so the close lingers, as nginx's does.
             for (_, stream) in streams { streamClosed(stream, errorCode: NGHTTP2_CANCEL.rawValue) }
@@ -192,6 +196,11 @@ final class HTTP2Connection {
         guard let s = session, let base = bytes.baseAddress else { return }
         let rv = nghttp2_session_mem_recv(s, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         if rv < 0 {
+            if goingAway && rv == Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) {
+                // A connection error already logged and answered with GOAWAY by a callback.
+                readReady = false
+                return
+            }
             client.logInfo("client sent invalid HTTP/2 data (\(String(cString: nghttp2_strerror(Int32(rv)))))")
             if rv == Int(NGHTTP2_ERR_FLOODED.rawValue) {
                 closeConnection()
@@ -510,6 +519,18 @@ final class HTTP2Connection {
                 NGHTTP2_NO_ERROR.rawValue, nil, 0)
         }
         drive()
+    }
+
+    /// Graceful stop of the worker: GOAWAY, and the connection closes once no stream
+    /// is still producing its answer, even if a client's window holds the rest back,
+    /// as nginx closes an HTTP/2 connection whose requests are all finalized.
+    func shutDown() {
+        stopping = true
+        closeGracefully()
+    }
+
+    private var stoppingProduced: Bool {
+        stopping && streams.values.allSatisfy { $0.finished && !$0.active }
     }
 
     func closeConnection() {
