@@ -233,4 +233,31 @@ struct H2Script {
                 ]))
         #expect(noBody["status"] as? Int == 400)
     }
+
+    /// `return 200;` without text answers as nginx's ngx_http_send_response: an empty
+    /// body with the default type (and the charset).
+    @Test func emptyReturnHasItsType() throws {
+        let s = try start(
+            """
+            server {
+                listen 127.0.0.1:PORT;
+                http2 on;
+                location /c { charset utf-8; return 200; }
+            }
+            """)
+        defer { s.stop() }
+        let c = H2Script.stream(
+            try H2Script.run(
+                s.port,
+                [
+                    "requests": [
+                        ["headers": Self.base.map { $0[1] == "/" ? [":path", "/c"] : $0 } + [[":authority", "a"]]]
+                    ]
+                ]))
+        #expect((c["headers"] as? [[String]] ?? []).contains(["content-type", "text/plain; charset=utf-8"]), "\(c)")
+        let h1 = try RawClient(port: s.port)
+        try h1.send(Array("GET /c HTTP/1.0\r\n\r\n".utf8))
+        #expect(
+            String(decoding: h1.readToEnd(), as: UTF8.self).contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"))
+    }
 }
