@@ -260,4 +260,43 @@ struct H2Script {
         #expect(
             String(decoding: h1.readToEnd(), as: UTF8.self).contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"))
     }
+
+    /// WebSockets over HTTP/2 (RFC 8441): SETTINGS_ENABLE_CONNECT_PROTOCOL is offered;
+    /// an extended CONNECT reaches the back end as an HTTP/1.1 Upgrade request, its 101
+    /// is the stream's 200, and the bytes go both ways in DATA frames.
+    @Test func extendedConnectTunnelsToAWebSocketBackEnd() throws {
+        let backend = try EchoBackend()
+        defer { backend.stop() }
+        let s = try start(
+            """
+            server {
+                listen 127.0.0.1:PORT;
+                http2 on;
+                location /ws {
+                    proxy_pass http://127.0.0.1:\(backend.port);
+                    proxy_http_version 1.1;
+                    proxy_set_header Upgrade $http_upgrade;
+                    proxy_set_header Connection "upgrade";
+                }
+            }
+            """)
+        defer { s.stop() }
+        let connect = [
+            [":method", "CONNECT"], [":protocol", "websocket"], [":scheme", "http"], [":path", "/ws"],
+            [":authority", "a"], ["sec-websocket-version", "13"],
+        ]
+        let out = try H2Script.run(
+            s.port, ["requests": [["headers": connect, "end": false, "tunnel": "hello over h2"]], "timeout": 5])
+        #expect((out["server_settings"] as? [String: Int])?["8"] == 1, "\(out)")
+        let t = H2Script.stream(out)
+        #expect(t["status"] as? Int == 200, "\(out) \(s.read("logs/error.log"))")
+        #expect(t["data"] as? String == "hello over h2")
+        // Extended CONNECT without :protocol is still nginx's 405; :protocol without
+        // CONNECT a 400.
+        #expect(try H2Script.status(s.port, connect.filter { $0[0] != ":protocol" }) == 405)
+        #expect(
+            try H2Script.status(
+                s.port, [[":method", "GET"], [":protocol", "websocket"]] + Array(connect.dropFirst(2)))
+                == 400)
+    }
 }

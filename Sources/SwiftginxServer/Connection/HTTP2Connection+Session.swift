@@ -58,6 +58,8 @@ extension HTTP2Connection {
                 settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
                 value: UInt32(clamping: settings.bodyPrereadSize)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: 16_777_215),
+            // WebSockets over HTTP/2 (RFC 8441, HTTP2Stream+Tunnel.swift).
+            nghttp2_settings_entry(settings_id: 8, value: 1),
         ]
         nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &iv, iv.count)
         // The connection window as nginx opens it: the largest there is.

@@ -82,7 +82,8 @@ extension HTTP2Stream {
         guard !readingBody else { return }
         readingBody = true
         guard !endStreamReceived, !closed, let s = connection.session else { return }
-        if request.proxy?.streaming == true { return }
+        // A streamed body and a tunnel keep the preread window, given back as read.
+        if isTunnel || request.proxy?.streaming == true { return }
         // As nginx: the client's window (the preread size less what came) up to 2^31-1.
         let window = Int64(connection.settings.bodyPrereadSize) - bodyReceived
         let delta = Int64(Int32.max) - window

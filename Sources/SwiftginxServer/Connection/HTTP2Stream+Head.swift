@@ -131,6 +131,15 @@ extension HTTP2Stream {
             let valid = authority.withUnsafeBytes { RequestParser.validateHost($0, 0..<$0.count) != nil }
             if !valid { reject("client sent invalid \":authority\" header") }
             return
+        } else if ASCII.equals(name, "protocol") {
+            // RFC 8441's extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL is offered).
+            if !tunnelProtocol.isEmpty {
+                reject("client sent duplicate :protocol header")
+            } else if value.isEmpty {
+                reject("client sent empty :protocol header")
+            }
+            tunnelProtocol = Array(value)
+            return
         } else {
             reject("client sent unknown pseudo-header \":\(Self.text(name))\"")
             return
@@ -191,6 +200,16 @@ extension HTTP2Stream {
             reject("client sent neither \":authority\" nor \"Host\" header")
         } else if pseudoSeen.contains(.authority) && hasHost && hostValue != authority {
             reject("client sent \":authority\" and \"Host\" headers with different values")
+        } else if !tunnelProtocol.isEmpty {
+            // Extended CONNECT (RFC 8441): a WebSocket over this stream, passed to the
+            // back end as an HTTP/1.1 Upgrade request (HTTP2Stream+Tunnel.swift).
+            if !method.elementsEqual("CONNECT".utf8) {
+                reject("client sent :protocol header without CONNECT method")
+            } else if !pseudoSeen.contains(.authority) {
+                reject("client sent extended CONNECT without :authority header")
+            } else {
+                isTunnel = true
+            }
         } else if method.elementsEqual("CONNECT".utf8) {
             rejection = .methodNotAllowed("client sent CONNECT method")
         } else if method.elementsEqual("TRACE".utf8) {
@@ -215,6 +234,10 @@ extension HTTP2Stream {
         checkHead()
         headEndedStream = endStreamReceived
         input.clear()
+        if isTunnel {
+            buildTunnelHead()
+            return
+        }
         input.append(method)
         input.append(UInt8(ascii: " "))
         input.append(path.isEmpty ? Array("/".utf8) : path)

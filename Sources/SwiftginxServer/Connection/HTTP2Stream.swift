@@ -39,6 +39,9 @@ final class HTTP2Stream {
     var addedHost = false
     var hasContentLength = false
     var hasTE = false
+    /// `:protocol` of an extended CONNECT, and whether the stream is such a tunnel.
+    var tunnelProtocol: [UInt8] = []
+    var isTunnel = false
     /// END_STREAM came with the head (a body announced then is missing).
     var headEndedStream = false
     /// The connection-specific fields nginx refuses on HTTP/2 (TE other than "trailers").
@@ -127,6 +130,8 @@ final class HTTP2Stream {
                 taken += 1
                 if headAccum.count >= 4 && headAccum.suffix(4).elementsEqual("\r\n\r\n".utf8) { parseHead() }
             }
+            // The head alone goes out at once (a tunnel's 200, a slow upstream's body).
+            if headParsed { connection.dataReady(self) }
             if taken == count { return taken }
         }
         if noBody { return count }
@@ -158,6 +163,11 @@ final class HTTP2Stream {
             headAccum.removeAll()
             status = 502
             headParsed = true
+            return
+        }
+        if isTunnel && head.status == 101 {
+            // The back end switched protocols: the tunnel's 200 (RFC 8441).
+            acceptTunnel(head)
             return
         }
         if head.status < 200 {

@@ -93,7 +93,12 @@ extension ProxyExchange {
     /// An event on the upstream socket: drive the exchange; when it has ended, the
     /// client side goes on (sends the answer, reads the next request).
     func onUpstreamEvent() {
-        if drive() { request.wakeDownstream() }
+        if drive() {
+            request.wakeDownstream()
+        } else if let stream = request.stream, request.parent == nil {
+            // HTTP/2: what the relay or a tunnel queued in the stream goes out now.
+            stream.connection.drive()
+        }
     }
 
     /// Drives the proxied request as far as it goes; false when waiting for an event.

@@ -11,7 +11,9 @@ SCENARIO_JSON: {"requests": [{"headers": [[name, value], ...], "data": "text",
   "trailers": [[name, value], ...], "end": true, "pause": 0.2}], "timeout": 5,
   "settings": {"4": 65535}, "tls": false, "protocol": true}
 "end": false leaves the stream open after its data; "pause" sends the head alone
-first. "protocol": wait for the server's SETTINGS (reported in "server_settings").
+first; "tunnel": "text" is sent once the stream is answered 200 (an extended CONNECT)
+and the stream ended once as many bytes came back. "protocol": wait for the server's
+SETTINGS (reported in "server_settings").
 """
 
 import json
@@ -49,6 +51,7 @@ def main():
         conn.update_settings({int(k): v for k, v in scenario["settings"].items()})
     out = {"streams": {}, "goaway": None, "window_updates": {}, "server_settings": {}}
     open_ids = []
+    tunnels = {}
     for req in scenario.get("requests", []):
         sid = conn.get_next_available_stream_id()
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in req["headers"]]
@@ -70,6 +73,8 @@ def main():
             conn.send_headers(
                 sid, [(n.encode("latin-1"), v.encode("latin-1")) for n, v in trailers], end_stream=True
             )
+        if req.get("tunnel") is not None:
+            tunnels[sid] = req["tunnel"]
         out["streams"][str(sid)] = {"status": None, "headers": [], "data": "", "trailers": [], "reset": None}
         open_ids.append(sid)
     sock.sendall(conn.data_to_send())
@@ -95,11 +100,20 @@ def main():
                         s["status"] = int(v)
                     else:
                         s["headers"].append([n.decode("latin-1"), v.decode("latin-1")])
+                after = tunnels.get(ev.stream_id)
+                if after is not None and s["status"] == 200:
+                    # A tunnel (extended CONNECT) is open: its bytes go out now.
+                    conn.send_data(ev.stream_id, after.encode("latin-1"))
             elif isinstance(ev, h2.events.TrailersReceived):
                 s["trailers"] = [[n.decode("latin-1"), v.decode("latin-1")] for n, v in ev.headers]
             elif isinstance(ev, h2.events.DataReceived):
                 s["data"] += ev.data.decode("latin-1")
                 conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                after = tunnels.get(ev.stream_id)
+                if after is not None and len(s["data"]) >= len(after):
+                    # Everything came back: the client ends its side.
+                    tunnels.pop(ev.stream_id)
+                    conn.end_stream(ev.stream_id)
             elif isinstance(ev, h2.events.StreamEnded):
                 pending.discard(ev.stream_id)
             elif isinstance(ev, h2.events.StreamReset):
