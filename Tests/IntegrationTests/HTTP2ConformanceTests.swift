@@ -299,4 +299,43 @@ struct H2Script {
                 s.port, [[":method", "GET"], [":protocol", "websocket"]] + Array(connect.dropFirst(2)))
                 == 400)
     }
+
+    /// A body that arrives while its request waits in limit_req is read once the delay
+    /// ends (the proxy is driven then, as for a stream that started at once).
+    @Test func bodyDuringALimitReqDelay() throws {
+        let s = try H2ConformanceServer.start(
+            """
+            limit_req_zone $binary_remote_addr zone=one:1m rate=2r/s;
+            server {
+                listen 127.0.0.1:PORT;
+                http2 on;
+                location /p/ { limit_req zone=one burst=5; proxy_pass http://127.0.0.1:PORT/back/; }
+                location /back/ { return 200 "got $content_length"; }
+            }
+            """)
+        defer { s.stop() }
+        let head = [[":method", "POST"], [":scheme", "http"], [":path", "/p/"], [":authority", "a"]]
+        let out = try H2Script.run(
+            s.port,
+            [
+                "requests": [
+                    ["headers": head, "data": "a"], ["headers": head, "data": "", "pause": 0.1],
+                    ["headers": head, "data": "TEST", "pause": 0.1],
+                ], "timeout": 8,
+            ])
+        #expect(H2Script.stream(out, 1)["data"] as? String == "got 1")
+        #expect(H2Script.stream(out, 3)["data"] as? String == "got 0", "\(out)")
+        #expect(H2Script.stream(out, 5)["data"] as? String == "got 4", "\(out)")
+        #expect(s.waitForFile("logs/error.log", containing: "delaying request"))
+    }
+}
+
+/// A server for the conformance tests whose configuration has http-level lines.
+enum H2ConformanceServer {
+    static func start(_ http: String) throws -> TestServer {
+        try H2Script.requirePackage()
+        let server = try TestServer(config: "\(TestServer.preamble)\nhttp {\n\(http)\n}\n")
+        try server.start()
+        return server
+    }
 }

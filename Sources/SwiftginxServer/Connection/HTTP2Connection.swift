@@ -503,6 +503,9 @@ final class HTTP2Connection {
                 continue
             }
             stream.request.onTimeout()
+            // A delay that ended (limit_req) may have started a content handler that
+            // waits to be driven, as a new stream's is (`begin`).
+            if stream.active { wantsResume(stream) }
             dataReady(stream)
         }
         drive()
