@@ -7,8 +7,8 @@
 // every handler writes (a response head, then the body, chunked when the head says
 // so): the head becomes a HEADERS frame, the body DATA frames pulled by nghttp2 as
 // flow control allows (a static file is read straight into the frame, no other copy).
-// Request body bytes from DATA frames are handed to the request in the framing its
-// head announces (Content-Length, or chunked when the client sent no length).
+// The head's checks are in HTTP2Stream+Head.swift, the request body and its flow
+// control in +Body, trailers in +Trailers, WebSockets over HTTP/2 in +Tunnel.
 
 import CNghttp2
 import SwiftginxConfig
