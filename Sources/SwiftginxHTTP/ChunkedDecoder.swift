@@ -4,7 +4,7 @@
 // allowed only as BWS before ";", extensions must follow the grammar (token or
 // quoted-string values, no bare CR/LF) and are capped, chunk data must be followed by
 // CRLF, and the trailer section is checked as field lines and then ignored (framing fields
-// there never change framing). Any violation is nginx's "client sent invalid chunked body"
+// there never change framing; kept only for an HTTP/2 stream, which sends them on). Any violation is nginx's "client sent invalid chunked body"
 // (400); on a response body the proxy logs nginx's "upstream sent invalid chunked
 // response" instead and closes both connections (the client's response is already under
 // way). Unlike nginx, a bare LF never ends a size line, not even from an upstream.
@@ -42,6 +42,10 @@ public struct ChunkedDecoder: Sendable {
     @usableFromInline var remaining: UInt64 = 0
     @usableFromInline var lineBytes = 0
     @usableFromInline var trailerBytes = 0
+    /// Keep the trailer section's field lines ("name: value\r\n" each) in
+    /// `trailerSection`: an HTTP/2 stream sends them as a HEADERS frame.
+    public var keepsTrailers = false
+    public var trailerSection: [UInt8] = []
 
     public init() {}
 
@@ -203,25 +207,25 @@ public struct ChunkedDecoder: Sendable {
             }
             guard ASCII.isTchar(c) else { return false }
             state = .trailerName
-            return countTrailer()
+            return countTrailer(c)
         case .trailerName:
             if c == 0x3A {
                 state = .trailerValue
             } else if !ASCII.isTchar(c) {
                 return false
             }
-            return countTrailer()
+            return countTrailer(c)
         case .trailerValue:
             if c == 0x0D {
                 state = .trailerLF
             } else if !ASCII.isFieldValueByte(c) {
                 return false
             }
-            return countTrailer()
+            return countTrailer(c)
         case .trailerLF:
             guard c == 0x0A else { return false }
             state = .trailerLineStart
-            return countTrailer()
+            return countTrailer(c)
         case .finalLF:
             guard c == 0x0A else { return false }
             state = .done
@@ -238,7 +242,8 @@ public struct ChunkedDecoder: Sendable {
     }
 
     @inline(__always)
-    private mutating func countTrailer() -> Bool {
+    private mutating func countTrailer(_ c: UInt8) -> Bool {
+        if keepsTrailers { trailerSection.append(c) }
         trailerBytes += 1
         return trailerBytes <= ChunkedDecoder.maxTrailerBytes
     }

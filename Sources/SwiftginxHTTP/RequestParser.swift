@@ -306,11 +306,13 @@ public struct RequestParser: Sendable {
         let major = Int(buf[v + 5] &- 0x30)
         let minor = Int(buf[v + 7] &- 0x30)
         if major == 0 { return invalid }
-        if major > 1 { return .versionNotSupported }
         head.version = HTTPVersion(major: major, minor: minor)
         head.requestLine = line
         head.target = ts..<te
-        return parseTarget(buf, ts..<te, &head)
+        // nginx reads the line left to right: a bad target is a 400 before a version it
+        // does not speak is a 505 ("PRI * HTTP/2.0" is a 400).
+        if let e = parseTarget(buf, ts..<te, &head) { return e }
+        return major > 1 ? .versionNotSupported : nil
     }
 
     private mutating func parseTarget(

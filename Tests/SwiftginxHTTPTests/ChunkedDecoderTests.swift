@@ -45,6 +45,31 @@ import Testing
         return whole
     }
 
+    /// `keepsTrailers`: the trailer section's field lines are kept (split anywhere);
+    /// by default nothing is.
+    @Test func keptTrailers() {
+        let bytes = Array("3\r\nabc\r\n0\r\nX-A: 1\r\nX-B: two\r\n\r\n".utf8)
+        for split in 1...bytes.count {
+            var dec = ChunkedDecoder()
+            dec.keepsTrailers = true
+            for part in [Array(bytes[..<split]), Array(bytes[split...])] {
+                var offset = 0
+                loop: while true {
+                    switch part.withUnsafeBytes({ dec.next($0, offset: &offset) }) {
+                    case .data: continue
+                    default: break loop
+                    }
+                }
+            }
+            #expect(dec.isDone)
+            #expect(dec.trailerSection == Array("X-A: 1\r\nX-B: two\r\n".utf8))
+        }
+        var plain = ChunkedDecoder()
+        var offset = 0
+        while case .data = bytes.withUnsafeBytes({ plain.next($0, offset: &offset) }) {}
+        #expect(plain.isDone && plain.trailerSection.isEmpty)
+    }
+
     @Test func validBodies() {
         #expect(decodeAllWays("5\r\nhello\r\n0\r\n\r\nNEXT") == .body(Array("hello".utf8), consumed: 15))
         #expect(

@@ -91,6 +91,9 @@ import Testing
         }
         #expect(error("GET / HTTP/2.0\r\nHost: a\r\n\r\n") == .versionNotSupported)
         #expect(RequestParseError.versionNotSupported.status == 505)
+        // A bad target comes first, as nginx reads the line left to right: the HTTP/2
+        // preface read as HTTP/1 is a 400.
+        #expect(error("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") == .badRequest("client sent invalid request"))
         let (r, h, _) = parseHead("GET / HTTP/1.2\r\nHost: a\r\n\r\n")
         #expect(r == .complete && h.version == HTTPVersion(major: 1, minor: 2) && h.keepAlive)
         let (r2, h2, _) = parseHead("GET /caf\u{E9} HTTP/1.0\r\n\r\n")  // obs-text in the target, as nginx

@@ -564,7 +564,7 @@ final class HTTP1Connection {
         shuttingDown = true
         if attached { request.shuttingDown = true }
         if state == .idle { close() }
-        if state == .http2 { http2?.closeGracefully() }
+        if state == .http2 { http2?.shutDown() }
     }
 
     func close() {

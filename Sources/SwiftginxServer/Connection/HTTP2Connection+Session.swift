@@ -34,6 +34,11 @@ extension HTTP2Connection {
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
         nghttp2_option_set_no_recv_client_magic(option, 1)
+        // The request head is checked as nginx checks it (HTTP2Stream+Head.swift), and
+        // the body's length against Content-Length (HTTP2Stream.receiveBody).
+        nghttp2_option_set_no_http_messaging(option, 1)
+        // WINDOW_UPDATEs as nginx sends them (HTTP2Stream+Body.swift).
+        nghttp2_option_set_no_auto_window_update(option, 1)
         nghttp2_option_set_max_outbound_ack(option, 1000)
         nghttp2_option_set_max_settings(option, 32)
         nghttp2_option_set_max_continuations(option, 8)
@@ -53,6 +58,8 @@ extension HTTP2Connection {
                 settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
                 value: UInt32(clamping: settings.bodyPrereadSize)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_FRAME_SIZE.rawValue), value: 16_777_215),
+            // WebSockets over HTTP/2 (RFC 8441, HTTP2Stream+Tunnel.swift).
+            nghttp2_settings_entry(settings_id: 8, value: 1),
         ]
         nghttp2_submit_settings(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), &iv, iv.count)
         // The connection window as nginx opens it: the largest there is.
@@ -73,8 +80,27 @@ private func h2BeginFrame(
 ) -> Int32 {
     guard let hd else { return 0 }
     let c = HTTP2Connection.from(userData)
+    let sid = hd.pointee.stream_id
     switch UInt32(hd.pointee.type) {
-    case NGHTTP2_HEADERS.rawValue: c.headerFrameBytes = hd.pointee.length
+    case NGHTTP2_HEADERS.rawValue:
+        // nginx ends the connection at the frame's header for a stream the client cannot
+        // open (one not above the last, unless open: trailers); nghttp2 would answer
+        // STREAM_CLOSED or ignore it.
+        if sid & 1 == 1 && sid <= c.lastStreamID && c.stream(sid) == nil {
+            c.client.logInfo(
+                "client sent HEADERS frame with incorrect identifier \(sid), the last was \(c.lastStreamID)")
+            nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
+            c.goingAway = true
+            return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+        }
+        c.lastStreamID = max(c.lastStreamID, sid)
+        c.headerFrameBytes = hd.pointee.length
+    case NGHTTP2_PUSH_PROMISE.rawValue:
+        // A client never pushes: PROTOCOL_ERROR at once, without waiting for the payload.
+        c.client.logInfo("client sent PUSH_PROMISE frame")
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
+        c.goingAway = true
+        return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
     case NGHTTP2_CONTINUATION.rawValue: c.stream(hd.pointee.stream_id)?.requestLength += hd.pointee.length
     default: break
     }
@@ -91,6 +117,16 @@ private func h2BeginHeaders(
         return 0
     }
     c.opened += 1
+    if !c.settingsAcked && hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) == 0
+        && c.settings.bodyPrereadSize < 65535
+    {
+        // A body could overrun a window smaller than the default the client may not
+        // know yet: refused, as nginx does.
+        c.client.logInfo("client sent stream with data before settings were acknowledged")
+        nghttp2_submit_rst_stream(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), hd.stream_id, NGHTTP2_REFUSED_STREAM.rawValue)
+        return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+    }
     if c.goingAway || c.opened > c.maxRequests {
         // keepalive_requests reached or going away: no new stream.
         nghttp2_submit_rst_stream(
@@ -114,12 +150,17 @@ private func h2Header(
     else { return 0 }
     let n = UnsafeRawBufferPointer(start: name, count: nameLength)
     let v = UnsafeRawBufferPointer(start: value, count: valueLength)
-    if !stream.addField(name: n, value: v, limits: c.server) {
+    switch stream.addField(name: n, value: v, limits: c.server) {
+    case .ok:
+        return 0
+    case .tooLarge:
         c.client.logInfo("client exceeded http2_max_header_size limit")
         nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
-        return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+    case .emptyName:
+        c.client.logInfo("client sent zero header name length")
+        nghttp2_session_terminate_session(session, NGHTTP2_PROTOCOL_ERROR.rawValue)
     }
-    return 0
+    return Int32(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
 }
 
 private func h2FrameReceived(
@@ -128,6 +169,9 @@ private func h2FrameReceived(
     guard let frame else { return 0 }
     let c = HTTP2Connection.from(userData)
     let hd = frame.pointee.hd
+    if hd.type == UInt8(NGHTTP2_SETTINGS.rawValue) && hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
+        c.settingsAcked = true
+    }
     guard let stream = c.stream(hd.stream_id), !stream.closed else { return 0 }
     let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
     switch UInt32(hd.type) {
@@ -158,6 +202,9 @@ private func h2DataChunk(
     _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
     let c = HTTP2Connection.from(userData)
+    // The connection's window is given back at once (nginx keeps it wide open).
+    nghttp2_session_consume_connection(session, length)
+    c.payloadBytes += length
     guard let stream = c.stream(streamID), !stream.closed else { return 0 }
     stream.receiveBody(UnsafeRawBufferPointer(start: data, count: length))
     if stream.active && stream.waiting { c.wantsResume(stream) }

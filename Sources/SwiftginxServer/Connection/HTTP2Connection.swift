@@ -36,6 +36,8 @@ final class HTTP2Connection {
     var dataPending: [HTTP2Stream] = []
     /// Streams whose content handler waits and can go on.
     var resumable: [HTTP2Stream] = []
+    /// Streams whose body broke its Content-Length, answered after nghttp2 returns.
+    var bodyFaults: [HTTP2Stream] = []
     /// Streams that ended, released after nghttp2 returns.
     var ended: [HTTP2Stream] = []
     /// Frames produced by nghttp2 and not yet written.
@@ -49,6 +51,8 @@ final class HTTP2Connection {
     var opened = 0
     let maxRequests: Int
     var goingAway = false
+    /// The worker stops (QUIT): see `shutDown`.
+    var stopping = false
     /// `$http2`: "h2" over TLS, "h2c" on a plain connection.
     let protocolName: [UInt8]
     /// Monotonic ms when the connection last had no open stream.
@@ -62,6 +66,16 @@ final class HTTP2Connection {
     var headerFrameBytes = 0
     /// Bytes of the client connection preface still to come.
     var magicLeft = 24
+    /// nginx's flood rule: bytes read, and the payload among them (header blocks of the
+    /// requests begun, DATA); frames that carry next to nothing (empty DATA, PRIORITY,
+    /// WINDOW_UPDATE, PING, SETTINGS) past eight times the payload plus 8 MiB end the
+    /// connection.
+    var totalBytes = 0
+    var payloadBytes = 0
+    /// The highest stream id the client has opened.
+    var lastStreamID: Int32 = 0
+    /// The client acknowledged the server's SETTINGS.
+    var settingsAcked = false
     /// SETTINGS ACKs not to send (the one for the SETTINGS given in the client's name).
     var droppedAcks = 0
     static let settingsAck: [UInt8] = [0, 0, 0, 4, 1, 0, 0, 0, 0]
@@ -103,7 +117,7 @@ final class HTTP2Connection {
         if closed { return }
         let sessionDone =
             session.map { nghttp2_session_want_read($0) == 0 && nghttp2_session_want_write($0) == 0 } ?? true
-        if pendingOut.readableCount == 0 && (sessionDone || goingAway && streams.isEmpty) {
+        if pendingOut.readableCount == 0 && (sessionDone || goingAway && (streams.isEmpty || stoppingProduced)) {
             // Everything answered and written: the client may still be sending (a PING,
             // a WINDOW_UPDATE), so the close lingers, as nginx's does.
             for (_, stream) in streams { streamClosed(stream, errorCode: NGHTTP2_CANCEL.rawValue) }
@@ -138,6 +152,14 @@ final class HTTP2Connection {
                 closeConnection()
                 return
             case .processed(let n):
+                totalBytes += n
+                if totalBytes / 8 > payloadBytes + 1_048_576 {
+                    client.logInfo("http2 flood detected")
+                    nghttp2_session_terminate_session(s, NGHTTP2_NO_ERROR.rawValue)
+                    goingAway = true
+                    readReady = false
+                    return
+                }
                 feed(UnsafeRawBufferPointer(start: buf.base, count: n))
                 if closed { return }
             }
@@ -174,6 +196,11 @@ final class HTTP2Connection {
         guard let s = session, let base = bytes.baseAddress else { return }
         let rv = nghttp2_session_mem_recv(s, base.assumingMemoryBound(to: UInt8.self), bytes.count)
         if rv < 0 {
+            if goingAway && rv == Int(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue) {
+                // A connection error already logged and answered with GOAWAY by a callback.
+                readReady = false
+                return
+            }
             client.logInfo("client sent invalid HTTP/2 data (\(String(cString: nghttp2_strerror(Int32(rv)))))")
             if rv == Int(NGHTTP2_ERR_FLOODED.rawValue) {
                 closeConnection()
@@ -240,6 +267,7 @@ final class HTTP2Connection {
 
     private func begin(_ stream: HTTP2Stream) {
         requests += 1
+        payloadBytes += stream.requestLength
         client.stats.bump(client.stats.requests)
         stream.started = true
         stream.deadline = 0
@@ -253,7 +281,12 @@ final class HTTP2Connection {
         var options = client.parserOptions
         if stream.addedHost { options.maxHeaders += 1 }
         var parser = RequestParser(options: options)
-        switch parser.parse(stream.input.readable, into: &r.head) {
+        let parsed =
+            stream.rejection.map { RequestParseResult.error($0) } ?? parser.parse(stream.input.readable, into: &r.head)
+        switch parsed {
+        case .complete where stream.headEndedStream && (r.head.contentLength ?? 0) > 0:
+            r.head.headLength = 0
+            ErrorPages.reject(r, .badRequest("client prematurely closed stream"), server: client.group.defaultServer)
         case .complete:
             // `$request` as nginx writes it for HTTP/2: "GET / HTTP/2.0".
             let end = r.head.requestLine.upperBound
@@ -291,15 +324,28 @@ final class HTTP2Connection {
         dataPending.append(stream)
     }
 
+    /// A stream's body broke its length (answered 400 in `pump`).
+    func bodyFailed(_ stream: HTTP2Stream) {
+        bodyFaults.append(stream)
+        again = true
+    }
+
     /// A stream's waiting content handler can go on (body bytes came, or room to write).
     func wantsResume(_ stream: HTTP2Stream) {
         stream.waiting = false
         resumable.append(stream)
+        // Asked from inside `send` (a DATA frame made room): one more turn resumes it.
+        again = true
     }
 
     /// Resumes waiting handlers, moves answers into the streams, submits heads and
     /// resumes deferred DATA.
     private func pump() {
+        if !bodyFaults.isEmpty {
+            let batch = bodyFaults
+            bodyFaults.removeAll()
+            for stream in batch { stream.answerBodyFault() }
+        }
         while !resumable.isEmpty {
             let batch = resumable
             resumable.removeAll()
@@ -335,7 +381,10 @@ final class HTTP2Connection {
             return
         }
         var statusText = Array(String(stream.status).utf8)
-        let noBody = stream.noBody || stream.drained && stream.out.readableCount == 0 && stream.writer.isDrained
+        let noBody =
+            stream.noBody
+            || stream.drained && stream.out.readableCount == 0 && stream.writer.isDrained
+                && !stream.hasTrailers
         stream.headerBlock.withUnsafeMutableBufferPointer { block in
             statusText.withUnsafeMutableBufferPointer { st in
                 var nva: [nghttp2_nv] = []
@@ -454,6 +503,9 @@ final class HTTP2Connection {
                 continue
             }
             stream.request.onTimeout()
+            // A delay that ended (limit_req) may have started a content handler that
+            // waits to be driven, as a new stream's is (`begin`).
+            if stream.active { wantsResume(stream) }
             dataReady(stream)
         }
         drive()
@@ -470,6 +522,18 @@ final class HTTP2Connection {
                 NGHTTP2_NO_ERROR.rawValue, nil, 0)
         }
         drive()
+    }
+
+    /// Graceful stop of the worker: GOAWAY, and the connection closes once no stream
+    /// is still producing its answer, even if a client's window holds the rest back,
+    /// as nginx closes an HTTP/2 connection whose requests are all finalized.
+    func shutDown() {
+        stopping = true
+        closeGracefully()
+    }
+
+    private var stoppingProduced: Bool {
+        stopping && streams.values.allSatisfy { $0.finished && !$0.active }
     }
 
     func closeConnection() {

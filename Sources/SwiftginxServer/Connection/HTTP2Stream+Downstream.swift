@@ -1,9 +1,11 @@
 // What a stream's Request asks of the connection below (Request+Downstream.swift):
 // the answer is ready or comes later, a timer, bytes written outside the writer (a
-// proxied body, a spooled file region), the end of an answer produced by events.
+// proxied body, a spooled file region), the end of an answer produced by events; and
+// the 421 a stream gets when its Host picks a server without HTTP/2.
 
 import CNghttp2
 import Glibc
+import SwiftginxConfig
 import SwiftginxPosix
 
 extension HTTP2Stream {
@@ -67,5 +69,18 @@ extension HTTP2Stream {
             connection.dataReady(self)
             return .processed(n)
         }
+    }
+}
+
+extension Request {
+    /// A stream whose Host picks a server without `http2` (on an address without
+    /// `listen ... http2`) is answered 421, as nginx does: TLS chose the protocol for
+    /// the server SNI named, and this server does not speak it.
+    func http2Allowed(_ server: VirtualServer, _ group: ListenGroup) -> Bool {
+        if server.settings.http2.enabled || group.options.http2 { return true }
+        logInfo("client attempted to request the server name for which the negotiated protocol is disabled")
+        keepAlive = false
+        ErrorPages.sendDefault(self, 421)
+        return false
     }
 }

@@ -7,8 +7,8 @@
 // every handler writes (a response head, then the body, chunked when the head says
 // so): the head becomes a HEADERS frame, the body DATA frames pulled by nghttp2 as
 // flow control allows (a static file is read straight into the frame, no other copy).
-// Request body bytes from DATA frames are handed to the request in the framing its
-// head announces (Content-Length, or chunked when the client sent no length).
+// The head's checks are in HTTP2Stream+Head.swift, the request body and its flow
+// control in +Body, trailers in +Trailers, WebSockets over HTTP/2 in +Tunnel.
 
 import CNghttp2
 import SwiftginxConfig
@@ -23,16 +23,31 @@ final class HTTP2Stream {
     /// The synthesized HTTP/1.1 head the request's ranges index into.
     let input: ByteBuffer
 
-    // The request head as nghttp2 decodes it.
+    // The request head as nghttp2 decodes it (checked as nginx checks it:
+    // HTTP2Stream+Head.swift).
     var method: [UInt8] = []
     var path: [UInt8] = []
     var authority: [UInt8] = []
+    var hostValue: [UInt8] = []
     var fields: [UInt8] = []
     var cookies: [UInt8] = []
+    var pseudoSeen: PseudoHeaders = []
+    /// A regular field came: pseudo-header fields are no longer allowed.
+    var regularSeen = false
     var hasHost = false
     /// A Host line was written from :authority (max_headers counts the client's fields).
     var addedHost = false
     var hasContentLength = false
+    var hasTE = false
+    /// `:protocol` of an extended CONNECT, and whether the stream is such a tunnel.
+    var tunnelProtocol: [UInt8] = []
+    var isTunnel = false
+    /// END_STREAM came with the head (a body announced then is missing).
+    var headEndedStream = false
+    /// The connection-specific fields nginx refuses on HTTP/2 (TE other than "trailers").
+    var forbiddenField: String? = nil
+    /// The first fault nginx finds in the head: the stream is answered with it.
+    var rejection: RequestParseError? = nil
     /// Decoded header list size (name + value + 32 per field, RFC 7541's measure).
     var headerListSize = 0
 
@@ -47,6 +62,15 @@ final class HTTP2Stream {
     var chunkedBody = false
     /// The request's content handler waits for body bytes or for room to write.
     var waiting = false
+    /// The Content-Length field's value (nil: none, or not a number).
+    var declaredLength: Int64? = nil
+    /// Body bytes received in DATA frames, and those whose window was given back.
+    var bodyReceived: Int64 = 0
+    var bodyConsumed: Int64 = 0
+    /// The request has begun reading the body (its window is open).
+    var readingBody = false
+    /// The body broke its Content-Length (more, or END_STREAM with less): nginx's 400.
+    var bodyFault = false
 
     // The answer.
     /// A content handler produces the answer later (proxy), driven by events.
@@ -64,6 +88,9 @@ final class HTTP2Stream {
     var noBody = false
     var status = 0
     var responseChunked: ChunkedDecoder? = nil
+    /// `add_trailer` applies to an answer made at once: the trailers are evaluated and
+    /// sent after its body (HTTP2Stream+Trailers.swift).
+    var trailersAtEnd = false
     /// The response head's fields as nghttp2 name/value pairs (lower-case names).
     var headerBlock: [UInt8] = []
     var headerOffsets: [(name: Range<Int>, value: Range<Int>)] = []
@@ -91,118 +118,6 @@ final class HTTP2Stream {
     /// `http2_chunk_size` of the request's location.
     var chunkSize: Int { request.location?.settings.http2ChunkSize ?? 8192 }
 
-    // MARK: the request head
-
-    /// One decoded header field; false when the list exceeds the configured limits.
-    func addField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, limits: ServerSettings) -> Bool {
-        headerListSize += name.count + value.count + 32
-        let limit = limits.largeClientHeaderBuffers
-        if name.count > limit.size || value.count > limit.size || headerListSize > limit.size * limit.count {
-            return false
-        }
-        if name.first == UInt8(ascii: ":") {
-            if ASCII.equals(name, ":method") {
-                method = Array(value)
-            } else if ASCII.equals(name, ":path") {
-                path = Array(value)
-            } else if ASCII.equals(name, ":authority") {
-                authority = Array(value)
-            }
-            return true
-        }
-        if ASCII.equals(name, "cookie") {
-            if !cookies.isEmpty { cookies.append(contentsOf: "; ".utf8) }
-            cookies.append(contentsOf: value)
-            return true
-        }
-        // The body's framing is HTTP/2's: a client's transfer-encoding is not passed on.
-        if ASCII.equals(name, "transfer-encoding") { return true }
-        if ASCII.equals(name, "host") { hasHost = true }
-        if ASCII.equals(name, "content-length") { hasContentLength = true }
-        fields.append(contentsOf: name)
-        fields.append(contentsOf: ": ".utf8)
-        fields.append(contentsOf: value)
-        fields.append(contentsOf: "\r\n".utf8)
-        return true
-    }
-
-    /// Writes the HTTP/1.1 head the request's parser reads.
-    func buildHead() {
-        input.clear()
-        input.append(method)
-        input.append(UInt8(ascii: " "))
-        input.append(path.isEmpty ? Array("/".utf8) : path)
-        input.append(" HTTP/1.1\r\n")
-        if !hasHost && !authority.isEmpty {
-            addedHost = true
-            input.append("Host: ")
-            input.append(authority)
-            input.append("\r\n")
-        }
-        input.append(fields)
-        if !cookies.isEmpty {
-            input.append("Cookie: ")
-            input.append(cookies)
-            input.append("\r\n")
-        }
-        if !endStreamReceived && !hasContentLength {
-            // A body of unannounced length: framed as chunked for the request's readers.
-            input.append("Transfer-Encoding: chunked\r\n")
-            chunkedBody = true
-        }
-        input.append("\r\n")
-        fields = []
-        cookies = []
-    }
-
-    // MARK: the request body
-
-    /// Body bytes from a DATA frame.
-    func receiveBody(_ bytes: UnsafeRawBufferPointer) {
-        guard !bytes.isEmpty else { return }
-        requestLength += bytes.count
-        if chunkedBody {
-            var size: [UInt8] = []
-            var n = bytes.count
-            repeat {
-                let d = n & 15
-                size.append(UInt8(d < 10 ? 48 + d : 87 + d))
-                n >>= 4
-            } while n > 0
-            bodyIn.append(Array(size.reversed()))
-            bodyIn.append("\r\n")
-            bodyIn.append(bytes)
-            bodyIn.append("\r\n")
-        } else {
-            bodyIn.append(bytes)
-        }
-    }
-
-    /// The client's END_STREAM.
-    func receiveEnd() {
-        endStreamReceived = true
-        if chunkedBody { bodyIn.append("0\r\n\r\n") }
-    }
-
-    func readBody(_ buf: UnsafeMutableRawPointer, _ count: Int) -> IOResult<Int> {
-        if bodyIn.readableCount == 0 {
-            if endStreamReceived || closed { return .processed(0) }
-            waiting = true
-            return .wouldBlock
-        }
-        let n = min(count, bodyIn.readableCount)
-        buf.copyMemory(from: bodyIn.base + bodyIn.readerIndex, byteCount: n)
-        bodyIn.readerIndex += n
-        if bodyIn.readableCount == 0 { bodyIn.clear() }
-        return .processed(n)
-    }
-
-    func takeBufferedBody(_ body: (UnsafeRawBufferPointer) -> Void) {
-        guard bodyIn.readableCount > 0 else { return }
-        body(bodyIn.readable)
-        bodyIn.clear()
-    }
-
     // MARK: the answer
 
     /// Bytes of the answer as a handler writes them (head, then body); how many were
@@ -215,6 +130,8 @@ final class HTTP2Stream {
                 taken += 1
                 if headAccum.count >= 4 && headAccum.suffix(4).elementsEqual("\r\n\r\n".utf8) { parseHead() }
             }
+            // The head alone goes out at once (a tunnel's 200, a slow upstream's body).
+            if headParsed { connection.dataReady(self) }
             if taken == count { return taken }
         }
         if noBody { return count }
@@ -248,6 +165,11 @@ final class HTTP2Stream {
             headParsed = true
             return
         }
+        if isTunnel && head.status == 101 {
+            // The back end switched protocols: the tunnel's 200 (RFC 8441).
+            acceptTunnel(head)
+            return
+        }
         if head.status < 200 {
             // An interim answer (100 Continue): HTTP/2 clients do not wait for it.
             headAccum.removeAll()
@@ -255,7 +177,12 @@ final class HTTP2Stream {
         }
         status = head.status
         headParsed = true
-        responseChunked = head.isChunked ? ChunkedDecoder() : nil
+        responseChunked = nil
+        if head.isChunked {
+            // A chunked body's trailer section (a proxied answer with trailers) is sent on.
+            responseChunked = ChunkedDecoder()
+            responseChunked!.keepsTrailers = true
+        }
         noBody = request.head.method == .head || status == 204 || status == 304
         headerBlock.removeAll(keepingCapacity: true)
         headerOffsets.removeAll(keepingCapacity: true)
@@ -265,6 +192,7 @@ final class HTTP2Stream {
                 if ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "keep-alive")
                     || ASCII.equalsLowercased(name, "transfer-encoding")
                     || ASCII.equalsLowercased(name, "proxy-connection") || ASCII.equalsLowercased(name, "upgrade")
+                    || trailersAtEnd && ASCII.equalsLowercased(name, "content-length")
                 {
                     continue
                 }
@@ -342,6 +270,7 @@ final class HTTP2Stream {
         }
         if drained {
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
+            if hasTrailers && submitTrailers() { flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue }
             return n
         }
         if n == 0 {

@@ -59,7 +59,11 @@ enum ReturnHandler {
         let status = r.overrideStatus ?? code
         r.status = status
         r.beginHead(status)
-        if status != 204 && status != 304 { r.appendContentLength(0) }
+        if status != 204 && status != 304 {
+            // nginx's ngx_http_send_response with no text: the type (and charset) too.
+            r.appendContentType(settings.defaultType)
+            r.appendContentLength(0)
+        }
         r.finishHead(settings: settings)
         r.flushResponse()
     }

@@ -93,7 +93,12 @@ extension ProxyExchange {
     /// An event on the upstream socket: drive the exchange; when it has ended, the
     /// client side goes on (sends the answer, reads the next request).
     func onUpstreamEvent() {
-        if drive() { request.wakeDownstream() }
+        if drive() {
+            request.wakeDownstream()
+        } else if let stream = request.stream, request.parent == nil {
+            // HTTP/2: what the relay or a tunnel queued in the stream goes out now.
+            stream.connection.drive()
+        }
     }
 
     /// Drives the proxied request as far as it goes; false when waiting for an event.
@@ -272,6 +277,15 @@ extension ProxyExchange {
     private func finishBody() {
         request.bodyPending = false
         phase = .connecting
+        // client_body_in_file_only: an empty chunked body (an HTTP/2 body of no DATA
+        // bytes) still gets its file, as nginx writes one.
+        if bodyFile < 0 && bodyChunked != nil && !streaming
+            && request.location?.settings.clientBodyInFileOnly ?? .off != .off
+        {
+            do { try openBodyFile() } catch {
+                request.logError("\(error) while writing the client request body to a temporary file", level: .crit)
+            }
+        }
     }
 
     // MARK: connecting

@@ -195,7 +195,8 @@ extension UpstreamResponse {
                 }
                 let kind = field.kind
                 if kind == .hopByHop { continue }
-                if status != 101 && kind == .upgrade { continue }
+                // Upgrade goes to HTTP/1.x clients only (nginx 1.31.3: RFC 9113 forbids it on HTTP/2).
+                if kind == .upgrade && request.stream != nil { continue }
                 if hiddenLengths & (1 << UInt64(min(63, name.count))) != 0
                     && hidden.contains(where: { asciiCaseEqual(name, $0) })
                 {

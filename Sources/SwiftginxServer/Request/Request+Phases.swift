@@ -27,6 +27,7 @@ extension Request {
         let server = ServerSelection.select(self, buf, group)
         self.server = server
         adopt(server.defaultSettings)
+        if stream != nil && !http2Allowed(server, group) { return }
         keepAlive = head.keepAlive
         bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
         if head.expectContinue {

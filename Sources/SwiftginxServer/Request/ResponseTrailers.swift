@@ -69,6 +69,11 @@ enum ResponseTrailers {
         guard w.responseHeadLength > 0, w.pendingParts.isEmpty, w.compressedStream == nil,
             apply(r, status: r.status)
         else { return }
+        if let stream = r.stream {
+            // HTTP/2 frames the trailers itself: a HEADERS frame after the body.
+            stream.trailersAtEnd = true
+            return
+        }
         let output = r.output
         let start = w.responseStart
         let headEnd = start + w.responseHeadLength
