@@ -126,9 +126,14 @@ final class HTTP2Stream {
         var taken = 0
         if !headParsed {
             while taken < count && !headParsed {
-                headAccum.append(p.load(fromByteOffset: taken, as: UInt8.self))
-                taken += 1
-                if headAccum.count >= 4 && headAccum.suffix(4).elementsEqual("\r\n\r\n".utf8) { parseHead() }
+                let rest = UnsafeRawBufferPointer(start: p + taken, count: count - taken)
+                guard let end = headEnd(in: rest) else {
+                    headAccum.append(contentsOf: rest)
+                    return count
+                }
+                headAccum.append(contentsOf: UnsafeRawBufferPointer(rebasing: rest[..<end]))
+                taken += end
+                parseHead()
             }
             // The head alone goes out at once (a tunnel's 200, a slow upstream's body).
             if headParsed { connection.dataReady(self) }
@@ -151,6 +156,19 @@ final class HTTP2Stream {
         }
         connection.dataReady(self)
         return taken + n
+    }
+
+    /// Where the response head being accumulated ends in `bytes` (one past the CRLFCRLF,
+    /// which may begin in what `headAccum` holds), or nil.
+    @inline(__always)
+    private func headEnd(in bytes: UnsafeRawBufferPointer) -> Int? {
+        var window: UInt32 = 0
+        for b in headAccum.suffix(3) { window = window << 8 | UInt32(b) }
+        for i in 0..<bytes.count {
+            window = window << 8 | UInt32(bytes[i])
+            if window == 0x0D0A_0D0A { return i + 1 }
+        }
+        return nil
     }
 
     /// The response head is complete in `headAccum`: its status and fields, the
