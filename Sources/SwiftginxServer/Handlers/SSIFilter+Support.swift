@@ -1,0 +1,221 @@
+// What the SSI filter needs besides its commands: `echo`'s encodings (entity, url),
+// `timefmt`'s strftime subset for `$date_local` / `$date_gmt`, running an `include`'s
+// subrequest and taking its body (bytes the subrequest wrote, then a file region it
+// would have sent with sendfile), and sending a processed static file.
+
+import SwiftginxConfig
+import SwiftginxHTTP
+import SwiftginxPosix
+
+enum SSIText {
+    @inline(__always) static func isNameByte(_ c: UInt8) -> Bool {
+        (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95
+    }
+
+    /// nginx's ngx_escape_html: < > & ".
+    static func htmlEscaped(_ v: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(v.count)
+        for c in v {
+            switch c {
+            case UInt8(ascii: "<"): out += Array("&lt;".utf8)
+            case UInt8(ascii: ">"): out += Array("&gt;".utf8)
+            case UInt8(ascii: "&"): out += Array("&amp;".utf8)
+            case UInt8(ascii: "\""): out += Array("&quot;".utf8)
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    /// nginx's ngx_escape_uri(NGX_ESCAPE_HTML): controls, space, and " # % ' < > ? and
+    /// bytes over 0x7f as %XX.
+    static func urlEscaped(_ v: [UInt8]) -> [UInt8] {
+        let hex = Array("0123456789ABCDEF".utf8)
+        var out: [UInt8] = []
+        for c in v {
+            if c <= 32 || c >= 0x7f || c == 34 || c == 35 || c == 37 || c == 39 || c == 60 || c == 62 || c == 63 {
+                out += [37, hex[Int(c >> 4)], hex[Int(c & 15)]]
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    private static let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+    private static let months = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+        "November", "December",
+    ]
+
+    /// `time` (seconds since the epoch) at `offset` seconds from UTC, formatted by a
+    /// strftime subset: %a %A %b %B %d %e %H %I %j %m %M %p %S %s %y %Y %Z %z %%; other
+    /// conversions are copied.
+    static func format(time: Int, offset: Int, zone: String, _ fmt: [UInt8]) -> [UInt8] {
+        let local = time + offset
+        var days = local / 86400
+        var secs = local % 86400
+        if secs < 0 {
+            secs += 86400
+            days -= 1
+        }
+        let weekday = ((days % 7) + 11) % 7  // 1970-01-01 was a Thursday
+        // Civil date from days (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let cumulative = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334]
+        let yday = cumulative[month - 1] + day + (leap && month > 2 ? 1 : 0)
+        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        var out: [UInt8] = []
+        var i = 0
+        while i < fmt.count {
+            let c = fmt[i]
+            guard c == UInt8(ascii: "%"), i + 1 < fmt.count else {
+                out.append(c)
+                i += 1
+                continue
+            }
+            let hour = secs / 3600
+            let piece: String
+            switch fmt[i + 1] {
+            case UInt8(ascii: "a"): piece = String(Self.days[weekday].prefix(3))
+            case UInt8(ascii: "A"): piece = Self.days[weekday]
+            case UInt8(ascii: "b"), UInt8(ascii: "h"): piece = String(months[month - 1].prefix(3))
+            case UInt8(ascii: "B"): piece = months[month - 1]
+            case UInt8(ascii: "d"): piece = two(day)
+            case UInt8(ascii: "e"): piece = day < 10 ? " \(day)" : "\(day)"
+            case UInt8(ascii: "H"): piece = two(hour)
+            case UInt8(ascii: "I"): piece = two(hour % 12 == 0 ? 12 : hour % 12)
+            case UInt8(ascii: "j"): piece = yday < 10 ? "00\(yday)" : yday < 100 ? "0\(yday)" : "\(yday)"
+            case UInt8(ascii: "m"): piece = two(month)
+            case UInt8(ascii: "M"): piece = two(secs / 60 % 60)
+            case UInt8(ascii: "p"): piece = hour < 12 ? "AM" : "PM"
+            case UInt8(ascii: "S"): piece = two(secs % 60)
+            case UInt8(ascii: "s"): piece = "\(time)"
+            case UInt8(ascii: "y"): piece = two(year % 100)
+            case UInt8(ascii: "Y"): piece = "\(year)"
+            case UInt8(ascii: "Z"): piece = zone
+            case UInt8(ascii: "z"):
+                let m = abs(offset) / 60
+                piece = (offset < 0 ? "-" : "+") + two(m / 60) + two(m % 60)
+            case UInt8(ascii: "%"): piece = "%"
+            default: piece = String(decoding: fmt[i...(i + 1)], as: UTF8.self)
+            }
+            out += Array(piece.utf8)
+            i += 2
+        }
+        return out
+    }
+}
+
+/// An `include`'s subrequest and what it answered.
+enum SSISubrequest {
+    struct Answer {
+        let status: Int
+        let body: [UInt8]
+        let failed: Bool
+    }
+
+    /// Runs the subrequest; nil when it did not answer at once (it is then abandoned).
+    static func run(_ r: Request, uri: [UInt8], args: [UInt8]?) -> Answer? {
+        guard let sub = r.startSubrequest(uri: uri, args: args, headerOnly: false) else {
+            return Answer(status: 500, body: [], failed: true)
+        }
+        let child = sub.request
+        defer {
+            r.subrequest = nil
+            child.writer.releaseFile()
+        }
+        guard sub.finished else {
+            // An answer that comes later: stop it and let the parent go on.
+            child.abandon()
+            child.releaseContent()
+            r.activeContent = .none
+            return nil
+        }
+        let w = child.writer
+        var body: [UInt8] = []
+        let readable = w.output.readable
+        let start = min(w.responseStart + w.responseHeadLength, readable.count)
+        body += readable[start...]
+        if let entry = w.fileEntry, w.fileRemaining > 0 {
+            var bytes = [UInt8](repeating: 0, count: Int(w.fileRemaining))
+            let ok = bytes.withUnsafeMutableBytes {
+                FileSystem.readFully(entry.fd, into: $0.baseAddress!, count: $0.count, offset: w.fileOffset)
+            }
+            if !ok { return Answer(status: child.status, body: body, failed: true) }
+            body += bytes
+        }
+        return Answer(status: child.status, body: body, failed: false)
+    }
+}
+
+extension StaticFileHandler {
+    /// A file of an `ssi_types` type in a location with `ssi on`, processed whole and sent
+    /// without Content-Length (chunked over HTTP/1.1, until close over HTTP/1.0), without
+    /// Last-Modified and ETag unless `ssi_last_modified on` (then the ETag is weak).
+    func sendSSI(_ entry: OpenFileCache.Entry, settings s: LocationSettings, type: String, etag: [UInt8]?) -> Bool {
+        var body: [UInt8] = []
+        if !request.isHeadOnly {
+            let filter = SSIFilter(request: request, settings: s.ssi)
+            if let contents = entry.contents {
+                contents.withUnsafeBytes { filter.feed($0) }
+            } else {
+                var bytes = [UInt8](repeating: 0, count: Int(entry.info.size))
+                let ok = bytes.withUnsafeMutableBytes {
+                    FileSystem.readFully(entry.fd, into: $0.baseAddress!, count: $0.count, offset: 0)
+                }
+                if !ok { return false }
+                bytes.withUnsafeBytes { filter.feed($0) }
+            }
+            filter.finish()
+            body = filter.output
+        }
+        SSIResponse.write(request, status: 200, type: type, body: body, settings: s) { o in
+            if s.ssi.lastModified {
+                o.appendHeader("Last-Modified", entry.lastModified)
+                if let etag { o.appendHeader("ETag", etag.first == UInt8(ascii: "W") ? etag : Array("W/".utf8) + etag) }
+            }
+        }
+        return true
+    }
+}
+
+enum SSIResponse {
+    /// The head (no Content-Length: chunked, or until close) and the processed body.
+    static func write(
+        _ r: Request, status: Int, type: String, body: [UInt8], settings s: LocationSettings,
+        extra: (ByteBuffer) -> Void
+    ) {
+        // A subrequest's or an HTTP/2 stream's body needs no framing of its own.
+        let chunked = !r.isSubrequest && r.stream == nil && r.head.version == .http11
+        if !chunked && !r.isSubrequest && r.stream == nil { r.keepAlive = false }
+        r.beginHead(status)
+        r.appendContentType(type)
+        if chunked { r.output.append("Transfer-Encoding: chunked\r\n") }
+        r.finishHead(settings: s, trailing: extra)
+        if !r.isHeadOnly {
+            if chunked {
+                if !body.isEmpty {
+                    r.output.append(string: String(body.count, radix: 16))
+                    r.output.append("\r\n")
+                    body.withUnsafeBytes { r.appendBody($0) }
+                    r.output.append("\r\n")
+                }
+                r.output.append("0\r\n\r\n")
+            } else {
+                body.withUnsafeBytes { r.appendBody($0) }
+            }
+        }
+        r.flushResponse()
+    }
+}
