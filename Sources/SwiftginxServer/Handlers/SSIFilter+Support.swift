@@ -125,22 +125,29 @@ enum SSISubrequest {
         let failed: Bool
     }
 
-    /// Runs the subrequest; nil when it did not answer at once (it is then abandoned).
-    static func run(_ r: Request, uri: [UInt8], args: [UInt8]?) -> Answer? {
+    enum Start {
+        case answered(Answer)
+        /// The answer comes later: the parent waits (Request.subrequestEnded).
+        case pending(Subrequest)
+    }
+
+    /// Starts the subrequest; its answer if it came at once.
+    static func start(_ r: Request, uri: [UInt8], args: [UInt8]?) -> Start {
         guard let sub = r.startSubrequest(uri: uri, args: args, headerOnly: false) else {
-            return Answer(status: 500, body: [], failed: true)
+            return .answered(Answer(status: 500, body: [], failed: true))
         }
+        guard sub.finished else { return .pending(sub) }
+        return .answered(collect(r, sub))
+    }
+
+    /// The finished subrequest's body (what it wrote after its head, then the file region
+    /// it would have sent); the subrequest is released.
+    static func collect(_ r: Request, _ sub: Subrequest) -> Answer {
         let child = sub.request
         defer {
-            r.subrequest = nil
+            if r.subrequest === sub { r.subrequest = nil }
             child.writer.releaseFile()
-        }
-        guard sub.finished else {
-            // An answer that comes later: stop it and let the parent go on.
-            child.abandon()
             child.releaseContent()
-            r.activeContent = .none
-            return nil
         }
         let w = child.writer
         var body: [UInt8] = []
@@ -164,28 +171,31 @@ extension StaticFileHandler {
     /// without Content-Length (chunked over HTTP/1.1, until close over HTTP/1.0), without
     /// Last-Modified and ETag unless `ssi_last_modified on` (then the ETag is weak).
     func sendSSI(_ entry: OpenFileCache.Entry, settings s: LocationSettings, type: String, etag: [UInt8]?) -> Bool {
-        var body: [UInt8] = []
-        if !request.isHeadOnly {
-            let filter = SSIFilter(request: request, settings: s.ssi)
-            if let contents = entry.contents {
-                contents.withUnsafeBytes { filter.feed($0) }
-            } else {
-                var bytes = [UInt8](repeating: 0, count: Int(entry.info.size))
-                let ok = bytes.withUnsafeMutableBytes {
-                    FileSystem.readFully(entry.fd, into: $0.baseAddress!, count: $0.count, offset: 0)
-                }
-                if !ok { return false }
-                bytes.withUnsafeBytes { filter.feed($0) }
+        let lastModified = s.ssi.lastModified ? entry.lastModified : nil
+        let shownETag = s.ssi.lastModified ? etag.map { $0.first == UInt8(ascii: "W") ? $0 : Array("W/".utf8) + $0 } : nil
+        let request = self.request
+        let filter = SSIFilter(request: request, settings: s.ssi)
+        filter.completion = { f in
+            SSIResponse.write(request, status: 200, type: type, body: f.output, settings: s) { o in
+                if let lastModified { o.appendHeader("Last-Modified", lastModified) }
+                if let shownETag { o.appendHeader("ETag", shownETag) }
             }
+        }
+        if request.isHeadOnly {
             filter.finish()
-            body = filter.output
+            return true
         }
-        SSIResponse.write(request, status: 200, type: type, body: body, settings: s) { o in
-            if s.ssi.lastModified {
-                o.appendHeader("Last-Modified", entry.lastModified)
-                if let etag { o.appendHeader("ETag", etag.first == UInt8(ascii: "W") ? etag : Array("W/".utf8) + etag) }
+        if let contents = entry.contents {
+            contents.withUnsafeBytes { filter.feed($0) }
+        } else {
+            var bytes = [UInt8](repeating: 0, count: Int(entry.info.size))
+            let ok = bytes.withUnsafeMutableBytes {
+                FileSystem.readFully(entry.fd, into: $0.baseAddress!, count: $0.count, offset: 0)
             }
+            if !ok { return false }
+            bytes.withUnsafeBytes { filter.feed($0) }
         }
+        filter.finish()
         return true
     }
 }

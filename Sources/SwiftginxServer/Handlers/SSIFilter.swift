@@ -38,6 +38,16 @@ final class SSIFilter {
     private var collecting: (name: [UInt8], events: [SSIEvent])? = nil
     private var blocks: [[UInt8]: [SSIEvent]] = [:]
 
+    /// Parsed events not yet run (the page goes on from `next` after an include).
+    private var queue: [SSIEvent] = []
+    private var next = 0
+    private var ended = false
+    private var completed = false
+    /// The include whose subrequest is being waited for.
+    private var waiting: (sub: Subrequest, stub: [UInt8]?, set: [UInt8]?)? = nil
+    /// Called once when the whole page is processed (`output` is final).
+    var completion: ((SSIFilter) -> Void)? = nil
+
     init(request: Request, settings: SSISettings) {
         self.request = request
         self.settings = settings
@@ -46,12 +56,45 @@ final class SSIFilter {
 
     /// Processes a piece of the body.
     func feed(_ bytes: UnsafeRawBufferPointer) {
-        parser.feed(bytes) { handle($0) }
+        parser.feed(bytes) { queue.append($0) }
+        drain()
     }
 
     /// The body ended.
     func finish() {
-        parser.finish { handle($0) }
+        parser.finish { queue.append($0) }
+        ended = true
+        drain()
+    }
+
+    /// Whether the page is done (false while an include waits).
+    var isComplete: Bool { completed }
+
+    private func drain() {
+        while next < queue.count && waiting == nil {
+            let e = queue[next]
+            next += 1
+            handle(e)
+        }
+        if next == queue.count && next > 0 {
+            queue.removeAll(keepingCapacity: true)
+            next = 0
+        }
+        if ended && waiting == nil && queue.isEmpty && !completed {
+            completed = true
+            if request.ssiFilter === self { request.ssiFilter = nil }
+            completion?(self)
+            completion = nil
+        }
+    }
+
+    /// The include's subrequest has answered: its body goes in place and the page goes on.
+    func subrequestEnded() {
+        guard let w = waiting else { return }
+        waiting = nil
+        let answer = SSISubrequest.collect(request, w.sub)
+        included(answer, stub: w.stub, set: w.set, uri: [])
+        drain()
     }
 
     private func handle(_ event: SSIEvent) {
@@ -203,13 +246,18 @@ final class SSIFilter {
             args = Array(uri[(q + 1)...])
             uri = Array(uri[..<q])
         }
-        guard let answer = SSISubrequest.run(request, uri: uri, args: args) else {
-            if let stub { return replay(stub) }
-            return fail(
-                "the answer of \"\(String(decoding: uri, as: UTF8.self))\" did not come at once (not supported yet)")
+        switch SSISubrequest.start(request, uri: uri, args: args) {
+        case .answered(let answer):
+            included(answer, stub: stub, set: c.param("set"), uri: uri)
+        case .pending(let sub):
+            waiting = (sub, stub, c.param("set"))
+            request.ssiFilter = self
         }
+    }
+
+    private func included(_ answer: SSISubrequest.Answer, stub: [UInt8]?, set: [UInt8]?, uri: [UInt8]) {
         if let stub, answer.status >= 300 || answer.failed { return replay(stub) }
-        if let name = c.param("set") {
+        if let name = set {
             variables[name] = Array(answer.body.prefix(settings.valueLength))
             return
         }
@@ -217,7 +265,7 @@ final class SSIFilter {
     }
 
     private func replay(_ block: [UInt8]) {
-        for e in blocks[block] ?? [] { handle(e) }
+        queue.insert(contentsOf: blocks[block] ?? [], at: next)
     }
 
     // MARK: values

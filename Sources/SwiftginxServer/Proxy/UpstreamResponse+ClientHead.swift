@@ -272,8 +272,8 @@ extension UpstreamResponse {
             responseChunked = h.isChunked && !noBody ? ChunkedDecoder() : nil
             responseRemaining = noBody ? 0 : (h.contentLength ?? -1)
             if !noBody {
-                if cacheOnly {
-                    // No body follows for the client.
+                if cacheOnly || request.isSubrequest {
+                    // No body follows for the client; a subrequest's goes unframed to its parent.
                 } else if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
                     output.append("Transfer-Encoding: chunked\r\n")
                     clientChunked = true

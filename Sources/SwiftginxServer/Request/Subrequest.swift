@@ -84,6 +84,11 @@ extension Request {
     func subrequestEnded() -> Bool {
         guard let sub = subrequest, sub.finished, case .waitingForSubrequest = activeContent else { return false }
         activeContent = .none
+        // An SSI `include` goes on with the page instead of the phases.
+        if let ssi = ssiFilter {
+            ssi.subrequestEnded()
+            return true
+        }
         resumePhases()
         return true
     }
