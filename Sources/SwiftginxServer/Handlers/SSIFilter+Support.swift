@@ -12,6 +12,64 @@ enum SSIText {
         (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95
     }
 
+    /// Whether the query arguments have `name=` (an empty `$arg_name` is then found).
+    static func hasArgument(_ name: String, in args: [UInt8]) -> Bool {
+        let key = Array(name.utf8) + [UInt8(ascii: "=")]
+        var i = 0
+        while i < args.count {
+            var j = i
+            while j < args.count && args[j] != UInt8(ascii: "&") { j += 1 }
+            if j - i >= key.count && args[i..<(i + key.count)].elementsEqual(key) { return true }
+            i = j + 1
+        }
+        return false
+    }
+
+    /// The `virtual=` / `file=` URI: arguments after a literal '?', the path
+    /// %-decoded (a decoded '?' stays in the path); nil for "..", NUL or an invalid escape.
+    static func includeTarget(_ raw: [UInt8]) -> (uri: [UInt8], args: [UInt8]?)? {
+        var path = raw[...]
+        var args: [UInt8]? = nil
+        if let q = raw.firstIndex(of: UInt8(ascii: "?")) {
+            args = Array(raw[(q + 1)...])
+            path = raw[..<q]
+        }
+        var out: [UInt8] = []
+        var i = path.startIndex
+        func hex(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 48...57: c - 48
+            case 65...70: c - 55
+            case 97...102: c - 87
+            default: nil
+            }
+        }
+        while i < path.endIndex {
+            if path[i] == UInt8(ascii: "%") {
+                guard i + 2 < path.endIndex, let h = hex(path[i + 1]),
+                    let l = hex(path[i + 2])
+                else { return nil }
+                out.append(h << 4 | l)
+                i += 3
+            } else {
+                out.append(path[i])
+                i += 1
+            }
+        }
+        if out.contains(0) { return nil }
+        // "/../" or a trailing "/.." would leave the root, as nginx's unsafe URI check.
+        var k = 0
+        while k + 2 < out.count + 1 {
+            if k + 2 <= out.count, out[k] == UInt8(ascii: "."), out[k + 1] == UInt8(ascii: "."),
+                k == 0 || out[k - 1] == UInt8(ascii: "/"), k + 2 == out.count || out[k + 2] == UInt8(ascii: "/")
+            {
+                return nil
+            }
+            k += 1
+        }
+        return (out, args)
+    }
+
     /// nginx's ngx_escape_html: < > & ".
     static func htmlEscaped(_ v: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
@@ -41,6 +99,13 @@ enum SSIText {
             }
         }
         return out
+    }
+
+    /// `$date_local` / `$date_gmt` now, in `timefmt`.
+    static func date(gmt: Bool, _ timefmt: [UInt8]) -> [UInt8] {
+        let now = Int(Clock.wallMilliseconds() / 1000)
+        let offset = gmt ? 0 : Clock.utcOffset(at: now)
+        return format(time: now, offset: offset, zone: gmt ? "GMT" : (offset == 0 ? "UTC" : ""), timefmt)
     }
 
     private static let days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]

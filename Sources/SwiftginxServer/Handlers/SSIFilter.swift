@@ -241,14 +241,12 @@ final class SSIFilter {
             let dir = current[..<((current.lastIndex(of: UInt8(ascii: "/")) ?? -1) + 1)]
             uri = Array(dir) + uri
         }
-        var args: [UInt8]? = nil
-        if let q = uri.firstIndex(of: UInt8(ascii: "?")) {
-            args = Array(uri[(q + 1)...])
-            uri = Array(uri[..<q])
+        guard let (path, args) = SSIText.includeTarget(uri) else {
+            return fail("unsafe URI \"\(String(decoding: uri, as: UTF8.self))\" was detected")
         }
-        switch SSISubrequest.start(request, uri: uri, args: args) {
+        switch SSISubrequest.start(request, uri: path, args: args) {
         case .answered(let answer):
-            included(answer, stub: stub, set: c.param("set"), uri: uri)
+            included(answer, stub: stub, set: c.param("set"), uri: path)
         case .pending(let sub):
             waiting = (sub, stub, c.param("set"))
             request.ssiFilter = self
@@ -276,16 +274,16 @@ final class SSIFilter {
         let text = String(decoding: name, as: UTF8.self).lowercased()
         switch text {
         case "date_local", "date_gmt":
-            let now = Int(Clock.wallMilliseconds() / 1000)
-            let offset = text == "date_local" ? Clock.utcOffset(at: now) : 0
-            return SSIText.format(
-                time: now, offset: offset, zone: text == "date_gmt" ? "GMT" : (offset == 0 ? "UTC" : ""), timefmt)
+            return SSIText.date(gmt: text == "date_gmt", timefmt)
         default:
             break
         }
         if let v = request.customVariables[text] { return v }
         guard let v = Variable(name: text, customNames: []) else { return nil }
         if Variables.foundWhenEmpty(request, v) { return Variables.evaluate(request, variable: v) }
+        if case .arg(let arg) = v, SSIText.hasArgument(arg, in: request.args) {
+            return Variables.evaluate(request, variable: v)
+        }
         let value = Variables.evaluate(request, variable: v)
         return value.isEmpty ? nil : value
     }

@@ -67,7 +67,10 @@ extension Request {
         }
         let sub = Subrequest(request: child)
         subrequest = sub
-        child.findConfig()
+        // As nginx, an internal request starts at the server's rewrite phase.
+        child.steps = server.stepBuffer
+        child.stepIndex = 0
+        child.runPhases()
         if !sub.finished && trace == nil { activate(.waitingForSubrequest) }
         return sub
     }
