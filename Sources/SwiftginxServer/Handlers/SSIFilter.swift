@@ -37,6 +37,8 @@ final class SSIFilter {
     /// `block name=` ... `endblock`: the name and its events while they are collected.
     private var collecting: (name: [UInt8], events: [SSIEvent])? = nil
     private var blocks: [[UInt8]: [SSIEvent]] = [:]
+    /// The last `if` regex's groups ($0, $1, ...).
+    private var captures: [[UInt8]] = []
 
     /// Parsed events not yet run (the page goes on from `next` after an include).
     private var queue: [SSIEvent] = []
@@ -271,6 +273,10 @@ final class SSIFilter {
     /// A variable's value: an SSI variable, then `$date_*`, then the request's.
     private func lookup(_ name: [UInt8]) -> [UInt8]? {
         if let v = variables[name] { return v }
+        if name.count == 1, let d = name.first, d >= UInt8(ascii: "0"), d <= UInt8(ascii: "9") {
+            let n = Int(d - 48)
+            return n < captures.count ? captures[n] : nil
+        }
         let text = String(decoding: name, as: UTF8.self).lowercased()
         switch text {
         case "date_local", "date_gmt":
@@ -366,12 +372,20 @@ final class SSIFilter {
         let matched: Bool
         if rightText.count >= 2, rightText.first == UInt8(ascii: "/"), rightText.last == UInt8(ascii: "/") {
             rightText = Array(rightText.dropFirst().dropLast())
-            let pattern = String(decoding: evaluate(rightText), as: UTF8.self)
+            let pattern = String(decoding: rightText, as: UTF8.self)
             guard let regex = try? Regex(pattern) else {
                 fail("invalid regular expression \"\(pattern)\" in \"\(String(decoding: expr, as: UTF8.self))\"")
                 return false
             }
-            matched = left.withUnsafeBytes { regex.matches($0) }
+            let groups = left.withUnsafeBytes { regex.match($0) }
+            matched = groups != nil
+            if let groups {
+                // $1..$9 and named captures become SSI variables, as nginx's.
+                captures = groups.map { $0.lowerBound >= 0 ? Array(left[$0]) : [] }
+                for (name, index) in regex.namedGroups where index < groups.count {
+                    variables[Array(name.utf8)] = captures[index]
+                }
+            }
         } else {
             matched = left == evaluate(rightText)
         }
