@@ -288,6 +288,8 @@ extension UpstreamResponse {
             ? nil : headerValue("x-accel-buffering")
         buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering
         memoryLimit = x.settings.buffers.count * x.settings.buffers.size
+        // A subrequest's body is kept for its parent (an SSI include): never held back.
+        if request.isSubrequest { memoryLimit = Int.max / 2 }
         maxTempFileSize = x.settings.maxTempFileSize
         keepUpstream =
             x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
