@@ -219,7 +219,7 @@ public enum DirectiveTable {
             DirectiveSpec("ssi_last_modified", .httpAll, .flag, slot: .locationFlag(\.ssi.lastModified)),
             DirectiveSpec("ssi_types", .httpAll, .oneOrMore),
             DirectiveSpec("ssi_value_length", .httpAll, t1),
-            DirectiveSpec("ssi_min_file_chunk", .httpAll, t1),
+            DirectiveSpec("ssi_min_file_chunk", .httpAll, t1, slot: .ignored(.size)),
             DirectiveSpec("gzip", [.http, .server, .location, .ifInLocation], .flag),
             DirectiveSpec("gzip_types", .httpAll, .oneOrMore),
             DirectiveSpec("gzip_comp_level", .httpAll, t1),

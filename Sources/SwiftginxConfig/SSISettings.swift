@@ -1,5 +1,6 @@
 // nginx's SSI module settings (ngx_http_ssi_module): `ssi`, `ssi_types`,
-// `ssi_silent_errors`, `ssi_value_length`, `ssi_min_file_chunk`, `ssi_last_modified`,
+// `ssi_silent_errors`, `ssi_value_length`, `ssi_last_modified` (`ssi_min_file_chunk` is
+// accepted without effect: bodies are processed in memory),
 // inherited http → server → location like the other location settings. The filter
 // itself is SwiftginxServer/Handlers/SSIFilter.swift; the command parser is
 // SwiftginxHTTP/SSIParser.swift.
@@ -14,8 +15,6 @@ public struct SSISettings: Sendable, Equatable {
     public var lastModified = false
     /// `ssi_value_length`: the longest parameter value (256).
     public var valueLength = 256
-    /// `ssi_min_file_chunk` (1k): bodies are processed in memory, so it changes nothing.
-    public var minFileChunk = 1024
     /// `ssi_types`: besides text/html (`*`: every type).
     public var types: Set<String> = ["text/html"]
 
@@ -41,9 +40,6 @@ extension ConfigCompiler {
         case "ssi_value_length":
             let v = try ConfigValues.num(d)
             level.setters.append { $0.ssi.valueLength = v }
-        case "ssi_min_file_chunk":
-            let v = try ConfigValues.size(d)
-            level.setters.append { $0.ssi.minFileChunk = v }
         default:
             return false
         }

@@ -237,7 +237,8 @@ extension StaticFileHandler {
     /// Last-Modified and ETag unless `ssi_last_modified on` (then the ETag is weak).
     func sendSSI(_ entry: OpenFileCache.Entry, settings s: LocationSettings, type: String, etag: [UInt8]?) -> Bool {
         let lastModified = s.ssi.lastModified ? entry.lastModified : nil
-        let shownETag = s.ssi.lastModified ? etag.map { $0.first == UInt8(ascii: "W") ? $0 : Array("W/".utf8) + $0 } : nil
+        let shownETag =
+            s.ssi.lastModified ? etag.map { $0.first == UInt8(ascii: "W") ? $0 : Array("W/".utf8) + $0 } : nil
         let request = self.request
         let filter = SSIFilter(request: request, settings: s.ssi)
         filter.completion = { f in

@@ -1,8 +1,8 @@
 // Subrequests: an internal Request whose answer goes to its parent instead of the
-// client — its status and headers (its body stays in its writer's memory; nothing reads
-// it yet, auth_request drops it) — as nginx's
-// ngx_http_subrequest. The parent's phase handler starts one and suspends; the
-// subrequest runs its own phases (location matching, rewrites, content: a static
+// client — its status and headers, and its body, which stays in its writer's memory
+// (auth_request drops it; an SSI include takes it, Handlers/SSIFilter+Support.swift) —
+// as nginx's ngx_http_subrequest. The parent's phase handler starts one and suspends;
+// the subrequest runs its own phases from the server's rewrite phase (location matching, rewrites, content: a static
 // file, a proxy exchange, ...) on the same connection; when it has answered, the
 // parent resumes at the step after the one that started it. Nesting is limited as
 // in nginx (50 levels: "subrequests cycle").
