@@ -258,7 +258,7 @@ final class SSIFilter {
     private func included(_ answer: SSISubrequest.Answer, stub: [UInt8]?, set: [UInt8]?, uri: [UInt8]) {
         if let stub, answer.status >= 300 || answer.failed { return replay(stub) }
         if let name = set {
-            variables[name] = Array(answer.body.prefix(settings.valueLength))
+            variables[name] = answer.body
             return
         }
         output += answer.body
