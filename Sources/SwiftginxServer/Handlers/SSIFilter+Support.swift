@@ -205,6 +205,15 @@ enum SSISubrequest {
         return .answered(collect(r, sub))
     }
 
+    /// Stops a subrequest that did not answer at once; the parent stays the proxy's.
+    static func abandon(_ r: Request, _ sub: Subrequest) {
+        sub.request.abandon()
+        sub.request.writer.releaseFile()
+        sub.request.releaseContent()
+        if r.subrequest === sub { r.subrequest = nil }
+        r.activeContent = r.proxy != nil ? .proxy : .none
+    }
+
     /// The finished subrequest's body (what it wrote after its head, then the file region
     /// it would have sent); the subrequest is released.
     static func collect(_ r: Request, _ sub: Subrequest) -> Answer {

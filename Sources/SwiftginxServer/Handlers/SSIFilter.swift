@@ -47,6 +47,8 @@ final class SSIFilter {
     private var completed = false
     /// The include whose subrequest is being waited for.
     private var waiting: (sub: Subrequest, stub: [UInt8]?, set: [UInt8]?)? = nil
+    /// False for a proxied page being relayed: an include must answer at once.
+    var waitsForIncludes = true
     /// Called once when the whole page is processed (`output` is final).
     var completion: ((SSIFilter) -> Void)? = nil
 
@@ -67,6 +69,12 @@ final class SSIFilter {
         parser.finish { queue.append($0) }
         ended = true
         drain()
+    }
+
+    /// The output so far, taken (a relayed page passes it on as it goes).
+    func takeOutput() -> [UInt8] {
+        defer { output.removeAll(keepingCapacity: true) }
+        return output
     }
 
     /// Whether the page is done (false while an include waits).
@@ -249,6 +257,10 @@ final class SSIFilter {
         switch SSISubrequest.start(request, uri: path, args: args) {
         case .answered(let answer):
             included(answer, stub: stub, set: c.param("set"), uri: path)
+        case .pending(let sub) where !waitsForIncludes:
+            SSISubrequest.abandon(request, sub)
+            if let stub { return replay(stub) }
+            fail("the answer of \"\(String(decoding: path, as: UTF8.self))\" did not come at once (a proxied page)")
         case .pending(let sub):
             waiting = (sub, stub, c.param("set"))
             request.ssiFilter = self

@@ -162,6 +162,8 @@ extension UpstreamResponse {
         var coding: ContentCoding? = nil
         recoder = nil
         recodeCarry.removeAll()
+        ssi = nil
+        if let l = location, l.settings.ssi.enabled { startSSI(l) }
         headVaries = false
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
@@ -203,6 +205,7 @@ extension UpstreamResponse {
                 }
                 // A compressed body cannot be ranged: nginx's gzip filter drops Accept-Ranges.
                 if coding != nil && kind == .acceptRanges { continue }
+                if ssi != nil && Self.ssiDrops(kind == .acceptRanges || kind == .etag, name) { continue }
                 let raw = buf[h.value]
                 var value: [UInt8]? = nil
                 let isLocation = kind == .location
@@ -265,7 +268,7 @@ extension UpstreamResponse {
         }
         // add_trailer: a body with trailers is chunked whatever the upstream's framing.
         sendTrailers = !noBody && ResponseTrailers.apply(request, status: status)
-        if let n = h.contentLength, coding == nil, !sendTrailers, recoder?.keepsLength != false {
+        if let n = h.contentLength, coding == nil, !sendTrailers, recoder?.keepsLength != false, ssi == nil {
             if status != 204 && status != 304 { request.appendContentLength(n) }
             responseRemaining = noBody ? 0 : n
         } else {
