@@ -2,7 +2,9 @@
 // and blocks; includes of a static file, of a location proxied to this server, and of
 // the echo upstream streaming its answer in pieces (the page waits for it and goes on
 // in order); the answer is chunked without Content-Length, Last-Modified or ETag; a
-// location without `ssi on` sends the commands as they are.
+// location without `ssi on` sends the commands as they are. A proxied page whose
+// upstream (a one-answer socket here) sends a command in two writes 150 ms apart is
+// filtered as it is relayed.
 
 import Foundation
 import Testing
@@ -75,5 +77,89 @@ import Testing
         #expect(r.status == 200)
         #expect(r.header("Content-Length") != nil)
         #expect(r.bodyText.hasPrefix("<!--# set var=\"who\""))
+    }
+
+    @Test func aProxiedPageIsFilteredWithACommandSplitAcrossReads() throws {
+        let up = try SplitUpstream(pieces: ["<p>A<!--# ec", "ho var=\"arg_x\" -->B</p>"])
+        defer { up.stop() }
+        let server = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        location / { ssi on; proxy_pass http://127.0.0.1:\(up.port); }
+                    }
+                }
+                """,
+            files: [:])
+        try server.start()
+        defer { server.stop() }
+        let r = try get(server.port, "/page?x=<1>")
+        #expect(r.status == 200)
+        #expect(r.header("Content-Length") == nil)
+        #expect(r.header("Last-Modified") == nil)
+        #expect(r.header("ETag") == nil)
+        #expect(r.bodyText == "<p>A&lt;1&gt;B</p>")
+    }
+}
+
+/// An upstream answering one request with a text/html body written in pieces, 150 ms apart.
+final class SplitUpstream {
+    let fd: Int32
+    let port: Int
+    private let thread: Thread
+
+    init(pieces: [String]) throws {
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, 16) }
+        }
+        guard bound == 0, listen(sock, 8) == 0 else {
+            close(sock)
+            throw TestFailure("upstream bind failed: errno \(errno)")
+        }
+        var len = socklen_t(16)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) }
+        }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        fd = sock
+        let listener = fd
+        let body = pieces.map { Array($0.utf8) }
+        thread = Thread {
+            let c = accept(listener, nil, nil)
+            guard c >= 0 else { return }
+            var tv = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var request: [UInt8] = []
+            var buf = [UInt8](repeating: 0, count: 4096)
+            while !String(decoding: request, as: UTF8.self).contains("\r\n\r\n") {
+                let n = recv(c, &buf, buf.count, 0)
+                if n <= 0 { break }
+                request += buf[0..<n]
+            }
+            let total = body.reduce(0) { $0 + $1.count }
+            let head = Array(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: \(total)\r\nConnection: close\r\n\r\n"
+                    .utf8)
+            _ = head.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            for (i, piece) in body.enumerated() {
+                if i > 0 { usleep(150_000) }
+                _ = piece.withUnsafeBytes { send(c, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            }
+            close(c)
+        }
+        thread.start()
+    }
+
+    func stop() {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
     }
 }
