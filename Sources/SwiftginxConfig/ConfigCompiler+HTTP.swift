@@ -230,6 +230,7 @@ extension ConfigCompiler {
             if try trailerDirective(d, level: level) { break }
             if try sslDirective(d, level: level) { break }
             if try http2Directive(d, level: level) { break }
+            if try ssiDirective(d, level: level) { break }
             try genericSlot(d, level: level)
         }
     }

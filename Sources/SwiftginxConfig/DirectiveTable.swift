@@ -213,6 +213,13 @@ public enum DirectiveTable {
             DirectiveSpec("brotli_static", .httpAll, t1),
             DirectiveSpec("zstd_static", .httpAll, t1),
             DirectiveSpec("gzip_vary", .httpAll, .flag, slot: .locationFlag(\.gzipVary)),
+            DirectiveSpec(
+                "ssi", [.http, .server, .location, .ifInLocation], .flag, slot: .locationFlag(\.ssi.enabled)),
+            DirectiveSpec("ssi_silent_errors", .httpAll, .flag, slot: .locationFlag(\.ssi.silentErrors)),
+            DirectiveSpec("ssi_last_modified", .httpAll, .flag, slot: .locationFlag(\.ssi.lastModified)),
+            DirectiveSpec("ssi_types", .httpAll, .oneOrMore),
+            DirectiveSpec("ssi_value_length", .httpAll, t1),
+            DirectiveSpec("ssi_min_file_chunk", .httpAll, t1, slot: .ignored(.size)),
             DirectiveSpec("gzip", [.http, .server, .location, .ifInLocation], .flag),
             DirectiveSpec("gzip_types", .httpAll, .oneOrMore),
             DirectiveSpec("gzip_comp_level", .httpAll, t1),

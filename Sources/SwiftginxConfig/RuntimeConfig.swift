@@ -407,6 +407,8 @@ public struct LocationSettings: Sendable {
     public var zstdStatic: StaticCompression = .off
     /// `gzip_vary`.
     public var gzipVary: Bool = false
+    /// `ssi` and its `ssi_*` directives.
+    public var ssi = SSISettings()
     /// On-the-fly compression: `gzip`, `brotli`, `zstd` and their `_types`,
     /// `_comp_level`, `_min_length` directives.
     public var gzip = DynamicCompression(level: 1, minLength: 20)

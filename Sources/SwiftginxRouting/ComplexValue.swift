@@ -17,6 +17,8 @@ public enum Variable: Sendable, Hashable {
     case proxyAddXForwardedFor, proxyHost, proxyPort
     case fastcgiScriptName, fastcgiPathInfo
     case connectionTime
+    /// The SSI module's `$date_local`, `$date_gmt`.
+    case dateLocal, dateGMT
     /// `$http2`: "h2" (TLS) or "h2c" on an HTTP/2 connection, empty otherwise.
     case http2
     case upstreamAddr, upstreamStatus, upstreamResponseTime, upstreamConnectTime, upstreamHeaderTime
@@ -105,6 +107,7 @@ extension Variable {
     private static let plain: [String: Variable] = [
         "remote_addr": .remoteAddr, "remote_port": .remotePort, "remote_user": .remoteUser,
         "time_local": .timeLocal, "time_iso8601": .timeISO8601, "msec": .msec, "request": .request,
+        "date_local": .dateLocal, "date_gmt": .dateGMT,
         "status": .status, "body_bytes_sent": .bodyBytesSent, "bytes_sent": .bytesSent,
         "request_time": .requestTime, "host": .host, "hostname": .hostname, "uri": .uri,
         "document_uri": .documentUri, "args": .args, "query_string": .queryString, "is_args": .isArgs,

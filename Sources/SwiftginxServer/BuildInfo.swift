@@ -19,7 +19,7 @@ public enum BuildInfo {
     public static let absentModules = [
         "http_grpc_module", "http_memcached_module",
         "http_referer_module",
-        "http_ssi_module", "http_userid_module", "http_mirror_module", "http_empty_gif_module",
+        "http_userid_module", "http_mirror_module", "http_empty_gif_module",
         "http_browser_module", "http_upstream_least_time_module", "http_upstream_sticky_module",
         "http_tunnel_module", "mail_pop3_module", "mail_imap_module", "mail_smtp_module",
     ]

@@ -55,6 +55,12 @@ extension StaticFileHandler {
 
         // source_charset → charset through a charset_map: the recoded bytes are served
         // (not compressed); a byte-for-byte table keeps lengths and ranges.
+        // `ssi on`: the file's commands run and the answer is sent without a length.
+        if s.ssi.enabled, encoding == nil, status == 200, plain, case let type = fileType(entry, settings: s),
+            s.ssi.processes(type: type), sendSSI(entry, settings: s, type: type, etag: shownETag)
+        {
+            return
+        }
         let recoded = s.sourceCharset == nil || encoding != nil ? nil : recodedContents(entry, settings: s)
         if recoded == nil && encoding == nil && status == 200 && plain,
             sendCompressed(entry, settings: s, etag: shownETag)

@@ -162,6 +162,8 @@ extension UpstreamResponse {
         var coding: ContentCoding? = nil
         recoder = nil
         recodeCarry.removeAll()
+        ssi = nil
+        if let l = location, l.settings.ssi.enabled { startSSI(l) }
         headVaries = false
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
             coding = chooseCoding(settings: l.settings)
@@ -204,6 +206,7 @@ extension UpstreamResponse {
                 }
                 // A compressed body cannot be ranged: nginx's gzip filter drops Accept-Ranges.
                 if coding != nil && kind == .acceptRanges { continue }
+                if ssi != nil && Self.ssiDrops(kind == .acceptRanges || kind == .etag, name) { continue }
                 let raw = buf[h.value]
                 var value: [UInt8]? = nil
                 let isLocation = kind == .location
@@ -266,15 +269,15 @@ extension UpstreamResponse {
         }
         // add_trailer: a body with trailers is chunked whatever the upstream's framing.
         sendTrailers = !noBody && ResponseTrailers.apply(request, status: status)
-        if let n = h.contentLength, coding == nil, !sendTrailers, recoder?.keepsLength != false {
+        if let n = h.contentLength, coding == nil, !sendTrailers, recoder?.keepsLength != false, ssi == nil {
             if status != 204 && status != 304 { request.appendContentLength(n) }
             responseRemaining = noBody ? 0 : n
         } else {
             responseChunked = h.isChunked && !noBody ? ChunkedDecoder() : nil
             responseRemaining = noBody ? 0 : (h.contentLength ?? -1)
             if !noBody {
-                if cacheOnly {
-                    // No body follows for the client.
+                if cacheOnly || request.isSubrequest {
+                    // No body follows for the client; a subrequest's goes unframed to its parent.
                 } else if clientHTTP11 && (location?.settings.chunkedTransferEncoding ?? true) {
                     output.append("Transfer-Encoding: chunked\r\n")
                     clientChunked = true
@@ -289,6 +292,8 @@ extension UpstreamResponse {
             ? nil : headerValue("x-accel-buffering")
         buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering
         memoryLimit = x.settings.buffers.count * x.settings.buffers.size
+        // A subrequest's body is kept for its parent (an SSI include): never held back.
+        if request.isSubrequest { memoryLimit = Int.max / 2 }
         maxTempFileSize = x.settings.maxTempFileSize
         keepUpstream =
             x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)

@@ -92,7 +92,8 @@ extension UpstreamResponse {
         if allowed == 0 { return .blocked }
         let memory = memoryLimit
         let direct =
-            responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && spoolPending == 0
+            responseChunked == nil && !clientChunked && encoder == nil && recoder == nil && ssi == nil
+            && spoolPending == 0
             && !cacheOnly && clientTake < 0
             && output.readableCount < memory && !fastcgi.active
         do {
@@ -241,6 +242,7 @@ extension UpstreamResponse {
     /// spool; false when they could not be stored (the caller abandons the response).
     func bodyEnded() -> Bool {
         upstreamDone = true
+        if let ssi, !ssiEnded(ssi) { return false }
         if !recodeCarry.isEmpty {
             // The body ended inside a UTF-8 character.
             recodeCarry.removeAll()
@@ -282,6 +284,12 @@ extension UpstreamResponse {
             bytes = UnsafeRawBufferPointer(rebasing: bytes[skip..<(skip + take)])
             if bytes.isEmpty { return true }
         }
+        if let ssi { return ssiEmit(ssi, bytes) }
+        return recodeAndEncode(bytes)
+    }
+
+    /// Bytes after the SSI filter: recoded, compressed, framed.
+    func recodeAndEncode(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let recoder else { return encode(bytes) }
         // The charset module's recoding comes before compression.
         var recoded: [UInt8] = []

@@ -59,6 +59,8 @@ final class UpstreamResponse {
     var encoder: StreamingEncoder? = nil
     /// The charset module's byte-for-byte recoding of the body, if any.
     var recoder: CharsetTable? = nil
+    /// `ssi on`: the body goes through the SSI filter (UpstreamResponse+SSI.swift).
+    var ssi: SSIFilter? = nil
     /// An incomplete UTF-8 character waiting for the next piece of the body.
     var recodeCarry: [UInt8] = []
     var encoders: [String: StreamingEncoder] = [:]

@@ -113,6 +113,8 @@ final class Request {
     /// A content handler was activated (the answer comes later).
     var contentActive = false
     var subrequest: Subrequest? = nil
+    /// The SSI filter of this response while an `include` waits for its subrequest.
+    var ssiFilter: SSIFilter? = nil
     /// Nesting depth of subrequests (nginx's limit is 50).
     var depth = 0
     /// Places held in limit_conn zones (given back when the request is logged), and
@@ -200,6 +202,7 @@ final class Request {
         activeContent = .none
         contentActive = false
         if subrequest != nil { subrequest = nil }
+        if ssiFilter != nil { ssiFilter = nil }
     }
 
     /// Copies what the connection needs after the response from a location.

@@ -1,8 +1,8 @@
 // Subrequests: an internal Request whose answer goes to its parent instead of the
-// client — its status and headers (its body stays in its writer's memory; nothing reads
-// it yet, auth_request drops it) — as nginx's
-// ngx_http_subrequest. The parent's phase handler starts one and suspends; the
-// subrequest runs its own phases (location matching, rewrites, content: a static
+// client — its status and headers, and its body, which stays in its writer's memory
+// (auth_request drops it; an SSI include takes it, Handlers/SSIFilter+Support.swift) —
+// as nginx's ngx_http_subrequest. The parent's phase handler starts one and suspends;
+// the subrequest runs its own phases from the server's rewrite phase (location matching, rewrites, content: a static
 // file, a proxy exchange, ...) on the same connection; when it has answered, the
 // parent resumes at the step after the one that started it. Nesting is limited as
 // in nginx (50 levels: "subrequests cycle").
@@ -67,7 +67,10 @@ extension Request {
         }
         let sub = Subrequest(request: child)
         subrequest = sub
-        child.findConfig()
+        // As nginx, an internal request starts at the server's rewrite phase.
+        child.steps = server.stepBuffer
+        child.stepIndex = 0
+        child.runPhases()
         if !sub.finished && trace == nil { activate(.waitingForSubrequest) }
         return sub
     }
@@ -84,6 +87,11 @@ extension Request {
     func subrequestEnded() -> Bool {
         guard let sub = subrequest, sub.finished, case .waitingForSubrequest = activeContent else { return false }
         activeContent = .none
+        // An SSI `include` goes on with the page instead of the phases.
+        if let ssi = ssiFilter {
+            ssi.subrequestEnded()
+            return true
+        }
         resumePhases()
         return true
     }

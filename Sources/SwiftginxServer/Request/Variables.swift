@@ -72,6 +72,7 @@ enum Variables {
         case .timeLocal: out.append(r.worker.clock.timeLocal)
         case .timeISO8601: out.append(r.worker.clock.timeISO8601)
         case .msec: out.append(seconds: r.worker.clock.milliseconds)
+        case .dateLocal, .dateGMT: out.append(SSIText.date(gmt: v == .dateGMT, SSIFilter.defaultTimefmt))
         case .request:
             if hasHead { out.append(UnsafeRawBufferPointer(rebasing: buf[r.head.requestLine])) }
         case .status:
