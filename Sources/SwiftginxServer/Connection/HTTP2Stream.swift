@@ -18,7 +18,9 @@ import SwiftginxPosix
 final class HTTP2Stream {
     unowned let connection: HTTP2Connection
     let id: Int32
-    let request: Request
+    /// From the worker's pool of requests (shared with HTTP/1 connections), and back to
+    /// it when the stream goes away holding the only reference (see `deinit`).
+    private(set) var request: Request
     let writer: ResponseWriter
     /// The synthesized HTTP/1.1 head the request's ranges index into.
     let input: ByteBuffer
@@ -107,9 +109,30 @@ final class HTTP2Stream {
         self.connection = connection
         self.id = id
         let worker = connection.worker
-        writer = ResponseWriter(worker: worker)
-        input = ByteBuffer(capacity: 1024)
-        request = Request(worker: worker, writer: writer, input: input)
+        let r =
+            worker.takeRequest()
+            ?? Request(worker: worker, writer: ResponseWriter(worker: worker), input: ByteBuffer(capacity: 1024))
+        request = r
+        writer = r.writer
+        input = r.input
+    }
+
+    /// A stream's request and its buffers serve the next stream or connection, unless
+    /// something still holds the request (then it is simply released).
+    deinit {
+        guard isKnownUniquelyReferenced(&request) else { return }
+        let r = request
+        r.writer.reset()
+        r.input.clear()
+        r.input.shrink(to: 1024)
+        r.head.reset()
+        r.head.headLength = 0
+        r.stream = nil
+        r.shuttingDown = false
+        r.discardRemaining = 0
+        r.discardChunked = nil
+        r.reset()
+        r.worker.returnRequest(r)
     }
 
     /// How many body bytes may wait for DATA frames before writers are told to wait.
