@@ -255,8 +255,10 @@ extension UpstreamResponse {
         fieldsEnd = output.writerIndex
         // Body framing towards the client.
         // The fields read below, not a copy of the head (that would retain its array).
-        let h = (contentLength: head.contentLength, isChunked: head.isChunked, keepAlive: head.keepAlive,
-            headLength: head.headLength)
+        let h = (
+            contentLength: head.contentLength, isChunked: head.isChunked, keepAlive: head.keepAlive,
+            headLength: head.headLength
+        )
         // A HEAD sent upstream as GET for the cache: the body is stored, not sent.
         cacheOnly = request.isHeadOnly && cacheWriter != nil && x.cache.sendGET
         noBody = (request.isHeadOnly && !cacheOnly) || status == 204 || status == 304 || status == 101
@@ -288,7 +290,8 @@ extension UpstreamResponse {
         }
         if clientTake >= 0 { responseRemaining = upstreamLength }
         let xab =
-            !mayHaveXAccelField() || !hasUpstreamHeader("x-accel-buffering") || x.settings.ignoreHeaders.contains("x-accel-buffering")
+            !mayHaveXAccelField() || !hasUpstreamHeader("x-accel-buffering")
+                || x.settings.ignoreHeaders.contains("x-accel-buffering")
             ? nil : headerValue("x-accel-buffering")
         buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering
         memoryLimit = x.settings.buffers.count * x.settings.buffers.size
