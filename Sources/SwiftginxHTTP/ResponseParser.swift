@@ -174,6 +174,21 @@ public struct ResponseParser: Sendable {
         while true {
             let end = min(count, limit)
             var i = scan
+            // The line end, 8 bytes at a time: a word's lowest CR or LF byte is exact
+            // (the has-zero-byte test only errs above a real match), then byte by byte.
+            while i &+ 8 <= end {
+                let w = buf.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let lf = w ^ 0x0A0A_0A0A_0A0A_0A0A
+                let cr = w ^ 0x0D0D_0D0D_0D0D_0D0D
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let high: UInt64 = 0x8080_8080_8080_8080
+                let m = ((lf &- ones) & ~lf | (cr &- ones) & ~cr) & high
+                if m != 0 {
+                    i &+= m.trailingZeroBitCount >> 3
+                    break
+                }
+                i &+= 8
+            }
             while i < end {
                 let c = buf[i]
                 if c == ASCII.cr || c == ASCII.lf { break }
@@ -198,7 +213,8 @@ public struct ResponseParser: Sendable {
                 }
                 if buf[lf] != ASCII.lf {
                     if phase == .statusLine { return fail(.invalidStatusLine) }
-                    return fail(invalidHeader(buf, lineStart, firstInvalidByte(buf, lineStart..<i) ?? i))
+                    var colon = i
+                    return fail(invalidHeader(buf, lineStart, firstInvalidByte(buf, lineStart..<i, colon: &colon) ?? i))
                 }
                 next = lf &+ 1
             }
@@ -282,10 +298,12 @@ public struct ResponseParser: Sendable {
 
     // MARK: header lines
 
-    /// Position of the first byte in `line` that cannot appear in a header line, if any.
-    private func firstInvalidByte(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> Int? {
+    /// Position of the first byte in `line` that cannot appear in a header line, if any;
+    /// `colon` is where the name ends (the line's end when it has no colon).
+    private func firstInvalidByte(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>, colon: inout Int) -> Int? {
         var p = line.lowerBound
         while p < line.upperBound, ASCII.isTchar(buf[p]) { p &+= 1 }
+        colon = p
         if p == line.upperBound { return nil }  // the caller's terminator decides
         if p == line.lowerBound || buf[p] != 0x3A { return p }
         p &+= 1
@@ -321,15 +339,14 @@ public struct ResponseParser: Sendable {
     ) -> ResponseParseError? {
         let s = line.lowerBound
         let e = line.upperBound
-        if let bad = firstInvalidByte(buf, line) { return invalidHeader(buf, s, bad) }
-        var p = s
-        while p < e, buf[p] != 0x3A { p &+= 1 }
+        var p = e
+        if let bad = firstInvalidByte(buf, line, colon: &p) { return invalidHeader(buf, s, bad) }
         if p == e { return invalidHeader(buf, s, e) }  // no colon: report the line end
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
         head.headers.append(field)
         let name = buf.slice(field.name)
         switch field.name.count {
-        case 14 where ASCII.equalsLowercased(name, "content-length"):
+        case 14 where Self.isName(buf, s, 14, "content-length"):
             if let prev = contentLengthField { return duplicate(buf, field, prev) }
             if transferEncodingField != nil { return .contentLengthAndTransferEncoding }
             guard let n = RequestParser.parseContentLength(buf, field.value) else {
@@ -337,7 +354,7 @@ public struct ResponseParser: Sendable {
             }
             contentLengthField = field
             head.contentLength = n
-        case 17 where ASCII.equalsLowercased(name, "transfer-encoding"):
+        case 17 where Self.isName(buf, s, 17, "transfer-encoding"):
             if let prev = transferEncodingField { return duplicate(buf, field, prev) }
             if contentLengthField != nil { return .contentLengthAndTransferEncoding }
             guard ASCII.equalsLowercased(buf.slice(field.value), "chunked") else {
@@ -345,7 +362,7 @@ public struct ResponseParser: Sendable {
             }
             transferEncodingField = field
             head.isChunked = true
-        case 10 where ASCII.equalsLowercased(name, "connection"):
+        case 10 where Self.isName(buf, s, 10, "connection"):
             ASCII.forEachListElement(buf, field.value) { t in
                 let token = buf.slice(t)
                 if ASCII.equalsLowercased(token, "close") {
@@ -365,6 +382,19 @@ public struct ResponseParser: Sendable {
             break
         }
         return nil
+    }
+
+    /// The `n`-byte name at `at` (already checked to be tchar bytes) equals `target`
+    /// (lower-case letters and '-', at least 8 bytes) whatever the letters' case: over
+    /// tchar bytes, setting 0x20 in each only makes upper-case letters lower case, so two
+    /// overlapping 8-byte words compare the whole name.
+    @inline(__always)
+    private static func isName(_ buf: UnsafeRawBufferPointer, _ at: Int, _ n: Int, _ target: StaticString) -> Bool {
+        let t = UnsafeRawPointer(target.utf8Start)
+        let fold: UInt64 = 0x2020_2020_2020_2020
+        let a = buf.loadUnaligned(fromByteOffset: at, as: UInt64.self) | fold
+        let b = buf.loadUnaligned(fromByteOffset: at &+ n &- 8, as: UInt64.self) | fold
+        return a == t.loadUnaligned(as: UInt64.self) && b == t.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
     }
 
     private func fieldString(_ buf: UnsafeRawBufferPointer, _ field: HeaderField) -> String {

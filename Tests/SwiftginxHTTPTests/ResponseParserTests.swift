@@ -444,4 +444,25 @@ struct ResponseSnapshot: Equatable, CustomStringConvertible {
             #expect(copy.string(h.header("server", in: buf)) == "gunicorn")
         }
     }
+
+    /// The line end is searched a word (8 bytes) at a time: every position of CR, LF and
+    /// a bare CR within a word, and bytes that differ from CR / LF only in the high bit
+    /// (obs-text 0x8D, 0x8A), which must not end a line.
+    @Test func lineEndsAtEveryOffsetOfAWord() {
+        for n in 0..<20 {
+            let value = String(repeating: "v", count: n)
+            for end in ["\r\n", "\n"] {
+                let s = parse("HTTP/1.1 200 OK\(end)X-\(value): \(value)\(end)Content-Length: 0\(end)\(end)")
+                #expect(s.result == .complete, "n=\(n) \(end.debugDescription)")
+                #expect(s.headers == ["X-\(value): \(value)", "Content-Length: 0"], "n=\(n)")
+            }
+            let bare = error("HTTP/1.1 200 OK\r\nX: \(value)\rb\r\n\r\n")
+            #expect(bare == .invalidHeader("X: \(value)\\x0d..."), "n=\(n)")
+            let high: [UInt8] =
+                Array("HTTP/1.1 200 OK\r\nX: ".utf8) + Array(repeating: 0x76, count: n) + [0x8D, 0x8A, 0x76]
+                + Array("\r\nContent-Length: 0\r\n\r\n".utf8)
+            let h = ResponseSnapshot.allWays(high)
+            #expect(h.result == .complete && h.headers.count == 2 && h.contentLength == 0, "n=\(n)")
+        }
+    }
 }
