@@ -174,9 +174,13 @@ public struct ResponseParser: Sendable {
         while true {
             let end = min(count, limit)
             var i = scan
+            // A header line seen whole for the first time is checked and its end found in
+            // one pass (`checkedField`); anything unusual falls back to the general path.
+            var colon = -1
+            if phase == .headers && scan == lineStart { colon = checkedField(buf, lineStart, end, lineEnd: &i) }
             // The line end, 8 bytes at a time: a word's lowest CR or LF byte is exact
             // (the has-zero-byte test only errs above a real match), then byte by byte.
-            while i &+ 8 <= end {
+            while colon < 0 && i &+ 8 <= end {
                 let w = buf.loadUnaligned(fromByteOffset: i, as: UInt64.self)
                 let lf = w ^ 0x0A0A_0A0A_0A0A_0A0A
                 let cr = w ^ 0x0D0D_0D0D_0D0D_0D0D
@@ -189,7 +193,7 @@ public struct ResponseParser: Sendable {
                 }
                 i &+= 8
             }
-            while i < end {
+            while colon < 0 && i < end {
                 let c = buf[i]
                 if c == ASCII.cr || c == ASCII.lf { break }
                 i &+= 1
@@ -234,7 +238,7 @@ public struct ResponseParser: Sendable {
                 if kind != .http { head.isChunked = false }
                 phase = .complete
                 return .complete
-            } else if let e = parseHeaderLine(buf, line, &head) {
+            } else if let e = parseHeaderLine(buf, line, &head, checkedColon: colon) {
                 return fail(e)
             }
         }
@@ -302,7 +306,7 @@ public struct ResponseParser: Sendable {
     /// `colon` is where the name ends (the line's end when it has no colon).
     private func firstInvalidByte(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>, colon: inout Int) -> Int? {
         var p = line.lowerBound
-        while p < line.upperBound, ASCII.isTchar(buf[p]) { p &+= 1 }
+        while p < line.upperBound, Self.isTchar(buf[p]) { p &+= 1 }
         colon = p
         if p == line.upperBound { return nil }  // the caller's terminator decides
         if p == line.lowerBound || buf[p] != 0x3A { return p }
@@ -334,13 +338,67 @@ public struct ResponseParser: Sendable {
         return .invalidHeader(logString(buf, start..<bad) + escaped)
     }
 
+    /// The usual header line in one pass from `start`: a tchar name, ':', then value
+    /// bytes (HTAB, SP, VCHAR, obs-text) up to a CR or LF before `end`, whose position
+    /// goes to `lineEnd`. Returns the colon's position, or -1 when the line is not
+    /// (yet) that: the general path then finds its end and judges it.
+    @inline(__always)
+    private func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
+        var p = start
+        while p < end, Self.isTchar(buf[p]) { p &+= 1 }
+        guard p > start, p < end, buf[p] == 0x3A else { return -1 }
+        let colon = p
+        p &+= 1
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        while true {
+            // 8 bytes at a time while none is below 0x20 or DEL; the lowest flagged byte
+            // of a word is exact.
+            while p &+ 8 <= end {
+                let w = buf.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+                let below20 = (w &- 0x20 &* ones) & ~w & high
+                let x = w ^ (0x7F &* ones)
+                let m = below20 | ((x &- ones) & ~x & high)
+                if m != 0 {
+                    p &+= m.trailingZeroBitCount >> 3
+                    break
+                }
+                p &+= 8
+            }
+            while p < end {
+                let c = buf[p]
+                if c < 0x20 || c == 0x7F { break }
+                p &+= 1
+            }
+            if p >= end { return -1 }
+            let c = buf[p]
+            if c == ASCII.htab {
+                p &+= 1
+                continue
+            }
+            if c == ASCII.cr || c == ASCII.lf {
+                lineEnd = p
+                return colon
+            }
+            return -1
+        }
+    }
+
+    /// `ASCII.isTchar` from a 128-bit table (fewer instructions per name byte).
+    @inline(__always)
+    static func isTchar(_ c: UInt8) -> Bool {
+        let word: UInt64 = c < 64 ? 0x03FF_6CFA_0000_0000 : 0x57FF_FFFF_C7FF_FFFE
+        return c < 128 && (word >> UInt64(c & 63)) & 1 != 0
+    }
+
+    /// `checkedColon` >= 0: `checkedField` found the line valid with its name ending there.
     private mutating func parseHeaderLine(
-        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead, checkedColon: Int
     ) -> ResponseParseError? {
         let s = line.lowerBound
         let e = line.upperBound
-        var p = e
-        if let bad = firstInvalidByte(buf, line, colon: &p) { return invalidHeader(buf, s, bad) }
+        var p = checkedColon
+        if p < 0, let bad = firstInvalidByte(buf, line, colon: &p) { return invalidHeader(buf, s, bad) }
         if p == e { return invalidHeader(buf, s, e) }  // no colon: report the line end
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
         head.headers.append(field)

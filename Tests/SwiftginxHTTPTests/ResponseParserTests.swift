@@ -465,4 +465,18 @@ struct ResponseSnapshot: Equatable, CustomStringConvertible {
             #expect(h.result == .complete && h.headers.count == 2 && h.contentLength == 0, "n=\(n)")
         }
     }
+
+    /// The one-pass check of a header line agrees with the general one: tabs inside a
+    /// value at every offset of a word, a control byte or DEL after a run of good bytes,
+    /// and the table of name bytes equals the RFC's tchar.
+    @Test func onePassFieldCheck() {
+        for c in 0...255 { #expect(ResponseParser.isTchar(UInt8(c)) == ASCII.isTchar(UInt8(c)), "byte \(c)") }
+        for n in 0..<17 {
+            let pad = String(repeating: "a", count: n)
+            let tab = parse("HTTP/1.1 200 OK\r\nX-T: v\(pad)\tb\t\r\nContent-Length: 0\r\n\r\n")
+            #expect(tab.result == .complete && tab.headers.first == "X-T: v\(pad)\tb", "n=\(n)")
+            #expect(error("HTTP/1.1 200 OK\r\nX: \(pad)\u{7F}\r\n\r\n") == .invalidHeader("X: \(pad)\\x7f..."))
+            #expect(error("HTTP/1.1 200 OK\r\nX: \(pad)\u{1F}\r\n\r\n") == .invalidHeader("X: \(pad)\\x1f..."))
+        }
+    }
 }
