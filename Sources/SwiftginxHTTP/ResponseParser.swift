@@ -256,6 +256,15 @@ public struct ResponseParser: Sendable {
     /// response that is not HTTP/1.x fails without waiting for a line end.
     private mutating func statusPrefixIsPlausible(_ buf: UnsafeRawBufferPointer, upTo available: Int) -> Bool {
         let end = min(available, ResponseParser.statusPrefixLength)
+        // The usual case, the whole prefix at once: "HTTP/1." as one word, then the rest.
+        if prefixChecked == 0 && end == ResponseParser.statusPrefixLength
+            && buf.loadUnaligned(as: UInt64.self) & 0x00FF_FFFF_FFFF_FFFF == 0x002E_312F_5054_5448
+            && ASCII.isDigit(buf[7]) && buf[8] == ASCII.sp && buf[9] &- 0x31 < 9 && ASCII.isDigit(buf[10])
+            && ASCII.isDigit(buf[11]) && (buf[12] == ASCII.sp || buf[12] == ASCII.cr || buf[12] == ASCII.lf)
+        {
+            prefixChecked = end
+            return true
+        }
         while prefixChecked < end {
             let c = buf[prefixChecked]
             let ok: Bool
