@@ -297,7 +297,7 @@ final class UpstreamResponse {
         x.recordHeader(status: status)
         x.countHead(head.headLength)
         // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
-        headCopy.removeAll(keepingCapacity: true)
+        if !headCopy.isEmpty { headCopy.removeAll(keepingCapacity: true) }
         headCopy.append(contentsOf: UnsafeRawBufferPointer(start: inb.base, count: head.headLength))
         if let condition = NextUpstream.status(status), x.canTryNext(condition) {
             x.tryNext(afterStatus: status)
