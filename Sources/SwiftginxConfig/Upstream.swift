@@ -310,11 +310,17 @@ public struct UpstreamSettings: Sendable {
     /// Bit n set when some hidden name is n bytes long (63: 63 or more): a field of
     /// another length is not compared with them at all.
     public var hiddenLengths: UInt64 = UpstreamSettings.lengthMask(UpstreamSettings.defaultHidden)
+    /// Whether `Server` / `Date` are among `hidden` (then the client gets swiftginx's own),
+    /// decided once here rather than per response.
+    public private(set) var hidesServer = true
+    public private(set) var hidesDate = true
 
     mutating func updateHidden() {
         let names = UpstreamSettings.defaultHidden.union(protocolHidden).subtracting(passHeaders).union(hideHeaders)
         hidden = names.sorted().map { Array($0.utf8) }
         hiddenLengths = Self.lengthMask(names)
+        hidesServer = names.contains("server")
+        hidesDate = names.contains("date")
     }
 
     static func lengthMask(_ names: Set<String>) -> UInt64 {

@@ -79,7 +79,7 @@ public enum ASCII {
     }
 
     /// Range of `r` without leading and trailing SP / HTAB.
-    @inlinable
+    @inlinable @inline(__always)
     public static func trimOWS(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int> {
         var lo = r.lowerBound
         var hi = r.upperBound

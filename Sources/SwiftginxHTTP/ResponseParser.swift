@@ -174,7 +174,26 @@ public struct ResponseParser: Sendable {
         while true {
             let end = min(count, limit)
             var i = scan
-            while i < end {
+            // A header line seen whole for the first time is checked and its end found in
+            // one pass (`checkedField`); anything unusual falls back to the general path.
+            var colon = -1
+            if phase == .headers && scan == lineStart { colon = checkedField(buf, lineStart, end, lineEnd: &i) }
+            // The line end, 8 bytes at a time: a word's lowest CR or LF byte is exact
+            // (the has-zero-byte test only errs above a real match), then byte by byte.
+            while colon < 0 && i &+ 8 <= end {
+                let w = buf.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let lf = w ^ 0x0A0A_0A0A_0A0A_0A0A
+                let cr = w ^ 0x0D0D_0D0D_0D0D_0D0D
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let high: UInt64 = 0x8080_8080_8080_8080
+                let m = ((lf &- ones) & ~lf | (cr &- ones) & ~cr) & high
+                if m != 0 {
+                    i &+= m.trailingZeroBitCount >> 3
+                    break
+                }
+                i &+= 8
+            }
+            while colon < 0 && i < end {
                 let c = buf[i]
                 if c == ASCII.cr || c == ASCII.lf { break }
                 i &+= 1
@@ -198,7 +217,8 @@ public struct ResponseParser: Sendable {
                 }
                 if buf[lf] != ASCII.lf {
                     if phase == .statusLine { return fail(.invalidStatusLine) }
-                    return fail(invalidHeader(buf, lineStart, firstInvalidByte(buf, lineStart..<i) ?? i))
+                    var colon = i
+                    return fail(invalidHeader(buf, lineStart, firstInvalidByte(buf, lineStart..<i, colon: &colon) ?? i))
                 }
                 next = lf &+ 1
             }
@@ -218,7 +238,7 @@ public struct ResponseParser: Sendable {
                 if kind != .http { head.isChunked = false }
                 phase = .complete
                 return .complete
-            } else if let e = parseHeaderLine(buf, line, &head) {
+            } else if let e = parseHeaderLine(buf, line, &head, checkedColon: colon) {
                 return fail(e)
             }
         }
@@ -236,6 +256,15 @@ public struct ResponseParser: Sendable {
     /// response that is not HTTP/1.x fails without waiting for a line end.
     private mutating func statusPrefixIsPlausible(_ buf: UnsafeRawBufferPointer, upTo available: Int) -> Bool {
         let end = min(available, ResponseParser.statusPrefixLength)
+        // The usual case, the whole prefix at once: "HTTP/1." as one word, then the rest.
+        if prefixChecked == 0 && end == ResponseParser.statusPrefixLength
+            && buf.loadUnaligned(as: UInt64.self) & 0x00FF_FFFF_FFFF_FFFF == 0x002E_312F_5054_5448
+            && ASCII.isDigit(buf[7]) && buf[8] == ASCII.sp && buf[9] &- 0x31 < 9 && ASCII.isDigit(buf[10])
+            && ASCII.isDigit(buf[11]) && (buf[12] == ASCII.sp || buf[12] == ASCII.cr || buf[12] == ASCII.lf)
+        {
+            prefixChecked = end
+            return true
+        }
         while prefixChecked < end {
             let c = buf[prefixChecked]
             let ok: Bool
@@ -282,10 +311,12 @@ public struct ResponseParser: Sendable {
 
     // MARK: header lines
 
-    /// Position of the first byte in `line` that cannot appear in a header line, if any.
-    private func firstInvalidByte(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>) -> Int? {
+    /// Position of the first byte in `line` that cannot appear in a header line, if any;
+    /// `colon` is where the name ends (the line's end when it has no colon).
+    private func firstInvalidByte(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>, colon: inout Int) -> Int? {
         var p = line.lowerBound
-        while p < line.upperBound, ASCII.isTchar(buf[p]) { p &+= 1 }
+        while p < line.upperBound, Self.isTchar(buf[p]) { p &+= 1 }
+        colon = p
         if p == line.upperBound { return nil }  // the caller's terminator decides
         if p == line.lowerBound || buf[p] != 0x3A { return p }
         p &+= 1
@@ -316,20 +347,73 @@ public struct ResponseParser: Sendable {
         return .invalidHeader(logString(buf, start..<bad) + escaped)
     }
 
+    /// The usual header line in one pass from `start`: a tchar name, ':', then value
+    /// bytes (HTAB, SP, VCHAR, obs-text) up to a CR or LF before `end`, whose position
+    /// goes to `lineEnd`. Returns the colon's position, or -1 when the line is not
+    /// (yet) that: the general path then finds its end and judges it.
+    @inline(__always)
+    private func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
+        var p = start
+        while p < end, Self.isTchar(buf[p]) { p &+= 1 }
+        guard p > start, p < end, buf[p] == 0x3A else { return -1 }
+        let colon = p
+        p &+= 1
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        while true {
+            // 8 bytes at a time while none is below 0x20 or DEL; the lowest flagged byte
+            // of a word is exact.
+            while p &+ 8 <= end {
+                let w = buf.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+                let below20 = (w &- 0x20 &* ones) & ~w & high
+                let x = w ^ (0x7F &* ones)
+                let m = below20 | ((x &- ones) & ~x & high)
+                if m != 0 {
+                    p &+= m.trailingZeroBitCount >> 3
+                    break
+                }
+                p &+= 8
+            }
+            while p < end {
+                let c = buf[p]
+                if c < 0x20 || c == 0x7F { break }
+                p &+= 1
+            }
+            if p >= end { return -1 }
+            let c = buf[p]
+            if c == ASCII.htab {
+                p &+= 1
+                continue
+            }
+            if c == ASCII.cr || c == ASCII.lf {
+                lineEnd = p
+                return colon
+            }
+            return -1
+        }
+    }
+
+    /// `ASCII.isTchar` from a 128-bit table (fewer instructions per name byte).
+    @inline(__always)
+    static func isTchar(_ c: UInt8) -> Bool {
+        let word: UInt64 = c < 64 ? 0x03FF_6CFA_0000_0000 : 0x57FF_FFFF_C7FF_FFFE
+        return c < 128 && (word >> UInt64(c & 63)) & 1 != 0
+    }
+
+    /// `checkedColon` >= 0: `checkedField` found the line valid with its name ending there.
     private mutating func parseHeaderLine(
-        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead, checkedColon: Int
     ) -> ResponseParseError? {
         let s = line.lowerBound
         let e = line.upperBound
-        if let bad = firstInvalidByte(buf, line) { return invalidHeader(buf, s, bad) }
-        var p = s
-        while p < e, buf[p] != 0x3A { p &+= 1 }
+        var p = checkedColon
+        if p < 0, let bad = firstInvalidByte(buf, line, colon: &p) { return invalidHeader(buf, s, bad) }
         if p == e { return invalidHeader(buf, s, e) }  // no colon: report the line end
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
         head.headers.append(field)
         let name = buf.slice(field.name)
         switch field.name.count {
-        case 14 where ASCII.equalsLowercased(name, "content-length"):
+        case 14 where Self.isName(buf, s, 14, "content-length"):
             if let prev = contentLengthField { return duplicate(buf, field, prev) }
             if transferEncodingField != nil { return .contentLengthAndTransferEncoding }
             guard let n = RequestParser.parseContentLength(buf, field.value) else {
@@ -337,7 +421,7 @@ public struct ResponseParser: Sendable {
             }
             contentLengthField = field
             head.contentLength = n
-        case 17 where ASCII.equalsLowercased(name, "transfer-encoding"):
+        case 17 where Self.isName(buf, s, 17, "transfer-encoding"):
             if let prev = transferEncodingField { return duplicate(buf, field, prev) }
             if contentLengthField != nil { return .contentLengthAndTransferEncoding }
             guard ASCII.equalsLowercased(buf.slice(field.value), "chunked") else {
@@ -345,7 +429,7 @@ public struct ResponseParser: Sendable {
             }
             transferEncodingField = field
             head.isChunked = true
-        case 10 where ASCII.equalsLowercased(name, "connection"):
+        case 10 where Self.isName(buf, s, 10, "connection"):
             ASCII.forEachListElement(buf, field.value) { t in
                 let token = buf.slice(t)
                 if ASCII.equalsLowercased(token, "close") {
@@ -365,6 +449,19 @@ public struct ResponseParser: Sendable {
             break
         }
         return nil
+    }
+
+    /// The `n`-byte name at `at` (already checked to be tchar bytes) equals `target`
+    /// (lower-case letters and '-', at least 8 bytes) whatever the letters' case: over
+    /// tchar bytes, setting 0x20 in each only makes upper-case letters lower case, so two
+    /// overlapping 8-byte words compare the whole name.
+    @inline(__always)
+    private static func isName(_ buf: UnsafeRawBufferPointer, _ at: Int, _ n: Int, _ target: StaticString) -> Bool {
+        let t = UnsafeRawPointer(target.utf8Start)
+        let fold: UInt64 = 0x2020_2020_2020_2020
+        let a = buf.loadUnaligned(fromByteOffset: at, as: UInt64.self) | fold
+        let b = buf.loadUnaligned(fromByteOffset: at &+ n &- 8, as: UInt64.self) | fold
+        return a == t.loadUnaligned(as: UInt64.self) && b == t.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
     }
 
     private func fieldString(_ buf: UnsafeRawBufferPointer, _ field: HeaderField) -> String {

@@ -102,4 +102,24 @@ import Testing
             """)
         #expect(try loadError(text)?.hasPrefix("\"health_check\" requires an \"upstream\" block") == true)
     }
+
+    /// Whether Server and Date are hidden (then swiftginx writes its own) is decided with
+    /// the hidden list, per module, at configuration time.
+    @Test func serverAndDateHiding() throws {
+        let c = try load(
+            http(
+                """
+                server {
+                    location /a/ { proxy_pass http://127.0.0.1:9000; }
+                    location /b/ { proxy_pass http://127.0.0.1:9000; proxy_pass_header Server; }
+                    location /c/ { fastcgi_pass 127.0.0.1:9000; fastcgi_pass_header Date; }
+                }
+                """))
+        let a = try #require(location(c, "/a/x")).settings.proxy
+        #expect(a.hidesServer && a.hidesDate)
+        let b = try #require(location(c, "/b/x")).settings.proxy
+        #expect(!b.hidesServer && b.hidesDate)
+        let f = try #require(location(c, "/c/x")).settings.fastcgi
+        #expect(f.hidesServer && !f.hidesDate)
+    }
 }

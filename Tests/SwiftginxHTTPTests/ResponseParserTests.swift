@@ -444,4 +444,39 @@ struct ResponseSnapshot: Equatable, CustomStringConvertible {
             #expect(copy.string(h.header("server", in: buf)) == "gunicorn")
         }
     }
+
+    /// The line end is searched a word (8 bytes) at a time: every position of CR, LF and
+    /// a bare CR within a word, and bytes that differ from CR / LF only in the high bit
+    /// (obs-text 0x8D, 0x8A), which must not end a line.
+    @Test func lineEndsAtEveryOffsetOfAWord() {
+        for n in 0..<20 {
+            let value = String(repeating: "v", count: n)
+            for end in ["\r\n", "\n"] {
+                let s = parse("HTTP/1.1 200 OK\(end)X-\(value): \(value)\(end)Content-Length: 0\(end)\(end)")
+                #expect(s.result == .complete, "n=\(n) \(end.debugDescription)")
+                #expect(s.headers == ["X-\(value): \(value)", "Content-Length: 0"], "n=\(n)")
+            }
+            let bare = error("HTTP/1.1 200 OK\r\nX: \(value)\rb\r\n\r\n")
+            #expect(bare == .invalidHeader("X: \(value)\\x0d..."), "n=\(n)")
+            let high: [UInt8] =
+                Array("HTTP/1.1 200 OK\r\nX: ".utf8) + Array(repeating: 0x76, count: n) + [0x8D, 0x8A, 0x76]
+                + Array("\r\nContent-Length: 0\r\n\r\n".utf8)
+            let h = ResponseSnapshot.allWays(high)
+            #expect(h.result == .complete && h.headers.count == 2 && h.contentLength == 0, "n=\(n)")
+        }
+    }
+
+    /// The one-pass check of a header line agrees with the general one: tabs inside a
+    /// value at every offset of a word, a control byte or DEL after a run of good bytes,
+    /// and the table of name bytes equals the RFC's tchar.
+    @Test func onePassFieldCheck() {
+        for c in 0...255 { #expect(ResponseParser.isTchar(UInt8(c)) == ASCII.isTchar(UInt8(c)), "byte \(c)") }
+        for n in 0..<17 {
+            let pad = String(repeating: "a", count: n)
+            let tab = parse("HTTP/1.1 200 OK\r\nX-T: v\(pad)\tb\t\r\nContent-Length: 0\r\n\r\n")
+            #expect(tab.result == .complete && tab.headers.first == "X-T: v\(pad)\tb", "n=\(n)")
+            #expect(error("HTTP/1.1 200 OK\r\nX: \(pad)\u{7F}\r\n\r\n") == .invalidHeader("X: \(pad)\\x7f..."))
+            #expect(error("HTTP/1.1 200 OK\r\nX: \(pad)\u{1F}\r\n\r\n") == .invalidHeader("X: \(pad)\\x1f..."))
+        }
+    }
 }

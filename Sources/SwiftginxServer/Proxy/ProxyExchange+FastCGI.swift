@@ -26,7 +26,7 @@ struct StdinFraming {
     /// Before a try; `endInHead`: the request head already ends with the empty STDIN
     /// record (a request without a body).
     mutating func reset(endInHead: Bool = false) {
-        header.removeAll(keepingCapacity: true)
+        if !header.isEmpty { header.removeAll(keepingCapacity: true) }
         headerSent = 0
         recordLeft = 0
         endQueued = endInHead

@@ -83,16 +83,20 @@ enum UpstreamRequestBuilder {
         var setHost = false
         var setConnection = false
         var sentConnectionClose = false
-        for param in x.settings.params {
+        // Read by index, in place: `for param in` would copy each element (a reference
+        // count per field), and the name is appended from its bytes, not its String.
+        let params = x.settings.params
+        for i in params.indices {
             // Written in place; an empty value takes the line back out (nginx drops it).
             let lineStart = out.writerIndex
-            out.append(string: param.name)
+            out.append(params[i].nameBytes)
             out.append(": ")
             let valueStart = out.writerIndex
-            appendValue(param.value, for: request, to: out)
+            appendValue(params[i].value, for: request, to: out)
             let value = UnsafeRawBufferPointer(start: out.base + valueStart, count: out.writerIndex - valueStart)
-            if param.lowercasedName == Self.hostName { setHost = true }
-            if param.lowercasedName == Self.connectionName {
+            let n = params[i].lowercasedName.count
+            if n == 4 && params[i].lowercasedName == Self.hostName { setHost = true }
+            if n == 10 && params[i].lowercasedName == Self.connectionName {
                 setConnection = true
                 if asciiCaseEqual(value, Self.closeValue) { sentConnectionClose = true }
             }

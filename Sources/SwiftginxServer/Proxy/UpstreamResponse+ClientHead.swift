@@ -10,8 +10,6 @@ import SwiftginxConfig
 import SwiftginxHTTP
 
 extension UpstreamResponse {
-    private static let serverName = Array("server".utf8)
-    private static let dateName = Array("date".utf8)
     private static let yesValue = Array("yes".utf8)
 
     /// What the head writer does with a field, by its name.
@@ -157,11 +155,11 @@ extension UpstreamResponse {
         let hiddenLengths = x.settings.hiddenLengths
         // With proxy_pass_header Server / Date, nginx adds neither of its own, even when
         // the upstream sent none.
-        let passServer = !hidden.contains(Self.serverName)
-        let passDate = !hidden.contains(Self.dateName)
+        let passServer = !x.settings.hidesServer
+        let passDate = !x.settings.hidesDate
         var coding: ContentCoding? = nil
         recoder = nil
-        recodeCarry.removeAll()
+        if !recodeCarry.isEmpty { recodeCarry.removeAll() }
         ssi = nil
         if let l = location, l.settings.ssi.enabled { startSSI(l) }
         headVaries = false
@@ -236,8 +234,12 @@ extension UpstreamResponse {
                 } else if kind == .contentType {
                     // The charset module may announce (and recode into) the location's charset.
                     if let l = location, !keepContentType { value = charsetContentType(raw, location: l, x) }
-                    request.contentType.removeAll(keepingCapacity: true)
-                    request.contentType.append(contentsOf: value ?? Array(raw))
+                    if !request.contentType.isEmpty { request.contentType.removeAll(keepingCapacity: true) }
+                    if let value {
+                        request.contentType.append(contentsOf: value)
+                    } else {
+                        request.contentType.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw))
+                    }
                     // nginx writes its own "Content-Type" name (PHP sends "Content-type").
                     output.append("Content-Type: ")
                     if let value { output.append(value) } else { output.append(UnsafeRawBufferPointer(rebasing: raw)) }
@@ -256,7 +258,11 @@ extension UpstreamResponse {
         }
         fieldsEnd = output.writerIndex
         // Body framing towards the client.
-        let h = head
+        // The fields read below, not a copy of the head (that would retain its array).
+        let h = (
+            contentLength: head.contentLength, isChunked: head.isChunked, keepAlive: head.keepAlive,
+            headLength: head.headLength
+        )
         // A HEAD sent upstream as GET for the cache: the body is stored, not sent.
         cacheOnly = request.isHeadOnly && cacheWriter != nil && x.cache.sendGET
         noBody = (request.isHeadOnly && !cacheOnly) || status == 204 || status == 304 || status == 101
@@ -288,7 +294,8 @@ extension UpstreamResponse {
         }
         if clientTake >= 0 { responseRemaining = upstreamLength }
         let xab =
-            !hasUpstreamHeader("x-accel-buffering") || x.settings.ignoreHeaders.contains("x-accel-buffering")
+            !mayHaveXAccelField() || !hasUpstreamHeader("x-accel-buffering")
+                || x.settings.ignoreHeaders.contains("x-accel-buffering")
             ? nil : headerValue("x-accel-buffering")
         buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering
         memoryLimit = x.settings.buffers.count * x.settings.buffers.size

@@ -160,12 +160,14 @@ final class Request {
         server = nil
         location = nil
         stepIndex = 0
-        captures.removeAll(keepingCapacity: true)
+        // Emptied without removeAll(keepingCapacity:) when already empty or of one
+        // element (that call costs ~80 instructions each, on every request).
+        captures.clearKeepingStorage()
         captureRegex = nil
-        captureSubject.removeAll(keepingCapacity: true)
+        captureSubject.clearKeepingStorage()
         if !customVariables.isEmpty { customVariables.removeAll(keepingCapacity: true) }
-        uri.removeAll(keepingCapacity: true)
-        args.removeAll(keepingCapacity: true)
+        uri.clearKeepingStorage()
+        args.clearKeepingStorage()
         hasArgs = false
         status = 0
         overrideStatus = nil
