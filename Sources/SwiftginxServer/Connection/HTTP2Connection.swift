@@ -57,6 +57,9 @@ final class HTTP2Connection {
     let protocolName: [UInt8]
     /// Monotonic ms when the connection last had no open stream.
     var idleSince: Int64 = 0
+    /// When frames waiting for the socket time out (`send_timeout` of the default
+    /// server, from the last write that made progress); 0: nothing waits.
+    var sendDeadline: Int64 = 0
     /// The socket may have bytes (the client connection's flag, set by epoll events).
     var readReady: Bool {
         get { client.readReady }
@@ -244,6 +247,7 @@ final class HTTP2Connection {
                     return
                 case .processed(let n):
                     pendingOut.readerIndex += n
+                    if n > 0 { sendDeadline = 0 }
                     if pendingOut.readableCount == 0 { pendingOut.clear() }
                 }
             } catch {
@@ -469,7 +473,14 @@ final class HTTP2Connection {
         var at = Int64.max
         for (_, stream) in streams where stream.deadline > 0 { at = min(at, stream.deadline) }
         if streams.isEmpty { at = min(at, idleSince + idleTimeout) }
-        if pendingOut.readableCount > 0 { at = min(at, worker.now + 60_000) }
+        if pendingOut.readableCount > 0 {
+            if sendDeadline == 0 {
+                sendDeadline = worker.now + Int64(client.group.defaultServer.defaultSettings.sendTimeout)
+            }
+            at = min(at, sendDeadline)
+        } else {
+            sendDeadline = 0
+        }
         if at == Int64.max { at = worker.now + Int64(server.keepaliveTimeout) }
         worker.schedule(client, after: Int(max(0, at - worker.now)))
     }
@@ -482,6 +493,12 @@ final class HTTP2Connection {
 
     func onTimeout() {
         let now = worker.now
+        if sendDeadline > 0 && now >= sendDeadline && pendingOut.readableCount > 0 {
+            // A client that stopped reading: nginx's send_timeout closes the connection.
+            client.logInfo("client timed out (110: Connection timed out) while sending response to client")
+            closeConnection()
+            return
+        }
         if streams.isEmpty && now >= idleSince + idleTimeout {
             closeGracefully()
             return
