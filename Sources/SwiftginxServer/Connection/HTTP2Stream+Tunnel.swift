@@ -52,26 +52,12 @@ extension HTTP2Stream {
         headParsed = true
         responseChunked = nil
         noBody = false
-        headerBlock.removeAll(keepingCapacity: true)
-        headerOffsets.removeAll(keepingCapacity: true)
-        headAccum.withUnsafeBytes { buf in
-            for f in head.headers {
-                let name = UnsafeRawBufferPointer(rebasing: buf[f.name])
-                if ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "upgrade")
-                    || ASCII.equalsLowercased(name, "sec-websocket-accept")
-                    || ASCII.equalsLowercased(name, "keep-alive") || ASCII.equalsLowercased(name, "transfer-encoding")
-                    || ASCII.equalsLowercased(name, "content-length")
-                {
-                    continue
-                }
-                let n0 = headerBlock.count
-                for b in name { headerBlock.append(b >= 65 && b <= 90 ? b | 0x20 : b) }
-                let v0 = headerBlock.count
-                headerBlock.append(contentsOf: buf[f.value])
-                headerOffsets.append((n0..<v0, v0..<headerBlock.count))
-            }
+        setHeaderBlock(head) { name in
+            ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "upgrade")
+                || ASCII.equalsLowercased(name, "sec-websocket-accept")
+                || ASCII.equalsLowercased(name, "keep-alive") || ASCII.equalsLowercased(name, "transfer-encoding")
+                || ASCII.equalsLowercased(name, "content-length")
         }
-        headAccum.removeAll()
     }
 
     /// 16 random bytes in base64, as a WebSocket client makes its key.

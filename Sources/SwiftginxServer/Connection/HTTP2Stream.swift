@@ -225,18 +225,24 @@ final class HTTP2Stream {
             responseChunked!.keepsTrailers = true
         }
         noBody = request.head.method == .head || status == 204 || status == 304
+        let dropLength = trailersAtEnd
+        setHeaderBlock(head) { name in
+            ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "keep-alive")
+                || ASCII.equalsLowercased(name, "transfer-encoding")
+                || ASCII.equalsLowercased(name, "proxy-connection") || ASCII.equalsLowercased(name, "upgrade")
+                || dropLength && ASCII.equalsLowercased(name, "content-length")
+        }
+    }
+
+    /// The response head's fields (in `headAccum`) as nghttp2 name/value pairs, names
+    /// lower-cased, less those `dropped` names; `headAccum` is emptied.
+    func setHeaderBlock(_ head: ResponseHead, dropping dropped: (UnsafeRawBufferPointer) -> Bool) {
         headerBlock.removeAll(keepingCapacity: true)
         headerOffsets.removeAll(keepingCapacity: true)
         headAccum.withUnsafeBytes { buf in
             for f in head.headers {
                 let name = UnsafeRawBufferPointer(rebasing: buf[f.name])
-                if ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "keep-alive")
-                    || ASCII.equalsLowercased(name, "transfer-encoding")
-                    || ASCII.equalsLowercased(name, "proxy-connection") || ASCII.equalsLowercased(name, "upgrade")
-                    || trailersAtEnd && ASCII.equalsLowercased(name, "content-length")
-                {
-                    continue
-                }
+                if dropped(name) { continue }
                 let n0 = headerBlock.count
                 for b in name { headerBlock.append(b >= 65 && b <= 90 ? b | 0x20 : b) }
                 let v0 = headerBlock.count
