@@ -88,19 +88,23 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
             out += Array((unixPath ?? "").utf8)
             return
         }
-        var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-        withUnsafeBytes(of: storage) { raw in
-            if family == AF_INET6 {
-                var a = raw.load(as: sockaddr_in6.self).sin6_addr
-                _ = inet_ntop(AF_INET6, &a, &buf, socklen_t(buf.count))
-            } else {
-                var a = raw.load(as: sockaddr_in.self).sin_addr
-                _ = inet_ntop(AF_INET, &a, &buf, socklen_t(buf.count))
+        // inet_ntop writes into a buffer on the stack (INET6_ADDRSTRLEN is 46): no heap
+        // allocation, as `$remote_addr` is formatted for every logged request.
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(INET6_ADDRSTRLEN) + 1) { buf in
+            buf[0] = 0
+            withUnsafeBytes(of: storage) { raw in
+                if family == AF_INET6 {
+                    var a = raw.load(as: sockaddr_in6.self).sin6_addr
+                    _ = inet_ntop(AF_INET6, &a, buf.baseAddress, socklen_t(buf.count))
+                } else {
+                    var a = raw.load(as: sockaddr_in.self).sin_addr
+                    _ = inet_ntop(AF_INET, &a, buf.baseAddress, socklen_t(buf.count))
+                }
             }
-        }
-        for c in buf {
-            if c == 0 { break }
-            out.append(UInt8(bitPattern: c))
+            for c in buf {
+                if c == 0 { break }
+                out.append(UInt8(bitPattern: c))
+            }
         }
     }
 
