@@ -11,14 +11,16 @@ import SwiftginxPosix
 
 extension StaticFileHandler {
     /// Conditional and range handling, then the head and a sendfile body.
+    /// The location's settings are read through `l` field by field (a copy of the whole
+    /// struct costs ~150 instructions); only rare paths pass them whole.
     func sendFile(
-        _ entry: OpenFileCache.Entry, settings s: LocationSettings, encoding: String? = nil, vary: Bool = false
+        _ entry: OpenFileCache.Entry, _ l: Location, encoding: String? = nil, vary: Bool = false
     ) {
         let info = entry.info
         let buf = request.headBytes
-        let etag: [UInt8]? = s.etag ? entry.etag : nil
+        let etag: [UInt8]? = l.settings.etag ? entry.etag : nil
         // `add_header ETag` replaces the file's in the head (conditions use the file's).
-        let shownETag = Self.addsHeader(s, "etag") ? nil : etag
+        let shownETag = Self.addsHeader(l.settings.addHeaders, "etag") ? nil : etag
         var status = request.overrideStatus ?? 200
         let plain = request.overrideStatus == nil
 
@@ -36,15 +38,16 @@ extension StaticFileHandler {
             var notModified = false
             if let v = request.head.header(HeaderName.ifNoneMatch, in: buf) {
                 notModified = etagMatches(buf[v], etag, weak: true)
-            } else if s.ifModifiedSince != .off, let v = request.head.header(HeaderName.ifModifiedSince, in: buf),
+            } else if l.settings.ifModifiedSince != .off,
+                let v = request.head.header(HeaderName.ifModifiedSince, in: buf),
                 let t = HTTPDate.parse(UnsafeRawBufferPointer(rebasing: buf[v]))
             {
-                notModified = s.ifModifiedSince == .exact ? t == info.mtime : info.mtime <= t
+                notModified = l.settings.ifModifiedSince == .exact ? t == info.mtime : info.mtime <= t
             }
             if notModified {
                 request.beginHead(304)
                 request.output.appendHeader("Last-Modified", entry.lastModified)
-                request.finishHead(settings: s, mtime: info.mtime) { o in
+                request.finishHead(location: l, mtime: info.mtime) { o in
                     if let shownETag { o.appendHeader("ETag", shownETag) }
                     if vary { o.append("Vary: Accept-Encoding\r\n") }
                 }
@@ -56,14 +59,16 @@ extension StaticFileHandler {
         // source_charset → charset through a charset_map: the recoded bytes are served
         // (not compressed); a byte-for-byte table keeps lengths and ranges.
         // `ssi on`: the file's commands run and the answer is sent without a length.
-        if s.ssi.enabled, encoding == nil, status == 200, plain, case let type = fileType(entry, settings: s),
-            s.ssi.processes(type: type), sendSSI(entry, settings: s, type: type, etag: shownETag)
+        if l.settings.ssi.enabled, encoding == nil, status == 200, plain, case let type = fileType(entry, l),
+            l.settings.ssi.processes(type: type), sendSSI(entry, settings: l.settings, type: type, etag: shownETag)
         {
             return
         }
-        let recoded = s.sourceCharset == nil || encoding != nil ? nil : recodedContents(entry, settings: s)
+        let recoded =
+            l.settings.sourceCharset == nil || encoding != nil ? nil : recodedContents(entry, settings: l.settings)
         if recoded == nil && encoding == nil && status == 200 && plain,
-            sendCompressed(entry, settings: s, etag: shownETag)
+            l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled,
+            sendCompressed(entry, settings: l.settings, etag: shownETag)
         {
             return
         }
@@ -72,15 +77,15 @@ extension StaticFileHandler {
         var start: Int64 = 0
         var length = size
         var contentRange: [UInt8]? = nil
-        let acceptRanges = plain && s.maxRanges != 0 && recoded?.keepsLength != false
+        let acceptRanges = plain && l.settings.maxRanges != 0 && recoded?.keepsLength != false
         // `add_header Last-Modified` replaces the file's (nginx's headers filter runs
         // before the range filter): its date, or none when empty, decides If-Range.
-        let replacedLastModified = addedLastModified(s)
+        let replacedLastModified = addedLastModified(l.settings.addHeaders)
         if acceptRanges, let r = request.head.header(HeaderName.range, in: buf),
             ifRangeAllows(buf, mtime: replacedLastModified ?? info.mtime, etag: etag)
         {
             switch ByteRangeSpec.evaluate(
-                UnsafeRawBufferPointer(rebasing: buf[r]), size: size, maxRanges: s.maxRanges)
+                UnsafeRawBufferPointer(rebasing: buf[r]), size: size, maxRanges: l.settings.maxRanges)
             {
             case .single(let range):
                 status = 206
@@ -89,13 +94,13 @@ extension StaticFileHandler {
                 contentRange = Array("bytes \(range.lowerBound)-\(range.upperBound)/\(size)".utf8)
             case .unsatisfiable:
                 request.status = 416
-                request.writeDefaultPage(416, settings: s) { o in
+                request.writeDefaultPage(416, settings: l.settings) { o in
                     o.appendHeader("Content-Range", Array("bytes */\(size)".utf8))
                 }
                 return
             case .multiple(let ranges):
                 sendMultipart(
-                    entry, ranges: ranges, etag: shownETag, settings: s, contents: recoded?.bytes,
+                    entry, ranges: ranges, etag: shownETag, settings: l.settings, contents: recoded?.bytes,
                     encoded: encoding != nil)
                 return
             case .ignore:
@@ -104,17 +109,17 @@ extension StaticFileHandler {
         }
 
         request.beginHead(status)
-        let type = fileType(entry, settings: s)
+        let type = fileType(entry, l)
         request.appendContentType(type, encoded: encoding != nil)
         request.appendContentLength(length)
         let varyForCompression =
-            !vary && encoding == nil && s.gzipVary
-            && ResponseCompression.varyApplies(settings: s, type: type, length: size, status: status)
+            !vary && encoding == nil && l.settings.gzipVary
+            && ResponseCompression.varyApplies(settings: l.settings, type: type, length: size, status: status)
         // As nginx: Last-Modified only on 200, 206 (and 304), not on error_page answers.
         if (status == 200 || status == 206) && replacedLastModified == nil {
             request.output.appendHeader("Last-Modified", entry.lastModified)
         }
-        request.finishHead(settings: s, mtime: info.mtime) { o in
+        request.finishHead(location: l, mtime: info.mtime) { o in
             if let shownETag { o.appendHeader("ETag", shownETag) }
             if acceptRanges && status != 206 || acceptRanges && contentRange == nil {
                 o.append("Accept-Ranges: bytes\r\n")
@@ -223,8 +228,8 @@ extension StaticFileHandler {
 
     /// The time of an `add_header Last-Modified` of the location (-1: empty or not a
     /// date), nil when it has none. The last such line counts, as in nginx.
-    private func addedLastModified(_ s: LocationSettings) -> Int? {
-        for h in s.addHeaders.reversed() where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
+    private func addedLastModified(_ addHeaders: [AddHeader]) -> Int? {
+        for h in addHeaders.reversed() where h.name.utf8.count == 13 && h.name.lowercased() == "last-modified" {
             let v = request.evaluate(h.value)
             return v.withUnsafeBytes { HTTPDate.parse($0) } ?? -1
         }
@@ -232,21 +237,30 @@ extension StaticFileHandler {
     }
 
     /// Whether the location has an `add_header` of this (lowercased) name.
-    static func addsHeader(_ s: LocationSettings, _ name: String) -> Bool {
-        s.addHeaders.contains { $0.name.utf8.count == name.utf8.count && $0.name.lowercased() == name }
+    static func addsHeader(_ addHeaders: [AddHeader], _ name: String) -> Bool {
+        addHeaders.contains { $0.name.utf8.count == name.utf8.count && $0.name.lowercased() == name }
     }
 
     /// The entry's MIME type for this request's URI and location (cached on the entry).
     func fileType(_ entry: OpenFileCache.Entry, settings s: LocationSettings) -> String {
-        let typeKey = ObjectIdentifier(s.types)
-        if let c = entry.contentType, c.types == typeKey, c.defaultType == s.defaultType { return c.value }
-        let value = Self.contentType(for: request.uri, settings: s)
-        entry.contentType = (typeKey, s.defaultType, value)
+        fileType(entry, types: s.types, defaultType: s.defaultType)
+    }
+
+    /// The same, the settings read in place through the location.
+    func fileType(_ entry: OpenFileCache.Entry, _ l: Location) -> String {
+        fileType(entry, types: l.settings.types, defaultType: l.settings.defaultType)
+    }
+
+    private func fileType(_ entry: OpenFileCache.Entry, types: MimeTypes, defaultType: String) -> String {
+        let typeKey = ObjectIdentifier(types)
+        if let c = entry.contentType, c.types == typeKey, c.defaultType == defaultType { return c.value }
+        let value = Self.contentType(for: request.uri, types: types, defaultType: defaultType)
+        entry.contentType = (typeKey, defaultType, value)
         return value
     }
 
     /// MIME type from the URI's extension (`types`), else `default_type`.
-    static func contentType(for uri: [UInt8], settings: LocationSettings) -> String {
+    static func contentType(for uri: [UInt8], types: MimeTypes, defaultType: String) -> String {
         var i = uri.count - 1
         while i >= 0 {
             let c = uri[i]
@@ -256,11 +270,11 @@ extension StaticFileHandler {
                 for b in uri[(i + 1)...] {
                     ext.unicodeScalars.append(Unicode.Scalar(b >= 65 && b <= 90 ? b | 0x20 : b))
                 }
-                return settings.types.byExtension[ext] ?? settings.defaultType
+                return types.byExtension[ext] ?? defaultType
             }
             if c == UInt8(ascii: "/") { break }
             i -= 1
         }
-        return settings.defaultType
+        return defaultType
     }
 }

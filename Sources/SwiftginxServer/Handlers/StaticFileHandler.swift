@@ -22,7 +22,9 @@ struct StaticFileHandler {
     let request: Request
 
     func serve(_ location: Location) {
-        let s = location.settings
+        // The settings are read through `location` in place: binding or passing the whole
+        // LocationSettings struct copies it (about 150 instructions a copy), so only the
+        // rare paths below pass it whole.
         let method =
             (request.errorPageUsed || request.methodIsGET) && request.head.method != .head
             ? HTTPMethod.get : request.head.method
@@ -44,21 +46,25 @@ struct StaticFileHandler {
             return
         }
         request.trace?.note("handler: static file \(String(decoding: path, as: UTF8.self))")
-        if let e = request.symlinkViolation(path, settings: s) {
+        if location.settings.disableSymlinks != .off,
+            let e = request.symlinkViolation(path, settings: location.settings)
+        {
             request.logError(
                 "open() \"\(String(decoding: path, as: UTF8.self))\" failed (\(e.errno): \(SystemError.message(e.errno)))"
             )
             request.respondError(403)
             return
         }
-        let precompressed = s.gzipStatic != .off || s.brotliStatic != .off || s.zstdStatic != .off
-        if precompressed, let (variant, coding) = precompressedVariant(path: &path, settings: s) {
-            sendFile(variant, settings: s, encoding: coding, vary: true)
+        let precompressed =
+            location.settings.gzipStatic != .off || location.settings.brotliStatic != .off
+            || location.settings.zstdStatic != .off
+        if precompressed, let (variant, coding) = precompressedVariant(path: &path, settings: location.settings) {
+            sendFile(variant, location, encoding: coding, vary: true)
             return
         }
-        switch lookupFile(&path, settings: s) {
+        switch lookupFile(&path, policy: OpenFileCache.Policy(location.settings.openFileCache)) {
         case .file(let entry):
-            sendFile(entry, settings: s, vary: precompressed)
+            sendFile(entry, location, vary: precompressed)
         case .directory:
             // The URI escaped as nginx escapes a Location (a space is %20 again).
             var target = URIEscape.uri.escaped(request.uri)
@@ -67,7 +73,7 @@ struct StaticFileHandler {
                 target.append(UInt8(ascii: "?"))
                 target += request.args
             }
-            request.sendRedirect(301, location: target, settings: s)
+            request.sendRedirect(301, location: target, settings: location.settings)
         case .notRegular:
             request.logError("\"\(String(decoding: path, as: UTF8.self))\" is not a regular file")
             request.respondError(404)
@@ -78,17 +84,16 @@ struct StaticFileHandler {
                     level: .crit)
                 request.respondError(500)
             } else {
-                fileError(error, path: path, settings: s)
+                fileError(error, path: path, settings: location.settings)
             }
         }
     }
 
     /// The open-file-cache lookup of `path` (passed inout only to append the NUL in place).
-    private func lookupFile(_ path: inout [UInt8], settings s: LocationSettings) -> OpenFileCache.Lookup {
+    private func lookupFile(_ path: inout [UInt8], policy: OpenFileCache.Policy) -> OpenFileCache.Lookup {
         // The cache key is the NUL-terminated path, usable as a C string as it is.
         path.append(0)
         defer { path.removeLast() }
-        let policy = OpenFileCache.Policy(s.openFileCache)
         let worker = request.worker
         return path.withUnsafeBufferPointer { p in
             worker.files.lookup(
@@ -135,7 +140,7 @@ struct StaticFileHandler {
             remaining &= ~(1 << index)
             let base = path.count
             path.append(contentsOf: Self.staticSuffixes[index])
-            let lookup = lookupFile(&path, settings: s)
+            let lookup = lookupFile(&path, policy: OpenFileCache.Policy(s.openFileCache))
             path.removeLast(path.count - base)
             if case .file(let entry) = lookup { return (entry, Self.staticCodings[index].rawValue) }
         }

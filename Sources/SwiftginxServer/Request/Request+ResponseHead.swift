@@ -116,6 +116,15 @@ extension Request {
             mtime: mtime, trailing: trailing)
     }
 
+    /// The same for a location, its fields read in place through the reference (no copy
+    /// of the whole settings struct): the static file path.
+    func finishHead(location l: Location, mtime: Int?, trailing: (ByteBuffer) -> Void) {
+        finishHead(
+            keepaliveRequests: l.settings.keepaliveRequests, keepaliveTimeout: l.settings.keepaliveTimeout,
+            keepaliveHeaderTimeout: l.settings.keepaliveHeaderTimeout, expires: l.settings.expires,
+            addHeaders: l.settings.addHeaders, mtime: mtime, trailing: trailing)
+    }
+
     /// The same for a location, its fields read in place through the reference (the
     /// proxied response's path: no copy of the whole settings struct). `mtime`: the
     /// upstream's Last-Modified, for `expires modified`.
