@@ -62,6 +62,9 @@ public final class ListenGroup: Sendable {
     /// family (and no `bind`): nginx does not bind it, the wildcard socket accepts its
     /// connections and `RuntimeConfig.listenGroup(localHost:port:)` finds this group.
     public let bindsOwnSocket: Bool
+    /// The one server of an address that has one and no regex server_name: every Host
+    /// (any name, none, an unknown one) selects it, so the name is not looked up.
+    public let onlyServer: VirtualServer?
 
     public init(
         address: ListenAddress, options: ListenOptions, servers: [VirtualServer], defaultServer: VirtualServer,
@@ -73,6 +76,7 @@ public final class ListenGroup: Sendable {
         self.defaultServer = defaultServer
         self.bindsOwnSocket = bindsOwnSocket
         self.names = ServerNameIndex(servers.enumerated().map { ($0.element.serverNames, $0.offset) })
+        self.onlyServer = servers.count == 1 && !names.hasRegexes ? defaultServer : nil
     }
 
     /// Server for a Host header value (already lowercased, port stripped), nginx's order:

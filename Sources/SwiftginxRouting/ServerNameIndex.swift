@@ -14,6 +14,8 @@ public final class ServerNameIndex: Sendable {
     /// Keys are "www.example." for "www.example.*".
     let trailing: ByteTable
     let regexes: [(Regex, Int)]
+    /// Some server_name is a regular expression (its captures become variables).
+    public var hasRegexes: Bool { !regexes.isEmpty }
 
     /// `names`: each server's server_name list with its index. The first server that
     /// declares a name keeps it (nginx warns about the later ones and ignores them).

@@ -314,3 +314,22 @@ import Testing
         #expect(try loadError(http("stub_status;")) == "\"stub_status\" directive is not allowed here in nginx.conf:3")
     }
 }
+
+@Suite struct ListenGroupOnlyServerTests {
+    func group(_ servers: String) throws -> ListenGroup {
+        let prefix = try TestPrefix(files: ["nginx.conf": http(servers)])
+        return try prefix.load().listenGroups[0]
+    }
+
+    // One server on an address answers every Host without a name lookup; a second
+    // server or a regex server_name (whose captures become variables) needs the lookup.
+    @Test func oneServerWithoutRegexNamesIsSelectedWithoutALookup() throws {
+        let one = try group("server { listen 8080; server_name a.test; }")
+        #expect(one.onlyServer === one.defaultServer)
+        let two = try group(
+            "server { listen 8080; server_name a.test; } server { listen 8080; server_name b.test; }")
+        #expect(two.onlyServer == nil)
+        let regex = try group("server { listen 8080; server_name ~^(?<sub>.+)\\.test$; }")
+        #expect(regex.onlyServer == nil)
+    }
+}

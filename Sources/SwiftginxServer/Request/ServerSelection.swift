@@ -12,6 +12,7 @@ enum ServerSelection {
     /// Host header (or absolute-form authority) → server: the name the parser validated
     /// (without port and trailing dot), lowercased.
     static func select(_ r: Request, _ buf: UnsafeRawBufferPointer, _ group: ListenGroup) -> VirtualServer {
+        if let only = group.onlyServer { return only }
         // No Host (HTTP/1.0): the server named "" (nginx's default server_name), if any.
         guard let h = r.head.hostName else {
             return group.server(forHost: UnsafeRawBufferPointer(start: nil, count: 0))
