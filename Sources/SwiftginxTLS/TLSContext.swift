@@ -61,7 +61,7 @@ public final class TLSContext: @unchecked Sendable {
         var loaded: [LoadedCertificate] = []
         defer { for certificate in loaded { certificate.free() } }
         do {
-            try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
+            try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers, releaseBuffers: false)
             try Self.configureServer(ctx, options, loaded: &loaded)
             if !options.ticketKeys.isEmpty || !options.sessionTickets {
                 let keys = try options.ticketKeys.map { (path) throws(TLSError) in try TicketKey(path: path) }
@@ -132,7 +132,7 @@ public final class TLSContext: @unchecked Sendable {
             throw TLSError.openSSL("SSL_CTX_new() failed")
         }
         do {
-            try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers)
+            try Self.configureCommon(ctx, protocols: options.protocols, ciphers: options.ciphers, releaseBuffers: true)
             try Self.configureClient(ctx, options)
             try Self.applyConfCommands(ctx, options.confCommands, server: false, directory: options.confDirectory)
         } catch {
@@ -172,13 +172,17 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: - Setup shared by both sides
 
+    /// `releaseBuffers`: OpenSSL frees a connection's record buffers whenever they are
+    /// empty (a malloc and free of each per request). Client connections (to upstreams)
+    /// use it; server connections keep their buffers while busy and give them back when
+    /// they go idle (`TLSConnection.releaseBuffers()`), which is where the memory matters.
     private static func configureCommon(
-        _ ctx: OpaquePointer, protocols: Set<String>, ciphers: String?
+        _ ctx: OpaquePointer, protocols: Set<String>, ciphers: String?, releaseBuffers: Bool
     ) throws(TLSError) {
         _ = swiftginx_SSL_CTX_set_mode(
             ctx,
             swiftginx_SSL_MODE_ENABLE_PARTIAL_WRITE | swiftginx_SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
-                | swiftginx_SSL_MODE_RELEASE_BUFFERS)
+                | (releaseBuffers ? swiftginx_SSL_MODE_RELEASE_BUFFERS : 0))
         // As nginx: no anti-replay for early data (OpenSSL's needs stateful tickets and
         // refuses resumption without a session cache; $ssl_early_data marks replayable
         // requests instead), and read-ahead (a record and what follows in one read).

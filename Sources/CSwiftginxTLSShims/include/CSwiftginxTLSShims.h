@@ -48,6 +48,9 @@ static const char *const swiftginx_OSSL_MAC_PARAM_DIGEST = OSSL_MAC_PARAM_DIGEST
 
 static const unsigned long swiftginx_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;
 
+static inline long swiftginx_SSL_set_mode(SSL *ssl, long mode) {
+    return SSL_set_mode(ssl, mode);
+}
 static inline long swiftginx_SSL_CTX_set_mode(SSL_CTX *ctx, long mode) {
     return SSL_CTX_set_mode(ctx, mode);
 }

@@ -67,6 +67,9 @@ extension HTTP1Connection {
     func startHTTP2(server: ServerSettings) {
         if countedReading { endReading() }
         state = .http2
+        // An HTTP/2 connection has no moment of going idle as an HTTP/1 one has: OpenSSL
+        // frees its record buffers whenever they are empty.
+        tls?.releaseBuffersWhenEmpty()
         let h2 = HTTP2Connection(client: self, server: server)
         http2 = h2
         let pending = UnsafeRawBufferPointer(start: input.base + input.readerIndex, count: input.readableCount)

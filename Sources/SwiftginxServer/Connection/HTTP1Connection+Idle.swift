@@ -55,6 +55,8 @@ extension HTTP1Connection {
 
     /// Gives the request back to the worker.
     private func detachIdleRequest() {
+        // TLS record buffers (~37 KiB) go back to the allocator with the request's own.
+        tls?.releaseBuffers()
         let r = request
         setRequest(worker.idleRequest, attached: false)
         worker.returnRequest(r)

@@ -437,6 +437,9 @@ extension UpstreamResponse {
             upstreamInput.clear()
         }
         request.keepAlive = false
+        // A tunnel (a WebSocket) mostly waits: OpenSSL frees the client connection's
+        // record buffers whenever they are empty, as for an idle connection.
+        if request.stream == nil { request.tls?.releaseBuffersWhenEmpty() }
         x.phase = .tunnel
         x.wait(for: .tunnel, timeout: x.settings.readTimeout)
     }
