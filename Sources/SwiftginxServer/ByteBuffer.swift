@@ -92,13 +92,10 @@ public final class ByteBuffer {
         s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }
 
-    /// Appends a non-negative decimal number.
+    /// Appends a decimal number ("-" first when negative; Int64.min too).
     public func append(decimal value: Int64) {
-        var v = value
-        if v < 0 {
-            append(UInt8(ascii: "-"))
-            v = -v
-        }
+        var v = value.magnitude
+        if value < 0 { append(UInt8(ascii: "-")) }
         reserve(20)
         var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
         let n = withUnsafeMutableBytes(of: &tmp) { t -> Int in
