@@ -175,46 +175,51 @@ static void answered(struct query *q, int type, int status, const unsigned char 
     if (--q->outstanding == 0) finish(q);
 }
 
-static void answered_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
-    (void)timeouts;
-    struct query *q = arg;
+/* Adds one address of an answer (IPv4 ones first in q->addrs, IPv6 ones after MAX_ADDRS). */
+static void add_address(struct query *q, int family, const void *addr, int ttl) {
+    struct sockaddr_storage *ss = family == AF_INET ? &q->addrs[q->count4++] : &q->addrs[MAX_ADDRS + q->count6++];
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+        sin->sin_family = AF_INET;
+        memcpy(&sin->sin_addr, addr, sizeof sin->sin_addr);
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+        sin6->sin6_family = AF_INET6;
+        memcpy(&sin6->sin6_addr, addr, sizeof sin6->sin6_addr);
+    }
+    note_ttl(q, ttl);
+}
+
+/* An A (type 1) or AAAA (type 28) answer: its addresses, then the query's bookkeeping. */
+static void answered_addresses(struct query *q, int type, int status, unsigned char *abuf, int alen) {
     q->dns->pending--;
     int n = 0;
     if (status == ARES_SUCCESS) {
-        struct ares_addrttl list[MAX_ADDRS];
+        union {
+            struct ares_addrttl v4[MAX_ADDRS];
+            struct ares_addr6ttl v6[MAX_ADDRS];
+        } list;
         n = MAX_ADDRS;
-        status = ares_parse_a_reply(abuf, alen, NULL, list, &n);
+        status = type == 1 ? ares_parse_a_reply(abuf, alen, NULL, list.v4, &n)
+                           : ares_parse_aaaa_reply(abuf, alen, NULL, list.v6, &n);
         if (status != ARES_SUCCESS) n = 0;
         for (int i = 0; i < n; i++) {
-            struct sockaddr_in *sin = (struct sockaddr_in *)&q->addrs[q->count4++];
-            memset(sin, 0, sizeof(struct sockaddr_storage));
-            sin->sin_family = AF_INET;
-            sin->sin_addr = list[i].ipaddr;
-            note_ttl(q, list[i].ttl);
+            if (type == 1) add_address(q, AF_INET, &list.v4[i].ipaddr, list.v4[i].ttl);
+            else add_address(q, AF_INET6, &list.v6[i].ip6addr, list.v6[i].ttl);
         }
     }
-    answered(q, 1, status, abuf, alen, n);
+    answered(q, type, status, abuf, alen, n);
+}
+
+static void answered_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+    (void)timeouts;
+    answered_addresses(arg, 1, status, abuf, alen);
 }
 
 static void answered_aaaa(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
     (void)timeouts;
-    struct query *q = arg;
-    q->dns->pending--;
-    int n = 0;
-    if (status == ARES_SUCCESS) {
-        struct ares_addr6ttl list[MAX_ADDRS];
-        n = MAX_ADDRS;
-        status = ares_parse_aaaa_reply(abuf, alen, NULL, list, &n);
-        if (status != ARES_SUCCESS) n = 0;
-        for (int i = 0; i < n; i++) {
-            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&q->addrs[MAX_ADDRS + q->count6++];
-            memset(sin6, 0, sizeof(struct sockaddr_storage));
-            sin6->sin6_family = AF_INET6;
-            memcpy(&sin6->sin6_addr, &list[i].ip6addr, sizeof(sin6->sin6_addr));
-            note_ttl(q, list[i].ttl);
-        }
-    }
-    answered(q, 28, status, abuf, alen, n);
+    answered_addresses(arg, 28, status, abuf, alen);
 }
 
 /* Sends the A and/or AAAA queries for `name` (A first, as nginx). */
