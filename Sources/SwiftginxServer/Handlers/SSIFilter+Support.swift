@@ -197,8 +197,8 @@ enum SSISubrequest {
     }
 
     /// Starts the subrequest; its answer if it came at once.
-    static func start(_ r: Request, uri: [UInt8], args: [UInt8]?) -> Start {
-        guard let sub = r.startSubrequest(uri: uri, args: args, headerOnly: false) else {
+    static func start(_ r: Request, uri: [UInt8], args: [UInt8]?, concurrent: Bool) -> Start {
+        guard let sub = r.startSubrequest(uri: uri, args: args, headerOnly: false, concurrent: concurrent) else {
             return .answered(Answer(status: 500, body: [], failed: true))
         }
         guard sub.finished else { return .pending(sub) }
@@ -220,6 +220,7 @@ enum SSISubrequest {
         let child = sub.request
         defer {
             if r.subrequest === sub { r.subrequest = nil }
+            if let i = r.runningSubrequests.firstIndex(where: { $0 === sub }) { r.runningSubrequests.remove(at: i) }
             child.writer.releaseFile()
             child.releaseContent()
         }

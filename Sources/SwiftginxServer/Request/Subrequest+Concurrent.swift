@@ -1,0 +1,108 @@
+// Subrequests that run side by side, as nginx starts all of an SSI page's includes at
+// once: each is a Request of its own in the parent's `runningSubrequests`, driven by its
+// own upstream socket events; client events reach each of them through the parent's
+// `resume`. Timers: a subrequest keeps its own deadline (`ownDeadline`) and the
+// connection's one timer is armed for the earliest of them, so each include waiting on
+// a cache lock or an upstream times out on its own timer, not after the one before it.
+// A finished one is handed to the page's SSI filter, which puts its body in its place
+// in the page (document order, whatever the order they finish in).
+
+extension Request {
+
+    /// A subrequest arms its own timer: the parent's (and so the connection's) timer
+    /// goes to the earliest deadline of its subrequests.
+    func scheduleSubrequestTimer(_ ms: Int) {
+        ownDeadline = worker.now + Int64(timeout(ms))
+        parent?.rearmSubrequestTimers()
+    }
+
+    /// Arms the timer for the earliest deadline of this request's subrequests.
+    func rearmSubrequestTimers() {
+        var earliest = Int64.max
+        if let s = subrequest, !s.finished, s.request.ownDeadline > 0 { earliest = s.request.ownDeadline }
+        for s in runningSubrequests where !s.finished && s.request.ownDeadline > 0 {
+            earliest = min(earliest, s.request.ownDeadline)
+        }
+        guard earliest != .max else { return }
+        if isSubrequest {
+            ownDeadline = earliest
+            parent?.rearmSubrequestTimers()
+            return
+        }
+        let ms = Int(max(0, earliest - worker.now))
+        if let stream {
+            stream.schedule(after: timeout(ms))
+        } else {
+            worker.schedule(connection, after: timeout(ms))
+        }
+    }
+
+    /// The timer fired while subrequests run: those whose deadline has come get their
+    /// timeout; the timer is armed again for the others.
+    func subrequestTimersFired() {
+        let now = worker.now
+        if let s = subrequest, !s.finished { Self.fireIfDue(s.request, now) }
+        if !runningSubrequests.isEmpty {
+            let list = runningSubrequests
+            for s in list where !s.finished { Self.fireIfDue(s.request, now) }
+        }
+        rearmSubrequestTimers()
+    }
+
+    private static func fireIfDue(_ child: Request, _ now: Int64) {
+        guard child.ownDeadline > 0, child.ownDeadline <= now else { return }
+        child.ownDeadline = 0
+        child.onTimeout()
+    }
+
+    /// A client event (or a timeout) while concurrent subrequests run: each goes on as
+    /// far as it can, then the finished ones are taken. True when the parent's state
+    /// changed (its answer is complete).
+    func resumeConcurrentSubrequests() -> Bool {
+        let list = runningSubrequests
+        for s in list where !s.finished { _ = s.request.resume() }
+        if let sub = subrequest, sub.request.resume(), subrequestEnded() { return true }
+        return concurrentSubrequestsProgressed()
+    }
+
+    /// The finished concurrent subrequests go to the page's SSI filter, in any order (it
+    /// puts each body in its place). True when the page is complete.
+    func concurrentSubrequestsProgressed() -> Bool {
+        guard case .waitingForSubrequest = activeContent, let ssi = ssiFilter else { return false }
+        var i = 0
+        var took = false
+        while i < runningSubrequests.count {
+            let s = runningSubrequests[i]
+            guard s.finished else {
+                i += 1
+                continue
+            }
+            runningSubrequests.remove(at: i)
+            if !took {
+                activeContent = .none
+                took = true
+            }
+            ssi.includeAnswered(s)
+        }
+        guard took else { return false }
+        keepWaitingForConcurrent(ssi)
+        return ssiFilter !== ssi
+    }
+
+    /// After the filter went on: while it still waits for includes, so does the request.
+    func keepWaitingForConcurrent(_ ssi: SSIFilter) {
+        guard ssiFilter === ssi, !ssi.isComplete, case .none = activeContent else { return }
+        if !runningSubrequests.isEmpty || subrequest != nil { activeContent = .waitingForSubrequest }
+    }
+
+    /// The connection closed: every running subrequest stops.
+    func abandonConcurrentSubrequests() {
+        let list = runningSubrequests
+        runningSubrequests.removeAll()
+        for s in list {
+            s.request.abandon()
+            s.request.writer.releaseFile()
+            s.request.releaseContent()
+        }
+    }
+}
