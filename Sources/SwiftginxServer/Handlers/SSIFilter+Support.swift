@@ -220,9 +220,16 @@ enum SSISubrequest {
         let child = sub.request
         defer {
             if r.subrequest === sub { r.subrequest = nil }
-            if let i = r.runningSubrequests.firstIndex(where: { $0 === sub }) { r.runningSubrequests.remove(at: i) }
-            child.writer.releaseFile()
-            child.releaseContent()
+            if sub.updating {
+                // Its background update goes on: the parent keeps it until it ends.
+                sub.bodyTaken = true
+            } else {
+                if let i = r.runningSubrequests.firstIndex(where: { $0 === sub }) {
+                    r.runningSubrequests.remove(at: i)
+                }
+                child.writer.releaseFile()
+                child.releaseContent()
+            }
         }
         let w = child.writer
         var body: [UInt8] = []
@@ -301,6 +308,12 @@ enum SSIResponse {
             } else {
                 body.withUnsafeBytes { r.appendBody($0) }
             }
+        }
+        // An include still updating a cache entry in the background: the page goes out
+        // now, the request ends with the update (Subrequest+Concurrent.swift).
+        if r.hasUpdatingSubrequests {
+            r.sendAnswerWhileUpdating()
+            return
         }
         r.flushResponse()
     }

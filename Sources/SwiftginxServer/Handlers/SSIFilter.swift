@@ -98,7 +98,13 @@ final class SSIFilter {
         }
         if ended && waiting == nil && holes.isEmpty && queue.isEmpty && !completed {
             completed = true
-            if request.ssiFilter === self { request.ssiFilter = nil }
+            // While an include updates a cache entry, the request keeps the filter
+            // (its answer is held until the update ends).
+            if request.hasUpdatingSubrequests {
+                request.ssiFilter = self
+            } else if request.ssiFilter === self {
+                request.ssiFilter = nil
+            }
             completion?(self)
             completion = nil
         }
@@ -115,7 +121,10 @@ final class SSIFilter {
 
     /// A concurrent include's subrequest has answered: its body goes in its place.
     func includeAnswered(_ sub: Subrequest) {
-        guard let i = holes.firstIndex(where: { $0.sub === sub }) else { return }
+        guard let i = holes.firstIndex(where: { $0.sub === sub }) else {
+            _ = SSISubrequest.collect(request, sub)
+            return
+        }
         let offset = holes[i].offset
         holes.remove(at: i)
         let body = SSISubrequest.collect(request, sub).body

@@ -6,6 +6,12 @@
 // a cache lock or an upstream times out on its own timer, not after the one before it.
 // A finished one is handed to the page's SSI filter, which puts its body in its place
 // in the page (document order, whatever the order they finish in).
+//
+// A concurrent subrequest may answer with a stale cache entry and update it in the
+// background (proxy_cache_background_update, as nginx's background subrequest): its
+// parent takes the stale answer at once and the subrequest stays in the list until the
+// update ends. The page is sent meanwhile (`sendAnswerWhileUpdating`); the request
+// ends (log, keep-alive) when the last update has, as nginx keeps the main request.
 
 extension Request {
 
@@ -20,7 +26,7 @@ extension Request {
     func rearmSubrequestTimers() {
         var earliest = Int64.max
         if let s = subrequest, !s.finished, s.request.ownDeadline > 0 { earliest = s.request.ownDeadline }
-        for s in runningSubrequests where !s.finished && s.request.ownDeadline > 0 {
+        for s in runningSubrequests where (!s.finished || s.updating) && s.request.ownDeadline > 0 {
             earliest = min(earliest, s.request.ownDeadline)
         }
         guard earliest != .max else { return }
@@ -44,7 +50,7 @@ extension Request {
         if let s = subrequest, !s.finished { Self.fireIfDue(s.request, now) }
         if !runningSubrequests.isEmpty {
             let list = runningSubrequests
-            for s in list where !s.finished { Self.fireIfDue(s.request, now) }
+            for s in list where !s.finished || s.updating { Self.fireIfDue(s.request, now) }
         }
         rearmSubrequestTimers()
     }
@@ -60,28 +66,44 @@ extension Request {
     /// changed (its answer is complete).
     func resumeConcurrentSubrequests() -> Bool {
         let list = runningSubrequests
-        for s in list where !s.finished { _ = s.request.resume() }
+        for s in list where !s.finished || s.updating { _ = s.request.resume() }
         if let sub = subrequest, sub.request.resume(), subrequestEnded() { return true }
-        return concurrentSubrequestsProgressed()
+        if concurrentSubrequestsProgressed() { return true }
+        if ssiFilter?.isComplete == true { sendAnswerWhileUpdating() }
+        return false
     }
 
     /// The finished concurrent subrequests go to the page's SSI filter, in any order (it
     /// puts each body in its place). True when the page is complete.
     func concurrentSubrequestsProgressed() -> Bool {
         guard case .waitingForSubrequest = activeContent, let ssi = ssiFilter else { return false }
+        // Background updates that ended are let go.
         var i = 0
-        var took = false
         while i < runningSubrequests.count {
             let s = runningSubrequests[i]
-            guard s.finished else {
+            guard s.bodyTaken && !s.updating else {
                 i += 1
                 continue
             }
             runningSubrequests.remove(at: i)
+            s.request.writer.releaseFile()
+            s.request.releaseContent()
+        }
+        if ssi.isComplete {
+            // The page was sent while updates ran: the request ends with the last one.
+            guard runningSubrequests.isEmpty else { return false }
+            ssiFilter = nil
+            activeContent = .none
+            flushResponse()
+            return true
+        }
+        var took = false
+        for s in runningSubrequests where s.finished && !s.bodyTaken {
             if !took {
                 activeContent = .none
                 took = true
             }
+            // Taken out of the list (or kept, marked taken, while it updates).
             ssi.includeAnswered(s)
         }
         guard took else { return false }
@@ -91,7 +113,7 @@ extension Request {
 
     /// After the filter went on: while it still waits for includes, so does the request.
     func keepWaitingForConcurrent(_ ssi: SSIFilter) {
-        guard ssiFilter === ssi, !ssi.isComplete, case .none = activeContent else { return }
+        guard ssiFilter === ssi, !ssi.isComplete || hasUpdatingSubrequests, case .none = activeContent else { return }
         if !runningSubrequests.isEmpty || subrequest != nil { activeContent = .waitingForSubrequest }
     }
 
@@ -103,6 +125,53 @@ extension Request {
             s.request.abandon()
             s.request.writer.releaseFile()
             s.request.releaseContent()
+        }
+    }
+
+    // MARK: background updates
+
+    /// Whether this subrequest may answer with a stale entry while it updates it in the
+    /// background: a concurrent one (an SSI include) of the main request.
+    var mayUpdateInBackground: Bool {
+        guard let parent, !parent.isSubrequest, !headerOnlySubrequest else { return false }
+        return parent.runningSubrequests.contains { $0.request === self }
+    }
+
+    /// The subrequest's answer (a stale entry) is complete and its parent may take it,
+    /// but it goes on updating the entry.
+    func answeredBeforeUpdate() {
+        guard let parent else { return }
+        for s in parent.runningSubrequests where s.request === self {
+            s.finished = true
+            s.updating = true
+            return
+        }
+    }
+
+    /// An include still updates a cache entry.
+    var hasUpdatingSubrequests: Bool {
+        for s in runningSubrequests where s.updating { return true }
+        return false
+    }
+
+    /// The answer is complete but background updates still run: what the writer holds
+    /// goes to the client now (what the socket does not take goes with the end of the
+    /// request), and the request waits for the updates.
+    func sendAnswerWhileUpdating() {
+        if case .waitingForSubrequest = activeContent {} else { activate(.waitingForSubrequest) }
+        let out = output
+        do {
+            while out.readableCount > 0 {
+                switch try writeClient(out.base + out.readerIndex, out.readableCount) {
+                case .wouldBlock: return
+                case .processed(let n): out.readerIndex += n
+                }
+            }
+            out.clear()
+            writer.responseStart = 0
+        } catch {
+            // The connection finds the error again when it sends the rest.
+            return
         }
     }
 }

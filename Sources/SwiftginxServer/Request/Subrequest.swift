@@ -18,6 +18,10 @@ final class Subrequest {
     let request: Request
     /// The subrequest has answered (its status and head are final).
     var finished = false
+    /// It answered with a stale cache entry and updates the entry in the background
+    /// (proxy_cache_background_update); `bodyTaken`: its parent has its answer.
+    var updating = false
+    var bodyTaken = false
 
     init(request: Request) {
         self.request = request
@@ -116,6 +120,8 @@ extension Request {
             return
         }
         for s in parent.runningSubrequests where s.request === self {
+            // Answered once already: now its background update has ended too.
+            if s.finished { s.updating = false }
             s.finished = true
             return
         }
