@@ -131,9 +131,10 @@ extension Request {
     // MARK: background updates
 
     /// Whether this subrequest may answer with a stale entry while it updates it in the
-    /// background: a concurrent one (an SSI include) of the main request.
+    /// background: a concurrent one (an SSI include) of the main request, over HTTP/1.x
+    /// (an HTTP/2 stream's page could not be sent before its request ends).
     var mayUpdateInBackground: Bool {
-        guard let parent, !parent.isSubrequest, !headerOnlySubrequest else { return false }
+        guard let parent, !parent.isSubrequest, parent.stream == nil, !headerOnlySubrequest else { return false }
         return parent.runningSubrequests.contains { $0.request === self }
     }
 
