@@ -1,9 +1,13 @@
 // An SSI page's includes over real sockets, as nginx runs them: side by side, their
 // bodies in document order. A rendezvous upstream answers only once both includes'
 // requests have reached it, and answers the second first: includes run one after the
-// other would time out (504 pages in the answer). And an include of a cached location
-// whose entry is stale, with proxy_cache_background_update: the page gets the stale
-// answer at once while the update runs, and the update stores the new answer.
+// other would time out (504 pages in the answer). The page goes out as it is ready: its
+// head and the text before a running include reach the client before that include has
+// answered (the test itself is the rendezvous upstream's second request, sent only once
+// it has read them). Includes larger than proxy_buffers (kept in a temporary file until
+// they are next) come out whole and in order. And an include of a cached location whose
+// entry is stale, with proxy_cache_background_update: the page gets the stale answer at
+// once while the update runs, and the update stores the new answer.
 
 import Foundation
 import Glibc
@@ -34,6 +38,68 @@ import Testing
         let r = try get(s.port, "/page.html")
         #expect(r.status == 200)
         #expect(r.bodyText == "A/api/oneB/api/twoC")
+    }
+
+    @Test func thePageGoesOutAsItIsReady() throws {
+        let up = try RendezvousUpstream(count: 2)
+        defer { up.stop() }
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        root html;
+                        location / { ssi on; }
+                        location /api/ { proxy_pass http://127.0.0.1:\(up.port); proxy_read_timeout 5s; }
+                    }
+                }
+                """,
+            files: ["html/page.html": "HEAD-TEXT<!--# include virtual=\"/api/one\" -->TAIL"])
+        try s.start()
+        defer { s.stop() }
+        let c = try RawClient(port: s.port)
+        try c.send("GET /page.html HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        // The head and the text before the include come while it waits for the upstream.
+        #expect(try c.readUntil("HEAD-TEXT"))
+        #expect(c.received.contains("Transfer-Encoding: chunked"))
+        // Now the upstream has its second request and answers both.
+        let direct = try RawClient(port: up.port)
+        try direct.send("GET /direct HTTP/1.0\r\n\r\n")
+        #expect(try direct.readResponse().bodyText == "/direct")
+        #expect(try c.readUntil("/api/one"))
+        #expect(try c.readUntil("TAIL"))
+        #expect(try c.readUntil("0\r\n\r\n"))
+    }
+
+    @Test func largeIncludesComeOutWholeAndInOrder() throws {
+        let b = try CountingBackend()
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    server {
+                        listen 127.0.0.1:PORT;
+                        root html;
+                        location / { ssi on; }
+                        location /c/ { proxy_pass http://127.0.0.1:\(b.port); proxy_buffers 4 4k; }
+                    }
+                }
+                """,
+            files: [
+                "html/page.html":
+                    "[<!--# include virtual=\"/c/a?size=1000&ms=600\" -->]"
+                    + "[<!--# include virtual=\"/c/b?size=300000\" -->]"
+                    + "[<!--# include virtual=\"/c/c?size=70000\" set=\"v\" --><!--# echo var=\"v\" encoding=\"none\" -->]"
+            ])
+        try s.start()
+        defer { s.stop() }
+        func body(_ n: Int) -> [UInt8] { (0..<n).map { UInt8($0 % 251) } }
+        let r = try get(s.port, "/page.html")
+        #expect(r.status == 200)
+        let expected = [91] + body(1000) + [93, 91] + body(300_000) + [93, 91] + body(70000) + [93]
+        #expect(r.body.count == expected.count)
+        #expect(r.body == expected)
     }
 
     @Test func aStaleEntryIsIncludedWhileItIsUpdatedInTheBackground() throws {

@@ -48,11 +48,13 @@ final class SSIFilter {
     private var queue: [SSIEvent] = []
     private var next = 0
     private var ended = false
-    private var completed = false
+    var completed = false
     /// The include whose subrequest is being waited for.
     private var waiting: (sub: Subrequest, stub: [UInt8]?, set: [UInt8]?)? = nil
     /// Includes running while the page goes on: where in `output` each answer goes.
-    private var holes: [(offset: Int, sub: Subrequest)] = []
+    var holes: [(offset: Int, sub: Subrequest)] = []
+    /// The page being sent as it is ready (SSIFilter+Stream.swift), nil until then.
+    var stream: SSIStream? = nil
     /// False for a proxied page being relayed: an include must answer at once.
     var waitsForIncludes = true
     /// Called once when the whole page is processed (`output` is final).
@@ -86,6 +88,9 @@ final class SSIFilter {
     /// Whether the page is done (false while an include waits).
     var isComplete: Bool { completed }
 
+    /// The whole page is parsed and no include is waited for (concurrent ones may run).
+    var parsed: Bool { ended && waiting == nil && queue.isEmpty }
+
     private func drain() {
         while next < queue.count && waiting == nil {
             let e = queue[next]
@@ -95,6 +100,10 @@ final class SSIFilter {
         if next == queue.count && next > 0 {
             queue.removeAll(keepingCapacity: true)
             next = 0
+        }
+        if stream != nil {
+            pumpStream()
+            return
         }
         if ended && waiting == nil && holes.isEmpty && queue.isEmpty && !completed {
             completed = true
@@ -121,6 +130,11 @@ final class SSIFilter {
 
     /// A concurrent include's subrequest has answered: its body goes in its place.
     func includeAnswered(_ sub: Subrequest) {
+        // A streamed page sends each include's answer from the subrequest when it is next.
+        if stream != nil {
+            pumpStream()
+            return
+        }
         guard let i = holes.firstIndex(where: { $0.sub === sub }) else {
             _ = SSISubrequest.collect(request, sub)
             return

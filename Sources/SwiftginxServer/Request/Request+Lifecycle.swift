@@ -17,7 +17,7 @@ extension Request {
             if proxy.clientGone() { return true }
             return proxy.drive()
         case .waitingForSubrequest:
-            guard runningSubrequests.isEmpty else { return resumeConcurrentSubrequests() }
+            guard runningSubrequests.isEmpty && ssiFilter?.stream == nil else { return resumeConcurrentSubrequests() }
             guard let sub = subrequest else { return true }
             if !sub.request.resume() { return false }
             return subrequestEnded()

@@ -25,7 +25,11 @@ extension Request {
     /// Arms the timer for the earliest deadline of this request's subrequests.
     func rearmSubrequestTimers() {
         var earliest = Int64.max
-        if let s = subrequest, !s.finished, s.request.ownDeadline > 0 { earliest = s.request.ownDeadline }
+        // The main request's own: a streamed SSI page's send_timeout (SSIFilter+Stream.swift).
+        if !isSubrequest && ownDeadline > 0 { earliest = ownDeadline }
+        if let s = subrequest, !s.finished, s.request.ownDeadline > 0 {
+            earliest = min(earliest, s.request.ownDeadline)
+        }
         for s in runningSubrequests where (!s.finished || s.updating) && s.request.ownDeadline > 0 {
             earliest = min(earliest, s.request.ownDeadline)
         }
@@ -47,6 +51,11 @@ extension Request {
     /// timeout; the timer is armed again for the others.
     func subrequestTimersFired() {
         let now = worker.now
+        if !isSubrequest && ownDeadline > 0 && ownDeadline <= now {
+            ownDeadline = 0
+            ssiFilter?.streamTimedOut()
+            if ssiFilter == nil { return }
+        }
         if let s = subrequest, !s.finished { Self.fireIfDue(s.request, now) }
         if !runningSubrequests.isEmpty {
             let list = runningSubrequests
@@ -69,7 +78,13 @@ extension Request {
         for s in list where !s.finished || s.updating { _ = s.request.resume() }
         if let sub = subrequest, sub.request.resume(), subrequestEnded() { return true }
         if concurrentSubrequestsProgressed() { return true }
-        if ssiFilter?.isComplete == true { sendAnswerWhileUpdating() }
+        guard let ssi = ssiFilter else { return false }
+        if ssi.stream != nil {
+            // A streamed page: the socket may take more now.
+            ssi.pumpStream()
+            return ssiFilter !== ssi
+        }
+        if ssi.isComplete { sendAnswerWhileUpdating() }
         return false
     }
 
@@ -111,10 +126,11 @@ extension Request {
         return ssiFilter !== ssi
     }
 
-    /// After the filter went on: while it still waits for includes, so does the request.
+    /// After the filter went on: while the request keeps it (includes to wait for, a
+    /// page being streamed, background updates), the request waits.
     func keepWaitingForConcurrent(_ ssi: SSIFilter) {
-        guard ssiFilter === ssi, !ssi.isComplete || hasUpdatingSubrequests, case .none = activeContent else { return }
-        if !runningSubrequests.isEmpty || subrequest != nil { activeContent = .waitingForSubrequest }
+        guard ssiFilter === ssi, case .none = activeContent else { return }
+        activeContent = .waitingForSubrequest
     }
 
     /// The connection closed: every running subrequest stops.
