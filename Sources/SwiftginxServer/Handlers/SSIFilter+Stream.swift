@@ -99,8 +99,12 @@ extension SSIFilter {
             st.ending = true
             if st.chunked { st.pieces.append(.bytes(Array("0\r\n\r\n".utf8))) }
         }
+        let before = st.pieces.count
+        let written = st.written
         switch write(st) {
         case .blocked:
+            // send_timeout runs from the last write that made progress, as nginx's.
+            if st.pieces.count != before || st.written != written { r.ownDeadline = 0 }
             r.armSendTimer()
         case .failed:
             r.keepAlive = false

@@ -14,8 +14,11 @@
 // include starts at once and the page goes on; the place of each pending one is kept
 // (`holes`) and its body goes there when it answers, in whatever order they finish.
 // `set=`, `stub=` and `wait="yes"` includes wait for their answer before the page goes
-// on. In a proxied page being relayed, an include has to answer at once (a static
-// file, `return`, another SSI page); one that does not fails as a command.
+// on. A page whose includes still run once it is parsed is sent as it is ready, each
+// answer from its subrequest when it is next (SSIFilter+Stream.swift); one that
+// completes at once is sent whole. In a proxied page being relayed, an include has to
+// answer at once (a static file, `return`, another SSI page); one that does not fails
+// as a command.
 
 import SwiftginxConfig
 import SwiftginxHTTP
