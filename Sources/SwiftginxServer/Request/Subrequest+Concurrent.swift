@@ -93,17 +93,7 @@ extension Request {
     func concurrentSubrequestsProgressed() -> Bool {
         guard case .waitingForSubrequest = activeContent, let ssi = ssiFilter else { return false }
         // Background updates that ended are let go.
-        var i = 0
-        while i < runningSubrequests.count {
-            let s = runningSubrequests[i]
-            guard s.bodyTaken && !s.updating else {
-                i += 1
-                continue
-            }
-            runningSubrequests.remove(at: i)
-            s.request.writer.releaseFile()
-            s.request.releaseContent()
-        }
+        for s in runningSubrequests where s.bodyTaken && !s.updating { SSISubrequest.release(self, s) }
         if ssi.isComplete {
             // The page was sent while updates ran: the request ends with the last one.
             guard runningSubrequests.isEmpty else { return false }
