@@ -5,9 +5,10 @@
 // head and the text before a running include reach the client before that include has
 // answered (the test itself is the rendezvous upstream's second request, sent only once
 // it has read them). Includes larger than proxy_buffers (kept in a temporary file until
-// they are next) come out whole and in order. And an include of a cached location whose
-// entry is stale, with proxy_cache_background_update: the page gets the stale answer at
-// once while the update runs, and the update stores the new answer.
+// they are next) come out whole and in order; a client that stops reading is timed out
+// (send_timeout). And an include of a cached location whose entry is stale, with
+// proxy_cache_background_update: the page gets the stale answer at once while the
+// update runs, and the update stores the new answer.
 
 import Foundation
 import Glibc
@@ -100,6 +101,36 @@ import Testing
         let expected = [91] + body(1000) + [93, 91] + body(300_000) + [93, 91] + body(70000) + [93]
         #expect(r.body.count == expected.count)
         #expect(r.body == expected)
+    }
+
+    /// A client that stops reading a streamed page: send_timeout ends the request.
+    @Test func aClientThatStopsReadingTimesOut() throws {
+        let b = try CountingBackend()
+        let s = try TestServer(
+            config: """
+                \(TestServer.preamble)
+                http {
+                    log_format p '$uri $status';
+                    access_log logs/access.log p;
+                    server {
+                        listen 127.0.0.1:PORT;
+                        root html;
+                        location / { ssi on; send_timeout 1s; }
+                        location /c/ { proxy_pass http://127.0.0.1:\(b.port); }
+                    }
+                }
+                """,
+            files: ["html/page.html": "[<!--# include virtual=\"/c/big?size=20000000&ms=100\" -->]"])
+        try s.start()
+        defer { s.stop() }
+        let c = try RawClient(port: s.port)
+        try c.send("GET /page.html HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(
+            s.waitForFile(
+                "logs/error.log", containing: "client timed out (110: Connection timed out) while sending response",
+                timeout: 30))
+        #expect(s.waitForFile("logs/access.log", containing: "/page.html 200", timeout: 10))
+        c.close()
     }
 
     @Test func aStaleEntryIsIncludedWhileItIsUpdatedInTheBackground() throws {
