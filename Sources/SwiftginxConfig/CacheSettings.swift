@@ -59,24 +59,18 @@ public struct CacheUseStale: OptionSet, Sendable, Hashable {
     public static let http404 = CacheUseStale(rawValue: 1 << 9)
     public static let http429 = CacheUseStale(rawValue: 1 << 10)
 
-    public static let byName: [String: CacheUseStale] = [
-        "error": .error, "timeout": .timeout, "invalid_header": .invalidHeader, "updating": .updating,
-        "http_500": .http500, "http_502": .http502, "http_503": .http503, "http_504": .http504,
-        "http_403": .http403, "http_404": .http404, "http_429": .http429,
-    ]
+    /// The first status condition's bit (UpstreamStatusConditions' order).
+    static let firstStatusBit = 4
+
+    public static let byName: [String: CacheUseStale] = UpstreamStatusConditions.names(firstBit: firstStatusBit)
+        .mapValues { CacheUseStale(rawValue: $0) }
+        .merging(["error": .error, "timeout": .timeout, "invalid_header": .invalidHeader, "updating": .updating]) {
+            a, _ in a
+        }
 
     /// The condition an upstream status answers to, if any.
-    public static func status(_ s: Int) -> CacheUseStale? {
-        switch s {
-        case 500: .http500
-        case 502: .http502
-        case 503: .http503
-        case 504: .http504
-        case 403: .http403
-        case 404: .http404
-        case 429: .http429
-        default: nil
-        }
+    @inline(__always) public static func status(_ s: Int) -> CacheUseStale? {
+        UpstreamStatusConditions.position(s).map { CacheUseStale(rawValue: 1 << UInt16(firstStatusBit + $0)) }
     }
 }
 

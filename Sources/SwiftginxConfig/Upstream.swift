@@ -170,24 +170,18 @@ public struct NextUpstream: OptionSet, Sendable, Hashable {
     public static let http429 = NextUpstream(rawValue: 1 << 9)
     public static let nonIdempotent = NextUpstream(rawValue: 1 << 10)
 
-    public static let byName: [String: NextUpstream] = [
-        "error": .error, "timeout": .timeout, "invalid_header": .invalidHeader, "http_500": .http500,
-        "http_502": .http502, "http_503": .http503, "http_504": .http504, "http_403": .http403,
-        "http_404": .http404, "http_429": .http429, "non_idempotent": .nonIdempotent,
-    ]
+    /// The first status condition's bit (UpstreamStatusConditions' order).
+    static let firstStatusBit = 3
+
+    public static let byName: [String: NextUpstream] = UpstreamStatusConditions.names(firstBit: firstStatusBit)
+        .mapValues { NextUpstream(rawValue: $0) }
+        .merging([
+            "error": .error, "timeout": .timeout, "invalid_header": .invalidHeader, "non_idempotent": .nonIdempotent,
+        ]) { a, _ in a }
 
     /// The condition a response status stands for (nil when no condition names it).
-    public static func status(_ code: Int) -> NextUpstream? {
-        switch code {
-        case 500: .http500
-        case 502: .http502
-        case 503: .http503
-        case 504: .http504
-        case 403: .http403
-        case 404: .http404
-        case 429: .http429
-        default: nil
-        }
+    @inline(__always) public static func status(_ code: Int) -> NextUpstream? {
+        UpstreamStatusConditions.position(code).map { NextUpstream(rawValue: 1 << UInt16(firstStatusBit + $0)) }
     }
 }
 

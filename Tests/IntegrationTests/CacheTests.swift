@@ -194,24 +194,36 @@ final class CountingBackend {
 
     @Test func theLockLetsOneRequestThrough() throws {
         let b = try CountingBackend()
-        // Two worker threads: the keys zone and its lock are shared by both.
-        let s = try start(b, extra: "proxy_cache_lock on; proxy_cache_lock_timeout 10s;", main: "worker_processes 2;")
+        // Two worker threads: the keys zone and its lock are shared by both. No clock in
+        // the outcome, however loaded the machine: the answer stays fresh for an hour
+        // (the location's 1 s validity would let a late request refetch it), and the lock
+        // holds for a minute (nor does a slow start let a second request through).
+        let s = try start(
+            b, extra: "proxy_cache_lock on; proxy_cache_lock_timeout 60s; proxy_cache_lock_age 60s;",
+            main: "worker_processes 2;")
         defer { s.stop() }
         let n = 100
+        let path = "/l?ms=700&cc=max-age=3600"
         let results = Mutex<[String]>([])
         let port = s.port
         let threads = (0..<n).map { _ in
             Thread {
-                let text = (try? get(port, "/l?ms=700"))?.bodyText ?? "error"
+                // A client that waits as long as the lock may hold.
+                let text =
+                    (try? {
+                        let c = try RawClient(port: port, timeoutSeconds: 60)
+                        try c.send("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                        return try c.readResponse()
+                    }())?.bodyText ?? "error"
                 results.withLock { $0.append(text) }
             }
         }
         threads.forEach { $0.start() }
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(90)
         while results.withLock({ $0.count }) < n && Date() < deadline { usleep(50_000) }
         let texts = results.withLock { $0 }
         #expect(texts.count == n)
-        #expect(texts.allSatisfy { $0 == "n=1 path=/l?ms=700" })
+        #expect(texts.allSatisfy { $0 == "n=1 path=\(path)" })
         #expect(b.count == 1)
     }
 

@@ -17,6 +17,7 @@ import Testing
                     limit_req_zone $binary_remote_addr zone=one:1m rate=2r/s;
                     limit_req_zone $binary_remote_addr zone=slow:1m rate=30r/m;
                     limit_req_zone $binary_remote_addr zone=dry:1m rate=1r/m;
+                    limit_req_zone $binary_remote_addr zone=held:1m rate=1r/m;
                     log_format lr '$uri $status $limit_req_status';
                     access_log logs/access.log lr;
                     server {
@@ -26,12 +27,13 @@ import Testing
                         location /delay/ { limit_req zone=slow burst=2 delay=1; add_header X-Time $request_time; }
                         location /dry/ { limit_req zone=dry; limit_req_dry_run on; }
                         location /free/ { }
+                        location /held/ { limit_req zone=held burst=5; }
                     }
                 }
                 """,
             files: [
                 "html/fast/f.txt": "fast\n", "html/delay/f.txt": "delay\n", "html/dry/f.txt": "dry\n",
-                "html/free/f.txt": "free\n",
+                "html/free/f.txt": "free\n", "html/held/f.txt": "held\n",
             ])
         try s.start()
         return s
@@ -51,6 +53,20 @@ import Testing
         // A location without limit_req has no status.
         #expect(try get(s.port, "/free/f.txt").status == 200)
         #expect(s.waitForFile("logs/access.log", containing: "/free/f.txt 200 -"))
+    }
+
+    /// As nginx's reading test during the delay: a client that closes ends its delayed
+    /// request at once (499), not when the delay (a minute here) is over.
+    @Test func aClientClosingDuringTheDelayEndsTheRequest() throws {
+        let s = try start()
+        defer { s.stop() }
+        #expect(try get(s.port, "/held/f.txt").status == 200)
+        let c = try RawClient(port: s.port)
+        try c.send("GET /held/f.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        #expect(s.waitForFile("logs/error.log", containing: "delaying request"))
+        c.close()
+        #expect(s.waitForFile("logs/access.log", containing: "/held/f.txt 499 DELAYED"))
+        #expect(s.waitForFile("logs/error.log", containing: "client prematurely closed connection"))
     }
 
     @Test func withinTheBurstIsDelayedWithoutBlockingOthers() throws {

@@ -166,7 +166,8 @@ extension ProxyExchange {
             }
         }
         if cache.staleExists && c.revalidate { prepareRevalidation() }
-        if cache.staleExists && cache.locked && c.backgroundUpdate && updatingAllowed && !request.isSubrequest,
+        if cache.staleExists && cache.locked && c.backgroundUpdate && updatingAllowed
+            && (!request.isSubrequest || request.mayUpdateInBackground),
             let e = CacheEntry.load(zone.path(cache.hash))
         {
             // The stale answer is sent from memory while the update runs: bodies up to 8 MiB.
@@ -178,6 +179,8 @@ extension ProxyExchange {
             serveCached(e, status: .stale, deferred: true)
             cache.background = true
             cache.storable = true
+            // A subrequest's parent takes the stale answer now (Subrequest+Concurrent.swift).
+            if request.isSubrequest { request.answeredBeforeUpdate() }
             _ = response.flush()
         }
         return .proceed

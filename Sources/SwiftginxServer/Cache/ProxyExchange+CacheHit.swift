@@ -366,6 +366,9 @@ extension UpstreamResponse {
         noBody = false
         buffering = true
         memoryLimit = x.settings.buffers.count * x.settings.buffers.size
+        // A subrequest's output keeps the stale answer until its parent takes it: the
+        // update (stored only) must not wait for that room.
+        if x.request.isSubrequest { memoryLimit = Int.max / 2 }
         maxTempFileSize = 0
         responseChunked = h.isChunked ? ChunkedDecoder() : nil
         responseRemaining = h.isChunked ? -1 : (h.contentLength ?? -1)

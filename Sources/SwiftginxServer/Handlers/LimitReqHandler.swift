@@ -169,4 +169,17 @@ extension Request {
         answerNow()
         resumePhases()
     }
+
+    /// An event during the delay: a client that closed its connection ends the request
+    /// (499), as nginx's reading test does; true when it did.
+    func limitReqClientGone() -> Bool {
+        guard clientHasClosed() else { return false }
+        logInfo("client prematurely closed connection")
+        activeContent = .none
+        if status == 0 { status = 499 }
+        keepAlive = false
+        aborted = true
+        responseFinished()
+        return true
+    }
 }

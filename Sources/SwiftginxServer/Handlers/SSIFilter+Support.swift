@@ -197,12 +197,26 @@ enum SSISubrequest {
     }
 
     /// Starts the subrequest; its answer if it came at once.
-    static func start(_ r: Request, uri: [UInt8], args: [UInt8]?) -> Start {
-        guard let sub = r.startSubrequest(uri: uri, args: args, headerOnly: false) else {
+    static func start(_ r: Request, uri: [UInt8], args: [UInt8]?, concurrent: Bool) -> Start {
+        guard let sub = r.startSubrequest(uri: uri, args: args, headerOnly: false, concurrent: concurrent) else {
             return .answered(Answer(status: 500, body: [], failed: true))
         }
         guard sub.finished else { return .pending(sub) }
         return .answered(collect(r, sub))
+    }
+
+    /// The parent has the subrequest's answer: it is let go (one updating a cache entry
+    /// in the background is kept until the update ends).
+    static func release(_ r: Request, _ sub: Subrequest) {
+        if r.subrequest === sub { r.subrequest = nil }
+        if sub.updating {
+            sub.bodyTaken = true
+            return
+        }
+        if let i = r.runningSubrequests.firstIndex(where: { $0 === sub }) { r.runningSubrequests.remove(at: i) }
+        sub.request.writer.releaseFile()
+        sub.request.proxy?.response.close()
+        sub.request.releaseContent()
     }
 
     /// Stops a subrequest that did not answer at once; the parent stays the proxy's.
@@ -218,16 +232,21 @@ enum SSISubrequest {
     /// it would have sent); the subrequest is released.
     static func collect(_ r: Request, _ sub: Subrequest) -> Answer {
         let child = sub.request
-        defer {
-            if r.subrequest === sub { r.subrequest = nil }
-            child.writer.releaseFile()
-            child.releaseContent()
-        }
+        defer { release(r, sub) }
         let w = child.writer
         var body: [UInt8] = []
         let readable = w.output.readable
         let start = min(w.responseStart + w.responseHeadLength, readable.count)
         body += readable[start...]
+        // What did not fit in memory (a proxied body), then a file region.
+        if let resp = child.proxy?.response, resp.spoolFile >= 0, resp.spoolPending > 0 {
+            var bytes = [UInt8](repeating: 0, count: Int(resp.spoolPending))
+            let ok = bytes.withUnsafeMutableBytes {
+                FileSystem.readFully(resp.spoolFile, into: $0.baseAddress!, count: $0.count, offset: resp.spoolSent)
+            }
+            if !ok { return Answer(status: child.status, body: body, failed: true) }
+            body += bytes
+        }
         if let entry = w.fileEntry, w.fileRemaining > 0 {
             var bytes = [UInt8](repeating: 0, count: Int(w.fileRemaining))
             let ok = bytes.withUnsafeMutableBytes {
@@ -271,6 +290,16 @@ extension StaticFileHandler {
             bytes.withUnsafeBytes { filter.feed($0) }
         }
         filter.finish()
+        if !filter.isComplete && SSIStream.applies(to: request) {
+            // Includes still run: the page goes out as it is ready (SSIFilter+Stream.swift).
+            filter.completion = nil
+            filter.startStream { r in
+                SSIResponse.writeHead(r, status: 200, type: type, settings: s) { o in
+                    if let lastModified { o.appendHeader("Last-Modified", lastModified) }
+                    if let shownETag { o.appendHeader("ETag", shownETag) }
+                }
+            }
+        }
         return true
     }
 }
@@ -281,13 +310,7 @@ enum SSIResponse {
         _ r: Request, status: Int, type: String, body: [UInt8], settings s: LocationSettings,
         extra: (ByteBuffer) -> Void
     ) {
-        // A subrequest's or an HTTP/2 stream's body needs no framing of its own.
-        let chunked = !r.isSubrequest && r.stream == nil && r.head.version == .http11
-        if !chunked && !r.isSubrequest && r.stream == nil { r.keepAlive = false }
-        r.beginHead(status)
-        r.appendContentType(type)
-        if chunked { r.output.append("Transfer-Encoding: chunked\r\n") }
-        r.finishHead(settings: s, trailing: extra)
+        let chunked = writeHead(r, status: status, type: type, settings: s, extra: extra)
         if !r.isHeadOnly {
             if chunked {
                 if !body.isEmpty {
@@ -301,6 +324,27 @@ enum SSIResponse {
                 body.withUnsafeBytes { r.appendBody($0) }
             }
         }
+        // An include still updating a cache entry in the background: the page goes out
+        // now, the request ends with the update (Subrequest+Concurrent.swift).
+        if r.hasUpdatingSubrequests {
+            r.sendAnswerWhileUpdating()
+            return
+        }
         r.flushResponse()
+    }
+
+    /// The head (no Content-Length); true when the body is to be chunked.
+    @discardableResult
+    static func writeHead(
+        _ r: Request, status: Int, type: String, settings s: LocationSettings, extra: (ByteBuffer) -> Void
+    ) -> Bool {
+        // A subrequest's or an HTTP/2 stream's body needs no framing of its own.
+        let chunked = !r.isSubrequest && r.stream == nil && r.head.version == .http11
+        if !chunked && !r.isSubrequest && r.stream == nil { r.keepAlive = false }
+        r.beginHead(status)
+        r.appendContentType(type)
+        if chunked { r.output.append("Transfer-Encoding: chunked\r\n") }
+        r.finishHead(settings: s, trailing: extra)
+        return chunked
     }
 }

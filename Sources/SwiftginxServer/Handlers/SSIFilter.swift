@@ -9,9 +9,16 @@
 // and `$date_local` / `$date_gmt` formatted with `timefmt`.
 //
 // The filter is fed the body in pieces as it arrives (a command split across reads is
-// handled by the parser) and gives back what to send. A subrequest has to answer at
-// once (a static file, `return`, another SSI page): an include of a location whose
-// answer comes later (a proxied one) is not supported yet and fails as a command.
+// handled by the parser) and gives back what to send. On a static page an include
+// whose answer comes later (a proxied location) does not stop the page: as nginx, every
+// include starts at once and the page goes on; the place of each pending one is kept
+// (`holes`) and its body goes there when it answers, in whatever order they finish.
+// `set=`, `stub=` and `wait="yes"` includes wait for their answer before the page goes
+// on. A page whose includes still run once it is parsed is sent as it is ready, each
+// answer from its subrequest when it is next (SSIFilter+Stream.swift); one that
+// completes at once is sent whole. In a proxied page being relayed, an include has to
+// answer at once (a static file, `return`, another SSI page); one that does not fails
+// as a command.
 
 import SwiftginxConfig
 import SwiftginxHTTP
@@ -44,9 +51,13 @@ final class SSIFilter {
     private var queue: [SSIEvent] = []
     private var next = 0
     private var ended = false
-    private var completed = false
+    var completed = false
     /// The include whose subrequest is being waited for.
     private var waiting: (sub: Subrequest, stub: [UInt8]?, set: [UInt8]?)? = nil
+    /// Includes running while the page goes on: where in `output` each answer goes.
+    var holes: [(offset: Int, sub: Subrequest)] = []
+    /// The page being sent as it is ready (SSIFilter+Stream.swift), nil until then.
+    var stream: SSIStream? = nil
     /// False for a proxied page being relayed: an include must answer at once.
     var waitsForIncludes = true
     /// Called once when the whole page is processed (`output` is final).
@@ -80,6 +91,9 @@ final class SSIFilter {
     /// Whether the page is done (false while an include waits).
     var isComplete: Bool { completed }
 
+    /// The whole page is parsed and no include is waited for (concurrent ones may run).
+    var parsed: Bool { ended && waiting == nil && queue.isEmpty }
+
     private func drain() {
         while next < queue.count && waiting == nil {
             let e = queue[next]
@@ -90,9 +104,19 @@ final class SSIFilter {
             queue.removeAll(keepingCapacity: true)
             next = 0
         }
-        if ended && waiting == nil && queue.isEmpty && !completed {
+        if stream != nil {
+            pumpStream()
+            return
+        }
+        if ended && waiting == nil && holes.isEmpty && queue.isEmpty && !completed {
             completed = true
-            if request.ssiFilter === self { request.ssiFilter = nil }
+            // While an include updates a cache entry, the request keeps the filter
+            // (its answer is held until the update ends).
+            if request.hasUpdatingSubrequests {
+                request.ssiFilter = self
+            } else if request.ssiFilter === self {
+                request.ssiFilter = nil
+            }
             completion?(self)
             completion = nil
         }
@@ -104,6 +128,27 @@ final class SSIFilter {
         waiting = nil
         let answer = SSISubrequest.collect(request, w.sub)
         included(answer, stub: w.stub, set: w.set, uri: [])
+        drain()
+    }
+
+    /// A concurrent include's subrequest has answered: its body goes in its place.
+    func includeAnswered(_ sub: Subrequest) {
+        // A streamed page sends each include's answer from the subrequest when it is next.
+        if stream != nil {
+            pumpStream()
+            return
+        }
+        guard let i = holes.firstIndex(where: { $0.sub === sub }) else {
+            _ = SSISubrequest.collect(request, sub)
+            return
+        }
+        let offset = holes[i].offset
+        holes.remove(at: i)
+        let body = SSISubrequest.collect(request, sub).body
+        if !body.isEmpty {
+            output.insert(contentsOf: body, at: offset)
+            for k in holes.indices where holes[k].offset >= offset { holes[k].offset += body.count }
+        }
         drain()
     }
 
@@ -254,9 +299,15 @@ final class SSIFilter {
         guard let (path, args) = SSIText.includeTarget(uri) else {
             return fail("unsafe URI \"\(String(decoding: uri, as: UTF8.self))\" was detected")
         }
-        switch SSISubrequest.start(request, uri: path, args: args) {
+        // As nginx, `set=` implies waiting; a stub is shown in the command's place.
+        let waits = c.param("set") != nil || stub != nil || c.param("wait") == Array("yes".utf8)
+        let concurrent = waitsForIncludes && !waits
+        switch SSISubrequest.start(request, uri: path, args: args, concurrent: concurrent) {
         case .answered(let answer):
             included(answer, stub: stub, set: c.param("set"), uri: path)
+        case .pending(let sub) where concurrent:
+            holes.append((output.count, sub))
+            request.ssiFilter = self
         case .pending(let sub) where !waitsForIncludes:
             SSISubrequest.abandon(request, sub)
             if let stub { return replay(stub) }

@@ -299,9 +299,13 @@ extension UpstreamResponse {
             ? nil : headerValue("x-accel-buffering")
         buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering
         memoryLimit = x.settings.buffers.count * x.settings.buffers.size
-        // A subrequest's body is kept for its parent (an SSI include): never held back.
-        if request.isSubrequest { memoryLimit = Int.max / 2 }
         maxTempFileSize = x.settings.maxTempFileSize
+        // A subrequest's body is kept for its parent (an SSI include) and never held back:
+        // in memory up to proxy_buffers, the rest in the temporary file.
+        if request.isSubrequest {
+            buffering = true
+            maxTempFileSize = Int64.max / 2
+        }
         keepUpstream =
             x.mayKeepConnection && h.keepAlive && status != 101 && (noBody || h.contentLength != nil || h.isChunked)
         // FastCGI: the connection is kept only after a clean END_REQUEST (recordsEnded);

@@ -26,9 +26,10 @@ extension UpstreamResponse {
         let memory = memoryLimit
         while true {
             // With memory full, the client is written first; a temporary file takes the
-            // overflow only while the client is not taking bytes (nginx's event pipe).
+            // overflow only while the client is not taking bytes (nginx's event pipe). A
+            // subrequest's parent takes its body at the end: it goes on to the file.
             let memoryFull = output.readableCount >= memory || spoolPending > 0
-            if !upstreamDone && !readBlocked && canAccept() && (!memoryFull || clientBlocked) {
+            if !upstreamDone && !readBlocked && canAccept() && (!memoryFull || clientBlocked || request.isSubrequest) {
                 if upstreamInput.readableCount > 0 {
                     if !processBody(x) { return true }
                     continue

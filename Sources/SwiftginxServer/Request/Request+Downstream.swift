@@ -82,6 +82,10 @@ extension Request {
 
     /// Arms the connection's timer for the active content handler.
     @inline(__always) func schedule(after ms: Int) {
+        if isSubrequest {
+            scheduleSubrequestTimer(ms)
+            return
+        }
         if let stream {
             stream.schedule(after: timeout(ms))
             return

@@ -17,10 +17,13 @@ extension Request {
             if proxy.clientGone() { return true }
             return proxy.drive()
         case .waitingForSubrequest:
+            guard runningSubrequests.isEmpty && ssiFilter?.stream == nil else { return resumeConcurrentSubrequests() }
             guard let sub = subrequest else { return true }
             if !sub.request.resume() { return false }
             return subrequestEnded()
-        case .delayedStatus, .limitReqDelay:
+        case .limitReqDelay:
+            return limitReqClientGone()
+        case .delayedStatus:
             return false
         }
     }
@@ -32,7 +35,7 @@ extension Request {
         switch activeContent {
         case .none: break
         case .proxy: proxy?.onTimeout()
-        case .waitingForSubrequest: subrequest?.request.onTimeout()
+        case .waitingForSubrequest: subrequestTimersFired()
         case .delayedStatus(let status):
             activeContent = .none
             ErrorPages.respond(self, status)
@@ -58,6 +61,7 @@ extension Request {
             sub.request.releaseContent()
             subrequest = nil
         }
+        if !runningSubrequests.isEmpty { abandonConcurrentSubrequests() }
         if let proxy { proxy.close() }
         releaseConnections()
         activeContent = .none
@@ -68,6 +72,10 @@ extension Request {
         if let sub = subrequest {
             sub.request.releaseContent()
             subrequest = nil
+        }
+        if !runningSubrequests.isEmpty {
+            for s in runningSubrequests { s.request.releaseContent() }
+            runningSubrequests.removeAll()
         }
         proxy = nil
         activeContent = .none

@@ -113,6 +113,11 @@ final class Request {
     /// A content handler was activated (the answer comes later).
     var contentActive = false
     var subrequest: Subrequest? = nil
+    /// Subrequests running side by side (an SSI page's includes; Subrequest+Concurrent.swift).
+    var runningSubrequests: [Subrequest] = []
+    /// A subrequest's own timer (the worker's clock, 0: none): the connection's one
+    /// timer is armed for the earliest of its subrequests'.
+    var ownDeadline: Int64 = 0
     /// The SSI filter of this response while an `include` waits for its subrequest.
     var ssiFilter: SSIFilter? = nil
     /// Nesting depth of subrequests (nginx's limit is 50).
@@ -204,6 +209,8 @@ final class Request {
         activeContent = .none
         contentActive = false
         if subrequest != nil { subrequest = nil }
+        if !runningSubrequests.isEmpty { runningSubrequests.removeAll() }
+        ownDeadline = 0
         if ssiFilter != nil { ssiFilter = nil }
     }
 

@@ -2,10 +2,12 @@
 // client — its status and headers, and its body, which stays in its writer's memory
 // (auth_request drops it; an SSI include takes it, Handlers/SSIFilter+Support.swift) —
 // as nginx's ngx_http_subrequest. The parent's phase handler starts one and suspends;
-// the subrequest runs its own phases from the server's rewrite phase (location matching, rewrites, content: a static
-// file, a proxy exchange, ...) on the same connection; when it has answered, the
-// parent resumes at the step after the one that started it. Nesting is limited as
-// in nginx (50 levels: "subrequests cycle").
+// the subrequest runs its own phases from the server's rewrite phase (location
+// matching, rewrites, content: a static file, a proxy exchange, ...) on the same
+// connection; when it has answered, the parent resumes at the step after the one that
+// started it. A concurrent subrequest (an SSI page's include) does not stop its parent:
+// several run side by side (Subrequest+Concurrent.swift). Nesting is limited as in
+// nginx (50 levels: "subrequests cycle").
 
 import SwiftginxConfig
 import SwiftginxHTTP
@@ -16,6 +18,10 @@ final class Subrequest {
     let request: Request
     /// The subrequest has answered (its status and head are final).
     var finished = false
+    /// It answered with a stale cache entry and updates the entry in the background
+    /// (proxy_cache_background_update); `bodyTaken`: its parent has its answer.
+    var updating = false
+    var bodyTaken = false
 
     init(request: Request) {
         self.request = request
@@ -35,7 +41,8 @@ extension Request {
 
     /// Starts a subrequest for `uri` (with `args`); nil (and a 500 answered) past the
     /// nesting limit. The caller returns `.suspend` unless it has already finished.
-    func startSubrequest(uri: [UInt8], args: [UInt8]?, headerOnly: Bool) -> Subrequest? {
+    /// `concurrent`: the parent goes on while it runs (it joins `runningSubrequests`).
+    func startSubrequest(uri: [UInt8], args: [UInt8]?, headerOnly: Bool, concurrent: Bool = false) -> Subrequest? {
         guard let server else { return nil }
         if depth + 1 >= Subrequest.maxDepth {
             logError("subrequests cycle while processing \"\(String(decoding: uri, as: UTF8.self))\"")
@@ -66,7 +73,11 @@ extension Request {
             child.hasArgs = !args.isEmpty
         }
         let sub = Subrequest(request: child)
-        subrequest = sub
+        if concurrent {
+            runningSubrequests.append(sub)
+        } else {
+            subrequest = sub
+        }
         // As nginx, an internal request starts at the server's rewrite phase.
         child.steps = server.stepBuffer
         child.stepIndex = 0
@@ -78,7 +89,11 @@ extension Request {
     /// Called by a subrequest when it answered (its head and body are complete), or
     /// on any event it handled: the parent goes on once it has finished.
     func subrequestProgressed(_ child: Request) {
-        guard let sub = subrequest, sub.request === child, sub.finished else { return }
+        guard let sub = subrequest, sub.request === child else {
+            if concurrentSubrequestsProgressed() { wakeDownstream() }
+            return
+        }
+        guard sub.finished else { return }
         if subrequestEnded() { wakeDownstream() }
     }
 
@@ -90,6 +105,7 @@ extension Request {
         // An SSI `include` goes on with the page instead of the phases.
         if let ssi = ssiFilter {
             ssi.subrequestEnded()
+            keepWaitingForConcurrent(ssi)
             return true
         }
         resumePhases()
@@ -98,8 +114,17 @@ extension Request {
 
     /// A subrequest's answer is complete.
     func subrequestAnswered() {
-        guard let parent, let sub = parent.subrequest, sub.request === self else { return }
-        sub.finished = true
+        guard let parent else { return }
+        if let sub = parent.subrequest, sub.request === self {
+            sub.finished = true
+            return
+        }
+        for s in parent.runningSubrequests where s.request === self {
+            // Answered once already: now its background update has ended too.
+            if s.finished { s.updating = false }
+            s.finished = true
+            return
+        }
     }
 }
 
