@@ -245,6 +245,11 @@ final class HTTP2Connection {
                 switch try client.transport.write(pendingOut.base + pendingOut.readerIndex, pendingOut.readableCount) {
                 case .wouldBlock:
                     return
+                case .processed(0):
+                    // The TLS session is closed (the peer went away): nothing more can
+                    // be written, and trying again would spin.
+                    closeConnection()
+                    return
                 case .processed(let n):
                     pendingOut.readerIndex += n
                     if n > 0 { sendDeadline = 0 }
