@@ -59,6 +59,9 @@ final class ProxyExchange {
     var upstream: UpstreamConnection? = nil
     /// The current connection came from the keep-alive cache.
     var reused = false
+    /// No cached connection was free: the connect waits for the end of the worker's
+    /// loop turn, when one may have come back (Proxy/UpstreamConnectWait.swift).
+    var connectDeferred = false
     /// The upstream's answer (made with the exchange, reset per try).
     let response: UpstreamResponse
 
