@@ -42,6 +42,8 @@ final class HTTP2Connection {
     var ended: [HTTP2Stream] = []
     /// Frames produced by nghttp2 and not yet written.
     let pendingOut = ByteBuffer(capacity: 16384)
+    /// The name/value list of a response head being submitted (kept for its capacity).
+    var nvScratch: [nghttp2_nv] = []
     var driving = false
     var again = false
     var closed = false
@@ -389,16 +391,23 @@ final class HTTP2Connection {
             nghttp2_submit_rst_stream(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_PROTOCOL_ERROR.rawValue)
             return
         }
-        var statusText = Array(String(stream.status).utf8)
+        // The status as three digits in place (no String per answer).
+        var statusText: (UInt8, UInt8, UInt8) = (
+            UInt8(truncatingIfNeeded: 0x30 + stream.status / 100 % 10),
+            UInt8(truncatingIfNeeded: 0x30 + stream.status / 10 % 10),
+            UInt8(truncatingIfNeeded: 0x30 + stream.status % 10)
+        )
         let noBody =
             stream.noBody
             || stream.drained && stream.out.readableCount == 0 && stream.writer.isDrained
                 && !stream.hasTrailers
         stream.headerBlock.withUnsafeMutableBufferPointer { block in
-            statusText.withUnsafeMutableBufferPointer { st in
-                var nva: [nghttp2_nv] = []
-                nva.reserveCapacity(stream.headerOffsets.count + 1)
-                nva.append(Self.nv(":status", st.baseAddress!, st.count))
+            withUnsafeMutableBytes(of: &statusText) { st in
+                var nva = nvScratch
+                nvScratch = []
+                nva.removeAll(keepingCapacity: true)
+                defer { nvScratch = nva }
+                nva.append(Self.nv(":status", st.baseAddress!.assumingMemoryBound(to: UInt8.self), 3))
                 let base = block.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
                 for (n, v) in stream.headerOffsets {
                     nva.append(

@@ -47,7 +47,10 @@ final class ProxyExchange {
     var pass: UpstreamPass? = nil
     /// The location's proxy_* or uwsgi_* settings, shared with the configuration (a
     /// reference per request, read in place).
-    var settingsStorage = CopyOnWrite(UpstreamSettings())
+    var settingsStorage = ProxyExchange.noSettings
+    /// Until `start` sets the location's: one shared value, so that making an exchange
+    /// (one per HTTP/2 stream) does not build a whole UpstreamSettings.
+    private static let noSettings = CopyOnWrite(UpstreamSettings())
     var settings: UpstreamSettings { _read { yield settingsStorage.value } }
     var group: UpstreamGroup? = nil
     var peers: PeerTable? = nil
