@@ -24,7 +24,7 @@ import SwiftginxConfig
 
 extension Worker {
     /// How long the idle cache may hold more than `keepalive` connections.
-    static let idleOverflowMilliseconds: Int64 = 2
+    static let idleOverflowMilliseconds: Int64 = 10
 
     /// Whether `exchange`'s connect waits for the end of the turn (its peer is chosen
     /// and no idle connection to it is cached now).
