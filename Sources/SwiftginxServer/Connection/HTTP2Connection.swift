@@ -30,6 +30,8 @@ final class HTTP2Connection {
     var settings: HTTP2Settings { server.http2 }
     var session: OpaquePointer? = nil
     var streams: [Int32: HTTP2Stream] = [:]
+    /// The stream last looked up by id (nghttp2 asks for one many times in a row).
+    var lastStream: HTTP2Stream? = nil
     /// Streams whose heads are complete, started after nghttp2 returns.
     var ready: [HTTP2Stream] = []
     /// Streams with something new for their DATA frames.
@@ -391,7 +393,6 @@ final class HTTP2Connection {
             nghttp2_submit_rst_stream(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_PROTOCOL_ERROR.rawValue)
             return
         }
-        // The status as three digits in place (no String per answer).
         var statusText: (UInt8, UInt8, UInt8) = (
             UInt8(truncatingIfNeeded: 0x30 + stream.status / 100 % 10),
             UInt8(truncatingIfNeeded: 0x30 + stream.status / 10 % 10),
@@ -462,6 +463,7 @@ final class HTTP2Connection {
         for stream in batch {
             finish(stream)
             streams[stream.id] = nil
+            if lastStream === stream { lastStream = nil }
         }
         if streams.isEmpty { idleSince = worker.now }
     }
@@ -589,6 +591,7 @@ final class HTTP2Connection {
             for stream in batch { finish(stream) }
         }
         streams.removeAll()
+        lastStream = nil
         if let s = session {
             nghttp2_session_del(s)
             session = nil
