@@ -239,6 +239,9 @@ final class HTTP2Stream {
     func setHeaderBlock(_ head: ResponseHead, dropping dropped: (UnsafeRawBufferPointer) -> Bool) {
         headerBlock.removeAll(keepingCapacity: true)
         headerOffsets.removeAll(keepingCapacity: true)
+        // One allocation each, not one per doubling.
+        headerBlock.reserveCapacity(headAccum.count)
+        headerOffsets.reserveCapacity(head.headers.count)
         headAccum.withUnsafeBytes { buf in
             for f in head.headers {
                 let name = UnsafeRawBufferPointer(rebasing: buf[f.name])
@@ -246,7 +249,7 @@ final class HTTP2Stream {
                 let n0 = headerBlock.count
                 for b in name { headerBlock.append(b >= 65 && b <= 90 ? b | 0x20 : b) }
                 let v0 = headerBlock.count
-                headerBlock.append(contentsOf: buf[f.value])
+                headerBlock.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[f.value]))
                 headerOffsets.append((n0..<v0, v0..<headerBlock.count))
             }
         }
