@@ -198,6 +198,7 @@ final class HTTP2Stream {
     /// connection-specific ones left out (RFC 9113 §8.2.2).
     private func parseHead() {
         var head = ResponseHead()
+        head.headers.reserveCapacity(16)  // one allocation, not one per doubling
         var parser = ResponseParser(maxHeadBytes: headAccum.count + 1)
         let result = headAccum.withUnsafeBytes { parser.parse($0, into: &head) }
         guard case .complete = result else {
