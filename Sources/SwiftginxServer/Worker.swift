@@ -115,6 +115,12 @@ public final class Worker: @unchecked Sendable {
     var upstreamGenerations: [UInt32] = []
     /// Idle cached connections per upstream group (by `UpstreamGroup.index`), oldest first.
     var idleUpstreams: [[UpstreamConnection]] = []
+    /// Connects waiting for the end of the loop turn, and whether the idle cache may
+    /// hold more than `keepalive` until then (Proxy/UpstreamConnectWait.swift).
+    var connectWaiters: [ProxyExchange] = []
+    var inEventTurn = false
+    var idleOverflow = false
+    var idleOverflowAt: Int64 = 0
 
     init(index: Int, state: ServerState, generation: Generation) throws(SystemError) {
         self.index = index
@@ -164,6 +170,7 @@ public final class Worker: @unchecked Sendable {
         var t = min(timers.earliest ?? .max, nextRetirement)
         if resolverUsed, let due = resolver.nextTimeout() { t = min(t, now + Int64(due)) }
         if index == 0 && !generation.dynamicUpstreams.isEmpty { t = min(t, nextUpstreamResolve) }
+        if idleOverflow { t = min(t, idleOverflowAt + Self.idleOverflowMilliseconds) }
         if t != .max {
             timeout = Int32(clamping: max(0, min(t - now, Int64(maxWait))))
         } else {
@@ -172,6 +179,7 @@ public final class Worker: @unchecked Sendable {
         let n = epoll.wait(timeout: timeout)
         now = Clock.preciseMonotonicMilliseconds()
         clock.update()
+        inEventTurn = true
         for i in 0..<n {
             let token = epoll.token(at: i)
             switch token >> 62 {
@@ -212,6 +220,8 @@ public final class Worker: @unchecked Sendable {
         }
         if !retirements.isEmpty { retireConnections() }
         expireTimers()
+        inEventTurn = false
+        if !connectWaiters.isEmpty || idleOverflow { serveConnectWaiters() }
         accessLog.flushDue(now: now)
         if now - lastFlush >= 1000 {
             accessLog.flushAll()

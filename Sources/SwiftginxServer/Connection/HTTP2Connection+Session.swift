@@ -70,7 +70,12 @@ extension HTTP2Connection {
         Unmanaged<HTTP2Connection>.fromOpaque(userData!).takeUnretainedValue()
     }
 
-    @inline(__always) func stream(_ id: Int32) -> HTTP2Stream? { streams[id] }
+    @inline(__always) func stream(_ id: Int32) -> HTTP2Stream? {
+        if let s = lastStream, s.id == id { return s }
+        let s = streams[id]
+        if s != nil { lastStream = s }
+        return s
+    }
 }
 
 /// Counts header block bytes for `$request_length` (the stream does not exist yet when

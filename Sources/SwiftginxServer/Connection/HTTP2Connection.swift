@@ -30,6 +30,8 @@ final class HTTP2Connection {
     var settings: HTTP2Settings { server.http2 }
     var session: OpaquePointer? = nil
     var streams: [Int32: HTTP2Stream] = [:]
+    /// The stream last looked up by id (nghttp2 asks for one many times in a row).
+    var lastStream: HTTP2Stream? = nil
     /// Streams whose heads are complete, started after nghttp2 returns.
     var ready: [HTTP2Stream] = []
     /// Streams with something new for their DATA frames.
@@ -42,6 +44,8 @@ final class HTTP2Connection {
     var ended: [HTTP2Stream] = []
     /// Frames produced by nghttp2 and not yet written.
     let pendingOut = ByteBuffer(capacity: 16384)
+    /// The name/value list of a response head being submitted (kept for its capacity).
+    var nvScratch: [nghttp2_nv] = []
     var driving = false
     var again = false
     var closed = false
@@ -245,6 +249,11 @@ final class HTTP2Connection {
                 switch try client.transport.write(pendingOut.base + pendingOut.readerIndex, pendingOut.readableCount) {
                 case .wouldBlock:
                     return
+                case .processed(0):
+                    // The TLS session is closed (the peer went away): nothing more can
+                    // be written, and trying again would spin.
+                    closeConnection()
+                    return
                 case .processed(let n):
                     pendingOut.readerIndex += n
                     if n > 0 { sendDeadline = 0 }
@@ -384,16 +393,22 @@ final class HTTP2Connection {
             nghttp2_submit_rst_stream(s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_PROTOCOL_ERROR.rawValue)
             return
         }
-        var statusText = Array(String(stream.status).utf8)
+        var statusText: (UInt8, UInt8, UInt8) = (
+            UInt8(truncatingIfNeeded: 0x30 + stream.status / 100 % 10),
+            UInt8(truncatingIfNeeded: 0x30 + stream.status / 10 % 10),
+            UInt8(truncatingIfNeeded: 0x30 + stream.status % 10)
+        )
         let noBody =
             stream.noBody
             || stream.drained && stream.out.readableCount == 0 && stream.writer.isDrained
                 && !stream.hasTrailers
         stream.headerBlock.withUnsafeMutableBufferPointer { block in
-            statusText.withUnsafeMutableBufferPointer { st in
-                var nva: [nghttp2_nv] = []
-                nva.reserveCapacity(stream.headerOffsets.count + 1)
-                nva.append(Self.nv(":status", st.baseAddress!, st.count))
+            withUnsafeMutableBytes(of: &statusText) { st in
+                var nva = nvScratch
+                nvScratch = []
+                nva.removeAll(keepingCapacity: true)
+                defer { nvScratch = nva }
+                nva.append(Self.nv(":status", st.baseAddress!.assumingMemoryBound(to: UInt8.self), 3))
                 let base = block.baseAddress ?? UnsafeMutablePointer<UInt8>(bitPattern: 1)!
                 for (n, v) in stream.headerOffsets {
                     nva.append(
@@ -448,6 +463,7 @@ final class HTTP2Connection {
         for stream in batch {
             finish(stream)
             streams[stream.id] = nil
+            if lastStream === stream { lastStream = nil }
         }
         if streams.isEmpty { idleSince = worker.now }
     }
@@ -575,6 +591,7 @@ final class HTTP2Connection {
             for stream in batch { finish(stream) }
         }
         streams.removeAll()
+        lastStream = nil
         if let s = session {
             nghttp2_session_del(s)
             session = nil

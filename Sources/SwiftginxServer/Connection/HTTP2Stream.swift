@@ -198,6 +198,7 @@ final class HTTP2Stream {
     /// connection-specific ones left out (RFC 9113 §8.2.2).
     private func parseHead() {
         var head = ResponseHead()
+        head.headers.reserveCapacity(16)  // one allocation, not one per doubling
         var parser = ResponseParser(maxHeadBytes: headAccum.count + 1)
         let result = headAccum.withUnsafeBytes { parser.parse($0, into: &head) }
         guard case .complete = result else {
@@ -239,6 +240,9 @@ final class HTTP2Stream {
     func setHeaderBlock(_ head: ResponseHead, dropping dropped: (UnsafeRawBufferPointer) -> Bool) {
         headerBlock.removeAll(keepingCapacity: true)
         headerOffsets.removeAll(keepingCapacity: true)
+        // One allocation each, not one per doubling.
+        headerBlock.reserveCapacity(headAccum.count)
+        headerOffsets.reserveCapacity(head.headers.count)
         headAccum.withUnsafeBytes { buf in
             for f in head.headers {
                 let name = UnsafeRawBufferPointer(rebasing: buf[f.name])
@@ -246,7 +250,7 @@ final class HTTP2Stream {
                 let n0 = headerBlock.count
                 for b in name { headerBlock.append(b >= 65 && b <= 90 ? b | 0x20 : b) }
                 let v0 = headerBlock.count
-                headerBlock.append(contentsOf: buf[f.value])
+                headerBlock.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[f.value]))
                 headerOffsets.append((n0..<v0, v0..<headerBlock.count))
             }
         }

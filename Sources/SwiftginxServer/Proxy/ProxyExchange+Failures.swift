@@ -132,6 +132,7 @@ extension ProxyExchange {
 
     /// The client connection closed: the upstream side goes too.
     func close() {
+        connectDeferred = false
         releasePeer(failed: false)
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil

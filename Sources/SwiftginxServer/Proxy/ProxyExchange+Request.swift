@@ -18,6 +18,7 @@ extension ProxyExchange {
     /// Starts proxying `request` to `pass`.
     func start(_ pass: UpstreamPass, location: Location) {
         reset()
+        connectDeferred = false
         self.pass = pass
         switch pass.proto {
         case .http: settingsStorage = location.settings.proxyStorage
@@ -110,6 +111,7 @@ extension ProxyExchange {
             case .resolving:
                 return false
             case .connecting:
+                if connectDeferred { return false }
                 connectUpstream()
             case .sending:
                 if !sendUpstreamRequest() { return false }
@@ -357,14 +359,25 @@ extension ProxyExchange {
             bytesReceived.append(0)
             bytesSent.append(0)
             if let u = worker.takeIdleUpstream(group: group, peer: peer) {
-                u.owner = self
-                upstream = u
-                reused = true
-                connectTimes[connectTimes.count - 1] = 0
-                phase = .sending
+                useIdleUpstream(u)
                 return
             }
+            if worker.deferConnect(self, group: group) { return }
         }
+        openUpstream(group)
+    }
+
+    /// A cached keep-alive connection serves this try.
+    func useIdleUpstream(_ u: UpstreamConnection) {
+        u.owner = self
+        upstream = u
+        reused = true
+        connectTimes[connectTimes.count - 1] = 0
+        phase = .sending
+    }
+
+    /// A new connection to the chosen peer.
+    func openUpstream(_ group: UpstreamGroup) {
         reused = false
         let address = group.servers[peer].address
         do {

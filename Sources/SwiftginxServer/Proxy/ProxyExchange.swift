@@ -47,7 +47,10 @@ final class ProxyExchange {
     var pass: UpstreamPass? = nil
     /// The location's proxy_* or uwsgi_* settings, shared with the configuration (a
     /// reference per request, read in place).
-    var settingsStorage = CopyOnWrite(UpstreamSettings())
+    var settingsStorage = ProxyExchange.noSettings
+    /// Until `start` sets the location's: one shared value, so that making an exchange
+    /// (one per HTTP/2 stream) does not build a whole UpstreamSettings.
+    private static let noSettings = CopyOnWrite(UpstreamSettings())
     var settings: UpstreamSettings { _read { yield settingsStorage.value } }
     var group: UpstreamGroup? = nil
     var peers: PeerTable? = nil
@@ -59,6 +62,9 @@ final class ProxyExchange {
     var upstream: UpstreamConnection? = nil
     /// The current connection came from the keep-alive cache.
     var reused = false
+    /// No cached connection was free: the connect waits for the end of the worker's
+    /// loop turn, when one may have come back (Proxy/UpstreamConnectWait.swift).
+    var connectDeferred = false
     /// The upstream's answer (made with the exchange, reset per try).
     let response: UpstreamResponse
 

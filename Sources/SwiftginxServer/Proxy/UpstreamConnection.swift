@@ -145,8 +145,15 @@ extension Worker {
         // One list per group, by the group's index (an array: no hashing, no copies).
         while idleUpstreams.count <= g.index { idleUpstreams.append([]) }
         if idleUpstreams[g.index].count >= g.keepalive {
-            // The least recently used one makes room (nginx's LRU cache).
-            closeUpstream(idleUpstreams[g.index].removeFirst())
+            if inEventTurn {
+                // Kept a moment: a request of this turn or the next may take it
+                // (Proxy/UpstreamConnectWait.swift).
+                if !idleOverflow { idleOverflowAt = now }
+                idleOverflow = true
+            } else {
+                // The least recently used one makes room (nginx's LRU cache).
+                closeUpstream(idleUpstreams[g.index].removeFirst())
+            }
         }
         idleUpstreams[g.index].append(u)
         return true
