@@ -114,6 +114,25 @@ enum H2Frame {
         #expect(s.waitForFile("logs/access.log", containing: "GET /big.bin HTTP/2.0 200 h2c HTTP/2.0 1048576"))
     }
 
+    /// An answer made whole in memory that is larger than a stream's queue (an SSI page
+    /// of 100 KB) arrives whole: the rest moves into the queue as it drains (it stalled
+    /// at 80 KiB).
+    @Test func aLargeAnswerMadeInMemoryArrivesWhole() throws {
+        try Self.requireClients()
+        let page = "<html>" + String(repeating: String(repeating: "x", count: 99) + "\n", count: 1000)
+        let s = try start(
+            """
+            server {
+                listen 127.0.0.1:PORT;
+                http2 on;
+                location / { ssi on; }
+            }
+            """, files: ["html/page.html": page + "<!--# echo var=\"request_method\" -->end\n"])
+        defer { s.stop() }
+        let r = try curl(["--http2-prior-knowledge", "-m", "10", "http://127.0.0.1:\(s.port)/page.html"])
+        #expect(r.stdout == page + "GETend\n", "\(r.stdout.count) bytes, \(r.stderr)")
+    }
+
     @Test func proxiedAnswersAndRequestBodies() throws {
         try Self.requireClients()
         let s = try start(Self.plainServer)

@@ -300,7 +300,13 @@ final class HTTP2Stream {
             UnsafeMutableRawPointer(buf).copyMemory(from: out.base + out.readerIndex, byteCount: n)
             out.readerIndex += n
             if out.readableCount == 0 { out.clear() }
-            if active && waiting { connection.wantsResume(self) }
+            if active && waiting {
+                connection.wantsResume(self)
+            } else if !active && writer.output.readableCount > 0 {
+                // An answer made at once in memory (an SSI page, a long error page) larger
+                // than the queue: the rest moves in as the queue drains.
+                pumpWriter()
+            }
         } else if !active && writer.fileRemaining > 0, let fd = writer.fileEntry?.fd {
             let count = Int(min(Int64(max), writer.fileRemaining))
             switch try? FileSystem.pread(
