@@ -29,7 +29,8 @@ extension Request {
         adopt(server.defaultSettings)
         if stream != nil && !http2Allowed(server, group) { return }
         keepAlive = head.keepAlive
-        bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
+        // HTTP/2: a stream its head did not end has a body to read, even of length 0.
+        bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked || stream?.headEndedStream == false
         if head.expectContinue {
             // A proxy answers 100 Continue when it starts reading the body, as nginx does
             // (also for an empty body). The body is never read for static content: it is
