@@ -205,12 +205,18 @@ extension Request {
                 return .done
             }
             if head.headLength == 0 {
-                // An error page of a refused head has no request to pass on: its status
-                // is answered with the built-in page.
-                let status = overrideStatus ?? 400
-                overrideStatus = nil
-                ErrorPages.sendDefault(self, status)
-                return .done
+                if stream == nil {
+                    // An error page of a refused HTTP/1 head has no request to pass on
+                    // (the bytes after it cannot be told from a body): its status is
+                    // answered with the built-in page.
+                    let status = overrideStatus ?? 400
+                    overrideStatus = nil
+                    ErrorPages.sendDefault(self, status)
+                    return .done
+                }
+                // A refused HTTP/2 stream's error page is proxied as nginx does: a GET of
+                // the page's URI without the refused fields or the body (nginx skips it).
+                bodyPending = false
             }
             if proxy == nil { proxy = ProxyExchange(request: self) }
             proxy.unsafelyUnwrapped.start(pass, location: location)
