@@ -154,7 +154,10 @@ private func h2Header(
     case .ok:
         return 0
     case .tooLarge:
-        c.client.logInfo("client exceeded http2_max_header_size limit")
+        c.client.logInfo("client sent too large header")
+        nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+    case .fieldTooLarge:
+        c.client.logInfo("client sent too large header field")
         nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
     case .emptyName:
         c.client.logInfo("client sent zero header name length")

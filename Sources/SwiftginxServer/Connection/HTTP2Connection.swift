@@ -42,6 +42,9 @@ final class HTTP2Connection {
     var ended: [HTTP2Stream] = []
     /// Frames produced by nghttp2 and not yet written.
     let pendingOut = ByteBuffer(capacity: 16384)
+    /// Where in `pendingOut` (from its reader index) the frame of a header block still
+    /// open begins, or -1 (HTTP2Connection+HeaderFrames.swift).
+    var openHeaderFrame = -1
     var driving = false
     var again = false
     var closed = false
@@ -224,7 +227,8 @@ final class HTTP2Connection {
     private func send() {
         guard let s = session else { return }
         while true {
-            while pendingOut.readableCount < 65536 {
+            // A header block is queued whole (its frames are joined as they come).
+            while pendingOut.readableCount < 65536 || openHeaderFrame >= 0 {
                 var p: UnsafePointer<UInt8>? = nil
                 let n = nghttp2_session_mem_send(s, &p)
                 if n < 0 {
@@ -238,8 +242,9 @@ final class HTTP2Connection {
                     droppedAcks -= 1
                     continue
                 }
-                pendingOut.append(frame)
+                queueFrame(frame)
             }
+            openHeaderFrame = -1
             if pendingOut.readableCount == 0 { return }
             do {
                 switch try client.transport.write(pendingOut.base + pendingOut.readerIndex, pendingOut.readableCount) {
@@ -284,6 +289,7 @@ final class HTTP2Connection {
         stream.writer.beginResponse()
         var options = client.parserOptions
         if stream.addedHost { options.maxHeaders += 1 }
+        options.controlsInValues = true
         var parser = RequestParser(options: options)
         let parsed =
             stream.rejection.map { RequestParseResult.error($0) } ?? parser.parse(stream.input.readable, into: &r.head)
