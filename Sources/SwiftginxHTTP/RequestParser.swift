@@ -460,7 +460,9 @@ public struct RequestParser: Sendable {
         if p == e || p == s { return invalid }
         var i = p &+ 1
         while i < e {
-            if !ASCII.isFieldValueByte(buf[i]) && !(options.controlsInValues && buf[i] != 0x0D && buf[i] != 0) { return invalid }
+            if !ASCII.isFieldValueByte(buf[i]) && !(options.controlsInValues && buf[i] != 0x0D && buf[i] != 0) {
+                return invalid
+            }
             i &+= 1
         }
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
