@@ -45,6 +45,11 @@ final class HTTP2Connection {
     /// Where in `pendingOut` (from its reader index) the frame of a header block still
     /// open begins, or -1 (HTTP2Connection+HeaderFrames.swift).
     var openHeaderFrame = -1
+    /// nginx's dependency tree, once the client sent priority information; streams held
+    /// back for nginx's order, and a round in which none is (HTTP2Connection+Priority.swift).
+    var priorityTree: HTTP2PriorityTree? = nil
+    var priorityHeld: [HTTP2Stream] = []
+    var priorityPass = false
     var driving = false
     var again = false
     var closed = false
@@ -236,7 +241,14 @@ final class HTTP2Connection {
                     closeConnection()
                     return
                 }
-                if n == 0 { break }
+                if n == 0 {
+                    // Streams held back for nginx's order while nothing else went: sent now.
+                    if priorityHeld.isEmpty { break }
+                    resumePriorityHeld()
+                    priorityPass = true
+                    continue
+                }
+                if !priorityHeld.isEmpty { resumePriorityHeld() }
                 let frame = UnsafeRawBufferPointer(start: p, count: n)
                 if droppedAcks > 0 && frame.elementsEqual(Self.settingsAck) {
                     droppedAcks -= 1
@@ -245,6 +257,7 @@ final class HTTP2Connection {
                 queueFrame(frame)
             }
             openHeaderFrame = -1
+            priorityPass = false
             if pendingOut.readableCount == 0 { return }
             do {
                 switch try client.transport.write(pendingOut.base + pendingOut.readerIndex, pendingOut.readableCount) {
