@@ -29,8 +29,9 @@ extension Request {
         adopt(server.defaultSettings)
         if stream != nil && !http2Allowed(server, group) { return }
         keepAlive = head.keepAlive
-        // HTTP/2: a stream its head did not end has a body to read, even of length 0.
-        bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked || stream?.headEndedStream == false
+        // HTTP/2: a stream its head did not end has a body to read, even of length 0
+        // (not a tunnel: its DATA frames are the tunnel's bytes).
+        bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked || stream?.hasOpenBody == true
         if head.expectContinue {
             // A proxy answers 100 Continue when it starts reading the body, as nginx does
             // (also for an empty body). The body is never read for static content: it is
