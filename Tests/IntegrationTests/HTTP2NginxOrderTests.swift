@@ -9,8 +9,8 @@ import Foundation
 import Testing
 
 @Suite(.serialized) struct HTTP2NginxOrderTests {
-    static let post = [[":method", "POST"], [":scheme", "http"], [":authority", "a"]]
-    static let get = [[":method", "GET"], [":scheme", "http"], [":authority", "a"]]
+    static let postHead = [[":method", "POST"], [":scheme", "http"], [":authority", "a"]]
+    static let getHead = [[":method", "GET"], [":scheme", "http"], [":authority", "a"]]
 
     /// nginx reads an HTTP/2 body until END_STREAM: bytes past Content-Length are a 400
     /// even when the declared length came first (the upstream request waits for the end);
@@ -34,7 +34,7 @@ import Testing
         defer { s.stop() }
         func send(_ path: String, _ length: String, _ first: String, _ last: String) throws -> [String: Any] {
             let req: [String: Any] = [
-                "headers": Self.post + [[":path", path], ["content-length", length]], "data": first, "end": false,
+                "headers": Self.postHead + [[":path", path], ["content-length", length]], "data": first, "end": false,
                 "more": [["data": last, "pause": 0.3, "end": true]],
             ]
             return H2Script.stream(try H2Script.run(s.port, ["requests": [req]]))
@@ -47,7 +47,8 @@ import Testing
     }
 
     /// `error_page 400` to a proxied location for a head refused on HTTP/2 (an empty
-    /// :method): the page is fetched through the proxy, as nginx does.
+    /// :method): the page is fetched through the proxy, as nginx does, and answered
+    /// with the error's status.
     @Test func refusedHeadErrorPageIsProxied() throws {
         try H2Script.requirePackage()
         let s = try TestServer(
@@ -60,6 +61,8 @@ import Testing
                         root html;
                         error_page 400 /proxy/t.html;
                         location /proxy/ { proxy_pass http://127.0.0.1:PORT/; }
+                        location /missing/ { error_page 404 /proxy/t.html; }
+                        location /target/ { error_page 404 = /proxy/t.html; }
                     }
                 }
                 """,
@@ -69,7 +72,15 @@ import Testing
         let out = H2Script.stream(
             try H2Script.run(s.port, ["requests": [["headers": [[":method", ""]], "data": ""]]]))
         #expect(out["data"] as? String == "SEE-THIS", "\(out)")
+        #expect(out["status"] as? Int == 400)
         #expect(s.waitForFile("logs/error.log", containing: "client sent empty :method header"))
+        // A proxied error page keeps the error's status (nginx's err_status), over HTTP/1
+        // too; `error_page 404 = uri` takes the page's.
+        let missing = try get(s.port, "/missing/x")
+        #expect(missing.status == 404 && missing.bodyText == "SEE-THIS", "\(missing.rawHead)")
+        #expect(missing.rawHead.hasPrefix("HTTP/1.1 404 Not Found\r\n"))
+        let target = try get(s.port, "/target/x")
+        #expect(target.status == 200 && target.bodyText == "SEE-THIS")
     }
 
     /// nghttp2 cuts header blocks at 16 KiB; they are joined again up to the client's
@@ -92,7 +103,7 @@ import Testing
                 s.port,
                 [
                     "settings": settings, "frames": true,
-                    "requests": [["headers": Self.get + [[":path", path]]]],
+                    "requests": [["headers": Self.getHead + [[":path", path]]]],
                 ])
             let all = out["frames"] as? [[Int]] ?? []
             return (all.filter { $0[0] == 1 || $0[0] == 9 }, H2Script.stream(out)["status"])
@@ -125,7 +136,7 @@ import Testing
         // :method GET (10) :scheme http (11) :path / (6) :authority a (11): 38 bytes.
         func run(_ value: String) throws -> [String: Any] {
             try H2Script.run(
-                s.port, ["requests": [["headers": Self.get + [[":path", "/"], ["longname", value]]]]])
+                s.port, ["requests": [["headers": Self.getHead + [[":path", "/"], ["longname", value]]]]])
         }
         #expect(H2Script.stream(try run(String(repeating: "x", count: 512 - 38 - 8)))["status"] as? Int == 200)
         let over = try run(String(repeating: "x", count: 512 - 38 - 7))
@@ -133,7 +144,7 @@ import Testing
         #expect(s.waitForFile("logs/error.log", containing: "client sent too large header"))
         let controls = H2Script.stream(
             try H2Script.run(
-                s.port, ["requests": [["headers": Self.get + [[":path", "/"], ["x-foo", "a\u{01}\u{7f}b"]]]]]))
+                s.port, ["requests": [["headers": Self.getHead + [[":path", "/"], ["x-foo", "a\u{01}\u{7f}b"]]]]]))
         #expect(controls["data"] as? String == "[a\u{01}\u{7f}b]", "\(controls)")
     }
 
@@ -162,7 +173,7 @@ import Testing
                 [
                     "settings": ["4": 0], "frames": true,
                     "requests": [
-                        ["headers": Self.get + [[":path", "/a.txt"]]], ["headers": Self.get + [[":path", "/b.txt"]]],
+                        ["headers": Self.getHead + [[":path", "/a.txt"]]], ["headers": Self.getHead + [[":path", "/b.txt"]]],
                     ],
                     "after_heads": ["priority": priority, "windows": [[3, 100000], [1, 100000]]],
                 ])

@@ -42,11 +42,9 @@ final class HTTP2Connection {
     var ended: [HTTP2Stream] = []
     /// Frames produced by nghttp2 and not yet written.
     let pendingOut = ByteBuffer(capacity: 16384)
-    /// Where in `pendingOut` (from its reader index) the frame of a header block still
-    /// open begins, or -1 (HTTP2Connection+HeaderFrames.swift).
+    /// An open header block's frame in `pendingOut`, or -1 (HTTP2Connection+HeaderFrames).
     var openHeaderFrame = -1
-    /// nginx's dependency tree, once the client sent priority information; streams held
-    /// back for nginx's order, and a round in which none is (HTTP2Connection+Priority.swift).
+    /// nginx's priority tree, held streams, a round without holds (HTTP2Connection+Priority).
     var priorityTree: HTTP2PriorityTree? = nil
     var priorityHeld: [HTTP2Stream] = []
     var priorityPass = false
