@@ -173,7 +173,8 @@ import Testing
                 [
                     "settings": ["4": 0], "frames": true,
                     "requests": [
-                        ["headers": Self.getHead + [[":path", "/a.txt"]]], ["headers": Self.getHead + [[":path", "/b.txt"]]],
+                        ["headers": Self.getHead + [[":path", "/a.txt"]]],
+                        ["headers": Self.getHead + [[":path", "/b.txt"]]],
                     ],
                     "after_heads": ["priority": priority, "windows": [[3, 100000], [1, 100000]]],
                 ])
