@@ -51,7 +51,8 @@ public struct RequestParserOptions: Sendable {
     /// Require Host on HTTP/1.1 (always on in the server; tests of pure framing turn it off).
     var requireHost: Bool = true
     /// A head rebuilt from an HTTP/2 header list: field values may hold any byte but NUL,
-    /// CR and LF, as nginx takes them over HTTP/2 (those three never reach the parser).
+    /// CR and LF, as nginx takes them over HTTP/2 (the stream refused those three, so
+    /// the values are not looked at again).
     public var controlsInValues: Bool = false
 
     public init() {}
@@ -458,12 +459,12 @@ public struct RequestParser: Sendable {
             p &+= 1
         }
         if p == e || p == s { return invalid }
-        var i = p &+ 1
-        while i < e {
-            if !ASCII.isFieldValueByte(buf[i]) && !(options.controlsInValues && buf[i] != 0x0D && buf[i] != 0) {
-                return invalid
+        if !options.controlsInValues {
+            var i = p &+ 1
+            while i < e {
+                if !ASCII.isFieldValueByte(buf[i]) { return invalid }
+                i &+= 1
             }
-            i &+= 1
         }
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
         if invalidName && options.ignoreInvalidHeaders { return nil }
