@@ -24,7 +24,7 @@ final class HTTP2PriorityTree {
         init(id: Int32) { self.id = id }
     }
 
-    private var nodes: [Int32: Node] = [:]
+    private(set) var nodes: [Int32: Node] = [:]
     private var roots: [Node] = []
     /// Nodes without an open stream, oldest first (nginx keeps up to 32).
     private var closed: [Node] = []
@@ -116,7 +116,9 @@ final class HTTP2PriorityTree {
             if node.inTree {
                 // A dependency on a descendant: the descendant takes the node's place.
                 var next = parent.parent
-                while let n = next, n.rank >= node.rank {
+                var steps = 0
+                while let n = next, n.rank >= node.rank, steps < Self.maxDepth {
+                    steps += 1
                     if n === node {
                         detach(parent)
                         let siblings = node.parent.map { $0.children } ?? roots
@@ -152,13 +154,17 @@ final class HTTP2PriorityTree {
         update(node)
     }
 
-    /// ngx_http_v2_node_children_update (depth-bounded: the tree is at most 32 closed
-    /// nodes plus the open streams deep).
-    private func update(_ node: Node) {
+    /// ngx_http_v2_node_children_update.
+    private func update(_ node: Node, depth: Int = 0) {
+        guard depth < Self.maxDepth else { return }
         for child in node.children where child !== node {
             child.rank = node.rank + 1
             child.relWeight = node.relWeight / 256 * Double(child.weight)
-            update(child)
+            update(child, depth: depth + 1)
         }
     }
+
+    /// Walks and updates stop this deep whatever a client built (the tree holds at most
+    /// the open streams and 32 closed nodes).
+    static let maxDepth = 1024
 }
