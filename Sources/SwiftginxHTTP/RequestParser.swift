@@ -19,7 +19,8 @@
 // * A header name byte outside RFC 9110's tchar (including obs-text such as 0x85) → 400.
 //   Valid tchars that nginx calls invalid (e.g. `.` or, unless `underscoresInHeaders`,
 //   `_`) make the header "invalid": left out of `headers` when `ignoreInvalidHeaders`.
-// * Header values: HTAB, SP, VCHAR and obs-text only; NUL, other controls and DEL → 400.
+// * Header values: HTAB, SP, VCHAR and obs-text only; NUL, other controls and DEL → 400
+//   (a head rebuilt from HTTP/2 fields takes other controls, as nginx: controlsInValues).
 // * obs-fold (a line starting with SP/HTAB) → 400.
 // * Transfer-Encoding must be exactly `chunked` (any case); any other value, a list
 //   included, → 501 as nginx 1.31.5. `Content-Length` is 1*DIGIT (no lists, even of
@@ -49,6 +50,10 @@ public struct RequestParserOptions: Sendable {
     public var maxHeaders: Int = 1000
     /// Require Host on HTTP/1.1 (always on in the server; tests of pure framing turn it off).
     var requireHost: Bool = true
+    /// A head rebuilt from an HTTP/2 header list: field values may hold any byte but NUL,
+    /// CR and LF, as nginx takes them over HTTP/2 (the stream refused those three, so
+    /// the values are not looked at again).
+    public var controlsInValues: Bool = false
 
     public init() {}
 }
@@ -454,10 +459,12 @@ public struct RequestParser: Sendable {
             p &+= 1
         }
         if p == e || p == s { return invalid }
-        var i = p &+ 1
-        while i < e {
-            if !ASCII.isFieldValueByte(buf[i]) { return invalid }
-            i &+= 1
+        if !options.controlsInValues {
+            var i = p &+ 1
+            while i < e {
+                if !ASCII.isFieldValueByte(buf[i]) { return invalid }
+                i &+= 1
+            }
         }
         let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
         if invalidName && options.ignoreInvalidHeaders { return nil }

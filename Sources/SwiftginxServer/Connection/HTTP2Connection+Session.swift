@@ -159,7 +159,10 @@ private func h2Header(
     case .ok:
         return 0
     case .tooLarge:
-        c.client.logInfo("client exceeded http2_max_header_size limit")
+        c.client.logInfo("client sent too large header")
+        nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
+    case .fieldTooLarge:
+        c.client.logInfo("client sent too large header field")
         nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM.rawValue)
     case .emptyName:
         c.client.logInfo("client sent zero header name length")
@@ -176,6 +179,9 @@ private func h2FrameReceived(
     let hd = frame.pointee.hd
     if hd.type == UInt8(NGHTTP2_SETTINGS.rawValue) && hd.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0 {
         c.settingsAcked = true
+    }
+    if hd.type == UInt8(NGHTTP2_PRIORITY.rawValue) || hd.type == UInt8(NGHTTP2_HEADERS.rawValue) {
+        c.recordPriority(frame.pointee)
     }
     guard let stream = c.stream(hd.stream_id), !stream.closed else { return 0 }
     let endStream = hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
@@ -220,6 +226,7 @@ private func h2StreamClosed(
     _ session: OpaquePointer?, _ streamID: Int32, _ errorCode: UInt32, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
     let c = HTTP2Connection.from(userData)
+    c.priorityTree?.streamClosed(streamID)
     if let stream = c.stream(streamID) { c.streamClosed(stream, errorCode: errorCode) }
     return 0
 }
@@ -262,5 +269,6 @@ func h2ReadData(
     guard let stream = c.stream(streamID), !stream.closed, let buf, let flags else {
         return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
     }
+    if c.priorityTree != nil && c.yieldsPriority(stream) { return Int(NGHTTP2_ERR_DEFERRED.rawValue) }
     return stream.produce(buf, length, flags)
 }

@@ -46,6 +46,12 @@ final class HTTP2Connection {
     let pendingOut = ByteBuffer(capacity: 16384)
     /// The name/value list of a response head being submitted (kept for its capacity).
     var nvScratch: [nghttp2_nv] = []
+    /// An open header block's frame in `pendingOut`, or -1 (HTTP2Connection+HeaderFrames).
+    var openHeaderFrame = -1
+    /// nginx's priority tree, held streams, a round without holds (HTTP2Connection+Priority).
+    var priorityTree: HTTP2PriorityTree? = nil
+    var priorityHeld: [HTTP2Stream] = []
+    var priorityPass = false
     var driving = false
     var again = false
     var closed = false
@@ -228,7 +234,8 @@ final class HTTP2Connection {
     private func send() {
         guard let s = session else { return }
         while true {
-            while pendingOut.readableCount < 65536 {
+            // A header block is queued whole (its frames are joined as they come).
+            while pendingOut.readableCount < 65536 || openHeaderFrame >= 0 {
                 var p: UnsafePointer<UInt8>? = nil
                 let n = nghttp2_session_mem_send(s, &p)
                 if n < 0 {
@@ -236,14 +243,23 @@ final class HTTP2Connection {
                     closeConnection()
                     return
                 }
-                if n == 0 { break }
+                if n == 0 {
+                    // Streams held back for nginx's order while nothing else went: sent now.
+                    if priorityHeld.isEmpty { break }
+                    resumePriorityHeld()
+                    priorityPass = true
+                    continue
+                }
+                if !priorityHeld.isEmpty { resumePriorityHeld() }
                 let frame = UnsafeRawBufferPointer(start: p, count: n)
                 if droppedAcks > 0 && frame.elementsEqual(Self.settingsAck) {
                     droppedAcks -= 1
                     continue
                 }
-                pendingOut.append(frame)
+                queueFrame(frame)
             }
+            openHeaderFrame = -1
+            priorityPass = false
             if pendingOut.readableCount == 0 { return }
             do {
                 switch try client.transport.write(pendingOut.base + pendingOut.readerIndex, pendingOut.readableCount) {
@@ -293,6 +309,7 @@ final class HTTP2Connection {
         stream.writer.beginResponse()
         var options = client.parserOptions
         if stream.addedHost { options.maxHeaders += 1 }
+        options.controlsInValues = true
         var parser = RequestParser(options: options)
         let parsed =
             stream.rejection.map { RequestParseResult.error($0) } ?? parser.parse(stream.input.readable, into: &r.head)
@@ -456,7 +473,7 @@ final class HTTP2Connection {
         ended.append(stream)
     }
 
-    private func releaseEnded() {
+    func releaseEnded() {
         guard !ended.isEmpty else { return }
         let batch = ended
         ended.removeAll()
@@ -469,7 +486,7 @@ final class HTTP2Connection {
     }
 
     /// The log phase of a stream's request, and its resources released.
-    private func finish(_ stream: HTTP2Stream) {
+    func finish(_ stream: HTTP2Stream) {
         if stream.started && !stream.logged {
             stream.logged = true
             stream.writer.releaseFile()
@@ -479,122 +496,5 @@ final class HTTP2Connection {
         stream.writer.releaseFile()
         stream.request.releaseContent()
         stream.request.stream = nil
-    }
-
-    // MARK: timers and the end
-
-    /// The connection's timer: the earliest stream deadline, or keepalive_timeout with
-    /// no stream open, or send_timeout while frames wait for the socket.
-    private func armTimer() {
-        var at = Int64.max
-        for (_, stream) in streams where stream.deadline > 0 { at = min(at, stream.deadline) }
-        if streams.isEmpty { at = min(at, idleSince + idleTimeout) }
-        if pendingOut.readableCount > 0 {
-            if sendDeadline == 0 {
-                sendDeadline = worker.now + Int64(client.group.defaultServer.defaultSettings.sendTimeout)
-            }
-            at = min(at, sendDeadline)
-        } else {
-            sendDeadline = 0
-        }
-        if at == Int64.max { at = worker.now + Int64(server.keepaliveTimeout) }
-        worker.schedule(client, after: Int(max(0, at - worker.now)))
-    }
-
-    /// How long the connection may stay without a stream: client_header_timeout before
-    /// the first one, keepalive_timeout after (as an HTTP/1 connection waits).
-    var idleTimeout: Int64 {
-        Int64(opened == 0 ? server.clientHeaderTimeout : server.keepaliveTimeout)
-    }
-
-    func onTimeout() {
-        let now = worker.now
-        if sendDeadline > 0 && now >= sendDeadline && pendingOut.readableCount > 0 {
-            // A client that stopped reading: nginx's send_timeout closes the connection.
-            client.logInfo("client timed out (110: Connection timed out) while sending response to client")
-            closeConnection()
-            return
-        }
-        if streams.isEmpty && now >= idleSince + idleTimeout {
-            closeGracefully()
-            return
-        }
-        for (_, stream) in streams where stream.deadline > 0 && stream.deadline <= now && !stream.closed {
-            stream.deadline = 0
-            if !stream.started {
-                // client_header_timeout: a header block still incomplete (nginx resets
-                // the stream with PROTOCOL_ERROR and keeps the connection).
-                client.logInfo("client timed out (110: Connection timed out) while reading client request headers")
-                if let s = session {
-                    nghttp2_submit_rst_stream(
-                        s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_PROTOCOL_ERROR.rawValue)
-                }
-                continue
-            }
-            if stream.request.rateWakeDue() {
-                wantsResume(stream)
-                continue
-            }
-            stream.request.onTimeout()
-            // A delay that ended (limit_req) may have started a content handler that
-            // waits to be driven, as a new stream's is (`begin`).
-            if stream.active { wantsResume(stream) }
-            dataReady(stream)
-        }
-        drive()
-    }
-
-    /// GOAWAY, then close once the open streams are answered (graceful stop, reload's
-    /// old connections, keepalive_timeout).
-    func closeGracefully() {
-        guard !closed, let s = session else { return }
-        if !goingAway {
-            goingAway = true
-            nghttp2_submit_goaway(
-                s, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(s),
-                NGHTTP2_NO_ERROR.rawValue, nil, 0)
-        }
-        drive()
-    }
-
-    /// Graceful stop of the worker: GOAWAY, and the connection closes once no stream
-    /// is still producing its answer, even if a client's window holds the rest back,
-    /// as nginx closes an HTTP/2 connection whose requests are all finalized.
-    func shutDown() {
-        stopping = true
-        closeGracefully()
-    }
-
-    private var stoppingProduced: Bool {
-        stopping && streams.values.allSatisfy { $0.finished && !$0.active }
-    }
-
-    func closeConnection() {
-        if closed { return }
-        closed = true
-        for (_, stream) in streams {
-            streamClosed(stream, errorCode: NGHTTP2_CANCEL.rawValue)
-        }
-        releaseEnded()
-        client.close()
-    }
-
-    /// Frees the nghttp2 session (the client connection is closing).
-    func teardown() {
-        closed = true
-        for (_, stream) in streams {
-            streamClosed(stream, errorCode: NGHTTP2_CANCEL.rawValue)
-        }
-        if !ended.isEmpty {
-            let batch = ended
-            ended.removeAll()
-            for stream in batch { finish(stream) }
-        }
-        streams.removeAll()
-        lastStream = nil
-        if let s = session {
-            nghttp2_session_del(s)
-            session = nil
-        }
     }
 }

@@ -21,6 +21,10 @@ import SwiftginxHTTP
 import SwiftginxPosix
 
 extension HTTP2Stream {
+    /// The head did not end the stream and it is no tunnel: a body follows, ended by
+    /// END_STREAM whatever Content-Length says (as nginx reads it).
+    var hasOpenBody: Bool { !headEndedStream && !isTunnel }
+
     /// Body bytes from a DATA frame.
     func receiveBody(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty, !bodyFault else { return }

@@ -26,6 +26,8 @@ extension HTTP2Stream {
         case ok
         /// The header list is over `large_client_header_buffers`: GOAWAY ENHANCE_YOUR_CALM.
         case tooLarge
+        /// One field is over the buffer size of `large_client_header_buffers`: the same.
+        case fieldTooLarge
         /// A field without a name: GOAWAY PROTOCOL_ERROR, as nginx.
         case emptyName
     }
@@ -34,11 +36,11 @@ extension HTTP2Stream {
     func addField(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, limits: ServerSettings)
         -> FieldVerdict
     {
-        headerListSize += name.count + value.count + 32
+        // nginx's count: the names and values of the decoded list (no per-field overhead).
+        headerListSize += name.count + value.count
         let limit = limits.largeClientHeaderBuffers
-        if name.count > limit.size || value.count > limit.size || headerListSize > limit.size * limit.count {
-            return .tooLarge
-        }
+        if name.count > limit.size || value.count > limit.size { return .fieldTooLarge }
+        if headerListSize > limit.size * limit.count { return .tooLarge }
         if name.isEmpty { return .emptyName }
         if rejection != nil { return .ok }
         let pseudo = name[0] == UInt8(ascii: ":")

@@ -50,7 +50,7 @@ final class HTTP2Stream {
     var forbiddenField: String? = nil
     /// The first fault nginx finds in the head: the stream is answered with it.
     var rejection: RequestParseError? = nil
-    /// Decoded header list size (name + value + 32 per field, RFC 7541's measure).
+    /// Decoded header list size (names and values, nginx's measure).
     var headerListSize = 0
 
     /// `$request_length`: the payload of the HEADERS and CONTINUATION frames (and of
@@ -99,6 +99,10 @@ final class HTTP2Stream {
     /// Body bytes queued for DATA frames.
     let out = ByteBuffer(capacity: 0)
     var dataDeferred = false
+    /// Held back for a stream nginx would send first (HTTP2Connection+Priority.swift),
+    /// and whether the last DATA frame has been produced.
+    var priorityDeferred = false
+    var eofProduced = false
     /// The stream is gone (closed by either side); its request was ended.
     var closed = false
     var logged = false
@@ -326,6 +330,7 @@ final class HTTP2Stream {
             if writer.fileRemaining == 0 { pumpWriter() }
         }
         if drained {
+            eofProduced = true
             flags.pointee |= NGHTTP2_DATA_FLAG_EOF.rawValue
             if hasTrailers && submitTrailers() { flags.pointee |= NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue }
             return n

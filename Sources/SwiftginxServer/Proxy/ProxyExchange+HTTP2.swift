@@ -233,6 +233,12 @@ extension UpstreamResponse {
             return false
         }
         if let code = h2.resetCode {
+            if h2.goaway && code == 7 && x.reused && !headerSent && !h2.headDone {
+                // A kept connection the upstream closed (GOAWAY) as it was reused: the
+                // stream was refused unprocessed, so it goes again on a fresh connection.
+                x.retryOnFreshConnection()
+                return false
+            }
             if h2.goaway && code == 7 {
                 x.logUpstream(.error, "upstream sent goaway with error \(h2.goawayCode)" + context)
             } else {

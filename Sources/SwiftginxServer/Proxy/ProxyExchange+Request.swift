@@ -134,19 +134,29 @@ extension ProxyExchange {
 
     private func bodyComplete() -> Bool {
         if let d = bodyChunked { return d.isDone }
-        return bodyRemaining == 0
+        // HTTP/2: the body ends with the stream's END_STREAM, not at Content-Length (as
+        // nginx: more DATA after the declared length is a 400, not the next request).
+        return bodyRemaining == 0 && request.stream?.endStreamReceived != false
+    }
+
+    /// How much the next read of the body may take: up to Content-Length; past it (an
+    /// HTTP/2 stream not ended yet) a read only waits for END_STREAM.
+    private func bodyReadSize(_ capacity: Int) -> Int {
+        if bodyChunked != nil || bodyRemaining == 0 { return capacity }
+        return Int(min(Int64(capacity), bodyRemaining))
     }
 
     /// Reads the client's body; true when the phase changed.
     private func readRequestBody() -> Bool {
         let scratch = worker.scratch
         while true {
-            var want = scratch.capacity
-            if bodyChunked == nil { want = Int(min(Int64(want), bodyRemaining)) }
             do {
-                switch try request.readBody(scratch.base, want) {
+                switch try request.readBody(scratch.base, bodyReadSize(scratch.capacity)) {
                 case .wouldBlock:
                     return false
+                case .processed(0) where bodyRemaining == 0 && bodyChunked == nil:
+                    finishBody()
+                    return true
                 case .processed(0):
                     request.logInfo("client prematurely closed connection while reading client request body")
                     abortProxy(status: 400)
@@ -529,7 +539,9 @@ extension ProxyExchange {
             return true
         }
         // The answer cannot be there before the request: wait for epoll to report it.
-        u.readReady = false
+        // (A streamed body can end after the answer came: an HTTP/2 stream's END_STREAM
+        // after the declared length; the readiness already reported stays.)
+        if !bodyDiscarded { u.readReady = false }
         phase = .readingHead
         timer = .readingHead
         request.schedule(after: settings.readTimeout)
@@ -549,14 +561,15 @@ extension ProxyExchange {
         bodySent = 0
         bodyDiscarded = true
         let scratch = worker.scratch
-        var want = scratch.capacity
-        if bodyChunked == nil { want = Int(min(Int64(want), bodyRemaining)) }
         do {
-            switch try request.readBody(scratch.base, want) {
+            switch try request.readBody(scratch.base, bodyReadSize(scratch.capacity)) {
             case .wouldBlock:
                 timer = .readingBody
                 request.schedule(after: request.bodyTimeout)
                 return .wait
+            case .processed(0) where bodyRemaining == 0 && bodyChunked == nil:
+                request.bodyPending = false
+                return .more
             case .processed(0):
                 request.logInfo("client prematurely closed connection while sending request to upstream")
                 abortProxy(status: 400)

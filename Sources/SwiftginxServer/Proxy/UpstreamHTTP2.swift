@@ -36,6 +36,8 @@ final class UpstreamHTTP2 {
     var requestEnded = false
     /// The stream was reset or refused (RST_STREAM's code, or the code it closed with).
     var resetCode: UInt32? = nil
+    /// A RST_STREAM NO_ERROR came after the upstream's END_STREAM (one is allowed).
+    var resetAfterEnd = false
     /// The upstream sent GOAWAY: no further stream on this connection.
     var goaway = false
     var goawayCode: UInt32 = 0
@@ -116,6 +118,7 @@ final class UpstreamHTTP2 {
         ended = false
         requestEnded = false
         resetCode = nil
+        resetAfterEnd = false
         failure = nil
         deferred = false
         hasBody = false
@@ -384,6 +387,11 @@ private func upstreamH2FrameReceived(
     case NGHTTP2_RST_STREAM.rawValue where hd.stream_id == h.streamID:
         if !h.ended || frame.pointee.rst_stream.error_code != NGHTTP2_NO_ERROR.rawValue {
             h.resetCode = frame.pointee.rst_stream.error_code
+        } else if h.resetAfterEnd {
+            // A second one, on a stream already closed both ways: an error, as nginx.
+            if h.failure == nil { h.failure = "upstream sent frame for closed stream \(hd.stream_id)" }
+        } else {
+            h.resetAfterEnd = true
         }
     default:
         break

@@ -143,7 +143,9 @@ extension UpstreamResponse {
 
     /// Writes the client's response head from the upstream's, and sets up the body relay.
     func writeClientHead(_ x: ProxyExchange) {
-        let status = head.status
+        // An error page answered by the proxy keeps the error's status (nginx's err_status,
+        // with its own reason phrase); `error_page ... = uri` takes the upstream's.
+        let status = request.overrideStatus ?? head.status
         // The location's settings are read in place through it (never copied whole).
         let location = request.location
         output.writerIndex = max(request.responseStart, output.readerIndex)
@@ -168,7 +170,7 @@ extension UpstreamResponse {
         }
         headCopy.withUnsafeBytes { buf in
             let reason = buf[head.reason]
-            if reason.isEmpty {
+            if reason.isEmpty || status != head.status {
                 let line = HTTPStatus.statusLine(status)
                 // "HTTP/1.1 200 OK\r\n": the text after the code.
                 output.append(Array(line.dropFirst(12).dropLast(2)))

@@ -29,7 +29,9 @@ extension Request {
         adopt(server.defaultSettings)
         if stream != nil && !http2Allowed(server, group) { return }
         keepAlive = head.keepAlive
-        bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked
+        // HTTP/2: a stream its head did not end has a body to read, even of length 0
+        // (not a tunnel: its DATA frames are the tunnel's bytes).
+        bodyPending = (head.contentLength ?? 0) > 0 || head.isChunked || stream?.hasOpenBody == true
         if head.expectContinue {
             // A proxy answers 100 Continue when it starts reading the body, as nginx does
             // (also for an empty body). The body is never read for static content: it is
@@ -204,12 +206,18 @@ extension Request {
                 return .done
             }
             if head.headLength == 0 {
-                // An error page of a refused head has no request to pass on: its status
-                // is answered with the built-in page.
-                let status = overrideStatus ?? 400
-                overrideStatus = nil
-                ErrorPages.sendDefault(self, status)
-                return .done
+                if stream == nil {
+                    // An error page of a refused HTTP/1 head has no request to pass on
+                    // (the bytes after it cannot be told from a body): its status is
+                    // answered with the built-in page.
+                    let status = overrideStatus ?? 400
+                    overrideStatus = nil
+                    ErrorPages.sendDefault(self, status)
+                    return .done
+                }
+                // A refused HTTP/2 stream's error page is proxied as nginx does: a GET of
+                // the page's URI without the refused fields or the body (nginx skips it).
+                bodyPending = false
             }
             if proxy == nil { proxy = ProxyExchange(request: self) }
             proxy.unsafelyUnwrapped.start(pass, location: location)

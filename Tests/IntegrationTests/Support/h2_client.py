@@ -14,6 +14,11 @@ SCENARIO_JSON: {"requests": [{"headers": [[name, value], ...], "data": "text",
 first; "tunnel": "text" is sent once the stream is answered 200 (an extended CONNECT)
 and the stream ended once as many bytes came back. "protocol": wait for the server's
 SETTINGS (reported in "server_settings").
+"more": [{"data": "text", "pause": 0.2, "end": true}, ...] sends DATA frames after the
+first send, each after its pause. "after_heads": {"priority": [[sid, weight, depends_on,
+exclusive], ...], "windows": [[sid, increment], ...]} is sent once every stream has its
+response head. "frames": true reports every frame received as [type, flags, sid,
+length] ("frames") and the stream of each DATA frame with a payload ("data_order").
 """
 
 import json
@@ -78,6 +83,15 @@ def main():
         out["streams"][str(sid)] = {"status": None, "headers": [], "data": "", "trailers": [], "reset": None}
         open_ids.append(sid)
     sock.sendall(conn.data_to_send())
+    for sid, req in zip(open_ids, scenario.get("requests", [])):
+        for part in req.get("more", []):
+            time.sleep(part.get("pause", 0))
+            conn.send_data(sid, part.get("data", "").encode("latin-1"), end_stream=part.get("end", False))
+            sock.sendall(conn.data_to_send())
+    after_heads = scenario.get("after_heads")
+    out["frames"] = []
+    out["data_order"] = []
+    raw = b""
     pending = set(open_ids)
     deadline = time.time() + scenario.get("timeout", 5)
     while (pending or scenario.get("protocol") and not out["server_settings"]) and time.time() < deadline:
@@ -87,6 +101,17 @@ def main():
             break
         if not chunk:
             break
+        if scenario.get("frames"):
+            raw += chunk
+            while len(raw) >= 9:
+                length = int.from_bytes(raw[0:3], "big")
+                if len(raw) < 9 + length:
+                    break
+                ftype, flags, fsid = raw[3], raw[4], int.from_bytes(raw[5:9], "big") & 0x7FFFFFFF
+                out["frames"].append([ftype, flags, fsid, length])
+                if ftype == 0 and length > 0:
+                    out["data_order"].append(fsid)
+                raw = raw[9 + length :]
         try:
             events = conn.receive_data(chunk)
         except Exception as e:  # a protocol error on the server's side
@@ -129,6 +154,12 @@ def main():
             elif isinstance(ev, h2.events.ConnectionTerminated):
                 out["goaway"] = int(ev.error_code)
                 pending.clear()
+        if after_heads and all(out["streams"][str(i)]["status"] is not None for i in open_ids):
+            for sid, weight, dep, excl in after_heads.get("priority", []):
+                conn.prioritize(sid, weight=weight, depends_on=dep, exclusive=excl)
+            for sid, incr in after_heads.get("windows", []):
+                conn.increment_flow_control_window(incr, stream_id=sid or None)
+            after_heads = None
         data = conn.data_to_send()
         if data:
             try:
