@@ -88,6 +88,8 @@ public final class ByteBuffer {
     }
 
     public func append(string s: String) {
+        // A native string's bytes are read in place; only a bridged or small one is copied.
+        if s.utf8.withContiguousStorageIfAvailable({ append(UnsafeRawBufferPointer($0)) }) != nil { return }
         var s = s
         s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
     }

@@ -24,9 +24,9 @@ extension ProxyExchange {
         releasePeer(failed: true)
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil
-        if statuses.last == 0 {
-            statuses[statuses.count - 1] = failure == .timeout ? 504 : 502
-            responseTimes[responseTimes.count - 1] = worker.clock.milliseconds - tryStartedAt
+        if tryRecords.last?.status == 0 {
+            currentTry.status = failure == .timeout ? 504 : 502
+            currentTry.responseTime = worker.clock.milliseconds - tryStartedAt
         }
         if canTryNext(condition) {
             phase = .connecting
@@ -116,8 +116,7 @@ extension ProxyExchange {
         request.logInfo(
             "epoll_wait() reported that client prematurely closed connection, so upstream connection is closed too"
                 + " while \(phaseText())")
-        let last = responseTimes.count - 1
-        if last >= 0 && responseTimes[last] < 0 { responseTimes[last] = worker.clock.milliseconds - tryStartedAt }
+        endTryClockIfRunning()
         abortProxy(status: 499)
         return true
     }
@@ -144,8 +143,7 @@ extension ProxyExchange {
 
     /// Ends the upstream's part: the peer is released, the connection cached or closed.
     func finishUpstream(reusable: Bool) {
-        let last = responseTimes.count - 1
-        if last >= 0 { responseTimes[last] = worker.clock.milliseconds - tryStartedAt }
+        if !tryRecords.isEmpty { currentTry.responseTime = worker.clock.milliseconds - tryStartedAt }
         releasePeer(failed: false)
         if let u = upstream {
             rememberUpstreamSession(u)
@@ -216,7 +214,7 @@ extension ProxyExchange {
         if request.head.headLength > 0 {
             s += ", request: \"\(String(decoding: b[request.head.requestLine], as: UTF8.self))\""
         }
-        if let last = addresses.last {
+        if let last = tryRecords.last?.address {
             let tls = upstreamTLS
             let scheme = (pass?.proto ?? .http).scheme(tls: tls)
             let uri =

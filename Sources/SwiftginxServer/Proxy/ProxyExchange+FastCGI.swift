@@ -57,13 +57,17 @@ extension ProxyExchange {
     /// Prepares the STDIN framing for a try: nothing is left to frame when the head
     /// (UpstreamRequestBuilder+CGI.swift) already ends with the empty STDIN record.
     func resetStdin() {
-        let n = requestHead.writerIndex
-        let end = FastCGIRecord.stdinEnd
-        let endInHead =
-            framesBody && n >= end.count
-            && end.withUnsafeBytes {
-                UnsafeRawBufferPointer(start: requestHead.base + n - end.count, count: end.count).elementsEqual($0)
-            }
+        var endInHead = false
+        // Only a framed body reads the static record (HTTP's path reaches no lazy global).
+        if framesBody {
+            let n = requestHead.writerIndex
+            let end = FastCGIRecord.stdinEnd
+            endInHead =
+                n >= end.count
+                && end.withUnsafeBytes {
+                    UnsafeRawBufferPointer(start: requestHead.base + n - end.count, count: end.count).elementsEqual($0)
+                }
+        }
         stdin.reset(endInHead: endInHead)
     }
 

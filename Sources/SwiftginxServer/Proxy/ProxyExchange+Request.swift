@@ -344,14 +344,7 @@ extension ProxyExchange {
             case .noLivePeers:
                 logUpstream(.error, "no live upstreams while connecting to upstream")
                 // nginx reports the group's name as this try's address.
-                addresses.append(group.name)
-                statuses.append(502)
-                connectTimes.append(-1)
-                headerTimes.append(-1)
-                responseTimes.append(0)
-                responseLengths.append(0)
-                bytesReceived.append(0)
-                bytesSent.append(0)
+                tryRecords.append(UpstreamTry(address: group.name, status: 502, responseTime: 0))
                 finishProxyWithError(502)
                 return
             case .peer(let i):
@@ -359,15 +352,8 @@ extension ProxyExchange {
                 tried[i] = true
                 tries += 1
             }
-            addresses.append(peers.addressTexts[peer])
-            statuses.append(0)
+            tryRecords.append(UpstreamTry(address: peers.addressTexts[peer], status: 0))
             tryStartedAt = worker.clock.milliseconds
-            connectTimes.append(-1)
-            headerTimes.append(-1)
-            responseTimes.append(-1)
-            responseLengths.append(0)
-            bytesReceived.append(0)
-            bytesSent.append(0)
             if let u = worker.takeIdleUpstream(group: group, peer: peer) {
                 useIdleUpstream(u)
                 return
@@ -382,7 +368,7 @@ extension ProxyExchange {
         u.owner = self
         upstream = u
         reused = true
-        connectTimes[connectTimes.count - 1] = 0
+        currentTry.connectTime = 0
         phase = .sending
     }
 
@@ -446,7 +432,7 @@ extension ProxyExchange {
                 return true
             }
             u.connected = true
-            connectTimes[connectTimes.count - 1] = worker.clock.milliseconds - tryStartedAt
+            currentTry.connectTime = worker.clock.milliseconds - tryStartedAt
         }
         if u.tls != nil && !u.handshakeDone {
             switch continueUpstreamHandshake(u) {

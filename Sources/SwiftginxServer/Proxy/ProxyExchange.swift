@@ -127,16 +127,8 @@ final class ProxyExchange {
     /// proxy_cache: the lookup and the entry of this request (Cache/ProxyExchange+Cache.swift).
     var cache = CacheRequest()
 
-    // $upstream_* values of this request (one entry per try, nginx's ", " lists).
-    var addresses: [String] = []
-    var statuses: [Int] = []
-    var connectTimes: [Int64] = []
-    var headerTimes: [Int64] = []
-    var responseTimes: [Int64] = []
-    var responseLengths: [Int64] = []
-    /// `$upstream_bytes_received` / `$upstream_bytes_sent`: all bytes of the try, heads included.
-    var bytesReceived: [Int64] = []
-    var bytesSent: [Int64] = []
+    /// $upstream_* values of this request, one record per try (UpstreamTries.swift).
+    var tryRecords: [UpstreamTry] = []
     var tryStartedAt: Int64 = 0
 
     init(request: Request) {
@@ -186,14 +178,7 @@ final class ProxyExchange {
         if cache.zone != nil { cacheReset() }
         // The rest of the response is reset when the first try begins (connectUpstream).
         response.forgetHead()
-        addresses.clearKeepingStorage()
-        statuses.clearKeepingStorage()
-        connectTimes.clearKeepingStorage()
-        headerTimes.clearKeepingStorage()
-        responseTimes.clearKeepingStorage()
-        responseLengths.clearKeepingStorage()
-        bytesReceived.clearKeepingStorage()
-        bytesSent.clearKeepingStorage()
+        tryRecords.clearKeepingStorage()
     }
 
     /// The request body as `$request_body` shows it: the bytes read, when they are all in
@@ -209,26 +194,25 @@ final class ProxyExchange {
     /// Response bytes received in the current try (`$upstream_response_length`,
     /// `$upstream_bytes_received`).
     @inline(__always) func countReceived(_ n: Int) {
-        responseLengths[responseLengths.count - 1] += Int64(n)
-        bytesReceived[bytesReceived.count - 1] += Int64(n)
+        currentTry.responseLength += Int64(n)
+        currentTry.bytesReceived += Int64(n)
     }
 
     /// A response head (final or interim) of `n` bytes was parsed: it is not part of
     /// `$upstream_response_length`.
     @inline(__always) func countHead(_ n: Int) {
-        responseLengths[responseLengths.count - 1] -= Int64(n)
+        currentTry.responseLength -= Int64(n)
     }
 
     /// Request bytes written to the current try's connection (`$upstream_bytes_sent`).
     @inline(__always) func countSent(_ n: Int) {
-        bytesSent[bytesSent.count - 1] += Int64(n)
+        currentTry.bytesSent += Int64(n)
     }
 
     /// The current try's response head arrived (`$upstream_status`, `$upstream_header_time`).
     @inline(__always) func recordHeader(status: Int) {
-        let last = statuses.count - 1
-        statuses[last] = status
-        headerTimes[last] = worker.clock.milliseconds - tryStartedAt
+        currentTry.status = status
+        currentTry.headerTime = worker.clock.milliseconds - tryStartedAt
     }
 
     /// An http_5xx / http_403 / http_404 answer that `proxy_next_upstream` retries: the
@@ -238,7 +222,7 @@ final class ProxyExchange {
         releasePeer(failed: status != 403 && status != 404)
         if let u = upstream { worker.closeUpstream(u) }
         upstream = nil
-        responseTimes[responseTimes.count - 1] = worker.clock.milliseconds - tryStartedAt
+        currentTry.responseTime = worker.clock.milliseconds - tryStartedAt
         phase = .connecting
     }
 

@@ -165,6 +165,8 @@ extension Worker {
         guard gi >= 0, gi < idleUpstreams.count,
             let i = idleUpstreams[gi].lastIndex(where: { $0.peer == peer && $0.group === group })
         else { return nil }
+        // The most recent is the usual one: removeLast moves nothing (remove(at:) ~60 instructions).
+        if i == idleUpstreams[gi].count &- 1 { return idleUpstreams[gi].removeLast() }
         return idleUpstreams[gi].remove(at: i)
     }
 

@@ -116,7 +116,8 @@ final class UpstreamResponse {
         discarding = false
         clientTake = -1
         keepContentType = false
-        headCopy.removeAll(keepingCapacity: true)
+        // headCopy is left as it is: `head` (reset above) holds no range into it until
+        // headComplete replaces its bytes (one call, not a removeAll and an append).
     }
 
     /// A new request starts: the previous answer's head is no longer reported
@@ -299,8 +300,8 @@ final class UpstreamResponse {
         x.recordHeader(status: status)
         x.countHead(head.headLength)
         // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
-        if !headCopy.isEmpty { headCopy.removeAll(keepingCapacity: true) }
-        headCopy.append(contentsOf: UnsafeRawBufferPointer(start: inb.base, count: head.headLength))
+        let bytes = UnsafeRawBufferPointer(start: inb.base, count: head.headLength)
+        headCopy.replaceSubrange(headCopy.startIndex..<headCopy.endIndex, with: bytes)
         if let condition = NextUpstream.status(status), x.canTryNext(condition) {
             x.tryNext(afterStatus: status)
             return

@@ -307,7 +307,7 @@ enum Variables {
     }
 
     /// Milliseconds as seconds with three decimals; "-" for a try that did not get there.
-    private static func appendTimes(_ times: [Int64], to out: ByteBuffer) {
+    private static func appendTimes(_ times: some Collection<Int64>, to out: ByteBuffer) {
         for (i, t) in times.enumerated() {
             if i > 0 { out.append(", ") }
             if t < 0 { out.append("-") } else { out.append(seconds: t) }
