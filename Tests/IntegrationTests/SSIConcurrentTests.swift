@@ -192,25 +192,7 @@ final class RendezvousUpstream {
     private let thread: Thread
 
     init(count: Int) throws {
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, 16) }
-        }
-        guard bound == 0, listen(sock, 8) == 0 else {
-            close(sock)
-            throw TestFailure("upstream bind failed: errno \(errno)")
-        }
-        var len = socklen_t(16)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) }
-        }
-        port = Int(UInt16(bigEndian: addr.sin_port))
-        fd = sock
+        (fd, port) = try listenOnLoopback()
         let listener = fd
         // Every wait bounded: the listener gives up after 5 s.
         var tv = timeval(tv_sec: 5, tv_usec: 0)
