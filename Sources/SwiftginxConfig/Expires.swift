@@ -19,6 +19,13 @@ public enum Expires: Sendable, Equatable {
     /// A value with variables, parsed per response (`modified`: after the file's time).
     case variable(ComplexValue, modified: Bool)
 
+    /// `expires off` (tested without the derived `==`, which copies a `.variable` payload).
+    @inlinable
+    public var isOff: Bool {
+        if case .off = self { return true }
+        return false
+    }
+
     /// Counted from the modification time (`expires modified ...`).
     public var usesModifiedTime: Bool {
         switch self {

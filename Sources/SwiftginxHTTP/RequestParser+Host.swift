@@ -11,56 +11,64 @@ extension RequestParser {
     /// port and without one trailing dot of a reg-name, or nil.
     @inlinable
     public static func validateHost(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Range<Int>? {
-        // 0 name start, 1 reg-name, 2 IP literal, 3 after "]", 4 port
-        var state = 0
-        var dotPos = -2
-        var hostLen = r.count
-        var port = 0
-        var i = 0
-        while i < r.count {
-            let c = buf[r.lowerBound &+ i]
-            if state == 0 {
-                if c == 0x5B {
-                    state = 2
+        let e = r.upperBound
+        var i = r.lowerBound
+        var dotPos = i &- 2
+        var hostEnd = e
+        if i < e && buf[i] == 0x5B {
+            // An IP literal: name bytes, `.` and `:` up to `]`, then nothing or a port.
+            i &+= 1
+            while true {
+                guard i < e else { return nil }
+                let c = buf[i]
+                if ByteScan.inSet(c, ByteScan.hostLo, ByteScan.hostHi) || c == 0x3A {
+                    // allowed
+                } else if c == 0x2E {
+                    if dotPos == i &- 1 { return nil }
+                    dotPos = i
+                } else if c == 0x5D {
+                    hostEnd = i &+ 1
                     i &+= 1
-                    continue
+                    break
+                } else {
+                    return nil
                 }
-                state = 1
+                i &+= 1
             }
-            switch state {
-            case 1, 2:
-                if ASCII.isAlphanumeric(c) || c == 0x2D || c == 0x5F || c == 0x7E || isSubDelim(c) {
-                    // a letter, digit, "-" or another allowed character
+            if i < e {
+                guard buf[i] == 0x3A else { return nil }
+                i &+= 1
+            }
+        } else {
+            // A reg-name: name bytes, `%` and `.` (no empty label), up to `:` or the end.
+            while i < e {
+                let c = buf[i]
+                if ByteScan.inSet(c, ByteScan.hostLo, ByteScan.hostHi) || c == 0x25 {
+                    // allowed
                 } else if c == 0x2E {
                     if dotPos == i &- 1 { return nil }
                     dotPos = i
                 } else if c == 0x3A {
-                    if state == 1 {
-                        hostLen = i
-                        state = 4
-                    }
-                } else if c == 0x25, state == 1 {
-                    // pct-encoded in a reg-name
-                } else if c == 0x5D, state == 2 {
-                    hostLen = i &+ 1
-                    state = 3
+                    hostEnd = i
+                    i &+= 1
+                    break
                 } else {
                     return nil
                 }
-            case 3:
-                guard c == 0x3A else { return nil }
-                state = 4
-            default:
-                guard ASCII.isDigit(c) else { return nil }
-                port = port &* 10 &+ Int(c &- 0x30)
-                if port > 65535 { return nil }
+                i &+= 1
             }
+        }
+        var port = 0
+        while i < e {
+            let d = buf[i] &- 0x30
+            guard d < 10 else { return nil }
+            port = port &* 10 &+ Int(d)
+            if port > 65535 { return nil }
             i &+= 1
         }
-        if state == 2 { return nil }
-        if dotPos == hostLen &- 1 { hostLen &-= 1 }
-        if hostLen <= 0 { return nil }
-        return r.lowerBound..<(r.lowerBound &+ hostLen)
+        if dotPos == hostEnd &- 1 { hostEnd &-= 1 }
+        if hostEnd <= r.lowerBound { return nil }
+        return r.lowerBound..<hostEnd
     }
 
     /// RFC 3986's sub-delims: `!$&'()*+,;=`.

@@ -190,12 +190,12 @@ public struct RequestParser: Sendable {
             let lineLimit = inRequestLine ? options.maxRequestLine : options.maxHeaderLine
             let lineEndLimit = min(lineStart &+ lineLimit, maxTotal)
             let end = min(count, lineEndLimit)
+            // A header line seen whole for the first time is checked and its end found in
+            // one pass (`checkedField`); anything unusual takes the general path.
             var i = scan
-            while i < end {
-                let c = buf[i]
-                if c == ASCII.cr || c == ASCII.lf { break }
-                i &+= 1
-            }
+            var colon = -1
+            if !inRequestLine && scan == lineStart { colon = checkedField(buf, lineStart, end, lineEnd: &i) }
+            if colon < 0 { i = ByteScan.lineEnd(buf, from: i, to: end) }
             if i == end {
                 if end == count {
                     // As nginx, a method byte that no method may hold fails at once, without
@@ -239,7 +239,7 @@ public struct RequestParser: Sendable {
                 if let e = finish(buf, &head) { return fail(e) }
                 phase = .complete
                 return .complete
-            } else if let e = parseHeaderLine(buf, line, &head) {
+            } else if let e = parseHeaderLine(buf, line, &head, checkedColon: colon) {
                 return fail(e)
             }
         }
@@ -250,6 +250,9 @@ public struct RequestParser: Sendable {
         failure = e
         return .error(e)
     }
+
+    /// 400 "client sent invalid request" (made where it is returned: nothing per line).
+    private static var invalidRequest: RequestParseError { .badRequest("client sent invalid request") }
 
     private func invalidLine(_ inRequestLine: Bool) -> RequestParseError {
         .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line")
@@ -278,7 +281,6 @@ public struct RequestParser: Sendable {
     private mutating func parseRequestLine(
         _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout RequestHead
     ) -> RequestParseError? {
-        let invalid = RequestParseError.badRequest("client sent invalid request")
         let e = line.upperBound
         var p = line.lowerBound
         // method: nginx accepts upper-case letters, '_' and '-'
@@ -295,22 +297,18 @@ public struct RequestParser: Sendable {
         p &+= 1
         // request-target: no controls, no spaces (nginx ≥ 1.21.1), obs-text allowed
         let ts = p
-        while p < e {
-            let c = buf[p]
-            if c == ASCII.sp { break }
-            if c < 0x21 || c == 0x7F { return invalid }
-            p &+= 1
-        }
+        p = ByteScan.firstBelow21(buf, from: p, to: e)
+        if p < e && buf[p] != ASCII.sp { return Self.invalidRequest }
         let te = p
-        if te == ts || te == e { return invalid }
+        if te == ts || te == e { return Self.invalidRequest }
         // version: exactly "HTTP/" DIGIT "." DIGIT
         let v = te &+ 1
         guard e - v == 8, buf[v] == 0x48, buf[v + 1] == 0x54, buf[v + 2] == 0x54, buf[v + 3] == 0x50,
             buf[v + 4] == 0x2F, ASCII.isDigit(buf[v + 5]), buf[v + 6] == 0x2E, ASCII.isDigit(buf[v + 7])
-        else { return invalid }
+        else { return Self.invalidRequest }
         let major = Int(buf[v + 5] &- 0x30)
         let minor = Int(buf[v + 7] &- 0x30)
-        if major == 0 { return invalid }
+        if major == 0 { return Self.invalidRequest }
         head.version = HTTPVersion(major: major, minor: minor)
         head.requestLine = line
         head.target = ts..<te
@@ -323,10 +321,11 @@ public struct RequestParser: Sendable {
     private mutating func parseTarget(
         _ buf: UnsafeRawBufferPointer, _ t: Range<Int>, _ head: inout RequestHead
     ) -> RequestParseError? {
-        let invalid = RequestParseError.badRequest("client sent invalid request")
         let first = buf[t.lowerBound]
         if head.method == .connect {  // authority-form only: host ":" port
-            guard let colon = authorityEnd(buf, t), colon.end == t.upperBound, colon.hasPort else { return invalid }
+            guard let colon = authorityEnd(buf, t), colon.end == t.upperBound, colon.hasPort else {
+                return Self.invalidRequest
+            }
             guard let name = RequestParser.validateHost(buf, t) else {
                 return .badRequest("client sent invalid host in request line")
             }
@@ -341,7 +340,7 @@ public struct RequestParser: Sendable {
             return nil
         }
         if first == 0x2A {  // "*"
-            guard t.count == 1, head.method == .options else { return invalid }
+            guard t.count == 1, head.method == .options else { return Self.invalidRequest }
             head.path = t
             return nil
         }
@@ -349,11 +348,11 @@ public struct RequestParser: Sendable {
         var q = t.lowerBound
         while q < t.upperBound, (buf[q] | 0x20) &- 0x61 < 26 { q &+= 1 }
         guard q > t.lowerBound, t.upperBound - q >= 3, buf[q] == 0x3A, buf[q + 1] == 0x2F, buf[q + 2] == 0x2F else {
-            return invalid
+            return Self.invalidRequest
         }
         let secondSlash = q &+ 2
         let hs = q &+ 3
-        guard let auth = authorityEnd(buf, hs..<t.upperBound), auth.end > hs else { return invalid }
+        guard let auth = authorityEnd(buf, hs..<t.upperBound), auth.end > hs else { return Self.invalidRequest }
         let authority = hs..<auth.end
         let rest = auth.end..<t.upperBound
         if rest.isEmpty {
@@ -364,7 +363,7 @@ public struct RequestParser: Sendable {
             head.path = secondSlash..<secondSlash &+ 1
             head.query = rest.lowerBound &+ 1..<fragmentStart(buf, rest)
         } else {
-            return invalid
+            return Self.invalidRequest
         }
         guard let name = RequestParser.validateHost(buf, authority) else {
             return .badRequest("client sent invalid host in request line")
@@ -436,14 +435,62 @@ public struct RequestParser: Sendable {
 
     // MARK: header lines
 
+    /// The usual header line in one pass from `start`: a name of letters, digits and
+    /// `-`, then `:` and value bytes (HTAB, SP, VCHAR, obs-text) up to a CR or LF before
+    /// `end`, whose position goes to `lineEnd`. Returns the colon's position, or -1 when
+    /// the line is not (yet) that: the general path then finds its end and judges it.
+    @inline(__always)
+    private func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
+        var p = start
+        while p < end, ByteScan.inSet(buf[p], ByteScan.nameLo, ByteScan.nameHi) { p &+= 1 }
+        guard p > start, p < end, buf[p] == 0x3A else { return -1 }
+        let colon = p
+        p &+= 1
+        while true {
+            p = ByteScan.firstControl(buf, from: p, to: end)
+            if p >= end { return -1 }
+            let c = buf[p]
+            if c == ASCII.htab {
+                p &+= 1
+                continue
+            }
+            if c == ASCII.cr || c == ASCII.lf {
+                lineEnd = p
+                return colon
+            }
+            return -1
+        }
+    }
+
+    /// `checkedColon` >= 0: `checkedField` found the line valid with its name ending there.
     private mutating func parseHeaderLine(
-        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout RequestHead
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout RequestHead, checkedColon: Int
     ) -> RequestParseError? {
-        let invalid = RequestParseError.badRequest("client sent invalid header line")
         let s = line.lowerBound
         let e = line.upperBound
         var p = s
         var invalidName = false
+        if checkedColon >= 0 {
+            p = checkedColon
+        } else if let error = checkHeaderLine(buf, line, colon: &p, invalidName: &invalidName) {
+            return error
+        }
+        let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
+        if invalidName && options.ignoreInvalidHeaders { return nil }
+        if head.headers.count >= options.maxHeaders { return .headerTooLarge("client sent too many header lines") }
+        head.headers.append(field)
+        if invalidName { return nil }
+        return recordHeader(buf, field, &head)
+    }
+
+    /// The general header line check: the name's bytes (a tchar nginx does not take makes
+    /// the name invalid, anything else the line), the colon, the value's bytes.
+    private func checkHeaderLine(
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, colon p: inout Int, invalidName: inout Bool
+    ) -> RequestParseError? {
+        let invalid = RequestParseError.badRequest("client sent invalid header line")
+        let s = line.lowerBound
+        let e = line.upperBound
         while p < e {
             let c = buf[p]
             if c == 0x3A { break }
@@ -466,11 +513,14 @@ public struct RequestParser: Sendable {
                 i &+= 1
             }
         }
-        let field = HeaderField(name: s..<p, value: ASCII.trimOWS(buf, (p &+ 1)..<e))
-        if invalidName && options.ignoreInvalidHeaders { return nil }
-        if head.headers.count >= options.maxHeaders { return .headerTooLarge("client sent too many header lines") }
-        head.headers.append(field)
-        if invalidName { return nil }
+        return nil
+    }
+
+    /// What the server acts on in a header line it keeps: Host, the framing fields,
+    /// Connection, Upgrade, Expect, and the fields nginx takes once.
+    private mutating func recordHeader(
+        _ buf: UnsafeRawBufferPointer, _ field: HeaderField, _ head: inout RequestHead
+    ) -> RequestParseError? {
         let name = buf.slice(field.name)
         switch field.name.count {
         case 4 where ASCII.equalsLowercased(name, "host"):

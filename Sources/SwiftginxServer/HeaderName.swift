@@ -1,18 +1,19 @@
-// Request header names looked up by the server, as lowercase bytes allocated once.
+// Request header names looked up by the server, in lowercase: static strings (no
+// lazily initialised global to check on each use), and bytes where a list is compared.
 
 enum HeaderName {
-    static let authorization: [UInt8] = Array("authorization".utf8)
-    static let via: [UInt8] = Array("via".utf8)
+    static var authorization: StaticString { "authorization" }
+    static var via: StaticString { "via" }
     static let xForwardedFor: [UInt8] = Array("x-forwarded-for".utf8)
-    static let xRealIP: [UInt8] = Array("x-real-ip".utf8)
-    static let userAgent: [UInt8] = Array("user-agent".utf8)
-    static let acceptEncoding: [UInt8] = Array("accept-encoding".utf8)
-    static let contentType: [UInt8] = Array("content-type".utf8)
-    static let cookie: [UInt8] = Array("cookie".utf8)
-    static let ifMatch: [UInt8] = Array("if-match".utf8)
-    static let ifModifiedSince: [UInt8] = Array("if-modified-since".utf8)
-    static let ifNoneMatch: [UInt8] = Array("if-none-match".utf8)
-    static let ifRange: [UInt8] = Array("if-range".utf8)
-    static let ifUnmodifiedSince: [UInt8] = Array("if-unmodified-since".utf8)
-    static let range: [UInt8] = Array("range".utf8)
+    static var xRealIP: StaticString { "x-real-ip" }
+    static var userAgent: StaticString { "user-agent" }
+    static var acceptEncoding: StaticString { "accept-encoding" }
+    static var contentType: StaticString { "content-type" }
+    static var cookie: StaticString { "cookie" }
+    static var ifMatch: StaticString { "if-match" }
+    static var ifModifiedSince: StaticString { "if-modified-since" }
+    static var ifNoneMatch: StaticString { "if-none-match" }
+    static var ifRange: StaticString { "if-range" }
+    static var ifUnmodifiedSince: StaticString { "if-unmodified-since" }
+    static var range: StaticString { "range" }
 }

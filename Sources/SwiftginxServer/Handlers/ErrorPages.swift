@@ -14,7 +14,7 @@ enum ErrorPages {
         r.reset()
         r.startMilliseconds = r.worker.clock.milliseconds
         r.server = server
-        r.adopt(server.defaultSettings)
+        r.adopt(server.serverLevelLocation)
         r.keepAlive = false
         r.bodyPending = true
         r.logInfo(e.logMessage)

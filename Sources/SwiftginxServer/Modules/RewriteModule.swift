@@ -46,7 +46,7 @@ enum RewriteModule {
                     // The request now runs with the if block's settings (nginx's "if in location").
                     if location.settings.pass == nil && r.location?.settings.pass != nil { r.passLost = true }
                     r.location = location
-                    r.adopt(location.settings)
+                    r.adopt(location)
                 } else if s.pass == nil && r.location?.settings.pass != nil {
                     // A block of rewrite directives only: the location's own settings
                     // (without a proxy_pass) after an earlier block's.

@@ -26,7 +26,7 @@ extension Request {
         let buf = headBytes
         let server = ServerSelection.select(self, buf, group)
         self.server = server
-        adopt(server.defaultSettings)
+        adopt(server.serverLevelLocation)
         if stream != nil && !http2Allowed(server, group) { return }
         keepAlive = head.keepAlive
         // HTTP/2: a stream its head did not end has a body to read, even of length 0
@@ -297,7 +297,7 @@ extension Request {
 
     @inline(__always) private func use(_ location: Location, after phase: HTTPPhase?) {
         self.location = location
-        adopt(location.settings)
+        adopt(location)
         steps = location.stepBuffer
         stepIndex = 0
         if let phase {

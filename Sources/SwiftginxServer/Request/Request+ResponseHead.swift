@@ -169,11 +169,11 @@ extension Request {
                 contentsOf: UnsafeRawBufferPointer(
                     start: output.base + responseStart, count: output.writerIndex - responseStart))
             let text = String(decoding: Variables.evaluate(self, value), as: UTF8.self)
-            if case .success(let e) = Expires.parse(text, modified: modified), e != .off {
+            if case .success(let e) = Expires.parse(text, modified: modified), !e.isOff {
                 let mtime = fromUpstream ? replaceUpstreamCaching(mtime: mtime) : mtime
                 ExpiresHeader.append(e, mtime: mtime, now: worker.clock.seconds, to: output)
             }
-        } else if applies && expires != .off {
+        } else if applies && !expires.isOff {
             let mtime = fromUpstream ? replaceUpstreamCaching(mtime: mtime) : mtime
             ExpiresHeader.append(expires, mtime: mtime, now: worker.clock.seconds, to: output)
         }

@@ -215,17 +215,18 @@ final class Request {
     }
 
     /// Copies what the connection needs after the response from a location.
-    @inline(__always) func adopt(_ s: LocationSettings) {
-        keepaliveTimeout = s.keepaliveTimeout
-        sendTimeout = s.sendTimeout
-        bodyTimeout = s.clientBodyTimeout
-        lingering = s.lingeringClose
-        lingerAlways = s.lingeringClose == .always
-        lingeringTime = s.lingeringTime
-        lingeringTimeout = s.lingeringTimeout
-        tcpNodelay = s.tcpNodelay
-        // (Scalars, not the settings: passing the whole struct on made it a copy per request.)
-        applyKeepAliveLimits(keepaliveTime: s.keepaliveTime, disable: s.keepaliveDisable)
+    /// The connection-level settings of a location, read field by field through the
+    /// reference (binding or passing `location.settings` copies the whole struct).
+    @inline(__always) func adopt(_ l: Location) {
+        keepaliveTimeout = l.settings.keepaliveTimeout
+        sendTimeout = l.settings.sendTimeout
+        bodyTimeout = l.settings.clientBodyTimeout
+        lingering = l.settings.lingeringClose
+        lingerAlways = l.settings.lingeringClose == .always
+        lingeringTime = l.settings.lingeringTime
+        lingeringTimeout = l.settings.lingeringTimeout
+        tcpNodelay = l.settings.tcpNodelay
+        applyKeepAliveLimits(keepaliveTime: l.settings.keepaliveTime, disable: l.settings.keepaliveDisable)
     }
 
     var isHeadOnly: Bool { head.method == .head }

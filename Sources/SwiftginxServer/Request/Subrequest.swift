@@ -63,7 +63,7 @@ extension Request {
         child.trace = trace
         child.startMilliseconds = worker.clock.milliseconds
         child.server = server
-        child.adopt(server.defaultSettings)
+        child.adopt(server.serverLevelLocation)
         child.isInternal = true
         child.keepAlive = keepAlive
         child.uri = uri
