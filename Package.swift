@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "SwiftginxCompression", dependencies: ["CZlib", "CBrotli", "CZstd"], swiftSettings: optimize),
         .target(name: "SwiftginxUpstream", swiftSettings: optimize),
-        .target(name: "CSwiftginxTLSShims", dependencies: ["COpenSSL"]),
+        .target(name: "CSwiftginxTLSShims", dependencies: ["COpenSSL"], cSettings: cDebugInfo),
         .target(name: "CSwiftginxDNS", cSettings: cDebugInfo, linkerSettings: [.linkedLibrary("cares")]),
         .target(name: "SwiftginxTLS", dependencies: ["COpenSSL", "CSwiftginxTLSShims"], swiftSettings: optimize),
         .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims", "CSwiftginxDNS"], swiftSettings: optimize),

@@ -206,24 +206,27 @@ public struct RequestParser: Sendable {
                     scan = count
                     return .incomplete
                 }
-                return fail(limitError(at: i, lineLimit: lineLimit, inRequestLine: inRequestLine))
+                return fail(limitError(buf, at: i, lineLimit: lineLimit, inRequestLine: inRequestLine))
             }
             let lineEnd: Int
             if buf[i] == ASCII.lf {
                 // A bare LF: allowed only in a head that ends all its lines so.
-                if lineEnding == .crlf { return fail(invalidLine(inRequestLine)) }
+                if lineEnding == .crlf { return fail(invalidLine(inRequestLine, buf, i)) }
                 if lineEnding == .unknown, inRequestLine, i > lineStart { lineEnding = .lf }
                 lineEnd = i
             } else {
                 let lf = i &+ 1
                 if lf >= lineEndLimit {
-                    return fail(limitError(at: lf, lineLimit: lineLimit, inRequestLine: inRequestLine))
+                    return fail(limitError(buf, at: lf, lineLimit: lineLimit, inRequestLine: inRequestLine))
                 }
                 if lf >= count {
+                    if inRequestLine && !Self.methodPrefixIsValid(buf, from: lineStart, to: i) {
+                        return fail(.badRequest("client sent invalid method"))
+                    }
                     scan = i
                     return .incomplete
                 }
-                if buf[lf] != ASCII.lf || lineEnding == .lf { return fail(invalidLine(inRequestLine)) }
+                if buf[lf] != ASCII.lf || lineEnding == .lf { return fail(invalidLine(inRequestLine, buf, i)) }
                 if lineEnding == .unknown, inRequestLine, i > lineStart { lineEnding = .crlf }
                 lineEnd = lf
             }
@@ -254,11 +257,21 @@ public struct RequestParser: Sendable {
     /// 400 "client sent invalid request" (made where it is returned: nothing per line).
     private static var invalidRequest: RequestParseError { .badRequest("client sent invalid request") }
 
-    private func invalidLine(_ inRequestLine: Bool) -> RequestParseError {
-        .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line")
+    /// A line that ends wrongly at `end`. In the request line, a method byte no method may
+    /// hold is reported first (nginx reads the line left to right), whatever the split.
+    private func invalidLine(_ inRequestLine: Bool, _ buf: UnsafeRawBufferPointer, _ end: Int) -> RequestParseError {
+        if inRequestLine && !Self.methodPrefixIsValid(buf, from: lineStart, to: end) {
+            return .badRequest("client sent invalid method")
+        }
+        return .badRequest(inRequestLine ? "client sent invalid request" : "client sent invalid header line")
     }
 
-    private func limitError(at pos: Int, lineLimit: Int, inRequestLine: Bool) -> RequestParseError {
+    private func limitError(_ buf: UnsafeRawBufferPointer, at pos: Int, lineLimit: Int, inRequestLine: Bool)
+        -> RequestParseError
+    {
+        if inRequestLine && !Self.methodPrefixIsValid(buf, from: lineStart, to: min(pos, buf.count)) {
+            return .badRequest("client sent invalid method")
+        }
         if pos - lineStart >= lineLimit, inRequestLine { return .uriTooLong }
         return .headerTooLarge("client sent too long header line")
     }

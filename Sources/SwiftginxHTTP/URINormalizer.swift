@@ -28,13 +28,13 @@ public enum URINormalizer {
     /// (cleared first, capacity kept). Returns false when nginx would answer 400.
     /// An empty path yields "/".
     public static func normalize(_ path: UnsafeRawBufferPointer, mergeSlashes: Bool, into out: inout [UInt8]) -> Bool {
+        if isAlreadyNormal(path) && !path.isEmpty {
+            out.replaceAll(with: path)
+            return true
+        }
         out.removeAll(keepingCapacity: true)
         if path.isEmpty {
             out.append(0x2F)
-            return true
-        }
-        if isAlreadyNormal(path) {
-            out.append(contentsOf: path)
             return true
         }
         return normalizeByteByByte(path, mergeSlashes: mergeSlashes, into: &out)

@@ -95,6 +95,7 @@ extension TLSConnection {
     }
 
     func withPeerCertificate<T>(_ body: (OpaquePointer) -> T) -> T? {
+        defer { Self.errorQueueMayBeDirty() }  // certificate printing may leave errors
         guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
         defer { X509_free(certificate) }
         return body(certificate)

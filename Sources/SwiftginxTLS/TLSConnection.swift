@@ -91,6 +91,7 @@ public final class TLSConnection {
         } else {
             SSL_set_accept_state(ssl)
         }
+        Self.errorQueueMayBeDirty()
     }
 
     deinit {
@@ -101,6 +102,7 @@ public final class TLSConnection {
     /// The `ssl_ocsp` check this connection's client chain needs, or nil (not asked for,
     /// no certificate, or one that failed verification).
     public func makeOCSPCheck() -> ClientOCSPCheck? {
+        defer { Self.errorQueueMayBeDirty() }
         guard let settings = activeContext.clientOCSP, let ctx = SSL_get_SSL_CTX(ssl) else { return nil }
         return ClientOCSPCheck(ssl: ssl, ctx: ctx, settings: settings)
     }
@@ -123,6 +125,7 @@ public final class TLSConnection {
         ERR_clear_error()
         errno = 0
         let rc = SSL_do_handshake(ssl)
+        Self.errorQueueMayBeDirty()  // its callbacks (SNI, ALPN, tickets, OCSP) ran too
         if rc == 1 { return .done(0) }
         return result(rc, call: "SSL_do_handshake()")
     }
@@ -145,6 +148,7 @@ public final class TLSConnection {
     /// SSL_read_early_data: `.done(n)` for early bytes, nil once the early data ended
     /// (or none was sent, or it was refused): reading then goes on with SSL_read.
     private func readEarly(_ buf: UnsafeMutableRawPointer, _ count: Int) -> Result? {
+        defer { Self.errorQueueMayBeDirty() }
         while true {
             ERR_clear_error()
             errno = 0
@@ -196,6 +200,7 @@ public final class TLSConnection {
     /// Client side: the host name the server's certificate must match (checked by
     /// OpenSSL during verification, as nginx's proxy_ssl_verify with proxy_ssl_name).
     public func setVerifiedHostName(_ name: String) {
+        defer { Self.errorQueueMayBeDirty() }
         _ = SSL_set1_host(ssl, name)
     }
 
@@ -205,16 +210,25 @@ public final class TLSConnection {
     public func useCertificate(
         _ certificate: String, key: String, cache: (any TLSFileSource)? = nil
     ) throws(TLSError) {
+        defer { Self.errorQueueMayBeDirty() }
         try TLSContext.loadPair(
             into: .connection(ssl), certificate, key, passwords: context.passwords, cache: cache)
     }
 
     /// Empties OpenSSL's error queue before a call whose failure SSL_get_error reads from
     /// it. ERR_clear_error walks all sixteen slots of the thread's queue (~840
-    /// instructions in OpenSSL 3) even when it is empty, as it is before almost every
-    /// read and write: it runs only when ERR_peek_error finds something.
+    /// instructions in OpenSSL 3) even when it is empty, and even ERR_peek_error costs
+    /// ~200 (the thread's error state is looked up each time). A failed read or write
+    /// leaves the queue empty (`result` drains it), so the queue is looked at only when
+    /// a call that may leave errors behind ran on this thread since (`errorQueueMayBeDirty`:
+    /// a handshake, early data, certificates, OCSP, sessions; every thread starts so).
     @inline(__always) private func clearErrorQueue() {
-        if ERR_peek_error() != 0 { ERR_clear_error() }
+        if swiftginx_tls_take_error_queue_dirty() != 0 && ERR_peek_error() != 0 { ERR_clear_error() }
+    }
+
+    /// A call that may leave errors in this thread's queue ran (see `clearErrorQueue`).
+    @inline(__always) static func errorQueueMayBeDirty() {
+        swiftginx_tls_mark_error_queue_dirty()
     }
 
     /// Frees the connection's record buffers (none are allocated again until it reads or
@@ -249,6 +263,7 @@ public final class TLSConnection {
     /// The session to resume later (client side), when one that can be resumed exists.
     /// With TLSv1.3 it arrives after the handshake, once the client has read something.
     public var session: TLSSession? {
+        defer { Self.errorQueueMayBeDirty() }
         guard let session = SSL_get1_session(ssl) else { return nil }
         if SSL_SESSION_is_resumable(session) != 1 {
             SSL_SESSION_free(session)

@@ -429,4 +429,23 @@ import Testing
         let method = Array("GET /pa".utf8)
         #expect(method.withUnsafeBytes { p.parse($0, into: &h) } == .incomplete)
     }
+
+    /// The same verdict whatever the split: an invalid method byte is reported before a
+    /// bad line end or an over-long line (found by the fuzzer: " wG/..." whole said
+    /// "invalid request", split after 5 bytes "invalid method").
+    @Test func anInvalidMethodIsReportedBeforeTheLineEnd() {
+        #expect(error(" wG/teP/ HTTP/1.1\rkworl: x\r\n\r\n") == .badRequest("client sent invalid method"))
+        #expect(error("get / HTTP/1.1\nHost: a\r\n\r\n") == .badRequest("client sent invalid method"))
+        // A line whose CR is the last byte so far: the method is judged already.
+        var p = RequestParser()
+        var h = RequestHead()
+        let pending = Array(":\t\tT : d\r".utf8)
+        #expect(pending.withUnsafeBytes { p.parse($0, into: &h) } == .error(.badRequest("client sent invalid method")))
+        var options = RequestParserOptions()
+        options.maxRequestLine = 16
+        #expect(
+            error("g" + String(repeating: "a", count: 40) + "\r\n\r\n", options: options)
+                == .badRequest("client sent invalid method"))
+        #expect(error("GET /" + String(repeating: "a", count: 40) + " HTTP/1.1\r\n\r\n", options: options) == .uriTooLong)
+    }
 }

@@ -1,6 +1,7 @@
 /*
  * OpenSSL macros and constants that Swift cannot import, for SwiftginxTLS.
  * One thin wrapper per macro, named swiftginx_<c_name>; no logic lives here.
+ * One piece of state: a thread-local flag, as Swift has no thread-local variables.
  */
 #ifndef CSWIFTGINX_TLS_SHIMS_H
 #define CSWIFTGINX_TLS_SHIMS_H
@@ -156,6 +157,21 @@ static inline int swiftginx_sk_X509_NAME_push(STACK_OF(X509_NAME) *list, X509_NA
 
 static inline void *swiftginx_OPENSSL_malloc(size_t size) {
     return OPENSSL_malloc(size);
+}
+
+/* Whether this thread's OpenSSL error queue may hold errors (TLSConnection's
+ * clearErrorQueue): set by calls that can leave errors behind, taken (and cleared)
+ * before a read or write. */
+extern __thread int swiftginx_tls_error_queue_dirty;
+
+static inline int swiftginx_tls_take_error_queue_dirty(void) {
+    int dirty = swiftginx_tls_error_queue_dirty;
+    swiftginx_tls_error_queue_dirty = 0;
+    return dirty;
+}
+
+static inline void swiftginx_tls_mark_error_queue_dirty(void) {
+    swiftginx_tls_error_queue_dirty = 1;
 }
 
 static inline void swiftginx_OPENSSL_free(void *ptr) {

@@ -163,6 +163,15 @@ struct StaticFileHandler {
     }
 
     func documentPath(_ location: Location, into p: inout [UInt8]) {
+        if location.settings.alias == nil, location.settings.root.segments.count == 1,
+            case .literal(let root) = location.settings.root.segments[0]
+        {
+            // The usual case, a literal root: its bytes replace the last path at once.
+            p.replaceAll(with: root)
+            if p.last == UInt8(ascii: "/") { p.removeLast() }
+            p += request.uri
+            return
+        }
         let s = location.settings
         p.removeAll(keepingCapacity: true)
         if let alias = s.alias {
