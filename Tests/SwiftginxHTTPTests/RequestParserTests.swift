@@ -446,6 +446,7 @@ import Testing
         #expect(
             error("g" + String(repeating: "a", count: 40) + "\r\n\r\n", options: options)
                 == .badRequest("client sent invalid method"))
-        #expect(error("GET /" + String(repeating: "a", count: 40) + " HTTP/1.1\r\n\r\n", options: options) == .uriTooLong)
+        let long = "GET /" + String(repeating: "a", count: 40) + " HTTP/1.1\r\n\r\n"
+        #expect(error(long, options: options) == .uriTooLong)
     }
 }
