@@ -58,26 +58,24 @@
     @inlinable func lookup(_ key: UnsafeRawBufferPointer) -> Int? {
         if count == 0 { return nil }
         var slot = ByteTable.hash(key, caseInsensitive: caseInsensitive) & mask
-        return keys.withUnsafeBufferPointer { stored in
-            while true {
-                let s = slots[slot]
-                if s.length < 0 { return nil }
-                if s.length == key.count {
-                    var equal = true
-                    var i = 0
-                    while i < s.length {
-                        let a = stored[s.offset + i]
-                        let b = caseInsensitive ? ByteTable.lower(key[i]) : key[i]
-                        if a != b {
-                            equal = false
-                            break
-                        }
-                        i += 1
+        // Subscripts, not withUnsafeBufferPointer: its closure made a copy of `keys`.
+        while true {
+            let s = slots[slot]
+            if s.length < 0 { return nil }
+            if s.length == key.count {
+                var equal = true
+                var i = 0
+                while i < s.length {
+                    let b = caseInsensitive ? ByteTable.lower(key[i]) : key[i]
+                    if keys[s.offset &+ i] != b {
+                        equal = false
+                        break
                     }
-                    if equal { return s.value }
+                    i &+= 1
                 }
-                slot = (slot + 1) & mask
+                if equal { return s.value }
             }
+            slot = (slot + 1) & mask
         }
     }
 }

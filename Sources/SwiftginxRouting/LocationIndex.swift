@@ -87,6 +87,11 @@ public final class LocationIndex<L: Sendable>: Sendable {
             self.prefixLengths = prefixLengths
             self.regexes = regexes
         }
+
+        // Lookups as methods of the level: the tables are read in place through `self`
+        // (`level.exact.lookup(...)` from outside copied each table's arrays per call).
+        @inline(never) func exactMatch(_ path: UnsafeRawBufferPointer) -> Int? { exact.lookup(path) }
+        @inline(never) func prefixMatch(_ path: UnsafeRawBufferPointer) -> Int? { prefix.lookup(path) }
     }
 
     let nodes: [Node]
@@ -202,7 +207,7 @@ public final class LocationIndex<L: Sendable>: Sendable {
         level index: Int, _ path: UnsafeRawBufferPointer, _ state: inout SearchState, _ trace: inout [String]?
     ) -> Found {
         let level = levels[index]
-        if let e = level.exact.lookup(path) {
+        if let e = level.exactMatch(path) {
             state.current = e
             trace?.append("location \(nodes[e].written): exact match, search stops")
             return .matched
@@ -210,7 +215,7 @@ public final class LocationIndex<L: Sendable>: Sendable {
         var result = Found.declined
         var noRegex = false
         for length in level.prefixLengths where length <= path.count {
-            guard let p = level.prefix.lookup(UnsafeRawBufferPointer(rebasing: path[0..<length])) else { continue }
+            guard let p = level.prefixMatch(UnsafeRawBufferPointer(rebasing: path[0..<length])) else { continue }
             state.current = p
             result = .inclusive
             noRegex = nodes[p].noRegex
