@@ -178,7 +178,7 @@ public final class Worker: @unchecked Sendable {
         }
         let n = epoll.wait(timeout: timeout)
         now = Clock.preciseMonotonicMilliseconds()
-        clock.update()
+        clock.update(monotonic: now)
         inEventTurn = true
         for i in 0..<n {
             let token = epoll.token(at: i)

@@ -1,5 +1,6 @@
 // The per-worker wall clock: the `Date:` header line and `$time_local` are
-// rebuilt at most once a second, not per request.
+// rebuilt at most once a second, not per request, and the wall clock is read once a
+// second (in between it follows the monotonic clock the worker reads every turn).
 
 import SwiftginxHTTP
 import SwiftginxPosix
@@ -18,10 +19,23 @@ final class WorkerClock {
     private var isoSecond = -1
     private var utcOffset = 0
 
-    init() { update() }
+    /// Wall-clock minus monotonic milliseconds at the last reading of the wall clock,
+    /// and when (monotonic) to read it again.
+    private var wallOffset: Int64 = 0
+    private var nextWallReading: Int64 = .min
 
-    func update() {
-        milliseconds = Clock.wallMilliseconds()
+    init() { update(monotonic: Clock.preciseMonotonicMilliseconds()) }
+
+    /// The wall clock at `monotonic` (the worker's `now`, read once per loop turn). The
+    /// wall clock itself is read once a second, its offset from the monotonic one kept
+    /// in between: one clock reading per turn instead of two (a system call where the
+    /// vDSO is not used). A step of the wall clock shows within a second.
+    func update(monotonic: Int64) {
+        if monotonic >= nextWallReading {
+            wallOffset = Clock.wallMilliseconds() - monotonic
+            nextWallReading = monotonic + 1000
+        }
+        milliseconds = monotonic + wallOffset
         let s = Int(milliseconds / 1000)
         if s != seconds {
             seconds = s
