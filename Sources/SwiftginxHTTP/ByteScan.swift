@@ -29,43 +29,28 @@ enum ByteScan {
         return end
     }
 
-    /// The first byte below 0x20 or DEL in `buf[from..<end]` (a control: HTAB, CR, LF
-    /// among them), or `end`.
+    /// The first control byte (below 0x20, HTAB, CR and LF among them) or DEL in
+    /// `buf[from..<end]`, or `end`.
     @inlinable @inline(__always)
     static func firstControl(_ buf: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int {
-        var i = from
-        while i &+ 8 <= end {
-            let w = buf.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let below20 = (w &- 0x20 &* ones) & ~w & high
-            let x = w ^ (0x7F &* ones)
-            let m = below20 | ((x &- ones) & ~x & high)
-            if m != 0 { return i &+ m.trailingZeroBitCount >> 3 }
-            i &+= 8
-        }
-        while i < end {
-            let c = buf[i]
-            if c < 0x20 || c == 0x7F { return i }
-            i &+= 1
-        }
-        return end
+        firstBelow(0x20, buf, from: from, to: end)
     }
 
-    /// The first byte below 0x21 or DEL in `buf[from..<end]` (a space or a control), or
-    /// `end`.
+    /// The first byte below `limit` (at most 0x80) or DEL in `buf[from..<end]`, or `end`.
     @inlinable @inline(__always)
-    static func firstBelow21(_ buf: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int {
+    static func firstBelow(_ limit: UInt8, _ buf: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int {
         var i = from
         while i &+ 8 <= end {
             let w = buf.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let below21 = (w &- 0x21 &* ones) & ~w & high
+            let below = (w &- UInt64(limit) &* ones) & ~w & high
             let x = w ^ (0x7F &* ones)
-            let m = below21 | ((x &- ones) & ~x & high)
+            let m = below | ((x &- ones) & ~x & high)
             if m != 0 { return i &+ m.trailingZeroBitCount >> 3 }
             i &+= 8
         }
         while i < end {
             let c = buf[i]
-            if c < 0x21 || c == 0x7F { return i }
+            if c < limit || c == 0x7F { return i }
             i &+= 1
         }
         return end

@@ -310,7 +310,7 @@ public struct RequestParser: Sendable {
         p &+= 1
         // request-target: no controls, no spaces (nginx ≥ 1.21.1), obs-text allowed
         let ts = p
-        p = ByteScan.firstBelow21(buf, from: p, to: e)
+        p = ByteScan.firstBelow(0x21, buf, from: p, to: e)  // a space or a control
         if p < e && buf[p] != ASCII.sp { return Self.invalidRequest }
         let te = p
         if te == ts || te == e { return Self.invalidRequest }
