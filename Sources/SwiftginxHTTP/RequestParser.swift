@@ -536,7 +536,10 @@ public struct RequestParser: Sendable {
     ) -> RequestParseError? {
         let name = buf.slice(field.name)
         switch field.name.count {
-        case 4 where ASCII.equalsLowercased(name, "host"):
+        // "host" as one little-endian word, each byte's 0x20 bit set (only the letters of
+        // a tchar name map to these bytes).
+        case 4 where buf.loadUnaligned(fromByteOffset: field.name.lowerBound, as: UInt32.self) | 0x2020_2020
+            == 0x7473_6F68:
             if let prev = hostField { return duplicate(buf, field, prev) }
             hostField = field
             guard let hostName = RequestParser.validateHost(buf, field.value) else {
