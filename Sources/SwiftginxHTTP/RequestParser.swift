@@ -538,7 +538,8 @@ public struct RequestParser: Sendable {
         switch field.name.count {
         // "host" as one little-endian word, each byte's 0x20 bit set (only the letters of
         // a tchar name map to these bytes).
-        case 4 where buf.loadUnaligned(fromByteOffset: field.name.lowerBound, as: UInt32.self) | 0x2020_2020
+        case 4
+        where buf.loadUnaligned(fromByteOffset: field.name.lowerBound, as: UInt32.self) | 0x2020_2020
             == 0x7473_6F68:
             if let prev = hostField { return duplicate(buf, field, prev) }
             hostField = field
