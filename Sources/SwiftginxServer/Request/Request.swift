@@ -203,7 +203,7 @@ final class Request {
         bodyPending = false
         lingerAlways = false
         aborted = false
-        contentType.removeAll(keepingCapacity: true)
+        if !contentType.isEmpty { contentType.removeAll(keepingCapacity: true) }
         if !carriedHeaders.isEmpty { carriedHeaders.removeAll(keepingCapacity: true) }
         carriedContentType = nil
         activeContent = .none
