@@ -6,7 +6,18 @@
 #include <fcntl.h>
 #include <crypt.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include "CSwiftginxShims.h"
+
+ssize_t swiftginx_recv(int fd, void *buf, size_t len, int flags) {
+    return syscall(SYS_recvfrom, fd, buf, len, flags, NULL, NULL);
+}
+
+ssize_t swiftginx_send(int fd, const void *buf, size_t len, int flags) {
+    return syscall(SYS_sendto, fd, buf, len, flags, NULL, 0);
+}
+
+int swiftginx_close(int fd) { return (int)syscall(SYS_close, fd); }
 
 int swiftginx_epoll_create1(int flags) { return epoll_create1(flags); }
 
@@ -18,7 +29,8 @@ int swiftginx_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data
 }
 
 int swiftginx_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout) {
-    return epoll_wait(epfd, events, maxevents, timeout);
+    /* epoll_pwait with no signal mask is epoll_wait (aarch64 has only the former). */
+    return (int)syscall(SYS_epoll_pwait, epfd, events, maxevents, timeout, NULL, (size_t)8);
 }
 
 uint64_t swiftginx_epoll_event_data(const struct epoll_event *event) { return event->data.u64; }
@@ -37,7 +49,7 @@ int swiftginx_signalfd_read(int fd) {
 }
 
 int swiftginx_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
-    return accept4(fd, addr, len, flags);
+    return (int)syscall(SYS_accept4, fd, addr, len, flags);
 }
 
 ssize_t swiftginx_sendfile(int out_fd, int in_fd, off_t *offset, size_t count) {

@@ -104,7 +104,7 @@ public enum Socket {
     public static func read(_ fd: Int32, _ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<
         Int
     > {
-        try syscallIO("recv") { Glibc.recv(fd, buf, count, 0) }
+        try syscallIO("recv") { swiftginx_recv(fd, buf, count, 0) }
     }
 
     /// Looks at up to `count` waiting bytes without consuming them (MSG_PEEK): the
@@ -113,7 +113,7 @@ public enum Socket {
     public static func peek(_ fd: Int32, into buf: UnsafeMutableRawPointer, count: Int) throws(SystemError)
         -> IOResult<Int>
     {
-        try syscallIO("recv") { Glibc.recv(fd, buf, count, Int32(MSG_PEEK)) }
+        try syscallIO("recv") { swiftginx_recv(fd, buf, count, Int32(MSG_PEEK)) }
     }
 
     /// Sends with MSG_NOSIGNAL; `more` sets MSG_MORE so a following sendfile joins the packet.
@@ -122,7 +122,7 @@ public enum Socket {
         -> IOResult<Int>
     {
         let flags = Int32(MSG_NOSIGNAL) | (more ? Int32(MSG_MORE) : 0)
-        return try syscallIO("send") { Glibc.send(fd, buf, count, flags) }
+        return try syscallIO("send") { swiftginx_send(fd, buf, count, flags) }
     }
 
     @inline(__always)
@@ -137,5 +137,5 @@ public enum Socket {
 
     public static func shutdownWrite(_ fd: Int32) { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
-    public static func close(_ fd: Int32) { _ = Glibc.close(fd) }
+    public static func close(_ fd: Int32) { _ = swiftginx_close(fd) }
 }

@@ -15,6 +15,14 @@
 #include <signal.h>
 #include <stdint.h>
 
+/* The hot socket calls made with syscall(2): glibc's recv, send, epoll_wait, accept4
+ * and close are thread cancellation points, and in a multi-threaded process each call
+ * pays ~100 instructions to enable and disable asynchronous cancellation around the
+ * system call. The server never cancels a thread; the calls are otherwise the same. */
+ssize_t swiftginx_recv(int fd, void *buf, size_t len, int flags);
+ssize_t swiftginx_send(int fd, const void *buf, size_t len, int flags);
+int swiftginx_close(int fd);
+
 int swiftginx_epoll_create1(int flags);
 int swiftginx_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data);
 int swiftginx_epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout);
