@@ -50,6 +50,22 @@ import Testing
         #expect(c.isClosedByPeer())
     }
 
+    /// A client that half-closes after its request gets the answer and then the close at
+    /// once (keepalive_timeout is 2 s), whether its FIN comes with the request or after
+    /// the answer: a short read does not hide the FIN (the server reads again only when
+    /// epoll reports new bytes or the hangup).
+    @Test func aHalfClosedClientGetsItsAnswerAndTheClose() throws {
+        let s = try makeServer()
+        for finAfterAnswer in [false, true] {
+            let c = try RawClient(port: s.port)
+            try c.send("GET /a.txt HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            if finAfterAnswer { #expect(try c.readResponse().bodyText == "AAAA") }
+            shutdown(c.fd, Int32(SHUT_WR))
+            if !finAfterAnswer { #expect(try c.readResponse().bodyText == "AAAA") }
+            #expect(c.isClosedByPeerWithin(milliseconds: 1500), "FIN after the answer: \(finAfterAnswer)")
+        }
+    }
+
     @Test func pipelinedBytesSplitAcrossWrites() throws {
         let s = try makeServer()
         let c = try RawClient(port: s.port)

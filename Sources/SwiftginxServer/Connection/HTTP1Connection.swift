@@ -344,7 +344,15 @@ final class HTTP1Connection {
 
     /// Reads into `input`; false when the caller must wait (or the connection closed).
     private func readMore() -> Bool {
-        guard readReady || transport.hasBufferedInput else { return false }
+        guard readReady || transport.hasBufferedInput else {
+            // Stopped by a short read (below): idle as after a read that would block.
+            if attached && !countedReading && (state == .idle || state == .readingHead)
+                && request.input.readableCount == 0
+            {
+                becameIdle()
+            }
+            return false
+        }
         if !attached { attachRequest() }
         let input = request.input
         if input.writableCount == 0 {
@@ -359,8 +367,9 @@ final class HTTP1Connection {
                 return true
             }
         }
+        let asked = input.writableCount
         do {
-            switch try transport.read(input.writable, input.writableCount) {
+            switch try transport.read(input.writable, asked) {
             case .wouldBlock:
                 readReady = false
                 if input.readableCount == 0 && !countedReading && (state == .idle || state == .readingHead) {
@@ -376,6 +385,11 @@ final class HTTP1Connection {
             case .processed(let n):
                 input.writerIndex += n
                 if keepsIdleRequest { leftIdle() }
+                // A plain socket that gave less than asked has nothing more for now: the
+                // next read waits for epoll (edge-triggered: new bytes or the client's FIN
+                // report again), as nginx's recv clears `ready`. It saves the read that
+                // would block. A hangup already seen is read to its end.
+                if n < asked && !peerHungUp && transport.tls == nil { readReady = false }
                 return true
             }
         } catch {
