@@ -99,18 +99,21 @@ public final class ByteBuffer {
         var v = value.magnitude
         if value < 0 { append(UInt8(ascii: "-")) }
         reserve(20)
-        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let n = withUnsafeMutableBytes(of: &tmp) { t -> Int in
-            var i = 24
-            repeat {
-                i -= 1
-                t[i] = UInt8(truncatingIfNeeded: v % 10) &+ 48
-                v /= 10
-            } while v > 0
-            (base + writerIndex).copyMemory(from: t.baseAddress! + i, byteCount: 24 - i)
-            return 24 - i
+        // The digits counted first, then written from the last one straight into place.
+        var digits = 1
+        var rest = v
+        while rest >= 10 {
+            rest /= 10
+            digits &+= 1
         }
-        writerIndex += n
+        var p = base + writerIndex + digits
+        repeat {
+            p -= 1
+            let (q, r) = v.quotientAndRemainder(dividingBy: 10)
+            p.storeBytes(of: UInt8(truncatingIfNeeded: r) &+ 48, as: UInt8.self)
+            v = q
+        } while v > 0
+        writerIndex += digits
     }
 
     /// Appends milliseconds as seconds with three decimals ("12.345"), as `$msec` and
