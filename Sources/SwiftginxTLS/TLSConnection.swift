@@ -63,7 +63,13 @@ public final class TLSConnection {
         let client = context.isClient || serverName != nil
         let name = serverName ?? (client ? context.defaultServerName : nil)
         do throws(TLSError) {
-            if SSL_set_fd(ssl, fd) != 1 { throw TLSError.openSSL("SSL_set_fd() failed") }
+            // Kernel TLS needs OpenSSL's own socket BIO; otherwise the project's (reads and
+            // writes without cancellation points, and it tells a short read).
+            if swiftginx_SSL_get_options(ssl) & swiftginx_SSL_OP_ENABLE_KTLS != 0 {
+                if SSL_set_fd(ssl, fd) != 1 { throw TLSError.openSSL("SSL_set_fd() failed") }
+            } else if swiftginx_SSL_set_socket(ssl, fd) != 1 {
+                throw TLSError.openSSL("BIO_new() failed")
+            }
             if let name {
                 if swiftginx_SSL_set_tlsext_host_name(ssl, name) != 1 {
                     throw TLSError.openSSL("SSL_set_tlsext_host_name(\"\(name)\") failed")
@@ -259,6 +265,13 @@ public final class TLSConnection {
     /// Bytes waiting in OpenSSL (decrypted, or records read ahead): read them before
     /// waiting for epoll again.
     public var hasPendingInput: Bool { earlyByte != nil || SSL_has_pending(ssl) == 1 }
+
+    /// The socket had nothing more when OpenSSL last read it (a short read), and nothing
+    /// waits in OpenSSL: the next read would want more bytes (the project's socket BIO
+    /// only; false with kernel TLS).
+    public var socketDrained: Bool {
+        earlyByte == nil && !readingEarlyData && swiftginx_SSL_socket_drained(ssl) != 0 && SSL_has_pending(ssl) == 0
+    }
 
     /// The session to resume later (client side), when one that can be resumed exists.
     /// With TLSv1.3 it arrives after the handshake, once the client has read something.

@@ -1,7 +1,8 @@
 /*
  * OpenSSL macros and constants that Swift cannot import, for SwiftginxTLS.
  * One thin wrapper per macro, named swiftginx_<c_name>; no logic lives here.
- * One piece of state: a thread-local flag, as Swift has no thread-local variables.
+ * One piece of state: a thread-local flag, as Swift has no thread-local variables;
+ * and one piece of logic: the socket BIO in shims.c.
  */
 #ifndef CSWIFTGINX_TLS_SHIMS_H
 #define CSWIFTGINX_TLS_SHIMS_H
@@ -173,6 +174,18 @@ static inline int swiftginx_tls_take_error_queue_dirty(void) {
 static inline void swiftginx_tls_mark_error_queue_dirty(void) {
     swiftginx_tls_error_queue_dirty = 1;
 }
+
+/* A socket BIO for connections without kernel TLS: reads and writes with syscall(2)
+ * (glibc's read and write are thread cancellation points, ~100 instructions each in a
+ * multi-threaded process) and remembers whether its last read returned fewer bytes than
+ * asked (the socket had nothing more then). 1 when set, 0 on failure. */
+int swiftginx_SSL_set_socket(SSL *ssl, int fd);
+/* Whether the last read of the connection's socket BIO came back short (or would have
+ * blocked): 0 for another BIO. */
+int swiftginx_SSL_socket_drained(SSL *ssl);
+
+static inline uint64_t swiftginx_SSL_get_options(const SSL *ssl) { return SSL_get_options(ssl); }
+static const uint64_t swiftginx_SSL_OP_ENABLE_KTLS = SSL_OP_ENABLE_KTLS;
 
 static inline void swiftginx_OPENSSL_free(void *ptr) {
     OPENSSL_free(ptr);

@@ -385,11 +385,12 @@ final class HTTP1Connection {
             case .processed(let n):
                 input.writerIndex += n
                 if keepsIdleRequest { leftIdle() }
-                // A plain socket that gave less than asked has nothing more for now: the
-                // next read waits for epoll (edge-triggered: new bytes or the client's FIN
-                // report again), as nginx's recv clears `ready`. It saves the read that
-                // would block. A hangup already seen is read to its end.
-                if n < asked && !peerHungUp && transport.tls == nil { readReady = false }
+                // A socket that gave less than asked has nothing more for now (TLS: its
+                // BIO's last read was short and OpenSSL holds nothing): the next read waits
+                // for epoll (edge-triggered: new bytes or the client's FIN report again),
+                // as nginx's recv clears `ready`. It saves the read that would block. A
+                // hangup already seen is read to its end.
+                if !peerHungUp && transport.drained(asked: asked, got: n) { readReady = false }
                 return true
             }
         } catch {

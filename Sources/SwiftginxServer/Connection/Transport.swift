@@ -98,6 +98,14 @@ final class Transport {
         return r
     }
 
+    /// After a read that gave `got` of `asked` bytes: whether the socket has nothing more
+    /// for now (a plain socket's short read; TLS: the BIO's last read was short and
+    /// OpenSSL holds nothing), so the next read can wait for epoll.
+    @inline(__always) func drained(asked: Int, got: Int) -> Bool {
+        guard let tls else { return got < asked }
+        return tls.socketDrained
+    }
+
     /// Bytes already decrypted by OpenSSL that epoll cannot announce.
     @inline(__always) var hasBufferedInput: Bool { tls?.hasPendingInput ?? false }
 
