@@ -165,6 +165,58 @@ struct TestPKI {
             "\(s.read("logs/error.log"))")
     }
 
+    /// Keep-alive over TLS when the server stops reading after a short read (its socket
+    /// BIO tells one): a request in two records with a pause between them, two requests
+    /// in one write, then a half-close after a request — every answer arrives, and the
+    /// close comes at once (keepalive_timeout is 30 s here).
+    @Test func keepAliveOverTLSAcrossShortReads() throws {
+        let pki = try TestPKI()
+        let s = try start(
+            pki,
+            servers: """
+                server {
+                    listen 127.0.0.1:PORT ssl;
+                    keepalive_timeout 30s;
+                    \(pki.certificate("ec"))
+                    location / { return 200 "ok\\n"; }
+                }
+                """)
+        defer { s.stop() }
+        let script = """
+            import socket, ssl, sys, time
+            ctx = ssl.create_default_context(cafile=sys.argv[2])
+            ctx.check_hostname = False
+            raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+            tls = ctx.wrap_socket(raw, server_hostname="localhost")
+            def answers(n):
+                got = b""
+                while got.count(b"ok\\n") < n:
+                    chunk = tls.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+                return got.count(b"HTTP/1.1 200")
+            tls.sendall(b"GET /a HTTP/1.1\\r\\nHo")
+            time.sleep(0.2)
+            tls.sendall(b"st: x\\r\\n\\r\\n")
+            print(answers(1))
+            tls.sendall(b"GET /b HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" * 2)
+            print(answers(2))
+            tls.sendall(b"GET /c HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+            print(answers(1))
+            start = time.time()
+            socket.socket.shutdown(tls, socket.SHUT_WR)
+            try:
+                while tls.recv(4096):
+                    pass
+            except (ssl.SSLError, OSError):
+                pass
+            print("closed" if time.time() - start < 3 else "late")
+            """
+        let r = try runCommand(["/usr/bin/python3", "-c", script, String(s.port), pki.path("ca.pem")])
+        #expect(r.stdout == "1\n2\n1\nclosed\n", "\(r.stdout) \(r.stderr)")
+    }
+
     @Test func plainHTTPWithoutErrorPageGetsNginxs400() throws {
         let pki = try TestPKI()
         let s = try start(
