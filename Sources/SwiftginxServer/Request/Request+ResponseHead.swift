@@ -16,7 +16,11 @@ extension Request {
         output.writerIndex = max(responseStart, output.readerIndex)
         bodyBytesSent = 0
         self.status = status
-        output.append(HTTPStatus.statusLine(status))
+        if status == 200 {
+            output.append("HTTP/1.1 200 OK\r\n")  // the usual line without the table's array
+        } else {
+            output.append(HTTPStatus.statusLine(status))
+        }
         let tokens = self.location?.settings.serverTokens ?? self.server?.defaultSettings.serverTokens ?? .on
         output.append(ServerVersion.serverLine(tokens))
         output.append(worker.clock.dateHeader)
