@@ -36,17 +36,50 @@ enum UpstreamRequestBuilder {
     /// proxy-connection, told by the length first, so most fields cost one comparison
     /// (and no lazily made static array is reached per request).
     @inline(__always) private static func isProxyDropped(_ name: Slice<UnsafeRawBufferPointer>) -> Bool {
-        switch name.count {
-        case 2: return caseEqual(name, "te")
-        case 4: return caseEqual(name, "host")
-        case 6: return caseEqual(name, "expect")
-        case 7: return caseEqual(name, "upgrade")
-        case 10: return caseEqual(name, "connection") || caseEqual(name, "keep-alive")
-        case 14: return caseEqual(name, "content-length")
-        case 16: return caseEqual(name, "proxy-connection")
-        case 17: return caseEqual(name, "transfer-encoding")
+        let n = name.count
+        guard n >= 2 && n <= 17, let base = name.base.baseAddress else { return false }
+        let p = base + name.startIndex
+        switch n {
+        case 2: return foldedEquals(p, 2, "te")
+        case 4: return foldedEquals(p, 4, "host")
+        case 6: return foldedEquals(p, 6, "expect")
+        case 7: return foldedEquals(p, 7, "upgrade")
+        case 10: return foldedEquals(p, 10, "connection") || foldedEquals(p, 10, "keep-alive")
+        case 14: return foldedEquals(p, 14, "content-length")
+        case 16: return foldedEquals(p, 16, "proxy-connection")
+        case 17: return foldedEquals(p, 17, "transfer-encoding")
         default: return false
         }
+    }
+
+    /// The `n` bytes at `p`, a header name (tchar bytes, 2 to 24 of them), equal `target`
+    /// (lowercase letters and '-', `n` bytes) whatever the letters' case: compared a word
+    /// at a time with 0x20 set in each byte, which over tchar bytes only makes an
+    /// upper-case letter lower case (and no other tchar byte becomes a letter or '-').
+    /// Overlapping loads stay within the `n` bytes.
+    @inline(__always)
+    static func foldedEquals(_ p: UnsafeRawPointer, _ n: Int, _ target: StaticString) -> Bool {
+        let t = UnsafeRawPointer(target.utf8Start)
+        if n >= 8 {
+            let fold: UInt64 = 0x2020_2020_2020_2020
+            if n > 16
+                && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) | fold
+                    != t.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            {
+                return false
+            }
+            return p.loadUnaligned(as: UInt64.self) | fold == t.loadUnaligned(as: UInt64.self)
+                && p.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) | fold
+                    == t.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+        }
+        if n >= 4 {
+            return p.loadUnaligned(as: UInt32.self) | 0x2020_2020 == t.loadUnaligned(as: UInt32.self)
+                && p.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) | 0x2020_2020
+                    == t.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+        }
+        return p.loadUnaligned(as: UInt16.self) | 0x2020 == t.loadUnaligned(as: UInt16.self)
+            && p.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self) | 0x2020
+                == t.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self)
     }
 
     /// `asciiCaseEqual` against a lowercase literal, read in place.

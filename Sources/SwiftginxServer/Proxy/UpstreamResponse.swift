@@ -301,7 +301,13 @@ final class UpstreamResponse {
         x.countHead(head.headLength)
         // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
         let bytes = UnsafeRawBufferPointer(start: inb.base, count: head.headLength)
-        headCopy.replaceSubrange(headCopy.startIndex..<headCopy.endIndex, with: bytes)
+        if headCopy.count == bytes.count {
+            // The usual case, a head as long as the last one (the same upstream answering
+            // alike): copied over in place, without the generic replacement's cost.
+            headCopy.withUnsafeMutableBytes { $0.copyMemory(from: bytes) }
+        } else {
+            headCopy.replaceSubrange(headCopy.startIndex..<headCopy.endIndex, with: bytes)
+        }
         if let condition = NextUpstream.status(status), x.canTryNext(condition) {
             x.tryNext(afterStatus: status)
             return
