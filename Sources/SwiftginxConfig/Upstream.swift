@@ -215,12 +215,21 @@ public struct UpstreamParam: Sendable {
     public let value: ComplexValue
     /// `uwsgi_param ... if_not_empty`; for `proxy_set_header` an empty value always removes.
     public let ifNotEmpty: Bool
+    /// A `proxy_set_header` whose value has no variables: its whole line ("Name: value\r\n",
+    /// empty when the value is, as the field is then not sent), made once here.
+    public let staticLine: [UInt8]?
     public init(name: String, value: ComplexValue, ifNotEmpty: Bool) {
         self.name = name
         self.nameBytes = Array(name.utf8)
         self.lowercasedName = Array(name.lowercased().utf8)
         self.value = value
         self.ifNotEmpty = ifNotEmpty
+        if value.isStatic {
+            let bytes = value.staticBytes
+            staticLine = bytes.isEmpty ? [] : nameBytes + Array(": ".utf8) + bytes + [13, 10]
+        } else {
+            staticLine = nil
+        }
     }
 }
 

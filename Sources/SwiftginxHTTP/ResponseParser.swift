@@ -416,7 +416,7 @@ public struct ResponseParser: Sendable {
         case 14 where Self.isName(buf, s, 14, "content-length"):
             if let prev = contentLengthField { return duplicate(buf, field, prev) }
             if transferEncodingField != nil { return .contentLengthAndTransferEncoding }
-            guard let n = RequestParser.parseContentLength(buf, field.value) else {
+            guard let n = Self.contentLength(buf, field.value) else {
                 return .invalidContentLength(fieldString(buf, field))
             }
             contentLengthField = field
@@ -430,6 +430,16 @@ public struct ResponseParser: Sendable {
             transferEncodingField = field
             head.isChunked = true
         case 10 where Self.isName(buf, s, 10, "connection"):
+            // The usual values, a single token, told without the list walk.
+            let v = field.value
+            if v.count == 10 && Self.isName(buf, v.lowerBound, 10, "keep-alive") {
+                connectionKeepAlive = true
+                break
+            }
+            if v.count == 5 && Self.isClose(buf, v.lowerBound) {
+                connectionClose = true
+                break
+            }
             ASCII.forEachListElement(buf, field.value) { t in
                 let token = buf.slice(t)
                 if ASCII.equalsLowercased(token, "close") {
@@ -462,6 +472,33 @@ public struct ResponseParser: Sendable {
         let a = buf.loadUnaligned(fromByteOffset: at, as: UInt64.self) | fold
         let b = buf.loadUnaligned(fromByteOffset: at &+ n &- 8, as: UInt64.self) | fold
         return a == t.loadUnaligned(as: UInt64.self) && b == t.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+    }
+
+    /// The 5 bytes at `at` are `close` whatever the letters' case (value bytes: no CR, so
+    /// setting 0x20 in each only folds upper-case letters).
+    @inline(__always)
+    private static func isClose(_ buf: UnsafeRawBufferPointer, _ at: Int) -> Bool {
+        buf.loadUnaligned(fromByteOffset: at, as: UInt32.self) | 0x2020_2020 == 0x736F_6C63  // "clos"
+            && buf[at &+ 4] | 0x20 == UInt8(ascii: "e")
+    }
+
+    /// A Content-Length value: 1*DIGIT within Int64. Up to 18 digits cannot overflow and
+    /// are read without overflow checks; longer ones take the general parser.
+    @inline(__always)
+    static func contentLength(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int64? {
+        let n = r.count
+        guard n > 0 && n <= 18, let base = buf.baseAddress else {
+            return RequestParser.parseContentLength(buf, r)
+        }
+        var value: Int64 = 0
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
+            if d >= 10 { return nil }
+            value = value &* 10 &+ Int64(d)
+            i &+= 1
+        }
+        return value
     }
 
     private func fieldString(_ buf: UnsafeRawBufferPointer, _ field: HeaderField) -> String {

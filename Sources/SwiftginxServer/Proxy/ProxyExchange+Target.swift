@@ -22,8 +22,9 @@ extension ProxyExchange {
             }
             group = g
             peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
-            proxyHost = pass.proxyHost
-            proxyPort = pass.proxyPort
+            // Usually the same strings as the last request's: no reference counting then.
+            if proxyHost != pass.proxyHost { proxyHost = pass.proxyHost }
+            if proxyPort != pass.proxyPort { proxyPort = pass.proxyPort }
             return peers != nil
         }
         guard let dynamic = pass.dynamic else { return false }

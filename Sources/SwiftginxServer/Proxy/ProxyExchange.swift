@@ -104,6 +104,10 @@ final class ProxyExchange {
     /// `$proxy_host` of this request, and the URI of a proxy_pass with variables.
     var proxyHost = ""
     var proxyPort = ""
+    /// "Host: $proxy_host\r\n" for the request head, remade only when `proxyHost` changes
+    /// (`hostLineFor` is the value it was made from).
+    var hostLine: [UInt8] = []
+    var hostLineFor = ""
     var dynamicURI: [UInt8]? = nil
     /// TLS to the upstream: `https://` / `suwsgi://` written or (with variables) evaluated.
     var upstreamTLS = false

@@ -134,6 +134,17 @@ enum UpstreamRequestBuilder {
         // count per field), and the name is appended from its bytes, not its String.
         let params = x.settings.params
         for i in params.indices {
+            if let line = params[i].staticLine {
+                // A value without variables: its line was made with the configuration.
+                let n = params[i].lowercasedName.count
+                if n == 4 && Self.caseEqual(params[i].lowercasedName, "host") { setHost = true }
+                if n == 10 && Self.caseEqual(params[i].lowercasedName, "connection") {
+                    setConnection = true
+                    if line.count == 19 && Self.caseEqual(line[12..<17], "close") { sentConnectionClose = true }
+                }
+                if !line.isEmpty { out.append(line) }
+                continue
+            }
             // Written in place; an empty value takes the line back out (nginx drops it).
             let lineStart = out.writerIndex
             out.append(params[i].nameBytes)
@@ -154,9 +165,11 @@ enum UpstreamRequestBuilder {
             out.append("\r\n")
         }
         if !setHost {
-            out.append("Host: ")
-            out.append(string: x.proxyHost)
-            out.append("\r\n")
+            if x.hostLineFor != x.proxyHost || x.hostLine.isEmpty {
+                x.hostLine = Array("Host: \(x.proxyHost)\r\n".utf8)
+                x.hostLineFor = x.proxyHost
+            }
+            out.append(x.hostLine)
         }
         if !setConnection {
             out.append("Connection: close\r\n")

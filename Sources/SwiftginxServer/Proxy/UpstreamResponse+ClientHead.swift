@@ -166,7 +166,8 @@ extension UpstreamResponse {
     }
 
     /// Writes the client's response head from the upstream's, and sets up the body relay.
-    func writeClientHead(_ x: ProxyExchange) {
+    /// `xAccel`: what `mayHaveXAccelField()` answered for this head, when already asked.
+    func writeClientHead(_ x: ProxyExchange, xAccel: Bool? = nil) {
         // An error page answered by the proxy keeps the error's status (nginx's err_status,
         // with its own reason phrase); `error_page ... = uri` takes the upstream's.
         let status = request.overrideStatus ?? head.status
@@ -191,9 +192,9 @@ extension UpstreamResponse {
         let passServer = !x.settings.hidesServer
         let passDate = !x.settings.hidesDate
         var coding: ContentCoding? = nil
-        recoder = nil
+        if recoder != nil { recoder = nil }
         if !recodeCarry.isEmpty { recodeCarry.removeAll() }
-        ssi = nil
+        if ssi != nil { ssi = nil }
         if let l = location, l.settings.ssi.enabled { startSSI(l) }
         headVaries = false
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
@@ -347,7 +348,7 @@ extension UpstreamResponse {
         }
         if clientTake >= 0 { responseRemaining = upstreamLength }
         let xab =
-            !mayHaveXAccelField() || !hasUpstreamHeader("x-accel-buffering")
+            !(xAccel ?? mayHaveXAccelField()) || !hasUpstreamHeader("x-accel-buffering")
                 || x.settings.ignoreHeaders.contains("x-accel-buffering")
             ? nil : headerValue("x-accel-buffering")
         buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering

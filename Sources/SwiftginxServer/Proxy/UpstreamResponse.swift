@@ -350,7 +350,7 @@ final class UpstreamResponse {
                 return
             }
         }
-        writeClientHead(x)
+        writeClientHead(x, xAccel: xAccel)
     }
 
     /// X-Accel-Redirect: an internal redirect to a URI or a named location, keeping
