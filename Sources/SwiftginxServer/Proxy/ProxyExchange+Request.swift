@@ -19,7 +19,7 @@ extension ProxyExchange {
     func start(_ pass: UpstreamPass, location: Location) {
         reset()
         connectDeferred = false
-        self.pass = pass
+        if self.pass !== pass { self.pass = pass }
         switch pass.proto {
         case .http: settingsStorage = location.settings.proxyStorage
         case .uwsgi: settingsStorage = location.settings.uwsgiStorage

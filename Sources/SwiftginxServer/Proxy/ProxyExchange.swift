@@ -142,19 +142,18 @@ final class ProxyExchange {
         self.response = UpstreamResponse(request: request)
     }
 
-    /// Back to a clean state for a new request (buffers keep their capacity).
+    /// Back to a clean state for a new request (buffers keep their capacity). Only `start`
+    /// calls it, which then sets `pass`, and `resolveTarget` sets `group` and `peers` (left
+    /// as they are here: usually the same objects again, replaced without reference counting).
     func reset() {
         phase = .finished
         lastPeer = -1
-        pendingName = nil
-        pass = nil
-        group = nil
-        peers = nil
+        if pendingName != nil { pendingName = nil }
         peer = -1
         // Kept at the group's size, all false: refilled only when the group changes.
         for i in tried.indices where tried[i] { tried[i] = false }
         tries = 0
-        upstream = nil
+        if upstream != nil { upstream = nil }
         reused = false
         response.keepUpstream = false
         requestHead.clear()
@@ -164,7 +163,7 @@ final class ProxyExchange {
         bodyLength = 0
         bodySent = 0
         bodyRemaining = 0
-        bodyChunked = nil
+        if bodyChunked != nil { bodyChunked = nil }
         if !pendingChunk.isEmpty { pendingChunk.removeAll(keepingCapacity: true) }
         if !streamedCopy.isEmpty { streamedCopy.removeAll(keepingCapacity: true) }
         streamedCopyKept = true
@@ -175,7 +174,7 @@ final class ProxyExchange {
         bodyDiscarded = false
         sentURI = 0..<0
         sentConnectionClose = true
-        dynamicURI = nil
+        if dynamicURI != nil { dynamicURI = nil }
         upstreamTLS = false
         requestSentAny = false
         retryFresh = false

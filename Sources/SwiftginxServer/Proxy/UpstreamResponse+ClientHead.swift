@@ -166,8 +166,10 @@ extension UpstreamResponse {
     }
 
     /// Writes the client's response head from the upstream's, and sets up the body relay.
-    /// `xAccel`: what `mayHaveXAccelField()` answered for this head, when already asked.
-    func writeClientHead(_ x: ProxyExchange, xAccel: Bool? = nil) {
+    /// `xAccel`: what `mayHaveXAccelField()` answered for this head, when already asked;
+    /// `relayFollows`: the exchange's drive loop relays at once (the relay arms the read or
+    /// send timer itself whenever it waits, so none is armed here).
+    func writeClientHead(_ x: ProxyExchange, xAccel: Bool? = nil, relayFollows: Bool = false) {
         // An error page answered by the proxy keeps the error's status (nginx's err_status,
         // with its own reason phrase); `error_page ... = uri` takes the upstream's.
         let status = request.overrideStatus ?? head.status
@@ -385,7 +387,7 @@ extension UpstreamResponse {
             upstreamDone = true
         }
         x.phase = .relaying
-        x.wait(for: .relaying, timeout: x.settings.readTimeout)
+        if !relayFollows { x.wait(for: .relaying, timeout: x.settings.readTimeout) }
     }
 
     // MARK: compression

@@ -350,7 +350,8 @@ final class UpstreamResponse {
                 return
             }
         }
-        writeClientHead(x, xAccel: xAccel)
+        // readHead returns to the exchange's drive loop, which relays next.
+        writeClientHead(x, xAccel: xAccel, relayFollows: true)
     }
 
     /// X-Accel-Redirect: an internal redirect to a URI or a named location, keeping
