@@ -139,7 +139,7 @@ public struct ResponseParser: Sendable {
         lineStart = 0
         scan = 0
         prefixChecked = 0
-        failure = nil
+        if failure != nil { failure = nil }
         contentLengthField = nil
         transferEncodingField = nil
         connectionClose = false
@@ -177,7 +177,7 @@ public struct ResponseParser: Sendable {
             // A header line seen whole for the first time is checked and its end found in
             // one pass (`checkedField`); anything unusual falls back to the general path.
             var colon = -1
-            if phase == .headers && scan == lineStart { colon = checkedField(buf, lineStart, end, lineEnd: &i) }
+            if phase == .headers && scan == lineStart { colon = Self.checkedField(buf, lineStart, end, lineEnd: &i) }
             // The line end, 8 bytes at a time: a word's lowest CR or LF byte is exact
             // (the has-zero-byte test only errs above a real match), then byte by byte.
             while colon < 0 && i &+ 8 <= end {
@@ -226,7 +226,7 @@ public struct ResponseParser: Sendable {
             lineStart = next
             scan = next
             if phase == .statusLine {
-                if !parseStatusLine(buf, line, &head) { return fail(.invalidStatusLine) }
+                if !Self.parseStatusLine(buf, line, &head, prefixChecked: prefixChecked) { return fail(.invalidStatusLine) }
                 statusLineParsed = true
                 phase = .headers
             } else if line.isEmpty {
@@ -286,9 +286,10 @@ public struct ResponseParser: Sendable {
         return true
     }
 
-    private func parseStatusLine(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead)
-        -> Bool
-    {
+    /// Static, with the one field it reads: a method of the parser would take a copy of it.
+    private static func parseStatusLine(
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead, prefixChecked: Int
+    ) -> Bool {
         let s = line.lowerBound
         let e = line.upperBound
         // The prefix bytes were checked by statusPrefixIsPlausible; the line must hold them all.
@@ -352,7 +353,7 @@ public struct ResponseParser: Sendable {
     /// goes to `lineEnd`. Returns the colon's position, or -1 when the line is not
     /// (yet) that: the general path then finds its end and judges it.
     @inline(__always)
-    private func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
+    private static func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
         var p = start
         // The name, 8 bytes at a time while they are letters, digits and '-' (the usual
         // name); the first other byte (the colon, or a rarer tchar) ends the word scan and
@@ -540,7 +541,8 @@ public struct ResponseParser: Sendable {
 
     // MARK: end of head
 
-    private func finish(_ head: inout ResponseHead) {
+    /// `mutating` although it only reads the parser: a non-mutating call takes a copy of it.
+    private mutating func finish(_ head: inout ResponseHead) {
         if head.version.isAtLeast11 {
             head.keepAlive = !connectionClose
         } else {
