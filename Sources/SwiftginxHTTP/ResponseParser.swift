@@ -177,7 +177,10 @@ public struct ResponseParser: Sendable {
             // A header line seen whole for the first time is checked and its end found in
             // one pass (`checkedField`); anything unusual falls back to the general path.
             var colon = -1
-            if phase == .headers && scan == lineStart { colon = Self.checkedField(buf, lineStart, end, lineEnd: &i) }
+            // (Not the empty line that ends the head: it is no field.)
+            if phase == .headers && scan == lineStart && lineStart < end && buf[lineStart] > ASCII.cr {
+                colon = Self.checkedField(buf, lineStart, end, lineEnd: &i)
+            }
             // The line end, 8 bytes at a time: a word's lowest CR or LF byte is exact
             // (the has-zero-byte test only errs above a real match), then byte by byte.
             while colon < 0 && i &+ 8 <= end {
@@ -226,7 +229,9 @@ public struct ResponseParser: Sendable {
             lineStart = next
             scan = next
             if phase == .statusLine {
-                if !Self.parseStatusLine(buf, line, &head, prefixChecked: prefixChecked) { return fail(.invalidStatusLine) }
+                if !Self.parseStatusLine(buf, line, &head, prefixChecked: prefixChecked) {
+                    return fail(.invalidStatusLine)
+                }
                 statusLineParsed = true
                 phase = .headers
             } else if line.isEmpty {
@@ -353,7 +358,8 @@ public struct ResponseParser: Sendable {
     /// goes to `lineEnd`. Returns the colon's position, or -1 when the line is not
     /// (yet) that: the general path then finds its end and judges it.
     @inline(__always)
-    private static func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
+    private static func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int
+    {
         var p = start
         // The name, 8 bytes at a time while they are letters, digits and '-' (the usual
         // name); the first other byte (the colon, or a rarer tchar) ends the word scan and
@@ -483,6 +489,9 @@ public struct ResponseParser: Sendable {
             if statusField == nil { statusField = field }
         case 8 where kind != .http && ASCII.equalsLowercased(name, "location"):
             locationSeen = true
+        case 15...18 where buf[s] | 0x20 == UInt8(ascii: "x"):
+            // Perhaps one of the X-Accel-* fields nginx acts on (the proxy looks closer).
+            head.mayHaveXAccelField = true
         default:
             break
         }

@@ -1,8 +1,9 @@
 // Unit tests of ResponseParser's fast paths: the 8-byte name scan (`nonNameBytes`)
 // against the byte rule for every byte value at every position, names with the rarer
 // tchars and with bytes that must stop the scan, and the single-token Connection values
-// and Content-Length digits read without the general code. Each head is parsed whole,
-// byte by byte and split at every offset (ResponseSnapshot.allWays).
+// and Content-Length digits read without the general code, and the note that a field may
+// be an X-Accel-* one. Each head is parsed whole, byte by byte and split at every offset
+// (ResponseSnapshot.allWays).
 
 import Testing
 
@@ -78,6 +79,36 @@ import Testing
         let upgrade = ResponseSnapshot.allWays(
             "HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n")
         #expect(upgrade.upgrade)
+    }
+
+    @Test func xAccelFieldsAreNoted() {
+        func noted(_ fields: String, kind: ResponseHeadKind = .http) -> Bool {
+            var parser = ResponseParser()
+            parser.kind = kind
+            var head = ResponseHead()
+            let text = (kind == .http ? "HTTP/1.1 200 OK\r\n" : "") + fields + "\r\n"
+            let result = Array(text.utf8).withUnsafeBytes { parser.parse($0, into: &head) }
+            #expect(result == .complete)
+            return head.mayHaveXAccelField
+        }
+        #expect(noted("X-Accel-Redirect: /p\r\n"))
+        #expect(noted("Content-Type: a/b\r\nx-accel-buffering: no\r\n"))
+        #expect(noted("X-Accel-Expires: 5\r\nServer: s\r\n"))
+        #expect(noted("X-Accel-Limit-Rate: 9\r\n"))
+        #expect(noted("Status: 200\r\nX-Accel-Redirect: /p\r\n", kind: .cgi))
+        #expect(!noted("X-Powered-By: x\r\nContent-Length: 0\r\n"))
+        #expect(!noted("Transfer-Encoding: chunked\r\n"))
+        #expect(!noted("Y-Accel-Redirect: /p\r\n"))
+        // A new head forgets what the last one had.
+        var parser = ResponseParser()
+        var head = ResponseHead()
+        _ = Array("HTTP/1.1 200 OK\r\nX-Accel-Redirect: /p\r\n\r\n".utf8).withUnsafeBytes {
+            parser.parse($0, into: &head)
+        }
+        #expect(head.mayHaveXAccelField)
+        parser.reset()
+        _ = Array("HTTP/1.1 200 OK\r\nServer: s\r\n\r\n".utf8).withUnsafeBytes { parser.parse($0, into: &head) }
+        #expect(!head.mayHaveXAccelField)
     }
 
     @Test func contentLengthDigits() {

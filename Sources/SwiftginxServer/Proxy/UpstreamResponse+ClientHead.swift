@@ -283,8 +283,10 @@ extension UpstreamResponse {
                     if !request.contentType.isEmpty { request.contentType.removeAll(keepingCapacity: true) }
                     if let value {
                         request.contentType.append(contentsOf: value)
-                    } else {
-                        request.contentType.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw))
+                    } else if let base = buf.baseAddress {
+                        // Typed bytes: appended with one copy (raw bytes go one by one).
+                        let bytes = (base + raw.startIndex).assumingMemoryBound(to: UInt8.self)
+                        request.contentType.append(contentsOf: UnsafeBufferPointer(start: bytes, count: raw.count))
                     }
                     // nginx writes its own "Content-Type" name (PHP sends "Content-type").
                     output.append("Content-Type: ")

@@ -315,7 +315,8 @@ final class UpstreamResponse {
         if x.cache.zone != nil && x.cacheResponseHead(status: status) { return }
         if x.settings.cache.forceRanges && cacheWriter == nil { x.applyRangeToStoredResponse() }
         let ignored = x.settings.ignoreHeaders
-        let xAccel = mayHaveXAccelField()
+        // The parser noted whether a field may be one of them (the head was parsed into `head`).
+        let xAccel = head.mayHaveXAccelField
         if xAccel, hasUpstreamHeader("x-accel-limit-rate"), !ignored.contains("x-accel-limit-rate"),
             let v = headerValue("x-accel-limit-rate"), let n = Int(String(decoding: v, as: UTF8.self)), n >= 0
         {
