@@ -218,17 +218,27 @@ public struct UpstreamParam: Sendable {
     /// A `proxy_set_header` whose value has no variables: its whole line ("Name: value\r\n",
     /// empty when the value is, as the field is then not sent), made once here.
     public let staticLine: [UInt8]?
+    /// The name is Host / Connection (any case), and, for Connection, the value is the
+    /// constant `close`: what the proxy's request head checks for each line.
+    public let isHost: Bool
+    public let isConnection: Bool
+    public let isStaticClose: Bool
     public init(name: String, value: ComplexValue, ifNotEmpty: Bool) {
         self.name = name
         self.nameBytes = Array(name.utf8)
         self.lowercasedName = Array(name.lowercased().utf8)
         self.value = value
         self.ifNotEmpty = ifNotEmpty
+        let lower = name.lowercased()
+        isHost = lower == "host"
+        isConnection = lower == "connection"
         if value.isStatic {
             let bytes = value.staticBytes
             staticLine = bytes.isEmpty ? [] : nameBytes + Array(": ".utf8) + bytes + [13, 10]
+            isStaticClose = isConnection && String(decoding: bytes, as: UTF8.self).lowercased() == "close"
         } else {
             staticLine = nil
+            isStaticClose = false
         }
     }
 }

@@ -135,12 +135,11 @@ enum UpstreamRequestBuilder {
         let params = x.settings.params
         for i in params.indices {
             if let line = params[i].staticLine {
-                // A value without variables: its line was made with the configuration.
-                let n = params[i].lowercasedName.count
-                if n == 4 && Self.caseEqual(params[i].lowercasedName, "host") { setHost = true }
-                if n == 10 && Self.caseEqual(params[i].lowercasedName, "connection") {
+                // A value without variables: its line and flags were made with the configuration.
+                if params[i].isHost { setHost = true }
+                if params[i].isConnection {
                     setConnection = true
-                    if line.count == 19 && Self.caseEqual(line[12..<17], "close") { sentConnectionClose = true }
+                    if params[i].isStaticClose { sentConnectionClose = true }
                 }
                 if !line.isEmpty { out.append(line) }
                 continue
@@ -152,9 +151,8 @@ enum UpstreamRequestBuilder {
             let valueStart = out.writerIndex
             appendValue(params[i].value, for: request, to: out)
             let value = UnsafeRawBufferPointer(start: out.base + valueStart, count: out.writerIndex - valueStart)
-            let n = params[i].lowercasedName.count
-            if n == 4 && Self.caseEqual(params[i].lowercasedName, "host") { setHost = true }
-            if n == 10 && Self.caseEqual(params[i].lowercasedName, "connection") {
+            if params[i].isHost { setHost = true }
+            if params[i].isConnection {
                 setConnection = true
                 if Self.caseEqual(value, "close") { sentConnectionClose = true }
             }
