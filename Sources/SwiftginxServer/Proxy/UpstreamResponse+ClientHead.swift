@@ -187,7 +187,7 @@ extension UpstreamResponse {
         } else {
             output.append(decimal: Int64(status))
         }
-        let hidden = x.settings.hidden
+        // The hidden names are read from the settings only for a field of a hidden length.
         let hiddenLengths = x.settings.hiddenLengths
         // With proxy_pass_header Server / Date, nginx adds neither of its own, even when
         // the upstream sent none.
@@ -243,7 +243,7 @@ extension UpstreamResponse {
                 } else if field.unique == Self.dateBit {
                     if !passDate { continue }
                 } else if hiddenLengths & (1 << UInt64(min(63, name.count))) != 0
-                    && hidden.contains(where: { asciiCaseEqual(name, $0) })
+                    && x.settings.hidden.contains(where: { asciiCaseEqual(name, $0) })
                 {
                     continue
                 }
