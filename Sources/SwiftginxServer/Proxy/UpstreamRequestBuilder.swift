@@ -163,11 +163,19 @@ enum UpstreamRequestBuilder {
             out.append("\r\n")
         }
         if !setHost {
-            if x.hostLineFor != x.proxyHost || x.hostLine.isEmpty {
-                x.hostLine = Array("Host: \(x.proxyHost)\r\n".utf8)
-                x.hostLineFor = x.proxyHost
+            if x.hostLineFor == x.proxyHost && !x.hostLine.isEmpty {
+                out.append(x.hostLine)
+            } else {
+                out.append("Host: ")
+                out.append(string: x.proxyHost)
+                out.append("\r\n")
+                // Kept for the next request when the host is the pass's own (a host from
+                // variables may change every time: no line is made for it).
+                if pass.dynamic == nil {
+                    x.hostLine = Array("Host: \(x.proxyHost)\r\n".utf8)
+                    x.hostLineFor = x.proxyHost
+                }
             }
-            out.append(x.hostLine)
         }
         if !setConnection {
             out.append("Connection: close\r\n")

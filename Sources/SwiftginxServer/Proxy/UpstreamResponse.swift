@@ -102,7 +102,7 @@ final class UpstreamResponse {
         parser.reset()
         head.reset()
         upstreamInput.clear()
-        responseChunked = nil
+        if responseChunked != nil { responseChunked = nil }
         responseRemaining = -1
         upstreamDone = false
         clientChunked = false
@@ -112,7 +112,7 @@ final class UpstreamResponse {
         headerSent = false
         spoolWritten = 0
         spoolSent = 0
-        encoder = nil
+        if encoder != nil { encoder = nil }
         discarding = false
         clientTake = -1
         keepContentType = false
