@@ -440,6 +440,9 @@ public struct CopyOnWrite<T: Sendable>: @unchecked Sendable {
 
     public init(_ value: T) { box = Box(value) }
 
+    /// Both hold the same storage (so assigning one to the other would change nothing).
+    public func isSameStorage(as other: CopyOnWrite<T>) -> Bool { box === other.box }
+
     /// Read in place (no copy of the value); written with copy-on-write.
     public var value: T {
         _read { yield box.value }
