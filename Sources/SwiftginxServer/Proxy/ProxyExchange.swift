@@ -159,7 +159,7 @@ final class ProxyExchange {
         requestHead.clear()
         requestHeadSent = 0
         bodyMemory.clear()
-        releaseBodyFile()
+        if bodyFile >= 0 || bodyFileName != nil || bodyFileSize != 0 { releaseBodyFile() }
         bodyLength = 0
         bodySent = 0
         bodyRemaining = 0
