@@ -243,6 +243,16 @@ public struct ResponseParser: Sendable {
                 if kind != .http { head.isChunked = false }
                 phase = .complete
                 return .complete
+            } else if colon >= 0 && !Self.isFramingLength(colon &- line.lowerBound, cgi: kind != .http) {
+                // A checked field of no interest to the framing (most of them): kept here,
+                // without the call that judges the others.
+                let n = colon &- line.lowerBound
+                if UInt(bitPattern: n &- 15) < 4 && buf[line.lowerBound] | 0x20 == UInt8(ascii: "x") {
+                    head.mayHaveXAccelField = true
+                }
+                head.headers.append(
+                    HeaderField(
+                        name: line.lowerBound..<colon, value: ASCII.trimOWS(buf, (colon &+ 1)..<line.upperBound)))
             } else if let e = parseHeaderLine(buf, line, &head, checkedColon: colon) {
                 return fail(e)
             }
@@ -509,6 +519,13 @@ public struct ResponseParser: Sendable {
         let a = buf.loadUnaligned(fromByteOffset: at, as: UInt64.self) | fold
         let b = buf.loadUnaligned(fromByteOffset: at &+ n &- 8, as: UInt64.self) | fold
         return a == t.loadUnaligned(as: UInt64.self) && b == t.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+    }
+
+    /// A name length of a field `parseHeaderLine` acts on: Content-Length (14),
+    /// Transfer-Encoding (17), Connection (10), and for CGI heads Status (6) and Location (8).
+    @inline(__always)
+    static func isFramingLength(_ n: Int, cgi: Bool) -> Bool {
+        n == 14 || n == 17 || n == 10 || (cgi && (n == 6 || n == 8))
     }
 
     /// The 5 bytes at `at` are `close` whatever the letters' case (value bytes: no CR, so
