@@ -215,12 +215,31 @@ public struct UpstreamParam: Sendable {
     public let value: ComplexValue
     /// `uwsgi_param ... if_not_empty`; for `proxy_set_header` an empty value always removes.
     public let ifNotEmpty: Bool
+    /// A `proxy_set_header` whose value has no variables: its whole line ("Name: value\r\n",
+    /// empty when the value is, as the field is then not sent), made once here.
+    public let staticLine: [UInt8]?
+    /// The name is Host / Connection (any case), and, for Connection, the value is the
+    /// constant `close`: what the proxy's request head checks for each line.
+    public let isHost: Bool
+    public let isConnection: Bool
+    public let isStaticClose: Bool
     public init(name: String, value: ComplexValue, ifNotEmpty: Bool) {
         self.name = name
         self.nameBytes = Array(name.utf8)
         self.lowercasedName = Array(name.lowercased().utf8)
         self.value = value
         self.ifNotEmpty = ifNotEmpty
+        let lower = name.lowercased()
+        isHost = lower == "host"
+        isConnection = lower == "connection"
+        if value.isStatic {
+            let bytes = value.staticBytes
+            staticLine = bytes.isEmpty ? [] : nameBytes + Array(": ".utf8) + bytes + [13, 10]
+            isStaticClose = isConnection && String(decoding: bytes, as: UTF8.self).lowercased() == "close"
+        } else {
+            staticLine = nil
+            isStaticClose = false
+        }
     }
 }
 
@@ -420,6 +439,9 @@ public struct CopyOnWrite<T: Sendable>: @unchecked Sendable {
     private var box: Box
 
     public init(_ value: T) { box = Box(value) }
+
+    /// Both hold the same storage (so assigning one to the other would change nothing).
+    public func isSameStorage(as other: CopyOnWrite<T>) -> Bool { box === other.box }
 
     /// Read in place (no copy of the value); written with copy-on-write.
     public var value: T {

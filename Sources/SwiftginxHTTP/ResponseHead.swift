@@ -28,6 +28,9 @@ public struct ResponseHead: Sendable {
     public var keepAlive: Bool
     /// The Connection header (any of them) carries the token `upgrade`.
     public var connectionUpgrade: Bool
+    /// Some field name is 15 to 18 bytes long and starts with "x": perhaps one of the
+    /// X-Accel-* fields nginx's proxy acts on (false: certainly none of them).
+    public var mayHaveXAccelField: Bool
     /// Bytes from the start of the buffer through the terminating empty line: where the
     /// body (or, after a 1xx head, the next head) starts.
     public var headLength: Int
@@ -41,6 +44,7 @@ public struct ResponseHead: Sendable {
         isChunked = false
         keepAlive = false
         connectionUpgrade = false
+        mayHaveXAccelField = false
         headLength = 0
     }
 
@@ -55,6 +59,7 @@ public struct ResponseHead: Sendable {
         isChunked = false
         keepAlive = false
         connectionUpgrade = false
+        mayHaveXAccelField = false
         headLength = 0
     }
 

@@ -139,7 +139,7 @@ public struct ResponseParser: Sendable {
         lineStart = 0
         scan = 0
         prefixChecked = 0
-        failure = nil
+        if failure != nil { failure = nil }
         contentLengthField = nil
         transferEncodingField = nil
         connectionClose = false
@@ -177,7 +177,10 @@ public struct ResponseParser: Sendable {
             // A header line seen whole for the first time is checked and its end found in
             // one pass (`checkedField`); anything unusual falls back to the general path.
             var colon = -1
-            if phase == .headers && scan == lineStart { colon = checkedField(buf, lineStart, end, lineEnd: &i) }
+            // (Not the empty line that ends the head: it is no field.)
+            if phase == .headers && scan == lineStart && lineStart < end && buf[lineStart] > ASCII.cr {
+                colon = Self.checkedField(buf, lineStart, end, lineEnd: &i)
+            }
             // The line end, 8 bytes at a time: a word's lowest CR or LF byte is exact
             // (the has-zero-byte test only errs above a real match), then byte by byte.
             while colon < 0 && i &+ 8 <= end {
@@ -226,7 +229,9 @@ public struct ResponseParser: Sendable {
             lineStart = next
             scan = next
             if phase == .statusLine {
-                if !parseStatusLine(buf, line, &head) { return fail(.invalidStatusLine) }
+                if !Self.parseStatusLine(buf, line, &head, prefixChecked: prefixChecked) {
+                    return fail(.invalidStatusLine)
+                }
                 statusLineParsed = true
                 phase = .headers
             } else if line.isEmpty {
@@ -238,6 +243,16 @@ public struct ResponseParser: Sendable {
                 if kind != .http { head.isChunked = false }
                 phase = .complete
                 return .complete
+            } else if colon >= 0 && !Self.isFramingLength(colon &- line.lowerBound, cgi: kind != .http) {
+                // A checked field of no interest to the framing (most of them): kept here,
+                // without the call that judges the others.
+                let n = colon &- line.lowerBound
+                if UInt(bitPattern: n &- 15) < 4 && buf[line.lowerBound] | 0x20 == UInt8(ascii: "x") {
+                    head.mayHaveXAccelField = true
+                }
+                head.headers.append(
+                    HeaderField(
+                        name: line.lowerBound..<colon, value: ASCII.trimOWS(buf, (colon &+ 1)..<line.upperBound)))
             } else if let e = parseHeaderLine(buf, line, &head, checkedColon: colon) {
                 return fail(e)
             }
@@ -286,9 +301,10 @@ public struct ResponseParser: Sendable {
         return true
     }
 
-    private func parseStatusLine(_ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead)
-        -> Bool
-    {
+    /// Static, with the one field it reads: a method of the parser would take a copy of it.
+    private static func parseStatusLine(
+        _ buf: UnsafeRawBufferPointer, _ line: Range<Int>, _ head: inout ResponseHead, prefixChecked: Int
+    ) -> Bool {
         let s = line.lowerBound
         let e = line.upperBound
         // The prefix bytes were checked by statusPrefixIsPlausible; the line must hold them all.
@@ -352,8 +368,20 @@ public struct ResponseParser: Sendable {
     /// goes to `lineEnd`. Returns the colon's position, or -1 when the line is not
     /// (yet) that: the general path then finds its end and judges it.
     @inline(__always)
-    private func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
+    private static func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int
+    {
         var p = start
+        // The name, 8 bytes at a time while they are letters, digits and '-' (the usual
+        // name); the first other byte (the colon, or a rarer tchar) ends the word scan and
+        // the byte loop below judges it.
+        while p &+ 8 <= end {
+            let m = Self.nonNameBytes(buf.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+            if m != 0 {
+                p &+= m.trailingZeroBitCount >> 3
+                break
+            }
+            p &+= 8
+        }
         while p < end, Self.isTchar(buf[p]) { p &+= 1 }
         guard p > start, p < end, buf[p] == 0x3A else { return -1 }
         let colon = p
@@ -393,6 +421,22 @@ public struct ResponseParser: Sendable {
         }
     }
 
+    /// The high bit of each byte of `w` that is not an ASCII letter, digit or '-' (exact:
+    /// the byte-wise sums below never carry into the next byte).
+    @inline(__always)
+    static func nonNameBytes(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let v = w & ~high
+        // x >= c for 7-bit bytes: the high bit of x + (0x80 - c).
+        @inline(__always) func atLeast(_ x: UInt64, _ c: UInt64) -> UInt64 { (x &+ (0x80 &- c) &* ones) & high }
+        let lower = v | 0x20 &* ones
+        let letter = atLeast(lower, 0x61) & ~atLeast(lower, 0x7B)
+        let digit = atLeast(v, 0x30) & ~atLeast(v, 0x3A)
+        let dash = ~((v ^ 0x2D &* ones) &+ 0x7F &* ones) & high
+        return ~(letter | digit | dash) & high | w & high
+    }
+
     /// `ASCII.isTchar` from a 128-bit table (fewer instructions per name byte).
     @inline(__always)
     static func isTchar(_ c: UInt8) -> Bool {
@@ -416,7 +460,7 @@ public struct ResponseParser: Sendable {
         case 14 where Self.isName(buf, s, 14, "content-length"):
             if let prev = contentLengthField { return duplicate(buf, field, prev) }
             if transferEncodingField != nil { return .contentLengthAndTransferEncoding }
-            guard let n = RequestParser.parseContentLength(buf, field.value) else {
+            guard let n = Self.contentLength(buf, field.value) else {
                 return .invalidContentLength(fieldString(buf, field))
             }
             contentLengthField = field
@@ -430,6 +474,16 @@ public struct ResponseParser: Sendable {
             transferEncodingField = field
             head.isChunked = true
         case 10 where Self.isName(buf, s, 10, "connection"):
+            // The usual values, a single token, told without the list walk.
+            let v = field.value
+            if v.count == 10 && Self.isName(buf, v.lowerBound, 10, "keep-alive") {
+                connectionKeepAlive = true
+                break
+            }
+            if v.count == 5 && Self.isClose(buf, v.lowerBound) {
+                connectionClose = true
+                break
+            }
             ASCII.forEachListElement(buf, field.value) { t in
                 let token = buf.slice(t)
                 if ASCII.equalsLowercased(token, "close") {
@@ -445,6 +499,9 @@ public struct ResponseParser: Sendable {
             if statusField == nil { statusField = field }
         case 8 where kind != .http && ASCII.equalsLowercased(name, "location"):
             locationSeen = true
+        case 15...18 where buf[s] | 0x20 == UInt8(ascii: "x"):
+            // Perhaps one of the X-Accel-* fields nginx acts on (the proxy looks closer).
+            head.mayHaveXAccelField = true
         default:
             break
         }
@@ -464,6 +521,40 @@ public struct ResponseParser: Sendable {
         return a == t.loadUnaligned(as: UInt64.self) && b == t.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
     }
 
+    /// A name length of a field `parseHeaderLine` acts on: Content-Length (14),
+    /// Transfer-Encoding (17), Connection (10), and for CGI heads Status (6) and Location (8).
+    @inline(__always)
+    static func isFramingLength(_ n: Int, cgi: Bool) -> Bool {
+        n == 14 || n == 17 || n == 10 || (cgi && (n == 6 || n == 8))
+    }
+
+    /// The 5 bytes at `at` are `close` whatever the letters' case (value bytes: no CR, so
+    /// setting 0x20 in each only folds upper-case letters).
+    @inline(__always)
+    private static func isClose(_ buf: UnsafeRawBufferPointer, _ at: Int) -> Bool {
+        buf.loadUnaligned(fromByteOffset: at, as: UInt32.self) | 0x2020_2020 == 0x736F_6C63  // "clos"
+            && buf[at &+ 4] | 0x20 == UInt8(ascii: "e")
+    }
+
+    /// A Content-Length value: 1*DIGIT within Int64. Up to 18 digits cannot overflow and
+    /// are read without overflow checks; longer ones take the general parser.
+    @inline(__always)
+    static func contentLength(_ buf: UnsafeRawBufferPointer, _ r: Range<Int>) -> Int64? {
+        let n = r.count
+        guard n > 0 && n <= 18, let base = buf.baseAddress else {
+            return RequestParser.parseContentLength(buf, r)
+        }
+        var value: Int64 = 0
+        var i = r.lowerBound
+        while i < r.upperBound {
+            let d = base.load(fromByteOffset: i, as: UInt8.self) &- 0x30
+            if d >= 10 { return nil }
+            value = value &* 10 &+ Int64(d)
+            i &+= 1
+        }
+        return value
+    }
+
     private func fieldString(_ buf: UnsafeRawBufferPointer, _ field: HeaderField) -> String {
         logString(buf, field.name) + ": " + logString(buf, field.value)
     }
@@ -476,7 +567,8 @@ public struct ResponseParser: Sendable {
 
     // MARK: end of head
 
-    private func finish(_ head: inout ResponseHead) {
+    /// `mutating` although it only reads the parser: a non-mutating call takes a copy of it.
+    private mutating func finish(_ head: inout ResponseHead) {
         if head.version.isAtLeast11 {
             head.keepAlive = !connectionClose
         } else {

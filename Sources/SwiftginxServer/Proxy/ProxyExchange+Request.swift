@@ -20,14 +20,19 @@ extension ProxyExchange {
         reset()
         connectDeferred = false
         self.pass = pass
+        // The settings and resolver usually are the last request's: then nothing is
+        // reassigned (no reference counting).
         switch pass.proto {
-        case .http: settingsStorage = location.settings.proxyStorage
+        case .http:
+            if !settingsStorage.isSameStorage(as: location.settings.proxyStorage) {
+                settingsStorage = location.settings.proxyStorage
+            }
         case .uwsgi: settingsStorage = location.settings.uwsgiStorage
         case .fastcgi: settingsStorage = location.settings.fastcgiStorage
         case .scgi: settingsStorage = location.settings.scgiStorage
         }
         startedAt = worker.now
-        resolverConfig = location.settings.resolver
+        if resolverConfig != nil || location.settings.resolver != nil { resolverConfig = location.settings.resolver }
         resolverTimeout = location.settings.resolverTimeout
         guard resolveTarget(pass) else {
             request.keepAlive = false

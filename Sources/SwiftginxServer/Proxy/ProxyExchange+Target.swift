@@ -20,12 +20,21 @@ extension ProxyExchange {
                 proxyPort = pass.proxyPort
                 return true
             }
-            group = g
-            peers = g.index >= 0 && g.index < tables.count && tables[g.index].group === g ? tables[g.index] : nil
-            proxyHost = pass.proxyHost
-            proxyPort = pass.proxyPort
+            // Usually the objects of the last request: kept without reference counting.
+            if group !== g { group = g }
+            if g.index >= 0 && g.index < tables.count && tables[g.index].group === g {
+                if peers !== tables[g.index] { peers = tables[g.index] }
+            } else {
+                peers = nil
+            }
+            // Usually the same strings as the last request's: no reference counting then.
+            if proxyHost != pass.proxyHost { proxyHost = pass.proxyHost }
+            if proxyPort != pass.proxyPort { proxyPort = pass.proxyPort }
             return peers != nil
         }
+        // A target from variables sets its group and peers below (or none).
+        group = nil
+        peers = nil
         guard let dynamic = pass.dynamic else { return false }
         let text = String(decoding: request.evaluate(dynamic), as: UTF8.self)
         var rest = Substring(text)

@@ -104,6 +104,10 @@ final class ProxyExchange {
     /// `$proxy_host` of this request, and the URI of a proxy_pass with variables.
     var proxyHost = ""
     var proxyPort = ""
+    /// "Host: $proxy_host\r\n" for the request head, remade only when `proxyHost` changes
+    /// (`hostLineFor` is the value it was made from).
+    var hostLine: [UInt8] = []
+    var hostLineFor = ""
     var dynamicURI: [UInt8]? = nil
     /// TLS to the upstream: `https://` / `suwsgi://` written or (with variables) evaluated.
     var upstreamTLS = false
@@ -138,29 +142,28 @@ final class ProxyExchange {
         self.response = UpstreamResponse(request: request)
     }
 
-    /// Back to a clean state for a new request (buffers keep their capacity).
+    /// Back to a clean state for a new request (buffers keep their capacity). Only `start`
+    /// calls it, which then sets `pass`, and `resolveTarget` sets `group` and `peers` (left
+    /// as they are here: usually the same objects again, replaced without reference counting).
     func reset() {
         phase = .finished
         lastPeer = -1
-        pendingName = nil
-        pass = nil
-        group = nil
-        peers = nil
+        if pendingName != nil { pendingName = nil }
         peer = -1
         // Kept at the group's size, all false: refilled only when the group changes.
         for i in tried.indices where tried[i] { tried[i] = false }
         tries = 0
-        upstream = nil
+        if upstream != nil { upstream = nil }
         reused = false
         response.keepUpstream = false
         requestHead.clear()
         requestHeadSent = 0
         bodyMemory.clear()
-        releaseBodyFile()
+        if bodyFile >= 0 || bodyFileName != nil || bodyFileSize != 0 { releaseBodyFile() }
         bodyLength = 0
         bodySent = 0
         bodyRemaining = 0
-        bodyChunked = nil
+        if bodyChunked != nil { bodyChunked = nil }
         if !pendingChunk.isEmpty { pendingChunk.removeAll(keepingCapacity: true) }
         if !streamedCopy.isEmpty { streamedCopy.removeAll(keepingCapacity: true) }
         streamedCopyKept = true
@@ -171,7 +174,7 @@ final class ProxyExchange {
         bodyDiscarded = false
         sentURI = 0..<0
         sentConnectionClose = true
-        dynamicURI = nil
+        if dynamicURI != nil { dynamicURI = nil }
         upstreamTLS = false
         requestSentAny = false
         retryFresh = false

@@ -36,17 +36,50 @@ enum UpstreamRequestBuilder {
     /// proxy-connection, told by the length first, so most fields cost one comparison
     /// (and no lazily made static array is reached per request).
     @inline(__always) private static func isProxyDropped(_ name: Slice<UnsafeRawBufferPointer>) -> Bool {
-        switch name.count {
-        case 2: return caseEqual(name, "te")
-        case 4: return caseEqual(name, "host")
-        case 6: return caseEqual(name, "expect")
-        case 7: return caseEqual(name, "upgrade")
-        case 10: return caseEqual(name, "connection") || caseEqual(name, "keep-alive")
-        case 14: return caseEqual(name, "content-length")
-        case 16: return caseEqual(name, "proxy-connection")
-        case 17: return caseEqual(name, "transfer-encoding")
+        let n = name.count
+        guard n >= 2 && n <= 17, let base = name.base.baseAddress else { return false }
+        let p = base + name.startIndex
+        switch n {
+        case 2: return foldedEquals(p, 2, "te")
+        case 4: return foldedEquals(p, 4, "host")
+        case 6: return foldedEquals(p, 6, "expect")
+        case 7: return foldedEquals(p, 7, "upgrade")
+        case 10: return foldedEquals(p, 10, "connection") || foldedEquals(p, 10, "keep-alive")
+        case 14: return foldedEquals(p, 14, "content-length")
+        case 16: return foldedEquals(p, 16, "proxy-connection")
+        case 17: return foldedEquals(p, 17, "transfer-encoding")
         default: return false
         }
+    }
+
+    /// The `n` bytes at `p`, a header name (tchar bytes, 2 to 24 of them), equal `target`
+    /// (lowercase letters and '-', `n` bytes) whatever the letters' case: compared a word
+    /// at a time with 0x20 set in each byte, which over tchar bytes only makes an
+    /// upper-case letter lower case (and no other tchar byte becomes a letter or '-').
+    /// Overlapping loads stay within the `n` bytes.
+    @inline(__always)
+    static func foldedEquals(_ p: UnsafeRawPointer, _ n: Int, _ target: StaticString) -> Bool {
+        let t = UnsafeRawPointer(target.utf8Start)
+        if n >= 8 {
+            let fold: UInt64 = 0x2020_2020_2020_2020
+            if n > 16
+                && p.loadUnaligned(fromByteOffset: 8, as: UInt64.self) | fold
+                    != t.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+            {
+                return false
+            }
+            return p.loadUnaligned(as: UInt64.self) | fold == t.loadUnaligned(as: UInt64.self)
+                && p.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self) | fold
+                    == t.loadUnaligned(fromByteOffset: n &- 8, as: UInt64.self)
+        }
+        if n >= 4 {
+            return p.loadUnaligned(as: UInt32.self) | 0x2020_2020 == t.loadUnaligned(as: UInt32.self)
+                && p.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self) | 0x2020_2020
+                    == t.loadUnaligned(fromByteOffset: n &- 4, as: UInt32.self)
+        }
+        return p.loadUnaligned(as: UInt16.self) | 0x2020 == t.loadUnaligned(as: UInt16.self)
+            && p.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self) | 0x2020
+                == t.loadUnaligned(fromByteOffset: n &- 2, as: UInt16.self)
     }
 
     /// `asciiCaseEqual` against a lowercase literal, read in place.
@@ -101,6 +134,16 @@ enum UpstreamRequestBuilder {
         // count per field), and the name is appended from its bytes, not its String.
         let params = x.settings.params
         for i in params.indices {
+            if let line = params[i].staticLine {
+                // A value without variables: its line and flags were made with the configuration.
+                if params[i].isHost { setHost = true }
+                if params[i].isConnection {
+                    setConnection = true
+                    if params[i].isStaticClose { sentConnectionClose = true }
+                }
+                if !line.isEmpty { out.append(line) }
+                continue
+            }
             // Written in place; an empty value takes the line back out (nginx drops it).
             let lineStart = out.writerIndex
             out.append(params[i].nameBytes)
@@ -108,9 +151,8 @@ enum UpstreamRequestBuilder {
             let valueStart = out.writerIndex
             appendValue(params[i].value, for: request, to: out)
             let value = UnsafeRawBufferPointer(start: out.base + valueStart, count: out.writerIndex - valueStart)
-            let n = params[i].lowercasedName.count
-            if n == 4 && Self.caseEqual(params[i].lowercasedName, "host") { setHost = true }
-            if n == 10 && Self.caseEqual(params[i].lowercasedName, "connection") {
+            if params[i].isHost { setHost = true }
+            if params[i].isConnection {
                 setConnection = true
                 if Self.caseEqual(value, "close") { sentConnectionClose = true }
             }
@@ -121,9 +163,19 @@ enum UpstreamRequestBuilder {
             out.append("\r\n")
         }
         if !setHost {
-            out.append("Host: ")
-            out.append(string: x.proxyHost)
-            out.append("\r\n")
+            if x.hostLineFor == x.proxyHost && !x.hostLine.isEmpty {
+                out.append(x.hostLine)
+            } else {
+                out.append("Host: ")
+                out.append(string: x.proxyHost)
+                out.append("\r\n")
+                // Kept for the next request when the host is the pass's own (a host from
+                // variables may change every time: no line is made for it).
+                if pass.dynamic == nil {
+                    x.hostLine = Array("Host: \(x.proxyHost)\r\n".utf8)
+                    x.hostLineFor = x.proxyHost
+                }
+            }
         }
         if !setConnection {
             out.append("Connection: close\r\n")

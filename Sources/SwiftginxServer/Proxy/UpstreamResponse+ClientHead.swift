@@ -128,6 +128,30 @@ extension UpstreamResponse {
         return named(buf, at, n, name) ? result : other
     }
 
+    /// `FieldClass.unique` of Server and Date.
+    private static let serverBit: UInt16 = 1 << 5
+    private static let dateBit: UInt16 = 1 << 2
+
+    /// Where the field's line ends (after its CRLF) when the upstream wrote it exactly as
+    /// the client head would ("Name: value\r\n": one SP, no trailing OWS); nil otherwise.
+    @inline(__always)
+    private static func canonicalLineEnd(_ buf: UnsafeRawBufferPointer, _ h: HeaderField) -> Int? {
+        let colon = h.name.upperBound
+        let end = h.value.upperBound
+        guard h.value.lowerBound == colon &+ 2, end &+ 2 <= buf.count, buf[colon &+ 1] == ASCII.sp,
+            buf[end] == ASCII.cr, buf[end &+ 1] == ASCII.lf
+        else { return nil }
+        return end &+ 2
+    }
+
+    /// Appends the pending run of unchanged upstream lines, if any, and empties it.
+    @inline(__always)
+    private func flushRun(_ buf: UnsafeRawBufferPointer, _ run: inout Range<Int>) {
+        guard !run.isEmpty else { return }
+        output.append(UnsafeRawBufferPointer(rebasing: buf[run]))
+        run = run.upperBound..<run.upperBound
+    }
+
     private func warnDuplicate(_ x: ProxyExchange, _ h: HeaderField, _ buf: UnsafeRawBufferPointer) {
         headVaries = true
         func line(_ f: HeaderField) -> String {
@@ -142,7 +166,10 @@ extension UpstreamResponse {
     }
 
     /// Writes the client's response head from the upstream's, and sets up the body relay.
-    func writeClientHead(_ x: ProxyExchange) {
+    /// `xAccel`: what `mayHaveXAccelField()` answered for this head, when already asked;
+    /// `relayFollows`: the exchange's drive loop relays at once (the relay arms the read or
+    /// send timer itself whenever it waits, so none is armed here).
+    func writeClientHead(_ x: ProxyExchange, xAccel: Bool? = nil, relayFollows: Bool = false) {
         // An error page answered by the proxy keeps the error's status (nginx's err_status,
         // with its own reason phrase); `error_page ... = uri` takes the upstream's.
         let status = request.overrideStatus ?? head.status
@@ -152,17 +179,24 @@ extension UpstreamResponse {
         request.bodyBytesSent = 0
         request.status = status
         output.append("HTTP/1.1 ")
-        output.append(decimal: Int64(status))
-        let hidden = x.settings.hidden
+        if status >= 100 && status <= 999 {
+            // Three digits written as they are (the usual case; no general number formatting).
+            output.append(UInt8(truncatingIfNeeded: 0x30 + status / 100))
+            output.append(UInt8(truncatingIfNeeded: 0x30 + status / 10 % 10))
+            output.append(UInt8(truncatingIfNeeded: 0x30 + status % 10))
+        } else {
+            output.append(decimal: Int64(status))
+        }
+        // The hidden names are read from the settings only for a field of a hidden length.
         let hiddenLengths = x.settings.hiddenLengths
         // With proxy_pass_header Server / Date, nginx adds neither of its own, even when
         // the upstream sent none.
         let passServer = !x.settings.hidesServer
         let passDate = !x.settings.hidesDate
         var coding: ContentCoding? = nil
-        recoder = nil
+        if recoder != nil { recoder = nil }
         if !recodeCarry.isEmpty { recodeCarry.removeAll() }
-        ssi = nil
+        if ssi != nil { ssi = nil }
         if let l = location, l.settings.ssi.enabled { startSSI(l) }
         headVaries = false
         if let l = location, l.settings.gzip.enabled || l.settings.brotli.enabled || l.settings.zstd.enabled {
@@ -184,6 +218,9 @@ extension UpstreamResponse {
             }
             if !passDate { output.append(worker.clock.dateHeader) }
             var seen: UInt16 = 0
+            // Fields passed unchanged whose line is already "Name: value\r\n" are copied
+            // from the upstream's head in runs of adjacent lines (one append per run).
+            var run = 0..<0
             for h in head.headers {
                 let name = buf[h.name]
                 let field = Self.classify(buf, h.name)
@@ -199,8 +236,14 @@ extension UpstreamResponse {
                 if kind == .hopByHop { continue }
                 // Upgrade goes to HTTP/1.x clients only (nginx 1.31.3: RFC 9113 forbids it on HTTP/2).
                 if kind == .upgrade && request.stream != nil { continue }
-                if hiddenLengths & (1 << UInt64(min(63, name.count))) != 0
-                    && hidden.contains(where: { asciiCaseEqual(name, $0) })
+                // Server and Date are told by their class (hidden exactly when the flags
+                // say so); other names of a hidden length are looked up in the list.
+                if field.unique == Self.serverBit {
+                    if !passServer { continue }
+                } else if field.unique == Self.dateBit {
+                    if !passDate { continue }
+                } else if hiddenLengths & (1 << UInt64(min(63, name.count))) != 0
+                    && x.settings.hidden.contains(where: { asciiCaseEqual(name, $0) })
                 {
                     continue
                 }
@@ -234,13 +277,16 @@ extension UpstreamResponse {
                 } else if coding != nil, kind == .etag, raw.first != UInt8(ascii: "W") {
                     value = Array("W/".utf8) + raw
                 } else if kind == .contentType {
+                    flushRun(buf, &run)
                     // The charset module may announce (and recode into) the location's charset.
                     if let l = location, !keepContentType { value = charsetContentType(raw, location: l, x) }
                     if !request.contentType.isEmpty { request.contentType.removeAll(keepingCapacity: true) }
                     if let value {
                         request.contentType.append(contentsOf: value)
-                    } else {
-                        request.contentType.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw))
+                    } else if let base = buf.baseAddress {
+                        // Typed bytes: appended with one copy (raw bytes go one by one).
+                        let bytes = (base + raw.startIndex).assumingMemoryBound(to: UInt8.self)
+                        request.contentType.append(contentsOf: UnsafeBufferPointer(start: bytes, count: raw.count))
                     }
                     // nginx writes its own "Content-Type" name (PHP sends "Content-type").
                     output.append("Content-Type: ")
@@ -248,6 +294,15 @@ extension UpstreamResponse {
                     output.append("\r\n")
                     continue
                 }
+                if value == nil, let end = Self.canonicalLineEnd(buf, h) {
+                    if run.upperBound != h.name.lowerBound {
+                        flushRun(buf, &run)
+                        run = h.name.lowerBound..<h.name.lowerBound
+                    }
+                    run = run.lowerBound..<end
+                    continue
+                }
+                flushRun(buf, &run)
                 output.append(UnsafeRawBufferPointer(rebasing: name))
                 output.append(": ")
                 if let value {
@@ -257,6 +312,7 @@ extension UpstreamResponse {
                 }
                 output.append("\r\n")
             }
+            flushRun(buf, &run)
         }
         fieldsEnd = output.writerIndex
         // Body framing towards the client.
@@ -296,7 +352,7 @@ extension UpstreamResponse {
         }
         if clientTake >= 0 { responseRemaining = upstreamLength }
         let xab =
-            !mayHaveXAccelField() || !hasUpstreamHeader("x-accel-buffering")
+            !(xAccel ?? mayHaveXAccelField()) || !hasUpstreamHeader("x-accel-buffering")
                 || x.settings.ignoreHeaders.contains("x-accel-buffering")
             ? nil : headerValue("x-accel-buffering")
         buffering = xab.map { asciiCaseEqual($0, Self.yesValue) } ?? x.settings.buffering
@@ -333,7 +389,7 @@ extension UpstreamResponse {
             upstreamDone = true
         }
         x.phase = .relaying
-        x.wait(for: .relaying, timeout: x.settings.readTimeout)
+        if !relayFollows { x.wait(for: .relaying, timeout: x.settings.readTimeout) }
     }
 
     // MARK: compression

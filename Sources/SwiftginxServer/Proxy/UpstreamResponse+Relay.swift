@@ -271,6 +271,12 @@ extension UpstreamResponse {
     /// spool; false on a failure (logged).
     func emit(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard !bytes.isEmpty else { return true }
+        if cacheWriter == nil && clientTake < 0 && ssi == nil && recoder == nil && encoder == nil && !clientChunked {
+            // The usual body: nothing stores, cuts, filters, recodes, compresses or frames
+            // it (what `frame` would do at the end of the chain below).
+            request.bodyBytesSent += Int64(bytes.count)
+            return spool(bytes)
+        }
         var bytes = bytes
         if let w = cacheWriter {
             w.append(bytes)

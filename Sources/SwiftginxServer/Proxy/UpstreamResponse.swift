@@ -102,7 +102,7 @@ final class UpstreamResponse {
         parser.reset()
         head.reset()
         upstreamInput.clear()
-        responseChunked = nil
+        if responseChunked != nil { responseChunked = nil }
         responseRemaining = -1
         upstreamDone = false
         clientChunked = false
@@ -112,7 +112,7 @@ final class UpstreamResponse {
         headerSent = false
         spoolWritten = 0
         spoolSent = 0
-        encoder = nil
+        if encoder != nil { encoder = nil }
         discarding = false
         clientTake = -1
         keepContentType = false
@@ -301,7 +301,13 @@ final class UpstreamResponse {
         x.countHead(head.headLength)
         // Keep a copy of the head for $upstream_http_* (ranges of `head` index into it).
         let bytes = UnsafeRawBufferPointer(start: inb.base, count: head.headLength)
-        headCopy.replaceSubrange(headCopy.startIndex..<headCopy.endIndex, with: bytes)
+        if headCopy.count == bytes.count {
+            // The usual case, a head as long as the last one (the same upstream answering
+            // alike): copied over in place, without the generic replacement's cost.
+            headCopy.withUnsafeMutableBytes { $0.copyMemory(from: bytes) }
+        } else {
+            headCopy.replaceSubrange(headCopy.startIndex..<headCopy.endIndex, with: bytes)
+        }
         if let condition = NextUpstream.status(status), x.canTryNext(condition) {
             x.tryNext(afterStatus: status)
             return
@@ -309,7 +315,8 @@ final class UpstreamResponse {
         if x.cache.zone != nil && x.cacheResponseHead(status: status) { return }
         if x.settings.cache.forceRanges && cacheWriter == nil { x.applyRangeToStoredResponse() }
         let ignored = x.settings.ignoreHeaders
-        let xAccel = mayHaveXAccelField()
+        // The parser noted whether a field may be one of them (the head was parsed into `head`).
+        let xAccel = head.mayHaveXAccelField
         if xAccel, hasUpstreamHeader("x-accel-limit-rate"), !ignored.contains("x-accel-limit-rate"),
             let v = headerValue("x-accel-limit-rate"), let n = Int(String(decoding: v, as: UTF8.self)), n >= 0
         {
@@ -344,7 +351,8 @@ final class UpstreamResponse {
                 return
             }
         }
-        writeClientHead(x)
+        // readHead returns to the exchange's drive loop, which relays next.
+        writeClientHead(x, xAccel: xAccel, relayFollows: true)
     }
 
     /// X-Accel-Redirect: an internal redirect to a URI or a named location, keeping
