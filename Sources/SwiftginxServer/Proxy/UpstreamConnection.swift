@@ -34,6 +34,8 @@ final class UpstreamConnection {
     /// False after a read would block, until epoll reports the socket readable again
     /// (edge-triggered: that report always follows new data), so no read is wasted.
     var readReady = true
+    /// epoll reported the upstream's FIN (or a hangup): reads go on to the end.
+    var hungUp = false
     /// TLS to an https upstream, and whether its handshake finished.
     var tls: TLSConnection? {
         get { transport.tls }
@@ -107,6 +109,7 @@ extension Worker {
     func upstreamEvent(slot: Int, generation: UInt32, events: EpollEvents) {
         guard slot < upstreams.count, let u = upstreams[slot], u.slotGeneration == generation else { return }
         if !events.isDisjoint(with: readableEvents) { u.readReady = true }
+        if !events.isDisjoint(with: hangupEvents) { u.hungUp = true }
         if let x = u.owner {
             x.onUpstreamEvent()
             return
@@ -199,6 +202,15 @@ extension UpstreamConnection {
     /// Reads through the connection's transport (plain or TLS).
     @inline(__always) func read(_ buf: UnsafeMutableRawPointer, _ count: Int) throws(SystemError) -> IOResult<Int> {
         try transport.read(buf, count)
+    }
+
+    /// After a read of an HTTP answer that gave `got` of `asked` bytes: when it left the
+    /// socket empty (a short read; TLS: told by its socket BIO), `readReady` is cleared as
+    /// after a read that would block. The next read waits for epoll, which reports new
+    /// bytes or the FIN (edge-triggered), so the read that would block is not made; a FIN
+    /// already reported is read to the end.
+    @inline(__always) func noteRead(asked: Int, got: Int) {
+        if !hungUp && transport.drained(asked: asked, got: got) { readReady = false }
     }
 
     /// Writes through the connection's transport; `more` says more bytes follow at once.

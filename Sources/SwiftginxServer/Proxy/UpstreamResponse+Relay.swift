@@ -111,6 +111,7 @@ extension UpstreamResponse {
                 case .processed(let got): n = got
                 }
                 if n > 0 {
+                    if !fastcgi.http2 { u.noteRead(asked: want, got: n) }
                     request.upstreamReceived(n)
                     output.writerIndex += n
                     if let w = cacheWriter {
@@ -129,7 +130,8 @@ extension UpstreamResponse {
                 }
             } else {
                 upstreamInput.clear()
-                switch try u.read(upstreamInput.writable, min(upstreamInput.writableCount, allowed)) {
+                let asked = min(upstreamInput.writableCount, allowed)
+                switch try u.read(upstreamInput.writable, asked) {
                 case .wouldBlock:
                     u.readReady = false
                     return .blocked
@@ -139,7 +141,11 @@ extension UpstreamResponse {
                     request.upstreamReceived(n)
                     upstreamInput.writerIndex += n
                     x.countReceived(n)
-                    if fastcgi.active && !deframe(x, from: upstreamInput.writerIndex - n) { return .failed }
+                    if fastcgi.active {
+                        if !deframe(x, from: upstreamInput.writerIndex - n) { return .failed }
+                    } else if !fastcgi.http2 {
+                        u.noteRead(asked: asked, got: n)
+                    }
                     return .data
                 }
             }

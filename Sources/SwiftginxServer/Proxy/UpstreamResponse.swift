@@ -215,8 +215,9 @@ final class UpstreamResponse {
         while true {
             guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return false }
             if inb.writableCount < 4096 { inb.reserve(max(limit + 1, 16384) - inb.writerIndex) }
+            let asked = inb.writableCount
             do {
-                switch try u.read(inb.writable, inb.writableCount) {
+                switch try u.read(inb.writable, asked) {
                 case .wouldBlock:
                     u.readReady = false
                     // HTTP/2: an answer decoded while the request body was being sent.
@@ -233,7 +234,11 @@ final class UpstreamResponse {
                 case .processed(let n):
                     inb.writerIndex += n
                     x.countReceived(n)
-                    if fastcgi.active && !deframe(x, from: inb.writerIndex - n) { return true }
+                    if fastcgi.active {
+                        if !deframe(x, from: inb.writerIndex - n) { return true }
+                    } else if !fastcgi.http2 {
+                        u.noteRead(asked: asked, got: n)
+                    }
                 }
             } catch {
                 if x.reused && inb.writerIndex == 0 {
