@@ -46,18 +46,12 @@ extension HTTP2Stream {
 
     /// The back end's 101: the stream answers 200 with the back end's other fields
     /// (`Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`, ...), without the ones of
-    /// the HTTP/1.1 handshake.
-    func acceptTunnel(_ head: ResponseHead) {
+    /// the HTTP/1.1 handshake (left out by HTTP2HeadSplitter's `.tunnel`).
+    func acceptTunnel() {
         status = 200
         headParsed = true
         responseChunked = nil
         noBody = false
-        setHeaderBlock(head) { name in
-            ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "upgrade")
-                || ASCII.equalsLowercased(name, "sec-websocket-accept")
-                || ASCII.equalsLowercased(name, "keep-alive") || ASCII.equalsLowercased(name, "transfer-encoding")
-                || ASCII.equalsLowercased(name, "content-length")
-        }
     }
 
     /// 16 random bytes in base64, as a WebSocket client makes its key.
