@@ -74,6 +74,7 @@ let package = Package(
                 "Support/echo_backend.py", "Support/wss_client.py", "Support/tls_resume.py", "Support/dns_server.py",
                 "Support/parse_metrics.py", "Support/scgi_server.py", "Support/fastcgi_counter.py",
                 "Support/cache_backend.py", "Support/h2_client.py", "Support/h2_reset_backend.py",
+                "Support/h2_websocket.py",
             ]),
     ]
 )

@@ -45,6 +45,12 @@ final class HTTP2Stream {
     /// `:protocol` of an extended CONNECT, and whether the stream is such a tunnel.
     var tunnelProtocol: [UInt8] = []
     var isTunnel = false
+    /// The back end accepted the tunnel (its 101 became the stream's 200).
+    var tunnelOpened = false
+    /// The tunnel's END_STREAM went out before the client's: the client's END_STREAM
+    /// is awaited (until `deadline`, lingering_timeout) for a clean close, then the
+    /// stream is reset with NO_ERROR (HTTP2Stream+Tunnel.swift).
+    var tunnelClosing = false
     /// END_STREAM came with the head (a body announced then is missing).
     var headEndedStream = false
     /// The connection-specific fields nginx refuses on HTTP/2 (TE other than "trailers").
