@@ -78,3 +78,12 @@ let package = Package(
             ]),
     ]
 )
+
+// `scripts/fuzz h2` (SWIFTGINX_FUZZ=1): the HTTP/2 connection under libFuzzer, built with
+// -sanitize=fuzzer,address into .build-fuzz/. Ordinary builds never see it.
+if Context.environment["SWIFTGINX_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "swiftginx-h2-fuzzer", dependencies: ["SwiftginxServer", "SwiftginxConfig", "SwiftginxPosix"],
+            path: "Fuzz/HTTP2"))
+}
