@@ -112,6 +112,28 @@ def seeds():
         + frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", 1))
         + frame(GOAWAY, 0, 0, struct.pack(">II", 0, 2) + b"debug")
     )
+    e = hpack.Encoder()
+    out["proxied"] = (
+        settings((4, 8192))
+        + frame(HEADERS, END_STREAM | END_HEADERS, 1, request(e, "/u", extra=[("te", "trailers")]))
+        + frame(HEADERS, END_HEADERS, 3, request(e, "/ub", "POST"))
+        + frame(DATA, 0, 3, b"x" * 1000)
+        + frame(WINDOW_UPDATE, 0, 1, struct.pack(">I", 30000))
+        + frame(DATA, END_STREAM, 3, b"y" * 100)
+        + frame(WINDOW_UPDATE, 0, 3, struct.pack(">I", 60000))
+    )
+    e = hpack.Encoder()
+    out["websocket-upstream"] = (
+        settings()
+        + frame(
+            HEADERS, END_HEADERS, 1,
+            e.encode([(":method", "CONNECT"), (":protocol", "websocket"), (":scheme", "http"), (":path", "/uw"),
+                      (":authority", "localhost"), ("sec-websocket-version", "13")]),
+        )
+        + frame(DATA, 0, 1, b"\x81\x85abcd" + bytes(c ^ k for c, k in zip(b"hello", b"abcda")))
+        + frame(HEADERS, END_STREAM | END_HEADERS, 3, request(e, "/u"))
+        + frame(DATA, END_STREAM, 1, b"\x88\x82abcd" + bytes(c ^ k for c, k in zip(b"\x03\xe8", b"ab")))
+    )
     return out
 
 

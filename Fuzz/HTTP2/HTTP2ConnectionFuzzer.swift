@@ -6,7 +6,9 @@
 // as an accepted h2c connection, so the bytes go through HTTP1Connection's preface
 // detection into HTTP2Connection — nghttp2's session callbacks, the request head checks,
 // stream creation, request bodies and their flow control, priorities, and answers from
-// static files, `return`, `add_trailer`, a refused proxy (502) and an extended CONNECT.
+// static files, `return`, `add_trailer`, a refused proxy (502), proxied answers from a
+// scripted upstream (FuzzUpstream.swift: a chunked body with trailers, a WebSocket echo)
+// and extended CONNECTs.
 // The loop is turned until the server has nothing more to do, its output drained;
 // then the client half-closes, closes, and the connection must be gone, so no state
 // outlives an input. Any trap or sanitizer report is a bug: add the input as a
@@ -30,6 +32,7 @@ final class HTTP2FuzzHarness {
 
     let worker: Worker
     let listener: WorkerListener
+    let upstream = FuzzUpstream()
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
     var scratch = [UInt8](repeating: 0, count: 1 << 16)
 
@@ -76,6 +79,19 @@ final class HTTP2FuzzHarness {
                         proxy_set_header Connection "upgrade";
                     }
                     location /e { error_page 404 = /r; }
+                    location /u { proxy_pass http://127.0.0.1:\(upstream.port); add_trailer X-A "b"; }
+                    location /ub {
+                        proxy_pass http://127.0.0.1:\(upstream.port);
+                        proxy_buffering off;
+                        proxy_request_buffering off;
+                        proxy_http_version 1.1;
+                    }
+                    location /uw {
+                        proxy_pass http://127.0.0.1:\(upstream.port);
+                        proxy_http_version 1.1;
+                        proxy_set_header Upgrade $http_upgrade;
+                        proxy_set_header Connection "upgrade";
+                    }
                 }
             }
             """
@@ -94,11 +110,18 @@ final class HTTP2FuzzHarness {
         while scratch.withUnsafeMutableBytes({ Glibc.recv(fd, $0.baseAddress, $0.count, 0) }) > 0 {}
     }
 
+    /// One loop turn, then the upstream's; whether the upstream did anything.
+    @discardableResult
+    func step() -> Bool {
+        worker.turn(maxWait: 0)
+        return upstream.poll()
+    }
+
     /// Turns the loop until `done` or `turns` turns, draining the client end.
     func spin(_ fd: Int32, turns: Int, until done: () -> Bool) {
         for _ in 0..<turns {
             if done() { return }
-            worker.turn(maxWait: 0)
+            step()
             if fd >= 0 { drain(fd) }
         }
     }
@@ -123,17 +146,17 @@ final class HTTP2FuzzHarness {
             } else {
                 if n < 0 && errno != EAGAIN { break }
                 stalls += 1
-                worker.turn(maxWait: 0)
+                step()
                 drain(client)
             }
         }
         let gone = { self.worker.activeConnections == before }
-        // What the input asks for, answered; a refused proxy connect may take a turn or two.
+        // What the input asks for, answered; a proxy's connect and answer take a few turns.
         var quiet = 0
         for _ in 0..<256 where !gone() && quiet < 4 {
-            worker.turn(maxWait: 0)
+            let upstreamBusy = step()
             let got = scratch.withUnsafeMutableBytes { Glibc.recv(client, $0.baseAddress, $0.count, 0) }
-            if got > 0 {
+            if got > 0 || upstreamBusy {
                 drain(client)
                 quiet = 0
             } else {
@@ -145,6 +168,7 @@ final class HTTP2FuzzHarness {
         spin(client, turns: 32, until: gone)
         Glibc.close(client)
         spin(-1, turns: 256, until: gone)
+        upstream.reset()
         if !gone() { fatalError("the HTTP/2 connection outlived its closed client") }
     }
 }

@@ -2,8 +2,9 @@
 // Fuzz/HTTP2/HTTP2ConnectionFuzzer.swift): the seed corpus (Fuzz/h2-seeds) and every
 // input that once crashed the server (`regressions`), each sent after the connection
 // preface to a worker's real h2c connection over a socketpair, with the fuzzer's
-// configuration; the server must answer what it can, survive, and let the connection go
-// once the client closes.
+// configuration less its scripted upstream (those locations answer 404 here); the
+// server must answer what it can, survive, and let the connection go once the client
+// closes.
 
 import Foundation
 import Glibc
