@@ -1,6 +1,6 @@
 // The HTTP/2 connection fuzzer's inputs replayed as tests (`scripts/fuzz h2`,
 // Fuzz/HTTP2/HTTP2ConnectionFuzzer.swift): the seed corpus (Fuzz/h2-seeds) and every
-// input that once crashed the server (`regressions`), each sent after the connection
+// input the fuzzer reported (`regressions`: crashes, leaks), each sent after the connection
 // preface to a worker's real h2c connection over a socketpair, with the fuzzer's
 // configuration less its scripted upstream (those locations answer 404 here); the
 // server must answer what it can, survive, and let the connection go once the client
@@ -45,8 +45,15 @@ import Testing
 
     static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
 
-    /// Inputs that once crashed the server, as the fuzzer found them (hex).
-    static let regressions: [String] = []
+    /// Inputs the fuzzer reported, as it found them (hex), each with what it found.
+    static let regressions: [String] = [
+        // Leak: PRIORITY frames building a tree (3 under the root, 5 exclusive under 3,
+        // stream 1 under 5, then 3 opened): the nodes outlived the connection; checked
+        // by HTTP2PriorityTreeTests.nodesGoWithTheTree (no leak checker runs here).
+        "00000004000000000000000502000000000300000000c8000005020000000005800000030f000017012500000001000000051f82"
+            + "86448662334cbc66ab4186a0e41d139d09000004010500000003828685be000008060000000000313233343536373800000807"
+            + "00000000000000000300000000"
+    ]
 
     static var seedDirectory: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -109,8 +116,11 @@ import Testing
         #expect(answer.count > 100)
     }
 
-    @Test func crashingInputsAreHarmless() throws {
+    @Test func reportedInputsAreHarmless() throws {
         let h = try Self.harness()
-        for hex in Self.regressions { _ = try Self.replay(Self.bytes(hex: hex), in: h) }
+        for hex in Self.regressions {
+            let answer = try Self.replay(Self.bytes(hex: hex), in: h)
+            #expect(answer.count >= 9 && answer[3] == 4)
+        }
     }
 }
