@@ -4,7 +4,7 @@
 // HTTP/1.1 Upgrade through the usual WebSocket location. Messages go both ways (one
 // larger than the windows), a second stream on the same connection is answered while
 // the tunnel is open, and the close handshake ends the stream cleanly (END_STREAM both
-// ways, no reset) with the connection still serving.
+// ways, no reset, whichever side ends first) with the connection still serving.
 
 import Foundation
 import Testing
@@ -48,6 +48,11 @@ import Testing
         #expect(out["reset"] is NSNull, "\(context)")
         let after = out["after"] as? [String: Any]
         #expect(after?["status"] as? Int == 200 && after?["body"] as? String == "d1", "\(context)")
+        // The client's side may end first, with its close frame: the close comes back and
+        // the back end's FIN ends the stream.
+        let first = try Self.run(server, backend, "endfirst")
+        #expect(first["close_code"] as? Int == 1000 && first["ended"] as? Bool == true, "\(first)")
+        #expect(first["reset"] is NSNull, "\(first)")
         // The reset after the close is what a client that never ends its side gets, once
         // lingering_timeout has passed.
         let stuck = try Self.run(server, backend, "noend")

@@ -8,9 +8,10 @@ windows, closes the WebSocket (close frame 1000, then END_STREAM) and waits for 
 server's END_STREAM, then sends one more GET on the same connection. Prints what
 happened as JSON.
 
-usage: h2_websocket.py PORT PATH SECOND [noend]
+usage: h2_websocket.py PORT PATH SECOND [noend|endfirst]
 "noend": the client does not send END_STREAM after the close; the server's reset of
-the stream is reported instead.
+the stream is reported instead. "endfirst": the client's close frame carries
+END_STREAM (the client's side ends first, the back end's FIN follows).
 """
 
 import json
@@ -156,7 +157,7 @@ class Client:
 
 def main():
     port, path, second = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    noend = len(sys.argv) > 4 and sys.argv[4] == "noend"
+    mode = sys.argv[4] if len(sys.argv) > 4 else ""
     c = Client(port)
     out = {}
     c.pump(lambda: 8 in c.settings)
@@ -192,11 +193,16 @@ def main():
     out["big_echoed"] = op == 2 and payload == big
     # Close: the consumer answers with its close frame; then END_STREAM both ways.
     c.send(sid, ws_frame(8, struct.pack(">H", 1000)))
+    if mode == "endfirst":
+        c.conn.end_stream(sid)
+        c.flush()
     op, payload = c.message(sid, opcodes)
     out["close_code"] = struct.unpack(">H", payload[:2])[0] if op == 8 and len(payload) >= 2 else None
-    if noend:
+    if mode == "noend":
         # The client never ends its side: the server resets the stream (NO_ERROR).
         c.pump(lambda: t["reset"] is not None, timeout=15)
+    elif mode == "endfirst":
+        c.pump(lambda: t["ended"] or t["reset"] is not None)
     else:
         out["reset_before_end"] = t["reset"]
         c.conn.end_stream(sid)
