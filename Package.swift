@@ -74,6 +74,16 @@ let package = Package(
                 "Support/echo_backend.py", "Support/wss_client.py", "Support/tls_resume.py", "Support/dns_server.py",
                 "Support/parse_metrics.py", "Support/scgi_server.py", "Support/fastcgi_counter.py",
                 "Support/cache_backend.py", "Support/h2_client.py", "Support/h2_reset_backend.py",
+                "Support/h2_websocket.py",
             ]),
     ]
 )
+
+// `scripts/fuzz h2` (SWIFTGINX_FUZZ=1): the HTTP/2 connection under libFuzzer, built with
+// -sanitize=fuzzer,address into .build-fuzz/. Ordinary builds never see it.
+if Context.environment["SWIFTGINX_FUZZ"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "swiftginx-h2-fuzzer", dependencies: ["SwiftginxServer", "SwiftginxConfig", "SwiftginxPosix"],
+            path: "Fuzz/HTTP2"))
+}

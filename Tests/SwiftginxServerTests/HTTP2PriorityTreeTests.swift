@@ -67,4 +67,24 @@ import Testing
         // tree never holds more than the most streams open at once and 32 more.
         #expect(t.nodes.count <= peak + 33, "\(t.nodes.count) nodes, \(peak) open at most")
     }
+
+    /// Found by the HTTP/2 connection fuzzer (Fuzz/h2-seeds/priority): parents and
+    /// children hold each other, so a connection's nodes outlived its tree (a leak per
+    /// connection that sent priorities).
+    @Test func nodesGoWithTheTree() {
+        weak var parent: HTTP2PriorityTree.Node?
+        weak var child: HTTP2PriorityTree.Node?
+        do {
+            let t = HTTP2PriorityTree()
+            t.priority(3, dependsOn: 0, exclusive: false, weight: 200)
+            t.priority(5, dependsOn: 3, exclusive: true, weight: 15)
+            t.opened(1, dependsOn: 5, exclusive: false, weight: 31)
+            t.opened(3, dependsOn: nil, exclusive: false, weight: 16)
+            t.streamClosed(1)
+            parent = t.nodes[3]
+            child = t.nodes[5]
+            #expect(parent != nil && child?.parent === parent)
+        }
+        #expect(parent == nil && child == nil)
+    }
 }

@@ -232,7 +232,8 @@ private func h2StreamClosed(
 }
 
 /// Our END_STREAM went out while the client is still sending its body: the stream is
-/// reset with NO_ERROR (RFC 9113 §8.1), as nginx does, so the client stops.
+/// reset with NO_ERROR (RFC 9113 §8.1), as nginx does, so the client stops (an open
+/// WebSocket tunnel first waits for the client's END_STREAM).
 private func h2FrameSent(
     _ session: OpaquePointer?, _ frame: UnsafePointer<nghttp2_frame>?, _ userData: UnsafeMutableRawPointer?
 ) -> Int32 {
@@ -242,7 +243,7 @@ private func h2FrameSent(
     guard hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0, let stream = c.stream(hd.stream_id) else {
         return 0
     }
-    if !stream.endStreamReceived {
+    if !stream.endStreamReceived && !stream.awaitClientEnd() {
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), hd.stream_id, NGHTTP2_NO_ERROR.rawValue)
     }
     return 0

@@ -46,6 +46,14 @@ extension HTTP2Connection {
         }
         for (_, stream) in streams where stream.deadline > 0 && stream.deadline <= now && !stream.closed {
             stream.deadline = 0
+            if stream.tunnelClosing {
+                // A closed tunnel's client did not end its side in time.
+                if let s = session {
+                    nghttp2_submit_rst_stream(
+                        s, UInt8(NGHTTP2_FLAG_NONE.rawValue), stream.id, NGHTTP2_NO_ERROR.rawValue)
+                }
+                continue
+            }
             if !stream.started {
                 // client_header_timeout: a header block still incomplete (nginx resets
                 // the stream with PROTOCOL_ERROR and keeps the connection).

@@ -29,6 +29,16 @@ final class HTTP2PriorityTree {
     /// Nodes without an open stream, oldest first (nginx keeps up to 32).
     private var closed: [Node] = []
 
+    /// A parent and its children hold each other (every node in the tree is in
+    /// `nodes`): the links are cut when the connection's tree goes, or its nodes would
+    /// outlive it.
+    deinit {
+        for (_, node) in nodes {
+            node.parent = nil
+            node.children = []
+        }
+    }
+
     /// nginx's place of a stream: rank and relative weight (a stream without a node is
     /// where nginx puts one: under the root with weight 16).
     func place(_ id: Int32) -> (rank: Int, weight: Double) {

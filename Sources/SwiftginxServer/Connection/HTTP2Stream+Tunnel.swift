@@ -7,8 +7,9 @@
 // (`proxy_http_version 1.1`, `proxy_set_header Upgrade $http_upgrade`, `Connection
 // "upgrade"`). The back end's 101 becomes the stream's 200, and from then on the DATA
 // frames carry the WebSocket bytes both ways, through the proxy's tunnel, with flow
-// control (the client's bytes are taken as the back end takes them). Any other answer
-// goes to the client as it is and ends the stream.
+// control (the client's bytes are taken as the back end takes them). The back end's
+// close is the stream's END_STREAM, and the client's END_STREAM is awaited for a clean
+// close. Any other answer goes to the client as it is and ends the stream.
 
 import SwiftginxHTTP
 
@@ -46,18 +47,24 @@ extension HTTP2Stream {
 
     /// The back end's 101: the stream answers 200 with the back end's other fields
     /// (`Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`, ...), without the ones of
-    /// the HTTP/1.1 handshake.
-    func acceptTunnel(_ head: ResponseHead) {
+    /// the HTTP/1.1 handshake (left out by HTTP2HeadSplitter's `.tunnel`).
+    func acceptTunnel() {
+        tunnelOpened = true
         status = 200
         headParsed = true
         responseChunked = nil
         noBody = false
-        setHeaderBlock(head) { name in
-            ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "upgrade")
-                || ASCII.equalsLowercased(name, "sec-websocket-accept")
-                || ASCII.equalsLowercased(name, "keep-alive") || ASCII.equalsLowercased(name, "transfer-encoding")
-                || ASCII.equalsLowercased(name, "content-length")
-        }
+    }
+
+    /// The stream's END_STREAM went out (the back end closed its side): a tunnel the
+    /// client still sends on is not reset at once, as an answer's would be; the
+    /// client's END_STREAM ends it cleanly (RFC 8441 §5: a FIN each way), within
+    /// lingering_timeout. Whether the stream waits so.
+    func awaitClientEnd() -> Bool {
+        guard tunnelOpened && !tunnelClosing else { return false }
+        tunnelClosing = true
+        deadline = connection.worker.now + Int64(request.location?.settings.lingeringTimeout ?? 5000)
+        return true
     }
 
     /// 16 random bytes in base64, as a WebSocket client makes its key.

@@ -5,10 +5,11 @@
 // request line then reads "GET / HTTP/2.0", as nginx's `$request`), and the stream's
 // `Request` runs the same phases and handlers. The answer comes back as the bytes
 // every handler writes (a response head, then the body, chunked when the head says
-// so): the head becomes a HEADERS frame, the body DATA frames pulled by nghttp2 as
-// flow control allows (a static file is read straight into the frame, no other copy).
-// The head's checks are in HTTP2Stream+Head.swift, the request body and its flow
-// control in +Body, trailers in +Trailers, WebSockets over HTTP/2 in +Tunnel.
+// so): the head becomes a HEADERS frame (split by HTTP2Stream+ResponseHead.swift), the
+// body DATA frames pulled by nghttp2 as flow control allows (a static file is read
+// straight into the frame, no other copy). The request head's checks are in
+// HTTP2Stream+Head.swift, the request body and its flow control in +Body, trailers in
+// +Trailers, WebSockets over HTTP/2 in +Tunnel.
 
 import CNghttp2
 import SwiftginxConfig
@@ -44,6 +45,12 @@ final class HTTP2Stream {
     /// `:protocol` of an extended CONNECT, and whether the stream is such a tunnel.
     var tunnelProtocol: [UInt8] = []
     var isTunnel = false
+    /// The back end accepted the tunnel (its 101 became the stream's 200).
+    var tunnelOpened = false
+    /// The tunnel's END_STREAM went out before the client's: the client's END_STREAM
+    /// is awaited (until `deadline`, lingering_timeout) for a clean close, then the
+    /// stream is reset with NO_ERROR (HTTP2Stream+Tunnel.swift).
+    var tunnelClosing = false
     /// END_STREAM came with the head (a body announced then is missing).
     var headEndedStream = false
     /// The connection-specific fields nginx refuses on HTTP/2 (TE other than "trailers").
@@ -196,69 +203,6 @@ final class HTTP2Stream {
             if window == 0x0D0A_0D0A { return i + 1 }
         }
         return nil
-    }
-
-    /// The response head is complete in `headAccum`: its status and fields, the
-    /// connection-specific ones left out (RFC 9113 §8.2.2).
-    private func parseHead() {
-        var head = ResponseHead()
-        head.headers.reserveCapacity(16)  // one allocation, not one per doubling
-        var parser = ResponseParser(maxHeadBytes: headAccum.count + 1)
-        let result = headAccum.withUnsafeBytes { parser.parse($0, into: &head) }
-        guard case .complete = result else {
-            headAccum.removeAll()
-            status = 502
-            headParsed = true
-            return
-        }
-        if isTunnel && head.status == 101 {
-            // The back end switched protocols: the tunnel's 200 (RFC 8441).
-            acceptTunnel(head)
-            return
-        }
-        if head.status < 200 {
-            // An interim answer (100 Continue): HTTP/2 clients do not wait for it.
-            headAccum.removeAll()
-            return
-        }
-        status = head.status
-        headParsed = true
-        responseChunked = nil
-        if head.isChunked {
-            // A chunked body's trailer section (a proxied answer with trailers) is sent on.
-            responseChunked = ChunkedDecoder()
-            responseChunked!.keepsTrailers = true
-        }
-        noBody = request.head.method == .head || status == 204 || status == 304
-        let dropLength = trailersAtEnd
-        setHeaderBlock(head) { name in
-            ASCII.equalsLowercased(name, "connection") || ASCII.equalsLowercased(name, "keep-alive")
-                || ASCII.equalsLowercased(name, "transfer-encoding")
-                || ASCII.equalsLowercased(name, "proxy-connection") || ASCII.equalsLowercased(name, "upgrade")
-                || dropLength && ASCII.equalsLowercased(name, "content-length")
-        }
-    }
-
-    /// The response head's fields (in `headAccum`) as nghttp2 name/value pairs, names
-    /// lower-cased, less those `dropped` names; `headAccum` is emptied.
-    func setHeaderBlock(_ head: ResponseHead, dropping dropped: (UnsafeRawBufferPointer) -> Bool) {
-        headerBlock.removeAll(keepingCapacity: true)
-        headerOffsets.removeAll(keepingCapacity: true)
-        // One allocation each, not one per doubling.
-        headerBlock.reserveCapacity(headAccum.count)
-        headerOffsets.reserveCapacity(head.headers.count)
-        headAccum.withUnsafeBytes { buf in
-            for f in head.headers {
-                let name = UnsafeRawBufferPointer(rebasing: buf[f.name])
-                if dropped(name) { continue }
-                let n0 = headerBlock.count
-                for b in name { headerBlock.append(b >= 65 && b <= 90 ? b | 0x20 : b) }
-                let v0 = headerBlock.count
-                headerBlock.append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[f.value]))
-                headerOffsets.append((n0..<v0, v0..<headerBlock.count))
-            }
-        }
-        headAccum.removeAll()
     }
 
     /// Whether everything of the answer has been queued or read into frames.
