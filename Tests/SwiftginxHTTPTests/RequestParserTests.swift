@@ -436,6 +436,7 @@ import Testing
     @Test func anInvalidMethodIsReportedBeforeTheLineEnd() {
         #expect(error(" wG/teP/ HTTP/1.1\rkworl: x\r\n\r\n") == .badRequest("client sent invalid method"))
         #expect(error("get / HTTP/1.1\nHost: a\r\n\r\n") == .badRequest("client sent invalid method"))
+        #expect(error("POSTHTTapplication/x\r / HTTP/1.0\r\n\r\n") == .badRequest("client sent invalid method"))
         // A line whose CR is the last byte so far: the method is judged already.
         var p = RequestParser()
         var h = RequestHead()
