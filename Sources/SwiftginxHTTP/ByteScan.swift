@@ -56,54 +56,6 @@ enum ByteScan {
         return end
     }
 
-    /// The high bit of each byte of `w` that is not an ASCII letter, digit or '-' (exact:
-    /// the byte-wise sums below never carry into the next byte).
-    @inlinable @inline(__always)
-    static func nonNameBytes(_ w: UInt64) -> UInt64 {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let high: UInt64 = 0x8080_8080_8080_8080
-        let v = w & ~high
-        // x >= c for 7-bit bytes: the high bit of x + (0x80 - c).
-        @inline(__always) func atLeast(_ x: UInt64, _ c: UInt64) -> UInt64 { (x &+ (0x80 &- c) &* ones) & high }
-        let lower = v | 0x20 &* ones
-        let letter = atLeast(lower, 0x61) & ~atLeast(lower, 0x7B)
-        let digit = atLeast(v, 0x30) & ~atLeast(v, 0x3A)
-        let dash = ~((v ^ 0x2D &* ones) &+ 0x7F &* ones) & high
-        return ~(letter | digit | dash) & high | w & high
-    }
-
-    /// Where a run of letters, digits and `-` (a usual field name) that starts at `from`
-    /// ends, before `end`: 8 bytes at a time, then byte by byte.
-    @inlinable @inline(__always)
-    static func nameEnd(_ buf: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int {
-        var p = from
-        while p &+ 8 <= end {
-            let m = nonNameBytes(buf.loadUnaligned(fromByteOffset: p, as: UInt64.self))
-            if m != 0 { return p &+ m.trailingZeroBitCount >> 3 }
-            p &+= 8
-        }
-        while p < end, inSet(buf[p], nameLo, nameHi) { p &+= 1 }
-        return p
-    }
-
-    /// A field value from `from`: bytes HTAB, SP, VCHAR or obs-text up to a CR or LF
-    /// before `end`. Returns where that CR or LF is, or -1 (another control byte, DEL, or
-    /// no line end yet).
-    @inlinable @inline(__always)
-    static func fieldValueEnd(_ buf: UnsafeRawBufferPointer, from: Int, to end: Int) -> Int {
-        var p = from
-        while true {
-            p = firstControl(buf, from: p, to: end)
-            if p >= end { return -1 }
-            let c = buf[p]
-            if c == 0x09 {
-                p &+= 1
-                continue
-            }
-            return c == 0x0D || c == 0x0A ? p : -1
-        }
-    }
-
     /// Whether `c` is in the 128-bit set `lo` (bytes 0–63) and `hi` (64–127).
     @inlinable @inline(__always)
     static func inSet(_ c: UInt8, _ lo: UInt64, _ hi: UInt64) -> Bool {

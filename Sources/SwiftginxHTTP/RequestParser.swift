@@ -454,12 +454,25 @@ public struct RequestParser: Sendable {
     /// the line is not (yet) that: the general path then finds its end and judges it.
     @inline(__always)
     private func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int {
-        let p = ByteScan.nameEnd(buf, from: start, to: end)
+        var p = start
+        while p < end, ByteScan.inSet(buf[p], ByteScan.nameLo, ByteScan.nameHi) { p &+= 1 }
         guard p > start, p < end, buf[p] == 0x3A else { return -1 }
-        let e = ByteScan.fieldValueEnd(buf, from: p &+ 1, to: end)
-        if e < 0 { return -1 }
-        lineEnd = e
-        return p
+        let colon = p
+        p &+= 1
+        while true {
+            p = ByteScan.firstControl(buf, from: p, to: end)
+            if p >= end { return -1 }
+            let c = buf[p]
+            if c == ASCII.htab {
+                p &+= 1
+                continue
+            }
+            if c == ASCII.cr || c == ASCII.lf {
+                lineEnd = p
+                return colon
+            }
+            return -1
+        }
     }
 
     /// `checkedColon` >= 0: `checkedField` found the line valid with its name ending there.

@@ -370,14 +370,71 @@ public struct ResponseParser: Sendable {
     @inline(__always)
     private static func checkedField(_ buf: UnsafeRawBufferPointer, _ start: Int, _ end: Int, lineEnd: inout Int) -> Int
     {
-        // The name: letters, digits and '-' 8 bytes at a time, then the rarer tchars.
-        var p = ByteScan.nameEnd(buf, from: start, to: end)
+        var p = start
+        // The name, 8 bytes at a time while they are letters, digits and '-' (the usual
+        // name); the first other byte (the colon, or a rarer tchar) ends the word scan and
+        // the byte loop below judges it.
+        while p &+ 8 <= end {
+            let m = Self.nonNameBytes(buf.loadUnaligned(fromByteOffset: p, as: UInt64.self))
+            if m != 0 {
+                p &+= m.trailingZeroBitCount >> 3
+                break
+            }
+            p &+= 8
+        }
         while p < end, Self.isTchar(buf[p]) { p &+= 1 }
         guard p > start, p < end, buf[p] == 0x3A else { return -1 }
-        let e = ByteScan.fieldValueEnd(buf, from: p &+ 1, to: end)
-        if e < 0 { return -1 }
-        lineEnd = e
-        return p
+        let colon = p
+        p &+= 1
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        while true {
+            // 8 bytes at a time while none is below 0x20 or DEL; the lowest flagged byte
+            // of a word is exact.
+            while p &+ 8 <= end {
+                let w = buf.loadUnaligned(fromByteOffset: p, as: UInt64.self)
+                let below20 = (w &- 0x20 &* ones) & ~w & high
+                let x = w ^ (0x7F &* ones)
+                let m = below20 | ((x &- ones) & ~x & high)
+                if m != 0 {
+                    p &+= m.trailingZeroBitCount >> 3
+                    break
+                }
+                p &+= 8
+            }
+            while p < end {
+                let c = buf[p]
+                if c < 0x20 || c == 0x7F { break }
+                p &+= 1
+            }
+            if p >= end { return -1 }
+            let c = buf[p]
+            if c == ASCII.htab {
+                p &+= 1
+                continue
+            }
+            if c == ASCII.cr || c == ASCII.lf {
+                lineEnd = p
+                return colon
+            }
+            return -1
+        }
+    }
+
+    /// The high bit of each byte of `w` that is not an ASCII letter, digit or '-' (exact:
+    /// the byte-wise sums below never carry into the next byte).
+    @inline(__always)
+    static func nonNameBytes(_ w: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let high: UInt64 = 0x8080_8080_8080_8080
+        let v = w & ~high
+        // x >= c for 7-bit bytes: the high bit of x + (0x80 - c).
+        @inline(__always) func atLeast(_ x: UInt64, _ c: UInt64) -> UInt64 { (x &+ (0x80 &- c) &* ones) & high }
+        let lower = v | 0x20 &* ones
+        let letter = atLeast(lower, 0x61) & ~atLeast(lower, 0x7B)
+        let digit = atLeast(v, 0x30) & ~atLeast(v, 0x3A)
+        let dash = ~((v ^ 0x2D &* ones) &+ 0x7F &* ones) & high
+        return ~(letter | digit | dash) & high | w & high
     }
 
     /// `ASCII.isTchar` from a 128-bit table (fewer instructions per name byte).

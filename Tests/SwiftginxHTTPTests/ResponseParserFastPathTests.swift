@@ -21,7 +21,7 @@ import Testing
                 var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
                 bytes[position] = UInt8(value)
                 let w = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
-                let m = ByteScan.nonNameBytes(w)
+                let m = ResponseParser.nonNameBytes(w)
                 for i in 0..<8 {
                     let flagged = (m >> UInt64(i * 8 + 7)) & 1 == 1
                     #expect(flagged == !Self.isNameByte(bytes[i]), "byte \(value) at \(position), lane \(i)")
