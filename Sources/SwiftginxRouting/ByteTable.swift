@@ -11,6 +11,9 @@
     @usableFromInline let mask: Int
     @usableFromInline let caseInsensitive: Bool
     @usableFromInline let count: Int
+    /// With one key (a server with `location /` alone, say): its value, compared without
+    /// hashing; -1 otherwise.
+    @usableFromInline let onlyValue: Int
 
     /// Builds the table; when a key repeats, the first value wins.
     init(_ entries: [([UInt8], Int)], caseInsensitive: Bool = false) {
@@ -41,6 +44,7 @@
         self.mask = capacity - 1
         self.caseInsensitive = caseInsensitive
         self.count = count
+        self.onlyValue = count == 1 ? slots.first(where: { $0.length >= 0 })!.value : -1
     }
 
     @inlinable static func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c | 0x20 : c }
@@ -57,6 +61,17 @@
     /// The value stored for `key`, or nil.
     @inlinable func lookup(_ key: UnsafeRawBufferPointer) -> Int? {
         if count == 0 { return nil }
+        if onlyValue >= 0 {
+            // The one key is all of `keys`.
+            if key.count != keys.count { return nil }
+            var i = 0
+            while i < key.count {
+                let b = caseInsensitive ? ByteTable.lower(key[i]) : key[i]
+                if keys[i] != b { return nil }
+                i &+= 1
+            }
+            return onlyValue
+        }
         var slot = ByteTable.hash(key, caseInsensitive: caseInsensitive) & mask
         // Subscripts, not withUnsafeBufferPointer: its closure made a copy of `keys`.
         while true {

@@ -99,12 +99,18 @@ public final class ByteBuffer {
         var v = value.magnitude
         if value < 0 { append(UInt8(ascii: "-")) }
         reserve(20)
-        // The digits counted first, then written from the last one straight into place.
-        var digits = 1
-        var rest = v
-        while rest >= 10 {
-            rest /= 10
-            digits &+= 1
+        // The digits counted first (by comparison up to five, the usual lengths), then
+        // written from the last one straight into place.
+        var digits: Int
+        if v < 100_000 {
+            digits = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : 5
+        } else {
+            digits = 6
+            var rest = v / 1_000_000
+            while rest > 0 {
+                rest /= 10
+                digits &+= 1
+            }
         }
         var p = base + writerIndex + digits
         repeat {

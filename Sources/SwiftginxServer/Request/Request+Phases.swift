@@ -21,7 +21,7 @@ extension Request {
 
     /// A parsed head: set up the request and run its phases.
     func begin(group: ListenGroup) {
-        reset()
+        reset(clearingURI: false)  // the path is normalized into `uri` below
         startMilliseconds = worker.clock.milliseconds
         let buf = headBytes
         let server = ServerSelection.select(self, buf, group)

@@ -161,7 +161,10 @@ final class Request {
         self.input = input
     }
 
-    func reset() {
+    /// `clearingURI` false: the caller sets `uri` before anything reads it (`begin`
+    /// normalizes the new request's path into it, in place), or answers through
+    /// ErrorPages, which resets whole.
+    func reset(clearingURI: Bool = true) {
         server = nil
         location = nil
         stepIndex = 0
@@ -171,7 +174,7 @@ final class Request {
         captureRegex = nil
         captureSubject.clearKeepingStorage()
         if !customVariables.isEmpty { customVariables.removeAll(keepingCapacity: true) }
-        uri.clearKeepingStorage()
+        if clearingURI { uri.clearKeepingStorage() }
         args.clearKeepingStorage()
         hasArgs = false
         status = 0
