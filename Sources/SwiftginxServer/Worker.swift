@@ -234,10 +234,18 @@ public final class Worker: @unchecked Sendable {
     private func expireTimers() {
         while let e = timers.popExpired(now: now) {
             let slot = Int(e.slot)
+            // (An entry an earlier deadline overtook is stale: skipped.)
             guard slot < connections.count, let c = connections[slot], c.slotGeneration == e.generation,
-                c.deadline == e.deadline
+                c.queuedDeadline == e.deadline
             else { continue }
-            c.onTimeout()
+            c.queuedDeadline = 0
+            if c.deadline == e.deadline {
+                c.onTimeout()
+            } else if c.deadline > e.deadline {
+                // The deadline moved later since this entry was queued: queued again.
+                c.queuedDeadline = c.deadline
+                timers.push(TimerEntry(deadline: c.deadline, slot: c.slot, generation: c.slotGeneration))
+            }
         }
     }
 
@@ -470,10 +478,17 @@ public final class Worker: @unchecked Sendable {
         return body
     }
 
+    /// A connection's deadline. One heap entry per connection at most: a later deadline
+    /// (the usual move: a request's timeout, then keep-alive's) waits behind the entry
+    /// already queued, which queues the connection again when it surfaces early
+    /// (`expireTimers`); only an earlier one is pushed. Per request that saved a push
+    /// and, with every stale entry gone, kept the heap as small as the connection count.
     @inline(__always) func schedule(_ c: HTTP1Connection, after ms: Int) {
         let d = now + Int64(ms)
         if c.deadline == d { return }
         c.deadline = d
+        if c.queuedDeadline != 0 && c.queuedDeadline <= d { return }
+        c.queuedDeadline = d
         timers.push(TimerEntry(deadline: d, slot: c.slot, generation: c.slotGeneration))
     }
 }

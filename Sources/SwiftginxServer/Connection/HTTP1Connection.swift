@@ -52,6 +52,9 @@ final class HTTP1Connection {
     /// Monotonic ms when the connection was accepted (`$connection_time`, keepalive_time).
     var acceptedAt: Int64 = 0
     var deadline: Int64 = 0
+    /// The deadline of this connection's entry in the worker's timer heap, 0 for none
+    /// (Worker.schedule).
+    var queuedDeadline: Int64 = 0
     /// The servers for this connection's local address (refreshed per request, so a
     /// reload applies to the next request on a keep-alive connection).
     var group: ListenGroup
@@ -159,6 +162,7 @@ final class HTTP1Connection {
         localAddress = listener.needsLocalLookup ? Socket.localAddress(fd) : nil
         refreshGroup()
         deadline = 0
+        queuedDeadline = 0
         state = .readingHead
         if attached { detachClosedRequest() }
         headBase = 0
