@@ -1,7 +1,7 @@
 // A binary min-heap of connection deadlines for one worker. Entries are never
-// removed early: a connection that changes its deadline pushes a new entry and
-// stale ones are skipped when they surface (the connection's current deadline
-// no longer matches).
+// removed early: a connection whose deadline moves earlier pushes a new entry (the
+// old one is skipped when it surfaces), and one whose deadline moves later keeps its
+// queued entry, which queues it again when it surfaces (Worker.schedule).
 
 struct TimerEntry {
     var deadline: Int64
