@@ -47,6 +47,14 @@ extension HTTP1Connection {
         }
     }
 
+    /// Reading stopped (a read would block, or a short read left the socket empty): the
+    /// connection is idle when it waits for a request with nothing of one unread.
+    @inline(__always) func becameIdleIfWaiting(_ input: ByteBuffer) {
+        if input.readableCount == 0 && !countedReading && (state == .idle || state == .readingHead) {
+            becameIdle()
+        }
+    }
+
     /// Bytes arrived (or the connection closed): it no longer counts as idle.
     func leftIdle() {
         keepsIdleRequest = false

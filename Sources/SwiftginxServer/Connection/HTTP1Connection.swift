@@ -350,11 +350,7 @@ final class HTTP1Connection {
     private func readMore() -> Bool {
         guard readReady || transport.hasBufferedInput else {
             // Stopped by a short read (below): idle as after a read that would block.
-            if attached && !countedReading && (state == .idle || state == .readingHead)
-                && request.input.readableCount == 0
-            {
-                becameIdle()
-            }
+            if attached { becameIdleIfWaiting(request.input) }
             return false
         }
         if !attached { attachRequest() }
@@ -376,9 +372,7 @@ final class HTTP1Connection {
             switch try transport.read(input.writable, asked) {
             case .wouldBlock:
                 readReady = false
-                if input.readableCount == 0 && !countedReading && (state == .idle || state == .readingHead) {
-                    becameIdle()
-                }
+                becameIdleIfWaiting(input)
                 return false
             case .processed(0):
                 if state == .readingHead && input.readableCount > 0 {
