@@ -9,7 +9,9 @@
 // frames carry the WebSocket bytes both ways, through the proxy's tunnel, with flow
 // control (the client's bytes are taken as the back end takes them). The back end's
 // close is the stream's END_STREAM, and the client's END_STREAM is awaited for a clean
-// close. Any other answer goes to the client as it is and ends the stream.
+// close; a client's END_STREAM that comes first half-closes the back end's connection,
+// whose last bytes still reach the client (UpstreamResponse.runTunnel). Any other
+// answer goes to the client as it is and ends the stream.
 
 import SwiftginxHTTP
 

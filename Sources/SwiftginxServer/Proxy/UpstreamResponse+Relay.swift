@@ -490,14 +490,23 @@ extension UpstreamResponse {
                     endTunnel(x)
                     return true
                 }
-                if up.readableCount == 0 {
+                if up.readableCount == 0 && !clientDone {
                     up.clear()
                     up.reserve(16384)
                     switch try request.readBody(up.writable, up.writableCount) {
                     case .wouldBlock: break
                     case .processed(0):
-                        endTunnel(x)
-                        return true
+                        // An HTTP/2 stream's END_STREAM is a half-close (RFC 8441 §5): the
+                        // back end's answer to the client's last bytes (a WebSocket's
+                        // close frame) still comes back. A client connection's FIN or a
+                        // reset stream ends the tunnel, as nginx ends it.
+                        guard let s = request.stream, !s.closed else {
+                            endTunnel(x)
+                            return true
+                        }
+                        clientDone = true
+                        u.transport.shutdownWrite()
+                        progress = true
                     case .processed(let n):
                         up.writerIndex += n
                         progress = true

@@ -33,6 +33,9 @@ final class UpstreamResponse {
     /// Body bytes still expected from upstream; -1 = until it closes.
     var responseRemaining: Int64 = -1
     var upstreamDone = false
+    /// An HTTP/2 tunnel's client ended its side (END_STREAM): the upstream's side is
+    /// half-closed and its bytes still go to the client until it closes too.
+    var clientDone = false
     var clientChunked = false
     /// `add_trailer` applies: the last chunk carries the trailer fields.
     var sendTrailers = false
@@ -105,6 +108,7 @@ final class UpstreamResponse {
         if responseChunked != nil { responseChunked = nil }
         responseRemaining = -1
         upstreamDone = false
+        clientDone = false
         clientChunked = false
         sendTrailers = false
         if !passedTrailers.isEmpty { passedTrailers.removeAll(keepingCapacity: true) }

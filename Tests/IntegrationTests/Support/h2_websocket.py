@@ -192,10 +192,13 @@ def main():
     op, payload = c.message(sid, opcodes)
     out["big_echoed"] = op == 2 and payload == big
     # Close: the consumer answers with its close frame; then END_STREAM both ways.
-    c.send(sid, ws_frame(8, struct.pack(">H", 1000)))
     if mode == "endfirst":
-        c.conn.end_stream(sid)
+        # One DATA frame carries the close frame and END_STREAM, so the server has both
+        # before the back end can answer.
+        c.conn.send_data(sid, ws_frame(8, struct.pack(">H", 1000)), end_stream=True)
         c.flush()
+    else:
+        c.send(sid, ws_frame(8, struct.pack(">H", 1000)))
     op, payload = c.message(sid, opcodes)
     out["close_code"] = struct.unpack(">H", payload[:2])[0] if op == 8 and len(payload) >= 2 else None
     if mode == "noend":
