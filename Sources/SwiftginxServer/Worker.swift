@@ -179,6 +179,7 @@ public final class Worker: @unchecked Sendable {
         let n = epoll.wait(timeout: timeout)
         now = Clock.preciseMonotonicMilliseconds()
         clock.update(monotonic: now)
+        files.turn &+= 1
         inEventTurn = true
         for i in 0..<n {
             let token = epoll.token(at: i)

@@ -228,6 +228,16 @@ import Testing
         }
         unlink(s.prefix + "html/hello.txt")
         #expect(try get(s.port, "/hello.txt").status == 404)
+        // On one keep-alive connection too: the next request is read in a later turn of
+        // the worker's loop, whose stat() sees the change.
+        try s.write("html/again.txt", "one")
+        let c = try RawClient(port: s.port)
+        let request = "GET /again.txt HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        try c.send(request)
+        #expect(try c.readResponse().bodyText == "one")
+        try s.write("html/again.txt", "two, longer")
+        try c.send(request)
+        #expect(try c.readResponse().bodyText == "two, longer")
     }
 
     @Test func pipelinedMixedResponsesStayInOrder() throws {
