@@ -8,8 +8,9 @@ import PackageDescription
 
 let optimize: [SwiftSetting] = [.unsafeFlags(["-cross-module-optimization"], .when(configuration: .release))]
 // The server's connection state lives in loop-owned classes; dynamic exclusivity
-// checks cost about 5% of CPU per request there (scripts/bench, perf). Debug builds,
-// which run the tests, keep the checks.
+// checks cost about 5% of CPU per request there (scripts/bench, perf), and ~150
+// instructions per TLS request in TLSConnection (instr.sh). Debug builds, which run
+// the tests, keep the checks.
 let serverSettings: [SwiftSetting] =
     optimize + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
@@ -42,7 +43,7 @@ let package = Package(
         .target(name: "SwiftginxUpstream", swiftSettings: optimize),
         .target(name: "CSwiftginxTLSShims", dependencies: ["COpenSSL"], cSettings: cDebugInfo),
         .target(name: "CSwiftginxDNS", cSettings: cDebugInfo, linkerSettings: [.linkedLibrary("cares")]),
-        .target(name: "SwiftginxTLS", dependencies: ["COpenSSL", "CSwiftginxTLSShims"], swiftSettings: optimize),
+        .target(name: "SwiftginxTLS", dependencies: ["COpenSSL", "CSwiftginxTLSShims"], swiftSettings: serverSettings),
         .target(name: "SwiftginxPosix", dependencies: ["CSwiftginxShims", "CSwiftginxDNS"], swiftSettings: optimize),
         .target(
             name: "SwiftginxServer",
