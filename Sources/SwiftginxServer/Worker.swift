@@ -364,9 +364,11 @@ public final class Worker: @unchecked Sendable {
     }
 
     /// Serves an accepted socket: a connection object (pooled) in a free slot. The
-    /// request is usually there already: it is served first, and the socket is
-    /// registered with epoll only if the connection outlives that (a Connection: close
-    /// request costs no epoll_ctl at all). Adding a socket that is already readable or
+    /// socket is read at once, and registered with epoll only if the connection
+    /// outlives that: a request that is there already (a `deferred` listener's always
+    /// is) costs no epoll_ctl at all with Connection: close. (Without `deferred`, wrk's
+    /// requests over loopback mostly arrive just after the accept: that read finds
+    /// nothing, and the worker waits for the request — see the README's benchmarks.) Adding a socket that is already readable or
     /// writable reports it at once, so nothing is missed in between.
     @discardableResult
     func adopt(fd: Int32, peer: SocketAddress, listener: WorkerListener) -> HTTP1Connection {
