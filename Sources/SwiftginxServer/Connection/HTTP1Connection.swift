@@ -250,21 +250,21 @@ final class HTTP1Connection {
                 // (The request is read once per step: connection fields are `var`s, so
                 // each access would otherwise retain it again.)
                 let r = request
-                let input = r.input
-                if http2Allowed && requests == 0 && input.readableCount > 0 {
+                // (`r.input` is a `let` of the request: read in place, not retained again.)
+                if http2Allowed && requests == 0 && r.input.readableCount > 0 {
                     if !detectHTTP2Preface() { return }
                     if state == .http2 || http2Allowed { continue }  // HTTP/2, or more bytes read
                 }
-                if input.readableCount > 0 && input.readableCount != parsedCount {
-                    headBase = input.readerIndex
-                    switch r.parser.parse(input.readable, into: &r.head) {
+                if r.input.readableCount > 0 && r.input.readableCount != parsedCount {
+                    headBase = r.input.readerIndex
+                    switch r.parser.parse(r.input.readable, into: &r.head) {
                     case .complete:
                         parsedCount = -1
                         r.parser.reset()
                         beginRequest()
                         continue
                     case .incomplete:
-                        parsedCount = input.readableCount
+                        parsedCount = r.input.readableCount
                         if !countedReading { beginReading() }
                         if state == .idle {
                             state = .readingHead
