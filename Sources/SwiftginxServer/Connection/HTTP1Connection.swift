@@ -426,25 +426,25 @@ final class HTTP1Connection {
 
     /// After the response: log, release the file, then keep alive, discard the body or close.
     func finishResponse() {
+        // (`r.input` and `r.output` are `let`s of the request: read in place, not
+        // retained again through locals.)
         let r = request
-        let input = r.input
-        let output = r.output
         r.writer.releaseFile()
-        if output.readableCount == 0 {
-            output.clear()
-            if output.capacity > 256 * 1024 { output.shrink(to: 4096) }
+        if r.output.readableCount == 0 {
+            r.output.clear()
+            if r.output.capacity > 256 * 1024 { r.output.shrink(to: 4096) }
         }
         r.finalize()
         if r.aborted {
             close()
             return
         }
-        input.readerIndex = headBase + r.head.headLength
+        r.input.readerIndex = headBase + r.head.headLength
         if !r.keepAlive {
             // As nginx, linger when the client may still be sending: a body, pipelined
             // bytes, or (TLS early data) the end of its handshake — closing with unread
             // input would reset the connection under the response.
-            if r.bodyPending || r.lingerAlways || input.readerIndex < input.writerIndex
+            if r.bodyPending || r.lingerAlways || r.input.readerIndex < r.input.writerIndex
                 || (tls?.inEarlyData ?? false)
             {
                 beginLingeringClose()
@@ -468,7 +468,6 @@ final class HTTP1Connection {
         // The finished request's head is about to be overwritten (or cleared, compacted):
         // nothing may read its ranges any more (a log line would point past the buffer).
         let r = request
-        let input = r.input
         r.head.headLength = 0
         if shuttingDown {
             close()
@@ -479,13 +478,13 @@ final class HTTP1Connection {
             try? Socket.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             nodelaySet = true
         }
-        pipelined = input.readableCount > 0
+        pipelined = r.input.readableCount > 0
         if pipelined {
             state = .readingHead
             worker.schedule(self, after: headerTimeout)
         } else {
-            input.clear()
-            input.shrink(to: r.headerBufferSize)
+            r.input.clear()
+            r.input.shrink(to: r.headerBufferSize)
             state = .idle
             worker.schedule(self, after: r.keepaliveTimeout)
         }
