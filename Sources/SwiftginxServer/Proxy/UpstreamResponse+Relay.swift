@@ -78,7 +78,11 @@ extension UpstreamResponse {
     /// One read of body bytes from the upstream: straight into the client's output when
     /// no reframing is needed, else into `upstreamInput` for decoding.
     private func readBody(_ x: ProxyExchange, _ u: UpstreamConnection) -> ReadOutcome {
-        guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return .blocked }
+        // (FastCGI: END_REQUEST may have come with the bytes already read, with nothing
+        // left on the socket to wake the exchange.)
+        if !fastcgi.ended {
+            guard u.readReady || (u.tls?.hasPendingInput ?? false) else { return .blocked }
+        }
         // proxy_limit_rate: what the rate allows now (Connection/SendRate.swift).
         if fastcgi.ended {
             // FastCGI's END_REQUEST (or closed STDOUT) already read: the body is over.
@@ -141,10 +145,9 @@ extension UpstreamResponse {
                     request.upstreamReceived(n)
                     upstreamInput.writerIndex += n
                     x.countReceived(n)
+                    if !fastcgi.http2 { u.noteRead(asked: asked, got: n) }
                     if fastcgi.active {
                         if !deframe(x, from: upstreamInput.writerIndex - n) { return .failed }
-                    } else if !fastcgi.http2 {
-                        u.noteRead(asked: asked, got: n)
                     }
                     return .data
                 }
