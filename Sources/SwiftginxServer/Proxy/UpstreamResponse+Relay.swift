@@ -115,7 +115,7 @@ extension UpstreamResponse {
                 case .processed(let got): n = got
                 }
                 if n > 0 {
-                    if !fastcgi.http2 { u.noteRead(asked: want, got: n) }
+                    u.noteRead(asked: want, got: n)
                     request.upstreamReceived(n)
                     output.writerIndex += n
                     if let w = cacheWriter {
@@ -145,7 +145,7 @@ extension UpstreamResponse {
                     request.upstreamReceived(n)
                     upstreamInput.writerIndex += n
                     x.countReceived(n)
-                    if !fastcgi.http2 { u.noteRead(asked: asked, got: n) }
+                    u.noteRead(asked: asked, got: n)
                     if fastcgi.active {
                         if !deframe(x, from: upstreamInput.writerIndex - n) { return .failed }
                     }

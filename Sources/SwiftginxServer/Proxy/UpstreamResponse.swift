@@ -238,7 +238,7 @@ final class UpstreamResponse {
                 case .processed(let n):
                     inb.writerIndex += n
                     x.countReceived(n)
-                    if !fastcgi.http2 { u.noteRead(asked: asked, got: n) }
+                    u.noteRead(asked: asked, got: n)
                     if fastcgi.active {
                         if !deframe(x, from: inb.writerIndex - n) { return true }
                     }
