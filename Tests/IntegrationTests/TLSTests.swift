@@ -1,67 +1,12 @@
 // TLS termination over real sockets with real clients: curl (--cacert, --resolve for
 // SNI), `openssl s_client` and Python's ssl module (session resumption across
-// connections and worker threads). Certificates are made in the test with the
-// openssl command line: a CA, RSA and ECDSA leaves, a client certificate.
+// connections and worker threads). Certificates come from Support/TestPKI.swift;
+// record-level cases (a corrupt record, short reads) are in TLSRecordTests.swift.
 
 import Foundation
 import Glibc
 import SwiftginxPosix
 import Testing
-
-/// Certificates for one test run, in `dir`.
-struct TestPKI {
-    let dir: String
-
-    init() throws {
-        dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftginx-pki-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let ext = dir + "/san.ext"
-        try "subjectAltName=DNS:localhost,DNS:a.test,DNS:b.test,IP:127.0.0.1\n".write(
-            toFile: ext, atomically: true, encoding: .utf8)
-        try run(
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=swiftginx test CA")
-        for (name, keyArgs) in [
-            ("rsa", ["-newkey", "rsa:2048"]), ("ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
-        ] {
-            try run(
-                ["req"] + keyArgs + [
-                    "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=localhost",
-                ])
-            try run(
-                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", "\(name).pem", "-days", "2", "-extfile", ext)
-        }
-        for name in ["b"] {
-            try run(
-                "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj",
-                "/CN=b.test")
-            try run(
-                "x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-out", "\(name).pem", "-days", "2", "-extfile", ext)
-        }
-        try run(
-            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "client.key", "-out", "client.csr", "-subj",
-            "/CN=test client/O=swiftginx")
-        try run(
-            "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", "client.pem", "-days", "2")
-    }
-
-    func path(_ name: String) -> String { dir + "/" + name }
-
-    /// `ssl_certificate` and `ssl_certificate_key` lines for the pair `name`.pem / `name`.key.
-    func certificate(_ name: String) -> String {
-        "ssl_certificate \(path(name + ".pem"));\n                ssl_certificate_key \(path(name + ".key"));"
-    }
-
-    private func run(_ args: String...) throws { try run(args) }
-
-    private func run(_ args: [String]) throws {
-        let r = try runCommand(["/usr/bin/env", "-C", dir, "openssl"] + args, timeout: 60)
-        if r.status != 0 { throw TestFailure("openssl \(args.joined(separator: " ")): \(r.stderr)") }
-    }
-}
 
 @Suite(.serialized) struct TLSTests {
     /// Support/tls_resume.py: session resumption as a Python client sees it.
@@ -132,91 +77,6 @@ struct TestPKI {
 
     /// A record that does not decrypt, after the handshake: the connection is closed and
     /// the OpenSSL failure is logged as nginx logs it ("... while processing SSL connection").
-    @Test func aCorruptRecordIsLoggedWithTheConnectionsContext() throws {
-        let pki = try TestPKI()
-        let s = try start(
-            pki,
-            servers: """
-                server {
-                    listen 127.0.0.1:PORT ssl;
-                    \(pki.certificate("rsa"))
-                    location / { return 200 "ok\\n"; }
-                }
-                """)
-        defer { s.stop() }
-        let script = """
-            import os, socket, ssl, sys
-            ctx = ssl.create_default_context(cafile=sys.argv[2])
-            ctx.check_hostname = False
-            raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-            tls = ctx.wrap_socket(raw, server_hostname="localhost")
-            tls.sendall(b"GET / HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
-            print(tls.recv(4096).split(b"\\r\\n")[0].decode())
-            os.write(tls.fileno(), b"\\x17\\x03\\x03\\x00\\x20" + b"\\x00" * 32)
-            try:
-                print("closed" if tls.recv(4096) == b"" else "data")
-            except (ssl.SSLError, OSError) as e:
-                print("closed")
-            """
-        let r = try runCommand(["/usr/bin/python3", "-c", script, String(s.port), pki.path("ca.pem")])
-        #expect(r.stdout == "HTTP/1.1 200 OK\nclosed\n", "\(r.stdout) \(r.stderr)")
-        #expect(
-            s.waitForFile("logs/error.log", containing: "while processing SSL connection, client: 127.0.0.1"),
-            "\(s.read("logs/error.log"))")
-    }
-
-    /// Keep-alive over TLS when the server stops reading after a short read (its socket
-    /// BIO tells one): a request in two records with a pause between them, two requests
-    /// in one write, then a half-close after a request — every answer arrives, and the
-    /// close comes at once (keepalive_timeout is 30 s here).
-    @Test func keepAliveOverTLSAcrossShortReads() throws {
-        let pki = try TestPKI()
-        let s = try start(
-            pki,
-            servers: """
-                server {
-                    listen 127.0.0.1:PORT ssl;
-                    keepalive_timeout 30s;
-                    \(pki.certificate("ec"))
-                    location / { return 200 "ok\\n"; }
-                }
-                """)
-        defer { s.stop() }
-        let script = """
-            import socket, ssl, sys, time
-            ctx = ssl.create_default_context(cafile=sys.argv[2])
-            ctx.check_hostname = False
-            raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-            tls = ctx.wrap_socket(raw, server_hostname="localhost")
-            def answers(n):
-                got = b""
-                while got.count(b"ok\\n") < n:
-                    chunk = tls.recv(4096)
-                    if not chunk:
-                        break
-                    got += chunk
-                return got.count(b"HTTP/1.1 200")
-            tls.sendall(b"GET /a HTTP/1.1\\r\\nHo")
-            time.sleep(0.2)
-            tls.sendall(b"st: x\\r\\n\\r\\n")
-            print(answers(1))
-            tls.sendall(b"GET /b HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n" * 2)
-            print(answers(2))
-            tls.sendall(b"GET /c HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
-            print(answers(1))
-            start = time.time()
-            socket.socket.shutdown(tls, socket.SHUT_WR)
-            try:
-                while tls.recv(4096):
-                    pass
-            except (ssl.SSLError, OSError):
-                pass
-            print("closed" if time.time() - start < 3 else "late")
-            """
-        let r = try runCommand(["/usr/bin/python3", "-c", script, String(s.port), pki.path("ca.pem")])
-        #expect(r.stdout == "1\n2\n1\nclosed\n", "\(r.stdout) \(r.stderr)")
-    }
-
     @Test func plainHTTPWithoutErrorPageGetsNginxs400() throws {
         let pki = try TestPKI()
         let s = try start(
